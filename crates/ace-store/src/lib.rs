@@ -1,1 +1,105 @@
+//! Storage in domain terms: one [`Store`] trait, implemented once over SQL ([`SqlStore`]) that
+//! runs on two back ends — SQLite (embedded default, WAL) and PostgreSQL (several nodes, one
+//! database). Query text is shared; what differs between dialects lives in [`sql::Dialect`] and
+//! the two small adapter modules.
 
+mod postgres;
+mod records;
+mod sql;
+mod sqlite;
+mod store;
+
+pub use records::*;
+pub use store::SqlStore;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use ace_domain::events::OutboxEvent;
+use ace_domain::ids::Catalog;
+use ace_domain::listing::OpportunityQuery;
+use ace_domain::opportunity::Opportunity;
+use ace_domain::partner::PartnerProfile;
+use ace_domain::quota::QuotaLimits;
+
+/// The store's one error type; no driver types cross this boundary.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything one request changes, committed in one transaction: the change itself, its
+/// idempotency record and the events it emits (the outbox).
+#[derive(Debug, Default, Clone)]
+pub struct WriteBatch {
+    /// Claimed first: when the key is already taken nothing else is written and the stored
+    /// record is returned as [`BatchOutcome::Replayed`].
+    pub idempotency: Option<IdempotencyRecord>,
+    pub insert_opportunities: Vec<Opportunity>,
+    /// Each with the `LastModifiedDate` (ms) it must still have: optimistic concurrency.
+    pub update_opportunities: Vec<(Opportunity, i64)>,
+    pub put_tasks: Vec<TaskRecord>,
+    pub events: Vec<OutboxEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchOutcome {
+    Committed,
+    Replayed(IdempotencyRecord),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Is the database reachable and migrated?
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn next_sequence(&self, name: &str) -> StoreResult<i64>;
+
+    async fn insert_operator_token(&self, token: &OperatorToken) -> StoreResult<()>;
+    async fn find_operator_token(&self, token_hash: &str) -> StoreResult<Option<OperatorToken>>;
+    async fn count_operator_tokens(&self) -> StoreResult<i64>;
+
+    /// `Conflict` when the id or the account id is taken.
+    async fn insert_partner(&self, partner: &PartnerProfile, created_ms: i64) -> StoreResult<()>;
+    async fn update_partner(&self, partner: &PartnerProfile) -> StoreResult<()>;
+    async fn get_partner(&self, id: &str) -> StoreResult<Option<PartnerProfile>>;
+    async fn list_partners(&self) -> StoreResult<Vec<PartnerProfile>>;
+
+    /// `Conflict` when the partner already has a user of that name.
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
+    /// Replaces the user found under `previous_access_key_id` (rotation changes the key).
+    async fn update_user(&self, previous_access_key_id: &str, user: &UserRecord) -> StoreResult<()>;
+    async fn get_user_by_access_key(&self, access_key_id: &str) -> StoreResult<Option<UserRecord>>;
+    async fn get_user(&self, partner_id: &str, name: &str) -> StoreResult<Option<UserRecord>>;
+    async fn list_users(&self, partner_id: &str) -> StoreResult<Vec<UserRecord>>;
+
+    async fn insert_solution(&self, solution: &SolutionRecord) -> StoreResult<()>;
+    async fn list_solutions(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<SolutionRecord>>;
+
+    async fn commit(&self, batch: WriteBatch) -> StoreResult<BatchOutcome>;
+    async fn get_idempotency(&self, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>>;
+
+    /// An opportunity of this partner in this catalog; another partner's is `None`.
+    async fn get_opportunity(&self, partner_id: &str, catalog: Catalog, id: &str) -> StoreResult<Option<Opportunity>>;
+    /// One page (up to `page_size + 1` rows, the extra one tells that more follow).
+    async fn list_opportunities(&self, query: &OpportunityQuery) -> StoreResult<Vec<Opportunity>>;
+
+    async fn get_task(&self, partner_id: &str, catalog: Catalog, id: &str) -> StoreResult<Option<TaskRecord>>;
+    async fn list_tasks(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<TaskRecord>>;
+
+    /// `None` partner: the default for every partner.
+    async fn get_quota(&self, partner_id: Option<&str>) -> StoreResult<Option<QuotaLimits>>;
+    async fn set_quota(&self, partner_id: Option<&str>, limits: &QuotaLimits) -> StoreResult<()>;
+
+    /// Outbox events after `after_seq`, oldest first.
+    async fn list_events(&self, after_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxEvent)>>;
+}

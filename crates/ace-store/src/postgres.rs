@@ -1,0 +1,161 @@
+//! PostgreSQL adapter: a pool of connections, used for reads and writes alike. PostgreSQL
+//! groups concurrent commits itself, so writers are not serialised here.
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::NoTls;
+
+use crate::sql::{Cell, Database, Dialect, Param, Row, Tx};
+use crate::{StoreError, StoreResult};
+
+pub struct PostgresDatabase {
+    pool: Pool,
+}
+
+/// Connects to `url`. With `schema`, everything lives in that schema (created when missing):
+/// tests use one schema each so they never share rows.
+pub async fn connect(url: &str, schema: Option<&str>, pool_size: usize) -> StoreResult<PostgresDatabase> {
+    let mut config: tokio_postgres::Config =
+        url.parse().map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+    if let Some(schema) = schema {
+        if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::Other(format!("invalid schema name {schema:?}")));
+        }
+        let (client, connection) = config.connect(NoTls).await.map_err(unavailable)?;
+        let task = tokio::spawn(connection);
+        client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(driver)?;
+        drop(client);
+        let _ = task.await;
+        config.options(format!("-c search_path={schema}"));
+    }
+    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let pool = Pool::builder(manager)
+        .max_size(pool_size)
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    // Fail now, with the reason, rather than on the first request.
+    drop(pool.get().await.map_err(|e| StoreError::Unavailable(format!("connecting to PostgreSQL: {e}")))?);
+    Ok(PostgresDatabase { pool })
+}
+
+fn unavailable(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn driver(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        if code == "23505" {
+            return StoreError::Conflict(db.message().to_string());
+        }
+        if code.starts_with("08") || code == "57P01" {
+            return StoreError::Unavailable(db.message().to_string());
+        }
+        return StoreError::Other(format!("{}: {}", db.code().code(), db.message()));
+    }
+    if e.is_closed() {
+        return StoreError::Unavailable(e.to_string());
+    }
+    StoreError::Other(e.to_string())
+}
+
+struct PgTx {
+    client: Option<Object>,
+    open_transaction: bool,
+}
+
+impl PgTx {
+    fn client(&self) -> &Object {
+        self.client.as_ref().expect("client present until drop")
+    }
+}
+
+fn bind(params: &[Param]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync + Send> {
+            match p {
+                Param::Int(n) => Box::new(*n),
+                Param::Text(s) => Box::new(s.clone()),
+                Param::NullText => Box::new(Option::<String>::None),
+            }
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Tx for PgTx {
+    async fn exec(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64> {
+        let bound = bind(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+        let stmt = self.client().prepare_cached(sql).await.map_err(driver)?;
+        self.client().execute(&stmt, &refs).await.map_err(driver)
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Param]) -> StoreResult<Vec<Row>> {
+        let bound = bind(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+        let stmt = self.client().prepare_cached(sql).await.map_err(driver)?;
+        let rows = self.client().query(&stmt, &refs).await.map_err(driver)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut cells = Vec::with_capacity(row.len());
+            for (i, column) in row.columns().iter().enumerate() {
+                let cell = match *column.type_() {
+                    Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(driver)?.map(Cell::Int),
+                    Type::INT4 => row.try_get::<_, Option<i32>>(i).map_err(driver)?.map(|n| Cell::Int(n.into())),
+                    _ => row.try_get::<_, Option<String>>(i).map_err(driver)?.map(Cell::Text),
+                };
+                cells.push(cell.unwrap_or(Cell::Null));
+            }
+            out.push(Row(cells));
+        }
+        Ok(out)
+    }
+
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        if self.open_transaction {
+            self.client().batch_execute("COMMIT").await.map_err(driver)?;
+            self.open_transaction = false;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if self.open_transaction {
+            if let Some(client) = self.client.take() {
+                // A connection must never go back to the pool inside a transaction.
+                if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                    handle.spawn(async move {
+                        if client.batch_execute("ROLLBACK").await.is_err() {
+                            let _ = Object::take(client);
+                        }
+                    });
+                } else {
+                    let _ = Object::take(client);
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Database for PostgresDatabase {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        client.batch_execute("BEGIN").await.map_err(driver)?;
+        Ok(Box::new(PgTx { client: Some(client), open_transaction: true }))
+    }
+
+    async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
+        let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Box::new(PgTx { client: Some(client), open_transaction: false }))
+    }
+}

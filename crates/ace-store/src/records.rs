@@ -1,0 +1,97 @@
+//! Records the store keeps besides the domain's own types.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use ace_domain::ids::Catalog;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorToken {
+    /// SHA-256 of the token, hex: the token itself is never stored.
+    pub token_hash: String,
+    pub name: String,
+    pub role: String,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    Active,
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> UserStatus {
+        if s == "active" {
+            UserStatus::Active
+        } else {
+            UserStatus::Disabled
+        }
+    }
+}
+
+/// A partner user with its one access key pair (USE-1: credentials are personal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub partner_id: String,
+    pub name: String,
+    pub access_key_id: String,
+    /// The secret access key, encrypted under the server key (SigV4 needs it back).
+    pub secret_encrypted: String,
+    pub status: UserStatus,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SolutionRecord {
+    pub catalog: Catalog,
+    pub id: String,
+    pub partner_id: String,
+    pub name: String,
+    pub category: String,
+    pub status: String,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey {
+    pub partner_id: String,
+    pub catalog: Catalog,
+    pub operation: String,
+    pub client_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    #[serde(skip, default = "placeholder_key")]
+    pub key: IdempotencyKey,
+    /// SHA-256 of the canonical request: same token with another body is a conflict.
+    pub request_hash: String,
+    /// What the first request answered (or, for tasks, which task it started).
+    pub response: Value,
+    pub created_ms: i64,
+}
+
+fn placeholder_key() -> IdempotencyKey {
+    IdempotencyKey { partner_id: String::new(), catalog: Catalog::Aws, operation: String::new(), client_token: String::new() }
+}
+
+/// A Start*Task record, as ListEngagementFromOpportunityTasks shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub catalog: Catalog,
+    pub id: String,
+    pub partner_id: String,
+    pub opportunity_id: String,
+    pub start_ms: i64,
+    /// The task summary in API shape (`TaskId`, `TaskStatus`, `OpportunityId`, …).
+    pub summary: Value,
+}

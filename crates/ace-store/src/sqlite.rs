@@ -1,0 +1,154 @@
+//! SQLite adapter: one writer connection (SQLite allows one writer at a time) and a few
+//! readers, all in WAL mode. Statements run on the calling task; each takes microseconds.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::Connection;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::sql::{Cell, Database, Dialect, Param, Row, Tx};
+use crate::{StoreError, StoreResult};
+
+const READERS: usize = 4;
+
+pub struct SqliteDatabase {
+    writer: Arc<Mutex<Connection>>,
+    readers: Vec<Arc<Mutex<Connection>>>,
+    next_reader: AtomicUsize,
+}
+
+/// `synchronous`: `FULL` (each commit reaches the disk before it is acknowledged) or `NORMAL`.
+pub fn open(path: &Path, synchronous: &str) -> StoreResult<SqliteDatabase> {
+    let synchronous = match synchronous.to_ascii_uppercase().as_str() {
+        s @ ("FULL" | "NORMAL" | "EXTRA") => s.to_string(),
+        other => return Err(StoreError::Other(format!("unknown SQLite synchronous setting {other:?}"))),
+    };
+    let open_one = |write: bool| -> StoreResult<Connection> {
+        let conn = Connection::open(path).map_err(|e| StoreError::Unavailable(format!("opening {}: {e}", path.display())))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(driver)?;
+        if write {
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(driver)?;
+        }
+        conn.pragma_update(None, "synchronous", &synchronous).map_err(driver)?;
+        conn.set_prepared_statement_cache_capacity(128);
+        Ok(conn)
+    };
+    let writer = Arc::new(Mutex::new(open_one(true)?));
+    let readers = (0..READERS).map(|_| open_one(false).map(|c| Arc::new(Mutex::new(c)))).collect::<StoreResult<_>>()?;
+    Ok(SqliteDatabase { writer, readers, next_reader: AtomicUsize::new(0) })
+}
+
+fn driver(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict(e.to_string())
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+/// `$7` → `?7`: SQLite's numbered parameters bind by number, whatever their order in the text.
+fn rewrite(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    for c in sql.chars() {
+        out.push(if c == '$' { '?' } else { c });
+    }
+    out
+}
+
+fn to_sql(p: &Param) -> SqlValue {
+    match p {
+        Param::Int(n) => SqlValue::Integer(*n),
+        Param::Text(s) => SqlValue::Text(s.clone()),
+        Param::NullText => SqlValue::Null,
+    }
+}
+
+struct SqliteTx {
+    conn: OwnedMutexGuard<Connection>,
+    open_transaction: bool,
+}
+
+impl SqliteTx {
+    fn run_exec(&self, sql: &str, params: &[Param]) -> StoreResult<u64> {
+        let mut stmt = self.conn.prepare_cached(&rewrite(sql)).map_err(driver)?;
+        let n = stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(driver)?;
+        Ok(n as u64)
+    }
+
+    fn run_query(&self, sql: &str, params: &[Param]) -> StoreResult<Vec<Row>> {
+        let mut stmt = self.conn.prepare_cached(&rewrite(sql)).map_err(driver)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(driver)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(driver)? {
+            let mut cells = Vec::with_capacity(columns);
+            for i in 0..columns {
+                cells.push(match row.get_ref(i).map_err(driver)? {
+                    ValueRef::Integer(n) => Cell::Int(n),
+                    ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Null => Cell::Null,
+                    ValueRef::Real(f) => Cell::Int(f as i64),
+                    ValueRef::Blob(b) => Cell::Text(String::from_utf8_lossy(b).into_owned()),
+                });
+            }
+            out.push(Row(cells));
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Tx for SqliteTx {
+    async fn exec(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64> {
+        self.run_exec(sql, params)
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Param]) -> StoreResult<Vec<Row>> {
+        self.run_query(sql, params)
+    }
+
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        if self.open_transaction {
+            self.conn.execute_batch("COMMIT").map_err(driver)?;
+            self.open_transaction = false;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open_transaction {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+#[async_trait]
+impl Database for SqliteDatabase {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        let conn = self.writer.clone().lock_owned().await;
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(driver)?;
+        Ok(Box::new(SqliteTx { conn, open_transaction: true }))
+    }
+
+    async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let conn = self.readers[i].clone().lock_owned().await;
+        Ok(Box::new(SqliteTx { conn, open_transaction: false }))
+    }
+}

@@ -1,0 +1,568 @@
+//! [`Store`] implemented once, over either back end.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use ace_domain::events::OutboxEvent;
+use ace_domain::ids::{opportunity_number, Catalog};
+use ace_domain::listing::{OpportunityQuery, SortKey, SortValue};
+use ace_domain::opportunity::Opportunity;
+use ace_domain::partner::PartnerProfile;
+use ace_domain::quota::QuotaLimits;
+
+use crate::sql::{Database, Dialect, Param, Row, Tx};
+use crate::{
+    BatchOutcome, IdempotencyKey, IdempotencyRecord, OperatorToken, SolutionRecord, Store, StoreError, StoreResult, TaskRecord,
+    UserRecord, UserStatus, WriteBatch,
+};
+
+/// Schema migrations, in order; `{serial}` is the dialect's auto-numbered key. Each runs once.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+CREATE TABLE operator_tokens (token_hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_ms BIGINT NOT NULL);
+CREATE TABLE partners (id TEXT PRIMARY KEY, account_id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL, created_ms BIGINT NOT NULL);
+CREATE TABLE users (
+    access_key_id TEXT PRIMARY KEY, partner_id TEXT NOT NULL, name TEXT NOT NULL, secret TEXT NOT NULL,
+    status TEXT NOT NULL, created_ms BIGINT NOT NULL, UNIQUE (partner_id, name));
+CREATE TABLE solutions (catalog TEXT NOT NULL, id TEXT NOT NULL, partner_id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (catalog, id));
+CREATE INDEX solutions_by_partner ON solutions (partner_id, catalog);
+CREATE TABLE opportunities (
+    catalog TEXT NOT NULL, id_number BIGINT NOT NULL, partner_id TEXT NOT NULL,
+    review_status TEXT NOT NULL, stage TEXT NOT NULL, company_key TEXT NOT NULL,
+    created_ms BIGINT NOT NULL, modified_ms BIGINT NOT NULL, target_close TEXT NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (catalog, id_number));
+CREATE INDEX opportunities_by_modified ON opportunities (partner_id, catalog, modified_ms, id_number);
+CREATE INDEX opportunities_by_created ON opportunities (partner_id, catalog, created_ms, id_number);
+CREATE INDEX opportunities_by_company ON opportunities (partner_id, catalog, company_key, id_number);
+CREATE INDEX opportunities_by_target_close ON opportunities (partner_id, catalog, target_close, id_number);
+CREATE INDEX opportunities_by_id ON opportunities (partner_id, catalog, id_number);
+CREATE TABLE idempotency (
+    partner_id TEXT NOT NULL, catalog TEXT NOT NULL, operation TEXT NOT NULL, token TEXT NOT NULL,
+    request_hash TEXT NOT NULL, response TEXT NOT NULL, created_ms BIGINT NOT NULL,
+    PRIMARY KEY (partner_id, catalog, operation, token));
+CREATE TABLE tasks (
+    catalog TEXT NOT NULL, id TEXT NOT NULL, partner_id TEXT NOT NULL, opportunity_id TEXT NOT NULL,
+    start_ms BIGINT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (catalog, id));
+CREATE INDEX tasks_by_partner ON tasks (partner_id, catalog, start_ms);
+CREATE TABLE quotas (scope TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE events (
+    seq {serial}, id TEXT NOT NULL UNIQUE, partner_id TEXT NOT NULL, catalog TEXT NOT NULL,
+    detail_type TEXT NOT NULL, resource TEXT NOT NULL, time_ms BIGINT NOT NULL, envelope TEXT NOT NULL);
+"#];
+
+/// The quota row that holds the default for every partner.
+const DEFAULT_SCOPE: &str = "*";
+
+pub struct SqlStore {
+    db: Box<dyn Database>,
+}
+
+impl SqlStore {
+    /// SQLite in `data_dir/ace.db`, created and migrated when missing.
+    pub async fn open_sqlite(data_dir: &Path, synchronous: &str) -> StoreResult<SqlStore> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Unavailable(format!("creating {}: {e}", data_dir.display())))?;
+        let db = crate::sqlite::open(&data_dir.join("ace.db"), synchronous)?;
+        let store = SqlStore { db: Box::new(db) };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// PostgreSQL at `url`; `schema` isolates a store in its own schema (tests use it).
+    pub async fn open_postgres(url: &str, schema: Option<&str>, pool_size: usize) -> StoreResult<SqlStore> {
+        let db = crate::postgres::connect(url, schema, pool_size).await?;
+        let store = SqlStore { db: Box::new(db) };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.dialect() {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        if self.db.dialect() == Dialect::Postgres {
+            // Several nodes may start at once: one migrates, the others wait for it.
+            tx.exec("SELECT pg_advisory_xact_lock(4242)", &[]).await.map(|_| ())?;
+        }
+        tx.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)", &[]).await?;
+        let applied = tx.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?;
+        let applied = applied.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
+        for (i, migration) in MIGRATIONS.iter().enumerate() {
+            let version = i as i64 + 1;
+            if version <= applied {
+                continue;
+            }
+            let text = migration.replace("{serial}", self.db.dialect().serial_primary_key());
+            for statement in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                tx.exec(statement, &[]).await?;
+            }
+            tx.exec("INSERT INTO schema_migrations (version) VALUES ($1)", &[version.into()]).await?;
+        }
+        tx.commit().await
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
+}
+
+fn from_json<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Other(format!("corrupt stored document: {e}")))
+}
+
+fn user_from_row(r: &Row) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        access_key_id: r.text(0)?,
+        partner_id: r.text(1)?,
+        name: r.text(2)?,
+        secret_encrypted: r.text(3)?,
+        status: UserStatus::parse(&r.text(4)?),
+        created_ms: r.int(5)?,
+    })
+}
+
+const USER_COLUMNS: &str = "access_key_id, partner_id, name, secret, status, created_ms";
+
+/// The indexed columns of an opportunity, derived from the record (one source of truth).
+fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
+    Ok(vec![
+        o.catalog.as_str().into(),
+        o.id_number().into(),
+        o.partner_id.as_str().into(),
+        o.review_status().as_str().into(),
+        o.stage().unwrap_or("").into(),
+        o.company_name_key().into(),
+        o.created.timestamp_millis().into(),
+        o.last_modified.timestamp_millis().into(),
+        o.target_close_date().unwrap_or("").into(),
+        to_json(o)?.into(),
+    ])
+}
+
+async fn insert_event(tx: &mut Box<dyn Tx>, e: &OutboxEvent) -> StoreResult<()> {
+    tx.exec(
+        "INSERT INTO events (id, partner_id, catalog, detail_type, resource, time_ms, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            e.id.as_str().into(),
+            e.partner_id.as_str().into(),
+            e.catalog.as_str().into(),
+            e.detail_type.as_str().into(),
+            e.resource.as_str().into(),
+            e.time.timestamp_millis().into(),
+            to_json(&e.envelope)?.into(),
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn read_idempotency(tx: &mut Box<dyn Tx>, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>> {
+    let rows = tx
+        .query(
+            "SELECT request_hash, response, created_ms FROM idempotency WHERE partner_id = $1 AND catalog = $2 AND operation = $3 AND token = $4",
+            &[
+                key.partner_id.as_str().into(),
+                key.catalog.as_str().into(),
+                key.operation.as_str().into(),
+                key.client_token.as_str().into(),
+            ],
+        )
+        .await?;
+    rows.first()
+        .map(|r| {
+            Ok(IdempotencyRecord {
+                key: key.clone(),
+                request_hash: r.text(0)?,
+                response: from_json(&r.text(1)?)?,
+                created_ms: r.int(2)?,
+            })
+        })
+        .transpose()
+}
+
+/// Appends `$n` placeholders for `values` to `params` and returns `a, b, c`.
+fn placeholders(params: &mut Vec<Param>, values: impl IntoIterator<Item = Param>) -> String {
+    let mut out = Vec::new();
+    for v in values {
+        params.push(v);
+        out.push(format!("${}", params.len()));
+    }
+    out.join(", ")
+}
+
+fn list_sql(q: &OpportunityQuery) -> (String, Vec<Param>) {
+    let mut params: Vec<Param> = vec![q.partner_id.as_str().into(), q.catalog.as_str().into()];
+    let mut sql = String::from("SELECT doc FROM opportunities WHERE partner_id = $1 AND catalog = $2");
+    let set = |column: &str, values: Vec<Param>, params: &mut Vec<Param>, sql: &mut String| {
+        if !values.is_empty() {
+            let p = placeholders(params, values);
+            sql.push_str(&format!(" AND {column} IN ({p})"));
+        }
+    };
+    set("id_number", q.id_numbers.iter().map(|n| Param::Int(*n)).collect(), &mut params, &mut sql);
+    set("company_key", q.company_name_keys.iter().map(|s| Param::from(s.as_str())).collect(), &mut params, &mut sql);
+    set("stage", q.stages.iter().map(|s| Param::from(s.as_str())).collect(), &mut params, &mut sql);
+    set("review_status", q.review_statuses.iter().map(|s| Param::from(s.as_str())).collect(), &mut params, &mut sql);
+    let bound = |condition: &str, value: Option<Param>, params: &mut Vec<Param>, sql: &mut String| {
+        if let Some(v) = value {
+            params.push(v);
+            sql.push_str(&format!(" AND {condition} ${}", params.len()));
+        }
+    };
+    bound("created_ms >=", q.created_after_ms.map(Param::Int), &mut params, &mut sql);
+    bound("created_ms <", q.created_before_ms.map(Param::Int), &mut params, &mut sql);
+    bound("modified_ms >=", q.modified_after_ms.map(Param::Int), &mut params, &mut sql);
+    bound("modified_ms <", q.modified_before_ms.map(Param::Int), &mut params, &mut sql);
+    if q.target_close_after.is_some() || q.target_close_before.is_some() {
+        sql.push_str(" AND target_close <> ''");
+    }
+    bound("target_close >=", q.target_close_after.as_deref().map(Param::from), &mut params, &mut sql);
+    bound("target_close <", q.target_close_before.as_deref().map(Param::from), &mut params, &mut sql);
+    let column = match q.sort_by {
+        SortKey::LastModifiedDate => "modified_ms",
+        SortKey::Identifier => "id_number",
+        SortKey::CustomerCompanyName => "company_key",
+        SortKey::CreatedDate => "created_ms",
+        SortKey::TargetCloseDate => "target_close",
+    };
+    let (cmp, order) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+    if let Some(cursor) = &q.after {
+        params.push(Param::Int(cursor.id_number));
+        let id_param = params.len();
+        if q.sort_by == SortKey::Identifier {
+            sql.push_str(&format!(" AND id_number {cmp} ${id_param}"));
+        } else {
+            params.push(match &cursor.value {
+                SortValue::Int(n) => Param::Int(*n),
+                SortValue::Text(s) => Param::Text(s.clone()),
+            });
+            let v = params.len();
+            sql.push_str(&format!(" AND ({column} {cmp} ${v} OR ({column} = ${v} AND id_number {cmp} ${id_param}))"));
+        }
+    }
+    if q.sort_by == SortKey::Identifier {
+        sql.push_str(&format!(" ORDER BY id_number {order}"));
+    } else {
+        sql.push_str(&format!(" ORDER BY {column} {order}, id_number {order}"));
+    }
+    params.push(Param::Int(q.page_size as i64 + 1));
+    sql.push_str(&format!(" LIMIT ${}", params.len()));
+    (sql, params)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let mut r = self.db.reader().await?;
+        r.query("SELECT COUNT(*) FROM schema_migrations", &[]).await.map(|_| ())
+    }
+
+    async fn next_sequence(&self, name: &str) -> StoreResult<i64> {
+        let mut tx = self.db.begin().await?;
+        let rows = tx
+            .query(
+                "INSERT INTO sequences (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value",
+                &[name.into()],
+            )
+            .await?;
+        let value = rows.first().ok_or_else(|| StoreError::Other("sequence returned nothing".into()))?.int(0)?;
+        tx.commit().await?;
+        Ok(value)
+    }
+
+    async fn insert_operator_token(&self, t: &OperatorToken) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO operator_tokens (token_hash, name, role, created_ms) VALUES ($1, $2, $3, $4)",
+            &[t.token_hash.as_str().into(), t.name.as_str().into(), t.role.as_str().into(), t.created_ms.into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn find_operator_token(&self, token_hash: &str) -> StoreResult<Option<OperatorToken>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query("SELECT token_hash, name, role, created_ms FROM operator_tokens WHERE token_hash = $1", &[token_hash.into()])
+            .await?;
+        rows.first()
+            .map(|r| Ok(OperatorToken { token_hash: r.text(0)?, name: r.text(1)?, role: r.text(2)?, created_ms: r.int(3)? }))
+            .transpose()
+    }
+
+    async fn count_operator_tokens(&self) -> StoreResult<i64> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT COUNT(*) FROM operator_tokens", &[]).await?;
+        rows.first().map_or(Ok(0), |r| r.int(0))
+    }
+
+    async fn insert_partner(&self, p: &PartnerProfile, created_ms: i64) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO partners (id, account_id, doc, created_ms) VALUES ($1, $2, $3, $4)",
+            &[p.id.as_str().into(), p.account_id.as_str().into(), to_json(p)?.into(), created_ms.into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn update_partner(&self, p: &PartnerProfile) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        let n = tx.exec("UPDATE partners SET doc = $2 WHERE id = $1", &[p.id.as_str().into(), to_json(p)?.into()]).await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await
+    }
+
+    async fn get_partner(&self, id: &str) -> StoreResult<Option<PartnerProfile>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM partners WHERE id = $1", &[id.into()]).await?;
+        rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+    }
+
+    async fn list_partners(&self) -> StoreResult<Vec<PartnerProfile>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM partners ORDER BY id", &[]).await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            &format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+            &[
+                u.access_key_id.as_str().into(),
+                u.partner_id.as_str().into(),
+                u.name.as_str().into(),
+                u.secret_encrypted.as_str().into(),
+                u.status.as_str().into(),
+                u.created_ms.into(),
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn update_user(&self, previous_access_key_id: &str, u: &UserRecord) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        let n = tx
+            .exec(
+                "UPDATE users SET access_key_id = $2, secret = $3, status = $4 WHERE access_key_id = $1",
+                &[
+                    previous_access_key_id.into(),
+                    u.access_key_id.as_str().into(),
+                    u.secret_encrypted.as_str().into(),
+                    u.status.as_str().into(),
+                ],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await
+    }
+
+    async fn get_user_by_access_key(&self, access_key_id: &str) -> StoreResult<Option<UserRecord>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query(&format!("SELECT {USER_COLUMNS} FROM users WHERE access_key_id = $1"), &[access_key_id.into()]).await?;
+        rows.first().map(user_from_row).transpose()
+    }
+
+    async fn get_user(&self, partner_id: &str, name: &str) -> StoreResult<Option<UserRecord>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(&format!("SELECT {USER_COLUMNS} FROM users WHERE partner_id = $1 AND name = $2"), &[partner_id.into(), name.into()])
+            .await?;
+        rows.first().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self, partner_id: &str) -> StoreResult<Vec<UserRecord>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query(&format!("SELECT {USER_COLUMNS} FROM users WHERE partner_id = $1 ORDER BY name"), &[partner_id.into()]).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn insert_solution(&self, s: &SolutionRecord) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO solutions (catalog, id, partner_id, doc) VALUES ($1, $2, $3, $4)",
+            &[s.catalog.as_str().into(), s.id.as_str().into(), s.partner_id.as_str().into(), to_json(s)?.into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn list_solutions(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<SolutionRecord>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query("SELECT doc FROM solutions WHERE partner_id = $1 AND catalog = $2 ORDER BY id", &[partner_id.into(), catalog.as_str().into()])
+            .await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn commit(&self, batch: WriteBatch) -> StoreResult<BatchOutcome> {
+        let mut tx = self.db.begin().await?;
+        if let Some(idem) = &batch.idempotency {
+            let k = &idem.key;
+            let claimed = tx
+                .exec(
+                    "INSERT INTO idempotency (partner_id, catalog, operation, token, request_hash, response, created_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (partner_id, catalog, operation, token) DO NOTHING",
+                    &[
+                        k.partner_id.as_str().into(),
+                        k.catalog.as_str().into(),
+                        k.operation.as_str().into(),
+                        k.client_token.as_str().into(),
+                        idem.request_hash.as_str().into(),
+                        to_json(&idem.response)?.into(),
+                        idem.created_ms.into(),
+                    ],
+                )
+                .await?;
+            if claimed == 0 {
+                let existing = read_idempotency(&mut tx, k).await?.ok_or(StoreError::NotFound)?;
+                return Ok(BatchOutcome::Replayed(existing));
+            }
+        }
+        for o in &batch.insert_opportunities {
+            tx.exec(
+                "INSERT INTO opportunities (catalog, id_number, partner_id, review_status, stage, company_key, created_ms, modified_ms, target_close, doc) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &opportunity_params(o)?,
+            )
+            .await?;
+        }
+        for (o, expected_modified_ms) in &batch.update_opportunities {
+            let mut params = opportunity_params(o)?;
+            params.push(Param::Int(*expected_modified_ms));
+            let n = tx
+                .exec(
+                    "UPDATE opportunities SET partner_id = $3, review_status = $4, stage = $5, company_key = $6, created_ms = $7, \
+                     modified_ms = $8, target_close = $9, doc = $10 WHERE catalog = $1 AND id_number = $2 AND modified_ms = $11",
+                    &params,
+                )
+                .await?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!("opportunity {} changed since it was read", o.id)));
+            }
+        }
+        for t in &batch.put_tasks {
+            let params: Vec<Param> = vec![
+                t.catalog.as_str().into(),
+                t.id.as_str().into(),
+                t.partner_id.as_str().into(),
+                t.opportunity_id.as_str().into(),
+                t.start_ms.into(),
+                to_json(t)?.into(),
+            ];
+            tx.exec(
+                "INSERT INTO tasks (catalog, id, partner_id, opportunity_id, start_ms, doc) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (catalog, id) DO UPDATE SET doc = $6",
+                &params,
+            )
+            .await?;
+        }
+        for e in &batch.events {
+            insert_event(&mut tx, e).await?;
+        }
+        tx.commit().await?;
+        Ok(BatchOutcome::Committed)
+    }
+
+    async fn get_idempotency(&self, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>> {
+        let mut r = self.db.reader().await?;
+        read_idempotency(&mut r, key).await
+    }
+
+    async fn get_opportunity(&self, partner_id: &str, catalog: Catalog, id: &str) -> StoreResult<Option<Opportunity>> {
+        let Some(number) = opportunity_number(id) else { return Ok(None) };
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT doc FROM opportunities WHERE catalog = $1 AND id_number = $2 AND partner_id = $3",
+                &[catalog.as_str().into(), number.into(), partner_id.into()],
+            )
+            .await?;
+        rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+    }
+
+    async fn list_opportunities(&self, query: &OpportunityQuery) -> StoreResult<Vec<Opportunity>> {
+        let (sql, params) = list_sql(query);
+        let mut r = self.db.reader().await?;
+        let rows = r.query(&sql, &params).await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn get_task(&self, partner_id: &str, catalog: Catalog, id: &str) -> StoreResult<Option<TaskRecord>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT doc FROM tasks WHERE catalog = $1 AND id = $2 AND partner_id = $3",
+                &[catalog.as_str().into(), id.into(), partner_id.into()],
+            )
+            .await?;
+        rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+    }
+
+    async fn list_tasks(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<TaskRecord>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT doc FROM tasks WHERE partner_id = $1 AND catalog = $2 ORDER BY start_ms, id",
+                &[partner_id.into(), catalog.as_str().into()],
+            )
+            .await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn get_quota(&self, partner_id: Option<&str>) -> StoreResult<Option<QuotaLimits>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM quotas WHERE scope = $1", &[partner_id.unwrap_or(DEFAULT_SCOPE).into()]).await?;
+        rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+    }
+
+    async fn set_quota(&self, partner_id: Option<&str>, limits: &QuotaLimits) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO quotas (scope, doc) VALUES ($1, $2) ON CONFLICT (scope) DO UPDATE SET doc = $2",
+            &[partner_id.unwrap_or(DEFAULT_SCOPE).into(), to_json(limits)?.into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn list_events(&self, after_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxEvent)>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT seq, id, partner_id, catalog, detail_type, resource, time_ms, envelope FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[after_seq.into(), (limit as i64).into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.int(0)?,
+                    OutboxEvent {
+                        id: r.text(1)?,
+                        partner_id: r.text(2)?,
+                        catalog: Catalog::parse(&r.text(3)?).ok_or_else(|| StoreError::Other("bad catalog".into()))?,
+                        detail_type: r.text(4)?,
+                        resource: r.text(5)?,
+                        time: ace_domain::time::from_millis(r.int(6)?),
+                        envelope: from_json(&r.text(7)?)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,263 @@
+//! The store contract: one suite, run on SQLite always and on PostgreSQL when
+//! `ACE_TEST_DATABASE_URL` is set (CI sets it). Each PostgreSQL test gets its own schema.
+
+use ace_domain::events::opportunity_event;
+use ace_domain::ids::Catalog;
+use ace_domain::listing::{Cursor, OpportunityQuery, SortKey, SortValue};
+use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewStatus};
+use ace_domain::partner::{PartnerPath, PartnerProfile, Tier};
+use ace_domain::quota::QuotaLimits;
+use ace_domain::time::from_millis;
+use ace_store::{
+    BatchOutcome, IdempotencyKey, IdempotencyRecord, SqlStore, Store, StoreError, UserRecord, UserStatus, WriteBatch,
+};
+use serde_json::json;
+
+struct Fixture {
+    store: SqlStore,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open_sqlite(dir.path(), "FULL").await.unwrap();
+    Fixture { store, _dir: Some(dir) }
+}
+
+async fn postgres() -> Option<Fixture> {
+    let Ok(url) = std::env::var("ACE_TEST_DATABASE_URL") else {
+        eprintln!("skipped: ACE_TEST_DATABASE_URL is not set, so the PostgreSQL back end was not tested");
+        return None;
+    };
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let store = SqlStore::open_postgres(&url, Some(&schema), 4).await.unwrap();
+    Some(Fixture { store, _dir: None })
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(&super::sqlite().await.store).await; })*
+        }
+        mod on_postgres {
+            $(#[tokio::test] async fn $name() { if let Some(f) = super::postgres().await { super::$name(&f.store).await; } })*
+        }
+    };
+}
+
+contract!(
+    partners_round_trip_and_conflict,
+    users_rotate_and_lookup,
+    opportunities_are_scoped_to_partner_and_catalog,
+    optimistic_concurrency_rejects_stale_writes,
+    idempotency_claims_once,
+    list_pages_with_keyset_cursor,
+    quotas_default_and_per_partner,
+    events_are_written_with_the_change,
+    sequences_increase,
+);
+
+fn partner(id: &str, account: &str) -> PartnerProfile {
+    PartnerProfile {
+        id: id.into(),
+        name: format!("{id} Inc"),
+        path: PartnerPath::Consulting,
+        tier: Tier::Select,
+        account_id: account.into(),
+        programs: vec![],
+        psf_listed: true,
+        isv_path_confirmed: false,
+        privacy_policy: None,
+        timezone: "UTC".into(),
+        holiday_calendar: None,
+        referrals_approved: false,
+    }
+}
+
+fn opportunity(partner_id: &str, catalog: Catalog, number: i64, company: &str, modified_ms: i64) -> Opportunity {
+    Opportunity {
+        catalog,
+        id: format!("O{number}"),
+        partner_id: partner_id.into(),
+        document: json!({"Customer": {"Account": {"CompanyName": company}}, "LifeCycle": {"ReviewStatus": "Pending Submission", "Stage": "Prospect"}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        origin: Origin::PartnerReferral,
+        created: from_millis(1_000 + number),
+        last_modified: from_millis(modified_ms),
+        related: empty_related(),
+        tags: vec![],
+        submission: None,
+        approved_at: None,
+    }
+}
+
+async fn insert(store: &SqlStore, o: Opportunity) {
+    let outcome = store.commit(WriteBatch { insert_opportunities: vec![o], ..Default::default() }).await.unwrap();
+    assert_eq!(outcome, BatchOutcome::Committed);
+}
+
+fn query(partner_id: &str, catalog: Catalog) -> OpportunityQuery {
+    OpportunityQuery::from_request(partner_id, catalog, json!({}).as_object().unwrap())
+}
+
+async fn partners_round_trip_and_conflict(store: &SqlStore) {
+    let p = partner("P-A", "111111111111");
+    store.insert_partner(&p, 1).await.unwrap();
+    assert_eq!(store.get_partner("P-A").await.unwrap(), Some(p.clone()));
+    assert!(matches!(store.insert_partner(&p, 1).await, Err(StoreError::Conflict(_))));
+    let same_account = partner("P-B", "111111111111");
+    assert!(matches!(store.insert_partner(&same_account, 1).await, Err(StoreError::Conflict(_))));
+    let mut changed = p.clone();
+    changed.referrals_approved = true;
+    store.update_partner(&changed).await.unwrap();
+    assert!(store.get_partner("P-A").await.unwrap().unwrap().referrals_approved);
+    assert_eq!(store.update_partner(&partner("P-X", "222222222222")).await, Err(StoreError::NotFound));
+    assert_eq!(store.list_partners().await.unwrap().len(), 1);
+}
+
+async fn users_rotate_and_lookup(store: &SqlStore) {
+    let u = UserRecord {
+        partner_id: "P-A".into(),
+        name: "alice".into(),
+        access_key_id: "AKIA1".into(),
+        secret_encrypted: "s1".into(),
+        status: UserStatus::Active,
+        created_ms: 5,
+    };
+    store.insert_user(&u).await.unwrap();
+    assert!(matches!(store.insert_user(&UserRecord { access_key_id: "AKIA2".into(), ..u.clone() }).await, Err(StoreError::Conflict(_))));
+    let rotated = UserRecord { access_key_id: "AKIA3".into(), secret_encrypted: "s3".into(), ..u.clone() };
+    store.update_user("AKIA1", &rotated).await.unwrap();
+    assert_eq!(store.get_user_by_access_key("AKIA1").await.unwrap(), None);
+    assert_eq!(store.get_user_by_access_key("AKIA3").await.unwrap(), Some(rotated.clone()));
+    assert_eq!(store.get_user("P-A", "alice").await.unwrap(), Some(rotated));
+    assert_eq!(store.list_users("P-A").await.unwrap().len(), 1);
+    assert_eq!(store.list_users("P-B").await.unwrap().len(), 0);
+}
+
+async fn opportunities_are_scoped_to_partner_and_catalog(store: &SqlStore) {
+    insert(store, opportunity("P-A", Catalog::Aws, 1, "Acme", 10)).await;
+    insert(store, opportunity("P-B", Catalog::Aws, 2, "Acme", 10)).await;
+    insert(store, opportunity("P-A", Catalog::Sandbox, 3, "Acme", 10)).await;
+    assert!(store.get_opportunity("P-A", Catalog::Aws, "O1").await.unwrap().is_some());
+    assert!(store.get_opportunity("P-B", Catalog::Aws, "O1").await.unwrap().is_none(), "another partner's");
+    assert!(store.get_opportunity("P-A", Catalog::Sandbox, "O1").await.unwrap().is_none(), "another catalog's");
+    assert!(store.get_opportunity("P-A", Catalog::Aws, "not-an-id").await.unwrap().is_none());
+    let ids: Vec<String> = store.list_opportunities(&query("P-A", Catalog::Aws)).await.unwrap().into_iter().map(|o| o.id).collect();
+    assert_eq!(ids, vec!["O1"]);
+}
+
+async fn optimistic_concurrency_rejects_stale_writes(store: &SqlStore) {
+    let o = opportunity("P-A", Catalog::Aws, 1, "Acme", 10);
+    insert(store, o.clone()).await;
+    let mut next = o.clone();
+    next.last_modified = from_millis(20);
+    store.commit(WriteBatch { update_opportunities: vec![(next.clone(), 10)], ..Default::default() }).await.unwrap();
+    let stale = store.commit(WriteBatch { update_opportunities: vec![(next, 10)], ..Default::default() }).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    assert_eq!(store.get_opportunity("P-A", Catalog::Aws, "O1").await.unwrap().unwrap().last_modified, from_millis(20));
+}
+
+async fn idempotency_claims_once(store: &SqlStore) {
+    let key = IdempotencyKey { partner_id: "P-A".into(), catalog: Catalog::Aws, operation: "CreateOpportunity".into(), client_token: "t1".into() };
+    let record = IdempotencyRecord { key: key.clone(), request_hash: "h1".into(), response: json!({"Id": "O1"}), created_ms: 1 };
+    let first = WriteBatch {
+        idempotency: Some(record.clone()),
+        insert_opportunities: vec![opportunity("P-A", Catalog::Aws, 1, "Acme", 10)],
+        ..Default::default()
+    };
+    assert_eq!(store.commit(first).await.unwrap(), BatchOutcome::Committed);
+    let retry = WriteBatch {
+        idempotency: Some(IdempotencyRecord { response: json!({"Id": "O2"}), ..record.clone() }),
+        insert_opportunities: vec![opportunity("P-A", Catalog::Aws, 2, "Acme", 10)],
+        ..Default::default()
+    };
+    let BatchOutcome::Replayed(existing) = store.commit(retry).await.unwrap() else { panic!("expected a replay") };
+    assert_eq!(existing.response, json!({"Id": "O1"}));
+    assert!(store.get_opportunity("P-A", Catalog::Aws, "O2").await.unwrap().is_none(), "the replayed batch wrote nothing");
+    assert_eq!(store.get_idempotency(&key).await.unwrap().unwrap().request_hash, "h1");
+}
+
+async fn list_pages_with_keyset_cursor(store: &SqlStore) {
+    for n in 1..=7 {
+        insert(store, opportunity("P-A", Catalog::Aws, n, &format!("Company {}", n % 3), 100 + (n % 4))).await;
+    }
+    for sort in [SortKey::LastModifiedDate, SortKey::Identifier, SortKey::CustomerCompanyName, SortKey::CreatedDate] {
+        for descending in [false, true] {
+            let mut q = query("P-A", Catalog::Aws);
+            q.sort_by = sort;
+            q.descending = descending;
+            q.page_size = 3;
+            let mut seen = Vec::new();
+            loop {
+                let mut page = store.list_opportunities(&q).await.unwrap();
+                let more = page.len() > q.page_size;
+                page.truncate(q.page_size);
+                let last = page.last().cloned();
+                seen.extend(page.into_iter().map(|o| o.id_number()));
+                if !more {
+                    break;
+                }
+                let last = last.unwrap();
+                let value = match sort {
+                    SortKey::LastModifiedDate => SortValue::Int(last.last_modified.timestamp_millis()),
+                    SortKey::CreatedDate => SortValue::Int(last.created.timestamp_millis()),
+                    SortKey::CustomerCompanyName => SortValue::Text(last.company_name_key()),
+                    _ => SortValue::Int(last.id_number()),
+                };
+                q.after = Some(Cursor { value, id_number: last.id_number() });
+            }
+            let mut sorted = seen.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted, (1..=7).collect::<Vec<_>>(), "{sort:?} desc={descending}: every row exactly once, got {seen:?}");
+        }
+    }
+    let mut q = query("P-A", Catalog::Aws);
+    q.company_name_keys = vec!["company 1".into()];
+    q.review_statuses = vec![ReviewStatus::PendingSubmission.as_str().into()];
+    let ids: Vec<i64> = store.list_opportunities(&q).await.unwrap().iter().map(|o| o.id_number()).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    let mut q = query("P-A", Catalog::Aws);
+    q.modified_after_ms = Some(102);
+    assert!(store.list_opportunities(&q).await.unwrap().iter().all(|o| o.last_modified.timestamp_millis() >= 102));
+}
+
+async fn quotas_default_and_per_partner(store: &SqlStore) {
+    assert_eq!(store.get_quota(None).await.unwrap(), None);
+    store.set_quota(None, &QuotaLimits::UNLIMITED).await.unwrap();
+    let custom = QuotaLimits { writes_per_second: Some(5), ..QuotaLimits::default() };
+    store.set_quota(Some("P-A"), &custom).await.unwrap();
+    store.set_quota(Some("P-A"), &custom).await.unwrap();
+    assert_eq!(store.get_quota(None).await.unwrap(), Some(QuotaLimits::UNLIMITED));
+    assert_eq!(store.get_quota(Some("P-A")).await.unwrap(), Some(custom));
+    assert_eq!(store.get_quota(Some("P-B")).await.unwrap(), None);
+}
+
+async fn events_are_written_with_the_change(store: &SqlStore) {
+    let o = opportunity("P-A", Catalog::Aws, 1, "Acme", 10);
+    let event = opportunity_event("Opportunity Created", "e-1".into(), "P-A", "111111111111", Catalog::Aws, "O1", "arn:x", from_millis(10));
+    store.commit(WriteBatch { insert_opportunities: vec![o.clone()], events: vec![event.clone()], ..Default::default() }).await.unwrap();
+    // a failing batch (duplicate key) leaves no event behind
+    let failed = store
+        .commit(WriteBatch {
+            insert_opportunities: vec![o],
+            events: vec![opportunity_event("Opportunity Created", "e-2".into(), "P-A", "1", Catalog::Aws, "O1", "arn:x", from_millis(10))],
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(failed, Err(StoreError::Conflict(_))));
+    let events = store.list_events(0, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].1, event);
+}
+
+async fn sequences_increase(store: &SqlStore) {
+    let a = store.next_sequence("opportunity").await.unwrap();
+    let b = store.next_sequence("opportunity").await.unwrap();
+    let other = store.next_sequence("solution").await.unwrap();
+    assert_eq!(b, a + 1);
+    assert_eq!(other, 1);
+}
