@@ -1,1 +1,521 @@
-fn main() {}
+//! `ace`: the server (`ace serve`) and the operator commands, which call the operator API.
+
+mod client;
+mod serve;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use client::{print_json, Client};
+
+#[derive(Parser)]
+#[command(name = "ace", version, about = "ACE Pipeline Manager: partner pipeline server and operator tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Where operator commands find the server and their token.
+#[derive(Args, Clone)]
+pub struct Connection {
+    /// The server's base URL.
+    #[arg(long, global = true, env = "ACE_ENDPOINT", default_value = "http://127.0.0.1:8080")]
+    endpoint: String,
+    /// The operator bearer token [default: read from ./ace-data/operator-token, or
+    /// $ACE_DATA_DIR/operator-token].
+    #[arg(long, global = true, env = "ACE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Manage partners.
+    #[command(subcommand)]
+    Partner(PartnerCommand),
+    /// Manage partner users and their access keys (USE-1).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage partner solutions (for ListSolutions and AssociateOpportunity).
+    #[command(subcommand)]
+    Solution(SolutionCommand),
+    /// Show or advance the server's test clock (`ace serve --test-clock`).
+    #[command(subcommand)]
+    Clock(ClockCommand),
+    /// Show or set per-partner quotas (USE-5).
+    #[command(subcommand)]
+    Quota(QuotaCommand),
+}
+
+#[derive(Args)]
+struct PartnerFlags {
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// consulting, technology or isv.
+    #[arg(long)]
+    path: Option<String>,
+    /// registered, select, advanced or premier (premier: consulting only).
+    #[arg(long)]
+    tier: Option<String>,
+    /// A program the partner belongs to (repeatable): competency, msp, isv-accelerate,
+    /// public-sector, service-delivery, well-architected, service-ready, global-startup.
+    #[arg(long = "program")]
+    programs: Vec<String>,
+    /// Has an active Partner Solutions Finder listing.
+    #[arg(long)]
+    psf_listed: bool,
+    /// Has confirmed status on the ISV Partner Path.
+    #[arg(long)]
+    isv_path_confirmed: bool,
+    /// Public privacy policy URL (REF-6).
+    #[arg(long)]
+    privacy_policy: Option<String>,
+    /// IANA time zone, e.g. Europe/Berlin (contact deadlines count in it).
+    #[arg(long)]
+    timezone: Option<String>,
+    /// Holiday calendar name.
+    #[arg(long)]
+    holiday_calendar: Option<String>,
+    /// Approved by the operator for referrals (ELIG-2).
+    #[arg(long)]
+    referrals_approved: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum PartnerCommand {
+    /// Add a partner.
+    Add {
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        flags: PartnerFlags,
+    },
+    /// Change a partner: the flags of `add`, plus their negations.
+    Update {
+        id: String,
+        #[command(flatten)]
+        flags: PartnerFlags,
+        #[arg(long, conflicts_with = "psf_listed")]
+        no_psf_listed: bool,
+        #[arg(long, conflicts_with = "isv_path_confirmed")]
+        no_isv_path_confirmed: bool,
+        #[arg(long, conflicts_with = "referrals_approved")]
+        no_referrals_approved: bool,
+        /// Remove a program (repeatable).
+        #[arg(long = "remove-program")]
+        remove_programs: Vec<String>,
+        #[arg(long, conflicts_with = "privacy_policy")]
+        no_privacy_policy: bool,
+        #[arg(long, conflicts_with = "holiday_calendar")]
+        no_holiday_calendar: bool,
+    },
+    /// Show one partner.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List partners.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; prints its access key pair once.
+    Add {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a partner's users.
+    List {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a user's key pair; the old key stops working at once.
+    RotateKey {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user; its key is refused from the next request on.
+    Disable {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SolutionCommand {
+    /// Add a solution to a partner.
+    Add {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+        /// e.g. "Software Product", "Consulting Service", "Managed Service".
+        #[arg(long)]
+        category: String,
+        /// Active, Inactive or Draft.
+        #[arg(long, default_value = "Active")]
+        status: String,
+        /// AWS or Sandbox.
+        #[arg(long, default_value = "AWS")]
+        catalog: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a partner's solutions.
+    List {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClockCommand {
+    /// Show the server's clock.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move the test clock forward, e.g. `4d`, `36h`, `1d12h`.
+    Advance {
+        duration: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuotaCommand {
+    /// Set limits: for every partner, or with --partner for one. N may be `unlimited`.
+    Set {
+        #[arg(long)]
+        partner: Option<String>,
+        #[arg(long, value_name = "N")]
+        reads_per_second: Option<String>,
+        #[arg(long, value_name = "N")]
+        writes_per_second: Option<String>,
+        #[arg(long, value_name = "N")]
+        reads_per_day: Option<String>,
+        #[arg(long, value_name = "N")]
+        writes_per_day: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the limits in force.
+    Show {
+        #[arg(long)]
+        partner: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Partner(c) => partner(c, Client::new(cli.connection)?).await,
+        Command::User(c) => user(c, Client::new(cli.connection)?).await,
+        Command::Solution(c) => solution(c, Client::new(cli.connection)?).await,
+        Command::Clock(c) => clock(c, Client::new(cli.connection)?).await,
+        Command::Quota(c) => quota(c, Client::new(cli.connection)?).await,
+    }
+}
+
+fn partner_body(id: Option<&str>, f: &PartnerFlags) -> serde_json::Value {
+    let mut body = serde_json::Map::new();
+    if let Some(id) = id {
+        body.insert("id".into(), id.into());
+    }
+    let mut set = |k: &str, v: Option<&String>| {
+        if let Some(v) = v {
+            body.insert(k.into(), v.clone().into());
+        }
+    };
+    set("name", f.name.as_ref());
+    set("path", f.path.as_ref());
+    set("tier", f.tier.as_ref());
+    set("privacy_policy", f.privacy_policy.as_ref());
+    set("timezone", f.timezone.as_ref());
+    set("holiday_calendar", f.holiday_calendar.as_ref());
+    serde_json::Value::Object(body)
+}
+
+fn print_partner(p: &serde_json::Value) -> Result<()> {
+    let s = |k: &str| p[k].as_str().unwrap_or("-").to_string();
+    let b = |k: &str| if p[k].as_bool() == Some(true) { "yes" } else { "no" };
+    let programs: Vec<&str> = p["programs"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+    println!("{}  {}", s("id"), s("name"));
+    println!("  path/tier:          {} / {}", s("path"), s("tier"));
+    println!("  account id:         {}", s("account_id"));
+    println!("  programs:           {}", if programs.is_empty() { "-".to_string() } else { programs.join(", ") });
+    println!("  PSF listed:         {}", b("psf_listed"));
+    println!("  ISV path confirmed: {}", b("isv_path_confirmed"));
+    println!("  privacy policy:     {}", s("privacy_policy"));
+    println!("  time zone:          {}", s("timezone"));
+    println!("  holiday calendar:   {}", s("holiday_calendar"));
+    println!("  referrals approved: {}", b("referrals_approved"));
+    Ok(())
+}
+
+async fn partner(c: PartnerCommand, client: Client) -> Result<()> {
+    match c {
+        PartnerCommand::Add { id, flags } => {
+            for (flag, value) in [("--name", &flags.name), ("--path", &flags.path), ("--tier", &flags.tier)] {
+                if value.is_none() {
+                    anyhow::bail!("{flag} is required");
+                }
+            }
+            let mut body = partner_body(Some(&id), &flags);
+            body["programs"] = flags.programs.clone().into();
+            body["psf_listed"] = flags.psf_listed.into();
+            body["isv_path_confirmed"] = flags.isv_path_confirmed.into();
+            body["referrals_approved"] = flags.referrals_approved.into();
+            let p = client.post("/partners", &body).await?;
+            if flags.json {
+                print_json(&p)
+            } else {
+                print_partner(&p)
+            }
+        }
+        PartnerCommand::Update {
+            id,
+            flags,
+            no_psf_listed,
+            no_isv_path_confirmed,
+            no_referrals_approved,
+            remove_programs,
+            no_privacy_policy,
+            no_holiday_calendar,
+        } => {
+            let mut body = partner_body(None, &flags);
+            body["add_programs"] = flags.programs.clone().into();
+            body["remove_programs"] = remove_programs.into();
+            for (key, on, off) in [
+                ("psf_listed", flags.psf_listed, no_psf_listed),
+                ("isv_path_confirmed", flags.isv_path_confirmed, no_isv_path_confirmed),
+                ("referrals_approved", flags.referrals_approved, no_referrals_approved),
+            ] {
+                if on || off {
+                    body[key] = on.into();
+                }
+            }
+            body["clear_privacy_policy"] = no_privacy_policy.into();
+            body["clear_holiday_calendar"] = no_holiday_calendar.into();
+            let p = client.patch(&format!("/partners/{}", client::segment(&id)), &body).await?;
+            if flags.json {
+                print_json(&p)
+            } else {
+                print_partner(&p)
+            }
+        }
+        PartnerCommand::Show { id, json } => {
+            let p = client.get(&format!("/partners/{}", client::segment(&id))).await?;
+            if json {
+                print_json(&p)
+            } else {
+                print_partner(&p)
+            }
+        }
+        PartnerCommand::List { json } => {
+            let v = client.get("/partners").await?;
+            if json {
+                return print_json(&v["partners"]);
+            }
+            println!("{:<20} {:<30} {:<11} {:<10} ACCOUNT", "ID", "NAME", "PATH", "TIER");
+            for p in v["partners"].as_array().into_iter().flatten() {
+                let s = |k: &str| p[k].as_str().unwrap_or("-").to_string();
+                println!("{:<20} {:<30} {:<11} {:<10} {}", s("id"), s("name"), s("path"), s("tier"), s("account_id"));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_key_pair(v: &serde_json::Value, json: bool) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({"AccessKeyId": v["AccessKeyId"], "SecretAccessKey": v["SecretAccessKey"]}));
+    }
+    println!("user {} of {}", v["UserName"].as_str().unwrap_or("-"), v["PartnerId"].as_str().unwrap_or("-"));
+    println!("AWS_ACCESS_KEY_ID={}", v["AccessKeyId"].as_str().unwrap_or(""));
+    println!("AWS_SECRET_ACCESS_KEY={}", v["SecretAccessKey"].as_str().unwrap_or(""));
+    println!("(the secret is shown only now)");
+    Ok(())
+}
+
+async fn user(c: UserCommand, client: Client) -> Result<()> {
+    match c {
+        UserCommand::Add { partner, name, json } => {
+            let v = client.post(&format!("/partners/{}/users", client::segment(&partner)), &serde_json::json!({"name": name})).await?;
+            print_key_pair(&v, json)
+        }
+        UserCommand::List { partner, json } => {
+            let v = client.get(&format!("/partners/{}/users", client::segment(&partner))).await?;
+            if json {
+                return print_json(&v["users"]);
+            }
+            println!("{:<24} {:<22} {:<9} CREATED", "NAME", "ACCESS KEY ID", "STATUS");
+            for u in v["users"].as_array().into_iter().flatten() {
+                let s = |k: &str| u[k].as_str().unwrap_or("-").to_string();
+                println!("{:<24} {:<22} {:<9} {}", s("name"), s("access_key_id"), s("status"), s("created"));
+            }
+            Ok(())
+        }
+        UserCommand::RotateKey { partner, name, json } => {
+            let path = format!("/partners/{}/users/{}/rotate-key", client::segment(&partner), client::segment(&name));
+            let v = client.post(&path, &serde_json::json!({})).await?;
+            print_key_pair(&v, json)
+        }
+        UserCommand::Disable { partner, name, json } => {
+            let path = format!("/partners/{}/users/{}/disable", client::segment(&partner), client::segment(&name));
+            let v = client.post(&path, &serde_json::json!({})).await?;
+            if json {
+                print_json(&v)
+            } else {
+                println!("user {name} of {partner} is disabled; access key {} no longer works", v["access_key_id"].as_str().unwrap_or("-"));
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn solution(c: SolutionCommand, client: Client) -> Result<()> {
+    match c {
+        SolutionCommand::Add { partner, name, category, status, catalog, json } => {
+            let body = serde_json::json!({"name": name, "category": category, "status": status, "catalog": catalog});
+            let v = client.post(&format!("/partners/{}/solutions", client::segment(&partner)), &body).await?;
+            if json {
+                print_json(&v)
+            } else {
+                println!("{}  {} ({}, {}, {})", v["id"].as_str().unwrap_or("-"), name, category, status, catalog);
+                Ok(())
+            }
+        }
+        SolutionCommand::List { partner, json } => {
+            let v = client.get(&format!("/partners/{}/solutions", client::segment(&partner))).await?;
+            if json {
+                return print_json(&v["solutions"]);
+            }
+            println!("{:<12} {:<8} {:<9} {:<28} NAME", "ID", "CATALOG", "STATUS", "CATEGORY");
+            for s in v["solutions"].as_array().into_iter().flatten() {
+                let f = |k: &str| s[k].as_str().unwrap_or("-").to_string();
+                println!("{:<12} {:<8} {:<9} {:<28} {}", f("id"), f("catalog"), f("status"), f("category"), f("name"));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn clock(c: ClockCommand, client: Client) -> Result<()> {
+    let (v, json) = match c {
+        ClockCommand::Show { json } => (client.get("/clock").await?, json),
+        ClockCommand::Advance { duration, json } => (client.post("/clock/advance", &serde_json::json!({"duration": duration})).await?, json),
+    };
+    if json {
+        return print_json(&v);
+    }
+    let kind = if v["test_clock"].as_bool() == Some(true) { "test clock" } else { "real time" };
+    println!("{} ({kind})", v["now"].as_str().unwrap_or("-"));
+    Ok(())
+}
+
+fn print_quota(v: &serde_json::Value, json: bool) -> Result<()> {
+    if json {
+        return print_json(v);
+    }
+    let f = |k: &str| match &v[k] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    println!("quota for {} ({})", f("scope"), f("source"));
+    println!("  reads per second:  {}", f("reads_per_second"));
+    println!("  writes per second: {}", f("writes_per_second"));
+    println!("  reads per day:     {}", f("reads_per_day"));
+    println!("  writes per day:    {}", f("writes_per_day"));
+    Ok(())
+}
+
+/// `unlimited` or a positive integer, checked here so the message names the flag.
+fn limit_value(flag: &str, v: &str) -> Result<serde_json::Value> {
+    if v == "unlimited" {
+        return Ok("unlimited".into());
+    }
+    match v.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n.into()),
+        _ => anyhow::bail!("{flag} must be a positive integer or `unlimited`, not {v:?}"),
+    }
+}
+
+async fn quota(c: QuotaCommand, client: Client) -> Result<()> {
+    match c {
+        QuotaCommand::Set { partner, reads_per_second, writes_per_second, reads_per_day, writes_per_day, json } => {
+            let mut body = serde_json::Map::new();
+            if let Some(p) = partner {
+                body.insert("partner".into(), p.into());
+            }
+            for (key, flag, value) in [
+                ("reads_per_second", "--reads-per-second", reads_per_second),
+                ("writes_per_second", "--writes-per-second", writes_per_second),
+                ("reads_per_day", "--reads-per-day", reads_per_day),
+                ("writes_per_day", "--writes-per-day", writes_per_day),
+            ] {
+                if let Some(v) = value {
+                    body.insert(key.into(), limit_value(flag, &v)?);
+                }
+            }
+            let v = client.put("/quotas", &serde_json::Value::Object(body)).await?;
+            print_quota(&v, json)
+        }
+        QuotaCommand::Show { partner, json } => {
+            let path = match partner {
+                Some(p) => format!("/quotas?partner={}", client::segment(&p)),
+                None => "/quotas".to_string(),
+            };
+            print_quota(&client.get(&path).await?, json)
+        }
+    }
+}

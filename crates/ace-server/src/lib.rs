@@ -1,1 +1,152 @@
+//! The HTTP edge of the ACE Pipeline Manager: the Partner API (awsJson 1.0 + SigV4, wire
+//! compatible with the Partner Central Selling API), the operator API, health endpoints, and
+//! start-up (bootstrap, serve with graceful shutdown).
 
+pub mod clock;
+pub mod crypto;
+pub mod error;
+pub mod operator_api;
+pub mod partner_api;
+pub mod quota;
+pub mod sigv4;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use ace_domain::time::{truncate_to_millis, Instant};
+use ace_store::{OperatorToken, Store};
+
+use crate::clock::Clock;
+use crate::crypto::ServerKey;
+use crate::error::ApiError;
+use crate::partner_api::AuthGuard;
+use crate::quota::QuotaGate;
+
+/// Settings the server itself needs (the CLI resolves flags, environment and config file).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The SigV4 region requests must be scoped to.
+    pub region: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { region: ace_domain::ids::REGION.to_string() }
+    }
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// The program clock: rules, deadlines, timestamps. A test clock in `--test-clock` mode.
+    pub clock: Arc<dyn Clock>,
+    pub server_key: Arc<ServerKey>,
+    pub quotas: Arc<QuotaGate>,
+    pub auth_guard: Arc<AuthGuard>,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, server_key: ServerKey, settings: Settings) -> AppState {
+        AppState {
+            quotas: Arc::new(QuotaGate::new(store.clone())),
+            store,
+            clock,
+            server_key: Arc::new(server_key),
+            auth_guard: Arc::new(AuthGuard::default()),
+            settings: Arc::new(settings),
+        }
+    }
+
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Real time, whatever the program clock says: signatures are dated by the clients' real
+    /// clocks and quotas measure real load.
+    pub fn wall_clock(&self) -> Instant {
+        truncate_to_millis(chrono::Utc::now())
+    }
+
+    pub fn wall_clock_ms(&self) -> i64 {
+        self.wall_clock().timestamp_millis()
+    }
+
+    pub fn new_event_id(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    /// A NextToken bound to the request that produced it (its fingerprint).
+    pub fn seal_next_token(&self, fingerprint: &str, cursor: Value) -> String {
+        let payload = serde_json::json!({"v": 1, "f": fingerprint, "c": cursor});
+        self.server_key.seal_token(payload.to_string().as_bytes())
+    }
+
+    /// The cursor of a NextToken, if this server issued it for this same request.
+    pub fn open_next_token(&self, token: &str, fingerprint: &str) -> Result<Value, ApiError> {
+        let payload = self.server_key.open_token(token).ok_or_else(partner_api::invalid_next_token)?;
+        let payload: Value = serde_json::from_slice(&payload).map_err(|_| partner_api::invalid_next_token())?;
+        if payload["f"].as_str() != Some(fingerprint) {
+            return Err(partner_api::invalid_next_token());
+        }
+        Ok(payload["c"].clone())
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", post(partner_api::handle))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .nest("/operator/v1", operator_api::router())
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish:
+/// every write acknowledged before that was committed first.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// On first start with no operator token, creates an admin token and writes it to
+/// `<data_dir>/operator-token` (mode 0600). Returns the path when it wrote one.
+pub async fn bootstrap_operator_token(store: &dyn Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<Option<PathBuf>> {
+    if store.count_operator_tokens().await? > 0 {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let token = crypto::new_operator_token();
+    let path = data_dir.join("operator-token");
+    crypto::write_private_file(&path, &format!("{token}\n"))?;
+    store
+        .insert_operator_token(&OperatorToken {
+            token_hash: crypto::sha256_hex(token.as_bytes()),
+            name: "bootstrap admin".into(),
+            role: "admin".into(),
+            created_ms: now_ms,
+        })
+        .await?;
+    Ok(Some(path))
+}

@@ -1,0 +1,258 @@
+//! `ace serve`: settings from flags, `ACE_*` environment variables and `--config ace.toml`
+//! (in that order of precedence, then defaults), then start-up and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde::Deserialize;
+
+use ace_server::clock::{Clock, SystemClock, TestClock};
+use ace_server::crypto::ServerKey;
+use ace_server::{AppState, Settings};
+use ace_store::{SqlStore, Store};
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ACE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory for the SQLite database, the server key and the operator token [default: ./ace-data].
+    #[arg(long, env = "ACE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// `postgres://…` to use PostgreSQL instead of the embedded SQLite.
+    #[arg(long, env = "ACE_DATABASE", hide_env_values = true)]
+    database: Option<String>,
+    /// A TOML file with any of these settings (keys as the flags, with underscores).
+    #[arg(long, env = "ACE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Start a test clock: real time at start, then still until `ace clock advance`.
+    #[arg(long, env = "ACE_TEST_CLOCK")]
+    test_clock: bool,
+    /// The server key as 64 hex characters [default: <data-dir>/server.key, created when missing].
+    /// Nodes sharing one PostgreSQL database need the same key.
+    #[arg(long, env = "ACE_SERVER_KEY", hide_env_values = true)]
+    server_key: Option<String>,
+    /// SQLite durability: `full` (each acknowledged write is on disk) or `normal`.
+    #[arg(long, env = "ACE_SQLITE_SYNCHRONOUS")]
+    sqlite_synchronous: Option<String>,
+    /// PostgreSQL connections per node [default: 16].
+    #[arg(long, env = "ACE_DATABASE_POOL_SIZE")]
+    database_pool_size: Option<usize>,
+    /// The SigV4 region clients sign for [default: us-east-1].
+    #[arg(long, env = "ACE_REGION")]
+    region: Option<String>,
+    /// Log filter, e.g. `info` or `ace_server=debug` [default: info].
+    #[arg(long, env = "ACE_LOG")]
+    log: Option<String>,
+    /// Seed a demo partner with a user and a solution on first start; its credentials are
+    /// written to <data-dir>/demo-credentials.json.
+    #[arg(long, env = "ACE_DEMO")]
+    demo: bool,
+}
+
+/// The `--config` file: the same settings, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database: Option<String>,
+    test_clock: Option<bool>,
+    server_key: Option<String>,
+    sqlite_synchronous: Option<String>,
+    database_pool_size: Option<usize>,
+    region: Option<String>,
+    log: Option<String>,
+    demo: Option<bool>,
+}
+
+/// Settings after merging flags, environment, config file and defaults.
+#[derive(Debug)]
+pub struct Resolved {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: Option<String>,
+    pub test_clock: bool,
+    pub server_key: Option<String>,
+    pub sqlite_synchronous: String,
+    pub database_pool_size: usize,
+    pub region: String,
+    pub log: String,
+    pub demo: bool,
+}
+
+pub fn resolve(args: ServeArgs) -> Result<Resolved> {
+    let file: FileConfig = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let database = args.database.or(file.database);
+    if let Some(url) = &database {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            bail!("--database must be a postgres:// URL (without it the embedded SQLite is used)");
+        }
+    }
+    let sqlite_synchronous = args.sqlite_synchronous.or(file.sqlite_synchronous).unwrap_or_else(|| "full".into());
+    if !["full", "normal"].contains(&sqlite_synchronous.to_ascii_lowercase().as_str()) {
+        bail!("--sqlite-synchronous must be full or normal, not {sqlite_synchronous:?}");
+    }
+    Ok(Resolved {
+        listen: args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".parse().expect("static address")),
+        data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./ace-data")),
+        database,
+        test_clock: args.test_clock || file.test_clock.unwrap_or(false),
+        server_key: args.server_key.or(file.server_key),
+        sqlite_synchronous,
+        database_pool_size: args.database_pool_size.or(file.database_pool_size).unwrap_or(16).max(1),
+        region: args.region.or(file.region).unwrap_or_else(|| ace_domain::ids::REGION.into()),
+        log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+        demo: args.demo || file.demo.unwrap_or(false),
+    })
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let settings = resolve(args)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&settings.log).context("invalid --log filter")?)
+        .init();
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("creating {}", settings.data_dir.display()))?;
+
+    let store: Arc<dyn Store> = match &settings.database {
+        Some(url) => {
+            let store = SqlStore::open_postgres(url, None, settings.database_pool_size).await.context("opening PostgreSQL")?;
+            tracing::info!("storage: PostgreSQL");
+            Arc::new(store)
+        }
+        None => {
+            let store = SqlStore::open_sqlite(&settings.data_dir, &settings.sqlite_synchronous).await.context("opening SQLite")?;
+            tracing::info!(path = %settings.data_dir.join("ace.db").display(), synchronous = %settings.sqlite_synchronous, "storage: SQLite");
+            Arc::new(store)
+        }
+    };
+    let server_key = match &settings.server_key {
+        Some(hex) => ServerKey::from_hex(hex)?,
+        None => ServerKey::load_or_create(&settings.data_dir.join("server.key"))?,
+    };
+    let clock: Arc<dyn Clock> = if settings.test_clock {
+        tracing::warn!("test clock: time stands still until `ace clock advance`");
+        Arc::new(TestClock::starting_now())
+    } else {
+        Arc::new(SystemClock)
+    };
+    let now_ms = clock.now().timestamp_millis();
+    if let Some(path) = ace_server::bootstrap_operator_token(store.as_ref(), &settings.data_dir, now_ms).await? {
+        tracing::info!(path = %path.display(), "created the admin operator token (the CLI reads it from there)");
+    }
+    let state = AppState::new(store, clock, server_key, Settings { region: settings.region.clone() });
+    if settings.demo {
+        seed_demo(&state, &settings.data_dir).await?;
+    }
+
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "ACE Pipeline Manager listening");
+    ace_server::serve(listener, state, shutdown_signal()).await.context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// A demo partner, `P-DEMO`, with user `demo` and one solution in each catalog.
+async fn seed_demo(state: &AppState, data_dir: &Path) -> Result<()> {
+    use ace_domain::partner::{PartnerPath, PartnerProfile, Program, Tier};
+    if state.store.get_partner("P-DEMO").await?.is_some() {
+        return Ok(());
+    }
+    let now = state.now();
+    let partner = PartnerProfile {
+        id: "P-DEMO".into(),
+        name: "Demo Cloud Consulting".into(),
+        path: PartnerPath::Consulting,
+        tier: Tier::Select,
+        account_id: ace_server::crypto::new_account_id(),
+        programs: vec![Program::Msp],
+        psf_listed: true,
+        isv_path_confirmed: false,
+        privacy_policy: Some("https://demo.example/privacy".into()),
+        timezone: "UTC".into(),
+        holiday_calendar: None,
+        referrals_approved: false,
+    };
+    state.store.insert_partner(&partner, now.timestamp_millis()).await?;
+    let (access_key_id, secret) = ace_server::crypto::new_access_key_pair();
+    state
+        .store
+        .insert_user(&ace_store::UserRecord {
+            partner_id: partner.id.clone(),
+            name: "demo".into(),
+            access_key_id: access_key_id.clone(),
+            secret_encrypted: state.server_key.encrypt(&secret),
+            status: ace_store::UserStatus::Active,
+            created_ms: now.timestamp_millis(),
+        })
+        .await?;
+    for catalog in [ace_domain::ids::Catalog::Aws, ace_domain::ids::Catalog::Sandbox] {
+        let number = state.store.next_sequence("solution").await?;
+        state
+            .store
+            .insert_solution(&ace_store::SolutionRecord {
+                catalog,
+                id: ace_domain::ids::solution_id(number),
+                partner_id: partner.id.clone(),
+                name: "Demo Migration Factory".into(),
+                category: "Consulting Service".into(),
+                status: "Active".into(),
+                created_ms: now.timestamp_millis(),
+            })
+            .await?;
+    }
+    let path = data_dir.join("demo-credentials.json");
+    let credentials = serde_json::json!({"PartnerId": partner.id, "UserName": "demo", "AccessKeyId": access_key_id, "SecretAccessKey": secret});
+    ace_server::crypto::write_private_file(&path, &serde_json::to_string_pretty(&credentials)?)?;
+    tracing::info!(path = %path.display(), "seeded demo partner P-DEMO; its credentials are in that file");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_config_file_which_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ace.toml");
+        std::fs::write(&config, "listen = \"127.0.0.1:9999\"\nregion = \"eu-west-1\"\ntest_clock = true\n").unwrap();
+        let r = resolve(ServeArgs { config: Some(config.clone()), region: Some("us-west-2".into()), ..Default::default() }).unwrap();
+        assert_eq!(r.listen.port(), 9999);
+        assert_eq!(r.region, "us-west-2");
+        assert!(r.test_clock);
+        assert_eq!(r.data_dir, PathBuf::from("./ace-data"));
+        assert_eq!(r.sqlite_synchronous, "full");
+        std::fs::write(&config, "bogus = 1\n").unwrap();
+        assert!(resolve(ServeArgs { config: Some(config), ..Default::default() }).is_err(), "unknown keys are refused");
+        assert!(resolve(ServeArgs { database: Some("mysql://x".into()), ..Default::default() }).is_err());
+    }
+}

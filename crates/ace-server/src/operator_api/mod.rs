@@ -1,0 +1,549 @@
+//! The operator API: JSON under `/operator/v1/…`, bearer-token auth. The `ace` CLI's operator
+//! commands are thin clients of it; its OpenAPI document is served at `openapi.json`.
+
+mod openapi;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use ace_domain::ids::{solution_id, Catalog};
+use ace_domain::partner::{PartnerPath, PartnerProfile, Program, Tier};
+use ace_domain::quota::QuotaLimits;
+use ace_domain::time::{format_timestamp, from_millis, parse_duration};
+use ace_store::{OperatorToken, SolutionRecord, StoreError, UserRecord, UserStatus};
+
+use crate::crypto;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route("/partners", get(list_partners).post(add_partner))
+        .route("/partners/{id}", get(show_partner).patch(update_partner))
+        .route("/partners/{id}/users", get(list_users).post(add_user))
+        .route("/partners/{id}/users/{name}/rotate-key", post(rotate_key))
+        .route("/partners/{id}/users/{name}/disable", post(disable_user))
+        .route("/partners/{id}/solutions", get(list_solutions).post(add_solution))
+        .route("/clock", get(show_clock))
+        .route("/clock/advance", post(advance_clock))
+        .route("/quotas", get(show_quota).put(set_quota))
+        .route("/events", get(list_events))
+}
+
+/// An operator API error: HTTP status, a stable code, a message for people.
+#[derive(Debug)]
+pub struct OperatorError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl OperatorError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> OperatorError {
+        OperatorError { status, code, message: message.into() }
+    }
+
+    fn bad_request(message: impl Into<String>) -> OperatorError {
+        OperatorError::new(StatusCode::BAD_REQUEST, "invalid-request", message)
+    }
+
+    fn not_found(message: impl Into<String>) -> OperatorError {
+        OperatorError::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+}
+
+impl IntoResponse for OperatorError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+    }
+}
+
+impl From<StoreError> for OperatorError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => OperatorError::not_found("not found"),
+            StoreError::Conflict(m) => OperatorError::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::Unavailable(m) | StoreError::Other(m) => {
+                tracing::error!(cause = %m, "operator API storage error");
+                OperatorError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+            }
+        }
+    }
+}
+
+type OpResult = Result<Response, OperatorError>;
+
+/// Bearer-token check: the token's SHA-256 must be on record.
+async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<OperatorToken, OperatorError> {
+    let unauthorized = || OperatorError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid operator bearer token is required");
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(unauthorized)?;
+    state.store.find_operator_token(&crypto::sha256_hex(token.trim().as_bytes())).await?.ok_or_else(unauthorized)
+}
+
+fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, OperatorError> {
+    serde_json::from_slice(body).map_err(|e| OperatorError::bad_request(format!("invalid request body: {e}")))
+}
+
+fn ok(v: Value) -> OpResult {
+    Ok(Json(v).into_response())
+}
+
+fn created(v: Value) -> OpResult {
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+fn parse_programs(names: &[String]) -> Result<Vec<Program>, OperatorError> {
+    names
+        .iter()
+        .map(|n| {
+            Program::parse(n).ok_or_else(|| {
+                let valid: Vec<&str> = Program::ALL.iter().map(|p| p.as_str()).collect();
+                OperatorError::bad_request(format!("unknown program {n:?}; valid programs: {}", valid.join(", ")))
+            })
+        })
+        .collect()
+}
+
+fn partner_view(p: &PartnerProfile) -> Value {
+    serde_json::to_value(p).unwrap_or(Value::Null)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartnerInput {
+    id: String,
+    name: String,
+    path: PartnerPath,
+    tier: Tier,
+    #[serde(default)]
+    programs: Vec<String>,
+    #[serde(default)]
+    psf_listed: bool,
+    #[serde(default)]
+    isv_path_confirmed: bool,
+    privacy_policy: Option<String>,
+    timezone: Option<String>,
+    holiday_calendar: Option<String>,
+    #[serde(default)]
+    referrals_approved: bool,
+}
+
+async fn add_partner(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    authorize(&state, &headers).await?;
+    let input: PartnerInput = parse_body(&body)?;
+    let mut programs = parse_programs(&input.programs)?;
+    programs.sort();
+    programs.dedup();
+    let mut profile = PartnerProfile {
+        id: input.id,
+        name: input.name,
+        path: input.path,
+        tier: input.tier,
+        account_id: crypto::new_account_id(),
+        programs,
+        psf_listed: input.psf_listed,
+        isv_path_confirmed: input.isv_path_confirmed,
+        privacy_policy: input.privacy_policy,
+        timezone: input.timezone.unwrap_or_else(|| "UTC".into()),
+        holiday_calendar: input.holiday_calendar,
+        referrals_approved: input.referrals_approved,
+    };
+    profile.validate().map_err(|e| OperatorError::bad_request(e.to_string()))?;
+    if state.store.get_partner(&profile.id).await?.is_some() {
+        return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("partner {} already exists", profile.id)));
+    }
+    let now_ms = state.now().timestamp_millis();
+    // A fresh random account id collides with another only by chance: draw again.
+    for _ in 0..5 {
+        match state.store.insert_partner(&profile, now_ms).await {
+            Ok(()) => return created(partner_view(&profile)),
+            Err(StoreError::Conflict(_)) if state.store.get_partner(&profile.id).await?.is_none() => {
+                profile.account_id = crypto::new_account_id();
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "could not allocate an account id"))
+}
+
+async fn load_partner(state: &AppState, id: &str) -> Result<PartnerProfile, OperatorError> {
+    state.store.get_partner(id).await?.ok_or_else(|| OperatorError::not_found(format!("partner {id} does not exist")))
+}
+
+async fn show_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
+    authorize(&state, &headers).await?;
+    ok(partner_view(&load_partner(&state, &id).await?))
+}
+
+async fn list_partners(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
+    authorize(&state, &headers).await?;
+    let partners: Vec<Value> = state.store.list_partners().await?.iter().map(partner_view).collect();
+    ok(json!({"partners": partners}))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PartnerPatch {
+    name: Option<String>,
+    path: Option<PartnerPath>,
+    tier: Option<Tier>,
+    #[serde(default)]
+    add_programs: Vec<String>,
+    #[serde(default)]
+    remove_programs: Vec<String>,
+    psf_listed: Option<bool>,
+    isv_path_confirmed: Option<bool>,
+    privacy_policy: Option<String>,
+    #[serde(default)]
+    clear_privacy_policy: bool,
+    timezone: Option<String>,
+    holiday_calendar: Option<String>,
+    #[serde(default)]
+    clear_holiday_calendar: bool,
+    referrals_approved: Option<bool>,
+}
+
+async fn update_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
+    authorize(&state, &headers).await?;
+    let patch: PartnerPatch = parse_body(&body)?;
+    let mut p = load_partner(&state, &id).await?;
+    if let Some(v) = patch.name {
+        p.name = v;
+    }
+    if let Some(v) = patch.path {
+        p.path = v;
+    }
+    if let Some(v) = patch.tier {
+        p.tier = v;
+    }
+    let removed = parse_programs(&patch.remove_programs)?;
+    p.programs.retain(|x| !removed.contains(x));
+    p.programs.extend(parse_programs(&patch.add_programs)?);
+    p.programs.sort();
+    p.programs.dedup();
+    if let Some(v) = patch.psf_listed {
+        p.psf_listed = v;
+    }
+    if let Some(v) = patch.isv_path_confirmed {
+        p.isv_path_confirmed = v;
+    }
+    if patch.clear_privacy_policy {
+        p.privacy_policy = None;
+    }
+    if let Some(v) = patch.privacy_policy {
+        p.privacy_policy = Some(v);
+    }
+    if let Some(v) = patch.timezone {
+        p.timezone = v;
+    }
+    if patch.clear_holiday_calendar {
+        p.holiday_calendar = None;
+    }
+    if let Some(v) = patch.holiday_calendar {
+        p.holiday_calendar = Some(v);
+    }
+    if let Some(v) = patch.referrals_approved {
+        p.referrals_approved = v;
+    }
+    p.validate().map_err(|e| OperatorError::bad_request(e.to_string()))?;
+    state.store.update_partner(&p).await?;
+    ok(partner_view(&p))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserInput {
+    name: String,
+}
+
+fn user_view(u: &UserRecord) -> Value {
+    json!({
+        "partner_id": u.partner_id, "name": u.name, "access_key_id": u.access_key_id,
+        "status": u.status.as_str(), "created": format_timestamp(from_millis(u.created_ms)),
+    })
+}
+
+fn check_user_name(name: &str) -> Result<(), OperatorError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(OperatorError::bad_request(format!(
+            "user name {name:?} is invalid: use 1-64 characters of letters, digits and . _ @ + -"
+        )))
+    }
+}
+
+/// USE-1: each user gets a key pair of their own; the secret is shown once, stored encrypted.
+async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
+    authorize(&state, &headers).await?;
+    let input: UserInput = parse_body(&body)?;
+    check_user_name(&input.name)?;
+    load_partner(&state, &id).await?;
+    let (access_key_id, secret) = crypto::new_access_key_pair();
+    let user = UserRecord {
+        partner_id: id.clone(),
+        name: input.name.clone(),
+        access_key_id: access_key_id.clone(),
+        secret_encrypted: state.server_key.encrypt(&secret),
+        status: UserStatus::Active,
+        created_ms: state.now().timestamp_millis(),
+    };
+    match state.store.insert_user(&user).await {
+        Err(StoreError::Conflict(_)) => {
+            return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("partner {id} already has a user {}", input.name)))
+        }
+        other => other?,
+    }
+    created(json!({"PartnerId": id, "UserName": input.name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
+}
+
+async fn list_users(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
+    authorize(&state, &headers).await?;
+    load_partner(&state, &id).await?;
+    let users: Vec<Value> = state.store.list_users(&id).await?.iter().map(user_view).collect();
+    ok(json!({"users": users}))
+}
+
+async fn load_user(state: &AppState, partner_id: &str, name: &str) -> Result<UserRecord, OperatorError> {
+    state
+        .store
+        .get_user(partner_id, name)
+        .await?
+        .ok_or_else(|| OperatorError::not_found(format!("partner {partner_id} has no user {name}")))
+}
+
+/// USE-1: rotation replaces the key pair; the old key stops working at once.
+async fn rotate_key(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let user = load_user(&state, &id, &name).await?;
+    let (access_key_id, secret) = crypto::new_access_key_pair();
+    let rotated = UserRecord { access_key_id: access_key_id.clone(), secret_encrypted: state.server_key.encrypt(&secret), ..user.clone() };
+    state.store.update_user(&user.access_key_id, &rotated).await?;
+    ok(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
+}
+
+/// USE-1: revocation; the key is refused from the next request on.
+async fn disable_user(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let user = load_user(&state, &id, &name).await?;
+    let disabled = UserRecord { status: UserStatus::Disabled, ..user.clone() };
+    state.store.update_user(&user.access_key_id, &disabled).await?;
+    ok(user_view(&disabled))
+}
+
+/// Solution categories Partner Central documents.
+pub const SOLUTION_CATEGORIES: [&str; 10] = [
+    "Software Product",
+    "Consulting Service",
+    "Hardware Product",
+    "Communications Product",
+    "Professional Service",
+    "Managed Service",
+    "Value-Added Resale AWS Service",
+    "Distribution Service",
+    "Training Service",
+    "Merger and Acquisition Advising Service",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SolutionInput {
+    name: String,
+    category: String,
+    status: Option<String>,
+    catalog: Option<String>,
+}
+
+fn solution_view(s: &SolutionRecord) -> Value {
+    json!({
+        "id": s.id, "catalog": s.catalog.as_str(), "partner_id": s.partner_id, "name": s.name,
+        "category": s.category, "status": s.status, "created": format_timestamp(from_millis(s.created_ms)),
+    })
+}
+
+async fn add_solution(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
+    authorize(&state, &headers).await?;
+    let input: SolutionInput = parse_body(&body)?;
+    load_partner(&state, &id).await?;
+    if input.name.trim().is_empty() || input.name.chars().count() > 255 {
+        return Err(OperatorError::bad_request("solution name must be 1-255 characters"));
+    }
+    if !SOLUTION_CATEGORIES.contains(&input.category.as_str()) {
+        return Err(OperatorError::bad_request(format!(
+            "unknown category {:?}; valid categories: {}",
+            input.category,
+            SOLUTION_CATEGORIES.join(", ")
+        )));
+    }
+    let status = input.status.unwrap_or_else(|| "Active".into());
+    if !["Active", "Inactive", "Draft"].contains(&status.as_str()) {
+        return Err(OperatorError::bad_request(format!("unknown status {status:?}; valid: Active, Inactive, Draft")));
+    }
+    let catalog_name = input.catalog.unwrap_or_else(|| "AWS".into());
+    let catalog = Catalog::parse(&catalog_name)
+        .ok_or_else(|| OperatorError::bad_request(format!("unknown catalog {catalog_name:?}; valid: AWS, Sandbox")))?;
+    let number = state.store.next_sequence("solution").await?;
+    let solution = SolutionRecord {
+        catalog,
+        id: solution_id(number),
+        partner_id: id,
+        name: input.name,
+        category: input.category,
+        status,
+        created_ms: state.now().timestamp_millis(),
+    };
+    state.store.insert_solution(&solution).await?;
+    created(solution_view(&solution))
+}
+
+#[derive(Deserialize)]
+struct CatalogQuery {
+    catalog: Option<String>,
+}
+
+async fn list_solutions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<CatalogQuery>,
+) -> OpResult {
+    authorize(&state, &headers).await?;
+    load_partner(&state, &id).await?;
+    let mut out = Vec::new();
+    for catalog in [Catalog::Aws, Catalog::Sandbox] {
+        if q.catalog.as_deref().is_none_or(|c| c == catalog.as_str()) {
+            out.extend(state.store.list_solutions(&id, catalog).await?.iter().map(solution_view));
+        }
+    }
+    ok(json!({"solutions": out}))
+}
+
+fn clock_view(state: &AppState) -> Value {
+    json!({"now": format_timestamp(state.now()), "test_clock": state.clock.is_test_clock()})
+}
+
+async fn show_clock(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
+    authorize(&state, &headers).await?;
+    ok(clock_view(&state))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceInput {
+    duration: String,
+}
+
+async fn advance_clock(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    authorize(&state, &headers).await?;
+    let input: AdvanceInput = parse_body(&body)?;
+    let by = parse_duration(&input.duration).map_err(OperatorError::bad_request)?;
+    state.clock.advance(by).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "not-a-test-clock", e.to_string()))?;
+    ok(clock_view(&state))
+}
+
+#[derive(Deserialize)]
+struct PartnerQuery {
+    partner: Option<String>,
+}
+
+fn limit_view(v: Option<u32>) -> Value {
+    v.map_or(json!("unlimited"), |n| json!(n))
+}
+
+fn quota_view(scope: &str, limits: &QuotaLimits, source: &str) -> Value {
+    json!({
+        "scope": scope, "source": source,
+        "reads_per_second": limit_view(limits.reads_per_second), "writes_per_second": limit_view(limits.writes_per_second),
+        "reads_per_day": limit_view(limits.reads_per_day), "writes_per_day": limit_view(limits.writes_per_day),
+    })
+}
+
+async fn effective_quota(state: &AppState, partner: Option<&str>) -> Result<(QuotaLimits, &'static str), OperatorError> {
+    if let Some(p) = partner {
+        if let Some(l) = state.store.get_quota(Some(p)).await? {
+            return Ok((l, "partner"));
+        }
+    }
+    Ok(match state.store.get_quota(None).await? {
+        Some(l) => (l, "default"),
+        None => (QuotaLimits::default(), "built-in"),
+    })
+}
+
+async fn show_quota(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PartnerQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    if let Some(p) = &q.partner {
+        load_partner(&state, p).await?;
+    }
+    let (limits, source) = effective_quota(&state, q.partner.as_deref()).await?;
+    ok(quota_view(q.partner.as_deref().unwrap_or("default"), &limits, source))
+}
+
+/// A limit in a request: a number, or `"unlimited"`.
+fn parse_limit(field: &str, v: &Value) -> Result<Option<u32>, OperatorError> {
+    match v {
+        Value::String(s) if s == "unlimited" => Ok(None),
+        Value::Number(n) => n
+            .as_u64()
+            .filter(|n| *n >= 1 && *n <= u64::from(u32::MAX))
+            .map(|n| Some(n as u32))
+            .ok_or_else(|| OperatorError::bad_request(format!("{field} must be a positive integer or \"unlimited\""))),
+        _ => Err(OperatorError::bad_request(format!("{field} must be a positive integer or \"unlimited\""))),
+    }
+}
+
+async fn set_quota(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    authorize(&state, &headers).await?;
+    let input: serde_json::Map<String, Value> = parse_body(&body)?;
+    let partner = match input.get("partner") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => return Err(OperatorError::bad_request("partner must be a string")),
+    };
+    if let Some(p) = &partner {
+        load_partner(&state, p).await?;
+    }
+    let (mut limits, _) = effective_quota(&state, partner.as_deref()).await?;
+    for (field, value) in &input {
+        let slot = match field.as_str() {
+            "partner" => continue,
+            "reads_per_second" => &mut limits.reads_per_second,
+            "writes_per_second" => &mut limits.writes_per_second,
+            "reads_per_day" => &mut limits.reads_per_day,
+            "writes_per_day" => &mut limits.writes_per_day,
+            other => return Err(OperatorError::bad_request(format!("unknown field {other:?}"))),
+        };
+        *slot = parse_limit(field, value)?;
+    }
+    state.store.set_quota(partner.as_deref(), &limits).await?;
+    state.quotas.invalidate();
+    ok(quota_view(partner.as_deref().unwrap_or("default"), &limits, if partner.is_some() { "partner" } else { "default" }))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn list_events(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<EventsQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let events = state.store.list_events(q.after.unwrap_or(0), limit).await?;
+    let items: Vec<Value> = events.into_iter().map(|(seq, e)| json!({"seq": seq, "partner_id": e.partner_id, "event": e.envelope})).collect();
+    ok(json!({"events": items}))
+}

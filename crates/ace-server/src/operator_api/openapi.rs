@@ -1,0 +1,103 @@
+//! The operator API's OpenAPI 3.1 document, served at `/operator/v1/openapi.json`.
+
+use serde_json::{json, Value};
+
+fn op(summary: &str, body: Option<Value>, ok_status: &str) -> Value {
+    let mut o = json!({
+        "summary": summary,
+        "responses": {
+            ok_status: {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": {"$ref": "#/components/responses/Error"},
+            "401": {"$ref": "#/components/responses/Error"},
+            "404": {"$ref": "#/components/responses/Error"},
+            "409": {"$ref": "#/components/responses/Error"}
+        }
+    });
+    if let Some(schema) = body {
+        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    }
+    o
+}
+
+fn id_param(name: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+pub fn document() -> Value {
+    let limit = json!({"oneOf": [{"type": "integer", "minimum": 1}, {"const": "unlimited"}]});
+    let programs = json!({"type": "array", "items": {"enum": ["competency", "msp", "isv-accelerate", "public-sector", "service-delivery", "well-architected", "service-ready", "global-startup"]}});
+    let partner = json!({
+        "type": "object", "required": ["id", "name", "path", "tier"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "name": {"type": "string"},
+            "path": {"enum": ["consulting", "technology", "isv"]}, "tier": {"enum": ["registered", "select", "advanced", "premier"]},
+            "programs": programs, "psf_listed": {"type": "boolean"}, "isv_path_confirmed": {"type": "boolean"},
+            "privacy_policy": {"type": "string", "format": "uri"}, "timezone": {"type": "string", "description": "IANA time zone"},
+            "holiday_calendar": {"type": "string"}, "referrals_approved": {"type": "boolean"}
+        }
+    });
+    let partner_patch = json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"}, "path": {"enum": ["consulting", "technology", "isv"]},
+            "tier": {"enum": ["registered", "select", "advanced", "premier"]}, "add_programs": programs, "remove_programs": programs,
+            "psf_listed": {"type": "boolean"}, "isv_path_confirmed": {"type": "boolean"}, "privacy_policy": {"type": "string"},
+            "clear_privacy_policy": {"type": "boolean"}, "timezone": {"type": "string"}, "holiday_calendar": {"type": "string"},
+            "clear_holiday_calendar": {"type": "boolean"}, "referrals_approved": {"type": "boolean"}
+        }
+    });
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "ACE Pipeline Manager operator API", "version": "1"},
+        "servers": [{"url": "/operator/v1"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}
+            }}}}}
+        },
+        "paths": {
+            "/partners": {
+                "get": op("List partners", None, "200"),
+                "post": op("Add a partner (a 12-digit account id is assigned)", Some(partner), "201")
+            },
+            "/partners/{id}": {
+                "parameters": [id_param("id")],
+                "get": op("Show a partner", None, "200"),
+                "patch": op("Update a partner", Some(partner_patch), "200")
+            },
+            "/partners/{id}/users": {
+                "parameters": [id_param("id")],
+                "get": op("List a partner's users", None, "200"),
+                "post": op("Add a user; the response holds its access key pair, shown once (USE-1)",
+                    Some(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}})), "201")
+            },
+            "/partners/{id}/users/{name}/rotate-key": {
+                "parameters": [id_param("id"), id_param("name")],
+                "post": op("Replace the user's key pair; the old key stops working at once (USE-1)", None, "200")
+            },
+            "/partners/{id}/users/{name}/disable": {
+                "parameters": [id_param("id"), id_param("name")],
+                "post": op("Disable the user; its key is refused from the next request (USE-1)", None, "200")
+            },
+            "/partners/{id}/solutions": {
+                "parameters": [id_param("id")],
+                "get": op("List a partner's solutions", None, "200"),
+                "post": op("Add a solution", Some(json!({"type": "object", "required": ["name", "category"], "properties": {
+                    "name": {"type": "string"}, "category": {"type": "string"},
+                    "status": {"enum": ["Active", "Inactive", "Draft"]}, "catalog": {"enum": ["AWS", "Sandbox"]}}})), "201")
+            },
+            "/clock": {"get": op("The program clock, and whether it is a test clock", None, "200")},
+            "/clock/advance": {"post": op("Move a test clock forward (refused without --test-clock)",
+                Some(json!({"type": "object", "required": ["duration"], "properties": {"duration": {"type": "string", "examples": ["4d", "36h"]}}})), "200")},
+            "/quotas": {
+                "get": op("Quota limits in force (USE-5); ?partner=ID for one partner", None, "200"),
+                "put": op("Set quota limits for every partner, or for one with \"partner\"", Some(json!({"type": "object", "properties": {
+                    "partner": {"type": "string"}, "reads_per_second": limit, "writes_per_second": limit,
+                    "reads_per_day": limit, "writes_per_day": limit}})), "200")
+            },
+            "/events": {"get": op("The event outbox, oldest first (?after=SEQ&limit=N)", None, "200")}
+        }
+    })
+}

@@ -1,0 +1,268 @@
+//! The Partner API: `POST /`, awsJson 1.0, `X-Amz-Target: AWSPartnerCentralSelling.<Op>`.
+//!
+//! A request goes: body (≤ 1 MiB) → SigV4 (USE-3) → quota (USE-5) → content type → operation
+//! → JSON → model validation → the operation's handler, which loads, calls the domain rule,
+//! and commits the change with its events in one transaction.
+
+mod auth;
+mod opportunities;
+mod solutions;
+mod tags;
+mod tasks;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use ace_domain::ids::Catalog;
+use ace_domain::model::{FieldError, FieldErrorCode, Model};
+use ace_domain::partner::PartnerProfile;
+use ace_domain::quota::OperationClass;
+use ace_store::UserRecord;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub use auth::AuthGuard;
+
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+const TARGET_PREFIX: &str = "AWSPartnerCentralSelling.";
+
+/// The operations this server implements, named exactly as AWS names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    CreateOpportunity,
+    GetOpportunity,
+    UpdateOpportunity,
+    ListOpportunities,
+    AssociateOpportunity,
+    DisassociateOpportunity,
+    AssignOpportunity,
+    SubmitOpportunity,
+    StartEngagementFromOpportunityTask,
+    ListEngagementFromOpportunityTasks,
+    GetAwsOpportunitySummary,
+    ListSolutions,
+    TagResource,
+    UntagResource,
+    ListTagsForResource,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 15] = [
+        Operation::CreateOpportunity,
+        Operation::GetOpportunity,
+        Operation::UpdateOpportunity,
+        Operation::ListOpportunities,
+        Operation::AssociateOpportunity,
+        Operation::DisassociateOpportunity,
+        Operation::AssignOpportunity,
+        Operation::SubmitOpportunity,
+        Operation::StartEngagementFromOpportunityTask,
+        Operation::ListEngagementFromOpportunityTasks,
+        Operation::GetAwsOpportunitySummary,
+        Operation::ListSolutions,
+        Operation::TagResource,
+        Operation::UntagResource,
+        Operation::ListTagsForResource,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::CreateOpportunity => "CreateOpportunity",
+            Operation::GetOpportunity => "GetOpportunity",
+            Operation::UpdateOpportunity => "UpdateOpportunity",
+            Operation::ListOpportunities => "ListOpportunities",
+            Operation::AssociateOpportunity => "AssociateOpportunity",
+            Operation::DisassociateOpportunity => "DisassociateOpportunity",
+            Operation::AssignOpportunity => "AssignOpportunity",
+            Operation::SubmitOpportunity => "SubmitOpportunity",
+            Operation::StartEngagementFromOpportunityTask => "StartEngagementFromOpportunityTask",
+            Operation::ListEngagementFromOpportunityTasks => "ListEngagementFromOpportunityTasks",
+            Operation::GetAwsOpportunitySummary => "GetAwsOpportunitySummary",
+            Operation::ListSolutions => "ListSolutions",
+            Operation::TagResource => "TagResource",
+            Operation::UntagResource => "UntagResource",
+            Operation::ListTagsForResource => "ListTagsForResource",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    /// The three Tag operations carry a resource ARN instead of `Catalog`.
+    fn has_catalog(self) -> bool {
+        !matches!(self, Operation::TagResource | Operation::UntagResource | Operation::ListTagsForResource)
+    }
+}
+
+/// Who is calling: an active user of a partner, authenticated by SigV4.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub partner: PartnerProfile,
+    pub user: UserRecord,
+}
+
+/// One validated request, ready for its handler.
+pub struct Request {
+    pub state: AppState,
+    pub caller: Caller,
+    pub operation: Operation,
+    /// `AWS` when the operation carries no catalog (Tag operations read it from the ARN).
+    pub catalog: Catalog,
+    pub input: Map<String, Value>,
+}
+
+pub enum Output {
+    Json(Value),
+    /// Operations with no output shape answer an empty body (digest §1.3).
+    Empty,
+}
+
+pub type ApiResult = Result<Output, ApiError>;
+
+pub async fn handle(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let outcome = process(state, &method, &uri, &headers, body).await;
+    let mut response = match outcome {
+        Ok(Output::Json(v)) => (StatusCode::OK, v.to_string()).into_response(),
+        Ok(Output::Empty) => StatusCode::OK.into_response(),
+        Err(e) => return e.into_response_with_id(&request_id),
+    };
+    let h = response.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.0"));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let declared = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT_BYTES) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    axum::body::to_bytes(body, BODY_LIMIT_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)
+}
+
+async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> ApiResult {
+    let body = read_body(headers, body).await?;
+    let caller = auth::authenticate(&state, method, uri, headers, &body).await?;
+
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let operation_name = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    let class = OperationClass::of(operation_name);
+    let now_ms = state.wall_clock_ms();
+    if let Err(limit) = state.quotas.admit(&caller.partner.id, class, now_ms).await? {
+        return Err(ApiError::Throttling(limit));
+    }
+
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type.trim().to_ascii_lowercase().starts_with("application/x-amz-json-1.0") {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be application/x-amz-json-1.0, not {content_type:?}"
+        )));
+    }
+    let operation = Operation::parse(operation_name).ok_or_else(|| {
+        if Model::get().has_operation(operation_name) {
+            ApiError::UnknownOperation(format!("{operation_name} is not implemented by this server"))
+        } else {
+            ApiError::UnknownOperation(format!("Unknown operation {target:?}"))
+        }
+    })?;
+
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::Serialization("The request body is not valid UTF-8.".into()))?;
+    let raw: Value = if text.trim().is_empty() {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_str(text).map_err(|e| ApiError::Serialization(format!("The request body is not valid JSON: {e}")))?
+    };
+    if !raw.is_object() {
+        return Err(ApiError::Serialization("The request body must be a JSON object.".into()));
+    }
+    let shape = Model::get().operation_input(operation.name()).expect("implemented operations have an input shape");
+    let input = match Model::get().validate(shape, &raw) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err(ApiError::Serialization("The request body must be a JSON object.".into())),
+        Err(fields) => return Err(ApiError::request_validation(fields)),
+    };
+    let catalog = if operation.has_catalog() {
+        let name = input.get("Catalog").and_then(Value::as_str).unwrap_or("");
+        Catalog::parse(name).ok_or_else(|| {
+            ApiError::request_validation(vec![FieldError::new(
+                "Catalog",
+                FieldErrorCode::InvalidEnumValue,
+                format!("Catalog: {name:?} is not one of: AWS, Sandbox"),
+            )])
+        })?
+    } else {
+        Catalog::Aws
+    };
+    let request = Request { state, caller, operation, catalog, input };
+    match operation {
+        Operation::CreateOpportunity => opportunities::create(request).await,
+        Operation::GetOpportunity => opportunities::get(request).await,
+        Operation::UpdateOpportunity => opportunities::update(request).await,
+        Operation::ListOpportunities => opportunities::list(request).await,
+        Operation::AssociateOpportunity => opportunities::associate(request).await,
+        Operation::DisassociateOpportunity => opportunities::disassociate(request).await,
+        Operation::AssignOpportunity => opportunities::assign(request).await,
+        Operation::SubmitOpportunity => opportunities::submit(request).await,
+        Operation::GetAwsOpportunitySummary => opportunities::get_aws_summary(request).await,
+        Operation::StartEngagementFromOpportunityTask => tasks::start_from_opportunity(request).await,
+        Operation::ListEngagementFromOpportunityTasks => tasks::list_from_opportunity(request).await,
+        Operation::ListSolutions => solutions::list(request).await,
+        Operation::TagResource => tags::tag(request).await,
+        Operation::UntagResource => tags::untag(request).await,
+        Operation::ListTagsForResource => tags::list(request).await,
+    }
+}
+
+impl Request {
+    pub fn str(&self, member: &str) -> Option<&str> {
+        self.input.get(member).and_then(Value::as_str)
+    }
+
+    /// A required string member (the model check already ensured it is there).
+    pub fn required(&self, member: &str) -> &str {
+        self.str(member).unwrap_or_default()
+    }
+
+    pub fn not_found(&self, what: &str, id: &str) -> ApiError {
+        ApiError::ResourceNotFound(format!("{what} {id} was not found in catalog {}", self.catalog))
+    }
+}
+
+/// Pagination over an in-memory list (solutions, tasks): the token carries the offset and is
+/// bound to the request it came from.
+pub fn page_in_memory<T>(
+    state: &AppState,
+    fingerprint: &str,
+    items: Vec<T>,
+    page_size: usize,
+    next_token: Option<&str>,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let offset = match next_token {
+        Some(token) => {
+            let cursor = state.open_next_token(token, fingerprint)?;
+            cursor.get("offset").and_then(Value::as_u64).ok_or_else(invalid_next_token)? as usize
+        }
+        None => 0,
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(offset).take(page_size).collect();
+    let next = (offset + page.len() < total)
+        .then(|| state.seal_next_token(fingerprint, serde_json::json!({"offset": offset + page.len()})));
+    Ok((page, next))
+}
+
+pub fn invalid_next_token() -> ApiError {
+    ApiError::request_validation(vec![FieldError::new(
+        "NextToken",
+        FieldErrorCode::InvalidValue,
+        "NextToken: the token is invalid, expired, or was issued for a different request",
+    )])
+}

@@ -1,0 +1,318 @@
+//! Opportunity operations. Each loads, asks `ace_domain::opportunity` what to do, and commits
+//! the change with its `Opportunity Created/Updated` event in one transaction.
+
+use serde_json::{json, Map, Value};
+
+use ace_domain::events::{opportunity_event, OutboxEvent};
+use ace_domain::ids::{opportunity_arn, opportunity_id};
+use ace_domain::listing::{Cursor, OpportunityQuery, SortKey, SortValue};
+use ace_domain::model::{FieldError, Model};
+use ace_domain::opportunity::{
+    self as rules, empty_related, is_sandbox_solution, AssociationChange, Opportunity, Submission, UpdatePlan,
+};
+use ace_domain::time::{format_timestamp, parse_timestamp, Instant};
+use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, WriteBatch};
+
+use super::{invalid_next_token, ApiResult, Output, Request};
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn event(state: &AppState, detail_type: &str, o: &Opportunity, account_id: &str, time: Instant) -> OutboxEvent {
+    let arn = opportunity_arn(account_id, o.catalog, &o.id);
+    opportunity_event(detail_type, state.new_event_id(), &o.partner_id, account_id, o.catalog, &o.id, &arn, time)
+}
+
+/// Loads an opportunity of the caller in the request's catalog. Another partner's, or another
+/// catalog's, is *not found* (USE-4), never *forbidden*.
+pub async fn load(r: &Request, id: &str) -> Result<Opportunity, ApiError> {
+    r.state
+        .store
+        .get_opportunity(&r.caller.partner.id, r.catalog, id)
+        .await?
+        .ok_or_else(|| r.not_found("Opportunity", id))
+}
+
+/// Commits an updated opportunity that must still have `expected` as its LastModifiedDate.
+async fn save(r: &Request, updated: Opportunity, expected: Instant) -> Result<(), ApiError> {
+    let e = event(&r.state, "Opportunity Updated", &updated, &r.caller.partner.account_id, updated.last_modified);
+    let batch = WriteBatch {
+        update_opportunities: vec![(updated, expected.timestamp_millis())],
+        events: vec![e],
+        ..Default::default()
+    };
+    r.state.store.commit(batch).await.map_err(conflict_message)?;
+    Ok(())
+}
+
+fn conflict_message(e: ace_store::StoreError) -> ApiError {
+    match e {
+        ace_store::StoreError::Conflict(_) => ApiError::Conflict(
+            "The opportunity was modified by another request. Get the latest version and retry with its LastModifiedDate.".into(),
+        ),
+        other => other.into(),
+    }
+}
+
+/// The canonical hash of a request for idempotency: the validated input without the token.
+pub fn request_hash(input: &Map<String, Value>) -> String {
+    let mut canonical = input.clone();
+    canonical.remove("ClientToken");
+    crate::crypto::sha256_hex(Value::Object(canonical).to_string().as_bytes())
+}
+
+pub fn idempotency_key(r: &Request) -> IdempotencyKey {
+    IdempotencyKey {
+        partner_id: r.caller.partner.id.clone(),
+        catalog: r.catalog,
+        operation: r.operation.name().to_string(),
+        client_token: r.required("ClientToken").to_string(),
+    }
+}
+
+pub fn token_conflict() -> ApiError {
+    ApiError::Conflict("Conflicting client token submitted for a new request body.".into())
+}
+
+/// The stored answer to a repeated ClientToken, or a conflict when the body differs.
+pub fn replay(existing: &IdempotencyRecord, hash: &str) -> Result<Value, ApiError> {
+    if existing.request_hash == hash {
+        Ok(existing.response.clone())
+    } else {
+        Err(token_conflict())
+    }
+}
+
+pub async fn create(r: Request) -> ApiResult {
+    let key = idempotency_key(&r);
+    let hash = request_hash(&r.input);
+    if let Some(existing) = r.state.store.get_idempotency(&key).await? {
+        return Ok(Output::Json(replay(&existing, &hash)?));
+    }
+    let now = r.state.now();
+    let planned = rules::plan_create(r.catalog, &r.input, now).map_err(ApiError::business_validation)?;
+    let number = r.state.store.next_sequence("opportunity").await?;
+    let opportunity = Opportunity {
+        catalog: r.catalog,
+        id: opportunity_id(number),
+        partner_id: r.caller.partner.id.clone(),
+        document: planned.document,
+        origin: planned.origin,
+        created: now,
+        last_modified: now,
+        related: empty_related(),
+        tags: planned.tags,
+        submission: None,
+        approved_at: None,
+    };
+    let mut response = json!({"Id": opportunity.id, "LastModifiedDate": format_timestamp(now)});
+    if let Some(p) = opportunity.document.get("PartnerOpportunityIdentifier") {
+        response["PartnerOpportunityIdentifier"] = p.clone();
+    }
+    let e = event(&r.state, "Opportunity Created", &opportunity, &r.caller.partner.account_id, now);
+    let batch = WriteBatch {
+        idempotency: Some(IdempotencyRecord { key, request_hash: hash.clone(), response: response.clone(), created_ms: now.timestamp_millis() }),
+        insert_opportunities: vec![opportunity],
+        events: vec![e],
+        ..Default::default()
+    };
+    match r.state.store.commit(batch).await? {
+        BatchOutcome::Committed => Ok(Output::Json(response)),
+        // A concurrent request with the same token won the race: answer as it did.
+        BatchOutcome::Replayed(existing) => Ok(Output::Json(replay(&existing, &hash)?)),
+    }
+}
+
+/// The GetOpportunity view of a record.
+pub fn view(o: &Opportunity, account_id: &str) -> Value {
+    let mut v = Value::Object(o.document.clone());
+    v["Id"] = json!(o.id);
+    v["Arn"] = json!(opportunity_arn(account_id, o.catalog, &o.id));
+    v["Catalog"] = json!(o.catalog.as_str());
+    v["CreatedDate"] = json!(format_timestamp(o.created));
+    v["LastModifiedDate"] = json!(format_timestamp(o.last_modified));
+    v["RelatedEntityIdentifiers"] = Value::Object(o.related.clone());
+    v
+}
+
+pub async fn get(r: Request) -> ApiResult {
+    let o = load(&r, r.required("Identifier")).await?;
+    Ok(Output::Json(Model::get().project("GetOpportunityResponse", &view(&o, &r.caller.partner.account_id))))
+}
+
+pub async fn update(r: Request) -> ApiResult {
+    let id = r.required("Identifier").to_string();
+    let current = load(&r, &id).await?;
+    let claimed = r.input.get("LastModifiedDate").and_then(parse_timestamp);
+    if claimed != Some(current.last_modified) {
+        return Err(ApiError::Conflict(format!(
+            "LastModifiedDate does not match the opportunity's ({}). It was modified since you read it: get it again and retry.",
+            format_timestamp(current.last_modified)
+        )));
+    }
+    let now = r.state.now();
+    let plan = rules::plan_update(&current, &r.input, now).map_err(ApiError::business_validation)?;
+    let mut updated = current.clone();
+    match plan {
+        UpdatePlan::Replace { document, review } => {
+            updated.document = document;
+            if let Some(status) = review {
+                updated.set_review(status, None, None, now);
+            }
+        }
+        UpdatePlan::SimulateReview { status, comments, reason } => updated.set_review(status, comments, reason, now),
+    }
+    updated.last_modified = current.next_modified(now);
+    save(&r, updated.clone(), current.last_modified).await?;
+    Ok(Output::Json(json!({"Id": updated.id, "LastModifiedDate": format_timestamp(updated.last_modified)})))
+}
+
+fn sort_value(o: &Opportunity, key: SortKey) -> SortValue {
+    match key {
+        SortKey::LastModifiedDate => SortValue::Int(o.last_modified.timestamp_millis()),
+        SortKey::CreatedDate => SortValue::Int(o.created.timestamp_millis()),
+        SortKey::Identifier => SortValue::Int(o.id_number()),
+        SortKey::CustomerCompanyName => SortValue::Text(o.company_name_key()),
+        SortKey::TargetCloseDate => SortValue::Text(o.target_close_date().unwrap_or("").to_string()),
+    }
+}
+
+pub async fn list(r: Request) -> ApiResult {
+    let mut query = OpportunityQuery::from_request(&r.caller.partner.id, r.catalog, &r.input);
+    let fingerprint = query.fingerprint();
+    if let Some(token) = r.str("NextToken") {
+        let payload = r.state.open_next_token(token, &fingerprint)?;
+        let cursor: Cursor = serde_json::from_value(payload).map_err(|_| invalid_next_token())?;
+        query.after = Some(cursor);
+    }
+    let mut rows = r.state.store.list_opportunities(&query).await?;
+    let more = rows.len() > query.page_size;
+    rows.truncate(query.page_size);
+    let account = &r.caller.partner.account_id;
+    let summaries: Vec<Value> = rows.iter().map(|o| Model::get().project("OpportunitySummary", &view(o, account))).collect();
+    let mut out = json!({"OpportunitySummaries": summaries});
+    if more {
+        if let Some(last) = rows.last() {
+            let cursor = Cursor { value: sort_value(last, query.sort_by), id_number: last.id_number() };
+            out["NextToken"] = json!(r.state.seal_next_token(&fingerprint, json!(cursor)));
+        }
+    }
+    Ok(Output::Json(out))
+}
+
+pub async fn submit(r: Request) -> ApiResult {
+    let id = r.required("Identifier").to_string();
+    let current = load(&r, &id).await?;
+    let now = r.state.now();
+    let next = rules::check_submission(&current).map_err(ApiError::business_validation)?;
+    let mut updated = current.clone();
+    updated.set_review(next, None, None, now);
+    updated.submission = Some(Submission {
+        involvement_type: r.required("InvolvementType").to_string(),
+        visibility: r.str("Visibility").unwrap_or("Full").to_string(),
+        submitted_at: now,
+    });
+    updated.last_modified = current.next_modified(now);
+    save(&r, updated, current.last_modified).await?;
+    Ok(Output::Empty)
+}
+
+async fn solution_exists(r: &Request, id: &str) -> Result<bool, ApiError> {
+    if is_sandbox_solution(r.catalog, id) {
+        return Ok(true);
+    }
+    Ok(r.state.store.list_solutions(&r.caller.partner.id, r.catalog).await?.iter().any(|s| s.id == id))
+}
+
+/// The model pattern of the related-entity identifier, checked per type.
+fn check_related_identifier(entity_type: &str, identifier: &str) -> Result<(), ApiError> {
+    let shape = match entity_type {
+        "AwsMarketplaceOffers" => "AwsMarketplaceOfferIdentifier",
+        "AwsMarketplaceOfferSets" => "AwsMarketplaceOfferSetIdentifier",
+        "Solutions" => "SolutionIdentifier",
+        _ => return Ok(()),
+    };
+    Model::get().validate(shape, &json!(identifier)).map(|_| ()).map_err(|fields| {
+        ApiError::request_validation(
+            fields
+                .into_iter()
+                .map(|f| FieldError::new("RelatedEntityIdentifier", f.code, format!("RelatedEntityIdentifier{}", f.message)))
+                .collect(),
+        )
+    })
+}
+
+pub async fn associate(r: Request) -> ApiResult {
+    let id = r.required("OpportunityIdentifier").to_string();
+    let entity_type = r.required("RelatedEntityType").to_string();
+    let identifier = r.required("RelatedEntityIdentifier").to_string();
+    check_related_identifier(&entity_type, &identifier)?;
+    let current = load(&r, &id).await?;
+    if entity_type == "Solutions" && !solution_exists(&r, &identifier).await? {
+        return Err(r.not_found("Solution", &identifier));
+    }
+    let mut updated = current.clone();
+    match rules::associate(&mut updated.related, &entity_type, &identifier) {
+        Ok(AssociationChange::Unchanged) => return Ok(Output::Empty),
+        Ok(AssociationChange::Changed) => {}
+        Err(field) => return Err(ApiError::business_validation(vec![field])),
+    }
+    updated.last_modified = current.next_modified(r.state.now());
+    save(&r, updated, current.last_modified).await?;
+    Ok(Output::Empty)
+}
+
+pub async fn disassociate(r: Request) -> ApiResult {
+    let id = r.required("OpportunityIdentifier").to_string();
+    let entity_type = r.required("RelatedEntityType").to_string();
+    let identifier = r.required("RelatedEntityIdentifier").to_string();
+    let current = load(&r, &id).await?;
+    let mut updated = current.clone();
+    if !rules::disassociate(&mut updated.related, &entity_type, &identifier) {
+        return Err(ApiError::ResourceNotFound(format!("{identifier} is not associated with opportunity {id} as {entity_type}")));
+    }
+    updated.last_modified = current.next_modified(r.state.now());
+    save(&r, updated, current.last_modified).await?;
+    Ok(Output::Empty)
+}
+
+pub async fn assign(r: Request) -> ApiResult {
+    let id = r.required("Identifier").to_string();
+    let current = load(&r, &id).await?;
+    let assignee = r.input.get("Assignee").cloned().unwrap_or(Value::Null);
+    let mut updated = current.clone();
+    updated.document.insert("OpportunityTeam".into(), json!([assignee]));
+    updated.last_modified = current.next_modified(r.state.now());
+    save(&r, updated, current.last_modified).await?;
+    Ok(Output::Empty)
+}
+
+/// The operator's side of a submitted opportunity. Before submission there is none: not found.
+pub async fn get_aws_summary(r: Request) -> ApiResult {
+    let id = r.required("RelatedOpportunityIdentifier").to_string();
+    let o = load(&r, &id).await?;
+    let Some(submission) = &o.submission else {
+        return Err(ApiError::ResourceNotFound(format!(
+            "Opportunity {id} has not been submitted, so the operator has no view of it yet"
+        )));
+    };
+    let mut out = json!({
+        "Catalog": o.catalog.as_str(),
+        "RelatedOpportunityId": o.id,
+        "Origin": o.origin.as_str(),
+        "InvolvementType": submission.involvement_type,
+        "Visibility": submission.visibility,
+        "Customer": {"Contacts": []},
+        "OpportunityTeam": [],
+    });
+    let mut lifecycle = Map::new();
+    for member in ["Stage", "TargetCloseDate", "NextSteps", "ClosedLostReason"] {
+        if let Some(v) = o.document.get("LifeCycle").and_then(|l| l.get(member)) {
+            lifecycle.insert(member.into(), v.clone());
+        }
+    }
+    out["LifeCycle"] = Value::Object(lifecycle);
+    if let Some(spend) = o.document.get("Project").and_then(|p| p.get("ExpectedCustomerSpend")) {
+        out["Project"] = json!({"ExpectedCustomerSpend": spend});
+    }
+    Ok(Output::Json(Model::get().project("GetAwsOpportunitySummaryResponse", &out)))
+}

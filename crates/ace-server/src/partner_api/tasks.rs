@@ -1,0 +1,139 @@
+//! StartEngagementFromOpportunityTask and its list. The steps run inline and the task is
+//! recorded COMPLETE (or FAILED with a ReasonCode), as production often answers (digest §3.4).
+
+use serde_json::{json, Value};
+
+use ace_domain::ids::{base36, task_arn};
+use ace_domain::model::FieldErrorCode;
+use ace_domain::opportunity::{self as rules, Submission};
+use ace_domain::time::format_timestamp;
+use ace_store::{BatchOutcome, IdempotencyRecord, TaskRecord, WriteBatch};
+
+use super::opportunities::{event, idempotency_key, load, replay, request_hash};
+use super::{page_in_memory, ApiResult, Output, Request};
+use crate::error::ApiError;
+
+const TASK_KIND: &str = "engagement-from-opportunity-task";
+
+fn new_id(prefix: &str, len: usize) -> String {
+    format!("{prefix}{}", base36(&crate::crypto::random_bytes(len), len))
+}
+
+pub async fn start_from_opportunity(r: Request) -> ApiResult {
+    let key = idempotency_key(&r);
+    let hash = request_hash(&r.input);
+    if let Some(existing) = r.state.store.get_idempotency(&key).await? {
+        return current_task(&r, &replay(&existing, &hash)?).await;
+    }
+    let id = r.required("Identifier").to_string();
+    let current = load(&r, &id).await?;
+    let submission = r.input.get("AwsSubmission").cloned().unwrap_or(Value::Null);
+    let now = r.state.now();
+    let task_id = new_id("task-", 13);
+    let mut summary = json!({
+        "TaskId": task_id,
+        "TaskArn": task_arn(r.catalog, TASK_KIND, &task_id),
+        "StartTime": format_timestamp(now),
+        "OpportunityId": id,
+    });
+    let mut batch = WriteBatch::default();
+    match rules::check_submission(&current) {
+        Err(fields) if fields.iter().any(|f| f.code == FieldErrorCode::InvalidResourceState) => {
+            // Found up front: answered synchronously.
+            return Err(ApiError::business_validation(fields));
+        }
+        Err(fields) => {
+            let reasons: Vec<String> = fields.iter().map(|f| f.message.clone()).collect();
+            summary["TaskStatus"] = json!("FAILED");
+            summary["ReasonCode"] = json!("OpportunityValidationFailed");
+            summary["Message"] = json!(reasons.join("; "));
+        }
+        Ok(next) => {
+            let mut updated = current.clone();
+            updated.set_review(next, None, None, now);
+            updated.submission = Some(Submission {
+                involvement_type: submission["InvolvementType"].as_str().unwrap_or("Co-Sell").to_string(),
+                visibility: submission["Visibility"].as_str().unwrap_or("Full").to_string(),
+                submitted_at: now,
+            });
+            updated.last_modified = current.next_modified(now);
+            summary["TaskStatus"] = json!("COMPLETE");
+            summary["EngagementId"] = json!(new_id("eng-", 14));
+            summary["EngagementInvitationId"] = json!(new_id("engi-", 13));
+            summary["ResourceSnapshotJobId"] = json!(new_id("job-", 13));
+            batch.events.push(event(&r.state, "Opportunity Updated", &updated, &r.caller.partner.account_id, updated.last_modified));
+            batch.update_opportunities.push((updated, current.last_modified.timestamp_millis()));
+        }
+    }
+    let task = TaskRecord {
+        catalog: r.catalog,
+        id: task_id.clone(),
+        partner_id: r.caller.partner.id.clone(),
+        opportunity_id: id,
+        start_ms: now.timestamp_millis(),
+        summary: summary.clone(),
+    };
+    batch.put_tasks.push(task);
+    batch.idempotency = Some(IdempotencyRecord { key, request_hash: hash.clone(), response: json!({"TaskId": task_id}), created_ms: now.timestamp_millis() });
+    match r.state.store.commit(batch).await {
+        Ok(BatchOutcome::Committed) => Ok(Output::Json(summary)),
+        Ok(BatchOutcome::Replayed(existing)) => current_task(&r, &replay(&existing, &hash)?).await,
+        Err(ace_store::StoreError::Conflict(_)) => Err(ApiError::Conflict(
+            "The opportunity was modified while the task ran. Retry with the same ClientToken.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A repeated Start with the same ClientToken answers the task's current status (digest §1.10).
+async fn current_task(r: &Request, response: &Value) -> ApiResult {
+    let task_id = response["TaskId"].as_str().unwrap_or_default();
+    let task = r
+        .state
+        .store
+        .get_task(&r.caller.partner.id, r.catalog, task_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("idempotency record names missing task {task_id}")))?;
+    Ok(Output::Json(task.summary))
+}
+
+fn matches_filter(r: &Request, member: &str, value: Option<&str>) -> bool {
+    match r.input.get(member).and_then(Value::as_array) {
+        Some(wanted) if !wanted.is_empty() => value.is_some_and(|v| {
+            wanted.iter().filter_map(Value::as_str).any(|w| w == v || w.ends_with(&format!("/{v}")))
+        }),
+        _ => true,
+    }
+}
+
+pub async fn list_from_opportunity(r: Request) -> ApiResult {
+    let mut tasks: Vec<Value> = r
+        .state
+        .store
+        .list_tasks(&r.caller.partner.id, r.catalog)
+        .await?
+        .into_iter()
+        .map(|t| t.summary)
+        .filter(|s| {
+            matches_filter(&r, "TaskIdentifier", s["TaskId"].as_str())
+                && matches_filter(&r, "OpportunityIdentifier", s["OpportunityId"].as_str())
+                && matches_filter(&r, "EngagementIdentifier", s["EngagementId"].as_str())
+                && matches_filter(&r, "TaskStatus", s["TaskStatus"].as_str())
+        })
+        .collect();
+    let descending = r.input.get("Sort").and_then(|s| s.get("SortOrder")).and_then(Value::as_str) == Some("DESCENDING");
+    if descending {
+        tasks.reverse();
+    }
+    let mut filters = r.input.clone();
+    filters.remove("NextToken");
+    filters.remove("MaxResults");
+    let fingerprint = format!("{}:{}", r.caller.partner.id, super::opportunities::request_hash(&filters));
+    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).unwrap_or(20) as usize;
+    let (page, next) = page_in_memory(&r.state, &fingerprint, tasks, page_size, r.str("NextToken"))?;
+    let mut out = json!({"TaskSummaries": page});
+    if let Some(next) = next {
+        out["NextToken"] = json!(next);
+    }
+    Ok(Output::Json(out))
+}
