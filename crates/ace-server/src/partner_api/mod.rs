@@ -25,7 +25,7 @@ use ace_store::UserRecord;
 use crate::error::ApiError;
 use crate::AppState;
 
-pub use auth::AuthGuard;
+pub use auth::{AuthGuard, FAILURES_MAX};
 
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 const TARGET_PREFIX: &str = "AWSPartnerCentralSelling.";

@@ -1,0 +1,105 @@
+//! USE-1, USE-3, USE-5 end to end.
+
+use serde_json::json;
+
+use crate::opportunities::create;
+use crate::support::{code, Credentials, TestApp};
+
+#[tokio::test]
+async fn use_1_each_user_has_own_key_rotation_and_revocation_take_effect_at_once() {
+    let app = TestApp::start().await;
+    let alice = app.partner("P-A").await;
+    let bob = app.user("P-A", "bob").await;
+    assert_ne!(alice.access_key_id, bob.access_key_id);
+    // Both users of one partner see the partner's pipeline.
+    create(&app.client(&alice), "AWS", "Shared Corp").await;
+    assert_eq!(app.client(&bob).list_opportunities().catalog("AWS").send().await.unwrap().opportunity_summaries().len(), 1);
+
+    let rotated = app.operator("POST", "/partners/P-A/users/alice/rotate-key", json!({})).await;
+    let new = Credentials {
+        access_key_id: rotated["AccessKeyId"].as_str().unwrap().into(),
+        secret: rotated["SecretAccessKey"].as_str().unwrap().into(),
+    };
+    let e = app.client(&alice).list_opportunities().catalog("AWS").send().await.unwrap_err().into_service_error();
+    assert_eq!(code(&e), "UnrecognizedClientException", "the old key stops at once");
+    app.client(&new).list_opportunities().catalog("AWS").send().await.unwrap();
+
+    app.operator("POST", "/partners/P-A/users/bob/disable", json!({})).await;
+    let e = app.client(&bob).list_opportunities().catalog("AWS").send().await.unwrap_err().into_service_error();
+    assert_eq!(code(&e), "UnrecognizedClientException");
+    let users = app.operator("GET", "/partners/P-A/users", serde_json::Value::Null).await;
+    let statuses: Vec<(&str, &str)> =
+        users["users"].as_array().unwrap().iter().map(|u| (u["name"].as_str().unwrap(), u["status"].as_str().unwrap())).collect();
+    assert_eq!(statuses, vec![("alice", "active"), ("bob", "disabled")]);
+}
+
+#[tokio::test]
+async fn use_3_signatures_are_checked_and_repeated_failures_lock_the_key() {
+    let app = TestApp::start().await;
+    let alice = app.partner("P-A").await;
+    let unknown = Credentials { access_key_id: "AKIAUNKNOWN000000000".into(), secret: "x".into() };
+    let e = app.client(&unknown).list_opportunities().catalog("AWS").send().await.unwrap_err().into_service_error();
+    assert_eq!(code(&e), "UnrecognizedClientException");
+
+    let wrong_secret = Credentials { secret: "not-the-secret".into(), ..alice.clone() };
+    for _ in 0..ace_server::partner_api::FAILURES_MAX {
+        let e = app.client(&wrong_secret).list_opportunities().catalog("AWS").send().await.unwrap_err().into_service_error();
+        assert_eq!(code(&e), "InvalidSignatureException");
+    }
+    let e = app.client(&alice).list_opportunities().catalog("AWS").send().await.unwrap_err().into_service_error();
+    assert_eq!(code(&e), "AccessDeniedException", "locked out even with the right secret");
+    // Other keys are unaffected.
+    let bob = app.user("P-A", "bob").await;
+    app.client(&bob).list_opportunities().catalog("AWS").send().await.unwrap();
+
+    // No signature at all.
+    let response = reqwest::Client::new()
+        .post(app.url("/"))
+        .header("x-amz-target", "AWSPartnerCentralSelling.ListOpportunities")
+        .header("content-type", "application/x-amz-json-1.0")
+        .body("{\"Catalog\":\"AWS\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-amzn-errortype"], "MissingAuthenticationTokenException");
+}
+
+#[tokio::test]
+async fn use_5_throttling_and_idempotency_across_throttled_retries() {
+    let app = TestApp::start().await;
+    let alice = app.partner("P-A").await;
+    app.operator("PUT", "/quotas", json!({"partner": "P-A", "writes_per_second": 1, "reads_per_second": 2})).await;
+    let client = app.client(&alice);
+    let send = || client.create_opportunity().catalog("AWS").client_token("same-token").send();
+    let first = send().await.unwrap();
+    let e = send().await.unwrap_err().into_service_error();
+    assert!(e.is_throttling_exception(), "{e:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let retried = send().await.unwrap();
+    assert_eq!(retried.id(), first.id(), "the retried write answers as the first did");
+
+    for _ in 0..2 {
+        client.list_opportunities().catalog("AWS").send().await.unwrap();
+    }
+    let e = client.list_opportunities().catalog("AWS").send().await.unwrap_err().into_service_error();
+    assert!(e.is_throttling_exception(), "{e:?}");
+    // Another partner has its own budget.
+    let bob = app.partner("P-B").await;
+    app.client(&bob).list_opportunities().catalog("AWS").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn use_5_daily_budget_is_enforced() {
+    let app = TestApp::start().await;
+    let alice = app.partner("P-A").await;
+    app.operator("PUT", "/quotas", json!({"partner": "P-A", "reads_per_day": 3})).await;
+    let client = app.client(&alice);
+    for _ in 0..3 {
+        client.list_opportunities().catalog("AWS").send().await.unwrap();
+    }
+    let e = client.list_opportunities().catalog("AWS").send().await.unwrap_err().into_service_error();
+    assert!(e.is_throttling_exception(), "{e:?}");
+    let shown = app.operator("GET", "/quotas?partner=P-A", serde_json::Value::Null).await;
+    assert_eq!(shown["reads_per_day"], 3);
+    assert_eq!(shown["source"], "partner");
+}

@@ -1,0 +1,8 @@
+//! Integration tests: a real server on 127.0.0.1:0, driven by the official
+//! `aws-sdk-partnercentralselling` crate (and raw signed requests for inputs no SDK sends).
+
+mod auth;
+mod bad_input;
+mod operator;
+mod opportunities;
+mod support;
