@@ -36,7 +36,9 @@ impl Client {
             None => {
                 let path = default_token_path();
                 std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading the operator token from {} (or pass --token / set ACE_TOKEN)", path.display()))?
+                    .with_context(|| {
+                        format!("reading the operator token from {} (or pass --token / set ACE_TOKEN)", path.display())
+                    })?
                     .trim()
                     .to_string()
             }

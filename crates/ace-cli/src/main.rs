@@ -390,7 +390,9 @@ fn print_key_pair(v: &serde_json::Value, json: bool) -> Result<()> {
 async fn user(c: UserCommand, client: Client) -> Result<()> {
     match c {
         UserCommand::Add { partner, name, json } => {
-            let v = client.post(&format!("/partners/{}/users", client::segment(&partner)), &serde_json::json!({"name": name})).await?;
+            let v = client
+                .post(&format!("/partners/{}/users", client::segment(&partner)), &serde_json::json!({"name": name}))
+                .await?;
             print_key_pair(&v, json)
         }
         UserCommand::List { partner, json } => {
@@ -416,7 +418,10 @@ async fn user(c: UserCommand, client: Client) -> Result<()> {
             if json {
                 print_json(&v)
             } else {
-                println!("user {name} of {partner} is disabled; access key {} no longer works", v["access_key_id"].as_str().unwrap_or("-"));
+                println!(
+                    "user {name} of {partner} is disabled; access key {} no longer works",
+                    v["access_key_id"].as_str().unwrap_or("-")
+                );
                 Ok(())
             }
         }
@@ -453,7 +458,9 @@ async fn solution(c: SolutionCommand, client: Client) -> Result<()> {
 async fn clock(c: ClockCommand, client: Client) -> Result<()> {
     let (v, json) = match c {
         ClockCommand::Show { json } => (client.get("/clock").await?, json),
-        ClockCommand::Advance { duration, json } => (client.post("/clock/advance", &serde_json::json!({"duration": duration})).await?, json),
+        ClockCommand::Advance { duration, json } => {
+            (client.post("/clock/advance", &serde_json::json!({"duration": duration})).await?, json)
+        }
     };
     if json {
         return print_json(&v);

@@ -130,7 +130,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             Arc::new(store)
         }
         None => {
-            let store = SqlStore::open_sqlite(&settings.data_dir, &settings.sqlite_synchronous).await.context("opening SQLite")?;
+            let store =
+                SqlStore::open_sqlite(&settings.data_dir, &settings.sqlite_synchronous).await.context("opening SQLite")?;
             tracing::info!(path = %settings.data_dir.join("ace.db").display(), synchronous = %settings.sqlite_synchronous, "storage: SQLite");
             Arc::new(store)
         }
@@ -154,7 +155,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         seed_demo(&state, &settings.data_dir).await?;
     }
 
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     tracing::info!(address = %listener.local_addr()?, "ACE Pipeline Manager listening");
     ace_server::serve(listener, state, shutdown_signal()).await.context("serving")?;
     tracing::info!("stopped");
@@ -230,7 +232,8 @@ async fn seed_demo(state: &AppState, data_dir: &Path) -> Result<()> {
             .await?;
     }
     let path = data_dir.join("demo-credentials.json");
-    let credentials = serde_json::json!({"PartnerId": partner.id, "UserName": "demo", "AccessKeyId": access_key_id, "SecretAccessKey": secret});
+    let credentials =
+        serde_json::json!({"PartnerId": partner.id, "UserName": "demo", "AccessKeyId": access_key_id, "SecretAccessKey": secret});
     ace_server::crypto::write_private_file(&path, &serde_json::to_string_pretty(&credentials)?)?;
     tracing::info!(path = %path.display(), "seeded demo partner P-DEMO; its credentials are in that file");
     Ok(())
@@ -245,7 +248,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("ace.toml");
         std::fs::write(&config, "listen = \"127.0.0.1:9999\"\nregion = \"eu-west-1\"\ntest_clock = true\n").unwrap();
-        let r = resolve(ServeArgs { config: Some(config.clone()), region: Some("us-west-2".into()), ..Default::default() }).unwrap();
+        let r =
+            resolve(ServeArgs { config: Some(config.clone()), region: Some("us-west-2".into()), ..Default::default() }).unwrap();
         assert_eq!(r.listen.port(), 9999);
         assert_eq!(r.region, "us-west-2");
         assert!(r.test_clock);

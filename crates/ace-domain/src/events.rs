@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::ids::{Catalog, REGION};
+use crate::ids::{opportunity_arn, Catalog, REGION};
+use crate::opportunity::Opportunity;
 use crate::time::{format_timestamp, Instant};
 
 pub const SOURCE: &str = "aws.partnercentral-selling";
@@ -28,13 +29,11 @@ pub struct OutboxEvent {
 pub fn opportunity_event(
     detail_type: &str,
     event_id: String,
-    partner_id: &str,
+    opportunity: &Opportunity,
     account_id: &str,
-    catalog: Catalog,
-    opportunity_id: &str,
-    arn: &str,
     time: Instant,
 ) -> OutboxEvent {
+    let arn = opportunity_arn(account_id, opportunity.catalog, &opportunity.id);
     let envelope = json!({
         "version": "1",
         "id": event_id,
@@ -44,14 +43,14 @@ pub fn opportunity_event(
         "time": format_timestamp(time),
         "region": REGION,
         "resources": [arn],
-        "detail": {"schemaVersion": "1", "catalog": catalog.as_str(), "opportunity": {"identifier": opportunity_id}},
+        "detail": {"schemaVersion": "1", "catalog": opportunity.catalog.as_str(), "opportunity": {"identifier": opportunity.id}},
     });
     OutboxEvent {
         id: event_id,
-        partner_id: partner_id.to_string(),
-        catalog,
+        partner_id: opportunity.partner_id.clone(),
+        catalog: opportunity.catalog,
         detail_type: detail_type.to_string(),
-        resource: arn.to_string(),
+        resource: arn,
         time,
         envelope,
     }

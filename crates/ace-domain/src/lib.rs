@@ -15,6 +15,28 @@ pub mod time;
 
 #[cfg(test)]
 mod tests {
+    use crate::model::{FieldErrorCode, Model};
+    use crate::opportunity::{Origin, ReviewStatus, STAGES};
+
+    fn model_enum(shape: &str) -> Vec<String> {
+        Model::get().enum_values(shape).unwrap_or_else(|| panic!("{shape} is an enum in the model")).to_vec()
+    }
+
+    /// The enums the rules are written against are exactly the model's.
+    #[test]
+    fn enums_match_the_model() {
+        assert_eq!(model_enum("ReviewStatus"), ReviewStatus::ALL.map(|r| r.as_str().to_string()));
+        assert_eq!(model_enum("Stage"), STAGES.map(String::from));
+        assert_eq!(model_enum("ValidationExceptionErrorCode"), FieldErrorCode::ALL.map(|c| c.as_str().to_string()));
+        assert_eq!(model_enum("OpportunityOrigin"), [Origin::AwsReferral.as_str(), Origin::PartnerReferral.as_str()]);
+        let mut sort_names = model_enum("OpportunitySortName");
+        sort_names.retain(|s| crate::listing::SortKey::parse(s).is_none());
+        assert!(sort_names.is_empty(), "sort keys without a SortKey: {sort_names:?}");
+        let mut related = model_enum("RelatedEntityType");
+        related.retain(|t| crate::opportunity::association_limit(t).is_none());
+        assert!(related.is_empty(), "related-entity types without a limit: {related:?}");
+    }
+
     /// The domain crate must not depend on async runtimes, databases or HTTP.
     #[test]
     fn domain_crate_stays_pure() {

@@ -96,7 +96,8 @@ impl OpportunityQuery {
             .and_then(SortKey::parse)
             .unwrap_or(SortKey::LastModifiedDate);
         let descending = sort.and_then(|s| s.get("SortOrder")).and_then(Value::as_str).is_none_or(|o| o == "DESCENDING");
-        let mut company_name_keys: Vec<String> = strings(input, "CustomerCompanyName").iter().map(|n| company_name_key(n)).collect();
+        let mut company_name_keys: Vec<String> =
+            strings(input, "CustomerCompanyName").iter().map(|n| company_name_key(n)).collect();
         company_name_keys.sort();
         company_name_keys.dedup();
         let mut id_numbers: Vec<i64> = strings(input, "Identifier").iter().filter_map(|i| opportunity_number(i)).collect();

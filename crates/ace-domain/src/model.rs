@@ -134,15 +134,11 @@ impl Pattern {
     fn compile(source: &str) -> Pattern {
         let lookahead = Regex::new(r"^\(\?=\.\{(\d+),(\d+)\}\$\)").expect("static regex");
         let (body, length_min, length_max) = match lookahead.captures(source) {
-            Some(c) => (
-                &source[c.get(0).expect("group 0").end()..],
-                c[1].parse().ok(),
-                c[2].parse().ok(),
-            ),
+            Some(c) => (&source[c.get(0).expect("group 0").end()..], c[1].parse().ok(), c[2].parse().ok()),
             None => (source, None, None),
         };
-        let regex = Regex::new(&format!("^(?:{body})$"))
-            .unwrap_or_else(|e| panic!("model pattern {source:?} does not compile: {e}"));
+        let regex =
+            Regex::new(&format!("^(?:{body})$")).unwrap_or_else(|e| panic!("model pattern {source:?} does not compile: {e}"));
         Pattern { regex, length_min, length_max }
     }
 
@@ -288,7 +284,11 @@ impl Model {
                 for (i, item) in items.iter().enumerate() {
                     let item_path = format!("{path}[{i}]");
                     if item.is_null() {
-                        errors.push(FieldError::new(&item_path, FieldErrorCode::InvalidValue, format!("{item_path}: must not be null")));
+                        errors.push(FieldError::new(
+                            &item_path,
+                            FieldErrorCode::InvalidValue,
+                            format!("{item_path}: must not be null"),
+                        ));
                         continue;
                     }
                     if let Some(v) = self.check(member, item, &item_path, errors) {
@@ -493,15 +493,9 @@ mod tests {
     #[test]
     fn lookahead_lengths_apply() {
         let long = format!("{}@example.com", "a".repeat(80));
-        assert_eq!(
-            codes("Contact", json!({"Email": long})),
-            vec![("Email".to_string(), "INVALID_STRING_FORMAT")]
-        );
+        assert_eq!(codes("Contact", json!({"Email": long})), vec![("Email".to_string(), "INVALID_STRING_FORMAT")]);
         assert!(codes("Contact", json!({"Email": "jane@example.com", "Phone": "+14155550100"})).is_empty());
-        assert_eq!(
-            codes("Contact", json!({"Email": "Jane@Example.com"})),
-            vec![("Email".to_string(), "INVALID_STRING_FORMAT")]
-        );
+        assert_eq!(codes("Contact", json!({"Email": "Jane@Example.com"})), vec![("Email".to_string(), "INVALID_STRING_FORMAT")]);
     }
 
     #[test]

@@ -311,7 +311,9 @@ pub fn check_document(doc: &Map<String, Value>, today: NaiveDate, check_target_c
             "Customer.Account.OtherIndustry is required when Industry is Other",
         ));
     }
-    if get_str(doc, &["Project", "OtherCompetitorNames"]).is_some() && get_str(doc, &["Project", "CompetitorName"]) != Some("*Other") {
+    if get_str(doc, &["Project", "OtherCompetitorNames"]).is_some()
+        && get_str(doc, &["Project", "CompetitorName"]) != Some("*Other")
+    {
         errors.push(business(
             "Project.OtherCompetitorNames",
             FieldErrorCode::InvalidValue,
@@ -328,7 +330,7 @@ pub fn check_document(doc: &Map<String, Value>, today: NaiveDate, check_target_c
             };
             if set {
                 errors.push(business(
-                    &format!("Marketing.{member}"),
+                    format!("Marketing.{member}"),
                     FieldErrorCode::InvalidValue,
                     format!("Marketing.{member} must be empty when Marketing.Source is None"),
                 ));
@@ -405,13 +407,7 @@ pub fn plan_create(catalog: Catalog, input: &Map<String, Value>, now: Instant) -
     }
     document.entry("OpportunityType").or_insert_with(|| Value::String("Net New Business".into()));
     errors.extend(check_document(&document, now.date_naive(), true));
-    let tags = match input.get("Tags") {
-        Some(v) => match serde_json::from_value::<Vec<Tag>>(v.clone()) {
-            Ok(tags) => tags,
-            Err(_) => Vec::new(),
-        },
-        None => Vec::new(),
-    };
+    let tags: Vec<Tag> = input.get("Tags").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
     errors.extend(check_tags(&[], &tags, "Tags"));
     if errors.is_empty() {
         Ok(NewOpportunity { document, origin, tags })
@@ -586,9 +582,8 @@ pub fn plan_update(current: &Opportunity, input: &Map<String, Value>, now: Insta
     if !errors.is_empty() {
         return Err(errors);
     }
-    let review = (status == ReviewStatus::ActionRequired)
-        .then(|| review_transition(status, ReviewAction::AnswerActionRequired))
-        .flatten();
+    let review =
+        (status == ReviewStatus::ActionRequired).then(|| review_transition(status, ReviewAction::AnswerActionRequired)).flatten();
     Ok(UpdatePlan::Replace { document, review })
 }
 
@@ -667,10 +662,17 @@ pub fn association_limit(related_entity_type: &str) -> Option<usize> {
 
 /// The `RelatedEntityIdentifiers` of a new opportunity: every type present, empty.
 pub fn empty_related() -> Map<String, Value> {
-    ["AwsMarketplaceOffers", "AwsMarketplaceOfferSets", "AwsMarketplaceProducts", "AwsMarketplaceSolutions", "AwsProducts", "Solutions"]
-        .iter()
-        .map(|k| (k.to_string(), Value::Array(Vec::new())))
-        .collect()
+    [
+        "AwsMarketplaceOffers",
+        "AwsMarketplaceOfferSets",
+        "AwsMarketplaceProducts",
+        "AwsMarketplaceSolutions",
+        "AwsProducts",
+        "Solutions",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), Value::Array(Vec::new())))
+    .collect()
 }
 
 /// Outcome of an association request.
@@ -839,7 +841,9 @@ mod tests {
         d["LifeCycle"]["ReviewStatus"] = json!("Approved");
         let errors = plan_create(Catalog::Aws, &map(d), now()).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field_name.as_str()).collect();
-        for f in ["LifeCycle.TargetCloseDate", "LifeCycle.ClosedLostReason", "NationalSecurity", "Origin", "LifeCycle.ReviewStatus"] {
+        for f in
+            ["LifeCycle.TargetCloseDate", "LifeCycle.ClosedLostReason", "NationalSecurity", "Origin", "LifeCycle.ReviewStatus"]
+        {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
         let mut d = full_doc();

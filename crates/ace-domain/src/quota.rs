@@ -13,8 +13,14 @@ pub enum OperationClass {
 impl OperationClass {
     pub fn of(operation: &str) -> OperationClass {
         match operation {
-            "GetOpportunity" | "GetAwsOpportunitySummary" | "ListOpportunities" | "ListSolutions" | "GetEngagementInvitation"
-            | "ListEngagementInvitations" | "ListEngagementFromOpportunityTasks" | "ListEngagementByAcceptingInvitationTasks"
+            "GetOpportunity"
+            | "GetAwsOpportunitySummary"
+            | "ListOpportunities"
+            | "ListSolutions"
+            | "GetEngagementInvitation"
+            | "ListEngagementInvitations"
+            | "ListEngagementFromOpportunityTasks"
+            | "ListEngagementByAcceptingInvitationTasks"
             | "ListTagsForResource" => OperationClass::Read,
             _ => OperationClass::Write,
         }

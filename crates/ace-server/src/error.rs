@@ -18,7 +18,11 @@ pub enum ValidationReason {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
-    Validation { reason: ValidationReason, message: String, fields: Vec<FieldError> },
+    Validation {
+        reason: ValidationReason,
+        message: String,
+        fields: Vec<FieldError>,
+    },
     ResourceNotFound(String),
     Conflict(String),
     AccessDenied(String),

@@ -126,7 +126,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish:
 /// every write acknowledged before that was committed first.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 

@@ -127,7 +127,8 @@ fn canonical_query(query: &str) -> String {
     if query.is_empty() {
         return String::new();
     }
-    let mut pairs: Vec<(&str, &str)> = query.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap_or((p, ""))).collect();
+    let mut pairs: Vec<(&str, &str)> =
+        query.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap_or((p, ""))).collect();
     pairs.sort();
     pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
@@ -258,7 +259,10 @@ mod tests {
         let auth = parse_authorization(&h).unwrap();
         assert_eq!(auth.access_key_id, "AKIDEXAMPLE");
         let canonical = canonical_request("POST", "/", "", &h, &auth, &hex::encode(Sha256::digest(body))).unwrap();
-        assert_eq!(hex::encode(Sha256::digest(canonical.as_bytes())), "4ba52e8a3a8785b35a1d99036233c83de299198ddc6e24720ed9d226318b3b4d");
+        assert_eq!(
+            hex::encode(Sha256::digest(canonical.as_bytes())),
+            "4ba52e8a3a8785b35a1d99036233c83de299198ddc6e24720ed9d226318b3b4d"
+        );
         verify(&request(&h, body), &auth, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1", None).unwrap();
     }
 

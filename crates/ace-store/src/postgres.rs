@@ -30,10 +30,7 @@ pub async fn connect(url: &str, schema: Option<&str>, pool_size: usize) -> Store
         config.options(format!("-c search_path={schema}"));
     }
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    let pool = Pool::builder(manager)
-        .max_size(pool_size)
-        .build()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let pool = Pool::builder(manager).max_size(pool_size).build().map_err(|e| StoreError::Unavailable(e.to_string()))?;
     // Fail now, with the reason, rather than on the first request.
     drop(pool.get().await.map_err(|e| StoreError::Unavailable(format!("connecting to PostgreSQL: {e}")))?);
     Ok(PostgresDatabase { pool })

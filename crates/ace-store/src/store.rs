@@ -373,21 +373,27 @@ impl Store for SqlStore {
 
     async fn get_user_by_access_key(&self, access_key_id: &str) -> StoreResult<Option<UserRecord>> {
         let mut r = self.db.reader().await?;
-        let rows = r.query(&format!("SELECT {USER_COLUMNS} FROM users WHERE access_key_id = $1"), &[access_key_id.into()]).await?;
+        let rows =
+            r.query(&format!("SELECT {USER_COLUMNS} FROM users WHERE access_key_id = $1"), &[access_key_id.into()]).await?;
         rows.first().map(user_from_row).transpose()
     }
 
     async fn get_user(&self, partner_id: &str, name: &str) -> StoreResult<Option<UserRecord>> {
         let mut r = self.db.reader().await?;
         let rows = r
-            .query(&format!("SELECT {USER_COLUMNS} FROM users WHERE partner_id = $1 AND name = $2"), &[partner_id.into(), name.into()])
+            .query(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE partner_id = $1 AND name = $2"),
+                &[partner_id.into(), name.into()],
+            )
             .await?;
         rows.first().map(user_from_row).transpose()
     }
 
     async fn list_users(&self, partner_id: &str) -> StoreResult<Vec<UserRecord>> {
         let mut r = self.db.reader().await?;
-        let rows = r.query(&format!("SELECT {USER_COLUMNS} FROM users WHERE partner_id = $1 ORDER BY name"), &[partner_id.into()]).await?;
+        let rows = r
+            .query(&format!("SELECT {USER_COLUMNS} FROM users WHERE partner_id = $1 ORDER BY name"), &[partner_id.into()])
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -404,7 +410,10 @@ impl Store for SqlStore {
     async fn list_solutions(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<SolutionRecord>> {
         let mut r = self.db.reader().await?;
         let rows = r
-            .query("SELECT doc FROM solutions WHERE partner_id = $1 AND catalog = $2 ORDER BY id", &[partner_id.into(), catalog.as_str().into()])
+            .query(
+                "SELECT doc FROM solutions WHERE partner_id = $1 AND catalog = $2 ORDER BY id",
+                &[partner_id.into(), catalog.as_str().into()],
+            )
             .await?;
         rows.iter().map(|r| from_json(&r.text(0)?)).collect()
     }

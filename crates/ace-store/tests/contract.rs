@@ -127,7 +127,10 @@ async fn users_rotate_and_lookup(store: &SqlStore) {
         created_ms: 5,
     };
     store.insert_user(&u).await.unwrap();
-    assert!(matches!(store.insert_user(&UserRecord { access_key_id: "AKIA2".into(), ..u.clone() }).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.insert_user(&UserRecord { access_key_id: "AKIA2".into(), ..u.clone() }).await,
+        Err(StoreError::Conflict(_))
+    ));
     let rotated = UserRecord { access_key_id: "AKIA3".into(), secret_encrypted: "s3".into(), ..u.clone() };
     store.update_user("AKIA1", &rotated).await.unwrap();
     assert_eq!(store.get_user_by_access_key("AKIA1").await.unwrap(), None);
@@ -145,7 +148,8 @@ async fn opportunities_are_scoped_to_partner_and_catalog(store: &SqlStore) {
     assert!(store.get_opportunity("P-B", Catalog::Aws, "O1").await.unwrap().is_none(), "another partner's");
     assert!(store.get_opportunity("P-A", Catalog::Sandbox, "O1").await.unwrap().is_none(), "another catalog's");
     assert!(store.get_opportunity("P-A", Catalog::Aws, "not-an-id").await.unwrap().is_none());
-    let ids: Vec<String> = store.list_opportunities(&query("P-A", Catalog::Aws)).await.unwrap().into_iter().map(|o| o.id).collect();
+    let ids: Vec<String> =
+        store.list_opportunities(&query("P-A", Catalog::Aws)).await.unwrap().into_iter().map(|o| o.id).collect();
     assert_eq!(ids, vec!["O1"]);
 }
 
@@ -161,7 +165,12 @@ async fn optimistic_concurrency_rejects_stale_writes(store: &SqlStore) {
 }
 
 async fn idempotency_claims_once(store: &SqlStore) {
-    let key = IdempotencyKey { partner_id: "P-A".into(), catalog: Catalog::Aws, operation: "CreateOpportunity".into(), client_token: "t1".into() };
+    let key = IdempotencyKey {
+        partner_id: "P-A".into(),
+        catalog: Catalog::Aws,
+        operation: "CreateOpportunity".into(),
+        client_token: "t1".into(),
+    };
     let record = IdempotencyRecord { key: key.clone(), request_hash: "h1".into(), response: json!({"Id": "O1"}), created_ms: 1 };
     let first = WriteBatch {
         idempotency: Some(record.clone()),
@@ -238,13 +247,16 @@ async fn quotas_default_and_per_partner(store: &SqlStore) {
 
 async fn events_are_written_with_the_change(store: &SqlStore) {
     let o = opportunity("P-A", Catalog::Aws, 1, "Acme", 10);
-    let event = opportunity_event("Opportunity Created", "e-1".into(), "P-A", "111111111111", Catalog::Aws, "O1", "arn:x", from_millis(10));
-    store.commit(WriteBatch { insert_opportunities: vec![o.clone()], events: vec![event.clone()], ..Default::default() }).await.unwrap();
+    let event = opportunity_event("Opportunity Created", "e-1".into(), &o, "111111111111", from_millis(10));
+    store
+        .commit(WriteBatch { insert_opportunities: vec![o.clone()], events: vec![event.clone()], ..Default::default() })
+        .await
+        .unwrap();
     // a failing batch (duplicate key) leaves no event behind
     let failed = store
         .commit(WriteBatch {
-            insert_opportunities: vec![o],
-            events: vec![opportunity_event("Opportunity Created", "e-2".into(), "P-A", "1", Catalog::Aws, "O1", "arn:x", from_millis(10))],
+            insert_opportunities: vec![o.clone()],
+            events: vec![opportunity_event("Opportunity Created", "e-2".into(), &o, "1", from_millis(10))],
             ..Default::default()
         })
         .await;

@@ -82,7 +82,8 @@ type OpResult = Result<Response, OperatorError>;
 
 /// Bearer-token check: the token's SHA-256 must be on record.
 async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<OperatorToken, OperatorError> {
-    let unauthorized = || OperatorError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid operator bearer token is required");
+    let unauthorized =
+        || OperatorError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid operator bearer token is required");
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -275,9 +276,7 @@ fn user_view(u: &UserRecord) -> Value {
 }
 
 fn check_user_name(name: &str) -> Result<(), OperatorError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b));
+    let ok = !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -304,7 +303,11 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
     };
     match state.store.insert_user(&user).await {
         Err(StoreError::Conflict(_)) => {
-            return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("partner {id} already has a user {}", input.name)))
+            return Err(OperatorError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("partner {id} already has a user {}", input.name),
+            ))
         }
         other => other?,
     }
@@ -331,7 +334,8 @@ async fn rotate_key(State(state): State<AppState>, headers: HeaderMap, Path((id,
     authorize(&state, &headers).await?;
     let user = load_user(&state, &id, &name).await?;
     let (access_key_id, secret) = crypto::new_access_key_pair();
-    let rotated = UserRecord { access_key_id: access_key_id.clone(), secret_encrypted: state.server_key.encrypt(&secret), ..user.clone() };
+    let rotated =
+        UserRecord { access_key_id: access_key_id.clone(), secret_encrypted: state.server_key.encrypt(&secret), ..user.clone() };
     state.store.update_user(&user.access_key_id, &rotated).await?;
     ok(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
 }
@@ -544,6 +548,7 @@ async fn list_events(State(state): State<AppState>, headers: HeaderMap, Query(q)
     authorize(&state, &headers).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let events = state.store.list_events(q.after.unwrap_or(0), limit).await?;
-    let items: Vec<Value> = events.into_iter().map(|(seq, e)| json!({"seq": seq, "partner_id": e.partner_id, "event": e.envelope})).collect();
+    let items: Vec<Value> =
+        events.into_iter().map(|(seq, e)| json!({"seq": seq, "partner_id": e.partner_id, "event": e.envelope})).collect();
     ok(json!({"events": items}))
 }

@@ -68,7 +68,13 @@ fn to_api(e: AuthError) -> ApiError {
     }
 }
 
-pub async fn authenticate(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Caller, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
     let auth = sigv4::parse_authorization(headers).map_err(to_api)?;
     let now = state.wall_clock();
     let now_ms = now.timestamp_millis();

@@ -18,28 +18,20 @@ use crate::error::ApiError;
 use crate::AppState;
 
 pub fn event(state: &AppState, detail_type: &str, o: &Opportunity, account_id: &str, time: Instant) -> OutboxEvent {
-    let arn = opportunity_arn(account_id, o.catalog, &o.id);
-    opportunity_event(detail_type, state.new_event_id(), &o.partner_id, account_id, o.catalog, &o.id, &arn, time)
+    opportunity_event(detail_type, state.new_event_id(), o, account_id, time)
 }
 
 /// Loads an opportunity of the caller in the request's catalog. Another partner's, or another
 /// catalog's, is *not found* (USE-4), never *forbidden*.
 pub async fn load(r: &Request, id: &str) -> Result<Opportunity, ApiError> {
-    r.state
-        .store
-        .get_opportunity(&r.caller.partner.id, r.catalog, id)
-        .await?
-        .ok_or_else(|| r.not_found("Opportunity", id))
+    r.state.store.get_opportunity(&r.caller.partner.id, r.catalog, id).await?.ok_or_else(|| r.not_found("Opportunity", id))
 }
 
 /// Commits an updated opportunity that must still have `expected` as its LastModifiedDate.
 async fn save(r: &Request, updated: Opportunity, expected: Instant) -> Result<(), ApiError> {
     let e = event(&r.state, "Opportunity Updated", &updated, &r.caller.partner.account_id, updated.last_modified);
-    let batch = WriteBatch {
-        update_opportunities: vec![(updated, expected.timestamp_millis())],
-        events: vec![e],
-        ..Default::default()
-    };
+    let batch =
+        WriteBatch { update_opportunities: vec![(updated, expected.timestamp_millis())], events: vec![e], ..Default::default() };
     r.state.store.commit(batch).await.map_err(conflict_message)?;
     Ok(())
 }
@@ -110,7 +102,12 @@ pub async fn create(r: Request) -> ApiResult {
     }
     let e = event(&r.state, "Opportunity Created", &opportunity, &r.caller.partner.account_id, now);
     let batch = WriteBatch {
-        idempotency: Some(IdempotencyRecord { key, request_hash: hash.clone(), response: response.clone(), created_ms: now.timestamp_millis() }),
+        idempotency: Some(IdempotencyRecord {
+            key,
+            request_hash: hash.clone(),
+            response: response.clone(),
+            created_ms: now.timestamp_millis(),
+        }),
         insert_opportunities: vec![opportunity],
         events: vec![e],
         ..Default::default()

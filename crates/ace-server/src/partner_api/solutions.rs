@@ -33,7 +33,8 @@ pub async fn list(r: Request) -> ApiResult {
     if r.catalog == ace_domain::ids::Catalog::Sandbox {
         solutions.push(sandbox_solution(&r));
     }
-    solutions.retain(|s| wanted(&r, "Identifier", &s.id) && wanted(&r, "Status", &s.status) && wanted(&r, "Category", &s.category));
+    solutions
+        .retain(|s| wanted(&r, "Identifier", &s.id) && wanted(&r, "Status", &s.status) && wanted(&r, "Category", &s.category));
     if r.input.get("AwsMarketplaceSolutionArn").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
         solutions.clear(); // no solution here is linked to an AWS Marketplace listing
     }

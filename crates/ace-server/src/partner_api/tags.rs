@@ -18,11 +18,7 @@ async fn resource(r: &Request) -> Result<Opportunity, ApiError> {
     if parsed.resource_type != "opportunity" || parsed.account_id != r.caller.partner.account_id {
         return Err(not_found());
     }
-    r.state
-        .store
-        .get_opportunity(&r.caller.partner.id, parsed.catalog, &parsed.resource_id)
-        .await?
-        .ok_or_else(not_found)
+    r.state.store.get_opportunity(&r.caller.partner.id, parsed.catalog, &parsed.resource_id).await?.ok_or_else(not_found)
 }
 
 async fn save_tags(r: &Request, updated: Opportunity) -> Result<(), ApiError> {
@@ -50,8 +46,12 @@ pub async fn tag(r: Request) -> ApiResult {
 
 pub async fn untag(r: Request) -> ApiResult {
     let mut o = resource(&r).await?;
-    let keys: Vec<String> =
-        r.input.get("TagKeys").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect()).unwrap_or_default();
+    let keys: Vec<String> = r
+        .input
+        .get("TagKeys")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .unwrap_or_default();
     let before = o.tags.len();
     o.tags.retain(|t| !keys.contains(&t.key));
     if o.tags.len() != before {

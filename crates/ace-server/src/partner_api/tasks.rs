@@ -61,7 +61,13 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
             summary["EngagementId"] = json!(new_id("eng-", 14));
             summary["EngagementInvitationId"] = json!(new_id("engi-", 13));
             summary["ResourceSnapshotJobId"] = json!(new_id("job-", 13));
-            batch.events.push(event(&r.state, "Opportunity Updated", &updated, &r.caller.partner.account_id, updated.last_modified));
+            batch.events.push(event(
+                &r.state,
+                "Opportunity Updated",
+                &updated,
+                &r.caller.partner.account_id,
+                updated.last_modified,
+            ));
             batch.update_opportunities.push((updated, current.last_modified.timestamp_millis()));
         }
     }
@@ -74,13 +80,18 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
         summary: summary.clone(),
     };
     batch.put_tasks.push(task);
-    batch.idempotency = Some(IdempotencyRecord { key, request_hash: hash.clone(), response: json!({"TaskId": task_id}), created_ms: now.timestamp_millis() });
+    batch.idempotency = Some(IdempotencyRecord {
+        key,
+        request_hash: hash.clone(),
+        response: json!({"TaskId": task_id}),
+        created_ms: now.timestamp_millis(),
+    });
     match r.state.store.commit(batch).await {
         Ok(BatchOutcome::Committed) => Ok(Output::Json(summary)),
         Ok(BatchOutcome::Replayed(existing)) => current_task(&r, &replay(&existing, &hash)?).await,
-        Err(ace_store::StoreError::Conflict(_)) => Err(ApiError::Conflict(
-            "The opportunity was modified while the task ran. Retry with the same ClientToken.".into(),
-        )),
+        Err(ace_store::StoreError::Conflict(_)) => {
+            Err(ApiError::Conflict("The opportunity was modified while the task ran. Retry with the same ClientToken.".into()))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -99,9 +110,9 @@ async fn current_task(r: &Request, response: &Value) -> ApiResult {
 
 fn matches_filter(r: &Request, member: &str, value: Option<&str>) -> bool {
     match r.input.get(member).and_then(Value::as_array) {
-        Some(wanted) if !wanted.is_empty() => value.is_some_and(|v| {
-            wanted.iter().filter_map(Value::as_str).any(|w| w == v || w.ends_with(&format!("/{v}")))
-        }),
+        Some(wanted) if !wanted.is_empty() => {
+            value.is_some_and(|v| wanted.iter().filter_map(Value::as_str).any(|w| w == v || w.ends_with(&format!("/{v}"))))
+        }
         _ => true,
     }
 }

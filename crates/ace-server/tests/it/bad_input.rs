@@ -24,7 +24,13 @@ async fn malformed_requests_get_aws_shaped_errors_and_change_nothing() {
         ("malformed JSON", JSON, b"{\"Catalog\": ".to_vec(), 400, "SerializationException"),
         ("not an object", JSON, b"[1,2]".to_vec(), 400, "SerializationException"),
         ("invalid UTF-8", JSON, vec![b'{', 0xff, 0xfe, b'}'], 400, "SerializationException"),
-        ("wrong content type", "text/plain", b"{\"Catalog\":\"AWS\",\"ClientToken\":\"x\"}".to_vec(), 415, "UnsupportedMediaTypeException"),
+        (
+            "wrong content type",
+            "text/plain",
+            b"{\"Catalog\":\"AWS\",\"ClientToken\":\"x\"}".to_vec(),
+            415,
+            "UnsupportedMediaTypeException",
+        ),
         ("wrong type", JSON, b"{\"Catalog\":\"AWS\",\"ClientToken\":5}".to_vec(), 400, "ValidationException"),
         ("wrong catalog", JSON, b"{\"Catalog\":\"Prod\",\"ClientToken\":\"x\"}".to_vec(), 400, "ValidationException"),
     ];
@@ -42,7 +48,8 @@ async fn malformed_requests_get_aws_shaped_errors_and_change_nothing() {
 async fn oversized_body_is_refused_without_reading_it_all() {
     let app = TestApp::start().await;
     let c = app.partner("P-A").await;
-    let big = format!("{{\"Catalog\":\"AWS\",\"ClientToken\":\"x\",\"PartnerOpportunityIdentifier\":\"{}\"}}", "a".repeat(1_100_000));
+    let big =
+        format!("{{\"Catalog\":\"AWS\",\"ClientToken\":\"x\",\"PartnerOpportunityIdentifier\":\"{}\"}}", "a".repeat(1_100_000));
     let (status, _, v) = app.raw(&c, TARGET, JSON, big.into_bytes()).await;
     assert_eq!(status, 413);
     assert_eq!(error_type(&v), "RequestEntityTooLargeException");
@@ -52,7 +59,9 @@ async fn oversized_body_is_refused_without_reading_it_all() {
 async fn unknown_operations_are_named() {
     let app = TestApp::start().await;
     let c = app.partner("P-A").await;
-    for target in ["AWSPartnerCentralSelling.DropAllTables", "Other.CreateOpportunity", "AWSPartnerCentralSelling.ListEngagements"] {
+    for target in
+        ["AWSPartnerCentralSelling.DropAllTables", "Other.CreateOpportunity", "AWSPartnerCentralSelling.ListEngagements"]
+    {
         let (status, _, v) = app.raw(&c, target, JSON, b"{}".to_vec()).await;
         assert_eq!((status, error_type(&v)), (404, "UnknownOperationException"), "{target}");
     }

@@ -22,24 +22,38 @@ async fn operator_api_requires_a_valid_token_and_serves_openapi() {
 #[tokio::test]
 async fn partners_are_validated_and_updated() {
     let app = TestApp::start().await;
-    let (status, v) = app
-        .operator_raw("POST", "/partners", json!({"id": "P-T", "name": "T", "path": "technology", "tier": "premier"}))
-        .await;
+    let (status, v) =
+        app.operator_raw("POST", "/partners", json!({"id": "P-T", "name": "T", "path": "technology", "tier": "premier"})).await;
     assert_eq!(status, 400);
     assert!(v["error"]["message"].as_str().unwrap().contains("premier"), "{v}");
-    let (status, _) = app.operator_raw("POST", "/partners", json!({"id": "P-T", "name": "T", "path": "nope", "tier": "select"})).await;
+    let (status, _) =
+        app.operator_raw("POST", "/partners", json!({"id": "P-T", "name": "T", "path": "nope", "tier": "select"})).await;
     assert_eq!(status, 400);
-    let (status, v) =
-        app.operator_raw("POST", "/partners", json!({"id": "P-T", "name": "T", "path": "consulting", "tier": "select", "programs": ["bogus"]})).await;
+    let (status, v) = app
+        .operator_raw(
+            "POST",
+            "/partners",
+            json!({"id": "P-T", "name": "T", "path": "consulting", "tier": "select", "programs": ["bogus"]}),
+        )
+        .await;
     assert_eq!(status, 400, "{v}");
     let p = app
-        .operator("POST", "/partners", json!({"id": "P-T", "name": "T", "path": "consulting", "tier": "select", "programs": ["msp"], "psf_listed": true}))
+        .operator(
+            "POST",
+            "/partners",
+            json!({"id": "P-T", "name": "T", "path": "consulting", "tier": "select", "programs": ["msp"], "psf_listed": true}),
+        )
         .await;
     assert_eq!(p["account_id"].as_str().unwrap().len(), 12);
-    let (status, _) = app.operator_raw("POST", "/partners", json!({"id": "P-T", "name": "T", "path": "consulting", "tier": "select"})).await;
+    let (status, _) =
+        app.operator_raw("POST", "/partners", json!({"id": "P-T", "name": "T", "path": "consulting", "tier": "select"})).await;
     assert_eq!(status, 409);
     let p = app
-        .operator("PATCH", "/partners/P-T", json!({"remove_programs": ["msp"], "add_programs": ["competency"], "psf_listed": false, "timezone": "Europe/Berlin"}))
+        .operator(
+            "PATCH",
+            "/partners/P-T",
+            json!({"remove_programs": ["msp"], "add_programs": ["competency"], "psf_listed": false, "timezone": "Europe/Berlin"}),
+        )
         .await;
     assert_eq!(p["programs"], json!(["competency"]));
     assert_eq!(p["psf_listed"], false);

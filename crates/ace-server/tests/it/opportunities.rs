@@ -25,14 +25,21 @@ pub fn customer(company: &str) -> Customer {
 }
 
 pub fn project() -> Project {
-    Project::builder().title("Migration").customer_business_problem("Move 40 VMs and two databases to the cloud this year.").build()
+    Project::builder()
+        .title("Migration")
+        .customer_business_problem("Move 40 VMs and two databases to the cloud this year.")
+        .build()
 }
 
 pub fn lifecycle() -> LifeCycle {
     LifeCycle::builder().stage(Stage::Qualified).target_close_date("2099-03-01").next_steps("Schedule a workshop").build()
 }
 
-pub async fn create(client: &pcs::Client, catalog: &str, company: &str) -> pcs::operation::create_opportunity::CreateOpportunityOutput {
+pub async fn create(
+    client: &pcs::Client,
+    catalog: &str,
+    company: &str,
+) -> pcs::operation::create_opportunity::CreateOpportunityOutput {
     client
         .create_opportunity()
         .catalog(catalog)
@@ -71,7 +78,9 @@ async fn create_get_and_full_replace_update() {
         .identifier(&id)
         .last_modified_date(*got.last_modified_date())
         .customer(customer("Example Corp"))
-        .life_cycle(LifeCycle::builder().stage(Stage::TechnicalValidation).target_close_date("2099-03-01").next_steps("POC").build())
+        .life_cycle(
+            LifeCycle::builder().stage(Stage::TechnicalValidation).target_close_date("2099-03-01").next_steps("POC").build(),
+        )
         .send()
         .await
         .unwrap();
@@ -106,13 +115,13 @@ async fn stale_last_modified_date_is_a_conflict() {
 async fn validation_errors_name_each_field_for_the_sdk() {
     let app = TestApp::start().await;
     let client = app.client(&app.partner("P-A").await);
-    let bad = Customer::builder()
-        .account(Account::builder().company_name("X").website_url("x").duns("12").build().unwrap())
-        .build();
+    let bad =
+        Customer::builder().account(Account::builder().company_name("X").website_url("x").duns("12").build().unwrap()).build();
     let e = client.create_opportunity().catalog("AWS").customer(bad).send().await.unwrap_err().into_service_error();
     let pcs::operation::create_opportunity::CreateOpportunityError::ValidationException(v) = e else { panic!("{e:?}") };
     assert_eq!(v.reason(), &ValidationExceptionReason::RequestValidationFailed);
-    let fields: Vec<(&str, &ValidationExceptionErrorCode)> = v.error_list().iter().map(|e| (e.field_name().unwrap(), e.code())).collect();
+    let fields: Vec<(&str, &ValidationExceptionErrorCode)> =
+        v.error_list().iter().map(|e| (e.field_name().unwrap(), e.code())).collect();
     assert!(fields.contains(&("Customer.Account.WebsiteUrl", &ValidationExceptionErrorCode::InvalidStringFormat)), "{fields:?}");
     assert!(fields.contains(&("Customer.Account.Duns", &ValidationExceptionErrorCode::InvalidStringFormat)), "{fields:?}");
 
@@ -152,7 +161,14 @@ async fn use_4_another_partners_or_catalogs_opportunity_is_not_found() {
         .unwrap_err()
         .into_service_error();
     assert!(e.is_resource_not_found_exception(), "{e:?}");
-    let e = b.submit_opportunity().catalog("AWS").identifier(id).involvement_type(SalesInvolvementType::CoSell).send().await.unwrap_err();
+    let e = b
+        .submit_opportunity()
+        .catalog("AWS")
+        .identifier(id)
+        .involvement_type(SalesInvolvementType::CoSell)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e.into_service_error()), "ResourceNotFoundException");
     let e = b
         .associate_opportunity()
@@ -218,12 +234,17 @@ async fn list_opportunities_paginates_filters_and_sorts() {
 
     let filtered = client.list_opportunities().catalog("AWS").customer_company_name("company 3").send().await.unwrap();
     assert_eq!(filtered.opportunity_summaries().len(), 5);
-    assert!(filtered.opportunity_summaries().iter().all(|s| s.customer().unwrap().account().unwrap().company_name() == "Company 3"));
+    assert!(filtered
+        .opportunity_summaries()
+        .iter()
+        .all(|s| s.customer().unwrap().account().unwrap().company_name() == "Company 3"));
 
     let sorted = client
         .list_opportunities()
         .catalog("AWS")
-        .sort(OpportunitySort::builder().sort_by(OpportunitySortName::Identifier).sort_order(SortOrder::Ascending).build().unwrap())
+        .sort(
+            OpportunitySort::builder().sort_by(OpportunitySortName::Identifier).sort_order(SortOrder::Ascending).build().unwrap(),
+        )
         .max_results(100)
         .send()
         .await
@@ -247,12 +268,21 @@ async fn list_opportunities_paginates_filters_and_sorts() {
     assert!(e.is_validation_exception(), "{e:?}");
     // ... and only for the partner it was issued to (USE-4).
     let bob = app.client(&app.partner("P-B").await);
-    let e = bob.list_opportunities().catalog("AWS").max_results(5).next_token(token).send().await.unwrap_err().into_service_error();
+    let e =
+        bob.list_opportunities().catalog("AWS").max_results(5).next_token(token).send().await.unwrap_err().into_service_error();
     assert!(e.is_validation_exception(), "{e:?}");
     // A tampered token is refused.
     let mut tampered = token.to_string();
     tampered.insert(3, 'x');
-    let e = client.list_opportunities().catalog("AWS").max_results(5).next_token(tampered).send().await.unwrap_err().into_service_error();
+    let e = client
+        .list_opportunities()
+        .catalog("AWS")
+        .max_results(5)
+        .next_token(tampered)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(e.is_validation_exception(), "{e:?}");
 }
 
@@ -263,13 +293,21 @@ async fn list_is_stable_under_concurrent_inserts() {
     for i in 0..10 {
         create(&client, "AWS", &format!("C{i}")).await;
     }
-    let sort = OpportunitySort::builder().sort_by(OpportunitySortName::Identifier).sort_order(SortOrder::Ascending).build().unwrap();
+    let sort =
+        OpportunitySort::builder().sort_by(OpportunitySortName::Identifier).sort_order(SortOrder::Ascending).build().unwrap();
     let first = client.list_opportunities().catalog("AWS").sort(sort.clone()).max_results(5).send().await.unwrap();
     for i in 0..3 {
         create(&client, "AWS", &format!("Late {i}")).await;
     }
-    let second =
-        client.list_opportunities().catalog("AWS").sort(sort).max_results(5).next_token(first.next_token().unwrap()).send().await.unwrap();
+    let second = client
+        .list_opportunities()
+        .catalog("AWS")
+        .sort(sort)
+        .max_results(5)
+        .next_token(first.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
     let first_ids: Vec<&str> = first.opportunity_summaries().iter().map(|s| s.id().unwrap()).collect();
     let second_ids: Vec<&str> = second.opportunity_summaries().iter().map(|s| s.id().unwrap()).collect();
     assert!(second_ids.iter().all(|id| !first_ids.contains(id)), "{first_ids:?} then {second_ids:?}");
@@ -296,11 +334,19 @@ async fn submission_in_the_sandbox_then_simulated_review() {
         .send()
         .await
         .unwrap();
-    client.submit_opportunity().catalog("Sandbox").identifier(id).involvement_type(SalesInvolvementType::CoSell).send().await.unwrap();
+    client
+        .submit_opportunity()
+        .catalog("Sandbox")
+        .identifier(id)
+        .involvement_type(SalesInvolvementType::CoSell)
+        .send()
+        .await
+        .unwrap();
     let got = client.get_opportunity().catalog("Sandbox").identifier(id).send().await.unwrap();
     assert_eq!(got.life_cycle().unwrap().review_status(), Some(&ReviewStatus::Submitted));
     assert_eq!(got.related_entity_identifiers().unwrap().solutions(), ["S-1234567"]);
-    let summary = client.get_aws_opportunity_summary().catalog("Sandbox").related_opportunity_identifier(id).send().await.unwrap();
+    let summary =
+        client.get_aws_opportunity_summary().catalog("Sandbox").related_opportunity_identifier(id).send().await.unwrap();
     assert_eq!(summary.related_opportunity_id(), Some(id));
     assert_eq!(summary.involvement_type(), Some(&SalesInvolvementType::CoSell));
 
@@ -331,7 +377,8 @@ async fn submission_in_the_sandbox_then_simulated_review() {
     assert_eq!(approved.life_cycle().unwrap().review_status(), Some(&ReviewStatus::Approved));
     assert_eq!(approved.project().unwrap().title(), Some("Migration"), "the simulation keeps the document");
     // Submitting twice is refused.
-    let e = client.submit_opportunity().catalog("Sandbox").identifier(id).involvement_type(SalesInvolvementType::CoSell).send().await;
+    let e =
+        client.submit_opportunity().catalog("Sandbox").identifier(id).involvement_type(SalesInvolvementType::CoSell).send().await;
     assert!(e.unwrap_err().into_service_error().is_validation_exception());
 }
 
@@ -369,7 +416,8 @@ async fn aws_catalog_submission_requires_a_solution_and_review_status_is_read_on
         .await
         .unwrap_err();
     assert_eq!(code(&e.into_service_error()), "ResourceNotFoundException");
-    let solution = app.operator("POST", "/partners/P-A/solutions", json!({"name": "Factory", "category": "Consulting Service"})).await;
+    let solution =
+        app.operator("POST", "/partners/P-A/solutions", json!({"name": "Factory", "category": "Consulting Service"})).await;
     let solution_id = solution["id"].as_str().unwrap();
     let listed = client.list_solutions().catalog("AWS").send().await.unwrap();
     assert_eq!(listed.solution_summaries().len(), 1);
@@ -385,7 +433,14 @@ async fn aws_catalog_submission_requires_a_solution_and_review_status_is_read_on
             .await
             .unwrap();
     }
-    client.submit_opportunity().catalog("AWS").identifier(id).involvement_type(SalesInvolvementType::ForVisibilityOnly).send().await.unwrap();
+    client
+        .submit_opportunity()
+        .catalog("AWS")
+        .identifier(id)
+        .involvement_type(SalesInvolvementType::ForVisibilityOnly)
+        .send()
+        .await
+        .unwrap();
     let got = client.get_opportunity().catalog("AWS").identifier(id).send().await.unwrap();
     assert_eq!(got.related_entity_identifiers().unwrap().solutions(), [solution_id], "associating twice keeps one");
 
@@ -469,7 +524,8 @@ async fn tags_round_trip_and_reserved_keys_are_refused() {
     assert_eq!(pairs, vec![("crm", "sf-1"), ("team", "apac")]);
     client.untag_resource().resource_arn(&arn).tag_keys("crm").tag_keys("absent").send().await.unwrap();
     assert_eq!(client.list_tags_for_resource().resource_arn(&arn).send().await.unwrap().tags().len(), 1);
-    let e = client.tag_resource().resource_arn(&arn).tags(tag("aws:reserved", "x")).send().await.unwrap_err().into_service_error();
+    let e =
+        client.tag_resource().resource_arn(&arn).tags(tag("aws:reserved", "x")).send().await.unwrap_err().into_service_error();
     assert!(e.is_validation_exception(), "{e:?}");
     // Tags do not change the optimistic-lock token.
     let got = client.get_opportunity().catalog("AWS").identifier(created.id()).send().await.unwrap();
@@ -481,8 +537,13 @@ async fn assign_opportunity_replaces_the_owner() {
     let app = TestApp::start().await;
     let client = app.client(&app.partner("P-A").await);
     let created = create(&client, "AWS", "Example Corp").await;
-    let assignee =
-        AssigneeContact::builder().email("jane@acme.example").first_name("Jane").last_name("Doe").business_title("PartnerAccountManager").build().unwrap();
+    let assignee = AssigneeContact::builder()
+        .email("jane@acme.example")
+        .first_name("Jane")
+        .last_name("Doe")
+        .business_title("PartnerAccountManager")
+        .build()
+        .unwrap();
     client.assign_opportunity().catalog("AWS").identifier(created.id()).assignee(assignee).send().await.unwrap();
     let got = client.get_opportunity().catalog("AWS").identifier(created.id()).send().await.unwrap();
     assert_eq!(got.opportunity_team().len(), 1);
@@ -495,7 +556,14 @@ async fn every_change_appends_an_event_to_the_outbox() {
     let app = TestApp::start().await;
     let client = app.client(&app.partner("P-A").await);
     let created = create(&client, "Sandbox", "Example Corp").await;
-    client.submit_opportunity().catalog("Sandbox").identifier(created.id()).involvement_type(SalesInvolvementType::CoSell).send().await.unwrap();
+    client
+        .submit_opportunity()
+        .catalog("Sandbox")
+        .identifier(created.id())
+        .involvement_type(SalesInvolvementType::CoSell)
+        .send()
+        .await
+        .unwrap();
     let events = app.operator("GET", "/events", serde_json::Value::Null).await;
     let events = events["events"].as_array().unwrap();
     let types: Vec<&str> = events.iter().map(|e| e["event"]["detail-type"].as_str().unwrap()).collect();

@@ -54,7 +54,8 @@ impl TestApp {
     /// An operator API call; returns (status, body).
     pub async fn operator_raw(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.http.request(method.clone(), self.url(&format!("/operator/v1{path}"))).bearer_auth(&self.operator_token);
+        let mut request =
+            self.http.request(method.clone(), self.url(&format!("/operator/v1{path}"))).bearer_auth(&self.operator_token);
         if method != reqwest::Method::GET {
             request = request.json(&body);
         }
@@ -72,8 +73,12 @@ impl TestApp {
 
     /// A select-tier consulting partner with one user; returns its credentials.
     pub async fn partner(&self, id: &str) -> Credentials {
-        self.operator("POST", "/partners", json!({"id": id, "name": format!("{id} Ltd"), "path": "consulting", "tier": "select"}))
-            .await;
+        self.operator(
+            "POST",
+            "/partners",
+            json!({"id": id, "name": format!("{id} Ltd"), "path": "consulting", "tier": "select"}),
+        )
+        .await;
         self.user(id, "alice").await
     }
 
@@ -103,7 +108,13 @@ impl TestApp {
     }
 
     /// A raw awsJson request, signed with `c`, for the inputs no SDK would send.
-    pub async fn raw(&self, c: &Credentials, target: &str, content_type: &str, body: Vec<u8>) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub async fn raw(
+        &self,
+        c: &Credentials,
+        target: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         use sha2::Digest;
         let host = self.address.to_string();
         let now = chrono::Utc::now();
@@ -156,8 +167,9 @@ impl TestApp {
 
     /// A raw request to operation `op` with a JSON body.
     pub async fn call(&self, c: &Credentials, op: &str, body: Value) -> (u16, Value) {
-        let (status, _, v) =
-            self.raw(c, &format!("AWSPartnerCentralSelling.{op}"), "application/x-amz-json-1.0", body.to_string().into_bytes()).await;
+        let (status, _, v) = self
+            .raw(c, &format!("AWSPartnerCentralSelling.{op}"), "application/x-amz-json-1.0", body.to_string().into_bytes())
+            .await;
         (status, v)
     }
 }
