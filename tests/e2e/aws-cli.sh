@@ -2,6 +2,7 @@
 # End to end with the AWS CLI (a client nobody here wrote) against the built `ace` binary on
 # 127.0.0.1: create, get, update with a stale date (exit 255, ConflictException), list with
 # pagination (--max-items, --page-size), submit, tag. Usage: tests/e2e/aws-cli.sh [path/to/ace]
+# With ACE_E2E_DATABASE=postgres://… the server runs on PostgreSQL instead of SQLite.
 set -euo pipefail
 
 ACE=${1:-target/debug/ace}
@@ -11,7 +12,9 @@ command -v aws >/dev/null || { echo "aws CLI not found: pip install awscli" >&2;
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 endpoint="http://127.0.0.1:$port"
-"$ACE" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --test-clock >"$work/server.log" 2>&1 &
+database_args=()
+[ -n "${ACE_E2E_DATABASE:-}" ] && database_args=(--database "$ACE_E2E_DATABASE")
+"$ACE" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --test-clock "${database_args[@]}" >"$work/server.log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -91,5 +94,6 @@ status=$?
 set -e
 check "another catalog's id is ResourceNotFoundException" grep -q "ResourceNotFoundException" <<<"$other"
 
-echo "aws-cli e2e: $passed passed, $failed failed"
+backend=SQLite; [ -n "${ACE_E2E_DATABASE:-}" ] && backend=PostgreSQL
+echo "aws-cli e2e ($backend): $passed passed, $failed failed"
 test "$failed" = 0

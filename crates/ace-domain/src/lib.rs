@@ -5,11 +5,13 @@
 //! dependency side of that.
 
 pub mod events;
+pub mod identity;
 pub mod ids;
 pub mod listing;
 pub mod model;
 pub mod opportunity;
 pub mod partner;
+pub mod pii;
 pub mod quota;
 pub mod time;
 

@@ -109,9 +109,20 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .nest("/operator/v1", operator_api::router())
-        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A bug must not take the connection down or leak its message: answer a generic
+/// `InternalServerException` and log the cause with the request id.
+fn panic_response(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let cause = cause
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| cause.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into());
+    ApiError::Internal(format!("handler panicked: {cause}")).into_response_with_id(&uuid::Uuid::new_v4().to_string())
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
