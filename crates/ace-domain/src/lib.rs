@@ -13,6 +13,7 @@ pub mod opportunity;
 pub mod partner;
 pub mod pii;
 pub mod quota;
+pub mod submission;
 pub mod time;
 
 #[cfg(test)]

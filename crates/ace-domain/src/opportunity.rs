@@ -152,6 +152,90 @@ pub struct Opportunity {
     pub submission: Option<Submission>,
     /// When the operator approved it: what "validated" means for eligibility (ELIG-2.1 a).
     pub approved_at: Option<Instant>,
+    /// The submission's attestation, pre-screen findings and review history (SUB-1 … SUB-6).
+    #[serde(default)]
+    pub review: ReviewState,
+}
+
+/// Everything about an opportunity's review that is not in the API document.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReviewState {
+    #[serde(default)]
+    pub attestation: Option<crate::submission::Attestation>,
+    /// The latest pre-screen's non-blocking findings (SUB-2 conflicts) for the reviewer.
+    #[serde(default)]
+    pub findings: Vec<crate::submission::Finding>,
+    #[serde(default)]
+    pub history: Vec<ReviewEntry>,
+}
+
+/// One step of the review, for the record: who did what, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewEntry {
+    pub status: String,
+    pub by: String,
+    pub at: Instant,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Why an operator's review action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    #[error("cannot {action} an opportunity whose review status is {from}")]
+    IllegalTransition { action: &'static str, from: &'static str },
+    #[error("a comment is required to send an opportunity back (Action Required)")]
+    CommentRequired,
+    #[error("a reason code is required to reject")]
+    ReasonRequired,
+}
+
+impl ReviewAction {
+    pub fn verb(self) -> &'static str {
+        match self {
+            ReviewAction::Submit => "submit",
+            ReviewAction::StartReview => "start reviewing",
+            ReviewAction::Approve => "approve",
+            ReviewAction::RequestAction => "send back",
+            ReviewAction::Reject => "reject",
+            ReviewAction::AnswerActionRequired => "resubmit",
+        }
+    }
+}
+
+/// SUB-1: the operator's review decision, applied to the record (the caller stores it).
+pub fn apply_review(
+    o: &mut Opportunity,
+    action: ReviewAction,
+    by: &str,
+    comment: Option<String>,
+    reason: Option<crate::submission::ReviewReason>,
+    now: Instant,
+) -> Result<ReviewStatus, ReviewError> {
+    let from = o.review_status();
+    let to =
+        review_transition(from, action).ok_or(ReviewError::IllegalTransition { action: action.verb(), from: from.as_str() })?;
+    if action == ReviewAction::RequestAction && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        return Err(ReviewError::CommentRequired);
+    }
+    if action == ReviewAction::Reject && reason.is_none() {
+        return Err(ReviewError::ReasonRequired);
+    }
+    let reason = reason.map(|r| r.as_str().to_string());
+    if action == ReviewAction::StartReview {
+        let (comments, status_reason) = (
+            get_str(&o.document, &["LifeCycle", "ReviewComments"]).map(str::to_string),
+            get_str(&o.document, &["LifeCycle", "ReviewStatusReason"]).map(str::to_string),
+        );
+        o.set_review(to, comments, status_reason, now);
+    } else {
+        o.set_review(to, comment.clone(), reason.clone(), now);
+    }
+    o.review.history.push(ReviewEntry { status: to.as_str().into(), by: by.into(), at: now, comment, reason });
+    o.last_modified = o.next_modified(now);
+    Ok(to)
 }
 
 impl serde::Serialize for Catalog {
@@ -216,6 +300,18 @@ impl Opportunity {
 
     pub fn target_close_date(&self) -> Option<&str> {
         get_str(&self.document, &["LifeCycle", "TargetCloseDate"])
+    }
+
+    /// SUB-2: the customer's normalised identity.
+    pub fn identity(&self) -> crate::identity::CustomerIdentity {
+        let account = ["Customer", "Account"];
+        let at = |member: &str| get_str(&self.document, &[account[0], account[1], member]);
+        crate::identity::CustomerIdentity::new(
+            self.company_name().unwrap_or(""),
+            at("WebsiteUrl"),
+            at("Duns"),
+            get_str(&self.document, &["Customer", "Account", "Address", "CountryCode"]),
+        )
     }
 
     pub fn id_number(&self) -> i64 {
@@ -795,6 +891,7 @@ mod tests {
             tags: vec![],
             submission: None,
             approved_at: None,
+            review: ReviewState::default(),
         };
         o.set_review(status, None, None, now());
         o
@@ -821,6 +918,34 @@ mod tests {
                 assert_eq!(review_transition(from, action), expected, "{from:?} --{action:?}-->");
             }
         }
+    }
+
+    #[test]
+    fn sub_1_operator_review_records_who_what_and_why() {
+        use crate::submission::ReviewReason;
+        let mut o = opportunity(Catalog::Aws, ReviewStatus::Submitted);
+        assert_eq!(apply_review(&mut o, ReviewAction::StartReview, "rev", None, None, now()), Ok(ReviewStatus::InReview));
+        assert_eq!(
+            apply_review(&mut o, ReviewAction::RequestAction, "rev", None, None, now()),
+            Err(ReviewError::CommentRequired)
+        );
+        let to = apply_review(&mut o, ReviewAction::RequestAction, "rev", Some("add the website".into()), None, now());
+        assert_eq!(to, Ok(ReviewStatus::ActionRequired));
+        assert_eq!(o.document["LifeCycle"]["ReviewComments"], "add the website");
+        assert_eq!(
+            apply_review(&mut o, ReviewAction::Approve, "rev", None, None, now()),
+            Err(ReviewError::IllegalTransition { action: "approve", from: "Action Required" })
+        );
+        let mut o = opportunity(Catalog::Aws, ReviewStatus::InReview);
+        assert_eq!(apply_review(&mut o, ReviewAction::Reject, "rev", None, None, now()), Err(ReviewError::ReasonRequired));
+        apply_review(&mut o, ReviewAction::Reject, "rev", None, Some(ReviewReason::AlreadyPursued), now()).unwrap();
+        assert_eq!(o.document["LifeCycle"]["ReviewStatusReason"], "already-pursued");
+        let mut o = opportunity(Catalog::Aws, ReviewStatus::InReview);
+        o.approved_at = None;
+        let later = now() + chrono::TimeDelta::hours(2);
+        apply_review(&mut o, ReviewAction::Approve, "rev", Some("welcome".into()), None, later).unwrap();
+        assert_eq!(o.approved_at, Some(later), "approval time is what validated means");
+        assert_eq!(o.review.history.last().unwrap().by, "rev");
     }
 
     #[test]

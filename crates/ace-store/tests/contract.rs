@@ -90,6 +90,7 @@ fn opportunity(partner_id: &str, catalog: Catalog, number: i64, company: &str, m
         tags: vec![],
         submission: None,
         approved_at: None,
+        review: Default::default(),
     }
 }
 

@@ -95,6 +95,7 @@ pub async fn create(r: Request) -> ApiResult {
         tags: planned.tags,
         submission: None,
         approved_at: None,
+        review: Default::default(),
     };
     let mut response = json!({"Id": opportunity.id, "LastModifiedDate": format_timestamp(now)});
     if let Some(p) = opportunity.document.get("PartnerOpportunityIdentifier") {
