@@ -97,6 +97,39 @@ impl CustomerIdentity {
     }
 }
 
+/// The operator's own pipeline record a submission is matched against (SUB-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineRecord {
+    pub external_id: String,
+    pub company_name: String,
+    #[serde(default)]
+    pub website: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub duns: Option<String>,
+    pub stage: String,
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+impl PipelineRecord {
+    pub fn identity(&self) -> CustomerIdentity {
+        CustomerIdentity::new(&self.company_name, self.website.as_deref(), self.duns.as_deref(), self.country.as_deref())
+    }
+
+    /// Closed deals (won, lost, launched) no longer count as pursued.
+    pub fn is_active(&self) -> bool {
+        let stage = self.stage.to_lowercase();
+        !["closed", "lost", "won", "launched", "cancelled", "canceled", "dead"].iter().any(|w| stage.contains(w))
+    }
+}
+
+/// The two leading characters of a normalised name: the bucket fuzzy matching searches in.
+pub fn name_prefix(name: &str) -> String {
+    name.chars().take(2).collect()
+}
+
 /// Why two identities are the same customer, strongest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]

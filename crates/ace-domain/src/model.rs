@@ -20,6 +20,8 @@ use serde_json::{Map, Value};
 use crate::time::parse_timestamp;
 
 const MODEL_JSON: &str = include_str!("../../../reference/partnercentral-selling-2022-07-26.service.json");
+/// This project's extension operations (`AcePartner.*`), a botocore-loadable model of its own.
+const ACE_PARTNER_MODEL_JSON: &str = include_str!("../../../models/ace-partner/2026-11-26/service-2.json");
 
 /// `ValidationExceptionErrorCode` of the model: what is wrong with one field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,18 +165,26 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// The embedded model, parsed once.
+    /// The Selling API model, parsed once.
     pub fn get() -> &'static Model {
         static MODEL: OnceLock<Model> = OnceLock::new();
-        MODEL.get_or_init(|| {
-            let raw: RawModel = serde_json::from_str(MODEL_JSON).expect("embedded model parses");
-            let patterns = raw
-                .shapes
-                .iter()
-                .filter_map(|(name, shape)| shape.pattern.as_deref().map(|p| (name.clone(), Pattern::compile(p))))
-                .collect();
-            Model { operations: raw.operations, shapes: raw.shapes, patterns }
-        })
+        MODEL.get_or_init(|| Model::parse(MODEL_JSON))
+    }
+
+    /// The `AcePartner` extension model, parsed once.
+    pub fn ace_partner() -> &'static Model {
+        static MODEL: OnceLock<Model> = OnceLock::new();
+        MODEL.get_or_init(|| Model::parse(ACE_PARTNER_MODEL_JSON))
+    }
+
+    fn parse(json: &str) -> Model {
+        let raw: RawModel = serde_json::from_str(json).expect("embedded model parses");
+        let patterns = raw
+            .shapes
+            .iter()
+            .filter_map(|(name, shape)| shape.pattern.as_deref().map(|p| (name.clone(), Pattern::compile(p))))
+            .collect();
+        Model { operations: raw.operations, shapes: raw.shapes, patterns }
     }
 
     pub fn has_operation(&self, name: &str) -> bool {
@@ -427,9 +437,12 @@ mod tests {
     }
 
     #[test]
-    fn every_pattern_in_the_model_compiles() {
+    fn every_pattern_in_the_models_compiles() {
         let model = Model::get();
         assert!(model.patterns.len() > 50, "{} patterns", model.patterns.len());
+        let extension = Model::ace_partner();
+        assert!(extension.has_operation("PutSubmissionAttestation"));
+        assert!(extension.patterns.contains_key("EvidenceRequestId"));
     }
 
     #[test]

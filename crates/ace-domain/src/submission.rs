@@ -443,6 +443,87 @@ impl ReviewReason {
     }
 }
 
+/// SUB-4: the operator's request for evidence of a customer's consent, and the partner's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRequest {
+    pub id: String,
+    pub catalog: crate::ids::Catalog,
+    pub opportunity_id: String,
+    pub partner_id: String,
+    pub status: EvidenceStatus,
+    pub message: String,
+    pub requested_at: Instant,
+    pub requested_by: String,
+    #[serde(default)]
+    pub evidence: Option<String>,
+    #[serde(default)]
+    pub evidence_sha256: Option<String>,
+    #[serde(default)]
+    pub answered_at: Option<Instant>,
+    #[serde(default)]
+    pub answered_by: Option<String>,
+    #[serde(default)]
+    pub closed_at: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EvidenceStatus {
+    Open,
+    Answered,
+    Closed,
+}
+
+impl EvidenceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceStatus::Open => "OPEN",
+            EvidenceStatus::Answered => "ANSWERED",
+            EvidenceStatus::Closed => "CLOSED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("evidence request {0} is closed; it can no longer be answered")]
+    Closed(String),
+    #[error("evidence request {0} is already closed")]
+    AlreadyClosed(String),
+}
+
+impl EvidenceRequest {
+    /// The partner answers (or corrects its answer) while the request is not closed.
+    pub fn respond(&mut self, evidence: String, sha256: Option<String>, by: &str, now: Instant) -> Result<(), EvidenceError> {
+        if self.status == EvidenceStatus::Closed {
+            return Err(EvidenceError::Closed(self.id.clone()));
+        }
+        self.status = EvidenceStatus::Answered;
+        self.evidence = Some(evidence);
+        self.evidence_sha256 = sha256;
+        self.answered_at = Some(now);
+        self.answered_by = Some(by.to_string());
+        Ok(())
+    }
+
+    /// The operator closes it; the request and the answer are kept.
+    pub fn close(&mut self, now: Instant) -> Result<(), EvidenceError> {
+        if self.status == EvidenceStatus::Closed {
+            return Err(EvidenceError::AlreadyClosed(self.id.clone()));
+        }
+        self.status = EvidenceStatus::Closed;
+        self.closed_at = Some(now);
+        Ok(())
+    }
+}
+
+/// SUB-2: a submission counts against other partners' while it is in or through review and open.
+pub fn is_active_submission(o: &Opportunity) -> bool {
+    use crate::opportunity::ReviewStatus as S;
+    matches!(o.review_status(), S::Submitted | S::InReview | S::ActionRequired | S::Approved)
+        && !o.stage().is_some_and(crate::opportunity::stage_is_terminal)
+}
+
 /// The consent wording of the program text, published at bootstrap as version `2021-10-27`.
 pub const INITIAL_CONSENT_STATEMENT_VERSION: &str = "2021-10-27";
 pub const INITIAL_CONSENT_STATEMENT: &str = "Yes, I'd like for you to provide my contact information to Amazon Web Services (AWS) so AWS can share the latest AWS news and offers with me by email, post or telephone. I understand I may unsubscribe from receiving news and offers from AWS at any time by following the instructions in the communications received. I understand AWS handles my information as described in the AWS Privacy Notice.";
@@ -588,6 +669,31 @@ mod tests {
         assert_eq!(f[0].code, FindingCode::AlreadyPursued);
         assert!(!f[0].code.blocks_submission());
         assert!(FindingCode::PersonalData.blocks_submission());
+    }
+
+    #[test]
+    fn sub_4_evidence_requests_are_answered_then_closed() {
+        let mut r = EvidenceRequest {
+            id: "evr-1".into(),
+            catalog: Catalog::Aws,
+            opportunity_id: "O1".into(),
+            partner_id: "P".into(),
+            status: EvidenceStatus::Open,
+            message: "show the form".into(),
+            requested_at: now(),
+            requested_by: "op".into(),
+            evidence: None,
+            evidence_sha256: None,
+            answered_at: None,
+            answered_by: None,
+            closed_at: None,
+        };
+        r.respond("form record 42".into(), None, "alice", now()).unwrap();
+        assert_eq!(r.status, EvidenceStatus::Answered);
+        r.close(now()).unwrap();
+        assert_eq!(r.respond("late".into(), None, "alice", now()), Err(EvidenceError::Closed("evr-1".into())));
+        assert_eq!(r.evidence.as_deref(), Some("form record 42"), "the answer is kept");
+        assert!(r.close(now()).is_err());
     }
 
     #[test]

@@ -16,11 +16,14 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use ace_domain::events::OutboxEvent;
+use ace_domain::identity::{CustomerIdentity, PipelineRecord};
 use ace_domain::ids::Catalog;
 use ace_domain::listing::OpportunityQuery;
 use ace_domain::opportunity::Opportunity;
+use ace_domain::opportunity::ReviewStatus;
 use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
+use ace_domain::submission::EvidenceRequest;
 
 /// The store's one error type; no driver types cross this boundary.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -102,4 +105,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Outbox events after `after_seq`, oldest first.
     async fn list_events(&self, after_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxEvent)>>;
+
+    /// Operator view: any partner's opportunity (ids are unique across catalogs).
+    async fn get_opportunity_by_id(&self, id: &str) -> StoreResult<Option<Opportunity>>;
+    /// The review queue: opportunities in these review statuses, oldest submission first.
+    async fn list_review_queue(&self, statuses: &[ReviewStatus], limit: usize) -> StoreResult<Vec<Opportunity>>;
+    /// SUB-2 candidates in a catalog: same domain, same DUNS, or same country and name bucket.
+    async fn find_submission_candidates(
+        &self,
+        catalog: Catalog,
+        identity: &CustomerIdentity,
+        limit: usize,
+    ) -> StoreResult<Vec<Opportunity>>;
+
+    /// Inserts or updates by external id, all in one transaction; returns (inserted, updated).
+    async fn upsert_pipeline_records(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)>;
+    async fn list_pipeline_records(&self, limit: usize) -> StoreResult<Vec<PipelineRecord>>;
+    async fn find_pipeline_candidates(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<PipelineRecord>>;
+
+    /// `Conflict` when the version exists: published statements never change.
+    async fn insert_consent_statement(&self, statement: &ConsentStatement) -> StoreResult<()>;
+    async fn list_consent_statements(&self) -> StoreResult<Vec<ConsentStatement>>;
+
+    async fn put_evidence_request(&self, request: &EvidenceRequest) -> StoreResult<()>;
+    async fn get_evidence_request(&self, id: &str) -> StoreResult<Option<EvidenceRequest>>;
+    /// A partner's requests, or everyone's, oldest first.
+    async fn list_evidence_requests(&self, partner_id: Option<&str>) -> StoreResult<Vec<EvidenceRequest>>;
+
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()>;
 }

@@ -95,3 +95,11 @@ pub struct TaskRecord {
     /// The task summary in API shape (`TaskId`, `TaskStatus`, `OpportunityId`, …).
     pub summary: Value,
 }
+
+/// A published version of the consent statement partners show customers (SUB-4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentStatement {
+    pub version: String,
+    pub text: String,
+    pub published_ms: i64,
+}

@@ -7,20 +7,24 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use ace_domain::events::OutboxEvent;
+use ace_domain::identity::{name_prefix, CustomerIdentity, PipelineRecord};
 use ace_domain::ids::{opportunity_number, Catalog};
 use ace_domain::listing::{OpportunityQuery, SortKey, SortValue};
 use ace_domain::opportunity::Opportunity;
+use ace_domain::opportunity::ReviewStatus;
 use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
+use ace_domain::submission::EvidenceRequest;
 
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
-    BatchOutcome, IdempotencyKey, IdempotencyRecord, OperatorToken, SolutionRecord, Store, StoreError, StoreResult, TaskRecord,
-    UserRecord, UserStatus, WriteBatch,
+    BatchOutcome, ConsentStatement, IdempotencyKey, IdempotencyRecord, OperatorToken, SolutionRecord, Store, StoreError,
+    StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch,
 };
 
 /// Schema migrations, in order; `{serial}` is the dialect's auto-numbered key. Each runs once.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 CREATE TABLE operator_tokens (token_hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_ms BIGINT NOT NULL);
 CREATE TABLE partners (id TEXT PRIMARY KEY, account_id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL, created_ms BIGINT NOT NULL);
@@ -51,7 +55,31 @@ CREATE TABLE quotas (scope TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE events (
     seq {serial}, id TEXT NOT NULL UNIQUE, partner_id TEXT NOT NULL, catalog TEXT NOT NULL,
     detail_type TEXT NOT NULL, resource TEXT NOT NULL, time_ms BIGINT NOT NULL, envelope TEXT NOT NULL);
-"#];
+"#,
+    r#"
+ALTER TABLE opportunities ADD COLUMN submitted_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE opportunities ADD COLUMN ident_domain TEXT NOT NULL DEFAULT '';
+ALTER TABLE opportunities ADD COLUMN ident_duns TEXT NOT NULL DEFAULT '';
+ALTER TABLE opportunities ADD COLUMN ident_country TEXT NOT NULL DEFAULT '';
+ALTER TABLE opportunities ADD COLUMN ident_prefix TEXT NOT NULL DEFAULT '';
+CREATE INDEX opportunities_review_queue ON opportunities (review_status, submitted_ms);
+CREATE INDEX opportunities_by_domain ON opportunities (catalog, ident_domain);
+CREATE INDEX opportunities_by_duns ON opportunities (catalog, ident_duns);
+CREATE INDEX opportunities_by_name ON opportunities (catalog, ident_country, ident_prefix);
+CREATE TABLE pipeline_records (
+    external_id TEXT PRIMARY KEY, ident_domain TEXT NOT NULL, ident_duns TEXT NOT NULL, ident_country TEXT NOT NULL,
+    ident_prefix TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX pipeline_by_domain ON pipeline_records (ident_domain);
+CREATE INDEX pipeline_by_duns ON pipeline_records (ident_duns);
+CREATE INDEX pipeline_by_name ON pipeline_records (ident_country, ident_prefix);
+CREATE TABLE consent_statements (version TEXT PRIMARY KEY, published_ms BIGINT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE evidence_requests (
+    id TEXT PRIMARY KEY, partner_id TEXT NOT NULL, catalog TEXT NOT NULL, opportunity_id TEXT NOT NULL,
+    created_ms BIGINT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX evidence_by_partner ON evidence_requests (partner_id, catalog, created_ms);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#,
+];
 
 /// The quota row that holds the default for every partner.
 const DEFAULT_SCOPE: &str = "*";
@@ -131,8 +159,23 @@ fn user_from_row(r: &Row) -> StoreResult<UserRecord> {
 
 const USER_COLUMNS: &str = "access_key_id, partner_id, name, secret, status, created_ms";
 
+/// Identity columns `(domain, duns, country, name prefix)`; empty strings where unknown, and
+/// a name prefix that matches nothing when there is no name.
+fn identity_params(identity: &CustomerIdentity) -> [Param; 4] {
+    let prefix = if identity.name.is_empty() { NO_NAME.to_string() } else { name_prefix(&identity.name) };
+    [
+        identity.domain.clone().unwrap_or_default().into(),
+        identity.duns.clone().unwrap_or_default().into(),
+        identity.country.clone().unwrap_or_default().into(),
+        prefix.into(),
+    ]
+}
+
+const NO_NAME: &str = "\u{1}";
+
 /// The indexed columns of an opportunity, derived from the record (one source of truth).
 fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
+    let [domain, duns, country, prefix] = identity_params(&o.identity());
     Ok(vec![
         o.catalog.as_str().into(),
         o.id_number().into(),
@@ -144,6 +187,11 @@ fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
         o.last_modified.timestamp_millis().into(),
         o.target_close_date().unwrap_or("").into(),
         to_json(o)?.into(),
+        o.submission.as_ref().map_or(0, |s| s.submitted_at.timestamp_millis()).into(),
+        domain,
+        duns,
+        country,
+        prefix,
     ])
 }
 
@@ -444,8 +492,9 @@ impl Store for SqlStore {
         }
         for o in &batch.insert_opportunities {
             tx.exec(
-                "INSERT INTO opportunities (catalog, id_number, partner_id, review_status, stage, company_key, created_ms, modified_ms, target_close, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO opportunities (catalog, id_number, partner_id, review_status, stage, company_key, created_ms, modified_ms, target_close, doc, \
+                 submitted_ms, ident_domain, ident_duns, ident_country, ident_prefix) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 &opportunity_params(o)?,
             )
             .await?;
@@ -456,7 +505,8 @@ impl Store for SqlStore {
             let n = tx
                 .exec(
                     "UPDATE opportunities SET partner_id = $3, review_status = $4, stage = $5, company_key = $6, created_ms = $7, \
-                     modified_ms = $8, target_close = $9, doc = $10 WHERE catalog = $1 AND id_number = $2 AND modified_ms = $11",
+                     modified_ms = $8, target_close = $9, doc = $10, submitted_ms = $11, ident_domain = $12, ident_duns = $13, \
+                     ident_country = $14, ident_prefix = $15 WHERE catalog = $1 AND id_number = $2 AND modified_ms = $16",
                     &params,
                 )
                 .await?;
@@ -573,5 +623,158 @@ impl Store for SqlStore {
                 ))
             })
             .collect()
+    }
+
+    async fn get_opportunity_by_id(&self, id: &str) -> StoreResult<Option<Opportunity>> {
+        let Some(number) = opportunity_number(id) else { return Ok(None) };
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM opportunities WHERE id_number = $1", &[number.into()]).await?;
+        rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+    }
+
+    async fn list_review_queue(&self, statuses: &[ReviewStatus], limit: usize) -> StoreResult<Vec<Opportunity>> {
+        let mut params: Vec<Param> = Vec::new();
+        let list = placeholders(&mut params, statuses.iter().map(|s| Param::from(s.as_str())));
+        if list.is_empty() {
+            return Ok(Vec::new());
+        }
+        params.push(Param::Int(limit as i64));
+        let sql = format!(
+            "SELECT doc FROM opportunities WHERE review_status IN ({list}) ORDER BY submitted_ms, id_number LIMIT ${}",
+            params.len()
+        );
+        let mut r = self.db.reader().await?;
+        let rows = r.query(&sql, &params).await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn find_submission_candidates(
+        &self,
+        catalog: Catalog,
+        identity: &CustomerIdentity,
+        limit: usize,
+    ) -> StoreResult<Vec<Opportunity>> {
+        let [domain, duns, country, prefix] = identity_params(identity);
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT doc FROM opportunities WHERE catalog = $1 AND ((ident_domain <> '' AND ident_domain = $2) \
+                 OR (ident_duns <> '' AND ident_duns = $3) OR (ident_country = $4 AND ident_prefix = $5)) \
+                 ORDER BY id_number LIMIT $6",
+                &[catalog.as_str().into(), domain, duns, country, prefix, (limit as i64).into()],
+            )
+            .await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn upsert_pipeline_records(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)> {
+        let mut tx = self.db.begin().await?;
+        let (mut inserted, mut updated) = (0, 0);
+        for record in records {
+            let existing =
+                tx.query("SELECT 1 FROM pipeline_records WHERE external_id = $1", &[record.external_id.as_str().into()]).await?;
+            let [domain, duns, country, prefix] = identity_params(&record.identity());
+            tx.exec(
+                "INSERT INTO pipeline_records (external_id, ident_domain, ident_duns, ident_country, ident_prefix, doc) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (external_id) DO UPDATE SET ident_domain = $2, ident_duns = $3, \
+                 ident_country = $4, ident_prefix = $5, doc = $6",
+                &[record.external_id.as_str().into(), domain, duns, country, prefix, to_json(record)?.into()],
+            )
+            .await?;
+            if existing.is_empty() {
+                inserted += 1;
+            } else {
+                updated += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok((inserted, updated))
+    }
+
+    async fn list_pipeline_records(&self, limit: usize) -> StoreResult<Vec<PipelineRecord>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM pipeline_records ORDER BY external_id LIMIT $1", &[(limit as i64).into()]).await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn find_pipeline_candidates(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<PipelineRecord>> {
+        let [domain, duns, country, prefix] = identity_params(identity);
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT doc FROM pipeline_records WHERE (ident_domain <> '' AND ident_domain = $1) \
+                 OR (ident_duns <> '' AND ident_duns = $2) OR (ident_country = $3 AND ident_prefix = $4) \
+                 ORDER BY external_id LIMIT $5",
+                &[domain, duns, country, prefix, (limit as i64).into()],
+            )
+            .await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn insert_consent_statement(&self, statement: &ConsentStatement) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO consent_statements (version, published_ms, doc) VALUES ($1, $2, $3)",
+            &[statement.version.as_str().into(), statement.published_ms.into(), to_json(statement)?.into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn list_consent_statements(&self) -> StoreResult<Vec<ConsentStatement>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM consent_statements ORDER BY published_ms, version", &[]).await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn put_evidence_request(&self, request: &EvidenceRequest) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO evidence_requests (id, partner_id, catalog, opportunity_id, created_ms, doc) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET doc = $6",
+            &[
+                request.id.as_str().into(),
+                request.partner_id.as_str().into(),
+                request.catalog.as_str().into(),
+                request.opportunity_id.as_str().into(),
+                request.requested_at.timestamp_millis().into(),
+                to_json(request)?.into(),
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn get_evidence_request(&self, id: &str) -> StoreResult<Option<EvidenceRequest>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM evidence_requests WHERE id = $1", &[id.into()]).await?;
+        rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+    }
+
+    async fn list_evidence_requests(&self, partner_id: Option<&str>) -> StoreResult<Vec<EvidenceRequest>> {
+        let mut r = self.db.reader().await?;
+        let rows = match partner_id {
+            Some(p) => {
+                r.query("SELECT doc FROM evidence_requests WHERE partner_id = $1 ORDER BY created_ms, id", &[p.into()]).await?
+            }
+            None => r.query("SELECT doc FROM evidence_requests ORDER BY created_ms, id", &[]).await?,
+        };
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT value FROM settings WHERE key = $1", &[key.into()]).await?;
+        rows.first().map(|r| r.text(0)).transpose()
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
+            &[key.into(), value.into()],
+        )
+        .await?;
+        tx.commit().await
     }
 }

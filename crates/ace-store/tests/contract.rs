@@ -2,14 +2,18 @@
 //! `ACE_TEST_DATABASE_URL` is set (CI sets it). Each PostgreSQL test gets its own schema.
 
 use ace_domain::events::opportunity_event;
+use ace_domain::identity::{CustomerIdentity, PipelineRecord};
 use ace_domain::ids::Catalog;
 use ace_domain::listing::{Cursor, OpportunityQuery, SortKey, SortValue};
+use ace_domain::opportunity::Submission;
 use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewStatus};
 use ace_domain::partner::{PartnerPath, PartnerProfile, Tier};
 use ace_domain::quota::QuotaLimits;
+use ace_domain::submission::{EvidenceRequest, EvidenceStatus};
 use ace_domain::time::from_millis;
 use ace_store::{
-    BatchOutcome, IdempotencyKey, IdempotencyRecord, SqlStore, Store, StoreError, UserRecord, UserStatus, WriteBatch,
+    BatchOutcome, ConsentStatement, IdempotencyKey, IdempotencyRecord, SqlStore, Store, StoreError, UserRecord, UserStatus,
+    WriteBatch,
 };
 use serde_json::json;
 
@@ -55,6 +59,10 @@ contract!(
     quotas_default_and_per_partner,
     events_are_written_with_the_change,
     sequences_increase,
+    review_queue_is_oldest_submission_first,
+    conflict_candidates_by_domain_duns_and_name,
+    pipeline_records_upsert_by_external_id,
+    consent_statements_evidence_requests_and_settings,
 );
 
 fn partner(id: &str, account: &str) -> PartnerProfile {
@@ -273,4 +281,127 @@ async fn sequences_increase(store: &SqlStore) {
     let other = store.next_sequence("solution").await.unwrap();
     assert_eq!(b, a + 1);
     assert_eq!(other, 1);
+}
+
+fn submitted(mut o: Opportunity, status: ReviewStatus, at_ms: i64) -> Opportunity {
+    o.set_review(status, None, None, from_millis(at_ms));
+    o.submission =
+        Some(Submission { involvement_type: "Co-Sell".into(), visibility: "Full".into(), submitted_at: from_millis(at_ms) });
+    o
+}
+
+async fn review_queue_is_oldest_submission_first(store: &SqlStore) {
+    insert(store, submitted(opportunity("P-A", Catalog::Aws, 1, "A", 10), ReviewStatus::Submitted, 300)).await;
+    insert(store, submitted(opportunity("P-B", Catalog::Aws, 2, "B", 10), ReviewStatus::InReview, 100)).await;
+    insert(store, submitted(opportunity("P-A", Catalog::Aws, 3, "C", 10), ReviewStatus::Submitted, 200)).await;
+    insert(store, opportunity("P-A", Catalog::Aws, 4, "D", 10)).await;
+    let queue = store.list_review_queue(&[ReviewStatus::Submitted, ReviewStatus::InReview], 10).await.unwrap();
+    assert_eq!(queue.iter().map(|o| o.id_number()).collect::<Vec<_>>(), vec![2, 3, 1]);
+    let only_submitted = store.list_review_queue(&[ReviewStatus::Submitted], 10).await.unwrap();
+    assert_eq!(only_submitted.len(), 2);
+    assert_eq!(store.get_opportunity_by_id("O2").await.unwrap().unwrap().partner_id, "P-B");
+}
+
+fn with_account(mut o: Opportunity, account: serde_json::Value) -> Opportunity {
+    o.document.insert("Customer".into(), json!({ "Account": account }));
+    o
+}
+
+async fn conflict_candidates_by_domain_duns_and_name(store: &SqlStore) {
+    insert(
+        store,
+        with_account(
+            opportunity("P-B", Catalog::Aws, 1, "", 10),
+            json!({"CompanyName": "Other", "WebsiteUrl": "https://www.acme.com"}),
+        ),
+    )
+    .await;
+    insert(store, with_account(opportunity("P-B", Catalog::Aws, 2, "", 10), json!({"CompanyName": "X", "Duns": "123456789"})))
+        .await;
+    insert(
+        store,
+        with_account(
+            opportunity("P-B", Catalog::Aws, 3, "", 10),
+            json!({"CompanyName": "Acme Widget", "Address": {"CountryCode": "US"}}),
+        ),
+    )
+    .await;
+    insert(
+        store,
+        with_account(
+            opportunity("P-B", Catalog::Aws, 4, "", 10),
+            json!({"CompanyName": "Zeta", "Address": {"CountryCode": "US"}}),
+        ),
+    )
+    .await;
+    insert(
+        store,
+        with_account(opportunity("P-B", Catalog::Sandbox, 5, "", 10), json!({"CompanyName": "Acme", "WebsiteUrl": "acme.com"})),
+    )
+    .await;
+    let identity = CustomerIdentity::new("Acme Widgets Inc", Some("https://shop.acme.com"), Some("123456789"), Some("US"));
+    let found: Vec<i64> =
+        store.find_submission_candidates(Catalog::Aws, &identity, 100).await.unwrap().iter().map(|o| o.id_number()).collect();
+    assert_eq!(found, vec![1, 2, 3]);
+}
+
+async fn pipeline_records_upsert_by_external_id(store: &SqlStore) {
+    let record = |id: &str, name: &str, web: Option<&str>| PipelineRecord {
+        external_id: id.into(),
+        company_name: name.into(),
+        website: web.map(String::from),
+        country: Some("US".into()),
+        duns: None,
+        stage: "Qualified".into(),
+        owner: None,
+    };
+    let counts =
+        store.upsert_pipeline_records(&[record("SF-1", "Acme", Some("acme.com")), record("SF-2", "Beta", None)]).await.unwrap();
+    assert_eq!(counts, (2, 0));
+    let counts = store
+        .upsert_pipeline_records(&[record("SF-1", "Acme Corp", Some("acme.com")), record("SF-3", "Gamma", None)])
+        .await
+        .unwrap();
+    assert_eq!(counts, (1, 1));
+    let all = store.list_pipeline_records(100).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].company_name, "Acme Corp");
+    let identity = CustomerIdentity::new("Someone", Some("www.acme.com"), None, Some("DE"));
+    let found = store.find_pipeline_candidates(&identity, 10).await.unwrap();
+    assert_eq!(found.iter().map(|r| r.external_id.as_str()).collect::<Vec<_>>(), vec!["SF-1"]);
+}
+
+async fn consent_statements_evidence_requests_and_settings(store: &SqlStore) {
+    let statement = ConsentStatement { version: "v1".into(), text: "Yes".into(), published_ms: 1 };
+    store.insert_consent_statement(&statement).await.unwrap();
+    assert!(matches!(store.insert_consent_statement(&statement).await, Err(StoreError::Conflict(_))), "versions never change");
+    assert_eq!(store.list_consent_statements().await.unwrap(), vec![statement]);
+
+    let mut request = EvidenceRequest {
+        id: "evr-1".into(),
+        catalog: Catalog::Aws,
+        opportunity_id: "O1".into(),
+        partner_id: "P-A".into(),
+        status: EvidenceStatus::Open,
+        message: "show it".into(),
+        requested_at: from_millis(5),
+        requested_by: "op".into(),
+        evidence: None,
+        evidence_sha256: None,
+        answered_at: None,
+        answered_by: None,
+        closed_at: None,
+    };
+    store.put_evidence_request(&request).await.unwrap();
+    request.respond("the form".into(), None, "alice", from_millis(6)).unwrap();
+    store.put_evidence_request(&request).await.unwrap();
+    assert_eq!(store.get_evidence_request("evr-1").await.unwrap(), Some(request.clone()));
+    assert_eq!(store.list_evidence_requests(Some("P-A")).await.unwrap().len(), 1);
+    assert_eq!(store.list_evidence_requests(Some("P-B")).await.unwrap().len(), 0);
+    assert_eq!(store.list_evidence_requests(None).await.unwrap().len(), 1);
+
+    assert_eq!(store.get_setting("k").await.unwrap(), None);
+    store.put_setting("k", "1").await.unwrap();
+    store.put_setting("k", "2").await.unwrap();
+    assert_eq!(store.get_setting("k").await.unwrap().as_deref(), Some("2"));
 }
