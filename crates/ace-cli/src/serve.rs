@@ -147,6 +147,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         Arc::new(SystemClock)
     };
     let now_ms = clock.now().timestamp_millis();
+    ace_server::bootstrap_program_data(store.as_ref(), now_ms).await?;
     if let Some(path) = ace_server::bootstrap_operator_token(store.as_ref(), &settings.data_dir, now_ms).await? {
         tracing::info!(path = %path.display(), "created the admin operator token (the CLI reads it from there)");
     }

@@ -125,6 +125,35 @@ impl PipelineRecord {
     }
 }
 
+/// Checks one record of the operator's pipeline; the message names what is wrong.
+pub fn check_pipeline_record(r: &PipelineRecord) -> Result<(), String> {
+    if r.external_id.trim().is_empty() || r.external_id.len() > 128 {
+        return Err("external id must be 1-128 characters".into());
+    }
+    if r.company_name.trim().is_empty() || r.company_name.chars().count() > 255 {
+        return Err("company name must be 1-255 characters".into());
+    }
+    if let Some(country) = &r.country {
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(format!("country {country:?} must be a two-letter ISO code"));
+        }
+    }
+    if let Some(duns) = &r.duns {
+        if duns.chars().filter(char::is_ascii_digit).count() != 9 || duns.chars().any(|c| !c.is_ascii_digit() && c != '-') {
+            return Err(format!("DUNS {duns:?} must be 9 digits"));
+        }
+    }
+    if let Some(website) = &r.website {
+        if registrable_domain(website).is_none() {
+            return Err(format!("website {website:?} has no registrable domain"));
+        }
+    }
+    if r.stage.trim().is_empty() {
+        return Err("stage is required".into());
+    }
+    Ok(())
+}
+
 /// The two leading characters of a normalised name: the bucket fuzzy matching searches in.
 pub fn name_prefix(name: &str) -> String {
     name.chars().take(2).collect()
@@ -215,6 +244,32 @@ mod tests {
         ] {
             assert_eq!(registrable_domain(raw).as_deref(), expected, "{raw}");
         }
+    }
+
+    #[test]
+    fn sub_2_pipeline_rows_are_checked() {
+        let good = PipelineRecord {
+            external_id: "SF-1".into(),
+            company_name: "Acme".into(),
+            website: Some("acme.com".into()),
+            country: Some("US".into()),
+            duns: Some("123-456-789".into()),
+            stage: "Qualified".into(),
+            owner: None,
+        };
+        assert_eq!(check_pipeline_record(&good), Ok(()));
+        for bad in [
+            PipelineRecord { external_id: "".into(), ..good.clone() },
+            PipelineRecord { company_name: " ".into(), ..good.clone() },
+            PipelineRecord { country: Some("USA".into()), ..good.clone() },
+            PipelineRecord { duns: Some("12".into()), ..good.clone() },
+            PipelineRecord { website: Some("localhost".into()), ..good.clone() },
+            PipelineRecord { stage: "".into(), ..good.clone() },
+        ] {
+            assert!(check_pipeline_record(&bad).is_err(), "{bad:?}");
+        }
+        assert!(!PipelineRecord { stage: "Closed Won".into(), ..good.clone() }.is_active());
+        assert!(good.is_active());
     }
 
     #[test]

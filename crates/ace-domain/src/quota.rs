@@ -21,7 +21,9 @@ impl OperationClass {
             | "ListEngagementInvitations"
             | "ListEngagementFromOpportunityTasks"
             | "ListEngagementByAcceptingInvitationTasks"
-            | "ListTagsForResource" => OperationClass::Read,
+            | "ListTagsForResource"
+            | "GetSubmissionAttestation"
+            | "ListConsentEvidenceRequests" => OperationClass::Read,
             _ => OperationClass::Write,
         }
     }

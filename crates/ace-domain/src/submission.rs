@@ -292,6 +292,12 @@ fn text_at<'a>(o: &'a Opportunity, path: &[&str]) -> Option<&'a str> {
     v.as_str()
 }
 
+/// The pre-screen guards real submissions to the operator: the `AWS` catalog. The Sandbox is a
+/// functional stand-in for Partner Central, whose clients know nothing of attestations.
+pub fn prescreen_applies(catalog: crate::ids::Catalog) -> bool {
+    catalog == crate::ids::Catalog::Aws
+}
+
 /// SUB-3 … SUB-6 over an opportunity and its attestation, in precedence order.
 pub fn prescreen(o: &Opportunity, attestation: Option<&Attestation>, published_statement_versions: &[String]) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -376,6 +382,41 @@ pub fn prescreen(o: &Opportunity, attestation: Option<&Attestation>, published_s
         ));
     }
     findings
+}
+
+/// SUB-2: the operator's active pipeline records and other partners' active submissions that
+/// match `o`'s customer. `o`'s own partner's records never count against it.
+pub fn find_conflicts(
+    o: &Opportunity,
+    pipeline: &[crate::identity::PipelineRecord],
+    submissions: &[Opportunity],
+) -> Vec<ConflictMatch> {
+    let identity = o.identity();
+    let mut matches = Vec::new();
+    for record in pipeline.iter().filter(|r| r.is_active()) {
+        if let Some(reason) = crate::identity::match_identities(&identity, &record.identity()) {
+            matches.push(ConflictMatch {
+                source: "operator-pipeline".into(),
+                record_id: record.external_id.clone(),
+                company_name: record.company_name.clone(),
+                partner_id: None,
+                reason,
+            });
+        }
+    }
+    for other in submissions.iter().filter(|x| x.partner_id != o.partner_id && x.catalog == o.catalog && is_active_submission(x))
+    {
+        if let Some(reason) = crate::identity::match_identities(&identity, &other.identity()) {
+            matches.push(ConflictMatch {
+                source: "partner-submission".into(),
+                record_id: other.id.clone(),
+                company_name: other.company_name().unwrap_or_default().to_string(),
+                partner_id: Some(other.partner_id.clone()),
+                reason,
+            });
+        }
+    }
+    matches
 }
 
 /// SUB-2 findings for the matches found.
@@ -655,6 +696,47 @@ mod tests {
         a.lead_source = Some(LeadSource::Webinar);
         a.customer_consent = None;
         assert_eq!(codes(&clean(), Some(&a)), vec!["missing-consent", "unqualified-marketing-lead"]);
+    }
+
+    #[test]
+    fn sub_2_conflicts_with_the_operator_pipeline_and_other_partners() {
+        use crate::identity::PipelineRecord;
+        use crate::opportunity::ReviewStatus;
+        let mine =
+            opportunity(json!({"Customer": {"Account": {"CompanyName": "Acme Widgets Inc", "WebsiteUrl": "https://acme.com",
+            "Address": {"CountryCode": "US"}}}}));
+        let record = |id: &str, stage: &str| PipelineRecord {
+            external_id: id.into(),
+            company_name: "ACME Widgets".into(),
+            website: None,
+            country: Some("US".into()),
+            duns: None,
+            stage: stage.into(),
+            owner: None,
+        };
+        let other = |partner: &str, status: ReviewStatus| {
+            let mut o = opportunity(json!({"Customer": {"Account": {"CompanyName": "Other", "WebsiteUrl": "www.acme.com"}}}));
+            o.partner_id = partner.into();
+            o.id = format!("O-{partner}");
+            o.set_review(status, None, None, now());
+            o
+        };
+        let found = find_conflicts(
+            &mine,
+            &[record("SF-1", "Qualified"), record("SF-2", "Closed Lost")],
+            &[
+                other("Q", ReviewStatus::Submitted),
+                other("P", ReviewStatus::Submitted),
+                other("R", ReviewStatus::PendingSubmission),
+            ],
+        );
+        let ids: Vec<(&str, &str)> = found.iter().map(|m| (m.source.as_str(), m.record_id.as_str())).collect();
+        assert_eq!(
+            ids,
+            vec![("operator-pipeline", "SF-1"), ("partner-submission", "O-Q")],
+            "closed records, drafts and own records do not count"
+        );
+        assert!(matches!(found[1].reason, MatchReason::Domain { .. }));
     }
 
     #[test]

@@ -145,6 +145,24 @@ pub async fn serve(
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 
+/// Program data every store starts with: the program text's consent statement (SUB-4),
+/// published as version `2021-10-27`.
+pub async fn bootstrap_program_data(store: &dyn Store, now_ms: i64) -> anyhow::Result<()> {
+    use ace_domain::submission::{INITIAL_CONSENT_STATEMENT, INITIAL_CONSENT_STATEMENT_VERSION};
+    if store.list_consent_statements().await?.is_empty() {
+        let statement = ace_store::ConsentStatement {
+            version: INITIAL_CONSENT_STATEMENT_VERSION.into(),
+            text: INITIAL_CONSENT_STATEMENT.into(),
+            published_ms: now_ms,
+        };
+        match store.insert_consent_statement(&statement).await {
+            Ok(()) | Err(ace_store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 /// On first start with no operator token, creates an admin token and writes it to
 /// `<data_dir>/operator-token` (mode 0600). Returns the path when it wrote one.
 pub async fn bootstrap_operator_token(store: &dyn Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<Option<PathBuf>> {

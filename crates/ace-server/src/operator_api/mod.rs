@@ -2,6 +2,7 @@
 //! commands are thin clients of it; its OpenAPI document is served at `openapi.json`.
 
 mod openapi;
+mod review;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/clock/advance", post(advance_clock))
         .route("/quotas", get(show_quota).put(set_quota))
         .route("/events", get(list_events))
+        .merge(review::router())
 }
 
 /// An operator API error: HTTP status, a stable code, a message for people.

@@ -5,7 +5,9 @@
 //! and commits the change with its events in one transaction.
 
 mod auth;
+mod extensions;
 mod opportunities;
+pub mod prescreen;
 mod solutions;
 mod tags;
 mod tasks;
@@ -26,11 +28,16 @@ use crate::error::ApiError;
 use crate::AppState;
 
 pub use auth::{AuthGuard, FAILURES_MAX};
+pub use extensions::evidence_view;
+pub use opportunities::view as opportunity_view;
 
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 const TARGET_PREFIX: &str = "AWSPartnerCentralSelling.";
+/// This project's extension operations (`models/ace-partner`): same endpoint, protocol, auth.
+const EXTENSION_TARGET_PREFIX: &str = "AcePartner.";
 
-/// The operations this server implements, named exactly as AWS names them.
+/// The operations this server implements, named exactly as AWS names them; the last four are
+/// this project's extensions under the `AcePartner` target prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     CreateOpportunity,
@@ -48,10 +55,14 @@ pub enum Operation {
     TagResource,
     UntagResource,
     ListTagsForResource,
+    PutSubmissionAttestation,
+    GetSubmissionAttestation,
+    ListConsentEvidenceRequests,
+    RespondToConsentEvidenceRequest,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 19] = [
         Operation::CreateOpportunity,
         Operation::GetOpportunity,
         Operation::UpdateOpportunity,
@@ -67,6 +78,10 @@ impl Operation {
         Operation::TagResource,
         Operation::UntagResource,
         Operation::ListTagsForResource,
+        Operation::PutSubmissionAttestation,
+        Operation::GetSubmissionAttestation,
+        Operation::ListConsentEvidenceRequests,
+        Operation::RespondToConsentEvidenceRequest,
     ];
 
     pub fn name(self) -> &'static str {
@@ -86,11 +101,40 @@ impl Operation {
             Operation::TagResource => "TagResource",
             Operation::UntagResource => "UntagResource",
             Operation::ListTagsForResource => "ListTagsForResource",
+            Operation::PutSubmissionAttestation => "PutSubmissionAttestation",
+            Operation::GetSubmissionAttestation => "GetSubmissionAttestation",
+            Operation::ListConsentEvidenceRequests => "ListConsentEvidenceRequests",
+            Operation::RespondToConsentEvidenceRequest => "RespondToConsentEvidenceRequest",
         }
     }
 
-    pub fn parse(name: &str) -> Option<Operation> {
-        Operation::ALL.into_iter().find(|o| o.name() == name)
+    pub fn is_extension(self) -> bool {
+        matches!(
+            self,
+            Operation::PutSubmissionAttestation
+                | Operation::GetSubmissionAttestation
+                | Operation::ListConsentEvidenceRequests
+                | Operation::RespondToConsentEvidenceRequest
+        )
+    }
+
+    /// The model the operation's input is validated against.
+    pub fn model(self) -> &'static Model {
+        if self.is_extension() {
+            Model::ace_partner()
+        } else {
+            Model::get()
+        }
+    }
+
+    /// The operation an `X-Amz-Target` names.
+    pub fn from_target(target: &str) -> Option<Operation> {
+        let (extension, name) = match (target.strip_prefix(TARGET_PREFIX), target.strip_prefix(EXTENSION_TARGET_PREFIX)) {
+            (Some(name), _) => (false, name),
+            (_, Some(name)) => (true, name),
+            _ => return None,
+        };
+        Operation::ALL.into_iter().find(|o| o.name() == name && o.is_extension() == extension)
     }
 
     /// The three Tag operations carry a resource ARN instead of `Catalog`.
@@ -153,7 +197,7 @@ async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMa
     let caller = auth::authenticate(&state, method, uri, headers, &body).await?;
 
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let operation_name = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    let operation_name = target.rsplit('.').next().unwrap_or("");
     let class = OperationClass::of(operation_name);
     let now_ms = state.wall_clock_ms();
     if let Err(limit) = state.quotas.admit(&caller.partner.id, class, now_ms).await? {
@@ -166,8 +210,8 @@ async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMa
             "Content-Type must be application/x-amz-json-1.0, not {content_type:?}"
         )));
     }
-    let operation = Operation::parse(operation_name).ok_or_else(|| {
-        if Model::get().has_operation(operation_name) {
+    let operation = Operation::from_target(target).ok_or_else(|| {
+        if target.starts_with(TARGET_PREFIX) && Model::get().has_operation(operation_name) {
             ApiError::UnknownOperation(format!("{operation_name} is not implemented by this server"))
         } else {
             ApiError::UnknownOperation(format!("Unknown operation {target:?}"))
@@ -183,8 +227,9 @@ async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMa
     if !raw.is_object() {
         return Err(ApiError::Serialization("The request body must be a JSON object.".into()));
     }
-    let shape = Model::get().operation_input(operation.name()).expect("implemented operations have an input shape");
-    let input = match Model::get().validate(shape, &raw) {
+    let model = operation.model();
+    let shape = model.operation_input(operation.name()).expect("implemented operations have an input shape");
+    let input = match model.validate(shape, &raw) {
         Ok(Value::Object(map)) => map,
         Ok(_) => return Err(ApiError::Serialization("The request body must be a JSON object.".into())),
         Err(fields) => return Err(ApiError::request_validation(fields)),
@@ -218,6 +263,10 @@ async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMa
         Operation::TagResource => tags::tag(request).await,
         Operation::UntagResource => tags::untag(request).await,
         Operation::ListTagsForResource => tags::list(request).await,
+        Operation::PutSubmissionAttestation => extensions::put_attestation(request).await,
+        Operation::GetSubmissionAttestation => extensions::get_attestation(request).await,
+        Operation::ListConsentEvidenceRequests => extensions::list_evidence_requests(request).await,
+        Operation::RespondToConsentEvidenceRequest => extensions::respond_to_evidence_request(request).await,
     }
 }
 

@@ -202,6 +202,7 @@ pub async fn submit(r: Request) -> ApiResult {
     let current = load(&r, &id).await?;
     let now = r.state.now();
     let next = rules::check_submission(&current).map_err(ApiError::business_validation)?;
+    let findings = super::prescreen::screen(&r, &current).await?;
     let mut updated = current.clone();
     updated.set_review(next, None, None, now);
     updated.submission = Some(Submission {
@@ -210,6 +211,7 @@ pub async fn submit(r: Request) -> ApiResult {
         submitted_at: now,
     });
     updated.last_modified = current.next_modified(now);
+    super::prescreen::record_findings(&r, &mut updated, findings, now).await?;
     save(&r, updated, current.last_modified).await?;
     Ok(Output::Empty)
 }

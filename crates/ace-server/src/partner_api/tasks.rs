@@ -49,6 +49,8 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
             summary["Message"] = json!(reasons.join("; "));
         }
         Ok(next) => {
+            // SUB-3 … SUB-6 refusals are found up front: answered synchronously.
+            let findings = super::prescreen::screen(&r, &current).await?;
             let mut updated = current.clone();
             updated.set_review(next, None, None, now);
             updated.submission = Some(Submission {
@@ -57,6 +59,7 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
                 submitted_at: now,
             });
             updated.last_modified = current.next_modified(now);
+            super::prescreen::record_findings(&r, &mut updated, findings, now).await?;
             summary["TaskStatus"] = json!("COMPLETE");
             summary["EngagementId"] = json!(new_id("eng-", 14));
             summary["EngagementInvitationId"] = json!(new_id("engi-", 13));

@@ -5,4 +5,5 @@ mod auth;
 mod bad_input;
 mod operator;
 mod opportunities;
+mod review;
 mod support;

@@ -433,6 +433,8 @@ async fn aws_catalog_submission_requires_a_solution_and_review_status_is_read_on
             .await
             .unwrap();
     }
+    let submitter = app.user("P-A", "submitter").await;
+    assert_eq!(crate::review::attest(&app, &submitter, crate::review::attestation(id)).await.0, 200);
     client
         .submit_opportunity()
         .catalog("AWS")

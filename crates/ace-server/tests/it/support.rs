@@ -35,6 +35,7 @@ impl TestApp {
         let clock = Arc::new(TestClock::starting_now());
         let state = AppState::new(store.clone(), clock, ServerKey::random(), Settings::default());
         ace_server::bootstrap_operator_token(store.as_ref(), dir.path(), 0).await.unwrap();
+        ace_server::bootstrap_program_data(store.as_ref(), 0).await.unwrap();
         let operator_token = std::fs::read_to_string(dir.path().join("operator-token")).unwrap().trim().to_string();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

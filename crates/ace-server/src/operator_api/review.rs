@@ -1,0 +1,360 @@
+//! The operator's side of submissions: the review queue and decisions (SUB-1), consent
+//! statements and evidence requests (SUB-4), the operator's own pipeline (SUB-2), settings.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use ace_domain::identity::PipelineRecord;
+use ace_domain::ids::base36;
+use ace_domain::opportunity::{apply_review, Opportunity, ReviewAction, ReviewStatus};
+use ace_domain::submission::{EvidenceRequest, EvidenceStatus, ReviewReason};
+use ace_domain::time::{format_timestamp, from_millis};
+use ace_store::{ConsentStatement, StoreError, WriteBatch};
+
+use super::{authorize, created, ok, parse_body, OpResult, OperatorError};
+use crate::partner_api::prescreen::AUTO_REJECT_ALREADY_PURSUED;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/review", get(list_queue))
+        .route("/review/{id}", get(show))
+        .route("/review/{id}/start", post(start))
+        .route("/review/{id}/approve", post(approve))
+        .route("/review/{id}/action-required", post(action_required))
+        .route("/review/{id}/reject", post(reject))
+        .route("/consent/statements", get(list_statements).post(publish_statement))
+        .route("/consent/requests", get(list_evidence_requests).post(request_evidence))
+        .route("/consent/requests/{id}/close", post(close_evidence_request))
+        .route("/pipeline", get(list_pipeline).post(import_pipeline))
+        .route("/settings", get(show_settings).put(update_settings))
+}
+
+/// A limit on everything: the queue shows at most this many at once.
+const QUEUE_MAX: usize = 1000;
+/// Records per import request; the CLI sends larger files in chunks of this size.
+pub const IMPORT_BATCH_MAX: usize = 1000;
+
+#[derive(Deserialize)]
+struct QueueQuery {
+    status: Option<String>,
+}
+
+fn statuses(filter: Option<&str>) -> Result<Vec<ReviewStatus>, OperatorError> {
+    use ReviewStatus as S;
+    Ok(match filter.unwrap_or("submitted") {
+        "submitted" => vec![S::Submitted],
+        "in-review" => vec![S::InReview],
+        "action-required" => vec![S::ActionRequired],
+        "all" => vec![S::Submitted, S::InReview, S::ActionRequired, S::Approved, S::Rejected],
+        other => {
+            return Err(OperatorError::bad_request(format!(
+                "unknown status {other:?}; use submitted, in-review, action-required or all"
+            )))
+        }
+    })
+}
+
+fn queue_item(o: &Opportunity, now_ms: i64) -> Value {
+    let submitted_ms = o.submission.as_ref().map(|s| s.submitted_at.timestamp_millis());
+    json!({
+        "id": o.id,
+        "catalog": o.catalog.as_str(),
+        "partner_id": o.partner_id,
+        "company_name": o.company_name(),
+        "title": o.document.get("Project").and_then(|p| p.get("Title")),
+        "review_status": o.review_status().as_str(),
+        "submitted_at": submitted_ms.map(|ms| format_timestamp(from_millis(ms))),
+        "age_hours": submitted_ms.map(|ms| (now_ms - ms).max(0) / 3_600_000),
+        "findings": o.review.findings,
+    })
+}
+
+async fn list_queue(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let wanted = statuses(q.status.as_deref())?;
+    let now_ms = state.now().timestamp_millis();
+    let items: Vec<Value> =
+        state.store.list_review_queue(&wanted, QUEUE_MAX).await?.iter().map(|o| queue_item(o, now_ms)).collect();
+    ok(json!({"items": items}))
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Opportunity, OperatorError> {
+    state
+        .store
+        .get_opportunity_by_id(id)
+        .await?
+        .ok_or_else(|| OperatorError::not_found(format!("opportunity {id} does not exist")))
+}
+
+async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let o = load(&state, &id).await?;
+    let partner = state.store.get_partner(&o.partner_id).await?;
+    let account = partner.as_ref().map(|p| p.account_id.clone()).unwrap_or_default();
+    let evidence: Vec<Value> = state
+        .store
+        .list_evidence_requests(Some(&o.partner_id))
+        .await?
+        .iter()
+        .filter(|e| e.opportunity_id == o.id)
+        .map(crate::partner_api::evidence_view)
+        .collect();
+    let now_ms = state.now().timestamp_millis();
+    ok(json!({
+        "summary": queue_item(&o, now_ms),
+        "opportunity": crate::partner_api::opportunity_view(&o, &account),
+        "partner": partner,
+        "attestation": o.review.attestation,
+        "findings": o.review.findings,
+        "history": o.review.history,
+        "evidence_requests": evidence,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DecisionInput {
+    comment: Option<String>,
+    reason: Option<String>,
+}
+
+fn parse_reason(reason: Option<&str>) -> Result<Option<ReviewReason>, OperatorError> {
+    reason
+        .map(|r| {
+            ReviewReason::parse(r).ok_or_else(|| {
+                let valid: Vec<&str> = ReviewReason::ALL.iter().map(|r| r.as_str()).collect();
+                OperatorError::bad_request(format!("unknown reason {r:?}; valid reasons: {}", valid.join(", ")))
+            })
+        })
+        .transpose()
+}
+
+/// SUB-1: one review decision, stored with its `Opportunity Updated` event.
+async fn decide(state: &AppState, headers: &HeaderMap, id: &str, action: ReviewAction, body: &Bytes) -> OpResult {
+    let reviewer = authorize(state, headers).await?;
+    let input: DecisionInput = if body.is_empty() { DecisionInput::default() } else { parse_body(body)? };
+    let reason = parse_reason(input.reason.as_deref())?;
+    let current = load(state, id).await?;
+    let mut updated = current.clone();
+    let now = state.now();
+    apply_review(&mut updated, action, &reviewer.name, input.comment, reason, now)
+        .map_err(|e| OperatorError::new(StatusCode::CONFLICT, "invalid-transition", e.to_string()))?;
+    let account = state.store.get_partner(&updated.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
+    let event = ace_domain::events::opportunity_event(
+        "Opportunity Updated",
+        state.new_event_id(),
+        &updated,
+        &account,
+        updated.last_modified,
+    );
+    let batch = WriteBatch {
+        update_opportunities: vec![(updated.clone(), current.last_modified.timestamp_millis())],
+        events: vec![event],
+        ..Default::default()
+    };
+    state.store.commit(batch).await.map_err(|e| match e {
+        StoreError::Conflict(_) => {
+            OperatorError::new(StatusCode::CONFLICT, "conflict", "the opportunity changed meanwhile; retry")
+        }
+        other => other.into(),
+    })?;
+    ok(queue_item(&updated, now.timestamp_millis()))
+}
+
+async fn start(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
+    decide(&state, &headers, &id, ReviewAction::StartReview, &body).await
+}
+
+async fn approve(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
+    decide(&state, &headers, &id, ReviewAction::Approve, &body).await
+}
+
+async fn action_required(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
+    decide(&state, &headers, &id, ReviewAction::RequestAction, &body).await
+}
+
+async fn reject(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
+    decide(&state, &headers, &id, ReviewAction::Reject, &body).await
+}
+
+fn statement_view(s: &ConsentStatement) -> Value {
+    json!({"version": s.version, "text": s.text, "published_at": format_timestamp(from_millis(s.published_ms))})
+}
+
+async fn list_statements(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
+    authorize(&state, &headers).await?;
+    let statements: Vec<Value> = state.store.list_consent_statements().await?.iter().map(statement_view).collect();
+    ok(json!({"statements": statements}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatementInput {
+    version: String,
+    text: String,
+}
+
+async fn publish_statement(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    authorize(&state, &headers).await?;
+    let input: StatementInput = parse_body(&body)?;
+    let version_ok = !input.version.is_empty()
+        && input.version.len() <= 64
+        && input.version.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !version_ok {
+        return Err(OperatorError::bad_request("version must be 1-64 characters of letters, digits and . _ -"));
+    }
+    if input.text.trim().is_empty() || input.text.len() > 20_000 {
+        return Err(OperatorError::bad_request("the statement text must be 1-20000 characters"));
+    }
+    let statement = ConsentStatement { version: input.version, text: input.text, published_ms: state.now().timestamp_millis() };
+    match state.store.insert_consent_statement(&statement).await {
+        Err(StoreError::Conflict(_)) => Err(OperatorError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("statement version {} is already published; published versions never change", statement.version),
+        )),
+        Err(e) => Err(e.into()),
+        Ok(()) => created(statement_view(&statement)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvidenceInput {
+    opportunity_id: String,
+    message: String,
+}
+
+fn evidence_operator_view(e: &EvidenceRequest) -> Value {
+    let mut v = crate::partner_api::evidence_view(e);
+    v["PartnerId"] = json!(e.partner_id);
+    v["RequestedBy"] = json!(e.requested_by);
+    v
+}
+
+async fn request_evidence(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    let operator = authorize(&state, &headers).await?;
+    let input: EvidenceInput = parse_body(&body)?;
+    if input.message.trim().is_empty() || input.message.len() > 2000 {
+        return Err(OperatorError::bad_request("the message must be 1-2000 characters"));
+    }
+    let o = load(&state, &input.opportunity_id).await?;
+    let request = EvidenceRequest {
+        id: format!("evr-{}", base36(&crate::crypto::random_bytes(13), 13)),
+        catalog: o.catalog,
+        opportunity_id: o.id.clone(),
+        partner_id: o.partner_id.clone(),
+        status: EvidenceStatus::Open,
+        message: input.message,
+        requested_at: state.now(),
+        requested_by: operator.name,
+        evidence: None,
+        evidence_sha256: None,
+        answered_at: None,
+        answered_by: None,
+        closed_at: None,
+    };
+    state.store.put_evidence_request(&request).await?;
+    created(evidence_operator_view(&request))
+}
+
+#[derive(Deserialize)]
+struct EvidenceQuery {
+    opportunity: Option<String>,
+    partner: Option<String>,
+}
+
+async fn list_evidence_requests(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<EvidenceQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let items: Vec<Value> = state
+        .store
+        .list_evidence_requests(q.partner.as_deref())
+        .await?
+        .iter()
+        .filter(|e| q.opportunity.as_deref().is_none_or(|o| o == e.opportunity_id))
+        .map(evidence_operator_view)
+        .collect();
+    ok(json!({"requests": items}))
+}
+
+async fn close_evidence_request(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let mut request = state
+        .store
+        .get_evidence_request(&id)
+        .await?
+        .ok_or_else(|| OperatorError::not_found(format!("evidence request {id} does not exist")))?;
+    request.close(state.now()).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", e.to_string()))?;
+    state.store.put_evidence_request(&request).await?;
+    ok(evidence_operator_view(&request))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportInput {
+    records: Vec<Value>,
+}
+
+/// Imports pipeline records; each bad record is reported with its index and skipped.
+async fn import_pipeline(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    authorize(&state, &headers).await?;
+    let input: ImportInput = parse_body(&body)?;
+    if input.records.len() > IMPORT_BATCH_MAX {
+        return Err(OperatorError::bad_request(format!("at most {IMPORT_BATCH_MAX} records per request")));
+    }
+    let mut good = Vec::new();
+    let mut errors = Vec::new();
+    for (index, raw) in input.records.into_iter().enumerate() {
+        match serde_json::from_value::<PipelineRecord>(raw)
+            .map_err(|e| e.to_string())
+            .and_then(|r| ace_domain::identity::check_pipeline_record(&r).map(|()| r))
+        {
+            Ok(record) => good.push(record),
+            Err(message) => errors.push(json!({"index": index, "message": message})),
+        }
+    }
+    let (inserted, updated) = state.store.upsert_pipeline_records(&good).await?;
+    ok(json!({"inserted": inserted, "updated": updated, "errors": errors}))
+}
+
+#[derive(Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+async fn list_pipeline(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LimitQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let records = state.store.list_pipeline_records(q.limit.unwrap_or(1000).clamp(1, 100_000)).await?;
+    ok(json!({"records": records}))
+}
+
+async fn settings_view(state: &AppState) -> Result<Value, OperatorError> {
+    let auto_reject = state.store.get_setting(AUTO_REJECT_ALREADY_PURSUED).await?.as_deref() == Some("true");
+    Ok(json!({"auto_reject_already_pursued": auto_reject}))
+}
+
+async fn show_settings(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
+    authorize(&state, &headers).await?;
+    ok(settings_view(&state).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsInput {
+    auto_reject_already_pursued: Option<bool>,
+}
+
+async fn update_settings(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    authorize(&state, &headers).await?;
+    let input: SettingsInput = parse_body(&body)?;
+    if let Some(v) = input.auto_reject_already_pursued {
+        state.store.put_setting(AUTO_REJECT_ALREADY_PURSUED, if v { "true" } else { "false" }).await?;
+    }
+    ok(settings_view(&state).await?)
+}

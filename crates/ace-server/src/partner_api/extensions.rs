@@ -1,0 +1,140 @@
+//! `AcePartner.*`: the operations the Selling API has no fields for (SUB-3, SUB-4, SUB-5,
+//! SUB-6), on the same endpoint with the same protocol and credentials. Their model is
+//! `models/ace-partner/<version>/service-2.json`, which botocore loads as it is.
+
+use serde_json::{json, Map, Value};
+
+use ace_domain::model::Model;
+use ace_domain::opportunity::ReviewStatus;
+use ace_domain::submission::{check_attestation, Attestation, EvidenceRequest};
+use ace_domain::time::{format_timestamp, Instant};
+use ace_store::WriteBatch;
+
+use super::opportunities::load;
+use super::{page_in_memory, ApiResult, Output, Request};
+use crate::error::ApiError;
+
+/// The attestation in its API shape.
+fn attestation_view(a: &Attestation) -> Value {
+    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+    if let Some(obj) = v.as_object_mut() {
+        obj.retain(|_, value| !value.is_null());
+    }
+    Model::ace_partner().project("SubmissionAttestation", &v)
+}
+
+pub async fn published_statement_versions(r: &Request) -> Result<Vec<String>, ApiError> {
+    Ok(r.state.store.list_consent_statements().await?.into_iter().map(|s| s.version).collect())
+}
+
+pub async fn put_attestation(r: Request) -> ApiResult {
+    let id = r.required("OpportunityIdentifier").to_string();
+    let current = load(&r, &id).await?;
+    let status = current.review_status();
+    if !matches!(status, ReviewStatus::PendingSubmission | ReviewStatus::ActionRequired) {
+        return Err(ApiError::business_validation(vec![ace_domain::model::FieldError::new(
+            "OpportunityIdentifier",
+            ace_domain::model::FieldErrorCode::InvalidResourceState,
+            format!("the attestation is part of the submission and cannot change while the review status is {}", status.as_str()),
+        )]));
+    }
+    let now = r.state.now();
+    let mut fields: Map<String, Value> = r
+        .input
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "Catalog" | "OpportunityIdentifier"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    fields.insert("RecordedBy".into(), json!(r.caller.user.name));
+    fields.insert("RecordedAt".into(), json!(format_timestamp(now)));
+    let attestation: Attestation =
+        serde_json::from_value(Value::Object(fields)).map_err(|e| ApiError::Serialization(format!("attestation: {e}")))?;
+    let errors = check_attestation(&attestation, &published_statement_versions(&r).await?, now);
+    if !errors.is_empty() {
+        return Err(ApiError::business_validation(errors));
+    }
+    let mut updated = current.clone();
+    updated.review.attestation = Some(attestation.clone());
+    // Not part of the Selling API document: LastModifiedDate stays, so CRM syncs do not conflict.
+    let expected = current.last_modified.timestamp_millis();
+    r.state.store.commit(WriteBatch { update_opportunities: vec![(updated, expected)], ..Default::default() }).await.map_err(
+        |e| match e {
+            ace_store::StoreError::Conflict(_) => {
+                ApiError::Conflict("The opportunity changed while the attestation was saved; retry.".into())
+            }
+            other => other.into(),
+        },
+    )?;
+    Ok(Output::Json(
+        json!({"Catalog": r.catalog.as_str(), "OpportunityIdentifier": id, "Attestation": attestation_view(&attestation)}),
+    ))
+}
+
+pub async fn get_attestation(r: Request) -> ApiResult {
+    let id = r.required("OpportunityIdentifier").to_string();
+    let o = load(&r, &id).await?;
+    let attestation = o
+        .review
+        .attestation
+        .as_ref()
+        .ok_or_else(|| ApiError::ResourceNotFound(format!("Opportunity {id} has no submission attestation yet")))?;
+    Ok(Output::Json(
+        json!({"Catalog": r.catalog.as_str(), "OpportunityIdentifier": id, "Attestation": attestation_view(attestation)}),
+    ))
+}
+
+pub fn evidence_view(e: &EvidenceRequest) -> Value {
+    let ts = |t: Option<Instant>| t.map(format_timestamp);
+    let v = json!({
+        "RequestId": e.id, "Catalog": e.catalog.as_str(), "OpportunityIdentifier": e.opportunity_id, "Status": e.status.as_str(),
+        "Message": e.message, "RequestedAt": format_timestamp(e.requested_at), "Evidence": e.evidence,
+        "EvidenceSha256": e.evidence_sha256, "AnsweredAt": ts(e.answered_at), "AnsweredBy": e.answered_by, "ClosedAt": ts(e.closed_at),
+    });
+    Model::ace_partner().project("EvidenceRequest", &v)
+}
+
+pub async fn list_evidence_requests(r: Request) -> ApiResult {
+    let wanted_status: Vec<String> = r
+        .input
+        .get("Status")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .unwrap_or_default();
+    let opportunity = r.str("OpportunityIdentifier").map(str::to_string);
+    let items: Vec<Value> = r
+        .state
+        .store
+        .list_evidence_requests(Some(&r.caller.partner.id))
+        .await?
+        .iter()
+        .filter(|e| e.catalog == r.catalog)
+        .filter(|e| opportunity.as_deref().is_none_or(|o| o == e.opportunity_id))
+        .filter(|e| wanted_status.is_empty() || wanted_status.iter().any(|s| s == e.status.as_str()))
+        .map(evidence_view)
+        .collect();
+    let mut filters = r.input.clone();
+    filters.remove("NextToken");
+    filters.remove("MaxResults");
+    let fingerprint = format!("{}:{}", r.caller.partner.id, super::opportunities::request_hash(&filters));
+    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).unwrap_or(20) as usize;
+    let (page, next) = page_in_memory(&r.state, &fingerprint, items, page_size, r.str("NextToken"))?;
+    let mut out = json!({"EvidenceRequests": page});
+    if let Some(next) = next {
+        out["NextToken"] = json!(next);
+    }
+    Ok(Output::Json(out))
+}
+
+pub async fn respond_to_evidence_request(r: Request) -> ApiResult {
+    let id = r.required("RequestId").to_string();
+    let not_found = || ApiError::ResourceNotFound(format!("Evidence request {id} was not found in catalog {}", r.catalog));
+    let mut request = r.state.store.get_evidence_request(&id).await?.ok_or_else(not_found)?;
+    if request.partner_id != r.caller.partner.id || request.catalog != r.catalog {
+        return Err(not_found());
+    }
+    let evidence = r.required("Evidence").to_string();
+    let sha = r.str("EvidenceSha256").map(str::to_string);
+    request.respond(evidence, sha, &r.caller.user.name, r.state.now()).map_err(|e| ApiError::Conflict(e.to_string()))?;
+    r.state.store.put_evidence_request(&request).await?;
+    Ok(Output::Json(json!({"EvidenceRequest": evidence_view(&request)})))
+}
