@@ -3,45 +3,10 @@
 # 127.0.0.1: create, get, update with a stale date (exit 255, ConflictException), list with
 # pagination (--max-items, --page-size), submit, tag. Usage: tests/e2e/aws-cli.sh [path/to/ace]
 # With ACE_E2E_DATABASE=postgres://… the server runs on PostgreSQL instead of SQLite.
-set -euo pipefail
+source "$(dirname "$0")/lib.sh" "${1:-target/debug/ace}"
 
-ACE=${1:-target/debug/ace}
-ACE=$(cd "$(dirname "$ACE")" && pwd)/$(basename "$ACE")
-command -v aws >/dev/null || { echo "aws CLI not found: pip install awscli" >&2; exit 1; }
-
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-endpoint="http://127.0.0.1:$port"
-database_args=()
-[ -n "${ACE_E2E_DATABASE:-}" ] && database_args=(--database "$ACE_E2E_DATABASE")
-"$ACE" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --test-clock "${database_args[@]}" >"$work/server.log" 2>&1 &
-server=$!
-cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-for _ in $(seq 1 100); do
-  curl -fsS "$endpoint/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "$endpoint/readyz" >/dev/null || { cat "$work/server.log"; echo "server did not start" >&2; exit 1; }
-
-export ACE_ENDPOINT=$endpoint ACE_DATA_DIR=$work/data
-passed=0 failed=0
-check() { # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {'d': d}))" "$1"; }
-
-"$ACE" partner add --id P-ACME --name "Acme Cloud" --path consulting --tier select >/dev/null
-keys=$("$ACE" user add --partner P-ACME --name alice --json)
-export AWS_ACCESS_KEY_ID=$(echo "$keys" | json 'd["AccessKeyId"]')
-export AWS_SECRET_ACCESS_KEY=$(echo "$keys" | json 'd["SecretAccessKey"]')
-export AWS_DEFAULT_REGION=us-east-1 AWS_MAX_ATTEMPTS=1 AWS_RETRY_MODE=standard
-unset AWS_PROFILE AWS_SESSION_TOKEN
-"$ACE" quota set --partner P-ACME --writes-per-second unlimited --reads-per-second unlimited >/dev/null
+partner_user P-ACME
 solution=$("$ACE" solution add --partner P-ACME --name "Migration Factory" --category "Consulting Service" --json | json 'd["id"]')
-pcs() { aws partnercentral-selling "$@" --endpoint-url "$endpoint" --output json; }
 
 customer='Account={CompanyName="Example Corp",WebsiteUrl=https://example.com,Industry=Retail,Address={CountryCode=DE,PostalCode=10115}}'
 project='Title=Migration,CustomerBusinessProblem="Move forty virtual machines to the cloud this year."'
@@ -81,6 +46,9 @@ all_ids=$( (echo "$page"; echo "$rest") | python3 -c 'import json,sys; d=[json.l
 check "no opportunity repeats across the pages" test "$all_ids" = 7
 
 pcs associate-opportunity --catalog AWS --opportunity-identifier "$id" --related-entity-type Solutions --related-entity-identifier "$solution"
+acep put-submission-attestation --catalog AWS --opportunity-identifier "$id" \
+  --pre-sales-effort 'Description="Two workshops with the CIO; agreed a migration plan for forty VMs.",Activities=[Workshop],DecisionMakerEngaged=CIO' \
+  --customer-consent 'StatementVersion=2021-10-27,Method=Email,ObtainedAt=2026-01-15T10:00:00Z,ObtainedBy=alice' >/dev/null
 pcs submit-opportunity --catalog AWS --identifier "$id" --involvement-type Co-Sell
 check "submit-opportunity: Submitted" test "$(pcs get-opportunity --catalog AWS --identifier "$id" | json 'd["LifeCycle"]["ReviewStatus"]')" = Submitted
 
@@ -94,6 +62,4 @@ status=$?
 set -e
 check "another catalog's id is ResourceNotFoundException" grep -q "ResourceNotFoundException" <<<"$other"
 
-backend=SQLite; [ -n "${ACE_E2E_DATABASE:-}" ] && backend=PostgreSQL
-echo "aws-cli e2e ($backend): $passed passed, $failed failed"
-test "$failed" = 0
+finish "aws-cli e2e"

@@ -1,6 +1,7 @@
 //! `ace`: the server (`ace serve`) and the operator commands, which call the operator API.
 
 mod client;
+mod review;
 mod serve;
 
 use anyhow::Result;
@@ -48,6 +49,15 @@ enum Command {
     /// Show or set per-partner quotas (USE-5).
     #[command(subcommand)]
     Quota(QuotaCommand),
+    /// Review submitted opportunities (SUB-1).
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
+    /// Consent statements and evidence requests (SUB-4).
+    #[command(subcommand)]
+    Consent(review::ConsentCommand),
+    /// The operator's own pipeline, matched against submissions (SUB-2).
+    #[command(subcommand)]
+    Pipeline(review::PipelineCommand),
 }
 
 #[derive(Args)]
@@ -263,6 +273,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Solution(c) => solution(c, Client::new(cli.connection)?).await,
         Command::Clock(c) => clock(c, Client::new(cli.connection)?).await,
         Command::Quota(c) => quota(c, Client::new(cli.connection)?).await,
+        Command::Review(c) => review::review(c, Client::new(cli.connection)?).await,
+        Command::Consent(c) => review::consent(c, Client::new(cli.connection)?).await,
+        Command::Pipeline(c) => review::pipeline(c, Client::new(cli.connection)?).await,
     }
 }
 

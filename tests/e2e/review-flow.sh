@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SUB-1 … SUB-6 end to end with the AWS CLI: `aws ace-partner` (the project's botocore model,
+# loaded through AWS_DATA_PATH) attests, `aws partnercentral-selling` submits and reads the
+# outcome, `ace review`/`ace consent`/`ace pipeline` act as the operator.
+# Usage: tests/e2e/review-flow.sh [path/to/ace]
+source "$(dirname "$0")/lib.sh" "${1:-target/debug/ace}"
+
+partner_user P-ACME
+solution=$("$ACE" solution add --partner P-ACME --name "Migration Factory" --category "Consulting Service" --json | json 'd["id"]')
+
+# SUB-2: the operator's own pipeline, with one bad row.
+cat >"$work/pipeline.csv" <<'CSV'
+External ID,Company Name,Website,Country,DUNS,Stage,Owner
+SF-001,Pursued GmbH,https://www.pursued.example.com,DE,,Qualified,jo
+SF-002,,https://nameless.example.com,DE,,Qualified,jo
+CSV
+import_out=$("$ACE" pipeline import "$work/pipeline.csv" 2>"$work/import.err")
+check "pipeline import reports 1 inserted, 1 skipped" grep -q "1 inserted, 0 updated, 1 skipped" <<<"$import_out"
+check "the bad row is reported with its line number" grep -q "^line 3:" "$work/import.err"
+
+draft() { # draft COMPANY WEBSITE: an AWS-catalog opportunity with the solution associated
+  local id
+  id=$(pcs create-opportunity --catalog AWS \
+    --customer "Account={CompanyName=\"$1\",WebsiteUrl=$2,Industry=Retail,Address={CountryCode=DE,PostalCode=10115}}" \
+    --project 'Title=Migration,CustomerBusinessProblem="Move forty virtual machines to the cloud this year."' \
+    --life-cycle 'Stage=Qualified,TargetCloseDate=2099-01-31' | json 'd["Id"]')
+  pcs associate-opportunity --catalog AWS --opportunity-identifier "$id" --related-entity-type Solutions --related-entity-identifier "$solution"
+  echo "$id"
+}
+attest() {
+  acep put-submission-attestation --catalog AWS --opportunity-identifier "$1" \
+    --pre-sales-effort 'Description="Two workshops with the CIO; agreed a migration plan for forty VMs.",Activities=[Workshop,Architecture review],DecisionMakerEngaged=CIO,LastMeetingDate=2026-01-15' \
+    --customer-consent 'StatementVersion=2021-10-27,Method=Email,ObtainedAt=2026-01-15T10:00:00Z,ObtainedBy=alice'
+}
+
+id=$(draft "Example Corp" https://example.com)
+
+set +e
+refused=$(pcs submit-opportunity --catalog AWS --identifier "$id" --involvement-type Co-Sell 2>&1)
+status=$?
+set -e
+check "submit without attestation exits 255" test "$status" = 255
+check "the refusal names SUB-3 and SUB-4 in the message" grep -q "SUB-3.*SUB-4" <<<"$refused"
+
+attested=$(attest "$id")
+check "put-submission-attestation records who attested" test "$(echo "$attested" | json 'd["Attestation"]["RecordedBy"]')" = alice
+check "get-submission-attestation returns the consent" \
+  test "$(acep get-submission-attestation --catalog AWS --opportunity-identifier "$id" | json 'd["Attestation"]["CustomerConsent"]["Method"]')" = Email
+
+pcs submit-opportunity --catalog AWS --identifier "$id" --involvement-type Co-Sell
+check "ace review list shows the submission" grep -q "$id" <<<"$("$ACE" review list)"
+"$ACE" review start "$id" >/dev/null
+"$ACE" review action-required "$id" --comment "Add the customer's postal code" --reason incomplete-information >/dev/null
+got=$(pcs get-opportunity --catalog AWS --identifier "$id")
+check "the partner sees Action Required" test "$(echo "$got" | json 'd["LifeCycle"]["ReviewStatus"]')" = "Action Required"
+check "the partner sees the review comment" test "$(echo "$got" | json 'd["LifeCycle"]["ReviewComments"]')" = "Add the customer's postal code"
+
+pcs update-opportunity --catalog AWS --identifier "$id" --last-modified-date "$(echo "$got" | json 'd["LastModifiedDate"]')" \
+  --customer 'Account={CompanyName="Example Corp",WebsiteUrl=https://example.com,Industry=Retail,Address={CountryCode=DE,PostalCode=10117}}' \
+  --project 'Title=Migration,CustomerBusinessProblem="Move forty virtual machines to the cloud this year."' \
+  --life-cycle 'Stage=Qualified,TargetCloseDate=2099-01-31' >/dev/null
+check "the partner's answer sends it back to review" \
+  test "$(pcs get-opportunity --catalog AWS --identifier "$id" | json 'd["LifeCycle"]["ReviewStatus"]')" = Submitted
+
+"$ACE" review approve "$id" --comment "Validated: welcome to co-sell" >/dev/null
+got=$(pcs get-opportunity --catalog AWS --identifier "$id")
+check "the partner sees Approved" test "$(echo "$got" | json 'd["LifeCycle"]["ReviewStatus"]')" = Approved
+check "the partner sees the approval comment" test "$(echo "$got" | json 'd["LifeCycle"]["ReviewComments"]')" = "Validated: welcome to co-sell"
+
+# SUB-4: evidence of consent, requested by the operator and answered by the partner.
+request=$("$ACE" consent request-evidence "$id" --message "Please show the consent email" --json | json 'd["RequestId"]')
+listed=$(acep list-consent-evidence-requests --catalog AWS --status OPEN)
+check "the partner lists the open evidence request" test "$(echo "$listed" | json 'd["EvidenceRequests"][0]["RequestId"]')" = "$request"
+answered=$(acep respond-to-consent-evidence-request --catalog AWS --request-id "$request" --evidence "Email from the CIO, 2026-01-15")
+check "the answer is recorded" test "$(echo "$answered" | json 'd["EvidenceRequest"]["Status"]')" = ANSWERED
+"$ACE" consent close-request "$request" >/dev/null
+set +e
+late=$(acep respond-to-consent-evidence-request --catalog AWS --request-id "$request" --evidence "late" 2>&1)
+status=$?
+set -e
+check "a closed request cannot be answered" grep -q "ConflictException" <<<"$late"
+
+# SUB-2: a submission for a customer the operator already pursues goes to review flagged.
+pursued=$(draft "Pursued GmbH" pursued.example.com)
+attest "$pursued" >/dev/null
+pcs submit-opportunity --catalog AWS --identifier "$pursued" --involvement-type Co-Sell
+check "the reviewer sees already-pursued with the matched record" grep -q "SF-001" <<<"$("$ACE" review show "$pursued" --json)"
+check "the partner does not see the match" bash -c "! grep -q SF-001 <<<'$(pcs get-opportunity --catalog AWS --identifier "$pursued")'"
+
+finish "review-flow e2e"
