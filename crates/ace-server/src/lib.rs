@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The HTTP edge of the ACE Pipeline Manager: the Partner API (awsJson 1.0 + SigV4, wire
 //! compatible with the Partner Central Selling API), the operator API, health endpoints, and
 //! start-up (bootstrap, serve with graceful shutdown).

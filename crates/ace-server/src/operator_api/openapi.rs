@@ -24,6 +24,11 @@ fn id_param(name: &str) -> Value {
 }
 
 pub fn document() -> Value {
+    let decision = json!({"type": "object", "properties": {
+        "comment": {"type": "string"},
+        "reason": {"enum": ["already-pursued", "insufficient-presales", "missing-consent", "personal-data", "unqualified-marketing-lead",
+            "incomplete-information", "not-qualified", "duplicate", "other"]}
+    }});
     let limit = json!({"oneOf": [{"type": "integer", "minimum": 1}, {"const": "unlimited"}]});
     let programs = json!({"type": "array", "items": {"enum": ["competency", "msp", "isv-accelerate", "public-sector", "service-delivery", "well-architected", "service-ready", "global-startup"]}});
     let partner = json!({
@@ -97,7 +102,71 @@ pub fn document() -> Value {
                     "partner": {"type": "string"}, "reads_per_second": limit, "writes_per_second": limit,
                     "reads_per_day": limit, "writes_per_day": limit}})), "200")
             },
-            "/events": {"get": op("The event outbox, oldest first (?after=SEQ&limit=N)", None, "200")}
+            "/events": {"get": op("The event outbox, oldest first (?after=SEQ&limit=N)", None, "200")},
+            "/review": {"get": op("The review queue, oldest submission first, with age and pre-screen findings (SUB-1); ?status=submitted|in-review|action-required|all", None, "200")},
+            "/review/{id}": {
+                "parameters": [id_param("id")],
+                "get": op("One submission: document, partner, attestation (consent record), findings with conflict matches, history, evidence requests", None, "200")
+            },
+            "/review/{id}/start": {"parameters": [id_param("id")], "post": op("Submitted → In review", None, "200")},
+            "/review/{id}/approve": {"parameters": [id_param("id")], "post": op("Approve (validate); records the approval time", Some(decision.clone()), "200")},
+            "/review/{id}/action-required": {"parameters": [id_param("id")], "post": op("Send back to the partner; comment required", Some(decision.clone()), "200")},
+            "/review/{id}/reject": {"parameters": [id_param("id")], "post": op("Reject; reason required", Some(decision), "200")},
+            "/consent/statements": {
+                "get": op("Published consent statement versions (SUB-4)", None, "200"),
+                "post": op("Publish a new version; published versions never change",
+                    Some(json!({"type": "object", "required": ["version", "text"], "properties": {"version": {"type": "string"}, "text": {"type": "string"}}})), "201")
+            },
+            "/consent/requests": {
+                "get": op("Evidence requests and answers; ?opportunity=ID&partner=ID", None, "200"),
+                "post": op("Ask the partner for evidence of consent",
+                    Some(json!({"type": "object", "required": ["opportunity_id", "message"], "properties": {"opportunity_id": {"type": "string"}, "message": {"type": "string"}}})), "201")
+            },
+            "/consent/requests/{id}/close": {"parameters": [id_param("id")], "post": op("Close an evidence request; the request and answer are kept", None, "200")},
+            "/pipeline": {
+                "get": op("The operator's own pipeline (SUB-2); ?limit=N", None, "200"),
+                "post": op("Import or update records by external id (at most 1000 per request); bad records are reported by index and skipped",
+                    Some(json!({"type": "object", "required": ["records"], "properties": {"records": {"type": "array", "maxItems": 1000, "items": {
+                        "type": "object", "required": ["external_id", "company_name", "stage"], "properties": {
+                            "external_id": {"type": "string"}, "company_name": {"type": "string"}, "website": {"type": "string"},
+                            "country": {"type": "string"}, "duns": {"type": "string"}, "stage": {"type": "string"}, "owner": {"type": "string"}}}}}})), "200")
+            },
+            "/settings": {
+                "get": op("Review settings", None, "200"),
+                "put": op("Change review settings", Some(json!({"type": "object", "properties": {"auto_reject_already_pursued": {"type": "boolean"}}})), "200")
+            }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::document;
+
+    /// Every route the operator router declares is in the document.
+    #[test]
+    fn every_operator_route_is_documented() {
+        let sources = [include_str!("mod.rs"), include_str!("review.rs")];
+        let route = declared_routes(&sources);
+        assert!(route.len() > 15, "{route:?}");
+        let doc = document();
+        for path in route {
+            if path == "/openapi.json" {
+                continue;
+            }
+            assert!(doc["paths"].get(&path).is_some(), "{path} is not in the OpenAPI document");
+        }
+    }
+
+    fn declared_routes(sources: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for source in sources {
+            for part in source.split(".route(\"").skip(1) {
+                if let Some(end) = part.find('"') {
+                    out.push(part[..end].to_string());
+                }
+            }
+        }
+        out
+    }
 }
