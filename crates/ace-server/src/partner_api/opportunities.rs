@@ -154,7 +154,10 @@ pub async fn update(r: Request) -> ApiResult {
         UpdatePlan::Replace { document, review } => {
             updated.document = document;
             if let Some(status) = review {
+                // An answer to Action Required is a resubmission: it is pre-screened again.
+                let findings = super::prescreen::screen(&r, &updated).await?;
                 updated.set_review(status, None, None, now);
+                super::prescreen::record_findings(&r, &mut updated, findings, now).await?;
             }
         }
         UpdatePlan::SimulateReview { status, comments, reason } => updated.set_review(status, comments, reason, now),

@@ -156,6 +156,37 @@ async fn sub_5_personal_data_in_free_text_is_refused_unless_consented() {
 }
 
 #[tokio::test]
+async fn sub_5_an_answer_to_action_required_is_prescreened_again() {
+    let app = TestApp::start().await;
+    let (c, client, solution) = partner_with_solution(&app, "P-A").await;
+    let id = draft(&client, &solution, customer("Example Corp"), project()).await;
+    attest(&app, &c, attestation(&id)).await;
+    submit(&client, &id).await.unwrap();
+    app.operator("POST", &format!("/review/{id}/action-required"), json!({"comment": "Describe the problem better"})).await;
+    let got = client.get_opportunity().catalog("AWS").identifier(&id).send().await.unwrap();
+    let leaky = Project::builder()
+        .title("Migration")
+        .customer_business_problem("Their admin (SSN 219-09-9999) needs help moving 40 VMs this year.")
+        .build();
+    let e = client
+        .update_opportunity()
+        .catalog("AWS")
+        .identifier(&id)
+        .last_modified_date(*got.last_modified_date())
+        .customer(customer("Example Corp"))
+        .project(leaky)
+        .life_cycle(lifecycle())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let pcs::operation::update_opportunity::UpdateOpportunityError::ValidationException(v) = e else { panic!("{e:?}") };
+    assert_eq!(v.error_list()[0].field_name(), Some("Project.CustomerBusinessProblem"));
+    let still = client.get_opportunity().catalog("AWS").identifier(&id).send().await.unwrap();
+    assert_eq!(still.life_cycle().unwrap().review_status(), Some(&ReviewStatus::ActionRequired), "nothing changed");
+}
+
+#[tokio::test]
 async fn sub_6_marketing_leads_need_presales_effort_and_consent_first() {
     let app = TestApp::start().await;
     let (c, client, solution) = partner_with_solution(&app, "P-A").await;
