@@ -203,6 +203,7 @@ async fn seed_demo(state: &AppState, data_dir: &Path) -> Result<()> {
         timezone: "UTC".into(),
         holiday_calendar: None,
         referrals_approved: false,
+        further_requirements: Default::default(),
     };
     state.store.insert_partner(&partner, now.timestamp_millis()).await?;
     let (access_key_id, secret) = ace_server::crypto::new_access_key_pair();

@@ -86,6 +86,9 @@ pub struct PartnerProfile {
     pub holiday_calendar: Option<String>,
     #[serde(default)]
     pub referrals_approved: bool,
+    /// Values the operator set for its further requirements (ELIG-2.x (e)), by requirement id.
+    #[serde(default)]
+    pub further_requirements: std::collections::BTreeMap<String, bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -159,6 +162,7 @@ mod tests {
             timezone: "UTC".into(),
             holiday_calendar: None,
             referrals_approved: false,
+            further_requirements: Default::default(),
         }
     }
 

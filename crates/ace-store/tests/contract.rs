@@ -79,6 +79,7 @@ fn partner(id: &str, account: &str) -> PartnerProfile {
         timezone: "UTC".into(),
         holiday_calendar: None,
         referrals_approved: false,
+        further_requirements: Default::default(),
     }
 }
 

@@ -161,6 +161,7 @@ async fn add_partner(State(state): State<AppState>, headers: HeaderMap, body: By
         timezone: input.timezone.unwrap_or_else(|| "UTC".into()),
         holiday_calendar: input.holiday_calendar,
         referrals_approved: input.referrals_approved,
+        further_requirements: Default::default(),
     };
     profile.validate().map_err(|e| OperatorError::bad_request(e.to_string()))?;
     if state.store.get_partner(&profile.id).await?.is_some() {
