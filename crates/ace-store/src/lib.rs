@@ -15,6 +15,7 @@ pub use store::SqlStore;
 use async_trait::async_trait;
 use thiserror::Error;
 
+use ace_domain::eligibility::EligibilityConfig;
 use ace_domain::events::OutboxEvent;
 use ace_domain::identity::{CustomerIdentity, PipelineRecord};
 use ace_domain::ids::Catalog;
@@ -73,7 +74,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// `Conflict` when the id or the account id is taken.
     async fn insert_partner(&self, partner: &PartnerProfile, created_ms: i64) -> StoreResult<()>;
-    async fn update_partner(&self, partner: &PartnerProfile) -> StoreResult<()>;
+    /// Updates the profile and records it as the version in force from `effective_ms`.
+    async fn update_partner(&self, partner: &PartnerProfile, effective_ms: i64) -> StoreResult<()>;
     async fn get_partner(&self, id: &str) -> StoreResult<Option<PartnerProfile>>;
     async fn list_partners(&self) -> StoreResult<Vec<PartnerProfile>>;
 
@@ -134,4 +136,17 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
     async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    /// Profile versions effective at or before `until_ms`, oldest first (one partner, or all).
+    async fn partner_versions(&self, partner_id: Option<&str>, until_ms: i64) -> StoreResult<Vec<(i64, PartnerProfile)>>;
+    /// `(partner, approval ms)` of validated `AWS`-catalog opportunities approved in `(after, until]`.
+    async fn approvals(&self, partner_id: Option<&str>, after_ms: i64, until_ms: i64) -> StoreResult<Vec<(String, i64)>>;
+    /// Referral-originated `AWS`-catalog opportunities and when each was last updated (REF-7).
+    async fn referral_activity(&self, partner_id: Option<&str>) -> StoreResult<Vec<ReferralActivity>>;
+    /// ELIG-3: configuration versions; each is in force from its `effective_ms`.
+    async fn put_eligibility_config(&self, effective_ms: i64, config: &EligibilityConfig) -> StoreResult<()>;
+    async fn eligibility_config_versions(&self) -> StoreResult<Vec<(i64, EligibilityConfig)>>;
+    /// Records a change of a partner's eligibility with its `Partner Eligibility Changed` event.
+    async fn record_eligibility(&self, change: &EligibilityChange, event: &OutboxEvent) -> StoreResult<()>;
+    async fn eligibility_history(&self, partner_id: Option<&str>) -> StoreResult<Vec<EligibilityChange>>;
 }

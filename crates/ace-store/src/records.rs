@@ -103,3 +103,23 @@ pub struct ConsentStatement {
     pub text: String,
     pub published_ms: i64,
 }
+
+/// A referral-originated opportunity's last update (REF-7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralActivity {
+    pub partner_id: String,
+    pub opportunity_id: String,
+    pub last_update_ms: i64,
+    pub stage: String,
+}
+
+/// A recorded change of a partner's eligibility, with what caused it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EligibilityChange {
+    pub partner_id: String,
+    pub at_ms: i64,
+    pub eligible: bool,
+    pub cause: String,
+    /// The requirements not met at that moment.
+    pub unmet: Vec<String>,
+}

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use ace_domain::eligibility::EligibilityConfig;
 use ace_domain::events::OutboxEvent;
 use ace_domain::identity::{name_prefix, CustomerIdentity, PipelineRecord};
 use ace_domain::ids::{opportunity_number, Catalog};
@@ -18,8 +19,8 @@ use ace_domain::submission::EvidenceRequest;
 
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
-    BatchOutcome, ConsentStatement, IdempotencyKey, IdempotencyRecord, OperatorToken, SolutionRecord, Store, StoreError,
-    StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch,
+    BatchOutcome, ConsentStatement, EligibilityChange, IdempotencyKey, IdempotencyRecord, OperatorToken, ReferralActivity,
+    SolutionRecord, Store, StoreError, StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch,
 };
 
 /// Schema migrations, in order; `{serial}` is the dialect's auto-numbered key. Each runs once.
@@ -78,6 +79,17 @@ CREATE TABLE evidence_requests (
     created_ms BIGINT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX evidence_by_partner ON evidence_requests (partner_id, catalog, created_ms);
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#,
+    r#"
+ALTER TABLE opportunities ADD COLUMN approved_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE opportunities ADD COLUMN origin TEXT NOT NULL DEFAULT 'Partner Referral';
+CREATE INDEX opportunities_approvals ON opportunities (partner_id, catalog, approved_ms) WHERE approved_ms > 0;
+CREATE INDEX opportunities_referrals ON opportunities (partner_id, catalog, modified_ms, stage) WHERE origin = 'AWS Referral';
+CREATE TABLE partner_versions (partner_id TEXT NOT NULL, effective_ms BIGINT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (partner_id, effective_ms));
+CREATE TABLE eligibility_config_versions (effective_ms BIGINT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE eligibility_history (
+    partner_id TEXT NOT NULL, at_ms BIGINT NOT NULL, eligible BIGINT NOT NULL, cause TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX eligibility_history_by_partner ON eligibility_history (partner_id, at_ms);
 "#,
 ];
 
@@ -192,6 +204,8 @@ fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
         duns,
         country,
         prefix,
+        o.approved_at.map_or(0, |t| t.timestamp_millis()).into(),
+        o.origin.as_str().into(),
     ])
 }
 
@@ -207,6 +221,17 @@ async fn insert_event(tx: &mut Box<dyn Tx>, e: &OutboxEvent) -> StoreResult<()> 
             e.time.timestamp_millis().into(),
             to_json(&e.envelope)?.into(),
         ],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Profiles are versioned so eligibility can be judged as of any instant.
+async fn insert_partner_version(tx: &mut Box<dyn Tx>, p: &PartnerProfile, effective_ms: i64) -> StoreResult<()> {
+    tx.exec(
+        "INSERT INTO partner_versions (partner_id, effective_ms, doc) VALUES ($1, $2, $3) \
+         ON CONFLICT (partner_id, effective_ms) DO UPDATE SET doc = $3",
+        &[p.id.as_str().into(), effective_ms.into(), to_json(p)?.into()],
     )
     .await
     .map(|_| ())
@@ -359,15 +384,17 @@ impl Store for SqlStore {
             &[p.id.as_str().into(), p.account_id.as_str().into(), to_json(p)?.into(), created_ms.into()],
         )
         .await?;
+        insert_partner_version(&mut tx, p, created_ms).await?;
         tx.commit().await
     }
 
-    async fn update_partner(&self, p: &PartnerProfile) -> StoreResult<()> {
+    async fn update_partner(&self, p: &PartnerProfile, effective_ms: i64) -> StoreResult<()> {
         let mut tx = self.db.begin().await?;
         let n = tx.exec("UPDATE partners SET doc = $2 WHERE id = $1", &[p.id.as_str().into(), to_json(p)?.into()]).await?;
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        insert_partner_version(&mut tx, p, effective_ms).await?;
         tx.commit().await
     }
 
@@ -493,8 +520,8 @@ impl Store for SqlStore {
         for o in &batch.insert_opportunities {
             tx.exec(
                 "INSERT INTO opportunities (catalog, id_number, partner_id, review_status, stage, company_key, created_ms, modified_ms, target_close, doc, \
-                 submitted_ms, ident_domain, ident_duns, ident_country, ident_prefix) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 submitted_ms, ident_domain, ident_duns, ident_country, ident_prefix, approved_ms, origin) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                 &opportunity_params(o)?,
             )
             .await?;
@@ -506,7 +533,8 @@ impl Store for SqlStore {
                 .exec(
                     "UPDATE opportunities SET partner_id = $3, review_status = $4, stage = $5, company_key = $6, created_ms = $7, \
                      modified_ms = $8, target_close = $9, doc = $10, submitted_ms = $11, ident_domain = $12, ident_duns = $13, \
-                     ident_country = $14, ident_prefix = $15 WHERE catalog = $1 AND id_number = $2 AND modified_ms = $16",
+                     ident_country = $14, ident_prefix = $15, approved_ms = $16, origin = $17 \
+                     WHERE catalog = $1 AND id_number = $2 AND modified_ms = $18",
                     &params,
                 )
                 .await?;
@@ -776,5 +804,95 @@ impl Store for SqlStore {
         )
         .await?;
         tx.commit().await
+    }
+
+    async fn partner_versions(&self, partner_id: Option<&str>, until_ms: i64) -> StoreResult<Vec<(i64, PartnerProfile)>> {
+        let mut r = self.db.reader().await?;
+        let rows = match partner_id {
+            Some(p) => {
+                r.query(
+                    "SELECT effective_ms, doc FROM partner_versions WHERE partner_id = $1 AND effective_ms <= $2 ORDER BY effective_ms",
+                    &[p.into(), until_ms.into()],
+                )
+                .await?
+            }
+            None => {
+                r.query("SELECT effective_ms, doc FROM partner_versions WHERE effective_ms <= $1 ORDER BY partner_id, effective_ms", &[until_ms.into()])
+                    .await?
+            }
+        };
+        rows.iter().map(|r| Ok((r.int(0)?, from_json(&r.text(1)?)?))).collect()
+    }
+
+    async fn approvals(&self, partner_id: Option<&str>, after_ms: i64, until_ms: i64) -> StoreResult<Vec<(String, i64)>> {
+        let mut r = self.db.reader().await?;
+        let base = "SELECT partner_id, approved_ms FROM opportunities WHERE approved_ms > 0 AND catalog = 'AWS' \
+                    AND approved_ms > $1 AND approved_ms <= $2";
+        let rows = match partner_id {
+            Some(p) => r.query(&format!("{base} AND partner_id = $3"), &[after_ms.into(), until_ms.into(), p.into()]).await?,
+            None => r.query(base, &[after_ms.into(), until_ms.into()]).await?,
+        };
+        rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect()
+    }
+
+    async fn referral_activity(&self, partner_id: Option<&str>) -> StoreResult<Vec<ReferralActivity>> {
+        let mut r = self.db.reader().await?;
+        let base = "SELECT partner_id, id_number, modified_ms, stage FROM opportunities WHERE origin = 'AWS Referral' AND catalog = 'AWS'";
+        let rows = match partner_id {
+            Some(p) => r.query(&format!("{base} AND partner_id = $1"), &[p.into()]).await?,
+            None => r.query(base, &[]).await?,
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(ReferralActivity {
+                    partner_id: r.text(0)?,
+                    opportunity_id: ace_domain::ids::opportunity_id(r.int(1)?),
+                    last_update_ms: r.int(2)?,
+                    stage: r.text(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_eligibility_config(&self, effective_ms: i64, config: &EligibilityConfig) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO eligibility_config_versions (effective_ms, doc) VALUES ($1, $2) ON CONFLICT (effective_ms) DO UPDATE SET doc = $2",
+            &[effective_ms.into(), to_json(config)?.into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn eligibility_config_versions(&self) -> StoreResult<Vec<(i64, EligibilityConfig)>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT effective_ms, doc FROM eligibility_config_versions ORDER BY effective_ms", &[]).await?;
+        rows.iter().map(|r| Ok((r.int(0)?, from_json(&r.text(1)?)?))).collect()
+    }
+
+    async fn record_eligibility(&self, change: &EligibilityChange, event: &OutboxEvent) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO eligibility_history (partner_id, at_ms, eligible, cause, doc) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                change.partner_id.as_str().into(),
+                change.at_ms.into(),
+                i64::from(change.eligible).into(),
+                change.cause.as_str().into(),
+                to_json(change)?.into(),
+            ],
+        )
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await
+    }
+
+    async fn eligibility_history(&self, partner_id: Option<&str>) -> StoreResult<Vec<EligibilityChange>> {
+        let mut r = self.db.reader().await?;
+        let rows = match partner_id {
+            Some(p) => r.query("SELECT doc FROM eligibility_history WHERE partner_id = $1 ORDER BY at_ms", &[p.into()]).await?,
+            None => r.query("SELECT doc FROM eligibility_history ORDER BY partner_id, at_ms", &[]).await?,
+        };
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
     }
 }

@@ -63,6 +63,7 @@ contract!(
     conflict_candidates_by_domain_duns_and_name,
     pipeline_records_upsert_by_external_id,
     consent_statements_evidence_requests_and_settings,
+    elig_3_partner_and_configuration_versions_and_approvals,
 );
 
 fn partner(id: &str, account: &str) -> PartnerProfile {
@@ -121,9 +122,9 @@ async fn partners_round_trip_and_conflict(store: &SqlStore) {
     assert!(matches!(store.insert_partner(&same_account, 1).await, Err(StoreError::Conflict(_))));
     let mut changed = p.clone();
     changed.referrals_approved = true;
-    store.update_partner(&changed).await.unwrap();
+    store.update_partner(&changed, 2).await.unwrap();
     assert!(store.get_partner("P-A").await.unwrap().unwrap().referrals_approved);
-    assert_eq!(store.update_partner(&partner("P-X", "222222222222")).await, Err(StoreError::NotFound));
+    assert_eq!(store.update_partner(&partner("P-X", "222222222222"), 2).await, Err(StoreError::NotFound));
     assert_eq!(store.list_partners().await.unwrap().len(), 1);
 }
 
@@ -405,4 +406,46 @@ async fn consent_statements_evidence_requests_and_settings(store: &SqlStore) {
     store.put_setting("k", "1").await.unwrap();
     store.put_setting("k", "2").await.unwrap();
     assert_eq!(store.get_setting("k").await.unwrap().as_deref(), Some("2"));
+}
+
+async fn elig_3_partner_and_configuration_versions_and_approvals(store: &SqlStore) {
+    use ace_domain::eligibility::EligibilityConfig;
+    let mut p = partner("P-A", "111111111111");
+    store.insert_partner(&p, 100).await.unwrap();
+    p.tier = Tier::Advanced;
+    store.update_partner(&p, 200).await.unwrap();
+    let versions = store.partner_versions(Some("P-A"), 150).await.unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].1.tier, Tier::Select, "as of 150 the partner was still select");
+    assert_eq!(store.partner_versions(None, 1_000).await.unwrap().len(), 2);
+
+    let mut config = EligibilityConfig::default();
+    store.put_eligibility_config(10, &config).await.unwrap();
+    config.validated_min = 3;
+    store.put_eligibility_config(20, &config).await.unwrap();
+    let versions = store.eligibility_config_versions().await.unwrap();
+    assert_eq!(versions.iter().map(|(ms, c)| (*ms, c.validated_min)).collect::<Vec<_>>(), vec![(10, 10), (20, 3)]);
+
+    let approved = |n: i64, partner: &str, catalog: Catalog, ms: i64| {
+        let mut o = opportunity(partner, catalog, n, "X", 10);
+        o.approved_at = Some(from_millis(ms));
+        o
+    };
+    insert(store, approved(1, "P-A", Catalog::Aws, 500)).await;
+    insert(store, approved(2, "P-A", Catalog::Aws, 900)).await;
+    insert(store, approved(3, "P-A", Catalog::Sandbox, 600)).await;
+    insert(store, approved(4, "P-B", Catalog::Aws, 700)).await;
+    insert(store, opportunity("P-A", Catalog::Aws, 5, "X", 10)).await;
+    assert_eq!(store.approvals(Some("P-A"), 400, 800).await.unwrap(), vec![("P-A".to_string(), 500)], "the Sandbox never counts");
+    let mut all = store.approvals(None, 0, 1_000).await.unwrap();
+    all.sort();
+    assert_eq!(all, vec![("P-A".into(), 500), ("P-A".into(), 900), ("P-B".into(), 700)]);
+
+    let mut referral = opportunity("P-A", Catalog::Aws, 6, "R", 1234);
+    referral.origin = Origin::AwsReferral;
+    insert(store, referral).await;
+    let activity = store.referral_activity(Some("P-A")).await.unwrap();
+    assert_eq!(activity.len(), 1);
+    assert_eq!((activity[0].opportunity_id.as_str(), activity[0].last_update_ms), ("O6", 1234));
+    assert!(store.referral_activity(Some("P-B")).await.unwrap().is_empty());
 }

@@ -261,7 +261,7 @@ async fn update_partner(State(state): State<AppState>, headers: HeaderMap, Path(
         p.referrals_approved = v;
     }
     p.validate().map_err(|e| OperatorError::bad_request(e.to_string()))?;
-    state.store.update_partner(&p).await?;
+    state.store.update_partner(&p, state.now().timestamp_millis()).await?;
     ok(partner_view(&p))
 }
 
