@@ -1,6 +1,7 @@
 //! `ace`: the server (`ace serve`) and the operator commands, which call the operator API.
 
 mod client;
+mod eligibility;
 mod review;
 mod serve;
 
@@ -58,6 +59,13 @@ enum Command {
     /// The operator's own pipeline, matched against submissions (SUB-2).
     #[command(subcommand)]
     Pipeline(review::PipelineCommand),
+    /// Can a partner receive referrals, and if not, what is missing (ELIG-2, REF-6, REF-7)?
+    Eligibility(eligibility::EligibilityArgs),
+    /// Show or change the eligibility thresholds and program list (ELIG-3); changes are versioned.
+    EligibilityConfig(eligibility::ConfigArgs),
+    /// Further requirements the operator defines per segment (ELIG-2.x (e)).
+    #[command(subcommand)]
+    Requirement(eligibility::RequirementCommand),
 }
 
 #[derive(Args)]
@@ -136,6 +144,15 @@ enum PartnerCommand {
     List {
         #[arg(long)]
         json: bool,
+    },
+    /// Set the value of a further requirement (ELIG-2.x (e)) for a partner.
+    SetRequirement {
+        id: String,
+        requirement: String,
+        #[arg(long, conflicts_with = "not_met", required_unless_present = "not_met")]
+        met: bool,
+        #[arg(long)]
+        not_met: bool,
     },
 }
 
@@ -276,6 +293,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Review(c) => review::review(c, Client::new(cli.connection)?).await,
         Command::Consent(c) => review::consent(c, Client::new(cli.connection)?).await,
         Command::Pipeline(c) => review::pipeline(c, Client::new(cli.connection)?).await,
+        Command::Eligibility(a) => eligibility::eligibility(a, Client::new(cli.connection)?).await,
+        Command::EligibilityConfig(a) => eligibility::config(a, Client::new(cli.connection)?).await,
+        Command::Requirement(c) => eligibility::requirement(c, Client::new(cli.connection)?).await,
     }
 }
 
@@ -373,6 +393,9 @@ async fn partner(c: PartnerCommand, client: Client) -> Result<()> {
             } else {
                 print_partner(&p)
             }
+        }
+        PartnerCommand::SetRequirement { id, requirement, met, not_met } => {
+            eligibility::set_requirement(&id, &requirement, met && !not_met, &client).await
         }
         PartnerCommand::List { json } => {
             let v = client.get("/partners").await?;

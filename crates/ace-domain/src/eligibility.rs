@@ -463,8 +463,7 @@ mod tests {
 
     #[test]
     fn elig_3_configuration_in_force_at_as_of() {
-        let mut old = EligibilityConfig::default();
-        old.validated_min = 5;
+        let old = EligibilityConfig { validated_min: 5, ..Default::default() };
         let versions = vec![(at(2025, 1, 1), old.clone()), (at(2026, 1, 1), EligibilityConfig::default())];
         assert_eq!(in_force_at(&versions, at(2025, 6, 1)), Some(&old));
         assert_eq!(in_force_at(&versions, at(2026, 6, 1)).unwrap().validated_min, 10);

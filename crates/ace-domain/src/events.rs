@@ -9,6 +9,8 @@ use crate::opportunity::Opportunity;
 use crate::time::{format_timestamp, Instant};
 
 pub const SOURCE: &str = "aws.partnercentral-selling";
+/// The source of this system's own event types (eligibility, revocation, terms …).
+pub const OWN_SOURCE: &str = "ace.pipeline-manager";
 
 /// An event waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +53,38 @@ pub fn opportunity_event(
         catalog: opportunity.catalog,
         detail_type: detail_type.to_string(),
         resource: arn,
+        time,
+        envelope,
+    }
+}
+
+/// An event of this system's own about a partner, e.g. `Partner Eligibility Changed`.
+pub fn partner_event(
+    detail_type: &str,
+    event_id: String,
+    partner_id: &str,
+    account_id: &str,
+    detail: serde_json::Value,
+    time: Instant,
+) -> OutboxEvent {
+    let resource = format!("partner/{partner_id}");
+    let envelope = json!({
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": OWN_SOURCE,
+        "account": account_id,
+        "time": format_timestamp(time),
+        "region": REGION,
+        "resources": [resource],
+        "detail": detail,
+    });
+    OutboxEvent {
+        id: event_id,
+        partner_id: partner_id.to_string(),
+        catalog: Catalog::Aws,
+        detail_type: detail_type.to_string(),
+        resource,
         time,
         envelope,
     }

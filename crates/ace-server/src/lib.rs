@@ -5,7 +5,9 @@
 
 pub mod clock;
 pub mod crypto;
+pub mod eligibility;
 pub mod error;
+pub mod jobs;
 pub mod operator_api;
 pub mod partner_api;
 pub mod quota;

@@ -1,6 +1,7 @@
 //! The operator API: JSON under `/operator/v1/…`, bearer-token auth. The `ace` CLI's operator
 //! commands are thin clients of it; its OpenAPI document is served at `openapi.json`.
 
+mod eligibility;
 mod openapi;
 mod review;
 
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/quotas", get(show_quota).put(set_quota))
         .route("/events", get(list_events))
         .merge(review::router())
+        .merge(eligibility::router())
 }
 
 /// An operator API error: HTTP status, a stable code, a message for people.
@@ -171,7 +173,10 @@ async fn add_partner(State(state): State<AppState>, headers: HeaderMap, body: By
     // A fresh random account id collides with another only by chance: draw again.
     for _ in 0..5 {
         match state.store.insert_partner(&profile, now_ms).await {
-            Ok(()) => return created(partner_view(&profile)),
+            Ok(()) => {
+                crate::eligibility::refresh(&state, &profile.id, "partner added").await?;
+                return created(partner_view(&profile));
+            }
             Err(StoreError::Conflict(_)) if state.store.get_partner(&profile.id).await?.is_none() => {
                 profile.account_id = crypto::new_account_id();
             }
@@ -262,6 +267,7 @@ async fn update_partner(State(state): State<AppState>, headers: HeaderMap, Path(
     }
     p.validate().map_err(|e| OperatorError::bad_request(e.to_string()))?;
     state.store.update_partner(&p, state.now().timestamp_millis()).await?;
+    crate::eligibility::refresh(&state, &p.id, "partner updated").await?;
     ok(partner_view(&p))
 }
 
@@ -459,7 +465,11 @@ async fn advance_clock(State(state): State<AppState>, headers: HeaderMap, body: 
     let input: AdvanceInput = parse_body(&body)?;
     let by = parse_duration(&input.duration).map_err(OperatorError::bad_request)?;
     state.clock.advance(by).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "not-a-test-clock", e.to_string()))?;
-    ok(clock_view(&state))
+    // Jobs run as soon as the clock moves past their due time.
+    let ran = crate::jobs::run_due(&state).await;
+    let mut view = clock_view(&state);
+    view["jobs_run"] = json!(ran);
+    ok(view)
 }
 
 #[derive(Deserialize)]

@@ -131,6 +131,27 @@ pub fn document() -> Value {
                             "external_id": {"type": "string"}, "company_name": {"type": "string"}, "website": {"type": "string"},
                             "country": {"type": "string"}, "duns": {"type": "string"}, "stage": {"type": "string"}, "owner": {"type": "string"}}}}}})), "200")
             },
+            "/eligibility": {"get": op("Every partner's referral eligibility (ELIG-2); ?as_of=RFC3339", None, "200")},
+            "/eligibility/{id}": {
+                "parameters": [id_param("id")],
+                "get": op("One partner's eligibility report: each requirement met or not, with its figures; ?as_of=RFC3339 uses the profile and configuration in force then", None, "200")
+            },
+            "/eligibility/{id}/history": {"parameters": [id_param("id")], "get": op("Recorded changes of the partner's eligibility, with their causes", None, "200")},
+            "/eligibility-config": {
+                "get": op("The eligibility configuration in force (ELIG-3)", None, "200"),
+                "put": op("Change thresholds or the program list: a new version, in force from now", Some(json!({"type": "object", "properties": {
+                    "validated_min": {"type": "integer"}, "window_months": {"type": "integer"}, "referral_update_days": {"type": "integer"},
+                    "referral_fresh_percent_min": {"type": "integer"}, "programs": {"type": "array", "items": {"type": "string"}}}})), "200")
+            },
+            "/requirements": {
+                "get": op("Further requirements per segment (ELIG-2.x (e))", None, "200"),
+                "post": op("Define a further requirement", Some(json!({"type": "object", "required": ["id", "segment", "description"], "properties": {
+                    "id": {"type": "string"}, "segment": {"enum": ["select", "advanced", "isv"]}, "description": {"type": "string"}}})), "201")
+            },
+            "/partners/{id}/requirements/{requirement}": {
+                "parameters": [id_param("id"), id_param("requirement")],
+                "put": op("Set whether the partner meets a further requirement", Some(json!({"type": "object", "required": ["met"], "properties": {"met": {"type": "boolean"}}})), "200")
+            },
             "/settings": {
                 "get": op("Review settings", None, "200"),
                 "put": op("Change review settings", Some(json!({"type": "object", "properties": {"auto_reject_already_pursued": {"type": "boolean"}}})), "200")
@@ -146,7 +167,7 @@ mod tests {
     /// Every route the operator router declares is in the document.
     #[test]
     fn every_operator_route_is_documented() {
-        let sources = [include_str!("mod.rs"), include_str!("review.rs")];
+        let sources = [include_str!("mod.rs"), include_str!("review.rs"), include_str!("eligibility.rs")];
         let route = declared_routes(&sources);
         assert!(route.len() > 15, "{route:?}");
         let doc = document();

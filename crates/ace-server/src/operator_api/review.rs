@@ -164,6 +164,10 @@ async fn decide(state: &AppState, headers: &HeaderMap, id: &str, action: ReviewA
         }
         other => other.into(),
     })?;
+    if updated.catalog == ace_domain::ids::Catalog::Aws {
+        let cause = format!("review of {}: {}", updated.id, updated.review_status().as_str());
+        crate::eligibility::refresh(state, &updated.partner_id, &cause).await?;
+    }
     ok(queue_item(&updated, now.timestamp_millis()))
 }
 

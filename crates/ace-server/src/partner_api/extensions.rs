@@ -138,3 +138,17 @@ pub async fn respond_to_evidence_request(r: Request) -> ApiResult {
     r.state.store.put_evidence_request(&request).await?;
     Ok(Output::Json(json!({"EvidenceRequest": evidence_view(&request)})))
 }
+
+/// The caller's own eligibility report; another partner's is never reachable (USE-4).
+pub async fn get_referral_eligibility(r: Request) -> ApiResult {
+    let as_of = r.input.get("AsOf").and_then(ace_domain::time::parse_timestamp).unwrap_or_else(|| r.state.now());
+    let report = crate::eligibility::report(r.state.store.as_ref(), &r.caller.partner.id, as_of).await?.ok_or_else(|| {
+        ApiError::ResourceNotFound(format!("no eligibility as of {}: the partner did not exist yet", format_timestamp(as_of)))
+    })?;
+    let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
+    v["AsOf"] = json!(format_timestamp(report.as_of));
+    if let Some(t) = report.next_drop_out {
+        v["NextDropOut"] = json!(format_timestamp(t));
+    }
+    Ok(Output::Json(Model::ace_partner().project("GetReferralEligibilityResponse", &v)))
+}

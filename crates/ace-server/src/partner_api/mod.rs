@@ -59,10 +59,11 @@ pub enum Operation {
     GetSubmissionAttestation,
     ListConsentEvidenceRequests,
     RespondToConsentEvidenceRequest,
+    GetReferralEligibility,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 20] = [
         Operation::CreateOpportunity,
         Operation::GetOpportunity,
         Operation::UpdateOpportunity,
@@ -82,6 +83,7 @@ impl Operation {
         Operation::GetSubmissionAttestation,
         Operation::ListConsentEvidenceRequests,
         Operation::RespondToConsentEvidenceRequest,
+        Operation::GetReferralEligibility,
     ];
 
     pub fn name(self) -> &'static str {
@@ -105,6 +107,7 @@ impl Operation {
             Operation::GetSubmissionAttestation => "GetSubmissionAttestation",
             Operation::ListConsentEvidenceRequests => "ListConsentEvidenceRequests",
             Operation::RespondToConsentEvidenceRequest => "RespondToConsentEvidenceRequest",
+            Operation::GetReferralEligibility => "GetReferralEligibility",
         }
     }
 
@@ -115,6 +118,7 @@ impl Operation {
                 | Operation::GetSubmissionAttestation
                 | Operation::ListConsentEvidenceRequests
                 | Operation::RespondToConsentEvidenceRequest
+                | Operation::GetReferralEligibility
         )
     }
 
@@ -137,9 +141,16 @@ impl Operation {
         Operation::ALL.into_iter().find(|o| o.name() == name && o.is_extension() == extension)
     }
 
-    /// The three Tag operations carry a resource ARN instead of `Catalog`.
+    /// The three Tag operations carry a resource ARN instead of `Catalog`; eligibility is the
+    /// partner's, in no catalog.
     fn has_catalog(self) -> bool {
-        !matches!(self, Operation::TagResource | Operation::UntagResource | Operation::ListTagsForResource)
+        !matches!(
+            self,
+            Operation::TagResource
+                | Operation::UntagResource
+                | Operation::ListTagsForResource
+                | Operation::GetReferralEligibility
+        )
     }
 }
 
@@ -267,6 +278,7 @@ async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMa
         Operation::GetSubmissionAttestation => extensions::get_attestation(request).await,
         Operation::ListConsentEvidenceRequests => extensions::list_evidence_requests(request).await,
         Operation::RespondToConsentEvidenceRequest => extensions::respond_to_evidence_request(request).await,
+        Operation::GetReferralEligibility => extensions::get_referral_eligibility(request).await,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod eligibility;
 mod operator;
 mod opportunities;
 mod review;

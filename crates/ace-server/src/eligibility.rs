@@ -1,0 +1,160 @@
+//! Loads what the domain's eligibility rules need, as of an instant, and keeps each partner's
+//! eligibility history (with a `Partner Eligibility Changed` event) up to date.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use ace_domain::eligibility::{
+    evaluate, in_force_at, window_start, EligibilityConfig, EligibilityReport, OpenReferral, PartnerFacts,
+};
+use ace_domain::events::partner_event;
+use ace_domain::opportunity::stage_is_terminal;
+use ace_domain::partner::PartnerProfile;
+use ace_domain::time::{from_millis, Instant};
+use ace_store::{EligibilityChange, ReferralActivity, Store, StoreResult};
+
+use crate::AppState;
+
+/// Operator setting: when the daily re-evaluation last ran (program clock, ms).
+pub const LAST_SWEEP_SETTING: &str = "jobs.eligibility_sweep_ms";
+
+pub async fn config_versions(store: &dyn Store) -> StoreResult<Vec<(Instant, EligibilityConfig)>> {
+    Ok(store.eligibility_config_versions().await?.into_iter().map(|(ms, c)| (from_millis(ms), c)).collect())
+}
+
+/// ELIG-3: the configuration in force at `as_of` (the built-in defaults before the first change).
+pub async fn config_at(store: &dyn Store, as_of: Instant) -> StoreResult<EligibilityConfig> {
+    Ok(in_force_at(&config_versions(store).await?, as_of).cloned().unwrap_or_default())
+}
+
+/// The partner's profile as it was at `as_of`; `None` when it did not exist yet (or at all).
+pub async fn profile_at(store: &dyn Store, partner_id: &str, as_of: Instant) -> StoreResult<Option<PartnerProfile>> {
+    let versions = store.partner_versions(Some(partner_id), as_of.timestamp_millis()).await?;
+    if let Some((_, profile)) = versions.into_iter().last() {
+        return Ok(Some(profile));
+    }
+    // Partners from before profiles were versioned have no versions at all: use the current one.
+    if store.partner_versions(Some(partner_id), i64::MAX).await?.is_empty() {
+        return store.get_partner(partner_id).await;
+    }
+    Ok(None)
+}
+
+fn open_referrals(activity: &[ReferralActivity], as_of: Instant) -> Vec<OpenReferral> {
+    activity
+        .iter()
+        .filter(|a| !stage_is_terminal(&a.stage))
+        .map(|a| OpenReferral {
+            opportunity_id: a.opportunity_id.clone(),
+            last_update: from_millis(a.last_update_ms.min(as_of.timestamp_millis())),
+        })
+        .collect()
+}
+
+/// One partner's report at `as_of`; `None` when the partner did not exist then.
+pub async fn report(store: &dyn Store, partner_id: &str, as_of: Instant) -> StoreResult<Option<EligibilityReport>> {
+    let Some(profile) = profile_at(store, partner_id, as_of).await? else { return Ok(None) };
+    let config = config_at(store, as_of).await?;
+    let start = window_start(as_of, config.window_months);
+    let approvals: Vec<Instant> = store
+        .approvals(Some(partner_id), start.timestamp_millis(), as_of.timestamp_millis())
+        .await?
+        .into_iter()
+        .map(|(_, ms)| from_millis(ms))
+        .collect();
+    let referrals = open_referrals(&store.referral_activity(Some(partner_id)).await?, as_of);
+    let facts = PartnerFacts { profile: &profile, approvals: &approvals, open_referrals: &referrals };
+    Ok(Some(evaluate(&facts, &config, as_of)))
+}
+
+/// Every partner's report at `as_of`, from three bulk reads.
+pub async fn all_reports(store: &dyn Store, as_of: Instant) -> StoreResult<Vec<EligibilityReport>> {
+    let config = config_at(store, as_of).await?;
+    let mut profiles: HashMap<String, PartnerProfile> = HashMap::new();
+    for (_, p) in store.partner_versions(None, as_of.timestamp_millis()).await? {
+        profiles.insert(p.id.clone(), p); // oldest first: the last one wins
+    }
+    let versioned: std::collections::HashSet<String> =
+        store.partner_versions(None, i64::MAX).await?.into_iter().map(|(_, p)| p.id).collect();
+    for p in store.list_partners().await? {
+        if !versioned.contains(&p.id) {
+            profiles.entry(p.id.clone()).or_insert(p);
+        }
+    }
+    let start = window_start(as_of, config.window_months);
+    let mut approvals: HashMap<String, Vec<Instant>> = HashMap::new();
+    for (partner, ms) in store.approvals(None, start.timestamp_millis(), as_of.timestamp_millis()).await? {
+        approvals.entry(partner).or_default().push(from_millis(ms));
+    }
+    let mut activity: HashMap<String, Vec<ReferralActivity>> = HashMap::new();
+    for a in store.referral_activity(None).await? {
+        activity.entry(a.partner_id.clone()).or_default().push(a);
+    }
+    let mut reports: Vec<EligibilityReport> = profiles
+        .values()
+        .map(|profile| {
+            let referrals = open_referrals(activity.get(&profile.id).map_or(&[][..], Vec::as_slice), as_of);
+            let approvals = approvals.get(&profile.id).map_or(&[][..], Vec::as_slice);
+            evaluate(&PartnerFacts { profile, approvals, open_referrals: &referrals }, &config, as_of)
+        })
+        .collect();
+    reports.sort_by(|a, b| a.partner_id.cmp(&b.partner_id));
+    Ok(reports)
+}
+
+/// Records the report when it changes the partner's eligibility (or is its first), with a
+/// `Partner Eligibility Changed` event.
+async fn record_if_changed(state: &AppState, report: &EligibilityReport, last: Option<bool>, cause: &str) -> StoreResult<bool> {
+    if last == Some(report.eligible) {
+        return Ok(false);
+    }
+    let unmet: Vec<String> = report.requirements.iter().filter(|r| !r.met).map(|r| r.id.clone()).collect();
+    let change = EligibilityChange {
+        partner_id: report.partner_id.clone(),
+        at_ms: report.as_of.timestamp_millis(),
+        eligible: report.eligible,
+        cause: cause.to_string(),
+        unmet: unmet.clone(),
+    };
+    let account = state.store.get_partner(&report.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
+    let detail = json!({"partnerId": report.partner_id, "eligible": report.eligible, "cause": cause, "unmetRequirements": unmet});
+    let event =
+        partner_event("Partner Eligibility Changed", state.new_event_id(), &report.partner_id, &account, detail, report.as_of);
+    state.store.record_eligibility(&change, &event).await?;
+    Ok(true)
+}
+
+/// Re-evaluates one partner now (after an event that can change its eligibility).
+pub async fn refresh(state: &AppState, partner_id: &str, cause: &str) -> StoreResult<()> {
+    let Some(report) = report(state.store.as_ref(), partner_id, state.now()).await? else { return Ok(()) };
+    let last = state.store.eligibility_history(Some(partner_id)).await?.last().map(|c| c.eligible);
+    record_if_changed(state, &report, last, cause).await.map(|_| ())
+}
+
+/// Re-evaluates every partner now; returns how many changed.
+pub async fn sweep(state: &AppState, cause: &str) -> StoreResult<usize> {
+    let now = state.now();
+    let mut last: HashMap<String, bool> = HashMap::new();
+    for change in state.store.eligibility_history(None).await? {
+        last.insert(change.partner_id, change.eligible); // oldest first
+    }
+    let mut changed = 0;
+    for report in all_reports(state.store.as_ref(), now).await? {
+        if record_if_changed(state, &report, last.get(&report.partner_id).copied(), cause).await? {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// The referral gate (ELIG-2, REF-6): `Err` carries the report that explains the refusal.
+pub async fn referral_gate(
+    state: &AppState,
+    partner_id: &str,
+) -> StoreResult<Result<EligibilityReport, Option<EligibilityReport>>> {
+    Ok(match report(state.store.as_ref(), partner_id, state.now()).await? {
+        Some(r) if r.eligible => Ok(r),
+        other => Err(other),
+    })
+}

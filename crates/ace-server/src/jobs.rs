@@ -1,0 +1,49 @@
+//! Background jobs on the program clock. Each is idempotent and runs when due: from a loop
+//! every minute of real time, and at once when a test clock is advanced.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+
+use crate::eligibility::{sweep, LAST_SWEEP_SETTING};
+use crate::AppState;
+
+const ELIGIBILITY_SWEEP_EVERY: TimeDelta = TimeDelta::hours(24);
+
+/// Runs every job that is due; returns what ran, for the operator.
+pub async fn run_due(state: &AppState) -> Vec<String> {
+    let mut ran = Vec::new();
+    let now = state.now();
+    let last_ms = match state.store.get_setting(LAST_SWEEP_SETTING).await {
+        Ok(v) => v.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0),
+        Err(e) => {
+            tracing::warn!(error = %e, "jobs: cannot read the last sweep time");
+            return ran;
+        }
+    };
+    if now.timestamp_millis() - last_ms >= ELIGIBILITY_SWEEP_EVERY.num_milliseconds() {
+        match sweep(state, "daily re-evaluation").await {
+            Ok(changed) => {
+                if let Err(e) = state.store.put_setting(LAST_SWEEP_SETTING, &now.timestamp_millis().to_string()).await {
+                    tracing::warn!(error = %e, "jobs: cannot record the sweep time");
+                }
+                ran.push(format!("eligibility sweep: {changed} partner(s) changed"));
+            }
+            Err(e) => tracing::warn!(error = %e, "jobs: eligibility sweep failed"),
+        }
+    }
+    ran
+}
+
+/// The loop `ace serve` runs until shutdown.
+pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        for line in run_due(&state).await {
+            tracing::info!("{line}");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
