@@ -266,8 +266,14 @@ fn header_key(h: &str) -> String {
     h.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase()
 }
 
-/// Reads the file: good records, and `(line, message)` for each bad row.
-pub fn read_pipeline_csv(text: &str) -> Result<(Vec<(usize, PipelineRecord)>, Vec<(usize, String)>)> {
+/// Good rows with their line numbers, and `(line, message)` for each bad row.
+pub struct PipelineCsv {
+    pub good: Vec<(usize, PipelineRecord)>,
+    pub bad: Vec<(usize, String)>,
+}
+
+/// Reads the file; a file without the needed columns is refused whole.
+pub fn read_pipeline_csv(text: &str) -> Result<PipelineCsv> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers: Vec<String> = reader.headers().context("reading the header row")?.iter().map(header_key).collect();
     let index: Vec<Option<usize>> = COLUMNS.iter().map(|c| headers.iter().position(|h| h == c)).collect();
@@ -301,14 +307,14 @@ pub fn read_pipeline_csv(text: &str) -> Result<(Vec<(usize, PipelineRecord)>, Ve
             Err(message) => bad.push((line, message)),
         }
     }
-    Ok((good, bad))
+    Ok(PipelineCsv { good, bad })
 }
 
 pub async fn pipeline(c: PipelineCommand, client: Client) -> Result<()> {
     match c {
         PipelineCommand::Import { file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let (good, bad) = read_pipeline_csv(&text)?;
+            let PipelineCsv { good, bad } = read_pipeline_csv(&text)?;
             for (line, message) in &bad {
                 eprintln!("line {line}: {message} (skipped)");
             }
@@ -367,7 +373,7 @@ mod tests {
                     ,No Id Corp,,DE,,Open,\n\
                     SF-3,Beta GmbH,,DEU,,Open,\n\
                     SF-4,\"Gamma, Ltd\",gamma.co.uk,GB,123456789,Proposal,\n";
-        let (good, bad) = read_pipeline_csv(text).unwrap();
+        let PipelineCsv { good, bad } = read_pipeline_csv(text).unwrap();
         assert_eq!(good.iter().map(|(l, r)| (*l, r.external_id.as_str())).collect::<Vec<_>>(), vec![(2, "SF-1"), (5, "SF-4")]);
         assert_eq!(good[0].1.country.as_deref(), Some("US"));
         assert_eq!(good[1].1.company_name, "Gamma, Ltd");
