@@ -62,4 +62,18 @@ status=$?
 set -e
 check "another catalog's id is ResourceNotFoundException" grep -q "ResourceNotFoundException" <<<"$other"
 
+# SIGTERM: the server drains and exits cleanly; after a restart every acknowledged write is there.
+kill -TERM "$server"
+set +e
+wait "$server"
+status=$?
+set -e
+check "SIGTERM stops the server cleanly" test "$status" = 0
+"$ACE" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --test-clock "${database_args[@]}" >>"$work/server.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do curl -fsS "$endpoint/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+check "after a restart the opportunity is still Submitted" \
+  test "$(pcs get-opportunity --catalog AWS --identifier "$id" | json 'd["LifeCycle"]["ReviewStatus"]')" = Submitted
+check "after a restart the same credentials still work" test "$(pcs list-opportunities --catalog AWS | json 'len(d["OpportunitySummaries"])')" = 7
+
 finish "aws-cli e2e"

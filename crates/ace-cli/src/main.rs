@@ -1,5 +1,6 @@
 //! `ace`: the server (`ace serve`) and the operator commands, which call the operator API.
 
+mod bench;
 mod client;
 mod eligibility;
 mod review;
@@ -66,6 +67,9 @@ enum Command {
     /// Further requirements the operator defines per segment (ELIG-2.x (e)).
     #[command(subcommand)]
     Requirement(eligibility::RequirementCommand),
+    /// Benchmarks that print figures (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 #[derive(Args)]
@@ -285,6 +289,7 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Bench(bench::BenchCommand::Eligibility(args)) => bench::eligibility(args).await,
         Command::Partner(c) => partner(c, Client::new(cli.connection)?).await,
         Command::User(c) => user(c, Client::new(cli.connection)?).await,
         Command::Solution(c) => solution(c, Client::new(cli.connection)?).await,

@@ -1,0 +1,197 @@
+//! `ace bench …`: benchmarks that print figures (BENCHMARKS.md records them). They run on a
+//! fresh data directory of their own and touch nothing else.
+
+use std::time::{Duration, Instant as Clock};
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use ace_domain::ids::Catalog;
+use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewState};
+use ace_domain::partner::{PartnerPath, PartnerProfile, Program, Tier};
+use ace_domain::time::Instant;
+use ace_store::{SqlStore, Store, WriteBatch};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Referral eligibility of every partner, and of one, over a seeded store.
+    Eligibility(EligibilityBench),
+}
+
+#[derive(Args)]
+pub struct EligibilityBench {
+    #[arg(long, default_value_t = 10_000)]
+    partners: usize,
+    #[arg(long, default_value_t = 1_000_000)]
+    opportunities: usize,
+    /// Share of opportunities approved (validated) within the last two years, in percent.
+    #[arg(long, default_value_t = 10)]
+    approved_percent: u32,
+    /// Where to build the store [default: a temporary directory, removed afterwards].
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+    /// Seed with this PRNG seed (the dataset is deterministic).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// A small deterministic PRNG (xorshift64*): the dataset is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+const TIERS: [(PartnerPath, Tier); 6] = [
+    (PartnerPath::Consulting, Tier::Select),
+    (PartnerPath::Consulting, Tier::Advanced),
+    (PartnerPath::Consulting, Tier::Premier),
+    (PartnerPath::Technology, Tier::Select),
+    (PartnerPath::Isv, Tier::Registered),
+    (PartnerPath::Consulting, Tier::Registered),
+];
+
+fn partner(i: usize, rng: &mut Rng) -> PartnerProfile {
+    let (path, tier) = TIERS[rng.below(TIERS.len() as u64) as usize];
+    PartnerProfile {
+        id: format!("P-{i:06}"),
+        name: format!("Partner {i}"),
+        path,
+        tier,
+        account_id: format!("{:012}", 100_000_000_000u64 + i as u64),
+        programs: if rng.below(3) > 0 { vec![Program::ALL[rng.below(8) as usize]] } else { vec![] },
+        psf_listed: rng.below(10) > 1,
+        isv_path_confirmed: rng.below(2) == 0,
+        privacy_policy: (rng.below(10) > 0).then(|| format!("https://partner{i}.example/privacy")),
+        timezone: "UTC".into(),
+        holiday_calendar: None,
+        referrals_approved: rng.below(10) > 2,
+        further_requirements: Default::default(),
+    }
+}
+
+fn opportunity(n: usize, partner_id: &str, now: Instant, approved: bool, referral: bool, rng: &mut Rng) -> Opportunity {
+    let created = now - chrono::TimeDelta::days(rng.below(730) as i64) - chrono::TimeDelta::minutes(rng.below(1440) as i64);
+    let document = json!({
+        "Customer": {"Account": {"CompanyName": format!("Customer {}", rng.below(200_000)), "WebsiteUrl": format!("https://c{}.example.com", rng.below(200_000)),
+            "Industry": "Retail", "Address": {"CountryCode": "US", "PostalCode": "98101", "StateOrRegion": "Washington"}}},
+        "LifeCycle": {"Stage": if referral { "Prospect" } else { "Qualified" }, "TargetCloseDate": "2099-01-31",
+            "ReviewStatus": if approved { "Approved" } else { "Pending Submission" }},
+        "Project": {"Title": "Data platform migration", "CustomerBusinessProblem": "Move the reporting warehouse and 40 VMs to the cloud this year.",
+            "ExpectedCustomerSpend": [{"Amount": "12000", "CurrencyCode": "USD", "Frequency": "Monthly", "TargetCompany": "AWS"}]},
+        "OpportunityType": "Net New Business",
+    });
+    Opportunity {
+        catalog: Catalog::Aws,
+        id: format!("O{n}"),
+        partner_id: partner_id.to_string(),
+        document: document.as_object().cloned().unwrap_or_default(),
+        origin: if referral { Origin::AwsReferral } else { Origin::PartnerReferral },
+        created,
+        last_modified: created,
+        related: empty_related(),
+        tags: vec![],
+        submission: None,
+        approved_at: approved.then(|| created + chrono::TimeDelta::hours(30)),
+        review: ReviewState::default(),
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+pub async fn eligibility(args: EligibilityBench) -> Result<()> {
+    let temp = tempfile_dir()?;
+    let dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
+    let store = SqlStore::open_sqlite(&dir, "NORMAL").await?;
+    let mut rng = Rng(args.seed.max(1));
+    let now = ace_domain::time::truncate_to_millis(chrono::Utc::now());
+
+    let started = Clock::now();
+    for i in 0..args.partners {
+        store.insert_partner(&partner(i, &mut rng), now.timestamp_millis() - 800 * 86_400_000).await?;
+    }
+    let partners_seeded = started.elapsed();
+    let started = Clock::now();
+    let mut batch = WriteBatch::default();
+    for n in 1..=args.opportunities {
+        let owner = format!("P-{:06}", rng.below(args.partners as u64));
+        let approved = rng.below(100) < u64::from(args.approved_percent);
+        let referral = !approved && rng.below(100) < 2;
+        batch.insert_opportunities.push(opportunity(n, &owner, now, approved, referral, &mut rng));
+        if batch.insert_opportunities.len() == 10_000 {
+            store.commit(std::mem::take(&mut batch)).await?;
+        }
+    }
+    if !batch.insert_opportunities.is_empty() {
+        store.commit(batch).await?;
+    }
+    let opportunities_seeded = started.elapsed();
+    println!(
+        "seeded {} partners in {:.1} s and {} opportunities ({}% approved) in {:.1} s ({:.0} rows/s)",
+        args.partners,
+        partners_seeded.as_secs_f64(),
+        args.opportunities,
+        args.approved_percent,
+        opportunities_seeded.as_secs_f64(),
+        args.opportunities as f64 / opportunities_seeded.as_secs_f64()
+    );
+
+    let mut all = Vec::new();
+    let mut eligible = 0;
+    for _ in 0..5 {
+        let t = Clock::now();
+        let reports = ace_server::eligibility::all_reports(&store, now).await?;
+        all.push(t.elapsed());
+        eligible = reports.iter().filter(|r| r.eligible).count();
+    }
+    let mut one = Vec::new();
+    for i in 0..500 {
+        let id = format!("P-{:06}", (i * 7919) % args.partners.max(1));
+        let t = Clock::now();
+        ace_server::eligibility::report(&store, &id, now).await?;
+        one.push(t.elapsed());
+    }
+    let one_median = median(one.clone());
+    let one_p99 = {
+        let mut s = one;
+        s.sort();
+        s[s.len() * 99 / 100]
+    };
+    println!(
+        "eligibility of all {} partners: median {:.0} ms over 5 runs ({} eligible)",
+        args.partners,
+        median(all).as_secs_f64() * 1000.0,
+        eligible
+    );
+    println!(
+        "eligibility of one partner: median {:.3} ms, p99 {:.3} ms over 500 partners",
+        one_median.as_secs_f64() * 1000.0,
+        one_p99.as_secs_f64() * 1000.0
+    );
+    let size = std::fs::metadata(dir.join("ace.db")).map(|m| m.len()).unwrap_or(0);
+    println!("database: {:.0} MB", size as f64 / 1e6);
+    drop(store);
+    if args.data_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("ace-bench-{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
