@@ -11,7 +11,7 @@ use ace_domain::time::{format_timestamp, Instant};
 use ace_store::WriteBatch;
 
 use super::opportunities::load;
-use super::{page_in_memory, ApiResult, Output, Request};
+use super::{in_memory_page, ApiResult, Output, Request};
 use crate::error::ApiError;
 
 /// The attestation in its API shape.
@@ -112,17 +112,7 @@ pub async fn list_evidence_requests(r: Request) -> ApiResult {
         .filter(|e| wanted_status.is_empty() || wanted_status.iter().any(|s| s == e.status.as_str()))
         .map(evidence_view)
         .collect();
-    let mut filters = r.input.clone();
-    filters.remove("NextToken");
-    filters.remove("MaxResults");
-    let fingerprint = format!("{}:{}", r.caller.partner.id, super::opportunities::request_hash(&filters));
-    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).unwrap_or(20) as usize;
-    let (page, next) = page_in_memory(&r.state, &fingerprint, items, page_size, r.str("NextToken"))?;
-    let mut out = json!({"EvidenceRequests": page});
-    if let Some(next) = next {
-        out["NextToken"] = json!(next);
-    }
-    Ok(Output::Json(out))
+    in_memory_page(&r, items, "EvidenceRequests")
 }
 
 pub async fn respond_to_evidence_request(r: Request) -> ApiResult {

@@ -297,9 +297,26 @@ impl Request {
     }
 }
 
-/// Pagination over an in-memory list (solutions, tasks): the token carries the offset and is
-/// bound to the request it came from.
-pub fn page_in_memory<T>(
+/// One page of a list built in memory (solutions, tasks, evidence requests) as
+/// `{result_key: [...], "NextToken"?}`. The token is bound to the caller, the operation and the
+/// filters it was issued for.
+pub fn in_memory_page(r: &Request, items: Vec<Value>, result_key: &str) -> ApiResult {
+    let mut filters = r.input.clone();
+    filters.remove("NextToken");
+    filters.remove("MaxResults");
+    let fingerprint = format!("{}:{}:{}", r.caller.partner.id, r.operation.name(), opportunities::request_hash(&filters));
+    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).unwrap_or(20) as usize;
+    let (page, next) = page_in_memory(&r.state, &fingerprint, items, page_size, r.str("NextToken"))?;
+    let mut out = serde_json::json!({ result_key: page });
+    if let Some(next) = next {
+        out["NextToken"] = Value::String(next);
+    }
+    Ok(Output::Json(out))
+}
+
+/// Pagination over an in-memory list: the token carries the offset and is bound to the
+/// request it came from.
+fn page_in_memory<T>(
     state: &AppState,
     fingerprint: &str,
     items: Vec<T>,

@@ -6,7 +6,7 @@ use ace_domain::ids::{solution_arn, solution_number, SANDBOX_SOLUTION_ID};
 use ace_domain::time::{format_timestamp, from_millis};
 use ace_store::SolutionRecord;
 
-use super::{page_in_memory, ApiResult, Output, Request};
+use super::{in_memory_page, ApiResult, Output, Request};
 use crate::partner_api::opportunities::request_hash;
 
 fn sandbox_solution(r: &Request) -> SolutionRecord {
@@ -64,15 +64,5 @@ pub async fn list(r: Request) -> ApiResult {
             })
         })
         .collect();
-    let mut filters = r.input.clone();
-    filters.remove("NextToken");
-    filters.remove("MaxResults");
-    let fingerprint = format!("{}:{}", r.caller.partner.id, request_hash(&filters));
-    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).unwrap_or(20) as usize;
-    let (page, next) = page_in_memory(&r.state, &fingerprint, summaries, page_size, r.str("NextToken"))?;
-    let mut out = json!({"SolutionSummaries": page});
-    if let Some(next) = next {
-        out["NextToken"] = json!(next);
-    }
-    Ok(Output::Json(out))
+    in_memory_page(&r, summaries, "SolutionSummaries")
 }

@@ -10,7 +10,7 @@ use ace_domain::time::format_timestamp;
 use ace_store::{BatchOutcome, IdempotencyRecord, TaskRecord, WriteBatch};
 
 use super::opportunities::{event, idempotency_key, load, replay, request_hash};
-use super::{page_in_memory, ApiResult, Output, Request};
+use super::{in_memory_page, ApiResult, Output, Request};
 use crate::error::ApiError;
 
 const TASK_KIND: &str = "engagement-from-opportunity-task";
@@ -139,15 +139,5 @@ pub async fn list_from_opportunity(r: Request) -> ApiResult {
     if descending {
         tasks.reverse();
     }
-    let mut filters = r.input.clone();
-    filters.remove("NextToken");
-    filters.remove("MaxResults");
-    let fingerprint = format!("{}:{}", r.caller.partner.id, super::opportunities::request_hash(&filters));
-    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).unwrap_or(20) as usize;
-    let (page, next) = page_in_memory(&r.state, &fingerprint, tasks, page_size, r.str("NextToken"))?;
-    let mut out = json!({"TaskSummaries": page});
-    if let Some(next) = next {
-        out["NextToken"] = json!(next);
-    }
-    Ok(Output::Json(out))
+    in_memory_page(&r, tasks, "TaskSummaries")
 }
