@@ -6,8 +6,7 @@ use ace_domain::ids::{solution_arn, solution_number, SANDBOX_SOLUTION_ID};
 use ace_domain::time::{format_timestamp, from_millis};
 use ace_store::SolutionRecord;
 
-use super::{in_memory_page, ApiResult, Output, Request};
-use crate::partner_api::opportunities::request_hash;
+use super::{in_memory_page, ApiResult, Request};
 
 fn sandbox_solution(r: &Request) -> SolutionRecord {
     SolutionRecord {
