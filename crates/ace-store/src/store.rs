@@ -84,7 +84,8 @@ CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ALTER TABLE opportunities ADD COLUMN approved_ms BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE opportunities ADD COLUMN origin TEXT NOT NULL DEFAULT 'Partner Referral';
 CREATE INDEX opportunities_approvals ON opportunities (partner_id, catalog, approved_ms) WHERE approved_ms > 0;
-CREATE INDEX opportunities_referrals ON opportunities (partner_id, catalog, modified_ms, stage) WHERE origin = 'AWS Referral';
+CREATE INDEX opportunities_approvals_by_time ON opportunities (catalog, approved_ms, partner_id) WHERE approved_ms > 0;
+CREATE INDEX opportunities_referrals ON opportunities (partner_id, catalog, modified_ms, stage, id_number) WHERE origin = 'AWS Referral';
 CREATE TABLE partner_versions (partner_id TEXT NOT NULL, effective_ms BIGINT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (partner_id, effective_ms));
 CREATE TABLE eligibility_config_versions (effective_ms BIGINT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE eligibility_history (
@@ -837,12 +838,15 @@ impl Store for SqlStore {
 
     async fn referral_activity(&self, partner_id: Option<&str>) -> StoreResult<Vec<ReferralActivity>> {
         let mut r = self.db.reader().await?;
-        let base = "SELECT partner_id, id_number, modified_ms, stage FROM opportunities WHERE origin = 'AWS Referral' AND catalog = 'AWS'";
+        // All partners: a scan of the partial index alone; an equality on `catalog` would lead
+        // SQLite's planner to the primary key and a scan of the whole table.
+        let base = "SELECT partner_id, id_number, modified_ms, stage, catalog FROM opportunities WHERE origin = 'AWS Referral'";
         let rows = match partner_id {
-            Some(p) => r.query(&format!("{base} AND partner_id = $1"), &[p.into()]).await?,
+            Some(p) => r.query(&format!("{base} AND partner_id = $1 AND catalog = 'AWS'"), &[p.into()]).await?,
             None => r.query(base, &[]).await?,
         };
         rows.iter()
+            .filter(|r| matches!(r.text(4).as_deref(), Ok("AWS")))
             .map(|r| {
                 Ok(ReferralActivity {
                     partner_id: r.text(0)?,
