@@ -4,6 +4,7 @@
 //! Time and random values come in as arguments. `tests::domain_crate_stays_pure` enforces the
 //! dependency side of that.
 
+pub mod business_days;
 pub mod eligibility;
 pub mod events;
 pub mod identity;
