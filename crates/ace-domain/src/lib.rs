@@ -15,6 +15,7 @@ pub mod opportunity;
 pub mod partner;
 pub mod pii;
 pub mod quota;
+pub mod referral;
 pub mod submission;
 pub mod time;
 

@@ -1,0 +1,443 @@
+//! Customer Engagement Referrals (REF-1 … REF-5, REF-7, REM-2, REM-3): a lead or opportunity
+//! the operator refers to a partner, seen by the partner as an engagement invitation from `aws`.
+//!
+//! The invitation never carries the customer's contact: that arrives only in the opportunity
+//! the partner creates by accepting. Every transition is a pure function handed `now`.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ids::Catalog;
+use crate::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReferralKind {
+    Lead,
+    Opportunity,
+}
+
+impl ReferralKind {
+    pub fn payload_type(self) -> &'static str {
+        match self {
+            ReferralKind::Lead => "LeadInvitation",
+            ReferralKind::Opportunity => "OpportunityInvitation",
+        }
+    }
+}
+
+/// `InvitationStatus`, plus `Revoked`, which the partner never sees: to it a revoked referral
+/// does not exist (REF-3, REM-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReferralStatus {
+    Pending,
+    Accepted,
+    Rejected,
+    Expired,
+    Revoked,
+}
+
+impl ReferralStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReferralStatus::Pending => "PENDING",
+            ReferralStatus::Accepted => "ACCEPTED",
+            ReferralStatus::Rejected => "REJECTED",
+            ReferralStatus::Expired => "EXPIRED",
+            ReferralStatus::Revoked => "REVOKED",
+        }
+    }
+
+    /// Visible to the partner at all (rejected, expired and revoked referrals are gone).
+    pub fn visible_to_partner(self) -> bool {
+        matches!(self, ReferralStatus::Pending | ReferralStatus::Accepted)
+    }
+}
+
+/// The customer's contact person: the data REF-1 protects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ReferralContact {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralCustomer {
+    pub company_name: String,
+    pub website: String,
+    pub country: String,
+    pub industry: Option<String>,
+}
+
+/// REF-2: how the partner reached the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContactChannel {
+    Email,
+    Phone,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactRecord {
+    pub channel: ContactChannel,
+    pub contacted_at: Instant,
+    pub recorded_by: String,
+    pub recorded_at: Instant,
+    pub note: Option<String>,
+}
+
+/// REM-3: why the partner may keep the data after a revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetentionReason {
+    CustomerPermission,
+    IndependentSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionAttestation {
+    pub reason: RetentionReason,
+    pub evidence: String,
+    pub attested_by: String,
+    pub attested_at: Instant,
+}
+
+/// What happens when a contact deadline passes unmet (the program says it "may" be revoked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MissedDeadlinePolicy {
+    #[default]
+    Revoke,
+    /// Keep it and flag it for the operator's decision.
+    Flag,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referral {
+    /// `engi-…`: the invitation id the partner sees.
+    pub id: String,
+    /// `eng-…`
+    pub engagement_id: String,
+    pub catalog: Catalog,
+    pub partner_id: String,
+    pub kind: ReferralKind,
+    pub customer: ReferralCustomer,
+    pub title: Option<String>,
+    pub problem: Option<String>,
+    pub contact: ReferralContact,
+    pub status: ReferralStatus,
+    pub provided_at: Instant,
+    pub expires_at: Instant,
+    /// REF-3: when the customer must have been contacted.
+    pub contact_deadline: Instant,
+    pub accepted_at: Option<Instant>,
+    pub rejection_reason: Option<String>,
+    /// The partner opportunity created by accepting it.
+    pub opportunity_id: Option<String>,
+    pub contact_record: Option<ContactRecord>,
+    pub reminders_sent: Vec<Instant>,
+    /// Flagged for the operator when the deadline passed under the `flag` policy.
+    pub flagged_at: Option<Instant>,
+    pub revoked_at: Option<Instant>,
+    pub revocation_reason: Option<String>,
+    pub retention: Option<RetentionAttestation>,
+    /// The last partner write on the referral or its opportunity (REF-7).
+    pub last_partner_update: Option<Instant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReferralError {
+    #[error("the invitation is {0}; only a PENDING invitation can be accepted or rejected")]
+    NotPending(&'static str),
+    #[error("REF-2: contact is by email or phone only; {0:?} is not allowed")]
+    ChannelNotAllowed(String),
+    #[error("REF-2: the contact must be made in the partner's own name (ActingInOwnName must be true)")]
+    NotInOwnName,
+    #[error("the contact time {0} is before the referral was provided")]
+    ContactBeforeReferral(String),
+    #[error("the contact time {0} is in the future")]
+    ContactInFuture(String),
+    #[error("accept the invitation before recording a contact")]
+    NotAccepted,
+    #[error("a rejection reason is required in the AWS catalog")]
+    ReasonRequired,
+}
+
+/// REF-2: parses a channel; anything but email or phone is refused, citing the rule.
+pub fn parse_channel(s: &str) -> Result<ContactChannel, ReferralError> {
+    match s {
+        "Email" => Ok(ContactChannel::Email),
+        "Phone" => Ok(ContactChannel::Phone),
+        other => Err(ReferralError::ChannelNotAllowed(other.to_string())),
+    }
+}
+
+impl Referral {
+    pub fn accept(&mut self, now: Instant) -> Result<(), ReferralError> {
+        if self.status != ReferralStatus::Pending {
+            return Err(ReferralError::NotPending(self.status.as_str()));
+        }
+        self.status = ReferralStatus::Accepted;
+        self.accepted_at = Some(now);
+        self.last_partner_update = Some(now);
+        Ok(())
+    }
+
+    pub fn reject(&mut self, reason: Option<String>, now: Instant) -> Result<(), ReferralError> {
+        if self.status != ReferralStatus::Pending {
+            return Err(ReferralError::NotPending(self.status.as_str()));
+        }
+        if self.catalog == Catalog::Aws && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            return Err(ReferralError::ReasonRequired);
+        }
+        self.status = ReferralStatus::Rejected;
+        self.rejection_reason = reason;
+        self.last_partner_update = Some(now);
+        Ok(())
+    }
+
+    /// REF-2: records the partner's contact with the customer.
+    pub fn record_contact(
+        &mut self,
+        channel: ContactChannel,
+        contacted_at: Instant,
+        acting_in_own_name: bool,
+        by: &str,
+        note: Option<String>,
+        now: Instant,
+    ) -> Result<(), ReferralError> {
+        if self.status != ReferralStatus::Accepted {
+            return Err(ReferralError::NotAccepted);
+        }
+        if !acting_in_own_name {
+            return Err(ReferralError::NotInOwnName);
+        }
+        if contacted_at < self.provided_at {
+            return Err(ReferralError::ContactBeforeReferral(crate::time::format_timestamp(contacted_at)));
+        }
+        if contacted_at > now {
+            return Err(ReferralError::ContactInFuture(crate::time::format_timestamp(contacted_at)));
+        }
+        self.contact_record = Some(ContactRecord { channel, contacted_at, recorded_by: by.into(), recorded_at: now, note });
+        self.last_partner_update = Some(now);
+        Ok(())
+    }
+
+    /// REF-3: has the customer been contacted in time?
+    pub fn contact_met(&self) -> bool {
+        self.contact_record.as_ref().is_some_and(|c| c.contacted_at <= self.contact_deadline)
+    }
+}
+
+/// What a due-date sweep must do with a referral at `now`, in precedence order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueAction {
+    /// REF-3: the deadline passed without a contact: revoke.
+    Revoke,
+    /// REF-3 under the `flag` policy: flag it for the operator.
+    Flag,
+    /// PENDING past its acceptance window.
+    Expire,
+    /// A reminder before the deadline.
+    Remind,
+}
+
+pub fn due_action(
+    r: &Referral,
+    now: Instant,
+    policy: MissedDeadlinePolicy,
+    reminder_before: chrono::TimeDelta,
+) -> Option<DueAction> {
+    if !r.status.visible_to_partner() {
+        return None;
+    }
+    if r.contact_record.is_none() && now >= r.contact_deadline {
+        return match policy {
+            MissedDeadlinePolicy::Revoke => Some(DueAction::Revoke),
+            MissedDeadlinePolicy::Flag if r.flagged_at.is_none() => Some(DueAction::Flag),
+            MissedDeadlinePolicy::Flag => None,
+        };
+    }
+    if r.status == ReferralStatus::Pending && now >= r.expires_at {
+        return Some(DueAction::Expire);
+    }
+    if r.contact_record.is_none() && r.reminders_sent.is_empty() && now >= r.contact_deadline - reminder_before {
+        return Some(DueAction::Remind);
+    }
+    None
+}
+
+/// REF-5: the suppression key of a contact's e-mail (hashed, never stored in the clear).
+pub fn email_suppression_key(email: &str) -> String {
+    format!("email:{}", hex(&Sha256::digest(email.trim().to_lowercase().as_bytes())))
+}
+
+/// REF-5: the suppression key of a company, by its registrable domain.
+pub fn domain_suppression_key(website: &str) -> Option<String> {
+    crate::identity::registrable_domain(website).map(|d| format!("domain:{d}"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// REF-4: the outreach text a partner may use, in its own name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OutreachTemplate {
+    pub email_subject: String,
+    pub email_body: String,
+    pub phone_script: String,
+}
+
+pub fn outreach_template(
+    partner_name: &str,
+    operator_name: &str,
+    customer: &str,
+    unsubscribe_links: &[String],
+) -> OutreachTemplate {
+    let links = unsubscribe_links.join("\n");
+    OutreachTemplate {
+        email_subject: format!("{partner_name}: following up on your interest"),
+        email_body: format!(
+            "Hello,\n\nI am writing from {partner_name}. {operator_name} referred {customer} to us because you expressed interest in help with your cloud plans. \
+             We are an independent company and contact you in our own name, not on {operator_name}'s behalf.\n\n\
+             If you would like to talk, just reply to this e-mail. If you do not want to hear from us, tell us and we will not contact you again.\n\n\
+             To manage the communications you receive from {operator_name}:\n{links}\n\nBest regards,\n{partner_name}"
+        ),
+        phone_script: format!(
+            "Hello, this is <name> calling from {partner_name}. {operator_name} referred you to us as a partner who can help with your cloud plans. \
+             We are an independent company calling in our own name, not on {operator_name}'s behalf. Is now a good time? \
+             If you prefer not to be contacted, I will make sure we do not call again, and I can tell you how to manage the communications you receive from {operator_name}."
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    fn t(d: u32, h: u32) -> Instant {
+        Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap()
+    }
+
+    fn referral() -> Referral {
+        Referral {
+            id: "engi-0000000000001".into(),
+            engagement_id: "eng-00000000000001".into(),
+            catalog: Catalog::Aws,
+            partner_id: "P".into(),
+            kind: ReferralKind::Opportunity,
+            customer: ReferralCustomer {
+                company_name: "Acme".into(),
+                website: "https://acme.com".into(),
+                country: "US".into(),
+                industry: None,
+            },
+            title: None,
+            problem: None,
+            contact: ReferralContact { email: Some("jane@acme.com".into()), ..Default::default() },
+            status: ReferralStatus::Pending,
+            provided_at: t(23, 10),
+            expires_at: t(23, 10) + TimeDelta::days(15),
+            contact_deadline: t(27, 0),
+            accepted_at: None,
+            rejection_reason: None,
+            opportunity_id: None,
+            contact_record: None,
+            reminders_sent: vec![],
+            flagged_at: None,
+            revoked_at: None,
+            revocation_reason: None,
+            retention: None,
+            last_partner_update: None,
+        }
+    }
+
+    #[test]
+    fn ref_2_contact_is_by_email_or_phone_in_own_name() {
+        assert_eq!(parse_channel("Email"), Ok(ContactChannel::Email));
+        assert_eq!(parse_channel("Phone"), Ok(ContactChannel::Phone));
+        for bad in ["LinkedIn", "InPerson", "email", ""] {
+            let e = parse_channel(bad).unwrap_err();
+            assert!(e.to_string().starts_with("REF-2"), "{e}");
+        }
+        let mut r = referral();
+        assert_eq!(
+            r.record_contact(ContactChannel::Email, t(24, 9), true, "alice", None, t(24, 10)),
+            Err(ReferralError::NotAccepted)
+        );
+        r.accept(t(23, 12)).unwrap();
+        assert_eq!(
+            r.record_contact(ContactChannel::Email, t(24, 9), false, "alice", None, t(24, 10)),
+            Err(ReferralError::NotInOwnName)
+        );
+        assert!(matches!(
+            r.record_contact(ContactChannel::Email, t(22, 9), true, "alice", None, t(24, 10)),
+            Err(ReferralError::ContactBeforeReferral(_))
+        ));
+        assert!(matches!(
+            r.record_contact(ContactChannel::Email, t(25, 9), true, "alice", None, t(24, 10)),
+            Err(ReferralError::ContactInFuture(_))
+        ));
+        r.record_contact(ContactChannel::Phone, t(24, 9), true, "alice", Some("left a message".into()), t(24, 10)).unwrap();
+        assert!(r.contact_met());
+    }
+
+    #[test]
+    fn ref_3_due_actions_in_order() {
+        let remind = TimeDelta::hours(24);
+        let mut r = referral();
+        assert_eq!(due_action(&r, t(24, 0), MissedDeadlinePolicy::Revoke, remind), None);
+        assert_eq!(due_action(&r, t(26, 1), MissedDeadlinePolicy::Revoke, remind), Some(DueAction::Remind));
+        r.reminders_sent.push(t(26, 1));
+        assert_eq!(due_action(&r, t(26, 2), MissedDeadlinePolicy::Revoke, remind), None);
+        assert_eq!(due_action(&r, t(27, 0), MissedDeadlinePolicy::Revoke, remind), Some(DueAction::Revoke));
+        assert_eq!(due_action(&r, t(27, 0), MissedDeadlinePolicy::Flag, remind), Some(DueAction::Flag));
+        r.flagged_at = Some(t(27, 0));
+        assert_eq!(due_action(&r, t(28, 0), MissedDeadlinePolicy::Flag, remind), None, "flagged once");
+        let mut contacted = referral();
+        contacted.accept(t(23, 11)).unwrap();
+        contacted.record_contact(ContactChannel::Email, t(24, 9), true, "a", None, t(24, 9)).unwrap();
+        assert_eq!(due_action(&contacted, t(30, 0), MissedDeadlinePolicy::Revoke, remind), None);
+        // a PENDING invitation whose acceptance window closes before its contact deadline expires
+        let mut expired = referral();
+        expired.contact_deadline = expired.expires_at + TimeDelta::days(1);
+        assert_eq!(due_action(&expired, expired.expires_at, MissedDeadlinePolicy::Revoke, remind), Some(DueAction::Expire));
+    }
+
+    #[test]
+    fn accept_and_reject_only_when_pending() {
+        let mut r = referral();
+        assert_eq!(r.reject(None, t(23, 11)), Err(ReferralError::ReasonRequired));
+        r.reject(Some("Unable to support".into()), t(23, 11)).unwrap();
+        assert_eq!(r.accept(t(23, 12)), Err(ReferralError::NotPending("REJECTED")));
+        let mut sandbox = referral();
+        sandbox.catalog = Catalog::Sandbox;
+        assert!(sandbox.reject(None, t(23, 11)).is_ok(), "the reason is optional outside the AWS catalog");
+    }
+
+    #[test]
+    fn ref_5_suppression_keys_hash_emails_and_use_registrable_domains() {
+        let key = email_suppression_key(" Jane@Acme.com ");
+        assert_eq!(key, email_suppression_key("jane@acme.com"));
+        assert!(!key.contains("jane"));
+        assert_eq!(domain_suppression_key("https://www.shop.acme.co.uk/x").as_deref(), Some("domain:acme.co.uk"));
+    }
+
+    #[test]
+    fn ref_4_outreach_text_states_own_name_and_links() {
+        let t = outreach_template(
+            "Acme Cloud",
+            "AWS",
+            "Example Corp",
+            &["https://pages.awscloud.com/communication-preferences.html".into()],
+        );
+        assert!(t.email_body.contains("in our own name, not on AWS's behalf"));
+        assert!(t.email_body.contains("referred"));
+        assert!(t.email_body.contains("communication-preferences"));
+        assert!(t.phone_script.contains("own name"));
+    }
+}
