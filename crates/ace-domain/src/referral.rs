@@ -144,6 +144,31 @@ pub struct Referral {
     pub retention: Option<RetentionAttestation>,
     /// The last partner write on the referral or its opportunity (REF-7).
     pub last_partner_update: Option<Instant>,
+    /// Optimistic-concurrency version, kept by the store: a sweep on several nodes acts once.
+    #[serde(default)]
+    pub version: i64,
+}
+
+/// REF-5: a suppressed contact or company.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    /// `email:<sha256>` or `domain:<registrable domain>`.
+    pub key: String,
+    pub referral_id: String,
+    pub partner_id: String,
+    pub received_at: Instant,
+    pub channel: String,
+    pub recorded_at: Instant,
+}
+
+/// REF-1: one read of referral contact data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRead {
+    pub referral_id: String,
+    pub partner_id: String,
+    pub actor: String,
+    pub at: Instant,
+    pub what: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -353,6 +378,7 @@ mod tests {
             revocation_reason: None,
             retention: None,
             last_partner_update: None,
+            version: 0,
         }
     }
 

@@ -15,6 +15,7 @@ pub use store::SqlStore;
 use async_trait::async_trait;
 use thiserror::Error;
 
+use ace_domain::business_days::HolidayCalendar;
 use ace_domain::eligibility::EligibilityConfig;
 use ace_domain::events::OutboxEvent;
 use ace_domain::identity::{CustomerIdentity, PipelineRecord};
@@ -24,6 +25,7 @@ use ace_domain::opportunity::Opportunity;
 use ace_domain::opportunity::ReviewStatus;
 use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
+use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::submission::EvidenceRequest;
 
 /// The store's one error type; no driver types cross this boundary.
@@ -52,6 +54,13 @@ pub struct WriteBatch {
     /// Each with the `LastModifiedDate` (ms) it must still have: optimistic concurrency.
     pub update_opportunities: Vec<(Opportunity, i64)>,
     pub put_tasks: Vec<TaskRecord>,
+    pub insert_referrals: Vec<Referral>,
+    /// Each must still have its `version`: a referral is acted on once, whatever the node.
+    pub update_referrals: Vec<Referral>,
+    /// REM-2: opportunities removed from the partner's reach.
+    pub delete_opportunities: Vec<(Catalog, String)>,
+    pub suppressions: Vec<Suppression>,
+    pub audit_reads: Vec<AuditRead>,
     pub events: Vec<OutboxEvent>,
 }
 
@@ -149,4 +158,17 @@ pub trait Store: Send + Sync + 'static {
     /// Records a change of a partner's eligibility with its `Partner Eligibility Changed` event.
     async fn record_eligibility(&self, change: &EligibilityChange, event: &OutboxEvent) -> StoreResult<()>;
     async fn eligibility_history(&self, partner_id: Option<&str>) -> StoreResult<Vec<EligibilityChange>>;
+
+    async fn get_referral(&self, id: &str) -> StoreResult<Option<Referral>>;
+    /// A partner's referrals (or everyone's), oldest first.
+    async fn list_referrals(&self, partner_id: Option<&str>, limit: usize) -> StoreResult<Vec<Referral>>;
+    /// PENDING and ACCEPTED referrals: what the deadline sweep looks at.
+    async fn active_referrals(&self, limit: usize) -> StoreResult<Vec<Referral>>;
+    /// REF-5: the first suppression among `keys`.
+    async fn find_suppression(&self, keys: &[String]) -> StoreResult<Option<Suppression>>;
+    async fn list_suppressions(&self) -> StoreResult<Vec<Suppression>>;
+    /// REF-1: the recorded reads of a referral's contact data.
+    async fn list_audit_reads(&self, referral_id: &str) -> StoreResult<Vec<AuditRead>>;
+    async fn put_calendar(&self, calendar: &HolidayCalendar) -> StoreResult<()>;
+    async fn get_calendar(&self, name: &str) -> StoreResult<Option<HolidayCalendar>>;
 }

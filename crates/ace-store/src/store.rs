@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use ace_domain::business_days::HolidayCalendar;
 use ace_domain::eligibility::EligibilityConfig;
 use ace_domain::events::OutboxEvent;
 use ace_domain::identity::{name_prefix, CustomerIdentity, PipelineRecord};
@@ -15,6 +16,7 @@ use ace_domain::opportunity::Opportunity;
 use ace_domain::opportunity::ReviewStatus;
 use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
+use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::submission::EvidenceRequest;
 
 use crate::sql::{Database, Dialect, Param, Row, Tx};
@@ -91,6 +93,18 @@ CREATE TABLE eligibility_config_versions (effective_ms BIGINT PRIMARY KEY, doc T
 CREATE TABLE eligibility_history (
     partner_id TEXT NOT NULL, at_ms BIGINT NOT NULL, eligible BIGINT NOT NULL, cause TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX eligibility_history_by_partner ON eligibility_history (partner_id, at_ms);
+"#,
+    r#"
+CREATE TABLE referrals (
+    id TEXT PRIMARY KEY, partner_id TEXT NOT NULL, catalog TEXT NOT NULL, status TEXT NOT NULL,
+    provided_ms BIGINT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX referrals_by_partner ON referrals (partner_id, catalog, provided_ms);
+CREATE INDEX referrals_by_status ON referrals (status, provided_ms);
+CREATE TABLE suppressions (key TEXT PRIMARY KEY, created_ms BIGINT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE audit_reads (
+    seq {serial}, referral_id TEXT NOT NULL, partner_id TEXT NOT NULL, actor TEXT NOT NULL, at_ms BIGINT NOT NULL, what TEXT NOT NULL);
+CREATE INDEX audit_reads_by_referral ON audit_reads (referral_id, at_ms);
+CREATE TABLE holiday_calendars (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
 "#,
 ];
 
@@ -559,6 +573,71 @@ impl Store for SqlStore {
             )
             .await?;
         }
+        for referral in &batch.insert_referrals {
+            tx.exec(
+                "INSERT INTO referrals (id, partner_id, catalog, status, provided_ms, version, doc) VALUES ($1, $2, $3, $4, $5, 1, $6)",
+                &[
+                    referral.id.as_str().into(),
+                    referral.partner_id.as_str().into(),
+                    referral.catalog.as_str().into(),
+                    referral.status.as_str().into(),
+                    referral.provided_at.timestamp_millis().into(),
+                    to_json(&Referral { version: 1, ..referral.clone() })?.into(),
+                ],
+            )
+            .await?;
+        }
+        for referral in &batch.update_referrals {
+            let next = Referral { version: referral.version + 1, ..referral.clone() };
+            let n = tx
+                .exec(
+                    "UPDATE referrals SET status = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
+                    &[
+                        referral.id.as_str().into(),
+                        referral.status.as_str().into(),
+                        next.version.into(),
+                        to_json(&next)?.into(),
+                        referral.version.into(),
+                    ],
+                )
+                .await?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!("referral {} changed since it was read", referral.id)));
+            }
+        }
+        for (catalog, id) in &batch.delete_opportunities {
+            if let Some(number) = opportunity_number(id) {
+                tx.exec(
+                    "DELETE FROM opportunities WHERE catalog = $1 AND id_number = $2",
+                    &[catalog.as_str().into(), number.into()],
+                )
+                .await?;
+            }
+        }
+        for suppression in &batch.suppressions {
+            tx.exec(
+                "INSERT INTO suppressions (key, created_ms, doc) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+                &[
+                    suppression.key.as_str().into(),
+                    suppression.recorded_at.timestamp_millis().into(),
+                    to_json(suppression)?.into(),
+                ],
+            )
+            .await?;
+        }
+        for read in &batch.audit_reads {
+            tx.exec(
+                "INSERT INTO audit_reads (referral_id, partner_id, actor, at_ms, what) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    read.referral_id.as_str().into(),
+                    read.partner_id.as_str().into(),
+                    read.actor.as_str().into(),
+                    read.at.timestamp_millis().into(),
+                    read.what.as_str().into(),
+                ],
+            )
+            .await?;
+        }
         for e in &batch.events {
             insert_event(&mut tx, e).await?;
         }
@@ -898,5 +977,91 @@ impl Store for SqlStore {
             None => r.query("SELECT doc FROM eligibility_history ORDER BY partner_id, at_ms", &[]).await?,
         };
         rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn get_referral(&self, id: &str) -> StoreResult<Option<Referral>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM referrals WHERE id = $1", &[id.into()]).await?;
+        rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+    }
+
+    async fn list_referrals(&self, partner_id: Option<&str>, limit: usize) -> StoreResult<Vec<Referral>> {
+        let mut r = self.db.reader().await?;
+        let rows = match partner_id {
+            Some(p) => {
+                r.query(
+                    "SELECT doc FROM referrals WHERE partner_id = $1 ORDER BY provided_ms, id LIMIT $2",
+                    &[p.into(), (limit as i64).into()],
+                )
+                .await?
+            }
+            None => r.query("SELECT doc FROM referrals ORDER BY provided_ms, id LIMIT $1", &[(limit as i64).into()]).await?,
+        };
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn active_referrals(&self, limit: usize) -> StoreResult<Vec<Referral>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT doc FROM referrals WHERE status IN ('PENDING', 'ACCEPTED') ORDER BY provided_ms, id LIMIT $1",
+                &[(limit as i64).into()],
+            )
+            .await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn find_suppression(&self, keys: &[String]) -> StoreResult<Option<Suppression>> {
+        let mut r = self.db.reader().await?;
+        for key in keys {
+            let rows = r.query("SELECT doc FROM suppressions WHERE key = $1", &[key.as_str().into()]).await?;
+            if let Some(row) = rows.first() {
+                return Ok(Some(from_json(&row.text(0)?)?));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn list_suppressions(&self) -> StoreResult<Vec<Suppression>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM suppressions ORDER BY created_ms, key", &[]).await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn list_audit_reads(&self, referral_id: &str) -> StoreResult<Vec<AuditRead>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT referral_id, partner_id, actor, at_ms, what FROM audit_reads WHERE referral_id = $1 ORDER BY seq",
+                &[referral_id.into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRead {
+                    referral_id: r.text(0)?,
+                    partner_id: r.text(1)?,
+                    actor: r.text(2)?,
+                    at: ace_domain::time::from_millis(r.int(3)?),
+                    what: r.text(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_calendar(&self, calendar: &HolidayCalendar) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO holiday_calendars (name, doc) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET doc = $2",
+            &[calendar.name.as_str().into(), to_json(calendar)?.into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn get_calendar(&self, name: &str) -> StoreResult<Option<HolidayCalendar>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM holiday_calendars WHERE name = $1", &[name.into()]).await?;
+        rows.first().map(|r| from_json(&r.text(0)?)).transpose()
     }
 }

@@ -64,6 +64,7 @@ contract!(
     pipeline_records_upsert_by_external_id,
     consent_statements_evidence_requests_and_settings,
     elig_3_partner_and_configuration_versions_and_approvals,
+    ref_3_referrals_are_acted_on_once_and_rem_2_deletes,
 );
 
 fn partner(id: &str, account: &str) -> PartnerProfile {
@@ -448,4 +449,83 @@ async fn elig_3_partner_and_configuration_versions_and_approvals(store: &SqlStor
     assert_eq!(activity.len(), 1);
     assert_eq!((activity[0].opportunity_id.as_str(), activity[0].last_update_ms), ("O6", 1234));
     assert!(store.referral_activity(Some("P-B")).await.unwrap().is_empty());
+}
+
+async fn ref_3_referrals_are_acted_on_once_and_rem_2_deletes(store: &SqlStore) {
+    use ace_domain::referral::*;
+    let referral = Referral {
+        id: "engi-0000000000001".into(),
+        engagement_id: "eng-00000000000001".into(),
+        catalog: Catalog::Aws,
+        partner_id: "P-A".into(),
+        kind: ReferralKind::Lead,
+        customer: ReferralCustomer {
+            company_name: "Acme".into(),
+            website: "acme.com".into(),
+            country: "US".into(),
+            industry: None,
+        },
+        title: None,
+        problem: None,
+        contact: ReferralContact::default(),
+        status: ReferralStatus::Pending,
+        provided_at: from_millis(1_000),
+        expires_at: from_millis(2_000),
+        contact_deadline: from_millis(1_500),
+        accepted_at: None,
+        rejection_reason: None,
+        opportunity_id: Some("O7".into()),
+        contact_record: None,
+        reminders_sent: vec![],
+        flagged_at: None,
+        revoked_at: None,
+        revocation_reason: None,
+        retention: None,
+        last_partner_update: None,
+        version: 0,
+    };
+    insert(store, opportunity("P-A", Catalog::Aws, 7, "Acme", 10)).await;
+    store.commit(WriteBatch { insert_referrals: vec![referral.clone()], ..Default::default() }).await.unwrap();
+    let stored = store.get_referral(&referral.id).await.unwrap().unwrap();
+    assert_eq!(stored.version, 1);
+    let revoked = Referral { status: ReferralStatus::Revoked, ..stored.clone() };
+    let batch = WriteBatch {
+        update_referrals: vec![revoked.clone()],
+        delete_opportunities: vec![(Catalog::Aws, "O7".into())],
+        ..Default::default()
+    };
+    store.commit(batch.clone()).await.unwrap();
+    assert!(
+        matches!(store.commit(batch).await, Err(StoreError::Conflict(_))),
+        "a second node's revocation of the same version loses"
+    );
+    assert_eq!(store.get_referral(&referral.id).await.unwrap().unwrap().status, ReferralStatus::Revoked);
+    assert!(store.get_opportunity("P-A", Catalog::Aws, "O7").await.unwrap().is_none());
+    assert!(store.active_referrals(10).await.unwrap().is_empty());
+    assert_eq!(store.list_referrals(Some("P-A"), 10).await.unwrap().len(), 1);
+
+    let suppression = Suppression {
+        key: email_suppression_key("jane@acme.com"),
+        referral_id: referral.id.clone(),
+        partner_id: "P-A".into(),
+        received_at: from_millis(5),
+        channel: "Email".into(),
+        recorded_at: from_millis(6),
+    };
+    let relay = WriteBatch { suppressions: vec![suppression.clone()], ..Default::default() };
+    store.commit(relay.clone()).await.unwrap();
+    store.commit(relay).await.unwrap();
+    assert_eq!(store.list_suppressions().await.unwrap().len(), 1, "relays are idempotent");
+    let found = store.find_suppression(&["domain:other.com".into(), email_suppression_key("JANE@acme.com")]).await.unwrap();
+    assert_eq!(found.map(|s| s.referral_id), Some(referral.id.clone()));
+
+    let read = AuditRead {
+        referral_id: referral.id.clone(),
+        partner_id: "P-A".into(),
+        actor: "alice".into(),
+        at: from_millis(9),
+        what: "GetOpportunity".into(),
+    };
+    store.commit(WriteBatch { audit_reads: vec![read.clone()], ..Default::default() }).await.unwrap();
+    assert_eq!(store.list_audit_reads(&referral.id).await.unwrap(), vec![read]);
 }
