@@ -104,6 +104,7 @@ fn opportunity(n: usize, partner_id: &str, now: Instant, approved: bool, referra
         submission: None,
         approved_at: approved.then(|| created + chrono::TimeDelta::hours(30)),
         review: ReviewState::default(),
+        referral_id: None,
     }
 }
 

@@ -155,6 +155,9 @@ pub struct Opportunity {
     /// The submission's attestation, pre-screen findings and review history (SUB-1 … SUB-6).
     #[serde(default)]
     pub review: ReviewState,
+    /// The referral (`engi-…`) this opportunity was created from by accepting it.
+    #[serde(default)]
+    pub referral_id: Option<String>,
 }
 
 /// Everything about an opportunity's review that is not in the API document.
@@ -892,6 +895,7 @@ mod tests {
             submission: None,
             approved_at: None,
             review: ReviewState::default(),
+            referral_id: None,
         };
         o.set_review(status, None, None, now());
         o

@@ -595,6 +595,7 @@ mod tests {
             submission: None,
             approved_at: None,
             review: Default::default(),
+            referral_id: None,
         }
     }
 

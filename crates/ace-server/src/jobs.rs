@@ -13,6 +13,11 @@ const ELIGIBILITY_SWEEP_EVERY: TimeDelta = TimeDelta::hours(24);
 /// Runs every job that is due; returns what ran, for the operator.
 pub async fn run_due(state: &AppState) -> Vec<String> {
     let mut ran = Vec::new();
+    // REF-3: referral deadlines, expiries and reminders, every run.
+    match crate::referrals::sweep(state).await {
+        Ok(done) => ran.extend(done),
+        Err(e) => tracing::warn!(error = %e, "jobs: referral sweep failed"),
+    }
     let now = state.now();
     let last_ms = match state.store.get_setting(LAST_SWEEP_SETTING).await {
         Ok(v) => v.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0),

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod operator_api;
 pub mod partner_api;
 pub mod quota;
+pub mod referrals;
 pub mod sigv4;
 
 use std::future::Future;

@@ -102,6 +102,7 @@ fn opportunity(partner_id: &str, catalog: Catalog, number: i64, company: &str, m
         submission: None,
         approved_at: None,
         review: Default::default(),
+        referral_id: None,
     }
 }
 

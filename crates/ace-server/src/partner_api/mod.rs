@@ -6,6 +6,8 @@
 
 mod auth;
 mod extensions;
+mod invitations;
+mod referral_obligations;
 mod opportunities;
 pub mod prescreen;
 mod solutions;
@@ -29,6 +31,7 @@ use crate::AppState;
 
 pub use auth::{AuthGuard, FAILURES_MAX};
 pub use extensions::evidence_view;
+pub use invitations::is_accept_task;
 pub use opportunities::view as opportunity_view;
 
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -55,15 +58,26 @@ pub enum Operation {
     TagResource,
     UntagResource,
     ListTagsForResource,
+    ListEngagementInvitations,
+    GetEngagementInvitation,
+    AcceptEngagementInvitation,
+    RejectEngagementInvitation,
+    StartEngagementByAcceptingInvitationTask,
+    ListEngagementByAcceptingInvitationTasks,
     PutSubmissionAttestation,
     GetSubmissionAttestation,
     ListConsentEvidenceRequests,
     RespondToConsentEvidenceRequest,
     GetReferralEligibility,
+    RecordReferralContact,
+    GetReferralObligations,
+    AttestRetention,
+    GetOutreachTemplate,
+    RelayOptOut,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 20] = [
+    pub const ALL: [Operation; 31] = [
         Operation::CreateOpportunity,
         Operation::GetOpportunity,
         Operation::UpdateOpportunity,
@@ -79,11 +93,22 @@ impl Operation {
         Operation::TagResource,
         Operation::UntagResource,
         Operation::ListTagsForResource,
+        Operation::ListEngagementInvitations,
+        Operation::GetEngagementInvitation,
+        Operation::AcceptEngagementInvitation,
+        Operation::RejectEngagementInvitation,
+        Operation::StartEngagementByAcceptingInvitationTask,
+        Operation::ListEngagementByAcceptingInvitationTasks,
         Operation::PutSubmissionAttestation,
         Operation::GetSubmissionAttestation,
         Operation::ListConsentEvidenceRequests,
         Operation::RespondToConsentEvidenceRequest,
         Operation::GetReferralEligibility,
+        Operation::RecordReferralContact,
+        Operation::GetReferralObligations,
+        Operation::AttestRetention,
+        Operation::GetOutreachTemplate,
+        Operation::RelayOptOut,
     ];
 
     pub fn name(self) -> &'static str {
@@ -103,11 +128,22 @@ impl Operation {
             Operation::TagResource => "TagResource",
             Operation::UntagResource => "UntagResource",
             Operation::ListTagsForResource => "ListTagsForResource",
+            Operation::ListEngagementInvitations => "ListEngagementInvitations",
+            Operation::GetEngagementInvitation => "GetEngagementInvitation",
+            Operation::AcceptEngagementInvitation => "AcceptEngagementInvitation",
+            Operation::RejectEngagementInvitation => "RejectEngagementInvitation",
+            Operation::StartEngagementByAcceptingInvitationTask => "StartEngagementByAcceptingInvitationTask",
+            Operation::ListEngagementByAcceptingInvitationTasks => "ListEngagementByAcceptingInvitationTasks",
             Operation::PutSubmissionAttestation => "PutSubmissionAttestation",
             Operation::GetSubmissionAttestation => "GetSubmissionAttestation",
             Operation::ListConsentEvidenceRequests => "ListConsentEvidenceRequests",
             Operation::RespondToConsentEvidenceRequest => "RespondToConsentEvidenceRequest",
             Operation::GetReferralEligibility => "GetReferralEligibility",
+            Operation::RecordReferralContact => "RecordReferralContact",
+            Operation::GetReferralObligations => "GetReferralObligations",
+            Operation::AttestRetention => "AttestRetention",
+            Operation::GetOutreachTemplate => "GetOutreachTemplate",
+            Operation::RelayOptOut => "RelayOptOut",
         }
     }
 
@@ -119,6 +155,11 @@ impl Operation {
                 | Operation::ListConsentEvidenceRequests
                 | Operation::RespondToConsentEvidenceRequest
                 | Operation::GetReferralEligibility
+                | Operation::RecordReferralContact
+                | Operation::GetReferralObligations
+                | Operation::AttestRetention
+                | Operation::GetOutreachTemplate
+                | Operation::RelayOptOut
         )
     }
 
@@ -150,6 +191,11 @@ impl Operation {
                 | Operation::UntagResource
                 | Operation::ListTagsForResource
                 | Operation::GetReferralEligibility
+                | Operation::RecordReferralContact
+                | Operation::GetReferralObligations
+                | Operation::AttestRetention
+                | Operation::GetOutreachTemplate
+                | Operation::RelayOptOut
         )
     }
 }
@@ -274,11 +320,22 @@ async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMa
         Operation::TagResource => tags::tag(request).await,
         Operation::UntagResource => tags::untag(request).await,
         Operation::ListTagsForResource => tags::list(request).await,
+        Operation::ListEngagementInvitations => invitations::list(request).await,
+        Operation::GetEngagementInvitation => invitations::get(request).await,
+        Operation::AcceptEngagementInvitation => invitations::accept(request).await,
+        Operation::RejectEngagementInvitation => invitations::reject(request).await,
+        Operation::StartEngagementByAcceptingInvitationTask => invitations::start_by_accepting(request).await,
+        Operation::ListEngagementByAcceptingInvitationTasks => invitations::list_accept_tasks(request).await,
         Operation::PutSubmissionAttestation => extensions::put_attestation(request).await,
         Operation::GetSubmissionAttestation => extensions::get_attestation(request).await,
         Operation::ListConsentEvidenceRequests => extensions::list_evidence_requests(request).await,
         Operation::RespondToConsentEvidenceRequest => extensions::respond_to_evidence_request(request).await,
         Operation::GetReferralEligibility => extensions::get_referral_eligibility(request).await,
+        Operation::RecordReferralContact => referral_obligations::record_contact(request).await,
+        Operation::GetReferralObligations => referral_obligations::get_obligations(request).await,
+        Operation::AttestRetention => referral_obligations::attest_retention(request).await,
+        Operation::GetOutreachTemplate => referral_obligations::outreach(request).await,
+        Operation::RelayOptOut => referral_obligations::relay_opt_out(request).await,
     }
 }
 

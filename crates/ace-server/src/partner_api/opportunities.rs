@@ -96,6 +96,7 @@ pub async fn create(r: Request) -> ApiResult {
         submission: None,
         approved_at: None,
         review: Default::default(),
+        referral_id: None,
     };
     let mut response = json!({"Id": opportunity.id, "LastModifiedDate": format_timestamp(now)});
     if let Some(p) = opportunity.document.get("PartnerOpportunityIdentifier") {
@@ -134,6 +135,10 @@ pub fn view(o: &Opportunity, account_id: &str) -> Value {
 
 pub async fn get(r: Request) -> ApiResult {
     let o = load(&r, r.required("Identifier")).await?;
+    // REF-1: every read of a referral's contact data is recorded.
+    if let Some(read) = super::invitations::contact_read(&r, &o, "GetOpportunity") {
+        r.state.store.commit(WriteBatch { audit_reads: vec![read], ..Default::default() }).await?;
+    }
     Ok(Output::Json(Model::get().project("GetOpportunityResponse", &view(&o, &r.caller.partner.account_id))))
 }
 

@@ -128,6 +128,7 @@ pub async fn list_from_opportunity(r: Request) -> ApiResult {
         .await?
         .into_iter()
         .map(|t| t.summary)
+        .filter(|s| !super::is_accept_task(s))
         .filter(|s| {
             matches_filter(&r, "TaskIdentifier", s["TaskId"].as_str())
                 && matches_filter(&r, "OpportunityIdentifier", s["OpportunityId"].as_str())

@@ -1,0 +1,250 @@
+//! Engagement invitations: how a partner receives the operator's referrals through the Selling
+//! API (digest §3.3). Rejected, expired and revoked invitations are gone: not found.
+
+use serde_json::{json, Map, Value};
+
+use ace_domain::ids::{opportunity_id, task_arn};
+use ace_domain::model::Model;
+use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewState};
+use ace_domain::referral::{AuditRead, Referral, ReferralStatus};
+use ace_domain::time::format_timestamp;
+use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
+
+use super::opportunities::{event, idempotency_key, replay, request_hash};
+use super::{in_memory_page, ApiResult, Output, Request};
+use crate::error::ApiError;
+use crate::referrals::invitation_view;
+
+const ACCEPT_TASK_KIND: &str = "engagement-by-accepting-invitation-task";
+
+/// `engi-…` or its ARN.
+fn invitation_id(identifier: &str) -> &str {
+    identifier.rsplit('/').next().unwrap_or(identifier)
+}
+
+/// The caller's visible referral in the request's catalog, or not found (USE-4, REF-3).
+pub async fn load(r: &Request, identifier: &str) -> Result<Referral, ApiError> {
+    let id = invitation_id(identifier);
+    match r.state.store.get_referral(id).await? {
+        Some(referral) if referral.partner_id == r.caller.partner.id && referral.catalog == r.catalog && referral.status.visible_to_partner() => {
+            Ok(referral)
+        }
+        _ => Err(r.not_found("Engagement invitation", id)),
+    }
+}
+
+async fn save(r: &Request, referral: Referral, events: Vec<ace_domain::events::OutboxEvent>) -> Result<(), ApiError> {
+    r.state.store.commit(WriteBatch { update_referrals: vec![referral], events, ..Default::default() }).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::Conflict("The invitation changed meanwhile; get it again.".into()),
+        other => other.into(),
+    })?;
+    Ok(())
+}
+
+fn matches(r: &Request, member: &str, value: &str) -> bool {
+    match r.input.get(member).and_then(Value::as_array) {
+        Some(wanted) if !wanted.is_empty() => wanted.iter().filter_map(Value::as_str).any(|w| w == value || invitation_id(w) == value),
+        _ => true,
+    }
+}
+
+pub async fn list(r: Request) -> ApiResult {
+    let account = r.caller.partner.account_id.clone();
+    // Referrals are sent by the operator: the partner is only ever the receiver.
+    let receiver = r.str("ParticipantType") == Some("RECEIVER");
+    let mut items: Vec<Value> = if receiver {
+        r.state
+            .store
+            .list_referrals(Some(&r.caller.partner.id), 10_000)
+            .await?
+            .iter()
+            .filter(|x| x.catalog == r.catalog && x.status.visible_to_partner())
+            .filter(|x| matches(&r, "Status", x.status.as_str()) && matches(&r, "PayloadType", x.kind.payload_type()))
+            .filter(|x| matches(&r, "EngagementIdentifier", &x.engagement_id) && matches(&r, "SenderAwsAccountId", "aws"))
+            .map(|x| Model::get().project("EngagementInvitationSummary", &invitation_view(x, &account)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if r.input.get("Sort").and_then(|s| s.get("SortOrder")).and_then(Value::as_str) == Some("DESCENDING") {
+        items.reverse();
+    }
+    in_memory_page(&r, items, "EngagementInvitationSummaries")
+}
+
+pub async fn get(r: Request) -> ApiResult {
+    let referral = load(&r, r.required("Identifier")).await?;
+    Ok(Output::Json(Model::get().project("GetEngagementInvitationResponse", &invitation_view(&referral, &r.caller.partner.account_id))))
+}
+
+pub async fn accept(r: Request) -> ApiResult {
+    let mut referral = load(&r, r.required("Identifier")).await?;
+    referral.accept(r.state.now()).map_err(|e| ApiError::Conflict(e.to_string()))?;
+    save(&r, referral, vec![]).await?;
+    Ok(Output::Empty)
+}
+
+pub async fn reject(r: Request) -> ApiResult {
+    let mut referral = load(&r, r.required("Identifier")).await?;
+    referral.reject(r.str("RejectionReason").map(str::to_string), r.state.now()).map_err(|e| match e {
+        ace_domain::referral::ReferralError::ReasonRequired => ApiError::business_validation(vec![ace_domain::model::FieldError::new(
+            "RejectionReason",
+            ace_domain::model::FieldErrorCode::RequiredFieldMissing,
+            "RejectionReason is required for referrals in the AWS catalog, e.g. \"Unable to support\"",
+        )]),
+        other => ApiError::Conflict(other.to_string()),
+    })?;
+    save(&r, referral, vec![]).await?;
+    Ok(Output::Empty)
+}
+
+/// The partner opportunity an accepted referral becomes: the full, unmasked data.
+fn opportunity_from(referral: &Referral, number: i64, now: ace_domain::time::Instant) -> Opportunity {
+    let mut account = json!({"CompanyName": referral.customer.company_name, "WebsiteUrl": referral.customer.website,
+                             "Address": {"CountryCode": referral.customer.country}});
+    if let Some(industry) = &referral.customer.industry {
+        account["Industry"] = json!(industry);
+    }
+    let mut contact = Map::new();
+    if let Some(name) = &referral.contact.name {
+        let mut parts = name.splitn(2, ' ');
+        contact.insert("FirstName".into(), json!(parts.next().unwrap_or_default()));
+        if let Some(last) = parts.next() {
+            contact.insert("LastName".into(), json!(last));
+        }
+    }
+    for (key, value) in [("Email", &referral.contact.email), ("Phone", &referral.contact.phone), ("BusinessTitle", &referral.contact.title)] {
+        if let Some(v) = value {
+            contact.insert(key.into(), json!(v));
+        }
+    }
+    let contacts = if contact.is_empty() { json!([]) } else { json!([Value::Object(contact)]) };
+    let mut project = Map::new();
+    if let Some(t) = &referral.title {
+        project.insert("Title".into(), json!(t));
+    }
+    if let Some(p) = &referral.problem {
+        project.insert("CustomerBusinessProblem".into(), json!(p));
+    }
+    let document = json!({
+        "Customer": {"Account": account, "Contacts": contacts},
+        "LifeCycle": {"Stage": "Prospect"},
+        "Project": project,
+        "OpportunityType": "Net New Business",
+    });
+    Opportunity {
+        catalog: referral.catalog,
+        id: opportunity_id(number),
+        partner_id: referral.partner_id.clone(),
+        document: document.as_object().cloned().unwrap_or_default(),
+        origin: Origin::AwsReferral,
+        created: now,
+        last_modified: now,
+        related: empty_related(),
+        tags: vec![],
+        submission: None,
+        approved_at: None,
+        review: ReviewState::default(),
+        referral_id: Some(referral.id.clone()),
+    }
+}
+
+/// Accepts the invitation and creates the partner opportunity from it, idempotent by ClientToken.
+pub async fn start_by_accepting(r: Request) -> ApiResult {
+    let key = idempotency_key(&r);
+    let hash = request_hash(&r.input);
+    if let Some(existing) = r.state.store.get_idempotency(&key).await? {
+        return current_task(&r, &replay(&existing, &hash)?).await;
+    }
+    let mut referral = load(&r, r.required("Identifier")).await?;
+    let now = r.state.now();
+    if referral.status == ReferralStatus::Pending {
+        referral.accept(now).map_err(|e| ApiError::Conflict(e.to_string()))?;
+    }
+    if referral.opportunity_id.is_some() {
+        return Err(ApiError::Conflict(format!("invitation {} was already turned into an opportunity", referral.id)));
+    }
+    let number = r.state.store.next_sequence("opportunity").await?;
+    let opportunity = opportunity_from(&referral, number, now);
+    referral.opportunity_id = Some(opportunity.id.clone());
+    let task_id = crate::referrals::new_id("task-", 13);
+    let summary = json!({
+        "TaskId": task_id, "TaskArn": task_arn(r.catalog, ACCEPT_TASK_KIND, &task_id), "StartTime": format_timestamp(now),
+        "TaskStatus": "COMPLETE", "OpportunityId": opportunity.id, "EngagementInvitationId": referral.id,
+        "ResourceSnapshotJobId": crate::referrals::new_id("job-", 13),
+    });
+    let account = r.caller.partner.account_id.clone();
+    let batch = WriteBatch {
+        idempotency: Some(IdempotencyRecord { key, request_hash: hash.clone(), response: json!({"TaskId": task_id}), created_ms: now.timestamp_millis() }),
+        events: vec![event(&r.state, "Opportunity Created", &opportunity, &account, now)],
+        insert_opportunities: vec![opportunity.clone()],
+        put_tasks: vec![TaskRecord {
+            catalog: r.catalog,
+            id: task_id,
+            partner_id: r.caller.partner.id.clone(),
+            opportunity_id: opportunity.id.clone(),
+            start_ms: now.timestamp_millis(),
+            summary: summary.clone(),
+        }],
+        update_referrals: vec![referral],
+        ..Default::default()
+    };
+    match r.state.store.commit(batch).await {
+        Ok(BatchOutcome::Committed) => Ok(Output::Json(summary)),
+        Ok(BatchOutcome::Replayed(existing)) => current_task(&r, &replay(&existing, &hash)?).await,
+        Err(StoreError::Conflict(_)) => Err(ApiError::Conflict("The invitation changed meanwhile; retry with the same ClientToken.".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn current_task(r: &Request, response: &Value) -> ApiResult {
+    let task_id = response["TaskId"].as_str().unwrap_or_default();
+    let task = r
+        .state
+        .store
+        .get_task(&r.caller.partner.id, r.catalog, task_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("idempotency record names missing task {task_id}")))?;
+    Ok(Output::Json(task.summary))
+}
+
+/// Whether a task summary is of this kind (both task kinds share one table).
+pub fn is_accept_task(summary: &Value) -> bool {
+    summary["TaskArn"].as_str().is_some_and(|a| a.contains(ACCEPT_TASK_KIND))
+}
+
+pub async fn list_accept_tasks(r: Request) -> ApiResult {
+    let mut tasks: Vec<Value> = r
+        .state
+        .store
+        .list_tasks(&r.caller.partner.id, r.catalog)
+        .await?
+        .into_iter()
+        .map(|t| t.summary)
+        .filter(is_accept_task)
+        .filter(|s| {
+            matches(&r, "TaskIdentifier", s["TaskId"].as_str().unwrap_or(""))
+                && matches(&r, "OpportunityIdentifier", s["OpportunityId"].as_str().unwrap_or(""))
+                && matches(&r, "EngagementInvitationIdentifier", s["EngagementInvitationId"].as_str().unwrap_or(""))
+                && matches(&r, "TaskStatus", s["TaskStatus"].as_str().unwrap_or(""))
+        })
+        .collect();
+    if r.input.get("Sort").and_then(|s| s.get("SortOrder")).and_then(Value::as_str) == Some("DESCENDING") {
+        tasks.reverse();
+    }
+    in_memory_page(&r, tasks, "TaskSummaries")
+}
+
+/// REF-1: a read of a referral's contact data, for the audit.
+pub fn contact_read(r: &Request, o: &Opportunity, what: &str) -> Option<AuditRead> {
+    let referral_id = o.referral_id.clone()?;
+    let has_contacts = o.document.get("Customer").and_then(|c| c.get("Contacts")).and_then(Value::as_array).is_some_and(|c| !c.is_empty());
+    has_contacts.then(|| AuditRead {
+        referral_id,
+        partner_id: r.caller.partner.id.clone(),
+        actor: r.caller.user.name.clone(),
+        at: r.state.now(),
+        what: format!("{what} {}", o.id),
+    })
+}
+

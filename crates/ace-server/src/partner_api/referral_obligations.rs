@@ -1,0 +1,178 @@
+//! `AcePartner.*` for referrals: record the contact (REF-2), read the obligations (REF-3,
+//! REF-7), the outreach text (REF-4), relay an opt-out (REF-5), attest retention (REM-3).
+
+use serde_json::{json, Value};
+
+use ace_domain::model::{FieldError, FieldErrorCode, Model};
+use ace_domain::referral::{
+    domain_suppression_key, email_suppression_key, outreach_template, parse_channel, Referral, RetentionAttestation, RetentionReason,
+    Suppression,
+};
+use ace_domain::time::{format_timestamp, parse_timestamp};
+use ace_store::{StoreError, WriteBatch};
+
+use super::{ApiResult, Output, Request};
+use crate::error::ApiError;
+
+/// The referral named by `InvitationIdentifier`, or by the opportunity accepted from it.
+async fn target(r: &Request) -> Result<Referral, ApiError> {
+    if let Some(invitation) = r.str("InvitationIdentifier") {
+        return super::invitations::load(r, invitation).await;
+    }
+    let Some(opportunity) = r.str("OpportunityIdentifier") else {
+        return Err(ApiError::request_validation(vec![FieldError::new(
+            "InvitationIdentifier",
+            FieldErrorCode::RequiredFieldMissing,
+            "InvitationIdentifier or OpportunityIdentifier is required",
+        )]));
+    };
+    let o = super::opportunities::load(r, opportunity).await?;
+    let referral_id = o.referral_id.ok_or_else(|| r.not_found("Referral for opportunity", opportunity))?;
+    super::invitations::load(r, &referral_id).await
+}
+
+async fn save(r: &Request, batch: WriteBatch) -> Result<(), ApiError> {
+    r.state.store.commit(batch).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::Conflict("The referral changed meanwhile; retry.".into()),
+        other => other.into(),
+    })?;
+    Ok(())
+}
+
+/// REF-3 and REF-7 as the partner sees them.
+async fn obligations(r: &Request, referral: &Referral) -> Result<Value, ApiError> {
+    let config = crate::eligibility::config_at(r.state.store.as_ref(), r.state.now()).await?;
+    let mut last_update = referral.last_partner_update;
+    if let Some(id) = &referral.opportunity_id {
+        if let Some(o) = r.state.store.get_opportunity(&referral.partner_id, referral.catalog, id).await? {
+            last_update = last_update.max(Some(o.last_modified));
+        }
+    }
+    let fresh = last_update.is_some_and(|t| r.state.now() - t <= chrono::TimeDelta::days(i64::from(config.referral_update_days)));
+    let v = json!({
+        "InvitationIdentifier": referral.id,
+        "OpportunityIdentifier": referral.opportunity_id,
+        "Status": referral.status.as_str(),
+        "InvitationDate": format_timestamp(referral.provided_at),
+        "AcceptanceDeadline": format_timestamp(referral.expires_at),
+        "ContactDeadline": format_timestamp(referral.contact_deadline),
+        "ContactMet": referral.contact_met(),
+        "ContactedAt": referral.contact_record.as_ref().map(|c| format_timestamp(c.contacted_at)),
+        "ContactChannel": referral.contact_record.as_ref().map(|c| format!("{:?}", c.channel)),
+        "RemindersSent": referral.reminders_sent.iter().map(|t| format_timestamp(*t)).collect::<Vec<_>>(),
+        "LastUpdate": last_update.map(format_timestamp),
+        "UpdateFresh": fresh,
+        "FreshWithinDays": config.referral_update_days,
+        "RetentionAttested": referral.retention.is_some(),
+    });
+    Ok(Model::ace_partner().project("ReferralObligations", &strip_nulls(v)))
+}
+
+fn strip_nulls(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|_, x| !x.is_null());
+    }
+    v
+}
+
+fn refused(field: &str, message: String) -> ApiError {
+    ApiError::business_validation(vec![FieldError::new(field, FieldErrorCode::InvalidValue, message)])
+}
+
+pub async fn record_contact(r: Request) -> ApiResult {
+    let mut referral = target(&r).await?;
+    let channel = parse_channel(r.required("Channel")).map_err(|e| refused("Channel", e.to_string()))?;
+    let contacted_at = r.input.get("ContactedAt").and_then(parse_timestamp).unwrap_or_else(|| r.state.now());
+    let own_name = r.input.get("ActingInOwnName").and_then(Value::as_bool).unwrap_or(false);
+    let note = r.str("Note").map(str::to_string);
+    referral
+        .record_contact(channel, contacted_at, own_name, &r.caller.user.name, note, r.state.now())
+        .map_err(|e| match e {
+            ace_domain::referral::ReferralError::NotAccepted => ApiError::Conflict(e.to_string()),
+            ace_domain::referral::ReferralError::NotInOwnName => refused("ActingInOwnName", e.to_string()),
+            other => refused("ContactedAt", other.to_string()),
+        })?;
+    save(&r, WriteBatch { update_referrals: vec![referral.clone()], ..Default::default() }).await?;
+    Ok(Output::Json(json!({"Obligations": obligations(&r, &Referral { version: referral.version + 1, ..referral }).await?})))
+}
+
+pub async fn get_obligations(r: Request) -> ApiResult {
+    let referral = target(&r).await?;
+    Ok(Output::Json(json!({"Obligations": obligations(&r, &referral).await?})))
+}
+
+pub async fn attest_retention(r: Request) -> ApiResult {
+    let mut referral = target(&r).await?;
+    let reason = match r.required("Reason") {
+        "CustomerPermission" => RetentionReason::CustomerPermission,
+        _ => RetentionReason::IndependentSource,
+    };
+    referral.retention = Some(RetentionAttestation {
+        reason,
+        evidence: r.required("Evidence").to_string(),
+        attested_by: r.caller.user.name.clone(),
+        attested_at: r.state.now(),
+    });
+    save(&r, WriteBatch { update_referrals: vec![referral.clone()], ..Default::default() }).await?;
+    Ok(Output::Json(json!({"Obligations": obligations(&r, &referral).await?})))
+}
+
+pub async fn outreach(r: Request) -> ApiResult {
+    let referral = target(&r).await?;
+    let links = crate::referrals::unsubscribe_links(&r.state).await?;
+    let template = outreach_template(&r.caller.partner.name, "AWS", &referral.customer.company_name, &links);
+    Ok(Output::Json(serde_json::to_value(template).unwrap_or(Value::Null)))
+}
+
+/// REF-5: the customer asked to be left alone. Idempotent: a repeated relay of a referral this
+/// partner already closed by opt-out answers the same.
+pub async fn relay_opt_out(r: Request) -> ApiResult {
+    let referral = match target(&r).await {
+        Ok(referral) => referral,
+        Err(not_found @ ApiError::ResourceNotFound(_)) => {
+            let id = r.str("InvitationIdentifier").map(|i| i.rsplit('/').next().unwrap_or(i).to_string());
+            return match id {
+                Some(id) => match r.state.store.get_referral(&id).await? {
+                    Some(x) if x.partner_id == r.caller.partner.id && x.revocation_reason.as_deref() == Some(OPT_OUT_REASON) => {
+                        Ok(Output::Json(json!({"Suppressed": true, "ReferralClosed": true})))
+                    }
+                    _ => Err(not_found),
+                },
+                None => Err(not_found),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let channel = r.required("Channel").to_string();
+    let received_at = r.input.get("ReceivedAt").and_then(parse_timestamp).unwrap_or_else(|| r.state.now());
+    let key = match (r.required("Scope"), &referral.contact.email) {
+        ("Contact", Some(email)) => Some(email_suppression_key(email)),
+        _ => domain_suppression_key(&referral.customer.website),
+    };
+    let Some(key) = key else {
+        return Err(refused("Scope", "the referral has no contact e-mail or company domain to suppress".into()));
+    };
+    let suppression = Suppression {
+        key,
+        referral_id: referral.id.clone(),
+        partner_id: r.caller.partner.id.clone(),
+        received_at,
+        channel,
+        recorded_at: r.state.now(),
+    };
+    let account = r.caller.partner.account_id.clone();
+    let detail = json!({"engagementInvitationId": referral.id, "scope": r.required("Scope"), "receivedAt": format_timestamp(received_at)});
+    let notice = ace_domain::events::partner_event(
+        "Customer Opt-Out Relayed",
+        r.state.new_event_id(),
+        &referral.partner_id,
+        &account,
+        detail,
+        r.state.now(),
+    );
+    save(&r, WriteBatch { suppressions: vec![suppression], events: vec![notice], ..Default::default() }).await?;
+    crate::referrals::revoke(&r.state, &referral, OPT_OUT_REASON).await?;
+    Ok(Output::Json(json!({"Suppressed": true, "ReferralClosed": true})))
+}
+
+pub const OPT_OUT_REASON: &str = "REF-5: the customer asked not to be contacted";

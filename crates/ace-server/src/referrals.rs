@@ -1,0 +1,268 @@
+//! Customer Engagement Referrals at the edge: creating them (behind the eligibility gate and
+//! the suppression list), their invitation views, revocation with deletion (REM-2), and the
+//! deadline sweep (REF-3). The rules are `ace_domain::referral`'s; this loads and stores.
+
+use chrono::{Datelike, TimeDelta};
+use serde_json::{json, Value};
+
+use ace_domain::business_days::{contact_deadline, HolidayCalendar};
+use ace_domain::events::{partner_event, OutboxEvent};
+use ace_domain::ids::{base36, Catalog, REGION};
+use ace_domain::referral::{
+    domain_suppression_key, due_action, email_suppression_key, DueAction, MissedDeadlinePolicy, Referral, ReferralContact,
+    ReferralCustomer, ReferralKind, ReferralStatus,
+};
+use ace_domain::time::{format_timestamp, Instant};
+use ace_store::{StoreError, StoreResult, WriteBatch};
+
+use crate::AppState;
+
+/// REF-3: business days to contact the customer.
+pub const CONTACT_BUSINESS_DAYS: u32 = 3;
+/// Settings the operator may change.
+pub const POLICY_SETTING: &str = "referrals.missed_deadline_policy";
+pub const ACCEPTANCE_DAYS_SETTING: &str = "referrals.acceptance_days";
+pub const REMINDER_HOURS_SETTING: &str = "referrals.reminder_hours";
+pub const UNSUBSCRIBE_LINKS_SETTING: &str = "referrals.unsubscribe_links";
+const ACCEPTANCE_DAYS_DEFAULT: i64 = 15;
+const REMINDER_HOURS_DEFAULT: i64 = 24;
+/// A limit on everything: referrals looked at per sweep.
+const SWEEP_MAX: usize = 10_000;
+
+pub fn new_id(prefix: &str, len: usize) -> String {
+    format!("{prefix}{}", base36(&crate::crypto::random_bytes(len), len))
+}
+
+pub fn invitation_arn(catalog: Catalog, id: &str) -> String {
+    format!("arn:aws:partnercentral:{REGION}::catalog/{catalog}/engagement-invitation/{id}")
+}
+
+async fn setting_i64(state: &AppState, key: &str, default: i64) -> StoreResult<i64> {
+    Ok(state.store.get_setting(key).await?.and_then(|v| v.parse().ok()).unwrap_or(default))
+}
+
+pub async fn policy(state: &AppState) -> StoreResult<MissedDeadlinePolicy> {
+    Ok(match state.store.get_setting(POLICY_SETTING).await?.as_deref() {
+        Some("flag") => MissedDeadlinePolicy::Flag,
+        _ => MissedDeadlinePolicy::Revoke,
+    })
+}
+
+pub async fn unsubscribe_links(state: &AppState) -> StoreResult<Vec<String>> {
+    Ok(match state.store.get_setting(UNSUBSCRIBE_LINKS_SETTING).await? {
+        Some(v) => serde_json::from_str(&v).unwrap_or_default(),
+        None => vec![
+            "https://pages.awscloud.com/Partner-Communication-Preferences.html".into(),
+            "https://pages.awscloud.com/communication-preferences.html".into(),
+        ],
+    })
+}
+
+/// The partner's holiday calendar: a built-in one or one the operator imported.
+pub async fn calendar(state: &AppState, name: Option<&str>, year: i32) -> StoreResult<HolidayCalendar> {
+    let Some(name) = name else { return Ok(HolidayCalendar::default()) };
+    if let Some(c) = HolidayCalendar::built_in(name, year - 1, year + 1) {
+        return Ok(c);
+    }
+    Ok(state.store.get_calendar(name).await?.unwrap_or_default())
+}
+
+/// What the operator asks for.
+pub struct NewReferral {
+    pub partner_id: String,
+    pub catalog: Catalog,
+    pub kind: ReferralKind,
+    pub customer: ReferralCustomer,
+    pub title: Option<String>,
+    pub problem: Option<String>,
+    pub contact: ReferralContact,
+}
+
+/// Why a referral cannot be made.
+pub enum Refusal {
+    PartnerNotFound,
+    NotEligible(Box<ace_domain::eligibility::EligibilityReport>),
+    Suppressed(String),
+}
+
+/// REF-5 keys of a referral's contact and company.
+pub fn suppression_keys(customer: &ReferralCustomer, contact: &ReferralContact) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(email) = &contact.email {
+        keys.push(email_suppression_key(email));
+    }
+    keys.extend(domain_suppression_key(&customer.website));
+    keys
+}
+
+fn invitation_event(state: &AppState, detail_type: &str, r: &Referral, account_id: &str, now: Instant) -> OutboxEvent {
+    let arn = invitation_arn(r.catalog, &r.id);
+    let envelope = json!({
+        "version": "0", "id": state.new_event_id(), "detail-type": detail_type, "source": ace_domain::events::SOURCE,
+        "account": account_id, "time": format_timestamp(now), "region": REGION, "resources": [arn],
+        "detail": {"catalog": r.catalog.as_str(), "engagementInvitation": {
+            "arn": arn, "id": r.id, "engagementId": r.engagement_id, "senderAccountId": "aws", "receiverAccountId": account_id,
+            "senderCompanyName": "AWS", "expirationDate": format_timestamp(r.expires_at), "participantType": "Receiver",
+            "payloadType": r.kind.payload_type()}},
+    });
+    OutboxEvent {
+        id: envelope["id"].as_str().unwrap_or_default().to_string(),
+        partner_id: r.partner_id.clone(),
+        catalog: r.catalog,
+        detail_type: detail_type.into(),
+        resource: arn,
+        time: now,
+        envelope,
+    }
+}
+
+/// Creates a referral behind the eligibility gate (ELIG-2, REF-6) and the suppression list (REF-5).
+pub async fn create(state: &AppState, new: NewReferral) -> StoreResult<Result<Referral, Refusal>> {
+    let Some(partner) = state.store.get_partner(&new.partner_id).await? else { return Ok(Err(Refusal::PartnerNotFound)) };
+    if let Err(report) = crate::eligibility::referral_gate(state, &new.partner_id).await? {
+        return Ok(Err(match report {
+            Some(r) => Refusal::NotEligible(Box::new(r)),
+            None => Refusal::PartnerNotFound,
+        }));
+    }
+    if let Some(s) = state.store.find_suppression(&suppression_keys(&new.customer, &new.contact)).await? {
+        return Ok(Err(Refusal::Suppressed(format!(
+            "REF-5: this {} asked not to be referred (relayed {})",
+            if s.key.starts_with("email:") { "contact" } else { "company" },
+            format_timestamp(s.recorded_at)
+        ))));
+    }
+    let now = state.now();
+    let tz: chrono_tz::Tz = partner.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let holidays = calendar(state, partner.holiday_calendar.as_deref(), now.year()).await?;
+    let acceptance_days = setting_i64(state, ACCEPTANCE_DAYS_SETTING, ACCEPTANCE_DAYS_DEFAULT).await?;
+    let referral = Referral {
+        id: new_id("engi-", 13),
+        engagement_id: new_id("eng-", 14),
+        catalog: new.catalog,
+        partner_id: new.partner_id,
+        kind: new.kind,
+        customer: new.customer,
+        title: new.title,
+        problem: new.problem,
+        contact: new.contact,
+        status: ReferralStatus::Pending,
+        provided_at: now,
+        expires_at: now + TimeDelta::days(acceptance_days),
+        contact_deadline: contact_deadline(now, tz, &holidays, CONTACT_BUSINESS_DAYS),
+        accepted_at: None,
+        rejection_reason: None,
+        opportunity_id: None,
+        contact_record: None,
+        reminders_sent: vec![],
+        flagged_at: None,
+        revoked_at: None,
+        revocation_reason: None,
+        retention: None,
+        last_partner_update: None,
+        version: 0,
+    };
+    let event = invitation_event(state, "Engagement Invitation Created", &referral, &partner.account_id, now);
+    state.store.commit(WriteBatch { insert_referrals: vec![referral.clone()], events: vec![event], ..Default::default() }).await?;
+    Ok(Ok(Referral { version: 1, ..referral }))
+}
+
+
+/// REF-3, REM-2: revokes a referral. The partner loses access; the opportunity created from
+/// it is deleted unless the partner attested it may keep the data (REM-3); an event tells its
+/// integrations to delete their copies. `Ok(false)` when another node acted first.
+pub async fn revoke(state: &AppState, referral: &Referral, reason: &str) -> StoreResult<bool> {
+    let now = state.now();
+    let mut revoked = referral.clone();
+    revoked.status = ReferralStatus::Revoked;
+    revoked.revoked_at = Some(now);
+    revoked.revocation_reason = Some(reason.to_string());
+    let keep = referral.retention.is_some();
+    let mut batch = WriteBatch::default();
+    if let (Some(opportunity), false) = (&referral.opportunity_id, keep) {
+        batch.delete_opportunities.push((referral.catalog, opportunity.clone()));
+    }
+    let account = state.store.get_partner(&referral.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
+    let detail = json!({
+        "catalog": referral.catalog.as_str(), "engagementInvitationId": referral.id, "opportunityId": referral.opportunity_id,
+        "reason": reason, "deleteCopies": !keep, "retentionAttested": keep,
+    });
+    batch.events.push(partner_event("Engagement Invitation Revoked", state.new_event_id(), &referral.partner_id, &account, detail, now));
+    batch.update_referrals.push(revoked);
+    match state.store.commit(batch).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Applies what is due on every active referral; returns a line per action taken. Safe on
+/// several nodes: each update is conditional on the version read.
+pub async fn sweep(state: &AppState) -> StoreResult<Vec<String>> {
+    let now = state.now();
+    let policy = policy(state).await?;
+    let reminder = TimeDelta::hours(setting_i64(state, REMINDER_HOURS_SETTING, REMINDER_HOURS_DEFAULT).await?);
+    let mut done = Vec::new();
+    for r in state.store.active_referrals(SWEEP_MAX).await? {
+        let Some(action) = due_action(&r, now, policy, reminder) else { continue };
+        let account = state.store.get_partner(&r.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
+        let mut next = r.clone();
+        let event = match action {
+            DueAction::Revoke => {
+                if revoke(state, &r, "REF-3: the customer was not contacted within 3 business days").await? {
+                    done.push(format!("revoked {} (no contact by {})", r.id, format_timestamp(r.contact_deadline)));
+                }
+                continue;
+            }
+            DueAction::Flag => {
+                next.flagged_at = Some(now);
+                let detail = json!({"engagementInvitationId": r.id, "contactDeadline": format_timestamp(r.contact_deadline)});
+                partner_event("Referral Contact Deadline Missed", state.new_event_id(), &r.partner_id, &account, detail, now)
+            }
+            DueAction::Expire => {
+                next.status = ReferralStatus::Expired;
+                invitation_event(state, "Engagement Invitation Expired", &r, &account, now)
+            }
+            DueAction::Remind => {
+                next.reminders_sent.push(now);
+                let detail = json!({"engagementInvitationId": r.id, "contactDeadline": format_timestamp(r.contact_deadline)});
+                partner_event("Referral Contact Deadline Approaching", state.new_event_id(), &r.partner_id, &account, detail, now)
+            }
+        };
+        match state.store.commit(WriteBatch { update_referrals: vec![next], events: vec![event], ..Default::default() }).await {
+            Ok(_) => done.push(format!("{action:?} {}", r.id).to_lowercase()),
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// The invitation as the partner sees it: no customer contact, ever.
+pub fn invitation_view(r: &Referral, account_id: &str) -> Value {
+    let payload = match r.kind {
+        ReferralKind::Opportunity => json!({"OpportunityInvitation": {
+            "Customer": {"CompanyName": r.customer.company_name, "WebsiteUrl": r.customer.website, "CountryCode": r.customer.country,
+                         "Industry": r.customer.industry.clone().unwrap_or_else(|| "Other".into())},
+            "Project": {"Title": r.title.clone().unwrap_or_else(|| format!("{} opportunity", r.customer.company_name)),
+                        "BusinessProblem": r.problem.clone().unwrap_or_else(|| "The customer asked for help with its AWS plans.".into()),
+                        "TargetCompletionDate": format!("{}", (r.provided_at + TimeDelta::days(90)).date_naive()),
+                        "ExpectedCustomerSpend": []},
+            "ReceiverResponsibilities": ["Services Partner"],
+            "SenderContacts": [],
+        }}),
+        ReferralKind::Lead => json!({"LeadInvitation": {
+            "Customer": {"CompanyName": r.customer.company_name, "WebsiteUrl": r.customer.website, "CountryCode": r.customer.country},
+            "Interaction": {"ContactBusinessTitle": r.contact.title.clone().unwrap_or_else(|| "Not provided".into()),
+                            "Usecase": r.problem.clone().unwrap_or_default()},
+        }}),
+    };
+    json!({
+        "Id": r.id, "Arn": invitation_arn(r.catalog, &r.id), "Catalog": r.catalog.as_str(), "EngagementId": r.engagement_id,
+        "EngagementTitle": r.customer.company_name.chars().take(40).collect::<String>(),
+        "InvitationDate": format_timestamp(r.provided_at), "ExpirationDate": format_timestamp(r.expires_at),
+        "Status": r.status.as_str(), "PayloadType": r.kind.payload_type(), "Payload": payload,
+        "SenderAwsAccountId": "aws", "SenderCompanyName": "AWS", "ParticipantType": "RECEIVER",
+        "Receiver": {"Account": {"AwsAccountId": account_id}},
+    })
+}
