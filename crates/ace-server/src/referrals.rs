@@ -163,10 +163,12 @@ pub async fn create(state: &AppState, new: NewReferral) -> StoreResult<Result<Re
         version: 0,
     };
     let event = invitation_event(state, "Engagement Invitation Created", &referral, &partner.account_id, now);
-    state.store.commit(WriteBatch { insert_referrals: vec![referral.clone()], events: vec![event], ..Default::default() }).await?;
+    state
+        .store
+        .commit(WriteBatch { insert_referrals: vec![referral.clone()], events: vec![event], ..Default::default() })
+        .await?;
     Ok(Ok(Referral { version: 1, ..referral }))
 }
-
 
 /// REF-3, REM-2: revokes a referral. The partner loses access; the opportunity created from
 /// it is deleted unless the partner attested it may keep the data (REM-3); an event tells its
@@ -187,7 +189,14 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str) -> Stor
         "catalog": referral.catalog.as_str(), "engagementInvitationId": referral.id, "opportunityId": referral.opportunity_id,
         "reason": reason, "deleteCopies": !keep, "retentionAttested": keep,
     });
-    batch.events.push(partner_event("Engagement Invitation Revoked", state.new_event_id(), &referral.partner_id, &account, detail, now));
+    batch.events.push(partner_event(
+        "Engagement Invitation Revoked",
+        state.new_event_id(),
+        &referral.partner_id,
+        &account,
+        detail,
+        now,
+    ));
     batch.update_referrals.push(revoked);
     match state.store.commit(batch).await {
         Ok(_) => Ok(true),

@@ -3,6 +3,7 @@
 
 mod eligibility;
 mod openapi;
+mod referrals;
 mod review;
 
 use axum::body::Bytes;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(list_events))
         .merge(review::router())
         .merge(eligibility::router())
+        .merge(referrals::router())
 }
 
 /// An operator API error: HTTP status, a stable code, a message for people.

@@ -152,6 +152,25 @@ pub fn document() -> Value {
                 "parameters": [id_param("id"), id_param("requirement")],
                 "put": op("Set whether the partner meets a further requirement", Some(json!({"type": "object", "required": ["met"], "properties": {"met": {"type": "boolean"}}})), "200")
             },
+            "/referrals": {
+                "get": op("Referrals, oldest first, without contact data (REF-1); ?partner=ID&status=PENDING|ACCEPTED|REJECTED|EXPIRED|REVOKED", None, "200"),
+                "post": op("Refer a lead or opportunity to a partner; refused when it is not eligible (ELIG-2, REF-6) or the contact is suppressed (REF-5)",
+                    Some(json!({"type": "object", "required": ["partner", "kind", "company", "website", "country"], "properties": {
+                        "partner": {"type": "string"}, "kind": {"enum": ["lead", "opportunity"]}, "company": {"type": "string"},
+                        "website": {"type": "string"}, "country": {"type": "string"}, "industry": {"type": "string"}, "title": {"type": "string"},
+                        "problem": {"type": "string"}, "contact_name": {"type": "string"}, "contact_email": {"type": "string"},
+                        "contact_phone": {"type": "string"}, "contact_title": {"type": "string"}, "catalog": {"enum": ["AWS", "Sandbox"]}}})), "201")
+            },
+            "/referrals/{id}": {"parameters": [id_param("id")], "get": op("One referral with its contact, deadlines and contact record", None, "200")},
+            "/referrals/{id}/revoke": {"parameters": [id_param("id")], "post": op("Revoke a referral (REM-1, REM-2): the partner loses it and is told to delete its copies",
+                Some(json!({"type": "object", "properties": {"reason": {"type": "string"}}})), "200")},
+            "/suppression": {"get": op("The suppression list (REF-5): hashed e-mails and company domains", None, "200")},
+            "/audit": {"get": op("Recorded reads of a referral's contact data (REF-1); ?referral=ID", None, "200")},
+            "/calendars/{name}": {
+                "parameters": [id_param("name")],
+                "get": op("A holiday calendar (built-in us-federal, or imported)", None, "200"),
+                "put": op("Import a holiday calendar", Some(json!({"type": "object", "required": ["dates"], "properties": {"dates": {"type": "array", "items": {"type": "string", "format": "date"}}}})), "200")
+            },
             "/settings": {
                 "get": op("Review settings", None, "200"),
                 "put": op("Change review settings", Some(json!({"type": "object", "properties": {"auto_reject_already_pursued": {"type": "boolean"}}})), "200")
@@ -167,7 +186,8 @@ mod tests {
     /// Every route the operator router declares is in the document.
     #[test]
     fn every_operator_route_is_documented() {
-        let sources = [include_str!("mod.rs"), include_str!("review.rs"), include_str!("eligibility.rs")];
+        let sources =
+            [include_str!("mod.rs"), include_str!("review.rs"), include_str!("eligibility.rs"), include_str!("referrals.rs")];
         let route = declared_routes(&sources);
         assert!(route.len() > 15, "{route:?}");
         let doc = document();

@@ -26,7 +26,11 @@ fn invitation_id(identifier: &str) -> &str {
 pub async fn load(r: &Request, identifier: &str) -> Result<Referral, ApiError> {
     let id = invitation_id(identifier);
     match r.state.store.get_referral(id).await? {
-        Some(referral) if referral.partner_id == r.caller.partner.id && referral.catalog == r.catalog && referral.status.visible_to_partner() => {
+        Some(referral)
+            if referral.partner_id == r.caller.partner.id
+                && referral.catalog == r.catalog
+                && referral.status.visible_to_partner() =>
+        {
             Ok(referral)
         }
         _ => Err(r.not_found("Engagement invitation", id)),
@@ -34,16 +38,20 @@ pub async fn load(r: &Request, identifier: &str) -> Result<Referral, ApiError> {
 }
 
 async fn save(r: &Request, referral: Referral, events: Vec<ace_domain::events::OutboxEvent>) -> Result<(), ApiError> {
-    r.state.store.commit(WriteBatch { update_referrals: vec![referral], events, ..Default::default() }).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::Conflict("The invitation changed meanwhile; get it again.".into()),
-        other => other.into(),
-    })?;
+    r.state.store.commit(WriteBatch { update_referrals: vec![referral], events, ..Default::default() }).await.map_err(
+        |e| match e {
+            StoreError::Conflict(_) => ApiError::Conflict("The invitation changed meanwhile; get it again.".into()),
+            other => other.into(),
+        },
+    )?;
     Ok(())
 }
 
 fn matches(r: &Request, member: &str, value: &str) -> bool {
     match r.input.get(member).and_then(Value::as_array) {
-        Some(wanted) if !wanted.is_empty() => wanted.iter().filter_map(Value::as_str).any(|w| w == value || invitation_id(w) == value),
+        Some(wanted) if !wanted.is_empty() => {
+            wanted.iter().filter_map(Value::as_str).any(|w| w == value || invitation_id(w) == value)
+        }
         _ => true,
     }
 }
@@ -74,7 +82,9 @@ pub async fn list(r: Request) -> ApiResult {
 
 pub async fn get(r: Request) -> ApiResult {
     let referral = load(&r, r.required("Identifier")).await?;
-    Ok(Output::Json(Model::get().project("GetEngagementInvitationResponse", &invitation_view(&referral, &r.caller.partner.account_id))))
+    Ok(Output::Json(
+        Model::get().project("GetEngagementInvitationResponse", &invitation_view(&referral, &r.caller.partner.account_id)),
+    ))
 }
 
 pub async fn accept(r: Request) -> ApiResult {
@@ -87,11 +97,13 @@ pub async fn accept(r: Request) -> ApiResult {
 pub async fn reject(r: Request) -> ApiResult {
     let mut referral = load(&r, r.required("Identifier")).await?;
     referral.reject(r.str("RejectionReason").map(str::to_string), r.state.now()).map_err(|e| match e {
-        ace_domain::referral::ReferralError::ReasonRequired => ApiError::business_validation(vec![ace_domain::model::FieldError::new(
-            "RejectionReason",
-            ace_domain::model::FieldErrorCode::RequiredFieldMissing,
-            "RejectionReason is required for referrals in the AWS catalog, e.g. \"Unable to support\"",
-        )]),
+        ace_domain::referral::ReferralError::ReasonRequired => {
+            ApiError::business_validation(vec![ace_domain::model::FieldError::new(
+                "RejectionReason",
+                ace_domain::model::FieldErrorCode::RequiredFieldMissing,
+                "RejectionReason is required for referrals in the AWS catalog, e.g. \"Unable to support\"",
+            )])
+        }
         other => ApiError::Conflict(other.to_string()),
     })?;
     save(&r, referral, vec![]).await?;
@@ -113,7 +125,9 @@ fn opportunity_from(referral: &Referral, number: i64, now: ace_domain::time::Ins
             contact.insert("LastName".into(), json!(last));
         }
     }
-    for (key, value) in [("Email", &referral.contact.email), ("Phone", &referral.contact.phone), ("BusinessTitle", &referral.contact.title)] {
+    for (key, value) in
+        [("Email", &referral.contact.email), ("Phone", &referral.contact.phone), ("BusinessTitle", &referral.contact.title)]
+    {
         if let Some(v) = value {
             contact.insert(key.into(), json!(v));
         }
@@ -175,7 +189,12 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     });
     let account = r.caller.partner.account_id.clone();
     let batch = WriteBatch {
-        idempotency: Some(IdempotencyRecord { key, request_hash: hash.clone(), response: json!({"TaskId": task_id}), created_ms: now.timestamp_millis() }),
+        idempotency: Some(IdempotencyRecord {
+            key,
+            request_hash: hash.clone(),
+            response: json!({"TaskId": task_id}),
+            created_ms: now.timestamp_millis(),
+        }),
         events: vec![event(&r.state, "Opportunity Created", &opportunity, &account, now)],
         insert_opportunities: vec![opportunity.clone()],
         put_tasks: vec![TaskRecord {
@@ -192,7 +211,9 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     match r.state.store.commit(batch).await {
         Ok(BatchOutcome::Committed) => Ok(Output::Json(summary)),
         Ok(BatchOutcome::Replayed(existing)) => current_task(&r, &replay(&existing, &hash)?).await,
-        Err(StoreError::Conflict(_)) => Err(ApiError::Conflict("The invitation changed meanwhile; retry with the same ClientToken.".into())),
+        Err(StoreError::Conflict(_)) => {
+            Err(ApiError::Conflict("The invitation changed meanwhile; retry with the same ClientToken.".into()))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -238,7 +259,8 @@ pub async fn list_accept_tasks(r: Request) -> ApiResult {
 /// REF-1: a read of a referral's contact data, for the audit.
 pub fn contact_read(r: &Request, o: &Opportunity, what: &str) -> Option<AuditRead> {
     let referral_id = o.referral_id.clone()?;
-    let has_contacts = o.document.get("Customer").and_then(|c| c.get("Contacts")).and_then(Value::as_array).is_some_and(|c| !c.is_empty());
+    let has_contacts =
+        o.document.get("Customer").and_then(|c| c.get("Contacts")).and_then(Value::as_array).is_some_and(|c| !c.is_empty());
     has_contacts.then(|| AuditRead {
         referral_id,
         partner_id: r.caller.partner.id.clone(),
@@ -247,4 +269,3 @@ pub fn contact_read(r: &Request, o: &Opportunity, what: &str) -> Option<AuditRea
         what: format!("{what} {}", o.id),
     })
 }
-

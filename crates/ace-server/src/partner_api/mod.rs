@@ -7,9 +7,9 @@
 mod auth;
 mod extensions;
 mod invitations;
-mod referral_obligations;
 mod opportunities;
 pub mod prescreen;
+mod referral_obligations;
 mod solutions;
 mod tags;
 mod tasks;

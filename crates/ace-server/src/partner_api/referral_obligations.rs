@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use ace_domain::model::{FieldError, FieldErrorCode, Model};
 use ace_domain::referral::{
-    domain_suppression_key, email_suppression_key, outreach_template, parse_channel, Referral, RetentionAttestation, RetentionReason,
-    Suppression,
+    domain_suppression_key, email_suppression_key, outreach_template, parse_channel, Referral, RetentionAttestation,
+    RetentionReason, Suppression,
 };
 use ace_domain::time::{format_timestamp, parse_timestamp};
 use ace_store::{StoreError, WriteBatch};
@@ -85,13 +85,11 @@ pub async fn record_contact(r: Request) -> ApiResult {
     let contacted_at = r.input.get("ContactedAt").and_then(parse_timestamp).unwrap_or_else(|| r.state.now());
     let own_name = r.input.get("ActingInOwnName").and_then(Value::as_bool).unwrap_or(false);
     let note = r.str("Note").map(str::to_string);
-    referral
-        .record_contact(channel, contacted_at, own_name, &r.caller.user.name, note, r.state.now())
-        .map_err(|e| match e {
-            ace_domain::referral::ReferralError::NotAccepted => ApiError::Conflict(e.to_string()),
-            ace_domain::referral::ReferralError::NotInOwnName => refused("ActingInOwnName", e.to_string()),
-            other => refused("ContactedAt", other.to_string()),
-        })?;
+    referral.record_contact(channel, contacted_at, own_name, &r.caller.user.name, note, r.state.now()).map_err(|e| match e {
+        ace_domain::referral::ReferralError::NotAccepted => ApiError::Conflict(e.to_string()),
+        ace_domain::referral::ReferralError::NotInOwnName => refused("ActingInOwnName", e.to_string()),
+        other => refused("ContactedAt", other.to_string()),
+    })?;
     save(&r, WriteBatch { update_referrals: vec![referral.clone()], ..Default::default() }).await?;
     Ok(Output::Json(json!({"Obligations": obligations(&r, &Referral { version: referral.version + 1, ..referral }).await?})))
 }
@@ -161,7 +159,8 @@ pub async fn relay_opt_out(r: Request) -> ApiResult {
         recorded_at: r.state.now(),
     };
     let account = r.caller.partner.account_id.clone();
-    let detail = json!({"engagementInvitationId": referral.id, "scope": r.required("Scope"), "receivedAt": format_timestamp(received_at)});
+    let detail =
+        json!({"engagementInvitationId": referral.id, "scope": r.required("Scope"), "receivedAt": format_timestamp(received_at)});
     let notice = ace_domain::events::partner_event(
         "Customer Opt-Out Relayed",
         r.state.new_event_id(),

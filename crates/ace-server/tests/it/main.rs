@@ -6,5 +6,6 @@ mod bad_input;
 mod eligibility;
 mod operator;
 mod opportunities;
+mod referrals;
 mod review;
 mod support;

@@ -1,0 +1,298 @@
+//! REF-1 … REF-5, REF-7, REM-2, REM-3 end to end on a test-clock server: the operator refers,
+//! the partner's CRM works the invitation through the official SDK, `AcePartner.*` records
+//! the contact, the deadline sweep revokes what was never contacted.
+
+use aws_sdk_partnercentralselling as pcs;
+use pcs::types::{InvitationStatus, ParticipantType};
+use serde_json::{json, Value};
+
+use crate::support::{code, Credentials, TestApp};
+
+/// An advanced-tier partner: eligible without validations.
+async fn eligible_partner(app: &TestApp, id: &str) -> Credentials {
+    app.operator(
+        "POST",
+        "/partners",
+        json!({"id": id, "name": format!("{id} Cloud"), "path": "consulting", "tier": "advanced", "psf_listed": true,
+               "privacy_policy": "https://partner.example/privacy", "referrals_approved": true, "timezone": "Europe/Berlin"}),
+    )
+    .await;
+    app.user(id, "alice").await
+}
+
+async fn refer(app: &TestApp, partner: &str, company: &str, email: &str) -> String {
+    let v = app
+        .operator(
+            "POST",
+            "/referrals",
+            json!({"partner": partner, "kind": "opportunity", "company": company, "website": format!("https://{}.example.com", company.to_lowercase()),
+                   "country": "DE", "industry": "Retail", "title": "Data platform", "problem": "Wants to move its reporting to the cloud this year.",
+                   "contact_name": "Jane Doe", "contact_email": email, "contact_phone": "+4930123456", "contact_title": "CIO"}),
+        )
+        .await;
+    v["Id"].as_str().unwrap().to_string()
+}
+
+/// The server's (test) clock, which stands still until advanced.
+async fn server_now(app: &TestApp) -> String {
+    app.operator("GET", "/clock", Value::Null).await["now"].as_str().unwrap().to_string()
+}
+
+async fn ext(app: &TestApp, c: &Credentials, op: &str, body: Value) -> (u16, Value) {
+    let (status, _, v) =
+        app.raw(c, &format!("AcePartner.{op}"), "application/x-amz-json-1.0", body.to_string().into_bytes()).await;
+    (status, v)
+}
+
+async fn accept(client: &pcs::Client, invitation: &str, token: &str) -> String {
+    let task = client
+        .start_engagement_by_accepting_invitation_task()
+        .catalog("AWS")
+        .client_token(token)
+        .identifier(invitation)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(task.task_status().map(|s| s.as_str()), Some("COMPLETE"));
+    task.opportunity_id().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn ref_3_contacted_referrals_stay_and_uncontacted_ones_are_revoked_rem_2() {
+    let app = TestApp::start().await;
+    let c = eligible_partner(&app, "P-A").await;
+    let client = app.client(&c);
+    let first = refer(&app, "P-A", "Contacted", "jane@contacted.example.com").await;
+    let second = refer(&app, "P-A", "Forgotten", "joe@forgotten.example.com").await;
+
+    // The partner sees two invitations from aws, masked: no contact anywhere.
+    let listed =
+        client.list_engagement_invitations().catalog("AWS").participant_type(ParticipantType::Receiver).send().await.unwrap();
+    assert_eq!(listed.engagement_invitation_summaries().len(), 2);
+    assert!(listed.engagement_invitation_summaries().iter().all(|s| s.sender_aws_account_id() == Some("aws")));
+    let got = client.get_engagement_invitation().catalog("AWS").identifier(&first).send().await.unwrap();
+    assert_eq!(got.status(), Some(&InvitationStatus::Pending));
+    assert!(!format!("{got:?}").contains("jane@"), "REF-1: the invitation is masked");
+
+    // Accept via the task: the opportunity holds the unmasked contact.
+    let opportunity = accept(&client, &first, "t-1").await;
+    assert_eq!(accept(&client, &first, "t-1").await, opportunity, "idempotent by ClientToken");
+    let o = client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.unwrap();
+    assert_eq!(o.customer().unwrap().contacts()[0].email(), Some("jane@contacted.example.com"));
+    let (status, v) = ext(
+        &app,
+        &c,
+        "RecordReferralContact",
+        json!({"Catalog": "AWS", "InvitationIdentifier": first, "Channel": "Email",
+        "ContactedAt": server_now(&app).await, "ActingInOwnName": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["Obligations"]["ContactMet"], true);
+
+    let forgotten_opportunity = accept(&client, &second, "t-2").await;
+    client.get_opportunity().catalog("AWS").identifier(&forgotten_opportunity).send().await.unwrap();
+    let (_, obligations) =
+        ext(&app, &c, "GetReferralObligations", json!({"Catalog": "AWS", "OpportunityIdentifier": forgotten_opportunity})).await;
+    assert_eq!(obligations["Obligations"]["ContactMet"], false);
+    assert_eq!(obligations["Obligations"]["UpdateFresh"], true, "REF-7: freshness is shown");
+
+    // Five days on, the contacted referral stands; the other was reminded, then revoked once its
+    // deadline (3 business days, Berlin time) passed.
+    app.operator("POST", "/clock/advance", json!({"duration": "5d"})).await;
+    client.get_engagement_invitation().catalog("AWS").identifier(&first).send().await.unwrap();
+    let deadline = obligations["Obligations"]["ContactDeadline"].as_str().unwrap().to_string();
+    let now = server_now(&app).await;
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    let hours = (parse(&deadline) - parse(&now)).num_hours().max(0) + 1;
+    let advanced = app.operator("POST", "/clock/advance", json!({"duration": format!("{hours}h")})).await;
+    assert!(advanced["jobs_run"].to_string().contains(&format!("revoked {second}")), "{advanced}");
+
+    // The uncontacted referral is gone, with its opportunity; the contacted one stays.
+    let e = client.get_engagement_invitation().catalog("AWS").identifier(&second).send().await.unwrap_err().into_service_error();
+    assert!(e.is_resource_not_found_exception(), "{e:?}");
+    let e =
+        client.get_opportunity().catalog("AWS").identifier(&forgotten_opportunity).send().await.unwrap_err().into_service_error();
+    assert!(e.is_resource_not_found_exception(), "REM-2: the opportunity's contact data is deleted: {e:?}");
+    client.get_engagement_invitation().catalog("AWS").identifier(&first).send().await.unwrap();
+    client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.unwrap();
+
+    let events = app.operator("GET", "/events?limit=1000", Value::Null).await;
+    let revoked: Vec<&Value> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["detail-type"] == "Engagement Invitation Revoked")
+        .collect();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0]["event"]["detail"]["engagementInvitationId"], json!(second));
+    assert_eq!(revoked[0]["event"]["detail"]["deleteCopies"], true);
+    assert!(!revoked[0].to_string().contains("joe@"), "the event carries ids only");
+
+    // REF-1: the earlier reads of the contact are on record.
+    let audit = app.operator("GET", &format!("/audit?referral={second}"), Value::Null).await;
+    let reads = audit["reads"].as_array().unwrap();
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0]["actor"], "alice");
+    let shown = app.operator("GET", &format!("/referrals/{second}"), Value::Null).await;
+    assert_eq!(shown["Status"], "REVOKED");
+}
+
+#[tokio::test]
+async fn ref_5_an_opt_out_suppresses_the_contact_for_every_later_referral() {
+    let app = TestApp::start().await;
+    let c = eligible_partner(&app, "P-A").await;
+    let invitation = refer(&app, "P-A", "Quiet", "quiet@quiet.example.com").await;
+    let relay = json!({"Catalog": "AWS", "InvitationIdentifier": invitation, "Scope": "Contact", "ReceivedAt": "2026-01-01T00:00:00Z", "Channel": "Email"});
+    let (status, v) = ext(&app, &c, "RelayOptOut", relay.clone()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["ReferralClosed"], true);
+    let (status, _) = ext(&app, &c, "RelayOptOut", relay).await;
+    assert_eq!(status, 200, "relays are idempotent");
+    let suppressed = app.operator("GET", "/suppression", Value::Null).await;
+    assert_eq!(suppressed["suppressions"].as_array().unwrap().len(), 1);
+    assert!(!suppressed.to_string().contains("quiet@"), "e-mails are kept hashed");
+
+    let (status, v) = app
+        .operator_raw(
+            "POST",
+            "/referrals",
+            json!({"partner": "P-A", "kind": "lead", "company": "Other", "website": "https://other.example.org", "country": "DE",
+                   "contact_email": "quiet@quiet.example.com"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("REF-5"));
+}
+
+#[tokio::test]
+async fn ref_2_contact_is_by_email_or_phone_only_and_never_in_the_future() {
+    let app = TestApp::start().await;
+    let c = eligible_partner(&app, "P-A").await;
+    let invitation = refer(&app, "P-A", "Acme", "jane@acme.example.com").await;
+    accept(&app.client(&c), &invitation, "t").await;
+    for (channel, own, at) in [("LinkedIn", true, "2026-01-01T00:00:00Z"), ("InPerson", true, "2026-01-01T00:00:00Z")] {
+        let (status, v) = ext(
+            &app,
+            &c,
+            "RecordReferralContact",
+            json!({"Catalog": "AWS", "InvitationIdentifier": invitation, "Channel": channel,
+            "ContactedAt": at, "ActingInOwnName": own}),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(v["Message"].as_str().unwrap().contains("REF-2"), "{v}");
+    }
+    let (status, v) = ext(
+        &app,
+        &c,
+        "RecordReferralContact",
+        json!({"Catalog": "AWS", "InvitationIdentifier": invitation, "Channel": "Phone",
+        "ContactedAt": "2099-01-01T00:00:00Z", "ActingInOwnName": true}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    let (status, v) = ext(
+        &app,
+        &c,
+        "RecordReferralContact",
+        json!({"Catalog": "AWS", "InvitationIdentifier": invitation, "Channel": "Phone",
+        "ContactedAt": "2000-01-01T00:00:00Z", "ActingInOwnName": true}),
+    )
+    .await;
+    assert_eq!(status, 400, "before the referral existed: {v}");
+    let (status, v) = ext(
+        &app,
+        &c,
+        "RecordReferralContact",
+        json!({"Catalog": "AWS", "InvitationIdentifier": invitation, "Channel": "Phone",
+        "ContactedAt": ace_domain::time::format_timestamp(chrono::Utc::now()), "ActingInOwnName": false}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+}
+
+#[tokio::test]
+async fn rem_3_attested_retention_keeps_the_opportunity_after_revocation() {
+    let app = TestApp::start().await;
+    let c = eligible_partner(&app, "P-A").await;
+    let client = app.client(&c);
+    let invitation = refer(&app, "P-A", "Kept", "k@kept.example.com").await;
+    let opportunity = accept(&client, &invitation, "t").await;
+    let (status, _) = ext(
+        &app,
+        &c,
+        "AttestRetention",
+        json!({"Catalog": "AWS", "InvitationIdentifier": invitation,
+        "Reason": "CustomerPermission", "Evidence": "The CIO asked us by e-mail to keep working with them."}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    app.operator("POST", &format!("/referrals/{invitation}/revoke"), json!({"reason": "program change"})).await;
+    let e = client.get_engagement_invitation().catalog("AWS").identifier(&invitation).send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "ResourceNotFoundException");
+    client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.expect("kept by attestation");
+    let (status, _) = app.operator_raw("POST", &format!("/referrals/{invitation}/revoke"), json!({})).await;
+    assert_eq!(status, 409, "already revoked");
+}
+
+#[tokio::test]
+async fn ref_4_outreach_text_and_ref_1_lists_carry_no_contact() {
+    let app = TestApp::start().await;
+    let c = eligible_partner(&app, "P-A").await;
+    let invitation = refer(&app, "P-A", "Acme", "jane@acme.example.com").await;
+    let (status, v) = ext(&app, &c, "GetOutreachTemplate", json!({"Catalog": "AWS", "InvitationIdentifier": invitation})).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["EmailBody"].as_str().unwrap().contains("own name"));
+    assert!(v["EmailBody"].as_str().unwrap().contains("communication-preferences"));
+    let listed = app.operator("GET", "/referrals?partner=P-A", Value::Null).await;
+    assert!(!listed.to_string().contains("jane@"), "{listed}");
+    let shown = app.operator("GET", &format!("/referrals/{invitation}"), Value::Null).await;
+    assert_eq!(shown["Contact"]["email"], "jane@acme.example.com");
+}
+
+#[tokio::test]
+async fn elig_2_referrals_go_only_to_eligible_partners_and_rejection_needs_a_reason() {
+    let app = TestApp::start().await;
+    app.operator("POST", "/partners", json!({"id": "P-REG", "name": "Registered", "path": "consulting", "tier": "registered"}))
+        .await;
+    let (status, v) = app
+        .operator_raw(
+            "POST",
+            "/referrals",
+            json!({"partner": "P-REG", "kind": "lead", "company": "X", "website": "https://x.example.com", "country": "DE"}),
+        )
+        .await;
+    assert_eq!(status, 409);
+    assert!(v["error"]["message"].as_str().unwrap().contains("REF-6"), "the refusal carries the report: {v}");
+
+    let c = eligible_partner(&app, "P-A").await;
+    let client = app.client(&c);
+    let invitation = refer(&app, "P-A", "Acme", "jane@acme.example.com").await;
+    let e = client
+        .reject_engagement_invitation()
+        .catalog("AWS")
+        .identifier(&invitation)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_validation_exception(), "{e:?}");
+    client
+        .reject_engagement_invitation()
+        .catalog("AWS")
+        .identifier(&invitation)
+        .rejection_reason("Unable to support")
+        .send()
+        .await
+        .unwrap();
+    let e = client
+        .accept_engagement_invitation()
+        .catalog("AWS")
+        .identifier(&invitation)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_resource_not_found_exception(), "a rejected invitation is gone: {e:?}");
+}
