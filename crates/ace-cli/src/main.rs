@@ -3,6 +3,7 @@
 mod bench;
 mod client;
 mod eligibility;
+mod referral;
 mod review;
 mod serve;
 
@@ -67,6 +68,18 @@ enum Command {
     /// Further requirements the operator defines per segment (ELIG-2.x (e)).
     #[command(subcommand)]
     Requirement(eligibility::RequirementCommand),
+    /// Customer Engagement Referrals (REF-1 … REF-5).
+    #[command(subcommand)]
+    Referral(referral::ReferralCommand),
+    /// The suppression list (REF-5).
+    #[command(subcommand)]
+    Suppression(referral::SuppressionCommand),
+    /// Holiday calendars for contact deadlines (REF-3).
+    #[command(subcommand)]
+    Calendar(referral::CalendarCommand),
+    /// Recorded reads of referral contact data (REF-1).
+    #[command(subcommand)]
+    Audit(referral::AuditCommand),
     /// Benchmarks that print figures (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -301,6 +314,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Eligibility(a) => eligibility::eligibility(a, Client::new(cli.connection)?).await,
         Command::EligibilityConfig(a) => eligibility::config(a, Client::new(cli.connection)?).await,
         Command::Requirement(c) => eligibility::requirement(c, Client::new(cli.connection)?).await,
+        Command::Referral(c) => referral::referral(c, Client::new(cli.connection)?).await,
+        Command::Suppression(c) => referral::suppression(c, Client::new(cli.connection)?).await,
+        Command::Calendar(c) => referral::calendar(c, Client::new(cli.connection)?).await,
+        Command::Audit(c) => referral::audit(c, Client::new(cli.connection)?).await,
     }
 }
 
