@@ -144,6 +144,10 @@ pub struct Referral {
     pub retention: Option<RetentionAttestation>,
     /// The last partner write on the referral or its opportunity (REF-7).
     pub last_partner_update: Option<Instant>,
+    /// The Sandbox simulator's referral: the id `CreateOpportunity` answered, which the
+    /// opportunity takes when the invitation is accepted.
+    #[serde(default)]
+    pub reserved_opportunity_id: Option<String>,
     /// Optimistic-concurrency version, kept by the store: a sweep on several nodes acts once.
     #[serde(default)]
     pub version: i64,
@@ -378,6 +382,7 @@ mod tests {
             revocation_reason: None,
             retention: None,
             last_partner_update: None,
+            reserved_opportunity_id: None,
             version: 0,
         }
     }

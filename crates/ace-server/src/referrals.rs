@@ -132,6 +132,17 @@ pub async fn create(state: &AppState, new: NewReferral) -> StoreResult<Result<Re
             format_timestamp(s.recorded_at)
         ))));
     }
+    let referral = build(state, &partner, new).await?;
+    let event = invitation_event(state, "Engagement Invitation Created", &referral, &partner.account_id, referral.provided_at);
+    state
+        .store
+        .commit(WriteBatch { insert_referrals: vec![referral.clone()], events: vec![event], ..Default::default() })
+        .await?;
+    Ok(Ok(Referral { version: 1, ..referral }))
+}
+
+/// A new PENDING referral with its deadlines, not yet stored.
+pub async fn build(state: &AppState, partner: &ace_domain::partner::PartnerProfile, new: NewReferral) -> StoreResult<Referral> {
     let now = state.now();
     let tz: chrono_tz::Tz = partner.timezone.parse().unwrap_or(chrono_tz::UTC);
     let holidays = calendar(state, partner.holiday_calendar.as_deref(), now.year()).await?;
@@ -160,14 +171,15 @@ pub async fn create(state: &AppState, new: NewReferral) -> StoreResult<Result<Re
         revocation_reason: None,
         retention: None,
         last_partner_update: None,
+        reserved_opportunity_id: None,
         version: 0,
     };
-    let event = invitation_event(state, "Engagement Invitation Created", &referral, &partner.account_id, now);
-    state
-        .store
-        .commit(WriteBatch { insert_referrals: vec![referral.clone()], events: vec![event], ..Default::default() })
-        .await?;
-    Ok(Ok(Referral { version: 1, ..referral }))
+    Ok(referral)
+}
+
+/// The `Engagement Invitation Created` event of a new referral.
+pub fn created_event(state: &AppState, r: &Referral, account_id: &str) -> OutboxEvent {
+    invitation_event(state, "Engagement Invitation Created", r, account_id, r.provided_at)
 }
 
 /// REF-3, REM-2: revokes a referral. The partner loses access; the opportunity created from

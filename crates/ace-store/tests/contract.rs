@@ -483,6 +483,7 @@ async fn ref_3_referrals_are_acted_on_once_and_rem_2_deletes(store: &SqlStore) {
         revocation_reason: None,
         retention: None,
         last_partner_update: None,
+        reserved_opportunity_id: None,
         version: 0,
     };
     insert(store, opportunity("P-A", Catalog::Aws, 7, "Acme", 10)).await;

@@ -173,7 +173,11 @@ pub fn document() -> Value {
             },
             "/settings": {
                 "get": op("Review settings", None, "200"),
-                "put": op("Change review settings", Some(json!({"type": "object", "properties": {"auto_reject_already_pursued": {"type": "boolean"}}})), "200")
+                "put": op("Change review and referral settings", Some(json!({"type": "object", "properties": {
+                    "auto_reject_already_pursued": {"type": "boolean"},
+                    "referral_missed_deadline_policy": {"enum": ["revoke", "flag"]},
+                    "referral_acceptance_days": {"type": "integer"}, "referral_reminder_hours": {"type": "integer"},
+                    "referral_unsubscribe_links": {"type": "array", "items": {"type": "string"}}}})), "200")
             }
         }
     })

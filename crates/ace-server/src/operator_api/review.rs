@@ -339,8 +339,16 @@ async fn list_pipeline(State(state): State<AppState>, headers: HeaderMap, Query(
 }
 
 async fn settings_view(state: &AppState) -> Result<Value, OperatorError> {
+    use crate::referrals as r;
     let auto_reject = state.store.get_setting(AUTO_REJECT_ALREADY_PURSUED).await?.as_deref() == Some("true");
-    Ok(json!({"auto_reject_already_pursued": auto_reject}))
+    let setting = |v: Option<String>, default: i64| v.and_then(|x| x.parse::<i64>().ok()).unwrap_or(default);
+    Ok(json!({
+        "auto_reject_already_pursued": auto_reject,
+        "referral_missed_deadline_policy": format!("{:?}", r::policy(state).await?).to_lowercase(),
+        "referral_acceptance_days": setting(state.store.get_setting(r::ACCEPTANCE_DAYS_SETTING).await?, 15),
+        "referral_reminder_hours": setting(state.store.get_setting(r::REMINDER_HOURS_SETTING).await?, 24),
+        "referral_unsubscribe_links": r::unsubscribe_links(state).await?,
+    }))
 }
 
 async fn show_settings(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
@@ -352,13 +360,44 @@ async fn show_settings(State(state): State<AppState>, headers: HeaderMap) -> OpR
 #[serde(deny_unknown_fields)]
 struct SettingsInput {
     auto_reject_already_pursued: Option<bool>,
+    /// `revoke` or `flag` (REF-3: the program says a missed deadline "may" revoke).
+    referral_missed_deadline_policy: Option<String>,
+    referral_acceptance_days: Option<u32>,
+    referral_reminder_hours: Option<u32>,
+    referral_unsubscribe_links: Option<Vec<String>>,
 }
 
 async fn update_settings(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
     authorize(&state, &headers).await?;
     let input: SettingsInput = parse_body(&body)?;
+    use crate::referrals as r;
     if let Some(v) = input.auto_reject_already_pursued {
         state.store.put_setting(AUTO_REJECT_ALREADY_PURSUED, if v { "true" } else { "false" }).await?;
+    }
+    if let Some(p) = input.referral_missed_deadline_policy {
+        if p != "revoke" && p != "flag" {
+            return Err(OperatorError::bad_request("referral_missed_deadline_policy must be revoke or flag"));
+        }
+        state.store.put_setting(r::POLICY_SETTING, &p).await?;
+    }
+    if let Some(days) = input.referral_acceptance_days {
+        if !(1..=365).contains(&days) {
+            return Err(OperatorError::bad_request("referral_acceptance_days must be 1-365"));
+        }
+        state.store.put_setting(r::ACCEPTANCE_DAYS_SETTING, &days.to_string()).await?;
+    }
+    if let Some(hours) = input.referral_reminder_hours {
+        if !(1..=240).contains(&hours) {
+            return Err(OperatorError::bad_request("referral_reminder_hours must be 1-240"));
+        }
+        state.store.put_setting(r::REMINDER_HOURS_SETTING, &hours.to_string()).await?;
+    }
+    if let Some(links) = input.referral_unsubscribe_links {
+        if links.iter().any(|l| !l.starts_with("https://")) {
+            return Err(OperatorError::bad_request("unsubscribe links must be https URLs"));
+        }
+        let encoded = serde_json::to_string(&links).map_err(|e| OperatorError::bad_request(e.to_string()))?;
+        state.store.put_setting(r::UNSUBSCRIBE_LINKS_SETTING, &encoded).await?;
     }
     ok(settings_view(&state).await?)
 }

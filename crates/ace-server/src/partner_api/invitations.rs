@@ -178,7 +178,10 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     if referral.opportunity_id.is_some() {
         return Err(ApiError::Conflict(format!("invitation {} was already turned into an opportunity", referral.id)));
     }
-    let number = r.state.store.next_sequence("opportunity").await?;
+    let number = match referral.reserved_opportunity_id.as_deref().and_then(ace_domain::ids::opportunity_number) {
+        Some(reserved) => reserved,
+        None => r.state.store.next_sequence("opportunity").await?,
+    };
     let opportunity = opportunity_from(&referral, number, now);
     referral.opportunity_id = Some(opportunity.id.clone());
     let task_id = crate::referrals::new_id("task-", 13);

@@ -191,11 +191,6 @@ impl Operation {
                 | Operation::UntagResource
                 | Operation::ListTagsForResource
                 | Operation::GetReferralEligibility
-                | Operation::RecordReferralContact
-                | Operation::GetReferralObligations
-                | Operation::AttestRetention
-                | Operation::GetOutreachTemplate
-                | Operation::RelayOptOut
         )
     }
 }

@@ -8,7 +8,7 @@ use ace_domain::ids::{opportunity_arn, opportunity_id};
 use ace_domain::listing::{Cursor, OpportunityQuery, SortKey, SortValue};
 use ace_domain::model::{FieldError, Model};
 use ace_domain::opportunity::{
-    self as rules, empty_related, is_sandbox_solution, AssociationChange, Opportunity, Submission, UpdatePlan,
+    self as rules, empty_related, is_sandbox_solution, AssociationChange, Opportunity, Origin, Submission, UpdatePlan,
 };
 use ace_domain::time::{format_timestamp, parse_timestamp, Instant};
 use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, WriteBatch};
@@ -83,6 +83,9 @@ pub async fn create(r: Request) -> ApiResult {
     let now = r.state.now();
     let planned = rules::plan_create(r.catalog, &r.input, now).map_err(ApiError::business_validation)?;
     let number = r.state.store.next_sequence("opportunity").await?;
+    if planned.origin == Origin::AwsReferral {
+        return simulate_referral(&r, planned, opportunity_id(number), key, hash).await;
+    }
     let opportunity = Opportunity {
         catalog: r.catalog,
         id: opportunity_id(number),
@@ -117,6 +120,75 @@ pub async fn create(r: Request) -> ApiResult {
     match r.state.store.commit(batch).await? {
         BatchOutcome::Committed => Ok(Output::Json(response)),
         // A concurrent request with the same token won the race: answer as it did.
+        BatchOutcome::Replayed(existing) => Ok(Output::Json(replay(&existing, &hash)?)),
+    }
+}
+
+/// The Sandbox simulator (digest §3.5): an `AWS Referral` opportunity arrives as a PENDING
+/// invitation from `aws`, invisible to GetOpportunity until accepted; the id answered now is
+/// the one the opportunity takes then. Suppressed contacts are refused here too (REF-5).
+async fn simulate_referral(
+    r: &Request,
+    planned: rules::NewOpportunity,
+    reserved_id: String,
+    key: ace_store::IdempotencyKey,
+    hash: String,
+) -> ApiResult {
+    let doc = Value::Object(planned.document);
+    let text = |path: &[&str]| -> Option<String> {
+        let mut v = &doc;
+        for p in path {
+            v = v.get(*p)?;
+        }
+        v.as_str().map(str::to_string)
+    };
+    let contact = doc.pointer("/Customer/Contacts/0").cloned().unwrap_or(Value::Null);
+    let field = |k: &str| contact.get(k).and_then(Value::as_str).map(str::to_string);
+    let name = [field("FirstName"), field("LastName")].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let new = crate::referrals::NewReferral {
+        partner_id: r.caller.partner.id.clone(),
+        catalog: r.catalog,
+        kind: ace_domain::referral::ReferralKind::Opportunity,
+        customer: ace_domain::referral::ReferralCustomer {
+            company_name: text(&["Customer", "Account", "CompanyName"]).unwrap_or_else(|| "Sandbox customer".into()),
+            website: text(&["Customer", "Account", "WebsiteUrl"]).unwrap_or_else(|| "https://example.com".into()),
+            country: text(&["Customer", "Account", "Address", "CountryCode"]).unwrap_or_else(|| "US".into()),
+            industry: text(&["Customer", "Account", "Industry"]),
+        },
+        title: text(&["Project", "Title"]),
+        problem: text(&["Project", "CustomerBusinessProblem"]),
+        contact: ace_domain::referral::ReferralContact {
+            name: (!name.is_empty()).then_some(name),
+            email: field("Email"),
+            phone: field("Phone"),
+            title: field("BusinessTitle"),
+        },
+    };
+    if r.state.store.find_suppression(&crate::referrals::suppression_keys(&new.customer, &new.contact)).await?.is_some() {
+        return Err(ApiError::business_validation(vec![FieldError::new(
+            "Customer.Contacts",
+            ace_domain::model::FieldErrorCode::InvalidValue,
+            "REF-5: this contact or company asked not to be referred",
+        )]));
+    }
+    let mut referral = crate::referrals::build(&r.state, &r.caller.partner, new).await?;
+    referral.reserved_opportunity_id = Some(reserved_id.clone());
+    let now = referral.provided_at;
+    let response = json!({"Id": reserved_id, "LastModifiedDate": format_timestamp(now)});
+    let event = crate::referrals::created_event(&r.state, &referral, &r.caller.partner.account_id);
+    let batch = WriteBatch {
+        idempotency: Some(IdempotencyRecord {
+            key,
+            request_hash: hash.clone(),
+            response: response.clone(),
+            created_ms: now.timestamp_millis(),
+        }),
+        insert_referrals: vec![referral],
+        events: vec![event],
+        ..Default::default()
+    };
+    match r.state.store.commit(batch).await? {
+        BatchOutcome::Committed => Ok(Output::Json(response)),
         BatchOutcome::Replayed(existing) => Ok(Output::Json(replay(&existing, &hash)?)),
     }
 }

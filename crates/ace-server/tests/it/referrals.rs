@@ -296,3 +296,81 @@ async fn elig_2_referrals_go_only_to_eligible_partners_and_rejection_needs_a_rea
         .into_service_error();
     assert!(e.is_resource_not_found_exception(), "a rejected invitation is gone: {e:?}");
 }
+
+#[tokio::test]
+async fn ref_3_the_flag_policy_keeps_a_missed_referral_for_the_operator() {
+    let app = TestApp::start().await;
+    let c = eligible_partner(&app, "P-A").await;
+    let settings =
+        app.operator("PUT", "/settings", json!({"referral_missed_deadline_policy": "flag", "referral_reminder_hours": 48})).await;
+    assert_eq!(settings["referral_missed_deadline_policy"], "flag");
+    let (status, _) = app.operator_raw("PUT", "/settings", json!({"referral_missed_deadline_policy": "delete"})).await;
+    assert_eq!(status, 400);
+    let invitation = refer(&app, "P-A", "Flagged", "f@flagged.example.com").await;
+    app.operator("POST", "/clock/advance", json!({"duration": "10d"})).await;
+    let shown = app.operator("GET", &format!("/referrals/{invitation}"), Value::Null).await;
+    assert_eq!(shown["Status"], "PENDING", "not revoked under the flag policy");
+    assert!(shown["FlaggedAt"].is_string(), "{shown}");
+    app.client(&c).get_engagement_invitation().catalog("AWS").identifier(&invitation).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn ref_5_the_sandbox_simulator_refers_through_an_invitation_and_honours_suppression() {
+    let app = TestApp::start().await;
+    let c = eligible_partner(&app, "P-A").await;
+    let client = app.client(&c);
+    let contact = pcs::types::Contact::builder().email("sim@simulated.example.com").first_name("Sim").last_name("Ulated").build();
+    let customer = pcs::types::Customer::builder()
+        .account(
+            pcs::types::Account::builder()
+                .company_name("Simulated")
+                .website_url("https://simulated.example.com")
+                .build()
+                .unwrap(),
+        )
+        .contacts(contact)
+        .build();
+    let created = client
+        .create_opportunity()
+        .catalog("Sandbox")
+        .origin(pcs::types::OpportunityOrigin::AwsReferral)
+        .customer(customer.clone())
+        .send()
+        .await
+        .unwrap();
+    let e = client.get_opportunity().catalog("Sandbox").identifier(created.id()).send().await.unwrap_err().into_service_error();
+    assert!(e.is_resource_not_found_exception(), "invisible until accepted: {e:?}");
+    let listed =
+        client.list_engagement_invitations().catalog("Sandbox").participant_type(ParticipantType::Receiver).send().await.unwrap();
+    let invitation = listed.engagement_invitation_summaries()[0].id().to_string();
+    let task = client
+        .start_engagement_by_accepting_invitation_task()
+        .catalog("Sandbox")
+        .client_token("sim")
+        .identifier(&invitation)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(task.opportunity_id(), Some(created.id()), "the opportunity takes the id CreateOpportunity answered");
+    let o = client.get_opportunity().catalog("Sandbox").identifier(created.id()).send().await.unwrap();
+    assert_eq!(o.customer().unwrap().contacts()[0].email(), Some("sim@simulated.example.com"));
+
+    let (status, v) = ext(
+        &app,
+        &c,
+        "RelayOptOut",
+        json!({"Catalog": "Sandbox", "InvitationIdentifier": invitation, "Scope": "Company",
+        "ReceivedAt": "2026-01-01T00:00:00Z", "Channel": "Phone"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let e = client
+        .create_opportunity()
+        .catalog("Sandbox")
+        .origin(pcs::types::OpportunityOrigin::AwsReferral)
+        .customer(customer)
+        .send()
+        .await;
+    let e = e.unwrap_err().into_service_error();
+    assert!(e.is_validation_exception(), "{e:?}");
+}
