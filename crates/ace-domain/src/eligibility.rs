@@ -218,9 +218,8 @@ pub fn evaluate(facts: &PartnerFacts<'_>, config: &EligibilityConfig, as_of: Ins
                 };
                 requirements.push(requirement(format!("{rule}c"), !held.is_empty(), detail));
             }
-            let fresh_since = as_of - TimeDelta::days(i64::from(config.referral_update_days));
             let open = facts.open_referrals.len() as u32;
-            let fresh = facts.open_referrals.iter().filter(|r| r.last_update >= fresh_since).count() as u32;
+            let fresh = facts.open_referrals.iter().filter(|r| update_is_fresh(r.last_update, as_of, config)).count() as u32;
             let met = open == 0 || fresh * 100 >= config.referral_fresh_percent_min * open;
             requirements.push(requirement(
                 format!("{rule}d"),
@@ -268,6 +267,12 @@ pub fn evaluate(facts: &PartnerFacts<'_>, config: &EligibilityConfig, as_of: Ins
         validated_in_window,
         next_drop_out,
     }
+}
+
+/// REF-7: an open referral counts as kept up to date when the partner updated it within
+/// `referral_update_days` of `as_of`.
+pub fn update_is_fresh(last_update: Instant, as_of: Instant, config: &EligibilityConfig) -> bool {
+    last_update >= as_of - TimeDelta::days(i64::from(config.referral_update_days))
 }
 
 /// REF-6: an `https` URL with a host.

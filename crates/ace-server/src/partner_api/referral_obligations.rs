@@ -48,7 +48,7 @@ async fn obligations(r: &Request, referral: &Referral) -> Result<Value, ApiError
             last_update = last_update.max(Some(o.last_modified));
         }
     }
-    let fresh = last_update.is_some_and(|t| r.state.now() - t <= chrono::TimeDelta::days(i64::from(config.referral_update_days)));
+    let fresh = last_update.is_some_and(|t| ace_domain::eligibility::update_is_fresh(t, r.state.now(), &config));
     let v = json!({
         "InvitationIdentifier": referral.id,
         "OpportunityIdentifier": referral.opportunity_id,
