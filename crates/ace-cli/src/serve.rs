@@ -151,7 +151,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Some(path) = ace_server::bootstrap_operator_token(store.as_ref(), &settings.data_dir, now_ms).await? {
         tracing::info!(path = %path.display(), "created the admin operator token (the CLI reads it from there)");
     }
-    let state = AppState::new(store, clock, server_key, Settings { region: settings.region.clone() });
+    let state = AppState::new(store, clock, server_key, Settings { region: settings.region.clone(), ..Settings::default() });
     if settings.demo {
         seed_demo(&state, &settings.data_dir).await?;
     }

@@ -18,6 +18,7 @@ pub mod quota;
 pub mod referral;
 pub mod submission;
 pub mod time;
+pub mod webhook;
 
 #[cfg(test)]
 mod tests {

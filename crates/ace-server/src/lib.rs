@@ -13,6 +13,7 @@ pub mod partner_api;
 pub mod quota;
 pub mod referrals;
 pub mod sigv4;
+pub mod webhooks;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -39,11 +40,13 @@ use crate::quota::QuotaGate;
 pub struct Settings {
     /// The SigV4 region requests must be scoped to.
     pub region: String,
+    /// How webhook deliveries are retried and guarded.
+    pub delivery: webhooks::DeliverySettings,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { region: ace_domain::ids::REGION.to_string() }
+        Settings { region: ace_domain::ids::REGION.to_string(), delivery: webhooks::DeliverySettings::default() }
     }
 }
 

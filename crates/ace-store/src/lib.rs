@@ -27,6 +27,7 @@ use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::submission::EvidenceRequest;
+use ace_domain::webhook::Webhook;
 
 /// The store's one error type; no driver types cross this boundary.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -171,4 +172,21 @@ pub trait Store: Send + Sync + 'static {
     async fn list_audit_reads(&self, referral_id: &str) -> StoreResult<Vec<AuditRead>>;
     async fn put_calendar(&self, calendar: &HolidayCalendar) -> StoreResult<()>;
     async fn get_calendar(&self, name: &str) -> StoreResult<Option<HolidayCalendar>>;
+
+    /// A new subscription; deliveries start after `cursor_seq`.
+    async fn insert_webhook(&self, webhook: &Webhook, cursor_seq: i64) -> StoreResult<()>;
+    async fn delete_webhook(&self, id: &str) -> StoreResult<bool>;
+    /// Subscriptions with their cursors (one owner, or all).
+    async fn list_webhooks(&self, owner_key: Option<&str>) -> StoreResult<Vec<(Webhook, i64)>>;
+    /// Takes (or renews) the delivery lease of a subscription: one node delivers it at a time.
+    async fn claim_webhook(&self, id: &str, node: &str, now_ms: i64, until_ms: i64) -> StoreResult<bool>;
+    /// Moves the cursor forward, only for the lease holder.
+    async fn advance_webhook(&self, id: &str, node: &str, cursor_seq: i64) -> StoreResult<bool>;
+    /// Sets the cursor (replay): deliveries restart after `cursor_seq`.
+    async fn set_webhook_cursor(&self, id: &str, cursor_seq: i64) -> StoreResult<bool>;
+    async fn record_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()>;
+    async fn list_deliveries(&self, webhook_id: &str, limit: usize) -> StoreResult<Vec<DeliveryAttempt>>;
+    /// A partner's own events after `after_seq` (the pollable feed).
+    async fn list_partner_events(&self, partner_id: &str, after_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxEvent)>>;
+    async fn max_event_seq(&self) -> StoreResult<i64>;
 }

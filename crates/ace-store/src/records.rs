@@ -123,3 +123,17 @@ pub struct EligibilityChange {
     /// The requirements not met at that moment.
     pub unmet: Vec<String>,
 }
+
+/// One attempt to deliver an event to a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    pub webhook_id: String,
+    pub event_seq: i64,
+    pub event_id: String,
+    pub attempt: i64,
+    pub at_ms: i64,
+    /// `delivered`, `failed` (will be retried) or `dead` (given up, parked).
+    pub outcome: String,
+    pub http_status: i64,
+    pub error: String,
+}

@@ -18,11 +18,12 @@ use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::submission::EvidenceRequest;
+use ace_domain::webhook::Webhook;
 
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
-    BatchOutcome, ConsentStatement, EligibilityChange, IdempotencyKey, IdempotencyRecord, OperatorToken, ReferralActivity,
-    SolutionRecord, Store, StoreError, StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch,
+    BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey, IdempotencyRecord, OperatorToken,
+    ReferralActivity, SolutionRecord, Store, StoreError, StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch,
 };
 
 /// Schema migrations, in order; `{serial}` is the dialect's auto-numbered key. Each runs once.
@@ -105,6 +106,17 @@ CREATE TABLE audit_reads (
     seq {serial}, referral_id TEXT NOT NULL, partner_id TEXT NOT NULL, actor TEXT NOT NULL, at_ms BIGINT NOT NULL, what TEXT NOT NULL);
 CREATE INDEX audit_reads_by_referral ON audit_reads (referral_id, at_ms);
 CREATE TABLE holiday_calendars (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+"#,
+    r#"
+CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY, owner TEXT NOT NULL, cursor_seq BIGINT NOT NULL, lease_until_ms BIGINT NOT NULL,
+    lease_owner TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX webhooks_by_owner ON webhooks (owner);
+CREATE TABLE deliveries (
+    seq {serial}, webhook_id TEXT NOT NULL, event_seq BIGINT NOT NULL, event_id TEXT NOT NULL, attempt BIGINT NOT NULL,
+    at_ms BIGINT NOT NULL, outcome TEXT NOT NULL, http_status BIGINT NOT NULL, error TEXT NOT NULL);
+CREATE INDEX deliveries_by_webhook ON deliveries (webhook_id, seq);
+CREATE INDEX events_by_partner ON events (partner_id, seq);
 "#,
 ];
 
@@ -274,6 +286,21 @@ async fn read_idempotency(tx: &mut Box<dyn Tx>, key: &IdempotencyKey) -> StoreRe
             })
         })
         .transpose()
+}
+
+fn event_from_row(r: &Row) -> StoreResult<(i64, OutboxEvent)> {
+    Ok((
+        r.int(0)?,
+        OutboxEvent {
+            id: r.text(1)?,
+            partner_id: r.text(2)?,
+            catalog: Catalog::parse(&r.text(3)?).ok_or_else(|| StoreError::Other("bad catalog".into()))?,
+            detail_type: r.text(4)?,
+            resource: r.text(5)?,
+            time: ace_domain::time::from_millis(r.int(6)?),
+            envelope: from_json(&r.text(7)?)?,
+        },
+    ))
 }
 
 /// Appends `$n` placeholders for `values` to `params` and returns `a, b, c`.
@@ -715,22 +742,7 @@ impl Store for SqlStore {
                 &[after_seq.into(), (limit as i64).into()],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.int(0)?,
-                    OutboxEvent {
-                        id: r.text(1)?,
-                        partner_id: r.text(2)?,
-                        catalog: Catalog::parse(&r.text(3)?).ok_or_else(|| StoreError::Other("bad catalog".into()))?,
-                        detail_type: r.text(4)?,
-                        resource: r.text(5)?,
-                        time: ace_domain::time::from_millis(r.int(6)?),
-                        envelope: from_json(&r.text(7)?)?,
-                    },
-                ))
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
     }
 
     async fn get_opportunity_by_id(&self, id: &str) -> StoreResult<Option<Opportunity>> {
@@ -1063,5 +1075,122 @@ impl Store for SqlStore {
         let mut r = self.db.reader().await?;
         let rows = r.query("SELECT doc FROM holiday_calendars WHERE name = $1", &[name.into()]).await?;
         rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+    }
+
+    async fn insert_webhook(&self, webhook: &Webhook, cursor_seq: i64) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO webhooks (id, owner, cursor_seq, lease_until_ms, lease_owner, doc) VALUES ($1, $2, $3, 0, '', $4)",
+            &[webhook.id.as_str().into(), webhook.owner.key().into(), cursor_seq.into(), to_json(webhook)?.into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn delete_webhook(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let n = tx.exec("DELETE FROM webhooks WHERE id = $1", &[id.into()]).await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn list_webhooks(&self, owner_key: Option<&str>) -> StoreResult<Vec<(Webhook, i64)>> {
+        let mut r = self.db.reader().await?;
+        let rows = match owner_key {
+            Some(o) => r.query("SELECT doc, cursor_seq FROM webhooks WHERE owner = $1 ORDER BY id", &[o.into()]).await?,
+            None => r.query("SELECT doc, cursor_seq FROM webhooks ORDER BY id", &[]).await?,
+        };
+        rows.iter().map(|r| Ok((from_json(&r.text(0)?)?, r.int(1)?))).collect()
+    }
+
+    async fn claim_webhook(&self, id: &str, node: &str, now_ms: i64, until_ms: i64) -> StoreResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let n = tx
+            .exec(
+                "UPDATE webhooks SET lease_until_ms = $3, lease_owner = $2 WHERE id = $1 AND (lease_until_ms < $4 OR lease_owner = $2)",
+                &[id.into(), node.into(), until_ms.into(), now_ms.into()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn advance_webhook(&self, id: &str, node: &str, cursor_seq: i64) -> StoreResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let n = tx
+            .exec(
+                "UPDATE webhooks SET cursor_seq = $3 WHERE id = $1 AND lease_owner = $2 AND cursor_seq < $3",
+                &[id.into(), node.into(), cursor_seq.into()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn set_webhook_cursor(&self, id: &str, cursor_seq: i64) -> StoreResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let n = tx.exec("UPDATE webhooks SET cursor_seq = $2 WHERE id = $1", &[id.into(), cursor_seq.into()]).await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn record_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO deliveries (webhook_id, event_seq, event_id, attempt, at_ms, outcome, http_status, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                attempt.webhook_id.as_str().into(),
+                attempt.event_seq.into(),
+                attempt.event_id.as_str().into(),
+                attempt.attempt.into(),
+                attempt.at_ms.into(),
+                attempt.outcome.as_str().into(),
+                attempt.http_status.into(),
+                attempt.error.as_str().into(),
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn list_deliveries(&self, webhook_id: &str, limit: usize) -> StoreResult<Vec<DeliveryAttempt>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT webhook_id, event_seq, event_id, attempt, at_ms, outcome, http_status, error FROM deliveries WHERE webhook_id = $1 ORDER BY seq LIMIT $2",
+                &[webhook_id.into(), (limit as i64).into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryAttempt {
+                    webhook_id: r.text(0)?,
+                    event_seq: r.int(1)?,
+                    event_id: r.text(2)?,
+                    attempt: r.int(3)?,
+                    at_ms: r.int(4)?,
+                    outcome: r.text(5)?,
+                    http_status: r.int(6)?,
+                    error: r.text(7)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn list_partner_events(&self, partner_id: &str, after_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxEvent)>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT seq, id, partner_id, catalog, detail_type, resource, time_ms, envelope FROM events WHERE partner_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                &[partner_id.into(), after_seq.into(), (limit as i64).into()],
+            )
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn max_event_seq(&self) -> StoreResult<i64> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT COALESCE(MAX(seq), 0) FROM events", &[]).await?;
+        rows.first().map_or(Ok(0), |r| r.int(0))
     }
 }

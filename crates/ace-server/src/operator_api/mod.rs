@@ -5,6 +5,7 @@ mod eligibility;
 mod openapi;
 mod referrals;
 mod review;
+pub mod webhooks;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(review::router())
         .merge(eligibility::router())
         .merge(referrals::router())
+        .merge(webhooks::router())
 }
 
 /// An operator API error: HTTP status, a stable code, a message for people.

@@ -171,6 +171,16 @@ pub fn document() -> Value {
                 "get": op("A holiday calendar (built-in us-federal, or imported)", None, "200"),
                 "put": op("Import a holiday calendar", Some(json!({"type": "object", "required": ["dates"], "properties": {"dates": {"type": "array", "items": {"type": "string", "format": "date"}}}})), "200")
             },
+            "/webhooks": {
+                "get": op("Webhook subscriptions; ?partner=ID", None, "200"),
+                "post": op("Subscribe a URL to the events of one partner, or of all (operator); the response holds the signing secret, shown once",
+                    Some(json!({"type": "object", "required": ["url"], "properties": {"partner": {"type": "string"}, "url": {"type": "string"},
+                        "event_types": {"type": "array", "items": {"type": "string"}}, "secret": {"type": "string"}}})), "201")
+            },
+            "/webhooks/{id}": {"parameters": [id_param("id")], "delete": op("Delete a subscription", None, "200")},
+            "/webhooks/{id}/deliveries": {"parameters": [id_param("id")], "get": op("Delivery attempts: delivered, failed (retried) or dead (parked)", None, "200")},
+            "/webhooks/{id}/replay": {"parameters": [id_param("id")], "post": op("Redeliver every event after an outbox sequence number",
+                Some(json!({"type": "object", "required": ["since_seq"], "properties": {"since_seq": {"type": "integer"}}})), "200")},
             "/settings": {
                 "get": op("Review settings", None, "200"),
                 "put": op("Change review and referral settings", Some(json!({"type": "object", "properties": {
@@ -190,8 +200,13 @@ mod tests {
     /// Every route the operator router declares is in the document.
     #[test]
     fn every_operator_route_is_documented() {
-        let sources =
-            [include_str!("mod.rs"), include_str!("review.rs"), include_str!("eligibility.rs"), include_str!("referrals.rs")];
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("review.rs"),
+            include_str!("eligibility.rs"),
+            include_str!("referrals.rs"),
+            include_str!("webhooks.rs"),
+        ];
         let route = declared_routes(&sources);
         assert!(route.len() > 15, "{route:?}");
         let doc = document();

@@ -6,6 +6,7 @@
 
 mod auth;
 mod extensions;
+mod feed;
 mod invitations;
 mod opportunities;
 pub mod prescreen;
@@ -74,10 +75,14 @@ pub enum Operation {
     AttestRetention,
     GetOutreachTemplate,
     RelayOptOut,
+    PutWebhook,
+    ListWebhooks,
+    DeleteWebhook,
+    ListEvents,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 31] = [
+    pub const ALL: [Operation; 35] = [
         Operation::CreateOpportunity,
         Operation::GetOpportunity,
         Operation::UpdateOpportunity,
@@ -109,6 +114,10 @@ impl Operation {
         Operation::AttestRetention,
         Operation::GetOutreachTemplate,
         Operation::RelayOptOut,
+        Operation::PutWebhook,
+        Operation::ListWebhooks,
+        Operation::DeleteWebhook,
+        Operation::ListEvents,
     ];
 
     pub fn name(self) -> &'static str {
@@ -144,6 +153,10 @@ impl Operation {
             Operation::AttestRetention => "AttestRetention",
             Operation::GetOutreachTemplate => "GetOutreachTemplate",
             Operation::RelayOptOut => "RelayOptOut",
+            Operation::PutWebhook => "PutWebhook",
+            Operation::ListWebhooks => "ListWebhooks",
+            Operation::DeleteWebhook => "DeleteWebhook",
+            Operation::ListEvents => "ListEvents",
         }
     }
 
@@ -160,6 +173,10 @@ impl Operation {
                 | Operation::AttestRetention
                 | Operation::GetOutreachTemplate
                 | Operation::RelayOptOut
+                | Operation::PutWebhook
+                | Operation::ListWebhooks
+                | Operation::DeleteWebhook
+                | Operation::ListEvents
         )
     }
 
@@ -191,6 +208,10 @@ impl Operation {
                 | Operation::UntagResource
                 | Operation::ListTagsForResource
                 | Operation::GetReferralEligibility
+                | Operation::PutWebhook
+                | Operation::ListWebhooks
+                | Operation::DeleteWebhook
+                | Operation::ListEvents
         )
     }
 }
@@ -331,6 +352,10 @@ async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMa
         Operation::AttestRetention => referral_obligations::attest_retention(request).await,
         Operation::GetOutreachTemplate => referral_obligations::outreach(request).await,
         Operation::RelayOptOut => referral_obligations::relay_opt_out(request).await,
+        Operation::PutWebhook => feed::put_webhook(request).await,
+        Operation::ListWebhooks => feed::list_webhooks(request).await,
+        Operation::DeleteWebhook => feed::delete_webhook(request).await,
+        Operation::ListEvents => feed::list_events(request).await,
     }
 }
 

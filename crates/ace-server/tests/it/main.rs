@@ -9,3 +9,4 @@ mod opportunities;
 mod referrals;
 mod review;
 mod support;
+mod webhooks;

@@ -17,6 +17,7 @@ pub struct TestApp {
     pub operator_token: String,
     http: reqwest::Client,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    _stop_dispatcher: tokio::sync::watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
 
@@ -33,17 +34,30 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqlStore::open_sqlite(dir.path(), "NORMAL").await.unwrap());
         let clock = Arc::new(TestClock::starting_now());
-        let state = AppState::new(store.clone(), clock, ServerKey::random(), Settings::default());
+        // Fast retries so delivery tests finish quickly.
+        let mut settings = Settings::default();
+        settings.delivery.retry_base = chrono::TimeDelta::milliseconds(50);
+        settings.delivery.retry_cap = chrono::TimeDelta::milliseconds(400);
+        let state = AppState::new(store.clone(), clock, ServerKey::random(), settings);
         ace_server::bootstrap_operator_token(store.as_ref(), dir.path(), 0).await.unwrap();
         ace_server::bootstrap_program_data(store.as_ref(), 0).await.unwrap();
         let operator_token = std::fs::read_to_string(dir.path().join("operator-token")).unwrap().trim().to_string();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let (stop_dispatcher, dispatcher_stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(ace_server::webhooks::run_forever(state.clone(), dispatcher_stopped));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(ace_server::serve(listener, state, async move {
             let _ = rx.await;
         }));
-        let app = TestApp { address, operator_token, http: reqwest::Client::new(), _shutdown: tx, _dir: dir };
+        let app = TestApp {
+            address,
+            operator_token,
+            http: reqwest::Client::new(),
+            _shutdown: tx,
+            _stop_dispatcher: stop_dispatcher,
+            _dir: dir,
+        };
         app.operator("PUT", "/quotas", json!({"reads_per_second": "unlimited", "writes_per_second": "unlimited"})).await;
         app
     }

@@ -1,0 +1,207 @@
+//! The event dispatcher: delivers the outbox to webhook subscriptions, at least once, in order
+//! per subscription, signed. Each subscription is delivered by one task holding a lease in the
+//! store, so several nodes never deliver the same subscription concurrently, and a slow or
+//! dead endpoint delays only its own subscription.
+//!
+//! Signature scheme (like Stripe's): header `Ace-Signature: t=<unix seconds>,v1=<hex>` where
+//! `v1 = HMAC-SHA256(secret, "<t>.<raw body>")`; also `Ace-Event-Id`, `Ace-Webhook-Id`,
+//! `Ace-Delivery-Attempt`. Receivers should reject timestamps older than 5 minutes.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use sha2::Sha256;
+
+use ace_domain::events::OutboxEvent;
+use ace_domain::webhook::{backoff, Webhook, WebhookOwner};
+use ace_store::DeliveryAttempt;
+
+use crate::AppState;
+
+/// How deliveries are retried.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub retry_base: TimeDelta,
+    pub retry_cap: TimeDelta,
+    /// After this long failing, an event is parked as dead and the subscription moves on.
+    pub retry_window: TimeDelta,
+    pub timeout: Duration,
+    /// Whether webhook URLs may point at private-range addresses (SSRF guard).
+    pub allow_private: bool,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            retry_base: TimeDelta::seconds(1),
+            retry_cap: TimeDelta::minutes(10),
+            retry_window: TimeDelta::hours(24),
+            timeout: Duration::from_secs(10),
+            allow_private: false,
+        }
+    }
+}
+
+const LEASE: TimeDelta = TimeDelta::seconds(60);
+const BATCH: usize = 100;
+
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+pub fn new_secret() -> String {
+    use base64::Engine;
+    format!("whsec_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crate::crypto::random_bytes(24)))
+}
+
+struct Dispatcher {
+    state: AppState,
+    node: String,
+    http: reqwest::Client,
+    running: Mutex<HashSet<String>>,
+}
+
+/// Runs until `shutdown` changes: every half second, starts a delivery task for each
+/// subscription that has none on this node.
+pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let settings = state.settings.delivery.clone();
+    let http = match reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(settings.timeout).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "webhooks: cannot build the HTTP client; no deliveries");
+            return;
+        }
+    };
+    let dispatcher =
+        Arc::new(Dispatcher { state, node: uuid::Uuid::new_v4().to_string(), http, running: Mutex::new(HashSet::new()) });
+    loop {
+        match dispatcher.state.store.list_webhooks(None).await {
+            Ok(hooks) => {
+                for (hook, _) in hooks {
+                    let fresh = dispatcher.running.lock().expect("running lock").insert(hook.id.clone());
+                    if fresh {
+                        let d = dispatcher.clone();
+                        tokio::spawn(async move {
+                            let id = hook.id.clone();
+                            if let Err(e) = d.deliver_pending(hook).await {
+                                tracing::warn!(webhook = %id, error = %e, "webhooks: delivery stopped");
+                            }
+                            d.running.lock().expect("running lock").remove(&id);
+                        });
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "webhooks: cannot list subscriptions"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+impl Dispatcher {
+    async fn claim(&self, id: &str) -> ace_store::StoreResult<bool> {
+        let now = self.state.wall_clock();
+        self.state.store.claim_webhook(id, &self.node, now.timestamp_millis(), (now + LEASE).timestamp_millis()).await
+    }
+
+    /// Delivers everything after the subscription's cursor, in order; returns when caught up.
+    async fn deliver_pending(&self, hook: Webhook) -> ace_store::StoreResult<()> {
+        if !self.claim(&hook.id).await? {
+            return Ok(()); // another node holds it
+        }
+        let Some(secret) = self.state.server_key.decrypt(&hook.secret_encrypted) else {
+            return Err(ace_store::StoreError::Other(format!("cannot decrypt the secret of {}", hook.id)));
+        };
+        loop {
+            let cursor =
+                match self.state.store.list_webhooks(Some(&hook.owner.key())).await?.into_iter().find(|(h, _)| h.id == hook.id) {
+                    Some((_, c)) => c,
+                    None => return Ok(()), // deleted
+                };
+            let events = match &hook.owner {
+                WebhookOwner::Partner(p) => self.state.store.list_partner_events(p, cursor, BATCH).await?,
+                WebhookOwner::Operator => self.state.store.list_events(cursor, BATCH).await?,
+            };
+            if events.is_empty() {
+                return Ok(());
+            }
+            for (seq, event) in events {
+                if hook.matches(&event) {
+                    self.deliver_one(&hook, &secret, seq, &event).await?;
+                }
+                if !self.state.store.advance_webhook(&hook.id, &self.node, seq).await? {
+                    return Ok(()); // lost the lease, or deleted
+                }
+            }
+        }
+    }
+
+    /// One event, retried with backoff until delivered or parked as dead.
+    async fn deliver_one(&self, hook: &Webhook, secret: &str, seq: i64, event: &OutboxEvent) -> ace_store::StoreResult<()> {
+        let body = event.envelope.to_string().into_bytes();
+        let started = self.state.wall_clock();
+        let settings = &self.state.settings.delivery;
+        for attempt in 1.. {
+            let now = self.state.wall_clock();
+            let timestamp = now.timestamp();
+            let signature = format!("t={timestamp},v1={}", sign(secret, timestamp, &body));
+            let result = self
+                .http
+                .post(&hook.url)
+                .header("content-type", "application/json")
+                .header("ace-signature", signature)
+                .header("ace-event-id", &event.id)
+                .header("ace-webhook-id", &hook.id)
+                .header("ace-delivery-attempt", attempt.to_string())
+                .body(body.clone())
+                .send()
+                .await;
+            let (status, error) = match result {
+                Ok(response) => (i64::from(response.status().as_u16()), String::new()),
+                Err(e) => (0, e.to_string().chars().take(300).collect()),
+            };
+            let delivered = (200..300).contains(&status);
+            let gave_up = !delivered && self.state.wall_clock() - started >= settings.retry_window;
+            let outcome = if delivered {
+                "delivered"
+            } else if gave_up {
+                "dead"
+            } else {
+                "failed"
+            };
+            self.state
+                .store
+                .record_delivery(&DeliveryAttempt {
+                    webhook_id: hook.id.clone(),
+                    event_seq: seq,
+                    event_id: event.id.clone(),
+                    attempt: attempt as i64,
+                    at_ms: now.timestamp_millis(),
+                    outcome: outcome.into(),
+                    http_status: status,
+                    error: if error.is_empty() && !delivered { format!("HTTP {status}") } else { error },
+                })
+                .await?;
+            if delivered || gave_up {
+                return Ok(());
+            }
+            let jitter: f64 = rand::thread_rng().gen();
+            let wait = backoff(attempt, settings.retry_base, settings.retry_cap, jitter);
+            tokio::time::sleep(wait.to_std().unwrap_or(Duration::from_secs(1))).await;
+            if !self.claim(&hook.id).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}

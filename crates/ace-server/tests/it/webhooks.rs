@@ -1,0 +1,159 @@
+//! Events out: a webhook receiver on 127.0.0.1 gets every event of a referral's life, signed,
+//! once each, in order — and the backlog after an outage.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use serde_json::{json, Value};
+
+use crate::support::TestApp;
+
+type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// A receiver that records each request; returns its task so a test can kill it.
+async fn receiver(address: SocketAddr, received: Received) -> tokio::task::JoinHandle<()> {
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let received = received.clone();
+            async move {
+                received.lock().unwrap().push((headers, body));
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })
+}
+
+async fn wait_for(received: &Received, n: usize) {
+    for _ in 0..200 {
+        if received.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("expected {n} deliveries, got {}", received.lock().unwrap().len());
+}
+
+fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    let header = headers["ace-signature"].to_str().unwrap();
+    let (t, v1) = header.split_once(",v1=").unwrap();
+    let t: i64 = t.strip_prefix("t=").unwrap().parse().unwrap();
+    ace_server::webhooks::sign(secret, t, body) == v1
+}
+
+#[tokio::test]
+async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after_an_outage() {
+    let app = TestApp::start().await;
+    app.operator(
+        "POST",
+        "/partners",
+        json!({"id": "P-A", "name": "A", "path": "consulting", "tier": "advanced", "psf_listed": true,
+               "privacy_policy": "https://a.example/privacy", "referrals_approved": true}),
+    )
+    .await;
+    let c = app.user("P-A", "alice").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let received: Received = Arc::default();
+    let server = receiver(address, received.clone()).await;
+
+    let (status, _, hook) = app
+        .raw(
+            &c,
+            "AcePartner.PutWebhook",
+            "application/x-amz-json-1.0",
+            json!({"Url": format!("http://{address}/hook")}).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, 200, "{hook}");
+    let secret = hook["Secret"].as_str().unwrap().to_string();
+    let (status, _, refused) = app
+        .raw(
+            &c,
+            "AcePartner.PutWebhook",
+            "application/x-amz-json-1.0",
+            json!({"Url": "http://crm.example.com/hook"}).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, 400, "plain http only on loopback: {refused}");
+
+    let refer = |company: &str| {
+        json!({"partner": "P-A", "kind": "opportunity", "company": company, "website": format!("https://{}.example.com", company.to_lowercase()),
+               "country": "DE", "contact_email": "jane@x.example.com"})
+    };
+    let invitation = app.operator("POST", "/referrals", refer("First")).await["Id"].as_str().unwrap().to_string();
+    let client = app.client(&c);
+    client
+        .start_engagement_by_accepting_invitation_task()
+        .catalog("AWS")
+        .client_token("t")
+        .identifier(&invitation)
+        .send()
+        .await
+        .unwrap();
+    app.operator("POST", &format!("/referrals/{invitation}/revoke"), json!({"reason": "test"})).await;
+    wait_for(&received, 3).await;
+    {
+        let got = received.lock().unwrap();
+        let types: Vec<String> = got
+            .iter()
+            .map(|(_, b)| serde_json::from_slice::<Value>(b).unwrap()["detail-type"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            types[..3],
+            ["Engagement Invitation Created", "Opportunity Created", "Engagement Invitation Revoked"],
+            "in order"
+        );
+        assert!(got.iter().all(|(h, b)| verify(&secret, h, b)), "every delivery verifies with the documented scheme");
+        assert!(got.iter().all(|(h, _)| h["ace-delivery-attempt"] == "1"));
+    }
+
+    // The receiver goes away; events keep coming; it returns; the backlog arrives.
+    server.abort();
+    let _ = server.await;
+    let second = app.operator("POST", "/referrals", refer("Second")).await["Id"].as_str().unwrap().to_string();
+    app.operator("POST", &format!("/referrals/{second}/revoke"), json!({})).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let hooks = app.operator("GET", "/webhooks?partner=P-A", Value::Null).await;
+    let id = hooks["webhooks"][0]["id"].as_str().unwrap().to_string();
+    let attempts = app.operator("GET", &format!("/webhooks/{id}/deliveries"), Value::Null).await;
+    assert!(attempts["deliveries"].as_array().unwrap().iter().any(|d| d["outcome"] == "failed"), "{attempts}");
+    let _server = receiver(address, received.clone()).await;
+    wait_for(&received, 5).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    {
+        let got = received.lock().unwrap();
+        let ids: Vec<String> = got.iter().map(|(h, _)| h["ace-event-id"].to_str().unwrap().to_string()).collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "each event once: {ids:?}");
+        assert_eq!(ids.len(), 5);
+        let last: Value = serde_json::from_slice(&got[4].1).unwrap();
+        assert_eq!(last["detail-type"], "Engagement Invitation Revoked");
+        assert_eq!(last["detail"]["engagementInvitationId"], json!(second));
+    }
+    // The pollable feed shows the same events to the partner, and only its own.
+    let (_, _, feed) = app.raw(&c, "AcePartner.ListEvents", "application/x-amz-json-1.0", b"{}".to_vec()).await;
+    // The feed starts at the beginning: it also holds the eligibility event from before the subscription.
+    let feed_types: Vec<String> = feed["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            serde_json::from_str::<Value>(e["Event"].as_str().unwrap()).unwrap()["detail-type"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(feed_types.len(), 6, "{feed}");
+    assert_eq!(feed_types[0], "Partner Eligibility Changed");
+    let other = app.partner("P-B").await;
+    let (_, _, none) = app.raw(&other, "AcePartner.ListEvents", "application/x-amz-json-1.0", b"{}".to_vec()).await;
+    assert!(none["Events"].as_array().unwrap().iter().all(|e| !e["Event"].as_str().unwrap().contains("P-A")), "{none}");
+}
