@@ -23,6 +23,24 @@ refused=$("$ACE" referral create --partner P-REG --kind lead --company X --websi
 set -e
 check "an ineligible partner is refused with the report" grep -q "may not receive referrals" <<<"$refused"
 
+# A webhook receiver on loopback: the binary's dispatcher must deliver the referral's events.
+hook_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$hook_port" "$work/hook.log" <<'PY' &
+import http.server, sys
+port, log = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(log, "ab") as f:
+            f.write(self.headers["Ace-Signature"].encode() + b" " + body + b"\n")
+        self.send_response(200); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+receiver=$!
+trap 'kill $receiver 2>/dev/null || true; cleanup' EXIT
+"$ACE" webhook add --partner P-ACME --url "http://127.0.0.1:$hook_port/hook" >/dev/null
+
 first=$(refer Contacted jane@contacted.example.com)
 second=$(refer Forgotten joe@forgotten.example.com)
 listed=$(pcs list-engagement-invitations --catalog AWS --participant-type RECEIVER)
@@ -56,5 +74,9 @@ again=$("$ACE" referral create --partner P-ACME --kind lead --company Again --we
 set -e
 check "the opted-out contact cannot be referred again" grep -q "REF-5" <<<"$again"
 check "the audit shows the read of the contact" grep -q "GetOpportunity $opportunity" <<<"$("$ACE" audit list --referral "$first")"
+
+for _ in $(seq 1 50); do grep -q "Engagement Invitation Revoked" "$work/hook.log" 2>/dev/null && break; sleep 0.2; done
+check "the webhook received the invitation, signed" grep -q "^t=[0-9]*,v1=[0-9a-f]\{64\} .*Engagement Invitation Created" "$work/hook.log"
+check "the webhook received the revocation" grep -q "Engagement Invitation Revoked" "$work/hook.log"
 
 finish "referrals e2e"

@@ -74,6 +74,10 @@ impl Client {
         self.send(self.http.put(format!("{}{path}", self.base)).json(body), path).await
     }
 
+    pub async fn delete(&self, path: &str) -> Result<Value> {
+        self.send(self.http.delete(format!("{}{path}", self.base)), path).await
+    }
+
     pub async fn patch(&self, path: &str, body: &Value) -> Result<Value> {
         self.send(self.http.patch(format!("{}{path}", self.base)).json(body), path).await
     }

@@ -6,6 +6,7 @@ mod eligibility;
 mod referral;
 mod review;
 mod serve;
+mod webhook;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -80,6 +81,9 @@ enum Command {
     /// Recorded reads of referral contact data (REF-1).
     #[command(subcommand)]
     Audit(referral::AuditCommand),
+    /// Webhook subscriptions: signed, at-least-once, in-order event deliveries.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// Benchmarks that print figures (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -318,6 +322,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Suppression(c) => referral::suppression(c, Client::new(cli.connection)?).await,
         Command::Calendar(c) => referral::calendar(c, Client::new(cli.connection)?).await,
         Command::Audit(c) => referral::audit(c, Client::new(cli.connection)?).await,
+        Command::Webhook(c) => webhook::webhook(c, Client::new(cli.connection)?).await,
     }
 }
 

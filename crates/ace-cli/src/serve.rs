@@ -159,7 +159,15 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let listener =
         tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     tracing::info!(address = %listener.local_addr()?, "ACE Pipeline Manager listening");
+    // Background work: due jobs every minute (referral deadlines, the daily eligibility sweep)
+    // and the event dispatcher; both stop with the server.
+    let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
+    let jobs = tokio::spawn(ace_server::jobs::run_forever(state.clone(), background_stopped.clone()));
+    let dispatcher = tokio::spawn(ace_server::webhooks::run_forever(state.clone(), background_stopped));
     ace_server::serve(listener, state, shutdown_signal()).await.context("serving")?;
+    let _ = stop_background.send(true);
+    let _ = jobs.await;
+    let _ = dispatcher.await;
     tracing::info!("stopped");
     Ok(())
 }
