@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// written to <data-dir>/demo-credentials.json.
     #[arg(long, env = "ACE_DEMO")]
     demo: bool,
+    /// Let webhook URLs point at private-range addresses (off: an SSRF guard).
+    #[arg(long, env = "ACE_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
 }
 
 /// The `--config` file: the same settings, all optional.
@@ -67,6 +70,7 @@ struct FileConfig {
     region: Option<String>,
     log: Option<String>,
     demo: Option<bool>,
+    webhook_allow_private: Option<bool>,
 }
 
 /// Settings after merging flags, environment, config file and defaults.
@@ -82,6 +86,7 @@ pub struct Resolved {
     pub region: String,
     pub log: String,
     pub demo: bool,
+    pub webhook_allow_private: bool,
 }
 
 pub fn resolve(args: ServeArgs) -> Result<Resolved> {
@@ -113,6 +118,7 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved> {
         region: args.region.or(file.region).unwrap_or_else(|| ace_domain::ids::REGION.into()),
         log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         demo: args.demo || file.demo.unwrap_or(false),
+        webhook_allow_private: args.webhook_allow_private || file.webhook_allow_private.unwrap_or(false),
     })
 }
 
@@ -151,7 +157,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Some(path) = ace_server::bootstrap_operator_token(store.as_ref(), &settings.data_dir, now_ms).await? {
         tracing::info!(path = %path.display(), "created the admin operator token (the CLI reads it from there)");
     }
-    let state = AppState::new(store, clock, server_key, Settings { region: settings.region.clone(), ..Settings::default() });
+    let state = AppState::new(store, clock, server_key, {
+        let mut s = Settings { region: settings.region.clone(), ..Settings::default() };
+        s.delivery.allow_private = settings.webhook_allow_private;
+        s
+    });
     if settings.demo {
         seed_demo(&state, &settings.data_dir).await?;
     }
