@@ -11,6 +11,7 @@ use ace_domain::time::format_timestamp;
 use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
 
 use super::opportunities::{event, idempotency_key, replay, request_hash};
+use super::tasks::current_task;
 use super::{in_memory_page, ApiResult, Output, Request};
 use crate::error::ApiError;
 use crate::referrals::invitation_view;
@@ -219,17 +220,6 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
         }
         Err(e) => Err(e.into()),
     }
-}
-
-async fn current_task(r: &Request, response: &Value) -> ApiResult {
-    let task_id = response["TaskId"].as_str().unwrap_or_default();
-    let task = r
-        .state
-        .store
-        .get_task(&r.caller.partner.id, r.catalog, task_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(format!("idempotency record names missing task {task_id}")))?;
-    Ok(Output::Json(task.summary))
 }
 
 /// Whether a task summary is of this kind (both task kinds share one table).

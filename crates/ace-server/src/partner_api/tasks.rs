@@ -100,7 +100,7 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
 }
 
 /// A repeated Start with the same ClientToken answers the task's current status (digest §1.10).
-async fn current_task(r: &Request, response: &Value) -> ApiResult {
+pub async fn current_task(r: &Request, response: &Value) -> ApiResult {
     let task_id = response["TaskId"].as_str().unwrap_or_default();
     let task = r
         .state
