@@ -17,6 +17,100 @@ use ace_store::{SqlStore, Store, WriteBatch};
 pub enum BenchCommand {
     /// Referral eligibility of every partner, and of one, over a seeded store.
     Eligibility(EligibilityBench),
+    /// Webhook delivery end to end on loopback: outbox → dispatcher → signed POST → receiver.
+    Webhooks(WebhookBench),
+}
+
+#[derive(Args)]
+pub struct WebhookBench {
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Subscriptions receiving every event, each delivered by its own task.
+    #[arg(long, default_value_t = 4)]
+    subscriptions: usize,
+}
+
+/// Seeds `events` partner events, subscribes a loopback receiver `subscriptions` times and
+/// measures how fast the dispatcher delivers them all.
+pub async fn webhooks(args: WebhookBench) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile_dir()?;
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&dir, "NORMAL").await?);
+    let state = ace_server::AppState::new(
+        store.clone(),
+        Arc::new(ace_server::clock::SystemClock),
+        ace_server::crypto::ServerKey::random(),
+        ace_server::Settings::default(),
+    );
+    let now = state.now();
+    let mut batch = WriteBatch::default();
+    for i in 0..args.events {
+        let detail = json!({"n": i, "partnerId": "P-BENCH"});
+        batch.events.push(ace_domain::events::partner_event(
+            "Bench Event",
+            format!("e-{i}"),
+            "P-BENCH",
+            "123456789012",
+            detail,
+            now,
+        ));
+        if batch.events.len() == 5_000 {
+            store.commit(std::mem::take(&mut batch)).await?;
+        }
+    }
+    store.commit(batch).await?;
+
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |_body: axum::body::Bytes| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::Relaxed);
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    for i in 0..args.subscriptions {
+        let hook = ace_domain::webhook::Webhook {
+            id: format!("wh-bench{i:09}"),
+            owner: ace_domain::webhook::WebhookOwner::Operator,
+            url: format!("http://{address}/hook"),
+            event_types: vec![],
+            secret_encrypted: state.server_key.encrypt("whsec_benchmark_secret_0123456789"),
+            created_at: now,
+        };
+        store.insert_webhook(&hook, 0).await?;
+    }
+    let expected = args.events * args.subscriptions;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let started = Clock::now();
+    let dispatcher = tokio::spawn(ace_server::webhooks::run_forever(state.clone(), stopped));
+    let deadline = started + Duration::from_secs(600);
+    while received.load(Ordering::Relaxed) < expected && Clock::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(true);
+    let _ = dispatcher.await;
+    let delivered = received.load(Ordering::Relaxed);
+    println!(
+        "webhook delivery: {delivered} of {expected} deliveries ({} events × {} subscriptions) in {:.2} s: {:.0} deliveries/s",
+        args.events,
+        args.subscriptions,
+        elapsed.as_secs_f64(),
+        delivered as f64 / elapsed.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 #[derive(Args)]
