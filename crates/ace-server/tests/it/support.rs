@@ -14,6 +14,8 @@ use ace_store::SqlStore;
 
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The server's state, for tests that run a second node's background work on it.
+    pub state: AppState,
     pub operator_token: String,
     http: reqwest::Client,
     _shutdown: tokio::sync::oneshot::Sender<()>,
@@ -47,11 +49,12 @@ impl TestApp {
         let (stop_dispatcher, dispatcher_stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(ace_server::webhooks::run_forever(state.clone(), dispatcher_stopped));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(ace_server::serve(listener, state, async move {
+        tokio::spawn(ace_server::serve(listener, state.clone(), async move {
             let _ = rx.await;
         }));
         let app = TestApp {
             address,
+            state: state.clone(),
             operator_token,
             http: reqwest::Client::new(),
             _shutdown: tx,

@@ -157,3 +157,46 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
     let (_, _, none) = app.raw(&other, "AcePartner.ListEvents", "application/x-amz-json-1.0", b"{}".to_vec()).await;
     assert!(none["Events"].as_array().unwrap().iter().all(|e| !e["Event"].as_str().unwrap().contains("P-A")), "{none}");
 }
+
+#[tokio::test]
+async fn two_dispatchers_on_one_store_deliver_each_event_once() {
+    let app = TestApp::start().await;
+    // A second node's dispatcher on the same database.
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(ace_server::webhooks::run_forever(app.state.clone(), stopped));
+    app.operator(
+        "POST",
+        "/partners",
+        json!({"id": "P-A", "name": "A", "path": "consulting", "tier": "advanced", "psf_listed": true,
+               "privacy_policy": "https://a.example/privacy", "referrals_approved": true}),
+    )
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let received: Received = Arc::default();
+    let _server = receiver(address, received.clone()).await;
+    app.operator("POST", "/webhooks", json!({"partner": "P-A", "url": format!("http://{address}/hook")})).await;
+    for i in 0..20 {
+        app.operator(
+            "POST",
+            "/referrals",
+            json!({"partner": "P-A", "kind": "lead", "company": format!("C{i}"), "website": format!("https://c{i}.example.com"), "country": "DE"}),
+        )
+        .await;
+    }
+    wait_for(&received, 20).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = received.lock().unwrap();
+    let ids: Vec<String> = got.iter().map(|(h, _)| h["ace-event-id"].to_str().unwrap().to_string()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((ids.len(), unique.len()), (20, 20), "each event once, whichever node delivered it");
+    let companies: Vec<String> = got
+        .iter()
+        .map(|(_, b)| {
+            serde_json::from_slice::<Value>(b).unwrap()["detail"]["engagementInvitation"]["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(companies.len(), 20);
+}
