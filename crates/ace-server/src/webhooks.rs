@@ -196,10 +196,16 @@ impl Dispatcher {
                 return Ok(());
             }
             let jitter: f64 = rand::thread_rng().gen();
-            let wait = backoff(attempt, settings.retry_base, settings.retry_cap, jitter);
-            tokio::time::sleep(wait.to_std().unwrap_or(Duration::from_secs(1))).await;
-            if !self.claim(&hook.id).await? {
-                return Ok(());
+            let mut wait = backoff(attempt, settings.retry_base, settings.retry_cap, jitter);
+            // Wait in steps well inside the lease, renewing it, so no other node takes the
+            // subscription over while this one is only waiting to retry.
+            while wait > TimeDelta::zero() {
+                let step = wait.min(LEASE / 3);
+                tokio::time::sleep(step.to_std().unwrap_or(Duration::from_secs(1))).await;
+                wait -= step;
+                if !self.claim(&hook.id).await? {
+                    return Ok(());
+                }
             }
         }
         Ok(())
