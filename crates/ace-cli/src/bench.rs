@@ -87,6 +87,7 @@ pub async fn webhooks(args: WebhookBench) -> Result<()> {
             event_types: vec![],
             secret_encrypted: state.server_key.encrypt("whsec_benchmark_secret_0123456789"),
             created_at: now,
+            include_changes: false,
         };
         store.insert_webhook(&hook, 0).await?;
     }

@@ -23,6 +23,9 @@ pub enum WebhookCommand {
         /// Read the signing secret from this file instead of generating one.
         #[arg(long)]
         secret_file: Option<std::path::PathBuf>,
+        /// Richer payloads: `detail.changedFields` on events that carry what changed.
+        #[arg(long)]
+        include_changes: bool,
         #[arg(long)]
         json: bool,
     },
@@ -52,11 +55,11 @@ pub enum WebhookCommand {
 
 pub async fn webhook(c: WebhookCommand, client: Client) -> Result<()> {
     match c {
-        WebhookCommand::Add { partner, operator, url, event_types, secret_file, json } => {
+        WebhookCommand::Add { partner, operator, url, event_types, secret_file, include_changes, json } => {
             if partner.is_none() && !operator {
                 bail!("pass --partner ID or --operator");
             }
-            let mut body = json!({"url": url, "event_types": event_types});
+            let mut body = json!({"url": url, "event_types": event_types, "include_changes": include_changes});
             if let Some(p) = partner {
                 body["partner"] = json!(p);
             }

@@ -25,6 +25,9 @@ pub struct OutboxEvent {
     pub time: Instant,
     /// The whole EventBridge envelope.
     pub envelope: Value,
+    /// What changed (field paths), for subscriptions that asked for richer payloads.
+    #[serde(default)]
+    pub changes: Vec<String>,
 }
 
 /// `Opportunity Created` / `Opportunity Updated`: only the id is sent, as in production.
@@ -55,7 +58,17 @@ pub fn opportunity_event(
         resource: arn,
         time,
         envelope,
+        changes: Vec::new(),
     }
+}
+
+/// The envelope a subscription receives: with `detail.changedFields` when it asked for them.
+pub fn delivered_envelope(event: &OutboxEvent, include_changes: bool) -> Value {
+    let mut envelope = event.envelope.clone();
+    if include_changes && !event.changes.is_empty() {
+        envelope["detail"]["changedFields"] = json!(event.changes);
+    }
+    envelope
 }
 
 /// An event of this system's own about a partner, e.g. `Partner Eligibility Changed`.
@@ -87,5 +100,6 @@ pub fn partner_event(
         resource,
         time,
         envelope,
+        changes: Vec::new(),
     }
 }

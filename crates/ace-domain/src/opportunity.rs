@@ -572,6 +572,24 @@ pub fn changed_paths(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<
     out
 }
 
+/// Every field path that differs between two versions of an opportunity: the document, the
+/// associations (`RelatedEntityIdentifiers.<type>`) and the tags.
+pub fn opportunity_changes(old: &Opportunity, new: &Opportunity) -> Vec<String> {
+    let mut changes = changed_paths(&old.document, &new.document);
+    let mut kinds: Vec<&String> = old.related.keys().chain(new.related.keys()).collect();
+    kinds.sort();
+    kinds.dedup();
+    for kind in kinds {
+        if old.related.get(kind) != new.related.get(kind) {
+            changes.push(format!("RelatedEntityIdentifiers.{kind}"));
+        }
+    }
+    if old.tags != new.tags {
+        changes.push("Tags".into());
+    }
+    changes
+}
+
 fn within(path: &str, prefix: &str) -> bool {
     path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.'))
 }

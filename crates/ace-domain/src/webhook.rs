@@ -39,6 +39,9 @@ pub struct Webhook {
     /// The signing secret, encrypted under the server key.
     pub secret_encrypted: String,
     pub created_at: Instant,
+    /// Richer payloads: `detail.changedFields` on events that carry what changed.
+    #[serde(default)]
+    pub include_changes: bool,
 }
 
 impl Webhook {
@@ -161,6 +164,7 @@ mod tests {
             event_types: types,
             secret_encrypted: String::new(),
             created_at: crate::time::from_millis(0),
+            include_changes: false,
         };
         assert!(hook(WebhookOwner::Partner("P-A".into()), vec![]).matches(&event));
         assert!(!hook(WebhookOwner::Partner("P-B".into()), vec![]).matches(&event));

@@ -113,6 +113,7 @@ fn invitation_event(state: &AppState, detail_type: &str, r: &Referral, account_i
         resource: arn,
         time: now,
         envelope,
+        changes: Vec::new(),
     }
 }
 

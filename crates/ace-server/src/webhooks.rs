@@ -148,7 +148,7 @@ impl Dispatcher {
 
     /// One event, retried with backoff until delivered or parked as dead.
     async fn deliver_one(&self, hook: &Webhook, secret: &str, seq: i64, event: &OutboxEvent) -> ace_store::StoreResult<()> {
-        let body = event.envelope.to_string().into_bytes();
+        let body = ace_domain::events::delivered_envelope(event, hook.include_changes).to_string().into_bytes();
         let started = self.state.wall_clock();
         let settings = &self.state.settings.delivery;
         for attempt in 1.. {

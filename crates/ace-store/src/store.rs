@@ -118,6 +118,9 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_by_webhook ON deliveries (webhook_id, seq);
 CREATE INDEX events_by_partner ON events (partner_id, seq);
 "#,
+    r#"
+ALTER TABLE events ADD COLUMN changes TEXT NOT NULL DEFAULT '[]';
+"#,
 ];
 
 /// The quota row that holds the default for every partner.
@@ -238,7 +241,7 @@ fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
 
 async fn insert_event(tx: &mut Box<dyn Tx>, e: &OutboxEvent) -> StoreResult<()> {
     tx.exec(
-        "INSERT INTO events (id, partner_id, catalog, detail_type, resource, time_ms, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO events (id, partner_id, catalog, detail_type, resource, time_ms, envelope, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             e.id.as_str().into(),
             e.partner_id.as_str().into(),
@@ -247,6 +250,7 @@ async fn insert_event(tx: &mut Box<dyn Tx>, e: &OutboxEvent) -> StoreResult<()> 
             e.resource.as_str().into(),
             e.time.timestamp_millis().into(),
             to_json(&e.envelope)?.into(),
+            to_json(&e.changes)?.into(),
         ],
     )
     .await
@@ -299,6 +303,7 @@ fn event_from_row(r: &Row) -> StoreResult<(i64, OutboxEvent)> {
             resource: r.text(5)?,
             time: ace_domain::time::from_millis(r.int(6)?),
             envelope: from_json(&r.text(7)?)?,
+            changes: from_json(&r.text(8)?)?,
         },
     ))
 }
@@ -738,7 +743,7 @@ impl Store for SqlStore {
         let mut r = self.db.reader().await?;
         let rows = r
             .query(
-                "SELECT seq, id, partner_id, catalog, detail_type, resource, time_ms, envelope FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                "SELECT seq, id, partner_id, catalog, detail_type, resource, time_ms, envelope, changes FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
                 &[after_seq.into(), (limit as i64).into()],
             )
             .await?;
@@ -1181,7 +1186,7 @@ impl Store for SqlStore {
         let mut r = self.db.reader().await?;
         let rows = r
             .query(
-                "SELECT seq, id, partner_id, catalog, detail_type, resource, time_ms, envelope FROM events WHERE partner_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                "SELECT seq, id, partner_id, catalog, detail_type, resource, time_ms, envelope, changes FROM events WHERE partner_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
                 &[partner_id.into(), after_seq.into(), (limit as i64).into()],
             )
             .await?;

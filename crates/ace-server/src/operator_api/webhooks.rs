@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
 
 pub fn view(hook: &Webhook, cursor: i64) -> Value {
     json!({
-        "id": hook.id, "owner": hook.owner, "url": hook.url, "event_types": hook.event_types,
+        "id": hook.id, "owner": hook.owner, "url": hook.url, "event_types": hook.event_types, "include_changes": hook.include_changes,
         "created": format_timestamp(hook.created_at), "cursor_seq": cursor,
     })
 }
@@ -36,6 +36,7 @@ pub async fn create(
     url: &str,
     event_types: Vec<String>,
     secret: Option<String>,
+    include_changes: bool,
 ) -> Result<(Webhook, String), String> {
     check_url(url, state.settings.delivery.allow_private)?;
     let secret = secret.unwrap_or_else(crate::webhooks::new_secret);
@@ -49,6 +50,7 @@ pub async fn create(
         event_types,
         secret_encrypted: state.server_key.encrypt(&secret),
         created_at: state.now(),
+        include_changes,
     };
     let cursor = state.store.max_event_seq().await.map_err(|e| e.to_string())?;
     state.store.insert_webhook(&hook, cursor).await.map_err(|e| e.to_string())?;
@@ -63,6 +65,9 @@ struct AddInput {
     #[serde(default)]
     event_types: Vec<String>,
     secret: Option<String>,
+    /// Richer payloads: `detail.changedFields` on events that carry what changed.
+    #[serde(default)]
+    include_changes: bool,
 }
 
 async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
@@ -75,8 +80,9 @@ async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         }
         None => WebhookOwner::Operator,
     };
-    let (hook, secret) =
-        create(&state, owner, &input.url, input.event_types, input.secret).await.map_err(OperatorError::bad_request)?;
+    let (hook, secret) = create(&state, owner, &input.url, input.event_types, input.secret, input.include_changes)
+        .await
+        .map_err(OperatorError::bad_request)?;
     let mut v = view(&hook, 0);
     v["secret"] = json!(secret);
     created(v)

@@ -20,14 +20,22 @@ pub async fn put_webhook(r: Request) -> ApiResult {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
         .unwrap_or_default();
-    let (hook, secret) =
-        crate::operator_api::webhooks::create(&r.state, owner(&r), r.required("Url"), types, None).await.map_err(|m| {
-            ApiError::business_validation(vec![ace_domain::model::FieldError::new(
-                "Url",
-                ace_domain::model::FieldErrorCode::InvalidValue,
-                format!("Url: {m}"),
-            )])
-        })?;
+    let (hook, secret) = crate::operator_api::webhooks::create(
+        &r.state,
+        owner(&r),
+        r.required("Url"),
+        types,
+        None,
+        r.input.get("IncludeChanges").and_then(Value::as_bool).unwrap_or(false),
+    )
+    .await
+    .map_err(|m| {
+        ApiError::business_validation(vec![ace_domain::model::FieldError::new(
+            "Url",
+            ace_domain::model::FieldErrorCode::InvalidValue,
+            format!("Url: {m}"),
+        )])
+    })?;
     Ok(Output::Json(json!({"WebhookId": hook.id, "Secret": secret})))
 }
 

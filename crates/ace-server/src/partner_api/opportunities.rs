@@ -27,11 +27,13 @@ pub async fn load(r: &Request, id: &str) -> Result<Opportunity, ApiError> {
     r.state.store.get_opportunity(&r.caller.partner.id, r.catalog, id).await?.ok_or_else(|| r.not_found("Opportunity", id))
 }
 
-/// Commits an updated opportunity that must still have `expected` as its LastModifiedDate.
-async fn save(r: &Request, updated: Opportunity, expected: Instant) -> Result<(), ApiError> {
-    let e = event(&r.state, "Opportunity Updated", &updated, &r.caller.partner.account_id, updated.last_modified);
-    let batch =
-        WriteBatch { update_opportunities: vec![(updated, expected.timestamp_millis())], events: vec![e], ..Default::default() };
+/// Commits an updated opportunity that must still have `current`'s LastModifiedDate, with an
+/// `Opportunity Updated` event that knows what changed.
+async fn save(r: &Request, current: &Opportunity, updated: Opportunity) -> Result<(), ApiError> {
+    let mut e = event(&r.state, "Opportunity Updated", &updated, &r.caller.partner.account_id, updated.last_modified);
+    e.changes = rules::opportunity_changes(current, &updated);
+    let expected = current.last_modified.timestamp_millis();
+    let batch = WriteBatch { update_opportunities: vec![(updated, expected)], events: vec![e], ..Default::default() };
     r.state.store.commit(batch).await.map_err(conflict_message)?;
     Ok(())
 }
@@ -240,7 +242,7 @@ pub async fn update(r: Request) -> ApiResult {
         UpdatePlan::SimulateReview { status, comments, reason } => updated.set_review(status, comments, reason, now),
     }
     updated.last_modified = current.next_modified(now);
-    save(&r, updated.clone(), current.last_modified).await?;
+    save(&r, &current, updated.clone()).await?;
     Ok(Output::Json(json!({"Id": updated.id, "LastModifiedDate": format_timestamp(updated.last_modified)})))
 }
 
@@ -292,7 +294,7 @@ pub async fn submit(r: Request) -> ApiResult {
     });
     updated.last_modified = current.next_modified(now);
     super::prescreen::record_findings(&r, &mut updated, findings, now).await?;
-    save(&r, updated, current.last_modified).await?;
+    save(&r, &current, updated).await?;
     Ok(Output::Empty)
 }
 
@@ -337,7 +339,7 @@ pub async fn associate(r: Request) -> ApiResult {
         Err(field) => return Err(ApiError::business_validation(vec![field])),
     }
     updated.last_modified = current.next_modified(r.state.now());
-    save(&r, updated, current.last_modified).await?;
+    save(&r, &current, updated).await?;
     Ok(Output::Empty)
 }
 
@@ -351,7 +353,7 @@ pub async fn disassociate(r: Request) -> ApiResult {
         return Err(ApiError::ResourceNotFound(format!("{identifier} is not associated with opportunity {id} as {entity_type}")));
     }
     updated.last_modified = current.next_modified(r.state.now());
-    save(&r, updated, current.last_modified).await?;
+    save(&r, &current, updated).await?;
     Ok(Output::Empty)
 }
 
@@ -362,7 +364,7 @@ pub async fn assign(r: Request) -> ApiResult {
     let mut updated = current.clone();
     updated.document.insert("OpportunityTeam".into(), json!([assignee]));
     updated.last_modified = current.next_modified(r.state.now());
-    save(&r, updated, current.last_modified).await?;
+    save(&r, &current, updated).await?;
     Ok(Output::Empty)
 }
 

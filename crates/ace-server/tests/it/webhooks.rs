@@ -200,3 +200,41 @@ async fn two_dispatchers_on_one_store_deliver_each_event_once() {
         .collect();
     assert_eq!(companies.len(), 20);
 }
+
+#[tokio::test]
+async fn subscriptions_may_ask_for_the_changed_fields() {
+    let app = TestApp::start().await;
+    let c = app.partner("P-A").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let received: Received = Arc::default();
+    let _server = receiver(address, received.clone()).await;
+    let body = json!({"Url": format!("http://{address}/hook"), "EventTypes": ["Opportunity Updated"], "IncludeChanges": true});
+    let (status, _, v) = app.raw(&c, "AcePartner.PutWebhook", "application/x-amz-json-1.0", body.to_string().into_bytes()).await;
+    assert_eq!(status, 200, "{v}");
+    let client = app.client(&c);
+    let created = crate::opportunities::create(&client, "AWS", "Example Corp").await;
+    client
+        .update_opportunity()
+        .catalog("AWS")
+        .identifier(created.id())
+        .last_modified_date(*created.last_modified_date().unwrap())
+        .customer(crate::opportunities::customer("Example Corp"))
+        .project(crate::opportunities::project())
+        .life_cycle(
+            aws_sdk_partnercentralselling::types::LifeCycle::builder()
+                .stage(aws_sdk_partnercentralselling::types::Stage::Committed)
+                .target_close_date("2099-03-01")
+                .next_steps("Schedule a workshop")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_for(&received, 1).await;
+    let got = received.lock().unwrap();
+    let event: Value = serde_json::from_slice(&got[0].1).unwrap();
+    assert_eq!(event["detail-type"], "Opportunity Updated");
+    assert_eq!(event["detail"]["changedFields"], json!(["LifeCycle.Stage"]), "{event}");
+    assert_eq!(got.len(), 1, "only the subscribed type");
+}
