@@ -72,9 +72,36 @@ fn is_loopback_host(host: &str) -> bool {
     host == "localhost" || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// An EventBridge sink instead of a URL: `eventbridge://<event bus>[?endpoint=<url>]`; events
+/// go to the bus with `PutEvents` (the endpoint defaults to the region's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventBridgeTarget {
+    pub bus: String,
+    pub endpoint: Option<String>,
+}
+
+pub fn eventbridge_target(url: &str) -> Option<EventBridgeTarget> {
+    let rest = url.strip_prefix("eventbridge://")?;
+    let (bus, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let endpoint = query.split('&').find_map(|p| p.strip_prefix("endpoint=")).map(str::to_string);
+    Some(EventBridgeTarget { bus: bus.to_string(), endpoint })
+}
+
 /// Checks a webhook URL: http(s) only, https unless the host is loopback, no credentials,
 /// and no private-range address unless the operator allows them.
 pub fn check_url(url: &str, allow_private: bool) -> Result<(), String> {
+    if let Some(target) = eventbridge_target(url) {
+        let bus_ok = !target.bus.is_empty()
+            && target.bus.len() <= 256
+            && target.bus.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/:".contains(&b));
+        if !bus_ok {
+            return Err(format!("{:?} is not an event bus name", target.bus));
+        }
+        return match target.endpoint {
+            Some(endpoint) => check_url(&endpoint, allow_private),
+            None => Ok(()),
+        };
+    }
     let (scheme, rest) = url.split_once("://").ok_or_else(|| format!("{url:?} is not an http(s) URL"))?;
     if scheme != "http" && scheme != "https" {
         return Err(format!("{url:?}: only http and https URLs are allowed"));
@@ -135,6 +162,14 @@ mod tests {
             assert!(check_url(bad, false).is_err(), "{bad}");
         }
         assert!(check_url("https://10.0.0.5/hook", true).is_ok(), "allowed by the operator");
+        assert!(check_url("eventbridge://partner-events", false).is_ok());
+        assert!(check_url("eventbridge://bus?endpoint=http://127.0.0.1:4010", false).is_ok());
+        assert!(check_url("eventbridge://bus?endpoint=http://events.example.com", false).is_err());
+        assert!(check_url("eventbridge://", false).is_err());
+        assert_eq!(
+            eventbridge_target("eventbridge://b?endpoint=http://127.0.0.1:1"),
+            Some(EventBridgeTarget { bus: "b".into(), endpoint: Some("http://127.0.0.1:1".into()) })
+        );
     }
 
     #[test]

@@ -210,6 +210,21 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str) -> Stor
         detail,
         now,
     ));
+    if !keep {
+        // REM-2: integrations must delete their copies; ids only, never the data itself.
+        let deletion = json!({
+            "catalog": referral.catalog.as_str(), "engagementInvitationId": referral.id,
+            "opportunityId": referral.opportunity_id, "reason": reason,
+        });
+        batch.events.push(partner_event(
+            "Data Deletion Required",
+            state.new_event_id(),
+            &referral.partner_id,
+            &account,
+            deletion,
+            now,
+        ));
+    }
     batch.update_referrals.push(revoked);
     match state.store.commit(batch).await {
         Ok(_) => Ok(true),

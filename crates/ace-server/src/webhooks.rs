@@ -17,7 +17,7 @@ use rand::Rng;
 use sha2::Sha256;
 
 use ace_domain::events::OutboxEvent;
-use ace_domain::webhook::{backoff, Webhook, WebhookOwner};
+use ace_domain::webhook::{backoff, eventbridge_target, EventBridgeTarget, Webhook, WebhookOwner};
 use ace_store::DeliveryAttempt;
 
 use crate::AppState;
@@ -155,20 +155,25 @@ impl Dispatcher {
             let now = self.state.wall_clock();
             let timestamp = now.timestamp();
             let signature = format!("t={timestamp},v1={}", sign(secret, timestamp, &body));
-            let result = self
-                .http
-                .post(&hook.url)
-                .header("content-type", "application/json")
-                .header("ace-signature", signature)
-                .header("ace-event-id", &event.id)
-                .header("ace-webhook-id", &hook.id)
-                .header("ace-delivery-attempt", attempt.to_string())
-                .body(body.clone())
-                .send()
-                .await;
-            let (status, error) = match result {
-                Ok(response) => (i64::from(response.status().as_u16()), String::new()),
-                Err(e) => (0, e.to_string().chars().take(300).collect()),
+            let (status, error) = match eventbridge_target(&hook.url) {
+                Some(target) => put_events(&target, &self.state.settings.region, event, &body).await,
+                None => {
+                    let result = self
+                        .http
+                        .post(&hook.url)
+                        .header("content-type", "application/json")
+                        .header("ace-signature", signature)
+                        .header("ace-event-id", &event.id)
+                        .header("ace-webhook-id", &hook.id)
+                        .header("ace-delivery-attempt", attempt.to_string())
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    match result {
+                        Ok(response) => (i64::from(response.status().as_u16()), String::new()),
+                        Err(e) => (0, e.to_string().chars().take(300).collect()),
+                    }
+                }
             };
             let delivered = (200..300).contains(&status);
             let gave_up = !delivered && self.state.wall_clock() - started >= settings.retry_window;
@@ -209,5 +214,43 @@ impl Dispatcher {
             }
         }
         Ok(())
+    }
+}
+
+/// The EventBridge sink: one `PutEvents` entry per event, credentials from the environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`). Retries are ours.
+async fn put_events(target: &EventBridgeTarget, region: &str, event: &OutboxEvent, body: &[u8]) -> (i64, String) {
+    use aws_sdk_eventbridge as eb;
+    let envelope: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let credentials = match (std::env::var("AWS_ACCESS_KEY_ID"), std::env::var("AWS_SECRET_ACCESS_KEY")) {
+        (Ok(key), Ok(secret)) => {
+            eb::config::Credentials::new(key, secret, std::env::var("AWS_SESSION_TOKEN").ok(), None, "environment")
+        }
+        _ => eb::config::Credentials::new("ACE-NO-CREDENTIALS", "none", None, None, "none"),
+    };
+    let mut config = eb::Config::builder()
+        .behavior_version(eb::config::BehaviorVersion::latest())
+        .region(eb::config::Region::new(region.to_string()))
+        .credentials_provider(credentials)
+        .retry_config(eb::config::retry::RetryConfig::disabled());
+    if let Some(endpoint) = &target.endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    let client = eb::Client::from_conf(config.build());
+    let resources: Vec<String> = envelope["resources"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    let entry = eb::types::PutEventsRequestEntry::builder()
+        .source(envelope["source"].as_str().unwrap_or_default())
+        .detail_type(event.detail_type.clone())
+        .detail(envelope["detail"].to_string())
+        .event_bus_name(target.bus.clone())
+        .set_resources(Some(resources))
+        .build();
+    match client.put_events().entries(entry).send().await {
+        Ok(out) if out.failed_entry_count() == 0 => (200, String::new()),
+        Ok(out) => (500, format!("PutEvents: {} entry failed", out.failed_entry_count())),
+        Err(e) => (0, format!("PutEvents: {}", eb::error::DisplayErrorContext(&e)).chars().take(300).collect()),
     }
 }

@@ -128,6 +128,9 @@ async fn ref_3_contacted_referrals_stay_and_uncontacted_ones_are_revoked_rem_2()
     assert_eq!(revoked[0]["event"]["detail"]["engagementInvitationId"], json!(second));
     assert_eq!(revoked[0]["event"]["detail"]["deleteCopies"], true);
     assert!(!revoked[0].to_string().contains("joe@"), "the event carries ids only");
+    let deletions =
+        events["events"].as_array().unwrap().iter().filter(|e| e["event"]["detail-type"] == "Data Deletion Required").count();
+    assert_eq!(deletions, 1, "REM-2: integrations are told to delete their copies");
 
     // REF-1: the earlier reads of the contact are on record.
     let audit = app.operator("GET", &format!("/audit?referral={second}"), Value::Null).await;

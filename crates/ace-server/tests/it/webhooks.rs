@@ -126,7 +126,7 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
     let attempts = app.operator("GET", &format!("/webhooks/{id}/deliveries"), Value::Null).await;
     assert!(attempts["deliveries"].as_array().unwrap().iter().any(|d| d["outcome"] == "failed"), "{attempts}");
     let _server = receiver(address, received.clone()).await;
-    wait_for(&received, 5).await;
+    wait_for(&received, 7).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     {
         let got = received.lock().unwrap();
@@ -135,8 +135,8 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), ids.len(), "each event once: {ids:?}");
-        assert_eq!(ids.len(), 5);
-        let last: Value = serde_json::from_slice(&got[4].1).unwrap();
+        assert_eq!(ids.len(), 7, "5 events and a deletion notice per revocation");
+        let last: Value = serde_json::from_slice(&got[5].1).unwrap();
         assert_eq!(last["detail-type"], "Engagement Invitation Revoked");
         assert_eq!(last["detail"]["engagementInvitationId"], json!(second));
     }
@@ -151,7 +151,7 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
             serde_json::from_str::<Value>(e["Event"].as_str().unwrap()).unwrap()["detail-type"].as_str().unwrap().to_string()
         })
         .collect();
-    assert_eq!(feed_types.len(), 6, "{feed}");
+    assert_eq!(feed_types.len(), 8, "{feed}");
     assert_eq!(feed_types[0], "Partner Eligibility Changed");
     let other = app.partner("P-B").await;
     let (_, _, none) = app.raw(&other, "AcePartner.ListEvents", "application/x-amz-json-1.0", b"{}".to_vec()).await;
@@ -237,4 +237,45 @@ async fn subscriptions_may_ask_for_the_changed_fields() {
     assert_eq!(event["detail-type"], "Opportunity Updated");
     assert_eq!(event["detail"]["changedFields"], json!(["LifeCycle.Stage"]), "{event}");
     assert_eq!(got.len(), 1, "only the subscribed type");
+}
+
+#[tokio::test]
+async fn an_eventbridge_sink_puts_events_on_the_bus() {
+    let app = TestApp::start().await;
+    // A local stand-in for EventBridge that records PutEvents requests.
+    let calls: Received = Arc::default();
+    let recorded = calls.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let stand_in = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let recorded = recorded.clone();
+            async move {
+                recorded.lock().unwrap().push((headers, body));
+                (
+                    [("content-type", "application/x-amz-json-1.1")],
+                    r#"{"FailedEntryCount":0,"Entries":[{"EventId":"11111111-2222-3333-4444-555555555555"}]}"#,
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, stand_in).await;
+    });
+    app.operator("POST", "/webhooks", json!({"url": format!("eventbridge://partner-events?endpoint={endpoint}")})).await;
+    let c = app.partner("P-A").await;
+    crate::opportunities::create(&app.client(&c), "Sandbox", "Example Corp").await;
+    wait_for(&calls, 2).await; // the partner's eligibility event, then Opportunity Created
+    let calls = calls.lock().unwrap();
+    let (headers, body) = calls.iter().find(|(_, b)| String::from_utf8_lossy(b).contains("Opportunity Created")).unwrap();
+    assert_eq!(headers["x-amz-target"], "AWSEvents.PutEvents");
+    assert!(headers["authorization"].to_str().unwrap().starts_with("AWS4-HMAC-SHA256"), "signed by the official SDK");
+    let request: Value = serde_json::from_slice(body).unwrap();
+    let entry = &request["Entries"][0];
+    assert_eq!(entry["EventBusName"], "partner-events");
+    assert_eq!(entry["Source"], "aws.partnercentral-selling");
+    assert_eq!(entry["DetailType"], "Opportunity Created");
+    let detail: Value = serde_json::from_str(entry["Detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["catalog"], "Sandbox");
 }
