@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// Let webhook URLs point at private-range addresses (off: an SSRF guard).
     #[arg(long, env = "ACE_WEBHOOK_ALLOW_PRIVATE")]
     webhook_allow_private: bool,
+    /// How long a failing webhook delivery is retried before it is parked as dead, e.g. `24h`.
+    #[arg(long, env = "ACE_WEBHOOK_RETRY_WINDOW")]
+    webhook_retry_window: Option<String>,
 }
 
 /// The `--config` file: the same settings, all optional.
@@ -71,6 +74,7 @@ struct FileConfig {
     log: Option<String>,
     demo: Option<bool>,
     webhook_allow_private: Option<bool>,
+    webhook_retry_window: Option<String>,
 }
 
 /// Settings after merging flags, environment, config file and defaults.
@@ -87,6 +91,7 @@ pub struct Resolved {
     pub log: String,
     pub demo: bool,
     pub webhook_allow_private: bool,
+    pub webhook_retry_window: chrono::TimeDelta,
 }
 
 pub fn resolve(args: ServeArgs) -> Result<Resolved> {
@@ -119,6 +124,10 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved> {
         log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         demo: args.demo || file.demo.unwrap_or(false),
         webhook_allow_private: args.webhook_allow_private || file.webhook_allow_private.unwrap_or(false),
+        webhook_retry_window: match args.webhook_retry_window.or(file.webhook_retry_window) {
+            Some(d) => ace_domain::time::parse_duration(&d).map_err(|e| anyhow::anyhow!("--webhook-retry-window: {e}"))?,
+            None => chrono::TimeDelta::hours(24),
+        },
     })
 }
 
@@ -160,6 +169,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let state = AppState::new(store, clock, server_key, {
         let mut s = Settings { region: settings.region.clone(), ..Settings::default() };
         s.delivery.allow_private = settings.webhook_allow_private;
+        s.delivery.retry_window = settings.webhook_retry_window;
         s
     });
     if settings.demo {

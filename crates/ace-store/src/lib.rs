@@ -189,4 +189,6 @@ pub trait Store: Send + Sync + 'static {
     /// A partner's own events after `after_seq` (the pollable feed).
     async fn list_partner_events(&self, partner_id: &str, after_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxEvent)>>;
     async fn max_event_seq(&self) -> StoreResult<i64>;
+    /// The sequence number of one of a partner's events, by its id.
+    async fn event_seq(&self, partner_id: &str, event_id: &str) -> StoreResult<Option<i64>>;
 }

@@ -1198,4 +1198,11 @@ impl Store for SqlStore {
         let rows = r.query("SELECT COALESCE(MAX(seq), 0) FROM events", &[]).await?;
         rows.first().map_or(Ok(0), |r| r.int(0))
     }
+
+    async fn event_seq(&self, partner_id: &str, event_id: &str) -> StoreResult<Option<i64>> {
+        let mut r = self.db.reader().await?;
+        let rows =
+            r.query("SELECT seq FROM events WHERE id = $1 AND partner_id = $2", &[event_id.into(), partner_id.into()]).await?;
+        rows.first().map(|r| r.int(0)).transpose()
+    }
 }

@@ -61,21 +61,43 @@ pub async fn delete_webhook(r: Request) -> ApiResult {
 }
 
 pub async fn list_events(r: Request) -> ApiResult {
-    let after = match r.str("AfterEventSeq") {
-        Some(s) => s.parse::<i64>().map_err(|_| {
-            ApiError::request_validation(vec![ace_domain::model::FieldError::new(
-                "AfterEventSeq",
-                ace_domain::model::FieldErrorCode::InvalidValue,
-                "AfterEventSeq must be an EventSeq from an earlier answer",
-            )])
-        })?,
+    let bad = |field: &str, message: &str| {
+        ApiError::request_validation(vec![ace_domain::model::FieldError::new(
+            field,
+            ace_domain::model::FieldErrorCode::InvalidValue,
+            message,
+        )])
+    };
+    let mut after = match r.str("AfterEventSeq") {
+        Some(s) => {
+            s.parse::<i64>().map_err(|_| bad("AfterEventSeq", "AfterEventSeq must be an EventSeq from an earlier answer"))?
+        }
         None => 0,
+    };
+    if let Some(id) = r.str("AfterEventId") {
+        after = r
+            .state
+            .store
+            .event_seq(&r.caller.partner.id, id)
+            .await?
+            .ok_or_else(|| bad("AfterEventId", "AfterEventId must be the id of one of your events"))?;
+    }
+    let catalog = match r.str("Catalog") {
+        Some(c) => Some(ace_domain::ids::Catalog::parse(c).ok_or_else(|| bad("Catalog", "Catalog must be AWS or Sandbox"))?),
+        None => None,
     };
     let limit = r.input.get("MaxResults").and_then(Value::as_u64).unwrap_or(100) as usize;
     let events = r.state.store.list_partner_events(&r.caller.partner.id, after, limit).await?;
     let last = events.last().map(|(seq, _)| seq.to_string());
-    let items: Vec<Value> =
-        events.into_iter().map(|(seq, e)| json!({"EventSeq": seq.to_string(), "Event": e.envelope.to_string()})).collect();
+    let items: Vec<Value> = events
+        .into_iter()
+        .filter(|(_, e)| {
+            // Events about the partner itself (eligibility …) carry no catalog of their own.
+            let catalog_of_event = e.envelope["detail"]["catalog"].as_str();
+            catalog.is_none_or(|c| catalog_of_event.is_none_or(|x| x == c.as_str()))
+        })
+        .map(|(seq, e)| json!({"EventSeq": seq.to_string(), "EventId": e.id, "Event": e.envelope.to_string()}))
+        .collect();
     let mut out = json!({"Events": items});
     if let Some(last) = last {
         out["LastEventSeq"] = json!(last);

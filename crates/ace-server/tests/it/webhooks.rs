@@ -153,6 +153,21 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
         .collect();
     assert_eq!(feed_types.len(), 8, "{feed}");
     assert_eq!(feed_types[0], "Partner Eligibility Changed");
+    // Continue after an event id; filter by catalog.
+    let third_id = feed["Events"][2]["EventId"].as_str().unwrap().to_string();
+    let (_, _, rest) = app
+        .raw(
+            &c,
+            "AcePartner.ListEvents",
+            "application/x-amz-json-1.0",
+            json!({"AfterEventId": third_id}).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(rest["Events"].as_array().unwrap().len(), 5, "{rest}");
+    let (_, _, sandbox) = app
+        .raw(&c, "AcePartner.ListEvents", "application/x-amz-json-1.0", json!({"Catalog": "Sandbox"}).to_string().into_bytes())
+        .await;
+    assert_eq!(sandbox["Events"].as_array().unwrap().len(), 1, "only the catalog-less eligibility event: {sandbox}");
     let other = app.partner("P-B").await;
     let (_, _, none) = app.raw(&other, "AcePartner.ListEvents", "application/x-amz-json-1.0", b"{}".to_vec()).await;
     assert!(none["Events"].as_array().unwrap().iter().all(|e| !e["Event"].as_str().unwrap().contains("P-A")), "{none}");
