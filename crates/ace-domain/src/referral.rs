@@ -175,6 +175,37 @@ pub struct AuditRead {
     pub what: String,
 }
 
+/// What the operator refers: to whom, what, and the customer's contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferralRequest {
+    pub partner_id: String,
+    pub catalog: Catalog,
+    pub kind: ReferralKind,
+    pub customer: ReferralCustomer,
+    pub title: Option<String>,
+    pub problem: Option<String>,
+    pub contact: ReferralContact,
+}
+
+impl ReferralRequest {
+    /// REF-5: the keys a suppression of this contact or company is stored under.
+    pub fn suppression_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        if let Some(email) = &self.contact.email {
+            keys.push(email_suppression_key(email));
+        }
+        keys.extend(domain_suppression_key(&self.customer.website));
+        keys
+    }
+}
+
+/// The ids a new referral is known by: the invitation (`engi-…`) and engagement (`eng-…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferralIds {
+    pub invitation: String,
+    pub engagement: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReferralError {
     #[error("the invitation is {0}; only a PENDING invitation can be accepted or rejected")]
@@ -203,6 +234,43 @@ pub fn parse_channel(s: &str) -> Result<ContactChannel, ReferralError> {
 }
 
 impl Referral {
+    /// A new referral as it starts: PENDING, nothing recorded yet.
+    pub fn pending(
+        request: ReferralRequest,
+        ids: ReferralIds,
+        provided_at: Instant,
+        expires_at: Instant,
+        contact_deadline: Instant,
+    ) -> Referral {
+        Referral {
+            id: ids.invitation,
+            engagement_id: ids.engagement,
+            catalog: request.catalog,
+            partner_id: request.partner_id,
+            kind: request.kind,
+            customer: request.customer,
+            title: request.title,
+            problem: request.problem,
+            contact: request.contact,
+            status: ReferralStatus::Pending,
+            provided_at,
+            expires_at,
+            contact_deadline,
+            accepted_at: None,
+            rejection_reason: None,
+            opportunity_id: None,
+            contact_record: None,
+            reminders_sent: vec![],
+            flagged_at: None,
+            revoked_at: None,
+            revocation_reason: None,
+            retention: None,
+            last_partner_update: None,
+            reserved_opportunity_id: None,
+            version: 0,
+        }
+    }
+
     pub fn accept(&mut self, now: Instant) -> Result<(), ReferralError> {
         if self.status != ReferralStatus::Pending {
             return Err(ReferralError::NotPending(self.status.as_str()));
@@ -353,11 +421,9 @@ mod tests {
     }
 
     fn referral() -> Referral {
-        Referral {
-            id: "engi-0000000000001".into(),
-            engagement_id: "eng-00000000000001".into(),
-            catalog: Catalog::Aws,
+        let request = ReferralRequest {
             partner_id: "P".into(),
+            catalog: Catalog::Aws,
             kind: ReferralKind::Opportunity,
             customer: ReferralCustomer {
                 company_name: "Acme".into(),
@@ -368,23 +434,9 @@ mod tests {
             title: None,
             problem: None,
             contact: ReferralContact { email: Some("jane@acme.com".into()), ..Default::default() },
-            status: ReferralStatus::Pending,
-            provided_at: t(23, 10),
-            expires_at: t(23, 10) + TimeDelta::days(15),
-            contact_deadline: t(27, 0),
-            accepted_at: None,
-            rejection_reason: None,
-            opportunity_id: None,
-            contact_record: None,
-            reminders_sent: vec![],
-            flagged_at: None,
-            revoked_at: None,
-            revocation_reason: None,
-            retention: None,
-            last_partner_update: None,
-            reserved_opportunity_id: None,
-            version: 0,
-        }
+        };
+        let ids = ReferralIds { invitation: "engi-0000000000001".into(), engagement: "eng-00000000000001".into() };
+        Referral::pending(request, ids, t(23, 10), t(23, 10) + TimeDelta::days(15), t(27, 0))
     }
 
     #[test]

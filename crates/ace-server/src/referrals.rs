@@ -9,8 +9,7 @@ use ace_domain::business_days::{contact_deadline, HolidayCalendar};
 use ace_domain::events::{partner_event, OutboxEvent};
 use ace_domain::ids::{base36, Catalog, REGION};
 use ace_domain::referral::{
-    domain_suppression_key, due_action, email_suppression_key, DueAction, MissedDeadlinePolicy, Referral, ReferralContact,
-    ReferralCustomer, ReferralKind, ReferralStatus,
+    due_action, DueAction, MissedDeadlinePolicy, Referral, ReferralIds, ReferralKind, ReferralRequest, ReferralStatus,
 };
 use ace_domain::time::{format_timestamp, Instant};
 use ace_store::{StoreError, StoreResult, WriteBatch};
@@ -67,32 +66,11 @@ pub async fn calendar(state: &AppState, name: Option<&str>, year: i32) -> StoreR
     Ok(state.store.get_calendar(name).await?.unwrap_or_default())
 }
 
-/// What the operator asks for.
-pub struct NewReferral {
-    pub partner_id: String,
-    pub catalog: Catalog,
-    pub kind: ReferralKind,
-    pub customer: ReferralCustomer,
-    pub title: Option<String>,
-    pub problem: Option<String>,
-    pub contact: ReferralContact,
-}
-
 /// Why a referral cannot be made.
 pub enum Refusal {
     PartnerNotFound,
     NotEligible(Box<ace_domain::eligibility::EligibilityReport>),
     Suppressed(String),
-}
-
-/// REF-5 keys of a referral's contact and company.
-pub fn suppression_keys(customer: &ReferralCustomer, contact: &ReferralContact) -> Vec<String> {
-    let mut keys = Vec::new();
-    if let Some(email) = &contact.email {
-        keys.push(email_suppression_key(email));
-    }
-    keys.extend(domain_suppression_key(&customer.website));
-    keys
 }
 
 fn invitation_event(state: &AppState, detail_type: &str, r: &Referral, account_id: &str, now: Instant) -> OutboxEvent {
@@ -118,23 +96,19 @@ fn invitation_event(state: &AppState, detail_type: &str, r: &Referral, account_i
 }
 
 /// Creates a referral behind the eligibility gate (ELIG-2, REF-6) and the suppression list (REF-5).
-pub async fn create(state: &AppState, new: NewReferral) -> StoreResult<Result<Referral, Refusal>> {
-    let Some(partner) = state.store.get_partner(&new.partner_id).await? else { return Ok(Err(Refusal::PartnerNotFound)) };
-    if let Err(report) = crate::eligibility::referral_gate(state, &new.partner_id).await? {
+pub async fn create(state: &AppState, request: ReferralRequest) -> StoreResult<Result<Referral, Refusal>> {
+    let Some(partner) = state.store.get_partner(&request.partner_id).await? else { return Ok(Err(Refusal::PartnerNotFound)) };
+    if let Err(report) = crate::eligibility::referral_gate(state, &request.partner_id).await? {
         return Ok(Err(match report {
             Some(r) => Refusal::NotEligible(Box::new(r)),
             None => Refusal::PartnerNotFound,
         }));
     }
-    if let Some(s) = state.store.find_suppression(&suppression_keys(&new.customer, &new.contact)).await? {
-        return Ok(Err(Refusal::Suppressed(format!(
-            "REF-5: this {} asked not to be referred (relayed {})",
-            if s.key.starts_with("email:") { "contact" } else { "company" },
-            format_timestamp(s.recorded_at)
-        ))));
-    }
-    let referral = build(state, &partner, new).await?;
-    let event = invitation_event(state, "Engagement Invitation Created", &referral, &partner.account_id, referral.provided_at);
+    let referral = match build(state, &partner, request).await? {
+        Ok(r) => r,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let event = created_event(state, &referral, &partner.account_id);
     state
         .store
         .commit(WriteBatch { insert_referrals: vec![referral.clone()], events: vec![event], ..Default::default() })
@@ -142,40 +116,28 @@ pub async fn create(state: &AppState, new: NewReferral) -> StoreResult<Result<Re
     Ok(Ok(Referral { version: 1, ..referral }))
 }
 
-/// A new PENDING referral with its deadlines, not yet stored.
-pub async fn build(state: &AppState, partner: &ace_domain::partner::PartnerProfile, new: NewReferral) -> StoreResult<Referral> {
+/// A new PENDING referral with its deadlines, not yet stored; refused when its contact or
+/// company is suppressed (REF-5) — whichever path refers it.
+pub async fn build(
+    state: &AppState,
+    partner: &ace_domain::partner::PartnerProfile,
+    request: ReferralRequest,
+) -> StoreResult<Result<Referral, Refusal>> {
+    if let Some(s) = state.store.find_suppression(&request.suppression_keys()).await? {
+        return Ok(Err(Refusal::Suppressed(format!(
+            "REF-5: this {} asked not to be referred (relayed {})",
+            if s.key.starts_with("email:") { "contact" } else { "company" },
+            format_timestamp(s.recorded_at)
+        ))));
+    }
     let now = state.now();
     let tz: chrono_tz::Tz = partner.timezone.parse().unwrap_or(chrono_tz::UTC);
     let holidays = calendar(state, partner.holiday_calendar.as_deref(), now.year()).await?;
     let acceptance_days = setting_i64(state, ACCEPTANCE_DAYS_SETTING, ACCEPTANCE_DAYS_DEFAULT).await?;
-    let referral = Referral {
-        id: new_id("engi-", 13),
-        engagement_id: new_id("eng-", 14),
-        catalog: new.catalog,
-        partner_id: new.partner_id,
-        kind: new.kind,
-        customer: new.customer,
-        title: new.title,
-        problem: new.problem,
-        contact: new.contact,
-        status: ReferralStatus::Pending,
-        provided_at: now,
-        expires_at: now + TimeDelta::days(acceptance_days),
-        contact_deadline: contact_deadline(now, tz, &holidays, CONTACT_BUSINESS_DAYS),
-        accepted_at: None,
-        rejection_reason: None,
-        opportunity_id: None,
-        contact_record: None,
-        reminders_sent: vec![],
-        flagged_at: None,
-        revoked_at: None,
-        revocation_reason: None,
-        retention: None,
-        last_partner_update: None,
-        reserved_opportunity_id: None,
-        version: 0,
-    };
-    Ok(referral)
+    let ids = ReferralIds { invitation: new_id("engi-", 13), engagement: new_id("eng-", 14) };
+    let expires_at = now + TimeDelta::days(acceptance_days);
+    let deadline = contact_deadline(now, tz, &holidays, CONTACT_BUSINESS_DAYS);
+    Ok(Ok(Referral::pending(request, ids, now, expires_at, deadline)))
 }
 
 /// The `Engagement Invitation Created` event of a new referral.

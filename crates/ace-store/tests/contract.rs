@@ -454,11 +454,9 @@ async fn elig_3_partner_and_configuration_versions_and_approvals(store: &SqlStor
 
 async fn ref_3_referrals_are_acted_on_once_and_rem_2_deletes(store: &SqlStore) {
     use ace_domain::referral::*;
-    let referral = Referral {
-        id: "engi-0000000000001".into(),
-        engagement_id: "eng-00000000000001".into(),
-        catalog: Catalog::Aws,
+    let request = ReferralRequest {
         partner_id: "P-A".into(),
+        catalog: Catalog::Aws,
         kind: ReferralKind::Lead,
         customer: ReferralCustomer {
             company_name: "Acme".into(),
@@ -469,23 +467,10 @@ async fn ref_3_referrals_are_acted_on_once_and_rem_2_deletes(store: &SqlStore) {
         title: None,
         problem: None,
         contact: ReferralContact::default(),
-        status: ReferralStatus::Pending,
-        provided_at: from_millis(1_000),
-        expires_at: from_millis(2_000),
-        contact_deadline: from_millis(1_500),
-        accepted_at: None,
-        rejection_reason: None,
-        opportunity_id: Some("O7".into()),
-        contact_record: None,
-        reminders_sent: vec![],
-        flagged_at: None,
-        revoked_at: None,
-        revocation_reason: None,
-        retention: None,
-        last_partner_update: None,
-        reserved_opportunity_id: None,
-        version: 0,
     };
+    let ids = ReferralIds { invitation: "engi-0000000000001".into(), engagement: "eng-00000000000001".into() };
+    let mut referral = Referral::pending(request, ids, from_millis(1_000), from_millis(2_000), from_millis(1_500));
+    referral.opportunity_id = Some("O7".into());
     insert(store, opportunity("P-A", Catalog::Aws, 7, "Acme", 10)).await;
     store.commit(WriteBatch { insert_referrals: vec![referral.clone()], ..Default::default() }).await.unwrap();
     let stored = store.get_referral(&referral.id).await.unwrap().unwrap();

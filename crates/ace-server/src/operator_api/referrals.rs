@@ -14,11 +14,11 @@ use serde_json::{json, Value};
 
 use ace_domain::business_days::HolidayCalendar;
 use ace_domain::ids::Catalog;
-use ace_domain::referral::{Referral, ReferralContact, ReferralCustomer, ReferralKind};
+use ace_domain::referral::{Referral, ReferralContact, ReferralCustomer, ReferralKind, ReferralRequest};
 use ace_domain::time::format_timestamp;
 
 use super::{authorize, created, ok, parse_body, OpResult, OperatorError};
-use crate::referrals::{self, NewReferral, Refusal};
+use crate::referrals::{self, Refusal};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -107,7 +107,7 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     let catalog_name = input.catalog.clone().unwrap_or_else(|| "AWS".into());
     let catalog =
         Catalog::parse(&catalog_name).ok_or_else(|| OperatorError::bad_request(format!("unknown catalog {catalog_name:?}")))?;
-    let new = NewReferral {
+    let new = ReferralRequest {
         partner_id: input.partner.clone(),
         catalog,
         kind,

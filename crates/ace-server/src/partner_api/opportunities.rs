@@ -119,11 +119,7 @@ pub async fn create(r: Request) -> ApiResult {
         events: vec![e],
         ..Default::default()
     };
-    match r.state.store.commit(batch).await? {
-        BatchOutcome::Committed => Ok(Output::Json(response)),
-        // A concurrent request with the same token won the race: answer as it did.
-        BatchOutcome::Replayed(existing) => Ok(Output::Json(replay(&existing, &hash)?)),
-    }
+    commit_claiming_token(&r, batch, &hash, response).await
 }
 
 /// The Sandbox simulator (digest §3.5): an `AWS Referral` opportunity arrives as a PENDING
@@ -147,7 +143,7 @@ async fn simulate_referral(
     let contact = doc.pointer("/Customer/Contacts/0").cloned().unwrap_or(Value::Null);
     let field = |k: &str| contact.get(k).and_then(Value::as_str).map(str::to_string);
     let name = [field("FirstName"), field("LastName")].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    let new = crate::referrals::NewReferral {
+    let new = ace_domain::referral::ReferralRequest {
         partner_id: r.caller.partner.id.clone(),
         catalog: r.catalog,
         kind: ace_domain::referral::ReferralKind::Opportunity,
@@ -166,14 +162,17 @@ async fn simulate_referral(
             title: field("BusinessTitle"),
         },
     };
-    if r.state.store.find_suppression(&crate::referrals::suppression_keys(&new.customer, &new.contact)).await?.is_some() {
-        return Err(ApiError::business_validation(vec![FieldError::new(
-            "Customer.Contacts",
-            ace_domain::model::FieldErrorCode::InvalidValue,
-            "REF-5: this contact or company asked not to be referred",
-        )]));
-    }
-    let mut referral = crate::referrals::build(&r.state, &r.caller.partner, new).await?;
+    let mut referral = match crate::referrals::build(&r.state, &r.caller.partner, new).await? {
+        Ok(referral) => referral,
+        Err(crate::referrals::Refusal::Suppressed(message)) => {
+            return Err(ApiError::business_validation(vec![FieldError::new(
+                "Customer.Contacts",
+                ace_domain::model::FieldErrorCode::InvalidValue,
+                message,
+            )]))
+        }
+        Err(_) => return Err(ApiError::Internal("a Sandbox simulation cannot be refused otherwise".into())),
+    };
     referral.reserved_opportunity_id = Some(reserved_id.clone());
     let now = referral.provided_at;
     let response = json!({"Id": reserved_id, "LastModifiedDate": format_timestamp(now)});
@@ -189,9 +188,15 @@ async fn simulate_referral(
         events: vec![event],
         ..Default::default()
     };
+    commit_claiming_token(r, batch, &hash, response).await
+}
+
+/// Commits a batch that claims a ClientToken: the answer is `response`, or — when a concurrent
+/// request with the same token won the race — what that request answered.
+async fn commit_claiming_token(r: &Request, batch: WriteBatch, hash: &str, response: Value) -> ApiResult {
     match r.state.store.commit(batch).await? {
         BatchOutcome::Committed => Ok(Output::Json(response)),
-        BatchOutcome::Replayed(existing) => Ok(Output::Json(replay(&existing, &hash)?)),
+        BatchOutcome::Replayed(existing) => Ok(Output::Json(replay(&existing, hash)?)),
     }
 }
 
