@@ -4,6 +4,7 @@
 //! Time and random values come in as arguments. `tests::domain_crate_stays_pure` enforces the
 //! dependency side of that.
 
+pub mod audit;
 pub mod business_days;
 pub mod eligibility;
 pub mod events;
@@ -14,9 +15,12 @@ pub mod model;
 pub mod opportunity;
 pub mod partner;
 pub mod pii;
+pub mod program;
 pub mod quota;
 pub mod referral;
+pub mod security;
 pub mod submission;
+pub mod terms;
 pub mod time;
 pub mod webhook;
 

@@ -15,6 +15,7 @@ pub use store::SqlStore;
 use async_trait::async_trait;
 use thiserror::Error;
 
+use ace_domain::audit::{AuditEntry, StoredAuditEntry};
 use ace_domain::business_days::HolidayCalendar;
 use ace_domain::eligibility::EligibilityConfig;
 use ace_domain::events::OutboxEvent;
@@ -26,7 +27,9 @@ use ace_domain::opportunity::ReviewStatus;
 use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
+use ace_domain::security::SecurityEvent;
 use ace_domain::submission::EvidenceRequest;
+use ace_domain::terms::{Acceptance, TermsVersion};
 use ace_domain::webhook::Webhook;
 
 /// The store's one error type; no driver types cross this boundary.
@@ -61,8 +64,28 @@ pub struct WriteBatch {
     /// REM-2: opportunities removed from the partner's reach.
     pub delete_opportunities: Vec<(Catalog, String)>,
     pub suppressions: Vec<Suppression>,
+    /// REF-1: recorded in the hash-chained audit log as `referral.contact-read`.
     pub audit_reads: Vec<AuditRead>,
+    /// MOD-2: published versions never change (a taken number is a conflict).
+    pub terms_versions: Vec<TermsVersion>,
+    /// MOD-3: the first acceptance of a version by a partner stands; later ones are ignored.
+    pub terms_acceptances: Vec<Acceptance>,
+    /// Program settings (termination, support contact) as `(key, JSON)`.
+    pub settings: Vec<(String, String)>,
     pub events: Vec<OutboxEvent>,
+    /// Appended to the hash-chained audit log in the same transaction as the change.
+    pub audit: Vec<AuditEntry>,
+}
+
+/// Which audit entries to list; every filter is optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub after_seq: i64,
+    pub partner_id: Option<String>,
+    pub referral_id: Option<String>,
+    pub action: Option<String>,
+    pub since_ms: Option<i64>,
+    pub limit: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +193,17 @@ pub trait Store: Send + Sync + 'static {
     async fn list_suppressions(&self) -> StoreResult<Vec<Suppression>>;
     /// REF-1: the recorded reads of a referral's contact data.
     async fn list_audit_reads(&self, referral_id: &str) -> StoreResult<Vec<AuditRead>>;
+    /// The hash-chained audit log in sequence order.
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<StoredAuditEntry>>;
+    /// The chain's head: the last sequence number and its hash.
+    async fn audit_head(&self) -> StoreResult<(i64, String)>;
+    async fn list_terms_versions(&self) -> StoreResult<Vec<TermsVersion>>;
+    /// Acceptances of one version (or all) by one partner (or all).
+    async fn list_terms_acceptances(&self, version: Option<i64>, partner_id: Option<&str>) -> StoreResult<Vec<Acceptance>>;
+    /// USE-2: a subject blocked for probing, with its audit entry.
+    async fn record_security_event(&self, event: &SecurityEvent, audit: &AuditEntry) -> StoreResult<()>;
+    /// Newest first.
+    async fn list_security_events(&self, since_ms: i64, limit: usize) -> StoreResult<Vec<SecurityEvent>>;
     async fn put_calendar(&self, calendar: &HolidayCalendar) -> StoreResult<()>;
     async fn get_calendar(&self, name: &str) -> StoreResult<Option<HolidayCalendar>>;
 

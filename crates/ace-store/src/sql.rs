@@ -55,6 +55,13 @@ impl Row {
         }
     }
 
+    pub fn opt_text(&self, i: usize) -> StoreResult<Option<String>> {
+        match self.0.get(i) {
+            Some(Cell::Null) => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+
     pub fn int(&self, i: usize) -> StoreResult<i64> {
         match self.0.get(i) {
             Some(Cell::Int(n)) => Ok(*n),

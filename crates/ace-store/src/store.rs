@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use ace_domain::audit::{self, AuditEntry, StoredAuditEntry};
 use ace_domain::business_days::HolidayCalendar;
 use ace_domain::eligibility::EligibilityConfig;
 use ace_domain::events::OutboxEvent;
@@ -17,13 +18,16 @@ use ace_domain::opportunity::ReviewStatus;
 use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
+use ace_domain::security::SecurityEvent;
 use ace_domain::submission::EvidenceRequest;
+use ace_domain::terms::{Acceptance, TermsVersion};
 use ace_domain::webhook::Webhook;
 
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
-    BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey, IdempotencyRecord, OperatorToken,
-    ReferralActivity, SolutionRecord, Store, StoreError, StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch,
+    AuditFilter, BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey, IdempotencyRecord,
+    OperatorToken, ReferralActivity, SolutionRecord, Store, StoreError, StoreResult, TaskRecord, UserRecord, UserStatus,
+    WriteBatch,
 };
 
 /// Schema migrations, in order; `{serial}` is the dialect's auto-numbered key. Each runs once.
@@ -120,6 +124,20 @@ CREATE INDEX events_by_partner ON events (partner_id, seq);
 "#,
     r#"
 ALTER TABLE events ADD COLUMN changes TEXT NOT NULL DEFAULT '[]';
+"#,
+    r#"
+CREATE TABLE audit_log (
+    seq BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, partner_id TEXT,
+    referral_id TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX audit_log_by_partner ON audit_log (partner_id, seq);
+CREATE INDEX audit_log_by_referral ON audit_log (referral_id, seq);
+CREATE INDEX audit_log_by_time ON audit_log (at_ms);
+CREATE TABLE audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TABLE terms_versions (version BIGINT PRIMARY KEY, effective_ms BIGINT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE terms_acceptances (
+    version BIGINT NOT NULL, partner_id TEXT NOT NULL, at_ms BIGINT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (version, partner_id));
+CREATE TABLE security_events (seq {serial}, at_ms BIGINT NOT NULL, subject TEXT NOT NULL, doc TEXT NOT NULL);
 "#,
 ];
 
@@ -290,6 +308,56 @@ async fn read_idempotency(tx: &mut Box<dyn Tx>, key: &IdempotencyKey) -> StoreRe
             })
         })
         .transpose()
+}
+
+/// Appends entries to the hash chain. The head row is updated first, so concurrent writers
+/// (several nodes on PostgreSQL) queue on its row lock and the chain stays one line.
+async fn append_audit(tx: &mut Box<dyn Tx>, entries: &[AuditEntry]) -> StoreResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let n = entries.len() as i64;
+    let rows = tx.query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash", &[n.into()]).await?;
+    let head = rows.first().ok_or_else(|| StoreError::Other("the audit head row is missing".into()))?;
+    let (last_seq, mut prev_hash) = (head.int(0)?, head.text(1)?);
+    for (i, entry) in entries.iter().enumerate() {
+        let stored = StoredAuditEntry::chain(last_seq - n + 1 + i as i64, &prev_hash, entry);
+        tx.exec(
+            "INSERT INTO audit_log (seq, at_ms, actor, action, partner_id, referral_id, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                stored.seq.into(),
+                stored.at_ms.into(),
+                stored.actor.as_str().into(),
+                stored.action.as_str().into(),
+                stored.partner_id.as_deref().into(),
+                stored.referral_id.as_deref().into(),
+                stored.detail.as_str().into(),
+                stored.prev_hash.as_str().into(),
+                stored.hash.as_str().into(),
+            ],
+        )
+        .await?;
+        prev_hash = stored.hash;
+    }
+    tx.exec("UPDATE audit_head SET hash = $1 WHERE id = 1", &[prev_hash.into()]).await?;
+    Ok(())
+}
+
+const AUDIT_COLUMNS: &str = "seq, at_ms, actor, action, partner_id, referral_id, detail, prev_hash, hash";
+
+fn audit_from_row(r: &Row) -> StoreResult<StoredAuditEntry> {
+    Ok(StoredAuditEntry {
+        seq: r.int(0)?,
+        at_ms: r.int(1)?,
+        actor: r.text(2)?,
+        action: r.text(3)?,
+        partner_id: r.opt_text(4)?,
+        referral_id: r.opt_text(5)?,
+        detail: r.text(6)?,
+        prev_hash: r.text(7)?,
+        hash: r.text(8)?,
+    })
 }
 
 fn event_from_row(r: &Row) -> StoreResult<(i64, OutboxEvent)> {
@@ -657,22 +725,39 @@ impl Store for SqlStore {
             )
             .await?;
         }
-        for read in &batch.audit_reads {
+        for v in &batch.terms_versions {
             tx.exec(
-                "INSERT INTO audit_reads (referral_id, partner_id, actor, at_ms, what) VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    read.referral_id.as_str().into(),
-                    read.partner_id.as_str().into(),
-                    read.actor.as_str().into(),
-                    read.at.timestamp_millis().into(),
-                    read.what.as_str().into(),
-                ],
+                "INSERT INTO terms_versions (version, effective_ms, doc) VALUES ($1, $2, $3)",
+                &[v.version.into(), v.effective.timestamp_millis().into(), to_json(v)?.into()],
+            )
+            .await?;
+        }
+        for a in &batch.terms_acceptances {
+            tx.exec(
+                "INSERT INTO terms_acceptances (version, partner_id, at_ms, doc) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (version, partner_id) DO NOTHING",
+                &[a.version.into(), a.partner_id.as_str().into(), a.at.timestamp_millis().into(), to_json(a)?.into()],
+            )
+            .await?;
+        }
+        for (key, value) in &batch.settings {
+            tx.exec(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
+                &[key.as_str().into(), value.as_str().into()],
             )
             .await?;
         }
         for e in &batch.events {
             insert_event(&mut tx, e).await?;
         }
+        // REF-1: reads of referral contact data go into the chained log like everything else.
+        let reads = batch.audit_reads.iter().map(|read| {
+            AuditEntry::new(read.at, read.actor.as_str(), audit::action::CONTACT_READ, serde_json::json!({"what": read.what}))
+                .partner(&read.partner_id)
+                .referral(&read.referral_id)
+        });
+        let entries: Vec<AuditEntry> = reads.chain(batch.audit.iter().cloned()).collect();
+        append_audit(&mut tx, &entries).await?;
         tx.commit().await?;
         Ok(BatchOutcome::Committed)
     }
@@ -1047,13 +1132,15 @@ impl Store for SqlStore {
 
     async fn list_audit_reads(&self, referral_id: &str) -> StoreResult<Vec<AuditRead>> {
         let mut r = self.db.reader().await?;
+        // Reads recorded before the chained log existed (migration 7) stay where they were.
         let rows = r
             .query(
                 "SELECT referral_id, partner_id, actor, at_ms, what FROM audit_reads WHERE referral_id = $1 ORDER BY seq",
                 &[referral_id.into()],
             )
             .await?;
-        rows.iter()
+        let mut out = rows
+            .iter()
             .map(|r| {
                 Ok(AuditRead {
                     referral_id: r.text(0)?,
@@ -1063,7 +1150,93 @@ impl Store for SqlStore {
                     what: r.text(4)?,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<AuditRead>>>()?;
+        let chained = r
+            .query(
+                &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE referral_id = $1 AND action = $2 ORDER BY seq"),
+                &[referral_id.into(), audit::action::CONTACT_READ.into()],
+            )
+            .await?;
+        for row in &chained {
+            let e = audit_from_row(row)?;
+            let detail: serde_json::Value = from_json(&e.detail)?;
+            out.push(AuditRead {
+                referral_id: referral_id.to_string(),
+                partner_id: e.partner_id.unwrap_or_default(),
+                actor: e.actor,
+                at: ace_domain::time::from_millis(e.at_ms),
+                what: detail["what"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<StoredAuditEntry>> {
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1");
+        let mut params: Vec<Param> = vec![filter.after_seq.into()];
+        for (column, value) in
+            [("partner_id", &filter.partner_id), ("referral_id", &filter.referral_id), ("action", &filter.action)]
+        {
+            if let Some(v) = value {
+                params.push(v.as_str().into());
+                sql.push_str(&format!(" AND {column} = ${}", params.len()));
+            }
+        }
+        if let Some(since) = filter.since_ms {
+            params.push(since.into());
+            sql.push_str(&format!(" AND at_ms >= ${}", params.len()));
+        }
+        params.push((filter.limit.clamp(1, 100_000) as i64).into());
+        sql.push_str(&format!(" ORDER BY seq LIMIT ${}", params.len()));
+        let mut r = self.db.reader().await?;
+        r.query(&sql, &params).await?.iter().map(audit_from_row).collect()
+    }
+
+    async fn audit_head(&self) -> StoreResult<(i64, String)> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT seq, hash FROM audit_head WHERE id = 1", &[]).await?;
+        let row = rows.first().ok_or_else(|| StoreError::Other("the audit head row is missing".into()))?;
+        Ok((row.int(0)?, row.text(1)?))
+    }
+
+    async fn list_terms_versions(&self) -> StoreResult<Vec<TermsVersion>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM terms_versions ORDER BY version", &[]).await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn list_terms_acceptances(&self, version: Option<i64>, partner_id: Option<&str>) -> StoreResult<Vec<Acceptance>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT doc FROM terms_acceptances WHERE (CAST($1 AS BIGINT) = 0 OR version = $1) AND (CAST($2 AS TEXT) = '' OR partner_id = $2) \
+                 ORDER BY version, at_ms, partner_id",
+                &[version.unwrap_or(0).into(), partner_id.unwrap_or("").into()],
+            )
+            .await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn record_security_event(&self, event: &SecurityEvent, audit: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO security_events (at_ms, subject, doc) VALUES ($1, $2, $3)",
+            &[event.at.timestamp_millis().into(), event.subject.as_str().into(), to_json(event)?.into()],
+        )
+        .await?;
+        append_audit(&mut tx, std::slice::from_ref(audit)).await?;
+        tx.commit().await
+    }
+
+    async fn list_security_events(&self, since_ms: i64, limit: usize) -> StoreResult<Vec<SecurityEvent>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT doc FROM security_events WHERE at_ms >= $1 ORDER BY seq DESC LIMIT $2",
+                &[since_ms.into(), (limit.clamp(1, 10_000) as i64).into()],
+            )
+            .await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
     }
 
     async fn put_calendar(&self, calendar: &HolidayCalendar) -> StoreResult<()> {

@@ -1,6 +1,7 @@
 //! The store contract: one suite, run on SQLite always and on PostgreSQL when
 //! `ACE_TEST_DATABASE_URL` is set (CI sets it). Each PostgreSQL test gets its own schema.
 
+use ace_domain::audit::{self, AuditEntry};
 use ace_domain::events::opportunity_event;
 use ace_domain::identity::{CustomerIdentity, PipelineRecord};
 use ace_domain::ids::Catalog;
@@ -9,11 +10,14 @@ use ace_domain::opportunity::Submission;
 use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewStatus};
 use ace_domain::partner::{PartnerPath, PartnerProfile, Tier};
 use ace_domain::quota::QuotaLimits;
+use ace_domain::referral::AuditRead;
+use ace_domain::security::{SecurityEvent, Signal};
 use ace_domain::submission::{EvidenceRequest, EvidenceStatus};
+use ace_domain::terms::{Acceptance, AcceptanceMethod, TermsVersion};
 use ace_domain::time::from_millis;
 use ace_store::{
-    BatchOutcome, ConsentStatement, IdempotencyKey, IdempotencyRecord, SqlStore, Store, StoreError, UserRecord, UserStatus,
-    WriteBatch,
+    AuditFilter, BatchOutcome, ConsentStatement, IdempotencyKey, IdempotencyRecord, SqlStore, Store, StoreError, UserRecord,
+    UserStatus, WriteBatch,
 };
 use serde_json::json;
 
@@ -65,6 +69,9 @@ contract!(
     consent_statements_evidence_requests_and_settings,
     elig_3_partner_and_configuration_versions_and_approvals,
     ref_3_referrals_are_acted_on_once_and_rem_2_deletes,
+    use_4_audit_log_is_one_chain_across_concurrent_writers,
+    mod_2_terms_versions_and_mod_3_first_acceptance_stands,
+    use_2_security_events_are_recorded_and_audited,
 );
 
 fn partner(id: &str, account: &str) -> PartnerProfile {
@@ -515,4 +522,135 @@ async fn ref_3_referrals_are_acted_on_once_and_rem_2_deletes(store: &SqlStore) {
     };
     store.commit(WriteBatch { audit_reads: vec![read.clone()], ..Default::default() }).await.unwrap();
     assert_eq!(store.list_audit_reads(&referral.id).await.unwrap(), vec![read]);
+}
+
+async fn use_4_audit_log_is_one_chain_across_concurrent_writers(store: &SqlStore) {
+    let (seq, hash) = store.audit_head().await.unwrap();
+    assert_eq!((seq, hash.as_str()), (0, audit::GENESIS_HASH), "an empty log starts at the genesis hash");
+    assert_eq!(audit::verify(&[], (seq, &hash)), Ok(0));
+    let writers = (0..8).map(|i| {
+        let entries = (0..3)
+            .map(|j| AuditEntry::new(from_millis(i * 10 + j), format!("operator:w{i}"), audit::action::OPERATOR, json!({"j": j})))
+            .collect();
+        let read = AuditRead {
+            referral_id: format!("R{i}"),
+            partner_id: "P1".into(),
+            actor: "partner:P1/alice".into(),
+            at: from_millis(i),
+            what: "contact".into(),
+        };
+        store.commit(WriteBatch { audit: entries, audit_reads: vec![read], ..Default::default() })
+    });
+    for outcome in futures_join(writers).await {
+        assert_eq!(outcome.unwrap(), BatchOutcome::Committed);
+    }
+    let all = store.list_audit(&AuditFilter { limit: 1000, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 32);
+    let (seq, hash) = store.audit_head().await.unwrap();
+    assert_eq!(audit::verify(&all, (seq, &hash)), Ok(32));
+    let reads = store.list_audit_reads("R3").await.unwrap();
+    assert_eq!(reads.len(), 1);
+    assert_eq!((reads[0].actor.as_str(), reads[0].what.as_str()), ("partner:P1/alice", "contact"));
+    let by_referral =
+        store.list_audit(&AuditFilter { referral_id: Some("R3".into()), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(by_referral.len(), 1);
+    assert_eq!(by_referral[0].action, audit::action::CONTACT_READ);
+    let page = store.list_audit(&AuditFilter { after_seq: 30, limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![31, 32]);
+    let since = store
+        .list_audit(&AuditFilter {
+            since_ms: Some(70),
+            action: Some(audit::action::OPERATOR.into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(since.len(), 3, "writer 7's three entries are at 70..72 ms");
+}
+
+async fn futures_join<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    // Poll every future on this task: the store's own concurrency is what is exercised.
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("every future finished")).collect()
+}
+
+fn terms(version: i64, effective_ms: i64) -> TermsVersion {
+    TermsVersion {
+        version,
+        effective: from_millis(effective_ms),
+        published: from_millis(0),
+        published_by: "operator:admin".into(),
+        summary: Some(format!("v{version}")),
+        text: format!("terms {version}"),
+        sha256: ace_domain::terms::sha256_hex(&format!("terms {version}")),
+        backdated: false,
+    }
+}
+
+async fn mod_2_terms_versions_and_mod_3_first_acceptance_stands(store: &SqlStore) {
+    store.commit(WriteBatch { terms_versions: vec![terms(1, 0), terms(2, 5_000)], ..Default::default() }).await.unwrap();
+    let taken = store.commit(WriteBatch { terms_versions: vec![terms(2, 9_000)], ..Default::default() }).await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "a published version never changes: {taken:?}");
+    let versions = store.list_terms_versions().await.unwrap();
+    assert_eq!(versions, vec![terms(1, 0), terms(2, 5_000)]);
+    let acceptance = |method, operation: &str, at| Acceptance {
+        version: 2,
+        partner_id: "P1".into(),
+        method,
+        at: from_millis(at),
+        user: "alice".into(),
+        operation: operation.into(),
+    };
+    let first = acceptance(AcceptanceMethod::ContinuedParticipation, "ListOpportunities", 6_000);
+    store.commit(WriteBatch { terms_acceptances: vec![first.clone()], ..Default::default() }).await.unwrap();
+    store
+        .commit(WriteBatch {
+            terms_acceptances: vec![acceptance(AcceptanceMethod::Explicit, "AcceptTerms", 7_000)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.list_terms_acceptances(Some(2), None).await.unwrap(), vec![first.clone()]);
+    assert_eq!(store.list_terms_acceptances(None, Some("P1")).await.unwrap(), vec![first]);
+    assert!(store.list_terms_acceptances(Some(1), None).await.unwrap().is_empty());
+    assert!(store.list_terms_acceptances(None, Some("P2")).await.unwrap().is_empty());
+    store.commit(WriteBatch { settings: vec![("program.support".into(), "{}".into())], ..Default::default() }).await.unwrap();
+    assert_eq!(store.get_setting("program.support").await.unwrap().as_deref(), Some("{}"));
+}
+
+async fn use_2_security_events_are_recorded_and_audited(store: &SqlStore) {
+    let event = SecurityEvent {
+        at: from_millis(1_000),
+        subject: "address:127.0.0.9".into(),
+        signal: Signal::NotFound,
+        count: 50,
+        blocked_until: from_millis(901_000),
+        partner_id: None,
+    };
+    let entry = AuditEntry::new(event.at, "client:127.0.0.9", audit::action::PROBE_BLOCKED, json!({"signal": "not-found"}));
+    store.record_security_event(&event, &entry).await.unwrap();
+    assert_eq!(store.list_security_events(0, 10).await.unwrap(), vec![event]);
+    assert!(store.list_security_events(2_000, 10).await.unwrap().is_empty());
+    let log = store.list_audit(&AuditFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].action, audit::action::PROBE_BLOCKED);
 }

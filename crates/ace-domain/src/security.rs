@@ -1,0 +1,196 @@
+//! USE-2 and USE-3: probing and scanning are detected and blocked. A subject (one access key,
+//! or one client address) that sends a burst of unknown operations, of requests for records
+//! that do not exist, or of failed signatures within a window is blocked for a while. The
+//! detector is plain state driven by the caller's clock; the server keeps one per process.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{from_millis, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Signal {
+    /// An `X-Amz-Target` naming no operation this server has.
+    UnknownOperation,
+    /// A `ResourceNotFoundException`: an id that is not the caller's (or does not exist).
+    NotFound,
+    /// A request whose signature or key did not check out.
+    AuthFailure,
+}
+
+impl Signal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::UnknownOperation => "unknown-operation",
+            Signal::NotFound => "not-found",
+            Signal::AuthFailure => "auth-failure",
+        }
+    }
+}
+
+/// How many signals of one kind a subject may send within `window_ms` before it is blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbePolicy {
+    pub window_ms: i64,
+    pub unknown_operations_max: usize,
+    pub not_found_max: usize,
+    pub auth_failures_max: usize,
+    pub block_ms: i64,
+}
+
+impl Default for ProbePolicy {
+    /// Generous to real integrations (a CRM sync that meets a deleted record now and then),
+    /// tight for scanners: 20 unknown operations, 50 not-founds or 20 failed signatures from one
+    /// key or address within a minute block it for 15 minutes.
+    fn default() -> Self {
+        ProbePolicy {
+            window_ms: 60_000,
+            unknown_operations_max: 20,
+            not_found_max: 50,
+            auth_failures_max: 20,
+            block_ms: 15 * 60_000,
+        }
+    }
+}
+
+impl ProbePolicy {
+    fn max(&self, signal: Signal) -> usize {
+        match signal {
+            Signal::UnknownOperation => self.unknown_operations_max,
+            Signal::NotFound => self.not_found_max,
+            Signal::AuthFailure => self.auth_failures_max,
+        }
+    }
+}
+
+/// A subject blocked for probing: what the operator sees in `ace security events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityEvent {
+    pub at: Instant,
+    /// `key:<access key id>` or `address:<client address>`.
+    pub subject: String,
+    pub signal: Signal,
+    /// Signals seen within the window when the block started.
+    pub count: usize,
+    pub blocked_until: Instant,
+    /// The partner the key belongs to, when known.
+    pub partner_id: Option<String>,
+}
+
+/// Subjects tracked at most (the oldest are forgotten first): the detector's memory is bounded.
+const SUBJECTS_MAX: usize = 50_000;
+
+#[derive(Debug, Default)]
+pub struct ProbeDetector {
+    policy: ProbePolicy,
+    recent: HashMap<(String, Signal), VecDeque<i64>>,
+    blocked: HashMap<String, i64>,
+}
+
+impl ProbeDetector {
+    pub fn new(policy: ProbePolicy) -> ProbeDetector {
+        ProbeDetector { policy, ..Default::default() }
+    }
+
+    pub fn policy(&self) -> ProbePolicy {
+        self.policy
+    }
+
+    /// Until when `subject` is blocked, if it is.
+    pub fn blocked_until(&self, subject: &str, now_ms: i64) -> Option<i64> {
+        self.blocked.get(subject).copied().filter(|until| *until > now_ms)
+    }
+
+    /// Counts one signal; returns the event when it makes the subject blocked.
+    pub fn record(&mut self, subject: &str, signal: Signal, now_ms: i64, partner_id: Option<&str>) -> Option<SecurityEvent> {
+        if self.blocked_until(subject, now_ms).is_some() {
+            return None;
+        }
+        if self.recent.len() >= SUBJECTS_MAX {
+            self.forget_old(now_ms);
+        }
+        let window = self.policy.window_ms;
+        let times = self.recent.entry((subject.to_string(), signal)).or_default();
+        while times.front().is_some_and(|t| now_ms - t >= window) {
+            times.pop_front();
+        }
+        times.push_back(now_ms);
+        let count = times.len();
+        if count < self.policy.max(signal) {
+            return None;
+        }
+        times.clear();
+        let until = now_ms + self.policy.block_ms;
+        self.blocked.insert(subject.to_string(), until);
+        Some(SecurityEvent {
+            at: from_millis(now_ms),
+            subject: subject.to_string(),
+            signal,
+            count,
+            blocked_until: from_millis(until),
+            partner_id: partner_id.map(str::to_string),
+        })
+    }
+
+    /// Lifts a block early (the operator's `ace security unblock`).
+    pub fn unblock(&mut self, subject: &str) -> bool {
+        self.recent.retain(|(s, _), _| s != subject);
+        self.blocked.remove(subject).is_some()
+    }
+
+    fn forget_old(&mut self, now_ms: i64) {
+        let window = self.policy.window_ms;
+        self.recent.retain(|_, times| times.back().is_some_and(|t| now_ms - t < window));
+        self.blocked.retain(|_, until| *until > now_ms);
+        if self.recent.len() >= SUBJECTS_MAX {
+            self.recent.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> ProbePolicy {
+        ProbePolicy { window_ms: 1_000, unknown_operations_max: 3, not_found_max: 5, auth_failures_max: 4, block_ms: 10_000 }
+    }
+
+    #[test]
+    fn use_2_a_burst_blocks_the_subject_and_only_it() {
+        let mut d = ProbeDetector::new(policy());
+        assert!(d.record("key:A", Signal::UnknownOperation, 0, Some("P1")).is_none());
+        assert!(d.record("key:A", Signal::UnknownOperation, 10, Some("P1")).is_none());
+        let event = d.record("key:A", Signal::UnknownOperation, 20, Some("P1")).expect("third in the window blocks");
+        assert_eq!((event.count, event.signal, event.partner_id.as_deref()), (3, Signal::UnknownOperation, Some("P1")));
+        assert_eq!(d.blocked_until("key:A", 21), Some(10_020));
+        assert_eq!(d.blocked_until("key:B", 21), None, "other subjects are unaffected");
+        assert_eq!(d.blocked_until("key:A", 10_020), None, "the block expires");
+    }
+
+    #[test]
+    fn use_2_slow_signals_outside_the_window_never_block() {
+        let mut d = ProbeDetector::new(policy());
+        for i in 0..100 {
+            assert!(d.record("address:10.0.0.1", Signal::NotFound, i * 300, None).is_none(), "at {i}");
+        }
+        assert_eq!(d.blocked_until("address:10.0.0.1", 30_000), None);
+    }
+
+    #[test]
+    fn use_2_signals_count_separately_and_unblock_resets() {
+        let mut d = ProbeDetector::new(policy());
+        for t in 0..2 {
+            d.record("key:A", Signal::UnknownOperation, t, None);
+        }
+        for t in 0..4 {
+            assert!(d.record("key:A", Signal::NotFound, t, None).is_none());
+        }
+        assert!(d.record("key:A", Signal::NotFound, 5, None).is_some());
+        assert!(d.unblock("key:A"));
+        assert!(!d.unblock("key:A"));
+        assert!(d.record("key:A", Signal::UnknownOperation, 6, None).is_none(), "counts start again");
+    }
+}
