@@ -11,20 +11,13 @@ pub enum OperationClass {
 }
 
 impl OperationClass {
+    /// Reads are the `Get…` and `List…` operations (the Selling API's and this project's
+    /// extensions alike); everything else writes.
     pub fn of(operation: &str) -> OperationClass {
-        match operation {
-            "GetOpportunity"
-            | "GetAwsOpportunitySummary"
-            | "ListOpportunities"
-            | "ListSolutions"
-            | "GetEngagementInvitation"
-            | "ListEngagementInvitations"
-            | "ListEngagementFromOpportunityTasks"
-            | "ListEngagementByAcceptingInvitationTasks"
-            | "ListTagsForResource"
-            | "GetSubmissionAttestation"
-            | "ListConsentEvidenceRequests" => OperationClass::Read,
-            _ => OperationClass::Write,
+        if operation.starts_with("Get") || operation.starts_with("List") {
+            OperationClass::Read
+        } else {
+            OperationClass::Write
         }
     }
 }
@@ -152,6 +145,8 @@ mod tests {
         assert_eq!(OperationClass::of("CreateOpportunity"), OperationClass::Write);
         assert_eq!(OperationClass::of("SubmitOpportunity"), OperationClass::Write);
         assert_eq!(OperationClass::of("ListOpportunities"), OperationClass::Read);
+        assert_eq!(OperationClass::of("GetCurrentTerms"), OperationClass::Read);
+        assert_eq!(OperationClass::of("AcceptTerms"), OperationClass::Write);
     }
 
     #[test]

@@ -7,11 +7,13 @@ pub mod clock;
 pub mod crypto;
 pub mod eligibility;
 pub mod error;
+pub mod governance;
 pub mod jobs;
 pub mod operator_api;
 pub mod partner_api;
 pub mod quota;
 pub mod referrals;
+pub mod security;
 pub mod sigv4;
 pub mod webhooks;
 
@@ -42,11 +44,17 @@ pub struct Settings {
     pub region: String,
     /// How webhook deliveries are retried and guarded.
     pub delivery: webhooks::DeliverySettings,
+    /// USE-2: when a probing key or address is blocked.
+    pub probe_policy: ace_domain::security::ProbePolicy,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { region: ace_domain::ids::REGION.to_string(), delivery: webhooks::DeliverySettings::default() }
+        Settings {
+            region: ace_domain::ids::REGION.to_string(),
+            delivery: webhooks::DeliverySettings::default(),
+            probe_policy: Default::default(),
+        }
     }
 }
 
@@ -59,6 +67,10 @@ pub struct AppState {
     pub server_key: Arc<ServerKey>,
     pub quotas: Arc<QuotaGate>,
     pub auth_guard: Arc<AuthGuard>,
+    /// USE-2: blocks probing keys and addresses.
+    pub probes: Arc<security::ProbeGuard>,
+    /// MOD-1 … MOD-4: the terms and the program's state, cached.
+    pub governance: Arc<governance::Governance>,
     pub settings: Arc<Settings>,
 }
 
@@ -70,6 +82,8 @@ impl AppState {
             clock,
             server_key: Arc::new(server_key),
             auth_guard: Arc::new(AuthGuard::default()),
+            probes: Arc::new(security::ProbeGuard::new(settings.probe_policy)),
+            governance: Arc::new(governance::Governance::default()),
             settings: Arc::new(settings),
         }
     }
@@ -115,7 +129,10 @@ pub fn router(state: AppState) -> Router {
         .route("/", post(partner_api::handle))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .nest("/operator/v1", operator_api::router())
+        .nest(
+            "/operator/v1",
+            operator_api::router().layer(axum::middleware::from_fn_with_state(state.clone(), operator_api::audit_actions)),
+        )
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -149,7 +166,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    // The client address feeds USE-2's per-address probe detection.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 /// Program data every store starts with: the program text's consent statement (SUB-4),

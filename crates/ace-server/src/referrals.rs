@@ -71,6 +71,8 @@ pub enum Refusal {
     PartnerNotFound,
     NotEligible(Box<ace_domain::eligibility::EligibilityReport>),
     Suppressed(String),
+    /// MOD-1: the program has ended.
+    ProgramTerminated(String),
 }
 
 fn invitation_event(state: &AppState, detail_type: &str, r: &Referral, account_id: &str, now: Instant) -> OutboxEvent {
@@ -97,6 +99,9 @@ fn invitation_event(state: &AppState, detail_type: &str, r: &Referral, account_i
 
 /// Creates a referral behind the eligibility gate (ELIG-2, REF-6) and the suppression list (REF-5).
 pub async fn create(state: &AppState, request: ReferralRequest) -> StoreResult<Result<Referral, Refusal>> {
+    if let Some(message) = crate::governance::terminated(state, "new referrals").await? {
+        return Ok(Err(Refusal::ProgramTerminated(message)));
+    }
     let Some(partner) = state.store.get_partner(&request.partner_id).await? else { return Ok(Err(Refusal::PartnerNotFound)) };
     if let Err(report) = crate::eligibility::referral_gate(state, &request.partner_id).await? {
         return Ok(Err(match report {

@@ -2,6 +2,7 @@
 //! commands are thin clients of it; its OpenAPI document is served at `openapi.json`.
 
 mod eligibility;
+mod governance;
 mod openapi;
 mod referrals;
 mod review;
@@ -9,7 +10,8 @@ pub mod webhooks;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use ace_domain::audit::AuditEntry;
 use ace_domain::ids::{solution_id, Catalog};
 use ace_domain::partner::{PartnerPath, PartnerProfile, Program, Tier};
 use ace_domain::quota::QuotaLimits;
@@ -43,6 +46,54 @@ pub fn router() -> Router<AppState> {
         .merge(eligibility::router())
         .merge(referrals::router())
         .merge(webhooks::router())
+        .merge(governance::router())
+}
+
+/// Marks a response whose handler wrote its own, specific audit entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Audited;
+
+impl Audited {
+    pub fn wrap(mut response: Response) -> Response {
+        response.extensions_mut().insert(Audited);
+        response
+    }
+}
+
+/// Who an operator token is in the audit log.
+pub fn operator_actor(token: &OperatorToken) -> String {
+    format!("operator:{}", token.name)
+}
+
+/// USE-4: every operator action that changed something (a successful non-GET request) is
+/// audited with who, what and on which partner or referral — unless its handler recorded a
+/// more specific entry itself.
+pub async fn audit_actions(State(state): State<AppState>, request: axum::extract::Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let token = authorize(&state, request.headers()).await.ok();
+    let response = next.run(request).await;
+    let Some(token) = token else { return response };
+    if !response.status().is_success() || response.extensions().get::<Audited>().is_some() {
+        return response;
+    }
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut entry = AuditEntry::new(
+        state.now(),
+        operator_actor(&token),
+        ace_domain::audit::action::OPERATOR,
+        json!({"method": method, "path": path, "status": response.status().as_u16()}),
+    );
+    let after = |name: &str| segments.iter().position(|s| *s == name).and_then(|i| segments.get(i + 1)).map(|s| s.to_string());
+    entry.partner_id = after("partners");
+    entry.referral_id = after("referrals");
+    if let Err(e) = state.store.commit(ace_store::WriteBatch { audit: vec![entry], ..Default::default() }).await {
+        tracing::error!(error = %e, "could not audit an operator action");
+    }
+    response
 }
 
 /// An operator API error: HTTP status, a stable code, a message for people.

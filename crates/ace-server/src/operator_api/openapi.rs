@@ -181,6 +181,29 @@ pub fn document() -> Value {
             "/webhooks/{id}/deliveries": {"parameters": [id_param("id")], "get": op("Delivery attempts: delivered, failed (retried) or dead (parked)", None, "200")},
             "/webhooks/{id}/replay": {"parameters": [id_param("id")], "post": op("Redeliver every event after an outbox sequence number",
                 Some(json!({"type": "object", "required": ["since_seq"], "properties": {"since_seq": {"type": "integer"}}})), "200")},
+            "/terms": {
+                "get": op("Published terms versions with their status: current, upcoming, superseded (MOD-2)", None, "200"),
+                "post": op("Publish a terms version, effective on posting or on a later date; partners are told (MOD-2, MOD-4)",
+                    Some(json!({"type": "object", "required": ["text"], "properties": {"text": {"type": "string"},
+                        "effective": {"type": "string", "format": "date-time"}, "summary": {"type": "string"},
+                        "backdate": {"type": "boolean", "description": "allow an effective date in the past (audited)"}}})), "201")
+            },
+            "/terms/{version}": {"parameters": [id_param("version")], "get": op("One version with its text; `current` names the one in force", None, "200")},
+            "/terms/{version}/acceptance": {"parameters": [id_param("version")],
+                "get": op("Who accepted a version, how (explicitly or by continued participation, MOD-3) and when; who has not", None, "200")},
+            "/program": {"get": op("The program's status, termination, current terms and support contact", None, "200")},
+            "/program/terminate": {"post": op("End the program on a date (MOD-1): submissions and referrals stop, partners are told",
+                Some(json!({"type": "object", "required": ["effective"], "properties": {"effective": {"type": "string", "description": "RFC 3339 or `now`"},
+                    "reason": {"type": "string"}, "backdate": {"type": "boolean"}}})), "200")},
+            "/program/termination": {"delete": op("Call off a termination that is not yet in effect", None, "200")},
+            "/program/support-contact": {"put": op("Publish the support contact partners see (USE-6)",
+                Some(json!({"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}, "phone": {"type": "string"},
+                    "url": {"type": "string"}, "hours": {"type": "string"}}})), "200")},
+            "/audit/log": {"get": op("The hash-chained audit log, oldest first (USE-4); ?partner=&referral=&action=&since=&after=&limit=", None, "200")},
+            "/audit/verify": {"get": op("Check the audit chain; names the first altered, removed or reordered entry", None, "200")},
+            "/security/events": {"get": op("Keys and addresses blocked for probing (USE-2), newest first; ?since=&limit=", None, "200")},
+            "/security/unblock": {"post": op("Lift a probe block on this node",
+                Some(json!({"type": "object", "required": ["subject"], "properties": {"subject": {"type": "string"}}})), "200")},
             "/settings": {
                 "get": op("Review settings", None, "200"),
                 "put": op("Change review and referral settings", Some(json!({"type": "object", "properties": {
@@ -206,6 +229,7 @@ mod tests {
             include_str!("eligibility.rs"),
             include_str!("referrals.rs"),
             include_str!("webhooks.rs"),
+            include_str!("governance.rs"),
         ];
         let route = declared_routes(&sources);
         assert!(route.len() > 15, "{route:?}");

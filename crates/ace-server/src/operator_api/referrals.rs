@@ -139,6 +139,7 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
             ))
         }
         Err(Refusal::Suppressed(message)) => Err(OperatorError::new(StatusCode::CONFLICT, "suppressed", message)),
+        Err(Refusal::ProgramTerminated(message)) => Err(OperatorError::new(StatusCode::CONFLICT, "program-terminated", message)),
     }
 }
 

@@ -2,16 +2,20 @@
 //! access key and a key that keeps failing is locked out for a while.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, Method, Uri};
+use serde_json::json;
 
-use ace_store::UserStatus;
+use ace_domain::audit::{action, AuditEntry};
+use ace_domain::security::Signal;
+use ace_store::{UserStatus, WriteBatch};
 
 use super::Caller;
 use crate::error::ApiError;
 use crate::sigv4::{self, AuthError, SignedRequest};
-use crate::AppState;
+use crate::{security, AppState};
 
 /// Failed signatures tolerated per access key within the window before it is locked.
 pub const FAILURES_MAX: usize = 5;
@@ -57,6 +61,39 @@ impl AuthGuard {
 
     fn record_success(&self, access_key_id: &str) {
         self.failures.lock().expect("guard lock").remove(access_key_id);
+    }
+}
+
+/// USE-3, USE-2, USE-4: a failed authentication is counted against the client address (a
+/// burst blocks it) and audited with the key it named. Missing credentials are not counted:
+/// they are a misconfigured client, not a guess.
+pub async fn record_failure(state: &AppState, address: Option<IpAddr>, headers: &HeaderMap, error: &ApiError) {
+    let code = match error {
+        ApiError::IncompleteSignature(_) => "IncompleteSignature",
+        ApiError::InvalidSignature(_) => "InvalidSignature",
+        ApiError::UnrecognizedClient => "UnrecognizedClient",
+        _ => return,
+    };
+    let address_subject = address.map(security::address_subject);
+    if let Some(subject) = &address_subject {
+        security::signal(state, &[subject], Signal::AuthFailure, None).await;
+    }
+    let access_key_id = sigv4::parse_authorization(headers).ok().map(|a| a.access_key_id);
+    let partner_id = match &access_key_id {
+        Some(key) => state.store.get_user_by_access_key(key).await.ok().flatten().map(|u| u.partner_id),
+        None => None,
+    };
+    let locked = access_key_id.as_deref().is_some_and(|k| state.auth_guard.locked_until(k, state.wall_clock_ms()).is_some());
+    let actor = address.map_or_else(|| "client:unknown".to_string(), |a| format!("client:{a}"));
+    let mut entry = AuditEntry::new(
+        state.now(),
+        actor,
+        if locked { action::AUTH_LOCKOUT } else { action::AUTH_FAILURE },
+        json!({"error": code, "access_key_id": access_key_id, "key_locked": locked}),
+    );
+    entry.partner_id = partner_id;
+    if let Err(e) = state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await {
+        tracing::error!(error = %e, "could not audit an authentication failure");
     }
 }
 

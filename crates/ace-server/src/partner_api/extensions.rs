@@ -57,7 +57,7 @@ pub async fn put_attestation(r: Request) -> ApiResult {
     updated.review.attestation = Some(attestation.clone());
     // Not part of the Selling API document: LastModifiedDate stays, so CRM syncs do not conflict.
     let expected = current.last_modified.timestamp_millis();
-    r.state.store.commit(WriteBatch { update_opportunities: vec![(updated, expected)], ..Default::default() }).await.map_err(
+    r.commit(WriteBatch { update_opportunities: vec![(updated, expected)], ..Default::default() }).await.map_err(
         |e| match e {
             ace_store::StoreError::Conflict(_) => {
                 ApiError::Conflict("The opportunity changed while the attestation was saved; retry.".into())

@@ -39,12 +39,10 @@ pub async fn load(r: &Request, identifier: &str) -> Result<Referral, ApiError> {
 }
 
 async fn save(r: &Request, referral: Referral, events: Vec<ace_domain::events::OutboxEvent>) -> Result<(), ApiError> {
-    r.state.store.commit(WriteBatch { update_referrals: vec![referral], events, ..Default::default() }).await.map_err(
-        |e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict("The invitation changed meanwhile; get it again.".into()),
-            other => other.into(),
-        },
-    )?;
+    r.commit(WriteBatch { update_referrals: vec![referral], events, ..Default::default() }).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::Conflict("The invitation changed meanwhile; get it again.".into()),
+        other => other.into(),
+    })?;
     Ok(())
 }
 
@@ -212,7 +210,7 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
         update_referrals: vec![referral],
         ..Default::default()
     };
-    match r.state.store.commit(batch).await {
+    match r.commit(batch).await {
         Ok(BatchOutcome::Committed) => Ok(Output::Json(summary)),
         Ok(BatchOutcome::Replayed(existing)) => current_task(&r, &replay(&existing, &hash)?).await,
         Err(StoreError::Conflict(_)) => {

@@ -10,25 +10,32 @@ mod feed;
 mod invitations;
 mod opportunities;
 pub mod prescreen;
+mod program;
 mod referral_obligations;
 mod solutions;
 mod tags;
 mod tasks;
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+use ace_domain::audit::{self, AuditEntry};
 use ace_domain::ids::Catalog;
 use ace_domain::model::{FieldError, FieldErrorCode, Model};
 use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::OperationClass;
-use ace_store::UserRecord;
+use ace_domain::security::Signal;
+use ace_store::{BatchOutcome, StoreError, UserRecord, WriteBatch};
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::{governance, security, AppState};
 
 pub use auth::{AuthGuard, FAILURES_MAX};
 pub use extensions::evidence_view;
@@ -79,10 +86,13 @@ pub enum Operation {
     ListWebhooks,
     DeleteWebhook,
     ListEvents,
+    GetCurrentTerms,
+    AcceptTerms,
+    GetSupportContact,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 35] = [
+    pub const ALL: [Operation; 38] = [
         Operation::CreateOpportunity,
         Operation::GetOpportunity,
         Operation::UpdateOpportunity,
@@ -118,6 +128,9 @@ impl Operation {
         Operation::ListWebhooks,
         Operation::DeleteWebhook,
         Operation::ListEvents,
+        Operation::GetCurrentTerms,
+        Operation::AcceptTerms,
+        Operation::GetSupportContact,
     ];
 
     pub fn name(self) -> &'static str {
@@ -157,6 +170,9 @@ impl Operation {
             Operation::ListWebhooks => "ListWebhooks",
             Operation::DeleteWebhook => "DeleteWebhook",
             Operation::ListEvents => "ListEvents",
+            Operation::GetCurrentTerms => "GetCurrentTerms",
+            Operation::AcceptTerms => "AcceptTerms",
+            Operation::GetSupportContact => "GetSupportContact",
         }
     }
 
@@ -177,6 +193,9 @@ impl Operation {
                 | Operation::ListWebhooks
                 | Operation::DeleteWebhook
                 | Operation::ListEvents
+                | Operation::GetCurrentTerms
+                | Operation::AcceptTerms
+                | Operation::GetSupportContact
         )
     }
 
@@ -212,6 +231,9 @@ impl Operation {
                 | Operation::ListWebhooks
                 | Operation::DeleteWebhook
                 | Operation::ListEvents
+                | Operation::GetCurrentTerms
+                | Operation::AcceptTerms
+                | Operation::GetSupportContact
         )
     }
 }
@@ -231,6 +253,8 @@ pub struct Request {
     /// `AWS` when the operation carries no catalog (Tag operations read it from the ARN).
     pub catalog: Catalog,
     pub input: Map<String, Value>,
+    /// Set once the request's write carried its own `partner.write` audit entry.
+    audited: Arc<AtomicBool>,
 }
 
 pub enum Output {
@@ -241,9 +265,17 @@ pub enum Output {
 
 pub type ApiResult = Result<Output, ApiError>;
 
-pub async fn handle(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub async fn handle(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Body,
+) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let outcome = process(state, &method, &uri, &headers, body).await;
+    let address = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let outcome = process(state, address, &method, &uri, &headers, body).await;
     let mut response = match outcome {
         Ok(Output::Json(v)) => (StatusCode::OK, v.to_string()).into_response(),
         Ok(Output::Empty) => StatusCode::OK.into_response(),
@@ -265,14 +297,34 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, BODY_LIMIT_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)
 }
 
-async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> ApiResult {
+async fn process(
+    state: AppState,
+    address: Option<IpAddr>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let address_subject = address.map(security::address_subject);
+    let now_ms = state.wall_clock_ms();
+    // USE-2: a blocked address is refused before anything else is done for it.
+    state.probes.check(&address_subject.as_deref().into_iter().collect::<Vec<_>>(), now_ms)?;
     let body = read_body(headers, body).await?;
-    let caller = auth::authenticate(&state, method, uri, headers, &body).await?;
+    let caller = match auth::authenticate(&state, method, uri, headers, &body).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            auth::record_failure(&state, address, headers, &e).await;
+            return Err(e);
+        }
+    };
+    let key_subject = security::key_subject(&caller.user.access_key_id);
+    let mut subjects: Vec<&str> = vec![&key_subject];
+    subjects.extend(address_subject.as_deref());
+    state.probes.check(&subjects, now_ms)?;
 
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let operation_name = target.rsplit('.').next().unwrap_or("");
     let class = OperationClass::of(operation_name);
-    let now_ms = state.wall_clock_ms();
     if let Err(limit) = state.quotas.admit(&caller.partner.id, class, now_ms).await? {
         return Err(ApiError::Throttling(limit));
     }
@@ -283,13 +335,14 @@ async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMa
             "Content-Type must be application/x-amz-json-1.0, not {content_type:?}"
         )));
     }
-    let operation = Operation::from_target(target).ok_or_else(|| {
-        if target.starts_with(TARGET_PREFIX) && Model::get().has_operation(operation_name) {
+    let Some(operation) = Operation::from_target(target) else {
+        security::signal(&state, &subjects, Signal::UnknownOperation, Some(&caller.partner.id)).await;
+        return Err(if target.starts_with(TARGET_PREFIX) && Model::get().has_operation(operation_name) {
             ApiError::UnknownOperation(format!("{operation_name} is not implemented by this server"))
         } else {
             ApiError::UnknownOperation(format!("Unknown operation {target:?}"))
-        }
-    })?;
+        });
+    };
 
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::Serialization("The request body is not valid UTF-8.".into()))?;
     let raw: Value = if text.trim().is_empty() {
@@ -319,8 +372,53 @@ async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMa
     } else {
         Catalog::Aws
     };
-    let request = Request { state, caller, operation, catalog, input };
-    match operation {
+    let audited = Arc::new(AtomicBool::new(false));
+    let request = Request { state: state.clone(), caller: caller.clone(), operation, catalog, input, audited: audited.clone() };
+    let outcome = dispatch(request).await;
+    match &outcome {
+        Err(ApiError::ResourceNotFound(_)) => {
+            security::signal(&state, &subjects, Signal::NotFound, Some(&caller.partner.id)).await;
+        }
+        Ok(_) => {
+            if class == OperationClass::Write && !audited.load(Ordering::Relaxed) {
+                let entry = write_audit_entry(&state, &caller, operation, catalog, &WriteBatch::default());
+                state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
+            }
+            governance::observe_participation(&state, &caller, operation.name()).await?;
+        }
+        Err(_) => {}
+    }
+    outcome
+}
+
+/// USE-4: the audit entry of a partner's write, naming the records it touched.
+fn write_audit_entry(
+    state: &AppState,
+    caller: &Caller,
+    operation: Operation,
+    catalog: Catalog,
+    batch: &WriteBatch,
+) -> AuditEntry {
+    let mut opportunities: Vec<&str> = batch.insert_opportunities.iter().map(|o| o.id.as_str()).collect();
+    opportunities.extend(batch.update_opportunities.iter().map(|(o, _)| o.id.as_str()));
+    let referrals: Vec<&str> = batch.update_referrals.iter().map(|r| r.id.as_str()).collect();
+    let mut detail = serde_json::json!({"operation": operation.name(), "catalog": catalog.as_str()});
+    if !opportunities.is_empty() {
+        detail["opportunities"] = serde_json::json!(opportunities);
+    }
+    if !referrals.is_empty() {
+        detail["referrals"] = serde_json::json!(referrals);
+    }
+    let mut entry = AuditEntry::new(state.now(), governance::partner_actor(caller), audit::action::PARTNER_WRITE, detail)
+        .partner(&caller.partner.id);
+    if let [referral] = referrals.as_slice() {
+        entry.referral_id = Some(referral.to_string());
+    }
+    entry
+}
+
+async fn dispatch(request: Request) -> ApiResult {
+    match request.operation {
         Operation::CreateOpportunity => opportunities::create(request).await,
         Operation::GetOpportunity => opportunities::get(request).await,
         Operation::UpdateOpportunity => opportunities::update(request).await,
@@ -356,10 +454,24 @@ async fn process(state: AppState, method: &Method, uri: &Uri, headers: &HeaderMa
         Operation::ListWebhooks => feed::list_webhooks(request).await,
         Operation::DeleteWebhook => feed::delete_webhook(request).await,
         Operation::ListEvents => feed::list_events(request).await,
+        Operation::GetCurrentTerms => program::get_current_terms(request).await,
+        Operation::AcceptTerms => program::accept_terms(request).await,
+        Operation::GetSupportContact => program::get_support_contact(request).await,
     }
 }
 
 impl Request {
+    /// Commits the request's change with its `partner.write` audit entry, in one transaction.
+    pub async fn commit(&self, mut batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
+        if OperationClass::of(self.operation.name()) == OperationClass::Write {
+            batch.audit.push(write_audit_entry(&self.state, &self.caller, self.operation, self.catalog, &batch));
+        }
+        let outcome = self.state.store.commit(batch).await?;
+        // A replayed idempotent call wrote nothing new; the original was audited.
+        self.audited.store(true, Ordering::Relaxed);
+        Ok(outcome)
+    }
+
     pub fn str(&self, member: &str) -> Option<&str> {
         self.input.get(member).and_then(Value::as_str)
     }

@@ -34,7 +34,7 @@ async fn save(r: &Request, current: &Opportunity, updated: Opportunity) -> Resul
     e.changes = rules::opportunity_changes(current, &updated);
     let expected = current.last_modified.timestamp_millis();
     let batch = WriteBatch { update_opportunities: vec![(updated, expected)], events: vec![e], ..Default::default() };
-    r.state.store.commit(batch).await.map_err(conflict_message)?;
+    r.commit(batch).await.map_err(conflict_message)?;
     Ok(())
 }
 
@@ -77,6 +77,7 @@ pub fn replay(existing: &IdempotencyRecord, hash: &str) -> Result<Value, ApiErro
 }
 
 pub async fn create(r: Request) -> ApiResult {
+    crate::governance::refuse_if_terminated(&r.state, "new opportunities and submissions").await?;
     let key = idempotency_key(&r);
     let hash = request_hash(&r.input);
     if let Some(existing) = r.state.store.get_idempotency(&key).await? {
@@ -194,7 +195,7 @@ async fn simulate_referral(
 /// Commits a batch that claims a ClientToken: the answer is `response`, or — when a concurrent
 /// request with the same token won the race — what that request answered.
 async fn commit_claiming_token(r: &Request, batch: WriteBatch, hash: &str, response: Value) -> ApiResult {
-    match r.state.store.commit(batch).await? {
+    match r.commit(batch).await? {
         BatchOutcome::Committed => Ok(Output::Json(response)),
         BatchOutcome::Replayed(existing) => Ok(Output::Json(replay(&existing, hash)?)),
     }
@@ -216,7 +217,7 @@ pub async fn get(r: Request) -> ApiResult {
     let o = load(&r, r.required("Identifier")).await?;
     // REF-1: every read of a referral's contact data is recorded.
     if let Some(read) = super::invitations::contact_read(&r, &o, "GetOpportunity") {
-        r.state.store.commit(WriteBatch { audit_reads: vec![read], ..Default::default() }).await?;
+        r.commit(WriteBatch { audit_reads: vec![read], ..Default::default() }).await?;
     }
     Ok(Output::Json(Model::get().project("GetOpportunityResponse", &view(&o, &r.caller.partner.account_id))))
 }
@@ -285,6 +286,7 @@ pub async fn list(r: Request) -> ApiResult {
 }
 
 pub async fn submit(r: Request) -> ApiResult {
+    crate::governance::refuse_if_terminated(&r.state, "new opportunities and submissions").await?;
     let id = r.required("Identifier").to_string();
     let current = load(&r, &id).await?;
     let now = r.state.now();

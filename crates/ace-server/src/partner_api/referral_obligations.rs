@@ -32,7 +32,7 @@ async fn target(r: &Request) -> Result<Referral, ApiError> {
 }
 
 async fn save(r: &Request, batch: WriteBatch) -> Result<(), ApiError> {
-    r.state.store.commit(batch).await.map_err(|e| match e {
+    r.commit(batch).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict("The referral changed meanwhile; retry.".into()),
         other => other.into(),
     })?;

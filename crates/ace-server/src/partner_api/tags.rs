@@ -24,7 +24,7 @@ async fn resource(r: &Request) -> Result<Opportunity, ApiError> {
 async fn save_tags(r: &Request, updated: Opportunity) -> Result<(), ApiError> {
     let expected = updated.last_modified.timestamp_millis();
     let batch = WriteBatch { update_opportunities: vec![(updated, expected)], ..Default::default() };
-    r.state.store.commit(batch).await.map_err(|e| match e {
+    r.commit(batch).await.map_err(|e| match e {
         ace_store::StoreError::Conflict(_) => ApiError::Conflict("The resource was modified concurrently; retry.".into()),
         other => other.into(),
     })?;

@@ -20,6 +20,7 @@ fn new_id(prefix: &str, len: usize) -> String {
 }
 
 pub async fn start_from_opportunity(r: Request) -> ApiResult {
+    crate::governance::refuse_if_terminated(&r.state, "new opportunities and submissions").await?;
     let key = idempotency_key(&r);
     let hash = request_hash(&r.input);
     if let Some(existing) = r.state.store.get_idempotency(&key).await? {
@@ -89,7 +90,7 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
         response: json!({"TaskId": task_id}),
         created_ms: now.timestamp_millis(),
     });
-    match r.state.store.commit(batch).await {
+    match r.commit(batch).await {
         Ok(BatchOutcome::Committed) => Ok(Output::Json(summary)),
         Ok(BatchOutcome::Replayed(existing)) => current_task(&r, &replay(&existing, &hash)?).await,
         Err(ace_store::StoreError::Conflict(_)) => {

@@ -1,0 +1,406 @@
+//! The operator's side of program governance: terms versions and their acceptance (MOD-2 …
+//! MOD-4), termination (MOD-1), the support contact (USE-6), the audit log and its
+//! verification (USE-4), and the probe blocks (USE-2).
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post, put};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use ace_domain::audit::{action, AuditEntry, ChainBreak, ChainVerifier, StoredAuditEntry};
+use ace_domain::events::partner_event;
+use ace_domain::program::{self, SupportContact, Termination};
+use ace_domain::terms::{self, TermsVersion};
+use ace_domain::time::{format_timestamp, from_millis, parse_timestamp, Instant};
+use ace_store::{AuditFilter, WriteBatch};
+
+use super::{authorize, created, ok, operator_actor, parse_body, Audited, OpResult, OperatorError};
+use crate::governance::{self as gov, SUPPORT_CONTACT_KEY, TERMINATION_KEY};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/terms", get(list_terms).post(publish_terms))
+        .route("/terms/{version}", get(show_terms))
+        .route("/terms/{version}/acceptance", get(acceptance))
+        .route("/program", get(show_program))
+        .route("/program/terminate", post(terminate))
+        .route("/program/termination", axum::routing::delete(cancel_termination))
+        .route("/program/support-contact", put(set_support_contact))
+        .route("/audit/log", get(audit_log))
+        .route("/audit/verify", get(audit_verify))
+        .route("/security/events", get(security_events))
+        .route("/security/unblock", post(unblock))
+}
+
+fn parse_time(field: &str, value: &str) -> Result<Instant, OperatorError> {
+    parse_timestamp(&Value::String(value.to_string())).ok_or_else(|| {
+        OperatorError::bad_request(format!("{field} {value:?} is not an RFC 3339 timestamp, e.g. 2027-01-01T00:00:00Z"))
+    })
+}
+
+fn terms_view(v: &TermsVersion, with_text: bool) -> Value {
+    let mut out = json!({
+        "version": v.version, "effective": format_timestamp(v.effective), "published": format_timestamp(v.published),
+        "published_by": v.published_by, "summary": v.summary, "sha256": v.sha256, "backdated": v.backdated,
+        "bytes": v.text.len(),
+    });
+    if with_text {
+        out["text"] = json!(v.text);
+    }
+    out
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishInput {
+    text: String,
+    effective: Option<String>,
+    summary: Option<String>,
+    #[serde(default)]
+    backdate: bool,
+}
+
+/// MOD-2, MOD-4: a new version, effective on posting or on its stated date; every partner's
+/// event stream gets `Program Terms Changed`; the publication is audited (a backdated one says so).
+async fn publish_terms(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    let input: PublishInput = parse_body(&body)?;
+    let now = state.now();
+    let effective = input.effective.as_deref().map(|e| parse_time("effective", e)).transpose()?;
+    let effective = terms::check_publish(&input.text, input.summary.as_deref(), effective, now, input.backdate)
+        .map_err(|e| OperatorError::bad_request(e.to_string()))?;
+    let version = state.store.next_sequence("terms").await?;
+    let published = TermsVersion {
+        version,
+        effective,
+        published: now,
+        published_by: operator_actor(&token),
+        summary: input.summary.filter(|s| !s.trim().is_empty()),
+        sha256: terms::sha256_hex(&input.text),
+        text: input.text,
+        backdated: effective < now,
+    };
+    let mut events = Vec::new();
+    for partner in state.store.list_partners().await? {
+        let detail = json!({"version": version, "effectiveDate": format_timestamp(effective), "summary": published.summary,
+                            "sha256": published.sha256});
+        events.push(partner_event("Program Terms Changed", state.new_event_id(), &partner.id, &partner.account_id, detail, now));
+    }
+    let entry = AuditEntry::new(
+        now,
+        operator_actor(&token),
+        action::TERMS_PUBLISHED,
+        json!({"version": version, "effective": format_timestamp(effective), "sha256": published.sha256,
+               "backdated": published.backdated, "partners_told": events.len()}),
+    );
+    state
+        .store
+        .commit(WriteBatch { terms_versions: vec![published.clone()], events, audit: vec![entry], ..Default::default() })
+        .await?;
+    state.governance.invalidate();
+    Ok(Audited::wrap(created(terms_view(&published, false))?))
+}
+
+async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
+    authorize(&state, &headers).await?;
+    let now = state.now();
+    let versions = state.store.list_terms_versions().await?;
+    let current = terms::current(&versions, now).map(|v| v.version);
+    let items: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            let mut view = terms_view(v, false);
+            view["status"] = json!(match (Some(v.version) == current, v.effective > now) {
+                (true, _) => "current",
+                (false, true) => "upcoming",
+                (false, false) => "superseded",
+            });
+            view
+        })
+        .collect();
+    ok(json!({"terms": items}))
+}
+
+async fn find_version(state: &AppState, version: &str) -> Result<TermsVersion, OperatorError> {
+    let versions = state.store.list_terms_versions().await?;
+    let found = if version == "current" {
+        terms::current(&versions, state.now()).cloned()
+    } else {
+        let n: i64 = version
+            .parse()
+            .map_err(|_| OperatorError::bad_request(format!("terms version {version:?} is not a number (or \"current\")")))?;
+        versions.into_iter().find(|v| v.version == n)
+    };
+    found.ok_or_else(|| OperatorError::not_found(format!("terms version {version} has not been published")))
+}
+
+async fn show_terms(State(state): State<AppState>, headers: HeaderMap, Path(version): Path<String>) -> OpResult {
+    authorize(&state, &headers).await?;
+    ok(terms_view(&find_version(&state, &version).await?, true))
+}
+
+/// MOD-3: who accepted a version, how and when, and who has not acted since it took effect.
+async fn acceptance(State(state): State<AppState>, headers: HeaderMap, Path(version): Path<String>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let v = find_version(&state, &version).await?;
+    let accepted = state.store.list_terms_acceptances(Some(v.version), None).await?;
+    let partners = state.store.list_partners().await?;
+    let pending: Vec<&str> =
+        partners.iter().map(|p| p.id.as_str()).filter(|id| !accepted.iter().any(|a| a.partner_id == *id)).collect();
+    let items: Vec<Value> = accepted
+        .iter()
+        .map(|a| {
+            json!({"partner_id": a.partner_id, "method": a.method.as_str(), "at": format_timestamp(a.at), "user": a.user,
+                        "operation": a.operation})
+        })
+        .collect();
+    ok(json!({"version": v.version, "effective": format_timestamp(v.effective), "accepted": items, "not_yet": pending}))
+}
+
+async fn show_program(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
+    authorize(&state, &headers).await?;
+    let now = state.now();
+    state.governance.invalidate();
+    let termination = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await?;
+    let versions = state.store.list_terms_versions().await?;
+    ok(json!({
+        "status": program::status(termination.as_ref(), now).as_str(),
+        "termination": termination.map(|t| json!({"effective": format_timestamp(t.effective), "reason": t.reason,
+            "decided_at": format_timestamp(t.decided_at), "decided_by": t.decided_by})),
+        "current_terms": terms::current(&versions, now).map(|v| v.version),
+        "support_contact": gov::support_contact(state.store.as_ref()).await?,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TerminateInput {
+    effective: String,
+    reason: Option<String>,
+    #[serde(default)]
+    backdate: bool,
+}
+
+/// MOD-1: the program ends on `effective`: submissions and referrals stop, partners are told now.
+async fn terminate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    let input: TerminateInput = parse_body(&body)?;
+    let now = state.now();
+    let effective = if input.effective == "now" { now } else { parse_time("effective", &input.effective)? };
+    if effective < now && !input.backdate {
+        return Err(OperatorError::bad_request(format!(
+            "the effective date {} is in the past; use \"now\", a later date, or backdate (audited)",
+            format_timestamp(effective)
+        )));
+    }
+    state.governance.invalidate();
+    if let Some(existing) = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await? {
+        if existing.effective <= now {
+            return Err(OperatorError::new(
+                StatusCode::CONFLICT,
+                "program-terminated",
+                format!("the program already ended on {}", format_timestamp(existing.effective)),
+            ));
+        }
+    }
+    let termination = Termination { effective, reason: input.reason, decided_at: now, decided_by: operator_actor(&token) };
+    let mut events = Vec::new();
+    for partner in state.store.list_partners().await? {
+        let detail = json!({"effectiveDate": format_timestamp(effective), "reason": termination.reason});
+        events.push(partner_event("Program Terminated", state.new_event_id(), &partner.id, &partner.account_id, detail, now));
+    }
+    let entry = AuditEntry::new(
+        now,
+        operator_actor(&token),
+        action::PROGRAM_TERMINATION,
+        json!({"effective": format_timestamp(effective), "reason": termination.reason, "partners_told": events.len()}),
+    );
+    let doc = serde_json::to_string(&termination).map_err(|e| OperatorError::bad_request(e.to_string()))?;
+    state
+        .store
+        .commit(WriteBatch { settings: vec![(TERMINATION_KEY.into(), doc)], events, audit: vec![entry], ..Default::default() })
+        .await?;
+    state.governance.invalidate();
+    Ok(Audited::wrap(ok(json!({"status": program::status(Some(&termination), now).as_str(),
+        "effective": format_timestamp(effective)}))?))
+}
+
+/// A termination not yet in effect can be called off; one in effect cannot.
+async fn cancel_termination(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    let now = state.now();
+    state.governance.invalidate();
+    let Some(existing) = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await? else {
+        return Err(OperatorError::not_found("no termination is scheduled"));
+    };
+    if existing.effective <= now {
+        return Err(OperatorError::new(
+            StatusCode::CONFLICT,
+            "program-terminated",
+            format!(
+                "the program ended on {}; a termination in effect cannot be called off",
+                format_timestamp(existing.effective)
+            ),
+        ));
+    }
+    let mut events = Vec::new();
+    for partner in state.store.list_partners().await? {
+        let detail = json!({"cancelledEffectiveDate": format_timestamp(existing.effective)});
+        events.push(partner_event(
+            "Program Termination Cancelled",
+            state.new_event_id(),
+            &partner.id,
+            &partner.account_id,
+            detail,
+            now,
+        ));
+    }
+    let entry = AuditEntry::new(
+        now,
+        operator_actor(&token),
+        action::PROGRAM_TERMINATION,
+        json!({"cancelled": format_timestamp(existing.effective)}),
+    );
+    state
+        .store
+        .commit(WriteBatch {
+            settings: vec![(TERMINATION_KEY.into(), "null".into())],
+            events,
+            audit: vec![entry],
+            ..Default::default()
+        })
+        .await?;
+    state.governance.invalidate();
+    Ok(Audited::wrap(ok(json!({"status": "ACTIVE"}))?))
+}
+
+/// USE-6: the contact partners see in `GetSupportContact` and the portal.
+async fn set_support_contact(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    let contact: SupportContact = parse_body(&body)?;
+    contact.validate().map_err(OperatorError::bad_request)?;
+    let doc = serde_json::to_string(&contact).map_err(|e| OperatorError::bad_request(e.to_string()))?;
+    let entry = AuditEntry::new(state.now(), operator_actor(&token), action::SUPPORT_CONTACT, json!(contact));
+    state
+        .store
+        .commit(WriteBatch { settings: vec![(SUPPORT_CONTACT_KEY.into(), doc)], audit: vec![entry], ..Default::default() })
+        .await?;
+    Ok(Audited::wrap(ok(json!(contact))?))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    partner: Option<String>,
+    referral: Option<String>,
+    action: Option<String>,
+    since: Option<String>,
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+fn audit_view(e: &StoredAuditEntry) -> Value {
+    json!({
+        "seq": e.seq, "at": format_timestamp(from_millis(e.at_ms)), "actor": e.actor, "action": e.action,
+        "partner_id": e.partner_id, "referral_id": e.referral_id,
+        "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::String(e.detail.clone())), "hash": e.hash,
+    })
+}
+
+/// USE-4: the audit log, filtered, oldest first; `after` pages on.
+async fn audit_log(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AuditQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let since_ms = q.since.as_deref().map(|s| parse_time("since", s)).transpose()?.map(|t| t.timestamp_millis());
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let filter = AuditFilter {
+        after_seq: q.after.unwrap_or(0),
+        partner_id: q.partner,
+        referral_id: q.referral,
+        action: q.action,
+        since_ms,
+        limit,
+    };
+    let entries = state.store.list_audit(&filter).await?;
+    let next = (entries.len() == limit).then(|| entries.last().map(|e| e.seq)).flatten();
+    ok(json!({"entries": entries.iter().map(audit_view).collect::<Vec<_>>(), "next_after": next}))
+}
+
+/// Reads the whole chain in pages and checks it against its head.
+async fn audit_verify(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
+    authorize(&state, &headers).await?;
+    // The head is read first: entries appended while the check runs lie beyond it.
+    let (head_seq, head_hash) = state.store.audit_head().await?;
+    let head = json!({"seq": head_seq, "hash": head_hash});
+    ok(match verify_chain(&state, head_seq, &head_hash).await? {
+        Ok(count) => json!({"ok": true, "entries": count, "head": head}),
+        Err(b) => json!({"ok": false, "broken_at": b.seq, "reason": b.reason, "head": head}),
+    })
+}
+
+async fn verify_chain(state: &AppState, head_seq: i64, head_hash: &str) -> Result<Result<u64, ChainBreak>, OperatorError> {
+    const PAGE: usize = 10_000;
+    let mut verifier = ChainVerifier::default();
+    let mut after = 0;
+    loop {
+        let page = state.store.list_audit(&AuditFilter { after_seq: after, limit: PAGE, ..Default::default() }).await?;
+        for e in page.iter().take_while(|e| e.seq <= head_seq) {
+            if let Err(b) = verifier.push(e) {
+                return Ok(Err(b));
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE && last.seq < head_seq => after = last.seq,
+            _ => return Ok(verifier.finish((head_seq, head_hash))),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SecurityQuery {
+    since: Option<String>,
+    limit: Option<usize>,
+}
+
+/// USE-2: keys and addresses blocked for probing, newest first.
+async fn security_events(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SecurityQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let since_ms = q.since.as_deref().map(|s| parse_time("since", s)).transpose()?.map_or(0, |t| t.timestamp_millis());
+    let now_ms = state.wall_clock_ms();
+    let events = state.store.list_security_events(since_ms, q.limit.unwrap_or(100)).await?;
+    let items: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({"at": format_timestamp(e.at), "subject": e.subject, "signal": e.signal.as_str(), "count": e.count,
+                   "blocked_until": format_timestamp(e.blocked_until), "active": e.blocked_until.timestamp_millis() > now_ms,
+                   "partner_id": e.partner_id})
+        })
+        .collect();
+    ok(json!({"events": items}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnblockInput {
+    subject: String,
+}
+
+/// Lifts a probe block on this node (blocks live in each node's memory).
+async fn unblock(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    let input: UnblockInput = parse_body(&body)?;
+    if !input.subject.starts_with("key:") && !input.subject.starts_with("address:") {
+        return Err(OperatorError::bad_request("subject must be key:<access key id> or address:<client address>"));
+    }
+    let lifted = state.probes.unblock(&input.subject);
+    let entry = AuditEntry::new(
+        state.now(),
+        operator_actor(&token),
+        action::OPERATOR,
+        json!({"unblock": input.subject, "lifted": lifted}),
+    );
+    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
+    Ok(Audited::wrap(ok(json!({"subject": input.subject, "lifted": lifted}))?))
+}

@@ -1,0 +1,80 @@
+//! USE-2 at the edge: the probe detector over access keys and client addresses. A blocked
+//! subject gets `AccessDeniedException` before any work is done; each block is stored as a
+//! security event (`ace security events`) with its audit entry.
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use ace_domain::audit::{action, AuditEntry};
+use ace_domain::security::{ProbeDetector, ProbePolicy, Signal};
+use ace_domain::time::{format_timestamp, from_millis};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn key_subject(access_key_id: &str) -> String {
+    format!("key:{access_key_id}")
+}
+
+pub fn address_subject(address: IpAddr) -> String {
+    format!("address:{address}")
+}
+
+#[derive(Default)]
+pub struct ProbeGuard {
+    detector: Mutex<ProbeDetector>,
+}
+
+impl ProbeGuard {
+    pub fn new(policy: ProbePolicy) -> ProbeGuard {
+        ProbeGuard { detector: Mutex::new(ProbeDetector::new(policy)) }
+    }
+
+    /// `AccessDeniedException` when any of the subjects is blocked.
+    pub fn check(&self, subjects: &[&str], now_ms: i64) -> Result<(), ApiError> {
+        let detector = self.detector.lock().expect("probe lock");
+        for subject in subjects {
+            if let Some(until) = detector.blocked_until(subject, now_ms) {
+                let (kind, name) = subject.split_once(':').unwrap_or(("client", subject));
+                let kind = if kind == "key" { "access key" } else { "client address" };
+                return Err(ApiError::AccessDenied(format!(
+                    "Requests from {kind} {name} are blocked until {} after a burst of suspicious requests \
+                     (unknown operations, requests for records that do not exist, or failed signatures).",
+                    format_timestamp(from_millis(until))
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn unblock(&self, subject: &str) -> bool {
+        self.detector.lock().expect("probe lock").unblock(subject)
+    }
+}
+
+/// Counts a signal against each subject; a subject that crosses its threshold is blocked and
+/// the block is recorded. Storage trouble while recording is logged, never returned: the
+/// caller's own answer must not change because the log is unavailable.
+pub async fn signal(state: &AppState, subjects: &[&str], signal: Signal, partner_id: Option<&str>) {
+    let now_ms = state.wall_clock_ms();
+    let events: Vec<_> = {
+        let mut detector = state.probes.detector.lock().expect("probe lock");
+        subjects.iter().filter_map(|s| detector.record(s, signal, now_ms, partner_id)).collect()
+    };
+    for event in events {
+        tracing::warn!(subject = %event.subject, signal = signal.as_str(), count = event.count, "USE-2: blocking a probing client");
+        let mut entry = AuditEntry::new(
+            state.now(),
+            format!("client:{}", event.subject),
+            action::PROBE_BLOCKED,
+            json!({"subject": event.subject, "signal": signal.as_str(), "count": event.count,
+                   "blocked_until": format_timestamp(event.blocked_until)}),
+        );
+        entry.partner_id = event.partner_id.clone();
+        if let Err(e) = state.store.record_security_event(&event, &entry).await {
+            tracing::error!(error = %e, "could not record a security event");
+        }
+    }
+}
