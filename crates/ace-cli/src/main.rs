@@ -3,6 +3,7 @@
 mod bench;
 mod client;
 mod eligibility;
+mod governance;
 mod referral;
 mod review;
 mod serve;
@@ -78,9 +79,18 @@ enum Command {
     /// Holiday calendars for contact deadlines (REF-3).
     #[command(subcommand)]
     Calendar(referral::CalendarCommand),
-    /// Recorded reads of referral contact data (REF-1).
+    /// The hash-chained audit log: list and verify (USE-4, REF-1).
     #[command(subcommand)]
-    Audit(referral::AuditCommand),
+    Audit(governance::AuditCommand),
+    /// Program terms: publish versions, read them, see who accepted (MOD-2 … MOD-4).
+    #[command(subcommand)]
+    Terms(governance::TermsCommand),
+    /// The program itself: status, termination (MOD-1), support contact (USE-6).
+    #[command(subcommand)]
+    Program(governance::ProgramCommand),
+    /// Keys and addresses blocked for probing (USE-2).
+    #[command(subcommand)]
+    Security(governance::SecurityCommand),
     /// Webhook subscriptions: signed, at-least-once, in-order event deliveries.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
@@ -322,7 +332,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Referral(c) => referral::referral(c, Client::new(cli.connection)?).await,
         Command::Suppression(c) => referral::suppression(c, Client::new(cli.connection)?).await,
         Command::Calendar(c) => referral::calendar(c, Client::new(cli.connection)?).await,
-        Command::Audit(c) => referral::audit(c, Client::new(cli.connection)?).await,
+        Command::Audit(c) => governance::audit(c, Client::new(cli.connection)?).await,
+        Command::Terms(c) => governance::terms(c, Client::new(cli.connection)?).await,
+        Command::Program(c) => governance::program(c, Client::new(cli.connection)?).await,
+        Command::Security(c) => governance::security(c, Client::new(cli.connection)?).await,
         Command::Webhook(c) => webhook::webhook(c, Client::new(cli.connection)?).await,
     }
 }

@@ -1,4 +1,4 @@
-//! `ace referral`, `ace suppression`, `ace calendar`, `ace audit`: the operator's side of
+//! `ace referral`, `ace suppression`, `ace calendar`: the operator's side of
 //! Customer Engagement Referrals.
 
 use anyhow::{Context, Result};
@@ -88,17 +88,6 @@ pub enum CalendarCommand {
     /// Show a calendar (built-in: us-federal).
     Show {
         name: String,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum AuditCommand {
-    /// Recorded reads of a referral's contact data (REF-1).
-    List {
-        #[arg(long)]
-        referral: String,
         #[arg(long)]
         json: bool,
     },
@@ -234,16 +223,4 @@ pub async fn calendar(c: CalendarCommand, client: Client) -> Result<()> {
             Ok(())
         }
     }
-}
-
-pub async fn audit(c: AuditCommand, client: Client) -> Result<()> {
-    let AuditCommand::List { referral, json } = c;
-    let v = client.get(&format!("/audit?referral={}", segment(&referral))).await?;
-    if json {
-        return print_json(&v["reads"]);
-    }
-    for r in v["reads"].as_array().into_iter().flatten() {
-        println!("{}  {} of {} read {}", s(r, "at"), s(r, "actor"), s(r, "partner_id"), s(r, "what"));
-    }
-    Ok(())
 }

@@ -73,7 +73,10 @@ pub async fn audit_actions(State(state): State<AppState>, request: axum::extract
         return next.run(request).await;
     }
     let method = request.method().to_string();
-    let path = request.uri().path().to_string();
+    let path = match request.extensions().get::<axum::extract::OriginalUri>() {
+        Some(original) => original.path().to_string(),
+        None => request.uri().path().to_string(),
+    };
     let token = authorize(&state, request.headers()).await.ok();
     let response = next.run(request).await;
     let Some(token) = token else { return response };
@@ -200,7 +203,7 @@ struct PartnerInput {
 }
 
 async fn add_partner(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+    let token = authorize(&state, &headers).await?;
     let input: PartnerInput = parse_body(&body)?;
     let mut programs = parse_programs(&input.programs)?;
     programs.sort();
@@ -230,7 +233,16 @@ async fn add_partner(State(state): State<AppState>, headers: HeaderMap, body: By
         match state.store.insert_partner(&profile, now_ms).await {
             Ok(()) => {
                 crate::eligibility::refresh(&state, &profile.id, "partner added").await?;
-                return created(partner_view(&profile));
+                // The partner's id is in the body, not the path: this action names it itself.
+                let entry = AuditEntry::new(
+                    state.now(),
+                    operator_actor(&token),
+                    ace_domain::audit::action::OPERATOR,
+                    json!({"method": "POST", "path": "/operator/v1/partners", "status": 201}),
+                )
+                .partner(&profile.id);
+                state.store.commit(ace_store::WriteBatch { audit: vec![entry], ..Default::default() }).await?;
+                return Ok(Audited::wrap(created(partner_view(&profile))?));
             }
             Err(StoreError::Conflict(_)) if state.store.get_partner(&profile.id).await?.is_none() => {
                 profile.account_id = crypto::new_account_id();

@@ -4,6 +4,7 @@
 mod auth;
 mod bad_input;
 mod eligibility;
+mod governance;
 mod operator;
 mod opportunities;
 mod referrals;

@@ -33,6 +33,11 @@ pub struct Credentials {
 impl TestApp {
     /// Quotas are unlimited unless a test sets them (the USE-5 tests do).
     pub async fn start() -> TestApp {
+        TestApp::start_with(|_| {}).await
+    }
+
+    /// A server whose settings the test adjusts first (e.g. a tighter probe policy).
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqlStore::open_sqlite(dir.path(), "NORMAL").await.unwrap());
         let clock = Arc::new(TestClock::starting_now());
@@ -40,6 +45,7 @@ impl TestApp {
         let mut settings = Settings::default();
         settings.delivery.retry_base = chrono::TimeDelta::milliseconds(50);
         settings.delivery.retry_cap = chrono::TimeDelta::milliseconds(400);
+        adjust(&mut settings);
         let state = AppState::new(store.clone(), clock, ServerKey::random(), settings);
         ace_server::bootstrap_operator_token(store.as_ref(), dir.path(), 0).await.unwrap();
         ace_server::bootstrap_program_data(store.as_ref(), 0).await.unwrap();
@@ -63,6 +69,18 @@ impl TestApp {
         };
         app.operator("PUT", "/quotas", json!({"reads_per_second": "unlimited", "writes_per_second": "unlimited"})).await;
         app
+    }
+
+    /// The data directory: the SQLite database is `ace.db` in it.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// A raw request to one of this project's `AcePartner.*` operations.
+    pub async fn ext(&self, c: &Credentials, op: &str, body: Value) -> (u16, Value) {
+        let (status, _, v) =
+            self.raw(c, &format!("AcePartner.{op}"), "application/x-amz-json-1.0", body.to_string().into_bytes()).await;
+        (status, v)
     }
 
     pub fn url(&self, path: &str) -> String {
