@@ -26,6 +26,28 @@ struct Fixture {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// SQL run behind the store's back, as someone with access to the database would.
+enum Raw {
+    Sqlite(std::path::PathBuf),
+    Postgres(String, String),
+}
+
+impl Raw {
+    async fn exec(&self, sql: &str) {
+        match self {
+            Raw::Sqlite(path) => {
+                let db = rusqlite::Connection::open(path).unwrap();
+                db.execute(sql, []).unwrap();
+            }
+            Raw::Postgres(url, schema) => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(connection);
+                client.batch_execute(&format!("SET search_path TO {schema}; {sql}")).await.unwrap();
+            }
+        }
+    }
+}
+
 async fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = SqlStore::open_sqlite(dir.path(), "FULL").await.unwrap();
@@ -653,4 +675,51 @@ async fn use_2_security_events_are_recorded_and_audited(store: &SqlStore) {
     let log = store.list_audit(&AuditFilter { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].action, audit::action::PROBE_BLOCKED);
+}
+
+/// USE-4: rows altered, removed or reordered in the database itself break the chain at the
+/// first such row — the same on both back ends.
+async fn use_4_tampering_with_stored_rows_is_detected(store: &SqlStore, raw: Raw) {
+    for i in 1..=5 {
+        let entry = AuditEntry::new(from_millis(i), "operator:admin", audit::action::OPERATOR, json!({"i": i})).partner("P1");
+        store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await.unwrap();
+    }
+    let check = || async {
+        let entries = store.list_audit(&AuditFilter { limit: 100, ..Default::default() }).await.unwrap();
+        let (seq, hash) = store.audit_head().await.unwrap();
+        audit::verify(&entries, (seq, &hash))
+    };
+    assert_eq!(check().await, Ok(5));
+    // Each tampering lies before the last, so each is the first break the check meets.
+    // Removing the newest row is caught against the head.
+    raw.exec("DELETE FROM audit_log WHERE seq = 5").await;
+    let broken = check().await.unwrap_err();
+    assert_eq!(broken.seq, 5, "{broken:?}");
+    assert!(broken.reason.contains("removed"), "{broken:?}");
+    // An altered row.
+    raw.exec("UPDATE audit_log SET detail = '{\"i\":99}' WHERE seq = 3").await;
+    assert_eq!(check().await.unwrap_err().seq, 3);
+    // Two rows swapped (a reordering).
+    raw.exec("UPDATE audit_log SET seq = 100 WHERE seq = 2").await;
+    raw.exec("UPDATE audit_log SET seq = 2 WHERE seq = 1").await;
+    raw.exec("UPDATE audit_log SET seq = 1 WHERE seq = 100").await;
+    assert_eq!(check().await.unwrap_err().seq, 1);
+}
+
+#[tokio::test]
+async fn use_4_tampering_with_stored_rows_is_detected_on_sqlite() {
+    let f = sqlite().await;
+    let path = f._dir.as_ref().unwrap().path().join("ace.db");
+    use_4_tampering_with_stored_rows_is_detected(&f.store, Raw::Sqlite(path)).await;
+}
+
+#[tokio::test]
+async fn use_4_tampering_with_stored_rows_is_detected_on_postgres() {
+    let Ok(url) = std::env::var("ACE_TEST_DATABASE_URL") else {
+        eprintln!("skipped: ACE_TEST_DATABASE_URL is not set, so the PostgreSQL back end was not tested");
+        return;
+    };
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let store = SqlStore::open_postgres(&url, Some(&schema), 4).await.unwrap();
+    use_4_tampering_with_stored_rows_is_detected(&store, Raw::Postgres(url, schema)).await;
 }

@@ -18,7 +18,7 @@ fn acceptance_view(a: &Acceptance) -> Value {
 }
 
 fn version_member(r: &Request) -> Option<i64> {
-    r.input.get("Version").and_then(Value::as_i64)
+    r.input.get("TermsVersion").and_then(Value::as_i64)
 }
 
 pub async fn get_current_terms(r: Request) -> ApiResult {
@@ -66,7 +66,7 @@ pub async fn accept_terms(r: Request) -> ApiResult {
         return Err(ApiError::ResourceNotFound(format!("Terms version {version} has not been published")));
     }
     terms::check_acceptable(&versions, version, now).map_err(|message| {
-        ApiError::business_validation(vec![FieldError::new("Version", FieldErrorCode::InvalidResourceState, message)])
+        ApiError::business_validation(vec![FieldError::new("TermsVersion", FieldErrorCode::InvalidResourceState, message)])
     })?;
     let partner_id = r.caller.partner.id.clone();
     if r.state.store.list_terms_acceptances(Some(version), Some(&partner_id)).await?.is_empty() {

@@ -53,9 +53,9 @@ async fn mod_2_and_mod_4_terms_are_versioned_effective_on_posting_and_partners_a
     assert_eq!(current["UpcomingVersions"][0]["Version"], json!(2));
     assert_eq!(current["UpcomingVersions"][0]["EffectiveDate"], json!(later));
     assert_eq!(current["ProgramStatus"], json!("ACTIVE"));
-    let (_, second) = app.ext(&alice, "GetCurrentTerms", json!({"Version": 2})).await;
+    let (_, second) = app.ext(&alice, "GetCurrentTerms", json!({"TermsVersion": 2})).await;
     assert_eq!(second["Text"], json!("Version two."));
-    let (status, _) = app.ext(&alice, "GetCurrentTerms", json!({"Version": 9})).await;
+    let (status, _) = app.ext(&alice, "GetCurrentTerms", json!({"TermsVersion": 9})).await;
     assert_eq!(status, 400);
 
     // Every partner's stream got one event per version.
@@ -101,7 +101,7 @@ async fn mod_3_continued_participation_is_recorded_as_acceptance_naming_the_act(
     assert_eq!(acceptance["accepted"], json!([]));
 
     // Bob accepts the upcoming version explicitly.
-    let (status, accepted) = app.ext(&bob, "AcceptTerms", json!({"Version": 1})).await;
+    let (status, accepted) = app.ext(&bob, "AcceptTerms", json!({"TermsVersion": 1})).await;
     assert_eq!(status, 200, "{accepted}");
     assert_eq!(accepted["Acceptance"]["Method"], json!("EXPLICIT"));
     assert_eq!(accepted["Acceptance"]["AcceptedBy"], json!("alice"), "the test helper names every partner's user alice");
@@ -135,15 +135,15 @@ async fn mod_3_continued_participation_is_recorded_as_acceptance_naming_the_act(
     // The partner sees how it accepted; a later explicit acceptance does not replace it.
     let (_, current) = app.ext(&alice, "GetCurrentTerms", json!({})).await;
     assert_eq!(current["Acceptance"]["Method"], json!("CONTINUED_PARTICIPATION"));
-    let (_, again) = app.ext(&alice, "AcceptTerms", json!({"Version": 1})).await;
+    let (_, again) = app.ext(&alice, "AcceptTerms", json!({"TermsVersion": 1})).await;
     assert_eq!(again["Acceptance"]["Method"], json!("CONTINUED_PARTICIPATION"));
 
     // A superseded version cannot be accepted; an unknown one is not found.
     app.operator("POST", "/terms", json!({"text": "Version two."})).await;
-    let (status, refused) = app.ext(&carol, "AcceptTerms", json!({"Version": 1})).await;
+    let (status, refused) = app.ext(&carol, "AcceptTerms", json!({"TermsVersion": 1})).await;
     assert_eq!(status, 400);
     assert!(refused["message"].as_str().unwrap().contains("superseded by version 2"), "{refused}");
-    let (status, refused) = app.ext(&carol, "AcceptTerms", json!({"Version": 7})).await;
+    let (status, refused) = app.ext(&carol, "AcceptTerms", json!({"TermsVersion": 7})).await;
     assert_eq!((status, refused["__type"].as_str()), (400, Some("ResourceNotFoundException")));
     let audit = app.operator("GET", "/audit/log?action=terms.accepted&partner=P-A", json!(null)).await;
     assert_eq!(audit["entries"].as_array().unwrap().len(), 1);
