@@ -151,6 +151,9 @@ pub struct Referral {
     /// Optimistic-concurrency version, kept by the store: a sweep on several nodes acts once.
     #[serde(default)]
     pub version: i64,
+    /// REM-2: the customer data was destroyed (crypto-shredded); those fields read blank.
+    #[serde(default)]
+    pub data_deleted: bool,
 }
 
 /// REF-5: a suppressed contact or company.
@@ -234,6 +237,24 @@ pub fn parse_channel(s: &str) -> Result<ContactChannel, ReferralError> {
 }
 
 impl Referral {
+    /// REM-2: the referral as kept after its customer data was destroyed: ids, status,
+    /// deadlines and reasons (the deletion record), and nothing about the customer.
+    pub fn without_customer_data(&self) -> Referral {
+        Referral {
+            customer: ReferralCustomer {
+                company_name: String::new(),
+                website: String::new(),
+                country: String::new(),
+                industry: None,
+            },
+            contact: ReferralContact { name: None, email: None, phone: None, title: None },
+            title: None,
+            problem: None,
+            data_deleted: true,
+            ..self.clone()
+        }
+    }
+
     /// A new referral as it starts: PENDING, nothing recorded yet.
     pub fn pending(
         request: ReferralRequest,
@@ -268,6 +289,7 @@ impl Referral {
             last_partner_update: None,
             reserved_opportunity_id: None,
             version: 0,
+            data_deleted: false,
         }
     }
 

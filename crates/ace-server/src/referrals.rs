@@ -5,6 +5,7 @@
 use chrono::{Datelike, TimeDelta};
 use serde_json::{json, Value};
 
+use ace_domain::audit::AuditEntry;
 use ace_domain::business_days::{contact_deadline, HolidayCalendar};
 use ace_domain::events::{partner_event, OutboxEvent};
 use ace_domain::ids::{base36, Catalog, REGION};
@@ -192,7 +193,16 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str) -> Stor
             now,
         ));
     }
-    batch.update_referrals.push(revoked);
+    // REM-2: the customer data is destroyed with its key; REM-3: a retained opportunity stays.
+    batch.shred_referrals.push(referral.id.clone());
+    let record = json!({
+        "deleted": ["referral customer data (crypto-shredded)"],
+        "opportunity": referral.opportunity_id, "opportunity_deleted": referral.opportunity_id.is_some() && !keep,
+        "reason": reason, "retention": referral.retention,
+    });
+    let record = AuditEntry::new(now, "system", ace_domain::audit::action::DATA_DELETED, record);
+    batch.audit.push(record.partner(&referral.partner_id).referral(&referral.id));
+    batch.update_referrals.push(revoked.without_customer_data());
     match state.store.commit(batch).await {
         Ok(_) => Ok(true),
         Err(StoreError::Conflict(_)) => Ok(false),

@@ -5,6 +5,7 @@
 
 mod postgres;
 mod records;
+mod sealing;
 mod sql;
 mod sqlite;
 mod store;
@@ -61,6 +62,8 @@ pub struct WriteBatch {
     pub insert_referrals: Vec<Referral>,
     /// Each must still have its `version`: a referral is acted on once, whatever the node.
     pub update_referrals: Vec<Referral>,
+    /// REM-2: referrals whose customer data is destroyed (their data keys are deleted).
+    pub shred_referrals: Vec<String>,
     /// REM-2: opportunities removed from the partner's reach.
     pub delete_opportunities: Vec<(Catalog, String)>,
     pub suppressions: Vec<Suppression>,

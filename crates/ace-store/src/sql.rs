@@ -101,4 +101,8 @@ pub trait Database: Send + Sync + 'static {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
     /// A connection for reads, outside any transaction.
     async fn reader(&self) -> StoreResult<Box<dyn Tx>>;
+    /// After deleting data (REM-2): make sure no copy lingers in the database's own files.
+    async fn scrub(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }

@@ -32,6 +32,8 @@ pub fn open(path: &Path, synchronous: &str) -> StoreResult<SqliteDatabase> {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(driver)?;
         if write {
             conn.pragma_update(None, "journal_mode", "WAL").map_err(driver)?;
+            // REM-2: deleted rows are overwritten with zeros, not left in free pages.
+            conn.pragma_update(None, "secure_delete", "ON").map_err(driver)?;
         }
         conn.pragma_update(None, "synchronous", &synchronous).map_err(driver)?;
         conn.set_prepared_statement_cache_capacity(128);
@@ -150,5 +152,18 @@ impl Database for SqliteDatabase {
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         let conn = self.readers[i].clone().lock_owned().await;
         Ok(Box::new(SqliteTx { conn, open_transaction: false }))
+    }
+
+    /// Copies the WAL into the database (whose deleted cells `secure_delete` zeroed) and
+    /// truncates it, so the pre-deletion page images in the WAL are gone too. A reader in the
+    /// middle of a long read can keep the WAL from being truncated; the next scrub retries.
+    async fn scrub(&self) -> StoreResult<()> {
+        let conn = self.writer.lock().await;
+        let (busy, _, _): (i64, i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(driver)?;
+        if busy != 0 {
+            tracing::warn!("the WAL could not be truncated after a deletion (a reader was busy); the next scrub retries");
+        }
+        Ok(())
     }
 }

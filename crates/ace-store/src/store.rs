@@ -23,6 +23,7 @@ use ace_domain::submission::EvidenceRequest;
 use ace_domain::terms::{Acceptance, TermsVersion};
 use ace_domain::webhook::Webhook;
 
+use crate::sealing;
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
     AuditFilter, BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey, IdempotencyRecord,
@@ -138,6 +139,9 @@ CREATE TABLE terms_versions (version BIGINT PRIMARY KEY, effective_ms BIGINT NOT
 CREATE TABLE terms_acceptances (
     version BIGINT NOT NULL, partner_id TEXT NOT NULL, at_ms BIGINT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (version, partner_id));
 CREATE TABLE security_events (seq {serial}, at_ms BIGINT NOT NULL, subject TEXT NOT NULL, doc TEXT NOT NULL);
+"#,
+    r#"
+CREATE TABLE referral_keys (referral_id TEXT PRIMARY KEY, data_key TEXT NOT NULL);
 "#,
 ];
 
@@ -342,6 +346,13 @@ async fn append_audit(tx: &mut Box<dyn Tx>, entries: &[AuditEntry]) -> StoreResu
     }
     tx.exec("UPDATE audit_head SET hash = $1 WHERE id = 1", &[prev_hash.into()]).await?;
     Ok(())
+}
+
+/// A referral's document with its data key, when the key still exists (REM-2).
+const REFERRAL_COLUMNS: &str = "doc, (SELECT data_key FROM referral_keys k WHERE k.referral_id = referrals.id)";
+
+fn referral_from_row(r: &Row) -> StoreResult<Referral> {
+    sealing::open(&r.text(0)?, r.opt_text(1)?.as_deref())
 }
 
 const AUDIT_COLUMNS: &str = "seq, at_ms, actor, action, partner_id, referral_id, detail, prev_hash, hash";
@@ -674,6 +685,12 @@ impl Store for SqlStore {
             .await?;
         }
         for referral in &batch.insert_referrals {
+            let key = sealing::new_data_key();
+            tx.exec(
+                "INSERT INTO referral_keys (referral_id, data_key) VALUES ($1, $2)",
+                &[referral.id.as_str().into(), key.as_str().into()],
+            )
+            .await?;
             tx.exec(
                 "INSERT INTO referrals (id, partner_id, catalog, status, provided_ms, version, doc) VALUES ($1, $2, $3, $4, $5, 1, $6)",
                 &[
@@ -682,13 +699,33 @@ impl Store for SqlStore {
                     referral.catalog.as_str().into(),
                     referral.status.as_str().into(),
                     referral.provided_at.timestamp_millis().into(),
-                    to_json(&Referral { version: 1, ..referral.clone() })?.into(),
+                    sealing::seal(&Referral { version: 1, ..referral.clone() }, &key)?.into(),
                 ],
             )
             .await?;
         }
         for referral in &batch.update_referrals {
             let next = Referral { version: referral.version + 1, ..referral.clone() };
+            let doc = if next.data_deleted || batch.shred_referrals.contains(&next.id) {
+                to_json(&next.without_customer_data())?
+            } else {
+                let keys =
+                    tx.query("SELECT data_key FROM referral_keys WHERE referral_id = $1", &[next.id.as_str().into()]).await?;
+                let key = match keys.first() {
+                    Some(row) => row.text(0)?,
+                    // Written before sealing existed: sealed from this write on.
+                    None => {
+                        let key = sealing::new_data_key();
+                        tx.exec(
+                            "INSERT INTO referral_keys (referral_id, data_key) VALUES ($1, $2)",
+                            &[next.id.as_str().into(), key.as_str().into()],
+                        )
+                        .await?;
+                        key
+                    }
+                };
+                sealing::seal(&next, &key)?
+            };
             let n = tx
                 .exec(
                     "UPDATE referrals SET status = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
@@ -696,7 +733,7 @@ impl Store for SqlStore {
                         referral.id.as_str().into(),
                         referral.status.as_str().into(),
                         next.version.into(),
-                        to_json(&next)?.into(),
+                        doc.into(),
                         referral.version.into(),
                     ],
                 )
@@ -704,6 +741,9 @@ impl Store for SqlStore {
             if n == 0 {
                 return Err(StoreError::Conflict(format!("referral {} changed since it was read", referral.id)));
             }
+        }
+        for id in &batch.shred_referrals {
+            tx.exec("DELETE FROM referral_keys WHERE referral_id = $1", &[id.as_str().into()]).await?;
         }
         for (catalog, id) in &batch.delete_opportunities {
             if let Some(number) = opportunity_number(id) {
@@ -759,6 +799,10 @@ impl Store for SqlStore {
         let entries: Vec<AuditEntry> = reads.chain(batch.audit.iter().cloned()).collect();
         append_audit(&mut tx, &entries).await?;
         tx.commit().await?;
+        if !batch.shred_referrals.is_empty() || !batch.delete_opportunities.is_empty() {
+            // Deleted data must not linger in the WAL either.
+            self.db.scrub().await?;
+        }
         Ok(BatchOutcome::Committed)
     }
 
@@ -1083,8 +1127,8 @@ impl Store for SqlStore {
 
     async fn get_referral(&self, id: &str) -> StoreResult<Option<Referral>> {
         let mut r = self.db.reader().await?;
-        let rows = r.query("SELECT doc FROM referrals WHERE id = $1", &[id.into()]).await?;
-        rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+        let rows = r.query(&format!("SELECT {REFERRAL_COLUMNS} FROM referrals WHERE id = $1"), &[id.into()]).await?;
+        rows.first().map(referral_from_row).transpose()
     }
 
     async fn list_referrals(&self, partner_id: Option<&str>, limit: usize) -> StoreResult<Vec<Referral>> {
@@ -1092,25 +1136,31 @@ impl Store for SqlStore {
         let rows = match partner_id {
             Some(p) => {
                 r.query(
-                    "SELECT doc FROM referrals WHERE partner_id = $1 ORDER BY provided_ms, id LIMIT $2",
+                    &format!("SELECT {REFERRAL_COLUMNS} FROM referrals WHERE partner_id = $1 ORDER BY provided_ms, id LIMIT $2"),
                     &[p.into(), (limit as i64).into()],
                 )
                 .await?
             }
-            None => r.query("SELECT doc FROM referrals ORDER BY provided_ms, id LIMIT $1", &[(limit as i64).into()]).await?,
+            None => {
+                r.query(
+                    &format!("SELECT {REFERRAL_COLUMNS} FROM referrals ORDER BY provided_ms, id LIMIT $1"),
+                    &[(limit as i64).into()],
+                )
+                .await?
+            }
         };
-        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+        rows.iter().map(referral_from_row).collect()
     }
 
     async fn active_referrals(&self, limit: usize) -> StoreResult<Vec<Referral>> {
         let mut r = self.db.reader().await?;
         let rows = r
             .query(
-                "SELECT doc FROM referrals WHERE status IN ('PENDING', 'ACCEPTED') ORDER BY provided_ms, id LIMIT $1",
+                &format!("SELECT {REFERRAL_COLUMNS} FROM referrals WHERE status IN ('PENDING', 'ACCEPTED') ORDER BY provided_ms, id LIMIT $1"),
                 &[(limit as i64).into()],
             )
             .await?;
-        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+        rows.iter().map(referral_from_row).collect()
     }
 
     async fn find_suppression(&self, keys: &[String]) -> StoreResult<Option<Suppression>> {

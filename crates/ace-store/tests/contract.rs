@@ -46,6 +46,23 @@ impl Raw {
             }
         }
     }
+
+    /// Every value of the first (text) column `sql` returns.
+    async fn texts(&self, sql: &str) -> Vec<String> {
+        match self {
+            Raw::Sqlite(path) => {
+                let db = rusqlite::Connection::open(path).unwrap();
+                let mut statement = db.prepare(sql).unwrap();
+                statement.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+            }
+            Raw::Postgres(url, schema) => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(connection);
+                client.batch_execute(&format!("SET search_path TO {schema}")).await.unwrap();
+                client.query(sql, &[]).await.unwrap().iter().map(|r| r.get::<_, String>(0)).collect()
+            }
+        }
+    }
 }
 
 async fn sqlite() -> Fixture {
@@ -722,4 +739,81 @@ async fn use_4_tampering_with_stored_rows_is_detected_on_postgres() {
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     let store = SqlStore::open_postgres(&url, Some(&schema), 4).await.unwrap();
     use_4_tampering_with_stored_rows_is_detected(&store, Raw::Postgres(url, schema)).await;
+}
+
+/// REM-2: a referral's customer data is sealed under its own key; shredding deletes the key,
+/// after which the data cannot be read back from the rows — the same on both back ends.
+async fn rem_2_shredding_destroys_the_key_and_leaves_only_the_record(store: &SqlStore, raw: Raw) {
+    use ace_domain::referral::*;
+    let request = ReferralRequest {
+        partner_id: "P-A".into(),
+        catalog: Catalog::Aws,
+        kind: ReferralKind::Opportunity,
+        customer: ReferralCustomer {
+            company_name: "Shredco".into(),
+            website: "https://shredco.example".into(),
+            country: "US".into(),
+            industry: Some("Retail".into()),
+        },
+        title: Some("Lakehouse".into()),
+        problem: Some("Needs a lakehouse".into()),
+        contact: ReferralContact {
+            name: Some("Zed Q".into()),
+            email: Some("zed@shredco.example".into()),
+            phone: Some("+15550100".into()),
+            title: None,
+        },
+    };
+    let ids = ReferralIds { invitation: "engi-0000000000009".into(), engagement: "eng-00000000000009".into() };
+    let referral = Referral::pending(request, ids, from_millis(1_000), from_millis(2_000), from_millis(1_500));
+    store.commit(WriteBatch { insert_referrals: vec![referral.clone()], ..Default::default() }).await.unwrap();
+    let docs = raw.texts("SELECT doc FROM referrals").await;
+    assert_eq!(docs.len(), 1);
+    for secret in ["zed@shredco.example", "Shredco", "Zed Q", "+15550100", "Needs a lakehouse", "Lakehouse"] {
+        assert!(!docs[0].contains(secret), "{secret} is sealed at rest: {}", docs[0]);
+    }
+    let stored = store.get_referral(&referral.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.contact.email.as_deref(), stored.data_deleted),
+        (Some("zed@shredco.example"), false),
+        "it opens with its key"
+    );
+    let mut accepted = stored.clone();
+    accepted.status = ReferralStatus::Accepted;
+    store.commit(WriteBatch { update_referrals: vec![accepted], ..Default::default() }).await.unwrap();
+    assert_eq!(
+        store.get_referral(&referral.id).await.unwrap().unwrap().customer.company_name,
+        "Shredco",
+        "updates stay sealed and readable"
+    );
+
+    let current = store.get_referral(&referral.id).await.unwrap().unwrap();
+    let revoked = Referral { status: ReferralStatus::Revoked, ..current.without_customer_data() };
+    store
+        .commit(WriteBatch { update_referrals: vec![revoked], shred_referrals: vec![referral.id.clone()], ..Default::default() })
+        .await
+        .unwrap();
+    assert!(raw.texts("SELECT referral_id FROM referral_keys").await.is_empty(), "the key is gone");
+    let after = store.get_referral(&referral.id).await.unwrap().unwrap();
+    assert!(after.data_deleted);
+    assert_eq!((after.status, after.customer.company_name.as_str(), after.contact.email), (ReferralStatus::Revoked, "", None));
+    assert_eq!(after.id, referral.id, "the record of what was deleted remains");
+}
+
+#[tokio::test]
+async fn rem_2_shredding_destroys_the_key_on_sqlite() {
+    let f = sqlite().await;
+    let path = f._dir.as_ref().unwrap().path().join("ace.db");
+    rem_2_shredding_destroys_the_key_and_leaves_only_the_record(&f.store, Raw::Sqlite(path)).await;
+}
+
+#[tokio::test]
+async fn rem_2_shredding_destroys_the_key_on_postgres() {
+    let Ok(url) = std::env::var("ACE_TEST_DATABASE_URL") else {
+        eprintln!("skipped: ACE_TEST_DATABASE_URL is not set, so the PostgreSQL back end was not tested");
+        return;
+    };
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let store = SqlStore::open_postgres(&url, Some(&schema), 4).await.unwrap();
+    rem_2_shredding_destroys_the_key_and_leaves_only_the_record(&store, Raw::Postgres(url, schema)).await;
 }

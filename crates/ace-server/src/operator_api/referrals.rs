@@ -58,7 +58,7 @@ fn view(r: &Referral, with_contact: bool) -> Value {
         "ContactDeadline": format_timestamp(r.contact_deadline), "ContactMet": r.contact_met(),
         "ContactRecord": r.contact_record, "OpportunityId": r.opportunity_id, "RemindersSent": r.reminders_sent,
         "FlaggedAt": r.flagged_at, "RevokedAt": r.revoked_at, "RevocationReason": r.revocation_reason,
-        "Retention": r.retention, "RejectionReason": r.rejection_reason,
+        "Retention": r.retention, "RejectionReason": r.rejection_reason, "DataDeleted": r.data_deleted,
     });
     if with_contact {
         v["Contact"] = json!(r.contact);

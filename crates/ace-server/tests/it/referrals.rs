@@ -377,3 +377,54 @@ async fn ref_5_the_sandbox_simulator_refers_through_an_invitation_and_honours_su
     let e = e.unwrap_err().into_service_error();
     assert!(e.is_validation_exception(), "{e:?}");
 }
+
+/// Every byte of the SQLite database and its WAL, as someone holding the files would read them.
+fn raw_database_bytes(app: &TestApp) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for file in ["ace.db", "ace.db-wal"] {
+        if let Ok(b) = std::fs::read(app.data_dir().join(file)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
+}
+
+fn holds(bytes: &[u8], needle: &str) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn rem_2_revocation_crypto_shreds_the_referral_so_the_raw_database_file_holds_none_of_it() {
+    let app = TestApp::start().await;
+    let c = eligible_partner(&app, "P-A").await;
+    let client = app.client(&c);
+    let email = "zelda.quartz@quartzshred.example.com";
+    let id = refer(&app, "P-A", "Quartzshred", email).await;
+    let secrets = [email, "Quartzshred", "quartzshred.example.com", "Jane Doe", "+4930123456", "Wants to move its reporting"];
+    let before = raw_database_bytes(&app);
+    for secret in secrets {
+        assert!(!holds(&before, secret), "{secret}: the referral's customer data is sealed at rest");
+    }
+    // Accepting gives the partner an opportunity with the contact in it: now it is in the file.
+    let opportunity = accept(&client, &id, "t-shred").await;
+    assert!(holds(&raw_database_bytes(&app), email), "the accepted opportunity holds the contact (the search works)");
+
+    let revoked = app
+        .operator("POST", &format!("/referrals/{id}/revoke"), json!({"reason": "REM-1: partner removed from referrals"}))
+        .await;
+    assert_eq!(revoked["Status"], json!("REVOKED"), "{revoked}");
+    let after = raw_database_bytes(&app);
+    for secret in secrets {
+        assert!(!holds(&after, secret), "{secret} is still readable in the database file or its WAL");
+    }
+    let e = client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.unwrap_err().into_service_error();
+    assert!(e.is_resource_not_found_exception(), "{e:?}");
+    // What remains is the record of the deletion: ids, when, why, what retention was honoured.
+    let shown = app.operator("GET", &format!("/referrals/{id}"), Value::Null).await;
+    assert_eq!(shown["DataDeleted"], json!(true), "{shown}");
+    let log = app.operator("GET", &format!("/audit/log?referral={id}&action=referral.data-deleted"), Value::Null).await;
+    let record = &log["entries"][0]["detail"];
+    assert_eq!(record["opportunity"], json!(opportunity), "{log}");
+    assert_eq!((record["opportunity_deleted"].clone(), record["retention"].clone()), (json!(true), Value::Null));
+    assert_eq!(record["reason"], json!("REM-1: partner removed from referrals"));
+}
