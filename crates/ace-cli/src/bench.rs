@@ -172,6 +172,7 @@ fn partner(i: usize, rng: &mut Rng) -> PartnerProfile {
         holiday_calendar: None,
         referrals_approved: rng.below(10) > 2,
         further_requirements: Default::default(),
+        removal: None,
     }
 }
 

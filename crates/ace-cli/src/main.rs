@@ -176,6 +176,23 @@ enum PartnerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Remove a partner from referrals or from the whole program, without notice (REM-1):
+    /// open referrals are revoked and their data deleted; `all` also stops every credential.
+    Remove {
+        id: String,
+        /// referrals or all.
+        #[arg(long)]
+        scope: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Undo a removal: access and eligibility return; revoked referrals and deleted data do not.
+    Reinstate {
+        id: String,
+        /// referrals or all (as it was removed).
+        #[arg(long)]
+        scope: String,
+    },
     /// Set the value of a further requirement (ELIG-2.x (e)) for a partner.
     SetRequirement {
         id: String,
@@ -434,6 +451,28 @@ async fn partner(c: PartnerCommand, client: Client) -> Result<()> {
             } else {
                 print_partner(&p)
             }
+        }
+        PartnerCommand::Remove { id, scope, reason } => {
+            let v = client
+                .post(
+                    &format!("/partners/{}/remove", client::segment(&id)),
+                    &serde_json::json!({"scope": scope, "reason": reason}),
+                )
+                .await?;
+            let revoked: Vec<&str> = v["referrals_revoked"].as_array().into_iter().flatten().filter_map(|r| r.as_str()).collect();
+            println!(
+                "partner {id} removed from {}; referrals revoked: {}",
+                if scope == "all" { "the program" } else { "referrals" },
+                if revoked.is_empty() { "none".to_string() } else { revoked.join(", ") }
+            );
+            Ok(())
+        }
+        PartnerCommand::Reinstate { id, scope } => {
+            let v = client
+                .post(&format!("/partners/{}/reinstate", client::segment(&id)), &serde_json::json!({"scope": scope}))
+                .await?;
+            println!("partner {id} reinstated ({scope}); not restored: {}", v["not_restored"].as_str().unwrap_or("-"));
+            Ok(())
         }
         PartnerCommand::SetRequirement { id, requirement, met, not_met } => {
             eligibility::set_requirement(&id, &requirement, met && !not_met, &client).await

@@ -232,6 +232,7 @@ async fn seed_demo(state: &AppState, data_dir: &Path) -> Result<()> {
         holiday_calendar: None,
         referrals_approved: false,
         further_requirements: Default::default(),
+        removal: None,
     };
     state.store.insert_partner(&partner, now.timestamp_millis()).await?;
     let (access_key_id, secret) = ace_server::crypto::new_access_key_pair();

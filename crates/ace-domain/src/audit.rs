@@ -26,6 +26,8 @@ pub mod action {
     pub const PROGRAM_TERMINATION: &str = "program.termination";
     pub const SUPPORT_CONTACT: &str = "program.support-contact";
     pub const OPERATOR: &str = "operator.action";
+    pub const PARTNER_REMOVED: &str = "partner.removed";
+    pub const PARTNER_REINSTATED: &str = "partner.reinstated";
     /// REM-2: the deletion record of revoked referral data (what, when, why, retention honoured).
     pub const DATA_DELETED: &str = "referral.data-deleted";
 }

@@ -257,6 +257,21 @@ pub fn evaluate(facts: &PartnerFacts<'_>, config: &EligibilityConfig, as_of: Ins
             "operator approval for referrals: not approved"
         },
     ));
+    if let Some(removal) = &p.removal {
+        let reason = removal.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        requirements.push(requirement(
+            "REM-1",
+            false,
+            format!(
+                "removed from {} by the operator on {}{reason}",
+                match removal.scope {
+                    crate::partner::RemovalScope::Referrals => "referrals",
+                    crate::partner::RemovalScope::All => "the program",
+                },
+                crate::time::format_timestamp(removal.at)
+            ),
+        ));
+    }
     EligibilityReport {
         partner_id: p.id.clone(),
         partner_name: p.name.clone(),
@@ -315,6 +330,7 @@ mod tests {
             holiday_calendar: None,
             referrals_approved: true,
             further_requirements: BTreeMap::new(),
+            removal: None,
         }
     }
 

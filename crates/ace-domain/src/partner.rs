@@ -89,6 +89,51 @@ pub struct PartnerProfile {
     /// Values the operator set for its further requirements (ELIG-2.x (e)), by requirement id.
     #[serde(default)]
     pub further_requirements: std::collections::BTreeMap<String, bool>,
+    /// REM-1: removed from referrals, or from the whole program, by the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal: Option<Removal>,
+}
+
+/// REM-1: how much of the program a partner was removed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemovalScope {
+    /// No referrals, whatever the partner's figures; its open referrals are revoked.
+    Referrals,
+    /// Also no access at all: every credential of the partner is refused.
+    All,
+}
+
+impl RemovalScope {
+    pub fn parse(s: &str) -> Option<RemovalScope> {
+        match s {
+            "referrals" => Some(RemovalScope::Referrals),
+            "all" => Some(RemovalScope::All),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemovalScope::Referrals => "referrals",
+            RemovalScope::All => "all",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    pub scope: RemovalScope,
+    pub reason: Option<String>,
+    pub at: crate::time::Instant,
+    pub by: String,
+}
+
+impl PartnerProfile {
+    /// REM-1: may the partner's users call the Partner API at all?
+    pub fn has_access(&self) -> bool {
+        !matches!(self.removal, Some(Removal { scope: RemovalScope::All, .. }))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -163,6 +208,7 @@ mod tests {
             holiday_calendar: None,
             referrals_approved: false,
             further_requirements: Default::default(),
+            removal: None,
         }
     }
 

@@ -128,6 +128,7 @@ fn partner(id: &str, account: &str) -> PartnerProfile {
         holiday_calendar: None,
         referrals_approved: false,
         further_requirements: Default::default(),
+        removal: None,
     }
 }
 

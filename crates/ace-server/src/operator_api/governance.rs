@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use ace_domain::audit::{action, AuditEntry, ChainBreak, ChainVerifier, StoredAuditEntry};
 use ace_domain::events::partner_event;
+use ace_domain::partner::{Removal, RemovalScope};
 use ace_domain::program::{self, SupportContact, Termination};
 use ace_domain::terms::{self, TermsVersion};
 use ace_domain::time::{format_timestamp, from_millis, parse_timestamp, Instant};
@@ -34,6 +35,100 @@ pub fn router() -> Router<AppState> {
         .route("/audit/verify", get(audit_verify))
         .route("/security/events", get(security_events))
         .route("/security/unblock", post(unblock))
+        .route("/partners/{id}/remove", post(remove_partner))
+        .route("/partners/{id}/reinstate", post(reinstate_partner))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoveInput {
+    scope: String,
+    reason: Option<String>,
+}
+
+fn parse_scope(scope: &str) -> Result<RemovalScope, OperatorError> {
+    RemovalScope::parse(scope).ok_or_else(|| OperatorError::bad_request(format!("scope {scope:?} is not one of: referrals, all")))
+}
+
+/// REM-1: removes a partner from referrals or from the whole program, without notice. Its open
+/// referrals are revoked with their data deleted (REM-2); with `all`, every credential of the
+/// partner is refused from the next request on. Its own opportunities stay with the operator.
+async fn remove_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    let input: RemoveInput = parse_body(&body)?;
+    let scope = parse_scope(&input.scope)?;
+    let mut partner = super::load_partner(&state, &id).await?;
+    let now = state.now();
+    let removal = Removal { scope, reason: input.reason.clone(), at: now, by: operator_actor(&token) };
+    if partner.removal.as_ref().is_some_and(|r| r.scope == RemovalScope::All) && scope == RemovalScope::Referrals {
+        return Err(OperatorError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("partner {id} is already removed from the whole program; reinstate --scope all first"),
+        ));
+    }
+    partner.removal = Some(removal);
+    state.store.update_partner(&partner, now.timestamp_millis()).await?;
+    let reason = format!(
+        "REM-1: partner removed from {}{}",
+        if scope == RemovalScope::All { "the program" } else { "referrals" },
+        input.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+    );
+    let mut revoked = Vec::new();
+    for referral in state.store.list_referrals(Some(&id), 100_000).await? {
+        if referral.status.visible_to_partner() && crate::referrals::revoke(&state, &referral, &reason).await? {
+            revoked.push(referral.id);
+        }
+    }
+    crate::eligibility::refresh(&state, &id, "partner removed").await?;
+    let entry = AuditEntry::new(
+        now,
+        operator_actor(&token),
+        action::PARTNER_REMOVED,
+        json!({"scope": scope.as_str(), "reason": input.reason, "referrals_revoked": revoked}),
+    )
+    .partner(&id);
+    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
+    Ok(Audited::wrap(ok(json!({"partner": id, "scope": scope.as_str(), "referrals_revoked": revoked}))?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReinstateInput {
+    scope: String,
+}
+
+/// Undoes what can be undone: access and eligibility come back; revoked referrals and deleted
+/// data do not.
+async fn reinstate_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    let input: ReinstateInput = parse_body(&body)?;
+    let scope = parse_scope(&input.scope)?;
+    let mut partner = super::load_partner(&state, &id).await?;
+    let Some(current) = partner.removal.clone() else {
+        return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("partner {id} is not removed")));
+    };
+    if current.scope == RemovalScope::All && scope == RemovalScope::Referrals {
+        return Err(OperatorError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("partner {id} is removed from the whole program; reinstate --scope all"),
+        ));
+    }
+    let now = state.now();
+    partner.removal = None;
+    state.store.update_partner(&partner, now.timestamp_millis()).await?;
+    crate::eligibility::refresh(&state, &id, "partner reinstated").await?;
+    let entry = AuditEntry::new(
+        now,
+        operator_actor(&token),
+        action::PARTNER_REINSTATED,
+        json!({"scope": scope.as_str(), "was": current.scope.as_str()}),
+    )
+    .partner(&id);
+    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
+    Ok(Audited::wrap(ok(json!({"partner": id, "reinstated": scope.as_str(),
+        "not_restored": "revoked referrals and the data deleted with them"}))?))
 }
 
 fn parse_time(field: &str, value: &str) -> Result<Instant, OperatorError> {

@@ -222,6 +222,7 @@ async fn add_partner(State(state): State<AppState>, headers: HeaderMap, body: By
         holiday_calendar: input.holiday_calendar,
         referrals_approved: input.referrals_approved,
         further_requirements: Default::default(),
+        removal: None,
     };
     profile.validate().map_err(|e| OperatorError::bad_request(e.to_string()))?;
     if state.store.get_partner(&profile.id).await?.is_some() {

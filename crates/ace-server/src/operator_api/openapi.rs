@@ -204,6 +204,10 @@ pub fn document() -> Value {
             "/security/events": {"get": op("Keys and addresses blocked for probing (USE-2), newest first; ?since=&limit=", None, "200")},
             "/security/unblock": {"post": op("Lift a probe block on this node",
                 Some(json!({"type": "object", "required": ["subject"], "properties": {"subject": {"type": "string"}}})), "200")},
+            "/partners/{id}/remove": {"parameters": [id_param("id")], "post": op("Remove a partner from referrals or from the whole program (REM-1): open referrals revoked with their data deleted; with `all`, every credential refused",
+                Some(json!({"type": "object", "required": ["scope"], "properties": {"scope": {"enum": ["referrals", "all"]}, "reason": {"type": "string"}}})), "200")},
+            "/partners/{id}/reinstate": {"parameters": [id_param("id")], "post": op("Undo a removal: access and eligibility return; revoked referrals and deleted data do not",
+                Some(json!({"type": "object", "required": ["scope"], "properties": {"scope": {"enum": ["referrals", "all"]}}})), "200")},
             "/settings": {
                 "get": op("Review settings", None, "200"),
                 "put": op("Change review and referral settings", Some(json!({"type": "object", "properties": {

@@ -142,6 +142,14 @@ pub async fn authenticate(
         .get_partner(&user.partner_id)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("user {} has no partner", user.access_key_id)))?;
+    // REM-1: a partner removed from the whole program loses every credential at once, and with
+    // them any pagination or idempotency token it still holds.
+    if !partner.has_access() {
+        return Err(ApiError::AccessDenied(format!(
+            "Partner {} has been removed from the ACE program; its credentials no longer grant access.",
+            partner.id
+        )));
+    }
     Ok(Caller { partner, user })
 }
 

@@ -338,3 +338,86 @@ async fn use_4_the_audit_log_records_who_did_what_and_verify_detects_tampering()
     let verified = app.operator("GET", "/audit/verify", json!(null)).await;
     assert_eq!(verified["broken_at"], json!(2), "{verified}");
 }
+
+#[tokio::test]
+async fn rem_1_removal_from_referrals_then_from_the_program_and_reinstatement() {
+    use crate::referrals::{accept, eligible_partner, refer};
+    let app = TestApp::start().await;
+    let c = eligible_partner(&app, "P-A").await;
+    let client = app.client(&c);
+    let accepted = refer(&app, "P-A", "Acceptedco", "a@acceptedco.example.com").await;
+    let opportunity = accept(&client, &accepted, "t-accept").await;
+    let pending = refer(&app, "P-A", "Pendingco", "p@pendingco.example.com").await;
+    let own = create(&client, "AWS", "Own Corp").await.id().to_string();
+    // Tokens the partner holds before its removal.
+    let page = client.list_opportunities().catalog("AWS").max_results(1).send().await.unwrap();
+    let next_token = page.next_token().expect("two opportunities, one per page").to_string();
+
+    let (status, _) = app.operator_raw("POST", "/partners/P-NOBODY/remove", json!({"scope": "all"})).await;
+    assert_eq!(status, 404, "removing an unknown partner is a clear error");
+    let (status, _) = app.operator_raw("POST", "/partners/P-A/remove", json!({"scope": "everything"})).await;
+    assert_eq!(status, 400);
+
+    // Referrals only: ineligible whatever its figures, open referrals revoked with their data.
+    let removed = app.operator("POST", "/partners/P-A/remove", json!({"scope": "referrals", "reason": "misuse of leads"})).await;
+    let mut revoked: Vec<String> =
+        removed["referrals_revoked"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    revoked.sort();
+    let mut expected = vec![accepted.clone(), pending.clone()];
+    expected.sort();
+    assert_eq!(revoked, expected);
+    let report = app.operator("GET", "/eligibility/P-A", json!(null)).await;
+    assert_eq!(report["Eligible"], json!(false), "{report}");
+    let rem = report["Requirements"].as_array().unwrap().iter().find(|r| r["Id"] == json!("REM-1")).cloned().unwrap();
+    assert!(rem["Detail"].as_str().unwrap().contains("misuse of leads"), "{rem}");
+    for id in [&accepted, &pending] {
+        let shown = app.operator("GET", &format!("/referrals/{id}"), json!(null)).await;
+        assert_eq!((shown["Status"].as_str(), shown["DataDeleted"].as_bool()), (Some("REVOKED"), Some(true)));
+    }
+    let e = client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException", "the referral's opportunity is deleted");
+    let (status, refused) = app
+        .operator_raw(
+            "POST",
+            "/referrals",
+            json!({"partner": "P-A", "kind": "lead", "company": "X", "website": "https://x.example", "country": "US"}),
+        )
+        .await;
+    assert_eq!(status, 409, "no more referrals: {refused}");
+    client.get_opportunity().catalog("AWS").identifier(&own).send().await.expect("still in the program for its own pipeline");
+
+    // The whole program: every call is refused at once, tokens included.
+    app.operator("POST", "/partners/P-A/remove", json!({"scope": "all"})).await;
+    let e = client.list_opportunities().catalog("AWS").send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException");
+    assert!(format!("{e:?}").contains("removed from the ACE program"), "{e:?}");
+    let e = client.list_opportunities().catalog("AWS").max_results(1).next_token(&next_token).send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException", "a pagination token gives no data");
+    let e = client
+        .create_opportunity()
+        .catalog("AWS")
+        .client_token("retry-after-removal")
+        .customer(crate::opportunities::customer("Own Corp"))
+        .project(crate::opportunities::project())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException", "an idempotency token gives no data");
+    let second_user = app.user("P-A", "bob").await;
+    let e = app.client(&second_user).list_opportunities().catalog("AWS").send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException", "every credential of the partner, new ones too");
+    assert!(app.state.store.get_opportunity_by_id(&own).await.unwrap().is_some(), "its own opportunities stay with the operator");
+
+    // Reinstatement undoes what can be undone.
+    let (status, _) = app.operator_raw("POST", "/partners/P-A/reinstate", json!({"scope": "referrals"})).await;
+    assert_eq!(status, 409, "removed from everything: reinstate all");
+    let back = app.operator("POST", "/partners/P-A/reinstate", json!({"scope": "all"})).await;
+    assert!(back["not_restored"].as_str().unwrap().contains("revoked referrals"));
+    client.list_opportunities().catalog("AWS").send().await.unwrap();
+    let shown = app.operator("GET", &format!("/referrals/{accepted}"), json!(null)).await;
+    assert_eq!(shown["Status"], json!("REVOKED"), "revocations stand");
+    let log = app.operator("GET", "/audit/log?partner=P-A&action=partner.removed", json!(null)).await;
+    assert_eq!(log["entries"].as_array().unwrap().len(), 2);
+    let log = app.operator("GET", "/audit/log?partner=P-A&action=referral.data-deleted", json!(null)).await;
+    assert_eq!(log["entries"].as_array().unwrap().len(), 2);
+}

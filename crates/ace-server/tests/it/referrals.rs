@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::support::{code, Credentials, TestApp};
 
 /// An advanced-tier partner: eligible without validations.
-async fn eligible_partner(app: &TestApp, id: &str) -> Credentials {
+pub async fn eligible_partner(app: &TestApp, id: &str) -> Credentials {
     app.operator(
         "POST",
         "/partners",
@@ -20,7 +20,7 @@ async fn eligible_partner(app: &TestApp, id: &str) -> Credentials {
     app.user(id, "alice").await
 }
 
-async fn refer(app: &TestApp, partner: &str, company: &str, email: &str) -> String {
+pub async fn refer(app: &TestApp, partner: &str, company: &str, email: &str) -> String {
     let v = app
         .operator(
             "POST",
@@ -44,7 +44,7 @@ async fn ext(app: &TestApp, c: &Credentials, op: &str, body: Value) -> (u16, Val
     (status, v)
 }
 
-async fn accept(client: &pcs::Client, invitation: &str, token: &str) -> String {
+pub async fn accept(client: &pcs::Client, invitation: &str, token: &str) -> String {
     let task = client
         .start_engagement_by_accepting_invitation_task()
         .catalog("AWS")
