@@ -231,7 +231,7 @@ enum UserCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Disable a user; its key is refused from the next request on.
+    /// Disable a user; every key of it is refused from the next request on.
     Disable {
         #[arg(long)]
         partner: String,
@@ -239,6 +239,53 @@ enum UserCommand {
         name: String,
         #[arg(long)]
         json: bool,
+    },
+    /// A user's access keys: two at most, as IAM, to rotate without downtime (USE-1).
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// The user's keys with their status and last use.
+    List {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A further key; prints the pair once.
+    Create {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse a key from the next request on (it can be activated again).
+    Deactivate {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+        key: String,
+    },
+    Activate {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+        key: String,
+    },
+    Delete {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+        key: String,
     },
 }
 
@@ -503,6 +550,45 @@ fn print_key_pair(v: &serde_json::Value, json: bool) -> Result<()> {
     Ok(())
 }
 
+async fn key(c: KeyCommand, client: Client) -> Result<()> {
+    let base = |partner: &str, name: &str| format!("/partners/{}/users/{}/keys", client::segment(partner), client::segment(name));
+    match c {
+        KeyCommand::List { partner, name, json } => {
+            let v = client.get(&base(&partner, &name)).await?;
+            if json {
+                return print_json(&v["keys"]);
+            }
+            for k in v["keys"].as_array().into_iter().flatten() {
+                let s = |f: &str| k[f].as_str().unwrap_or("never").to_string();
+                println!("{}  {:<8}  created {}  last used {}", s("access_key_id"), s("status"), s("created"), s("last_used"));
+            }
+            Ok(())
+        }
+        KeyCommand::Create { partner, name, json } => {
+            print_key_pair(&client.post(&base(&partner, &name), &serde_json::json!({})).await?, json)
+        }
+        KeyCommand::Deactivate { partner, name, key } => {
+            let v = client
+                .post(&format!("{}/{}/deactivate", base(&partner, &name), client::segment(&key)), &serde_json::json!({}))
+                .await?;
+            println!("access key {} is {}", key, v["status"].as_str().unwrap_or("-"));
+            Ok(())
+        }
+        KeyCommand::Activate { partner, name, key } => {
+            let v = client
+                .post(&format!("{}/{}/activate", base(&partner, &name), client::segment(&key)), &serde_json::json!({}))
+                .await?;
+            println!("access key {} is {}", key, v["status"].as_str().unwrap_or("-"));
+            Ok(())
+        }
+        KeyCommand::Delete { partner, name, key } => {
+            client.delete(&format!("{}/{}", base(&partner, &name), client::segment(&key))).await?;
+            println!("access key {key} deleted");
+            Ok(())
+        }
+    }
+}
+
 async fn user(c: UserCommand, client: Client) -> Result<()> {
     match c {
         UserCommand::Add { partner, name, json } => {
@@ -528,6 +614,7 @@ async fn user(c: UserCommand, client: Client) -> Result<()> {
             let v = client.post(&path, &serde_json::json!({})).await?;
             print_key_pair(&v, json)
         }
+        UserCommand::Key(c) => key(c, client).await,
         UserCommand::Disable { partner, name, json } => {
             let path = format!("/partners/{}/users/{}/disable", client::segment(&partner), client::segment(&name));
             let v = client.post(&path, &serde_json::json!({})).await?;

@@ -117,11 +117,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// `Conflict` when the partner already has a user of that name.
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
-    /// Replaces the user found under `previous_access_key_id` (rotation changes the key).
+    /// Replaces the user found under `previous_access_key_id`: its status, and — when the key
+    /// differs — all its keys by the one given (rotation: the old keys stop at once).
     async fn update_user(&self, previous_access_key_id: &str, user: &UserRecord) -> StoreResult<()>;
+    /// The user a key belongs to, seen through that key: `access_key_id` and the secret are the
+    /// key's, and the status is active only when both the user and the key are.
     async fn get_user_by_access_key(&self, access_key_id: &str) -> StoreResult<Option<UserRecord>>;
     async fn get_user(&self, partner_id: &str, name: &str) -> StoreResult<Option<UserRecord>>;
     async fn list_users(&self, partner_id: &str) -> StoreResult<Vec<UserRecord>>;
+    /// USE-1: a further key for a user; `Conflict` when it already has two.
+    async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()>;
+    async fn list_access_keys(&self, partner_id: &str, user_name: &str) -> StoreResult<Vec<AccessKeyRecord>>;
+    /// `false` when there is no such key.
+    async fn set_access_key_status(&self, access_key_id: &str, status: UserStatus) -> StoreResult<bool>;
+    async fn delete_access_key(&self, access_key_id: &str) -> StoreResult<bool>;
+    /// Records a successful use.
+    async fn touch_access_key(&self, access_key_id: &str, at_ms: i64) -> StoreResult<()>;
 
     async fn insert_solution(&self, solution: &SolutionRecord) -> StoreResult<()>;
     async fn list_solutions(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<SolutionRecord>>;

@@ -50,6 +50,38 @@ pub struct UserRecord {
     pub created_ms: i64,
 }
 
+/// One access key of a user (USE-1): at most [`ACCESS_KEYS_PER_USER`] per user, as in IAM,
+/// so a key can be rotated without downtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyRecord {
+    pub access_key_id: String,
+    pub partner_id: String,
+    pub user_name: String,
+    /// Encrypted under the server key.
+    pub secret_encrypted: String,
+    pub status: UserStatus,
+    pub created_ms: i64,
+    /// When a request signed with it last succeeded (recorded at most once a minute).
+    pub last_used_ms: Option<i64>,
+}
+
+pub const ACCESS_KEYS_PER_USER: usize = 2;
+
+impl AccessKeyRecord {
+    /// The key a user is created (or rotated) with: active, unused.
+    pub fn first_of(u: &UserRecord) -> AccessKeyRecord {
+        AccessKeyRecord {
+            access_key_id: u.access_key_id.clone(),
+            partner_id: u.partner_id.clone(),
+            user_name: u.name.clone(),
+            secret_encrypted: u.secret_encrypted.clone(),
+            status: UserStatus::Active,
+            created_ms: u.created_ms,
+            last_used_ms: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SolutionRecord {
     pub catalog: Catalog,

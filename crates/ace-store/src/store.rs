@@ -26,9 +26,9 @@ use ace_domain::webhook::Webhook;
 use crate::sealing;
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
-    AuditFilter, BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey, IdempotencyRecord,
-    OperatorToken, ReferralActivity, SolutionRecord, Store, StoreError, StoreResult, TaskRecord, UserRecord, UserStatus,
-    WriteBatch,
+    AccessKeyRecord, AuditFilter, BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey,
+    IdempotencyRecord, OperatorToken, ReferralActivity, SolutionRecord, Store, StoreError, StoreResult, TaskRecord, UserRecord,
+    UserStatus, WriteBatch, ACCESS_KEYS_PER_USER,
 };
 
 /// Schema migrations, in order; `{serial}` is the dialect's auto-numbered key. Each runs once.
@@ -143,6 +143,14 @@ CREATE TABLE security_events (seq {serial}, at_ms BIGINT NOT NULL, subject TEXT 
     r#"
 CREATE TABLE referral_keys (referral_id TEXT PRIMARY KEY, data_key TEXT NOT NULL);
 "#,
+    r#"
+CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY, partner_id TEXT NOT NULL, user_name TEXT NOT NULL, secret TEXT NOT NULL,
+    status TEXT NOT NULL, created_ms BIGINT NOT NULL, last_used_ms BIGINT);
+CREATE INDEX access_keys_by_user ON access_keys (partner_id, user_name);
+INSERT INTO access_keys (access_key_id, partner_id, user_name, secret, status, created_ms)
+    SELECT access_key_id, partner_id, name, secret, 'active', created_ms FROM users;
+"#,
 ];
 
 /// The quota row that holds the default for every partner.
@@ -222,6 +230,39 @@ fn user_from_row(r: &Row) -> StoreResult<UserRecord> {
 }
 
 const USER_COLUMNS: &str = "access_key_id, partner_id, name, secret, status, created_ms";
+
+const KEY_COLUMNS: &str = "access_key_id, partner_id, user_name, secret, status, created_ms, last_used_ms";
+
+fn key_from_row(r: &Row) -> StoreResult<AccessKeyRecord> {
+    Ok(AccessKeyRecord {
+        access_key_id: r.text(0)?,
+        partner_id: r.text(1)?,
+        user_name: r.text(2)?,
+        secret_encrypted: r.text(3)?,
+        status: UserStatus::parse(&r.text(4)?),
+        created_ms: r.int(5)?,
+        last_used_ms: match r.0.get(6) {
+            Some(crate::sql::Cell::Int(n)) => Some(*n),
+            _ => None,
+        },
+    })
+}
+
+async fn insert_key(tx: &mut Box<dyn Tx>, k: &AccessKeyRecord) -> StoreResult<()> {
+    tx.exec(
+        &format!("INSERT INTO access_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL)"),
+        &[
+            k.access_key_id.as_str().into(),
+            k.partner_id.as_str().into(),
+            k.user_name.as_str().into(),
+            k.secret_encrypted.as_str().into(),
+            k.status.as_str().into(),
+            k.created_ms.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
 
 /// Identity columns `(domain, duns, country, name prefix)`; empty strings where unknown, and
 /// a name prefix that matches nothing when there is no name.
@@ -550,6 +591,7 @@ impl Store for SqlStore {
             ],
         )
         .await?;
+        insert_key(&mut tx, &AccessKeyRecord::first_of(u)).await?;
         tx.commit().await
     }
 
@@ -569,14 +611,93 @@ impl Store for SqlStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        if u.access_key_id != previous_access_key_id {
+            tx.exec(
+                "DELETE FROM access_keys WHERE partner_id = $1 AND user_name = $2",
+                &[u.partner_id.as_str().into(), u.name.as_str().into()],
+            )
+            .await?;
+            insert_key(&mut tx, &AccessKeyRecord::first_of(u)).await?;
+        }
         tx.commit().await
     }
 
     async fn get_user_by_access_key(&self, access_key_id: &str) -> StoreResult<Option<UserRecord>> {
         let mut r = self.db.reader().await?;
-        let rows =
-            r.query(&format!("SELECT {USER_COLUMNS} FROM users WHERE access_key_id = $1"), &[access_key_id.into()]).await?;
+        let rows = r
+            .query(
+                "SELECT k.access_key_id, u.partner_id, u.name, k.secret, \
+                 CASE WHEN u.status = 'active' AND k.status = 'active' THEN 'active' ELSE 'disabled' END, u.created_ms \
+                 FROM access_keys k JOIN users u ON u.partner_id = k.partner_id AND u.name = k.user_name \
+                 WHERE k.access_key_id = $1",
+                &[access_key_id.into()],
+            )
+            .await?;
         rows.first().map(user_from_row).transpose()
+    }
+
+    async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        let existing = tx
+            .query(
+                "SELECT COUNT(*) FROM access_keys WHERE partner_id = $1 AND user_name = $2",
+                &[key.partner_id.as_str().into(), key.user_name.as_str().into()],
+            )
+            .await?;
+        let count = existing.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
+        if count >= ACCESS_KEYS_PER_USER as i64 {
+            return Err(StoreError::Conflict(format!(
+                "user {} of {} already has {ACCESS_KEYS_PER_USER} access keys; delete one first",
+                key.user_name, key.partner_id
+            )));
+        }
+        insert_key(&mut tx, key).await?;
+        tx.commit().await
+    }
+
+    async fn list_access_keys(&self, partner_id: &str, user_name: &str) -> StoreResult<Vec<AccessKeyRecord>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                &format!("SELECT {KEY_COLUMNS} FROM access_keys WHERE partner_id = $1 AND user_name = $2 ORDER BY created_ms, access_key_id"),
+                &[partner_id.into(), user_name.into()],
+            )
+            .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn set_access_key_status(&self, access_key_id: &str, status: UserStatus) -> StoreResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let n = tx
+            .exec("UPDATE access_keys SET status = $2 WHERE access_key_id = $1", &[access_key_id.into(), status.as_str().into()])
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn delete_access_key(&self, access_key_id: &str) -> StoreResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let rows = tx
+            .query("DELETE FROM access_keys WHERE access_key_id = $1 RETURNING partner_id, user_name", &[access_key_id.into()])
+            .await?;
+        let Some(row) = rows.first() else { return Ok(false) };
+        let (partner_id, user_name) = (row.text(0)?, row.text(1)?);
+        // The user row names one of its keys: keep it pointing at one that still exists.
+        tx.exec(
+            "UPDATE users SET access_key_id = COALESCE((SELECT access_key_id FROM access_keys WHERE partner_id = $1 AND user_name = $2 \
+             ORDER BY created_ms LIMIT 1), access_key_id) WHERE partner_id = $1 AND name = $2",
+            &[partner_id.as_str().into(), user_name.as_str().into()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn touch_access_key(&self, access_key_id: &str, at_ms: i64) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec("UPDATE access_keys SET last_used_ms = $2 WHERE access_key_id = $1", &[access_key_id.into(), at_ms.into()])
+            .await?;
+        tx.commit().await
     }
 
     async fn get_user(&self, partner_id: &str, name: &str) -> StoreResult<Option<UserRecord>> {

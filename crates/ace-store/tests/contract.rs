@@ -16,8 +16,8 @@ use ace_domain::submission::{EvidenceRequest, EvidenceStatus};
 use ace_domain::terms::{Acceptance, AcceptanceMethod, TermsVersion};
 use ace_domain::time::from_millis;
 use ace_store::{
-    AuditFilter, BatchOutcome, ConsentStatement, IdempotencyKey, IdempotencyRecord, SqlStore, Store, StoreError, UserRecord,
-    UserStatus, WriteBatch,
+    AccessKeyRecord, AuditFilter, BatchOutcome, ConsentStatement, IdempotencyKey, IdempotencyRecord, SqlStore, Store, StoreError,
+    UserRecord, UserStatus, WriteBatch,
 };
 use serde_json::json;
 
@@ -111,6 +111,7 @@ contract!(
     use_4_audit_log_is_one_chain_across_concurrent_writers,
     mod_2_terms_versions_and_mod_3_first_acceptance_stands,
     use_2_security_events_are_recorded_and_audited,
+    use_1_at_most_two_keys_per_user_each_with_status_and_last_use,
 );
 
 fn partner(id: &str, account: &str) -> PartnerProfile {
@@ -817,4 +818,56 @@ async fn rem_2_shredding_destroys_the_key_on_postgres() {
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     let store = SqlStore::open_postgres(&url, Some(&schema), 4).await.unwrap();
     rem_2_shredding_destroys_the_key_and_leaves_only_the_record(&store, Raw::Postgres(url, schema)).await;
+}
+
+async fn use_1_at_most_two_keys_per_user_each_with_status_and_last_use(store: &SqlStore) {
+    let u = UserRecord {
+        partner_id: "P-A".into(),
+        name: "alice".into(),
+        access_key_id: "AKIA1".into(),
+        secret_encrypted: "s1".into(),
+        status: UserStatus::Active,
+        created_ms: 5,
+    };
+    store.insert_user(&u).await.unwrap();
+    let second = AccessKeyRecord {
+        access_key_id: "AKIA2".into(),
+        secret_encrypted: "s2".into(),
+        created_ms: 6,
+        ..AccessKeyRecord::first_of(&u)
+    };
+    store.insert_access_key(&second).await.unwrap();
+    let third = AccessKeyRecord { access_key_id: "AKIA3".into(), ..second.clone() };
+    assert!(matches!(store.insert_access_key(&third).await, Err(StoreError::Conflict(_))), "two keys at most, as IAM");
+    let seen = store.get_user_by_access_key("AKIA2").await.unwrap().unwrap();
+    assert_eq!((seen.name.as_str(), seen.secret_encrypted.as_str(), seen.status), ("alice", "s2", UserStatus::Active));
+
+    store.touch_access_key("AKIA2", 1_234).await.unwrap();
+    assert!(store.set_access_key_status("AKIA1", UserStatus::Disabled).await.unwrap());
+    let keys = store.list_access_keys("P-A", "alice").await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| (k.access_key_id.as_str(), k.status, k.last_used_ms)).collect::<Vec<_>>(),
+        vec![("AKIA1", UserStatus::Disabled, None), ("AKIA2", UserStatus::Active, Some(1_234))]
+    );
+    assert_eq!(store.get_user_by_access_key("AKIA1").await.unwrap().unwrap().status, UserStatus::Disabled, "a deactivated key");
+
+    // The first key deleted: the user row follows the key that remains; a slot is free again.
+    assert!(store.delete_access_key("AKIA1").await.unwrap());
+    assert!(!store.delete_access_key("AKIA1").await.unwrap());
+    assert_eq!(store.get_user("P-A", "alice").await.unwrap().unwrap().access_key_id, "AKIA2");
+    store.insert_access_key(&third).await.unwrap();
+    // A disabled user is refused through every key.
+    let user = store.get_user("P-A", "alice").await.unwrap().unwrap();
+    store.update_user(&user.access_key_id, &UserRecord { status: UserStatus::Disabled, ..user.clone() }).await.unwrap();
+    for key in ["AKIA2", "AKIA3"] {
+        assert_eq!(store.get_user_by_access_key(key).await.unwrap().unwrap().status, UserStatus::Disabled);
+    }
+    // Rotation replaces every key by the new one.
+    let user = store.get_user("P-A", "alice").await.unwrap().unwrap();
+    let rotated =
+        UserRecord { access_key_id: "AKIA9".into(), secret_encrypted: "s9".into(), status: UserStatus::Active, ..user.clone() };
+    store.update_user(&user.access_key_id, &rotated).await.unwrap();
+    let keys: Vec<String> = store.list_access_keys("P-A", "alice").await.unwrap().into_iter().map(|k| k.access_key_id).collect();
+    assert_eq!(keys, vec!["AKIA9".to_string()]);
+    assert_eq!(store.get_user_by_access_key("AKIA3").await.unwrap(), None);
 }

@@ -24,7 +24,7 @@ use ace_domain::ids::{solution_id, Catalog};
 use ace_domain::partner::{PartnerPath, PartnerProfile, Program, Tier};
 use ace_domain::quota::QuotaLimits;
 use ace_domain::time::{format_timestamp, from_millis, parse_duration};
-use ace_store::{OperatorToken, SolutionRecord, StoreError, UserRecord, UserStatus};
+use ace_store::{AccessKeyRecord, OperatorToken, SolutionRecord, StoreError, UserRecord, UserStatus};
 
 use crate::crypto;
 use crate::AppState;
@@ -37,6 +37,10 @@ pub fn router() -> Router<AppState> {
         .route("/partners/{id}/users", get(list_users).post(add_user))
         .route("/partners/{id}/users/{name}/rotate-key", post(rotate_key))
         .route("/partners/{id}/users/{name}/disable", post(disable_user))
+        .route("/partners/{id}/users/{name}/keys", get(list_keys).post(create_key))
+        .route("/partners/{id}/users/{name}/keys/{key}", axum::routing::delete(delete_key))
+        .route("/partners/{id}/users/{name}/keys/{key}/activate", post(activate_key))
+        .route("/partners/{id}/users/{name}/keys/{key}/deactivate", post(deactivate_key))
         .route("/partners/{id}/solutions", get(list_solutions).post(add_solution))
         .route("/clock", get(show_clock))
         .route("/clock/advance", post(advance_clock))
@@ -424,6 +428,87 @@ async fn disable_user(State(state): State<AppState>, headers: HeaderMap, Path((i
     let disabled = UserRecord { status: UserStatus::Disabled, ..user.clone() };
     state.store.update_user(&user.access_key_id, &disabled).await?;
     ok(user_view(&disabled))
+}
+
+fn key_view(k: &AccessKeyRecord) -> Value {
+    json!({
+        "access_key_id": k.access_key_id, "status": k.status.as_str(), "created": format_timestamp(from_millis(k.created_ms)),
+        "last_used": k.last_used_ms.map(|t| format_timestamp(from_millis(t))),
+    })
+}
+
+async fn list_keys(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
+    authorize(&state, &headers).await?;
+    load_user(&state, &id, &name).await?;
+    let keys: Vec<Value> = state.store.list_access_keys(&id, &name).await?.iter().map(key_view).collect();
+    ok(json!({"keys": keys}))
+}
+
+/// USE-1: a second key, as in IAM, so a CRM can switch keys without downtime; two at most.
+async fn create_key(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
+    authorize(&state, &headers).await?;
+    load_user(&state, &id, &name).await?;
+    let (access_key_id, secret) = crypto::new_access_key_pair();
+    let key = AccessKeyRecord {
+        access_key_id: access_key_id.clone(),
+        partner_id: id.clone(),
+        user_name: name.clone(),
+        secret_encrypted: state.server_key.encrypt(&secret),
+        status: UserStatus::Active,
+        created_ms: state.now().timestamp_millis(),
+        last_used_ms: None,
+    };
+    state.store.insert_access_key(&key).await?;
+    created(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
+}
+
+/// The key, if it is one of this user's.
+async fn user_key(state: &AppState, id: &str, name: &str, key: &str) -> Result<AccessKeyRecord, OperatorError> {
+    load_user(state, id, name).await?;
+    state
+        .store
+        .list_access_keys(id, name)
+        .await?
+        .into_iter()
+        .find(|k| k.access_key_id == key)
+        .ok_or_else(|| OperatorError::not_found(format!("user {name} of {id} has no access key {key}")))
+}
+
+async fn set_key_status(state: &AppState, id: &str, name: &str, key: &str, status: UserStatus) -> OpResult {
+    let mut k = user_key(state, id, name, key).await?;
+    state.store.set_access_key_status(key, status).await?;
+    k.status = status;
+    ok(key_view(&k))
+}
+
+async fn activate_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, name, key)): Path<(String, String, String)>,
+) -> OpResult {
+    authorize(&state, &headers).await?;
+    set_key_status(&state, &id, &name, &key, UserStatus::Active).await
+}
+
+/// USE-1: a deactivated key is refused from the next request on, and can be activated again.
+async fn deactivate_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, name, key)): Path<(String, String, String)>,
+) -> OpResult {
+    authorize(&state, &headers).await?;
+    set_key_status(&state, &id, &name, &key, UserStatus::Disabled).await
+}
+
+async fn delete_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, name, key)): Path<(String, String, String)>,
+) -> OpResult {
+    authorize(&state, &headers).await?;
+    user_key(&state, &id, &name, &key).await?;
+    state.store.delete_access_key(&key).await?;
+    ok(json!({"deleted": key}))
 }
 
 /// Solution categories Partner Central documents.

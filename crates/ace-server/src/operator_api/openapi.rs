@@ -208,6 +208,15 @@ pub fn document() -> Value {
                 Some(json!({"type": "object", "required": ["scope"], "properties": {"scope": {"enum": ["referrals", "all"]}, "reason": {"type": "string"}}})), "200")},
             "/partners/{id}/reinstate": {"parameters": [id_param("id")], "post": op("Undo a removal: access and eligibility return; revoked referrals and deleted data do not",
                 Some(json!({"type": "object", "required": ["scope"], "properties": {"scope": {"enum": ["referrals", "all"]}}})), "200")},
+            "/partners/{id}/users/{name}/keys": {"parameters": [id_param("id"), id_param("name")],
+                "get": op("A user's access keys with status and last use (USE-1)", None, "200"),
+                "post": op("Create a further access key (two per user at most, as IAM); the secret is shown once", None, "201")},
+            "/partners/{id}/users/{name}/keys/{key}": {"parameters": [id_param("id"), id_param("name"), id_param("key")],
+                "delete": op("Delete an access key", None, "200")},
+            "/partners/{id}/users/{name}/keys/{key}/activate": {"parameters": [id_param("id"), id_param("name"), id_param("key")],
+                "post": op("Activate an access key", None, "200")},
+            "/partners/{id}/users/{name}/keys/{key}/deactivate": {"parameters": [id_param("id"), id_param("name"), id_param("key")],
+                "post": op("Deactivate an access key: refused from the next request on", None, "200")},
             "/settings": {
                 "get": op("Review settings", None, "200"),
                 "put": op("Change review and referral settings", Some(json!({"type": "object", "properties": {

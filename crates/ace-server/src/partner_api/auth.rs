@@ -24,12 +24,30 @@ const LOCKOUT_MS: i64 = 15 * 60_000;
 /// A limit on the guard's own memory: the oldest entries go first.
 const TRACKED_KEYS_MAX: usize = 10_000;
 
+/// How often a key's last-used time is written (a write per request would double the load).
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
 #[derive(Default)]
 pub struct AuthGuard {
     failures: Mutex<HashMap<String, Vec<i64>>>,
+    /// When each key's use was last written.
+    last_recorded: Mutex<HashMap<String, i64>>,
 }
 
 impl AuthGuard {
+    /// USE-1: whether this successful use should be written as the key's last-used time.
+    fn use_to_record(&self, access_key_id: &str, now_ms: i64) -> bool {
+        let mut recorded = self.last_recorded.lock().expect("guard lock");
+        if recorded.get(access_key_id).is_some_and(|t| now_ms - t < LAST_USED_EVERY_MS) {
+            return false;
+        }
+        if recorded.len() >= TRACKED_KEYS_MAX {
+            recorded.retain(|_, t| now_ms - *t < LAST_USED_EVERY_MS);
+        }
+        recorded.insert(access_key_id.to_string(), now_ms);
+        true
+    }
+
     fn locked_until(&self, access_key_id: &str, now_ms: i64) -> Option<i64> {
         let failures = self.failures.lock().expect("guard lock");
         let recent: Vec<i64> = failures.get(access_key_id)?.iter().copied().filter(|t| now_ms - t < LOCKOUT_MS).collect();
@@ -137,6 +155,11 @@ pub async fn authenticate(
         return Err(to_api(e));
     }
     state.auth_guard.record_success(&auth.access_key_id);
+    if state.auth_guard.use_to_record(&auth.access_key_id, now_ms) {
+        if let Err(e) = state.store.touch_access_key(&auth.access_key_id, state.now().timestamp_millis()).await {
+            tracing::warn!(error = %e, "could not record an access key's last use");
+        }
+    }
     let partner = state
         .store
         .get_partner(&user.partner_id)

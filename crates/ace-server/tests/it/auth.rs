@@ -103,3 +103,79 @@ async fn use_5_daily_budget_is_enforced() {
     assert_eq!(shown["reads_per_day"], 3);
     assert_eq!(shown["source"], "partner");
 }
+
+fn keys_of(v: &serde_json::Value) -> Vec<(String, String, bool)> {
+    v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["access_key_id"].as_str().unwrap().into(), k["status"].as_str().unwrap().into(), !k["last_used"].is_null()))
+        .collect()
+}
+
+#[tokio::test]
+async fn use_1_two_keys_per_user_rotate_without_downtime_with_last_use_recorded() {
+    let app = TestApp::start().await;
+    let first = app.partner("P-A").await;
+    let created = app.operator("POST", "/partners/P-A/users/alice/keys", json!({})).await;
+    let second = Credentials {
+        access_key_id: created["AccessKeyId"].as_str().unwrap().into(),
+        secret: created["SecretAccessKey"].as_str().unwrap().into(),
+    };
+    // Both keys work side by side while the CRM switches over.
+    app.client(&first).list_opportunities().catalog("AWS").send().await.unwrap();
+    app.client(&second).list_opportunities().catalog("AWS").send().await.unwrap();
+    let (status, refused) = app.operator_raw("POST", "/partners/P-A/users/alice/keys", json!({})).await;
+    assert_eq!(status, 409, "two keys at most: {refused}");
+    let keys = app.operator("GET", "/partners/P-A/users/alice/keys", serde_json::Value::Null).await;
+    assert_eq!(
+        keys_of(&keys),
+        vec![(first.access_key_id.clone(), "active".into(), true), (second.access_key_id.clone(), "active".into(), true)],
+        "each key's last use is recorded"
+    );
+
+    let path = format!("/partners/P-A/users/alice/keys/{}", first.access_key_id);
+    app.operator("POST", &format!("{path}/deactivate"), json!({})).await;
+    let e = app.client(&first).list_opportunities().catalog("AWS").send().await.unwrap_err();
+    assert_eq!(code(&e), "UnrecognizedClientException", "a deactivated key stops at once");
+    app.client(&second).list_opportunities().catalog("AWS").send().await.unwrap();
+    app.operator("POST", &format!("{path}/activate"), json!({})).await;
+    app.client(&first).list_opportunities().catalog("AWS").send().await.unwrap();
+    app.operator("DELETE", &path, serde_json::Value::Null).await;
+    let e = app.client(&first).list_opportunities().catalog("AWS").send().await.unwrap_err();
+    assert_eq!(code(&e), "UnrecognizedClientException");
+    let (status, _) = app.operator_raw("POST", &format!("{path}/activate"), json!({})).await;
+    assert_eq!(status, 404, "a deleted key is gone");
+    let (status, _) = app.operator_raw("GET", "/partners/P-A/users/nobody/keys", serde_json::Value::Null).await;
+    assert_eq!(status, 404);
+    // Another user's key is not this user's to manage.
+    let bob = app.user("P-A", "bob").await;
+    let (status, _) =
+        app.operator_raw("POST", &format!("/partners/P-A/users/alice/keys/{}/deactivate", bob.access_key_id), json!({})).await;
+    assert_eq!(status, 404);
+
+    // Disabling the user stops every key it has.
+    app.operator("POST", "/partners/P-A/users/alice/disable", json!({})).await;
+    let e = app.client(&second).list_opportunities().catalog("AWS").send().await.unwrap_err();
+    assert_eq!(code(&e), "UnrecognizedClientException");
+}
+
+#[tokio::test]
+async fn use_3_repeated_failures_from_one_address_lock_it_out_whatever_the_keys() {
+    let app = TestApp::start_with(|s| s.probe_policy.auth_failures_max = 3).await;
+    let alice = app.partner("P-A").await;
+    for i in 0..3 {
+        let guess = Credentials { access_key_id: format!("AKIAGUESS{i:011}"), secret: "guess".into() };
+        let e = app.client(&guess).list_opportunities().catalog("AWS").send().await.unwrap_err();
+        assert_eq!(code(&e), "UnrecognizedClientException", "guess {i}");
+    }
+    let e = app.client(&alice).list_opportunities().catalog("AWS").send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException", "the address is locked out, even for a valid key");
+    assert!(format!("{e:?}").contains("client address 127.0.0.1"), "{e:?}");
+    let log = app.operator("GET", "/audit/log?action=auth.failure", serde_json::Value::Null).await;
+    let failures = log["entries"].as_array().unwrap();
+    assert_eq!(failures.len(), 3, "{log}");
+    assert_eq!(failures[0]["detail"]["access_key_id"], json!("AKIAGUESS00000000000"));
+    let events = app.operator("GET", "/security/events", serde_json::Value::Null).await;
+    assert_eq!(events["events"][0]["signal"], json!("auth-failure"), "{events}");
+}
