@@ -19,6 +19,184 @@ pub enum BenchCommand {
     Eligibility(EligibilityBench),
     /// Webhook delivery end to end on loopback: outbox → dispatcher → signed POST → receiver.
     Webhooks(WebhookBench),
+    /// USE-5: one partner floods at many times its read quota while others stay within theirs;
+    /// prints the others' latency with and without the flood, over SigV4-signed loopback calls.
+    Flood(FloodBench),
+}
+
+#[derive(Args)]
+pub struct FloodBench {
+    /// Seconds each phase (calm alone, calm beside the flood) runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Well-behaved partners, each reading at 80% of its quota.
+    #[arg(long, default_value_t = 10)]
+    calm_partners: usize,
+    /// How many times its read quota the flooding partner sends.
+    #[arg(long, default_value_t = 50)]
+    factor: u32,
+    /// Opportunities seeded per partner (each call lists a page of them).
+    #[arg(long, default_value_t = 50)]
+    opportunities: usize,
+}
+
+struct Signer {
+    http: reqwest::Client,
+    host: String,
+    access_key_id: String,
+    secret: String,
+}
+
+impl Signer {
+    /// One ListOpportunities call: (HTTP status, latency).
+    async fn list(&self) -> Result<(u16, Duration)> {
+        let body = br#"{"Catalog":"AWS","MaxResults":20}"#;
+        let started = Clock::now();
+        let headers = ace_server::sigv4::sign_awsjson(
+            &self.access_key_id,
+            &self.secret,
+            ace_domain::ids::REGION,
+            &self.host,
+            "AWSPartnerCentralSelling.ListOpportunities",
+            body,
+            chrono::Utc::now(),
+        );
+        let mut request = self.http.post(format!("http://{}/", self.host)).body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.bytes().await?;
+        if status != 200 && !String::from_utf8_lossy(&text).contains("ThrottlingException") {
+            anyhow::bail!("unexpected answer {status}: {}", String::from_utf8_lossy(&text));
+        }
+        Ok((status, started.elapsed()))
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Paced calls at `per_second` for `seconds`; returns (status, latency) of each.
+async fn paced(signer: std::sync::Arc<Signer>, per_second: f64, seconds: u64) -> Result<Vec<(u16, Duration)>> {
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let until = Clock::now() + Duration::from_secs(seconds);
+    let mut out = Vec::new();
+    while Clock::now() < until {
+        tick.tick().await;
+        out.push(signer.list().await?);
+    }
+    Ok(out)
+}
+
+pub async fn flood(args: FloodBench) -> Result<()> {
+    use std::sync::Arc;
+    let dir = tempfile_dir()?;
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&dir, "NORMAL").await?);
+    let state = ace_server::AppState::new(
+        store.clone(),
+        Arc::new(ace_server::clock::SystemClock),
+        ace_server::crypto::ServerKey::random(),
+        ace_server::Settings::default(),
+    );
+    let limits = ace_domain::quota::QuotaLimits::default();
+    let read_quota = f64::from(limits.reads_per_second.unwrap_or(10));
+    let now = state.now();
+    let mut rng = Rng(7);
+    let mut signers = Vec::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let host = listener.local_addr()?.to_string();
+    for i in 0..=args.calm_partners {
+        let mut profile = partner(i, &mut rng);
+        profile.id = if i == 0 { "P-FLOOD".into() } else { format!("P-CALM-{i:03}") };
+        store.insert_partner(&profile, now.timestamp_millis()).await?;
+        let (access_key_id, secret) = ace_server::crypto::new_access_key_pair();
+        store
+            .insert_user(&ace_store::UserRecord {
+                partner_id: profile.id.clone(),
+                name: "bench".into(),
+                access_key_id: access_key_id.clone(),
+                secret_encrypted: state.server_key.encrypt(&secret),
+                status: ace_store::UserStatus::Active,
+                created_ms: now.timestamp_millis(),
+            })
+            .await?;
+        let batch = WriteBatch {
+            insert_opportunities: (0..args.opportunities)
+                .map(|n| opportunity(i * args.opportunities + n + 1, &profile.id, now, false, false, &mut rng))
+                .collect(),
+            ..Default::default()
+        };
+        store.commit(batch).await?;
+        signers.push(Arc::new(Signer { http: reqwest::Client::new(), host: host.clone(), access_key_id, secret }));
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ace_server::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let flooder = signers[0].clone();
+    let calm: Vec<Arc<Signer>> = signers[1..].to_vec();
+    let calm_rate = read_quota * 0.8;
+    let run_calm = |seconds: u64| {
+        let calm = calm.clone();
+        async move {
+            let tasks: Vec<_> = calm.iter().map(|s| tokio::spawn(paced(s.clone(), calm_rate, seconds))).collect();
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await??);
+            }
+            anyhow::Ok(all)
+        }
+    };
+    println!(
+        "flood: {} calm partners at {calm_rate}/s each, one partner at {}x its read quota ({}/s), {} s per phase",
+        calm.len(),
+        args.factor,
+        read_quota * f64::from(args.factor),
+        args.seconds
+    );
+    let report = |label: &str, samples: &[(u16, Duration)]| {
+        let mut latencies: Vec<Duration> = samples.iter().map(|(_, d)| *d).collect();
+        latencies.sort();
+        let throttled = samples.iter().filter(|(s, _)| *s != 200).count();
+        println!(
+            "{label:<34} calls {:>6}  throttled {:>6}  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms",
+            samples.len(),
+            throttled,
+            percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+            latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        );
+    };
+    // Warm-up (connections, caches), not measured.
+    run_calm(1).await?;
+    let alone = run_calm(args.seconds).await?;
+    report("calm partners, alone", &alone);
+
+    // The flood: enough concurrent callers to send factor × quota, each paced.
+    let flood_rate = read_quota * f64::from(args.factor);
+    let flood_tasks: Vec<_> = (0..16).map(|_| tokio::spawn(paced(flooder.clone(), flood_rate / 16.0, args.seconds))).collect();
+    let beside = run_calm(args.seconds).await?;
+    let mut flooded = Vec::new();
+    for t in flood_tasks {
+        flooded.extend(t.await??);
+    }
+    report("calm partners, beside the flood", &beside);
+    report("flooding partner", &flooded);
+    let admitted = flooded.iter().filter(|(s, _)| *s == 200).count() as f64 / args.seconds as f64;
+    let calm_throttled = beside.iter().filter(|(s, _)| *s != 200).count();
+    println!(
+        "flooding partner admitted {admitted:.1}/s against a quota of {read_quota}/s; calm partners throttled: {calm_throttled}"
+    );
+    let _ = stop.send(());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 #[derive(Args)]

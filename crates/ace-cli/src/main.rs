@@ -382,6 +382,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Bench(bench::BenchCommand::Eligibility(args)) => bench::eligibility(args).await,
         Command::Bench(bench::BenchCommand::Webhooks(args)) => bench::webhooks(args).await,
+        Command::Bench(bench::BenchCommand::Flood(args)) => bench::flood(args).await,
         Command::Partner(c) => partner(c, Client::new(cli.connection)?).await,
         Command::User(c) => user(c, Client::new(cli.connection)?).await,
         Command::Solution(c) => solution(c, Client::new(cli.connection)?).await,
