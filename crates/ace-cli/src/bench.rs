@@ -97,14 +97,7 @@ async fn paced(signer: std::sync::Arc<Signer>, per_second: f64, seconds: u64) ->
 
 pub async fn flood(args: FloodBench) -> Result<()> {
     use std::sync::Arc;
-    let dir = tempfile_dir()?;
-    let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&dir, "NORMAL").await?);
-    let state = ace_server::AppState::new(
-        store.clone(),
-        Arc::new(ace_server::clock::SystemClock),
-        ace_server::crypto::ServerKey::random(),
-        ace_server::Settings::default(),
-    );
+    let (dir, store, state) = server_state().await?;
     let limits = ace_domain::quota::QuotaLimits::default();
     let read_quota = f64::from(limits.reads_per_second.unwrap_or(10));
     let now = state.now();
@@ -214,14 +207,7 @@ pub async fn webhooks(args: WebhookBench) -> Result<()> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    let dir = tempfile_dir()?;
-    let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&dir, "NORMAL").await?);
-    let state = ace_server::AppState::new(
-        store.clone(),
-        Arc::new(ace_server::clock::SystemClock),
-        ace_server::crypto::ServerKey::random(),
-        ace_server::Settings::default(),
-    );
+    let (dir, store, state) = server_state().await?;
     let now = state.now();
     let mut batch = WriteBatch::default();
     for i in 0..args.events {
@@ -463,6 +449,19 @@ pub async fn eligibility(args: EligibilityBench) -> Result<()> {
         let _ = std::fs::remove_dir_all(&temp);
     }
     Ok(())
+}
+
+/// A fresh SQLite store in a directory of its own, and a server state over it on the system clock.
+async fn server_state() -> Result<(std::path::PathBuf, std::sync::Arc<dyn Store>, ace_server::AppState)> {
+    let dir = tempfile_dir()?;
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqlStore::open_sqlite(&dir, "NORMAL").await?);
+    let state = ace_server::AppState::new(
+        store.clone(),
+        std::sync::Arc::new(ace_server::clock::SystemClock),
+        ace_server::crypto::ServerKey::random(),
+        ace_server::Settings::default(),
+    );
+    Ok((dir, store, state))
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf> {

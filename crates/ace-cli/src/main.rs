@@ -551,6 +551,12 @@ fn print_key_pair(v: &serde_json::Value, json: bool) -> Result<()> {
     Ok(())
 }
 
+async fn set_key_status(client: &Client, keys_path: &str, key: &str, verb: &str) -> Result<()> {
+    let v = client.post(&format!("{keys_path}/{}/{verb}", client::segment(key)), &serde_json::json!({})).await?;
+    println!("access key {key} is {}", v["status"].as_str().unwrap_or("-"));
+    Ok(())
+}
+
 async fn key(c: KeyCommand, client: Client) -> Result<()> {
     let base = |partner: &str, name: &str| format!("/partners/{}/users/{}/keys", client::segment(partner), client::segment(name));
     match c {
@@ -569,19 +575,9 @@ async fn key(c: KeyCommand, client: Client) -> Result<()> {
             print_key_pair(&client.post(&base(&partner, &name), &serde_json::json!({})).await?, json)
         }
         KeyCommand::Deactivate { partner, name, key } => {
-            let v = client
-                .post(&format!("{}/{}/deactivate", base(&partner, &name), client::segment(&key)), &serde_json::json!({}))
-                .await?;
-            println!("access key {} is {}", key, v["status"].as_str().unwrap_or("-"));
-            Ok(())
+            set_key_status(&client, &base(&partner, &name), &key, "deactivate").await
         }
-        KeyCommand::Activate { partner, name, key } => {
-            let v = client
-                .post(&format!("{}/{}/activate", base(&partner, &name), client::segment(&key)), &serde_json::json!({}))
-                .await?;
-            println!("access key {} is {}", key, v["status"].as_str().unwrap_or("-"));
-            Ok(())
-        }
+        KeyCommand::Activate { partner, name, key } => set_key_status(&client, &base(&partner, &name), &key, "activate").await,
         KeyCommand::Delete { partner, name, key } => {
             client.delete(&format!("{}/{}", base(&partner, &name), client::segment(&key))).await?;
             println!("access key {key} deleted");

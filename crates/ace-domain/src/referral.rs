@@ -250,6 +250,7 @@ impl Referral {
             contact: ReferralContact { name: None, email: None, phone: None, title: None },
             title: None,
             problem: None,
+            contact_record: self.contact_record.clone().map(|c| ContactRecord { note: None, ..c }),
             data_deleted: true,
             ..self.clone()
         }

@@ -7,9 +7,6 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use serde_json::json;
-
-use ace_domain::audit::{action, AuditEntry};
 use ace_domain::program::{self, SupportContact, Termination};
 use ace_domain::terms::{self, TermsVersion};
 use ace_store::{Store, StoreResult, WriteBatch};
@@ -26,6 +23,8 @@ type Cached<T> = Mutex<Option<(T, i64)>>;
 
 #[derive(Default)]
 pub struct Governance {
+    /// Bumped by every invalidation: a read that started before it is not cached.
+    generation: std::sync::atomic::AtomicU64,
     terms: Cached<Arc<Vec<TermsVersion>>>,
     termination: Cached<Option<Termination>>,
     /// `(partner, version)` pairs known to be accepted: acceptances are permanent.
@@ -43,8 +42,12 @@ impl Governance {
         if let Some(v) = fresh(&self.terms, now_ms) {
             return Ok(v);
         }
+        let generation = self.generation();
         let versions = Arc::new(store.list_terms_versions().await?);
-        *self.terms.lock().expect("governance lock") = Some((versions.clone(), now_ms));
+        let mut slot = self.terms.lock().expect("governance lock");
+        if generation == self.generation() {
+            *slot = Some((versions.clone(), now_ms));
+        }
         Ok(versions)
     }
 
@@ -52,16 +55,25 @@ impl Governance {
         if let Some(v) = fresh(&self.termination, now_ms) {
             return Ok(v);
         }
+        let generation = self.generation();
         let termination = match store.get_setting(TERMINATION_KEY).await? {
             Some(doc) => serde_json::from_str(&doc).map_err(|e| ace_store::StoreError::Other(format!("termination: {e}")))?,
             None => None,
         };
-        *self.termination.lock().expect("governance lock") = Some((termination.clone(), now_ms));
+        let mut slot = self.termination.lock().expect("governance lock");
+        if generation == self.generation() {
+            *slot = Some((termination.clone(), now_ms));
+        }
         Ok(termination)
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// After a change on this node: the next read goes to the store.
     pub fn invalidate(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         *self.terms.lock().expect("governance lock") = None;
         *self.termination.lock().expect("governance lock") = None;
     }
@@ -100,15 +112,9 @@ pub async fn observe_participation(state: &AppState, caller: &Caller, operation:
         return Ok(());
     }
     if state.store.list_terms_acceptances(Some(current.version), Some(partner_id)).await?.is_empty() {
+        // Racing requests may both get here: the store keeps (and audits) the first only.
         let acceptance = terms::participation(current, partner_id, &caller.user.name, operation, now);
-        let entry = AuditEntry::new(
-            now,
-            partner_actor(caller),
-            action::TERMS_ACCEPTED,
-            json!({"version": current.version, "method": acceptance.method.as_str(), "operation": operation}),
-        )
-        .partner(partner_id);
-        state.store.commit(WriteBatch { terms_acceptances: vec![acceptance], audit: vec![entry], ..Default::default() }).await?;
+        state.store.commit(WriteBatch { terms_acceptances: vec![acceptance], ..Default::default() }).await?;
     }
     state.governance.remember_accepted(partner_id, current.version);
     Ok(())

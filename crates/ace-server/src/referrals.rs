@@ -198,7 +198,7 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str) -> Stor
     let record = json!({
         "deleted": ["referral customer data (crypto-shredded)"],
         "opportunity": referral.opportunity_id, "opportunity_deleted": referral.opportunity_id.is_some() && !keep,
-        "reason": reason, "retention": referral.retention,
+        "reason": reason, "retention": referral.retention.as_ref().map(|r| r.reason),
     });
     let record = AuditEntry::new(now, "system", ace_domain::audit::action::DATA_DELETED, record);
     batch.audit.push(record.partner(&referral.partner_id).referral(&referral.id));

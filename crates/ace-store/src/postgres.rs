@@ -155,4 +155,11 @@ impl Database for PostgresDatabase {
         let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Box::new(PgTx { client: Some(client), open_transaction: false }))
     }
+
+    /// Vacuums the data-key table, so a destroyed key does not linger in a dead tuple (the
+    /// table is small: one row per live referral). The WAL keeps its copy until recycled.
+    async fn scrub(&self) -> StoreResult<()> {
+        let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        client.batch_execute("VACUUM referral_keys").await.map_err(driver)
+    }
 }

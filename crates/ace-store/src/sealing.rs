@@ -1,5 +1,5 @@
-//! REM-2: referral customer data at rest. The customer, its contact, the title and the problem
-//! statement of each referral are sealed (ChaCha20-Poly1305) under a data key of their own,
+//! REM-2: referral customer data at rest. The customer, its contact, the title, the problem
+//! statement and the partner's contact note of each referral are sealed (ChaCha20-Poly1305) under a data key of their own,
 //! kept in `referral_keys` apart from the document. Revocation deletes the key (crypto-
 //! shredding): the ciphertext that remains in the row, in old WAL frames or in a backup taken
 //! later can no longer be read by anyone. Everything else in the referral (ids, status,
@@ -24,6 +24,9 @@ struct Secret {
     contact: ReferralContact,
     title: Option<String>,
     problem: Option<String>,
+    /// The partner's note on its contact with the customer (REF-2).
+    #[serde(default)]
+    contact_note: Option<String>,
 }
 
 pub fn new_data_key() -> String {
@@ -42,8 +45,13 @@ fn cipher(key: &str) -> StoreResult<ChaCha20Poly1305> {
 
 /// The stored document: the blanked referral plus `sealed` (nonce ‖ ciphertext, base64).
 pub fn seal(r: &Referral, key: &str) -> StoreResult<String> {
-    let secret =
-        Secret { customer: r.customer.clone(), contact: r.contact.clone(), title: r.title.clone(), problem: r.problem.clone() };
+    let secret = Secret {
+        customer: r.customer.clone(),
+        contact: r.contact.clone(),
+        title: r.title.clone(),
+        problem: r.problem.clone(),
+        contact_note: r.contact_record.as_ref().and_then(|c| c.note.clone()),
+    };
     let plain = serde_json::to_vec(&secret).map_err(|e| StoreError::Other(e.to_string()))?;
     let mut nonce = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut nonce);
@@ -83,5 +91,8 @@ pub fn open(doc: &str, key: Option<&str>) -> StoreResult<Referral> {
     referral.contact = secret.contact;
     referral.title = secret.title;
     referral.problem = secret.problem;
+    if let Some(record) = referral.contact_record.as_mut() {
+        record.note = secret.contact_note;
+    }
     Ok(referral)
 }

@@ -159,8 +159,11 @@ impl Database for SqliteDatabase {
     /// middle of a long read can keep the WAL from being truncated; the next scrub retries.
     async fn scrub(&self) -> StoreResult<()> {
         let conn = self.writer.lock().await;
-        let (busy, _, _): (i64, i64, i64) =
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(driver)?;
+        // Writers wait while this runs: give readers a moment, not the full busy timeout.
+        conn.busy_timeout(std::time::Duration::from_millis(100)).map_err(driver)?;
+        let checkpoint = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(driver)?;
+        let (busy, _, _): (i64, i64, i64) = checkpoint.map_err(driver)?;
         if busy != 0 {
             tracing::warn!("the WAL could not be truncated after a deletion (a reader was busy); the next scrub retries");
         }

@@ -248,6 +248,14 @@ fn key_from_row(r: &Row) -> StoreResult<AccessKeyRecord> {
     })
 }
 
+/// Takes the user row's lock (a no-op update): key changes of one user queue behind each
+/// other on PostgreSQL too, so the two-key limit holds under concurrency.
+async fn lock_user(tx: &mut Box<dyn Tx>, partner_id: &str, user_name: &str) -> StoreResult<()> {
+    tx.exec("UPDATE users SET status = status WHERE partner_id = $1 AND name = $2", &[partner_id.into(), user_name.into()])
+        .await?;
+    Ok(())
+}
+
 async fn insert_key(tx: &mut Box<dyn Tx>, k: &AccessKeyRecord) -> StoreResult<()> {
     tx.exec(
         &format!("INSERT INTO access_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL)"),
@@ -638,6 +646,7 @@ impl Store for SqlStore {
 
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
         let mut tx = self.db.begin().await?;
+        lock_user(&mut tx, &key.partner_id, &key.user_name).await?;
         let existing = tx
             .query(
                 "SELECT COUNT(*) FROM access_keys WHERE partner_id = $1 AND user_name = $2",
@@ -652,6 +661,13 @@ impl Store for SqlStore {
             )));
         }
         insert_key(&mut tx, key).await?;
+        // A user whose keys were all deleted names the new one.
+        tx.exec(
+            "UPDATE users SET access_key_id = $3 WHERE partner_id = $1 AND name = $2 \
+             AND access_key_id NOT IN (SELECT access_key_id FROM access_keys)",
+            &[key.partner_id.as_str().into(), key.user_name.as_str().into(), key.access_key_id.as_str().into()],
+        )
+        .await?;
         tx.commit().await
     }
 
@@ -682,6 +698,7 @@ impl Store for SqlStore {
             .await?;
         let Some(row) = rows.first() else { return Ok(false) };
         let (partner_id, user_name) = (row.text(0)?, row.text(1)?);
+        lock_user(&mut tx, &partner_id, &user_name).await?;
         // The user row names one of its keys: keep it pointing at one that still exists.
         tx.exec(
             "UPDATE users SET access_key_id = COALESCE((SELECT access_key_id FROM access_keys WHERE partner_id = $1 AND user_name = $2 \
@@ -893,13 +910,24 @@ impl Store for SqlStore {
             )
             .await?;
         }
+        // MOD-3: the first acceptance of a version stands; only an acceptance that was actually
+        // recorded is audited.
+        let mut accepted = Vec::new();
         for a in &batch.terms_acceptances {
-            tx.exec(
-                "INSERT INTO terms_acceptances (version, partner_id, at_ms, doc) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (version, partner_id) DO NOTHING",
-                &[a.version.into(), a.partner_id.as_str().into(), a.at.timestamp_millis().into(), to_json(a)?.into()],
-            )
-            .await?;
+            let n = tx
+                .exec(
+                    "INSERT INTO terms_acceptances (version, partner_id, at_ms, doc) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (version, partner_id) DO NOTHING",
+                    &[a.version.into(), a.partner_id.as_str().into(), a.at.timestamp_millis().into(), to_json(a)?.into()],
+                )
+                .await?;
+            if n == 1 {
+                let detail = serde_json::json!({"version": a.version, "method": a.method.as_str(), "operation": a.operation});
+                accepted.push(
+                    AuditEntry::new(a.at, format!("partner:{}/{}", a.partner_id, a.user), audit::action::TERMS_ACCEPTED, detail)
+                        .partner(&a.partner_id),
+                );
+            }
         }
         for (key, value) in &batch.settings {
             tx.exec(
@@ -917,12 +945,15 @@ impl Store for SqlStore {
                 .partner(&read.partner_id)
                 .referral(&read.referral_id)
         });
-        let entries: Vec<AuditEntry> = reads.chain(batch.audit.iter().cloned()).collect();
+        let entries: Vec<AuditEntry> = reads.chain(accepted).chain(batch.audit.iter().cloned()).collect();
         append_audit(&mut tx, &entries).await?;
         tx.commit().await?;
         if !batch.shred_referrals.is_empty() || !batch.delete_opportunities.is_empty() {
-            // Deleted data must not linger in the WAL either.
-            self.db.scrub().await?;
+            // Deleted data must not linger in the WAL either. The batch is committed: a scrub
+            // that fails is retried by the next one, not reported as a failed write.
+            if let Err(e) = self.db.scrub().await {
+                tracing::warn!(error = %e, "could not scrub the database after a deletion");
+            }
         }
         Ok(BatchOutcome::Committed)
     }

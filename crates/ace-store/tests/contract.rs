@@ -72,13 +72,18 @@ async fn sqlite() -> Fixture {
 }
 
 async fn postgres() -> Option<Fixture> {
+    postgres_with_raw_access().await.map(|(store, _)| Fixture { store, _dir: None })
+}
+
+/// A store in a schema of its own, and a way around it to that schema.
+async fn postgres_with_raw_access() -> Option<(SqlStore, Raw)> {
     let Ok(url) = std::env::var("ACE_TEST_DATABASE_URL") else {
         eprintln!("skipped: ACE_TEST_DATABASE_URL is not set, so the PostgreSQL back end was not tested");
         return None;
     };
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     let store = SqlStore::open_postgres(&url, Some(&schema), 4).await.unwrap();
-    Some(Fixture { store, _dir: None })
+    Some((store, Raw::Postgres(url, schema)))
 }
 
 macro_rules! contract {
@@ -671,6 +676,12 @@ async fn mod_2_terms_versions_and_mod_3_first_acceptance_stands(store: &SqlStore
         .await
         .unwrap();
     assert_eq!(store.list_terms_acceptances(Some(2), None).await.unwrap(), vec![first.clone()]);
+    let audited = store
+        .list_audit(&AuditFilter { action: Some(audit::action::TERMS_ACCEPTED.into()), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(audited.len(), 1, "only the acceptance that was recorded is audited");
+    assert_eq!(audited[0].actor, "partner:P1/alice");
     assert_eq!(store.list_terms_acceptances(None, Some("P1")).await.unwrap(), vec![first]);
     assert!(store.list_terms_acceptances(Some(1), None).await.unwrap().is_empty());
     assert!(store.list_terms_acceptances(None, Some("P2")).await.unwrap().is_empty());
@@ -734,13 +745,9 @@ async fn use_4_tampering_with_stored_rows_is_detected_on_sqlite() {
 
 #[tokio::test]
 async fn use_4_tampering_with_stored_rows_is_detected_on_postgres() {
-    let Ok(url) = std::env::var("ACE_TEST_DATABASE_URL") else {
-        eprintln!("skipped: ACE_TEST_DATABASE_URL is not set, so the PostgreSQL back end was not tested");
-        return;
-    };
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let store = SqlStore::open_postgres(&url, Some(&schema), 4).await.unwrap();
-    use_4_tampering_with_stored_rows_is_detected(&store, Raw::Postgres(url, schema)).await;
+    if let Some((store, raw)) = postgres_with_raw_access().await {
+        use_4_tampering_with_stored_rows_is_detected(&store, raw).await;
+    }
 }
 
 /// REM-2: a referral's customer data is sealed under its own key; shredding deletes the key,
@@ -811,13 +818,9 @@ async fn rem_2_shredding_destroys_the_key_on_sqlite() {
 
 #[tokio::test]
 async fn rem_2_shredding_destroys_the_key_on_postgres() {
-    let Ok(url) = std::env::var("ACE_TEST_DATABASE_URL") else {
-        eprintln!("skipped: ACE_TEST_DATABASE_URL is not set, so the PostgreSQL back end was not tested");
-        return;
-    };
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let store = SqlStore::open_postgres(&url, Some(&schema), 4).await.unwrap();
-    rem_2_shredding_destroys_the_key_and_leaves_only_the_record(&store, Raw::Postgres(url, schema)).await;
+    if let Some((store, raw)) = postgres_with_raw_access().await {
+        rem_2_shredding_destroys_the_key_and_leaves_only_the_record(&store, raw).await;
+    }
 }
 
 async fn use_1_at_most_two_keys_per_user_each_with_status_and_last_use(store: &SqlStore) {

@@ -67,6 +67,16 @@ async fn remove_partner(State(state): State<AppState>, headers: HeaderMap, Path(
             format!("partner {id} is already removed from the whole program; reinstate --scope all first"),
         ));
     }
+    // The decision is recorded first: should a later step fail, the log still says who removed
+    // whom, and repeating the command finishes the work (it is idempotent).
+    let entry = AuditEntry::new(
+        now,
+        operator_actor(&token),
+        action::PARTNER_REMOVED,
+        json!({"scope": scope.as_str(), "reason": input.reason}),
+    )
+    .partner(&id);
+    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
     partner.removal = Some(removal);
     state.store.update_partner(&partner, now.timestamp_millis()).await?;
     let reason = format!(
@@ -75,20 +85,22 @@ async fn remove_partner(State(state): State<AppState>, headers: HeaderMap, Path(
         input.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
     );
     let mut revoked = Vec::new();
-    for referral in state.store.list_referrals(Some(&id), 100_000).await? {
-        if referral.status.visible_to_partner() && crate::referrals::revoke(&state, &referral, &reason).await? {
-            revoked.push(referral.id);
+    for listed in state.store.list_referrals(Some(&id), 100_000).await? {
+        // A referral the partner is acting on right now changes under us: read it again.
+        let mut current = Some(listed);
+        for _ in 0..5 {
+            let Some(referral) = current.take().filter(|r| r.status.visible_to_partner()) else { break };
+            if crate::referrals::revoke(&state, &referral, &reason).await? {
+                revoked.push(referral.id);
+                break;
+            }
+            current = state.store.get_referral(&referral.id).await?;
+        }
+        if current.as_ref().is_some_and(|r| r.status.visible_to_partner()) {
+            return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "a referral kept changing; run the removal again"));
         }
     }
     crate::eligibility::refresh(&state, &id, "partner removed").await?;
-    let entry = AuditEntry::new(
-        now,
-        operator_actor(&token),
-        action::PARTNER_REMOVED,
-        json!({"scope": scope.as_str(), "reason": input.reason, "referrals_revoked": revoked}),
-    )
-    .partner(&id);
-    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
     Ok(Audited::wrap(ok(json!({"partner": id, "scope": scope.as_str(), "referrals_revoked": revoked}))?))
 }
 

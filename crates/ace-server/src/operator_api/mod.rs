@@ -415,8 +415,13 @@ async fn rotate_key(State(state): State<AppState>, headers: HeaderMap, Path((id,
     authorize(&state, &headers).await?;
     let user = load_user(&state, &id, &name).await?;
     let (access_key_id, secret) = crypto::new_access_key_pair();
-    let rotated =
-        UserRecord { access_key_id: access_key_id.clone(), secret_encrypted: state.server_key.encrypt(&secret), ..user.clone() };
+    // `created_ms` here dates the new key; the user row keeps its own creation time.
+    let rotated = UserRecord {
+        access_key_id: access_key_id.clone(),
+        secret_encrypted: state.server_key.encrypt(&secret),
+        created_ms: state.now().timestamp_millis(),
+        ..user.clone()
+    };
     state.store.update_user(&user.access_key_id, &rotated).await?;
     ok(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
 }

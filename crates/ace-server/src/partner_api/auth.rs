@@ -92,15 +92,17 @@ pub async fn record_failure(state: &AppState, address: Option<IpAddr>, headers: 
         ApiError::UnrecognizedClient => "UnrecognizedClient",
         _ => return,
     };
-    let address_subject = address.map(security::address_subject);
-    if let Some(subject) = &address_subject {
-        security::signal(state, &[subject], Signal::AuthFailure, None).await;
-    }
     let access_key_id = sigv4::parse_authorization(headers).ok().map(|a| a.access_key_id);
     let partner_id = match &access_key_id {
         Some(key) => state.store.get_user_by_access_key(key).await.ok().flatten().map(|u| u.partner_id),
         None => None,
     };
+    // A key that exists but was disabled is a stale configuration, not a guess: it must not
+    // lock out the other keys that share its address.
+    let stale_key = code == "UnrecognizedClient" && partner_id.is_some();
+    if let (Some(address), false) = (address, stale_key) {
+        security::signal(state, &[&security::address_subject(address)], Signal::AuthFailure, None).await;
+    }
     let locked = access_key_id.as_deref().is_some_and(|k| state.auth_guard.locked_until(k, state.wall_clock_ms()).is_some());
     let actor = address.map_or_else(|| "client:unknown".to_string(), |a| format!("client:{a}"));
     let mut entry = AuditEntry::new(

@@ -87,6 +87,7 @@ pub async fn get(r: Request) -> ApiResult {
 }
 
 pub async fn accept(r: Request) -> ApiResult {
+    crate::governance::refuse_if_terminated(&r.state, "new engagements").await?;
     let mut referral = load(&r, r.required("Identifier")).await?;
     referral.accept(r.state.now()).map_err(|e| ApiError::Conflict(e.to_string()))?;
     save(&r, referral, vec![]).await?;
@@ -164,6 +165,7 @@ fn opportunity_from(referral: &Referral, number: i64, now: ace_domain::time::Ins
 
 /// Accepts the invitation and creates the partner opportunity from it, idempotent by ClientToken.
 pub async fn start_by_accepting(r: Request) -> ApiResult {
+    crate::governance::refuse_if_terminated(&r.state, "new engagements").await?;
     let key = idempotency_key(&r);
     let hash = request_hash(&r.input);
     if let Some(existing) = r.state.store.get_idempotency(&key).await? {

@@ -199,6 +199,11 @@ impl Operation {
         )
     }
 
+    /// Operations on the program's own documents rather than on partner resources.
+    fn reads_program_documents(self) -> bool {
+        matches!(self, Operation::GetCurrentTerms | Operation::AcceptTerms | Operation::GetSupportContact)
+    }
+
     /// The model the operation's input is validated against.
     pub fn model(self) -> &'static Model {
         if self.is_extension() {
@@ -376,15 +381,23 @@ async fn process(
     let request = Request { state: state.clone(), caller: caller.clone(), operation, catalog, input, audited: audited.clone() };
     let outcome = dispatch(request).await;
     match &outcome {
-        Err(ApiError::ResourceNotFound(_)) => {
+        // Not-found on a resource id is how scanners look; the program's own documents (terms,
+        // support contact) being unpublished yet is not.
+        Err(ApiError::ResourceNotFound(_)) if !operation.reads_program_documents() => {
             security::signal(&state, &subjects, Signal::NotFound, Some(&caller.partner.id)).await;
         }
         Ok(_) => {
+            // The change is committed: trouble from here on is logged, never answered, or a
+            // client would retry a write that already happened.
             if class == OperationClass::Write && !audited.load(Ordering::Relaxed) {
                 let entry = write_audit_entry(&state, &caller, operation, catalog, &WriteBatch::default());
-                state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
+                if let Err(e) = state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await {
+                    tracing::error!(error = %e, operation = operation.name(), "could not audit a partner write");
+                }
             }
-            governance::observe_participation(&state, &caller, operation.name()).await?;
+            if let Err(e) = governance::observe_participation(&state, &caller, operation.name()).await {
+                tracing::error!(error = ?e, "could not record acceptance by continued participation");
+            }
         }
         Err(_) => {}
     }
