@@ -3,6 +3,7 @@
 //! database). Query text is shared; what differs between dialects lives in [`sql::Dialect`] and
 //! the two small adapter modules.
 
+mod group;
 mod postgres;
 mod records;
 mod sealing;

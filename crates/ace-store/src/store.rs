@@ -1,6 +1,7 @@
 //! [`Store`] implemented once, over either back end.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -23,6 +24,7 @@ use ace_domain::submission::EvidenceRequest;
 use ace_domain::terms::{Acceptance, TermsVersion};
 use ace_domain::webhook::Webhook;
 
+use crate::group::GroupCommit;
 use crate::sealing;
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
@@ -157,7 +159,8 @@ INSERT INTO access_keys (access_key_id, partner_id, user_name, secret, status, c
 const DEFAULT_SCOPE: &str = "*";
 
 pub struct SqlStore {
-    db: Box<dyn Database>,
+    db: Arc<dyn Database>,
+    group: GroupCommit,
 }
 
 impl SqlStore {
@@ -166,7 +169,7 @@ impl SqlStore {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Unavailable(format!("creating {}: {e}", data_dir.display())))?;
         let db = crate::sqlite::open(&data_dir.join("ace.db"), synchronous)?;
-        let store = SqlStore { db: Box::new(db) };
+        let store = SqlStore { db: Arc::new(db), group: GroupCommit::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -174,7 +177,7 @@ impl SqlStore {
     /// PostgreSQL at `url`; `schema` isolates a store in its own schema (tests use it).
     pub async fn open_postgres(url: &str, schema: Option<&str>, pool_size: usize) -> StoreResult<SqlStore> {
         let db = crate::postgres::connect(url, schema, pool_size).await?;
-        let store = SqlStore { db: Box::new(db) };
+        let store = SqlStore { db: Arc::new(db), group: GroupCommit::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -361,6 +364,213 @@ async fn read_idempotency(tx: &mut Box<dyn Tx>, key: &IdempotencyKey) -> StoreRe
             })
         })
         .transpose()
+}
+
+/// Writes one batch inside an open transaction; the caller commits. A taken idempotency key
+/// stops the batch and returns the stored record (nothing else is written).
+pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResult<BatchOutcome> {
+    if let Some(idem) = &batch.idempotency {
+        let k = &idem.key;
+        let claimed = tx
+            .exec(
+                "INSERT INTO idempotency (partner_id, catalog, operation, token, request_hash, response, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (partner_id, catalog, operation, token) DO NOTHING",
+                &[
+                    k.partner_id.as_str().into(),
+                    k.catalog.as_str().into(),
+                    k.operation.as_str().into(),
+                    k.client_token.as_str().into(),
+                    idem.request_hash.as_str().into(),
+                    to_json(&idem.response)?.into(),
+                    idem.created_ms.into(),
+                ],
+            )
+            .await?;
+        if claimed == 0 {
+            let existing = read_idempotency(tx, k).await?.ok_or(StoreError::NotFound)?;
+            return Ok(BatchOutcome::Replayed(existing));
+        }
+    }
+    for o in &batch.insert_opportunities {
+        tx.exec(
+            "INSERT INTO opportunities (catalog, id_number, partner_id, review_status, stage, company_key, created_ms, modified_ms, target_close, doc, \
+             submitted_ms, ident_domain, ident_duns, ident_country, ident_prefix, approved_ms, origin) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            &opportunity_params(o)?,
+        )
+        .await?;
+    }
+    for (o, expected_modified_ms) in &batch.update_opportunities {
+        let mut params = opportunity_params(o)?;
+        params.push(Param::Int(*expected_modified_ms));
+        let n = tx
+            .exec(
+                "UPDATE opportunities SET partner_id = $3, review_status = $4, stage = $5, company_key = $6, created_ms = $7, \
+                 modified_ms = $8, target_close = $9, doc = $10, submitted_ms = $11, ident_domain = $12, ident_duns = $13, \
+                 ident_country = $14, ident_prefix = $15, approved_ms = $16, origin = $17 \
+                 WHERE catalog = $1 AND id_number = $2 AND modified_ms = $18",
+                &params,
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!("opportunity {} changed since it was read", o.id)));
+        }
+    }
+    for t in &batch.put_tasks {
+        let params: Vec<Param> = vec![
+            t.catalog.as_str().into(),
+            t.id.as_str().into(),
+            t.partner_id.as_str().into(),
+            t.opportunity_id.as_str().into(),
+            t.start_ms.into(),
+            to_json(t)?.into(),
+        ];
+        tx.exec(
+            "INSERT INTO tasks (catalog, id, partner_id, opportunity_id, start_ms, doc) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (catalog, id) DO UPDATE SET doc = $6",
+            &params,
+        )
+        .await?;
+    }
+    for referral in &batch.insert_referrals {
+        let key = sealing::new_data_key();
+        tx.exec(
+            "INSERT INTO referral_keys (referral_id, data_key) VALUES ($1, $2)",
+            &[referral.id.as_str().into(), key.as_str().into()],
+        )
+        .await?;
+        tx.exec(
+            "INSERT INTO referrals (id, partner_id, catalog, status, provided_ms, version, doc) VALUES ($1, $2, $3, $4, $5, 1, $6)",
+            &[
+                referral.id.as_str().into(),
+                referral.partner_id.as_str().into(),
+                referral.catalog.as_str().into(),
+                referral.status.as_str().into(),
+                referral.provided_at.timestamp_millis().into(),
+                sealing::seal(&Referral { version: 1, ..referral.clone() }, &key)?.into(),
+            ],
+        )
+        .await?;
+    }
+    for referral in &batch.update_referrals {
+        let next = Referral { version: referral.version + 1, ..referral.clone() };
+        let doc = if next.data_deleted || batch.shred_referrals.contains(&next.id) {
+            to_json(&next.without_customer_data())?
+        } else {
+            let keys = tx.query("SELECT data_key FROM referral_keys WHERE referral_id = $1", &[next.id.as_str().into()]).await?;
+            let key = match keys.first() {
+                Some(row) => row.text(0)?,
+                // Written before sealing existed: sealed from this write on.
+                None => {
+                    let key = sealing::new_data_key();
+                    tx.exec(
+                        "INSERT INTO referral_keys (referral_id, data_key) VALUES ($1, $2)",
+                        &[next.id.as_str().into(), key.as_str().into()],
+                    )
+                    .await?;
+                    key
+                }
+            };
+            sealing::seal(&next, &key)?
+        };
+        let n = tx
+            .exec(
+                "UPDATE referrals SET status = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
+                &[
+                    referral.id.as_str().into(),
+                    referral.status.as_str().into(),
+                    next.version.into(),
+                    doc.into(),
+                    referral.version.into(),
+                ],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!("referral {} changed since it was read", referral.id)));
+        }
+    }
+    for id in &batch.shred_referrals {
+        tx.exec("DELETE FROM referral_keys WHERE referral_id = $1", &[id.as_str().into()]).await?;
+    }
+    for (catalog, id) in &batch.delete_opportunities {
+        if let Some(number) = opportunity_number(id) {
+            tx.exec("DELETE FROM opportunities WHERE catalog = $1 AND id_number = $2", &[catalog.as_str().into(), number.into()])
+                .await?;
+        }
+    }
+    for suppression in &batch.suppressions {
+        tx.exec(
+            "INSERT INTO suppressions (key, created_ms, doc) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+            &[suppression.key.as_str().into(), suppression.recorded_at.timestamp_millis().into(), to_json(suppression)?.into()],
+        )
+        .await?;
+    }
+    for v in &batch.terms_versions {
+        tx.exec(
+            "INSERT INTO terms_versions (version, effective_ms, doc) VALUES ($1, $2, $3)",
+            &[v.version.into(), v.effective.timestamp_millis().into(), to_json(v)?.into()],
+        )
+        .await?;
+    }
+    // MOD-3: the first acceptance of a version stands; only an acceptance that was actually
+    // recorded is audited.
+    let mut accepted = Vec::new();
+    for a in &batch.terms_acceptances {
+        let n = tx
+            .exec(
+                "INSERT INTO terms_acceptances (version, partner_id, at_ms, doc) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (version, partner_id) DO NOTHING",
+                &[a.version.into(), a.partner_id.as_str().into(), a.at.timestamp_millis().into(), to_json(a)?.into()],
+            )
+            .await?;
+        if n == 1 {
+            let detail = serde_json::json!({"version": a.version, "method": a.method.as_str(), "operation": a.operation});
+            accepted.push(
+                AuditEntry::new(a.at, format!("partner:{}/{}", a.partner_id, a.user), audit::action::TERMS_ACCEPTED, detail)
+                    .partner(&a.partner_id),
+            );
+        }
+    }
+    for (key, value) in &batch.settings {
+        tx.exec(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
+            &[key.as_str().into(), value.as_str().into()],
+        )
+        .await?;
+    }
+    for e in &batch.events {
+        insert_event(tx, e).await?;
+    }
+    // REF-1: reads of referral contact data go into the chained log like everything else.
+    let reads = batch.audit_reads.iter().map(|read| {
+        AuditEntry::new(read.at, read.actor.as_str(), audit::action::CONTACT_READ, serde_json::json!({"what": read.what}))
+            .partner(&read.partner_id)
+            .referral(&read.referral_id)
+    });
+    let entries: Vec<AuditEntry> = reads.chain(accepted).chain(batch.audit.iter().cloned()).collect();
+    append_audit(tx, &entries).await?;
+    Ok(BatchOutcome::Committed)
+}
+
+/// One batch, one transaction (PostgreSQL; SQLite goes through [`crate::group`]).
+async fn commit_one(db: &dyn Database, batch: WriteBatch) -> StoreResult<BatchOutcome> {
+    let mut tx = db.begin().await?;
+    let outcome = apply_batch(&mut tx, &batch).await?;
+    if outcome == BatchOutcome::Committed {
+        tx.commit().await?;
+        after_commit(db, std::slice::from_ref(&batch)).await;
+    }
+    Ok(outcome)
+}
+
+/// Deleted data must not linger in the WAL either. The batches are committed: a scrub that
+/// fails is retried by the next one, not reported as a failed write.
+pub(crate) async fn after_commit(db: &dyn Database, batches: &[WriteBatch]) {
+    if batches.iter().any(|b| !b.shred_referrals.is_empty() || !b.delete_opportunities.is_empty()) {
+        if let Err(e) = db.scrub().await {
+            tracing::warn!(error = %e, "could not scrub the database after a deletion");
+        }
+    }
 }
 
 /// Appends entries to the hash chain. The head row is updated first, so concurrent writers
@@ -758,204 +968,12 @@ impl Store for SqlStore {
     }
 
     async fn commit(&self, batch: WriteBatch) -> StoreResult<BatchOutcome> {
-        let mut tx = self.db.begin().await?;
-        if let Some(idem) = &batch.idempotency {
-            let k = &idem.key;
-            let claimed = tx
-                .exec(
-                    "INSERT INTO idempotency (partner_id, catalog, operation, token, request_hash, response, created_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (partner_id, catalog, operation, token) DO NOTHING",
-                    &[
-                        k.partner_id.as_str().into(),
-                        k.catalog.as_str().into(),
-                        k.operation.as_str().into(),
-                        k.client_token.as_str().into(),
-                        idem.request_hash.as_str().into(),
-                        to_json(&idem.response)?.into(),
-                        idem.created_ms.into(),
-                    ],
-                )
-                .await?;
-            if claimed == 0 {
-                let existing = read_idempotency(&mut tx, k).await?.ok_or(StoreError::NotFound)?;
-                return Ok(BatchOutcome::Replayed(existing));
-            }
+        match self.db.dialect() {
+            // SQLite has one writer: concurrent batches share its transactions (and fsyncs).
+            Dialect::Sqlite => self.group.commit(self.db.clone(), batch).await,
+            // PostgreSQL commits concurrent transactions together by itself.
+            Dialect::Postgres => commit_one(self.db.as_ref(), batch).await,
         }
-        for o in &batch.insert_opportunities {
-            tx.exec(
-                "INSERT INTO opportunities (catalog, id_number, partner_id, review_status, stage, company_key, created_ms, modified_ms, target_close, doc, \
-                 submitted_ms, ident_domain, ident_duns, ident_country, ident_prefix, approved_ms, origin) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-                &opportunity_params(o)?,
-            )
-            .await?;
-        }
-        for (o, expected_modified_ms) in &batch.update_opportunities {
-            let mut params = opportunity_params(o)?;
-            params.push(Param::Int(*expected_modified_ms));
-            let n = tx
-                .exec(
-                    "UPDATE opportunities SET partner_id = $3, review_status = $4, stage = $5, company_key = $6, created_ms = $7, \
-                     modified_ms = $8, target_close = $9, doc = $10, submitted_ms = $11, ident_domain = $12, ident_duns = $13, \
-                     ident_country = $14, ident_prefix = $15, approved_ms = $16, origin = $17 \
-                     WHERE catalog = $1 AND id_number = $2 AND modified_ms = $18",
-                    &params,
-                )
-                .await?;
-            if n == 0 {
-                return Err(StoreError::Conflict(format!("opportunity {} changed since it was read", o.id)));
-            }
-        }
-        for t in &batch.put_tasks {
-            let params: Vec<Param> = vec![
-                t.catalog.as_str().into(),
-                t.id.as_str().into(),
-                t.partner_id.as_str().into(),
-                t.opportunity_id.as_str().into(),
-                t.start_ms.into(),
-                to_json(t)?.into(),
-            ];
-            tx.exec(
-                "INSERT INTO tasks (catalog, id, partner_id, opportunity_id, start_ms, doc) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (catalog, id) DO UPDATE SET doc = $6",
-                &params,
-            )
-            .await?;
-        }
-        for referral in &batch.insert_referrals {
-            let key = sealing::new_data_key();
-            tx.exec(
-                "INSERT INTO referral_keys (referral_id, data_key) VALUES ($1, $2)",
-                &[referral.id.as_str().into(), key.as_str().into()],
-            )
-            .await?;
-            tx.exec(
-                "INSERT INTO referrals (id, partner_id, catalog, status, provided_ms, version, doc) VALUES ($1, $2, $3, $4, $5, 1, $6)",
-                &[
-                    referral.id.as_str().into(),
-                    referral.partner_id.as_str().into(),
-                    referral.catalog.as_str().into(),
-                    referral.status.as_str().into(),
-                    referral.provided_at.timestamp_millis().into(),
-                    sealing::seal(&Referral { version: 1, ..referral.clone() }, &key)?.into(),
-                ],
-            )
-            .await?;
-        }
-        for referral in &batch.update_referrals {
-            let next = Referral { version: referral.version + 1, ..referral.clone() };
-            let doc = if next.data_deleted || batch.shred_referrals.contains(&next.id) {
-                to_json(&next.without_customer_data())?
-            } else {
-                let keys =
-                    tx.query("SELECT data_key FROM referral_keys WHERE referral_id = $1", &[next.id.as_str().into()]).await?;
-                let key = match keys.first() {
-                    Some(row) => row.text(0)?,
-                    // Written before sealing existed: sealed from this write on.
-                    None => {
-                        let key = sealing::new_data_key();
-                        tx.exec(
-                            "INSERT INTO referral_keys (referral_id, data_key) VALUES ($1, $2)",
-                            &[next.id.as_str().into(), key.as_str().into()],
-                        )
-                        .await?;
-                        key
-                    }
-                };
-                sealing::seal(&next, &key)?
-            };
-            let n = tx
-                .exec(
-                    "UPDATE referrals SET status = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
-                    &[
-                        referral.id.as_str().into(),
-                        referral.status.as_str().into(),
-                        next.version.into(),
-                        doc.into(),
-                        referral.version.into(),
-                    ],
-                )
-                .await?;
-            if n == 0 {
-                return Err(StoreError::Conflict(format!("referral {} changed since it was read", referral.id)));
-            }
-        }
-        for id in &batch.shred_referrals {
-            tx.exec("DELETE FROM referral_keys WHERE referral_id = $1", &[id.as_str().into()]).await?;
-        }
-        for (catalog, id) in &batch.delete_opportunities {
-            if let Some(number) = opportunity_number(id) {
-                tx.exec(
-                    "DELETE FROM opportunities WHERE catalog = $1 AND id_number = $2",
-                    &[catalog.as_str().into(), number.into()],
-                )
-                .await?;
-            }
-        }
-        for suppression in &batch.suppressions {
-            tx.exec(
-                "INSERT INTO suppressions (key, created_ms, doc) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
-                &[
-                    suppression.key.as_str().into(),
-                    suppression.recorded_at.timestamp_millis().into(),
-                    to_json(suppression)?.into(),
-                ],
-            )
-            .await?;
-        }
-        for v in &batch.terms_versions {
-            tx.exec(
-                "INSERT INTO terms_versions (version, effective_ms, doc) VALUES ($1, $2, $3)",
-                &[v.version.into(), v.effective.timestamp_millis().into(), to_json(v)?.into()],
-            )
-            .await?;
-        }
-        // MOD-3: the first acceptance of a version stands; only an acceptance that was actually
-        // recorded is audited.
-        let mut accepted = Vec::new();
-        for a in &batch.terms_acceptances {
-            let n = tx
-                .exec(
-                    "INSERT INTO terms_acceptances (version, partner_id, at_ms, doc) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (version, partner_id) DO NOTHING",
-                    &[a.version.into(), a.partner_id.as_str().into(), a.at.timestamp_millis().into(), to_json(a)?.into()],
-                )
-                .await?;
-            if n == 1 {
-                let detail = serde_json::json!({"version": a.version, "method": a.method.as_str(), "operation": a.operation});
-                accepted.push(
-                    AuditEntry::new(a.at, format!("partner:{}/{}", a.partner_id, a.user), audit::action::TERMS_ACCEPTED, detail)
-                        .partner(&a.partner_id),
-                );
-            }
-        }
-        for (key, value) in &batch.settings {
-            tx.exec(
-                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
-                &[key.as_str().into(), value.as_str().into()],
-            )
-            .await?;
-        }
-        for e in &batch.events {
-            insert_event(&mut tx, e).await?;
-        }
-        // REF-1: reads of referral contact data go into the chained log like everything else.
-        let reads = batch.audit_reads.iter().map(|read| {
-            AuditEntry::new(read.at, read.actor.as_str(), audit::action::CONTACT_READ, serde_json::json!({"what": read.what}))
-                .partner(&read.partner_id)
-                .referral(&read.referral_id)
-        });
-        let entries: Vec<AuditEntry> = reads.chain(accepted).chain(batch.audit.iter().cloned()).collect();
-        append_audit(&mut tx, &entries).await?;
-        tx.commit().await?;
-        if !batch.shred_referrals.is_empty() || !batch.delete_opportunities.is_empty() {
-            // Deleted data must not linger in the WAL either. The batch is committed: a scrub
-            // that fails is retried by the next one, not reported as a failed write.
-            if let Err(e) = self.db.scrub().await {
-                tracing::warn!(error = %e, "could not scrub the database after a deletion");
-            }
-        }
-        Ok(BatchOutcome::Committed)
     }
 
     async fn get_idempotency(&self, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>> {

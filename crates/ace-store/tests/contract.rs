@@ -117,6 +117,7 @@ contract!(
     mod_2_terms_versions_and_mod_3_first_acceptance_stands,
     use_2_security_events_are_recorded_and_audited,
     use_1_at_most_two_keys_per_user_each_with_status_and_last_use,
+    concurrent_batches_are_answered_each_alone,
 );
 
 fn partner(id: &str, account: &str) -> PartnerProfile {
@@ -873,4 +874,60 @@ async fn use_1_at_most_two_keys_per_user_each_with_status_and_last_use(store: &S
     let keys: Vec<String> = store.list_access_keys("P-A", "alice").await.unwrap().into_iter().map(|k| k.access_key_id).collect();
     assert_eq!(keys, vec!["AKIA9".to_string()]);
     assert_eq!(store.get_user_by_access_key("AKIA3").await.unwrap(), None);
+}
+
+/// Many batches at once (on SQLite they share transactions: group commit): each is answered
+/// for itself, a failing one leaves no trace, the others are all there.
+async fn concurrent_batches_are_answered_each_alone(store: &SqlStore) {
+    insert(store, opportunity("P-A", Catalog::Aws, 1, "Base", 10)).await;
+    let key = |token: &str| IdempotencyKey {
+        partner_id: "P-A".into(),
+        catalog: Catalog::Aws,
+        operation: "CreateOpportunity".into(),
+        client_token: token.into(),
+    };
+    let event = |n: i64| {
+        let o = opportunity("P-A", Catalog::Aws, n, "Evented", 10);
+        opportunity_event("Opportunity Created", format!("ev-{n}"), &o, "123456789012", from_millis(n))
+    };
+    let mut batches = Vec::new();
+    for n in 100..160 {
+        batches.push(WriteBatch {
+            insert_opportunities: vec![opportunity("P-A", Catalog::Aws, n, "Many", 10)],
+            events: vec![event(n)],
+            ..Default::default()
+        });
+    }
+    // A stale update, with an event that must not survive it.
+    let mut stale = opportunity("P-A", Catalog::Aws, 1, "Base", 99);
+    stale.document.insert("Touched".into(), json!(true));
+    batches.push(WriteBatch { update_opportunities: vec![(stale, 5)], events: vec![event(1)], ..Default::default() });
+    // The same idempotency key twice: one commits, the other is a replay.
+    for n in [200, 201] {
+        batches.push(WriteBatch {
+            idempotency: Some(IdempotencyRecord {
+                key: key("same"),
+                request_hash: "h".into(),
+                response: json!({"Id": format!("O{n}")}),
+                created_ms: 1,
+            }),
+            insert_opportunities: vec![opportunity("P-A", Catalog::Aws, n, "Idem", 10)],
+            ..Default::default()
+        });
+    }
+    let outcomes = futures_join(batches.into_iter().map(|b| store.commit(b))).await;
+    assert!(outcomes[..60].iter().all(|o| o == &Ok(BatchOutcome::Committed)), "{:?}", &outcomes[..60]);
+    assert!(matches!(outcomes[60], Err(StoreError::Conflict(_))), "{:?}", outcomes[60]);
+    let idem: Vec<bool> = outcomes[61..].iter().map(|o| matches!(o, Ok(BatchOutcome::Replayed(_)))).collect();
+    assert_eq!(idem.iter().filter(|r| **r).count(), 1, "one of the two is a replay: {:?}", &outcomes[61..]);
+    for n in 100..160 {
+        assert!(store.get_opportunity("P-A", Catalog::Aws, &format!("O{n}")).await.unwrap().is_some(), "O{n}");
+    }
+    let o200 = store.get_opportunity("P-A", Catalog::Aws, "O200").await.unwrap().is_some();
+    let o201 = store.get_opportunity("P-A", Catalog::Aws, "O201").await.unwrap().is_some();
+    assert!(o200 ^ o201, "exactly one of the two idempotent creates wrote its row");
+    assert!(!store.get_opportunity("P-A", Catalog::Aws, "O1").await.unwrap().unwrap().document.contains_key("Touched"));
+    let events = store.list_events(0, 1000).await.unwrap();
+    assert_eq!(events.len(), 60);
+    assert!(events.iter().all(|(_, e)| e.id != "ev-1"), "the failed batch's event was rolled back with it");
 }

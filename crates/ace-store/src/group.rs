@@ -1,0 +1,113 @@
+//! Group commit for SQLite. SQLite has one writer, and with `synchronous=FULL` each commit
+//! waits for an fsync, so one transaction per request caps writes at the disk's sync rate.
+//! Here concurrent batches queue; whoever finds no commit in progress becomes the leader,
+//! takes everything queued (up to [`GROUP_MAX`]) and writes it in one transaction, each batch
+//! inside its own savepoint: a batch that fails (a conflict, a taken idempotency key) is rolled
+//! back alone and answered alone. One fsync then acknowledges the whole group. Nothing is
+//! acknowledged before the commit that holds it returned.
+//!
+//! The leader's work runs in a task of its own, so a request whose client goes away cannot
+//! abandon a group that holds other requests' writes.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use crate::sql::{Database, Tx};
+use crate::store::{after_commit, apply_batch};
+use crate::{BatchOutcome, StoreError, StoreResult, WriteBatch};
+
+/// Batches in one transaction at most (bounds the time a group holds the writer).
+pub const GROUP_MAX: usize = 256;
+
+struct Pending {
+    batch: WriteBatch,
+    reply: oneshot::Sender<StoreResult<BatchOutcome>>,
+}
+
+#[derive(Default)]
+pub struct GroupCommit {
+    queue: Mutex<Vec<Pending>>,
+    leader: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl GroupCommit {
+    pub async fn commit(&self, db: Arc<dyn Database>, batch: WriteBatch) -> StoreResult<BatchOutcome> {
+        let (reply, mut answer) = oneshot::channel();
+        self.queue.lock().expect("group queue").push(Pending { batch, reply });
+        loop {
+            tokio::select! {
+                biased;
+                outcome = &mut answer => {
+                    return outcome.unwrap_or_else(|_| Err(StoreError::Unavailable("the commit group was abandoned".into())));
+                }
+                leadership = self.leader.clone().lock_owned() => {
+                    let group: Vec<Pending> = {
+                        let mut queue = self.queue.lock().expect("group queue");
+                        let n = queue.len().min(GROUP_MAX);
+                        queue.drain(..n).collect()
+                    };
+                    // An empty queue means a previous leader took this batch and has answered:
+                    // the next turn of the loop reads the answer.
+                    if !group.is_empty() {
+                        let db = db.clone();
+                        let work = tokio::spawn(async move {
+                            let _leadership = leadership;
+                            run(db, group).await;
+                        });
+                        let _ = work.await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One savepointed batch. The outer error means the transaction itself is in doubt.
+async fn apply_in_savepoint(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResult<StoreResult<BatchOutcome>> {
+    tx.exec("SAVEPOINT ace_batch", &[]).await?;
+    match apply_batch(tx, batch).await {
+        Ok(outcome) => {
+            tx.exec("RELEASE ace_batch", &[]).await?;
+            Ok(Ok(outcome))
+        }
+        Err(e) => {
+            tx.exec("ROLLBACK TO ace_batch", &[]).await?;
+            tx.exec("RELEASE ace_batch", &[]).await?;
+            Ok(Err(e))
+        }
+    }
+}
+
+async fn run(db: Arc<dyn Database>, group: Vec<Pending>) {
+    let fail_all = |group: Vec<Pending>, e: StoreError| {
+        for p in group {
+            let _ = p.reply.send(Err(e.clone()));
+        }
+    };
+    let mut tx = match db.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(group, e),
+    };
+    let mut outcomes = Vec::with_capacity(group.len());
+    for p in &group {
+        match apply_in_savepoint(&mut tx, &p.batch).await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) => {
+                drop(tx);
+                return fail_all(group, e);
+            }
+        }
+    }
+    if let Err(e) = tx.commit().await {
+        return fail_all(group, e);
+    }
+    let (batches, replies): (Vec<WriteBatch>, Vec<_>) = group.into_iter().map(|p| (p.batch, p.reply)).unzip();
+    // Answered first: the scrub after a deletion is housekeeping, not part of the write.
+    let committed: Vec<WriteBatch> =
+        batches.into_iter().zip(&outcomes).filter(|(_, o)| matches!(o, Ok(BatchOutcome::Committed))).map(|(b, _)| b).collect();
+    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        let _ = reply.send(outcome);
+    }
+    after_commit(db.as_ref(), &committed).await;
+}
