@@ -4,6 +4,7 @@ mod bench;
 mod client;
 mod eligibility;
 mod governance;
+mod harness;
 mod referral;
 mod review;
 mod serve;
@@ -13,6 +14,11 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use client::{print_json, Client};
+
+/// glibc's allocator serialises the server's many small allocations across threads (its arena
+/// lock showed at the top of a profile of `ace bench`); mimalloc keeps them thread-local.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "ace", version, about = "ACE Pipeline Manager: partner pipeline server and operator tools")]
@@ -94,9 +100,18 @@ enum Command {
     /// Webhook subscriptions: signed, at-least-once, in-order event deliveries.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
-    /// Benchmarks that print figures (see BENCHMARKS.md).
+    /// Benchmarks that print figures (see BENCHMARKS.md). Without a subcommand: the whole
+    /// stack over loopback beside the storage engine's ceiling.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchArgs {
     #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    command: Option<bench::BenchCommand>,
+    #[command(flatten)]
+    harness: harness::HarnessArgs,
 }
 
 #[derive(Args)]
@@ -380,9 +395,10 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
-        Command::Bench(bench::BenchCommand::Eligibility(args)) => bench::eligibility(args).await,
-        Command::Bench(bench::BenchCommand::Webhooks(args)) => bench::webhooks(args).await,
-        Command::Bench(bench::BenchCommand::Flood(args)) => bench::flood(args).await,
+        Command::Bench(BenchArgs { command: Some(bench::BenchCommand::Eligibility(args)), .. }) => bench::eligibility(args).await,
+        Command::Bench(BenchArgs { command: Some(bench::BenchCommand::Webhooks(args)), .. }) => bench::webhooks(args).await,
+        Command::Bench(BenchArgs { command: Some(bench::BenchCommand::Flood(args)), .. }) => bench::flood(args).await,
+        Command::Bench(BenchArgs { command: None, harness }) => harness::run(harness).await,
         Command::Partner(c) => partner(c, Client::new(cli.connection)?).await,
         Command::User(c) => user(c, Client::new(cli.connection)?).await,
         Command::Solution(c) => solution(c, Client::new(cli.connection)?).await,

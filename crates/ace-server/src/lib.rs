@@ -58,6 +58,9 @@ impl Default for Settings {
     }
 }
 
+/// How many opportunity numbers a node reserves at once.
+pub const NUMBER_BLOCK: i64 = 1_000;
+
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -71,6 +74,8 @@ pub struct AppState {
     pub probes: Arc<security::ProbeGuard>,
     /// MOD-1 … MOD-4: the terms and the program's state, cached.
     pub governance: Arc<governance::Governance>,
+    /// Opportunity numbers, reserved from the store in blocks.
+    opportunity_numbers: Arc<tokio::sync::Mutex<(i64, i64)>>,
     pub settings: Arc<Settings>,
 }
 
@@ -84,6 +89,7 @@ impl AppState {
             auth_guard: Arc::new(AuthGuard::default()),
             probes: Arc::new(security::ProbeGuard::new(settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
+            opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
             settings: Arc::new(settings),
         }
     }
@@ -100,6 +106,20 @@ impl AppState {
 
     pub fn wall_clock_ms(&self) -> i64 {
         self.wall_clock().timestamp_millis()
+    }
+
+    /// The number of a new opportunity (`O<n>`). Numbers come from the store in blocks of
+    /// [`NUMBER_BLOCK`], so a create costs no transaction of its own; a restart or another node
+    /// leaves gaps, never duplicates.
+    pub async fn next_opportunity_number(&self) -> ace_store::StoreResult<i64> {
+        let mut block = self.opportunity_numbers.lock().await;
+        if block.0 >= block.1 {
+            let highest = self.store.reserve_sequence("opportunity", NUMBER_BLOCK).await?;
+            *block = (highest - NUMBER_BLOCK + 1, highest + 1);
+        }
+        let n = block.0;
+        block.0 += 1;
+        Ok(n)
     }
 
     pub fn new_event_id(&self) -> String {

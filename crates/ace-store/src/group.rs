@@ -9,6 +9,7 @@
 //! The leader's work runs in a task of its own, so a request whose client goes away cannot
 //! abandon a group that holds other requests' writes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
@@ -19,6 +20,15 @@ use crate::{BatchOutcome, StoreError, StoreResult, WriteBatch};
 
 /// Batches in one transaction at most (bounds the time a group holds the writer).
 pub const GROUP_MAX: usize = 256;
+
+static TRANSACTIONS: AtomicU64 = AtomicU64::new(0);
+static BATCHES: AtomicU64 = AtomicU64::new(0);
+
+/// `(transactions, batches)` committed through groups by this process so far: their ratio is
+/// how many requests shared each fsync.
+pub fn stats() -> (u64, u64) {
+    (TRANSACTIONS.load(Ordering::Relaxed), BATCHES.load(Ordering::Relaxed))
+}
 
 struct Pending {
     batch: WriteBatch,
@@ -102,6 +112,8 @@ async fn run(db: Arc<dyn Database>, group: Vec<Pending>) {
     if let Err(e) = tx.commit().await {
         return fail_all(group, e);
     }
+    TRANSACTIONS.fetch_add(1, Ordering::Relaxed);
+    BATCHES.fetch_add(group.len() as u64, Ordering::Relaxed);
     let (batches, replies): (Vec<WriteBatch>, Vec<_>) = group.into_iter().map(|p| (p.batch, p.reply)).unzip();
     // Answered first: the scrub after a deletion is housekeeping, not part of the write.
     let committed: Vec<WriteBatch> =

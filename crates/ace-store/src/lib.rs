@@ -3,7 +3,9 @@
 //! database). Query text is shared; what differs between dialects lives in [`sql::Dialect`] and
 //! the two small adapter modules.
 
+pub mod baseline;
 mod group;
+pub use group::stats as group_commit_stats;
 mod postgres;
 mod records;
 mod sealing;
@@ -104,6 +106,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     async fn next_sequence(&self, name: &str) -> StoreResult<i64>;
+    /// Reserves `count` numbers of a sequence at once; returns the highest (the block is
+    /// `highest - count + 1 ..= highest`). Several nodes reserve disjoint blocks.
+    async fn reserve_sequence(&self, name: &str, count: i64) -> StoreResult<i64>;
 
     async fn insert_operator_token(&self, token: &OperatorToken) -> StoreResult<()>;
     async fn find_operator_token(&self, token_hash: &str) -> StoreResult<Option<OperatorToken>>;

@@ -159,7 +159,7 @@ INSERT INTO access_keys (access_key_id, partner_id, user_name, secret, status, c
 const DEFAULT_SCOPE: &str = "*";
 
 pub struct SqlStore {
-    db: Arc<dyn Database>,
+    pub(crate) db: Arc<dyn Database>,
     group: GroupCommit,
 }
 
@@ -289,8 +289,13 @@ fn identity_params(identity: &CustomerIdentity) -> [Param; 4] {
 
 const NO_NAME: &str = "\u{1}";
 
+pub(crate) const INSERT_OPPORTUNITY: &str =
+    "INSERT INTO opportunities (catalog, id_number, partner_id, review_status, stage, company_key, created_ms, modified_ms, target_close, doc, \
+     submitted_ms, ident_domain, ident_duns, ident_country, ident_prefix, approved_ms, origin) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+
 /// The indexed columns of an opportunity, derived from the record (one source of truth).
-fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
+pub(crate) fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
     let [domain, duns, country, prefix] = identity_params(&o.identity());
     Ok(vec![
         o.catalog.as_str().into(),
@@ -392,13 +397,7 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
         }
     }
     for o in &batch.insert_opportunities {
-        tx.exec(
-            "INSERT INTO opportunities (catalog, id_number, partner_id, review_status, stage, company_key, created_ms, modified_ms, target_close, doc, \
-             submitted_ms, ident_domain, ident_duns, ident_country, ident_prefix, approved_ms, origin) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-            &opportunity_params(o)?,
-        )
-        .await?;
+        tx.exec(INSERT_OPPORTUNITY, &opportunity_params(o)?).await?;
     }
     for (o, expected_modified_ms) in &batch.update_opportunities {
         let mut params = opportunity_params(o)?;
@@ -724,11 +723,15 @@ impl Store for SqlStore {
     }
 
     async fn next_sequence(&self, name: &str) -> StoreResult<i64> {
+        self.reserve_sequence(name, 1).await
+    }
+
+    async fn reserve_sequence(&self, name: &str, count: i64) -> StoreResult<i64> {
         let mut tx = self.db.begin().await?;
         let rows = tx
             .query(
-                "INSERT INTO sequences (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value",
-                &[name.into()],
+                "INSERT INTO sequences (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = sequences.value + $2 RETURNING value",
+                &[name.into(), count.max(1).into()],
             )
             .await?;
         let value = rows.first().ok_or_else(|| StoreError::Other("sequence returned nothing".into()))?.int(0)?;

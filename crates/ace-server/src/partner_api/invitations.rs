@@ -181,7 +181,7 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     }
     let number = match referral.reserved_opportunity_id.as_deref().and_then(ace_domain::ids::opportunity_number) {
         Some(reserved) => reserved,
-        None => r.state.store.next_sequence("opportunity").await?,
+        None => r.state.next_opportunity_number().await?,
     };
     let opportunity = opportunity_from(&referral, number, now);
     referral.opportunity_id = Some(opportunity.id.clone());

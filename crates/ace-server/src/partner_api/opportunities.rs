@@ -85,7 +85,7 @@ pub async fn create(r: Request) -> ApiResult {
     }
     let now = r.state.now();
     let planned = rules::plan_create(r.catalog, &r.input, now).map_err(ApiError::business_validation)?;
-    let number = r.state.store.next_sequence("opportunity").await?;
+    let number = r.state.next_opportunity_number().await?;
     if planned.origin == Origin::AwsReferral {
         return simulate_referral(&r, planned, opportunity_id(number), key, hash).await;
     }

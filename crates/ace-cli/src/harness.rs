@@ -1,0 +1,524 @@
+//! `ace bench` (no subcommand): the whole stack, driven over loopback with SigV4-signed awsJson
+//! requests on keep-alive connections, beside the storage engine's own ceiling and a bare HTTP
+//! handler, measured in the same run on the same machine (issue "Benchmark harness").
+//!
+//! Client and server share this process and its cores: every figure includes the client's own
+//! signing and parsing. BENCHMARKS.md records the figures and says so.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant as Clock};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::{json, Value};
+
+use ace_domain::ids::Catalog;
+use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewState};
+use ace_domain::quota::QuotaLimits;
+use ace_store::{SqlStore, Store, UserRecord, UserStatus, WriteBatch};
+
+#[derive(Args, Clone)]
+pub struct HarnessArgs {
+    /// Small sizes: finishes in well under a minute (CI runs it).
+    #[arg(long)]
+    pub quick: bool,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Concurrent clients, each on its own keep-alive connection.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Opportunities seeded before the list scenario [default: 1,000,000, or 20,000 with --quick].
+    #[arg(long)]
+    pub opportunities: Option<usize>,
+    /// PostgreSQL instead of SQLite: a fresh schema is created in this database.
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+struct Sizes {
+    creates: usize,
+    gets: usize,
+    updates: usize,
+    lists: usize,
+    seeded: usize,
+    baseline_rows: usize,
+}
+
+const PARTNERS: usize = 100;
+
+/// A created opportunity: (owning partner's index, id, LastModifiedDate).
+type Created = (usize, String, String);
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    host: String,
+    key: String,
+    secret: String,
+}
+
+impl Client {
+    async fn call(&self, operation: &str, body: &Value) -> Result<Value> {
+        let bytes = serde_json::to_vec(body)?;
+        let target = format!("AWSPartnerCentralSelling.{operation}");
+        let headers = ace_server::sigv4::sign_awsjson(
+            &self.key,
+            &self.secret,
+            ace_domain::ids::REGION,
+            &self.host,
+            &target,
+            &bytes,
+            chrono::Utc::now(),
+        );
+        let mut request = self.http.post(format!("http://{}/", self.host)).body(bytes);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let text = response.bytes().await?;
+        if !status.is_success() {
+            bail!("{operation}: HTTP {status}: {}", String::from_utf8_lossy(&text));
+        }
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        Ok(serde_json::from_slice(&text)?)
+    }
+}
+
+/// One scenario's figures.
+struct Stats {
+    name: &'static str,
+    ops: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    baseline: Option<(&'static str, f64)>,
+}
+
+impl Stats {
+    fn ops_per_s(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        self.latencies[((self.latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "name": self.name, "ops": self.ops, "ops_per_s": round(self.ops_per_s()),
+            "p50_ms": round(self.percentile_ms(0.5)), "p99_ms": round(self.percentile_ms(0.99)), "max_ms": round(self.percentile_ms(1.0)),
+            "baseline": self.baseline.map(|(n, _)| n), "baseline_ops_per_s": self.baseline.map(|(_, r)| round(r)),
+            "ratio": self.baseline.map(|(_, r)| round(self.ops_per_s() / r)),
+        })
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Runs `total` operations from `concurrency` workers; `op(worker, n)` performs one.
+async fn drive<F, Fut>(name: &'static str, concurrency: usize, total: usize, op: F) -> Result<Stats>
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(total)));
+    let started = Clock::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|w| {
+            let (op, next, latencies) = (op.clone(), next.clone(), latencies.clone());
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total {
+                        break;
+                    }
+                    let t = Clock::now();
+                    op(w, n).await?;
+                    mine.push(t.elapsed());
+                }
+                latencies.lock().expect("latencies").extend(mine);
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await??;
+    }
+    let elapsed = started.elapsed();
+    let mut latencies = std::mem::take(&mut *latencies.lock().expect("latencies"));
+    latencies.sort();
+    Ok(Stats { name, ops: total, elapsed, latencies, baseline: None })
+}
+
+/// A CreateOpportunity input of about 1.5 KB, as a CRM sends it.
+fn create_body(n: usize) -> Value {
+    json!({
+        "Catalog": "AWS",
+        "ClientToken": format!("bench-{n}"),
+        "Customer": {"Account": {"CompanyName": format!("Bench Customer {n}"), "WebsiteUrl": format!("https://customer{n}.example.com"),
+            "Industry": "Software and Internet", "Duns": format!("{:09}", 100_000_000 + n),
+            "Address": {"CountryCode": "US", "PostalCode": "98101", "City": "Seattle", "StateOrRegion": "Washington", "StreetAddress": "410 Terry Ave N"}}},
+        "Project": {"Title": "Data platform migration", "DeliveryModels": ["SaaS or PaaS"],
+            "CustomerBusinessProblem": "The customer runs its reporting warehouse and forty virtual machines on premises and wants to move them to the cloud this year to cut cost and speed up analytics.",
+            "CustomerUseCase": "Migration", "SalesActivities": ["Initialized discussions with customer"],
+            "ExpectedCustomerSpend": [{"Amount": "12000", "CurrencyCode": "USD", "Frequency": "Monthly", "TargetCompany": "AWS"}],
+            "AdditionalComments": "Workshop planned with the customer's data team; architecture review to follow."},
+        "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-01-31", "NextSteps": "Schedule the architecture workshop"},
+        "OpportunityType": "Net New Business",
+        "PrimaryNeedsFromAws": ["Co-Sell - Architectural Validation"],
+        "NationalSecurity": "No",
+    })
+}
+
+/// A seeded opportunity with the same document shape (ids far above the server's sequence).
+fn seeded(n: usize, partner_id: &str, now: chrono::DateTime<chrono::Utc>) -> Opportunity {
+    let mut document = create_body(n).as_object().cloned().unwrap_or_default();
+    document.remove("Catalog");
+    document.remove("ClientToken");
+    if n.is_multiple_of(3) {
+        document.insert(
+            "LifeCycle".into(),
+            json!({"Stage": "Prospect", "TargetCloseDate": "2099-01-31", "ReviewStatus": "Pending Submission"}),
+        );
+    } else if let Some(l) = document.get_mut("LifeCycle") {
+        l["ReviewStatus"] = json!("Pending Submission");
+    }
+    let created = now - chrono::TimeDelta::minutes((n % 500_000) as i64);
+    Opportunity {
+        catalog: Catalog::Aws,
+        id: format!("O{}", 10_000_000_000u64 + n as u64),
+        partner_id: partner_id.to_string(),
+        document,
+        origin: Origin::PartnerReferral,
+        created,
+        last_modified: created,
+        related: empty_related(),
+        tags: vec![],
+        submission: None,
+        approved_at: None,
+        review: ReviewState::default(),
+        referral_id: None,
+    }
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn dir_size_mb(dir: &std::path::Path) -> f64 {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum::<u64>())
+        .unwrap_or(0) as f64
+        / 1_048_576.0
+}
+
+fn progress(json: bool, message: &str) {
+    if !json {
+        eprintln!("… {message}");
+    }
+}
+
+pub async fn run(args: HarnessArgs) -> Result<()> {
+    let sizes = if args.quick {
+        Sizes { creates: 3_000, gets: 10_000, updates: 2_000, lists: 500, seeded: 20_000, baseline_rows: 1_000 }
+    } else {
+        Sizes { creates: 30_000, gets: 100_000, updates: 20_000, lists: 2_000, seeded: 1_000_000, baseline_rows: 5_000 }
+    };
+    let seeded_total = args.opportunities.unwrap_or(sizes.seeded);
+    let work = std::env::temp_dir().join(format!("ace-bench-{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis()));
+    std::fs::create_dir_all(&work)?;
+    let schema = format!("bench_{}", chrono::Utc::now().timestamp_millis());
+    let store: Arc<dyn Store> = match &args.database {
+        Some(url) => Arc::new(SqlStore::open_postgres(url, Some(&schema), 32).await.context("opening PostgreSQL")?),
+        // Durable: every acknowledged write is on disk (WAL fsync per commit group).
+        None => Arc::new(SqlStore::open_sqlite(&work.join("server"), "FULL").await?),
+    };
+    let state = ace_server::AppState::new(
+        store.clone(),
+        Arc::new(ace_server::clock::SystemClock),
+        ace_server::crypto::ServerKey::random(),
+        ace_server::Settings::default(),
+    );
+    let unlimited = QuotaLimits { reads_per_second: None, writes_per_second: None, reads_per_day: None, writes_per_day: None };
+    store.set_quota(None, &unlimited).await?;
+    let now = state.now();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let host = listener.local_addr()?.to_string();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let mut clients = Vec::new();
+    for p in 0..PARTNERS {
+        let profile = ace_domain::partner::PartnerProfile {
+            id: format!("P-BENCH-{p:03}"),
+            name: format!("Bench Partner {p}"),
+            path: ace_domain::partner::PartnerPath::Consulting,
+            tier: ace_domain::partner::Tier::Advanced,
+            account_id: format!("{:012}", 200_000_000_000u64 + p as u64),
+            programs: vec![],
+            psf_listed: true,
+            isv_path_confirmed: false,
+            privacy_policy: Some(format!("https://partner{p}.example/privacy")),
+            timezone: "UTC".into(),
+            holiday_calendar: None,
+            referrals_approved: true,
+            further_requirements: Default::default(),
+            removal: None,
+        };
+        profile.validate()?;
+        store.insert_partner(&profile, now.timestamp_millis()).await?;
+        let (key, secret) = ace_server::crypto::new_access_key_pair();
+        store
+            .insert_user(&UserRecord {
+                partner_id: profile.id.clone(),
+                name: "bench".into(),
+                access_key_id: key.clone(),
+                secret_encrypted: state.server_key.encrypt(&secret),
+                status: UserStatus::Active,
+                created_ms: now.timestamp_millis(),
+            })
+            .await?;
+        clients.push(Client { http: http.clone(), host: host.clone(), key, secret });
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ace_server::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let clients = Arc::new(clients);
+    let c = args.concurrency;
+    let mut scenarios = Vec::new();
+
+    let groups_before = ace_store::group_commit_stats();
+    // CreateOpportunity: every worker writes as one partner; ids and dates are kept for later.
+    progress(args.json, &format!("CreateOpportunity × {} at concurrency {c}", sizes.creates));
+    let created: Arc<Mutex<Vec<Created>>> = Arc::new(Mutex::new(Vec::new()));
+    let (cl, out) = (clients.clone(), created.clone());
+    let mut create = drive("CreateOpportunity", c, sizes.creates, move |w, n| {
+        let (client, out) = (cl[w % PARTNERS].clone(), out.clone());
+        async move {
+            let v = client.call("CreateOpportunity", &create_body(n)).await?;
+            let id = v["Id"].as_str().context("Id")?.to_string();
+            let modified = v["LastModifiedDate"].as_str().context("LastModifiedDate")?.to_string();
+            out.lock().expect("created").push((w % PARTNERS, id, modified));
+            Ok(())
+        }
+    })
+    .await?;
+    let groups_after = ace_store::group_commit_stats();
+    let per_commit = (groups_after.1 - groups_before.1) as f64 / (groups_after.0 - groups_before.0).max(1) as f64;
+
+    // The engine's ceiling for the same rows: single-row transactions and batches of 1,000.
+    progress(args.json, "baselines: raw inserts of the same rows");
+    let rows: Vec<Opportunity> = (0..sizes.baseline_rows).map(|n| seeded(n, "P-BENCH-000", now)).collect();
+    let batch_rows: Vec<Opportunity> = (0..sizes.baseline_rows * 10).map(|n| seeded(n, "P-BENCH-000", now)).collect();
+    let (single, batched) = match &args.database {
+        Some(url) => (
+            ace_store::baseline::postgres_inserts(url, &format!("{schema}_b1"), &rows, 1).await?,
+            ace_store::baseline::postgres_inserts(url, &format!("{schema}_b2"), &batch_rows, 1_000).await?,
+        ),
+        None => (
+            ace_store::baseline::sqlite_inserts(&work.join("baseline-single"), "FULL", &rows, 1).await?,
+            ace_store::baseline::sqlite_inserts(&work.join("baseline-batch"), "FULL", &batch_rows, 1_000).await?,
+        ),
+    };
+    let single_rate = rows.len() as f64 / single.as_secs_f64();
+    let batch_rate = batch_rows.len() as f64 / batched.as_secs_f64();
+    create.baseline = Some(("raw single-row transactions", single_rate));
+    scenarios.push(create);
+
+    // GetOpportunity of random created ids, each by its owner.
+    let created = Arc::new(std::mem::take(&mut *created.lock().expect("created")));
+    if created.is_empty() {
+        bail!("no opportunity was created");
+    }
+    progress(args.json, &format!("GetOpportunity × {}", sizes.gets));
+    let (cl, ids) = (clients.clone(), created.clone());
+    let mut get = drive("GetOpportunity", c, sizes.gets, move |_, n| {
+        let (owner, id, _) = ids[(n * 7919) % ids.len()].clone();
+        let client = cl[owner].clone();
+        async move {
+            client.call("GetOpportunity", &json!({"Catalog": "AWS", "Identifier": id})).await?;
+            Ok(())
+        }
+    })
+    .await?;
+
+    // A bare handler answering the same bytes from memory, driven the same way.
+    progress(args.json, "baseline: bare HTTP handler");
+    let sample = clients[created[0].0].call("GetOpportunity", &json!({"Catalog": "AWS", "Identifier": created[0].1})).await?;
+    let bare_rate = bare_handler_rate(&clients[0], sample.to_string(), c, sizes.gets).await?;
+    get.baseline = Some(("bare HTTP handler", bare_rate));
+    scenarios.push(get);
+
+    // UpdateOpportunity: each worker replaces its own opportunities, keeping their dates.
+    progress(args.json, &format!("UpdateOpportunity × {}", sizes.updates));
+    let mut per_worker: Vec<Vec<Created>> = vec![Vec::new(); c];
+    for (i, entry) in created.iter().enumerate() {
+        per_worker[i % c].push(entry.clone());
+    }
+    let per_worker: Arc<Vec<Mutex<Vec<Created>>>> = Arc::new(per_worker.into_iter().map(Mutex::new).collect());
+    let cl = clients.clone();
+    let mut update = drive("UpdateOpportunity", c, sizes.updates, move |w, n| {
+        let (cl, mine) = (cl.clone(), per_worker.clone());
+        async move {
+            let (owner, id, modified) = {
+                let list = mine[w].lock().expect("mine");
+                if list.is_empty() {
+                    return Ok(());
+                }
+                list[n % list.len()].clone()
+            };
+            let mut body = create_body(n);
+            body.as_object_mut().map(|b| b.remove("ClientToken"));
+            body["Identifier"] = json!(id);
+            body["LastModifiedDate"] = json!(modified);
+            body["LifeCycle"]["NextSteps"] = json!(format!("Step {n}"));
+            let v = cl[owner].call("UpdateOpportunity", &body).await?;
+            let next = v["LastModifiedDate"].as_str().context("LastModifiedDate")?.to_string();
+            let mut list = mine[w].lock().expect("mine");
+            if let Some(entry) = list.iter_mut().find(|e| e.1 == id) {
+                entry.2 = next;
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    update.baseline = Some(("raw single-row transactions", single_rate));
+    scenarios.push(update);
+
+    // ListOpportunities over the seeded program: 100 per page, filtered by stage.
+    progress(args.json, &format!("seeding {seeded_total} opportunities over {PARTNERS} partners"));
+    let mut batch = WriteBatch::default();
+    for n in 0..seeded_total {
+        batch.insert_opportunities.push(seeded(n, &format!("P-BENCH-{:03}", n % PARTNERS), now));
+        if batch.insert_opportunities.len() == 10_000 {
+            store.commit(std::mem::take(&mut batch)).await?;
+        }
+    }
+    store.commit(batch).await?;
+    progress(args.json, &format!("ListOpportunities × {}", sizes.lists));
+    let cl = clients.clone();
+    let list = drive("ListOpportunities (100, filtered)", c, sizes.lists, move |w, _| {
+        let client = cl[w % PARTNERS].clone();
+        async move {
+            let v = client
+                .call("ListOpportunities", &json!({"Catalog": "AWS", "MaxResults": 100, "LifeCycle": {"Stage": ["Qualified"]}}))
+                .await?;
+            if v["OpportunitySummaries"].as_array().is_none_or(|a| a.is_empty()) {
+                bail!("an empty page: {v}");
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    scenarios.push(list);
+    // The same page from one client at a time: the service time, without queueing behind 63
+    // other callers on two cores.
+    let cl = clients.clone();
+    let single = drive("ListOpportunities, one client", 1, sizes.lists / 4, move |_, n| {
+        let client = cl[n % PARTNERS].clone();
+        async move {
+            client
+                .call("ListOpportunities", &json!({"Catalog": "AWS", "MaxResults": 100, "LifeCycle": {"Stage": ["Qualified"]}}))
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    scenarios.push(single);
+    let _ = stop.send(());
+
+    let database_mb = if args.database.is_some() { None } else { Some(round(dir_size_mb(&work.join("server")))) };
+    let report = json!({
+        "backend": if args.database.is_some() { "postgres" } else { "sqlite" },
+        "concurrency": c,
+        "quick": args.quick,
+        "seeded_opportunities": seeded_total,
+        "scenarios": scenarios.iter().map(Stats::json).collect::<Vec<_>>(),
+        "baselines": {"raw_single_row_tx_per_s": round(single_rate), "raw_batched_rows_per_s": round(batch_rate), "bare_http_per_s": round(bare_rate)},
+        "create_batches_per_commit": round(per_commit),
+        "peak_rss_mb": peak_rss_mb().map(round),
+        "database_mb": database_mb,
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    if let Some(url) = &args.database {
+        drop(store);
+        for suffix in ["", "_b1", "_b2"] {
+            ace_store::baseline::drop_postgres_schema(url, &format!("{schema}{suffix}")).await?;
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("ace bench ({}, concurrency {c}, {seeded_total} seeded opportunities)", report["backend"].as_str().unwrap_or("-"));
+    println!(
+        "{:<36} {:>9} {:>9} {:>9} {:>9}  {:<28} {:>10} {:>6}",
+        "scenario", "ops/s", "p50 ms", "p99 ms", "max ms", "baseline", "ops/s", "ratio"
+    );
+    for s in &scenarios {
+        let (name, rate) = s.baseline.map_or(("-", f64::NAN), |(n, r)| (n, r));
+        println!(
+            "{:<36} {:>9.0} {:>9.2} {:>9.2} {:>9.2}  {:<28} {:>10.0} {:>6.2}",
+            s.name,
+            s.ops_per_s(),
+            s.percentile_ms(0.5),
+            s.percentile_ms(0.99),
+            s.percentile_ms(1.0),
+            name,
+            rate,
+            s.ops_per_s() / rate
+        );
+    }
+    println!("raw inserts in batches of 1,000: {batch_rate:.0} rows/s");
+    if args.database.is_none() {
+        println!("group commit: {per_commit:.1} CreateOpportunity batches per transaction (fsync)");
+    }
+    println!(
+        "peak RSS {:.0} MB (client and server), database {}",
+        report["peak_rss_mb"].as_f64().unwrap_or(0.0),
+        database_mb.map_or("-".to_string(), |m| format!("{m:.0} MB"))
+    );
+    Ok(())
+}
+
+/// The same client and concurrency against a handler that answers fixed bytes from memory.
+async fn bare_handler_rate(client: &Client, answer: String, concurrency: usize, total: usize) -> Result<f64> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let host = listener.local_addr()?.to_string();
+    let answer: &'static str = Box::leak(answer.into_boxed_str());
+    let app = axum::Router::new()
+        .route("/", axum::routing::post(move || async move { ([("content-type", "application/x-amz-json-1.0")], answer) }));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let bare = Client { host, ..client.clone() };
+    let stats = drive("bare", concurrency, total, move |_, n| {
+        let bare = bare.clone();
+        async move {
+            bare.call("GetOpportunity", &json!({"Catalog": "AWS", "Identifier": format!("O{n}")})).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let _ = stop.send(());
+    Ok(stats.ops_per_s())
+}
