@@ -213,6 +213,14 @@ fn seeded(n: usize, partner_id: &str, now: chrono::DateTime<chrono::Utc>) -> Opp
     }
 }
 
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -242,6 +250,8 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
     let seeded_total = args.opportunities.unwrap_or(sizes.seeded);
     let work = std::env::temp_dir().join(format!("ace-bench-{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis()));
     std::fs::create_dir_all(&work)?;
+    // The data directory goes whatever happens (with 1,000,000 rows it holds gigabytes).
+    let _cleanup = RemoveOnDrop(work.clone());
     let schema = format!("bench_{}", chrono::Utc::now().timestamp_millis());
     let store: Arc<dyn Store> = match &args.database {
         Some(url) => Arc::new(SqlStore::open_postgres(url, Some(&schema), 32).await.context("opening PostgreSQL")?),
@@ -449,11 +459,10 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
         "seeded_opportunities": seeded_total,
         "scenarios": scenarios.iter().map(Stats::json).collect::<Vec<_>>(),
         "baselines": {"raw_single_row_tx_per_s": round(single_rate), "raw_batched_rows_per_s": round(batch_rate), "bare_http_per_s": round(bare_rate)},
-        "create_batches_per_commit": round(per_commit),
+        "create_batches_per_commit": args.database.is_none().then(|| round(per_commit)),
         "peak_rss_mb": peak_rss_mb().map(round),
         "database_mb": database_mb,
     });
-    let _ = std::fs::remove_dir_all(&work);
     if let Some(url) = &args.database {
         drop(store);
         for suffix in ["", "_b1", "_b2"] {

@@ -1,13 +1,10 @@
 //! Group commit for SQLite. SQLite has one writer, and with `synchronous=FULL` each commit
 //! waits for an fsync, so one transaction per request caps writes at the disk's sync rate.
-//! Here concurrent batches queue; whoever finds no commit in progress becomes the leader,
-//! takes everything queued (up to [`GROUP_MAX`]) and writes it in one transaction, each batch
-//! inside its own savepoint: a batch that fails (a conflict, a taken idempotency key) is rolled
-//! back alone and answered alone. One fsync then acknowledges the whole group. Nothing is
-//! acknowledged before the commit that holds it returned.
-//!
-//! The leader's work runs in a task of its own, so a request whose client goes away cannot
-//! abandon a group that holds other requests' writes.
+//! Here concurrent batches queue; one drainer task takes everything queued (up to
+//! [`GROUP_MAX`]) and writes it in one transaction, each batch inside its own savepoint: a
+//! batch that fails (a conflict, a taken idempotency key) is rolled back alone and answered
+//! alone. One fsync then acknowledges the whole group; meanwhile the next group queues. Nothing
+//! is acknowledged before the commit that holds it returned.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,39 +33,51 @@ struct Pending {
 }
 
 #[derive(Default)]
+struct Queue {
+    pending: Vec<Pending>,
+    /// A drainer task is running: it takes what is queued until the queue is empty.
+    draining: bool,
+}
+
+#[derive(Default)]
 pub struct GroupCommit {
-    queue: Mutex<Vec<Pending>>,
-    leader: Arc<tokio::sync::Mutex<()>>,
+    queue: Arc<Mutex<Queue>>,
 }
 
 impl GroupCommit {
+    /// Queues the batch and waits for its answer. The first batch into an idle queue starts a
+    /// drainer task; the work never runs on the caller's future, so a caller that goes away
+    /// (a client that disconnected) neither abandons other batches nor leaves its own queued:
+    /// it is committed or refused like any other, promptly.
     pub async fn commit(&self, db: Arc<dyn Database>, batch: WriteBatch) -> StoreResult<BatchOutcome> {
-        let (reply, mut answer) = oneshot::channel();
-        self.queue.lock().expect("group queue").push(Pending { batch, reply });
-        loop {
-            tokio::select! {
-                biased;
-                outcome = &mut answer => {
-                    return outcome.unwrap_or_else(|_| Err(StoreError::Unavailable("the commit group was abandoned".into())));
-                }
-                leadership = self.leader.clone().lock_owned() => {
-                    let group: Vec<Pending> = {
-                        let mut queue = self.queue.lock().expect("group queue");
-                        let n = queue.len().min(GROUP_MAX);
-                        queue.drain(..n).collect()
-                    };
-                    // An empty queue means a previous leader took this batch and has answered:
-                    // the next turn of the loop reads the answer.
-                    if !group.is_empty() {
-                        let db = db.clone();
-                        let work = tokio::spawn(async move {
-                            let _leadership = leadership;
-                            run(db, group).await;
-                        });
-                        let _ = work.await;
-                    }
-                }
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut queue = self.queue.lock().expect("group queue");
+            queue.pending.push(Pending { batch, reply });
+            !std::mem::replace(&mut queue.draining, true)
+        };
+        if start {
+            tokio::spawn(drain(self.queue.clone(), db));
+        }
+        answer.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the commit group was abandoned".into())))
+    }
+}
+
+async fn drain(queue: Arc<Mutex<Queue>>, db: Arc<dyn Database>) {
+    loop {
+        let group: Vec<Pending> = {
+            let mut queue = queue.lock().expect("group queue");
+            let n = queue.pending.len().min(GROUP_MAX);
+            if n == 0 {
+                queue.draining = false;
+                return;
             }
+            queue.pending.drain(..n).collect()
+        };
+        // In a task of its own: a panic there drops the group's replies (each caller is told
+        // the group was abandoned, never that it committed) and the drainer carries on.
+        if let Err(e) = tokio::spawn(run(db.clone(), group)).await {
+            tracing::error!(error = %e, "a commit group failed");
         }
     }
 }

@@ -105,4 +105,8 @@ pub trait Database: Send + Sync + 'static {
     async fn scrub(&self) -> StoreResult<()> {
         Ok(())
     }
+    /// A scrub did not finish (readers were busy): the next commit runs it again.
+    fn scrub_owed(&self) -> bool {
+        false
+    }
 }

@@ -19,6 +19,7 @@ pub struct SqliteDatabase {
     writer: Arc<Mutex<Connection>>,
     readers: Vec<Arc<Mutex<Connection>>>,
     next_reader: AtomicUsize,
+    scrub_owed: std::sync::atomic::AtomicBool,
 }
 
 /// `synchronous`: `FULL` (each commit reaches the disk before it is acknowledged) or `NORMAL`.
@@ -41,7 +42,7 @@ pub fn open(path: &Path, synchronous: &str) -> StoreResult<SqliteDatabase> {
     };
     let writer = Arc::new(Mutex::new(open_one(true)?));
     let readers = (0..READERS).map(|_| open_one(false).map(|c| Arc::new(Mutex::new(c)))).collect::<StoreResult<_>>()?;
-    Ok(SqliteDatabase { writer, readers, next_reader: AtomicUsize::new(0) })
+    Ok(SqliteDatabase { writer, readers, next_reader: AtomicUsize::new(0), scrub_owed: Default::default() })
 }
 
 fn driver(e: rusqlite::Error) -> StoreError {
@@ -163,10 +164,18 @@ impl Database for SqliteDatabase {
         conn.busy_timeout(std::time::Duration::from_millis(100)).map_err(driver)?;
         let checkpoint = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(driver)?;
+        // Owed until it succeeds: set now, cleared only by a checkpoint that truncated.
+        self.scrub_owed.store(true, Ordering::Relaxed);
         let (busy, _, _): (i64, i64, i64) = checkpoint.map_err(driver)?;
         if busy != 0 {
-            tracing::warn!("the WAL could not be truncated after a deletion (a reader was busy); the next scrub retries");
+            tracing::warn!("the WAL could not be truncated after a deletion (a reader was busy); retried after the next commit");
+            return Ok(());
         }
+        self.scrub_owed.store(false, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn scrub_owed(&self) -> bool {
+        self.scrub_owed.load(Ordering::Relaxed)
     }
 }

@@ -563,9 +563,9 @@ async fn commit_one(db: &dyn Database, batch: WriteBatch) -> StoreResult<BatchOu
 }
 
 /// Deleted data must not linger in the WAL either. The batches are committed: a scrub that
-/// fails is retried by the next one, not reported as a failed write.
+/// fails is not reported as a failed write; it is owed, and retried after the next commit.
 pub(crate) async fn after_commit(db: &dyn Database, batches: &[WriteBatch]) {
-    if batches.iter().any(|b| !b.shred_referrals.is_empty() || !b.delete_opportunities.is_empty()) {
+    if db.scrub_owed() || batches.iter().any(|b| !b.shred_referrals.is_empty() || !b.delete_opportunities.is_empty()) {
         if let Err(e) = db.scrub().await {
             tracing::warn!(error = %e, "could not scrub the database after a deletion");
         }
@@ -727,11 +727,14 @@ impl Store for SqlStore {
     }
 
     async fn reserve_sequence(&self, name: &str, count: i64) -> StoreResult<i64> {
+        if count < 1 {
+            return Err(StoreError::Other(format!("cannot reserve {count} numbers of sequence {name}")));
+        }
         let mut tx = self.db.begin().await?;
         let rows = tx
             .query(
                 "INSERT INTO sequences (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = sequences.value + $2 RETURNING value",
-                &[name.into(), count.max(1).into()],
+                &[name.into(), count.into()],
             )
             .await?;
         let value = rows.first().ok_or_else(|| StoreError::Other("sequence returned nothing".into()))?.int(0)?;

@@ -931,3 +931,28 @@ async fn concurrent_batches_are_answered_each_alone(store: &SqlStore) {
     assert_eq!(events.len(), 60);
     assert!(events.iter().all(|(_, e)| e.id != "ev-1"), "the failed batch's event was rolled back with it");
 }
+
+/// A request whose client went away after its write was queued: the write is applied
+/// promptly all the same (never left queued for a later request to apply), and the queue
+/// keeps moving.
+#[tokio::test]
+async fn a_dropped_caller_neither_strands_its_batch_nor_stalls_the_queue() {
+    use std::future::Future;
+    let f = sqlite().await;
+    for n in 300..310 {
+        let batch =
+            WriteBatch { insert_opportunities: vec![opportunity("P-A", Catalog::Aws, n, "Dropped", 10)], ..Default::default() };
+        // Polled once (the batch is queued), then dropped before it could finish.
+        let mut commit = Box::pin(f.store.commit(batch));
+        let _ = commit.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        drop(commit);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    for n in 300..310 {
+        while f.store.get_opportunity("P-A", Catalog::Aws, &format!("O{n}")).await.unwrap().is_none() {
+            assert!(std::time::Instant::now() < deadline, "O{n} was left queued");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    insert(&f.store, opportunity("P-A", Catalog::Aws, 311, "After", 10)).await;
+}
