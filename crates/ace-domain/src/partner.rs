@@ -129,10 +129,43 @@ pub struct Removal {
     pub by: String,
 }
 
+/// Why a removal or reinstatement cannot be done as asked.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RemovalError {
+    #[error("partner {0} is already removed from the whole program; reinstate --scope all first")]
+    NarrowerThanCurrent(String),
+    #[error("partner {0} is not removed")]
+    NotRemoved(String),
+    #[error("partner {0} is removed from the whole program; reinstate --scope all")]
+    ReinstateAllFirst(String),
+}
+
 impl PartnerProfile {
     /// REM-1: may the partner's users call the Partner API at all?
     pub fn has_access(&self) -> bool {
         !matches!(self.removal, Some(Removal { scope: RemovalScope::All, .. }))
+    }
+
+    /// REM-1: removes the partner from `removal.scope`. Removing again is allowed (it finishes
+    /// an interrupted removal); narrowing a removal from everything to referrals is not — that
+    /// is a reinstatement.
+    pub fn remove(&mut self, removal: Removal) -> Result<(), RemovalError> {
+        if self.removal.as_ref().is_some_and(|r| r.scope == RemovalScope::All) && removal.scope == RemovalScope::Referrals {
+            return Err(RemovalError::NarrowerThanCurrent(self.id.clone()));
+        }
+        self.removal = Some(removal);
+        Ok(())
+    }
+
+    /// Undoes a removal of `scope` (what it was removed from, or `all`). Returns the removal
+    /// lifted; revoked referrals and deleted data are not the profile's to restore.
+    pub fn reinstate(&mut self, scope: RemovalScope) -> Result<Removal, RemovalError> {
+        let current = self.removal.clone().ok_or_else(|| RemovalError::NotRemoved(self.id.clone()))?;
+        if current.scope == RemovalScope::All && scope == RemovalScope::Referrals {
+            return Err(RemovalError::ReinstateAllFirst(self.id.clone()));
+        }
+        self.removal = None;
+        Ok(current)
     }
 }
 
@@ -186,6 +219,42 @@ impl PartnerProfile {
             return Err(PartnerError::InvalidAccountId(self.account_id.clone()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod removal_tests {
+    use super::*;
+    use crate::time::from_millis;
+
+    #[test]
+    fn rem_1_removal_scopes_and_reinstatement() {
+        let mut p = PartnerProfile {
+            id: "P1".into(),
+            name: "P1 Inc".into(),
+            path: PartnerPath::Consulting,
+            tier: Tier::Select,
+            account_id: "123456789012".into(),
+            programs: vec![],
+            psf_listed: false,
+            isv_path_confirmed: false,
+            privacy_policy: None,
+            timezone: "UTC".into(),
+            holiday_calendar: None,
+            referrals_approved: false,
+            further_requirements: Default::default(),
+            removal: None,
+        };
+        let removal = |scope| Removal { scope, reason: None, at: from_millis(0), by: "operator:admin".into() };
+        assert_eq!(p.reinstate(RemovalScope::All), Err(RemovalError::NotRemoved("P1".into())));
+        p.remove(removal(RemovalScope::Referrals)).unwrap();
+        assert!(p.has_access(), "removed from referrals only: still in the program");
+        p.remove(removal(RemovalScope::All)).unwrap();
+        assert!(!p.has_access());
+        assert_eq!(p.remove(removal(RemovalScope::Referrals)), Err(RemovalError::NarrowerThanCurrent("P1".into())));
+        assert_eq!(p.reinstate(RemovalScope::Referrals), Err(RemovalError::ReinstateAllFirst("P1".into())));
+        assert_eq!(p.reinstate(RemovalScope::All).map(|r| r.scope), Ok(RemovalScope::All));
+        assert!(p.has_access() && p.removal.is_none());
     }
 }
 

@@ -39,6 +39,42 @@ pub fn status(termination: Option<&Termination>, now: Instant) -> ProgramStatus 
     }
 }
 
+/// Why a termination cannot be decided or called off as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TerminationError {
+    #[error("the effective date {0} is in the past; use \"now\", a later date, or backdate (audited)")]
+    InPast(String),
+    #[error("the program already ended on {0}")]
+    AlreadyEnded(String),
+    #[error("the program ended on {0}; a termination in effect cannot be called off")]
+    InEffect(String),
+}
+
+/// MOD-1: may the program be terminated on `effective`? A date in the past needs `backdate`;
+/// a program that has ended stays ended (a scheduled termination may be moved).
+pub fn check_terminate(
+    existing: Option<&Termination>,
+    effective: Instant,
+    now: Instant,
+    backdate: bool,
+) -> Result<(), TerminationError> {
+    if effective < now && !backdate {
+        return Err(TerminationError::InPast(format_timestamp(effective)));
+    }
+    match existing {
+        Some(t) if t.effective <= now => Err(TerminationError::AlreadyEnded(format_timestamp(t.effective))),
+        _ => Ok(()),
+    }
+}
+
+/// Only a termination not yet in effect can be called off.
+pub fn check_cancel(existing: &Termination, now: Instant) -> Result<(), TerminationError> {
+    if existing.effective <= now {
+        return Err(TerminationError::InEffect(format_timestamp(existing.effective)));
+    }
+    Ok(())
+}
+
 /// What a refused act is told once the program has ended.
 pub fn terminated_message(t: &Termination, what: &str) -> String {
     format!("The ACE program was terminated effective {}: {what} are no longer accepted.", format_timestamp(t.effective))
@@ -98,6 +134,18 @@ mod tests {
         assert_eq!(status(Some(&t), from_millis(9_999)), ProgramStatus::TerminationScheduled);
         assert_eq!(status(Some(&t), from_millis(10_000)), ProgramStatus::Terminated);
         assert!(terminated_message(&t, "submissions").contains("1970-01-01T00:00:10"));
+        assert_eq!(
+            check_terminate(None, from_millis(5), from_millis(10), false),
+            Err(TerminationError::InPast("1970-01-01T00:00:00.005Z".into()))
+        );
+        assert_eq!(check_terminate(None, from_millis(5), from_millis(10), true), Ok(()));
+        assert_eq!(check_terminate(Some(&t), from_millis(20_000), from_millis(9_000), false), Ok(()), "a scheduled one may move");
+        assert!(matches!(
+            check_terminate(Some(&t), from_millis(20_000), from_millis(10_000), false),
+            Err(TerminationError::AlreadyEnded(_))
+        ));
+        assert_eq!(check_cancel(&t, from_millis(9_999)), Ok(()));
+        assert!(matches!(check_cancel(&t, from_millis(10_000)), Err(TerminationError::InEffect(_))));
     }
 
     #[test]

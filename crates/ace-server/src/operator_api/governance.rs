@@ -60,13 +60,7 @@ async fn remove_partner(State(state): State<AppState>, headers: HeaderMap, Path(
     let mut partner = super::load_partner(&state, &id).await?;
     let now = state.now();
     let removal = Removal { scope, reason: input.reason.clone(), at: now, by: operator_actor(&token) };
-    if partner.removal.as_ref().is_some_and(|r| r.scope == RemovalScope::All) && scope == RemovalScope::Referrals {
-        return Err(OperatorError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("partner {id} is already removed from the whole program; reinstate --scope all first"),
-        ));
-    }
+    partner.remove(removal).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", e.to_string()))?;
     // The decision is recorded first: should a later step fail, the log still says who removed
     // whom, and repeating the command finishes the work (it is idempotent).
     let entry = AuditEntry::new(
@@ -77,7 +71,6 @@ async fn remove_partner(State(state): State<AppState>, headers: HeaderMap, Path(
     )
     .partner(&id);
     state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
-    partner.removal = Some(removal);
     state.store.update_partner(&partner, now.timestamp_millis()).await?;
     let reason = format!(
         "REM-1: partner removed from {}{}",
@@ -117,18 +110,8 @@ async fn reinstate_partner(State(state): State<AppState>, headers: HeaderMap, Pa
     let input: ReinstateInput = parse_body(&body)?;
     let scope = parse_scope(&input.scope)?;
     let mut partner = super::load_partner(&state, &id).await?;
-    let Some(current) = partner.removal.clone() else {
-        return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("partner {id} is not removed")));
-    };
-    if current.scope == RemovalScope::All && scope == RemovalScope::Referrals {
-        return Err(OperatorError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("partner {id} is removed from the whole program; reinstate --scope all"),
-        ));
-    }
+    let current = partner.reinstate(scope).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", e.to_string()))?;
     let now = state.now();
-    partner.removal = None;
     state.store.update_partner(&partner, now.timestamp_millis()).await?;
     crate::eligibility::refresh(&state, &id, "partner reinstated").await?;
     let entry = AuditEntry::new(
@@ -292,28 +275,22 @@ struct TerminateInput {
     backdate: bool,
 }
 
+fn termination_error(e: program::TerminationError) -> OperatorError {
+    match e {
+        program::TerminationError::InPast(_) => OperatorError::bad_request(e.to_string()),
+        _ => OperatorError::new(StatusCode::CONFLICT, "program-terminated", e.to_string()),
+    }
+}
+
 /// MOD-1: the program ends on `effective`: submissions and referrals stop, partners are told now.
 async fn terminate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
     let token = authorize(&state, &headers).await?;
     let input: TerminateInput = parse_body(&body)?;
     let now = state.now();
     let effective = if input.effective == "now" { now } else { parse_time("effective", &input.effective)? };
-    if effective < now && !input.backdate {
-        return Err(OperatorError::bad_request(format!(
-            "the effective date {} is in the past; use \"now\", a later date, or backdate (audited)",
-            format_timestamp(effective)
-        )));
-    }
     state.governance.invalidate();
-    if let Some(existing) = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await? {
-        if existing.effective <= now {
-            return Err(OperatorError::new(
-                StatusCode::CONFLICT,
-                "program-terminated",
-                format!("the program already ended on {}", format_timestamp(existing.effective)),
-            ));
-        }
-    }
+    let existing = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await?;
+    program::check_terminate(existing.as_ref(), effective, now, input.backdate).map_err(termination_error)?;
     let termination = Termination { effective, reason: input.reason, decided_at: now, decided_by: operator_actor(&token) };
     let mut events = Vec::new();
     for partner in state.store.list_partners().await? {
@@ -344,16 +321,7 @@ async fn cancel_termination(State(state): State<AppState>, headers: HeaderMap) -
     let Some(existing) = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await? else {
         return Err(OperatorError::not_found("no termination is scheduled"));
     };
-    if existing.effective <= now {
-        return Err(OperatorError::new(
-            StatusCode::CONFLICT,
-            "program-terminated",
-            format!(
-                "the program ended on {}; a termination in effect cannot be called off",
-                format_timestamp(existing.effective)
-            ),
-        ));
-    }
+    program::check_cancel(&existing, now).map_err(termination_error)?;
     let mut events = Vec::new();
     for partner in state.store.list_partners().await? {
         let detail = json!({"cancelledEffectiveDate": format_timestamp(existing.effective)});
