@@ -97,6 +97,20 @@ enum Command {
     /// Keys and addresses blocked for probing (USE-2).
     #[command(subcommand)]
     Security(governance::SecurityCommand),
+    /// Write an online, consistent copy of the server's SQLite database to a new file (on the
+    /// server's machine). PostgreSQL: use pg_dump.
+    Backup {
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Put a backup in place in a fresh data directory (the server stopped). The server key is
+    /// not in the database: keep <data-dir>/server.key with the backup, or pass --server-key.
+    Restore {
+        #[arg(long)]
+        from: std::path::PathBuf,
+        #[arg(long, env = "ACE_DATA_DIR", default_value = "./ace-data")]
+        data_dir: std::path::PathBuf,
+    },
     /// Webhook subscriptions: signed, at-least-once, in-order event deliveries.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
@@ -417,6 +431,20 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Terms(c) => governance::terms(c, Client::new(cli.connection)?).await,
         Command::Program(c) => governance::program(c, Client::new(cli.connection)?).await,
         Command::Security(c) => governance::security(c, Client::new(cli.connection)?).await,
+        Command::Backup { to } => {
+            let to = std::path::absolute(&to)?;
+            let v = Client::new(cli.connection)?.post("/backup", &serde_json::json!({"to": to})).await?;
+            println!("backup written to {} ({} bytes)", v["path"].as_str().unwrap_or("-"), v["bytes"]);
+            Ok(())
+        }
+        Command::Restore { from, data_dir } => {
+            ace_store::SqlStore::restore_sqlite(&from, &data_dir).await?;
+            println!("restored {} into {}", from.display(), data_dir.join("ace.db").display());
+            if !data_dir.join("server.key").exists() {
+                println!("note: {} has no server.key; start the server with the original key (--server-key or the file), or access keys and page tokens will not work", data_dir.display());
+            }
+            Ok(())
+        }
         Command::Webhook(c) => webhook::webhook(c, Client::new(cli.connection)?).await,
     }
 }

@@ -147,7 +147,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::ResourceNotFound("The resource was not found.".into()),
             StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Unavailable(m) | StoreError::Other(m) => ApiError::Internal(m),
+            StoreError::Unavailable(m) | StoreError::Other(m) | StoreError::Unsupported(m) => ApiError::Internal(m),
         }
     }
 }

@@ -94,6 +94,22 @@ impl AppState {
         }
     }
 
+    /// Another node's state: the same key, clock and settings over `store`, with its own
+    /// caches and meters (tests start a second node, or a restored one, with it).
+    pub fn node_on(&self, store: Arc<dyn Store>) -> AppState {
+        AppState {
+            quotas: Arc::new(QuotaGate::new(store.clone())),
+            store,
+            clock: self.clock.clone(),
+            server_key: self.server_key.clone(),
+            auth_guard: Arc::new(AuthGuard::default()),
+            probes: Arc::new(security::ProbeGuard::new(self.settings.probe_policy)),
+            governance: Arc::new(governance::Governance::default()),
+            opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
+            settings: self.settings.clone(),
+        }
+    }
+
     pub fn now(&self) -> Instant {
         self.clock.now()
     }

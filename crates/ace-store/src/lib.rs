@@ -45,6 +45,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The back end cannot do this (e.g. a server-side backup of PostgreSQL).
+    #[error("not supported: {0}")]
+    Unsupported(String),
     #[error("storage error: {0}")]
     Other(String),
 }
@@ -243,6 +246,9 @@ pub trait Store: Send + Sync + 'static {
     /// A partner's own events after `after_seq` (the pollable feed).
     async fn list_partner_events(&self, partner_id: &str, after_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxEvent)>>;
     async fn max_event_seq(&self) -> StoreResult<i64>;
+    /// An online, consistent copy of the whole database in a new file (SQLite); PostgreSQL is
+    /// backed up with its own tools (`pg_dump`).
+    async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()>;
     /// The sequence number of one of a partner's events, by its id.
     async fn event_seq(&self, partner_id: &str, event_id: &str) -> StoreResult<Option<i64>>;
 }

@@ -37,6 +37,27 @@ pub fn router() -> Router<AppState> {
         .route("/security/unblock", post(unblock))
         .route("/partners/{id}/remove", post(remove_partner))
         .route("/partners/{id}/reinstate", post(reinstate_partner))
+        .route("/backup", post(backup))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupInput {
+    to: String,
+}
+
+/// An online, consistent copy of the SQLite database, written by the server to `to` (an
+/// absolute path on the server's machine that does not exist yet).
+async fn backup(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    authorize(&state, &headers).await?;
+    let input: BackupInput = parse_body(&body)?;
+    let path = std::path::PathBuf::from(&input.to);
+    if !path.is_absolute() {
+        return Err(OperatorError::bad_request(format!("{:?} is not an absolute path (the server writes it)", input.to)));
+    }
+    state.store.backup_to(&path).await?;
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    ok(json!({"path": input.to, "bytes": bytes}))
 }
 
 #[derive(Deserialize)]

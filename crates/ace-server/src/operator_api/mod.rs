@@ -136,6 +136,7 @@ impl From<StoreError> for OperatorError {
         match e {
             StoreError::NotFound => OperatorError::not_found("not found"),
             StoreError::Conflict(m) => OperatorError::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::Unsupported(m) => OperatorError::bad_request(m),
             StoreError::Unavailable(m) | StoreError::Other(m) => {
                 tracing::error!(cause = %m, "operator API storage error");
                 OperatorError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")

@@ -217,6 +217,8 @@ pub fn document() -> Value {
                 "post": op("Activate an access key", None, "200")},
             "/partners/{id}/users/{name}/keys/{key}/deactivate": {"parameters": [id_param("id"), id_param("name"), id_param("key")],
                 "post": op("Deactivate an access key: refused from the next request on", None, "200")},
+            "/backup": {"post": op("Write an online, consistent copy of the SQLite database to a new file on the server's machine",
+                Some(json!({"type": "object", "required": ["to"], "properties": {"to": {"type": "string", "description": "absolute path"}}})), "200")},
             "/settings": {
                 "get": op("Review settings", None, "200"),
                 "put": op("Change review and referral settings", Some(json!({"type": "object", "properties": {

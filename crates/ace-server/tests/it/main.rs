@@ -2,7 +2,9 @@
 //! `aws-sdk-partnercentralselling` crate (and raw signed requests for inputs no SDK sends).
 
 mod auth;
+mod backup;
 mod bad_input;
+mod concurrency;
 mod eligibility;
 mod governance;
 mod operator;

@@ -132,15 +132,7 @@ impl TestApp {
 
     /// The official SDK, pointed at this server, retries off (tests see every answer).
     pub fn client(&self, c: &Credentials) -> pcs::Client {
-        let credentials = pcs::config::Credentials::new(&c.access_key_id, &c.secret, None, None, "test");
-        let config = pcs::Config::builder()
-            .behavior_version(pcs::config::BehaviorVersion::latest())
-            .region(pcs::config::Region::new("us-east-1"))
-            .credentials_provider(credentials)
-            .endpoint_url(self.url(""))
-            .retry_config(pcs::config::retry::RetryConfig::disabled())
-            .build();
-        pcs::Client::from_conf(config)
+        client_at(&self.url(""), c)
     }
 
     /// A raw awsJson request, signed with `c`, for the inputs no SDK would send.
@@ -213,4 +205,17 @@ impl TestApp {
 /// The `__type` of an SDK error.
 pub fn code<E: pcs::error::ProvideErrorMetadata>(e: &E) -> String {
     e.code().unwrap_or("none").to_string()
+}
+
+/// The official SDK pointed at `endpoint` (another node), retries off.
+pub fn client_at(endpoint: &str, c: &Credentials) -> pcs::Client {
+    let credentials = pcs::config::Credentials::new(&c.access_key_id, &c.secret, None, None, "test");
+    let config = pcs::Config::builder()
+        .behavior_version(pcs::config::BehaviorVersion::latest())
+        .region(pcs::config::Region::new("us-east-1"))
+        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .retry_config(pcs::config::retry::RetryConfig::disabled())
+        .build();
+    pcs::Client::from_conf(config)
 }
