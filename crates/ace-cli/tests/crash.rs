@@ -4,7 +4,8 @@
 //! acknowledged is present exactly once, and every write left in doubt by a crash, retried with
 //! its `ClientToken`, either is found once (it had committed) or is created once (it had not):
 //! nothing is lost, nothing is doubled, nothing is half there. On SQLite, and on PostgreSQL when
-//! `ACE_TEST_DATABASE_URL` is set.
+//! `ACE_TEST_DATABASE_URL` is set — there also with two servers sharing the database, writers
+//! spread over both, one of them killed each round.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -102,11 +103,17 @@ async fn operator(host: &str, token: &str, method: reqwest::Method, path: &str, 
     response.json().await.unwrap()
 }
 
-async fn crash_run(database: Option<&str>) {
+/// `nodes` servers share the data directory (server key, operator token) and, on PostgreSQL,
+/// the database; writers are spread over them and one node is killed per round.
+async fn crash_run(database: Option<&str>, nodes: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let host = format!("127.0.0.1:{port}");
-    let mut server = start(dir.path(), port, database).await;
+    let ports: Vec<u16> =
+        (0..nodes).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
+    let host = format!("127.0.0.1:{}", ports[0]);
+    let mut servers = Vec::new();
+    for port in &ports {
+        servers.push(start(dir.path(), *port, database).await);
+    }
     let token = std::fs::read_to_string(dir.path().join("operator-token")).unwrap().trim().to_string();
     operator(
         &host,
@@ -124,6 +131,7 @@ async fn crash_run(database: Option<&str>) {
         key: keys["AccessKeyId"].as_str().unwrap().into(),
         secret: keys["SecretAccessKey"].as_str().unwrap().into(),
     };
+    let on_node = |n: usize| Partner { host: format!("127.0.0.1:{}", ports[n % nodes]), ..partner.clone() };
 
     // token → the id the server acknowledged; tokens sent without an answer are in doubt.
     let acknowledged: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
@@ -133,8 +141,7 @@ async fn crash_run(database: Option<&str>) {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
-                let (partner, acknowledged, in_doubt, stop) =
-                    (partner.clone(), acknowledged.clone(), in_doubt.clone(), stop.clone());
+                let (partner, acknowledged, in_doubt, stop) = (on_node(w), acknowledged.clone(), in_doubt.clone(), stop.clone());
                 tokio::spawn(async move {
                     let mut n = 0;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -158,13 +165,14 @@ async fn crash_run(database: Option<&str>) {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         tokio::time::sleep(Duration::from_millis(50 + seed % 250)).await;
-        server.child.start_kill().unwrap();
-        server.child.wait().await.unwrap();
+        let victim = (seed as usize) % nodes;
+        servers[victim].child.start_kill().unwrap();
+        servers[victim].child.wait().await.unwrap();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         for w in writers {
             w.await.unwrap();
         }
-        server = start(dir.path(), port, database).await;
+        servers[victim] = start(dir.path(), ports[victim], database).await;
     }
 
     // Every write left in doubt, retried with its token: one opportunity, committed or not.
@@ -202,18 +210,18 @@ async fn crash_run(database: Option<&str>) {
     let ids: BTreeSet<&String> = acknowledged.values().collect();
     assert_eq!(ids.len(), acknowledged.len(), "no two tokens share an opportunity");
     eprintln!(
-        "crash run ({}): {KILLS} kills, {} writes checked ({} left in doubt by a kill and resolved by their token), 0 lost, 0 doubled",
+        "crash run ({}, {nodes} node(s)): {KILLS} kills, {} writes checked ({} left in doubt by a kill and resolved by their token), 0 lost, 0 doubled",
         if database.is_some() { "PostgreSQL" } else { "SQLite" },
         acknowledged.len(),
         doubtful.len()
     );
     assert!(acknowledged.len() > KILLS * WRITERS, "the run did real work: {} writes", acknowledged.len());
-    drop(server);
+    drop(servers);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_consistency_under_sigkill_on_sqlite() {
-    crash_run(None).await;
+    crash_run(None, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,11 +230,13 @@ async fn crash_consistency_under_sigkill_on_postgres() {
         eprintln!("skipped: ACE_TEST_DATABASE_URL is not set, so the PostgreSQL back end was not tested");
         return;
     };
-    let schema = format!("crash_{}", std::process::id());
-    // Creates and migrates the schema; the server then uses it through its search path.
-    ace_store::SqlStore::open_postgres(&url, Some(&schema), 1).await.unwrap();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let server_url = format!("{url}{separator}options=-csearch_path%3D{schema}");
-    crash_run(Some(&server_url)).await;
-    ace_store::baseline::drop_postgres_schema(&url, &schema).await.unwrap();
+    for nodes in [1, 2] {
+        let schema = format!("crash_{}_{nodes}", std::process::id());
+        // Creates and migrates the schema; the servers then use it through their search path.
+        ace_store::SqlStore::open_postgres(&url, Some(&schema), 1).await.unwrap();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let server_url = format!("{url}{separator}options=-csearch_path%3D{schema}");
+        crash_run(Some(&server_url), nodes).await;
+        ace_store::baseline::drop_postgres_schema(&url, &schema).await.unwrap();
+    }
 }
