@@ -7,6 +7,7 @@ mod bad_input;
 mod concurrency;
 mod eligibility;
 mod governance;
+mod isolation;
 mod operator;
 mod opportunities;
 mod referrals;

@@ -1,0 +1,255 @@
+//! USE-4, tenant isolation as a property: random sequences of operations by three partners,
+//! across both catalogs, through every read path (get, list with filters and pages, page tokens
+//! replayed by another partner, tags, tasks, the events feed). No response may ever carry
+//! another partner's ids, names or account.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use crate::support::{Credentials, TestApp};
+
+const PARTNERS: usize = 3;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create {
+        actor: usize,
+        sandbox: bool,
+    },
+    Get {
+        actor: usize,
+        pick: usize,
+    },
+    Update {
+        actor: usize,
+        pick: usize,
+    },
+    List {
+        actor: usize,
+        sandbox: bool,
+        page: i32,
+    },
+    /// Lists as `owner`, then replays the page token as `actor`.
+    ReplayToken {
+        owner: usize,
+        actor: usize,
+    },
+    Tag {
+        actor: usize,
+        pick: usize,
+    },
+    ListTags {
+        actor: usize,
+        pick: usize,
+    },
+    StartTask {
+        actor: usize,
+        pick: usize,
+    },
+    ListTasks {
+        actor: usize,
+    },
+    Events {
+        actor: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let actor = 0..PARTNERS;
+    let pick = 0usize..64;
+    prop_oneof![
+        3 => (actor.clone(), any::<bool>()).prop_map(|(actor, sandbox)| Op::Create { actor, sandbox }),
+        2 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Get { actor, pick }),
+        1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Update { actor, pick }),
+        2 => (actor.clone(), any::<bool>(), 1i32..4).prop_map(|(actor, sandbox, page)| Op::List { actor, sandbox, page }),
+        1 => (actor.clone(), actor.clone()).prop_map(|(owner, actor)| Op::ReplayToken { owner, actor }),
+        1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Tag { actor, pick }),
+        1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::ListTags { actor, pick }),
+        1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::StartTask { actor, pick }),
+        1 => actor.clone().prop_map(|actor| Op::ListTasks { actor }),
+        1 => actor.prop_map(|actor| Op::Events { actor }),
+    ]
+}
+
+/// What each partner owns, and the markers that betray it.
+struct World {
+    app: TestApp,
+    users: Vec<Credentials>,
+    accounts: Vec<String>,
+    /// id → (owner, catalog, LastModifiedDate)
+    owned: BTreeMap<String, (usize, &'static str, String)>,
+    created: usize,
+}
+
+fn company(owner: usize, n: usize) -> String {
+    format!("Tenant{owner}Company{n}")
+}
+
+impl World {
+    fn pick(&self, pick: usize) -> Option<(String, usize, &'static str, String)> {
+        if self.owned.is_empty() {
+            return None;
+        }
+        let (id, (owner, catalog, modified)) = self.owned.iter().nth(pick % self.owned.len())?;
+        Some((id.clone(), *owner, catalog, modified.clone()))
+    }
+
+    /// The property: `body`, answered to `actor`, names nothing of another partner.
+    fn assert_clean(&self, actor: usize, what: &str, body: &Value) {
+        self.assert_clean_text(actor, what, &body.to_string());
+    }
+
+    fn assert_clean_text(&self, actor: usize, what: &str, text: &str) {
+        for (id, (owner, _, _)) in &self.owned {
+            if *owner != actor {
+                // Ids are O<n>: match them whole, not as a prefix of a longer id.
+                let quoted = format!("\"{id}\"");
+                let in_arn = format!("/{id}\"");
+                assert!(
+                    !text.contains(&quoted) && !text.contains(&in_arn),
+                    "{what}: partner {actor} saw {id} of partner {owner}: {text}"
+                );
+            }
+        }
+        for other in (0..PARTNERS).filter(|o| *o != actor) {
+            assert!(
+                !text.contains(&format!("Tenant{other}Company")),
+                "{what}: partner {actor} saw partner {other}'s customer: {text}"
+            );
+            assert!(!text.contains(&self.accounts[other]), "{what}: partner {actor} saw partner {other}'s account: {text}");
+            assert!(!text.contains(&format!("P-{other}")), "{what}: partner {actor} saw partner {other}'s id: {text}");
+        }
+    }
+
+    async fn run(&mut self, op: &Op) {
+        match op.clone() {
+            Op::Create { actor, sandbox } => {
+                let catalog = if sandbox { "Sandbox" } else { "AWS" };
+                self.created += 1;
+                let body = json!({"Catalog": catalog, "ClientToken": format!("t-{}", self.created),
+                    "Customer": {"Account": {"CompanyName": company(actor, self.created), "WebsiteUrl": "https://tenant.example.com",
+                        "Industry": "Retail", "Address": {"CountryCode": "US", "PostalCode": "98101"}}},
+                    "Project": {"Title": "Isolation", "CustomerBusinessProblem": "A problem statement long enough for the model."},
+                    "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-01-31"}});
+                let (status, v) = self.app.call(&self.users[actor], "CreateOpportunity", body).await;
+                assert_eq!(status, 200, "{v}");
+                self.assert_clean(actor, "CreateOpportunity", &v);
+                let id = v["Id"].as_str().unwrap().to_string();
+                self.owned.insert(id, (actor, catalog, v["LastModifiedDate"].as_str().unwrap().to_string()));
+            }
+            Op::Get { actor, pick } => {
+                let Some((id, owner, catalog, _)) = self.pick(pick) else { return };
+                let (status, v) =
+                    self.app.call(&self.users[actor], "GetOpportunity", json!({"Catalog": catalog, "Identifier": id})).await;
+                assert_eq!(status == 200, owner == actor, "GetOpportunity {id} of {owner} by {actor}: {v}");
+                self.assert_clean(actor, "GetOpportunity", &v);
+            }
+            Op::Update { actor, pick } => {
+                let Some((id, owner, catalog, modified)) = self.pick(pick) else { return };
+                let body = json!({"Catalog": catalog, "Identifier": id, "LastModifiedDate": modified,
+                    "Customer": {"Account": {"CompanyName": company(actor, 9999), "WebsiteUrl": "https://tenant.example.com",
+                        "Industry": "Retail", "Address": {"CountryCode": "US", "PostalCode": "98101"}}},
+                    "Project": {"Title": "Updated", "CustomerBusinessProblem": "A problem statement long enough for the model."},
+                    "LifeCycle": {"Stage": "Prospect", "TargetCloseDate": "2099-01-31"}});
+                let (status, v) = self.app.call(&self.users[actor], "UpdateOpportunity", body).await;
+                assert_eq!(status == 200, owner == actor, "UpdateOpportunity {id} of {owner} by {actor}: {v}");
+                self.assert_clean(actor, "UpdateOpportunity", &v);
+                if status == 200 {
+                    self.owned.get_mut(&id).unwrap().2 = v["LastModifiedDate"].as_str().unwrap().to_string();
+                }
+            }
+            Op::List { actor, sandbox, page } => {
+                let catalog = if sandbox { "Sandbox" } else { "AWS" };
+                let mut next: Option<String> = None;
+                loop {
+                    let mut body =
+                        json!({"Catalog": catalog, "MaxResults": page, "LifeCycle": {"Stage": ["Qualified", "Prospect"]}});
+                    if let Some(t) = &next {
+                        body["NextToken"] = json!(t);
+                    }
+                    let (status, v) = self.app.call(&self.users[actor], "ListOpportunities", body).await;
+                    assert_eq!(status, 200, "{v}");
+                    self.assert_clean(actor, "ListOpportunities", &v);
+                    match v["NextToken"].as_str() {
+                        Some(t) => next = Some(t.to_string()),
+                        None => break,
+                    }
+                }
+            }
+            Op::ReplayToken { owner, actor } => {
+                let (_, v) =
+                    self.app.call(&self.users[owner], "ListOpportunities", json!({"Catalog": "AWS", "MaxResults": 1})).await;
+                let Some(token) = v["NextToken"].as_str() else { return };
+                let body = json!({"Catalog": "AWS", "MaxResults": 1, "NextToken": token});
+                let (status, replayed) = self.app.call(&self.users[actor], "ListOpportunities", body).await;
+                if owner != actor {
+                    assert_eq!(status, 400, "a token replayed by another partner is refused: {replayed}");
+                }
+                self.assert_clean(actor, "ListOpportunities (replayed token)", &replayed);
+            }
+            Op::Tag { actor, pick } | Op::ListTags { actor, pick } => {
+                let Some((id, owner, catalog, _)) = self.pick(pick) else { return };
+                let arn = format!("arn:aws:partnercentral:us-east-1:{}:catalog/{catalog}/opportunity/{id}", self.accounts[owner]);
+                let (operation, body) = match op {
+                    Op::Tag { .. } => ("TagResource", json!({"ResourceArn": arn, "Tags": [{"Key": "k", "Value": "v"}]})),
+                    _ => ("ListTagsForResource", json!({"ResourceArn": arn})),
+                };
+                let (status, v) = self.app.call(&self.users[actor], operation, body).await;
+                assert_eq!(status == 200, owner == actor, "{operation} {id} of {owner} by {actor}: {v}");
+                // The error may echo the ARN the caller itself sent; nothing else of the owner.
+                self.assert_clean_text(actor, operation, &v.to_string().replace(&arn, "<the caller's ARN>"));
+            }
+            Op::StartTask { actor, pick } => {
+                let Some((id, owner, catalog, _)) = self.pick(pick) else { return };
+                self.created += 1;
+                let body = json!({"Catalog": catalog, "Identifier": id, "AwsSubmission": {"InvolvementType": "Co-Sell"},
+                    "ClientToken": format!("task-{}", self.created)});
+                let (status, v) = self.app.call(&self.users[actor], "StartEngagementFromOpportunityTask", body).await;
+                if owner != actor {
+                    assert_ne!(status, 200, "a task on another partner's opportunity: {v}");
+                }
+                self.assert_clean(actor, "StartEngagementFromOpportunityTask", &v);
+            }
+            Op::ListTasks { actor } => {
+                for catalog in ["AWS", "Sandbox"] {
+                    let (status, v) = self
+                        .app
+                        .call(&self.users[actor], "ListEngagementFromOpportunityTasks", json!({"Catalog": catalog}))
+                        .await;
+                    assert_eq!(status, 200, "{v}");
+                    self.assert_clean(actor, "ListEngagementFromOpportunityTasks", &v);
+                }
+            }
+            Op::Events { actor } => {
+                let (status, v) = self.app.ext(&self.users[actor], "ListEvents", json!({"MaxResults": 100})).await;
+                assert_eq!(status, 200, "{v}");
+                self.assert_clean(actor, "ListEvents", &v);
+            }
+        }
+    }
+}
+
+async fn scenario(ops: Vec<Op>) {
+    let app = TestApp::start().await;
+    let mut users = Vec::new();
+    let mut accounts = Vec::new();
+    for p in 0..PARTNERS {
+        users.push(app.partner(&format!("P-{p}")).await);
+        accounts.push(app.account_id(&format!("P-{p}")).await);
+    }
+    let mut world = World { app, users, accounts, owned: BTreeMap::new(), created: 0 };
+    for op in &ops {
+        world.run(op).await;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn use_4_no_response_ever_carries_another_partners_data(ops in proptest::collection::vec(op(), 1..40)) {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(scenario(ops));
+    }
+}
