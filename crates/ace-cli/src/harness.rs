@@ -44,6 +44,10 @@ struct Sizes {
     lists: usize,
     seeded: usize,
     baseline_rows: usize,
+    submits: usize,
+    pipeline_records: usize,
+    referrals: usize,
+    sweep_referrals: usize,
 }
 
 const PARTNERS: usize = 100;
@@ -62,7 +66,9 @@ struct Client {
 impl Client {
     async fn call(&self, operation: &str, body: &Value) -> Result<Value> {
         let bytes = serde_json::to_vec(body)?;
-        let target = format!("AWSPartnerCentralSelling.{operation}");
+        // `AcePartner.X` as it is; a bare name is a Selling API operation.
+        let target =
+            if operation.contains('.') { operation.to_string() } else { format!("AWSPartnerCentralSelling.{operation}") };
         let headers = ace_server::sigv4::sign_awsjson(
             &self.key,
             &self.secret,
@@ -162,12 +168,35 @@ where
     Ok(Stats { name, ops: total, elapsed, latencies, baseline: None })
 }
 
+/// A company name from a seeded mix of syllables: names spread over the alphabet as real ones
+/// do (the conflict check buckets by name prefix; near-identical names would all collide).
+fn company_name(n: usize, salt: u64) -> String {
+    const SYLLABLES: [&str; 24] = [
+        "ka", "lo", "mi", "ra", "ven", "tor", "quin", "sel", "dor", "an", "bri", "cal", "fen", "gla", "hol", "jor", "nex", "pol",
+        "sta", "tri", "ul", "vor", "wen", "zed",
+    ];
+    const SUFFIXES: [&str; 6] = ["Inc", "LLC", "GmbH", "Ltd", "Systems", "Group"];
+    let mut x = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt;
+    let mut next = || {
+        x ^= x >> 31;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        (x >> 33) as usize
+    };
+    let mut name = String::new();
+    for _ in 0..2 + next() % 2 {
+        name.push_str(SYLLABLES[next() % SYLLABLES.len()]);
+    }
+    let mut chars = name.chars();
+    let first = chars.next().map(|c| c.to_ascii_uppercase()).unwrap_or('X');
+    format!("{first}{} {} {n}", chars.as_str(), SUFFIXES[next() % SUFFIXES.len()])
+}
+
 /// A CreateOpportunity input of about 1.5 KB, as a CRM sends it.
 fn create_body(n: usize) -> Value {
     json!({
         "Catalog": "AWS",
         "ClientToken": format!("bench-{n}"),
-        "Customer": {"Account": {"CompanyName": format!("Bench Customer {n}"), "WebsiteUrl": format!("https://customer{n}.example.com"),
+        "Customer": {"Account": {"CompanyName": company_name(n, 1), "WebsiteUrl": format!("https://customer{n}.example.com"),
             "Industry": "Software and Internet", "Duns": format!("{:09}", 100_000_000 + n),
             "Address": {"CountryCode": "US", "PostalCode": "98101", "City": "Seattle", "StateOrRegion": "Washington", "StreetAddress": "410 Terry Ave N"}}},
         "Project": {"Title": "Data platform migration", "DeliveryModels": ["SaaS or PaaS"],
@@ -184,7 +213,8 @@ fn create_body(n: usize) -> Value {
 
 /// A seeded opportunity with the same document shape (ids far above the server's sequence).
 fn seeded(n: usize, partner_id: &str, now: chrono::DateTime<chrono::Utc>) -> Opportunity {
-    let mut document = create_body(n).as_object().cloned().unwrap_or_default();
+    // Other customers than the created ones (names, domains and DUNS of their own).
+    let mut document = create_body(n + 50_000_000).as_object().cloned().unwrap_or_default();
     document.remove("Catalog");
     document.remove("ClientToken");
     if n.is_multiple_of(3) {
@@ -211,6 +241,50 @@ fn seeded(n: usize, partner_id: &str, now: chrono::DateTime<chrono::Utc>) -> Opp
         review: ReviewState::default(),
         referral_id: None,
     }
+}
+
+/// Seeds `total` open referrals, 1 % past their contact deadline, and times one sweep.
+async fn sweep(
+    store: &Arc<dyn Store>,
+    state: &ace_server::AppState,
+    total: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(f64, usize)> {
+    use ace_domain::referral::{Referral, ReferralContact, ReferralCustomer, ReferralIds, ReferralKind, ReferralRequest};
+    let mut batch = WriteBatch::default();
+    for n in 0..total {
+        let due = n % 100 == 0;
+        let request = ReferralRequest {
+            partner_id: format!("P-BENCH-{:03}", n % PARTNERS),
+            catalog: Catalog::Aws,
+            kind: ReferralKind::Opportunity,
+            customer: ReferralCustomer {
+                company_name: format!("Swept {n}"),
+                website: format!("https://swept{n}.example.com"),
+                country: "US".into(),
+                industry: None,
+            },
+            title: None,
+            problem: None,
+            contact: ReferralContact {
+                name: Some("Jane Doe".into()),
+                email: Some(format!("jane@swept{n}.example.com")),
+                phone: None,
+                title: None,
+            },
+        };
+        let ids = ReferralIds { invitation: format!("engi-s{n:012}"), engagement: format!("eng-s{n:013}") };
+        let deadline = if due { now - chrono::TimeDelta::hours(1) } else { now + chrono::TimeDelta::days(3) };
+        let provided = now - chrono::TimeDelta::days(4);
+        batch.insert_referrals.push(Referral::pending(request, ids, provided, now + chrono::TimeDelta::days(15), deadline));
+        if batch.insert_referrals.len() == 5_000 {
+            store.commit(std::mem::take(&mut batch)).await?;
+        }
+    }
+    store.commit(batch).await?;
+    let t = Clock::now();
+    let done = ace_server::referrals::sweep(state).await?;
+    Ok((t.elapsed().as_secs_f64() * 1e3, done.len()))
 }
 
 struct RemoveOnDrop(std::path::PathBuf);
@@ -243,9 +317,31 @@ fn progress(json: bool, message: &str) {
 
 pub async fn run(args: HarnessArgs) -> Result<()> {
     let sizes = if args.quick {
-        Sizes { creates: 3_000, gets: 10_000, updates: 2_000, lists: 500, seeded: 20_000, baseline_rows: 1_000 }
+        Sizes {
+            creates: 3_000,
+            gets: 10_000,
+            updates: 2_000,
+            lists: 500,
+            seeded: 20_000,
+            baseline_rows: 1_000,
+            submits: 500,
+            pipeline_records: 20_000,
+            referrals: 300,
+            sweep_referrals: 5_000,
+        }
     } else {
-        Sizes { creates: 30_000, gets: 100_000, updates: 20_000, lists: 2_000, seeded: 1_000_000, baseline_rows: 5_000 }
+        Sizes {
+            creates: 30_000,
+            gets: 100_000,
+            updates: 20_000,
+            lists: 2_000,
+            seeded: 1_000_000,
+            baseline_rows: 5_000,
+            submits: 3_000,
+            pipeline_records: 1_000_000,
+            referrals: 2_000,
+            sweep_referrals: 100_000,
+        }
     };
     let seeded_total = args.opportunities.unwrap_or(sizes.seeded);
     let work = std::env::temp_dir().join(format!("ace-bench-{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis()));
@@ -264,6 +360,10 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
         ace_server::crypto::ServerKey::random(),
         ace_server::Settings::default(),
     );
+    // As `ace serve` starts: the program's consent statement, and an operator token on disk.
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    ace_server::bootstrap_program_data(store.as_ref(), started_ms).await?;
+    ace_server::bootstrap_operator_token(store.as_ref(), &work.join("server"), started_ms).await?;
     let unlimited = QuotaLimits { reads_per_second: None, writes_per_second: None, reads_per_day: None, writes_per_day: None };
     store.set_quota(None, &unlimited).await?;
     let now = state.now();
@@ -303,6 +403,7 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
             .await?;
         clients.push(Client { http: http.clone(), host: host.clone(), key, secret });
     }
+    let sweep_state = state.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(ace_server::serve(listener, state, async move {
         let _ = stopped.await;
@@ -449,8 +550,106 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
     })
     .await?;
     scenarios.push(single);
+
+    // Submit with pre-screen and conflict check against the operator's pipeline (SUB-1, SUB-2).
+    progress(args.json, &format!("seeding {} operator pipeline records", sizes.pipeline_records));
+    for chunk in (0..sizes.pipeline_records).collect::<Vec<_>>().chunks(10_000) {
+        let records: Vec<ace_domain::identity::PipelineRecord> = chunk
+            .iter()
+            .map(|n| ace_domain::identity::PipelineRecord {
+                external_id: format!("CRM-{n}"),
+                company_name: company_name(*n, 2),
+                website: Some(format!("https://pipeline{n}.example.org")),
+                country: Some("US".into()),
+                duns: Some(format!("{:09}", 500_000_000 + n)),
+                stage: "Open".into(),
+                owner: None,
+            })
+            .collect();
+        store.upsert_pipeline_records(&records).await?;
+    }
+    progress(args.json, &format!("attesting {} opportunities (not timed)", sizes.submits));
+    let to_submit: Vec<Created> = created.iter().take(sizes.submits).cloned().collect();
+    let attestation = |id: &str| {
+        json!({"Catalog": "AWS", "OpportunityIdentifier": id,
+            "PreSalesEffort": {"Description": "Two workshops with the CIO; agreed a migration plan for forty VMs.",
+                "Activities": ["Workshop", "Architecture review"], "DecisionMakerEngaged": "CIO", "LastMeetingDate": "2026-01-15"},
+            "CustomerConsent": {"StatementVersion": "2021-10-27", "Method": "Email", "ObtainedAt": "2026-01-15T10:00:00Z", "ObtainedBy": "bench"}})
+    };
+    // A submission needs a solution (SUB-1) and the attestation (SUB-3, SUB-4).
+    for p in 0..PARTNERS {
+        store
+            .insert_solution(&ace_store::SolutionRecord {
+                catalog: Catalog::Aws,
+                id: ace_domain::ids::solution_id(p as i64 + 1),
+                partner_id: format!("P-BENCH-{p:03}"),
+                name: format!("Bench Solution {p}"),
+                category: "Software Product".into(),
+                status: "Active".into(),
+                created_ms: now.timestamp_millis(),
+            })
+            .await?;
+    }
+    for (owner, id, _) in &to_submit {
+        let solution = ace_domain::ids::solution_id(*owner as i64 + 1);
+        let associate = json!({"Catalog": "AWS", "OpportunityIdentifier": id, "RelatedEntityType": "Solutions", "RelatedEntityIdentifier": solution});
+        clients[*owner].call("AssociateOpportunity", &associate).await?;
+        clients[*owner].call("AcePartner.PutSubmissionAttestation", &attestation(id)).await?;
+    }
+    progress(args.json, &format!("SubmitOpportunity × {}", to_submit.len()));
+    let (cl, queue) = (clients.clone(), Arc::new(to_submit));
+    let submit = drive("SubmitOpportunity (pre-screen, conflicts)", c, queue.len(), move |_, n| {
+        let (owner, id, _) = queue[n].clone();
+        let client = cl[owner].clone();
+        async move {
+            client.call("SubmitOpportunity", &json!({"Catalog": "AWS", "Identifier": id, "InvolvementType": "Co-Sell"})).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    scenarios.push(submit);
+
+    // Referral create (operator API, behind the eligibility gate) and accept (partner, SDK task).
+    progress(args.json, &format!("referral create + accept × {}", sizes.referrals));
+    let token = std::fs::read_to_string(work.join("server").join("operator-token")).ok().map(|t| t.trim().to_string());
+    let referral = match token {
+        Some(token) => {
+            let (cl, http, host) = (clients.clone(), http.clone(), host.clone());
+            let stats = drive("Referral create + accept", c, sizes.referrals, move |_, n| {
+                let (http, host, token) = (http.clone(), host.clone(), token.clone());
+                let client = cl[n % PARTNERS].clone();
+                async move {
+                    let body = json!({"partner": format!("P-BENCH-{:03}", n % PARTNERS), "kind": "opportunity",
+                        "company": format!("Referred {n}"), "website": format!("https://referred{n}.example.com"), "country": "US",
+                        "contact_name": "Jane Doe", "contact_email": format!("jane{n}@referred{n}.example.com")});
+                    let response = http.post(format!("http://{host}/operator/v1/referrals")).bearer_auth(&token).json(&body).send().await?;
+                    let status = response.status();
+                    let v: Value = response.json().await?;
+                    if !status.is_success() {
+                        bail!("referral: {status}: {v}");
+                    }
+                    let id = v["Id"].as_str().context("referral Id")?.to_string();
+                    client
+                        .call("StartEngagementByAcceptingInvitationTask", &json!({"Catalog": "AWS", "Identifier": id, "ClientToken": format!("acc-{n}")}))
+                        .await?;
+                    Ok(())
+                }
+            })
+            .await?;
+            Some(stats)
+        }
+        None => None,
+    };
+    scenarios.extend(referral);
     let _ = stop.send(());
 
+    // Program-wide jobs, timed directly: eligibility of every partner, the deadline sweep.
+    progress(args.json, "eligibility of all partners");
+    let t = Clock::now();
+    let reports = ace_server::eligibility::all_reports(store.as_ref(), now).await?;
+    let eligibility_ms = t.elapsed().as_secs_f64() * 1e3;
+    progress(args.json, &format!("deadline sweep over {} referrals, 1% due", sizes.sweep_referrals));
+    let (sweep_ms, swept) = sweep(&store, &sweep_state, sizes.sweep_referrals, now).await?;
     let database_mb = if args.database.is_some() { None } else { Some(round(dir_size_mb(&work.join("server")))) };
     let report = json!({
         "backend": if args.database.is_some() { "postgres" } else { "sqlite" },
@@ -460,6 +659,11 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
         "scenarios": scenarios.iter().map(Stats::json).collect::<Vec<_>>(),
         "baselines": {"raw_single_row_tx_per_s": round(single_rate), "raw_batched_rows_per_s": round(batch_rate), "bare_http_per_s": round(bare_rate)},
         "create_batches_per_commit": args.database.is_none().then(|| round(per_commit)),
+        "eligibility_all_partners_ms": round(eligibility_ms),
+        "eligibility_partners": reports.len(),
+        "sweep_ms": round(sweep_ms),
+        "sweep_referrals": sizes.sweep_referrals,
+        "sweep_actions": swept,
         "peak_rss_mb": peak_rss_mb().map(round),
         "database_mb": database_mb,
     });
@@ -493,6 +697,8 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
         );
     }
     println!("raw inserts in batches of 1,000: {batch_rate:.0} rows/s");
+    println!("eligibility of all {} partners: {eligibility_ms:.1} ms", reports.len());
+    println!("deadline sweep over {} open referrals, 1% due: {sweep_ms:.1} ms ({swept} actions)", sizes.sweep_referrals);
     if args.database.is_none() {
         println!("group commit: {per_commit:.1} CreateOpportunity batches per transaction (fsync)");
     }

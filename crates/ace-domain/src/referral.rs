@@ -363,6 +363,21 @@ pub enum DueAction {
     Remind,
 }
 
+/// REF-3: the earliest moment the sweep may have something to do with this referral, whatever
+/// the reminder offset (the sweep looks that far ahead); `None` when it never will. The store
+/// indexes it, so a sweep reads only referrals that may be due, not every open one.
+pub fn sweep_after(r: &Referral) -> Option<Instant> {
+    if !r.status.visible_to_partner() {
+        return None;
+    }
+    let expiry = (r.status == ReferralStatus::Pending).then_some(r.expires_at);
+    let deadline = (r.contact_record.is_none() && r.flagged_at.is_none()).then_some(r.contact_deadline);
+    match (deadline, expiry) {
+        (Some(d), Some(e)) => Some(d.min(e)),
+        (d, e) => d.or(e),
+    }
+}
+
 pub fn due_action(
     r: &Referral,
     now: Instant,
@@ -545,5 +560,27 @@ mod tests {
         assert!(t.email_body.contains("referred"));
         assert!(t.email_body.contains("communication-preferences"));
         assert!(t.phone_script.contains("own name"));
+    }
+
+    #[test]
+    fn ref_3_sweep_after_is_the_next_deadline_or_never() {
+        let r = referral();
+        assert_eq!(sweep_after(&r), Some(r.contact_deadline.min(r.expires_at)));
+        let contacted = Referral {
+            contact_record: Some(ContactRecord {
+                channel: ContactChannel::Email,
+                contacted_at: r.provided_at,
+                recorded_by: "alice".into(),
+                recorded_at: r.provided_at,
+                note: None,
+            }),
+            status: ReferralStatus::Accepted,
+            ..r.clone()
+        };
+        assert_eq!(sweep_after(&contacted), None, "accepted and contacted: nothing left to sweep");
+        let flagged = Referral { status: ReferralStatus::Accepted, flagged_at: Some(r.contact_deadline), ..r.clone() };
+        assert_eq!(sweep_after(&flagged), None, "flagged once, not again");
+        let revoked = Referral { status: ReferralStatus::Revoked, ..r.clone() };
+        assert_eq!(sweep_after(&revoked), None);
     }
 }

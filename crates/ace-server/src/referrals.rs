@@ -217,8 +217,16 @@ pub async fn sweep(state: &AppState) -> StoreResult<Vec<String>> {
     let policy = policy(state).await?;
     let reminder = TimeDelta::hours(setting_i64(state, REMINDER_HOURS_SETTING, REMINDER_HOURS_DEFAULT).await?);
     let mut done = Vec::new();
-    for r in state.store.active_referrals(SWEEP_MAX).await? {
-        let Some(action) = due_action(&r, now, policy, reminder) else { continue };
+    let horizon = (now + reminder).timestamp_millis();
+    for r in state.store.due_referrals(horizon, SWEEP_MAX).await? {
+        let Some(action) = due_action(&r, now, policy, reminder) else {
+            // Listed but nothing to do (a reminder already sent, or a row from before the due
+            // index): writing it back stores when it is really next due.
+            if ace_domain::referral::sweep_after(&r).is_none_or(|t| t.timestamp_millis() > horizon) {
+                let _ = state.store.commit(WriteBatch { update_referrals: vec![r.clone()], ..Default::default() }).await;
+            }
+            continue;
+        };
         let account = state.store.get_partner(&r.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
         let mut next = r.clone();
         let event = match action {

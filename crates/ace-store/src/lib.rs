@@ -209,8 +209,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_referral(&self, id: &str) -> StoreResult<Option<Referral>>;
     /// A partner's referrals (or everyone's), oldest first.
     async fn list_referrals(&self, partner_id: Option<&str>, limit: usize) -> StoreResult<Vec<Referral>>;
-    /// PENDING and ACCEPTED referrals: what the deadline sweep looks at.
-    async fn active_referrals(&self, limit: usize) -> StoreResult<Vec<Referral>>;
+    /// REF-3: open referrals the sweep may have to act on by `until_ms` (indexed by
+    /// `referral::sweep_after`), most overdue first.
+    async fn due_referrals(&self, until_ms: i64, limit: usize) -> StoreResult<Vec<Referral>>;
     /// REF-5: the first suppression among `keys`.
     async fn find_suppression(&self, keys: &[String]) -> StoreResult<Option<Suppression>>;
     async fn list_suppressions(&self) -> StoreResult<Vec<Suppression>>;

@@ -76,6 +76,7 @@ fn bind(params: &[Param]) -> Vec<Box<dyn ToSql + Sync + Send>> {
                 Param::Int(n) => Box::new(*n),
                 Param::Text(s) => Box::new(s.clone()),
                 Param::NullText => Box::new(Option::<String>::None),
+                Param::NullInt => Box::new(Option::<i64>::None),
             }
         })
         .collect()

@@ -11,6 +11,7 @@ pub enum Param {
     Int(i64),
     Text(String),
     NullText,
+    NullInt,
 }
 
 impl From<i64> for Param {

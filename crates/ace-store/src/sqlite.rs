@@ -72,7 +72,7 @@ fn to_sql(p: &Param) -> SqlValue {
     match p {
         Param::Int(n) => SqlValue::Integer(*n),
         Param::Text(s) => SqlValue::Text(s.clone()),
-        Param::NullText => SqlValue::Null,
+        Param::NullText | Param::NullInt => SqlValue::Null,
     }
 }
 

@@ -153,6 +153,11 @@ CREATE INDEX access_keys_by_user ON access_keys (partner_id, user_name);
 INSERT INTO access_keys (access_key_id, partner_id, user_name, secret, status, created_ms)
     SELECT access_key_id, partner_id, name, secret, 'active', created_ms FROM users;
 "#,
+    r#"
+ALTER TABLE referrals ADD COLUMN due_ms BIGINT;
+UPDATE referrals SET due_ms = provided_ms WHERE status IN ('PENDING', 'ACCEPTED');
+CREATE INDEX referrals_by_due ON referrals (due_ms);
+"#,
 ];
 
 /// The quota row that holds the default for every partner.
@@ -451,7 +456,7 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
         )
         .await?;
         tx.exec(
-            "INSERT INTO referrals (id, partner_id, catalog, status, provided_ms, version, doc) VALUES ($1, $2, $3, $4, $5, 1, $6)",
+            "INSERT INTO referrals (id, partner_id, catalog, status, provided_ms, version, doc, due_ms) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)",
             &[
                 referral.id.as_str().into(),
                 referral.partner_id.as_str().into(),
@@ -459,6 +464,7 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
                 referral.status.as_str().into(),
                 referral.provided_at.timestamp_millis().into(),
                 sealing::seal(&Referral { version: 1, ..referral.clone() }, &key)?.into(),
+                due_param(referral),
             ],
         )
         .await?;
@@ -486,13 +492,14 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
         };
         let n = tx
             .exec(
-                "UPDATE referrals SET status = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
+                "UPDATE referrals SET status = $2, version = $3, doc = $4, due_ms = $6 WHERE id = $1 AND version = $5",
                 &[
                     referral.id.as_str().into(),
                     referral.status.as_str().into(),
                     next.version.into(),
                     doc.into(),
                     referral.version.into(),
+                    due_param(&next),
                 ],
             )
             .await?;
@@ -616,6 +623,14 @@ async fn append_audit(tx: &mut Box<dyn Tx>, entries: &[AuditEntry]) -> StoreResu
     }
     tx.exec("UPDATE audit_head SET hash = $1 WHERE id = 1", &[prev_hash.into()]).await?;
     Ok(())
+}
+
+/// REF-3: when the sweep should next look at a referral (NULL: never).
+fn due_param(r: &Referral) -> Param {
+    match ace_domain::referral::sweep_after(r) {
+        Some(t) => Param::Int(t.timestamp_millis()),
+        None => Param::NullInt,
+    }
 }
 
 /// A referral's document with its data key, when the key still exists (REM-2).
@@ -1355,12 +1370,15 @@ impl Store for SqlStore {
         rows.iter().map(referral_from_row).collect()
     }
 
-    async fn active_referrals(&self, limit: usize) -> StoreResult<Vec<Referral>> {
+    async fn due_referrals(&self, until_ms: i64, limit: usize) -> StoreResult<Vec<Referral>> {
         let mut r = self.db.reader().await?;
         let rows = r
             .query(
-                &format!("SELECT {REFERRAL_COLUMNS} FROM referrals WHERE status IN ('PENDING', 'ACCEPTED') ORDER BY provided_ms, id LIMIT $1"),
-                &[(limit as i64).into()],
+                &format!(
+                    "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE due_ms <= $1 AND status IN ('PENDING', 'ACCEPTED') \
+                     ORDER BY due_ms, id LIMIT $2"
+                ),
+                &[until_ms.into(), (limit as i64).into()],
             )
             .await?;
         rows.iter().map(referral_from_row).collect()

@@ -529,6 +529,23 @@ async fn ref_3_referrals_are_acted_on_once_and_rem_2_deletes(store: &SqlStore) {
     store.commit(WriteBatch { insert_referrals: vec![referral.clone()], ..Default::default() }).await.unwrap();
     let stored = store.get_referral(&referral.id).await.unwrap().unwrap();
     assert_eq!(stored.version, 1);
+    // REF-3: due at its contact deadline (1,500 ms, before its expiry at 2,000), not before.
+    assert!(store.due_referrals(1_499, 10).await.unwrap().is_empty(), "not due yet");
+    assert_eq!(store.due_referrals(1_500, 10).await.unwrap().len(), 1, "due at its contact deadline");
+    let contacted = Referral {
+        contact_record: Some(ContactRecord {
+            channel: ContactChannel::Email,
+            contacted_at: from_millis(1_200),
+            recorded_by: "alice".into(),
+            recorded_at: from_millis(1_200),
+            note: None,
+        }),
+        status: ReferralStatus::Accepted,
+        ..stored.clone()
+    };
+    store.commit(WriteBatch { update_referrals: vec![contacted], ..Default::default() }).await.unwrap();
+    assert!(store.due_referrals(i64::MAX, 10).await.unwrap().is_empty(), "accepted and contacted: never due again");
+    let stored = store.get_referral(&referral.id).await.unwrap().unwrap();
     let revoked = Referral { status: ReferralStatus::Revoked, ..stored.clone() };
     let batch = WriteBatch {
         update_referrals: vec![revoked.clone()],
@@ -542,7 +559,7 @@ async fn ref_3_referrals_are_acted_on_once_and_rem_2_deletes(store: &SqlStore) {
     );
     assert_eq!(store.get_referral(&referral.id).await.unwrap().unwrap().status, ReferralStatus::Revoked);
     assert!(store.get_opportunity("P-A", Catalog::Aws, "O7").await.unwrap().is_none());
-    assert!(store.active_referrals(10).await.unwrap().is_empty());
+    assert!(store.due_referrals(i64::MAX, 10).await.unwrap().is_empty(), "a revoked referral is never due");
     assert_eq!(store.list_referrals(Some("P-A"), 10).await.unwrap().len(), 1);
 
     let suppression = Suppression {
