@@ -223,42 +223,6 @@ impl PartnerProfile {
 }
 
 #[cfg(test)]
-mod removal_tests {
-    use super::*;
-    use crate::time::from_millis;
-
-    #[test]
-    fn rem_1_removal_scopes_and_reinstatement() {
-        let mut p = PartnerProfile {
-            id: "P1".into(),
-            name: "P1 Inc".into(),
-            path: PartnerPath::Consulting,
-            tier: Tier::Select,
-            account_id: "123456789012".into(),
-            programs: vec![],
-            psf_listed: false,
-            isv_path_confirmed: false,
-            privacy_policy: None,
-            timezone: "UTC".into(),
-            holiday_calendar: None,
-            referrals_approved: false,
-            further_requirements: Default::default(),
-            removal: None,
-        };
-        let removal = |scope| Removal { scope, reason: None, at: from_millis(0), by: "operator:admin".into() };
-        assert_eq!(p.reinstate(RemovalScope::All), Err(RemovalError::NotRemoved("P1".into())));
-        p.remove(removal(RemovalScope::Referrals)).unwrap();
-        assert!(p.has_access(), "removed from referrals only: still in the program");
-        p.remove(removal(RemovalScope::All)).unwrap();
-        assert!(!p.has_access());
-        assert_eq!(p.remove(removal(RemovalScope::Referrals)), Err(RemovalError::NarrowerThanCurrent("P1".into())));
-        assert_eq!(p.reinstate(RemovalScope::Referrals), Err(RemovalError::ReinstateAllFirst("P1".into())));
-        assert_eq!(p.reinstate(RemovalScope::All).map(|r| r.scope), Ok(RemovalScope::All));
-        assert!(p.has_access() && p.removal.is_none());
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -314,5 +278,21 @@ mod tests {
             assert_eq!(Program::parse(p.as_str()), Some(p));
         }
         assert_eq!(Program::parse("bogus"), None);
+    }
+
+    #[test]
+    fn rem_1_removal_scopes_and_reinstatement() {
+        let mut p = profile(PartnerPath::Consulting, Tier::Select);
+        let removal = |scope| Removal { scope, reason: None, at: crate::time::from_millis(0), by: "operator:admin".into() };
+        let id = p.id.clone();
+        assert_eq!(p.reinstate(RemovalScope::All), Err(RemovalError::NotRemoved(id.clone())));
+        p.remove(removal(RemovalScope::Referrals)).unwrap();
+        assert!(p.has_access(), "removed from referrals only: still in the program");
+        p.remove(removal(RemovalScope::All)).unwrap();
+        assert!(!p.has_access());
+        assert_eq!(p.remove(removal(RemovalScope::Referrals)), Err(RemovalError::NarrowerThanCurrent(id.clone())));
+        assert_eq!(p.reinstate(RemovalScope::Referrals), Err(RemovalError::ReinstateAllFirst(id)));
+        assert_eq!(p.reinstate(RemovalScope::All).map(|r| r.scope), Ok(RemovalScope::All));
+        assert!(p.has_access() && p.removal.is_none());
     }
 }
