@@ -40,41 +40,6 @@ pub struct FloodBench {
     opportunities: usize,
 }
 
-struct Signer {
-    http: reqwest::Client,
-    host: String,
-    access_key_id: String,
-    secret: String,
-}
-
-impl Signer {
-    /// One ListOpportunities call: (HTTP status, latency).
-    async fn list(&self) -> Result<(u16, Duration)> {
-        let body = br#"{"Catalog":"AWS","MaxResults":20}"#;
-        let started = Clock::now();
-        let headers = ace_server::sigv4::sign_awsjson(
-            &self.access_key_id,
-            &self.secret,
-            ace_domain::ids::REGION,
-            &self.host,
-            "AWSPartnerCentralSelling.ListOpportunities",
-            body,
-            chrono::Utc::now(),
-        );
-        let mut request = self.http.post(format!("http://{}/", self.host)).body(body.to_vec());
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let text = response.bytes().await?;
-        if status != 200 && !String::from_utf8_lossy(&text).contains("ThrottlingException") {
-            anyhow::bail!("unexpected answer {status}: {}", String::from_utf8_lossy(&text));
-        }
-        Ok((status, started.elapsed()))
-    }
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -82,15 +47,25 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// One ListOpportunities call: (HTTP status, latency); a throttled answer is an answer.
+async fn list(client: &crate::harness::Client) -> Result<(u16, Duration)> {
+    let started = Clock::now();
+    let (status, text) = client.send("ListOpportunities", &json!({"Catalog": "AWS", "MaxResults": 20})).await?;
+    if status != 200 && !String::from_utf8_lossy(&text).contains("ThrottlingException") {
+        anyhow::bail!("unexpected answer {status}: {}", String::from_utf8_lossy(&text));
+    }
+    Ok((status, started.elapsed()))
+}
+
 /// Paced calls at `per_second` for `seconds`; returns (status, latency) of each.
-async fn paced(signer: std::sync::Arc<Signer>, per_second: f64, seconds: u64) -> Result<Vec<(u16, Duration)>> {
+async fn paced(signer: std::sync::Arc<crate::harness::Client>, per_second: f64, seconds: u64) -> Result<Vec<(u16, Duration)>> {
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let until = Clock::now() + Duration::from_secs(seconds);
     let mut out = Vec::new();
     while Clock::now() < until {
         tick.tick().await;
-        out.push(signer.list().await?);
+        out.push(list(&signer).await?);
     }
     Ok(out)
 }
@@ -103,23 +78,13 @@ pub async fn flood(args: FloodBench) -> Result<()> {
     let now = state.now();
     let mut rng = Rng(7);
     let mut signers = Vec::new();
+    let http = reqwest::Client::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let host = listener.local_addr()?.to_string();
     for i in 0..=args.calm_partners {
         let mut profile = partner(i, &mut rng);
         profile.id = if i == 0 { "P-FLOOD".into() } else { format!("P-CALM-{i:03}") };
         store.insert_partner(&profile, now.timestamp_millis()).await?;
-        let (access_key_id, secret) = ace_server::crypto::new_access_key_pair();
-        store
-            .insert_user(&ace_store::UserRecord {
-                partner_id: profile.id.clone(),
-                name: "bench".into(),
-                access_key_id: access_key_id.clone(),
-                secret_encrypted: state.server_key.encrypt(&secret),
-                status: ace_store::UserStatus::Active,
-                created_ms: now.timestamp_millis(),
-            })
-            .await?;
         let batch = WriteBatch {
             insert_opportunities: (0..args.opportunities)
                 .map(|n| opportunity(i * args.opportunities + n + 1, &profile.id, now, false, false, &mut rng))
@@ -127,14 +92,14 @@ pub async fn flood(args: FloodBench) -> Result<()> {
             ..Default::default()
         };
         store.commit(batch).await?;
-        signers.push(Arc::new(Signer { http: reqwest::Client::new(), host: host.clone(), access_key_id, secret }));
+        signers.push(Arc::new(crate::harness::bench_user(store.as_ref(), &state, &profile.id, &http, &host).await?));
     }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(ace_server::serve(listener, state, async move {
         let _ = stopped.await;
     }));
     let flooder = signers[0].clone();
-    let calm: Vec<Arc<Signer>> = signers[1..].to_vec();
+    let calm: Vec<Arc<crate::harness::Client>> = signers[1..].to_vec();
     let calm_rate = read_quota * 0.8;
     let run_calm = |seconds: u64| {
         let calm = calm.clone();
@@ -351,18 +316,32 @@ fn opportunity(n: usize, partner_id: &str, now: Instant, approved: bool, referra
             "ExpectedCustomerSpend": [{"Amount": "12000", "CurrencyCode": "USD", "Frequency": "Monthly", "TargetCompany": "AWS"}]},
         "OpportunityType": "Net New Business",
     });
+    let origin = if referral { Origin::AwsReferral } else { Origin::PartnerReferral };
+    let mut o = stored(format!("O{n}"), partner_id, document.as_object().cloned().unwrap_or_default(), origin, created);
+    o.approved_at = approved.then(|| created + chrono::TimeDelta::hours(30));
+    o
+}
+
+/// An `AWS`-catalog opportunity as the store keeps it, for seeding benchmark data directly.
+pub(crate) fn stored(
+    id: String,
+    partner_id: &str,
+    document: serde_json::Map<String, serde_json::Value>,
+    origin: Origin,
+    created: Instant,
+) -> Opportunity {
     Opportunity {
         catalog: Catalog::Aws,
-        id: format!("O{n}"),
+        id,
         partner_id: partner_id.to_string(),
-        document: document.as_object().cloned().unwrap_or_default(),
-        origin: if referral { Origin::AwsReferral } else { Origin::PartnerReferral },
+        document,
+        origin,
         created,
         last_modified: created,
         related: empty_related(),
         tags: vec![],
         submission: None,
-        approved_at: approved.then(|| created + chrono::TimeDelta::hours(30)),
+        approved_at: None,
         review: ReviewState::default(),
         referral_id: None,
     }

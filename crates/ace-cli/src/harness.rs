@@ -14,7 +14,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use ace_domain::ids::Catalog;
-use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewState};
+use ace_domain::opportunity::{Opportunity, Origin};
 use ace_domain::quota::QuotaLimits;
 use ace_store::{SqlStore, Store, UserRecord, UserStatus, WriteBatch};
 
@@ -55,18 +55,20 @@ const PARTNERS: usize = 100;
 /// A created opportunity: (owning partner's index, id, LastModifiedDate).
 type Created = (usize, String, String);
 
+/// A partner user's signed awsJson client (keep-alive, SigV4), as a CRM integration calls.
 #[derive(Clone)]
-struct Client {
-    http: reqwest::Client,
-    host: String,
-    key: String,
-    secret: String,
+pub(crate) struct Client {
+    pub http: reqwest::Client,
+    pub host: String,
+    pub key: String,
+    pub secret: String,
 }
 
 impl Client {
-    async fn call(&self, operation: &str, body: &Value) -> Result<Value> {
+    /// One signed call: the HTTP status and the body, whatever they are. `AcePartner.X` is sent
+    /// as it is; a bare name is a Selling API operation.
+    pub async fn send(&self, operation: &str, body: &Value) -> Result<(u16, axum::body::Bytes)> {
         let bytes = serde_json::to_vec(body)?;
-        // `AcePartner.X` as it is; a bare name is a Selling API operation.
         let target =
             if operation.contains('.') { operation.to_string() } else { format!("AWSPartnerCentralSelling.{operation}") };
         let headers = ace_server::sigv4::sign_awsjson(
@@ -83,9 +85,14 @@ impl Client {
             request = request.header(name, value);
         }
         let response = request.send().await?;
-        let status = response.status();
-        let text = response.bytes().await?;
-        if !status.is_success() {
+        let status = response.status().as_u16();
+        Ok((status, response.bytes().await?))
+    }
+
+    /// A call that must succeed: its JSON answer.
+    async fn call(&self, operation: &str, body: &Value) -> Result<Value> {
+        let (status, text) = self.send(operation, body).await?;
+        if !(200..300).contains(&status) {
             bail!("{operation}: HTTP {status}: {}", String::from_utf8_lossy(&text));
         }
         if text.is_empty() {
@@ -93,6 +100,28 @@ impl Client {
         }
         Ok(serde_json::from_slice(&text)?)
     }
+}
+
+/// Adds user `bench` to a partner in the store and returns its client on `host`.
+pub(crate) async fn bench_user(
+    store: &dyn Store,
+    state: &ace_server::AppState,
+    partner_id: &str,
+    http: &reqwest::Client,
+    host: &str,
+) -> Result<Client> {
+    let (key, secret) = ace_server::crypto::new_access_key_pair();
+    store
+        .insert_user(&UserRecord {
+            partner_id: partner_id.to_string(),
+            name: "bench".into(),
+            access_key_id: key.clone(),
+            secret_encrypted: state.server_key.encrypt(&secret),
+            status: UserStatus::Active,
+            created_ms: state.now().timestamp_millis(),
+        })
+        .await?;
+    Ok(Client { http: http.clone(), host: host.to_string(), key, secret })
 }
 
 /// One scenario's figures.
@@ -226,21 +255,7 @@ fn seeded(n: usize, partner_id: &str, now: chrono::DateTime<chrono::Utc>) -> Opp
         l["ReviewStatus"] = json!("Pending Submission");
     }
     let created = now - chrono::TimeDelta::minutes((n % 500_000) as i64);
-    Opportunity {
-        catalog: Catalog::Aws,
-        id: format!("O{}", 10_000_000_000u64 + n as u64),
-        partner_id: partner_id.to_string(),
-        document,
-        origin: Origin::PartnerReferral,
-        created,
-        last_modified: created,
-        related: empty_related(),
-        tags: vec![],
-        submission: None,
-        approved_at: None,
-        review: ReviewState::default(),
-        referral_id: None,
-    }
+    crate::bench::stored(format!("O{}", 10_000_000_000u64 + n as u64), partner_id, document, Origin::PartnerReferral, created)
 }
 
 /// Seeds `total` open referrals, 1 % past their contact deadline, and times one sweep.
@@ -390,18 +405,7 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
         };
         profile.validate()?;
         store.insert_partner(&profile, now.timestamp_millis()).await?;
-        let (key, secret) = ace_server::crypto::new_access_key_pair();
-        store
-            .insert_user(&UserRecord {
-                partner_id: profile.id.clone(),
-                name: "bench".into(),
-                access_key_id: key.clone(),
-                secret_encrypted: state.server_key.encrypt(&secret),
-                status: UserStatus::Active,
-                created_ms: now.timestamp_millis(),
-            })
-            .await?;
-        clients.push(Client { http: http.clone(), host: host.clone(), key, secret });
+        clients.push(bench_user(store.as_ref(), &state, &profile.id, &http, &host).await?);
     }
     let sweep_state = state.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

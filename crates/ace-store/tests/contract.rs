@@ -86,6 +86,29 @@ async fn postgres_with_raw_access() -> Option<(SqlStore, Raw)> {
     Some((store, Raw::Postgres(url, schema)))
 }
 
+/// Tests that reach around the store to its database (tampering, reading raw rows): each runs
+/// on SQLite and, when `ACE_TEST_DATABASE_URL` is set, on PostgreSQL.
+macro_rules! raw_contract {
+    ($($name:ident),* $(,)?) => {
+        mod raw_on_sqlite {
+            $(#[tokio::test] async fn $name() {
+                let f = super::sqlite().await;
+                let path = f._dir.as_ref().unwrap().path().join("ace.db");
+                super::$name(&f.store, super::Raw::Sqlite(path)).await;
+            })*
+        }
+        mod raw_on_postgres {
+            $(#[tokio::test] async fn $name() {
+                if let Some((store, raw)) = super::postgres_with_raw_access().await {
+                    super::$name(&store, raw).await;
+                }
+            })*
+        }
+    };
+}
+
+raw_contract!(use_4_tampering_with_stored_rows_is_detected, rem_2_shredding_destroys_the_key_and_leaves_only_the_record);
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -754,20 +777,6 @@ async fn use_4_tampering_with_stored_rows_is_detected(store: &SqlStore, raw: Raw
     assert_eq!(check().await.unwrap_err().seq, 1);
 }
 
-#[tokio::test]
-async fn use_4_tampering_with_stored_rows_is_detected_on_sqlite() {
-    let f = sqlite().await;
-    let path = f._dir.as_ref().unwrap().path().join("ace.db");
-    use_4_tampering_with_stored_rows_is_detected(&f.store, Raw::Sqlite(path)).await;
-}
-
-#[tokio::test]
-async fn use_4_tampering_with_stored_rows_is_detected_on_postgres() {
-    if let Some((store, raw)) = postgres_with_raw_access().await {
-        use_4_tampering_with_stored_rows_is_detected(&store, raw).await;
-    }
-}
-
 /// REM-2: a referral's customer data is sealed under its own key; shredding deletes the key,
 /// after which the data cannot be read back from the rows — the same on both back ends.
 async fn rem_2_shredding_destroys_the_key_and_leaves_only_the_record(store: &SqlStore, raw: Raw) {
@@ -825,20 +834,6 @@ async fn rem_2_shredding_destroys_the_key_and_leaves_only_the_record(store: &Sql
     assert!(after.data_deleted);
     assert_eq!((after.status, after.customer.company_name.as_str(), after.contact.email), (ReferralStatus::Revoked, "", None));
     assert_eq!(after.id, referral.id, "the record of what was deleted remains");
-}
-
-#[tokio::test]
-async fn rem_2_shredding_destroys_the_key_on_sqlite() {
-    let f = sqlite().await;
-    let path = f._dir.as_ref().unwrap().path().join("ace.db");
-    rem_2_shredding_destroys_the_key_and_leaves_only_the_record(&f.store, Raw::Sqlite(path)).await;
-}
-
-#[tokio::test]
-async fn rem_2_shredding_destroys_the_key_on_postgres() {
-    if let Some((store, raw)) = postgres_with_raw_access().await {
-        rem_2_shredding_destroys_the_key_and_leaves_only_the_record(&store, raw).await;
-    }
 }
 
 async fn use_1_at_most_two_keys_per_user_each_with_status_and_last_use(store: &SqlStore) {

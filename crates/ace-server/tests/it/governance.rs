@@ -16,6 +16,12 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The operator refers a lead to `partner`: the status and body of the answer.
+async fn refer_lead(app: &TestApp, partner: &str) -> (u16, Value) {
+    let body = json!({"partner": partner, "kind": "lead", "company": "X", "website": "https://x.example", "country": "US"});
+    app.operator_raw("POST", "/referrals", body).await
+}
+
 async fn feed_types(app: &TestApp, c: &Credentials) -> Vec<(String, Value)> {
     let (status, feed) = app.ext(c, "ListEvents", json!({})).await;
     assert_eq!(status, 200, "{feed}");
@@ -196,13 +202,7 @@ async fn mod_1_termination_stops_submissions_and_referrals_and_tells_partners() 
     assert_eq!(code(&err), "AccessDeniedException");
     // Partners keep reading their own records.
     client.get_opportunity().catalog("AWS").identifier(before.id()).send().await.unwrap();
-    let (status, refused) = app
-        .operator_raw(
-            "POST",
-            "/referrals",
-            json!({"partner": "P-A", "kind": "lead", "company": "X", "website": "https://x.example", "country": "US"}),
-        )
-        .await;
+    let (status, refused) = refer_lead(&app, "P-A").await;
     assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("program-terminated")), "{refused}");
     let (status, _) = app.operator_raw("DELETE", "/program/termination", json!(null)).await;
     assert_eq!(status, 409, "a termination in effect cannot be called off");
@@ -376,13 +376,7 @@ async fn rem_1_removal_from_referrals_then_from_the_program_and_reinstatement() 
     }
     let e = client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.unwrap_err();
     assert_eq!(code(&e), "ResourceNotFoundException", "the referral's opportunity is deleted");
-    let (status, refused) = app
-        .operator_raw(
-            "POST",
-            "/referrals",
-            json!({"partner": "P-A", "kind": "lead", "company": "X", "website": "https://x.example", "country": "US"}),
-        )
-        .await;
+    let (status, refused) = refer_lead(&app, "P-A").await;
     assert_eq!(status, 409, "no more referrals: {refused}");
     client.get_opportunity().catalog("AWS").identifier(&own).send().await.expect("still in the program for its own pipeline");
 
