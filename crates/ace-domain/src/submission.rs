@@ -384,39 +384,62 @@ pub fn prescreen(o: &Opportunity, attestation: Option<&Attestation>, published_s
     findings
 }
 
-/// SUB-2: the operator's active pipeline records and other partners' active submissions that
-/// match `o`'s customer. `o`'s own partner's records never count against it.
-pub fn find_conflicts(
-    o: &Opportunity,
-    pipeline: &[crate::identity::PipelineRecord],
-    submissions: &[Opportunity],
-) -> Vec<ConflictMatch> {
+/// A record the conflict check (SUB-2) compares a submission against: only what matching
+/// needs, so a store can serve it from indexed columns without reading whole documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictCandidate {
+    /// `operator-pipeline` or `partner-submission`.
+    pub source: &'static str,
+    /// The operator's external id, or the other opportunity's id.
+    pub record_id: String,
+    pub company_name: String,
+    pub partner_id: Option<String>,
+    pub identity: crate::identity::CustomerIdentity,
+}
+
+impl ConflictCandidate {
+    /// The operator's record, while it is still pursued (closed deals no longer count).
+    pub fn from_pipeline(r: &crate::identity::PipelineRecord) -> Option<ConflictCandidate> {
+        r.is_active().then(|| ConflictCandidate {
+            source: "operator-pipeline",
+            record_id: r.external_id.clone(),
+            company_name: r.company_name.clone(),
+            partner_id: None,
+            identity: r.identity(),
+        })
+    }
+
+    /// A partner's submission, while it is active (submitted, in review or approved, and not
+    /// launched or lost).
+    pub fn from_submission(o: &Opportunity) -> Option<ConflictCandidate> {
+        is_active_submission(o).then(|| ConflictCandidate {
+            source: "partner-submission",
+            record_id: o.id.clone(),
+            company_name: o.company_name().unwrap_or_default().to_string(),
+            partner_id: Some(o.partner_id.clone()),
+            identity: o.identity(),
+        })
+    }
+}
+
+/// SUB-2: the candidates (active pipeline records, other partners' active submissions in the
+/// same catalog, see [`ConflictCandidate`]) that match `o`'s customer. `o`'s own partner's
+/// records never count against it.
+pub fn find_conflicts(o: &Opportunity, candidates: &[ConflictCandidate]) -> Vec<ConflictMatch> {
     let identity = o.identity();
-    let mut matches = Vec::new();
-    for record in pipeline.iter().filter(|r| r.is_active()) {
-        if let Some(reason) = crate::identity::match_identities(&identity, &record.identity()) {
-            matches.push(ConflictMatch {
-                source: "operator-pipeline".into(),
-                record_id: record.external_id.clone(),
-                company_name: record.company_name.clone(),
-                partner_id: None,
+    candidates
+        .iter()
+        .filter(|c| c.partner_id.as_deref() != Some(o.partner_id.as_str()))
+        .filter_map(|c| {
+            crate::identity::match_identities(&identity, &c.identity).map(|reason| ConflictMatch {
+                source: c.source.to_string(),
+                record_id: c.record_id.clone(),
+                company_name: c.company_name.clone(),
+                partner_id: c.partner_id.clone(),
                 reason,
-            });
-        }
-    }
-    for other in submissions.iter().filter(|x| x.partner_id != o.partner_id && x.catalog == o.catalog && is_active_submission(x))
-    {
-        if let Some(reason) = crate::identity::match_identities(&identity, &other.identity()) {
-            matches.push(ConflictMatch {
-                source: "partner-submission".into(),
-                record_id: other.id.clone(),
-                company_name: other.company_name().unwrap_or_default().to_string(),
-                partner_id: Some(other.partner_id.clone()),
-                reason,
-            });
-        }
-    }
-    matches
+            })
+        })
+        .collect()
 }
 
 /// SUB-2 findings for the matches found.
@@ -722,15 +745,20 @@ mod tests {
             o.set_review(status, None, None, now());
             o
         };
-        let found = find_conflicts(
-            &mine,
-            &[record("SF-1", "Qualified"), record("SF-2", "Closed Lost")],
-            &[
-                other("Q", ReviewStatus::Submitted),
-                other("P", ReviewStatus::Submitted),
-                other("R", ReviewStatus::PendingSubmission),
-            ],
-        );
+        let candidates: Vec<ConflictCandidate> = [record("SF-1", "Qualified"), record("SF-2", "Closed Lost")]
+            .iter()
+            .filter_map(ConflictCandidate::from_pipeline)
+            .chain(
+                [
+                    other("Q", ReviewStatus::Submitted),
+                    other("P", ReviewStatus::Submitted),
+                    other("R", ReviewStatus::PendingSubmission),
+                ]
+                .iter()
+                .filter_map(ConflictCandidate::from_submission),
+            )
+            .collect();
+        let found = find_conflicts(&mine, &candidates);
         let ids: Vec<(&str, &str)> = found.iter().map(|m| (m.source.as_str(), m.record_id.as_str())).collect();
         assert_eq!(
             ids,

@@ -32,7 +32,7 @@ use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::security::SecurityEvent;
-use ace_domain::submission::EvidenceRequest;
+use ace_domain::submission::{ConflictCandidate, EvidenceRequest};
 use ace_domain::terms::{Acceptance, TermsVersion};
 use ace_domain::webhook::Webhook;
 
@@ -168,18 +168,22 @@ pub trait Store: Send + Sync + 'static {
     async fn get_opportunity_by_id(&self, id: &str) -> StoreResult<Option<Opportunity>>;
     /// The review queue: opportunities in these review statuses, oldest submission first.
     async fn list_review_queue(&self, statuses: &[ReviewStatus], limit: usize) -> StoreResult<Vec<Opportunity>>;
-    /// SUB-2 candidates in a catalog: same domain, same DUNS, or same country and name bucket.
+    /// SUB-2 candidates among other partners' active submissions in a catalog: the same
+    /// domain, DUNS or normalised name and country (at most `limit` of those), and the names
+    /// next to the customer's in its name bucket.
     async fn find_submission_candidates(
         &self,
         catalog: Catalog,
         identity: &CustomerIdentity,
+        excluding_partner: &str,
         limit: usize,
-    ) -> StoreResult<Vec<Opportunity>>;
+    ) -> StoreResult<Vec<ConflictCandidate>>;
 
     /// Inserts or updates by external id, all in one transaction; returns (inserted, updated).
     async fn upsert_pipeline_records(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)>;
     async fn list_pipeline_records(&self, limit: usize) -> StoreResult<Vec<PipelineRecord>>;
-    async fn find_pipeline_candidates(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<PipelineRecord>>;
+    /// SUB-2 candidates among the operator's active pipeline records, chosen as for submissions.
+    async fn find_pipeline_candidates(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<ConflictCandidate>>;
 
     /// `Conflict` when the version exists: published statements never change.
     async fn insert_consent_statement(&self, statement: &ConsentStatement) -> StoreResult<()>;

@@ -20,7 +20,7 @@ use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::security::SecurityEvent;
-use ace_domain::submission::EvidenceRequest;
+use ace_domain::submission::{is_active_submission, ConflictCandidate, EvidenceRequest};
 use ace_domain::terms::{Acceptance, TermsVersion};
 use ace_domain::webhook::Webhook;
 
@@ -158,7 +158,24 @@ ALTER TABLE referrals ADD COLUMN due_ms BIGINT;
 UPDATE referrals SET due_ms = provided_ms WHERE status IN ('PENDING', 'ACCEPTED');
 CREATE INDEX referrals_by_due ON referrals (due_ms);
 "#,
+    // SUB-2 from indexed columns: the normalised name, the name to show, and whether the
+    // record counts at all; filled for existing rows by `backfill_conflict_columns`.
+    r#"
+ALTER TABLE opportunities ADD COLUMN ident_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE opportunities ADD COLUMN ident_company TEXT NOT NULL DEFAULT '';
+ALTER TABLE opportunities ADD COLUMN conflict_active BIGINT NOT NULL DEFAULT 0;
+DROP INDEX opportunities_by_name;
+CREATE INDEX opportunities_conflicts ON opportunities (catalog, ident_country, ident_prefix, ident_name) WHERE conflict_active = 1;
+ALTER TABLE pipeline_records ADD COLUMN ident_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE pipeline_records ADD COLUMN ident_company TEXT NOT NULL DEFAULT '';
+ALTER TABLE pipeline_records ADD COLUMN active BIGINT NOT NULL DEFAULT 0;
+DROP INDEX pipeline_by_name;
+CREATE INDEX pipeline_conflicts ON pipeline_records (ident_country, ident_prefix, ident_name) WHERE active = 1;
+"#,
 ];
+
+/// The migration after which [`backfill_conflict_columns`] runs.
+const CONFLICT_COLUMNS_VERSION: i64 = 11;
 
 /// The quota row that holds the default for every partner.
 const DEFAULT_SCOPE: &str = "*";
@@ -223,6 +240,9 @@ impl SqlStore {
             let text = migration.replace("{serial}", self.db.dialect().serial_primary_key());
             for statement in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 tx.exec(statement, &[]).await?;
+            }
+            if version == CONFLICT_COLUMNS_VERSION {
+                backfill_conflict_columns(&mut tx).await?;
             }
             tx.exec("INSERT INTO schema_migrations (version) VALUES ($1)", &[version.into()]).await?;
         }
@@ -292,28 +312,117 @@ async fn insert_key(tx: &mut Box<dyn Tx>, k: &AccessKeyRecord) -> StoreResult<()
     Ok(())
 }
 
-/// Identity columns `(domain, duns, country, name prefix)`; empty strings where unknown, and
-/// a name prefix that matches nothing when there is no name.
-fn identity_params(identity: &CustomerIdentity) -> [Param; 4] {
+/// Identity columns `(domain, duns, country, name prefix, normalised name)`; empty strings
+/// where unknown, and a name prefix that matches nothing when there is no name.
+fn identity_params(identity: &CustomerIdentity) -> [Param; 5] {
     let prefix = if identity.name.is_empty() { NO_NAME.to_string() } else { name_prefix(&identity.name) };
     [
         identity.domain.clone().unwrap_or_default().into(),
         identity.duns.clone().unwrap_or_default().into(),
         identity.country.clone().unwrap_or_default().into(),
         prefix.into(),
+        identity.name.as_str().into(),
     ]
+}
+
+/// Fills the SUB-2 columns of rows written before they existed, from the stored documents.
+async fn backfill_conflict_columns(tx: &mut Box<dyn Tx>) -> StoreResult<()> {
+    let rows = tx.query("SELECT doc FROM opportunities", &[]).await?;
+    for row in rows {
+        let o: Opportunity = from_json(&row.text(0)?)?;
+        let [.., name] = identity_params(&o.identity());
+        let active = i64::from(is_active_submission(&o));
+        tx.exec(
+            "UPDATE opportunities SET ident_name = $1, ident_company = $2, conflict_active = $3 WHERE catalog = $4 AND id_number = $5",
+            &[name, o.company_name().unwrap_or("").into(), active.into(), o.catalog.as_str().into(), o.id_number().into()],
+        )
+        .await?;
+    }
+    let rows = tx.query("SELECT doc FROM pipeline_records", &[]).await?;
+    for row in rows {
+        let r: PipelineRecord = from_json(&row.text(0)?)?;
+        let [.., name] = identity_params(&r.identity());
+        tx.exec(
+            "UPDATE pipeline_records SET ident_name = $1, ident_company = $2, active = $3 WHERE external_id = $4",
+            &[name, r.company_name.as_str().into(), i64::from(r.is_active()).into(), r.external_id.as_str().into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Reads [`ConflictCandidate`]s from the columns `record_id, partner_id, company, domain, duns,
+/// country, name` (partner id empty for the operator's records).
+fn candidate_from_row(source: &'static str, r: &Row) -> StoreResult<ConflictCandidate> {
+    let some = |s: String| (!s.is_empty()).then_some(s);
+    Ok(ConflictCandidate {
+        source,
+        record_id: r.text(0)?,
+        partner_id: some(r.text(1)?),
+        company_name: r.text(2)?,
+        identity: CustomerIdentity { domain: some(r.text(3)?), duns: some(r.text(4)?), country: some(r.text(5)?), name: r.text(6)? },
+    })
+}
+
+/// How many names on each side of the customer's own name, in name order within its bucket
+/// (country and two-letter prefix), the similar-name match (SUB-2) looks at. Exact domain,
+/// DUNS and name matches are found through their indexes however large the bucket is; near
+/// names that share the customer's first letters sort next to it.
+const NAME_NEIGHBOURS: usize = 250;
+
+/// The SUB-2 reads, each served by its own index: the same domain, the same DUNS, the same
+/// name, then the names just above and just below in the bucket. `from` is `table WHERE
+/// active-condition AND …` using the caller's `scope` parameters as `$1..`; the identity's
+/// follow them.
+async fn conflict_candidates(
+    r: &mut Box<dyn Tx>,
+    source: &'static str,
+    columns: &str,
+    from: &str,
+    scope: Vec<Param>,
+    identity: &CustomerIdentity,
+    limit: usize,
+) -> StoreResult<Vec<ConflictCandidate>> {
+    let [domain, duns, country, prefix, name] = identity_params(identity);
+    let k = scope.len();
+    let (a, b, c) = (k + 1, k + 2, k + 3);
+    let with = |extra: &[&Param]| scope.iter().chain(extra.iter().copied()).cloned().collect::<Vec<Param>>();
+    let bucket = with(&[&country, &prefix, &name]);
+    let mut queries = Vec::new();
+    if identity.domain.is_some() {
+        queries.push((format!("SELECT {columns} FROM {from} AND ident_domain = ${a} LIMIT {limit}"), with(&[&domain])));
+    }
+    if identity.duns.is_some() {
+        queries.push((format!("SELECT {columns} FROM {from} AND ident_duns = ${a} LIMIT {limit}"), with(&[&duns])));
+    }
+    let in_bucket = format!("SELECT {columns} FROM {from} AND ident_country = ${a} AND ident_prefix = ${b} AND ident_name");
+    if !identity.name.is_empty() {
+        queries.push((format!("{in_bucket} = ${c} LIMIT {limit}"), bucket.clone()));
+        queries.push((format!("{in_bucket} > ${c} ORDER BY ident_name ASC LIMIT {NAME_NEIGHBOURS}"), bucket.clone()));
+        queries.push((format!("{in_bucket} < ${c} ORDER BY ident_name DESC LIMIT {NAME_NEIGHBOURS}"), bucket));
+    }
+    let mut found: Vec<ConflictCandidate> = Vec::new();
+    for (sql, params) in &queries {
+        for row in r.query(sql, params).await? {
+            let c = candidate_from_row(source, &row)?;
+            if !found.iter().any(|f| f.record_id == c.record_id) {
+                found.push(c);
+            }
+        }
+    }
+    Ok(found)
 }
 
 const NO_NAME: &str = "\u{1}";
 
 pub(crate) const INSERT_OPPORTUNITY: &str =
     "INSERT INTO opportunities (catalog, id_number, partner_id, review_status, stage, company_key, created_ms, modified_ms, target_close, doc, \
-     submitted_ms, ident_domain, ident_duns, ident_country, ident_prefix, approved_ms, origin) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+     submitted_ms, ident_domain, ident_duns, ident_country, ident_prefix, approved_ms, origin, ident_name, ident_company, \
+     conflict_active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
 
 /// The indexed columns of an opportunity, derived from the record (one source of truth).
 pub(crate) fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
-    let [domain, duns, country, prefix] = identity_params(&o.identity());
+    let [domain, duns, country, prefix, name] = identity_params(&o.identity());
     Ok(vec![
         o.catalog.as_str().into(),
         o.id_number().into(),
@@ -332,6 +441,9 @@ pub(crate) fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
         prefix,
         o.approved_at.map_or(0, |t| t.timestamp_millis()).into(),
         o.origin.as_str().into(),
+        name,
+        o.company_name().unwrap_or("").into(),
+        i64::from(is_active_submission(o)).into(),
     ])
 }
 
@@ -423,8 +535,8 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
             .exec(
                 "UPDATE opportunities SET partner_id = $3, review_status = $4, stage = $5, company_key = $6, created_ms = $7, \
                  modified_ms = $8, target_close = $9, doc = $10, submitted_ms = $11, ident_domain = $12, ident_duns = $13, \
-                 ident_country = $14, ident_prefix = $15, approved_ms = $16, origin = $17 \
-                 WHERE catalog = $1 AND id_number = $2 AND modified_ms = $18",
+                 ident_country = $14, ident_prefix = $15, approved_ms = $16, origin = $17, ident_name = $18, \
+                 ident_company = $19, conflict_active = $20 WHERE catalog = $1 AND id_number = $2 AND modified_ms = $21",
                 &params,
             )
             .await?;
@@ -1124,19 +1236,14 @@ impl Store for SqlStore {
         &self,
         catalog: Catalog,
         identity: &CustomerIdentity,
+        excluding_partner: &str,
         limit: usize,
-    ) -> StoreResult<Vec<Opportunity>> {
-        let [domain, duns, country, prefix] = identity_params(identity);
+    ) -> StoreResult<Vec<ConflictCandidate>> {
+        let scope = vec![catalog.as_str().into(), excluding_partner.into()];
         let mut r = self.db.reader().await?;
-        let rows = r
-            .query(
-                "SELECT doc FROM opportunities WHERE catalog = $1 AND ((ident_domain <> '' AND ident_domain = $2) \
-                 OR (ident_duns <> '' AND ident_duns = $3) OR (ident_country = $4 AND ident_prefix = $5)) \
-                 ORDER BY id_number LIMIT $6",
-                &[catalog.as_str().into(), domain, duns, country, prefix, (limit as i64).into()],
-            )
-            .await?;
-        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+        let columns = "'O' || CAST(id_number AS TEXT), partner_id, ident_company, ident_domain, ident_duns, ident_country, ident_name";
+        let from = "opportunities WHERE conflict_active = 1 AND catalog = $1 AND partner_id <> $2";
+        conflict_candidates(&mut r, "partner-submission", columns, from, scope, identity, limit).await
     }
 
     async fn upsert_pipeline_records(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)> {
@@ -1145,12 +1252,23 @@ impl Store for SqlStore {
         for record in records {
             let existing =
                 tx.query("SELECT 1 FROM pipeline_records WHERE external_id = $1", &[record.external_id.as_str().into()]).await?;
-            let [domain, duns, country, prefix] = identity_params(&record.identity());
+            let [domain, duns, country, prefix, name] = identity_params(&record.identity());
             tx.exec(
-                "INSERT INTO pipeline_records (external_id, ident_domain, ident_duns, ident_country, ident_prefix, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (external_id) DO UPDATE SET ident_domain = $2, ident_duns = $3, \
-                 ident_country = $4, ident_prefix = $5, doc = $6",
-                &[record.external_id.as_str().into(), domain, duns, country, prefix, to_json(record)?.into()],
+                "INSERT INTO pipeline_records (external_id, ident_domain, ident_duns, ident_country, ident_prefix, doc, ident_name, \
+                 ident_company, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (external_id) DO UPDATE SET \
+                 ident_domain = $2, ident_duns = $3, ident_country = $4, ident_prefix = $5, doc = $6, ident_name = $7, \
+                 ident_company = $8, active = $9",
+                &[
+                    record.external_id.as_str().into(),
+                    domain,
+                    duns,
+                    country,
+                    prefix,
+                    to_json(record)?.into(),
+                    name,
+                    record.company_name.as_str().into(),
+                    i64::from(record.is_active()).into(),
+                ],
             )
             .await?;
             if existing.is_empty() {
@@ -1169,18 +1287,10 @@ impl Store for SqlStore {
         rows.iter().map(|r| from_json(&r.text(0)?)).collect()
     }
 
-    async fn find_pipeline_candidates(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<PipelineRecord>> {
-        let [domain, duns, country, prefix] = identity_params(identity);
+    async fn find_pipeline_candidates(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<ConflictCandidate>> {
         let mut r = self.db.reader().await?;
-        let rows = r
-            .query(
-                "SELECT doc FROM pipeline_records WHERE (ident_domain <> '' AND ident_domain = $1) \
-                 OR (ident_duns <> '' AND ident_duns = $2) OR (ident_country = $3 AND ident_prefix = $4) \
-                 ORDER BY external_id LIMIT $5",
-                &[domain, duns, country, prefix, (limit as i64).into()],
-            )
-            .await?;
-        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+        let columns = "external_id, '', ident_company, ident_domain, ident_duns, ident_country, ident_name";
+        conflict_candidates(&mut r, "operator-pipeline", columns, "pipeline_records WHERE active = 1", vec![], identity, limit).await
     }
 
     async fn insert_consent_statement(&self, statement: &ConsentStatement) -> StoreResult<()> {
@@ -1648,5 +1758,16 @@ impl Store for SqlStore {
         let rows =
             r.query("SELECT seq FROM events WHERE id = $1 AND partner_id = $2", &[event_id.into(), partner_id.into()]).await?;
         rows.first().map(|r| r.int(0)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_2_the_backfill_follows_the_migration_that_adds_its_columns() {
+        let migration = MIGRATIONS[CONFLICT_COLUMNS_VERSION as usize - 1];
+        assert!(migration.contains("ADD COLUMN conflict_active") && migration.contains("ADD COLUMN active"));
     }
 }

@@ -47,6 +47,14 @@ impl Raw {
         }
     }
 
+    /// The store opened again on the same database (migrations run again).
+    async fn reopen(&self) -> SqlStore {
+        match self {
+            Raw::Sqlite(path) => SqlStore::open_sqlite(path.parent().unwrap(), "FULL").await.unwrap(),
+            Raw::Postgres(url, schema) => SqlStore::open_postgres(url, Some(schema), 2).await.unwrap(),
+        }
+    }
+
     /// Every value of the first (text) column `sql` returns.
     async fn texts(&self, sql: &str) -> Vec<String> {
         match self {
@@ -107,7 +115,11 @@ macro_rules! raw_contract {
     };
 }
 
-raw_contract!(use_4_tampering_with_stored_rows_is_detected, rem_2_shredding_destroys_the_key_and_leaves_only_the_record);
+raw_contract!(
+    use_4_tampering_with_stored_rows_is_detected,
+    rem_2_shredding_destroys_the_key_and_leaves_only_the_record,
+    sub_2_conflict_columns_are_backfilled,
+);
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -131,7 +143,8 @@ contract!(
     events_are_written_with_the_change,
     sequences_increase,
     review_queue_is_oldest_submission_first,
-    conflict_candidates_by_domain_duns_and_name,
+    sub_2_submission_candidates_by_domain_duns_and_name,
+    sub_2_candidates_in_a_crowded_name_bucket,
     pipeline_records_upsert_by_external_id,
     consent_statements_evidence_requests_and_settings,
     elig_3_partner_and_configuration_versions_and_approvals,
@@ -388,42 +401,112 @@ fn with_account(mut o: Opportunity, account: serde_json::Value) -> Opportunity {
     o
 }
 
-async fn conflict_candidates_by_domain_duns_and_name(store: &SqlStore) {
-    insert(
-        store,
-        with_account(
-            opportunity("P-B", Catalog::Aws, 1, "", 10),
-            json!({"CompanyName": "Other", "WebsiteUrl": "https://www.acme.com"}),
-        ),
-    )
-    .await;
-    insert(store, with_account(opportunity("P-B", Catalog::Aws, 2, "", 10), json!({"CompanyName": "X", "Duns": "123456789"})))
-        .await;
-    insert(
-        store,
-        with_account(
-            opportunity("P-B", Catalog::Aws, 3, "", 10),
-            json!({"CompanyName": "Acme Widget", "Address": {"CountryCode": "US"}}),
-        ),
-    )
-    .await;
-    insert(
-        store,
-        with_account(
-            opportunity("P-B", Catalog::Aws, 4, "", 10),
-            json!({"CompanyName": "Zeta", "Address": {"CountryCode": "US"}}),
-        ),
-    )
-    .await;
-    insert(
-        store,
-        with_account(opportunity("P-B", Catalog::Sandbox, 5, "", 10), json!({"CompanyName": "Acme", "WebsiteUrl": "acme.com"})),
-    )
-    .await;
+/// An active submission (SUB-2 counts only those) of `partner` for the customer `account`.
+fn submitted_for(partner: &str, catalog: Catalog, number: i64, account: serde_json::Value) -> Opportunity {
+    submitted(with_account(opportunity(partner, catalog, number, "", 10), account), ReviewStatus::Submitted, 10)
+}
+
+async fn sub_2_submission_candidates_by_domain_duns_and_name(store: &SqlStore) {
+    let us = |name: &str| json!({"CompanyName": name, "Address": {"CountryCode": "US"}});
+    for o in [
+        submitted_for("P-B", Catalog::Aws, 1, json!({"CompanyName": "Other", "WebsiteUrl": "https://www.acme.com"})),
+        submitted_for("P-B", Catalog::Aws, 2, json!({"CompanyName": "X", "Duns": "123456789"})),
+        submitted_for("P-B", Catalog::Aws, 3, us("Acme Widget")),
+        submitted_for("P-B", Catalog::Aws, 4, us("Zeta")),
+        submitted_for("P-B", Catalog::Sandbox, 5, json!({"CompanyName": "Acme", "WebsiteUrl": "acme.com"})),
+        // The submitting partner's own record, and another partner's draft: never candidates.
+        submitted_for("P-A", Catalog::Aws, 6, json!({"CompanyName": "Acme", "WebsiteUrl": "acme.com"})),
+        with_account(opportunity("P-B", Catalog::Aws, 7, "", 10), json!({"CompanyName": "Acme", "WebsiteUrl": "acme.com"})),
+    ] {
+        insert(store, o).await;
+    }
     let identity = CustomerIdentity::new("Acme Widgets Inc", Some("https://shop.acme.com"), Some("123456789"), Some("US"));
-    let found: Vec<i64> =
-        store.find_submission_candidates(Catalog::Aws, &identity, 100).await.unwrap().iter().map(|o| o.id_number()).collect();
-    assert_eq!(found, vec![1, 2, 3]);
+    let ids = |found: Vec<ace_domain::submission::ConflictCandidate>| {
+        let mut ids: Vec<String> = found.into_iter().map(|c| c.record_id).collect();
+        ids.sort();
+        ids
+    };
+    let found = store.find_submission_candidates(Catalog::Aws, &identity, "P-A", 100).await.unwrap();
+    assert!(found.iter().all(|c| c.partner_id.as_deref() == Some("P-B") && c.source == "partner-submission"));
+    assert_eq!(found.iter().find(|c| c.record_id == "O3").map(|c| c.company_name.as_str()), Some("Acme Widget"));
+    assert_eq!(ids(found), vec!["O1", "O2", "O3"]);
+
+    // A submission that is lost no longer counts (the column follows every update).
+    let mut lost = store.get_opportunity("P-B", Catalog::Aws, "O1").await.unwrap().unwrap();
+    let before = lost.last_modified.timestamp_millis();
+    lost.document.insert("LifeCycle".into(), json!({"ReviewStatus": "Submitted", "Stage": "Closed Lost"}));
+    lost.last_modified = from_millis(20);
+    store.commit(WriteBatch { update_opportunities: vec![(lost, before)], ..Default::default() }).await.unwrap();
+    let found = store.find_submission_candidates(Catalog::Aws, &identity, "P-A", 100).await.unwrap();
+    assert_eq!(ids(found), vec!["O2", "O3"]);
+}
+
+/// A bucket (country and name prefix) far larger than any read: the exact name is still found
+/// through its index, and a near name through the names that sort next to it.
+async fn sub_2_candidates_in_a_crowded_name_bucket(store: &SqlStore) {
+    let record = |id: String, name: String| PipelineRecord {
+        external_id: id,
+        company_name: name,
+        website: None,
+        country: Some("US".into()),
+        duns: None,
+        stage: "Qualified".into(),
+        owner: None,
+    };
+    let mut records: Vec<PipelineRecord> = (0..2_000).map(|n| record(format!("SF-{n:04}"), format!("Ac{n:04} Holdings"))).collect();
+    records.push(record("SF-EXACT".into(), "ACME Widgets LLC".into()));
+    records.push(record("SF-NEAR".into(), "Acme Widgetz".into()));
+    let mut closed = record("SF-CLOSED".into(), "Acme Widgets".into());
+    closed.stage = "Closed Won".into();
+    records.push(closed);
+    store.upsert_pipeline_records(&records).await.unwrap();
+    let identity = CustomerIdentity::new("Acme Widgets Inc", None, None, Some("US"));
+    let found = store.find_pipeline_candidates(&identity, 100).await.unwrap();
+    let ids: Vec<&str> = found.iter().map(|c| c.record_id.as_str()).collect();
+    assert!(ids.contains(&"SF-EXACT") && ids.contains(&"SF-NEAR"), "{ids:?}");
+    assert!(!ids.contains(&"SF-CLOSED"), "closed deals are not pursued any more");
+    assert!(found.len() < 600, "bounded read: {} candidates", found.len());
+    assert!(found.iter().all(|c| c.source == "operator-pipeline" && c.partner_id.is_none()));
+    let exact = found.iter().find(|c| c.record_id == "SF-EXACT").unwrap();
+    assert_eq!((exact.company_name.as_str(), exact.identity.name.as_str()), ("ACME Widgets LLC", "acme widgets"));
+}
+
+/// Rows written before the SUB-2 columns existed get them when the migration runs.
+async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
+    insert(store, submitted_for("P-B", Catalog::Aws, 1, json!({"CompanyName": "Acme Widgets", "Address": {"CountryCode": "US"}})))
+        .await;
+    let record = PipelineRecord {
+        external_id: "SF-1".into(),
+        company_name: "Acme Widgets".into(),
+        website: None,
+        country: Some("US".into()),
+        duns: None,
+        stage: "Qualified".into(),
+        owner: None,
+    };
+    store.upsert_pipeline_records(&[record]).await.unwrap();
+    // Back to the schema before the migration, as an older release left it.
+    for sql in [
+        "DROP INDEX opportunities_conflicts",
+        "ALTER TABLE opportunities DROP COLUMN ident_name",
+        "ALTER TABLE opportunities DROP COLUMN ident_company",
+        "ALTER TABLE opportunities DROP COLUMN conflict_active",
+        "CREATE INDEX opportunities_by_name ON opportunities (catalog, ident_country, ident_prefix)",
+        "DROP INDEX pipeline_conflicts",
+        "ALTER TABLE pipeline_records DROP COLUMN ident_name",
+        "ALTER TABLE pipeline_records DROP COLUMN ident_company",
+        "ALTER TABLE pipeline_records DROP COLUMN active",
+        "CREATE INDEX pipeline_by_name ON pipeline_records (ident_country, ident_prefix)",
+        "DELETE FROM schema_migrations WHERE version >= 11",
+    ] {
+        raw.exec(sql).await;
+    }
+    let store = raw.reopen().await;
+    let identity = CustomerIdentity::new("Acme Widgets Inc", None, None, Some("US"));
+    let found = store.find_submission_candidates(Catalog::Aws, &identity, "P-A", 10).await.unwrap();
+    assert_eq!(found.iter().map(|c| (c.record_id.as_str(), c.company_name.as_str())).collect::<Vec<_>>(), [("O1", "Acme Widgets")]);
+    let found = store.find_pipeline_candidates(&identity, 10).await.unwrap();
+    assert_eq!(found.iter().map(|c| c.record_id.as_str()).collect::<Vec<_>>(), ["SF-1"]);
 }
 
 async fn pipeline_records_upsert_by_external_id(store: &SqlStore) {
@@ -449,7 +532,7 @@ async fn pipeline_records_upsert_by_external_id(store: &SqlStore) {
     assert_eq!(all[0].company_name, "Acme Corp");
     let identity = CustomerIdentity::new("Someone", Some("www.acme.com"), None, Some("DE"));
     let found = store.find_pipeline_candidates(&identity, 10).await.unwrap();
-    assert_eq!(found.iter().map(|r| r.external_id.as_str()).collect::<Vec<_>>(), vec!["SF-1"]);
+    assert_eq!(found.iter().map(|r| r.record_id.as_str()).collect::<Vec<_>>(), vec!["SF-1"]);
 }
 
 async fn consent_statements_evidence_requests_and_settings(store: &SqlStore) {

@@ -10,7 +10,7 @@ use ace_domain::time::Instant;
 use super::Request;
 use crate::error::ApiError;
 
-/// A limit on everything: at most this many candidate records are matched per source.
+/// A limit on everything: at most this many exact-identifier matches are read per source.
 const CANDIDATES_MAX: usize = 500;
 /// Operator setting: reject a submission at once when the operator already pursues the customer.
 pub const AUTO_REJECT_ALREADY_PURSUED: &str = "review.auto_reject_already_pursued";
@@ -26,9 +26,9 @@ pub async fn screen(r: &Request, o: &Opportunity) -> Result<Vec<Finding>, ApiErr
         return Err(ApiError::business_validation(blocking.iter().map(Finding::to_field_error).collect()));
     }
     let identity = o.identity();
-    let pipeline = r.state.store.find_pipeline_candidates(&identity, CANDIDATES_MAX).await?;
-    let submissions = r.state.store.find_submission_candidates(o.catalog, &identity, CANDIDATES_MAX).await?;
-    Ok(conflict_findings(find_conflicts(o, &pipeline, &submissions)))
+    let mut candidates = r.state.store.find_pipeline_candidates(&identity, CANDIDATES_MAX).await?;
+    candidates.extend(r.state.store.find_submission_candidates(o.catalog, &identity, &o.partner_id, CANDIDATES_MAX).await?);
+    Ok(conflict_findings(find_conflicts(o, &candidates)))
 }
 
 /// Records the findings on a submitted opportunity and, when the operator chose so, rejects an
