@@ -48,6 +48,7 @@ struct Sizes {
     pipeline_records: usize,
     referrals: usize,
     sweep_referrals: usize,
+    webhook_creates: usize,
 }
 
 const PARTNERS: usize = 100;
@@ -166,12 +167,13 @@ where
     Fut: std::future::Future<Output = Result<()>> + Send,
 {
     let op = Arc::new(op);
+    let progress = bar(total, name);
     let next = Arc::new(AtomicUsize::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(total)));
     let started = Clock::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|w| {
-            let (op, next, latencies) = (op.clone(), next.clone(), latencies.clone());
+            let (op, next, latencies, progress) = (op.clone(), next.clone(), latencies.clone(), progress.clone());
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
@@ -182,6 +184,7 @@ where
                     let t = Clock::now();
                     op(w, n).await?;
                     mine.push(t.elapsed());
+                    progress.inc(1);
                 }
                 latencies.lock().expect("latencies").extend(mine);
                 anyhow::Ok(())
@@ -192,6 +195,7 @@ where
         w.await??;
     }
     let elapsed = started.elapsed();
+    progress.finish_and_clear();
     let mut latencies = std::mem::take(&mut *latencies.lock().expect("latencies"));
     latencies.sort();
     Ok(Stats { name, ops: total, elapsed, latencies, baseline: None })
@@ -225,7 +229,7 @@ fn create_body(n: usize) -> Value {
     json!({
         "Catalog": "AWS",
         "ClientToken": format!("bench-{n}"),
-        "Customer": {"Account": {"CompanyName": company_name(n, 1), "WebsiteUrl": format!("https://customer{n}.example.com"),
+        "Customer": {"Account": {"CompanyName": company_name(n, 1), "WebsiteUrl": format!("https://www.customer{n}.com"),
             "Industry": "Software and Internet", "Duns": format!("{:09}", 100_000_000 + n),
             "Address": {"CountryCode": "US", "PostalCode": "98101", "City": "Seattle", "StateOrRegion": "Washington", "StreetAddress": "410 Terry Ave N"}}},
         "Project": {"Title": "Data platform migration", "DeliveryModels": ["SaaS or PaaS"],
@@ -267,6 +271,7 @@ async fn sweep(
 ) -> Result<(f64, usize)> {
     use ace_domain::referral::{Referral, ReferralContact, ReferralCustomer, ReferralIds, ReferralKind, ReferralRequest};
     let mut batch = WriteBatch::default();
+    let seeding = bar(total, "seeding referrals");
     for n in 0..total {
         let due = n % 100 == 0;
         let request = ReferralRequest {
@@ -294,9 +299,11 @@ async fn sweep(
         batch.insert_referrals.push(Referral::pending(request, ids, provided, now + chrono::TimeDelta::days(15), deadline));
         if batch.insert_referrals.len() == 5_000 {
             store.commit(std::mem::take(&mut batch)).await?;
+            seeding.inc(5_000);
         }
     }
     store.commit(batch).await?;
+    seeding.finish_and_clear();
     let t = Clock::now();
     let done = ace_server::referrals::sweep(state).await?;
     Ok((t.elapsed().as_secs_f64() * 1e3, done.len()))
@@ -324,10 +331,26 @@ fn dir_size_mb(dir: &std::path::Path) -> f64 {
         / 1_048_576.0
 }
 
+/// `--json`: nothing but the report is printed (no phase lines, no bars).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn progress(json: bool, message: &str) {
     if !json {
         eprintln!("… {message}");
     }
+}
+
+/// A progress bar for a long phase, on standard error when it is a terminal.
+fn bar(total: usize, what: &str) -> indicatif::ProgressBar {
+    if QUIET.load(Ordering::Relaxed) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    let style = indicatif::ProgressStyle::with_template("  {msg:<40} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.set_message(what.to_string());
+    bar
 }
 
 pub async fn run(args: HarnessArgs) -> Result<()> {
@@ -343,6 +366,7 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
             pipeline_records: 20_000,
             referrals: 300,
             sweep_referrals: 5_000,
+            webhook_creates: 1_000,
         }
     } else {
         Sizes {
@@ -355,9 +379,11 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
             submits: 3_000,
             pipeline_records: 1_000_000,
             referrals: 2_000,
-            sweep_referrals: 100_000,
+            sweep_referrals: 1_000_000,
+            webhook_creates: 10_000,
         }
     };
+    QUIET.store(args.json, Ordering::Relaxed);
     let seeded_total = args.opportunities.unwrap_or(sizes.seeded);
     let work = std::env::temp_dir().join(format!("ace-bench-{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis()));
     std::fs::create_dir_all(&work)?;
@@ -517,13 +543,16 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
     // ListOpportunities over the seeded program: 100 per page, filtered by stage.
     progress(args.json, &format!("seeding {seeded_total} opportunities over {PARTNERS} partners"));
     let mut batch = WriteBatch::default();
+    let seeding = bar(seeded_total, "seeding opportunities");
     for n in 0..seeded_total {
         batch.insert_opportunities.push(seeded(n, &format!("P-BENCH-{:03}", n % PARTNERS), now));
         if batch.insert_opportunities.len() == 10_000 {
             store.commit(std::mem::take(&mut batch)).await?;
+            seeding.inc(10_000);
         }
     }
     store.commit(batch).await?;
+    seeding.finish_and_clear();
     progress(args.json, &format!("ListOpportunities × {}", sizes.lists));
     let cl = clients.clone();
     let list = drive("ListOpportunities (100, filtered)", c, sizes.lists, move |w, _| {
@@ -557,13 +586,15 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
 
     // Submit with pre-screen and conflict check against the operator's pipeline (SUB-1, SUB-2).
     progress(args.json, &format!("seeding {} operator pipeline records", sizes.pipeline_records));
+    let seeding = bar(sizes.pipeline_records, "seeding pipeline records");
     for chunk in (0..sizes.pipeline_records).collect::<Vec<_>>().chunks(10_000) {
+        seeding.inc(chunk.len() as u64);
         let records: Vec<ace_domain::identity::PipelineRecord> = chunk
             .iter()
             .map(|n| ace_domain::identity::PipelineRecord {
                 external_id: format!("CRM-{n}"),
                 company_name: company_name(*n, 2),
-                website: Some(format!("https://pipeline{n}.example.org")),
+                website: Some(format!("https://pipeline{n}.org")),
                 country: Some("US".into()),
                 duns: Some(format!("{:09}", 500_000_000 + n)),
                 stage: "Open".into(),
@@ -624,9 +655,10 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
                 let client = cl[n % PARTNERS].clone();
                 async move {
                     let body = json!({"partner": format!("P-BENCH-{:03}", n % PARTNERS), "kind": "opportunity",
-                        "company": format!("Referred {n}"), "website": format!("https://referred{n}.example.com"), "country": "US",
+                        "company": format!("Referred {n}"), "website": format!("https://referred{n}.com"), "country": "US",
                         "contact_name": "Jane Doe", "contact_email": format!("jane{n}@referred{n}.example.com")});
-                    let response = http.post(format!("http://{host}/operator/v1/referrals")).bearer_auth(&token).json(&body).send().await?;
+                    let response =
+                        http.post(format!("http://{host}/operator/v1/referrals")).bearer_auth(&token).json(&body).send().await?;
                     let status = response.status();
                     let v: Value = response.json().await?;
                     if !status.is_success() {
@@ -634,7 +666,10 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
                     }
                     let id = v["Id"].as_str().context("referral Id")?.to_string();
                     client
-                        .call("StartEngagementByAcceptingInvitationTask", &json!({"Catalog": "AWS", "Identifier": id, "ClientToken": format!("acc-{n}")}))
+                        .call(
+                            "StartEngagementByAcceptingInvitationTask",
+                            &json!({"Catalog": "AWS", "Identifier": id, "ClientToken": format!("acc-{n}")}),
+                        )
                         .await?;
                     Ok(())
                 }
@@ -645,6 +680,9 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
         None => None,
     };
     scenarios.extend(referral);
+
+    progress(args.json, &format!("webhook delivery of {} CreateOpportunity events", sizes.webhook_creates));
+    scenarios.push(webhook_delivery(&sweep_state, clients.clone(), c, sizes.webhook_creates).await?);
     let _ = stop.send(());
 
     // Program-wide jobs, timed directly: eligibility of every partner, the deadline sweep.
@@ -712,6 +750,84 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
         database_mb.map_or("-".to_string(), |m| format!("{m:.0} MB"))
     );
     Ok(())
+}
+
+/// Webhook delivery as a subscriber sees it: a receiver on 127.0.0.1 subscribed (operator-wide)
+/// to `Opportunity Created`, the dispatcher `ace serve` runs, and `total` creates from the
+/// partners' clients. A delivery's latency runs from the moment its create was sent to the
+/// moment the receiver got the signed POST; the rate is deliveries over the whole span.
+async fn webhook_delivery(
+    state: &ace_server::AppState,
+    clients: Arc<Vec<Client>>,
+    concurrency: usize,
+    total: usize,
+) -> Result<Stats> {
+    use std::collections::HashMap;
+    let received: Arc<Mutex<HashMap<String, Clock>>> = Arc::default();
+    let sink = received.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let at = Clock::now();
+            let sink = sink.clone();
+            async move {
+                let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+                if let Some(id) = v["detail"]["opportunity"]["identifier"].as_str() {
+                    sink.lock().expect("received").insert(id.to_string(), at);
+                }
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let store = state.store.clone();
+    let hook = ace_domain::webhook::Webhook {
+        id: "wh-bench000000001".into(),
+        owner: ace_domain::webhook::WebhookOwner::Operator,
+        url: format!("http://{address}/hook"),
+        event_types: vec!["Opportunity Created".into()],
+        secret_encrypted: state.server_key.encrypt("whsec_benchmark_secret_0123456789"),
+        created_at: state.now(),
+        include_changes: false,
+    };
+    store.insert_webhook(&hook, store.max_event_seq().await?).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let dispatcher = tokio::spawn(ace_server::webhooks::run_forever(state.clone(), stopped));
+    let sent: Arc<Mutex<HashMap<String, Clock>>> = Arc::default();
+    let out = sent.clone();
+    let started = Clock::now();
+    drive("webhook delivery", concurrency, total, move |w, n| {
+        let (client, out) = (clients[w % PARTNERS].clone(), out.clone());
+        async move {
+            let mut body = create_body(80_000_000 + n);
+            body["ClientToken"] = json!(format!("hook-{n}"));
+            let t = Clock::now();
+            let v = client.call("CreateOpportunity", &body).await?;
+            out.lock().expect("sent").insert(v["Id"].as_str().context("Id")?.to_string(), t);
+            Ok(())
+        }
+    })
+    .await?;
+    let deadline = Clock::now() + Duration::from_secs(120);
+    while received.lock().expect("received").len() < total && Clock::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = stop.send(true);
+    let _ = dispatcher.await;
+    let received = std::mem::take(&mut *received.lock().expect("received"));
+    let sent = std::mem::take(&mut *sent.lock().expect("sent"));
+    if received.len() < total {
+        bail!("webhook delivery: {} of {total} events arrived within two minutes", received.len());
+    }
+    let last = received.values().max().copied().unwrap_or(started);
+    let mut latencies: Vec<Duration> =
+        sent.iter().filter_map(|(id, t)| received.get(id).map(|r| r.saturating_duration_since(*t))).collect();
+    latencies.sort();
+    Ok(Stats { name: "webhook delivery (create to receipt)", ops: total, elapsed: last - started, latencies, baseline: None })
 }
 
 /// The same client and concurrency against a handler that answers fixed bytes from memory.

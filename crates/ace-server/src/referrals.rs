@@ -28,6 +28,8 @@ const ACCEPTANCE_DAYS_DEFAULT: i64 = 15;
 const REMINDER_HOURS_DEFAULT: i64 = 24;
 /// A limit on everything: referrals looked at per sweep.
 const SWEEP_MAX: usize = 10_000;
+/// Due referrals acted on at once by the sweep.
+const SWEEP_CONCURRENCY: usize = 32;
 
 pub fn new_id(prefix: &str, len: usize) -> String {
     format!("{prefix}{}", base36(&crate::crypto::random_bytes(len), len))
@@ -216,48 +218,74 @@ pub async fn sweep(state: &AppState) -> StoreResult<Vec<String>> {
     let now = state.now();
     let policy = policy(state).await?;
     let reminder = TimeDelta::hours(setting_i64(state, REMINDER_HOURS_SETTING, REMINDER_HOURS_DEFAULT).await?);
-    let mut done = Vec::new();
     let horizon = (now + reminder).timestamp_millis();
+    let mut done = Vec::new();
+    // Several at a time: their writes share commits (and fsyncs) instead of queueing one by one.
+    let mut tasks = tokio::task::JoinSet::new();
+    let joined = |result: Result<StoreResult<Option<String>>, tokio::task::JoinError>, done: &mut Vec<String>| {
+        done.extend(result.map_err(|e| StoreError::Other(format!("sweep task: {e}")))??);
+        StoreResult::Ok(())
+    };
     for r in state.store.due_referrals(horizon, SWEEP_MAX).await? {
-        let Some(action) = due_action(&r, now, policy, reminder) else {
-            // Listed but nothing to do (a reminder already sent, or a row from before the due
-            // index): writing it back stores when it is really next due.
-            if ace_domain::referral::sweep_after(&r).is_none_or(|t| t.timestamp_millis() > horizon) {
-                let _ = state.store.commit(WriteBatch { update_referrals: vec![r.clone()], ..Default::default() }).await;
+        if tasks.len() >= SWEEP_CONCURRENCY {
+            if let Some(result) = tasks.join_next().await {
+                joined(result, &mut done)?;
             }
-            continue;
-        };
-        let account = state.store.get_partner(&r.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
-        let mut next = r.clone();
-        let event = match action {
-            DueAction::Revoke => {
-                if revoke(state, &r, "REF-3: the customer was not contacted within 3 business days").await? {
-                    done.push(format!("revoked {} (no contact by {})", r.id, format_timestamp(r.contact_deadline)));
-                }
-                continue;
-            }
-            DueAction::Flag => {
-                next.flagged_at = Some(now);
-                let detail = json!({"engagementInvitationId": r.id, "contactDeadline": format_timestamp(r.contact_deadline)});
-                partner_event("Referral Contact Deadline Missed", state.new_event_id(), &r.partner_id, &account, detail, now)
-            }
-            DueAction::Expire => {
-                next.status = ReferralStatus::Expired;
-                invitation_event(state, "Engagement Invitation Expired", &r, &account, now)
-            }
-            DueAction::Remind => {
-                next.reminders_sent.push(now);
-                let detail = json!({"engagementInvitationId": r.id, "contactDeadline": format_timestamp(r.contact_deadline)});
-                partner_event("Referral Contact Deadline Approaching", state.new_event_id(), &r.partner_id, &account, detail, now)
-            }
-        };
-        match state.store.commit(WriteBatch { update_referrals: vec![next], events: vec![event], ..Default::default() }).await {
-            Ok(_) => done.push(format!("{action:?} {}", r.id).to_lowercase()),
-            Err(StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e),
         }
+        let state = state.clone();
+        tasks.spawn(async move { sweep_one(&state, r, now, policy, reminder, horizon).await });
     }
+    while let Some(result) = tasks.join_next().await {
+        joined(result, &mut done)?;
+    }
+    done.sort();
     Ok(done)
+}
+
+/// What the sweep does to one listed referral; a line for the report when it did something.
+async fn sweep_one(
+    state: &AppState,
+    r: Referral,
+    now: Instant,
+    policy: MissedDeadlinePolicy,
+    reminder: TimeDelta,
+    horizon: i64,
+) -> StoreResult<Option<String>> {
+    let Some(action) = due_action(&r, now, policy, reminder) else {
+        // Listed but nothing to do (a reminder already sent, or a row from before the due
+        // index): writing it back stores when it is really next due.
+        if ace_domain::referral::sweep_after(&r).is_none_or(|t| t.timestamp_millis() > horizon) {
+            let _ = state.store.commit(WriteBatch { update_referrals: vec![r.clone()], ..Default::default() }).await;
+        }
+        return Ok(None);
+    };
+    let account = state.store.get_partner(&r.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
+    let mut next = r.clone();
+    let event = match action {
+        DueAction::Revoke => {
+            let revoked = revoke(state, &r, "REF-3: the customer was not contacted within 3 business days").await?;
+            return Ok(revoked.then(|| format!("revoked {} (no contact by {})", r.id, format_timestamp(r.contact_deadline))));
+        }
+        DueAction::Flag => {
+            next.flagged_at = Some(now);
+            let detail = json!({"engagementInvitationId": r.id, "contactDeadline": format_timestamp(r.contact_deadline)});
+            partner_event("Referral Contact Deadline Missed", state.new_event_id(), &r.partner_id, &account, detail, now)
+        }
+        DueAction::Expire => {
+            next.status = ReferralStatus::Expired;
+            invitation_event(state, "Engagement Invitation Expired", &r, &account, now)
+        }
+        DueAction::Remind => {
+            next.reminders_sent.push(now);
+            let detail = json!({"engagementInvitationId": r.id, "contactDeadline": format_timestamp(r.contact_deadline)});
+            partner_event("Referral Contact Deadline Approaching", state.new_event_id(), &r.partner_id, &account, detail, now)
+        }
+    };
+    match state.store.commit(WriteBatch { update_referrals: vec![next], events: vec![event], ..Default::default() }).await {
+        Ok(_) => Ok(Some(format!("{action:?} {}", r.id).to_lowercase())),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The invitation as the partner sees it: no customer contact, ever.

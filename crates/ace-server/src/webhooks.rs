@@ -69,8 +69,8 @@ struct Dispatcher {
     running: Mutex<HashSet<String>>,
 }
 
-/// Runs until `shutdown` changes: every half second, starts a delivery task for each
-/// subscription that has none on this node.
+/// Runs until `shutdown` changes: every half second, and at once when this node commits
+/// events, starts a delivery task for each subscription that has none on this node.
 pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let settings = state.settings.delivery.clone();
     let http = match reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(settings.timeout).build() {
@@ -80,9 +80,13 @@ pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Rece
             return;
         }
     };
+    let events_committed = state.store.events_committed();
     let dispatcher =
         Arc::new(Dispatcher { state, node: uuid::Uuid::new_v4().to_string(), http, running: Mutex::new(HashSet::new()) });
     loop {
+        let woken = events_committed.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         match dispatcher.state.store.list_webhooks(None).await {
             Ok(hooks) => {
                 for (hook, _) in hooks {
@@ -103,6 +107,7 @@ pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Rece
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = woken => {}
             _ = shutdown.changed() => return,
         }
     }

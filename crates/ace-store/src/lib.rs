@@ -147,6 +147,10 @@ pub trait Store: Send + Sync + 'static {
     async fn list_solutions(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<SolutionRecord>>;
 
     async fn commit(&self, batch: WriteBatch) -> StoreResult<BatchOutcome>;
+    /// Woken (`notify_waiters`) after a batch with outbox events commits through this store,
+    /// so this process's event dispatcher need not wait for its next poll. Other nodes'
+    /// commits are seen by polling.
+    fn events_committed(&self) -> std::sync::Arc<tokio::sync::Notify>;
     async fn get_idempotency(&self, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>>;
 
     /// An opportunity of this partner in this catalog; another partner's is `None`.

@@ -159,18 +159,27 @@ UPDATE referrals SET due_ms = provided_ms WHERE status IN ('PENDING', 'ACCEPTED'
 CREATE INDEX referrals_by_due ON referrals (due_ms);
 "#,
     // SUB-2 from indexed columns: the normalised name, the name to show, and whether the
-    // record counts at all; filled for existing rows by `backfill_conflict_columns`.
+    // record counts at all (the indexes hold only records that count, so a popular domain
+    // with many drafts costs nothing); filled for existing rows by `backfill_conflict_columns`.
     r#"
 ALTER TABLE opportunities ADD COLUMN ident_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE opportunities ADD COLUMN ident_company TEXT NOT NULL DEFAULT '';
 ALTER TABLE opportunities ADD COLUMN conflict_active BIGINT NOT NULL DEFAULT 0;
 DROP INDEX opportunities_by_name;
+DROP INDEX opportunities_by_domain;
+DROP INDEX opportunities_by_duns;
 CREATE INDEX opportunities_conflicts ON opportunities (catalog, ident_country, ident_prefix, ident_name) WHERE conflict_active = 1;
+CREATE INDEX opportunities_conflicts_by_domain ON opportunities (catalog, ident_domain) WHERE conflict_active = 1;
+CREATE INDEX opportunities_conflicts_by_duns ON opportunities (catalog, ident_duns) WHERE conflict_active = 1;
 ALTER TABLE pipeline_records ADD COLUMN ident_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE pipeline_records ADD COLUMN ident_company TEXT NOT NULL DEFAULT '';
 ALTER TABLE pipeline_records ADD COLUMN active BIGINT NOT NULL DEFAULT 0;
 DROP INDEX pipeline_by_name;
+DROP INDEX pipeline_by_domain;
+DROP INDEX pipeline_by_duns;
 CREATE INDEX pipeline_conflicts ON pipeline_records (ident_country, ident_prefix, ident_name) WHERE active = 1;
+CREATE INDEX pipeline_conflicts_by_domain ON pipeline_records (ident_domain) WHERE active = 1;
+CREATE INDEX pipeline_conflicts_by_duns ON pipeline_records (ident_duns) WHERE active = 1;
 "#,
 ];
 
@@ -183,6 +192,7 @@ const DEFAULT_SCOPE: &str = "*";
 pub struct SqlStore {
     pub(crate) db: Arc<dyn Database>,
     group: GroupCommit,
+    events_committed: Arc<tokio::sync::Notify>,
 }
 
 impl SqlStore {
@@ -203,7 +213,7 @@ impl SqlStore {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Unavailable(format!("creating {}: {e}", data_dir.display())))?;
         let db = crate::sqlite::open(&data_dir.join("ace.db"), synchronous)?;
-        let store = SqlStore { db: Arc::new(db), group: GroupCommit::default() };
+        let store = SqlStore { db: Arc::new(db), group: GroupCommit::default(), events_committed: Default::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -211,7 +221,7 @@ impl SqlStore {
     /// PostgreSQL at `url`; `schema` isolates a store in its own schema (tests use it).
     pub async fn open_postgres(url: &str, schema: Option<&str>, pool_size: usize) -> StoreResult<SqlStore> {
         let db = crate::postgres::connect(url, schema, pool_size).await?;
-        let store = SqlStore { db: Arc::new(db), group: GroupCommit::default() };
+        let store = SqlStore { db: Arc::new(db), group: GroupCommit::default(), events_committed: Default::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -360,7 +370,12 @@ fn candidate_from_row(source: &'static str, r: &Row) -> StoreResult<ConflictCand
         record_id: r.text(0)?,
         partner_id: some(r.text(1)?),
         company_name: r.text(2)?,
-        identity: CustomerIdentity { domain: some(r.text(3)?), duns: some(r.text(4)?), country: some(r.text(5)?), name: r.text(6)? },
+        identity: CustomerIdentity {
+            domain: some(r.text(3)?),
+            duns: some(r.text(4)?),
+            country: some(r.text(5)?),
+            name: r.text(6)?,
+        },
     })
 }
 
@@ -1128,12 +1143,21 @@ impl Store for SqlStore {
     }
 
     async fn commit(&self, batch: WriteBatch) -> StoreResult<BatchOutcome> {
-        match self.db.dialect() {
+        let has_events = !batch.events.is_empty();
+        let outcome = match self.db.dialect() {
             // SQLite has one writer: concurrent batches share its transactions (and fsyncs).
             Dialect::Sqlite => self.group.commit(self.db.clone(), batch).await,
             // PostgreSQL commits concurrent transactions together by itself.
             Dialect::Postgres => commit_one(self.db.as_ref(), batch).await,
+        };
+        if has_events && matches!(outcome, Ok(BatchOutcome::Committed)) {
+            self.events_committed.notify_waiters();
         }
+        outcome
+    }
+
+    fn events_committed(&self) -> Arc<tokio::sync::Notify> {
+        self.events_committed.clone()
     }
 
     async fn get_idempotency(&self, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>> {
@@ -1241,7 +1265,8 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<ConflictCandidate>> {
         let scope = vec![catalog.as_str().into(), excluding_partner.into()];
         let mut r = self.db.reader().await?;
-        let columns = "'O' || CAST(id_number AS TEXT), partner_id, ident_company, ident_domain, ident_duns, ident_country, ident_name";
+        let columns =
+            "'O' || CAST(id_number AS TEXT), partner_id, ident_company, ident_domain, ident_duns, ident_country, ident_name";
         let from = "opportunities WHERE conflict_active = 1 AND catalog = $1 AND partner_id <> $2";
         conflict_candidates(&mut r, "partner-submission", columns, from, scope, identity, limit).await
     }
@@ -1290,7 +1315,8 @@ impl Store for SqlStore {
     async fn find_pipeline_candidates(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<ConflictCandidate>> {
         let mut r = self.db.reader().await?;
         let columns = "external_id, '', ident_company, ident_domain, ident_duns, ident_country, ident_name";
-        conflict_candidates(&mut r, "operator-pipeline", columns, "pipeline_records WHERE active = 1", vec![], identity, limit).await
+        conflict_candidates(&mut r, "operator-pipeline", columns, "pipeline_records WHERE active = 1", vec![], identity, limit)
+            .await
     }
 
     async fn insert_consent_statement(&self, statement: &ConsentStatement) -> StoreResult<()> {

@@ -453,7 +453,8 @@ async fn sub_2_candidates_in_a_crowded_name_bucket(store: &SqlStore) {
         stage: "Qualified".into(),
         owner: None,
     };
-    let mut records: Vec<PipelineRecord> = (0..2_000).map(|n| record(format!("SF-{n:04}"), format!("Ac{n:04} Holdings"))).collect();
+    let mut records: Vec<PipelineRecord> =
+        (0..2_000).map(|n| record(format!("SF-{n:04}"), format!("Ac{n:04} Holdings"))).collect();
     records.push(record("SF-EXACT".into(), "ACME Widgets LLC".into()));
     records.push(record("SF-NEAR".into(), "Acme Widgetz".into()));
     let mut closed = record("SF-CLOSED".into(), "Acme Widgets".into());
@@ -473,8 +474,11 @@ async fn sub_2_candidates_in_a_crowded_name_bucket(store: &SqlStore) {
 
 /// Rows written before the SUB-2 columns existed get them when the migration runs.
 async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
-    insert(store, submitted_for("P-B", Catalog::Aws, 1, json!({"CompanyName": "Acme Widgets", "Address": {"CountryCode": "US"}})))
-        .await;
+    insert(
+        store,
+        submitted_for("P-B", Catalog::Aws, 1, json!({"CompanyName": "Acme Widgets", "Address": {"CountryCode": "US"}})),
+    )
+    .await;
     let record = PipelineRecord {
         external_id: "SF-1".into(),
         company_name: "Acme Widgets".into(),
@@ -488,15 +492,23 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
     // Back to the schema before the migration, as an older release left it.
     for sql in [
         "DROP INDEX opportunities_conflicts",
+        "DROP INDEX opportunities_conflicts_by_domain",
+        "DROP INDEX opportunities_conflicts_by_duns",
         "ALTER TABLE opportunities DROP COLUMN ident_name",
         "ALTER TABLE opportunities DROP COLUMN ident_company",
         "ALTER TABLE opportunities DROP COLUMN conflict_active",
         "CREATE INDEX opportunities_by_name ON opportunities (catalog, ident_country, ident_prefix)",
+        "CREATE INDEX opportunities_by_domain ON opportunities (catalog, ident_domain)",
+        "CREATE INDEX opportunities_by_duns ON opportunities (catalog, ident_duns)",
         "DROP INDEX pipeline_conflicts",
+        "DROP INDEX pipeline_conflicts_by_domain",
+        "DROP INDEX pipeline_conflicts_by_duns",
         "ALTER TABLE pipeline_records DROP COLUMN ident_name",
         "ALTER TABLE pipeline_records DROP COLUMN ident_company",
         "ALTER TABLE pipeline_records DROP COLUMN active",
         "CREATE INDEX pipeline_by_name ON pipeline_records (ident_country, ident_prefix)",
+        "CREATE INDEX pipeline_by_domain ON pipeline_records (ident_domain)",
+        "CREATE INDEX pipeline_by_duns ON pipeline_records (ident_duns)",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;
@@ -504,7 +516,10 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
     let store = raw.reopen().await;
     let identity = CustomerIdentity::new("Acme Widgets Inc", None, None, Some("US"));
     let found = store.find_submission_candidates(Catalog::Aws, &identity, "P-A", 10).await.unwrap();
-    assert_eq!(found.iter().map(|c| (c.record_id.as_str(), c.company_name.as_str())).collect::<Vec<_>>(), [("O1", "Acme Widgets")]);
+    assert_eq!(
+        found.iter().map(|c| (c.record_id.as_str(), c.company_name.as_str())).collect::<Vec<_>>(),
+        [("O1", "Acme Widgets")]
+    );
     let found = store.find_pipeline_candidates(&identity, 10).await.unwrap();
     assert_eq!(found.iter().map(|c| c.record_id.as_str()).collect::<Vec<_>>(), ["SF-1"]);
 }
