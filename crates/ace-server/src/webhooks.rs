@@ -140,19 +140,30 @@ impl Dispatcher {
             if events.is_empty() {
                 return Ok(());
             }
+            // A delivered event moves the cursor in the transaction that records it; events
+            // this subscription does not want move it once, after the last of them.
+            let mut skipped = None;
             for (seq, event) in events {
-                if hook.matches(&event) {
-                    self.deliver_one(&hook, &secret, seq, &event).await?;
+                if !hook.matches(&event) {
+                    skipped = Some(seq);
+                    continue;
                 }
-                if !self.state.store.advance_webhook(&hook.id, &self.node, seq).await? {
+                skipped = None;
+                if !self.deliver_one(&hook, &secret, seq, &event).await? {
                     return Ok(()); // lost the lease, or deleted
+                }
+            }
+            if let Some(seq) = skipped {
+                if !self.state.store.advance_webhook(&hook.id, &self.node, seq).await? {
+                    return Ok(());
                 }
             }
         }
     }
 
-    /// One event, retried with backoff until delivered or parked as dead.
-    async fn deliver_one(&self, hook: &Webhook, secret: &str, seq: i64, event: &OutboxEvent) -> ace_store::StoreResult<()> {
+    /// One event, retried with backoff until delivered or parked as dead; then the cursor is
+    /// past it. `false` when this node lost the subscription meanwhile.
+    async fn deliver_one(&self, hook: &Webhook, secret: &str, seq: i64, event: &OutboxEvent) -> ace_store::StoreResult<bool> {
         let body = ace_domain::events::delivered_envelope(event, hook.include_changes).to_string().into_bytes();
         let started = self.state.wall_clock();
         let settings = &self.state.settings.delivery;
@@ -189,22 +200,20 @@ impl Dispatcher {
             } else {
                 "failed"
             };
-            self.state
-                .store
-                .record_delivery(&DeliveryAttempt {
-                    webhook_id: hook.id.clone(),
-                    event_seq: seq,
-                    event_id: event.id.clone(),
-                    attempt: attempt as i64,
-                    at_ms: now.timestamp_millis(),
-                    outcome: outcome.into(),
-                    http_status: status,
-                    error: if error.is_empty() && !delivered { format!("HTTP {status}") } else { error },
-                })
-                .await?;
+            let record = DeliveryAttempt {
+                webhook_id: hook.id.clone(),
+                event_seq: seq,
+                event_id: event.id.clone(),
+                attempt: attempt as i64,
+                at_ms: now.timestamp_millis(),
+                outcome: outcome.into(),
+                http_status: status,
+                error: if error.is_empty() && !delivered { format!("HTTP {status}") } else { error },
+            };
             if delivered || gave_up {
-                return Ok(());
+                return self.state.store.complete_delivery(&record, &self.node).await;
             }
+            self.state.store.record_delivery(&record).await?;
             let jitter: f64 = rand::thread_rng().gen();
             let mut wait = backoff(attempt, settings.retry_base, settings.retry_cap, jitter);
             // Wait in steps well inside the lease, renewing it, so no other node takes the
@@ -214,11 +223,11 @@ impl Dispatcher {
                 tokio::time::sleep(step.to_std().unwrap_or(Duration::from_secs(1))).await;
                 wait -= step;
                 if !self.claim(&hook.id).await? {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
         }
-        Ok(())
+        Ok(false) // attempts are counted by an unbounded range: not reached
     }
 }
 

@@ -335,6 +335,24 @@ fn identity_params(identity: &CustomerIdentity) -> [Param; 5] {
     ]
 }
 
+async fn insert_delivery(tx: &mut Box<dyn Tx>, attempt: &DeliveryAttempt) -> StoreResult<()> {
+    tx.exec(
+        "INSERT INTO deliveries (webhook_id, event_seq, event_id, attempt, at_ms, outcome, http_status, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            attempt.webhook_id.as_str().into(),
+            attempt.event_seq.into(),
+            attempt.event_id.as_str().into(),
+            attempt.attempt.into(),
+            attempt.at_ms.into(),
+            attempt.outcome.as_str().into(),
+            attempt.http_status.into(),
+            attempt.error.as_str().into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Fills the SUB-2 columns of rows written before they existed, from the stored documents.
 async fn backfill_conflict_columns(tx: &mut Box<dyn Tx>) -> StoreResult<()> {
     let rows = tx.query("SELECT doc FROM opportunities", &[]).await?;
@@ -1721,21 +1739,21 @@ impl Store for SqlStore {
 
     async fn record_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()> {
         let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO deliveries (webhook_id, event_seq, event_id, attempt, at_ms, outcome, http_status, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                attempt.webhook_id.as_str().into(),
-                attempt.event_seq.into(),
-                attempt.event_id.as_str().into(),
-                attempt.attempt.into(),
-                attempt.at_ms.into(),
-                attempt.outcome.as_str().into(),
-                attempt.http_status.into(),
-                attempt.error.as_str().into(),
-            ],
-        )
-        .await?;
+        insert_delivery(&mut tx, attempt).await?;
         tx.commit().await
+    }
+
+    async fn complete_delivery(&self, attempt: &DeliveryAttempt, node: &str) -> StoreResult<bool> {
+        let mut tx = self.db.begin().await?;
+        insert_delivery(&mut tx, attempt).await?;
+        let n = tx
+            .exec(
+                "UPDATE webhooks SET cursor_seq = $3 WHERE id = $1 AND lease_owner = $2 AND cursor_seq < $3",
+                &[attempt.webhook_id.as_str().into(), node.into(), attempt.event_seq.into()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
     }
 
     async fn list_deliveries(&self, webhook_id: &str, limit: usize) -> StoreResult<Vec<DeliveryAttempt>> {

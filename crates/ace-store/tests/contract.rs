@@ -145,6 +145,7 @@ contract!(
     review_queue_is_oldest_submission_first,
     sub_2_submission_candidates_by_domain_duns_and_name,
     sub_2_candidates_in_a_crowded_name_bucket,
+    webhook_completing_a_delivery_moves_the_cursor_for_the_lease_holder,
     pipeline_records_upsert_by_external_id,
     consent_statements_evidence_requests_and_settings,
     elig_3_partner_and_configuration_versions_and_approvals,
@@ -522,6 +523,38 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
     );
     let found = store.find_pipeline_candidates(&identity, 10).await.unwrap();
     assert_eq!(found.iter().map(|c| c.record_id.as_str()).collect::<Vec<_>>(), ["SF-1"]);
+}
+
+/// A delivered event is recorded and the cursor passes it in one transaction, for the
+/// lease holder only; another node's attempt is kept in the log but moves nothing.
+async fn webhook_completing_a_delivery_moves_the_cursor_for_the_lease_holder(store: &SqlStore) {
+    let hook = ace_domain::webhook::Webhook {
+        id: "wh-1".into(),
+        owner: ace_domain::webhook::WebhookOwner::Operator,
+        url: "http://127.0.0.1:9/hook".into(),
+        event_types: vec![],
+        secret_encrypted: "x".into(),
+        created_at: from_millis(0),
+        include_changes: false,
+    };
+    store.insert_webhook(&hook, 0).await.unwrap();
+    assert!(store.claim_webhook("wh-1", "node-a", 1_000, 61_000).await.unwrap());
+    let attempt = |seq: i64, outcome: &str| ace_store::DeliveryAttempt {
+        webhook_id: "wh-1".into(),
+        event_seq: seq,
+        event_id: format!("e-{seq}"),
+        attempt: 1,
+        at_ms: 2_000,
+        outcome: outcome.into(),
+        http_status: 200,
+        error: String::new(),
+    };
+    assert!(store.complete_delivery(&attempt(5, "delivered"), "node-a").await.unwrap());
+    assert!(!store.complete_delivery(&attempt(6, "delivered"), "node-b").await.unwrap(), "not the lease holder");
+    let cursor = store.list_webhooks(None).await.unwrap().into_iter().find(|(h, _)| h.id == "wh-1").unwrap().1;
+    assert_eq!(cursor, 5);
+    let log: Vec<i64> = store.list_deliveries("wh-1", 10).await.unwrap().iter().map(|d| d.event_seq).collect();
+    assert_eq!(log, vec![5, 6]);
 }
 
 async fn pipeline_records_upsert_by_external_id(store: &SqlStore) {
