@@ -71,7 +71,7 @@ impl Partner {
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| e.to_string())?;
+        let response = request.send().await.map_err(|e| format!("{e:?}"))?;
         let status = response.status();
         let text = response.text().await.map_err(|e| e.to_string())?;
         if !status.is_success() {
@@ -89,6 +89,17 @@ fn create_body(token: &str) -> Value {
         "Project": {"Title": "Crash test", "CustomerBusinessProblem": "Survive being killed at any moment without losing a write."},
         "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-01-31"},
     })
+}
+
+/// Two fields changed in one write (the whole document is replaced, as the API does).
+fn update_body(id: &str, token: &str, last_modified: &str) -> Value {
+    let mut body = create_body(token);
+    body.as_object_mut().unwrap().remove("ClientToken");
+    body["Identifier"] = json!(id);
+    body["LastModifiedDate"] = json!(last_modified);
+    body["Project"]["Title"] = json!(format!("Updated {token}"));
+    body["LifeCycle"]["NextSteps"] = json!(format!("Call the customer about {token}"));
+    body
 }
 
 async fn operator(host: &str, token: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
@@ -136,25 +147,40 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
     // token → the id the server acknowledged; tokens sent without an answer are in doubt.
     let acknowledged: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     let in_doubt: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    // Opportunity ids whose update was acknowledged, or sent when a kill came.
+    let updated: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let update_in_doubt: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     for round in 0..KILLS {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
                 let (partner, acknowledged, in_doubt, stop) = (on_node(w), acknowledged.clone(), in_doubt.clone(), stop.clone());
+                let (updated, update_in_doubt) = (updated.clone(), update_in_doubt.clone());
                 tokio::spawn(async move {
                     let mut n = 0;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let token = format!("r{round}-w{w}-n{n}");
                         n += 1;
-                        match partner.call("CreateOpportunity", &create_body(&token)).await {
-                            Ok(v) => {
-                                acknowledged.lock().unwrap().insert(token, v["Id"].as_str().unwrap().to_string());
-                            }
+                        let created = match partner.call("CreateOpportunity", &create_body(&token)).await {
+                            Ok(v) => v,
                             Err(_) => {
                                 in_doubt.lock().unwrap().insert(token);
                                 break;
                             }
+                        };
+                        let id = created["Id"].as_str().unwrap().to_string();
+                        acknowledged.lock().unwrap().insert(token.clone(), id.clone());
+                        // Every other opportunity is updated at once: two fields in one write.
+                        if n % 2 == 0 {
+                            let body = update_body(&id, &token, created["LastModifiedDate"].as_str().unwrap());
+                            match partner.call("UpdateOpportunity", &body).await {
+                                Ok(_) => updated.lock().unwrap().insert(id),
+                                Err(_) => {
+                                    update_in_doubt.lock().unwrap().insert(id);
+                                    break;
+                                }
+                            };
                         }
                     }
                 })
@@ -209,12 +235,37 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
     assert_eq!(distinct, expected, "exactly the acknowledged (and resolved) writes are stored, each once");
     let ids: BTreeSet<&String> = acknowledged.values().collect();
     assert_eq!(ids.len(), acknowledged.len(), "no two tokens share an opportunity");
+
+    // Updates: an acknowledged one is there whole; one in doubt is there whole or not at all;
+    // no opportunity carries half of one.
+    let (updated, update_in_doubt) = (updated.lock().unwrap().clone(), update_in_doubt.lock().unwrap().clone());
+    let mut applied_in_doubt = 0;
+    for (token, id) in &acknowledged {
+        let v = partner.call("GetOpportunity", &json!({"Catalog": "AWS", "Identifier": id})).await.unwrap();
+        let state = (v["Project"]["Title"].as_str().unwrap_or(""), v["LifeCycle"]["NextSteps"].as_str().unwrap_or(""));
+        let whole = (format!("Updated {token}"), format!("Call the customer about {token}"));
+        let is_whole = state == (whole.0.as_str(), whole.1.as_str());
+        let is_original = state == ("Crash test", "");
+        if updated.contains(id) {
+            assert!(is_whole, "{id}: an acknowledged update is stored whole: {state:?}");
+        } else if update_in_doubt.contains(id) {
+            assert!(is_whole || is_original, "{id}: an update in doubt is all or nothing: {state:?}");
+            applied_in_doubt += usize::from(is_whole);
+        } else {
+            assert!(is_original, "{id}: never updated: {state:?}");
+        }
+    }
     eprintln!(
-        "crash run ({}, {nodes} node(s)): {KILLS} kills, {} writes checked ({} left in doubt by a kill and resolved by their token), 0 lost, 0 doubled",
+        "crash run ({}, {nodes} node(s)): {KILLS} kills, {} creates checked ({} left in doubt by a kill and resolved by their token), \
+         {} updates acknowledged and found whole, {} in doubt ({} applied whole, the rest not at all), 0 lost, 0 doubled, 0 torn",
         if database.is_some() { "PostgreSQL" } else { "SQLite" },
         acknowledged.len(),
-        doubtful.len()
+        doubtful.len(),
+        updated.len(),
+        update_in_doubt.len(),
+        applied_in_doubt
     );
+    assert!(!updated.is_empty(), "the run updated opportunities");
     assert!(acknowledged.len() > KILLS * WRITERS, "the run did real work: {} writes", acknowledged.len());
     drop(servers);
 }

@@ -34,6 +34,8 @@ pub enum ApiError {
     UnknownOperation(String),
     UnsupportedMediaType(String),
     PayloadTooLarge,
+    /// The body did not arrive in time (a slow client holding the connection).
+    RequestTimeout,
     MissingAuthenticationToken,
     IncompleteSignature(String),
     UnrecognizedClient,
@@ -76,6 +78,7 @@ impl ApiError {
             ApiError::UnknownOperation(_) => ("UnknownOperationException", StatusCode::NOT_FOUND),
             ApiError::UnsupportedMediaType(_) => ("UnsupportedMediaTypeException", StatusCode::UNSUPPORTED_MEDIA_TYPE),
             ApiError::PayloadTooLarge => ("RequestEntityTooLargeException", StatusCode::PAYLOAD_TOO_LARGE),
+            ApiError::RequestTimeout => ("RequestTimeoutException", StatusCode::REQUEST_TIMEOUT),
             ApiError::MissingAuthenticationToken => ("MissingAuthenticationTokenException", StatusCode::FORBIDDEN),
             ApiError::IncompleteSignature(_) => ("IncompleteSignatureException", StatusCode::FORBIDDEN),
             ApiError::UnrecognizedClient => ("UnrecognizedClientException", StatusCode::FORBIDDEN),
@@ -98,6 +101,7 @@ impl ApiError {
             | ApiError::InvalidSignature(m) => m.clone(),
             ApiError::Internal(_) => "An internal error occurred. Try again later.".into(),
             ApiError::PayloadTooLarge => "The request body is larger than 1 MiB.".into(),
+            ApiError::RequestTimeout => "The request body did not arrive in time.".into(),
             ApiError::MissingAuthenticationToken => "Missing Authentication Token".into(),
             ApiError::UnrecognizedClient => "The security token included in the request is invalid.".into(),
         }

@@ -46,6 +46,8 @@ pub struct Settings {
     pub delivery: webhooks::DeliverySettings,
     /// USE-2: when a probing key or address is blocked.
     pub probe_policy: ace_domain::security::ProbePolicy,
+    /// What one client connection may hold.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
             region: ace_domain::ids::REGION.to_string(),
             delivery: webhooks::DeliverySettings::default(),
             probe_policy: Default::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -202,9 +205,83 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The client address feeds USE-2's per-address probe detection.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    // The API models are parsed before the first connection, not by the first request.
+    let _ = (ace_domain::model::Model::get(), ace_domain::model::Model::ace_partner());
+    let limits = state.settings.connections;
+    let app = router(state);
+    let (closing, closed) = tokio::sync::watch::channel(false);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, limit = limits.max_connections, "connection limit reached; closing a new connection");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        // The client address feeds USE-2's per-address probe detection.
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let mut closed = closed.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = closed.changed() => {}
+            }
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        });
+    }
+    let _ = closing.send(true);
+    // Every connection gives its slot back when it has finished.
+    let _ = slots.acquire_many(limits.max_connections as u32).await;
+    Ok(())
+}
+
+/// What one connection may cost the server (issue "Reliability and security proof suite",
+/// hostile input).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A client that has not sent a request's headers within this time is disconnected, so
+    /// slow-loris connections cannot pile up.
+    pub header_read_timeout: std::time::Duration,
+    /// A partner API request whose body has not fully arrived within this time is answered
+    /// `RequestTimeoutException`.
+    pub body_read_timeout: std::time::Duration,
+    /// Connections served at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            max_connections: 8_192,
+        }
+    }
 }
 
 /// Program data every store starts with: the program text's consent statement (SUB-4),

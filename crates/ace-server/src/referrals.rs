@@ -29,7 +29,7 @@ const REMINDER_HOURS_DEFAULT: i64 = 24;
 /// A limit on everything: referrals looked at per sweep.
 const SWEEP_MAX: usize = 10_000;
 /// Due referrals acted on at once by the sweep.
-const SWEEP_CONCURRENCY: usize = 32;
+const SWEEP_CONCURRENCY: usize = 128;
 
 pub fn new_id(prefix: &str, len: usize) -> String {
     format!("{prefix}{}", base36(&crate::crypto::random_bytes(len), len))

@@ -140,30 +140,38 @@ impl Dispatcher {
             if events.is_empty() {
                 return Ok(());
             }
-            // A delivered event moves the cursor in the transaction that records it; events
-            // this subscription does not want move it once, after the last of them.
-            let mut skipped = None;
+            // One transaction per run of events: their final attempts, and the cursor past the
+            // last of them (events the subscription does not want included).
+            let mut done = Vec::new();
+            let mut before = cursor;
             for (seq, event) in events {
-                if !hook.matches(&event) {
-                    skipped = Some(seq);
-                    continue;
+                if hook.matches(&event) {
+                    match self.deliver_one(&hook, &secret, seq, &event, &mut done, before).await? {
+                        Some(last_attempt) => done.push(last_attempt),
+                        None => return Ok(()), // lost the lease, or deleted
+                    }
                 }
-                skipped = None;
-                if !self.deliver_one(&hook, &secret, seq, &event).await? {
-                    return Ok(()); // lost the lease, or deleted
-                }
+                before = seq;
             }
-            if let Some(seq) = skipped {
-                if !self.state.store.advance_webhook(&hook.id, &self.node, seq).await? {
-                    return Ok(());
-                }
+            if !self.state.store.complete_deliveries(&hook.id, &self.node, &done, before).await? {
+                return Ok(());
             }
         }
     }
 
-    /// One event, retried with backoff until delivered or parked as dead; then the cursor is
-    /// past it. `false` when this node lost the subscription meanwhile.
-    async fn deliver_one(&self, hook: &Webhook, secret: &str, seq: i64, event: &OutboxEvent) -> ace_store::StoreResult<bool> {
+    /// One event, retried with backoff until delivered or parked as dead: its last attempt,
+    /// for the caller to record with the run. Before the first retry, the run so far (`done`,
+    /// up to `before`) is recorded, so a long retry holds back nothing already delivered.
+    /// `None` when this node lost the subscription meanwhile.
+    async fn deliver_one(
+        &self,
+        hook: &Webhook,
+        secret: &str,
+        seq: i64,
+        event: &OutboxEvent,
+        done: &mut Vec<DeliveryAttempt>,
+        before: i64,
+    ) -> ace_store::StoreResult<Option<DeliveryAttempt>> {
         let body = ace_domain::events::delivered_envelope(event, hook.include_changes).to_string().into_bytes();
         let started = self.state.wall_clock();
         let settings = &self.state.settings.delivery;
@@ -211,8 +219,12 @@ impl Dispatcher {
                 error: if error.is_empty() && !delivered { format!("HTTP {status}") } else { error },
             };
             if delivered || gave_up {
-                return self.state.store.complete_delivery(&record, &self.node).await;
+                return Ok(Some(record));
             }
+            if !self.state.store.complete_deliveries(&hook.id, &self.node, done, before).await? {
+                return Ok(None);
+            }
+            done.clear();
             self.state.store.record_delivery(&record).await?;
             let jitter: f64 = rand::thread_rng().gen();
             let mut wait = backoff(attempt, settings.retry_base, settings.retry_cap, jitter);
@@ -223,11 +235,11 @@ impl Dispatcher {
                 tokio::time::sleep(step.to_std().unwrap_or(Duration::from_secs(1))).await;
                 wait -= step;
                 if !self.claim(&hook.id).await? {
-                    return Ok(false);
+                    return Ok(None);
                 }
             }
         }
-        Ok(false) // attempts are counted by an unbounded range: not reached
+        Ok(None) // attempts are counted by an unbounded range: not reached
     }
 }
 

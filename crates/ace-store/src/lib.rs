@@ -251,10 +251,16 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the cursor (replay): deliveries restart after `cursor_seq`.
     async fn set_webhook_cursor(&self, id: &str, cursor_seq: i64) -> StoreResult<bool>;
     async fn record_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()>;
-    /// The last attempt at an event (delivered, or given up) and the cursor moved past it, in
-    /// one transaction; `false` when this node no longer holds the lease (the attempt is
-    /// recorded all the same).
-    async fn complete_delivery(&self, attempt: &DeliveryAttempt, node: &str) -> StoreResult<bool>;
+    /// The last attempts at a run of events (each delivered, or given up) and the cursor moved
+    /// to `cursor_seq`, in one transaction; `false` when this node no longer holds the lease
+    /// (the attempts are recorded all the same).
+    async fn complete_deliveries(
+        &self,
+        webhook_id: &str,
+        node: &str,
+        attempts: &[DeliveryAttempt],
+        cursor_seq: i64,
+    ) -> StoreResult<bool>;
     async fn list_deliveries(&self, webhook_id: &str, limit: usize) -> StoreResult<Vec<DeliveryAttempt>>;
     /// A partner's own events after `after_seq` (the pollable feed).
     async fn list_partner_events(&self, partner_id: &str, after_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxEvent)>>;

@@ -1743,13 +1743,21 @@ impl Store for SqlStore {
         tx.commit().await
     }
 
-    async fn complete_delivery(&self, attempt: &DeliveryAttempt, node: &str) -> StoreResult<bool> {
+    async fn complete_deliveries(
+        &self,
+        webhook_id: &str,
+        node: &str,
+        attempts: &[DeliveryAttempt],
+        cursor_seq: i64,
+    ) -> StoreResult<bool> {
         let mut tx = self.db.begin().await?;
-        insert_delivery(&mut tx, attempt).await?;
+        for attempt in attempts {
+            insert_delivery(&mut tx, attempt).await?;
+        }
         let n = tx
             .exec(
-                "UPDATE webhooks SET cursor_seq = $3 WHERE id = $1 AND lease_owner = $2 AND cursor_seq < $3",
-                &[attempt.webhook_id.as_str().into(), node.into(), attempt.event_seq.into()],
+                "UPDATE webhooks SET cursor_seq = $3 WHERE id = $1 AND lease_owner = $2 AND cursor_seq <= $3",
+                &[webhook_id.into(), node.into(), cursor_seq.into()],
             )
             .await?;
         tx.commit().await?;

@@ -145,7 +145,7 @@ contract!(
     review_queue_is_oldest_submission_first,
     sub_2_submission_candidates_by_domain_duns_and_name,
     sub_2_candidates_in_a_crowded_name_bucket,
-    webhook_completing_a_delivery_moves_the_cursor_for_the_lease_holder,
+    webhook_completing_deliveries_moves_the_cursor_for_the_lease_holder,
     pipeline_records_upsert_by_external_id,
     consent_statements_evidence_requests_and_settings,
     elig_3_partner_and_configuration_versions_and_approvals,
@@ -525,9 +525,9 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
     assert_eq!(found.iter().map(|c| c.record_id.as_str()).collect::<Vec<_>>(), ["SF-1"]);
 }
 
-/// A delivered event is recorded and the cursor passes it in one transaction, for the
+/// A run of delivered events is recorded and the cursor passes it in one transaction, for the
 /// lease holder only; another node's attempt is kept in the log but moves nothing.
-async fn webhook_completing_a_delivery_moves_the_cursor_for_the_lease_holder(store: &SqlStore) {
+async fn webhook_completing_deliveries_moves_the_cursor_for_the_lease_holder(store: &SqlStore) {
     let hook = ace_domain::webhook::Webhook {
         id: "wh-1".into(),
         owner: ace_domain::webhook::WebhookOwner::Operator,
@@ -549,12 +549,16 @@ async fn webhook_completing_a_delivery_moves_the_cursor_for_the_lease_holder(sto
         http_status: 200,
         error: String::new(),
     };
-    assert!(store.complete_delivery(&attempt(5, "delivered"), "node-a").await.unwrap());
-    assert!(!store.complete_delivery(&attempt(6, "delivered"), "node-b").await.unwrap(), "not the lease holder");
-    let cursor = store.list_webhooks(None).await.unwrap().into_iter().find(|(h, _)| h.id == "wh-1").unwrap().1;
-    assert_eq!(cursor, 5);
-    let log: Vec<i64> = store.list_deliveries("wh-1", 10).await.unwrap().iter().map(|d| d.event_seq).collect();
-    assert_eq!(log, vec![5, 6]);
+    let cursor = || async { store.list_webhooks(None).await.unwrap().into_iter().find(|(h, _)| h.id == "wh-1").unwrap().1 };
+    // Events 5 and 7 delivered, 6 and 8 not wanted by the subscription: the cursor passes 8.
+    assert!(store.complete_deliveries("wh-1", "node-a", &[attempt(5, "delivered"), attempt(7, "dead")], 8).await.unwrap());
+    assert_eq!(cursor().await, 8);
+    assert!(store.complete_deliveries("wh-1", "node-a", &[], 8).await.unwrap(), "the holder, with nothing new");
+    assert!(!store.complete_deliveries("wh-1", "node-b", &[attempt(9, "delivered")], 9).await.unwrap(), "not the lease holder");
+    assert_eq!(cursor().await, 8);
+    let log: Vec<(i64, String)> =
+        store.list_deliveries("wh-1", 10).await.unwrap().into_iter().map(|d| (d.event_seq, d.outcome)).collect();
+    assert_eq!(log, vec![(5, "delivered".into()), (7, "dead".into()), (9, "delivered".into())]);
 }
 
 async fn pipeline_records_upsert_by_external_id(store: &SqlStore) {

@@ -294,12 +294,49 @@ pub async fn handle(
     response
 }
 
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+async fn read_body(headers: &HeaderMap, body: Body, body_timeout: std::time::Duration) -> Result<Bytes, ApiError> {
     let declared = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > BODY_LIMIT_BYTES) {
         return Err(ApiError::PayloadTooLarge);
     }
-    axum::body::to_bytes(body, BODY_LIMIT_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)
+    match tokio::time::timeout(body_timeout, axum::body::to_bytes(body, BODY_LIMIT_BYTES)).await {
+        Ok(read) => read.map_err(|_| ApiError::PayloadTooLarge),
+        Err(_) => Err(ApiError::RequestTimeout),
+    }
+}
+
+/// The awsJson body of `operation`, decoded and checked against the API model: the catalog it
+/// names and the input. Pure: the fuzz target `decode` drives it with arbitrary bytes.
+pub fn decode_input(operation: Operation, body: &[u8]) -> Result<(Catalog, Map<String, Value>), ApiError> {
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::Serialization("The request body is not valid UTF-8.".into()))?;
+    let raw: Value = if text.trim().is_empty() {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_str(text).map_err(|e| ApiError::Serialization(format!("The request body is not valid JSON: {e}")))?
+    };
+    if !raw.is_object() {
+        return Err(ApiError::Serialization("The request body must be a JSON object.".into()));
+    }
+    let model = operation.model();
+    let shape = model.operation_input(operation.name()).expect("implemented operations have an input shape");
+    let input = match model.validate(shape, &raw) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err(ApiError::Serialization("The request body must be a JSON object.".into())),
+        Err(fields) => return Err(ApiError::request_validation(fields)),
+    };
+    let catalog = if operation.has_catalog() {
+        let name = input.get("Catalog").and_then(Value::as_str).unwrap_or("");
+        Catalog::parse(name).ok_or_else(|| {
+            ApiError::request_validation(vec![FieldError::new(
+                "Catalog",
+                FieldErrorCode::InvalidEnumValue,
+                format!("Catalog: {name:?} is not one of: AWS, Sandbox"),
+            )])
+        })?
+    } else {
+        Catalog::Aws
+    };
+    Ok((catalog, input))
 }
 
 async fn process(
@@ -314,7 +351,7 @@ async fn process(
     let now_ms = state.wall_clock_ms();
     // USE-2: a blocked address is refused before anything else is done for it.
     state.probes.check(&address_subject.as_deref().into_iter().collect::<Vec<_>>(), now_ms)?;
-    let body = read_body(headers, body).await?;
+    let body = read_body(headers, body, state.settings.connections.body_read_timeout).await?;
     let caller = match auth::authenticate(&state, method, uri, headers, &body).await {
         Ok(caller) => caller,
         Err(e) => {
@@ -349,34 +386,7 @@ async fn process(
         });
     };
 
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::Serialization("The request body is not valid UTF-8.".into()))?;
-    let raw: Value = if text.trim().is_empty() {
-        Value::Object(Map::new())
-    } else {
-        serde_json::from_str(text).map_err(|e| ApiError::Serialization(format!("The request body is not valid JSON: {e}")))?
-    };
-    if !raw.is_object() {
-        return Err(ApiError::Serialization("The request body must be a JSON object.".into()));
-    }
-    let model = operation.model();
-    let shape = model.operation_input(operation.name()).expect("implemented operations have an input shape");
-    let input = match model.validate(shape, &raw) {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => return Err(ApiError::Serialization("The request body must be a JSON object.".into())),
-        Err(fields) => return Err(ApiError::request_validation(fields)),
-    };
-    let catalog = if operation.has_catalog() {
-        let name = input.get("Catalog").and_then(Value::as_str).unwrap_or("");
-        Catalog::parse(name).ok_or_else(|| {
-            ApiError::request_validation(vec![FieldError::new(
-                "Catalog",
-                FieldErrorCode::InvalidEnumValue,
-                format!("Catalog: {name:?} is not one of: AWS, Sandbox"),
-            )])
-        })?
-    } else {
-        Catalog::Aws
-    };
+    let (catalog, input) = decode_input(operation, &body)?;
     let audited = Arc::new(AtomicBool::new(false));
     let request = Request { state: state.clone(), caller: caller.clone(), operation, catalog, input, audited: audited.clone() };
     let outcome = dispatch(request).await;

@@ -121,3 +121,104 @@ async fn empty_output_operations_answer_an_empty_body() {
     assert_eq!(headers["content-length"], "0");
     assert_eq!(body, Value::Null);
 }
+
+/// A very deeply nested body (a classic stack-exhaustion probe) is refused with the documented
+/// shape; the server goes on serving.
+#[tokio::test]
+async fn deeply_nested_json_is_refused_and_the_server_stays_up() {
+    let app = TestApp::start().await;
+    let c = app.partner("P-A").await;
+    let depth = 200_000;
+    let body = format!("{{\"Catalog\":\"AWS\",\"ClientToken\":\"x\",\"Customer\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
+    let (status, _, v) = app.raw(&c, TARGET, JSON, body.into_bytes()).await;
+    assert_eq!((status, error_type(&v)), (400, "SerializationException"), "{v}");
+    assert_eq!(count(&app, &c).await, 0, "nothing stored, and the server still answers");
+}
+
+/// Reads until the server closes the connection (or answers and then closes); `None` when it
+/// is still open after `within`.
+async fn closed_by_server(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(seen),
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Slow-loris: connections that trickle their headers are dropped after the header timeout,
+/// and meanwhile everyone else is served.
+#[tokio::test]
+async fn slow_loris_connections_are_closed_while_others_are_served() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::start_with(|s| s.connections.header_read_timeout = std::time::Duration::from_millis(500)).await;
+    let c = app.partner("P-A").await;
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+        stream.write_all(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: Awsp").await.unwrap();
+        slow.push(stream);
+    }
+    assert_eq!(count(&app, &c).await, 0, "a normal client is served beside 50 stalled ones");
+    for stream in &mut slow {
+        let answer = closed_by_server(stream, std::time::Duration::from_secs(5)).await;
+        let answer = answer.expect("a stalled connection is closed by the server");
+        assert!(answer.is_empty() || answer.starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));
+    }
+}
+
+/// A body that stops arriving is answered `RequestTimeoutException` in the documented shape.
+#[tokio::test]
+async fn a_trickled_body_times_out_with_the_documented_shape() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::start_with(|s| s.connections.body_read_timeout = std::time::Duration::from_millis(300)).await;
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: {JSON}\r\nX-Amz-Target: {TARGET}\r\nContent-Length: 1000\r\n\r\n{{\"Catalog\":",
+        app.address
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = closed_by_server(&mut stream, std::time::Duration::from_secs(5)).await.expect("answered, then closed");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("RequestTimeoutException"), "{answer}");
+}
+
+/// At the connection limit a new connection is closed at once; the ones served keep working,
+/// and when one goes a new one is served again.
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused_and_the_limit_recovers() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::start_with(|s| s.connections.max_connections = 3).await;
+    let ping = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", app.address);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+        stream.write_all(ping.as_bytes()).await.unwrap();
+        held.push(stream);
+    }
+    // Each of the three was answered (and is kept alive).
+    for stream in &mut held {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 512];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    }
+    let mut extra = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let _ = extra.write_all(ping.as_bytes()).await;
+    let answer = closed_by_server(&mut extra, std::time::Duration::from_secs(2)).await.expect("closed at once");
+    assert!(answer.is_empty(), "not served: {}", String::from_utf8_lossy(&answer));
+    drop(held.pop());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut next = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    next.write_all(ping.as_bytes()).await.unwrap();
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 512];
+    let n = next.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "served again: {}", String::from_utf8_lossy(&buf[..n]));
+}

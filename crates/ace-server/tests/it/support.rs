@@ -62,7 +62,8 @@ impl TestApp {
             address,
             state: state.clone(),
             operator_token,
-            http: reqwest::Client::new(),
+            // No idle connections kept: the connection-limit test counts every one.
+            http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
             _shutdown: tx,
             _stop_dispatcher: stop_dispatcher,
             _dir: dir,
