@@ -10,12 +10,12 @@ command -v st >/dev/null || { echo "schemathesis not found: pip install schemath
 partner_user P-ST >/dev/null
 token=$(cat "$work/data/operator-token")
 set +e
-st run "$endpoint/operator/v1/openapi.json" --url "$endpoint/operator/v1" \
+(cd "$work" && st run "$endpoint/operator/v1/openapi.json" --url "$endpoint/operator/v1" \
   -H "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance \
   --exclude-path /backup \
   --max-examples "${ACE_SCHEMATHESIS_EXAMPLES:-25}" --workers 2 --seed 42 \
-  --suppress-health-check all --warnings off >"$work/st.log" 2>&1
+  --suppress-health-check all --warnings off) >"$work/st.log" 2>&1
 status=$?
 set -e
 tail -40 "$work/st.log"
