@@ -701,9 +701,6 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
         )
         .await?;
     }
-    for e in &batch.events {
-        insert_event(tx, e).await?;
-    }
     // REF-1: reads of referral contact data go into the chained log like everything else.
     let reads = batch.audit_reads.iter().map(|read| {
         AuditEntry::new(read.at, read.actor.as_str(), audit::action::CONTACT_READ, serde_json::json!({"what": read.what}))
@@ -712,6 +709,17 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
     });
     let entries: Vec<AuditEntry> = reads.chain(accepted).chain(batch.audit.iter().cloned()).collect();
     append_audit(tx, &entries).await?;
+    if !batch.events.is_empty() {
+        // Outbox sequence numbers are drawn under the head row's lock, held to commit: events
+        // become visible in sequence order, so a dispatcher's cursor never passes an event of
+        // a transaction still running (PostgreSQL commits writers concurrently; SQLite has one).
+        if entries.is_empty() {
+            tx.exec("UPDATE audit_head SET seq = seq WHERE id = 1", &[]).await?;
+        }
+        for e in &batch.events {
+            insert_event(tx, e).await?;
+        }
+    }
     Ok(BatchOutcome::Committed)
 }
 

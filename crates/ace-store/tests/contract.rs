@@ -146,6 +146,7 @@ contract!(
     sub_2_submission_candidates_by_domain_duns_and_name,
     sub_2_candidates_in_a_crowded_name_bucket,
     webhook_completing_deliveries_moves_the_cursor_for_the_lease_holder,
+    outbox_events_are_never_skipped_by_a_reader_following_the_sequence,
     pipeline_records_upsert_by_external_id,
     consent_statements_evidence_requests_and_settings,
     elig_3_partner_and_configuration_versions_and_approvals,
@@ -559,6 +560,49 @@ async fn webhook_completing_deliveries_moves_the_cursor_for_the_lease_holder(sto
     let log: Vec<(i64, String)> =
         store.list_deliveries("wh-1", 10).await.unwrap().into_iter().map(|d| (d.event_seq, d.outcome)).collect();
     assert_eq!(log, vec![(5, "delivered".into()), (7, "dead".into()), (9, "delivered".into())]);
+}
+
+/// Events become visible in sequence order however many writers commit at once: a reader that
+/// follows the outbox by sequence number (as the webhook dispatcher does) misses none.
+async fn outbox_events_are_never_skipped_by_a_reader_following_the_sequence(store: &SqlStore) {
+    const WRITERS: usize = 40;
+    let writes = (0..WRITERS).map(|i| {
+        let batch = WriteBatch {
+            events: vec![ace_domain::events::partner_event(
+                "Bench Event",
+                format!("e-{i}"),
+                "P-A",
+                "123456789012",
+                json!({"n": i}),
+                from_millis(1_000),
+            )],
+            ..Default::default()
+        };
+        store.commit(batch)
+    });
+    let reader = async {
+        let (mut cursor, mut seen) = (0, std::collections::BTreeSet::new());
+        for _ in 0..2_000 {
+            for (seq, e) in store.list_events(cursor, 100).await.unwrap() {
+                cursor = seq;
+                seen.insert(e.id);
+            }
+            if seen.len() == WRITERS {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        seen
+    };
+    let (results, seen) = tokio::join!(futures_join(writes), reader);
+    results.into_iter().for_each(|r| assert_eq!(r.unwrap(), BatchOutcome::Committed));
+    let mut cursor_after = 0;
+    let all = store.list_events(0, 1_000).await.unwrap();
+    if let Some((seq, _)) = all.last() {
+        cursor_after = *seq;
+    }
+    assert_eq!(all.len(), WRITERS);
+    assert_eq!(seen.len(), WRITERS, "the reader following the sequence missed events (last seq {cursor_after})");
 }
 
 async fn pipeline_records_upsert_by_external_id(store: &SqlStore) {
