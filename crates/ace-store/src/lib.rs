@@ -246,8 +246,6 @@ pub trait Store: Send + Sync + 'static {
     async fn list_webhooks(&self, owner_key: Option<&str>) -> StoreResult<Vec<(Webhook, i64)>>;
     /// Takes (or renews) the delivery lease of a subscription: one node delivers it at a time.
     async fn claim_webhook(&self, id: &str, node: &str, now_ms: i64, until_ms: i64) -> StoreResult<bool>;
-    /// Moves the cursor forward, only for the lease holder.
-    async fn advance_webhook(&self, id: &str, node: &str, cursor_seq: i64) -> StoreResult<bool>;
     /// Sets the cursor (replay): deliveries restart after `cursor_seq`.
     async fn set_webhook_cursor(&self, id: &str, cursor_seq: i64) -> StoreResult<bool>;
     async fn record_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()>;

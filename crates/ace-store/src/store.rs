@@ -1726,18 +1726,6 @@ impl Store for SqlStore {
         Ok(n > 0)
     }
 
-    async fn advance_webhook(&self, id: &str, node: &str, cursor_seq: i64) -> StoreResult<bool> {
-        let mut tx = self.db.begin().await?;
-        let n = tx
-            .exec(
-                "UPDATE webhooks SET cursor_seq = $3 WHERE id = $1 AND lease_owner = $2 AND cursor_seq < $3",
-                &[id.into(), node.into(), cursor_seq.into()],
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(n > 0)
-    }
-
     async fn set_webhook_cursor(&self, id: &str, cursor_seq: i64) -> StoreResult<bool> {
         let mut tx = self.db.begin().await?;
         let n = tx.exec("UPDATE webhooks SET cursor_seq = $2 WHERE id = $1", &[id.into(), cursor_seq.into()]).await?;
