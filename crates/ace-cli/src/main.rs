@@ -10,7 +10,7 @@ mod review;
 mod serve;
 mod webhook;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use client::{print_json, Client};
@@ -51,6 +51,9 @@ enum Command {
     /// Manage partner users and their access keys (USE-1).
     #[command(subcommand)]
     User(UserCommand),
+    /// Operator staff of the web console (issue 8).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Manage partner solutions (for ListSolutions and AssociateOpportunity).
     #[command(subcommand)]
     Solution(SolutionCommand),
@@ -234,13 +237,58 @@ enum PartnerCommand {
 }
 
 #[derive(Subcommand)]
+enum OperatorCommand {
+    /// Add operator staff who sign in to the web console (needs an admin token).
+    Add {
+        #[arg(long)]
+        email: String,
+        /// admin, reviewer or partner-manager.
+        #[arg(long)]
+        role: String,
+        /// A file holding the password (its first line), at least 12 characters.
+        #[arg(long)]
+        password_file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The first line of a password file (a trailing newline is not part of the password).
+fn read_password(path: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the password file {}", path.display()))?;
+    Ok(text.lines().next().unwrap_or("").to_string())
+}
+
+async fn operator(c: OperatorCommand, client: Client) -> Result<()> {
+    match c {
+        OperatorCommand::Add { email, role, password_file, json } => {
+            let body = serde_json::json!({"email": email, "role": role, "password": read_password(&password_file)?});
+            let v = client.post("/staff", &body).await?;
+            if json {
+                print_json(&v)
+            } else {
+                println!("{} signs in to the console as {}", v["email"].as_str().unwrap_or("-"), v["role"].as_str().unwrap_or("-"));
+                Ok(())
+            }
+        }
+    }
+}
+
+#[derive(Subcommand)]
 enum UserCommand {
-    /// Add a user; prints its access key pair once.
+    /// Add a user; prints its access key pair once. With --email and --password-file the user
+    /// can also sign in to the web portal.
     Add {
         #[arg(long)]
         partner: String,
         #[arg(long)]
         name: String,
+        /// The user's portal sign-in address.
+        #[arg(long, requires = "password_file")]
+        email: Option<String>,
+        /// A file holding the portal password (its first line), at least 12 characters.
+        #[arg(long, requires = "email")]
+        password_file: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -415,6 +463,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchArgs { command: None, harness }) => harness::run(harness).await,
         Command::Partner(c) => partner(c, Client::new(cli.connection)?).await,
         Command::User(c) => user(c, Client::new(cli.connection)?).await,
+        Command::Operator(c) => operator(c, Client::new(cli.connection)?).await,
         Command::Solution(c) => solution(c, Client::new(cli.connection)?).await,
         Command::Clock(c) => clock(c, Client::new(cli.connection)?).await,
         Command::Quota(c) => quota(c, Client::new(cli.connection)?).await,
@@ -632,11 +681,18 @@ async fn key(c: KeyCommand, client: Client) -> Result<()> {
 
 async fn user(c: UserCommand, client: Client) -> Result<()> {
     match c {
-        UserCommand::Add { partner, name, json } => {
-            let v = client
-                .post(&format!("/partners/{}/users", client::segment(&partner)), &serde_json::json!({"name": name}))
-                .await?;
-            print_key_pair(&v, json)
+        UserCommand::Add { partner, name, email, password_file, json } => {
+            let mut body = serde_json::json!({"name": name});
+            if let (Some(email), Some(file)) = (email, password_file) {
+                body["email"] = serde_json::json!(email);
+                body["password"] = serde_json::json!(read_password(&file)?);
+            }
+            let v = client.post(&format!("/partners/{}/users", client::segment(&partner)), &body).await?;
+            print_key_pair(&v, json)?;
+            if let (Some(email), false) = (v["Email"].as_str(), json) {
+                println!("Portal sign-in:   {email}");
+            }
+            Ok(())
         }
         UserCommand::List { partner, json } => {
             let v = client.get(&format!("/partners/{}/users", client::segment(&partner))).await?;

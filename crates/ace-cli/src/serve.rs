@@ -262,9 +262,34 @@ async fn seed_demo(state: &AppState, data_dir: &Path) -> Result<()> {
             })
             .await?;
     }
+    // Web portal sign-ins: the demo user, and a reviewer for the operator console.
+    let password = || ace_server::crypto::new_operator_token().trim_start_matches("ace_op_").chars().take(20).collect::<String>();
+    let (partner_password, reviewer_password) = (password(), password());
+    for (email, password, role, partner_id, user_name) in [
+        ("demo@demo.example", &partner_password, "partner", Some(partner.id.clone()), Some("demo".to_string())),
+        ("reviewer@operator.example", &reviewer_password, "reviewer", None, None),
+    ] {
+        let password_hash = ace_server::web::password::hash(password)?;
+        state
+            .store
+            .insert_portal_account(&ace_store::PortalAccount {
+                email: email.into(),
+                password_hash,
+                role: role.into(),
+                partner_id,
+                user_name,
+                created_ms: now.timestamp_millis(),
+            })
+            .await?;
+    }
     let path = data_dir.join("demo-credentials.json");
-    let credentials =
-        serde_json::json!({"PartnerId": partner.id, "UserName": "demo", "AccessKeyId": access_key_id, "SecretAccessKey": secret});
+    let credentials = serde_json::json!({
+        "PartnerId": partner.id, "UserName": "demo", "AccessKeyId": access_key_id, "SecretAccessKey": secret,
+        "Portal": {
+            "Partner": {"Email": "demo@demo.example", "Password": partner_password},
+            "Reviewer": {"Email": "reviewer@operator.example", "Password": reviewer_password},
+        },
+    });
     ace_server::crypto::write_private_file(&path, &serde_json::to_string_pretty(&credentials)?)?;
     tracing::info!(path = %path.display(), "seeded demo partner P-DEMO; its credentials are in that file");
     Ok(())

@@ -15,6 +15,7 @@ pub mod quota;
 pub mod referrals;
 pub mod security;
 pub mod sigv4;
+pub mod web;
 pub mod webhooks;
 
 use std::future::Future;
@@ -165,13 +166,15 @@ impl AppState {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", post(partner_api::handle))
+        .route("/", post(partner_api::handle).get(web::home))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .nest(
             "/operator/v1",
             operator_api::router().layer(axum::middleware::from_fn_with_state(state.clone(), operator_api::audit_actions)),
         )
+        .merge(web::router())
+        .fallback(web::fallback)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -117,6 +117,15 @@ pub trait Store: Send + Sync + 'static {
     async fn find_operator_token(&self, token_hash: &str) -> StoreResult<Option<OperatorToken>>;
     async fn count_operator_tokens(&self) -> StoreResult<i64>;
 
+    /// `Conflict` when the e-mail address is taken.
+    async fn insert_portal_account(&self, account: &PortalAccount) -> StoreResult<()>;
+    /// By e-mail address, compared lower-cased.
+    async fn get_portal_account(&self, email: &str) -> StoreResult<Option<PortalAccount>>;
+    async fn insert_portal_session(&self, session: &PortalSession) -> StoreResult<()>;
+    async fn get_portal_session(&self, id_hash: &str) -> StoreResult<Option<PortalSession>>;
+    /// Ends a session (logout); `false` when there was none.
+    async fn delete_portal_session(&self, id_hash: &str) -> StoreResult<bool>;
+
     /// `Conflict` when the id or the account id is taken.
     async fn insert_partner(&self, partner: &PartnerProfile, created_ms: i64) -> StoreResult<()>;
     /// Updates the profile and records it as the version in force from `effective_ms`.

@@ -14,6 +14,32 @@ pub struct OperatorToken {
     pub created_ms: i64,
 }
 
+/// Someone who signs in to the web portal with an e-mail and a password (issue 8): a partner's
+/// user (role `partner`, acting as `user_name` of `partner_id`) or operator staff (roles
+/// `admin`, `reviewer`, `partner-manager`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalAccount {
+    /// Lower-cased; the key.
+    pub email: String,
+    /// An argon2 PHC string: the password itself is never stored.
+    pub password_hash: String,
+    pub role: String,
+    pub partner_id: Option<String>,
+    pub user_name: Option<String>,
+    pub created_ms: i64,
+}
+
+/// A signed-in browser: the cookie's SHA-256 (the cookie itself is never stored) and the token
+/// every form of the session must carry (CSRF).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalSession {
+    pub id_hash: String,
+    pub email: String,
+    pub csrf: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UserStatus {

@@ -29,7 +29,7 @@ use crate::sealing;
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
     AccessKeyRecord, AuditFilter, BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey,
-    IdempotencyRecord, OperatorToken, ReferralActivity, SolutionRecord, Store, StoreError, StoreResult, TaskRecord, UserRecord,
+    IdempotencyRecord, OperatorToken, PortalAccount, PortalSession, ReferralActivity, SolutionRecord, Store, StoreError, StoreResult, TaskRecord, UserRecord,
     UserStatus, WriteBatch, ACCESS_KEYS_PER_USER,
 };
 
@@ -180,6 +180,16 @@ DROP INDEX pipeline_by_duns;
 CREATE INDEX pipeline_conflicts ON pipeline_records (ident_country, ident_prefix, ident_name) WHERE active = 1;
 CREATE INDEX pipeline_conflicts_by_domain ON pipeline_records (ident_domain) WHERE active = 1;
 CREATE INDEX pipeline_conflicts_by_duns ON pipeline_records (ident_duns) WHERE active = 1;
+"#,
+    // The web portal's sign-in (issue 8).
+    r#"
+CREATE TABLE portal_accounts (
+    email TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+    partner_id TEXT, user_name TEXT, created_ms BIGINT NOT NULL);
+CREATE TABLE portal_sessions (
+    id_hash TEXT PRIMARY KEY, email TEXT NOT NULL, csrf TEXT NOT NULL,
+    created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL);
+CREATE INDEX portal_sessions_by_expiry ON portal_sessions (expires_ms);
 "#,
 ];
 
@@ -961,6 +971,86 @@ impl Store for SqlStore {
         let mut r = self.db.reader().await?;
         let rows = r.query("SELECT COUNT(*) FROM operator_tokens", &[]).await?;
         rows.first().map_or(Ok(0), |r| r.int(0))
+    }
+
+    async fn insert_portal_account(&self, a: &PortalAccount) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO portal_accounts (email, password_hash, role, partner_id, user_name, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                a.email.to_lowercase().into(),
+                a.password_hash.as_str().into(),
+                a.role.as_str().into(),
+                a.partner_id.as_deref().into(),
+                a.user_name.as_deref().into(),
+                a.created_ms.into(),
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn get_portal_account(&self, email: &str) -> StoreResult<Option<PortalAccount>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT email, password_hash, role, partner_id, user_name, created_ms FROM portal_accounts WHERE email = $1",
+                &[email.trim().to_lowercase().into()],
+            )
+            .await?;
+        rows.first()
+            .map(|r| {
+                Ok(PortalAccount {
+                    email: r.text(0)?,
+                    password_hash: r.text(1)?,
+                    role: r.text(2)?,
+                    partner_id: r.opt_text(3)?,
+                    user_name: r.opt_text(4)?,
+                    created_ms: r.int(5)?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn insert_portal_session(&self, s: &PortalSession) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        // Expired sessions go as new ones come: the table holds live sessions only.
+        tx.exec("DELETE FROM portal_sessions WHERE expires_ms < $1", &[s.created_ms.into()]).await?;
+        tx.exec(
+            "INSERT INTO portal_sessions (id_hash, email, csrf, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)",
+            &[s.id_hash.as_str().into(), s.email.as_str().into(), s.csrf.as_str().into(), s.created_ms.into(), s.expires_ms.into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn get_portal_session(&self, id_hash: &str) -> StoreResult<Option<PortalSession>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT id_hash, email, csrf, created_ms, expires_ms FROM portal_sessions WHERE id_hash = $1",
+                &[id_hash.into()],
+            )
+            .await?;
+        rows.first()
+            .map(|r| {
+                Ok(PortalSession {
+                    id_hash: r.text(0)?,
+                    email: r.text(1)?,
+                    csrf: r.text(2)?,
+                    created_ms: r.int(3)?,
+                    expires_ms: r.int(4)?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn delete_portal_session(&self, id_hash: &str) -> StoreResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let n = tx.exec("DELETE FROM portal_sessions WHERE id_hash = $1", &[id_hash.into()]).await?;
+        tx.commit().await?;
+        Ok(n > 0)
     }
 
     async fn insert_partner(&self, p: &PartnerProfile, created_ms: i64) -> StoreResult<()> {

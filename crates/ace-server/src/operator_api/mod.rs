@@ -5,7 +5,7 @@ mod eligibility;
 mod governance;
 mod openapi;
 mod referrals;
-mod review;
+pub(crate) mod review;
 pub mod webhooks;
 
 use axum::body::Bytes;
@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/partners/{id}/users/{name}/keys/{key}/activate", post(activate_key))
         .route("/partners/{id}/users/{name}/keys/{key}/deactivate", post(deactivate_key))
         .route("/partners/{id}/solutions", get(list_solutions).post(add_solution))
+        .route("/staff", post(add_staff))
         .route("/clock", get(show_clock))
         .route("/clock/advance", post(advance_clock))
         .route("/quotas", get(show_quota).put(set_quota))
@@ -118,6 +119,11 @@ impl OperatorError {
 
     fn bad_request(message: impl Into<String>) -> OperatorError {
         OperatorError::new(StatusCode::BAD_REQUEST, "invalid-request", message)
+    }
+
+    /// The message for people (the web console shows it).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     fn not_found(message: impl Into<String>) -> OperatorError {
@@ -348,6 +354,67 @@ async fn update_partner(State(state): State<AppState>, headers: HeaderMap, Path(
 #[serde(deny_unknown_fields)]
 struct UserInput {
     name: String,
+    /// Optional portal sign-in for the user (issue 8): both or neither.
+    email: Option<String>,
+    password: Option<String>,
+}
+
+/// A portal account's e-mail and password hash, checked before anything is stored.
+async fn portal_credentials(email: &str, password: &str) -> Result<(String, String), OperatorError> {
+    let email = crate::web::check_email(email).map_err(OperatorError::bad_request)?;
+    crate::web::password::check_strength(password).map_err(OperatorError::bad_request)?;
+    let password = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || crate::web::password::hash(&password))
+        .await
+        .map_err(|e| OperatorError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| OperatorError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok((email, hash))
+}
+
+async fn insert_portal_account(state: &AppState, account: &ace_store::PortalAccount) -> Result<(), OperatorError> {
+    match state.store.insert_portal_account(account).await {
+        Err(StoreError::Conflict(_)) => Err(OperatorError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("{} already signs in to the portal", account.email),
+        )),
+        other => Ok(other?),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StaffInput {
+    email: String,
+    role: String,
+    password: String,
+}
+
+/// Operator staff who sign in to the web console: admin, reviewer or partner-manager.
+async fn add_staff(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    if token.role != "admin" {
+        return Err(OperatorError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin token may add operator staff"));
+    }
+    let input: StaffInput = parse_body(&body)?;
+    if !crate::web::STAFF_ROLES.contains(&input.role.as_str()) {
+        return Err(OperatorError::bad_request(format!(
+            "unknown role {:?}; valid roles: {}",
+            input.role,
+            crate::web::STAFF_ROLES.join(", ")
+        )));
+    }
+    let (email, password_hash) = portal_credentials(&input.email, &input.password).await?;
+    let account = ace_store::PortalAccount {
+        email: email.clone(),
+        password_hash,
+        role: input.role.clone(),
+        partner_id: None,
+        user_name: None,
+        created_ms: state.now().timestamp_millis(),
+    };
+    insert_portal_account(&state, &account).await?;
+    created(json!({"email": email, "role": input.role}))
 }
 
 fn user_view(u: &UserRecord) -> Value {
@@ -374,6 +441,24 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
     let input: UserInput = parse_body(&body)?;
     check_user_name(&input.name)?;
     load_partner(&state, &id).await?;
+    let portal = match (input.email.as_deref(), input.password.as_deref()) {
+        (Some(email), Some(password)) => {
+            let (email, password_hash) = portal_credentials(email, password).await?;
+            if state.store.get_portal_account(&email).await?.is_some() {
+                return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("{email} already signs in to the portal")));
+            }
+            Some(ace_store::PortalAccount {
+                email,
+                password_hash,
+                role: "partner".into(),
+                partner_id: Some(id.clone()),
+                user_name: Some(input.name.clone()),
+                created_ms: state.now().timestamp_millis(),
+            })
+        }
+        (None, None) => None,
+        _ => return Err(OperatorError::bad_request("a portal sign-in needs both an email and a password")),
+    };
     let (access_key_id, secret) = crypto::new_access_key_pair();
     let user = UserRecord {
         partner_id: id.clone(),
@@ -393,7 +478,14 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
         }
         other => other?,
     }
-    created(json!({"PartnerId": id, "UserName": input.name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
+    if let Some(account) = &portal {
+        insert_portal_account(&state, account).await?;
+    }
+    let mut out = json!({"PartnerId": id, "UserName": input.name, "AccessKeyId": access_key_id, "SecretAccessKey": secret});
+    if let Some(account) = portal {
+        out["Email"] = json!(account.email);
+    }
+    created(out)
 }
 
 async fn list_users(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {

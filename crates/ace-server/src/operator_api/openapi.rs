@@ -9,6 +9,7 @@ fn op(summary: &str, body: Option<Value>, ok_status: &str) -> Value {
             ok_status: {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}},
             "400": {"$ref": "#/components/responses/Error"},
             "401": {"$ref": "#/components/responses/Error"},
+            "403": {"$ref": "#/components/responses/Error"},
             "404": {"$ref": "#/components/responses/Error"},
             "409": {"$ref": "#/components/responses/Error"}
         }
@@ -75,8 +76,15 @@ pub fn document() -> Value {
             "/partners/{id}/users": {
                 "parameters": [id_param("id")],
                 "get": op("List a partner's users", None, "200"),
-                "post": op("Add a user; the response holds its access key pair, shown once (USE-1)",
-                    Some(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}})), "201")
+                "post": op("Add a user; the response holds its access key pair, shown once (USE-1); with email and password it can also sign in to the web portal",
+                    Some(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"},
+                        "email": {"type": "string"}, "password": {"type": "string"}}})), "201")
+            },
+            "/staff": {
+                "post": op("Add operator staff who sign in to the web console (admin token only)",
+                    Some(json!({"type": "object", "required": ["email", "role", "password"], "properties": {
+                        "email": {"type": "string"}, "role": {"enum": ["admin", "reviewer", "partner-manager"]},
+                        "password": {"type": "string"}}})), "201")
             },
             "/partners/{id}/users/{name}/rotate-key": {
                 "parameters": [id_param("id"), id_param("name")],

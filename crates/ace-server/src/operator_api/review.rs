@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A limit on everything: the queue shows at most this many at once.
-const QUEUE_MAX: usize = 1000;
+pub(crate) const QUEUE_MAX: usize = 1000;
 /// Records per import request; the CLI sends larger files in chunks of this size.
 pub const IMPORT_BATCH_MAX: usize = 1000;
 
@@ -45,7 +45,7 @@ struct QueueQuery {
     status: Option<String>,
 }
 
-fn statuses(filter: Option<&str>) -> Result<Vec<ReviewStatus>, OperatorError> {
+pub(crate) fn statuses(filter: Option<&str>) -> Result<Vec<ReviewStatus>, OperatorError> {
     use ReviewStatus as S;
     Ok(match filter.unwrap_or("submitted") {
         "submitted" => vec![S::Submitted],
@@ -60,7 +60,7 @@ fn statuses(filter: Option<&str>) -> Result<Vec<ReviewStatus>, OperatorError> {
     })
 }
 
-fn queue_item(o: &Opportunity, now_ms: i64) -> Value {
+pub(crate) fn queue_item(o: &Opportunity, now_ms: i64) -> Value {
     let submitted_ms = o.submission.as_ref().map(|s| s.submitted_at.timestamp_millis());
     json!({
         "id": o.id,
@@ -94,7 +94,13 @@ async fn load(state: &AppState, id: &str) -> Result<Opportunity, OperatorError> 
 
 async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    let o = load(&state, &id).await?;
+    ok(review_detail(&state, &id).await?)
+}
+
+/// What a reviewer sees of one submission: the operator API's `review show` and the console's
+/// review page.
+pub(crate) async fn review_detail(state: &AppState, id: &str) -> Result<Value, OperatorError> {
+    let o = load(state, id).await?;
     let partner = state.store.get_partner(&o.partner_id).await?;
     let account = partner.as_ref().map(|p| p.account_id.clone()).unwrap_or_default();
     let evidence: Vec<Value> = state
@@ -106,7 +112,7 @@ async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<
         .map(crate::partner_api::evidence_view)
         .collect();
     let now_ms = state.now().timestamp_millis();
-    ok(json!({
+    Ok(json!({
         "summary": queue_item(&o, now_ms),
         "opportunity": crate::partner_api::opportunity_view(&o, &account),
         "partner": partner,
@@ -139,11 +145,23 @@ fn parse_reason(reason: Option<&str>) -> Result<Option<ReviewReason>, OperatorEr
 async fn decide(state: &AppState, headers: &HeaderMap, id: &str, action: ReviewAction, body: &Bytes) -> OpResult {
     let reviewer = authorize(state, headers).await?;
     let input: DecisionInput = if body.is_empty() { DecisionInput::default() } else { parse_body(body)? };
-    let reason = parse_reason(input.reason.as_deref())?;
+    ok(decide_as(state, &reviewer.name, id, action, input.comment, input.reason.as_deref()).await?)
+}
+
+/// SUB-1: `reviewer` decides on `id`; the operator API and the web console both come here.
+pub(crate) async fn decide_as(
+    state: &AppState,
+    reviewer: &str,
+    id: &str,
+    action: ReviewAction,
+    comment: Option<String>,
+    reason: Option<&str>,
+) -> Result<Value, OperatorError> {
+    let reason = parse_reason(reason)?;
     let current = load(state, id).await?;
     let mut updated = current.clone();
     let now = state.now();
-    apply_review(&mut updated, action, &reviewer.name, input.comment, reason, now)
+    apply_review(&mut updated, action, reviewer, comment, reason, now)
         .map_err(|e| OperatorError::new(StatusCode::CONFLICT, "invalid-transition", e.to_string()))?;
     let account = state.store.get_partner(&updated.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
     let event = ace_domain::events::opportunity_event(
@@ -168,7 +186,7 @@ async fn decide(state: &AppState, headers: &HeaderMap, id: &str, action: ReviewA
         let cause = format!("review of {}: {}", updated.id, updated.review_status().as_str());
         crate::eligibility::refresh(state, &updated.partner_id, &cause).await?;
     }
-    ok(queue_item(&updated, now.timestamp_millis()))
+    Ok(queue_item(&updated, now.timestamp_millis()))
 }
 
 async fn start(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {

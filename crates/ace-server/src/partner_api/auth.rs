@@ -48,7 +48,7 @@ impl AuthGuard {
         true
     }
 
-    fn locked_until(&self, access_key_id: &str, now_ms: i64) -> Option<i64> {
+    pub(crate) fn locked_until(&self, access_key_id: &str, now_ms: i64) -> Option<i64> {
         let failures = self.failures.lock().expect("guard lock");
         let recent: Vec<i64> = failures.get(access_key_id)?.iter().copied().filter(|t| now_ms - t < LOCKOUT_MS).collect();
         if recent.len() >= FAILURES_MAX {
@@ -61,7 +61,7 @@ impl AuthGuard {
         None
     }
 
-    fn record_failure(&self, access_key_id: &str, now_ms: i64) {
+    pub(crate) fn record_failure(&self, access_key_id: &str, now_ms: i64) {
         let mut failures = self.failures.lock().expect("guard lock");
         if failures.len() >= TRACKED_KEYS_MAX && !failures.contains_key(access_key_id) {
             failures.retain(|_, times| times.last().is_some_and(|t| now_ms - t < LOCKOUT_MS));
@@ -77,7 +77,7 @@ impl AuthGuard {
         }
     }
 
-    fn record_success(&self, access_key_id: &str) {
+    pub(crate) fn record_success(&self, access_key_id: &str) {
         self.failures.lock().expect("guard lock").remove(access_key_id);
     }
 }

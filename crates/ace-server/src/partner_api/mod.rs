@@ -387,6 +387,33 @@ async fn process(
     };
 
     let (catalog, input) = decode_input(operation, &body)?;
+    execute(&state, &caller, operation, class, catalog, input, &subjects).await
+}
+
+/// One operation on behalf of a signed-in portal user (issue 8): the same quota, model check,
+/// handler, audit and participation as a signed request, so no rule lives only in the web UI.
+/// `input` is the operation's awsJson body.
+pub async fn invoke(state: &AppState, caller: &Caller, operation: Operation, input: Value) -> ApiResult {
+    let key_subject = security::key_subject(&caller.user.access_key_id);
+    let subjects = [key_subject.as_str()];
+    state.probes.check(&subjects, state.wall_clock_ms())?;
+    let class = OperationClass::of(operation.name());
+    if let Err(limit) = state.quotas.admit(&caller.partner.id, class, state.wall_clock_ms()).await? {
+        return Err(ApiError::Throttling(limit));
+    }
+    let (catalog, input) = decode_input(operation, input.to_string().as_bytes())?;
+    execute(state, caller, operation, class, catalog, input, &subjects).await
+}
+
+async fn execute(
+    state: &AppState,
+    caller: &Caller,
+    operation: Operation,
+    class: OperationClass,
+    catalog: Catalog,
+    input: Map<String, Value>,
+    subjects: &[&str],
+) -> ApiResult {
     let audited = Arc::new(AtomicBool::new(false));
     let request = Request { state: state.clone(), caller: caller.clone(), operation, catalog, input, audited: audited.clone() };
     let outcome = dispatch(request).await;
@@ -394,18 +421,18 @@ async fn process(
         // Not-found on a resource id is how scanners look; the program's own documents (terms,
         // support contact) being unpublished yet is not.
         Err(ApiError::ResourceNotFound(_)) if !operation.reads_program_documents() => {
-            security::signal(&state, &subjects, Signal::NotFound, Some(&caller.partner.id)).await;
+            security::signal(state, subjects, Signal::NotFound, Some(&caller.partner.id)).await;
         }
         Ok(_) => {
             // The change is committed: trouble from here on is logged, never answered, or a
             // client would retry a write that already happened.
             if class == OperationClass::Write && !audited.load(Ordering::Relaxed) {
-                let entry = write_audit_entry(&state, &caller, operation, catalog, &WriteBatch::default());
+                let entry = write_audit_entry(state, caller, operation, catalog, &WriteBatch::default());
                 if let Err(e) = state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await {
                     tracing::error!(error = %e, operation = operation.name(), "could not audit a partner write");
                 }
             }
-            if let Err(e) = governance::observe_participation(&state, &caller, operation.name()).await {
+            if let Err(e) = governance::observe_participation(state, caller, operation.name()).await {
                 tracing::error!(error = ?e, "could not record acceptance by continued participation");
             }
         }

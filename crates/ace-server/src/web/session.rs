@@ -1,0 +1,296 @@
+//! Sign-in, sessions and CSRF. A session is a random cookie (`HttpOnly`, `SameSite=Strict`,
+//! `Secure` unless served on loopback) whose SHA-256 is stored with the session's CSRF token.
+//! Every request re-reads the account, its user and its partner: a disabled user or a removed
+//! partner is signed out at the next click (USE-1, REM-1). Failed sign-ins count per e-mail
+//! address like failed signatures per key, and lock it out the same way (USE-3).
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde_json::json;
+
+use ace_domain::audit::{action, AuditEntry};
+use ace_store::{PortalAccount, PortalSession, UserStatus, WriteBatch};
+
+use super::{page, password, Fields, Nav, WebError};
+use crate::partner_api::Caller;
+use crate::{crypto, AppState};
+
+pub const SESSION_COOKIE: &str = "ace_session";
+/// The login form's double-submit token (there is no session yet to hold one).
+const LOGIN_COOKIE: &str = "ace_login";
+/// How long a session lasts.
+const SESSION_MS: i64 = 8 * 3_600_000;
+
+/// Operator staff roles, and what each may do in the console.
+pub const STAFF_ROLES: [&str; 3] = ["admin", "reviewer", "partner-manager"];
+
+/// The signed-in person of a request.
+pub struct Viewer {
+    pub account: PortalAccount,
+    pub session: PortalSession,
+    /// A partner's user acts as this caller of the partner API.
+    pub caller: Option<Caller>,
+}
+
+impl Viewer {
+    pub fn nav(&self, section: &'static str, _title: &str) -> Nav {
+        let who = match &self.caller {
+            Some(c) => format!("{} · {}", c.partner.name, c.user.name),
+            None => format!("operator · {}", self.account.role),
+        };
+        Nav {
+            email: self.account.email.clone(),
+            who,
+            csrf: self.session.csrf.clone(),
+            partner: self.caller.is_some(),
+            staff: self.caller.is_none(),
+            section,
+        }
+    }
+
+    /// CSRF: the form must carry this session's token.
+    pub fn check_form(&self, form: &Fields) -> Result<(), WebError> {
+        let sent = form.get("_csrf");
+        if sent.is_empty() || !crypto::constant_time_eq(sent.as_bytes(), self.session.csrf.as_bytes()) {
+            return Err(WebError::Forbidden);
+        }
+        Ok(())
+    }
+
+    pub fn is_staff(&self, roles: &[&str]) -> bool {
+        self.caller.is_none() && roles.contains(&self.account.role.as_str())
+    }
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The session of a request, if it has a live one whose account still has access.
+pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, WebError> {
+    let Some(id) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+    let Some(session) = state.store.get_portal_session(&crypto::sha256_hex(id.as_bytes())).await? else {
+        return Ok(None);
+    };
+    if session.expires_ms <= state.wall_clock_ms() {
+        return Ok(None);
+    }
+    let Some(account) = state.store.get_portal_account(&session.email).await? else { return Ok(None) };
+    let caller = match partner_caller(state, &account).await? {
+        Access::Partner(caller) => Some(caller),
+        Access::Staff => None,
+        Access::Denied(_) => return Ok(None),
+    };
+    Ok(Some(Viewer { account, session, caller }))
+}
+
+enum Access {
+    Partner(Caller),
+    Staff,
+    Denied(String),
+}
+
+async fn partner_caller(state: &AppState, account: &PortalAccount) -> Result<Access, WebError> {
+    let (Some(partner_id), Some(user_name)) = (&account.partner_id, &account.user_name) else {
+        return Ok(if STAFF_ROLES.contains(&account.role.as_str()) {
+            Access::Staff
+        } else {
+            Access::Denied("This account has no role.".into())
+        });
+    };
+    let user = state.store.get_user(partner_id, user_name).await?;
+    let partner = state.store.get_partner(partner_id).await?;
+    match (user, partner) {
+        (Some(user), Some(partner)) if user.status == UserStatus::Active && partner.has_access() => {
+            Ok(Access::Partner(Caller { partner, user }))
+        }
+        (Some(_), Some(partner)) if !partner.has_access() => {
+            Ok(Access::Denied(format!("{} has been removed from the ACE program.", partner.name)))
+        }
+        _ => Ok(Access::Denied("This account is disabled.".into())),
+    }
+}
+
+/// Signed in, or sent to the sign-in page.
+pub async fn require(state: &AppState, headers: &HeaderMap) -> Result<Viewer, WebError> {
+    viewer(state, headers).await?.ok_or(WebError::SignIn)
+}
+
+#[derive(askama::Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Option<Nav>,
+    csrf: String,
+    email: String,
+    error: Option<String>,
+}
+
+fn random_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// Served on loopback (a developer's machine, the tests) a cookie cannot be `Secure`: browsers
+/// would not send it back over plain HTTP.
+fn secure_attribute(headers: &HeaderMap) -> &'static str {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let loopback = ["127.0.0.1", "localhost", "[::1]"].iter().any(|l| host == *l || host.starts_with(&format!("{l}:")));
+    if loopback {
+        ""
+    } else {
+        "; Secure"
+    }
+}
+
+fn set_cookie(response: &mut Response, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn login_page(headers: &HeaderMap, status: StatusCode, email: String, error: Option<String>) -> Response {
+    let csrf = random_token();
+    let mut response = page(status, &LoginPage { nav: None, csrf: csrf.clone(), email, error });
+    set_cookie(
+        &mut response,
+        format!("{LOGIN_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Path=/login; Max-Age=3600{}", secure_attribute(headers)),
+    );
+    response
+}
+
+pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Ok(Some(_)) = viewer(&state, &headers).await {
+        return Redirect::to("/").into_response();
+    }
+    login_page(&headers, StatusCode::OK, String::new(), None)
+}
+
+const SIGN_IN_FAILED: &str = "The e-mail address or the password is not right.";
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = Fields(form);
+    let email = form.get("email").trim().to_lowercase();
+    let sent = form.get("_csrf");
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
+    if sent.is_empty() || !crypto::constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+        return login_page(&headers, StatusCode::FORBIDDEN, email, Some("The form expired; please sign in again.".into()));
+    }
+    match sign_in(&state, peer.ip(), &email, form.get("password")).await {
+        Ok((account, id)) => {
+            let target = if account.partner_id.is_some() { "/portal" } else { "/console" };
+            let mut response = Redirect::to(target).into_response();
+            set_cookie(
+                &mut response,
+                format!(
+                    "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+                    SESSION_MS / 1000,
+                    secure_attribute(&headers)
+                ),
+            );
+            set_cookie(&mut response, format!("{LOGIN_COOKIE}=; Path=/login; Max-Age=0"));
+            response
+        }
+        Err(SignInError::Refused(message)) => login_page(&headers, StatusCode::UNAUTHORIZED, email, Some(message)),
+        Err(SignInError::Web(e)) => e.into_response(),
+    }
+}
+
+enum SignInError {
+    Refused(String),
+    Web(WebError),
+}
+
+impl From<WebError> for SignInError {
+    fn from(e: WebError) -> Self {
+        SignInError::Web(e)
+    }
+}
+
+impl From<ace_store::StoreError> for SignInError {
+    fn from(e: ace_store::StoreError) -> Self {
+        SignInError::Web(e.into())
+    }
+}
+
+/// Checks the password and opens a session; returns the account and the cookie value.
+async fn sign_in(
+    state: &AppState,
+    address: std::net::IpAddr,
+    email: &str,
+    password_given: &str,
+) -> Result<(PortalAccount, String), SignInError> {
+    let guard_key = format!("portal:{email}");
+    let now_ms = state.wall_clock_ms();
+    if state.auth_guard.locked_until(&guard_key, now_ms).is_some() {
+        audit_failure(state, address, email, None, true).await;
+        return Err(SignInError::Refused(
+            "Too many failed sign-ins for this address: it is locked for 15 minutes (USE-3).".into(),
+        ));
+    }
+    let account = state.store.get_portal_account(email).await?;
+    let stored = account.as_ref().map_or(password::decoy(), |a| a.password_hash.as_str()).to_string();
+    let given = password_given.to_string();
+    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &stored)).await.unwrap_or(false);
+    let Some(account) = account.filter(|_| matches) else {
+        state.auth_guard.record_failure(&guard_key, now_ms);
+        let locked = state.auth_guard.locked_until(&guard_key, now_ms).is_some();
+        let partner = state.store.get_portal_account(email).await?.and_then(|a| a.partner_id);
+        audit_failure(state, address, email, partner, locked).await;
+        return Err(SignInError::Refused(SIGN_IN_FAILED.into()));
+    };
+    if let Access::Denied(why) = partner_caller(state, &account).await? {
+        return Err(SignInError::Refused(why));
+    }
+    state.auth_guard.record_success(&guard_key);
+    let id = random_token();
+    let session = PortalSession {
+        id_hash: crypto::sha256_hex(id.as_bytes()),
+        email: account.email.clone(),
+        csrf: random_token(),
+        created_ms: now_ms,
+        expires_ms: now_ms + SESSION_MS,
+    };
+    state.store.insert_portal_session(&session).await?;
+    Ok((account, id))
+}
+
+/// USE-3, USE-4: a failed sign-in is audited with the address it came from.
+async fn audit_failure(state: &AppState, address: std::net::IpAddr, email: &str, partner: Option<String>, locked: bool) {
+    let mut entry = AuditEntry::new(
+        state.now(),
+        format!("client:{address}"),
+        if locked { action::AUTH_LOCKOUT } else { action::AUTH_FAILURE },
+        json!({"error": "PortalSignInFailed", "email": email, "locked": locked}),
+    );
+    entry.partner_id = partner;
+    if let Err(e) = state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await {
+        tracing::error!(error = %e, "could not audit a failed sign-in");
+    }
+}
+
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
+    if let Ok(Some(v)) = viewer(&state, &headers).await {
+        if v.check_form(&Fields(form)).is_err() {
+            return WebError::Forbidden.into_response();
+        }
+        if let Err(e) = state.store.delete_portal_session(&v.session.id_hash).await {
+            return WebError::from(e).into_response();
+        }
+    }
+    let mut response = Redirect::to("/login").into_response();
+    set_cookie(&mut response, format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"));
+    response
+}

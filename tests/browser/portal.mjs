@@ -1,0 +1,204 @@
+// The web portal in headless Chromium (issue 8), run by tests/e2e/portal.sh, which sets up the
+// partners, users, reviewer and referral and passes them in the environment. Each step checks
+// what a person would see; any failed check ends the run with a non-zero status.
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run tests/e2e/portal.sh)`);
+  return v;
+};
+const base = env("ACE_ENDPOINT");
+const shots = env("ACE_SCREENSHOTS");
+const XSS = `<img src=x onerror="window.__xss=1">Probe`;
+const PII_PROBLEM = "Move forty virtual machines to the cloud; call the CFO's assistant on +49 30 1234 5678 or jane.doe@gmail.com.";
+const CLEAN_PROBLEM = "Move forty virtual machines to the cloud this year and retire the old data centre.";
+
+let step = 0;
+async function check(name, fn) {
+  step += 1;
+  try {
+    await fn();
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    console.log(`FAIL ${name}`);
+    throw e;
+  }
+}
+const shot = (page, name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+const field = (page, name) => page.locator(`[id="${name}"]`);
+const fieldError = (page, name) => page.locator(`[id="${name}-error"]`);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+let failed = false;
+try {
+  const partner = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  const dialogs = [];
+  partner.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+
+  async function signIn(page, email, password, landing) {
+    await page.goto(`${base}/login`);
+    await page.getByLabel("E-mail address").fill(email);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${base}${landing}`);
+  }
+
+  await check("the sign-in page refuses a wrong password", async () => {
+    await partner.goto(`${base}/login`);
+    await shot(partner, "sign-in");
+    await partner.getByLabel("E-mail address").fill(env("PARTNER_EMAIL"));
+    await partner.getByLabel("Password").fill("not the password");
+    await partner.getByRole("button", { name: "Sign in" }).click();
+    await partner.getByText("The e-mail address or the password is not right.").waitFor();
+    assert.equal(await partner.getByLabel("E-mail address").inputValue(), env("PARTNER_EMAIL"), "keeps what was typed");
+  });
+
+  await check("a partner signs in and lands on the pipeline", async () => {
+    await signIn(partner, env("PARTNER_EMAIL"), env("PARTNER_PASSWORD"), "/portal");
+    await partner.getByRole("heading", { name: /Pipeline/ }).waitFor();
+  });
+
+  let id;
+  await check("the partner creates an opportunity (HTML typed into the title)", async () => {
+    await partner.getByRole("link", { name: "New opportunity" }).first().click();
+    await field(partner, "Customer.Account.CompanyName").fill("Example Retail GmbH");
+    await field(partner, "Customer.Account.WebsiteUrl").fill("https://example-retail.com");
+    await field(partner, "Customer.Account.Industry").selectOption("Retail");
+    await field(partner, "Customer.Account.Address.CountryCode").selectOption("DE");
+    await field(partner, "Customer.Account.Address.PostalCode").fill("10115");
+    await field(partner, "Project.Title").fill(XSS);
+    await field(partner, "Project.CustomerBusinessProblem").fill(PII_PROBLEM);
+    await field(partner, "LifeCycle.Stage").selectOption("Qualified");
+    await field(partner, "LifeCycle.TargetCloseDate").fill("2099-01-31");
+    await partner.getByLabel("Your solution").selectOption({ index: 1 });
+    await shot(partner, "new-opportunity");
+    await partner.getByRole("button", { name: "Create opportunity" }).click();
+    await partner.waitForURL(/\/portal\/opportunities\/O\d+/);
+    id = partner.url().match(/opportunities\/(O\d+)/)[1];
+    assert.equal(await field(partner, "Project.Title").inputValue(), XSS, "the title is kept as typed");
+  });
+
+  await check("the XSS probe renders inert in a form field", async () => {
+    assert.equal(await partner.evaluate(() => window.__xss), undefined, "no script ran");
+    assert.equal(await partner.locator('img[src="x"]').count(), 0, "no element was injected");
+    assert.deepEqual(dialogs, []);
+  });
+
+  await check("the partner attests pre-sales effort and consent", async () => {
+    await field(partner, "PreSalesEffort.Description").fill("Two workshops with the CIO; agreed a migration plan for forty VMs.");
+    await field(partner, "PreSalesEffort.DecisionMakerEngaged").fill("CIO");
+    await partner.getByLabel("Workshop").check();
+    await field(partner, "CustomerConsent.Method").selectOption("Email");
+    await field(partner, "CustomerConsent.ObtainedAt").fill("2026-01-15");
+    await field(partner, "CustomerConsent.ObtainedBy").fill("alice");
+    await partner.getByRole("button", { name: "Record attestation" }).click();
+    await partner.getByText("Attestation recorded.").waitFor();
+  });
+
+  await check("submitting is refused for personal data, shown at the problem statement", async () => {
+    await partner.getByRole("button", { name: "Submit for co-sell" }).click();
+    const error = fieldError(partner, "Project.CustomerBusinessProblem");
+    await error.waitFor();
+    assert.match(await error.innerText(), /SUB-5/);
+    assert.equal(await field(partner, "Project.CustomerBusinessProblem").getAttribute("aria-invalid"), "true");
+    await shot(partner, "submission-refused");
+  });
+
+  await check("the partner fixes the problem statement and submits", async () => {
+    await field(partner, "Project.CustomerBusinessProblem").fill(CLEAN_PROBLEM);
+    await partner.getByRole("button", { name: "Save changes" }).click();
+    await partner.getByText("Saved.").waitFor();
+    await partner.getByRole("button", { name: "Submit for co-sell" }).click();
+    await partner.getByText("Submitted for review.").waitFor();
+    assert.equal(await partner.locator("#review-status").innerText(), "Submitted");
+    assert.ok(await field(partner, "Project.Title").isDisabled(), "the record is locked during review");
+    await partner.getByText(/cannot be changed until the review ends/).waitFor();
+  });
+
+  const reviewer = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await check("a reviewer signs in and approves it from the queue", async () => {
+    await signIn(reviewer, env("REVIEWER_EMAIL"), env("REVIEWER_PASSWORD"), "/console");
+    await reviewer.getByRole("link", { name: id }).waitFor();
+    await shot(reviewer, "console-queue");
+    await reviewer.getByRole("link", { name: id }).click();
+    await reviewer.getByText("Two workshops with the CIO").waitFor();
+    // The title is text on this page: the probe must show as typed and do nothing.
+    await reviewer.getByText(XSS).waitFor();
+    assert.equal(await reviewer.evaluate(() => window.__xss), undefined, "no script ran in the console");
+    assert.equal(await reviewer.locator('img[src="x"]').count(), 0, "no element was injected in the console");
+    await reviewer.getByLabel("Decision").selectOption("approve");
+    await reviewer.getByLabel("Comment to the partner").fill("Validated: welcome to co-sell");
+    await shot(reviewer, "console-review");
+    await reviewer.getByRole("button", { name: "Record decision" }).click();
+    await reviewer.locator("#review-status", { hasText: "Approved" }).waitFor();
+  });
+
+  await check("the partner sees Approved with the reviewer's comment", async () => {
+    await partner.goto(`${base}/portal/opportunities/${id}?catalog=AWS`);
+    assert.equal(await partner.locator("#review-status").innerText(), "Approved");
+    await partner.getByText("Validated: welcome to co-sell").waitFor();
+    await partner.goto(`${base}/portal`);
+    await shot(partner, "pipeline");
+  });
+
+  await check("a referral is accepted: the contact appears only then", async () => {
+    await partner.getByRole("link", { name: "Referrals" }).click();
+    await partner.getByRole("link", { name: env("REFERRAL_ID") }).click();
+    await partner.getByText("Shown once you accept").waitFor();
+    assert.equal(await partner.getByText("jane@northwind.example.com").count(), 0, "masked before acceptance");
+    await partner.getByRole("button", { name: "Accept referral" }).click();
+    await partner.getByText(/Accepted\. Contact the customer/).waitFor();
+    await partner.getByText("jane@northwind.example.com").waitFor();
+    assert.match(await partner.locator(".countdown").innerText(), /left/);
+  });
+
+  await check("the partner records the contact", async () => {
+    await partner.getByLabel("Channel").selectOption("Email");
+    await partner.getByLabel("Note").fill("Intro e-mail sent");
+    await shot(partner, "referral");
+    await partner.getByRole("button", { name: "Record contact (now)" }).click();
+    await partner.getByText("Contact recorded.").waitFor();
+    await partner.getByText(/^contacted /).waitFor();
+  });
+
+  await check("another partner's opportunity is a 404 page", async () => {
+    const response = await partner.goto(`${base}/portal/opportunities/${env("OTHER_OPPORTUNITY")}?catalog=AWS`);
+    assert.equal(response.status(), 404);
+    await partner.getByRole("heading", { name: "Not found" }).waitFor();
+    assert.equal(await partner.getByText("Secret Customer Ltd").count(), 0);
+  });
+
+  await check("the partner console is not the operator's: /console is a 404 for a partner", async () => {
+    const response = await partner.goto(`${base}/console`);
+    assert.equal(response.status(), 404);
+  });
+
+  await check("a narrow screen shows the pipeline without sideways scrolling of the page", async () => {
+    const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+    await signIn(phone, env("PARTNER_EMAIL"), env("PARTNER_PASSWORD"), "/portal");
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+    await shot(phone, "pipeline-narrow");
+  });
+
+  await check("signing out ends the session", async () => {
+    await partner.goto(`${base}/portal`);
+    await partner.getByRole("button", { name: "Sign out" }).click();
+    await partner.waitForURL(`${base}/login`);
+    await partner.goto(`${base}/portal`);
+    await partner.waitForURL(`${base}/login`);
+  });
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  await browser.close();
+}
+console.log(`portal browser test: ${step} steps, ${failed ? "FAILED" : "all passed"}; screenshots in ${shots}`);
+process.exit(failed ? 1 : 0);
