@@ -144,6 +144,8 @@ try {
     assert.equal(await partner.locator("#review-status").innerText(), "Approved");
     await partner.getByText("Validated: welcome to co-sell").waitFor();
     await partner.goto(`${base}/portal`);
+    await partner.getByRole("link", { name: id }).waitFor();
+    assert.equal(await partner.locator(".alert").count(), 0, "the pipeline lists without error");
     await shot(partner, "pipeline");
   });
 

@@ -267,7 +267,11 @@ async fn operator(c: OperatorCommand, client: Client) -> Result<()> {
             if json {
                 print_json(&v)
             } else {
-                println!("{} signs in to the console as {}", v["email"].as_str().unwrap_or("-"), v["role"].as_str().unwrap_or("-"));
+                println!(
+                    "{} signs in to the console as {}",
+                    v["email"].as_str().unwrap_or("-"),
+                    v["role"].as_str().unwrap_or("-")
+                );
                 Ok(())
             }
         }

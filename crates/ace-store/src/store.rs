@@ -29,8 +29,8 @@ use crate::sealing;
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
     AccessKeyRecord, AuditFilter, BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey,
-    IdempotencyRecord, OperatorToken, PortalAccount, PortalSession, ReferralActivity, SolutionRecord, Store, StoreError, StoreResult, TaskRecord, UserRecord,
-    UserStatus, WriteBatch, ACCESS_KEYS_PER_USER,
+    IdempotencyRecord, OperatorToken, PortalAccount, PortalSession, ReferralActivity, SolutionRecord, Store, StoreError,
+    StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch, ACCESS_KEYS_PER_USER,
 };
 
 /// Schema migrations, in order; `{serial}` is the dialect's auto-numbered key. Each runs once.
@@ -1019,7 +1019,13 @@ impl Store for SqlStore {
         tx.exec("DELETE FROM portal_sessions WHERE expires_ms < $1", &[s.created_ms.into()]).await?;
         tx.exec(
             "INSERT INTO portal_sessions (id_hash, email, csrf, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)",
-            &[s.id_hash.as_str().into(), s.email.as_str().into(), s.csrf.as_str().into(), s.created_ms.into(), s.expires_ms.into()],
+            &[
+                s.id_hash.as_str().into(),
+                s.email.as_str().into(),
+                s.csrf.as_str().into(),
+                s.created_ms.into(),
+                s.expires_ms.into(),
+            ],
         )
         .await?;
         tx.commit().await

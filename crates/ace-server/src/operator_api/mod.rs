@@ -373,11 +373,9 @@ async fn portal_credentials(email: &str, password: &str) -> Result<(String, Stri
 
 async fn insert_portal_account(state: &AppState, account: &ace_store::PortalAccount) -> Result<(), OperatorError> {
     match state.store.insert_portal_account(account).await {
-        Err(StoreError::Conflict(_)) => Err(OperatorError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("{} already signs in to the portal", account.email),
-        )),
+        Err(StoreError::Conflict(_)) => {
+            Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("{} already signs in to the portal", account.email)))
+        }
         other => Ok(other?),
     }
 }
@@ -445,7 +443,11 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
         (Some(email), Some(password)) => {
             let (email, password_hash) = portal_credentials(email, password).await?;
             if state.store.get_portal_account(&email).await?.is_some() {
-                return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("{email} already signs in to the portal")));
+                return Err(OperatorError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("{email} already signs in to the portal"),
+                ));
             }
             Some(ace_store::PortalAccount {
                 email,

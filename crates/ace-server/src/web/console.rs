@@ -159,7 +159,12 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
             field: text(f, "field"),
             message: text(f, "message"),
             matched: f.get("conflict").filter(|c| !c.is_null()).map(|c| {
-                (text(c, "source"), text(c, "record_id"), text(c, "company_name"), format!("{} {}", text(c, "partner_id"), c["reason"]))
+                (
+                    text(c, "source"),
+                    text(c, "record_id"),
+                    text(c, "company_name"),
+                    format!("{} {}", text(c, "partner_id"), c["reason"]),
+                )
             }),
         })
         .collect();

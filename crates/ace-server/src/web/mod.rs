@@ -32,7 +32,11 @@ pub fn check_email(email: &str) -> Result<String, String> {
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && !domain.contains('@') && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         });
     if valid {
         Ok(email)
@@ -120,11 +124,7 @@ struct MessagePage {
 pub fn not_found(nav: Option<Nav>) -> Response {
     page(
         StatusCode::NOT_FOUND,
-        &MessagePage {
-            nav,
-            title: "Not found".into(),
-            message: "There is nothing here, or it is not yours to see.".into(),
-        },
+        &MessagePage { nav, title: "Not found".into(), message: "There is nothing here, or it is not yours to see.".into() },
     )
 }
 

@@ -17,7 +17,7 @@ use ace_domain::model::Model;
 use ace_domain::time::format_timestamp;
 
 use super::session::{self, Viewer};
-use super::{not_found, page, FormErrors, Fields, Nav, WebError};
+use super::{not_found, page, Fields, FormErrors, Nav, WebError};
 use crate::error::ApiError;
 use crate::partner_api::{invoke, Caller, Operation, Output};
 use crate::AppState;
@@ -139,11 +139,15 @@ struct PipelinePage {
 
 const PAGE_SIZE: u64 = 50;
 
-async fn pipeline(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PipelineQuery>) -> Result<Response, WebError> {
+async fn pipeline(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PipelineQuery>,
+) -> Result<Response, WebError> {
     let (viewer, caller) = partner(&state, &headers).await?;
     let catalog = catalog_of(q.catalog.as_deref());
     let sort = q.sort.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "LastModifiedDate".into());
-    let order = if q.order.as_deref() == Some("Ascending") { "Ascending" } else { "Descending" };
+    let order = if q.order.as_deref() == Some("ASCENDING") { "ASCENDING" } else { "DESCENDING" };
     let mut input = json!({
         "Catalog": catalog.as_str(), "MaxResults": PAGE_SIZE, "Sort": {"SortBy": sort, "SortOrder": order},
     });
@@ -325,7 +329,11 @@ struct CatalogQuery {
     catalog: Option<String>,
 }
 
-async fn new_form(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<CatalogQuery>) -> Result<Response, WebError> {
+async fn new_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CatalogQuery>,
+) -> Result<Response, WebError> {
     let (viewer, caller) = partner(&state, &headers).await?;
     let catalog = catalog_of(q.catalog.as_deref());
     let defaults = |name: &str| if name == "LifeCycle.Stage" { "Prospect".to_string() } else { String::new() };
@@ -345,7 +353,11 @@ async fn new_form(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     ))
 }
 
-async fn create(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Result<Response, WebError> {
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
     let (viewer, caller) = partner(&state, &headers).await?;
     let form = Fields(form);
     viewer.check_form(&form)?;
@@ -378,17 +390,13 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, Form(form): F
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &NewOpportunityPage {
                     nav: Some(viewer.nav("new", "New opportunity")),
-            csrf: viewer.session.csrf.clone(),
+                    csrf: viewer.session.csrf.clone(),
                     catalog: catalog.as_str().into(),
                     client_token: uuid::Uuid::new_v4().to_string(),
                     fields: opportunity_fields(|n| form.get(n).to_string(), &errors),
                     solutions: solutions(&state, &caller, catalog).await,
                     solution: form.get("solution").into(),
-                    general: errors
-                        .general
-                        .into_iter()
-                        .chain(errors.by_field.get("RelatedEntityIdentifier").cloned())
-                        .collect(),
+                    general: errors.general.into_iter().chain(errors.by_field.get("RelatedEntityIdentifier").cloned()).collect(),
                 },
             ))
         }
@@ -603,7 +611,8 @@ async fn update(
     let form = Fields(form);
     viewer.check_form(&form)?;
     let catalog = catalog_of(Some(form.get("catalog")));
-    let current = call(&state, &caller, Operation::GetOpportunity, json!({"Catalog": catalog.as_str(), "Identifier": id})).await?;
+    let current =
+        call(&state, &caller, Operation::GetOpportunity, json!({"Catalog": catalog.as_str(), "Identifier": id})).await?;
     // UpdateOpportunity replaces the record: start from what is stored, change what the form
     // edits, and send the LastModifiedDate the form was rendered with (a change meanwhile is a
     // ConflictException, not a silent overwrite).

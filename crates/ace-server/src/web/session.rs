@@ -86,7 +86,7 @@ pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<View
     }
     let Some(account) = state.store.get_portal_account(&session.email).await? else { return Ok(None) };
     let caller = match partner_caller(state, &account).await? {
-        Access::Partner(caller) => Some(caller),
+        Access::Partner(caller) => Some(*caller),
         Access::Staff => None,
         Access::Denied(_) => return Ok(None),
     };
@@ -94,7 +94,7 @@ pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<View
 }
 
 enum Access {
-    Partner(Caller),
+    Partner(Box<Caller>),
     Staff,
     Denied(String),
 }
@@ -111,7 +111,7 @@ async fn partner_caller(state: &AppState, account: &PortalAccount) -> Result<Acc
     let partner = state.store.get_partner(partner_id).await?;
     match (user, partner) {
         (Some(user), Some(partner)) if user.status == UserStatus::Active && partner.has_access() => {
-            Ok(Access::Partner(Caller { partner, user }))
+            Ok(Access::Partner(Box::new(Caller { partner, user })))
         }
         (Some(_), Some(partner)) if !partner.has_access() => {
             Ok(Access::Denied(format!("{} has been removed from the ACE program.", partner.name)))

@@ -13,4 +13,5 @@ mod opportunities;
 mod referrals;
 mod review;
 mod support;
+mod web;
 mod webhooks;

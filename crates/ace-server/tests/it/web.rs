@@ -1,0 +1,458 @@
+//! The web portal over HTTP (issue 8): sign-in, sessions, CSRF, escaping, tenant isolation and
+//! the rules the pages inherit from the API. The browser itself is driven by
+//! tests/e2e/portal.sh; these tests pin down what must hold whatever the browser does.
+
+use reqwest::redirect::Policy;
+use serde_json::{json, Value};
+
+use crate::support::{Credentials, TestApp};
+
+const PASSWORD: &str = "a long portal password";
+
+/// A browser without a browser: one cookie jar entry (the session) and the pages' CSRF token.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    session: Option<String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    /// The CSRF token of the page's forms.
+    fn csrf(&self) -> String {
+        let marker = "name=\"_csrf\" value=\"";
+        let start = self.body.find(marker).expect("the page has a form") + marker.len();
+        self.body[start..].split('"').next().unwrap().to_string()
+    }
+}
+
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")).map(|rest| rest.split(';').next().unwrap_or("").to_string()))
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser { http: reqwest::Client::builder().redirect(Policy::none()).build().unwrap(), base: app.url(""), session: None }
+    }
+
+    async fn finish(&self, response: reqwest::Response) -> Page {
+        Page {
+            status: response.status().as_u16(),
+            location: response.headers().get("location").map(|v| v.to_str().unwrap().to_string()),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.session.as_ref().map(|s| format!("ace_session={s}")).unwrap_or_default()
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        let response = self.http.get(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).send().await.unwrap();
+        self.finish(response).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.finish(response).await
+    }
+
+    /// Signs in; the page the form answered with.
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        let form = self.http.get(format!("{}/login", self.base)).send().await.unwrap();
+        let login_cookie = set_cookie(&form, "ace_login").expect("the form sets its token cookie");
+        let page = self.finish(form).await;
+        let response = self
+            .http
+            .post(format!("{}/login", self.base))
+            .header("cookie", format!("ace_login={login_cookie}"))
+            .form(&[("_csrf", page.csrf().as_str()), ("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        if let Some(session) = set_cookie(&response, "ace_session").filter(|s| !s.is_empty()) {
+            self.session = Some(session);
+        }
+        self.finish(response).await
+    }
+}
+
+/// A partner with a user who signs in to the portal as `email`.
+async fn portal_partner(app: &TestApp, id: &str, email: &str) -> Credentials {
+    app.operator("POST", "/partners", json!({"id": id, "name": format!("{id} Ltd"), "path": "consulting", "tier": "select"}))
+        .await;
+    let v = app
+        .operator("POST", &format!("/partners/{id}/users"), json!({"name": "alice", "email": email, "password": PASSWORD}))
+        .await;
+    assert_eq!(v["Email"], json!(email));
+    Credentials {
+        access_key_id: v["AccessKeyId"].as_str().unwrap().into(),
+        secret: v["SecretAccessKey"].as_str().unwrap().into(),
+    }
+}
+
+async fn signed_in(app: &TestApp, email: &str) -> Browser {
+    let mut b = Browser::new(app);
+    let page = b.sign_in(email, PASSWORD).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    b
+}
+
+/// Creates an opportunity through the portal's form; returns its id.
+async fn create_in_portal(b: &Browser, company: &str) -> String {
+    let form = b.get("/portal/opportunities/new").await;
+    assert_eq!(form.status, 200);
+    let token = form.body.split("name=\"client_token\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let page = b
+        .post(
+            "/portal/opportunities",
+            &[
+                ("_csrf", &form.csrf()),
+                ("catalog", "AWS"),
+                ("client_token", &token),
+                ("Customer.Account.CompanyName", company),
+                ("LifeCycle.Stage", "Prospect"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let location = page.location.unwrap();
+    location.trim_start_matches("/portal/opportunities/").split('?').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn portal_sign_in_opens_a_session_with_safe_cookie_attributes() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = Browser::new(&app);
+    let form = b.http.get(format!("{}/login", b.base)).send().await.unwrap();
+    let login_cookie = set_cookie(&form, "ace_login").unwrap();
+    let csrf = b.finish(form).await.csrf();
+    let response = b
+        .http
+        .post(format!("{}/login", b.base))
+        .header("cookie", format!("ace_login={login_cookie}"))
+        .form(&[("_csrf", csrf.as_str()), ("email", "Alice@Web.Example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(response.headers()["location"], "/portal", "a partner user lands on the pipeline");
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("ace_session="))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+}
+
+#[tokio::test]
+async fn portal_sign_in_without_the_forms_token_is_refused() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = Browser::new(&app);
+    // A cross-site form post carries no token cookie of ours (login CSRF).
+    let page = b.post("/login", &[("_csrf", "forged"), ("email", "alice@web.example"), ("password", PASSWORD)]).await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("form expired"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn use_3_portal_sign_in_locks_after_repeated_failures() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let mut b = Browser::new(&app);
+    for _ in 0..5 {
+        let page = b.sign_in("alice@web.example", "wrong password!!").await;
+        assert_eq!(page.status, 401);
+        assert!(page.body.contains("is not right"), "{}", page.body);
+    }
+    let page = b.sign_in("alice@web.example", PASSWORD).await;
+    assert_eq!(page.status, 401, "locked: even the right password is refused");
+    assert!(page.body.contains("locked"), "{}", page.body);
+    assert!(b.session.is_none());
+    // Another address is not affected.
+    portal_partner(&app, "P-OTHER", "bob@other.example").await;
+    assert_eq!(Browser::new(&app).sign_in("bob@other.example", PASSWORD).await.status, 303);
+    // USE-4: the failures and the lockout are in the audit log.
+    let log = app.operator("GET", "/audit/log?partner=P-WEB", Value::Null).await;
+    let actions: Vec<&str> = log["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"auth.failure"), "{actions:?}");
+    assert!(actions.contains(&"auth.lockout"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn portal_unknown_addresses_get_the_same_answer_as_wrong_passwords() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let unknown = Browser::new(&app).sign_in("nobody@web.example", PASSWORD).await;
+    let wrong = Browser::new(&app).sign_in("alice@web.example", "wrong password!!").await;
+    assert_eq!(unknown.status, wrong.status);
+    assert!(unknown.body.contains("The e-mail address or the password is not right."));
+}
+
+#[tokio::test]
+async fn portal_forms_without_the_session_csrf_token_are_refused() {
+    let app = TestApp::start().await;
+    let credentials = portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = signed_in(&app, "alice@web.example").await;
+    for token in ["", "0000"] {
+        let page = b
+            .post("/portal/opportunities", &[("_csrf", token), ("catalog", "AWS"), ("Customer.Account.CompanyName", "Forged Co")])
+            .await;
+        assert_eq!(page.status, 403, "{}", page.body);
+    }
+    let (_, listed) = app.call(&credentials, "ListOpportunities", json!({"Catalog": "AWS"})).await;
+    assert_eq!(listed["OpportunitySummaries"], json!([]), "nothing was created");
+}
+
+#[tokio::test]
+async fn portal_shows_html_typed_into_a_field_as_text() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = signed_in(&app, "alice@web.example").await;
+    let probe = "<script>window.pwned=1</script><img src=x onerror=alert(1)>";
+    let id = create_in_portal(&b, probe).await;
+    for path in [format!("/portal/opportunities/{id}?catalog=AWS"), "/portal".to_string()] {
+        let page = b.get(&path).await;
+        assert_eq!(page.status, 200);
+        assert!(!page.body.contains("<script>window.pwned"), "{path} renders the script");
+        assert!(!page.body.contains("<img src=x"), "{path} renders the element");
+        let as_text = ["&#60;script&#62;window.pwned=1&#60;/script&#62;", "&lt;script&gt;window.pwned=1&lt;/script&gt;"];
+        assert!(as_text.iter().any(|t| page.body.contains(t)), "{path} shows it as text: {}", page.body);
+    }
+}
+
+#[tokio::test]
+async fn portal_pages_of_another_partner_are_a_404_that_tells_nothing() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    portal_partner(&app, "P-OTHER", "bob@other.example").await;
+    let bob = signed_in(&app, "bob@other.example").await;
+    let theirs = create_in_portal(&bob, "Secret Customer Ltd").await;
+    let alice = signed_in(&app, "alice@web.example").await;
+    let page = alice.get(&format!("/portal/opportunities/{theirs}?catalog=AWS")).await;
+    assert_eq!(page.status, 404);
+    assert!(!page.body.contains("Secret Customer"));
+    let missing = alice.get("/portal/opportunities/O999999?catalog=AWS").await;
+    assert_eq!(missing.status, 404);
+    // The same page for both: an id that exists elsewhere is not told apart.
+    assert_eq!(page.body, missing.body);
+    // A write to it is refused the same way.
+    let csrf = alice.get("/portal").await.csrf();
+    let write = alice.post(&format!("/portal/opportunities/{theirs}/submit"), &[("_csrf", &csrf), ("catalog", "AWS")]).await;
+    assert_eq!(write.status, 404);
+    assert!(alice.get("/portal").await.body.contains("No opportunities match."), "alice's pipeline is empty");
+}
+
+#[tokio::test]
+async fn portal_form_errors_sit_at_their_field_and_keep_what_was_typed() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = signed_in(&app, "alice@web.example").await;
+    let form = b.get("/portal/opportunities/new").await;
+    let page = b
+        .post(
+            "/portal/opportunities",
+            &[
+                ("_csrf", &form.csrf()),
+                ("catalog", "AWS"),
+                ("client_token", "t-1"),
+                ("Customer.Account.CompanyName", "Typed Co"),
+                ("Customer.Account.Address.CountryCode", "ZZ"),
+                ("Project.Title", "Kept title"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"Customer.Account.Address.CountryCode-error\""),
+        "the error is at the country: {}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"Typed Co\""), "what was typed is kept");
+    assert!(page.body.contains("value=\"Kept title\""));
+}
+
+#[tokio::test]
+async fn use_1_portal_session_ends_when_the_user_is_disabled() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = signed_in(&app, "alice@web.example").await;
+    let page = b.get("/portal").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    app.operator("POST", "/partners/P-WEB/users/alice/disable", json!({})).await;
+    let page = b.get("/portal").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location.as_deref(), Some("/login"));
+    let again = Browser::new(&app).sign_in("alice@web.example", PASSWORD).await;
+    assert_eq!(again.status, 401);
+    assert!(again.body.contains("disabled"), "{}", again.body);
+}
+
+#[tokio::test]
+async fn rem_1_portal_session_ends_when_the_partner_is_removed() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = signed_in(&app, "alice@web.example").await;
+    app.operator("POST", "/partners/P-WEB/remove", json!({"scope": "all", "reason": "breach"})).await;
+    assert_eq!(b.get("/portal").await.location.as_deref(), Some("/login"));
+    let again = Browser::new(&app).sign_in("alice@web.example", PASSWORD).await;
+    assert!(again.body.contains("removed from the ACE program"), "{}", again.body);
+}
+
+#[tokio::test]
+async fn portal_sign_out_ends_the_session_on_the_server() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = signed_in(&app, "alice@web.example").await;
+    let csrf = b.get("/portal").await.csrf();
+    assert_eq!(b.post("/logout", &[("_csrf", "wrong")]).await.status, 403, "sign-out needs the token too");
+    assert_eq!(b.post("/logout", &[("_csrf", &csrf)]).await.status, 303);
+    // The old cookie, replayed, opens nothing.
+    assert_eq!(b.get("/portal").await.location.as_deref(), Some("/login"));
+}
+
+#[tokio::test]
+async fn use_4_portal_writes_are_audited_as_the_partner_user() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = signed_in(&app, "alice@web.example").await;
+    let id = create_in_portal(&b, "Audited Co").await;
+    let log = app.operator("GET", "/audit/log?partner=P-WEB&action=partner.write", Value::Null).await;
+    let entry = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["detail"]["operation"] == json!("CreateOpportunity"))
+        .unwrap_or_else(|| panic!("no audit entry for the create: {log}"));
+    assert_eq!(entry["detail"]["opportunities"], json!([id]));
+    assert!(entry["actor"].as_str().unwrap().contains("alice"), "{entry}");
+}
+
+#[tokio::test]
+async fn portal_review_console_is_for_staff_and_decisions_for_reviewers() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let alice = signed_in(&app, "alice@web.example").await;
+    assert_eq!(alice.get("/console").await.status, 404, "a partner user sees no console");
+    let id = create_in_portal(&alice, "Queue Co").await;
+
+    let (status, _) = app
+        .operator_raw("POST", "/staff", json!({"email": "pm@op.example", "role": "partner-manager", "password": "short"}))
+        .await;
+    assert_eq!(status, 400, "a short password is refused");
+    app.operator("POST", "/staff", json!({"email": "pm@op.example", "role": "partner-manager", "password": PASSWORD})).await;
+    app.operator("POST", "/staff", json!({"email": "rita@op.example", "role": "reviewer", "password": PASSWORD})).await;
+    let (status, _) =
+        app.operator_raw("POST", "/staff", json!({"email": "RITA@op.example", "role": "reviewer", "password": PASSWORD})).await;
+    assert_eq!(status, 409, "one account per address, whatever its case");
+    let (status, _) =
+        app.operator_raw("POST", "/staff", json!({"email": "x@op.example", "role": "boss", "password": PASSWORD})).await;
+    assert_eq!(status, 400, "unknown role");
+
+    let pm = signed_in(&app, "pm@op.example").await;
+    assert_eq!(pm.get("/portal").await.status, 404, "staff have no partner pipeline");
+    let page = pm.get(&format!("/console/reviews/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("Record decision"), "a partner manager is not offered the decision");
+    let refused = pm.post(&format!("/console/reviews/{id}/decision"), &[("_csrf", &page.csrf()), ("decision", "reject")]).await;
+    assert!(refused.body.contains("Only reviewers and admins"), "{}", refused.body);
+
+    // Not submitted: the reviewer's decision is refused by the same rule as the operator API's.
+    let rita = signed_in(&app, "rita@op.example").await;
+    let csrf = rita.get("/console").await.csrf();
+    let page = rita.post(&format!("/console/reviews/{id}/decision"), &[("_csrf", &csrf), ("decision", "approve")]).await;
+    assert_eq!(page.status, 409, "{}", page.body);
+    let shown = app.operator("GET", &format!("/review/{id}"), Value::Null).await;
+    assert_eq!(shown["summary"]["review_status"], json!("Pending Submission"));
+}
+
+#[tokio::test]
+async fn portal_accounts_need_both_email_and_a_good_password() {
+    let app = TestApp::start().await;
+    app.operator("POST", "/partners", json!({"id": "P-WEB", "name": "Web Ltd", "path": "consulting", "tier": "select"})).await;
+    for (body, why) in [
+        (json!({"name": "a", "email": "a@web.example"}), "email without password"),
+        (json!({"name": "b", "email": "not-an-address", "password": PASSWORD}), "bad address"),
+        (json!({"name": "c", "email": "c@web.example", "password": "short"}), "short password"),
+    ] {
+        let (status, v) = app.operator_raw("POST", "/partners/P-WEB/users", body).await;
+        assert_eq!(status, 400, "{why}: {v}");
+    }
+    let users = app.operator("GET", "/partners/P-WEB/users", Value::Null).await;
+    assert_eq!(users["users"], json!([]), "a refused request creates no user");
+}
+
+#[tokio::test]
+async fn portal_pages_forbid_framing_and_caching() {
+    let app = TestApp::start().await;
+    let response = reqwest::get(app.url("/login")).await.unwrap();
+    let h = response.headers();
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(!h["content-security-policy"].to_str().unwrap().contains("unsafe-inline"));
+}
+
+#[tokio::test]
+async fn portal_pipeline_pages_through_the_partners_opportunities() {
+    let app = TestApp::start().await;
+    let credentials = portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let client = app.client(&credentials);
+    for i in 0..120 {
+        client
+            .create_opportunity()
+            .catalog("AWS")
+            .client_token(format!("page-{i}"))
+            .customer(
+                aws_sdk_partnercentralselling::types::Customer::builder()
+                    .account(
+                        aws_sdk_partnercentralselling::types::Account::builder()
+                            .company_name(format!("Company {i:03}"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let b = signed_in(&app, "alice@web.example").await;
+    let mut path = "/portal?sort=CustomerCompanyName&order=ASCENDING".to_string();
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let page = b.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        seen.extend(page.body.match_indices("<td>Company ").map(|(i, _)| page.body[i + 4..i + 15].to_string()));
+        let Some(next) = page.body.split("class=\"button\" href=\"").nth(1) else { break };
+        path = next.split('"').next().unwrap().replace("&amp;", "&").replace("&#38;", "&");
+    }
+    assert_eq!(seen.len(), 120, "every opportunity once, in pages of 50");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "in the order asked for");
+    assert_eq!(seen.first().map(String::as_str), Some("Company 000"));
+}
