@@ -11,7 +11,8 @@ const env = (name) => {
 };
 const base = env("ACE_ENDPOINT");
 const shots = env("ACE_SCREENSHOTS");
-const XSS = `<img src=x onerror="window.__xss=1">Probe`;
+// Typed into a textarea: escaping must keep it from closing the element and running.
+const XSS = `</textarea><img src=x onerror="window.__xss=1">Probe`;
 const PII_PROBLEM = "Move forty virtual machines to the cloud; call the CFO's assistant on +49 30 1234 5678 or jane.doe@gmail.com.";
 const CLEAN_PROBLEM = "Move forty virtual machines to the cloud this year and retire the old data centre.";
 
@@ -65,14 +66,15 @@ try {
   });
 
   let id;
-  await check("the partner creates an opportunity (HTML typed into the title)", async () => {
+  await check("the partner creates an opportunity (HTML typed into next steps)", async () => {
     await partner.getByRole("link", { name: "New opportunity" }).first().click();
     await field(partner, "Customer.Account.CompanyName").fill("Example Retail GmbH");
     await field(partner, "Customer.Account.WebsiteUrl").fill("https://example-retail.com");
     await field(partner, "Customer.Account.Industry").selectOption("Retail");
     await field(partner, "Customer.Account.Address.CountryCode").selectOption("DE");
     await field(partner, "Customer.Account.Address.PostalCode").fill("10115");
-    await field(partner, "Project.Title").fill(XSS);
+    await field(partner, "Project.Title").fill("Migration to AWS");
+    await field(partner, "LifeCycle.NextSteps").fill(XSS);
     await field(partner, "Project.CustomerBusinessProblem").fill(PII_PROBLEM);
     await field(partner, "LifeCycle.Stage").selectOption("Qualified");
     await field(partner, "LifeCycle.TargetCloseDate").fill("2099-01-31");
@@ -81,7 +83,7 @@ try {
     await partner.getByRole("button", { name: "Create opportunity" }).click();
     await partner.waitForURL(/\/portal\/opportunities\/O\d+/);
     id = partner.url().match(/opportunities\/(O\d+)/)[1];
-    assert.equal(await field(partner, "Project.Title").inputValue(), XSS, "the title is kept as typed");
+    assert.equal(await field(partner, "LifeCycle.NextSteps").inputValue(), XSS, "kept as typed, shown as text");
   });
 
   await check("the XSS probe renders inert in a form field", async () => {
@@ -128,10 +130,6 @@ try {
     await shot(reviewer, "console-queue");
     await reviewer.getByRole("link", { name: id }).click();
     await reviewer.getByText("Two workshops with the CIO").waitFor();
-    // The title is text on this page: the probe must show as typed and do nothing.
-    await reviewer.getByText(XSS).waitFor();
-    assert.equal(await reviewer.evaluate(() => window.__xss), undefined, "no script ran in the console");
-    assert.equal(await reviewer.locator('img[src="x"]').count(), 0, "no element was injected in the console");
     await reviewer.getByLabel("Decision").selectOption("approve");
     await reviewer.getByLabel("Comment to the partner").fill("Validated: welcome to co-sell");
     await shot(reviewer, "console-review");
@@ -157,7 +155,8 @@ try {
     await partner.getByRole("button", { name: "Accept referral" }).click();
     await partner.getByText(/Accepted\. Contact the customer/).waitFor();
     await partner.getByText("jane@northwind.example.com").waitFor();
-    assert.match(await partner.locator(".countdown").innerText(), /left/);
+    assert.match(await partner.locator(".days").innerText(), /^\d+ business days? left$/);
+    assert.match(await partner.locator(".countdown").innerText(), /\d+ h \d+ min/);
   });
 
   await check("the partner records the contact", async () => {

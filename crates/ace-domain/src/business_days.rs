@@ -114,6 +114,29 @@ pub fn contact_deadline(provided_at: Instant, tz: Tz, holidays: &HolidayCalendar
     start_of_day(date.succ_opt().expect("dates before year 262143"), tz)
 }
 
+/// REF-3, for people: how many business days are left before `deadline`, counting today when
+/// it is one (the deadline is the start of a local day, so its own day does not count).
+/// Zero once the deadline has passed.
+pub fn business_days_left(now: Instant, deadline: Instant, tz: Tz, holidays: &HolidayCalendar) -> u32 {
+    if now >= deadline {
+        return 0;
+    }
+    let last = deadline.with_timezone(&tz).date_naive();
+    let mut date = now.with_timezone(&tz).date_naive();
+    let mut left = 0;
+    // A limit on everything, as in `contact_deadline`.
+    for _ in 0..(366 * 2) {
+        if date >= last {
+            break;
+        }
+        if is_business_day(date, holidays) {
+            left += 1;
+        }
+        date = date.succ_opt().expect("dates before year 262143");
+    }
+    left
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +221,22 @@ mod tests {
         let calendar = HolidayCalendar::built_in("us-federal", 2026, 2027).unwrap();
         check(utc(2026, 11, 25, 15, 0), "America/New_York", &calendar, utc(2026, 12, 2, 5, 0));
         assert!(HolidayCalendar::built_in("mars", 2026, 2026).is_none());
+    }
+
+    #[test]
+    fn ref_3_business_days_left_counts_today_and_skips_weekends_and_holidays() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let holidays = HolidayCalendar::built_in("us-federal", 2026, 2027).unwrap();
+        // Referred on Wednesday 25 November 2026: Thanksgiving (26th), the weekend, then
+        // Friday 27th, Monday 30th and Tuesday 1st are the three business days.
+        let provided = utc(2026, 11, 25, 15, 0);
+        let deadline = contact_deadline(provided, tz, &holidays, 3);
+        assert_eq!(deadline, utc(2026, 12, 2, 5, 0), "start of Wednesday 2 December, New York time");
+        assert_eq!(business_days_left(provided, deadline, tz, &holidays), 4, "Wed (today), Fri, Mon, Tue");
+        assert_eq!(business_days_left(utc(2026, 11, 26, 15, 0), deadline, tz, &holidays), 3, "Thanksgiving is not one");
+        assert_eq!(business_days_left(utc(2026, 11, 28, 15, 0), deadline, tz, &holidays), 2, "Saturday: Mon and Tue");
+        assert_eq!(business_days_left(utc(2026, 12, 1, 20, 0), deadline, tz, &holidays), 1, "the last day");
+        assert_eq!(business_days_left(deadline, deadline, tz, &holidays), 0);
+        assert_eq!(business_days_left(utc(2026, 12, 9, 0, 0), deadline, tz, &holidays), 0, "passed");
     }
 }

@@ -8,7 +8,7 @@
     if (left <= 0) { el.textContent = "deadline passed"; return; }
     var hours = Math.floor(left / 3600000), minutes = Math.floor((left % 3600000) / 60000);
     var days = Math.floor(hours / 24);
-    el.textContent = (days > 0 ? days + " d " : "") + (hours % 24) + " h " + minutes + " min left";
+    el.textContent = "(" + (days > 0 ? days + " d " : "") + (hours % 24) + " h " + minutes + " min)";
   }
   document.querySelectorAll(".countdown").forEach(function (el) {
     // The server's program clock may differ from this browser's: count from the server's now.

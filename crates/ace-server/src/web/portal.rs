@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use chrono::Datelike;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -65,6 +66,14 @@ fn query_value(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// An API timestamp for people: `2026-12-03 05:00 UTC`.
+pub fn when(timestamp: &str) -> String {
+    match ace_domain::time::parse_timestamp(&Value::String(timestamp.to_string())) {
+        Some(t) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        None => timestamp.to_string(),
+    }
 }
 
 fn text_at<'a>(v: &'a Value, path: &str) -> &'a str {
@@ -176,7 +185,7 @@ async fn pipeline(
                     stage: text_at(o, "LifeCycle.Stage").into(),
                     review: text_at(o, "LifeCycle.ReviewStatus").into(),
                     target_close: text_at(o, "LifeCycle.TargetCloseDate").into(),
-                    modified: text_at(o, "LastModifiedDate").chars().take(16).collect::<String>().replace('T', " "),
+                    modified: when(text_at(o, "LastModifiedDate")),
                 })
                 .collect();
             let next = out["NextToken"].as_str().map(|token| {
@@ -729,7 +738,6 @@ async fn referrals(State(state): State<AppState>, headers: HeaderMap) -> Result<
     let (viewer, caller) = partner(&state, &headers).await?;
     let input = json!({"Catalog": "AWS", "ParticipantType": "RECEIVER", "MaxResults": 100});
     let out = call(&state, &caller, Operation::ListEngagementInvitations, input).await?;
-    let day = |s: &str| s.chars().take(16).collect::<String>().replace('T', " ");
     let rows = out["EngagementInvitationSummaries"]
         .as_array()
         .into_iter()
@@ -738,8 +746,8 @@ async fn referrals(State(state): State<AppState>, headers: HeaderMap) -> Result<
             id: text_at(i, "Id").into(),
             title: text_at(i, "EngagementTitle").into(),
             status: text_at(i, "Status").into(),
-            invited: day(text_at(i, "InvitationDate")),
-            expires: day(text_at(i, "ExpirationDate")),
+            invited: when(text_at(i, "InvitationDate")),
+            expires: when(text_at(i, "ExpirationDate")),
         })
         .collect();
     Ok(page(StatusCode::OK, &ReferralsPage { nav: Some(viewer.nav("referrals", "Referrals")), rows }))
@@ -759,6 +767,9 @@ struct ReferralPage {
     opportunity_id: String,
     acceptance_deadline: String,
     contact_deadline: String,
+    /// Machine-readable, for the live countdown.
+    deadline_iso: String,
+    business_days_left: Option<u32>,
     contact_met: bool,
     contacted_at: String,
     now: String,
@@ -790,7 +801,8 @@ async fn referral_page(
     } else {
         let got = call(state, caller, Operation::GetOpportunity, json!({"Catalog": "AWS", "Identifier": opportunity_id})).await?;
         let c = &got["Customer"]["Contacts"][0];
-        let contact = [text_at(c, "FirstName"), text_at(c, "LastName"), text_at(c, "Email"), text_at(c, "Phone")]
+        let name = format!("{} {}", text_at(c, "FirstName"), text_at(c, "LastName"));
+        let contact = [name.trim(), text_at(c, "Email"), text_at(c, "Phone")]
             .iter()
             .filter(|s| !s.is_empty())
             .copied()
@@ -805,6 +817,17 @@ async fn referral_page(
             .unwrap_or_default()
     } else {
         String::new()
+    };
+    // REF-3 in the partner's own business days.
+    let now = state.now();
+    let deadline = ace_domain::time::parse_timestamp(&o["ContactDeadline"]);
+    let business_days_left = match deadline {
+        Some(deadline) => {
+            let tz: chrono_tz::Tz = caller.partner.timezone.parse().unwrap_or(chrono_tz::UTC);
+            let holidays = crate::referrals::calendar(state, caller.partner.holiday_calendar.as_deref(), now.year()).await?;
+            Some(ace_domain::business_days::business_days_left(now, deadline, tz, &holidays))
+        }
+        None => None,
     };
     let channels = Model::ace_partner()
         .member_shape("RecordReferralContactRequest", "Channel")
@@ -823,11 +846,13 @@ async fn referral_page(
             problem,
             contact,
             opportunity_id,
-            acceptance_deadline: text_at(o, "AcceptanceDeadline").into(),
-            contact_deadline: text_at(o, "ContactDeadline").into(),
+            acceptance_deadline: when(text_at(o, "AcceptanceDeadline")),
+            contact_deadline: when(text_at(o, "ContactDeadline")),
+            business_days_left,
             contact_met: o["ContactMet"] == json!(true),
-            contacted_at: text_at(o, "ContactedAt").into(),
-            now: format_timestamp(state.now()),
+            contacted_at: when(text_at(o, "ContactedAt")),
+            deadline_iso: text_at(o, "ContactDeadline").into(),
+            now: format_timestamp(now),
             outreach,
             channels,
             notice,

@@ -234,8 +234,27 @@ async fn portal_shows_html_typed_into_a_field_as_text() {
     let b = signed_in(&app, "alice@web.example").await;
     let probe = "<script>window.pwned=1</script><img src=x onerror=alert(1)>";
     let id = create_in_portal(&b, probe).await;
+    // The console shows the partner's text to the operator's staff: escaped there too.
+    let csrf = b.get("/portal").await.csrf();
+    let attest = [
+        ("_csrf", csrf.as_str()),
+        ("catalog", "AWS"),
+        ("statement_version", "2021-10-27"),
+        ("PreSalesEffort.Description", "Two workshops with the CIO; agreed a migration plan for forty VMs."),
+        ("PreSalesEffort.DecisionMakerEngaged", "CIO"),
+        ("CustomerConsent.Method", "Email"),
+        ("CustomerConsent.ObtainedAt", "2026-01-15"),
+        ("CustomerConsent.ObtainedBy", "alice"),
+    ];
+    assert_eq!(b.post(&format!("/portal/opportunities/{id}/attestation"), &attest).await.status, 303);
+    app.operator("POST", "/staff", json!({"email": "rita@op.example", "role": "reviewer", "password": PASSWORD})).await;
+    let rita = signed_in(&app, "rita@op.example").await;
+    let mut pages = vec![];
     for path in [format!("/portal/opportunities/{id}?catalog=AWS"), "/portal".to_string()] {
-        let page = b.get(&path).await;
+        pages.push((path.clone(), b.get(&path).await));
+    }
+    pages.push(("/console/reviews".into(), rita.get(&format!("/console/reviews/{id}")).await));
+    for (path, page) in pages {
         assert_eq!(page.status, 200);
         assert!(!page.body.contains("<script>window.pwned"), "{path} renders the script");
         assert!(!page.body.contains("<img src=x"), "{path} renders the element");
