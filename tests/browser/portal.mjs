@@ -147,6 +147,15 @@ try {
     await shot(partner, "pipeline");
   });
 
+  await check("the operator's dashboard draws its pictures without script", async () => {
+    await reviewer.getByRole("link", { name: "Dashboard" }).click();
+    await reviewer.getByRole("img", { name: "Pipeline by stage (AWS catalog)" }).waitFor();
+    assert.match(await reviewer.locator("#funnel-summary").innerText(), /^\d+ opportunities in all\.$/);
+    assert.match(await reviewer.locator("#reviews-summary").innerText(), /Median review time: \d+ h/);
+    assert.ok(await reviewer.locator("#chart-funnel rect.bar").count() >= 7, "one bar per stage");
+    await shot(reviewer, "console-dashboard");
+  });
+
   await check("a referral is accepted: the contact appears only then", async () => {
     await partner.getByRole("link", { name: "Referrals" }).click();
     await partner.getByRole("link", { name: env("REFERRAL_ID") }).click();

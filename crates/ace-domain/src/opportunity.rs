@@ -282,6 +282,16 @@ fn set_lifecycle(doc: &mut Map<String, Value>, member: &str, value: Option<Value
 }
 
 impl Opportunity {
+    /// SUB-1, for the operator's dashboard: from submission to the first final decision
+    /// (approved or rejected); `None` while undecided.
+    pub fn review_time(&self) -> Option<chrono::TimeDelta> {
+        let submitted = self.submission.as_ref()?.submitted_at;
+        let decided = self.review.history.iter().find(|e| {
+            e.at >= submitted && (e.status == ReviewStatus::Approved.as_str() || e.status == ReviewStatus::Rejected.as_str())
+        })?;
+        Some(decided.at - submitted)
+    }
+
     pub fn review_status(&self) -> ReviewStatus {
         get_str(&self.document, &["LifeCycle", "ReviewStatus"])
             .and_then(ReviewStatus::parse)
@@ -917,6 +927,19 @@ mod tests {
         };
         o.set_review(status, None, None, now());
         o
+    }
+
+    #[test]
+    fn sub_1_review_time_runs_from_submission_to_the_final_decision() {
+        let mut o = opportunity(Catalog::Aws, ReviewStatus::PendingSubmission);
+        assert_eq!(o.review_time(), None, "not submitted");
+        o.submission = Some(Submission { involvement_type: "Co-Sell".into(), visibility: "Full".into(), submitted_at: now() });
+        o.set_review(ReviewStatus::Submitted, None, None, now());
+        assert_eq!(o.review_time(), None, "undecided");
+        let hour = chrono::TimeDelta::hours(1);
+        apply_review(&mut o, ReviewAction::StartReview, "rita", None, None, now() + hour).unwrap();
+        apply_review(&mut o, ReviewAction::Approve, "rita", None, None, now() + hour * 5).unwrap();
+        assert_eq!(o.review_time(), Some(hour * 5));
     }
 
     #[test]

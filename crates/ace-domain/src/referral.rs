@@ -350,6 +350,42 @@ impl Referral {
     }
 }
 
+/// REF-3 across referrals, for the operator's dashboard: of the referrals whose contact was
+/// due by `now` (or that were contacted earlier), how many were contacted in time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContactCompliance {
+    /// Referrals whose deadline has passed, or that were contacted before it.
+    pub due: u32,
+    pub contacted_in_time: u32,
+    pub revoked: u32,
+}
+
+impl ContactCompliance {
+    pub fn of<'a>(referrals: impl IntoIterator<Item = &'a Referral>, now: Instant) -> ContactCompliance {
+        let mut c = ContactCompliance::default();
+        for r in referrals {
+            if r.status == ReferralStatus::Revoked {
+                c.revoked += 1;
+            }
+            // Rejected and expired referrals were never the partner's to contact.
+            if matches!(r.status, ReferralStatus::Rejected | ReferralStatus::Expired) {
+                continue;
+            }
+            let met = r.contact_met();
+            if met || (r.contact_deadline <= now && r.status != ReferralStatus::Pending) || r.status == ReferralStatus::Revoked {
+                c.due += 1;
+                c.contacted_in_time += u32::from(met);
+            }
+        }
+        c
+    }
+
+    /// The share contacted in time, in percent; `None` before anything was due.
+    pub fn percent(&self) -> Option<u32> {
+        (self.due > 0).then(|| self.contacted_in_time * 100 / self.due)
+    }
+}
+
 /// What a due-date sweep must do with a referral at `now`, in precedence order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DueAction {
@@ -582,5 +618,29 @@ mod tests {
         assert_eq!(sweep_after(&flagged), None, "flagged once, not again");
         let revoked = Referral { status: ReferralStatus::Revoked, ..r.clone() };
         assert_eq!(sweep_after(&revoked), None);
+    }
+
+    #[test]
+    fn ref_3_contact_compliance_counts_what_was_due() {
+        let now = t(30, 0);
+        let mut in_time = referral();
+        in_time.accept(t(23, 12)).unwrap();
+        in_time.record_contact(ContactChannel::Email, t(24, 9), true, "alice", None, t(24, 10)).unwrap();
+        let mut late = referral();
+        late.accept(t(23, 12)).unwrap();
+        late.record_contact(ContactChannel::Phone, t(28, 9), true, "alice", None, t(28, 10)).unwrap();
+        let mut revoked = referral();
+        revoked.status = ReferralStatus::Revoked;
+        let pending = referral();
+        let mut rejected = referral();
+        rejected.status = ReferralStatus::Rejected;
+        let mut not_yet_due = referral();
+        not_yet_due.accept(t(23, 12)).unwrap();
+        not_yet_due.contact_deadline = t(30, 12);
+        let all = [in_time, late, revoked, pending, rejected, not_yet_due];
+        let c = ContactCompliance::of(&all, now);
+        assert_eq!(c, ContactCompliance { due: 3, contacted_in_time: 1, revoked: 1 });
+        assert_eq!(c.percent(), Some(33));
+        assert_eq!(ContactCompliance::of(&[], now).percent(), None);
     }
 }

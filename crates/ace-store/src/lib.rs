@@ -181,6 +181,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_opportunity_by_id(&self, id: &str) -> StoreResult<Option<Opportunity>>;
     /// The review queue: opportunities in these review statuses, oldest submission first.
     async fn list_review_queue(&self, statuses: &[ReviewStatus], limit: usize) -> StoreResult<Vec<Opportunity>>;
+    /// How many opportunities of a catalog are in each (stage, review status), for the
+    /// operator's dashboard. Reads the whole table: a page view, not a request path.
+    async fn opportunity_counts(&self, catalog: Catalog) -> StoreResult<Vec<(String, String, i64)>>;
     /// SUB-2 candidates among other partners' active submissions in a catalog: the same
     /// domain, DUNS or normalised name and country (at most `limit` of those), and the names
     /// next to the customer's in its name bucket.

@@ -1362,6 +1362,17 @@ impl Store for SqlStore {
         rows.first().map(|r| from_json(&r.text(0)?)).transpose()
     }
 
+    async fn opportunity_counts(&self, catalog: Catalog) -> StoreResult<Vec<(String, String, i64)>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT stage, review_status, COUNT(*) FROM opportunities WHERE catalog = $1 GROUP BY stage, review_status",
+                &[catalog.as_str().into()],
+            )
+            .await?;
+        rows.iter().map(|row| Ok((row.text(0)?, row.text(1)?, row.int(2)?))).collect()
+    }
+
     async fn list_review_queue(&self, statuses: &[ReviewStatus], limit: usize) -> StoreResult<Vec<Opportunity>> {
         let mut params: Vec<Param> = Vec::new();
         let list = placeholders(&mut params, statuses.iter().map(|s| Param::from(s.as_str())));

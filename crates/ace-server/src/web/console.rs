@@ -26,6 +26,7 @@ const REVIEWERS: [&str; 2] = ["admin", "reviewer"];
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console", get(queue))
+        .route("/console/dashboard", get(dashboard))
         .route("/console/reviews/{id}", get(show))
         .route("/console/reviews/{id}/decision", post(decide))
 }
@@ -243,4 +244,130 @@ async fn decide(
         }
         Err(e) => review_page(&state, &viewer, &id, Some(e.message().to_string())).await,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dashboard: pictures drawn on the server as SVG, readable without JavaScript.
+
+/// Width of the bar area, in SVG units.
+const BAR_AREA: f64 = 360.0;
+const LABEL_WIDTH: f64 = 230.0;
+const ROW: i64 = 32;
+
+struct Bar {
+    label: String,
+    value: i64,
+    width: f64,
+    y: i64,
+    text_y: i64,
+    value_x: f64,
+}
+
+struct Chart {
+    id: &'static str,
+    title: String,
+    /// What the picture says, in words (also its accessible description).
+    summary: String,
+    bars: Vec<Bar>,
+    height: i64,
+}
+
+fn chart(id: &'static str, title: &str, summary: String, rows: Vec<(String, i64)>) -> Chart {
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1) as f64;
+    let bars = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, value))| {
+            let width = (value as f64 / max * BAR_AREA).max(if value > 0 { 2.0 } else { 0.0 });
+            let y = i as i64 * ROW + 4;
+            Bar { label, value, width, y, text_y: y + 18, value_x: LABEL_WIDTH + width + 6.0 }
+        })
+        .collect::<Vec<_>>();
+    Chart { id, title: title.into(), summary, height: bars.len() as i64 * ROW + 8, bars }
+}
+
+#[derive(Template)]
+#[template(path = "console_dashboard.html")]
+struct DashboardPage {
+    nav: Option<Nav>,
+    charts: Vec<Chart>,
+    label_width: f64,
+}
+
+/// How many of the latest decided submissions the median review time is taken over.
+const REVIEW_SAMPLE: usize = 1_000;
+/// How many referrals the contact compliance is computed over.
+const REFERRAL_SAMPLE: usize = 10_000;
+
+async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    use ace_domain::opportunity::ReviewStatus;
+    let viewer = staff(&state, &headers).await?;
+    let now = state.now();
+    let counts = state.store.opportunity_counts(ace_domain::ids::Catalog::Aws).await?;
+    let stages = ace_domain::model::Model::get().enum_values("Stage").map(<[String]>::to_vec).unwrap_or_default();
+    let mut by_stage: Vec<(String, i64)> =
+        stages.iter().map(|s| (s.clone(), counts.iter().filter(|c| &c.0 == s).map(|c| c.2).sum())).collect();
+    let unstaged: i64 = counts.iter().filter(|c| !stages.contains(&c.0)).map(|c| c.2).sum();
+    if unstaged > 0 {
+        by_stage.push(("No stage yet".into(), unstaged));
+    }
+    let by_review: Vec<(String, i64)> = ReviewStatus::ALL
+        .iter()
+        .map(|r| (r.as_str().to_string(), counts.iter().filter(|c| c.1 == r.as_str()).map(|c| c.2).sum()))
+        .collect();
+    let total: i64 = counts.iter().map(|c| c.2).sum();
+
+    let decided = state.store.list_review_queue(&[ReviewStatus::Approved, ReviewStatus::Rejected], REVIEW_SAMPLE).await?;
+    let mut hours: Vec<i64> = decided.iter().filter_map(|o| o.review_time()).map(|d| d.num_hours()).collect();
+    hours.sort_unstable();
+    let median = hours.get(hours.len() / 2).copied();
+
+    let referrals = state.store.list_referrals(None, REFERRAL_SAMPLE).await?;
+    let compliance = ace_domain::referral::ContactCompliance::of(&referrals, now);
+
+    let reports = crate::eligibility::all_reports(state.store.as_ref(), now).await?;
+    let by_segment: Vec<(String, i64)> = ace_domain::eligibility::Segment::ALL
+        .iter()
+        .map(|segment| {
+            let of = reports.iter().filter(|r| r.segment == Some(*segment));
+            let all = of.clone().count();
+            let noun = if all == 1 { "partner" } else { "partners" };
+            (format!("{} ({all} {noun})", segment.as_str()), of.filter(|r| r.eligible).count() as i64)
+        })
+        .collect();
+
+    let charts = vec![
+        chart("funnel", "Pipeline by stage (AWS catalog)", format!("{total} opportunities in all."), by_stage),
+        chart(
+            "reviews",
+            "Review status",
+            match median {
+                Some(h) => format!("Median review time: {h} h, over the latest {} decided submissions.", hours.len()),
+                None => "No decisions yet.".into(),
+            },
+            by_review,
+        ),
+        chart(
+            "contact",
+            "Referral contact within 3 business days (REF-3)",
+            match compliance.percent() {
+                Some(p) => {
+                    format!("{p}% of {} referrals due were contacted in time; {} revoked.", compliance.due, compliance.revoked)
+                }
+                None => "No referral was due yet.".into(),
+            },
+            vec![
+                ("Contacted in time".into(), compliance.contacted_in_time as i64),
+                ("Late or not contacted".into(), (compliance.due - compliance.contacted_in_time) as i64),
+                ("Revoked".into(), compliance.revoked as i64),
+            ],
+        ),
+        chart(
+            "eligible",
+            "Partners eligible for referrals, by segment",
+            format!("{} of {} partners eligible.", reports.iter().filter(|r| r.eligible).count(), reports.len()),
+            by_segment,
+        ),
+    ];
+    Ok(page(StatusCode::OK, &DashboardPage { nav: Some(viewer.nav("dashboard", "Dashboard")), charts, label_width: LABEL_WIDTH }))
 }

@@ -475,3 +475,25 @@ async fn portal_pipeline_pages_through_the_partners_opportunities() {
     assert_eq!(seen, sorted, "in the order asked for");
     assert_eq!(seen.first().map(String::as_str), Some("Company 000"));
 }
+
+#[tokio::test]
+async fn portal_dashboard_counts_the_pipeline_by_stage_and_review_status() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let alice = signed_in(&app, "alice@web.example").await;
+    for company in ["One Co", "Two Co", "Three Co"] {
+        create_in_portal(&alice, company).await;
+    }
+    app.operator("POST", "/staff", json!({"email": "pm@op.example", "role": "partner-manager", "password": PASSWORD})).await;
+    let pm = signed_in(&app, "pm@op.example").await;
+    let page = pm.get("/console/dashboard").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("3 opportunities in all."), "{}", page.body);
+    // The three are at stage Prospect and Pending Submission: those bars say 3, the others 0.
+    for label in ["Prospect: 3", "Pending Submission: 3", "Qualified: 0", "Approved: 0"] {
+        assert!(page.body.contains(&format!("<title>{label}</title>")), "no bar {label}");
+    }
+    assert!(page.body.contains("No referral was due yet."));
+    assert!(page.body.contains("<svg"), "drawn on the server");
+    assert_eq!(alice.get("/console/dashboard").await.status, 404, "not for partners");
+}
