@@ -2,6 +2,7 @@
 // partners, users, reviewer and referral and passes them in the environment. Each step checks
 // what a person would see; any failed check ends the run with a non-zero status.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { chromium } from "playwright-core";
 
 const env = (name) => {
@@ -175,6 +176,55 @@ try {
     await partner.getByRole("button", { name: "Record contact (now)" }).click();
     await partner.getByText("Contact recorded.").waitFor();
     await partner.getByText(/^contacted /).waitFor();
+  });
+
+  await check("the eligibility scorecard lists each requirement", async () => {
+    await partner.getByRole("link", { name: "Eligibility" }).click();
+    assert.equal(await partner.locator("#eligible").innerText(), "Eligible for referrals");
+    assert.ok(await partner.locator("tbody tr").count() >= 3, "one row per requirement");
+    await shot(partner, "eligibility");
+  });
+
+  await check("the partner reads and accepts the program terms", async () => {
+    await partner.getByRole("link", { name: "Terms" }).click();
+    await partner.getByText("Partners contact referred customers within 3 business days.").waitFor();
+    // Version 1 was in force while the partner worked: accepted by taking part (MOD-3).
+    assert.match(await partner.locator("#acceptance").innerText(), /accepted by continuing to take part/);
+    // The operator publishes version 2 (effective on posting); the partner accepts it here.
+    execFileSync(env("ACE_BIN"), ["terms", "publish", "--file", env("TERMS_V2"), "--summary", "contact channels"]);
+    await partner.reload();
+    await partner.getByText("Version two: referrals are contacted by e-mail or phone only.").waitFor();
+    await shot(partner, "terms");
+    await partner.getByRole("button", { name: "Accept version 2" }).click();
+    await partner.getByText("Thank you: your acceptance is recorded.").waitFor();
+    assert.match(await partner.locator("#acceptance").innerText(), /accepted on .* by alice/);
+  });
+
+  await check("the user makes a second access key, sees its secret once, and deactivates it", async () => {
+    await partner.getByRole("link", { name: "Access keys" }).click();
+    assert.equal(await partner.locator("tbody tr").count(), 1);
+    await partner.getByRole("button", { name: "Create a key" }).click();
+    const secret = await partner.locator("#secret").innerText();
+    assert.match(secret, /^[A-Za-z0-9\/+]{40}$/);
+    assert.equal(await partner.locator("tbody tr").count(), 2);
+    assert.equal(await partner.getByRole("button", { name: "Create a key" }).count(), 0, "two keys at most");
+    await partner.getByRole("button", { name: /^Deactivate / }).last().click();
+    await partner.waitForURL(`${base}/portal/keys`);
+    assert.equal(await partner.getByText(secret).count(), 0, "the secret is not shown again");
+    assert.equal(await partner.locator(".status", { hasText: "inactive" }).count(), 1);
+    await shot(partner, "access-keys");
+  });
+
+  await check("a webhook needs https; a loopback receiver is accepted", async () => {
+    await partner.getByRole("link", { name: "Webhooks" }).click();
+    await partner.getByLabel("Endpoint URL").fill("http://crm.example.com/hook");
+    await partner.getByRole("button", { name: "Subscribe" }).click();
+    await fieldError(partner, "Url").waitFor();
+    assert.equal(await partner.getByLabel("Endpoint URL").inputValue(), "http://crm.example.com/hook", "kept as typed");
+    await partner.getByLabel("Endpoint URL").fill("http://127.0.0.1:9/hook");
+    await partner.getByRole("button", { name: "Subscribe" }).click();
+    await partner.locator("#new-webhook").waitFor();
+    assert.equal(await partner.getByRole("cell", { name: "http://127.0.0.1:9/hook" }).count(), 1);
   });
 
   await check("another partner's opportunity is a 404 page", async () => {

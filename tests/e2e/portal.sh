@@ -32,7 +32,11 @@ referral=$("$ACE" referral create --partner P-ACME --kind opportunity --company 
   --problem "Wants to move its reporting warehouse to the cloud." \
   --contact-name "Jane Doe" --contact-email jane@northwind.example.com --contact-phone +14155550100 --json | json 'd["Id"]')
 
-export ACE_ENDPOINT=$endpoint CHROMIUM
+printf '# ACE program terms\n\nPartners contact referred customers within 3 business days.\n' >"$work/terms.md"
+"$ACE" terms publish --file "$work/terms.md" --summary "first version" >/dev/null
+
+export ACE_ENDPOINT=$endpoint CHROMIUM ACE_BIN=$ACE TERMS_V2=$work/terms-v2.md
+printf '# ACE program terms\n\nVersion two: referrals are contacted by e-mail or phone only.\n' >"$TERMS_V2"
 export PARTNER_EMAIL=alice@acme.example PARTNER_PASSWORD=acme-portal-password
 export REVIEWER_EMAIL=rita@operator.example REVIEWER_PASSWORD=reviewer-password-1
 export OTHER_OPPORTUNITY=$other REFERRAL_ID=$referral

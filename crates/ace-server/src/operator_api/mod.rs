@@ -547,23 +547,30 @@ async fn list_keys(State(state): State<AppState>, headers: HeaderMap, Path((id, 
 /// USE-1: a second key, as in IAM, so a CRM can switch keys without downtime; two at most.
 async fn create_key(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
     authorize(&state, &headers).await?;
-    load_user(&state, &id, &name).await?;
+    let (access_key_id, secret) = new_key(&state, &id, &name).await?;
+    created(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
+}
+
+/// USE-1: a further key for a user (two at most); returns the key id and its secret, which
+/// is shown this once. The operator API and the user's own portal page both come here.
+pub(crate) async fn new_key(state: &AppState, id: &str, name: &str) -> Result<(String, String), OperatorError> {
+    load_user(state, id, name).await?;
     let (access_key_id, secret) = crypto::new_access_key_pair();
     let key = AccessKeyRecord {
         access_key_id: access_key_id.clone(),
-        partner_id: id.clone(),
-        user_name: name.clone(),
+        partner_id: id.to_string(),
+        user_name: name.to_string(),
         secret_encrypted: state.server_key.encrypt(&secret),
         status: UserStatus::Active,
         created_ms: state.now().timestamp_millis(),
         last_used_ms: None,
     };
     state.store.insert_access_key(&key).await?;
-    created(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
+    Ok((access_key_id, secret))
 }
 
 /// The key, if it is one of this user's.
-async fn user_key(state: &AppState, id: &str, name: &str, key: &str) -> Result<AccessKeyRecord, OperatorError> {
+pub(crate) async fn user_key(state: &AppState, id: &str, name: &str, key: &str) -> Result<AccessKeyRecord, OperatorError> {
     load_user(state, id, name).await?;
     state
         .store
@@ -575,10 +582,21 @@ async fn user_key(state: &AppState, id: &str, name: &str, key: &str) -> Result<A
 }
 
 async fn set_key_status(state: &AppState, id: &str, name: &str, key: &str, status: UserStatus) -> OpResult {
+    ok(key_view(&set_key_status_of(state, id, name, key, status).await?))
+}
+
+/// USE-1: activates or deactivates one of the user's own keys.
+pub(crate) async fn set_key_status_of(
+    state: &AppState,
+    id: &str,
+    name: &str,
+    key: &str,
+    status: UserStatus,
+) -> Result<AccessKeyRecord, OperatorError> {
     let mut k = user_key(state, id, name, key).await?;
     state.store.set_access_key_status(key, status).await?;
     k.status = status;
-    ok(key_view(&k))
+    Ok(k)
 }
 
 async fn activate_key(

@@ -7,6 +7,7 @@
 //! console through the operator API's own functions. This module turns forms into API input
 //! and API errors into messages next to the fields they concern.
 
+mod account;
 mod console;
 pub mod password;
 mod portal;
@@ -52,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.css", get(|| asset(include_str!("../../templates/app.css"), "text/css; charset=utf-8")))
         .route("/static/app.js", get(|| asset(include_str!("../../templates/app.js"), "text/javascript; charset=utf-8")))
         .merge(portal::router())
+        .merge(account::router())
         .merge(console::router())
 }
 

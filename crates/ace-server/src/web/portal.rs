@@ -36,10 +36,11 @@ pub fn router() -> Router<AppState> {
         .route("/portal/referrals/{id}/accept", post(accept))
         .route("/portal/referrals/{id}/reject", post(reject))
         .route("/portal/referrals/{id}/contact", post(contact))
+        .route("/portal/referrals/{id}/opt-out", post(opt_out))
 }
 
 /// A partner's user, or the page that says there is nothing here (staff have no pipeline).
-async fn partner(state: &AppState, headers: &HeaderMap) -> Result<(Viewer, Caller), WebError> {
+pub(super) async fn partner(state: &AppState, headers: &HeaderMap) -> Result<(Viewer, Caller), WebError> {
     let viewer = session::require(state, headers).await?;
     match viewer.caller.clone() {
         Some(caller) => Ok((viewer, caller)),
@@ -47,7 +48,7 @@ async fn partner(state: &AppState, headers: &HeaderMap) -> Result<(Viewer, Calle
     }
 }
 
-async fn call(state: &AppState, caller: &Caller, operation: Operation, input: Value) -> Result<Value, ApiError> {
+pub(super) async fn call(state: &AppState, caller: &Caller, operation: Operation, input: Value) -> Result<Value, ApiError> {
     match invoke(state, caller, operation, input).await? {
         Output::Json(v) => Ok(v),
         Output::Empty => Ok(Value::Null),
@@ -76,7 +77,7 @@ pub fn when(timestamp: &str) -> String {
     }
 }
 
-fn text_at<'a>(v: &'a Value, path: &str) -> &'a str {
+pub(super) fn text_at<'a>(v: &'a Value, path: &str) -> &'a str {
     path.split('.').try_fold(v, |v, k| v.get(k)).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -732,9 +733,14 @@ struct InvitationRow {
 struct ReferralsPage {
     nav: Option<Nav>,
     rows: Vec<InvitationRow>,
+    notice: Option<String>,
 }
 
-async fn referrals(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+async fn referrals(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, WebError> {
     let (viewer, caller) = partner(&state, &headers).await?;
     let input = json!({"Catalog": "AWS", "ParticipantType": "RECEIVER", "MaxResults": 100});
     let out = call(&state, &caller, Operation::ListEngagementInvitations, input).await?;
@@ -750,7 +756,9 @@ async fn referrals(State(state): State<AppState>, headers: HeaderMap) -> Result<
             expires: when(text_at(i, "ExpirationDate")),
         })
         .collect();
-    Ok(page(StatusCode::OK, &ReferralsPage { nav: Some(viewer.nav("referrals", "Referrals")), rows }))
+    let notice = (q.done.as_deref() == Some("opted-out"))
+        .then(|| "The opt-out is relayed: the customer is on the program's suppression list and the referral is closed.".into());
+    Ok(page(StatusCode::OK, &ReferralsPage { nav: Some(viewer.nav("referrals", "Referrals")), rows, notice }))
 }
 
 #[derive(Template)]
@@ -943,5 +951,26 @@ async fn contact(
             let errors = FormErrors::from_api(&e, &["Channel", "ActingInOwnName", "Note", "ContactedAt"]);
             referral_page(&state, &viewer, &caller, &id, None, errors).await
         }
+    }
+}
+
+/// REF-5: the customer asked not to be contacted; the partner relays it and the referral closes.
+async fn opt_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let (viewer, caller) = partner(&state, &headers).await?;
+    let form = Fields(form);
+    viewer.check_form(&form)?;
+    let input = json!({
+        "Catalog": "AWS", "InvitationIdentifier": id, "Scope": form.get("Scope"), "Channel": form.get("OptOutChannel"),
+        "ReceivedAt": format_timestamp(state.now()),
+    });
+    match call(&state, &caller, Operation::RelayOptOut, input).await {
+        Ok(_) => Ok(Redirect::to("/portal/referrals?done=opted-out").into_response()),
+        Err(ApiError::ResourceNotFound(_)) => Err(WebError::NotFound),
+        Err(e) => referral_page(&state, &viewer, &caller, &id, None, FormErrors::from_api(&e, &["Scope"])).await,
     }
 }

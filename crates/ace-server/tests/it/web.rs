@@ -497,3 +497,56 @@ async fn portal_dashboard_counts_the_pipeline_by_stage_and_review_status() {
     assert!(page.body.contains("<svg"), "drawn on the server");
     assert_eq!(alice.get("/console/dashboard").await.status, 404, "not for partners");
 }
+
+#[tokio::test]
+async fn use_1_portal_keys_are_the_users_own() {
+    let app = TestApp::start().await;
+    let alice_key = portal_partner(&app, "P-WEB", "alice@web.example").await;
+    portal_partner(&app, "P-OTHER", "bob@other.example").await;
+    let bob = signed_in(&app, "bob@other.example").await;
+    let csrf = bob.get("/portal/keys").await.csrf();
+    for action in ["deactivate", "delete"] {
+        let page = bob.post(&format!("/portal/keys/{}/{action}", alice_key.access_key_id), &[("_csrf", &csrf)]).await;
+        assert_eq!(page.status, 404, "{action} of another user's key");
+    }
+    let (status, _) = app.call(&alice_key, "ListOpportunities", json!({"Catalog": "AWS"})).await;
+    assert_eq!(status, 200, "alice's key still works");
+    // Her own page lists only her key, never a secret.
+    let alice = signed_in(&app, "alice@web.example").await;
+    let page = alice.get("/portal/keys").await;
+    assert!(page.body.contains(&alice_key.access_key_id));
+    assert!(!page.body.contains(&alice_key.secret), "a stored secret is never shown");
+    // Deactivated from the portal, the key is refused by the API at once.
+    let csrf = page.csrf();
+    alice.post(&format!("/portal/keys/{}/deactivate", alice_key.access_key_id), &[("_csrf", &csrf)]).await;
+    let (status, body) = app.call(&alice_key, "ListOpportunities", json!({"Catalog": "AWS"})).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["__type"], json!("UnrecognizedClientException"), "{body}");
+}
+
+#[tokio::test]
+async fn ref_5_portal_relays_an_opt_out_and_closes_the_referral() {
+    let app = TestApp::start().await;
+    crate::referrals::eligible_partner(&app, "P-REF").await;
+    app.operator("POST", "/partners/P-REF/users", json!({"name": "carol", "email": "carol@ref.example", "password": PASSWORD}))
+        .await;
+    let invitation = crate::referrals::refer(&app, "P-REF", "Optout", "jane@optout.example.com").await;
+    let b = signed_in(&app, "carol@ref.example").await;
+    let page = b.get(&format!("/portal/referrals/{invitation}")).await;
+    assert!(page.body.contains("Shown once you accept"), "masked before acceptance");
+    assert!(!page.body.contains("jane@optout.example.com"));
+    let accepted = b.post(&format!("/portal/referrals/{invitation}/accept"), &[("_csrf", &page.csrf())]).await;
+    assert_eq!(accepted.status, 303, "{}", accepted.body);
+    let page = b.get(&format!("/portal/referrals/{invitation}")).await;
+    assert!(page.body.contains("jane@optout.example.com"), "shown once accepted");
+    assert!(page.body.contains("business days left") || page.body.contains("business day left"));
+    let relayed = b
+        .post(
+            &format!("/portal/referrals/{invitation}/opt-out"),
+            &[("_csrf", &page.csrf()), ("Scope", "Contact"), ("OptOutChannel", "Email")],
+        )
+        .await;
+    assert_eq!(relayed.status, 303, "{}", relayed.body);
+    let suppressions = app.operator("GET", "/suppression", Value::Null).await;
+    assert!(suppressions.to_string().contains("email:"), "{suppressions}");
+}
