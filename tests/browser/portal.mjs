@@ -157,6 +157,34 @@ try {
     await shot(reviewer, "console-dashboard");
   });
 
+  const admin = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await check("an admin sees partners' eligibility and refers a customer through the gate", async () => {
+    await signIn(admin, env("ADMIN_EMAIL"), env("ADMIN_PASSWORD"), "/console");
+    await admin.getByRole("link", { name: "Partners" }).click();
+    await admin.getByRole("row", { name: /P-ACME/ }).getByText("eligible").waitFor();
+    await admin.getByRole("row", { name: /P-OTHER/ }).getByText(/requirements? missing/).waitFor();
+    await admin.getByRole("link", { name: "P-OTHER" }).click();
+    await admin.locator("#gate").waitFor();
+    await admin.getByRole("link", { name: "Partners" }).click();
+    await admin.getByRole("link", { name: "P-ACME" }).click();
+    await admin.getByLabel("Company *").fill("Fabrikam Inc");
+    await admin.getByLabel("Website *").fill("https://fabrikam.example.com");
+    await admin.getByLabel("Country code *").fill("US");
+    await admin.getByLabel("Contact e-mail").fill("ops@fabrikam.example.com");
+    await shot(admin, "console-partner");
+    await admin.getByRole("button", { name: "Send referral" }).click();
+    await admin.getByText(/Referral engi-\w+ sent/).waitFor();
+  });
+
+  await check("the audit log shows the chain verified and the console's actions", async () => {
+    await admin.getByRole("link", { name: "Audit log" }).click();
+    await admin.getByText(/Chain verified: \d+ entries/).waitFor();
+    await admin.getByLabel("Partner").fill("P-ACME");
+    await admin.getByRole("button", { name: "Filter" }).click();
+    await admin.getByRole("cell", { name: "operator:adam@operator.example" }).first().waitFor();
+    await shot(admin, "console-audit");
+  });
+
   await check("a referral is accepted: the contact appears only then", async () => {
     await partner.getByRole("link", { name: "Referrals" }).click();
     await partner.getByRole("link", { name: env("REFERRAL_ID") }).click();

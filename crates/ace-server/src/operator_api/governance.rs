@@ -62,9 +62,9 @@ async fn backup(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RemoveInput {
-    scope: String,
-    reason: Option<String>,
+pub(crate) struct RemoveInput {
+    pub scope: String,
+    pub reason: Option<String>,
 }
 
 fn parse_scope(scope: &str) -> Result<RemovalScope, OperatorError> {
@@ -77,20 +77,20 @@ fn parse_scope(scope: &str) -> Result<RemovalScope, OperatorError> {
 async fn remove_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
     let token = authorize(&state, &headers).await?;
     let input: RemoveInput = parse_body(&body)?;
+    Ok(Audited::wrap(ok(remove(&state, &operator_actor(&token), &id, input).await?)?))
+}
+
+/// REM-1 as `actor` (an operator token or a console user).
+pub(crate) async fn remove(state: &AppState, actor: &str, id: &str, input: RemoveInput) -> Result<Value, OperatorError> {
     let scope = parse_scope(&input.scope)?;
-    let mut partner = super::load_partner(&state, &id).await?;
+    let mut partner = super::load_partner(state, id).await?;
     let now = state.now();
-    let removal = Removal { scope, reason: input.reason.clone(), at: now, by: operator_actor(&token) };
+    let removal = Removal { scope, reason: input.reason.clone(), at: now, by: actor.to_string() };
     partner.remove(removal).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", e.to_string()))?;
     // The decision is recorded first: should a later step fail, the log still says who removed
     // whom, and repeating the command finishes the work (it is idempotent).
-    let entry = AuditEntry::new(
-        now,
-        operator_actor(&token),
-        action::PARTNER_REMOVED,
-        json!({"scope": scope.as_str(), "reason": input.reason}),
-    )
-    .partner(&id);
+    let entry = AuditEntry::new(now, actor, action::PARTNER_REMOVED, json!({"scope": scope.as_str(), "reason": input.reason}))
+        .partner(id);
     state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
     state.store.update_partner(&partner, now.timestamp_millis()).await?;
     let reason = format!(
@@ -99,12 +99,12 @@ async fn remove_partner(State(state): State<AppState>, headers: HeaderMap, Path(
         input.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
     );
     let mut revoked = Vec::new();
-    for listed in state.store.list_referrals(Some(&id), 100_000).await? {
+    for listed in state.store.list_referrals(Some(id), 100_000).await? {
         // A referral the partner is acting on right now changes under us: read it again.
         let mut current = Some(listed);
         for _ in 0..5 {
             let Some(referral) = current.take().filter(|r| r.status.visible_to_partner()) else { break };
-            if crate::referrals::revoke(&state, &referral, &reason).await? {
+            if crate::referrals::revoke(state, &referral, &reason).await? {
                 revoked.push(referral.id);
                 break;
             }
@@ -114,8 +114,8 @@ async fn remove_partner(State(state): State<AppState>, headers: HeaderMap, Path(
             return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "a referral kept changing; run the removal again"));
         }
     }
-    crate::eligibility::refresh(&state, &id, "partner removed").await?;
-    Ok(Audited::wrap(ok(json!({"partner": id, "scope": scope.as_str(), "referrals_revoked": revoked}))?))
+    crate::eligibility::refresh(state, id, "partner removed").await?;
+    Ok(json!({"partner": id, "scope": scope.as_str(), "referrals_revoked": revoked}))
 }
 
 #[derive(Deserialize)]
@@ -167,12 +167,12 @@ fn terms_view(v: &TermsVersion, with_text: bool) -> Value {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PublishInput {
-    text: String,
-    effective: Option<String>,
-    summary: Option<String>,
+pub(crate) struct PublishInput {
+    pub text: String,
+    pub effective: Option<String>,
+    pub summary: Option<String>,
     #[serde(default)]
-    backdate: bool,
+    pub backdate: bool,
 }
 
 /// MOD-2, MOD-4: a new version, effective on posting or on its stated date; every partner's
@@ -180,6 +180,11 @@ struct PublishInput {
 async fn publish_terms(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
     let token = authorize(&state, &headers).await?;
     let input: PublishInput = parse_body(&body)?;
+    Ok(Audited::wrap(created(publish(&state, &operator_actor(&token), input).await?)?))
+}
+
+/// MOD-2, MOD-4 as `actor`.
+pub(crate) async fn publish(state: &AppState, actor: &str, input: PublishInput) -> Result<Value, OperatorError> {
     let now = state.now();
     let effective = input.effective.as_deref().map(|e| parse_time("effective", e)).transpose()?;
     let effective = terms::check_publish(&input.text, input.summary.as_deref(), effective, now, input.backdate)
@@ -189,7 +194,7 @@ async fn publish_terms(State(state): State<AppState>, headers: HeaderMap, body: 
         version,
         effective,
         published: now,
-        published_by: operator_actor(&token),
+        published_by: actor.to_string(),
         summary: input.summary.filter(|s| !s.trim().is_empty()),
         sha256: terms::sha256_hex(&input.text),
         text: input.text,
@@ -203,7 +208,7 @@ async fn publish_terms(State(state): State<AppState>, headers: HeaderMap, body: 
     }
     let entry = AuditEntry::new(
         now,
-        operator_actor(&token),
+        actor,
         action::TERMS_PUBLISHED,
         json!({"version": version, "effective": format_timestamp(effective), "sha256": published.sha256,
                "backdated": published.backdated, "partners_told": events.len()}),
@@ -213,7 +218,7 @@ async fn publish_terms(State(state): State<AppState>, headers: HeaderMap, body: 
         .commit(WriteBatch { terms_versions: vec![published.clone()], events, audit: vec![entry], ..Default::default() })
         .await?;
     state.governance.invalidate();
-    Ok(Audited::wrap(created(terms_view(&published, false))?))
+    Ok(terms_view(&published, false))
 }
 
 async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
@@ -257,7 +262,11 @@ async fn show_terms(State(state): State<AppState>, headers: HeaderMap, Path(vers
 /// MOD-3: who accepted a version, how and when, and who has not acted since it took effect.
 async fn acceptance(State(state): State<AppState>, headers: HeaderMap, Path(version): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    let v = find_version(&state, &version).await?;
+    ok(acceptance_of(&state, &version).await?)
+}
+
+pub(crate) async fn acceptance_of(state: &AppState, version: &str) -> Result<Value, OperatorError> {
+    let v = find_version(state, version).await?;
     let accepted = state.store.list_terms_acceptances(Some(v.version), None).await?;
     let partners = state.store.list_partners().await?;
     let pending: Vec<&str> =
@@ -269,7 +278,7 @@ async fn acceptance(State(state): State<AppState>, headers: HeaderMap, Path(vers
                         "operation": a.operation})
         })
         .collect();
-    ok(json!({"version": v.version, "effective": format_timestamp(v.effective), "accepted": items, "not_yet": pending}))
+    Ok(json!({"version": v.version, "effective": format_timestamp(v.effective), "accepted": items, "not_yet": pending}))
 }
 
 async fn show_program(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
@@ -388,14 +397,14 @@ async fn set_support_contact(State(state): State<AppState>, headers: HeaderMap, 
     Ok(Audited::wrap(ok(json!(contact))?))
 }
 
-#[derive(Deserialize)]
-struct AuditQuery {
-    partner: Option<String>,
-    referral: Option<String>,
-    action: Option<String>,
-    since: Option<String>,
-    after: Option<i64>,
-    limit: Option<usize>,
+#[derive(Deserialize, Default)]
+pub(crate) struct AuditQuery {
+    pub partner: Option<String>,
+    pub referral: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<String>,
+    pub after: Option<i64>,
+    pub limit: Option<usize>,
 }
 
 fn audit_view(e: &StoredAuditEntry) -> Value {
@@ -409,6 +418,10 @@ fn audit_view(e: &StoredAuditEntry) -> Value {
 /// USE-4: the audit log, filtered, oldest first; `after` pages on.
 async fn audit_log(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AuditQuery>) -> OpResult {
     authorize(&state, &headers).await?;
+    ok(audit_entries(&state, q).await?)
+}
+
+pub(crate) async fn audit_entries(state: &AppState, q: AuditQuery) -> Result<Value, OperatorError> {
     let since_ms = q.since.as_deref().map(|s| parse_time("since", s)).transpose()?.map(|t| t.timestamp_millis());
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     let filter = AuditFilter {
@@ -421,16 +434,21 @@ async fn audit_log(State(state): State<AppState>, headers: HeaderMap, Query(q): 
     };
     let entries = state.store.list_audit(&filter).await?;
     let next = (entries.len() == limit).then(|| entries.last().map(|e| e.seq)).flatten();
-    ok(json!({"entries": entries.iter().map(audit_view).collect::<Vec<_>>(), "next_after": next}))
+    Ok(json!({"entries": entries.iter().map(audit_view).collect::<Vec<_>>(), "next_after": next}))
 }
 
 /// Reads the whole chain in pages and checks it against its head.
 async fn audit_verify(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
+    ok(verify(&state).await?)
+}
+
+/// USE-4: the chain checked against its head.
+pub(crate) async fn verify(state: &AppState) -> Result<Value, OperatorError> {
     // The head is read first: entries appended while the check runs lie beyond it.
     let (head_seq, head_hash) = state.store.audit_head().await?;
     let head = json!({"seq": head_seq, "hash": head_hash});
-    ok(match verify_chain(&state, head_seq, &head_hash).await? {
+    Ok(match verify_chain(state, head_seq, &head_hash).await? {
         Ok(count) => json!({"ok": true, "entries": count, "head": head}),
         Err(b) => json!({"ok": false, "broken_at": b.seq, "reason": b.reason, "head": head}),
     })

@@ -1,10 +1,10 @@
 //! The operator API: JSON under `/operator/v1/…`, bearer-token auth. The `ace` CLI's operator
 //! commands are thin clients of it; its OpenAPI document is served at `openapi.json`.
 
-mod eligibility;
-mod governance;
+pub(crate) mod eligibility;
+pub(crate) mod governance;
 mod openapi;
-mod referrals;
+pub(crate) mod referrals;
 pub(crate) mod review;
 pub mod webhooks;
 
@@ -117,7 +117,7 @@ impl OperatorError {
         OperatorError { status, code, message: message.into() }
     }
 
-    fn bad_request(message: impl Into<String>) -> OperatorError {
+    pub(crate) fn bad_request(message: impl Into<String>) -> OperatorError {
         OperatorError::new(StatusCode::BAD_REQUEST, "invalid-request", message)
     }
 

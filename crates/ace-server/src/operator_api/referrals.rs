@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateInput {
+pub(crate) struct CreateInput {
     partner: String,
     kind: String,
     company: String,
@@ -98,6 +98,12 @@ fn check(input: &CreateInput) -> Result<(), OperatorError> {
 async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
     authorize(&state, &headers).await?;
     let input: CreateInput = parse_body(&body)?;
+    created(create_referral(&state, input).await?)
+}
+
+/// REF-1 behind the eligibility gate and the suppression list (REF-5); the operator API and the
+/// console both come here.
+pub(crate) async fn create_referral(state: &AppState, input: CreateInput) -> Result<Value, OperatorError> {
     check(&input)?;
     let kind = match input.kind.as_str() {
         "lead" => ReferralKind::Lead,
@@ -126,8 +132,8 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
             title: input.contact_title,
         },
     };
-    match referrals::create(&state, new).await? {
-        Ok(referral) => created(view(&referral, true)),
+    match referrals::create(state, new).await? {
+        Ok(referral) => Ok(view(&referral, true)),
         Err(Refusal::PartnerNotFound) => Err(OperatorError::not_found(format!("partner {} does not exist", input.partner))),
         Err(Refusal::NotEligible(report)) => {
             let unmet: Vec<String> =

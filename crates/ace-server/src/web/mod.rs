@@ -9,6 +9,7 @@
 
 mod account;
 mod console;
+mod operator;
 pub mod password;
 mod portal;
 mod session;
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .merge(portal::router())
         .merge(account::router())
         .merge(console::router())
+        .merge(operator::router())
 }
 
 /// `GET /`: where a person lands — their own start page, or the sign-in form.

@@ -60,7 +60,7 @@ fn catalog_of(name: Option<&str>) -> Catalog {
 }
 
 /// A value for a URL's query string.
-fn query_value(s: &str) -> String {
+pub(super) fn query_value(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

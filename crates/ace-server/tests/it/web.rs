@@ -550,3 +550,101 @@ async fn ref_5_portal_relays_an_opt_out_and_closes_the_referral() {
     let suppressions = app.operator("GET", "/suppression", Value::Null).await;
     assert!(suppressions.to_string().contains("email:"), "{suppressions}");
 }
+
+async fn staff_member(app: &TestApp, email: &str, role: &str) -> Browser {
+    app.operator("POST", "/staff", json!({"email": email, "role": role, "password": PASSWORD})).await;
+    signed_in(app, email).await
+}
+
+#[tokio::test]
+async fn ref_1_console_refers_only_through_the_eligibility_gate() {
+    let app = TestApp::start().await;
+    crate::referrals::eligible_partner(&app, "P-ELIG").await;
+    portal_partner(&app, "P-NEW", "new@new.example").await; // select tier, no validations: not eligible
+    let pm = staff_member(&app, "pm@op.example", "partner-manager").await;
+    let page = pm.get("/console/partners").await;
+    assert!(page.body.contains("eligible") && page.body.contains("missing"), "{}", page.body);
+
+    let gated = pm.get("/console/partners/P-NEW").await;
+    assert!(gated.body.contains("id=\"gate\""), "the gate is shown before anything is sent");
+    assert!(!gated.body.contains("Send referral"));
+    // Posting anyway is refused by the same rule as the operator API's.
+    let form = [
+        ("_csrf", gated.csrf()),
+        ("kind", "lead".into()),
+        ("company", "Gated Co".into()),
+        ("website", "https://gated.example.com".into()),
+        ("country", "US".into()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = pm.post("/console/partners/P-NEW/referrals", &form).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("may not receive referrals"), "{}", refused.body);
+
+    let page = pm.get("/console/partners/P-ELIG").await;
+    assert!(page.body.contains("Send referral"));
+    let sent = pm.post("/console/partners/P-ELIG/referrals", &[&form[..1], &form[1..]].concat()).await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let listed = app.operator("GET", "/referrals?partner=P-ELIG", Value::Null).await;
+    assert!(listed.to_string().contains("Gated Co"), "{listed}");
+    let log = app.operator("GET", "/audit/log?partner=P-ELIG", Value::Null).await;
+    assert!(log.to_string().contains("operator:pm@op.example"), "the console's referral is audited as its sender");
+}
+
+#[tokio::test]
+async fn rem_1_console_removal_needs_confirmation_and_ends_the_partners_sessions() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let alice = signed_in(&app, "alice@web.example").await;
+    let admin = staff_member(&app, "admin@op.example", "admin").await;
+    let csrf = admin.get("/console/partners/P-WEB").await.csrf();
+    let unconfirmed = admin.post("/console/partners/P-WEB/remove", &[("_csrf", &csrf), ("scope", "all")]).await;
+    assert!(unconfirmed.body.contains("Tick the box"), "{}", unconfirmed.body);
+    assert_eq!(alice.get("/portal").await.status, 200, "nothing happened");
+    let removed = admin
+        .post("/console/partners/P-WEB/remove", &[("_csrf", &csrf), ("scope", "all"), ("reason", "test"), ("confirm", "yes")])
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    assert_eq!(alice.get("/portal").await.location.as_deref(), Some("/login"), "the partner's session ended");
+    let reviewer = staff_member(&app, "rita@op.example", "reviewer").await;
+    let csrf = reviewer.get("/console").await.csrf();
+    let page = reviewer.post("/console/partners/P-WEB/remove", &[("_csrf", &csrf), ("scope", "all"), ("confirm", "yes")]).await;
+    assert_eq!(page.status, 404, "a reviewer does not remove partners");
+}
+
+#[tokio::test]
+async fn use_4_console_audit_log_is_for_admins_and_shows_the_chain_verified() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let alice = signed_in(&app, "alice@web.example").await;
+    create_in_portal(&alice, "Logged Co").await;
+    let reviewer = staff_member(&app, "rita@op.example", "reviewer").await;
+    assert_eq!(reviewer.get("/console/audit").await.status, 404);
+    let admin = staff_member(&app, "admin@op.example", "admin").await;
+    let page = admin.get("/console/audit?partner=P-WEB&action=partner.write").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Chain verified"), "{}", page.body);
+    assert!(page.body.contains("CreateOpportunity"));
+    assert!(!page.body.contains("operator.action"), "filtered to partner writes");
+}
+
+#[tokio::test]
+async fn mod_2_console_publishes_terms_and_shows_who_accepted() {
+    let app = TestApp::start().await;
+    let alice_key = portal_partner(&app, "P-WEB", "alice@web.example").await;
+    portal_partner(&app, "P-IDLE", "idle@idle.example").await;
+    let admin = staff_member(&app, "admin@op.example", "admin").await;
+    let csrf = admin.get("/console/terms").await.csrf();
+    let empty = admin.post("/console/terms", &[("_csrf", &csrf), ("text", "  ")]).await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    let published =
+        admin.post("/console/terms", &[("_csrf", &csrf), ("text", "# Terms\n\nVersion one."), ("summary", "first")]).await;
+    assert_eq!(published.status, 303, "{}", published.body);
+    // P-WEB takes part after it is in force: accepted by participation (MOD-3).
+    app.call(&alice_key, "ListOpportunities", json!({"Catalog": "AWS"})).await;
+    let page = admin.get("/console/terms").await;
+    assert!(page.body.contains("1 accepted; not yet: P-IDLE"), "{}", page.body);
+    let reviewer = staff_member(&app, "rita@op.example", "reviewer").await;
+    let csrf = reviewer.get("/console/terms").await.csrf();
+    assert_eq!(reviewer.post("/console/terms", &[("_csrf", &csrf), ("text", "mine")]).await.status, 404);
+}

@@ -1,0 +1,467 @@
+//! The rest of the operator console: partners with their eligibility at a glance and in
+//! detail, referral creation behind the eligibility gate (REF-1), removal (REM-1), the
+//! suppression list (REF-5), terms publishing with acceptance status (MOD-2, MOD-3) and the
+//! audit log with its verification (USE-4). Each action is the operator API's own function,
+//! recorded under the staff member's address.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use ace_domain::audit::{action, AuditEntry};
+use ace_domain::eligibility::EligibilityReport;
+use ace_domain::partner::PartnerProfile;
+
+use super::portal::when;
+use super::session::{self, Viewer};
+use super::{not_found, page, Fields, Nav, WebError};
+use crate::operator_api::{governance, referrals, OperatorError};
+use crate::AppState;
+
+/// Who manages partners: referrals, removal, the suppression list.
+const PARTNER_MANAGERS: [&str; 2] = ["admin", "partner-manager"];
+const ADMINS: [&str; 1] = ["admin"];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console/partners", get(partners))
+        .route("/console/partners/{id}", get(partner))
+        .route("/console/partners/{id}/referrals", post(refer))
+        .route("/console/partners/{id}/remove", post(remove))
+        .route("/console/suppression", get(suppression))
+        .route("/console/terms", get(terms).post(publish))
+        .route("/console/audit", get(audit))
+}
+
+async fn staff(state: &AppState, headers: &HeaderMap, roles: &[&str]) -> Result<Viewer, WebError> {
+    let viewer = session::require(state, headers).await?;
+    if viewer.is_staff(roles) {
+        Ok(viewer)
+    } else {
+        Err(WebError::NotFound)
+    }
+}
+
+fn actor(viewer: &Viewer) -> String {
+    format!("operator:{}", viewer.account.email)
+}
+
+/// USE-4: a console action the operator function did not audit itself.
+async fn audit_action(state: &AppState, viewer: &Viewer, detail: Value, partner: Option<&str>) -> Result<(), WebError> {
+    let mut entry = AuditEntry::new(state.now(), actor(viewer), action::OPERATOR, detail);
+    entry.partner_id = partner.map(String::from);
+    state.store.commit(ace_store::WriteBatch { audit: vec![entry], ..Default::default() }).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct PartnerRow {
+    id: String,
+    name: String,
+    path: String,
+    tier: String,
+    segment: String,
+    eligible: bool,
+    unmet: usize,
+    removed: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_partners.html")]
+struct PartnersPage {
+    nav: Option<Nav>,
+    rows: Vec<PartnerRow>,
+}
+
+fn removed(p: &PartnerProfile) -> String {
+    p.removal.as_ref().map(|r| format!("removed from {}", r.scope.as_str())).unwrap_or_default()
+}
+
+async fn partners(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    let viewer = staff(&state, &headers, &session::STAFF_ROLES).await?;
+    let reports = crate::eligibility::all_reports(state.store.as_ref(), state.now()).await?;
+    let rows = state
+        .store
+        .list_partners()
+        .await?
+        .iter()
+        .map(|p| {
+            let report = reports.iter().find(|r| r.partner_id == p.id);
+            PartnerRow {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                path: format!("{:?}", p.path).to_lowercase(),
+                tier: format!("{:?}", p.tier).to_lowercase(),
+                segment: report.and_then(|r| r.segment).map(|s| s.as_str().to_string()).unwrap_or_default(),
+                eligible: report.is_some_and(|r| r.eligible),
+                unmet: report.map_or(0, |r| r.requirements.iter().filter(|q| !q.met).count()),
+                removed: removed(p),
+            }
+        })
+        .collect();
+    Ok(page(StatusCode::OK, &PartnersPage { nav: Some(viewer.nav("partners", "Partners")), rows }))
+}
+
+#[derive(Template)]
+#[template(path = "console_partner.html")]
+struct PartnerPage {
+    nav: Option<Nav>,
+    csrf: String,
+    id: String,
+    name: String,
+    facts: Vec<(String, String)>,
+    report: EligibilityReport,
+    can_manage: bool,
+    removed: String,
+    form: Fields,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn partner_page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    form: Fields,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Response, WebError> {
+    let Some(p) = state.store.get_partner(id).await? else { return Ok(not_found(Some(viewer.nav("partners", "")))) };
+    let Some(report) = crate::eligibility::report(state.store.as_ref(), id, state.now()).await? else {
+        return Ok(not_found(Some(viewer.nav("partners", ""))));
+    };
+    let facts = vec![
+        ("Path and tier".into(), format!("{:?} · {:?}", p.path, p.tier).to_lowercase()),
+        ("Programs".into(), p.programs.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ")),
+        ("Listed in the Partner Solutions Finder".into(), if p.psf_listed { "yes" } else { "no" }.into()),
+        ("Privacy policy".into(), p.privacy_policy.clone().unwrap_or_else(|| "none given".into())),
+        (
+            "Time zone and holidays".into(),
+            format!("{} · {}", p.timezone, p.holiday_calendar.as_deref().unwrap_or("no holiday calendar")),
+        ),
+        ("Approved for referrals".into(), if p.referrals_approved { "yes" } else { "no" }.into()),
+    ];
+    let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    Ok(page(
+        status,
+        &PartnerPage {
+            nav: Some(viewer.nav("partners", "Partner")),
+            csrf: viewer.session.csrf.clone(),
+            id: p.id.clone(),
+            name: p.name.clone(),
+            facts,
+            report,
+            can_manage: viewer.is_staff(&PARTNER_MANAGERS),
+            removed: removed(&p),
+            form,
+            notice,
+            error,
+        },
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct DoneQuery {
+    done: Option<String>,
+}
+
+async fn partner(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, WebError> {
+    let viewer = staff(&state, &headers, &session::STAFF_ROLES).await?;
+    let notice = q.done.map(|d| match d.strip_prefix("referred-") {
+        Some(referral) => format!("Referral {referral} sent; the partner is notified and has 3 business days to make contact."),
+        None => format!("Done: {d}."),
+    });
+    partner_page(&state, &viewer, &id, Fields::default(), notice, None).await
+}
+
+async fn refer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let viewer = staff(&state, &headers, &PARTNER_MANAGERS).await?;
+    let form = Fields(form);
+    viewer.check_form(&form)?;
+    let optional = |name: &str| form.text(name).map(Value::String).unwrap_or(Value::Null);
+    let input = json!({
+        "partner": id, "kind": form.get("kind"), "company": form.get("company").trim(), "website": form.get("website").trim(),
+        "country": form.get("country").trim(), "industry": optional("industry"), "title": optional("title"),
+        "problem": optional("problem"), "contact_name": optional("contact_name"), "contact_email": optional("contact_email"),
+        "contact_phone": optional("contact_phone"),
+    });
+    let outcome = match serde_json::from_value::<referrals::CreateInput>(input) {
+        Ok(input) => referrals::create_referral(&state, input).await,
+        Err(e) => Err(OperatorError::bad_request(e.to_string())),
+    };
+    match outcome {
+        Ok(created) => {
+            let referral = created["Id"].as_str().unwrap_or_default().to_string();
+            let detail = json!({"console": "referral", "referral": referral});
+            audit_action(&state, &viewer, detail, Some(&id)).await?;
+            Ok(Redirect::to(&format!("/console/partners/{id}?done=referred-{referral}")).into_response())
+        }
+        Err(e) => partner_page(&state, &viewer, &id, form, None, Some(e.message().to_string())).await,
+    }
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let viewer = staff(&state, &headers, &PARTNER_MANAGERS).await?;
+    let form = Fields(form);
+    viewer.check_form(&form)?;
+    if !form.checked("confirm") {
+        let error = Some("Tick the box to confirm the removal.".to_string());
+        return partner_page(&state, &viewer, &id, form, None, error).await;
+    }
+    let input = governance::RemoveInput { scope: form.get("scope").to_string(), reason: form.text("reason") };
+    match governance::remove(&state, &actor(&viewer), &id, input).await {
+        Ok(v) => {
+            let revoked = v["referrals_revoked"].as_array().map_or(0, Vec::len);
+            Ok(Redirect::to(&format!("/console/partners/{id}?done=removed, {revoked} referral(s) revoked")).into_response())
+        }
+        Err(e) => partner_page(&state, &viewer, &id, form, None, Some(e.message().to_string())).await,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console_suppression.html")]
+struct SuppressionPage {
+    nav: Option<Nav>,
+    rows: Vec<(String, String, String, String, String)>,
+}
+
+async fn suppression(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    let viewer = staff(&state, &headers, &PARTNER_MANAGERS).await?;
+    let rows = state
+        .store
+        .list_suppressions()
+        .await?
+        .into_iter()
+        .map(|s| {
+            let received = s.received_at.format("%Y-%m-%d %H:%M UTC").to_string();
+            (s.key, s.partner_id, s.referral_id, s.channel, received)
+        })
+        .collect();
+    Ok(page(StatusCode::OK, &SuppressionPage { nav: Some(viewer.nav("suppression", "Suppression list")), rows }))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct TermsRow {
+    version: i64,
+    status: String,
+    effective: String,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_terms.html")]
+struct TermsPage {
+    nav: Option<Nav>,
+    csrf: String,
+    rows: Vec<TermsRow>,
+    /// The current version's acceptance: (partner, how, when, by) and who has not acted yet.
+    current: Option<i64>,
+    accepted: Vec<(String, String, String, String)>,
+    not_yet: Vec<String>,
+    can_publish: bool,
+    form: Fields,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn terms_page(
+    state: &AppState,
+    viewer: &Viewer,
+    form: Fields,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Response, WebError> {
+    let now = state.now();
+    let versions = state.store.list_terms_versions().await?;
+    let current = ace_domain::terms::current(&versions, now).map(|v| v.version);
+    let rows = versions
+        .iter()
+        .rev()
+        .map(|v| TermsRow {
+            version: v.version,
+            status: if Some(v.version) == current {
+                "current".into()
+            } else if v.effective > now {
+                "upcoming".into()
+            } else {
+                "superseded".into()
+            },
+            effective: v.effective.format("%Y-%m-%d %H:%M UTC").to_string(),
+            summary: v.summary.clone().unwrap_or_default(),
+        })
+        .collect();
+    let (mut accepted, mut not_yet) = (Vec::new(), Vec::new());
+    if let Some(version) = current {
+        let status = governance::acceptance_of(state, &version.to_string())
+            .await
+            .map_err(|e| WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, e.message().to_string()))?;
+        for a in status["accepted"].as_array().into_iter().flatten() {
+            let text = |k: &str| a[k].as_str().unwrap_or_default().to_string();
+            accepted.push((text("partner_id"), text("method"), when(&text("at")), text("user")));
+        }
+        not_yet = status["not_yet"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(String::from)).collect();
+    }
+    Ok(page(
+        if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
+        &TermsPage {
+            nav: Some(viewer.nav("terms", "Terms")),
+            csrf: viewer.session.csrf.clone(),
+            rows,
+            current,
+            accepted,
+            not_yet,
+            can_publish: viewer.is_staff(&ADMINS),
+            form,
+            notice,
+            error,
+        },
+    ))
+}
+
+async fn terms(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<DoneQuery>) -> Result<Response, WebError> {
+    let viewer = staff(&state, &headers, &session::STAFF_ROLES).await?;
+    let notice = q.done.map(|v| format!("Version {v} published; every partner's event stream is told (MOD-2)."));
+    terms_page(&state, &viewer, Fields::default(), notice, None).await
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let viewer = staff(&state, &headers, &ADMINS).await?;
+    let form = Fields(form);
+    viewer.check_form(&form)?;
+    let effective = form.text("effective").map(|d| if d.len() == 10 { format!("{d}T00:00:00Z") } else { d });
+    let input = governance::PublishInput {
+        text: form.get("text").to_string(),
+        effective,
+        summary: form.text("summary"),
+        backdate: false,
+    };
+    match governance::publish(&state, &actor(&viewer), input).await {
+        Ok(v) => Ok(Redirect::to(&format!("/console/terms?done={}", v["version"])).into_response()),
+        Err(e) => terms_page(&state, &viewer, form, None, Some(e.message().to_string())).await,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct AuditRow {
+    seq: String,
+    at: String,
+    actor: String,
+    action: String,
+    partner: String,
+    referral: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_audit.html")]
+struct AuditPage {
+    nav: Option<Nav>,
+    partner: String,
+    action: String,
+    referral: String,
+    verified: Option<String>,
+    broken: Option<String>,
+    rows: Vec<AuditRow>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct AuditQuery {
+    partner: Option<String>,
+    action: Option<String>,
+    referral: Option<String>,
+    after: Option<i64>,
+}
+
+const AUDIT_PAGE: usize = 100;
+
+async fn audit(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AuditQuery>) -> Result<Response, WebError> {
+    let viewer = staff(&state, &headers, &ADMINS).await?;
+    let nonempty = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+    let query = governance::AuditQuery {
+        partner: nonempty(&q.partner),
+        referral: nonempty(&q.referral),
+        action: nonempty(&q.action),
+        after: q.after,
+        limit: Some(AUDIT_PAGE),
+        ..Default::default()
+    };
+    let internal = |e: OperatorError| WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, e.message().to_string());
+    let log = governance::audit_entries(&state, query).await.map_err(internal)?;
+    let check = governance::verify(&state).await.map_err(internal)?;
+    let (verified, broken) = if check["ok"] == json!(true) {
+        (Some(format!("{} entries, chained up to head {}", check["entries"], check["head"]["seq"])), None)
+    } else {
+        (None, Some(format!("broken at entry {}: {}", check["broken_at"], check["reason"].as_str().unwrap_or(""))))
+    };
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let rows = log["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| AuditRow {
+            seq: text(&e["seq"]),
+            at: when(&text(&e["at"])),
+            actor: text(&e["actor"]),
+            action: text(&e["action"]),
+            partner: text(&e["partner_id"]),
+            referral: text(&e["referral_id"]),
+            detail: text(&e["detail"]),
+        })
+        .collect();
+    let keep = |k: &str, v: &Option<String>| format!("&{k}={}", super::portal::query_value(v.as_deref().unwrap_or("")));
+    let next = log["next_after"].as_i64().map(|after| {
+        format!(
+            "/console/audit?after={after}{}{}{}",
+            keep("partner", &q.partner),
+            keep("action", &q.action),
+            keep("referral", &q.referral)
+        )
+    });
+    Ok(page(
+        StatusCode::OK,
+        &AuditPage {
+            nav: Some(viewer.nav("audit", "Audit log")),
+            partner: q.partner.unwrap_or_default(),
+            action: q.action.unwrap_or_default(),
+            referral: q.referral.unwrap_or_default(),
+            verified,
+            broken,
+            rows,
+            next,
+        },
+    ))
+}
