@@ -158,8 +158,17 @@ try {
   });
 
   const admin = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  await check("an admin sees partners' eligibility and refers a customer through the gate", async () => {
-    await signIn(admin, env("ADMIN_EMAIL"), env("ADMIN_PASSWORD"), "/console");
+  await check("an admin signs up from the CLI's invitation link, sees partners' eligibility and refers through the gate", async () => {
+    // The invitation link the CLI printed: the admin chooses a password and is signed in.
+    await admin.goto(env("ADMIN_INVITE"));
+    await admin.getByText("adam@operator.example").waitFor();
+    await admin.getByLabel("New password").fill("a password of my own");
+    await admin.getByLabel("The same again").fill("a password of my own");
+    await admin.getByRole("button", { name: "Set password and sign in" }).click();
+    await admin.waitForURL(`${base}/console`);
+    const reused = await (await browser.newContext()).newPage();
+    await reused.goto(env("ADMIN_INVITE"));
+    await reused.getByText("already used or has expired").waitFor();
     await admin.getByRole("link", { name: "Partners" }).click();
     await admin.getByRole("row", { name: /P-ACME/ }).getByText("eligible").waitFor();
     await admin.getByRole("row", { name: /P-OTHER/ }).getByText(/requirements? missing/).waitFor();

@@ -13,7 +13,6 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 printf 'acme-portal-password\n' >"$work/acme.pw"
 printf 'other-portal-password\n' >"$work/other.pw"
 printf 'reviewer-password-1\n' >"$work/reviewer.pw"
-printf 'admin-password-123\n' >"$work/admin.pw"
 
 "$ACE" partner add --id P-ACME --name "Acme Cloud" --path consulting --tier advanced --psf-listed \
   --privacy-policy https://acme.example/privacy --referrals-approved --timezone America/New_York --holiday-calendar us-federal >/dev/null
@@ -21,7 +20,9 @@ printf 'admin-password-123\n' >"$work/admin.pw"
 "$ACE" quota set --partner P-ACME --writes-per-second unlimited --reads-per-second unlimited >/dev/null
 "$ACE" solution add --partner P-ACME --name "Migration Factory" --category "Consulting Service" >/dev/null
 "$ACE" operator add --email rita@operator.example --role reviewer --password-file "$work/reviewer.pw" >/dev/null
-"$ACE" operator add --email adam@operator.example --role admin --password-file "$work/admin.pw" >/dev/null
+# The admin gets a one-time link instead of a password, and chooses one in the browser.
+admin_invite=$("$ACE" operator add --email adam@operator.example --role admin --invite | sed -n 's/^Invitation link: \([^ ]*\).*/\1/p')
+[ -n "$admin_invite" ] || { echo "ace operator add --invite printed no link" >&2; exit 1; }
 
 # Another partner's opportunity: its URL must show the partner above a 404 page.
 "$ACE" partner add --id P-OTHER --name "Other Co" --path consulting --tier select >/dev/null
@@ -41,7 +42,7 @@ export ACE_ENDPOINT=$endpoint CHROMIUM ACE_BIN=$ACE TERMS_V2=$work/terms-v2.md
 printf '# ACE program terms\n\nVersion two: referrals are contacted by e-mail or phone only.\n' >"$TERMS_V2"
 export PARTNER_EMAIL=alice@acme.example PARTNER_PASSWORD=acme-portal-password
 export REVIEWER_EMAIL=rita@operator.example REVIEWER_PASSWORD=reviewer-password-1
-export ADMIN_EMAIL=adam@operator.example ADMIN_PASSWORD=admin-password-123
+export ADMIN_INVITE=$admin_invite
 export OTHER_OPPORTUNITY=$other REFERRAL_ID=$referral
 export ACE_SCREENSHOTS=${ACE_SCREENSHOTS:-$(pwd)/target/screenshots}
 mkdir -p "$ACE_SCREENSHOTS"

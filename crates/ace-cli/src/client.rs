@@ -11,6 +11,13 @@ pub struct Client {
     token: String,
 }
 
+impl Client {
+    /// The server's own address (where people open the portal).
+    pub fn server_url(&self) -> &str {
+        self.base.trim_end_matches("/operator/v1")
+    }
+}
+
 /// A path segment, percent-encoded.
 pub fn segment(s: &str) -> String {
     let mut out = String::new();

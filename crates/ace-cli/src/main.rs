@@ -246,8 +246,11 @@ enum OperatorCommand {
         #[arg(long)]
         role: String,
         /// A file holding the password (its first line), at least 12 characters.
+        #[arg(long, required_unless_present = "invite", conflicts_with = "invite")]
+        password_file: Option<std::path::PathBuf>,
+        /// Print a one-time link (valid 7 days) with which they choose a password.
         #[arg(long)]
-        password_file: std::path::PathBuf,
+        invite: bool,
         #[arg(long)]
         json: bool,
     },
@@ -261,19 +264,22 @@ fn read_password(path: &std::path::Path) -> Result<String> {
 
 async fn operator(c: OperatorCommand, client: Client) -> Result<()> {
     match c {
-        OperatorCommand::Add { email, role, password_file, json } => {
-            let body = serde_json::json!({"email": email, "role": role, "password": read_password(&password_file)?});
+        OperatorCommand::Add { email, role, password_file, invite, json } => {
+            let mut body = serde_json::json!({"email": email, "role": role});
+            match password_file {
+                Some(file) => body["password"] = serde_json::json!(read_password(&file)?),
+                None => body["invite"] = serde_json::json!(invite),
+            }
             let v = client.post("/staff", &body).await?;
             if json {
-                print_json(&v)
-            } else {
-                println!(
-                    "{} signs in to the console as {}",
-                    v["email"].as_str().unwrap_or("-"),
-                    v["role"].as_str().unwrap_or("-")
-                );
-                Ok(())
+                return print_json(&v);
             }
+            println!("{} signs in to the console as {}", v["email"].as_str().unwrap_or("-"), v["role"].as_str().unwrap_or("-"));
+            if let Some(token) = v["invitation_token"].as_str() {
+                let expires = v["invitation_expires"].as_str().unwrap_or("-");
+                println!("Invitation link: {}/invite/{token} (works once, until {expires})", client.server_url());
+            }
+            Ok(())
         }
     }
 }
@@ -287,12 +293,15 @@ enum UserCommand {
         partner: String,
         #[arg(long)]
         name: String,
-        /// The user's portal sign-in address.
-        #[arg(long, requires = "password_file")]
+        /// The user's portal sign-in address (with --password-file or --invite).
+        #[arg(long)]
         email: Option<String>,
         /// A file holding the portal password (its first line), at least 12 characters.
-        #[arg(long, requires = "email")]
+        #[arg(long, requires = "email", conflicts_with = "invite")]
         password_file: Option<std::path::PathBuf>,
+        /// Print a one-time link (valid 7 days) with which the user chooses a password.
+        #[arg(long, requires = "email")]
+        invite: bool,
         #[arg(long)]
         json: bool,
     },
@@ -685,16 +694,30 @@ async fn key(c: KeyCommand, client: Client) -> Result<()> {
 
 async fn user(c: UserCommand, client: Client) -> Result<()> {
     match c {
-        UserCommand::Add { partner, name, email, password_file, json } => {
+        UserCommand::Add { partner, name, email, password_file, invite, json } => {
             let mut body = serde_json::json!({"name": name});
-            if let (Some(email), Some(file)) = (email, password_file) {
-                body["email"] = serde_json::json!(email);
-                body["password"] = serde_json::json!(read_password(&file)?);
+            match (email, password_file) {
+                (Some(email), Some(file)) => {
+                    body["email"] = serde_json::json!(email);
+                    body["password"] = serde_json::json!(read_password(&file)?);
+                }
+                (Some(email), None) if invite => {
+                    body["email"] = serde_json::json!(email);
+                    body["invite"] = serde_json::json!(true);
+                }
+                (Some(_), None) => anyhow::bail!("--email needs --password-file or --invite"),
+                _ => {}
             }
             let v = client.post(&format!("/partners/{}/users", client::segment(&partner)), &body).await?;
             print_key_pair(&v, json)?;
-            if let (Some(email), false) = (v["Email"].as_str(), json) {
-                println!("Portal sign-in:   {email}");
+            if !json {
+                if let Some(email) = v["Email"].as_str() {
+                    println!("Portal sign-in:   {email}");
+                }
+                if let Some(token) = v["InvitationToken"].as_str() {
+                    let expires = v["InvitationExpires"].as_str().unwrap_or("-");
+                    println!("Invitation link:  {}/invite/{token} (works once, until {expires})", client.server_url());
+                }
             }
             Ok(())
         }

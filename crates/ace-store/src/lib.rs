@@ -121,6 +121,13 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_portal_account(&self, account: &PortalAccount) -> StoreResult<()>;
     /// By e-mail address, compared lower-cased.
     async fn get_portal_account(&self, email: &str) -> StoreResult<Option<PortalAccount>>;
+    /// A one-time sign-up link (its token's hash) for a portal account to be.
+    async fn insert_portal_invitation(&self, invitation: &PortalInvitation) -> StoreResult<()>;
+    async fn get_portal_invitation(&self, token_hash: &str) -> StoreResult<Option<PortalInvitation>>;
+    /// Uses the invitation up and creates its account with `password_hash`, in one
+    /// transaction: `NotFound` when it is unknown, used or expired; `Conflict` when the address
+    /// has an account meanwhile.
+    async fn redeem_portal_invitation(&self, token_hash: &str, password_hash: &str, now_ms: i64) -> StoreResult<PortalAccount>;
     async fn insert_portal_session(&self, session: &PortalSession) -> StoreResult<()>;
     async fn get_portal_session(&self, id_hash: &str) -> StoreResult<Option<PortalSession>>;
     /// Ends a session (logout); `false` when there was none.

@@ -29,6 +29,19 @@ pub struct PortalAccount {
     pub created_ms: i64,
 }
 
+/// A one-time link that lets someone choose their own portal password (issue 8): the account
+/// it will create, and until when. Only the token's SHA-256 is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalInvitation {
+    pub token_hash: String,
+    pub email: String,
+    pub role: String,
+    pub partner_id: Option<String>,
+    pub user_name: Option<String>,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
 /// A signed-in browser: the cookie's SHA-256 (the cookie itself is never stored) and the token
 /// every form of the session must carry (CSRF).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,8 +29,8 @@ use crate::sealing;
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
     AccessKeyRecord, AuditFilter, BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey,
-    IdempotencyRecord, OperatorToken, PortalAccount, PortalSession, ReferralActivity, SolutionRecord, Store, StoreError,
-    StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch, ACCESS_KEYS_PER_USER,
+    IdempotencyRecord, OperatorToken, PortalAccount, PortalInvitation, PortalSession, ReferralActivity, SolutionRecord, Store,
+    StoreError, StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch, ACCESS_KEYS_PER_USER,
 };
 
 /// Schema migrations, in order; `{serial}` is the dialect's auto-numbered key. Each runs once.
@@ -190,6 +190,9 @@ CREATE TABLE portal_sessions (
     id_hash TEXT PRIMARY KEY, email TEXT NOT NULL, csrf TEXT NOT NULL,
     created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL);
 CREATE INDEX portal_sessions_by_expiry ON portal_sessions (expires_ms);
+CREATE TABLE portal_invitations (
+    token_hash TEXT PRIMARY KEY, email TEXT NOT NULL, role TEXT NOT NULL,
+    partner_id TEXT, user_name TEXT, created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL);
 "#,
 ];
 
@@ -905,6 +908,18 @@ fn list_sql(q: &OpportunityQuery) -> (String, Vec<Param>) {
     (sql, params)
 }
 
+fn invitation_from_row(r: &Row) -> StoreResult<PortalInvitation> {
+    Ok(PortalInvitation {
+        token_hash: r.text(0)?,
+        email: r.text(1)?,
+        role: r.text(2)?,
+        partner_id: r.opt_text(3)?,
+        user_name: r.opt_text(4)?,
+        created_ms: r.int(5)?,
+        expires_ms: r.int(6)?,
+    })
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -1011,6 +1026,74 @@ impl Store for SqlStore {
                 })
             })
             .transpose()
+    }
+
+    async fn insert_portal_invitation(&self, i: &PortalInvitation) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec("DELETE FROM portal_invitations WHERE expires_ms < $1", &[i.created_ms.into()]).await?;
+        tx.exec(
+            "INSERT INTO portal_invitations (token_hash, email, role, partner_id, user_name, created_ms, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                i.token_hash.as_str().into(),
+                i.email.to_lowercase().into(),
+                i.role.as_str().into(),
+                i.partner_id.as_deref().into(),
+                i.user_name.as_deref().into(),
+                i.created_ms.into(),
+                i.expires_ms.into(),
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn get_portal_invitation(&self, token_hash: &str) -> StoreResult<Option<PortalInvitation>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT token_hash, email, role, partner_id, user_name, created_ms, expires_ms FROM portal_invitations \
+                 WHERE token_hash = $1",
+                &[token_hash.into()],
+            )
+            .await?;
+        rows.first().map(invitation_from_row).transpose()
+    }
+
+    async fn redeem_portal_invitation(&self, token_hash: &str, password_hash: &str, now_ms: i64) -> StoreResult<PortalAccount> {
+        let mut tx = self.db.begin().await?;
+        // Deleting it first is what makes a link work once: a second redemption finds nothing.
+        let rows = tx
+            .query(
+                "DELETE FROM portal_invitations WHERE token_hash = $1 AND expires_ms > $2 \
+                 RETURNING token_hash, email, role, partner_id, user_name, created_ms, expires_ms",
+                &[token_hash.into(), now_ms.into()],
+            )
+            .await?;
+        let invitation = rows.first().map(invitation_from_row).transpose()?.ok_or(StoreError::NotFound)?;
+        let account = PortalAccount {
+            email: invitation.email,
+            password_hash: password_hash.to_string(),
+            role: invitation.role,
+            partner_id: invitation.partner_id,
+            user_name: invitation.user_name,
+            created_ms: now_ms,
+        };
+        tx.exec(
+            "INSERT INTO portal_accounts (email, password_hash, role, partner_id, user_name, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                account.email.as_str().into(),
+                account.password_hash.as_str().into(),
+                account.role.as_str().into(),
+                account.partner_id.as_deref().into(),
+                account.user_name.as_deref().into(),
+                account.created_ms.into(),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(account)
     }
 
     async fn insert_portal_session(&self, s: &PortalSession) -> StoreResult<()> {

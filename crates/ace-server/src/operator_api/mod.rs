@@ -354,9 +354,43 @@ async fn update_partner(State(state): State<AppState>, headers: HeaderMap, Path(
 #[serde(deny_unknown_fields)]
 struct UserInput {
     name: String,
-    /// Optional portal sign-in for the user (issue 8): both or neither.
+    /// Optional portal sign-in for the user (issue 8): an email with either a password or
+    /// `invite` (a one-time link with which the user chooses a password).
     email: Option<String>,
     password: Option<String>,
+    #[serde(default)]
+    invite: bool,
+}
+
+/// How long an invitation link works.
+const INVITATION_MS: i64 = 7 * 24 * 3_600_000;
+
+/// A one-time sign-up link's token for `email`, stored as its hash.
+async fn invite(
+    state: &AppState,
+    email: &str,
+    role: &str,
+    partner: Option<(&str, &str)>,
+) -> Result<(String, String), OperatorError> {
+    let token = hex::encode(crypto::random_bytes(32));
+    let now_ms = state.wall_clock_ms();
+    let invitation = ace_store::PortalInvitation {
+        token_hash: crypto::sha256_hex(token.as_bytes()),
+        email: email.to_string(),
+        role: role.to_string(),
+        partner_id: partner.map(|p| p.0.to_string()),
+        user_name: partner.map(|p| p.1.to_string()),
+        created_ms: now_ms,
+        expires_ms: now_ms + INVITATION_MS,
+    };
+    state.store.insert_portal_invitation(&invitation).await?;
+    Ok((token, format_timestamp(from_millis(invitation.expires_ms))))
+}
+
+enum PortalSignIn {
+    None,
+    Account(ace_store::PortalAccount),
+    Invite(String),
 }
 
 /// A portal account's e-mail and password hash, checked before anything is stored.
@@ -385,7 +419,9 @@ async fn insert_portal_account(state: &AppState, account: &ace_store::PortalAcco
 struct StaffInput {
     email: String,
     role: String,
-    password: String,
+    password: Option<String>,
+    #[serde(default)]
+    invite: bool,
 }
 
 /// Operator staff who sign in to the web console: admin, reviewer or partner-manager.
@@ -402,7 +438,25 @@ async fn add_staff(State(state): State<AppState>, headers: HeaderMap, body: Byte
             crate::web::STAFF_ROLES.join(", ")
         )));
     }
-    let (email, password_hash) = portal_credentials(&input.email, &input.password).await?;
+    let password = match (input.password.as_deref(), input.invite) {
+        (Some(password), false) => password,
+        (None, true) => {
+            let email = crate::web::check_email(&input.email).map_err(OperatorError::bad_request)?;
+            if state.store.get_portal_account(&email).await?.is_some() {
+                return Err(OperatorError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("{email} already signs in to the portal"),
+                ));
+            }
+            let (token, expires) = invite(&state, &email, &input.role, None).await?;
+            return created(
+                json!({"email": email, "role": input.role, "invitation_token": token, "invitation_expires": expires}),
+            );
+        }
+        _ => return Err(OperatorError::bad_request("give either a password or invite")),
+    };
+    let (email, password_hash) = portal_credentials(&input.email, password).await?;
     let account = ace_store::PortalAccount {
         email: email.clone(),
         password_hash,
@@ -439,8 +493,19 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
     let input: UserInput = parse_body(&body)?;
     check_user_name(&input.name)?;
     load_partner(&state, &id).await?;
-    let portal = match (input.email.as_deref(), input.password.as_deref()) {
-        (Some(email), Some(password)) => {
+    let portal = match (input.email.as_deref(), input.password.as_deref(), input.invite) {
+        (Some(email), None, true) => {
+            let email = crate::web::check_email(email).map_err(OperatorError::bad_request)?;
+            if state.store.get_portal_account(&email).await?.is_some() {
+                return Err(OperatorError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("{email} already signs in to the portal"),
+                ));
+            }
+            PortalSignIn::Invite(email)
+        }
+        (Some(email), Some(password), false) => {
             let (email, password_hash) = portal_credentials(email, password).await?;
             if state.store.get_portal_account(&email).await?.is_some() {
                 return Err(OperatorError::new(
@@ -449,7 +514,7 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
                     format!("{email} already signs in to the portal"),
                 ));
             }
-            Some(ace_store::PortalAccount {
+            PortalSignIn::Account(ace_store::PortalAccount {
                 email,
                 password_hash,
                 role: "partner".into(),
@@ -458,8 +523,8 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
                 created_ms: state.now().timestamp_millis(),
             })
         }
-        (None, None) => None,
-        _ => return Err(OperatorError::bad_request("a portal sign-in needs both an email and a password")),
+        (None, None, false) => PortalSignIn::None,
+        _ => return Err(OperatorError::bad_request("a portal sign-in needs an email and either a password or invite")),
     };
     let (access_key_id, secret) = crypto::new_access_key_pair();
     let user = UserRecord {
@@ -480,12 +545,19 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
         }
         other => other?,
     }
-    if let Some(account) = &portal {
-        insert_portal_account(&state, account).await?;
-    }
     let mut out = json!({"PartnerId": id, "UserName": input.name, "AccessKeyId": access_key_id, "SecretAccessKey": secret});
-    if let Some(account) = portal {
-        out["Email"] = json!(account.email);
+    match portal {
+        PortalSignIn::None => {}
+        PortalSignIn::Account(account) => {
+            insert_portal_account(&state, &account).await?;
+            out["Email"] = json!(account.email);
+        }
+        PortalSignIn::Invite(email) => {
+            let (token, expires) = invite(&state, &email, "partner", Some((&id, &input.name))).await?;
+            out["Email"] = json!(email);
+            out["InvitationToken"] = json!(token);
+            out["InvitationExpires"] = json!(expires);
+        }
     }
     created(out)
 }

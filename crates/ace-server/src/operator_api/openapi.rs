@@ -78,13 +78,13 @@ pub fn document() -> Value {
                 "get": op("List a partner's users", None, "200"),
                 "post": op("Add a user; the response holds its access key pair, shown once (USE-1); with email and password it can also sign in to the web portal",
                     Some(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"},
-                        "email": {"type": "string"}, "password": {"type": "string"}}})), "201")
+                        "email": {"type": "string"}, "password": {"type": "string"}, "invite": {"type": "boolean"}}})), "201")
             },
             "/staff": {
                 "post": op("Add operator staff who sign in to the web console (admin token only)",
-                    Some(json!({"type": "object", "required": ["email", "role", "password"], "properties": {
+                    Some(json!({"type": "object", "required": ["email", "role"], "properties": {
                         "email": {"type": "string"}, "role": {"enum": ["admin", "reviewer", "partner-manager"]},
-                        "password": {"type": "string"}}})), "201")
+                        "password": {"type": "string"}, "invite": {"type": "boolean"}}})), "201")
             },
             "/partners/{id}/users/{name}/rotate-key": {
                 "parameters": [id_param("id"), id_param("name")],

@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/invite/{token}", get(session::invite_form).post(session::redeem_invite))
         .route("/static/app.css", get(|| asset(include_str!("../../templates/app.css"), "text/css; charset=utf-8")))
         .route("/static/app.js", get(|| asset(include_str!("../../templates/app.js"), "text/javascript; charset=utf-8")))
         .merge(portal::router())

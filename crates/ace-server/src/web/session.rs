@@ -161,7 +161,7 @@ fn login_page(headers: &HeaderMap, status: StatusCode, email: String, error: Opt
     let mut response = page(status, &LoginPage { nav: None, csrf: csrf.clone(), email, error });
     set_cookie(
         &mut response,
-        format!("{LOGIN_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Path=/login; Max-Age=3600{}", secure_attribute(headers)),
+        format!("{LOGIN_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Path=/; Max-Age=3600{}", secure_attribute(headers)),
     );
     response
 }
@@ -189,20 +189,7 @@ pub async fn login(
         return login_page(&headers, StatusCode::FORBIDDEN, email, Some("The form expired; please sign in again.".into()));
     }
     match sign_in(&state, peer.ip(), &email, form.get("password")).await {
-        Ok((account, id)) => {
-            let target = if account.partner_id.is_some() { "/portal" } else { "/console" };
-            let mut response = Redirect::to(target).into_response();
-            set_cookie(
-                &mut response,
-                format!(
-                    "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
-                    SESSION_MS / 1000,
-                    secure_attribute(&headers)
-                ),
-            );
-            set_cookie(&mut response, format!("{LOGIN_COOKIE}=; Path=/login; Max-Age=0"));
-            response
-        }
+        Ok((account, id)) => signed_in(&headers, &account, &id),
         Err(SignInError::Refused(message)) => login_page(&headers, StatusCode::UNAUTHORIZED, email, Some(message)),
         Err(SignInError::Web(e)) => e.into_response(),
     }
@@ -255,6 +242,13 @@ async fn sign_in(
         return Err(SignInError::Refused(why));
     }
     state.auth_guard.record_success(&guard_key);
+    let id = open_session(state, &account).await?;
+    Ok((account, id))
+}
+
+/// A new session for `account`; returns the cookie's value.
+async fn open_session(state: &AppState, account: &PortalAccount) -> Result<String, ace_store::StoreError> {
+    let now_ms = state.wall_clock_ms();
     let id = random_token();
     let session = PortalSession {
         id_hash: crypto::sha256_hex(id.as_bytes()),
@@ -264,7 +258,107 @@ async fn sign_in(
         expires_ms: now_ms + SESSION_MS,
     };
     state.store.insert_portal_session(&session).await?;
-    Ok((account, id))
+    Ok(id)
+}
+
+/// The response that signs `account` in with session cookie `id` and sends it to its start page.
+fn signed_in(headers: &HeaderMap, account: &PortalAccount, id: &str) -> Response {
+    let target = if account.partner_id.is_some() { "/portal" } else { "/console" };
+    let mut response = Redirect::to(target).into_response();
+    set_cookie(
+        &mut response,
+        format!(
+            "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+            SESSION_MS / 1000,
+            secure_attribute(headers)
+        ),
+    );
+    set_cookie(&mut response, format!("{LOGIN_COOKIE}=; Path=/; Max-Age=0"));
+    response
+}
+
+#[derive(askama::Template)]
+#[template(path = "invite.html")]
+struct InvitePage {
+    nav: Option<Nav>,
+    csrf: String,
+    token: String,
+    email: String,
+    error: Option<String>,
+}
+
+fn invite_page(headers: &HeaderMap, status: StatusCode, token: &str, email: String, error: Option<String>) -> Response {
+    let csrf = random_token();
+    let mut response = page(status, &InvitePage { nav: None, csrf: csrf.clone(), token: token.to_string(), email, error });
+    set_cookie(
+        &mut response,
+        format!("{LOGIN_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Path=/; Max-Age=3600{}", secure_attribute(headers)),
+    );
+    response
+}
+
+const INVITATION_GONE: &str = "This invitation link was already used or has expired. Ask the operator for a new one.";
+
+/// `GET /invite/{token}`: choose a password for the account the operator prepared.
+pub async fn invite_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Response {
+    match state.store.get_portal_invitation(&crypto::sha256_hex(token.as_bytes())).await {
+        Ok(Some(i)) if i.expires_ms > state.wall_clock_ms() => invite_page(&headers, StatusCode::OK, &token, i.email, None),
+        Ok(_) => invite_page(&headers, StatusCode::GONE, &token, String::new(), Some(INVITATION_GONE.into())),
+        Err(e) => WebError::from(e).into_response(),
+    }
+}
+
+pub async fn redeem_invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = Fields(form);
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
+    let sent = form.get("_csrf");
+    if sent.is_empty() || !crypto::constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+        return WebError::Forbidden.into_response();
+    }
+    let token_hash = crypto::sha256_hex(token.as_bytes());
+    let email = match state.store.get_portal_invitation(&token_hash).await {
+        Ok(Some(i)) => i.email,
+        Ok(None) => return invite_page(&headers, StatusCode::GONE, &token, String::new(), Some(INVITATION_GONE.into())),
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    let password = form.get("password").to_string();
+    if password != form.get("confirm") {
+        return invite_page(&headers, StatusCode::UNPROCESSABLE_ENTITY, &token, email, Some("The two passwords differ.".into()));
+    }
+    if let Err(why) = password::check_strength(&password) {
+        return invite_page(&headers, StatusCode::UNPROCESSABLE_ENTITY, &token, email, Some(format!("Not accepted: {why}.")));
+    }
+    let hash = match tokio::task::spawn_blocking(move || password::hash(&password)).await {
+        Ok(Ok(hash)) => hash,
+        _ => {
+            return WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, "Could not set the password; try again.".into())
+                .into_response()
+        }
+    };
+    let account = match state.store.redeem_portal_invitation(&token_hash, &hash, state.wall_clock_ms()).await {
+        Ok(account) => account,
+        Err(ace_store::StoreError::NotFound) => {
+            return invite_page(&headers, StatusCode::GONE, &token, String::new(), Some(INVITATION_GONE.into()))
+        }
+        Err(ace_store::StoreError::Conflict(_)) => {
+            let message = format!("{email} already has an account: sign in instead.");
+            return invite_page(&headers, StatusCode::CONFLICT, &token, email, Some(message));
+        }
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    match open_session(&state, &account).await {
+        Ok(id) => signed_in(&headers, &account, &id),
+        Err(e) => WebError::from(e).into_response(),
+    }
 }
 
 /// USE-3, USE-4: a failed sign-in is audited with the address it came from.

@@ -648,3 +648,41 @@ async fn mod_2_console_publishes_terms_and_shows_who_accepted() {
     let csrf = reviewer.get("/console/terms").await.csrf();
     assert_eq!(reviewer.post("/console/terms", &[("_csrf", &csrf), ("text", "mine")]).await.status, 404);
 }
+
+#[tokio::test]
+async fn portal_invitation_links_work_once() {
+    let app = TestApp::start().await;
+    app.operator("POST", "/partners", json!({"id": "P-WEB", "name": "Web Ltd", "path": "consulting", "tier": "select"})).await;
+    let v =
+        app.operator("POST", "/partners/P-WEB/users", json!({"name": "dave", "email": "dave@web.example", "invite": true})).await;
+    let token = v["InvitationToken"].as_str().unwrap().to_string();
+    assert!(v["InvitationExpires"].is_string());
+    let b = Browser::new(&app);
+    let form = b.http.get(format!("{}/invite/{token}", b.base)).send().await.unwrap();
+    let cookie = set_cookie(&form, "ace_login").unwrap();
+    let page = b.finish(form).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("dave@web.example"));
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (http, url, cookie) = (b.http.clone(), format!("{}/invite/{token}", b.base), cookie.clone());
+        async move { http.post(url).header("cookie", format!("ace_login={cookie}")).form(&fields).send().await.unwrap() }
+    };
+    let csrf = page.csrf();
+    let differ = post(vec![("_csrf", csrf.clone()), ("password", PASSWORD.into()), ("confirm", "something else!!".into())]).await;
+    assert_eq!(differ.status().as_u16(), 422);
+    let short = post(vec![("_csrf", csrf.clone()), ("password", "short".into()), ("confirm", "short".into())]).await;
+    assert_eq!(short.status().as_u16(), 422);
+    let forged = post(vec![("_csrf", "forged".into()), ("password", PASSWORD.into()), ("confirm", PASSWORD.into())]).await;
+    assert_eq!(forged.status().as_u16(), 403);
+    let done = post(vec![("_csrf", csrf.clone()), ("password", PASSWORD.into()), ("confirm", PASSWORD.into())]).await;
+    assert_eq!(done.status().as_u16(), 303);
+    assert_eq!(done.headers()["location"], "/portal");
+    assert!(set_cookie(&done, "ace_session").is_some_and(|s| !s.is_empty()), "signed in at once");
+    let again = post(vec![("_csrf", csrf), ("password", PASSWORD.into()), ("confirm", PASSWORD.into())]).await;
+    assert_eq!(again.status().as_u16(), 410, "a link works once");
+    assert_eq!(Browser::new(&app).sign_in("dave@web.example", PASSWORD).await.status, 303, "the chosen password signs in");
+    let (status, _) = app
+        .operator_raw("POST", "/partners/P-WEB/users", json!({"name": "erin", "email": "dave@web.example", "invite": true}))
+        .await;
+    assert_eq!(status, 409, "one account per address");
+}
