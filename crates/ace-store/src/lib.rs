@@ -191,6 +191,9 @@ pub trait Store: Send + Sync + 'static {
     /// How many opportunities of a catalog are in each (stage, review status), for the
     /// operator's dashboard. Reads the whole table: a page view, not a request path.
     async fn opportunity_counts(&self, catalog: Catalog) -> StoreResult<Vec<(String, String, i64)>>;
+    /// Submissions since `since_ms` by week (whole weeks since the epoch) and review status
+    /// now, for the operator's dashboard.
+    async fn submissions_by_week(&self, catalog: Catalog, since_ms: i64) -> StoreResult<Vec<(i64, String, i64)>>;
     /// SUB-2 candidates among other partners' active submissions in a catalog: the same
     /// domain, DUNS or normalised name and country (at most `limit` of those), and the names
     /// next to the customer's in its name bucket.

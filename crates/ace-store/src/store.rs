@@ -1445,6 +1445,18 @@ impl Store for SqlStore {
         rows.first().map(|r| from_json(&r.text(0)?)).transpose()
     }
 
+    async fn submissions_by_week(&self, catalog: Catalog, since_ms: i64) -> StoreResult<Vec<(i64, String, i64)>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT submitted_ms / 604800000 AS week, review_status, COUNT(*) FROM opportunities \
+                 WHERE catalog = $1 AND submitted_ms >= $2 AND submitted_ms > 0 GROUP BY week, review_status",
+                &[catalog.as_str().into(), since_ms.into()],
+            )
+            .await?;
+        rows.iter().map(|row| Ok((row.int(0)?, row.text(1)?, row.int(2)?))).collect()
+    }
+
     async fn opportunity_counts(&self, catalog: Catalog) -> StoreResult<Vec<(String, String, i64)>> {
         let mut r = self.db.reader().await?;
         let rows = r

@@ -250,8 +250,8 @@ async fn decide(
 // Dashboard: pictures drawn on the server as SVG, readable without JavaScript.
 
 /// Width of the bar area, in SVG units.
-const BAR_AREA: f64 = 360.0;
-const LABEL_WIDTH: f64 = 230.0;
+const BAR_AREA: f64 = 300.0;
+const LABEL_WIDTH: f64 = 290.0;
 const ROW: i64 = 32;
 
 struct Bar {
@@ -336,6 +336,21 @@ async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<
         })
         .collect();
 
+    // Submissions of the last 8 weeks (weeks counted from the epoch, which began on a Thursday).
+    const WEEK_MS: i64 = 7 * 86_400_000;
+    let this_week = now.timestamp_millis() / WEEK_MS;
+    let weekly = state.store.submissions_by_week(ace_domain::ids::Catalog::Aws, (this_week - 7) * WEEK_MS).await?;
+    let by_week: Vec<(String, i64)> = (this_week - 7..=this_week)
+        .map(|week| {
+            let of = |status: Option<&str>| -> i64 {
+                weekly.iter().filter(|w| w.0 == week && status.is_none_or(|s| w.1 == s)).map(|w| w.2).sum()
+            };
+            let start = ace_domain::time::from_millis(week * WEEK_MS).format("%b %d");
+            let label = format!("{start}: {} approved, {} rejected", of(Some("Approved")), of(Some("Rejected")));
+            (label, of(None))
+        })
+        .collect();
+    let submitted: i64 = by_week.iter().map(|w| w.1).sum();
     let charts = vec![
         chart("funnel", "Pipeline by stage (AWS catalog)", format!("{total} opportunities in all."), by_stage),
         chart(
@@ -346,6 +361,12 @@ async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<
                 None => "No decisions yet.".into(),
             },
             by_review,
+        ),
+        chart(
+            "weekly",
+            "Submissions by week, with their outcome so far",
+            format!("{submitted} submissions in the last 8 weeks."),
+            by_week,
         ),
         chart(
             "contact",

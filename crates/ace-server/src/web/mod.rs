@@ -85,6 +85,8 @@ pub struct Nav {
     pub csrf: String,
     pub partner: bool,
     pub staff: bool,
+    /// Staff role (`admin`, `reviewer`, `partner-manager`); `partner` for partner users.
+    pub role: String,
     pub section: &'static str,
 }
 

@@ -46,6 +46,7 @@ impl Viewer {
             csrf: self.session.csrf.clone(),
             partner: self.caller.is_some(),
             staff: self.caller.is_none(),
+            role: self.account.role.clone(),
             section,
         }
     }

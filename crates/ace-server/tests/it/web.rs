@@ -494,6 +494,7 @@ async fn portal_dashboard_counts_the_pipeline_by_stage_and_review_status() {
         assert!(page.body.contains(&format!("<title>{label}</title>")), "no bar {label}");
     }
     assert!(page.body.contains("No referral was due yet."));
+    assert!(page.body.contains("0 submissions in the last 8 weeks."), "none submitted yet");
     assert!(page.body.contains("<svg"), "drawn on the server");
     assert_eq!(alice.get("/console/dashboard").await.status, 404, "not for partners");
 }
