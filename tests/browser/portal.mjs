@@ -3,6 +3,7 @@
 // what a person would see; any failed check ends the run with a non-zero status.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
 const env = (name) => {
@@ -27,6 +28,18 @@ async function check(name, fn) {
     console.log(`FAIL ${name}`);
     throw e;
   }
+}
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+const audited = [];
+// axe-core in the page (the page's own CSP would refuse the injected script: this context
+// bypasses it for the check only). Serious and critical findings fail the run.
+async function accessible(page, name) {
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  audited.push(name);
+  const found = bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  assert.ok(found.length === 0, `${name}: accessibility: ${found.join(" | ")}`);
 }
 const shot = (page, name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
 const field = (page, name) => page.locator(`[id="${name}"]`);
@@ -282,6 +295,25 @@ try {
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
     await shot(phone, "pipeline-narrow");
+  });
+
+  await check("the main pages have no serious accessibility violations (axe-core)", async () => {
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+    const a11y = await context.newPage();
+    await a11y.goto(`${base}/login`);
+    await accessible(a11y, "sign-in");
+    await signIn(a11y, env("PARTNER_EMAIL"), env("PARTNER_PASSWORD"), "/portal");
+    for (const path of ["/portal", `/portal/opportunities/${id}?catalog=AWS`, "/portal/opportunities/new", "/portal/referrals",
+                        `/portal/referrals/${env("REFERRAL_ID")}`, "/portal/eligibility", "/portal/terms", "/portal/keys", "/portal/webhooks"]) {
+      await a11y.goto(`${base}${path}`);
+      await accessible(a11y, path);
+    }
+    const staffPage = await (await browser.newContext({ bypassCSP: true })).newPage();
+    await signIn(staffPage, env("REVIEWER_EMAIL"), env("REVIEWER_PASSWORD"), "/console");
+    for (const path of ["/console", `/console/reviews/${id}`, "/console/dashboard", "/console/partners", "/console/partners/P-ACME", "/console/terms"]) {
+      await staffPage.goto(`${base}${path}`);
+      await accessible(staffPage, path);
+    }
   });
 
   await check("signing out ends the session", async () => {

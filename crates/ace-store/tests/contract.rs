@@ -156,6 +156,8 @@ contract!(
     use_2_security_events_are_recorded_and_audited,
     use_1_at_most_two_keys_per_user_each_with_status_and_last_use,
     concurrent_batches_are_answered_each_alone,
+    portal_accounts_sessions_and_one_time_invitations,
+    dashboard_counts_by_stage_status_and_week,
 );
 
 fn partner(id: &str, account: &str) -> PartnerProfile {
@@ -1146,4 +1148,79 @@ async fn a_dropped_caller_neither_strands_its_batch_nor_stalls_the_queue() {
         }
     }
     insert(&f.store, opportunity("P-A", Catalog::Aws, 311, "After", 10)).await;
+}
+
+async fn portal_accounts_sessions_and_one_time_invitations(store: &SqlStore) {
+    use ace_store::{PortalAccount, PortalInvitation, PortalSession, StoreError};
+    let account = PortalAccount {
+        email: "Alice@Example.COM".into(),
+        password_hash: "$argon2id$x".into(),
+        role: "partner".into(),
+        partner_id: Some("P-A".into()),
+        user_name: Some("alice".into()),
+        created_ms: 1,
+    };
+    store.insert_portal_account(&account).await.unwrap();
+    let found = store.get_portal_account(" alice@example.com ").await.unwrap().unwrap();
+    assert_eq!(found.email, "alice@example.com", "stored lower-cased, found whatever the case");
+    assert_eq!(found.user_name.as_deref(), Some("alice"));
+    let again = PortalAccount { email: "ALICE@example.com".into(), ..account.clone() };
+    assert!(matches!(store.insert_portal_account(&again).await, Err(StoreError::Conflict(_))));
+
+    let session = |id: &str, expires_ms| PortalSession {
+        id_hash: id.into(),
+        email: "alice@example.com".into(),
+        csrf: "c".into(),
+        created_ms: 100,
+        expires_ms,
+    };
+    store.insert_portal_session(&session("old", 150)).await.unwrap();
+    store.insert_portal_session(&PortalSession { created_ms: 200, ..session("new", 1_000) }).await.unwrap();
+    assert!(store.get_portal_session("old").await.unwrap().is_none(), "expired sessions go as new ones come");
+    assert_eq!(store.get_portal_session("new").await.unwrap().unwrap().csrf, "c");
+    assert!(store.delete_portal_session("new").await.unwrap());
+    assert!(!store.delete_portal_session("new").await.unwrap());
+
+    let invitation = PortalInvitation {
+        token_hash: "t1".into(),
+        email: "Bob@Example.com".into(),
+        role: "reviewer".into(),
+        partner_id: None,
+        user_name: None,
+        created_ms: 10,
+        expires_ms: 1_000,
+    };
+    store.insert_portal_invitation(&invitation).await.unwrap();
+    assert_eq!(store.get_portal_invitation("t1").await.unwrap().unwrap().email, "bob@example.com");
+    assert!(matches!(store.redeem_portal_invitation("t1", "h", 1_000).await, Err(StoreError::NotFound)), "expired");
+    let made = store.redeem_portal_invitation("t1", "h", 999).await.unwrap();
+    assert_eq!((made.email.as_str(), made.role.as_str(), made.password_hash.as_str()), ("bob@example.com", "reviewer", "h"));
+    assert!(matches!(store.redeem_portal_invitation("t1", "h", 999).await, Err(StoreError::NotFound)), "once");
+    // An address that got an account meanwhile: nothing is used up.
+    store.insert_portal_invitation(&PortalInvitation { token_hash: "t2".into(), ..invitation.clone() }).await.unwrap();
+    assert!(matches!(store.redeem_portal_invitation("t2", "h", 999).await, Err(StoreError::Conflict(_))));
+    assert!(store.get_portal_invitation("t2").await.unwrap().is_some(), "the failed redemption changed nothing");
+}
+
+async fn dashboard_counts_by_stage_status_and_week(store: &SqlStore) {
+    const WEEK: i64 = 7 * 86_400_000;
+    insert(store, opportunity("P-A", Catalog::Aws, 1, "A", 10)).await;
+    insert(store, opportunity("P-B", Catalog::Aws, 2, "B", 10)).await;
+    insert(store, opportunity("P-A", Catalog::Sandbox, 3, "C", 10)).await;
+    insert(store, submitted(opportunity("P-A", Catalog::Aws, 4, "D", 10), ReviewStatus::Submitted, 3 * WEEK + 5)).await;
+    insert(store, submitted(opportunity("P-B", Catalog::Aws, 5, "E", 10), ReviewStatus::Approved, 3 * WEEK + 9)).await;
+    insert(store, submitted(opportunity("P-B", Catalog::Aws, 6, "F", 10), ReviewStatus::Approved, WEEK)).await;
+    let mut counts = store.opportunity_counts(Catalog::Aws).await.unwrap();
+    counts.sort();
+    assert_eq!(
+        counts,
+        vec![
+            ("Prospect".to_string(), "Approved".to_string(), 2),
+            ("Prospect".to_string(), "Pending Submission".to_string(), 2),
+            ("Prospect".to_string(), "Submitted".to_string(), 1),
+        ]
+    );
+    let mut weeks = store.submissions_by_week(Catalog::Aws, 2 * WEEK).await.unwrap();
+    weeks.sort();
+    assert_eq!(weeks, vec![(3, "Approved".to_string(), 1), (3, "Submitted".to_string(), 1)], "week 1 is before the window");
 }

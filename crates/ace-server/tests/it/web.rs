@@ -687,3 +687,55 @@ async fn portal_invitation_links_work_once() {
         .await;
     assert_eq!(status, 409, "one account per address");
 }
+
+#[tokio::test]
+async fn sub_2_console_shows_the_matched_record_beside_the_submission() {
+    let app = TestApp::start().await;
+    app.operator(
+        "POST",
+        "/pipeline",
+        json!({"records": [{"external_id": "SF-001", "company_name": "Pursued Corp", "website": "https://pursued.example.com",
+                            "country": "DE", "stage": "Qualified"}]}),
+    )
+    .await;
+    let credentials = portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let solution =
+        app.operator("POST", "/partners/P-WEB/solutions", json!({"name": "Factory", "category": "Consulting Service"})).await;
+    let alice = signed_in(&app, "alice@web.example").await;
+    let form = alice.get("/portal/opportunities/new").await;
+    let created = alice
+        .post(
+            "/portal/opportunities",
+            &[
+                ("_csrf", &form.csrf()),
+                ("catalog", "AWS"),
+                ("client_token", "sub-2"),
+                ("Customer.Account.CompanyName", "Pursued Corporation GmbH"),
+                ("Customer.Account.WebsiteUrl", "www.pursued.example.com"),
+                ("Customer.Account.Industry", "Retail"),
+                ("Customer.Account.Address.CountryCode", "DE"),
+                ("Project.Title", "Migration"),
+                ("Project.CustomerBusinessProblem", "Move forty virtual machines to the cloud this year."),
+                ("LifeCycle.Stage", "Qualified"),
+                ("LifeCycle.TargetCloseDate", "2099-01-31"),
+                ("solution", solution["id"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let id = created.location.unwrap().trim_start_matches("/portal/opportunities/").split('?').next().unwrap().to_string();
+    crate::review::attest(&app, &credentials, crate::review::attestation(&id)).await;
+    let submitted =
+        alice.post(&format!("/portal/opportunities/{id}/submit"), &[("_csrf", &form.csrf()), ("catalog", "AWS")]).await;
+    assert_eq!(submitted.status, 303, "{}", submitted.body);
+    let partner_page = alice.get(&format!("/portal/opportunities/{id}?catalog=AWS")).await;
+    assert!(!partner_page.body.contains("SF-001"), "the partner never sees the match");
+
+    let rita = staff_member(&app, "rita@op.example", "reviewer").await;
+    let queue = rita.get("/console").await;
+    assert!(queue.body.contains(&id), "{}", queue.body);
+    let page = rita.get(&format!("/console/reviews/{id}")).await;
+    assert!(page.body.contains("Matched record"), "{}", page.body);
+    assert!(page.body.contains("SF-001 (operator-pipeline)"), "{}", page.body);
+    assert!(page.body.contains("Pursued Corp"));
+}
