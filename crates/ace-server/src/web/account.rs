@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -16,7 +16,8 @@ use ace_domain::time::{format_timestamp, from_millis};
 use ace_store::UserStatus;
 
 use super::portal::{call, partner, text_at, when};
-use super::{page, Fields, FormErrors, Nav, WebError};
+use super::session::PartnerForm;
+use super::{page, FormErrors, Nav, WebError};
 use crate::error::ApiError;
 use crate::operator_api;
 use crate::partner_api::Operation;
@@ -141,12 +142,8 @@ async fn terms(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
 
 async fn accept_terms(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { caller, form, .. }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
     let version: i64 =
         form.get("version").parse().map_err(|_| WebError::Message(StatusCode::BAD_REQUEST, "No terms version given.".into()))?;
     call(&state, &caller, Operation::AcceptTerms, json!({"TermsVersion": version})).await?;
@@ -215,11 +212,8 @@ async fn keys(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
 
 async fn create_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { viewer, caller, .. }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    viewer.check_form(&Fields(form))?;
     match operator_api::new_key(&state, &caller.partner.id, &caller.user.name).await {
         Ok(pair) => keys_page(&state, &viewer, &caller, Some(pair), None).await,
         Err(e) => keys_page(&state, &viewer, &caller, None, Some(e.message().to_string())).await,
@@ -228,12 +222,9 @@ async fn create_key(
 
 async fn change_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((key, action)): Path<(String, String)>,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { viewer, caller, .. }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    viewer.check_form(&Fields(form))?;
     let (id, user) = (&caller.partner.id, &caller.user.name);
     // Only the user's own keys: another key id is not found, whoever's it is.
     operator_api::user_key(&state, id, user, &key).await.map_err(|_| WebError::NotFound)?;
@@ -314,12 +305,8 @@ async fn webhooks(State(state): State<AppState>, headers: HeaderMap) -> Result<R
 
 async fn create_webhook(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { viewer, caller, form }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
     let url = form.get("Url").trim().to_string();
     match call(&state, &caller, Operation::PutWebhook, json!({"Url": url})).await {
         Ok(v) => {
@@ -332,12 +319,9 @@ async fn create_webhook(
 
 async fn delete_webhook(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { caller, .. }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    viewer.check_form(&Fields(form))?;
     call(&state, &caller, Operation::DeleteWebhook, json!({"WebhookId": id})).await?;
     Ok(Redirect::to("/portal/webhooks").into_response())
 }

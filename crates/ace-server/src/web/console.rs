@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,8 +15,8 @@ use ace_domain::audit::{action, AuditEntry};
 use ace_domain::opportunity::ReviewAction;
 use ace_domain::submission::ReviewReason;
 
-use super::session::{self, Viewer};
-use super::{not_found, page, Fields, Nav, WebError};
+use super::session::{self, StaffForm, Viewer};
+use super::{not_found, page, Nav, WebError};
 use crate::operator_api::review;
 use crate::AppState;
 
@@ -210,13 +210,9 @@ async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<
 
 async fn decide(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    StaffForm { viewer, form }: StaffForm,
 ) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
     if !viewer.is_staff(&REVIEWERS) {
         return review_page(&state, &viewer, &id, Some("Only reviewers and admins decide on submissions.".into())).await;
     }

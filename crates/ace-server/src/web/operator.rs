@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -18,7 +18,7 @@ use ace_domain::eligibility::EligibilityReport;
 use ace_domain::partner::PartnerProfile;
 
 use super::portal::when;
-use super::session::{self, Viewer};
+use super::session::{self, StaffForm, Viewer};
 use super::{not_found, page, Fields, Nav, WebError};
 use crate::operator_api::{governance, referrals, OperatorError};
 use crate::AppState;
@@ -187,13 +187,10 @@ async fn partner(
 
 async fn refer(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    StaffForm { viewer, form }: StaffForm,
 ) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers, &PARTNER_MANAGERS).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
+    viewer.require_role(&PARTNER_MANAGERS)?;
     let optional = |name: &str| form.text(name).map(Value::String).unwrap_or(Value::Null);
     let input = json!({
         "partner": id, "kind": form.get("kind"), "company": form.get("company").trim(), "website": form.get("website").trim(),
@@ -218,13 +215,10 @@ async fn refer(
 
 async fn remove(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    StaffForm { viewer, form }: StaffForm,
 ) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers, &PARTNER_MANAGERS).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
+    viewer.require_role(&PARTNER_MANAGERS)?;
     if !form.checked("confirm") {
         let error = Some("Tick the box to confirm the removal.".to_string());
         return partner_page(&state, &viewer, &id, form, None, error).await;
@@ -348,14 +342,8 @@ async fn terms(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
     terms_page(&state, &viewer, Fields::default(), notice, None).await
 }
 
-async fn publish(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers, &ADMINS).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
+async fn publish(State(state): State<AppState>, StaffForm { viewer, form }: StaffForm) -> Result<Response, WebError> {
+    viewer.require_role(&ADMINS)?;
     let effective = form.text("effective").map(|d| if d.len() == 10 { format!("{d}T00:00:00Z") } else { d });
     let input = governance::PublishInput {
         text: form.get("text").to_string(),

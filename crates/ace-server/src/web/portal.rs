@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use chrono::Datelike;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -17,7 +17,7 @@ use ace_domain::ids::Catalog;
 use ace_domain::model::Model;
 use ace_domain::time::format_timestamp;
 
-use super::session::{self, Viewer};
+use super::session::{self, PartnerForm, Viewer};
 use super::{not_found, page, Fields, FormErrors, Nav, WebError};
 use crate::error::ApiError;
 use crate::partner_api::{invoke, Caller, Operation, Output};
@@ -363,14 +363,7 @@ async fn new_form(
     ))
 }
 
-async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
+async fn create(State(state): State<AppState>, PartnerForm { viewer, caller, form }: PartnerForm) -> Result<Response, WebError> {
     let catalog = catalog_of(Some(form.get("catalog")));
     let mut input = json!({"Catalog": catalog.as_str(), "ClientToken": form.get("client_token")});
     apply_form(&mut input, &form);
@@ -613,13 +606,9 @@ fn done(id: &str, catalog: Catalog, what: &str) -> Response {
 
 async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { viewer, caller, form }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
     let catalog = catalog_of(Some(form.get("catalog")));
     let current =
         call(&state, &caller, Operation::GetOpportunity, json!({"Catalog": catalog.as_str(), "Identifier": id})).await?;
@@ -652,13 +641,9 @@ async fn update(
 
 async fn attest(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { viewer, caller, form }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
     let catalog = catalog_of(Some(form.get("catalog")));
     let mut input = json!({"Catalog": catalog.as_str(), "OpportunityIdentifier": id});
     for name in ATTESTATION_FIELDS {
@@ -693,13 +678,9 @@ async fn attest(
 
 async fn submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { viewer, caller, form }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
     let catalog = catalog_of(Some(form.get("catalog")));
     let input = json!({"Catalog": catalog.as_str(), "Identifier": id, "InvolvementType": "Co-Sell"});
     match call(&state, &caller, Operation::SubmitOpportunity, input).await {
@@ -893,13 +874,9 @@ fn referral_done(id: &str, what: &str) -> Response {
 
 async fn accept(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { viewer, caller, .. }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
     let input = json!({"Catalog": "AWS", "Identifier": id, "ClientToken": format!("portal-accept-{id}")});
     match call(&state, &caller, Operation::StartEngagementByAcceptingInvitationTask, input).await {
         Ok(_) => Ok(referral_done(&id, "accepted")),
@@ -910,13 +887,9 @@ async fn accept(
 
 async fn reject(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { viewer, caller, form }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
     let mut input = json!({"Catalog": "AWS", "Identifier": id});
     if let Some(reason) = form.text("RejectionReason") {
         input["RejectionReason"] = json!(reason);
@@ -930,13 +903,9 @@ async fn reject(
 
 async fn contact(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { viewer, caller, form }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
     let mut input = json!({
         "Catalog": "AWS", "InvitationIdentifier": id, "Channel": form.get("Channel"),
         "ContactedAt": format_timestamp(state.now()), "ActingInOwnName": form.checked("ActingInOwnName"),
@@ -957,13 +926,9 @@ async fn contact(
 /// REF-5: the customer asked not to be contacted; the partner relays it and the referral closes.
 async fn opt_out(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    PartnerForm { viewer, caller, form }: PartnerForm,
 ) -> Result<Response, WebError> {
-    let (viewer, caller) = partner(&state, &headers).await?;
-    let form = Fields(form);
-    viewer.check_form(&form)?;
     let input = json!({
         "Catalog": "AWS", "InvitationIdentifier": id, "Scope": form.get("Scope"), "Channel": form.get("OptOutChannel"),
         "ReceivedAt": format_timestamp(state.now()),

@@ -63,6 +63,60 @@ impl Viewer {
     pub fn is_staff(&self, roles: &[&str]) -> bool {
         self.caller.is_none() && roles.contains(&self.account.role.as_str())
     }
+
+    /// Staff in one of `roles`, or the page that says there is nothing here.
+    pub fn require_role(&self, roles: &[&str]) -> Result<(), WebError> {
+        if self.is_staff(roles) {
+            Ok(())
+        } else {
+            Err(WebError::NotFound)
+        }
+    }
+}
+
+async fn read_form(request: axum::extract::Request, state: &AppState) -> Result<(Viewer, Fields), WebError> {
+    let (parts, body) = request.into_parts();
+    let viewer = require(state, &parts.headers).await?;
+    let request = axum::extract::Request::from_parts(parts, body);
+    let Form(pairs) = <Form<Vec<(String, String)>> as axum::extract::FromRequest<AppState>>::from_request(request, state)
+        .await
+        .map_err(|e| WebError::Message(StatusCode::BAD_REQUEST, format!("The form could not be read: {e}")))?;
+    let form = Fields(pairs);
+    viewer.check_form(&form)?;
+    Ok((viewer, form))
+}
+
+/// A form posted by a signed-in partner user, its CSRF token checked.
+pub struct PartnerForm {
+    pub viewer: Viewer,
+    pub caller: Caller,
+    pub form: Fields,
+}
+
+impl axum::extract::FromRequest<AppState> for PartnerForm {
+    type Rejection = WebError;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Self, WebError> {
+        let (viewer, form) = read_form(request, state).await?;
+        let caller = viewer.caller.clone().ok_or(WebError::NotFound)?;
+        Ok(PartnerForm { viewer, caller, form })
+    }
+}
+
+/// A form posted by operator staff (any role: handlers check theirs), its CSRF token checked.
+pub struct StaffForm {
+    pub viewer: Viewer,
+    pub form: Fields,
+}
+
+impl axum::extract::FromRequest<AppState> for StaffForm {
+    type Rejection = WebError;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Self, WebError> {
+        let (viewer, form) = read_form(request, state).await?;
+        viewer.require_role(&STAFF_ROLES)?;
+        Ok(StaffForm { viewer, form })
+    }
 }
 
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
