@@ -629,12 +629,38 @@ async fn update(
     input["Catalog"] = json!(catalog.as_str());
     input["Identifier"] = json!(id);
     input["LastModifiedDate"] = json!(form.get("last_modified"));
-    match call(&state, &caller, Operation::UpdateOpportunity, input).await {
-        Ok(_) => Ok(done(&id, catalog, "updated")),
+    let outcome = call(&state, &caller, Operation::UpdateOpportunity, input).await;
+    let write = Write { catalog, id: &id, done: "updated", known: &field_names(), form: Some(&form) };
+    after_write(&state, &viewer, &caller, outcome, write).await
+}
+
+/// One of the opportunity page's writes.
+struct Write<'a> {
+    catalog: Catalog,
+    id: &'a str,
+    /// The notice to show once done.
+    done: &'static str,
+    /// The form's fields an error may name.
+    known: &'a [&'a str],
+    /// What was typed, to show again with the errors.
+    form: Option<&'a Fields>,
+}
+
+/// Back to the opportunity page: with the notice when the write was done, with each error at its
+/// field when it was refused.
+async fn after_write(
+    state: &AppState,
+    viewer: &Viewer,
+    caller: &Caller,
+    outcome: Result<Value, ApiError>,
+    w: Write<'_>,
+) -> Result<Response, WebError> {
+    match outcome {
+        Ok(_) => Ok(done(w.id, w.catalog, w.done)),
         Err(ApiError::ResourceNotFound(_)) => Err(WebError::NotFound),
         Err(e) => {
-            let errors = FormErrors::from_api(&e, &field_names());
-            opportunity_page(&state, &viewer, &caller, catalog, &id, PageInput { form: Some(&form), errors, notice: None }).await
+            let errors = FormErrors::from_api(&e, w.known);
+            opportunity_page(state, viewer, caller, w.catalog, w.id, PageInput { form: w.form, errors, notice: None }).await
         }
     }
 }
@@ -664,16 +690,11 @@ async fn attest(
     if form.checked("SensitiveDataConsent") {
         input["SensitiveDataConsent"] = json!(true);
     }
-    match call(&state, &caller, Operation::PutSubmissionAttestation, input).await {
-        Ok(_) => Ok(done(&id, catalog, "attested")),
-        Err(ApiError::ResourceNotFound(_)) => Err(WebError::NotFound),
-        Err(e) => {
-            let mut known: Vec<&str> = ATTESTATION_FIELDS.to_vec();
-            known.extend(["PreSalesEffort", "CustomerConsent"]);
-            let errors = FormErrors::from_api(&e, &known);
-            opportunity_page(&state, &viewer, &caller, catalog, &id, PageInput { form: Some(&form), errors, notice: None }).await
-        }
-    }
+    let outcome = call(&state, &caller, Operation::PutSubmissionAttestation, input).await;
+    let mut known: Vec<&str> = ATTESTATION_FIELDS.to_vec();
+    known.extend(["PreSalesEffort", "CustomerConsent"]);
+    let write = Write { catalog, id: &id, done: "attested", known: &known, form: Some(&form) };
+    after_write(&state, &viewer, &caller, outcome, write).await
 }
 
 async fn submit(
@@ -683,19 +704,13 @@ async fn submit(
 ) -> Result<Response, WebError> {
     let catalog = catalog_of(Some(form.get("catalog")));
     let input = json!({"Catalog": catalog.as_str(), "Identifier": id, "InvolvementType": "Co-Sell"});
-    match call(&state, &caller, Operation::SubmitOpportunity, input).await {
-        Ok(_) => Ok(done(&id, catalog, "submitted")),
-        Err(ApiError::ResourceNotFound(_)) => Err(WebError::NotFound),
-        Err(e) => {
-            // The pre-screen's findings name fields of the record and of the attestation.
-            let mut known = field_names();
-            known.extend(ATTESTATION_FIELDS);
-            known.extend(["PreSalesEffort", "CustomerConsent"]);
-            let errors = FormErrors::from_api(&e, &known);
-            let input = PageInput { form: None, errors, notice: None };
-            opportunity_page(&state, &viewer, &caller, catalog, &id, input).await
-        }
-    }
+    let outcome = call(&state, &caller, Operation::SubmitOpportunity, input).await;
+    // The pre-screen's findings name fields of the record and of the attestation.
+    let mut known = field_names();
+    known.extend(ATTESTATION_FIELDS);
+    known.extend(["PreSalesEffort", "CustomerConsent"]);
+    let write = Write { catalog, id: &id, done: "submitted", known: &known, form: None };
+    after_write(&state, &viewer, &caller, outcome, write).await
 }
 
 // ---------------------------------------------------------------------------------------------
