@@ -1,8 +1,9 @@
-//! Crash consistency (RELIABILITY.md): the real `ace` binary serves concurrent
-//! `CreateOpportunity` calls from several clients and is killed with SIGKILL at random moments,
-//! 20 times, restarted on the same data each time. Afterwards every write the server
-//! acknowledged is present exactly once, and every write left in doubt by a crash, retried with
-//! its `ClientToken`, either is found once (it had committed) or is created once (it had not):
+//! Crash consistency (RELIABILITY.md): the real `ace` binary serves concurrent writes from
+//! several clients — creates, updates, submissions (with their association and attestation),
+//! referral accepts and contact records — and is killed with SIGKILL at random moments, 20
+//! times, restarted on the same data each time. Afterwards every write the server acknowledged
+//! is present exactly once, and every write left in doubt by a crash, retried with its
+//! `ClientToken`, either is found once (it had committed) or is created once (it had not);
 //! nothing is lost, nothing is doubled, nothing is half there. On SQLite, and on PostgreSQL when
 //! `ACE_TEST_DATABASE_URL` is set — there also with two servers sharing the database, writers
 //! spread over both, one of them killed each round.
@@ -18,6 +19,7 @@ use tokio::process::{Child, Command};
 
 const KILLS: usize = 20;
 const WRITERS: usize = 8;
+const REFERRALS_PER_ROUND: usize = 2;
 
 struct Server {
     child: Child,
@@ -56,17 +58,18 @@ struct Partner {
 impl Partner {
     /// `Ok(answer)` for a 200, `Err` for anything else (including no answer at all).
     async fn call(&self, operation: &str, body: &Value) -> Result<Value, String> {
+        self.call_target(&format!("AWSPartnerCentralSelling.{operation}"), body).await
+    }
+
+    /// This project's `AcePartner.*` extension operations.
+    async fn ext(&self, operation: &str, body: &Value) -> Result<Value, String> {
+        self.call_target(&format!("AcePartner.{operation}"), body).await
+    }
+
+    async fn call_target(&self, target: &str, body: &Value) -> Result<Value, String> {
         let bytes = serde_json::to_vec(body).unwrap();
-        let target = format!("AWSPartnerCentralSelling.{operation}");
-        let headers = ace_server::sigv4::sign_awsjson(
-            &self.key,
-            &self.secret,
-            "us-east-1",
-            &self.host,
-            &target,
-            &bytes,
-            chrono::Utc::now(),
-        );
+        let headers =
+            ace_server::sigv4::sign_awsjson(&self.key, &self.secret, "us-east-1", &self.host, target, &bytes, chrono::Utc::now());
         let mut request = self.http.post(format!("http://{}/", self.host)).body(bytes).timeout(Duration::from_secs(10));
         for (name, value) in headers {
             request = request.header(name, value);
@@ -77,6 +80,9 @@ impl Partner {
         if !status.is_success() {
             return Err(format!("HTTP {status}: {text}"));
         }
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
         serde_json::from_str(&text).map_err(|e| e.to_string())
     }
 }
@@ -85,7 +91,7 @@ fn create_body(token: &str) -> Value {
     json!({
         "Catalog": "AWS", "ClientToken": token,
         "Customer": {"Account": {"CompanyName": format!("Crash {token}"), "WebsiteUrl": "https://crash.example.com",
-            "Industry": "Retail", "Address": {"CountryCode": "US", "PostalCode": "98101"}}},
+            "Industry": "Retail", "Address": {"CountryCode": "US", "PostalCode": "98101", "StateOrRegion": "Washington"}}},
         "Project": {"Title": "Crash test", "CustomerBusinessProblem": "Survive being killed at any moment without losing a write."},
         "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-01-31"},
     })
@@ -100,6 +106,36 @@ fn update_body(id: &str, token: &str, last_modified: &str) -> Value {
     body["Project"]["Title"] = json!(format!("Updated {token}"));
     body["LifeCycle"]["NextSteps"] = json!(format!("Call the customer about {token}"));
     body
+}
+
+fn attestation_body(id: &str) -> Value {
+    json!({
+        "Catalog": "AWS", "OpportunityIdentifier": id,
+        "PreSalesEffort": {"Description": "Two workshops with the CIO; agreed a migration plan for forty VMs.",
+            "Activities": ["Workshop"], "DecisionMakerEngaged": "CIO"},
+        "CustomerConsent": {"StatementVersion": "2021-10-27", "Method": "Email", "ObtainedAt": "2026-01-15T10:00:00Z",
+            "ObtainedBy": "alice"},
+    })
+}
+
+/// Associates the solution, attests, and submits: `Ok(true)` when the submission was
+/// acknowledged, `Ok(false)` when a step before it failed (nothing to check), `Err` when the
+/// submission itself got no answer.
+async fn submit(partner: &Partner, id: &str, solution: &str) -> Result<bool, ()> {
+    let associate = json!({"Catalog": "AWS", "OpportunityIdentifier": id, "RelatedEntityType": "Solutions",
+                           "RelatedEntityIdentifier": solution});
+    if partner.call("AssociateOpportunity", &associate).await.is_err()
+        || partner.ext("PutSubmissionAttestation", &attestation_body(id)).await.is_err()
+    {
+        return Ok(false);
+    }
+    let body = json!({"Catalog": "AWS", "Identifier": id, "InvolvementType": "Co-Sell"});
+    match partner.call("SubmitOpportunity", &body).await {
+        Ok(_) => Ok(true),
+        // A refusal is an answer, not a doubt: the test's request itself is wrong.
+        Err(e) if e.starts_with("HTTP 4") => panic!("{id}: the submission was refused: {e}"),
+        Err(_) => Err(()),
+    }
 }
 
 async fn operator(host: &str, token: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
@@ -131,9 +167,37 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
         &token,
         reqwest::Method::POST,
         "/partners",
-        json!({"id": "P-CRASH", "name": "Crash Co", "path": "consulting", "tier": "select"}),
+        // Eligible for referrals (REF-1), so the operator can refer customers to it.
+        json!({"id": "P-CRASH", "name": "Crash Co", "path": "consulting", "tier": "advanced", "psf_listed": true,
+               "privacy_policy": "https://crash.example.com/privacy", "referrals_approved": true}),
     )
     .await;
+    let solution = operator(
+        &host,
+        &token,
+        reqwest::Method::POST,
+        "/partners/P-CRASH/solutions",
+        json!({"name": "Crash Factory", "category": "Consulting Service"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Referrals to accept during the run, two a round.
+    let mut referrals = Vec::new();
+    for i in 0..REFERRALS_PER_ROUND * KILLS {
+        let v = operator(
+            &host,
+            &token,
+            reqwest::Method::POST,
+            "/referrals",
+            json!({"partner": "P-CRASH", "kind": "opportunity", "company": format!("Referred {i}"),
+                   "website": format!("https://referred{i}.example.com"), "country": "US",
+                   "contact_name": "Jane Doe", "contact_email": format!("jane{i}@referred{i}.example.com")}),
+        )
+        .await;
+        referrals.push((v["Id"].as_str().unwrap().to_string(), format!("Referred {i}")));
+    }
     let keys = operator(&host, &token, reqwest::Method::POST, "/partners/P-CRASH/users", json!({"name": "alice"})).await;
     operator(&host, &token, reqwest::Method::PUT, "/quotas", json!({"reads_per_second": "unlimited", "writes_per_second": "unlimited", "reads_per_day": "unlimited", "writes_per_day": "unlimited"})).await;
     let partner = Partner {
@@ -150,6 +214,14 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
     // Opportunity ids whose update was acknowledged, or sent when a kill came.
     let updated: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let update_in_doubt: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    // Opportunity ids whose submission was acknowledged, or sent when a kill came.
+    let submitted: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let submit_in_doubt: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    // Referral ids: accepted (→ the opportunity the accept answered), in doubt; contacts alike.
+    let accepted: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let accept_in_doubt: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let contacted: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let contact_in_doubt: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     for round in 0..KILLS {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -157,6 +229,7 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
             .map(|w| {
                 let (partner, acknowledged, in_doubt, stop) = (on_node(w), acknowledged.clone(), in_doubt.clone(), stop.clone());
                 let (updated, update_in_doubt) = (updated.clone(), update_in_doubt.clone());
+                let (submitted, submit_in_doubt, solution) = (submitted.clone(), submit_in_doubt.clone(), solution.clone());
                 tokio::spawn(async move {
                     let mut n = 0;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -181,11 +254,49 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
                                     break;
                                 }
                             };
+                        } else if n % 4 == 1 {
+                            // Every fourth is submitted for review: association, attestation, submit.
+                            match submit(&partner, &id, &solution).await {
+                                Ok(true) => {
+                                    submitted.lock().unwrap().insert(id);
+                                }
+                                Ok(false) => break,
+                                Err(()) => {
+                                    submit_in_doubt.lock().unwrap().insert(id);
+                                    break;
+                                }
+                            }
                         }
                     }
                 })
             })
             .collect();
+        // Beside them, this round's referrals are accepted and their contact recorded.
+        let round_referrals = referrals[round * REFERRALS_PER_ROUND..(round + 1) * REFERRALS_PER_ROUND].to_vec();
+        let referral_writer = {
+            let partner = on_node(round);
+            let (accepted, accept_in_doubt) = (accepted.clone(), accept_in_doubt.clone());
+            let (contacted, contact_in_doubt) = (contacted.clone(), contact_in_doubt.clone());
+            tokio::spawn(async move {
+                for (referral, _) in round_referrals {
+                    let accept = json!({"Catalog": "AWS", "Identifier": referral, "ClientToken": format!("accept-{referral}")});
+                    let Ok(task) = partner.call("StartEngagementByAcceptingInvitationTask", &accept).await else {
+                        accept_in_doubt.lock().unwrap().insert(referral);
+                        break;
+                    };
+                    accepted.lock().unwrap().insert(referral.clone(), task["OpportunityId"].as_str().unwrap().to_string());
+                    let contact = json!({"Catalog": "AWS", "InvitationIdentifier": referral, "Channel": "Email",
+                                         "ContactedAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "ActingInOwnName": true});
+                    match partner.ext("RecordReferralContact", &contact).await {
+                        Ok(_) => contacted.lock().unwrap().insert(referral),
+                        Err(_) => {
+                            contact_in_doubt.lock().unwrap().insert(referral);
+                            break;
+                        }
+                    };
+                }
+            })
+        };
         // A random moment, 50–300 ms into the round.
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -198,6 +309,7 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
         for w in writers {
             w.await.unwrap();
         }
+        referral_writer.await.unwrap();
         servers[victim] = start(dir.path(), ports[victim], database).await;
     }
 
@@ -206,6 +318,21 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
     for token in &doubtful {
         let v = partner.call("CreateOpportunity", &create_body(token)).await.expect("a retry after the crash is answered");
         acknowledged.lock().unwrap().insert(token.clone(), v["Id"].as_str().unwrap().to_string());
+    }
+    // Referral accepts in doubt, retried with their token: one opportunity each, whichever way
+    // the crash fell.
+    let accepts_in_doubt: Vec<String> = accept_in_doubt.lock().unwrap().iter().cloned().collect();
+    for referral in &accepts_in_doubt {
+        let accept = json!({"Catalog": "AWS", "Identifier": referral, "ClientToken": format!("accept-{referral}")});
+        let task =
+            partner.call("StartEngagementByAcceptingInvitationTask", &accept).await.expect("an accept retried is answered");
+        accepted.lock().unwrap().insert(referral.clone(), task["OpportunityId"].as_str().unwrap().to_string());
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    for (referral, opportunity) in accepted.iter().step_by(3) {
+        let accept = json!({"Catalog": "AWS", "Identifier": referral, "ClientToken": format!("accept-{referral}")});
+        let again = partner.call("StartEngagementByAcceptingInvitationTask", &accept).await.unwrap();
+        assert_eq!(again["OpportunityId"].as_str(), Some(opportunity.as_str()), "{referral}: a retried accept answers the same");
     }
     // Acknowledged writes, retried: the original answer, not a second opportunity.
     let acknowledged = acknowledged.lock().unwrap().clone();
@@ -231,8 +358,9 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
     }
     let distinct: BTreeSet<&String> = stored.iter().collect();
     assert_eq!(distinct.len(), stored.len(), "no opportunity is listed twice");
-    let expected: BTreeSet<&String> = acknowledged.values().collect();
+    let expected: BTreeSet<&String> = acknowledged.values().chain(accepted.values()).collect();
     assert_eq!(distinct, expected, "exactly the acknowledged (and resolved) writes are stored, each once");
+    assert_eq!(expected.len(), acknowledged.len() + accepted.len(), "no accept shares an opportunity with a create");
     let ids: BTreeSet<&String> = acknowledged.values().collect();
     assert_eq!(ids.len(), acknowledged.len(), "no two tokens share an opportunity");
 
@@ -255,16 +383,73 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
             assert!(is_original, "{id}: never updated: {state:?}");
         }
     }
+    // Submissions: acknowledged ones are in review with their submission recorded; one in doubt
+    // is submitted whole or not at all.
+    let (submitted, submit_in_doubt) = (submitted.lock().unwrap().clone(), submit_in_doubt.lock().unwrap().clone());
+    let mut submitted_in_doubt = 0;
+    for id in submitted.iter().chain(&submit_in_doubt) {
+        let v = partner.call("GetOpportunity", &json!({"Catalog": "AWS", "Identifier": id})).await.unwrap();
+        let status = v["LifeCycle"]["ReviewStatus"].as_str().unwrap_or("");
+        let attested = partner.ext("GetSubmissionAttestation", &json!({"Catalog": "AWS", "OpportunityIdentifier": id})).await;
+        assert!(attested.is_ok(), "{id}: the attestation before the submission is there");
+        if submitted.contains(id) {
+            assert_eq!(status, "Submitted", "{id}: an acknowledged submission is in review");
+        } else {
+            assert!(
+                status == "Submitted" || status == "Pending Submission",
+                "{id}: a submission in doubt is all or nothing: {status}"
+            );
+            submitted_in_doubt += usize::from(status == "Submitted");
+        }
+    }
+    // Accepted referrals: the invitation is ACCEPTED with exactly its one opportunity, which
+    // holds the contact; a contact record is there whole (time and channel) or not at all.
+    let (contacted, contact_in_doubt) = (contacted.lock().unwrap().clone(), contact_in_doubt.lock().unwrap().clone());
+    let mut contact_applied_in_doubt = 0;
+    for (referral, opportunity) in &accepted {
+        let invitation =
+            partner.call("GetEngagementInvitation", &json!({"Catalog": "AWS", "Identifier": referral})).await.unwrap();
+        assert_eq!(invitation["Status"], json!("ACCEPTED"), "{referral}");
+        let company = &referrals.iter().find(|(id, _)| id == referral).unwrap().1;
+        let got = partner.call("GetOpportunity", &json!({"Catalog": "AWS", "Identifier": opportunity})).await.unwrap();
+        assert_eq!(got["Customer"]["Account"]["CompanyName"].as_str(), Some(company.as_str()), "{referral}: its opportunity");
+        let o =
+            partner.ext("GetReferralObligations", &json!({"Catalog": "AWS", "InvitationIdentifier": referral})).await.unwrap();
+        let o = &o["Obligations"];
+        assert_eq!(o["OpportunityIdentifier"].as_str(), Some(opportunity.as_str()), "{referral}: one opportunity");
+        let recorded = o["ContactedAt"].is_string();
+        assert_eq!(recorded, o["ContactChannel"].is_string(), "{referral}: a contact record is whole: {o}");
+        if contacted.contains(referral) {
+            assert!(recorded && o["ContactMet"] == json!(true), "{referral}: an acknowledged contact is recorded: {o}");
+        } else if contact_in_doubt.contains(referral) {
+            contact_applied_in_doubt += usize::from(recorded);
+        } else {
+            assert!(!recorded, "{referral}: never contacted: {o}");
+        }
+    }
     eprintln!(
         "crash run ({}, {nodes} node(s)): {KILLS} kills, {} creates checked ({} left in doubt by a kill and resolved by their token), \
-         {} updates acknowledged and found whole, {} in doubt ({} applied whole, the rest not at all), 0 lost, 0 doubled, 0 torn",
+         {} updates acknowledged and found whole, {} in doubt ({} applied whole, the rest not at all); \
+         {} submissions acknowledged and in review, {} in doubt ({} applied); \
+         {} referral accepts each with one opportunity ({} in doubt, resolved by their token), \
+         {} contacts recorded whole, {} in doubt ({} applied); 0 lost, 0 doubled, 0 torn",
         if database.is_some() { "PostgreSQL" } else { "SQLite" },
         acknowledged.len(),
         doubtful.len(),
         updated.len(),
         update_in_doubt.len(),
-        applied_in_doubt
+        applied_in_doubt,
+        submitted.len(),
+        submit_in_doubt.len(),
+        submitted_in_doubt,
+        accepted.len(),
+        accepts_in_doubt.len(),
+        contacted.len(),
+        contact_in_doubt.len(),
+        contact_applied_in_doubt,
     );
+    assert!(!submitted.is_empty(), "the run submitted opportunities");
+    assert!(accepted.len() >= KILLS, "the run accepted referrals: {}", accepted.len());
     assert!(!updated.is_empty(), "the run updated opportunities");
     assert!(acknowledged.len() > KILLS * WRITERS, "the run did real work: {} writes", acknowledged.len());
     drop(servers);

@@ -513,6 +513,10 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         "CREATE INDEX pipeline_by_name ON pipeline_records (ident_country, ident_prefix)",
         "CREATE INDEX pipeline_by_domain ON pipeline_records (ident_domain)",
         "CREATE INDEX pipeline_by_duns ON pipeline_records (ident_duns)",
+        // Nor had it the portal's tables (migration 12).
+        "DROP TABLE portal_accounts",
+        "DROP TABLE portal_sessions",
+        "DROP TABLE portal_invitations",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;

@@ -229,6 +229,16 @@ async fn change_key(
     // Only the user's own keys: another key id is not found, whoever's it is.
     operator_api::user_key(&state, id, user, &key).await.map_err(|_| WebError::NotFound)?;
     let outcome = match action.as_str() {
+        // A key that may have leaked: a new one at once, and this one stops working.
+        "replace" => match operator_api::new_key(&state, id, user).await {
+            Ok(pair) => {
+                if let Err(e) = operator_api::set_key_status_of(&state, id, user, &key, UserStatus::Disabled).await {
+                    return keys_page(&state, &viewer, &caller, Some(pair), Some(e.message().to_string())).await;
+                }
+                return keys_page(&state, &viewer, &caller, Some(pair), None).await;
+            }
+            Err(e) => Err(e),
+        },
         "activate" => operator_api::set_key_status_of(&state, id, user, &key, UserStatus::Active).await.map(|_| ()),
         "deactivate" => operator_api::set_key_status_of(&state, id, user, &key, UserStatus::Disabled).await.map(|_| ()),
         "delete" => state.store.delete_access_key(&key).await.map(|_| ()).map_err(Into::into),

@@ -1,7 +1,8 @@
 //! USE-4, tenant isolation as a property: random sequences of operations by three partners,
 //! across both catalogs, through every read path (get, list with filters and pages, page tokens
-//! replayed by another partner, tags, tasks, the events feed). No response may ever carry
-//! another partner's ids, names or account.
+//! replayed by another partner, tags, tasks, referral invitations and their acceptance, the
+//! events feed, and the web portal's pages). No response may ever carry another partner's ids,
+//! names or account.
 
 use std::collections::BTreeMap;
 
@@ -54,6 +55,25 @@ enum Op {
     Events {
         actor: usize,
     },
+    /// The operator refers a customer to `to`.
+    Refer {
+        to: usize,
+    },
+    /// Lists invitations, and reads a picked one (anyone's).
+    Invitations {
+        actor: usize,
+        pick: usize,
+    },
+    /// Accepts a picked invitation (anyone's).
+    Accept {
+        actor: usize,
+        pick: usize,
+    },
+    /// Opens portal pages: the pipeline, the referral inbox, a picked opportunity and referral.
+    Portal {
+        actor: usize,
+        pick: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -69,7 +89,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::ListTags { actor, pick }),
         1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::StartTask { actor, pick }),
         1 => actor.clone().prop_map(|actor| Op::ListTasks { actor }),
-        1 => actor.prop_map(|actor| Op::Events { actor }),
+        1 => actor.clone().prop_map(|actor| Op::Events { actor }),
+        1 => actor.clone().prop_map(|to| Op::Refer { to }),
+        1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Invitations { actor, pick }),
+        1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Accept { actor, pick }),
+        2 => (actor, pick).prop_map(|(actor, pick)| Op::Portal { actor, pick }),
     ]
 }
 
@@ -80,6 +104,10 @@ struct World {
     accounts: Vec<String>,
     /// id → (owner, catalog, LastModifiedDate)
     owned: BTreeMap<String, (usize, &'static str, String)>,
+    /// Referral (invitation) id → the partner it was made for.
+    referred: BTreeMap<String, usize>,
+    /// Each partner's signed-in portal session.
+    browsers: Vec<crate::web::Browser>,
     created: usize,
 }
 
@@ -104,14 +132,17 @@ impl World {
     fn assert_clean_text(&self, actor: usize, what: &str, text: &str) {
         for (id, (owner, _, _)) in &self.owned {
             if *owner != actor {
-                // Ids are O<n>: match them whole, not as a prefix of a longer id.
-                let quoted = format!("\"{id}\"");
-                let in_arn = format!("/{id}\"");
-                assert!(
-                    !text.contains(&quoted) && !text.contains(&in_arn),
-                    "{what}: partner {actor} saw {id} of partner {owner}: {text}"
-                );
+                // Ids are O<n>: match them whole (in JSON, ARNs, HTML text and links), not as a
+                // prefix of a longer id.
+                let whole = [format!("\"{id}\""), format!("/{id}\""), format!(">{id}<"), format!("/{id}?")];
+                assert!(!whole.iter().any(|w| text.contains(w)), "{what}: partner {actor} saw {id} of partner {owner}: {text}");
             }
+        }
+        for (id, owner) in &self.referred {
+            assert!(
+                *owner == actor || !text.contains(id.as_str()),
+                "{what}: partner {actor} saw referral {id} of partner {owner}"
+            );
         }
         for other in (0..PARTNERS).filter(|o| *o != actor) {
             assert!(
@@ -148,6 +179,9 @@ impl World {
             }
             Op::Update { actor, pick } => {
                 let Some((id, owner, catalog, modified)) = self.pick(pick) else { return };
+                if modified.is_empty() {
+                    return;
+                }
                 let body = json!({"Catalog": catalog, "Identifier": id, "LastModifiedDate": modified,
                     "Customer": {"Account": {"CompanyName": company(actor, 9999), "WebsiteUrl": "https://tenant.example.com",
                         "Industry": "Retail", "Address": {"CountryCode": "US", "PostalCode": "98101"}}},
@@ -227,7 +261,76 @@ impl World {
                 assert_eq!(status, 200, "{v}");
                 self.assert_clean(actor, "ListEvents", &v);
             }
+            Op::Refer { to } => {
+                self.created += 1;
+                let n = self.created;
+                let v = self
+                    .app
+                    .operator(
+                        "POST",
+                        "/referrals",
+                        json!({"partner": format!("P-{to}"), "kind": "opportunity", "company": company(to, n),
+                               "website": format!("https://ref{n}.example.com"), "country": "US",
+                               "contact_name": "Jane Doe", "contact_email": format!("jane{n}@ref{n}.example.com")}),
+                    )
+                    .await;
+                self.referred.insert(v["Id"].as_str().unwrap().to_string(), to);
+            }
+            Op::Invitations { actor, pick } => {
+                let list = json!({"Catalog": "AWS", "ParticipantType": "RECEIVER"});
+                let (status, v) = self.app.call(&self.users[actor], "ListEngagementInvitations", list).await;
+                assert_eq!(status, 200, "{v}");
+                self.assert_clean(actor, "ListEngagementInvitations", &v);
+                let Some((id, owner)) = self.pick_referral(pick) else { return };
+                let get = json!({"Catalog": "AWS", "Identifier": id});
+                let (status, v) = self.app.call(&self.users[actor], "GetEngagementInvitation", get).await;
+                assert_eq!(status == 200, owner == actor, "GetEngagementInvitation {id} of {owner} by {actor}: {v}");
+                // A refusal may echo the id the caller itself sent.
+                self.assert_clean_text(actor, "GetEngagementInvitation", &v.to_string().replace(&id, "<the caller's id>"));
+            }
+            Op::Accept { actor, pick } => {
+                let Some((id, owner)) = self.pick_referral(pick) else { return };
+                let body = json!({"Catalog": "AWS", "Identifier": id, "ClientToken": format!("accept-{id}-{actor}")});
+                let (status, v) = self.app.call(&self.users[actor], "StartEngagementByAcceptingInvitationTask", body).await;
+                if owner != actor {
+                    assert_ne!(status, 200, "accepting another partner's invitation: {v}");
+                }
+                self.assert_clean_text(
+                    actor,
+                    "StartEngagementByAcceptingInvitationTask",
+                    &v.to_string().replace(&id, "<the caller's id>"),
+                );
+                if let (200, Some(opportunity)) = (status, v["OpportunityId"].as_str()) {
+                    // No LastModifiedDate kept: a referral's opportunity is read, never updated here
+                    // (its customer fields are the referral's).
+                    self.owned.insert(opportunity.to_string(), (owner, "AWS", String::new()));
+                }
+            }
+            Op::Portal { actor, pick } => {
+                let mut pages = vec![("/portal".to_string(), None), ("/portal/referrals".to_string(), None)];
+                if let Some((id, owner, catalog, _)) = self.pick(pick) {
+                    pages.push((format!("/portal/opportunities/{id}?catalog={catalog}"), Some((id, owner))));
+                }
+                if let Some((id, owner)) = self.pick_referral(pick) {
+                    pages.push((format!("/portal/referrals/{id}"), Some((id, owner))));
+                }
+                for (path, target) in pages {
+                    let page = self.browsers[actor].get(&path).await;
+                    match &target {
+                        Some((_, owner)) => {
+                            assert_eq!(page.status == 200, *owner == actor, "{path} of {owner} by {actor}: {}", page.status)
+                        }
+                        None => assert_eq!(page.status, 200, "{path}: {}", page.body),
+                    }
+                    self.assert_clean_text(actor, &path, &page.body);
+                }
+            }
         }
+    }
+
+    fn pick_referral(&self, pick: usize) -> Option<(String, usize)> {
+        let (id, owner) = self.referred.iter().nth(pick % self.referred.len().max(1))?;
+        Some((id.clone(), *owner))
     }
 }
 
@@ -235,11 +338,21 @@ async fn scenario(ops: Vec<Op>) {
     let app = TestApp::start().await;
     let mut users = Vec::new();
     let mut accounts = Vec::new();
+    let mut browsers = Vec::new();
     for p in 0..PARTNERS {
-        users.push(app.partner(&format!("P-{p}")).await);
-        accounts.push(app.account_id(&format!("P-{p}")).await);
+        let id = format!("P-{p}");
+        // Eligible for referrals, with a portal sign-in.
+        users.push(crate::referrals::eligible_partner(&app, &id).await);
+        accounts.push(app.account_id(&id).await);
+        let email = format!("web{p}@tenant.example");
+        let password = crate::web::PASSWORD;
+        app.operator("POST", &format!("/partners/{id}/users"), json!({"name": "web", "email": email, "password": password}))
+            .await;
+        let mut browser = crate::web::Browser::new(&app);
+        assert_eq!(browser.sign_in(&email, password).await.status, 303);
+        browsers.push(browser);
     }
-    let mut world = World { app, users, accounts, owned: BTreeMap::new(), created: 0 };
+    let mut world = World { app, users, accounts, owned: BTreeMap::new(), referred: BTreeMap::new(), browsers, created: 0 };
     for op in &ops {
         world.run(op).await;
     }

@@ -7,19 +7,19 @@ use serde_json::{json, Value};
 
 use crate::support::{Credentials, TestApp};
 
-const PASSWORD: &str = "a long portal password";
+pub(crate) const PASSWORD: &str = "a long portal password";
 
 /// A browser without a browser: one cookie jar entry (the session) and the pages' CSRF token.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     session: Option<String>,
 }
 
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
+pub(crate) struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
 }
 
 impl Page {
@@ -41,7 +41,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Browser {
+    pub fn new(app: &TestApp) -> Browser {
         Browser { http: reqwest::Client::builder().redirect(Policy::none()).build().unwrap(), base: app.url(""), session: None }
     }
 
@@ -57,7 +57,7 @@ impl Browser {
         self.session.as_ref().map(|s| format!("ace_session={s}")).unwrap_or_default()
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub async fn get(&self, path: &str) -> Page {
         let response = self.http.get(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).send().await.unwrap();
         self.finish(response).await
     }
@@ -75,7 +75,7 @@ impl Browser {
     }
 
     /// Signs in; the page the form answered with.
-    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         let form = self.http.get(format!("{}/login", self.base)).send().await.unwrap();
         let login_cookie = set_cookie(&form, "ace_login").expect("the form sets its token cookie");
         let page = self.finish(form).await;
@@ -517,6 +517,17 @@ async fn use_1_portal_keys_are_the_users_own() {
     let page = alice.get("/portal/keys").await;
     assert!(page.body.contains(&alice_key.access_key_id));
     assert!(!page.body.contains(&alice_key.secret), "a stored secret is never shown");
+    // Replaced from the portal: a new key works, the old one is refused at once.
+    let replaced = alice.post(&format!("/portal/keys/{}/replace", alice_key.access_key_id), &[("_csrf", &page.csrf())]).await;
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+    let new_id = replaced.body.split("<dt>Access key ID</dt><dd><code>").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let new_secret = replaced.body.split("<code id=\"secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let (status, body) = app.call(&alice_key, "ListOpportunities", json!({"Catalog": "AWS"})).await;
+    assert_eq!(status, 403, "the replaced key: {body}");
+    let fresh = Credentials { access_key_id: new_id.clone(), secret: new_secret };
+    assert_eq!(app.call(&fresh, "ListOpportunities", json!({"Catalog": "AWS"})).await.0, 200, "the new key works");
+    let alice_key = fresh;
+    let page = alice.get("/portal/keys").await;
     // Deactivated from the portal, the key is refused by the API at once.
     let csrf = page.csrf();
     alice.post(&format!("/portal/keys/{}/deactivate", alice_key.access_key_id), &[("_csrf", &csrf)]).await;
