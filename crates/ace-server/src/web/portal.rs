@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/portal/opportunities/{id}", get(show).post(update))
         .route("/portal/opportunities/{id}/attestation", post(attest))
         .route("/portal/opportunities/{id}/submit", post(submit))
+        .route("/portal/opportunities/{id}/solution", post(associate))
         .route("/portal/referrals", get(referrals))
         .route("/portal/referrals/{id}", get(referral))
         .route("/portal/referrals/{id}/accept", post(accept))
@@ -246,11 +247,13 @@ pub struct Field {
 }
 
 /// The opportunity fields the portal edits; everything else in the record is kept as it is.
-const OPPORTUNITY_FIELDS: [(&str, &str, &str, bool, &str); 10] = [
+const OPPORTUNITY_FIELDS: [(&str, &str, &str, bool, &str); 12] = [
     ("Customer.Account.CompanyName", "Customer company", "text", true, ""),
     ("Customer.Account.WebsiteUrl", "Customer website", "text", false, "e.g. https://example.com"),
     ("Customer.Account.Industry", "Industry", "select", false, ""),
     ("Customer.Account.Address.CountryCode", "Country", "select", false, ""),
+    ("Customer.Account.Address.StateOrRegion", "State or region", "text", false, "Needed to submit a US customer."),
+    ("Customer.Account.Address.City", "City", "text", false, ""),
     ("Customer.Account.Address.PostalCode", "Postal code", "text", false, ""),
     ("Project.Title", "Project title", "text", false, ""),
     (
@@ -430,6 +433,10 @@ struct OpportunityPage {
     activities: Vec<(String, bool)>,
     sensitive_data_consent: bool,
     can_submit: bool,
+    /// The partner's solutions associated with the record, and those it could add.
+    associated: Vec<String>,
+    solutions: Vec<(String, String)>,
+    solution_error: Option<String>,
     notice: Option<String>,
     general: Vec<String>,
 }
@@ -542,6 +549,14 @@ async fn opportunity_page(
         .max_by_key(|s| s.published_ms)
         .map(|s| s.version)
         .unwrap_or_default();
+    let associated: Vec<String> = got["RelatedEntityIdentifiers"]["Solutions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    let solutions: Vec<(String, String)> =
+        solutions(state, caller, catalog).await.into_iter().filter(|(id, _)| !associated.contains(id)).collect();
     let locked = lock_reason(&review_status);
     let mut fields = fields;
     for f in &mut fields {
@@ -567,6 +582,9 @@ async fn opportunity_page(
             statement_version,
             activities,
             sensitive_data_consent: sensitive,
+            associated,
+            solutions,
+            solution_error: input.errors.field("RelatedEntityIdentifiers").cloned(),
             notice: input.notice,
             general: input.errors.general,
         },
@@ -584,6 +602,7 @@ async fn show(
         "updated" => "Saved.".to_string(),
         "attested" => "Attestation recorded.".to_string(),
         "submitted" => "Submitted for review. The operator will validate it.".to_string(),
+        "associated" => "Solution associated.".to_string(),
         _ => String::new(),
     });
     let catalog = catalog_of(q.catalog.as_deref());
@@ -708,7 +727,7 @@ async fn submit(
     // The pre-screen's findings name fields of the record and of the attestation.
     let mut known = field_names();
     known.extend(ATTESTATION_FIELDS);
-    known.extend(["PreSalesEffort", "CustomerConsent"]);
+    known.extend(["PreSalesEffort", "CustomerConsent", "RelatedEntityIdentifiers"]);
     let write = Write { catalog, id: &id, done: "submitted", known: &known, form: None };
     after_write(&state, &viewer, &caller, outcome, write).await
 }
@@ -953,4 +972,24 @@ async fn opt_out(
         Err(ApiError::ResourceNotFound(_)) => Err(WebError::NotFound),
         Err(e) => referral_page(&state, &viewer, &caller, &id, None, FormErrors::from_api(&e, &["Scope"])).await,
     }
+}
+
+/// A solution of the partner's, associated with the opportunity (a submission needs one).
+async fn associate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    PartnerForm { viewer, caller, form }: PartnerForm,
+) -> Result<Response, WebError> {
+    let catalog = catalog_of(Some(form.get("catalog")));
+    let input = json!({"Catalog": catalog.as_str(), "OpportunityIdentifier": id, "RelatedEntityType": "Solutions",
+                       "RelatedEntityIdentifier": form.get("solution")});
+    let outcome = call(&state, &caller, Operation::AssociateOpportunity, input).await;
+    let write = Write {
+        catalog,
+        id: &id,
+        done: "associated",
+        known: &["RelatedEntityIdentifier", "RelatedEntityIdentifiers"],
+        form: None,
+    };
+    after_write(&state, &viewer, &caller, outcome, write).await
 }

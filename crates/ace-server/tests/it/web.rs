@@ -750,3 +750,45 @@ async fn sub_2_console_shows_the_matched_record_beside_the_submission() {
     assert!(page.body.contains("SF-001 (operator-pipeline)"), "{}", page.body);
     assert!(page.body.contains("Pursued Corp"));
 }
+
+#[tokio::test]
+async fn sub_1_portal_submission_refusals_sit_at_the_state_and_the_solutions() {
+    let app = TestApp::start().await;
+    let credentials = portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let solution =
+        app.operator("POST", "/partners/P-WEB/solutions", json!({"name": "Factory", "category": "Consulting Service"})).await;
+    let alice = signed_in(&app, "alice@web.example").await;
+    let form = alice.get("/portal/opportunities/new").await;
+    let fields = [
+        ("_csrf", form.csrf()),
+        ("catalog", "AWS".into()),
+        ("client_token", "us-1".into()),
+        ("Customer.Account.CompanyName", "Seattle Retail".into()),
+        ("Customer.Account.WebsiteUrl", "https://seattle-retail.example.com".into()),
+        ("Customer.Account.Industry", "Retail".into()),
+        ("Customer.Account.Address.CountryCode", "US".into()),
+        ("Customer.Account.Address.PostalCode", "98101".into()),
+        ("Project.Title", "Migration".into()),
+        ("Project.CustomerBusinessProblem", "Move forty virtual machines to the cloud this year.".into()),
+        ("LifeCycle.Stage", "Qualified".into()),
+        ("LifeCycle.TargetCloseDate", "2099-01-31".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let created = alice.post("/portal/opportunities", &fields).await;
+    let id = created.location.unwrap().trim_start_matches("/portal/opportunities/").split('?').next().unwrap().to_string();
+    crate::review::attest(&app, &credentials, crate::review::attestation(&id)).await;
+    let csrf = form.csrf();
+    let refused = alice.post(&format!("/portal/opportunities/{id}/submit"), &[("_csrf", &csrf), ("catalog", "AWS")]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("id=\"Customer.Account.Address.StateOrRegion-error\""), "{}", refused.body);
+    assert!(refused.body.contains("id=\"RelatedEntityIdentifiers-error\""), "the missing solution is said at the solutions");
+    let associated = alice
+        .post(
+            &format!("/portal/opportunities/{id}/solution"),
+            &[("_csrf", &csrf), ("catalog", "AWS"), ("solution", solution["id"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(associated.status, 303, "{}", associated.body);
+    let page = alice.get(&format!("/portal/opportunities/{id}?catalog=AWS&done=associated")).await;
+    assert!(page.body.contains("Solution associated.") && page.body.contains(solution["id"].as_str().unwrap()));
+}
