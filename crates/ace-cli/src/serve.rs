@@ -183,11 +183,17 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     // and the event dispatcher; both stop with the server.
     let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
     let jobs = tokio::spawn(ace_server::jobs::run_forever(state.clone(), background_stopped.clone()));
-    let dispatcher = tokio::spawn(ace_server::webhooks::run_forever(state.clone(), background_stopped));
+    let dispatcher = tokio::spawn(ace_server::webhooks::run_forever(state.clone(), background_stopped.clone()));
+    // USE-5 across nodes: the live-node count each meter shares by.
+    if let Err(e) = ace_server::quota::beat(&state).await {
+        tracing::warn!(error = %e, "first quota heartbeat failed");
+    }
+    let heartbeat = tokio::spawn(ace_server::quota::run_forever(state.clone(), background_stopped));
     ace_server::serve(listener, state, shutdown_signal()).await.context("serving")?;
     let _ = stop_background.send(true);
     let _ = jobs.await;
     let _ = dispatcher.await;
+    let _ = heartbeat.await;
     tracing::info!("stopped");
     Ok(())
 }

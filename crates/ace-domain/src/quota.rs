@@ -62,6 +62,14 @@ impl QuotaLimits {
     }
 }
 
+/// USE-5 across several nodes: each of `nodes` live nodes meters a partner against its share
+/// of a limit, rounded up so that no limit becomes zero. With the load spread over the nodes,
+/// the program admits at most `limit + nodes - 1` (the documented tolerance); a node that gets
+/// more than its share of one partner's traffic throttles early, never late.
+pub fn node_share(limit: u32, nodes: u32) -> u32 {
+    limit.div_ceil(nodes.max(1)).max(1)
+}
+
 /// A token bucket refilled at `rate` tokens per second, holding at most `rate` tokens (a burst
 /// of one second's worth).
 #[derive(Debug, Clone)]
@@ -133,6 +141,22 @@ impl RollingDay {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn use_5_node_shares_add_up_to_the_limit_within_one_per_node() {
+        assert_eq!(node_share(10, 1), 10);
+        assert_eq!(node_share(10, 2), 5);
+        assert_eq!(node_share(10, 3), 4, "rounded up: 12 in all, limit + nodes - 1 at most");
+        assert_eq!(node_share(1, 3), 1, "never zero");
+        assert_eq!(node_share(100_000, 0), 100_000, "no live node known: this one alone");
+        for limit in [1u32, 2, 7, 10, 100, 100_000] {
+            for nodes in 1u32..8 {
+                let total = node_share(limit, nodes) * nodes;
+                assert!(total >= limit && total <= limit + nodes - 1 || limit < nodes, "{limit}/{nodes}: {total}");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

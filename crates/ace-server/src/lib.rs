@@ -81,6 +81,8 @@ pub struct AppState {
     /// Opportunity numbers, reserved from the store in blocks.
     opportunity_numbers: Arc<tokio::sync::Mutex<(i64, i64)>>,
     pub settings: Arc<Settings>,
+    /// This process among the nodes sharing the database (random per start).
+    pub node_id: Arc<str>,
 }
 
 impl AppState {
@@ -95,6 +97,7 @@ impl AppState {
             governance: Arc::new(governance::Governance::default()),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
             settings: Arc::new(settings),
+            node_id: uuid::Uuid::new_v4().to_string().into(),
         }
     }
 
@@ -111,6 +114,7 @@ impl AppState {
             governance: Arc::new(governance::Governance::default()),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
             settings: self.settings.clone(),
+            node_id: uuid::Uuid::new_v4().to_string().into(),
         }
     }
 

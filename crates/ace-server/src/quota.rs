@@ -1,11 +1,14 @@
 //! USE-5 at the edge: per-partner meters over the domain's token bucket and rolling day.
-//! Meters live in this process; limits come from the store, cached for a few seconds so an
-//! `ace quota set` reaches every node quickly.
+//! Meters live in this process and hold the partner to this node's share of each limit
+//! (`node_share` over the live nodes the heartbeat counts), so several nodes together admit
+//! the limit within one request per node; limits come from the store, cached for a few seconds
+//! so an `ace quota set` reaches every node quickly.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ace_domain::quota::{OperationClass, QuotaLimits, RollingDay, TokenBucket};
+use ace_domain::quota::{node_share, OperationClass, QuotaLimits, RollingDay, TokenBucket};
 use ace_store::{Store, StoreResult};
 
 const LIMITS_CACHE_MS: i64 = 5_000;
@@ -19,11 +22,13 @@ pub struct QuotaGate {
     store: Arc<dyn Store>,
     limits: Mutex<HashMap<String, (QuotaLimits, i64)>>,
     meters: Mutex<HashMap<(String, OperationClass), Meter>>,
+    /// Live nodes sharing the database, this one included (from the heartbeat).
+    nodes: AtomicU32,
 }
 
 impl QuotaGate {
     pub fn new(store: Arc<dyn Store>) -> QuotaGate {
-        QuotaGate { store, limits: Mutex::new(HashMap::new()), meters: Mutex::new(HashMap::new()) }
+        QuotaGate { store, limits: Mutex::new(HashMap::new()), meters: Mutex::new(HashMap::new()), nodes: AtomicU32::new(1) }
     }
 
     /// The limits in force for a partner: its own, else the operator's default, else Partner
@@ -40,6 +45,15 @@ impl QuotaGate {
         };
         self.limits.lock().expect("quota lock").insert(partner_id.to_string(), (limits, now_ms));
         Ok(limits)
+    }
+
+    /// How many live nodes share the limits (at least this one).
+    pub fn set_nodes(&self, nodes: u32) {
+        self.nodes.store(nodes.max(1), Ordering::Relaxed);
+    }
+
+    pub fn nodes(&self) -> u32 {
+        self.nodes.load(Ordering::Relaxed)
     }
 
     /// Forget cached limits (after `ace quota set` on this node).
@@ -59,16 +73,44 @@ impl QuotaGate {
             OperationClass::Read => "read",
             OperationClass::Write => "write",
         };
+        let nodes = self.nodes();
         if let Some(rate) = limits.per_second(class) {
-            if !meter.bucket.try_take(rate, now_ms) {
+            if !meter.bucket.try_take(node_share(rate, nodes), now_ms) {
                 return Ok(Err(format!("Rate exceeded: {rate} {kind} request(s) per second for this partner")));
             }
         }
         if let Some(daily) = limits.per_day(class) {
-            if !meter.day.try_count(daily, now_ms) {
+            if !meter.day.try_count(node_share(daily, nodes), now_ms) {
                 return Ok(Err(format!("Rate exceeded: {daily} {kind} requests per rolling 24 hours for this partner")));
             }
         }
         Ok(Ok(()))
+    }
+}
+
+/// How often a node says it is alive, and how long one that stopped still counts.
+const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+const NODE_ALIVE_MS: i64 = 15_000;
+
+/// One heartbeat: records this node and updates the live-node count its meters share by.
+pub async fn beat(state: &crate::AppState) -> StoreResult<u32> {
+    let now_ms = state.wall_clock_ms();
+    state.store.heartbeat_node(&state.node_id, now_ms).await?;
+    let live = state.store.count_live_nodes(now_ms - NODE_ALIVE_MS).await?;
+    let nodes = u32::try_from(live).unwrap_or(u32::MAX).max(1);
+    state.quotas.set_nodes(nodes);
+    Ok(nodes)
+}
+
+/// The heartbeat loop `ace serve` runs until shutdown.
+pub async fn run_forever(state: crate::AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = beat(&state).await {
+            tracing::warn!(error = %e, "quota heartbeat failed; keeping the last node count");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
+            _ = shutdown.changed() => return,
+        }
     }
 }

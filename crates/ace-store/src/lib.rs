@@ -117,6 +117,11 @@ pub trait Store: Send + Sync + 'static {
     async fn find_operator_token(&self, token_hash: &str) -> StoreResult<Option<OperatorToken>>;
     async fn count_operator_tokens(&self) -> StoreResult<i64>;
 
+    /// USE-5 across nodes: this node (a random id per process) is alive at `now_ms`.
+    async fn heartbeat_node(&self, id: &str, now_ms: i64) -> StoreResult<()>;
+    /// Nodes that sent a heartbeat since `since_ms`.
+    async fn count_live_nodes(&self, since_ms: i64) -> StoreResult<i64>;
+
     /// `Conflict` when the e-mail address is taken.
     async fn insert_portal_account(&self, account: &PortalAccount) -> StoreResult<()>;
     /// By e-mail address, compared lower-cased.

@@ -190,6 +190,7 @@ CREATE TABLE portal_sessions (
     id_hash TEXT PRIMARY KEY, email TEXT NOT NULL, csrf TEXT NOT NULL,
     created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL);
 CREATE INDEX portal_sessions_by_expiry ON portal_sessions (expires_ms);
+CREATE TABLE nodes (id TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL);
 CREATE TABLE portal_invitations (
     token_hash TEXT PRIMARY KEY, email TEXT NOT NULL, role TEXT NOT NULL,
     partner_id TEXT, user_name TEXT, created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL);
@@ -985,6 +986,24 @@ impl Store for SqlStore {
     async fn count_operator_tokens(&self) -> StoreResult<i64> {
         let mut r = self.db.reader().await?;
         let rows = r.query("SELECT COUNT(*) FROM operator_tokens", &[]).await?;
+        rows.first().map_or(Ok(0), |r| r.int(0))
+    }
+
+    async fn heartbeat_node(&self, id: &str, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec(
+            "INSERT INTO nodes (id, seen_ms) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms",
+            &[id.into(), now_ms.into()],
+        )
+        .await?;
+        // Nodes gone for a day are forgotten.
+        tx.exec("DELETE FROM nodes WHERE seen_ms < $1", &[(now_ms - 86_400_000).into()]).await?;
+        tx.commit().await
+    }
+
+    async fn count_live_nodes(&self, since_ms: i64) -> StoreResult<i64> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT COUNT(*) FROM nodes WHERE seen_ms >= $1", &[since_ms.into()]).await?;
         rows.first().map_or(Ok(0), |r| r.int(0))
     }
 

@@ -158,6 +158,7 @@ contract!(
     concurrent_batches_are_answered_each_alone,
     portal_accounts_sessions_and_one_time_invitations,
     dashboard_counts_by_stage_status_and_week,
+    use_5_nodes_heartbeat_and_are_counted_while_alive,
 );
 
 fn partner(id: &str, account: &str) -> PartnerProfile {
@@ -513,10 +514,11 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         "CREATE INDEX pipeline_by_name ON pipeline_records (ident_country, ident_prefix)",
         "CREATE INDEX pipeline_by_domain ON pipeline_records (ident_domain)",
         "CREATE INDEX pipeline_by_duns ON pipeline_records (ident_duns)",
-        // Nor had it the portal's tables (migration 12).
+        // Nor had it migration 12 (the portal, the node heartbeat).
         "DROP TABLE portal_accounts",
         "DROP TABLE portal_sessions",
         "DROP TABLE portal_invitations",
+        "DROP TABLE nodes",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;
@@ -1227,4 +1229,14 @@ async fn dashboard_counts_by_stage_status_and_week(store: &SqlStore) {
     let mut weeks = store.submissions_by_week(Catalog::Aws, 2 * WEEK).await.unwrap();
     weeks.sort();
     assert_eq!(weeks, vec![(3, "Approved".to_string(), 1), (3, "Submitted".to_string(), 1)], "week 1 is before the window");
+}
+
+async fn use_5_nodes_heartbeat_and_are_counted_while_alive(store: &SqlStore) {
+    store.heartbeat_node("a", 1_000).await.unwrap();
+    store.heartbeat_node("b", 2_000).await.unwrap();
+    store.heartbeat_node("a", 20_000).await.unwrap();
+    assert_eq!(store.count_live_nodes(0).await.unwrap(), 2, "one row a node, however often it beats");
+    assert_eq!(store.count_live_nodes(5_000).await.unwrap(), 1, "b stopped beating");
+    store.heartbeat_node("c", 100_000_000).await.unwrap();
+    assert_eq!(store.count_live_nodes(0).await.unwrap(), 1, "nodes gone for a day are forgotten");
 }

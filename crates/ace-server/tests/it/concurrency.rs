@@ -97,3 +97,41 @@ async fn two_nodes_sweeping_at_once_revoke_a_referral_once() {
         .count();
     assert_eq!(revoked, 1, "one revocation event");
 }
+
+/// USE-5 across nodes: two nodes on one store meter a partner against their share of each
+/// limit, so together they admit the limit within one request per node.
+#[tokio::test]
+async fn use_5_quotas_hold_program_wide_across_two_nodes() {
+    use ace_domain::quota::OperationClass;
+    let app = TestApp::start().await;
+    app.partner("P-Q").await;
+    app.operator(
+        "PUT",
+        "/quotas",
+        json!({"partner": "P-Q", "reads_per_second": 4, "reads_per_day": 10, "writes_per_second": "unlimited"}),
+    )
+    .await;
+    let other = app.state.node_on(app.state.store.clone());
+    assert_eq!(ace_server::quota::beat(&app.state).await.unwrap(), 1, "alone at first");
+    assert_eq!(ace_server::quota::beat(&other).await.unwrap(), 2);
+    assert_eq!(ace_server::quota::beat(&app.state).await.unwrap(), 2, "each node counts both");
+    let now_ms = app.state.wall_clock_ms();
+    let mut admitted = 0;
+    for node in [&app.state, &other] {
+        for _ in 0..10 {
+            admitted += usize::from(node.quotas.admit("P-Q", OperationClass::Read, now_ms).await.unwrap().is_ok());
+        }
+    }
+    assert_eq!(admitted, 4, "4 per second in all: 2 on each node");
+    // The rolling day: 10 in all (5 a node), whatever the per-second refills allow.
+    let mut admitted = 0;
+    for second in 1..=20 {
+        for node in [&app.state, &other] {
+            for _ in 0..3 {
+                let at = now_ms + second * 1_000;
+                admitted += usize::from(node.quotas.admit("P-Q", OperationClass::Read, at).await.unwrap().is_ok());
+            }
+        }
+    }
+    assert_eq!(admitted, 6, "10 a day in all, 5 a node: 6 more after the first 4");
+}
