@@ -476,3 +476,103 @@ async fn crash_consistency_under_sigkill_on_postgres() {
         ace_store::baseline::drop_postgres_schema(&url, &schema).await.unwrap();
     }
 }
+
+/// Several nodes (RELIABILITY.md): two `ace serve` processes on one PostgreSQL database, a
+/// partner's creates spread over both, one webhook subscription. Whichever node holds the
+/// subscription's lease delivers; every event reaches the receiver exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_deliver_each_event_once() {
+    let Ok(url) = std::env::var("ACE_TEST_DATABASE_URL") else {
+        eprintln!("skipped: ACE_TEST_DATABASE_URL is not set, so several nodes were not tested");
+        return;
+    };
+    const CREATES: usize = 60;
+    let schema = format!("nodes_{}", std::process::id());
+    ace_store::SqlStore::open_postgres(&url, Some(&schema), 1).await.unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let database = format!("{url}{separator}options=-csearch_path%3D{schema}");
+
+    // The receiver: every POST's event id, in arrival order.
+    let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver_port = receiver.local_addr().unwrap().port();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                let id = headers.get("ace-event-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                sink.lock().unwrap().push((id, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let receiving = tokio::spawn(async move { axum::serve(receiver, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> =
+        (0..2).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
+    let mut servers = Vec::new();
+    for port in &ports {
+        servers.push(start(dir.path(), *port, Some(&database)).await);
+    }
+    let host = format!("127.0.0.1:{}", ports[0]);
+    let token = std::fs::read_to_string(dir.path().join("operator-token")).unwrap().trim().to_string();
+    let post = reqwest::Method::POST;
+    operator(
+        &host,
+        &token,
+        post.clone(),
+        "/partners",
+        json!({"id": "P-N", "name": "Nodes Co", "path": "consulting", "tier": "select"}),
+    )
+    .await;
+    let keys = operator(&host, &token, post.clone(), "/partners/P-N/users", json!({"name": "alice"})).await;
+    operator(
+        &host,
+        &token,
+        reqwest::Method::PUT,
+        "/quotas",
+        json!({"reads_per_second": "unlimited", "writes_per_second": "unlimited"}),
+    )
+    .await;
+    let hook_url = format!("http://127.0.0.1:{receiver_port}/hook");
+    operator(
+        &host,
+        &token,
+        post,
+        "/webhooks",
+        json!({"partner": "P-N", "url": hook_url, "event_types": ["Opportunity Created"]}),
+    )
+    .await;
+    let on_node = |n: usize| Partner {
+        http: reqwest::Client::new(),
+        host: format!("127.0.0.1:{}", ports[n % 2]),
+        key: keys["AccessKeyId"].as_str().unwrap().into(),
+        secret: keys["SecretAccessKey"].as_str().unwrap().into(),
+    };
+    let mut created = BTreeSet::new();
+    for i in 0..CREATES {
+        let v = on_node(i).call("CreateOpportunity", &create_body(&format!("n{i}"))).await.unwrap();
+        created.insert(v["Id"].as_str().unwrap().to_string());
+    }
+    // Until every create's event has arrived, then a while longer for any duplicate.
+    for _ in 0..300 {
+        if received.lock().unwrap().len() >= CREATES {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = received.lock().unwrap().clone();
+    let ids: BTreeSet<&String> = received.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), received.len(), "no event delivered twice: {} deliveries", received.len());
+    let delivered: BTreeSet<String> =
+        received.iter().filter_map(|(_, e)| e["detail"]["opportunity"]["identifier"].as_str().map(String::from)).collect();
+    assert_eq!(delivered, created, "every create's event, once");
+    eprintln!("two nodes: {CREATES} creates spread over both, {} events delivered, each once", received.len());
+    drop(servers);
+    receiving.abort();
+    ace_store::baseline::drop_postgres_schema(&url, &schema).await.unwrap();
+}

@@ -238,7 +238,9 @@ pub trait Store: Send + Sync + 'static {
     async fn put_eligibility_config(&self, effective_ms: i64, config: &EligibilityConfig) -> StoreResult<()>;
     async fn eligibility_config_versions(&self) -> StoreResult<Vec<(i64, EligibilityConfig)>>;
     /// Records a change of a partner's eligibility with its `Partner Eligibility Changed` event.
-    async fn record_eligibility(&self, change: &EligibilityChange, event: &OutboxEvent) -> StoreResult<()>;
+    /// Records a change of a partner's eligibility with its event, unless the latest recorded
+    /// eligibility already is `change.eligible` (another node recorded it): `false` then.
+    async fn record_eligibility(&self, change: &EligibilityChange, event: &OutboxEvent) -> StoreResult<bool>;
     async fn eligibility_history(&self, partner_id: Option<&str>) -> StoreResult<Vec<EligibilityChange>>;
 
     async fn get_referral(&self, id: &str) -> StoreResult<Option<Referral>>;

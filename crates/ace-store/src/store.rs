@@ -494,7 +494,11 @@ pub(crate) fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
     ])
 }
 
+/// Appends an event to the outbox. Its sequence number is drawn under the audit head row's
+/// lock, held to commit, so events become visible in sequence order (see `apply_batch`); the
+/// lock is taken here so that no path can insert an event without it.
 async fn insert_event(tx: &mut Box<dyn Tx>, e: &OutboxEvent) -> StoreResult<()> {
+    tx.exec("UPDATE audit_head SET seq = seq WHERE id = 1", &[]).await?;
     tx.exec(
         "INSERT INTO events (id, partner_id, catalog, detail_type, resource, time_ms, envelope, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
@@ -727,9 +731,6 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
         // Outbox sequence numbers are drawn under the head row's lock, held to commit: events
         // become visible in sequence order, so a dispatcher's cursor never passes an event of
         // a transaction still running (PostgreSQL commits writers concurrently; SQLite has one).
-        if entries.is_empty() {
-            tx.exec("UPDATE audit_head SET seq = seq WHERE id = 1", &[]).await?;
-        }
         for e in &batch.events {
             insert_event(tx, e).await?;
         }
@@ -1700,8 +1701,21 @@ impl Store for SqlStore {
         rows.iter().map(|r| Ok((r.int(0)?, from_json(&r.text(1)?)?))).collect()
     }
 
-    async fn record_eligibility(&self, change: &EligibilityChange, event: &OutboxEvent) -> StoreResult<()> {
+    async fn record_eligibility(&self, change: &EligibilityChange, event: &OutboxEvent) -> StoreResult<bool> {
         let mut tx = self.db.begin().await?;
+        // One writer per partner at a time (a no-op write locks its row on PostgreSQL; SQLite has
+        // one writer anyway), then compare with what is recorded: two nodes evaluating the same
+        // change at once record it once.
+        tx.exec("UPDATE partners SET doc = doc WHERE id = $1", &[change.partner_id.as_str().into()]).await?;
+        let latest = tx
+            .query(
+                "SELECT eligible FROM eligibility_history WHERE partner_id = $1 ORDER BY at_ms DESC LIMIT 1",
+                &[change.partner_id.as_str().into()],
+            )
+            .await?;
+        if latest.first().map(|r| r.int(0)).transpose()? == Some(i64::from(change.eligible)) {
+            return Ok(false);
+        }
         tx.exec(
             "INSERT INTO eligibility_history (partner_id, at_ms, eligible, cause, doc) VALUES ($1, $2, $3, $4, $5)",
             &[
@@ -1714,7 +1728,8 @@ impl Store for SqlStore {
         )
         .await?;
         insert_event(&mut tx, event).await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn eligibility_history(&self, partner_id: Option<&str>) -> StoreResult<Vec<EligibilityChange>> {

@@ -159,6 +159,7 @@ contract!(
     portal_accounts_sessions_and_one_time_invitations,
     dashboard_counts_by_stage_status_and_week,
     use_5_nodes_heartbeat_and_are_counted_while_alive,
+    elig_2_a_change_evaluated_by_two_nodes_at_once_is_recorded_once,
 );
 
 fn partner(id: &str, account: &str) -> PartnerProfile {
@@ -1239,4 +1240,40 @@ async fn use_5_nodes_heartbeat_and_are_counted_while_alive(store: &SqlStore) {
     assert_eq!(store.count_live_nodes(5_000).await.unwrap(), 1, "b stopped beating");
     store.heartbeat_node("c", 100_000_000).await.unwrap();
     assert_eq!(store.count_live_nodes(0).await.unwrap(), 1, "nodes gone for a day are forgotten");
+}
+
+async fn elig_2_a_change_evaluated_by_two_nodes_at_once_is_recorded_once(store: &SqlStore) {
+    use ace_store::EligibilityChange;
+    store.insert_partner(&partner("P-E", "333333333333"), 1).await.unwrap();
+    let change = |eligible: bool, at_ms: i64| EligibilityChange {
+        partner_id: "P-E".into(),
+        at_ms,
+        eligible,
+        cause: "sweep".into(),
+        unmet: vec![],
+    };
+    let event = |id: &str| {
+        ace_domain::events::partner_event(
+            "Partner Eligibility Changed",
+            id.into(),
+            "P-E",
+            "333333333333",
+            json!({}),
+            from_millis(10),
+        )
+    };
+    // Eight nodes see the same first evaluation at once: one records it, with one event.
+    let attempts = (0..8).map(|i| {
+        let (c, e) = (change(true, 10), event(&format!("ev-{i}")));
+        async move { store.record_eligibility(&c, &e).await.unwrap() }
+    });
+    let recorded = futures_join(attempts).await;
+    assert_eq!(recorded.iter().filter(|r| **r).count(), 1, "{recorded:?}");
+    assert_eq!(store.eligibility_history(Some("P-E")).await.unwrap().len(), 1);
+    let events = store.list_events(0, 100).await.unwrap();
+    assert_eq!(events.iter().filter(|(_, e)| e.detail_type == "Partner Eligibility Changed").count(), 1);
+    // A real change is recorded; the same again is not.
+    assert!(store.record_eligibility(&change(false, 20), &event("ev-x")).await.unwrap());
+    assert!(!store.record_eligibility(&change(false, 30), &event("ev-y")).await.unwrap());
+    assert_eq!(store.eligibility_history(Some("P-E")).await.unwrap().len(), 2);
 }
