@@ -155,6 +155,10 @@ try {
     await partner.goto(`${base}/portal/opportunities/${id}?catalog=AWS`);
     assert.equal(await partner.locator("#review-status").innerText(), "Approved");
     await partner.getByText("Validated: welcome to co-sell").waitFor();
+    // Approved: the domain's locked fields are disabled, each saying why; the rest stay editable.
+    assert.ok(await field(partner, "Project.Title").isDisabled(), "the title is locked once approved");
+    await partner.getByText("Project.Title is locked once the opportunity is Approved").waitFor();
+    assert.ok(!(await field(partner, "LifeCycle.Stage").isDisabled()), "the stage stays editable");
     await partner.goto(`${base}/portal`);
     await partner.getByRole("link", { name: id }).waitFor();
     assert.equal(await partner.locator(".alert").count(), 0, "the pipeline lists without error");

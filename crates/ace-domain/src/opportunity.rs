@@ -604,6 +604,30 @@ fn within(path: &str, prefix: &str) -> bool {
     path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.'))
 }
 
+/// SUB-1: why the partner cannot update the record at all in its review state, if it cannot.
+pub fn update_refusal(status: ReviewStatus) -> Option<String> {
+    matches!(status, ReviewStatus::Submitted | ReviewStatus::InReview | ReviewStatus::Rejected)
+        .then(|| format!("the opportunity cannot be updated while its review status is {}", status.as_str()))
+}
+
+/// Why the partner cannot change the field at `path` (an API path such as `Project.Title`) of
+/// `current` now, if it cannot: terminal stages, Action Required and Approved each leave only
+/// some fields editable. `plan_update` refuses by it; the web portal disables fields by it.
+pub fn field_lock(current: &Opportunity, path: &str) -> Option<String> {
+    if current.stage().is_some_and(stage_is_terminal) {
+        return (!TERMINAL_EDITABLE.iter().any(|p| within(path, p)))
+            .then(|| format!("{path} cannot change once the stage is {}", current.stage().unwrap_or_default()));
+    }
+    match current.review_status() {
+        ReviewStatus::ActionRequired => (!ACTION_REQUIRED_EDITABLE.iter().any(|p| within(path, p)))
+            .then(|| format!("{path} cannot change while the review status is Action Required")),
+        ReviewStatus::Approved => {
+            APPROVED_LOCKED.iter().any(|p| within(path, p)).then(|| format!("{path} is locked once the opportunity is Approved"))
+        }
+        _ => None,
+    }
+}
+
 /// The result of a permitted UpdateOpportunity.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UpdatePlan {
@@ -652,12 +676,8 @@ pub fn plan_update(current: &Opportunity, input: &Map<String, Value>, now: Insta
         )]);
     }
 
-    if matches!(status, ReviewStatus::Submitted | ReviewStatus::InReview | ReviewStatus::Rejected) {
-        return Err(vec![business(
-            "LifeCycle.ReviewStatus",
-            FieldErrorCode::InvalidResourceState,
-            format!("the opportunity cannot be updated while its review status is {}", status.as_str()),
-        )]);
+    if let Some(refusal) = update_refusal(status) {
+        return Err(vec![business("LifeCycle.ReviewStatus", FieldErrorCode::InvalidResourceState, refusal)]);
     }
 
     let mut document = document_of(input);
@@ -684,23 +704,8 @@ pub fn plan_update(current: &Opportunity, input: &Map<String, Value>, now: Insta
 
     let changed = changed_paths(&current.document, &document);
     let mut errors = Vec::new();
-    let terminal = current.stage().is_some_and(stage_is_terminal);
     for path in &changed {
-        let refused = if terminal {
-            (!TERMINAL_EDITABLE.iter().any(|p| within(path, p)))
-                .then(|| format!("{path} cannot change once the stage is {}", current.stage().unwrap_or_default()))
-        } else {
-            match status {
-                ReviewStatus::ActionRequired => (!ACTION_REQUIRED_EDITABLE.iter().any(|p| within(path, p)))
-                    .then(|| format!("{path} cannot change while the review status is Action Required")),
-                ReviewStatus::Approved => APPROVED_LOCKED
-                    .iter()
-                    .any(|p| within(path, p))
-                    .then(|| format!("{path} is locked once the opportunity is Approved")),
-                _ => None,
-            }
-        };
-        if let Some(message) = refused {
+        if let Some(message) = field_lock(current, path) {
             errors.push(business(path, FieldErrorCode::ActionNotPermitted, message));
         }
     }
@@ -927,6 +932,21 @@ mod tests {
         };
         o.set_review(status, None, None, now());
         o
+    }
+
+    #[test]
+    fn sub_1_field_locks_follow_the_review_state_and_the_stage() {
+        let draft = opportunity(Catalog::Aws, ReviewStatus::PendingSubmission);
+        assert_eq!(update_refusal(draft.review_status()), None);
+        assert_eq!(field_lock(&draft, "Project.Title"), None);
+        assert!(update_refusal(ReviewStatus::InReview).is_some_and(|m| m.contains("In review")));
+        let approved = opportunity(Catalog::Aws, ReviewStatus::Approved);
+        assert!(field_lock(&approved, "Project.Title").is_some_and(|m| m.contains("locked once the opportunity is Approved")));
+        assert!(field_lock(&approved, "Customer.Account.Address.PostalCode").is_some());
+        assert_eq!(field_lock(&approved, "LifeCycle.Stage"), None);
+        let action = opportunity(Catalog::Aws, ReviewStatus::ActionRequired);
+        assert_eq!(field_lock(&action, "Customer.Account.Address.City"), None, "within an editable prefix");
+        assert!(field_lock(&action, "Project.Title").is_some());
     }
 
     #[test]

@@ -240,7 +240,7 @@ pub struct Field {
     pub value: String,
     pub options: Vec<String>,
     pub required: bool,
-    pub help: &'static str,
+    pub help: String,
     pub error: Option<String>,
     /// Shown but not editable (the review state locks the record).
     pub disabled: bool,
@@ -293,7 +293,7 @@ fn opportunity_fields(value_of: impl Fn(&str) -> String, errors: &FormErrors) ->
             value: value_of(name),
             options: options_for(name),
             required: *required,
-            help,
+            help: help.to_string(),
             error: errors.field(name).cloned(),
             disabled: false,
         })
@@ -451,17 +451,6 @@ const ATTESTATION_FIELDS: [&str; 6] = [
 ];
 const ACTIVITIES: [&str; 5] = ["Workshop", "Architecture review", "Proof of concept", "Demo", "Executive briefing"];
 
-/// Why the review state keeps the partner's edits out (SUB-1): shown above the disabled form.
-fn lock_reason(review_status: &str) -> Option<String> {
-    match review_status {
-        "Submitted" | "In review" => Some(format!(
-            "{review_status}: the operator is reviewing this opportunity, so it cannot be changed until the review ends (SUB-1)."
-        )),
-        "Rejected" => Some("Rejected: a rejected opportunity cannot be changed (SUB-1).".into()),
-        _ => None,
-    }
-}
-
 struct PageInput<'a> {
     form: Option<&'a Fields>,
     errors: FormErrors,
@@ -520,7 +509,7 @@ async fn opportunity_page(
                     Vec::new()
                 },
                 required,
-                help,
+                help: help.to_string(),
                 error: input.errors.field(name).cloned(),
                 disabled: false,
             }
@@ -557,10 +546,21 @@ async fn opportunity_page(
         .collect();
     let solutions: Vec<(String, String)> =
         solutions(state, caller, catalog).await.into_iter().filter(|(id, _)| !associated.contains(id)).collect();
-    let locked = lock_reason(&review_status);
+    // SUB-1: the domain says what the review state and stage leave editable, field by field.
+    let locked = ace_domain::opportunity::update_refusal(record.review_status()).map(|_| match review_status.as_str() {
+        "Rejected" => "Rejected: a rejected opportunity cannot be changed (SUB-1).".to_string(),
+        status => format!(
+            "{status}: the operator is reviewing this opportunity, so it cannot be changed until the review ends (SUB-1)."
+        ),
+    });
     let mut fields = fields;
     for f in &mut fields {
+        // The whole record locked: said once above the form. One field locked: said at it.
         f.disabled = locked.is_some();
+        if let Some(why) = locked.is_none().then(|| ace_domain::opportunity::field_lock(&record, f.name)).flatten() {
+            f.disabled = true;
+            f.help = why;
+        }
     }
     let status = if input.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     Ok(page(
@@ -902,6 +902,24 @@ async fn referral(
     }
 }
 
+/// After one of the referral page's actions: `done` when it was done, 404 when the referral is
+/// not the caller's, the page again with each refusal at its field otherwise.
+async fn after_referral_write(
+    state: &AppState,
+    viewer: &Viewer,
+    caller: &Caller,
+    id: &str,
+    outcome: Result<Value, ApiError>,
+    done: Response,
+    known: &[&str],
+) -> Result<Response, WebError> {
+    match outcome {
+        Ok(_) => Ok(done),
+        Err(ApiError::ResourceNotFound(_)) => Err(WebError::NotFound),
+        Err(e) => referral_page(state, viewer, caller, id, None, FormErrors::from_api(&e, known)).await,
+    }
+}
+
 fn referral_done(id: &str, what: &str) -> Response {
     Redirect::to(&format!("/portal/referrals/{id}?done={what}")).into_response()
 }
@@ -912,11 +930,8 @@ async fn accept(
     PartnerForm { viewer, caller, .. }: PartnerForm,
 ) -> Result<Response, WebError> {
     let input = json!({"Catalog": "AWS", "Identifier": id, "ClientToken": format!("portal-accept-{id}")});
-    match call(&state, &caller, Operation::StartEngagementByAcceptingInvitationTask, input).await {
-        Ok(_) => Ok(referral_done(&id, "accepted")),
-        Err(ApiError::ResourceNotFound(_)) => Err(WebError::NotFound),
-        Err(e) => referral_page(&state, &viewer, &caller, &id, None, FormErrors::from_api(&e, &[])).await,
-    }
+    let outcome = call(&state, &caller, Operation::StartEngagementByAcceptingInvitationTask, input).await;
+    after_referral_write(&state, &viewer, &caller, &id, outcome, referral_done(&id, "accepted"), &[]).await
 }
 
 async fn reject(
@@ -928,11 +943,9 @@ async fn reject(
     if let Some(reason) = form.text("RejectionReason") {
         input["RejectionReason"] = json!(reason);
     }
-    match call(&state, &caller, Operation::RejectEngagementInvitation, input).await {
-        Ok(_) => Ok(Redirect::to("/portal/referrals").into_response()),
-        Err(ApiError::ResourceNotFound(_)) => Err(WebError::NotFound),
-        Err(e) => referral_page(&state, &viewer, &caller, &id, None, FormErrors::from_api(&e, &["RejectionReason"])).await,
-    }
+    let outcome = call(&state, &caller, Operation::RejectEngagementInvitation, input).await;
+    let done = Redirect::to("/portal/referrals").into_response();
+    after_referral_write(&state, &viewer, &caller, &id, outcome, done, &["RejectionReason"]).await
 }
 
 async fn contact(
@@ -947,14 +960,9 @@ async fn contact(
     if let Some(note) = form.text("Note") {
         input["Note"] = json!(note);
     }
-    match call(&state, &caller, Operation::RecordReferralContact, input).await {
-        Ok(_) => Ok(referral_done(&id, "contacted")),
-        Err(ApiError::ResourceNotFound(_)) => Err(WebError::NotFound),
-        Err(e) => {
-            let errors = FormErrors::from_api(&e, &["Channel", "ActingInOwnName", "Note", "ContactedAt"]);
-            referral_page(&state, &viewer, &caller, &id, None, errors).await
-        }
-    }
+    let outcome = call(&state, &caller, Operation::RecordReferralContact, input).await;
+    let known = ["Channel", "ActingInOwnName", "Note", "ContactedAt"];
+    after_referral_write(&state, &viewer, &caller, &id, outcome, referral_done(&id, "contacted"), &known).await
 }
 
 /// REF-5: the customer asked not to be contacted; the partner relays it and the referral closes.
@@ -967,11 +975,9 @@ async fn opt_out(
         "Catalog": "AWS", "InvitationIdentifier": id, "Scope": form.get("Scope"), "Channel": form.get("OptOutChannel"),
         "ReceivedAt": format_timestamp(state.now()),
     });
-    match call(&state, &caller, Operation::RelayOptOut, input).await {
-        Ok(_) => Ok(Redirect::to("/portal/referrals?done=opted-out").into_response()),
-        Err(ApiError::ResourceNotFound(_)) => Err(WebError::NotFound),
-        Err(e) => referral_page(&state, &viewer, &caller, &id, None, FormErrors::from_api(&e, &["Scope"])).await,
-    }
+    let outcome = call(&state, &caller, Operation::RelayOptOut, input).await;
+    let done = Redirect::to("/portal/referrals?done=opted-out").into_response();
+    after_referral_write(&state, &viewer, &caller, &id, outcome, done, &["Scope"]).await
 }
 
 /// A solution of the partner's, associated with the opportunity (a submission needs one).
