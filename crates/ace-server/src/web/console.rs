@@ -31,15 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/console/reviews/{id}/decision", post(decide))
 }
 
-async fn staff(state: &AppState, headers: &HeaderMap) -> Result<Viewer, WebError> {
-    let viewer = session::require(state, headers).await?;
-    if viewer.is_staff(&session::STAFF_ROLES) {
-        Ok(viewer)
-    } else {
-        Err(WebError::NotFound)
-    }
-}
-
 fn text(v: &Value, key: &str) -> String {
     match &v[key] {
         Value::String(s) => s.clone(),
@@ -72,7 +63,7 @@ struct QueueQuery {
 }
 
 async fn queue(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQuery>) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers).await?;
+    let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
     let status = q.status.unwrap_or_else(|| "submitted".into());
     let wanted = review::statuses(Some(&status)).map_err(|e| WebError::Message(StatusCode::BAD_REQUEST, e.message().into()))?;
     let now_ms = state.now().timestamp_millis();
@@ -204,7 +195,7 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
 }
 
 async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers).await?;
+    let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
     review_page(&state, &viewer, &id, None).await
 }
 
@@ -297,7 +288,7 @@ const REFERRAL_SAMPLE: usize = 10_000;
 
 async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     use ace_domain::opportunity::ReviewStatus;
-    let viewer = staff(&state, &headers).await?;
+    let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
     let now = state.now();
     let counts = state.store.opportunity_counts(ace_domain::ids::Catalog::Aws).await?;
     let stages = ace_domain::model::Model::get().enum_values("Stage").map(<[String]>::to_vec).unwrap_or_default();

@@ -38,15 +38,6 @@ pub fn router() -> Router<AppState> {
         .route("/console/audit", get(audit))
 }
 
-async fn staff(state: &AppState, headers: &HeaderMap, roles: &[&str]) -> Result<Viewer, WebError> {
-    let viewer = session::require(state, headers).await?;
-    if viewer.is_staff(roles) {
-        Ok(viewer)
-    } else {
-        Err(WebError::NotFound)
-    }
-}
-
 fn actor(viewer: &Viewer) -> String {
     format!("operator:{}", viewer.account.email)
 }
@@ -84,7 +75,7 @@ fn removed(p: &PartnerProfile) -> String {
 }
 
 async fn partners(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers, &session::STAFF_ROLES).await?;
+    let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
     let reports = crate::eligibility::all_reports(state.store.as_ref(), state.now()).await?;
     let rows = state
         .store
@@ -177,7 +168,7 @@ async fn partner(
     Path(id): Path<String>,
     Query(q): Query<DoneQuery>,
 ) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers, &session::STAFF_ROLES).await?;
+    let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
     let notice = q.done.map(|d| match d.strip_prefix("referred-") {
         Some(referral) => format!("Referral {referral} sent; the partner is notified and has 3 business days to make contact."),
         None => format!("Done: {d}."),
@@ -243,7 +234,7 @@ struct SuppressionPage {
 }
 
 async fn suppression(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers, &PARTNER_MANAGERS).await?;
+    let viewer = session::require_staff(&state, &headers, &PARTNER_MANAGERS).await?;
     let rows = state
         .store
         .list_suppressions()
@@ -337,7 +328,7 @@ async fn terms_page(
 }
 
 async fn terms(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<DoneQuery>) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers, &session::STAFF_ROLES).await?;
+    let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
     let notice = q.done.map(|v| format!("Version {v} published; every partner's event stream is told (MOD-2)."));
     terms_page(&state, &viewer, Fields::default(), notice, None).await
 }
@@ -393,7 +384,7 @@ struct AuditQuery {
 const AUDIT_PAGE: usize = 100;
 
 async fn audit(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AuditQuery>) -> Result<Response, WebError> {
-    let viewer = staff(&state, &headers, &ADMINS).await?;
+    let viewer = session::require_staff(&state, &headers, &ADMINS).await?;
     let nonempty = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
     let query = governance::AuditQuery {
         partner: nonempty(&q.partner),

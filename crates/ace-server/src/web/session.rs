@@ -180,6 +180,14 @@ pub async fn require(state: &AppState, headers: &HeaderMap) -> Result<Viewer, We
     viewer(state, headers).await?.ok_or(WebError::SignIn)
 }
 
+/// Operator staff in one of `roles`; anyone else signed in sees the page that says there is
+/// nothing here.
+pub async fn require_staff(state: &AppState, headers: &HeaderMap, roles: &[&str]) -> Result<Viewer, WebError> {
+    let viewer = require(state, headers).await?;
+    viewer.require_role(roles)?;
+    Ok(viewer)
+}
+
 #[derive(askama::Template)]
 #[template(path = "login.html")]
 struct LoginPage {
@@ -286,11 +294,10 @@ async fn sign_in(
     let stored = account.as_ref().map_or(password::decoy(), |a| a.password_hash.as_str()).to_string();
     let given = password_given.to_string();
     let matches = tokio::task::spawn_blocking(move || password::verify(&given, &stored)).await.unwrap_or(false);
-    let Some(account) = account.filter(|_| matches) else {
+    let Some(account) = account.as_ref().filter(|_| matches).cloned() else {
         state.auth_guard.record_failure(&guard_key, now_ms);
         let locked = state.auth_guard.locked_until(&guard_key, now_ms).is_some();
-        let partner = state.store.get_portal_account(email).await?.and_then(|a| a.partner_id);
-        audit_failure(state, address, email, partner, locked).await;
+        audit_failure(state, address, email, account.and_then(|a| a.partner_id), locked).await;
         return Err(SignInError::Refused(SIGN_IN_FAILED.into()));
     };
     if let Access::Denied(why) = partner_caller(state, &account).await? {
