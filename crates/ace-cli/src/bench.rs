@@ -70,17 +70,66 @@ async fn paced(signer: std::sync::Arc<crate::harness::Client>, per_second: f64, 
     Ok(out)
 }
 
+/// Resident memory of a process, in KiB (`VmRSS` of /proc/PID/status); None off Linux.
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Samples a process's resident memory every 50 ms; `peak()` reads and resets the highest seen.
+struct MemoryWatch {
+    peak_kib: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MemoryWatch {
+    fn start(pid: u32) -> MemoryWatch {
+        use std::sync::atomic::Ordering;
+        let peak_kib = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let peak = peak_kib.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                tick.tick().await;
+                if let Some(kib) = resident_kib(pid) {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+            }
+        });
+        MemoryWatch { peak_kib, task }
+    }
+
+    fn peak_mib(&self) -> f64 {
+        self.peak_kib.swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
+    }
+}
+
+impl Drop for MemoryWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The flood runs against a real `ace serve` process (this binary), so the server's memory is
+/// its own: seeded through the store, then served by the child on a loopback port.
 pub async fn flood(args: FloodBench) -> Result<()> {
     use std::sync::Arc;
-    let (dir, store, state) = server_state().await?;
+    let dir = tempfile_dir()?;
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&dir, "NORMAL").await?);
+    let state = ace_server::AppState::new(
+        store.clone(),
+        Arc::new(ace_server::clock::SystemClock),
+        ace_server::crypto::ServerKey::load_or_create(&dir.join("server.key"))?,
+        ace_server::Settings::default(),
+    );
     let limits = ace_domain::quota::QuotaLimits::default();
     let read_quota = f64::from(limits.reads_per_second.unwrap_or(10));
     let now = state.now();
     let mut rng = Rng(7);
     let mut signers = Vec::new();
     let http = reqwest::Client::new();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let host = listener.local_addr()?.to_string();
+    let host = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
     for i in 0..=args.calm_partners {
         let mut profile = partner(i, &mut rng);
         profile.id = if i == 0 { "P-FLOOD".into() } else { format!("P-CALM-{i:03}") };
@@ -94,10 +143,25 @@ pub async fn flood(args: FloodBench) -> Result<()> {
         store.commit(batch).await?;
         signers.push(Arc::new(crate::harness::bench_user(store.as_ref(), &state, &profile.id, &http, &host).await?));
     }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ace_server::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    drop(state);
+    drop(store);
+    let mut server = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", &host, "--data-dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = server.id().ok_or_else(|| anyhow::anyhow!("the server process exited at once"))?;
+    let mut ready = false;
+    for _ in 0..400 {
+        if http.get(format!("http://{host}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    anyhow::ensure!(ready, "ace serve did not become ready on {host}");
     let flooder = signers[0].clone();
     let calm: Vec<Arc<crate::harness::Client>> = signers[1..].to_vec();
     let calm_rate = read_quota * 0.8;
@@ -113,18 +177,19 @@ pub async fn flood(args: FloodBench) -> Result<()> {
         }
     };
     println!(
-        "flood: {} calm partners at {calm_rate}/s each, one partner at {}x its read quota ({}/s), {} s per phase",
+        "flood: {} calm partners at {calm_rate}/s each, one partner at {}x its read quota ({}/s), {} s per phase; \
+         the server is its own process (pid {pid})",
         calm.len(),
         args.factor,
         read_quota * f64::from(args.factor),
         args.seconds
     );
-    let report = |label: &str, samples: &[(u16, Duration)]| {
+    let report = |label: &str, samples: &[(u16, Duration)], peak_mib: f64| {
         let mut latencies: Vec<Duration> = samples.iter().map(|(_, d)| *d).collect();
         latencies.sort();
         let throttled = samples.iter().filter(|(s, _)| *s != 200).count();
         println!(
-            "{label:<34} calls {:>6}  throttled {:>6}  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms",
+            "{label:<34} calls {:>6}  throttled {:>6}  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  server RSS peak {peak_mib:>6.1} MiB",
             samples.len(),
             throttled,
             percentile(&latencies, 0.50).as_secs_f64() * 1e3,
@@ -132,10 +197,14 @@ pub async fn flood(args: FloodBench) -> Result<()> {
             latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
         );
     };
+    let memory = MemoryWatch::start(pid);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    println!("server RSS when ready, idle: {:.1} MiB", memory.peak_mib());
     // Warm-up (connections, caches), not measured.
     run_calm(1).await?;
+    memory.peak_mib();
     let alone = run_calm(args.seconds).await?;
-    report("calm partners, alone", &alone);
+    report("calm partners, alone", &alone, memory.peak_mib());
 
     // The flood: enough concurrent callers to send factor × quota, each paced.
     let flood_rate = read_quota * f64::from(args.factor);
@@ -145,14 +214,19 @@ pub async fn flood(args: FloodBench) -> Result<()> {
     for t in flood_tasks {
         flooded.extend(t.await??);
     }
-    report("calm partners, beside the flood", &beside);
-    report("flooding partner", &flooded);
+    let flood_peak = memory.peak_mib();
+    report("calm partners, beside the flood", &beside, flood_peak);
+    report("flooding partner", &flooded, flood_peak);
     let admitted = flooded.iter().filter(|(s, _)| *s == 200).count() as f64 / args.seconds as f64;
     let calm_throttled = beside.iter().filter(|(s, _)| *s != 200).count();
     println!(
         "flooding partner admitted {admitted:.1}/s against a quota of {read_quota}/s; calm partners throttled: {calm_throttled}"
     );
-    let _ = stop.send(());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    println!("server RSS a second after the flood: {:.1} MiB", resident_kib(pid).unwrap_or(0) as f64 / 1024.0);
+    drop(memory);
+    server.start_kill()?;
+    let _ = server.wait().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

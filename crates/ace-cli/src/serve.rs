@@ -31,6 +31,11 @@ pub struct ServeArgs {
     /// Start a test clock: real time at start, then still until `ace clock advance`.
     #[arg(long, env = "ACE_TEST_CLOCK")]
     test_clock: bool,
+    /// Start the test clock at this RFC 3339 instant instead of the real time (implies
+    /// --test-clock). Nodes sharing one database and started at the same instant, then advanced
+    /// together, keep one program time.
+    #[arg(long, env = "ACE_TEST_CLOCK_START")]
+    test_clock_start: Option<String>,
     /// The server key as 64 hex characters [default: <data-dir>/server.key, created when missing].
     /// Nodes sharing one PostgreSQL database need the same key.
     #[arg(long, env = "ACE_SERVER_KEY", hide_env_values = true)]
@@ -67,6 +72,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database: Option<String>,
     test_clock: Option<bool>,
+    test_clock_start: Option<String>,
     server_key: Option<String>,
     sqlite_synchronous: Option<String>,
     database_pool_size: Option<usize>,
@@ -84,6 +90,8 @@ pub struct Resolved {
     pub data_dir: PathBuf,
     pub database: Option<String>,
     pub test_clock: bool,
+    /// Where a test clock starts; None: the real time at start.
+    pub test_clock_start: Option<ace_domain::time::Instant>,
     pub server_key: Option<String>,
     pub sqlite_synchronous: String,
     pub database_pool_size: usize,
@@ -112,11 +120,20 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved> {
     if !["full", "normal"].contains(&sqlite_synchronous.to_ascii_lowercase().as_str()) {
         bail!("--sqlite-synchronous must be full or normal, not {sqlite_synchronous:?}");
     }
+    let test_clock_start = match args.test_clock_start.or(file.test_clock_start) {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(&text)
+                .map(|t| ace_domain::time::truncate_to_millis(t.with_timezone(&chrono::Utc)))
+                .map_err(|e| anyhow::anyhow!("--test-clock-start must be an RFC 3339 instant, not {text:?}: {e}"))?,
+        ),
+        None => None,
+    };
     Ok(Resolved {
         listen: args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".parse().expect("static address")),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./ace-data")),
         database,
-        test_clock: args.test_clock || file.test_clock.unwrap_or(false),
+        test_clock: args.test_clock || file.test_clock.unwrap_or(false) || test_clock_start.is_some(),
+        test_clock_start,
         server_key: args.server_key.or(file.server_key),
         sqlite_synchronous,
         database_pool_size: args.database_pool_size.or(file.database_pool_size).unwrap_or(16).max(1),
@@ -157,7 +174,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     };
     let clock: Arc<dyn Clock> = if settings.test_clock {
         tracing::warn!("test clock: time stands still until `ace clock advance`");
-        Arc::new(TestClock::starting_now())
+        Arc::new(settings.test_clock_start.map_or_else(TestClock::starting_now, TestClock::starting_at))
     } else {
         Arc::new(SystemClock)
     };
@@ -320,5 +337,16 @@ mod tests {
         std::fs::write(&config, "bogus = 1\n").unwrap();
         assert!(resolve(ServeArgs { config: Some(config), ..Default::default() }).is_err(), "unknown keys are refused");
         assert!(resolve(ServeArgs { database: Some("mysql://x".into()), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn a_test_clock_start_implies_a_test_clock_and_must_be_an_instant() {
+        let start = |s: &str| resolve(ServeArgs { test_clock_start: Some(s.into()), ..Default::default() });
+        let r = start("2026-03-02T09:00:00.1234+01:00").unwrap();
+        assert!(r.test_clock);
+        assert_eq!(r.test_clock_start.map(ace_domain::time::format_timestamp).as_deref(), Some("2026-03-02T08:00:00.123Z"));
+        let e = start("next monday").unwrap_err().to_string();
+        assert!(e.contains("--test-clock-start must be an RFC 3339 instant"), "{e}");
+        assert_eq!(resolve(ServeArgs::default()).unwrap().test_clock_start, None);
     }
 }

@@ -26,10 +26,15 @@ struct Server {
 }
 
 async fn start(data_dir: &Path, port: u16, database: Option<&str>) -> Server {
+    start_with(data_dir, port, database, &[]).await
+}
+
+async fn start_with(data_dir: &Path, port: u16, database: Option<&str>, extra: &[&str]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ace"));
     command
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
@@ -574,5 +579,132 @@ async fn two_nodes_deliver_each_event_once() {
     eprintln!("two nodes: {CREATES} creates spread over both, {} events delivered, each once", received.len());
     drop(servers);
     receiving.abort();
+    ace_store::baseline::drop_postgres_schema(&url, &schema).await.unwrap();
+}
+
+/// Several nodes (RELIABILITY.md): three `ace serve --test-clock` processes on one PostgreSQL
+/// database, each clock moved a day at a time, all three at once, for 35 program days. Each
+/// move runs the due jobs on that node — the referral deadline sweep (REF-3) and the daily
+/// eligibility sweep (ELIG-2) — so three processes race over every due item (their clocks
+/// start at one instant: one program time). Each pending referral is reminded once and
+/// revoked once, with one event for each action; the accepted referral, contacted but never
+/// updated, turns the partner ineligible after 30 days, recorded once with one event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_run_each_due_job_once() {
+    let Ok(url) = std::env::var("ACE_TEST_DATABASE_URL") else {
+        eprintln!("skipped: ACE_TEST_DATABASE_URL is not set, so several nodes were not tested");
+        return;
+    };
+    const NODES: usize = 3;
+    const PENDING: usize = 8;
+    const DAYS: usize = 35;
+    let schema = format!("sweeps_{}", std::process::id());
+    ace_store::SqlStore::open_postgres(&url, Some(&schema), 1).await.unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let database = format!("{url}{separator}options=-csearch_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> =
+        (0..NODES).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
+    // One program time: every node's test clock starts at the same instant and moves with the others.
+    let start_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut servers = Vec::new();
+    for port in &ports {
+        servers.push(start_with(dir.path(), *port, Some(&database), &["--test-clock-start", &start_at]).await);
+    }
+    let hosts: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let token = std::fs::read_to_string(dir.path().join("operator-token")).unwrap().trim().to_string();
+    let post = reqwest::Method::POST;
+    operator(
+        &hosts[0],
+        &token,
+        post.clone(),
+        "/partners",
+        json!({"id": "P-SWEEP", "name": "Sweep Co", "path": "consulting", "tier": "advanced", "psf_listed": true,
+               "privacy_policy": "https://sweep.example.com/privacy", "referrals_approved": true}),
+    )
+    .await;
+    let keys = operator(&hosts[0], &token, post.clone(), "/partners/P-SWEEP/users", json!({"name": "alice"})).await;
+    operator(&hosts[0], &token, reqwest::Method::PUT, "/quotas", json!({"writes_per_second": "unlimited"})).await;
+    // One referral per node for the pending ones, and one more that is accepted and contacted.
+    let mut pending = Vec::new();
+    for i in 0..=PENDING {
+        let v = operator(
+            &hosts[i % NODES],
+            &token,
+            post.clone(),
+            "/referrals",
+            json!({"partner": "P-SWEEP", "kind": "opportunity", "company": format!("Swept {i}"),
+                   "website": format!("https://swept{i}.example.com"), "country": "US",
+                   "contact_name": "Jane Doe", "contact_email": format!("jane@swept{i}.example.com")}),
+        )
+        .await;
+        pending.push(v["Id"].as_str().unwrap().to_string());
+    }
+    let kept = pending.pop().unwrap();
+    let partner = Partner {
+        http: reqwest::Client::new(),
+        host: hosts[1].clone(),
+        key: keys["AccessKeyId"].as_str().unwrap().into(),
+        secret: keys["SecretAccessKey"].as_str().unwrap().into(),
+    };
+    let accept = json!({"Catalog": "AWS", "Identifier": kept, "ClientToken": "accept-kept"});
+    partner.call("StartEngagementByAcceptingInvitationTask", &accept).await.unwrap();
+    let now = operator(&hosts[1], &token, reqwest::Method::GET, "/clock", Value::Null).await["now"].clone();
+    let contact = json!({"Catalog": "AWS", "InvitationIdentifier": kept, "Channel": "Email", "ContactedAt": now,
+                         "ActingInOwnName": true});
+    partner.ext("RecordReferralContact", &contact).await.unwrap();
+    let eligible = |v: &Value| v["Eligible"].as_bool();
+    let before = operator(&hosts[2], &token, reqwest::Method::GET, "/eligibility/P-SWEEP", Value::Null).await;
+    assert_eq!(eligible(&before), Some(true), "eligible at the start: {before}");
+
+    // A day at a time, every node's clock at once.
+    let mut lines = Vec::new();
+    for _ in 0..DAYS {
+        let moves: Vec<_> = hosts
+            .iter()
+            .map(|host| {
+                let (host, token) = (host.clone(), token.clone());
+                tokio::spawn(async move {
+                    operator(&host, &token, reqwest::Method::POST, "/clock/advance", json!({"duration": "1d"})).await
+                })
+            })
+            .collect();
+        for moved in moves {
+            let view = moved.await.unwrap();
+            lines.extend(view["jobs_run"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()));
+        }
+    }
+    let count = |prefix: &str, id: &str| lines.iter().filter(|l| l.starts_with(prefix) && l.contains(id)).count();
+    for id in &pending {
+        assert_eq!(count("revoked ", id), 1, "{id} revoked exactly once: {lines:?}");
+        assert_eq!(count("remind ", id), 1, "{id} reminded exactly once: {lines:?}");
+    }
+    assert_eq!(count("revoked ", &kept), 0, "the contacted referral stays");
+    let changed: usize = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("eligibility sweep: "))
+        .map(|l| l.split(' ').next().unwrap().parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(changed, 1, "one eligibility change, recorded by one node: {lines:?}");
+    let after = operator(&hosts[0], &token, reqwest::Method::GET, "/eligibility/P-SWEEP", Value::Null).await;
+    assert_eq!(eligible(&after), Some(false), "stale referral updates: {after}");
+    let history = operator(&hosts[1], &token, reqwest::Method::GET, "/eligibility/P-SWEEP/history", Value::Null).await;
+    let history = history["history"].as_array().unwrap();
+    let lost = history.iter().filter(|c| c["eligible"] == json!(false)).count();
+    assert_eq!(lost, 1, "one history row for the change: {history:?}");
+
+    // The outbox agrees: one event per action, whichever node took it.
+    let events = operator(&hosts[2], &token, reqwest::Method::GET, "/events?limit=1000", Value::Null).await;
+    let of_type = |t: &str| events["events"].as_array().unwrap().iter().filter(|e| e["event"]["detail-type"] == json!(t)).count();
+    assert_eq!(of_type("Engagement Invitation Revoked"), PENDING);
+    assert_eq!(of_type("Referral Contact Deadline Approaching"), PENDING);
+    // One event per history row: the first evaluation (partner added) and the change.
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(of_type("Partner Eligibility Changed"), history.len());
+    eprintln!(
+        "three nodes, {DAYS} program days: {PENDING} referrals reminded and revoked once each, one eligibility change, {} job lines",
+        lines.len()
+    );
+    drop(servers);
     ace_store::baseline::drop_postgres_schema(&url, &schema).await.unwrap();
 }
