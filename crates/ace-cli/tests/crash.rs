@@ -588,9 +588,10 @@ async fn two_nodes_deliver_each_event_once() {
 /// eligibility sweep (ELIG-2) — so three processes race over every due item (their clocks
 /// start at one instant: one program time). Each pending referral is reminded once and
 /// revoked once, with one event for each action; the accepted referral, contacted but never
-/// updated, turns the partner ineligible after 30 days, recorded once with one event.
+/// updated, turns the partner ineligible after 30 days, recorded once with one event. Then a
+/// daily quota holds program-wide across the three processes (USE-5).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_run_each_due_job_once() {
+async fn three_nodes_run_each_due_job_once_and_share_quotas() {
     let Ok(url) = std::env::var("ACE_TEST_DATABASE_URL") else {
         eprintln!("skipped: ACE_TEST_DATABASE_URL is not set, so several nodes were not tested");
         return;
@@ -701,8 +702,32 @@ async fn three_nodes_run_each_due_job_once() {
     // One event per history row: the first evaluation (partner added) and the change.
     assert_eq!(history.len(), 2, "{history:?}");
     assert_eq!(of_type("Partner Eligibility Changed"), history.len());
+
+    // USE-5 across processes: a daily read limit of 9 for the partner, three live nodes, each
+    // metering its share (3). By now every node's heartbeat has counted the other two, and
+    // after 6 s no node still holds the limits it cached before (5 s).
+    let unlimited = "unlimited";
+    let quota = json!({"partner": "P-SWEEP", "reads_per_day": 9, "reads_per_second": unlimited,
+                       "writes_per_second": unlimited, "writes_per_day": unlimited});
+    operator(&hosts[0], &token, reqwest::Method::PUT, "/quotas", quota).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let reads: Vec<_> = (0..30)
+        .map(|i| {
+            let on = Partner { host: hosts[i % NODES].clone(), ..partner.clone() };
+            tokio::spawn(async move { on.call("ListOpportunities", &json!({"Catalog": "AWS", "MaxResults": 1})).await })
+        })
+        .collect();
+    let mut admitted = 0;
+    for read in reads {
+        match read.await.unwrap() {
+            Ok(_) => admitted += 1,
+            Err(e) => assert!(e.contains("ThrottlingException") && e.contains("rolling 24 hours"), "{e}"),
+        }
+    }
+    assert_eq!(admitted, 9, "9 reads a day program-wide, 3 on each of three nodes");
     eprintln!(
-        "three nodes, {DAYS} program days: {PENDING} referrals reminded and revoked once each, one eligibility change, {} job lines",
+        "three nodes, {DAYS} program days: {PENDING} referrals reminded and revoked once each, one eligibility change, {} job lines; \
+         {admitted} of 30 reads admitted under a limit of 9 a day",
         lines.len()
     );
     drop(servers);
