@@ -112,7 +112,15 @@ struct PartnerPage {
     removed: String,
     form: Fields,
     notice: Option<String>,
-    error: Option<String>,
+    /// A refused referral or removal, shown in its own section above the form it came from.
+    refer_error: Option<String>,
+    remove_error: Option<String>,
+}
+
+/// Which of the partner page's forms was refused, and why.
+enum Refused {
+    Referral(String),
+    Removal(String),
 }
 
 async fn partner_page(
@@ -121,7 +129,7 @@ async fn partner_page(
     id: &str,
     form: Fields,
     notice: Option<String>,
-    error: Option<String>,
+    refused: Option<Refused>,
 ) -> Result<Response, WebError> {
     let Some(p) = state.store.get_partner(id).await? else { return Ok(not_found(Some(viewer.nav("partners", "")))) };
     let Some(report) = crate::eligibility::report(state.store.as_ref(), id, state.now()).await? else {
@@ -138,7 +146,12 @@ async fn partner_page(
         ),
         ("Approved for referrals".into(), if p.referrals_approved { "yes" } else { "no" }.into()),
     ];
-    let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    let status = if refused.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    let (refer_error, remove_error) = match refused {
+        Some(Refused::Referral(e)) => (Some(e), None),
+        Some(Refused::Removal(e)) => (None, Some(e)),
+        None => (None, None),
+    };
     Ok(page(
         status,
         &PartnerPage {
@@ -152,7 +165,8 @@ async fn partner_page(
             removed: removed(&p),
             form,
             notice,
-            error,
+            refer_error,
+            remove_error,
         },
     ))
 }
@@ -200,7 +214,7 @@ async fn refer(
             audit_action(&state, &viewer, detail, Some(&id)).await?;
             Ok(Redirect::to(&format!("/console/partners/{id}?done=referred-{referral}")).into_response())
         }
-        Err(e) => partner_page(&state, &viewer, &id, form, None, Some(e.message().to_string())).await,
+        Err(e) => partner_page(&state, &viewer, &id, form, None, Some(Refused::Referral(e.message().to_string()))).await,
     }
 }
 
@@ -211,8 +225,8 @@ async fn remove(
 ) -> Result<Response, WebError> {
     viewer.require_role(&PARTNER_MANAGERS)?;
     if !form.checked("confirm") {
-        let error = Some("Tick the box to confirm the removal.".to_string());
-        return partner_page(&state, &viewer, &id, form, None, error).await;
+        let refused = Some(Refused::Removal("Tick the box to confirm the removal.".to_string()));
+        return partner_page(&state, &viewer, &id, form, None, refused).await;
     }
     let input = governance::RemoveInput { scope: form.get("scope").to_string(), reason: form.text("reason") };
     match governance::remove(&state, &actor(&viewer), &id, input).await {
@@ -220,7 +234,7 @@ async fn remove(
             let revoked = v["referrals_revoked"].as_array().map_or(0, Vec::len);
             Ok(Redirect::to(&format!("/console/partners/{id}?done=removed, {revoked} referral(s) revoked")).into_response())
         }
-        Err(e) => partner_page(&state, &viewer, &id, form, None, Some(e.message().to_string())).await,
+        Err(e) => partner_page(&state, &viewer, &id, form, None, Some(Refused::Removal(e.message().to_string()))).await,
     }
 }
 

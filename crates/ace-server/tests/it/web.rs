@@ -592,9 +592,18 @@ async fn ref_1_console_refers_only_through_the_eligibility_gate() {
     let refused = pm.post("/console/partners/P-NEW/referrals", &form).await;
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert!(refused.body.contains("may not receive referrals"), "{}", refused.body);
+    assert!(refused.body.contains("id=\"refer-error\""), "shown in the referral section: {}", refused.body);
 
     let page = pm.get("/console/partners/P-ELIG").await;
     assert!(page.body.contains("Send referral"));
+    // A bad input is refused beside the form, with what was typed kept.
+    let mut bad = form.clone();
+    bad[4] = ("country", "Atlantis");
+    let refused = pm.post("/console/partners/P-ELIG/referrals", &bad).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let alert = refused.body.split("id=\"refer-error\">").nth(1).expect("the referral section's alert");
+    assert!(alert.to_lowercase().contains("country"), "names the field: {alert}");
+    assert!(refused.body.contains("value=\"Gated Co\"") && refused.body.contains("value=\"Atlantis\""), "{}", refused.body);
     let sent = pm.post("/console/partners/P-ELIG/referrals", &[&form[..1], &form[1..]].concat()).await;
     assert_eq!(sent.status, 303, "{}", sent.body);
     let listed = app.operator("GET", "/referrals?partner=P-ELIG", Value::Null).await;
@@ -611,7 +620,7 @@ async fn rem_1_console_removal_needs_confirmation_and_ends_the_partners_sessions
     let admin = staff_member(&app, "admin@op.example", "admin").await;
     let csrf = admin.get("/console/partners/P-WEB").await.csrf();
     let unconfirmed = admin.post("/console/partners/P-WEB/remove", &[("_csrf", &csrf), ("scope", "all")]).await;
-    assert!(unconfirmed.body.contains("Tick the box"), "{}", unconfirmed.body);
+    assert!(unconfirmed.body.contains("id=\"remove-error\">Tick the box"), "{}", unconfirmed.body);
     assert_eq!(alice.get("/portal").await.status, 200, "nothing happened");
     let removed = admin
         .post("/console/partners/P-WEB/remove", &[("_csrf", &csrf), ("scope", "all"), ("reason", "test"), ("confirm", "yes")])
