@@ -690,6 +690,12 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
     let t = Clock::now();
     let reports = ace_server::eligibility::all_reports(store.as_ref(), now).await?;
     let eligibility_ms = t.elapsed().as_secs_f64() * 1e3;
+    // The operator console's dashboard: its two counting queries over the whole catalog.
+    progress(args.json, "console dashboard counts");
+    let t = Clock::now();
+    store.opportunity_counts(ace_domain::ids::Catalog::Aws).await?;
+    store.submissions_by_week(ace_domain::ids::Catalog::Aws, now.timestamp_millis() - 8 * 7 * 86_400_000).await?;
+    let dashboard_ms = t.elapsed().as_secs_f64() * 1e3;
     progress(args.json, &format!("deadline sweep over {} referrals, 1% due", sizes.sweep_referrals));
     let (sweep_ms, swept) = sweep(&store, &sweep_state, sizes.sweep_referrals, now).await?;
     let database_mb = if args.database.is_some() { None } else { Some(round(dir_size_mb(&work.join("server")))) };
@@ -703,6 +709,7 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
         "create_batches_per_commit": args.database.is_none().then(|| round(per_commit)),
         "eligibility_all_partners_ms": round(eligibility_ms),
         "eligibility_partners": reports.len(),
+        "dashboard_counts_ms": round(dashboard_ms),
         "sweep_ms": round(sweep_ms),
         "sweep_referrals": sizes.sweep_referrals,
         "sweep_actions": swept,
@@ -740,6 +747,7 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
     }
     println!("raw inserts in batches of 1,000: {batch_rate:.0} rows/s");
     println!("eligibility of all {} partners: {eligibility_ms:.1} ms", reports.len());
+    println!("console dashboard counts over {seeded_total} opportunities: {dashboard_ms:.1} ms");
     println!("deadline sweep over {} open referrals, 1% due: {sweep_ms:.1} ms ({swept} actions)", sizes.sweep_referrals);
     if args.database.is_none() {
         println!("group commit: {per_commit:.1} CreateOpportunity batches per transaction (fsync)");

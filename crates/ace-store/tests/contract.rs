@@ -520,6 +520,9 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         "DROP TABLE portal_sessions",
         "DROP TABLE portal_invitations",
         "DROP TABLE nodes",
+        // Nor 13 (the dashboard's indexes).
+        "DROP INDEX opportunities_by_stage",
+        "DROP INDEX opportunities_by_submitted",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;
