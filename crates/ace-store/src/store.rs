@@ -758,10 +758,19 @@ async fn commit_one(db: &dyn Database, batch: WriteBatch) -> StoreResult<BatchOu
 /// Deleted data must not linger in the WAL either. The batches are committed: a scrub that
 /// fails is not reported as a failed write; it is owed, and retried after the next commit.
 pub(crate) async fn after_commit(db: &dyn Database, batches: &[WriteBatch]) {
-    if db.scrub_owed() || batches.iter().any(|b| !b.shred_referrals.is_empty() || !b.delete_opportunities.is_empty()) {
-        if let Err(e) = db.scrub().await {
-            tracing::warn!(error = %e, "could not scrub the database after a deletion");
-        }
+    if wants_scrub(db, batches) {
+        scrub(db).await;
+    }
+}
+
+/// Whether committed batches deleted data (or an earlier scrub is still owed).
+pub(crate) fn wants_scrub(db: &dyn Database, batches: &[WriteBatch]) -> bool {
+    db.scrub_owed() || batches.iter().any(|b| !b.shred_referrals.is_empty() || !b.delete_opportunities.is_empty())
+}
+
+pub(crate) async fn scrub(db: &dyn Database) {
+    if let Err(e) = db.scrub().await {
+        tracing::warn!(error = %e, "could not scrub the database after a deletion");
     }
 }
 

@@ -1027,6 +1027,43 @@ async fn rem_2_shredding_destroys_the_key_and_leaves_only_the_record(store: &Sql
     assert_eq!(after.id, referral.id, "the record of what was deleted remains");
 }
 
+/// REM-2 under a burst (SQLite): 60 deletions committed at once share commit groups, and the
+/// scrub that follows them is deferred to the end of the burst (or a second into it), not run
+/// after each group; still, once the burst is over, no deleted byte is left in the database
+/// file or its WAL.
+#[tokio::test]
+async fn rem_2_a_burst_of_deletions_leaves_nothing_in_the_files() {
+    let f = sqlite().await;
+    let dir = f._dir.as_ref().unwrap().path().to_path_buf();
+    let company = |n: i64| format!("Qzburst{n:03}Secret");
+    for n in 1..=60 {
+        insert(&f.store, opportunity("P-A", Catalog::Aws, n, &company(n), 10)).await;
+    }
+    // How many of the companies' names the database file and its WAL hold, in any case.
+    let present = || {
+        let mut bytes = std::fs::read(dir.join("ace.db")).unwrap();
+        bytes.extend(std::fs::read(dir.join("ace.db-wal")).unwrap_or_default());
+        bytes.make_ascii_lowercase();
+        bytes.windows(7).filter(|w| *w == b"qzburst").count()
+    };
+    assert!(present() >= 60, "the companies are on disk before");
+    let deletions = (1..=60).map(|n| {
+        f.store.commit(WriteBatch { delete_opportunities: vec![(Catalog::Aws, format!("O{n}"))], ..Default::default() })
+    });
+    let outcomes = futures_join(deletions).await;
+    assert!(outcomes.iter().all(|o| o == &Ok(BatchOutcome::Committed)), "{outcomes:?}");
+    // Answers come before the scrub (housekeeping, not part of the write): wait for it.
+    let mut left = present();
+    for _ in 0..100 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        left = present();
+    }
+    assert_eq!(left, 0, "traces of deleted companies still in the database file or WAL");
+}
+
 async fn use_1_at_most_two_keys_per_user_each_with_status_and_last_use(store: &SqlStore) {
     let u = UserRecord {
         partner_id: "P-A".into(),
