@@ -145,11 +145,20 @@ pub async fn flood(args: FloodBench) -> Result<()> {
     }
     drop(state);
     drop(store);
-    let mut server = tokio::process::Command::new(std::env::current_exe()?)
+    // The child serves exactly this data directory: no `ACE_*` setting of the caller's (another
+    // database, key or config file) reaches it. Its log goes to the directory.
+    let log = std::fs::File::create(dir.join("server.log"))?;
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ACE_") {
+            command.env_remove(name);
+        }
+    }
+    let mut server = command
         .args(["serve", "--listen", &host, "--data-dir"])
         .arg(&dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
         .kill_on_drop(true)
         .spawn()?;
     let pid = server.id().ok_or_else(|| anyhow::anyhow!("the server process exited at once"))?;
@@ -161,7 +170,10 @@ pub async fn flood(args: FloodBench) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    anyhow::ensure!(ready, "ace serve did not become ready on {host}");
+    if !ready {
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        anyhow::bail!("ace serve did not become ready on {host}; its log:\n{log}");
+    }
     let flooder = signers[0].clone();
     let calm: Vec<Arc<crate::harness::Client>> = signers[1..].to_vec();
     let calm_rate = read_quota * 0.8;

@@ -72,7 +72,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database: Option<String>,
     test_clock: Option<bool>,
-    test_clock_start: Option<String>,
+    test_clock_start: Option<Moment>,
     server_key: Option<String>,
     sqlite_synchronous: Option<String>,
     database_pool_size: Option<usize>,
@@ -81,6 +81,23 @@ struct FileConfig {
     demo: Option<bool>,
     webhook_allow_private: Option<bool>,
     webhook_retry_window: Option<String>,
+}
+
+/// An instant in the config file: a TOML date-time (`2026-03-02T09:00:00Z`) or a string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Moment {
+    Text(String),
+    Datetime(toml::value::Datetime),
+}
+
+impl Moment {
+    fn text(self) -> String {
+        match self {
+            Moment::Text(s) => s,
+            Moment::Datetime(d) => d.to_string(),
+        }
+    }
 }
 
 /// Settings after merging flags, environment, config file and defaults.
@@ -120,7 +137,7 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved> {
     if !["full", "normal"].contains(&sqlite_synchronous.to_ascii_lowercase().as_str()) {
         bail!("--sqlite-synchronous must be full or normal, not {sqlite_synchronous:?}");
     }
-    let test_clock_start = match args.test_clock_start.or(file.test_clock_start) {
+    let test_clock_start = match args.test_clock_start.or(file.test_clock_start.map(Moment::text)) {
         Some(text) => Some(
             chrono::DateTime::parse_from_rfc3339(&text)
                 .map(|t| ace_domain::time::truncate_to_millis(t.with_timezone(&chrono::Utc)))
@@ -348,5 +365,17 @@ mod tests {
         let e = start("next monday").unwrap_err().to_string();
         assert!(e.contains("--test-clock-start must be an RFC 3339 instant"), "{e}");
         assert_eq!(resolve(ServeArgs::default()).unwrap().test_clock_start, None);
+        // In the config file, as a TOML date-time or as a string.
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ace.toml");
+        for line in ["test_clock_start = 2026-03-02T09:00:00Z", "test_clock_start = \"2026-03-02T09:00:00Z\""] {
+            std::fs::write(&config, line).unwrap();
+            let r = resolve(ServeArgs { config: Some(config.clone()), ..Default::default() }).unwrap();
+            assert!(r.test_clock, "{line}");
+            assert_eq!(r.test_clock_start.map(ace_domain::time::format_timestamp).as_deref(), Some("2026-03-02T09:00:00.000Z"));
+        }
+        std::fs::write(&config, "test_clock_start = 2026-03-02T09:00:00").unwrap();
+        let e = format!("{:#}", resolve(ServeArgs { config: Some(config), ..Default::default() }).unwrap_err());
+        assert!(e.contains("RFC 3339"), "a date-time without an offset is refused: {e}");
     }
 }

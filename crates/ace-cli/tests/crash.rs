@@ -41,9 +41,14 @@ async fn start_with(data_dir: &Path, port: u16, database: Option<&str>, extra: &
     if let Some(url) = database {
         command.args(["--database", url]);
     }
-    let child = command.spawn().expect("ace serve starts");
+    let mut child = command.spawn().expect("ace serve starts");
     let http = reqwest::Client::new();
     for _ in 0..200 {
+        // A server that already gave up (it could not listen: the port taken meanwhile) does
+        // not pass for ready because something else answers there.
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("ace serve on port {port} exited: {status}");
+        }
         if http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
             return Server { child };
         }
@@ -675,10 +680,12 @@ async fn three_nodes_run_each_due_job_once_and_share_quotas() {
             lines.extend(view["jobs_run"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()));
         }
     }
+    // What each move reported. The outbox below is the proof: each node also runs its jobs
+    // once a minute of real time, and what such a run did is only logged.
     let count = |prefix: &str, id: &str| lines.iter().filter(|l| l.starts_with(prefix) && l.contains(id)).count();
     for id in &pending {
-        assert_eq!(count("revoked ", id), 1, "{id} revoked exactly once: {lines:?}");
-        assert_eq!(count("remind ", id), 1, "{id} reminded exactly once: {lines:?}");
+        assert!(count("revoked ", id) <= 1, "{id} revoked at most once: {lines:?}");
+        assert!(count("remind ", id) <= 1, "{id} reminded at most once: {lines:?}");
     }
     assert_eq!(count("revoked ", &kept), 0, "the contacted referral stays");
     let changed: usize = lines
@@ -686,7 +693,7 @@ async fn three_nodes_run_each_due_job_once_and_share_quotas() {
         .filter_map(|l| l.strip_prefix("eligibility sweep: "))
         .map(|l| l.split(' ').next().unwrap().parse::<usize>().unwrap())
         .sum();
-    assert_eq!(changed, 1, "one eligibility change, recorded by one node: {lines:?}");
+    assert!(changed <= 1, "one eligibility change, recorded by one node: {lines:?}");
     let after = operator(&hosts[0], &token, reqwest::Method::GET, "/eligibility/P-SWEEP", Value::Null).await;
     assert_eq!(eligible(&after), Some(false), "stale referral updates: {after}");
     let history = operator(&hosts[1], &token, reqwest::Method::GET, "/eligibility/P-SWEEP/history", Value::Null).await;
@@ -697,20 +704,30 @@ async fn three_nodes_run_each_due_job_once_and_share_quotas() {
     // The outbox agrees: one event per action, whichever node took it.
     let events = operator(&hosts[2], &token, reqwest::Method::GET, "/events?limit=1000", Value::Null).await;
     let of_type = |t: &str| events["events"].as_array().unwrap().iter().filter(|e| e["event"]["detail-type"] == json!(t)).count();
+    let about = |t: &str, id: &str| {
+        let of = |e: &&Value| e["event"]["detail-type"] == json!(t) && e["event"]["detail"].to_string().contains(id);
+        events["events"].as_array().unwrap().iter().filter(of).count()
+    };
+    for id in &pending {
+        assert_eq!(about("Engagement Invitation Revoked", id), 1, "{id} revoked exactly once");
+        assert_eq!(about("Referral Contact Deadline Approaching", id), 1, "{id} reminded exactly once");
+    }
+    assert_eq!(about("Engagement Invitation Revoked", &kept), 0);
     assert_eq!(of_type("Engagement Invitation Revoked"), PENDING);
-    assert_eq!(of_type("Referral Contact Deadline Approaching"), PENDING);
     // One event per history row: the first evaluation (partner added) and the change.
     assert_eq!(history.len(), 2, "{history:?}");
     assert_eq!(of_type("Partner Eligibility Changed"), history.len());
 
     // USE-5 across processes: a daily read limit of 9 for the partner, three live nodes, each
-    // metering its share (3). By now every node's heartbeat has counted the other two, and
-    // after 6 s no node still holds the limits it cached before (5 s).
+    // metering its share (3). Once a heartbeat period and a limits-cache lifetime have passed,
+    // every node has counted the other two and none holds the limits it cached before.
     let unlimited = "unlimited";
     let quota = json!({"partner": "P-SWEEP", "reads_per_day": 9, "reads_per_second": unlimited,
                        "writes_per_second": unlimited, "writes_per_day": unlimited});
     operator(&hosts[0], &token, reqwest::Method::PUT, "/quotas", quota).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    let settle = ace_server::quota::HEARTBEAT_EVERY.max(Duration::from_millis(ace_server::quota::LIMITS_CACHE_MS as u64))
+        + Duration::from_secs(1);
+    tokio::time::sleep(settle).await;
     let reads: Vec<_> = (0..30)
         .map(|i| {
             let on = Partner { host: hosts[i % NODES].clone(), ..partner.clone() };

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use ace_domain::quota::{node_share, OperationClass, QuotaLimits, RollingDay, TokenBucket};
 use ace_store::{Store, StoreResult};
 
-const LIMITS_CACHE_MS: i64 = 5_000;
+pub const LIMITS_CACHE_MS: i64 = 5_000;
 
 struct Meter {
     bucket: TokenBucket,
@@ -89,7 +89,7 @@ impl QuotaGate {
 }
 
 /// How often a node says it is alive, and how long one that stopped still counts.
-const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 const NODE_ALIVE_MS: i64 = 15_000;
 
 /// One heartbeat: records this node and updates the live-node count its meters share by.

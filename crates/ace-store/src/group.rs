@@ -71,7 +71,7 @@ impl GroupCommit {
 }
 
 async fn drain(queue: Arc<Mutex<Queue>>, db: Arc<dyn Database>) {
-    // A scrub owed by groups this drainer committed; it never stops owing one.
+    // A scrub owed by groups this drainer committed: the drainer does not exit while one is.
     let mut owed = false;
     let mut last_scrub = std::time::Instant::now();
     loop {
@@ -85,7 +85,13 @@ async fn drain(queue: Arc<Mutex<Queue>>, db: Arc<dyn Database>) {
             queue.pending.drain(..n).collect()
         };
         if owed && (group.is_empty() || last_scrub.elapsed() >= SCRUB_AT_LEAST_EVERY) {
-            scrub(db.as_ref()).await;
+            // In a task of its own too, so a panic cannot stop the drainer (and every write
+            // with it). A scrub that did not finish stays owed in the database (`scrub_owed`),
+            // and the next group's commit asks for it again.
+            let db = db.clone();
+            if let Err(e) = tokio::spawn(async move { scrub(db.as_ref()).await }).await {
+                tracing::error!(error = %e, "a scrub after a deletion failed");
+            }
             owed = false;
             last_scrub = std::time::Instant::now();
         }

@@ -1027,27 +1027,29 @@ async fn rem_2_shredding_destroys_the_key_and_leaves_only_the_record(store: &Sql
     assert_eq!(after.id, referral.id, "the record of what was deleted remains");
 }
 
-/// REM-2 under a burst (SQLite): 60 deletions committed at once share commit groups, and the
-/// scrub that follows them is deferred to the end of the burst (or a second into it), not run
-/// after each group; still, once the burst is over, no deleted byte is left in the database
-/// file or its WAL.
-#[tokio::test]
+/// REM-2 under a burst (SQLite): 300 deletions committed at once fill more than one commit
+/// group (at most 256 batches each), and the scrub is deferred until the queue is empty (or a
+/// second has passed); once the burst is over, no byte of the deleted rows is left in the
+/// database file or its WAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rem_2_a_burst_of_deletions_leaves_nothing_in_the_files() {
+    const N: i64 = 300;
     let f = sqlite().await;
     let dir = f._dir.as_ref().unwrap().path().to_path_buf();
-    let company = |n: i64| format!("Qzburst{n:03}Secret");
-    for n in 1..=60 {
-        insert(&f.store, opportunity("P-A", Catalog::Aws, n, &company(n), 10)).await;
-    }
-    // How many of the companies' names the database file and its WAL hold, in any case.
+    let batch = WriteBatch {
+        insert_opportunities: (1..=N).map(|n| opportunity("P-A", Catalog::Aws, n, &format!("Qzburst{n:03}Secret"), 10)).collect(),
+        ..Default::default()
+    };
+    assert_eq!(f.store.commit(batch).await, Ok(BatchOutcome::Committed));
+    // How many traces of the companies' names the database file and its WAL hold, any case.
     let present = || {
         let mut bytes = std::fs::read(dir.join("ace.db")).unwrap();
         bytes.extend(std::fs::read(dir.join("ace.db-wal")).unwrap_or_default());
         bytes.make_ascii_lowercase();
         bytes.windows(7).filter(|w| *w == b"qzburst").count()
     };
-    assert!(present() >= 60, "the companies are on disk before");
-    let deletions = (1..=60).map(|n| {
+    assert!(present() >= N as usize, "the companies are on disk before");
+    let deletions = (1..=N).map(|n| {
         f.store.commit(WriteBatch { delete_opportunities: vec![(Catalog::Aws, format!("O{n}"))], ..Default::default() })
     });
     let outcomes = futures_join(deletions).await;

@@ -627,6 +627,19 @@ async fn rem_1_console_removal_needs_confirmation_and_ends_the_partners_sessions
         .await;
     assert_eq!(removed.status, 303, "{}", removed.body);
     assert_eq!(alice.get("/portal").await.location.as_deref(), Some("/login"), "the partner's session ended");
+    // A referral form from a tab opened before the removal: refused, and the refusal shown
+    // although the removed partner's page no longer has the form.
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("kind", "lead"),
+        ("company", "Late Co"),
+        ("website", "https://late.example.com"),
+        ("country", "US"),
+    ];
+    let late = admin.post("/console/partners/P-WEB/referrals", &form).await;
+    assert_eq!(late.status, 409, "{}", late.body);
+    assert!(!late.body.contains("Send referral"), "no form for a removed partner");
+    assert!(late.body.contains("id=\"refer-error\""), "{}", late.body);
     let reviewer = staff_member(&app, "rita@op.example", "reviewer").await;
     let csrf = reviewer.get("/console").await.csrf();
     let page = reviewer.post("/console/partners/P-WEB/remove", &[("_csrf", &csrf), ("scope", "all"), ("confirm", "yes")]).await;
