@@ -470,6 +470,14 @@ async fn crash_consistency_under_sigkill_on_sqlite() {
     crash_run(None, 1).await;
 }
 
+/// A fresh schema in the test database, created and migrated, and the URL a server reaches it
+/// by (through its search path). Drop it with `drop_postgres_schema(url, schema)`.
+async fn postgres_schema(url: &str, schema: &str) -> String {
+    ace_store::SqlStore::open_postgres(url, Some(schema), 1).await.unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-csearch_path%3D{schema}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_consistency_under_sigkill_on_postgres() {
     let Ok(url) = std::env::var("ACE_TEST_DATABASE_URL") else {
@@ -478,10 +486,7 @@ async fn crash_consistency_under_sigkill_on_postgres() {
     };
     for nodes in [1, 2] {
         let schema = format!("crash_{}_{nodes}", std::process::id());
-        // Creates and migrates the schema; the servers then use it through their search path.
-        ace_store::SqlStore::open_postgres(&url, Some(&schema), 1).await.unwrap();
-        let separator = if url.contains('?') { '&' } else { '?' };
-        let server_url = format!("{url}{separator}options=-csearch_path%3D{schema}");
+        let server_url = postgres_schema(&url, &schema).await;
         crash_run(Some(&server_url), nodes).await;
         ace_store::baseline::drop_postgres_schema(&url, &schema).await.unwrap();
     }
@@ -498,9 +503,7 @@ async fn two_nodes_deliver_each_event_once() {
     };
     const CREATES: usize = 60;
     let schema = format!("nodes_{}", std::process::id());
-    ace_store::SqlStore::open_postgres(&url, Some(&schema), 1).await.unwrap();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let database = format!("{url}{separator}options=-csearch_path%3D{schema}");
+    let database = postgres_schema(&url, &schema).await;
 
     // The receiver: every POST's event id, in arrival order.
     let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
@@ -605,9 +608,7 @@ async fn three_nodes_run_each_due_job_once_and_share_quotas() {
     const PENDING: usize = 8;
     const DAYS: usize = 35;
     let schema = format!("sweeps_{}", std::process::id());
-    ace_store::SqlStore::open_postgres(&url, Some(&schema), 1).await.unwrap();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let database = format!("{url}{separator}options=-csearch_path%3D{schema}");
+    let database = postgres_schema(&url, &schema).await;
     let dir = tempfile::tempdir().unwrap();
     let ports: Vec<u16> =
         (0..NODES).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
