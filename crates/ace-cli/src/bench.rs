@@ -77,7 +77,7 @@ fn resident_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Samples a process's resident memory every 50 ms; `peak()` reads and resets the highest seen.
+/// Samples a process's resident memory every 50 ms; `peak_mib()` reads and resets the highest seen.
 struct MemoryWatch {
     peak_kib: std::sync::Arc<std::sync::atomic::AtomicU64>,
     task: tokio::task::JoinHandle<()>,
