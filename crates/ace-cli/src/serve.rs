@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// How long a failing webhook delivery is retried before it is parked as dead, e.g. `24h`.
     #[arg(long, env = "ACE_WEBHOOK_RETRY_WINDOW")]
     webhook_retry_window: Option<String>,
+    /// Webhook subscriptions one partner may hold at once (default 10).
+    #[arg(long, env = "ACE_WEBHOOK_MAX_PER_PARTNER")]
+    webhook_max_per_partner: Option<usize>,
 }
 
 /// The `--config` file: the same settings, all optional.
@@ -81,6 +84,7 @@ struct FileConfig {
     demo: Option<bool>,
     webhook_allow_private: Option<bool>,
     webhook_retry_window: Option<String>,
+    webhook_max_per_partner: Option<usize>,
 }
 
 /// An instant in the config file: a TOML date-time (`2026-03-02T09:00:00Z`) or a string.
@@ -117,6 +121,7 @@ pub struct Resolved {
     pub demo: bool,
     pub webhook_allow_private: bool,
     pub webhook_retry_window: chrono::TimeDelta,
+    pub webhook_max_per_partner: usize,
 }
 
 pub fn resolve(args: ServeArgs) -> Result<Resolved> {
@@ -162,6 +167,10 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved> {
             Some(d) => ace_domain::time::parse_duration(&d).map_err(|e| anyhow::anyhow!("--webhook-retry-window: {e}"))?,
             None => chrono::TimeDelta::hours(24),
         },
+        webhook_max_per_partner: args
+            .webhook_max_per_partner
+            .or(file.webhook_max_per_partner)
+            .unwrap_or(ace_server::webhooks::MAX_PER_PARTNER_DEFAULT),
     })
 }
 
@@ -204,6 +213,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         let mut s = Settings { region: settings.region.clone(), ..Settings::default() };
         s.delivery.allow_private = settings.webhook_allow_private;
         s.delivery.retry_window = settings.webhook_retry_window;
+        s.delivery.max_per_partner = settings.webhook_max_per_partner;
         s
     });
     if settings.demo {

@@ -187,6 +187,11 @@ impl Model {
         Model { operations: raw.operations, shapes: raw.shapes, patterns }
     }
 
+    /// Every operation the model declares, in no particular order.
+    pub fn operation_names(&self) -> impl Iterator<Item = &str> {
+        self.operations.keys().map(String::as_str)
+    }
+
     pub fn has_operation(&self, name: &str) -> bool {
         self.operations.contains_key(name)
     }
@@ -202,6 +207,11 @@ impl Model {
     /// The enum values of a string shape, as the model lists them.
     pub fn enum_values(&self, shape: &str) -> Option<&[String]> {
         self.shapes.get(shape)?.enum_values.as_deref()
+    }
+
+    /// Whether structure `shape` requires member `member`.
+    pub fn is_required(&self, shape: &str, member: &str) -> bool {
+        self.shapes.get(shape).is_some_and(|s| s.required.iter().any(|m| m == member))
     }
 
     /// The shape of member `member` of structure `shape`.

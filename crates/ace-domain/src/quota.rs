@@ -3,23 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Partner Central's classes (digest §3.7): every operation is a read or a write.
+/// Partner Central's classes (digest §3.7): every operation is a read or a write; the partner
+/// API's operation registry says which.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationClass {
     Read,
     Write,
-}
-
-impl OperationClass {
-    /// Reads are the `Get…` and `List…` operations (the Selling API's and this project's
-    /// extensions alike); everything else writes.
-    pub fn of(operation: &str) -> OperationClass {
-        if operation.starts_with("Get") || operation.starts_with("List") {
-            OperationClass::Read
-        } else {
-            OperationClass::Write
-        }
-    }
 }
 
 /// Limits of one partner; `None` is unlimited.
@@ -166,11 +155,6 @@ mod tests {
         assert_eq!(d.per_second(OperationClass::Write), Some(1));
         assert_eq!(d.per_day(OperationClass::Read), Some(100_000));
         assert_eq!(d.per_day(OperationClass::Write), Some(10_000));
-        assert_eq!(OperationClass::of("CreateOpportunity"), OperationClass::Write);
-        assert_eq!(OperationClass::of("SubmitOpportunity"), OperationClass::Write);
-        assert_eq!(OperationClass::of("ListOpportunities"), OperationClass::Read);
-        assert_eq!(OperationClass::of("GetCurrentTerms"), OperationClass::Read);
-        assert_eq!(OperationClass::of("AcceptTerms"), OperationClass::Write);
     }
 
     #[test]

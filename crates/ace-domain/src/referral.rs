@@ -198,7 +198,18 @@ impl ReferralRequest {
             keys.push(email_suppression_key(email));
         }
         keys.extend(domain_suppression_key(&self.customer.website));
-        keys
+        keys.into_iter().map(|k| scoped_suppression_key(self.catalog, &self.partner_id, &k)).collect()
+    }
+}
+
+/// REF-5, USE-4: where a suppression lives. In the `AWS` catalog the list is the program's,
+/// consulted for every partner's referrals. In the `Sandbox` it is the partner's own: a
+/// simulated opt-out never suppresses a real customer, and a simulated referral never reveals
+/// that a customer opted out of another partner's outreach.
+pub fn scoped_suppression_key(catalog: Catalog, partner_id: &str, key: &str) -> String {
+    match catalog {
+        Catalog::Aws => key.to_string(),
+        Catalog::Sandbox => format!("sandbox:{partner_id}:{key}"),
     }
 }
 
@@ -574,6 +585,16 @@ mod tests {
         let mut sandbox = referral();
         sandbox.catalog = Catalog::Sandbox;
         assert!(sandbox.reject(None, t(23, 11)).is_ok(), "the reason is optional outside the AWS catalog");
+    }
+
+    #[test]
+    fn ref_5_sandbox_suppressions_are_the_partners_own_and_never_the_programs() {
+        let program = email_suppression_key("jane@example.com");
+        assert_eq!(scoped_suppression_key(Catalog::Aws, "P-A", &program), program);
+        let a = scoped_suppression_key(Catalog::Sandbox, "P-A", &program);
+        let b = scoped_suppression_key(Catalog::Sandbox, "P-B", &program);
+        assert_ne!(a, program);
+        assert_ne!(a, b);
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub struct AppState {
     pub server_key: Arc<ServerKey>,
     pub quotas: Arc<QuotaGate>,
     pub auth_guard: Arc<AuthGuard>,
+    /// Password verifications running at once (each holds ~19 MiB for Argon2): one per core.
+    pub password_slots: Arc<tokio::sync::Semaphore>,
     /// USE-2: blocks probing keys and addresses.
     pub probes: Arc<security::ProbeGuard>,
     /// MOD-1 … MOD-4: the terms and the program's state, cached.
@@ -93,6 +95,7 @@ impl AppState {
             clock,
             server_key: Arc::new(server_key),
             auth_guard: Arc::new(AuthGuard::default()),
+            password_slots: Arc::new(web::password::slots()),
             probes: Arc::new(security::ProbeGuard::new(settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
@@ -110,6 +113,7 @@ impl AppState {
             clock: self.clock.clone(),
             server_key: self.server_key.clone(),
             auth_guard: Arc::new(AuthGuard::default()),
+            password_slots: Arc::new(web::password::slots()),
             probes: Arc::new(security::ProbeGuard::new(self.settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
@@ -169,15 +173,20 @@ impl AppState {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    // The partner API answers a slow body itself (`RequestTimeoutException`); every other route
+    // gets the same limit here, so no body can hold a connection open (issue 21).
+    let body_timeout = tower_http::timeout::RequestBodyTimeoutLayer::new(state.settings.connections.body_read_timeout);
     Router::new()
         .route("/", post(partner_api::handle).get(web::home))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .nest(
             "/operator/v1",
-            operator_api::router().layer(axum::middleware::from_fn_with_state(state.clone(), operator_api::audit_actions)),
+            operator_api::router()
+                .layer(axum::middleware::from_fn_with_state(state.clone(), operator_api::audit_actions))
+                .layer(body_timeout.clone()),
         )
-        .merge(web::router())
+        .merge(web::router().layer(body_timeout))
         .fallback(web::fallback)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -221,6 +230,7 @@ pub async fn serve(
     let app = router(state);
     let (closing, closed) = tokio::sync::watch::channel(false);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let per_address = Arc::new(PerAddress::new(limits.max_connections_per_address));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -239,26 +249,58 @@ pub async fn serve(
             tracing::warn!(%peer, limit = limits.max_connections, "connection limit reached; closing a new connection");
             continue;
         };
+        let Some(per_address) = per_address.admit(peer.ip()) else {
+            tracing::warn!(%peer, limit = limits.max_connections_per_address, "per-address connection limit reached; closing");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let activity = Arc::new(Activity::default());
+        let seen = activity.clone();
         // The client address feeds USE-2's per-address probe detection.
         let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            app.clone().oneshot(request.map(axum::body::Body::new))
+            let busy = seen.begin();
+            let response = app.clone().oneshot(request.map(axum::body::Body::new));
+            async move {
+                let response = response.await;
+                drop(busy);
+                response
+            }
         });
         let mut closed = closed.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slot = (slot, per_address);
+            // A connection that sends nothing is closed after the header timeout: the protocol
+            // is not known until its first byte, so no protocol's own timer runs yet (issue 21).
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(limits.header_read_timeout, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(Some(limits.idle_timeout))
+                .keep_alive_timeout(limits.header_read_timeout);
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => return,
-                _ = closed.changed() => {}
-            }
+            // Idle connections (no request in flight for `idle_timeout`) are closed on every
+            // protocol: HTTP/1 keep-alives and HTTP/2 (h2c) alike.
+            let mut tick = tokio::time::interval(limits.idle_timeout / 4);
+            let drain = loop {
+                tokio::select! {
+                    _ = connection.as_mut() => return,
+                    // Stopping: requests in flight may finish.
+                    _ = closed.changed() => break limits.body_read_timeout * 2,
+                    // Idle: an HTTP/2 client that does not answer the closing PING is not waited for.
+                    _ = tick.tick() => if activity.idle_for() >= limits.idle_timeout { break limits.header_read_timeout },
+                }
+            };
             connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
+            let _ = tokio::time::timeout(drain, connection).await;
         });
     }
     let _ = closing.send(true);
@@ -267,8 +309,85 @@ pub async fn serve(
     Ok(())
 }
 
+/// Whether a connection is serving a request, and since when it has not.
+struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    last: std::sync::Mutex<std::time::Instant>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity { in_flight: 0.into(), last: std::sync::Mutex::new(std::time::Instant::now()) }
+    }
+}
+
+impl Activity {
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(self.clone())
+    }
+
+    fn idle_for(&self) -> std::time::Duration {
+        if self.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            return std::time::Duration::ZERO;
+        }
+        self.last.lock().map(|t| t.elapsed()).unwrap_or_default()
+    }
+}
+
+/// A request in flight on a connection; its end is the connection's last activity.
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Ok(mut last) = self.0.last.lock() {
+            *last = std::time::Instant::now();
+        }
+        self.0.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Connections held per client network (an IPv4 address or an IPv6 /64).
+struct PerAddress {
+    limit: usize,
+    held: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// One connection's place in its network's count; given back when dropped.
+struct AddressSlot(Arc<PerAddress>, String);
+
+impl PerAddress {
+    fn new(limit: usize) -> PerAddress {
+        PerAddress { limit, held: Default::default() }
+    }
+
+    fn admit(self: &Arc<Self>, address: std::net::IpAddr) -> Option<AddressSlot> {
+        let network = security::client_network(address);
+        let mut held = self.held.lock().ok()?;
+        let count = held.entry(network.clone()).or_default();
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot(self.clone(), network))
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.0.held.lock() {
+            if let Some(count) = held.get_mut(&self.1) {
+                *count -= 1;
+                if *count == 0 {
+                    held.remove(&self.1);
+                }
+            }
+        }
+    }
+}
+
 /// What one connection may cost the server (issue "Reliability and security proof suite",
-/// hostile input).
+/// hostile input; issue 21).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     /// A client that has not sent a request's headers within this time is disconnected, so
@@ -279,6 +398,10 @@ pub struct ConnectionLimits {
     pub body_read_timeout: std::time::Duration,
     /// Connections served at once; one more is closed as soon as it is accepted.
     pub max_connections: usize,
+    /// Connections one client network may hold at once.
+    pub max_connections_per_address: usize,
+    /// A connection with no request in flight for this long is closed (HTTP/1 and HTTP/2).
+    pub idle_timeout: std::time::Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -287,6 +410,8 @@ impl Default for ConnectionLimits {
             header_read_timeout: std::time::Duration::from_secs(10),
             body_read_timeout: std::time::Duration::from_secs(30),
             max_connections: 8_192,
+            max_connections_per_address: 1_024,
+            idle_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

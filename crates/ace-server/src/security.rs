@@ -19,7 +19,32 @@ pub fn key_subject(access_key_id: &str) -> String {
 }
 
 pub fn address_subject(address: IpAddr) -> String {
-    format!("address:{address}")
+    format!("address:{}", client_network(address))
+}
+
+/// The unit a client is counted and blocked as: an IPv4 address (an IPv4-mapped IPv6 address
+/// is its IPv4 address), or an IPv6 /64 — one subscriber's network, which a client can rotate
+/// through at will.
+pub fn client_network(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// The subject an operator names (`key:AKID…` or `address:IP`) as it is counted: an address
+/// is widened to its network.
+pub fn normalise_subject(subject: &str) -> String {
+    match subject.strip_prefix("address:").and_then(|a| a.parse::<IpAddr>().ok()) {
+        Some(address) => address_subject(address),
+        None => subject.to_string(),
+    }
 }
 
 #[derive(Default)]
@@ -76,5 +101,23 @@ pub async fn signal(state: &AppState, subjects: &[&str], signal: Signal, partner
         if let Err(e) = state.store.record_security_event(&event, &entry).await {
             tracing::error!(error = %e, "could not record a security event");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn use_2_an_ipv6_client_is_one_subject_per_64_and_a_mapped_ipv4_is_its_ipv4() {
+        let a: IpAddr = "2001:db8:1:2::5".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::5".parse().unwrap();
+        assert_eq!(address_subject(a), address_subject(b));
+        assert_ne!(address_subject(a), address_subject(c));
+        assert_eq!(address_subject("::ffff:10.0.0.1".parse().unwrap()), "address:10.0.0.1");
+        assert_eq!(address_subject("127.0.0.1".parse().unwrap()), "address:127.0.0.1");
+        assert_eq!(normalise_subject("address:2001:db8:1:2::77"), address_subject(a));
+        assert_eq!(normalise_subject("key:AKID"), "key:AKID");
     }
 }

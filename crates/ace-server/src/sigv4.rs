@@ -158,8 +158,29 @@ pub fn sign_awsjson(
     body: &[u8],
     now: Instant,
 ) -> Vec<(&'static str, String)> {
-    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let date = now.format("%Y%m%d").to_string();
+    let scope = Scope { access_key_id, secret, region, date: &date };
+    sign_over(&scope, host, target, body, now, &["content-type", "host", "x-amz-date", "x-amz-target"])
+}
+
+/// The credential scope a request is signed under.
+struct Scope<'a> {
+    access_key_id: &'a str,
+    secret: &'a str,
+    region: &'a str,
+    date: &'a str,
+}
+
+/// An awsJson request signed over exactly `signed` (lower-case, sorted) under `scope`.
+fn sign_over(
+    scope: &Scope<'_>,
+    host: &str,
+    target: &str,
+    body: &[u8],
+    now: Instant,
+    signed: &[&str],
+) -> Vec<(&'static str, String)> {
+    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let mut headers = HeaderMap::new();
     let content_type = "application/x-amz-json-1.0";
     for (name, value) in [("host", host), ("content-type", content_type), ("x-amz-date", &amz_date), ("x-amz-target", target)] {
@@ -167,12 +188,13 @@ pub fn sign_awsjson(
             headers.insert(name, v);
         }
     }
+    let Scope { access_key_id, secret, region, date } = *scope;
     let auth = Authorization {
         access_key_id: access_key_id.to_string(),
-        scope_date: date.clone(),
+        scope_date: date.to_string(),
         region: region.to_string(),
         service: SERVICE.to_string(),
-        signed_headers: vec!["content-type".into(), "host".into(), "x-amz-date".into(), "x-amz-target".into()],
+        signed_headers: signed.iter().map(|h| h.to_string()).collect(),
         signature: String::new(),
     };
     let payload_hash = hex::encode(Sha256::digest(body));
@@ -181,10 +203,11 @@ pub fn sign_awsjson(
         "AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{SERVICE}/aws4_request\n{}",
         hex::encode(Sha256::digest(canonical.as_bytes()))
     );
-    let signature = hex::encode(hmac(&signing_key(secret, &date, region, SERVICE), to_sign.as_bytes()));
+    let signature = hex::encode(hmac(&signing_key(secret, date, region, SERVICE), to_sign.as_bytes()));
     let authorization = format!(
         "AWS4-HMAC-SHA256 Credential={access_key_id}/{date}/{region}/{SERVICE}/aws4_request, \
-         SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={signature}"
+         SignedHeaders={}, Signature={signature}",
+        signed.join(";")
     );
     vec![
         ("content-type", content_type.to_string()),
@@ -203,6 +226,10 @@ pub struct SignedRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// The headers every partner API request must sign (issue 21): its host, its time, the
+/// operation it names and its content type.
+pub const REQUIRED_SIGNED_HEADERS: [&str; 4] = ["host", "x-amz-date", "x-amz-target", "content-type"];
+
 /// Verifies `auth` over `request` with `secret`. `now` is the wall clock; `None` skips the
 /// replay-window check (only for replaying captured test vectors).
 pub fn verify(
@@ -218,8 +245,12 @@ pub fn verify(
     if auth.region != region {
         return Err(AuthError::Invalid(format!("Credential should be scoped to a valid region, not '{}'", auth.region)));
     }
-    if !auth.signed_headers.iter().any(|h| h == "host") {
-        return Err(AuthError::Incomplete("SignedHeaders must include host".into()));
+    // USE-3: what says which operation runs, on which host, when and in what encoding is signed,
+    // so a captured request cannot have its target swapped or its body re-read as another type.
+    for required in REQUIRED_SIGNED_HEADERS {
+        if !auth.signed_headers.iter().any(|h| h == required) {
+            return Err(AuthError::Incomplete(format!("SignedHeaders must include {required}")));
+        }
     }
     if request.headers.contains_key("x-amz-security-token") && !auth.signed_headers.iter().any(|h| h == "x-amz-security-token") {
         return Err(AuthError::Incomplete("x-amz-security-token must be signed".into()));
@@ -232,7 +263,7 @@ pub fn verify(
     let signed_at = NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ")
         .map_err(|_| AuthError::Incomplete(format!("X-Amz-Date {amz_date:?} is not yyyyMMddTHHmmssZ")))?
         .and_utc();
-    if !amz_date.starts_with(&auth.scope_date) {
+    if Some(auth.scope_date.as_str()) != amz_date.get(..8) {
         return Err(AuthError::Invalid("Credential date does not match X-Amz-Date".into()));
     }
     if let Some(now) = now {
@@ -304,6 +335,39 @@ mod tests {
         assert_eq!(verify(&request(&h, body), &auth, "secret", "us-east-1", Some(now)), Ok(()));
         assert!(verify(&request(&h, b"{}"), &auth, "secret", "us-east-1", Some(now)).is_err());
         assert!(verify(&request(&h, body), &auth, "other", "us-east-1", Some(now)).is_err());
+    }
+
+    /// Issue 21: a request signed over `host;x-amz-date` alone could have its target swapped
+    /// (Associate → Disassociate); one whose credential scope names another day, or none, was
+    /// accepted. Both are refused before the signature is even compared.
+    #[test]
+    fn use_3_target_date_host_and_content_type_must_be_signed_and_the_scope_date_match() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-26T19:07:38Z").unwrap().with_timezone(&chrono::Utc);
+        let body = br#"{"Catalog":"AWS"}"#;
+        let target = "AWSPartnerCentralSelling.AssociateOpportunity";
+        let check = |signed: &[&str], date: &str, swap_target: bool| {
+            let scope = Scope { access_key_id: "AKIDEXAMPLE", secret: "secret", region: "us-east-1", date };
+            let headers_signed = sign_over(&scope, "127.0.0.1:9", target, body, now, signed);
+            let mut pairs: Vec<(&str, &str)> = headers_signed.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            pairs.push(("host", "127.0.0.1:9"));
+            let mut h = headers(&pairs);
+            if swap_target {
+                h.insert("x-amz-target", HeaderValue::from_static("AWSPartnerCentralSelling.DisassociateOpportunity"));
+            }
+            let auth = parse_authorization(&h).unwrap();
+            verify(&request(&h, body), &auth, "secret", "us-east-1", Some(now))
+        };
+        let all = ["content-type", "host", "x-amz-date", "x-amz-target"];
+        assert_eq!(check(&all, "20261126", false), Ok(()));
+        assert!(matches!(check(&all, "20261126", true), Err(AuthError::Invalid(_))), "a swapped signed target fails");
+        for missing in all {
+            let signed: Vec<&str> = all.iter().copied().filter(|h| *h != missing).collect();
+            let refused = check(&signed, "20261126", missing == "x-amz-target");
+            assert_eq!(refused, Err(AuthError::Incomplete(format!("SignedHeaders must include {missing}"))));
+        }
+        for date in ["", "2026112", "20261125", "202611260", "2026"] {
+            assert!(matches!(check(&all, date, false), Err(AuthError::Invalid(m)) if m.contains("Credential date")), "{date}");
+        }
     }
 
     /// The AWS CLI request captured in digest §1.2.

@@ -17,8 +17,10 @@ use rand::Rng;
 use sha2::Sha256;
 
 use ace_domain::events::OutboxEvent;
-use ace_domain::webhook::{backoff, eventbridge_target, EventBridgeTarget, Webhook, WebhookOwner};
-use ace_store::DeliveryAttempt;
+use ace_domain::webhook::{
+    backoff, check_address, check_url, eventbridge_target, EventBridgeTarget, UrlCheck, Webhook, WebhookOwner,
+};
+use ace_store::{DeliveryAttempt, StoreError};
 
 use crate::AppState;
 
@@ -32,6 +34,8 @@ pub struct DeliverySettings {
     pub timeout: Duration,
     /// Whether webhook URLs may point at private-range addresses (SSRF guard).
     pub allow_private: bool,
+    /// Subscriptions one partner may hold at once.
+    pub max_per_partner: usize,
 }
 
 impl Default for DeliverySettings {
@@ -42,8 +46,116 @@ impl Default for DeliverySettings {
             retry_window: TimeDelta::hours(24),
             timeout: Duration::from_secs(10),
             allow_private: false,
+            max_per_partner: MAX_PER_PARTNER_DEFAULT,
         }
     }
+}
+
+/// Subscriptions a partner may hold at once unless the operator says otherwise: each is work
+/// for the dispatcher, whoever's events it waits for.
+pub const MAX_PER_PARTNER_DEFAULT: usize = 10;
+
+/// Why a subscription was not created.
+#[derive(Debug)]
+pub enum SubscribeError {
+    /// The URL or secret is not acceptable; the message says why.
+    Refused(String),
+    /// The partner holds as many subscriptions as it may.
+    Limit(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for SubscribeError {
+    fn from(e: StoreError) -> Self {
+        SubscribeError::Store(e)
+    }
+}
+
+/// Creates a subscription for `owner`, the partner API's `PutWebhook` and the operator's alike;
+/// its deliveries start with the next event. Returns the secret, shown once.
+pub async fn subscribe(
+    state: &AppState,
+    owner: WebhookOwner,
+    url: &str,
+    event_types: Vec<String>,
+    secret: Option<String>,
+    include_changes: bool,
+) -> Result<(Webhook, String), SubscribeError> {
+    let settings = &state.settings.delivery;
+    check_target(url, settings.allow_private, owner == WebhookOwner::Operator).await.map_err(SubscribeError::Refused)?;
+    let secret = secret.unwrap_or_else(new_secret);
+    if secret.len() < 16 {
+        return Err(SubscribeError::Refused("a webhook secret must be at least 16 characters".into()));
+    }
+    if let WebhookOwner::Partner(partner) = &owner {
+        let held = state.store.list_webhooks(Some(&owner.key())).await?.len();
+        if held >= settings.max_per_partner {
+            return Err(SubscribeError::Limit(format!(
+                "partner {partner} already has {held} webhook subscriptions, the most it may hold; delete one first"
+            )));
+        }
+    }
+    let hook = Webhook {
+        id: crate::referrals::new_id("wh-", 13),
+        owner,
+        url: url.to_string(),
+        event_types,
+        secret_encrypted: state.server_key.encrypt(&secret),
+        created_at: state.now(),
+        include_changes,
+    };
+    let cursor = state.store.max_event_seq().await?;
+    state.store.insert_webhook(&hook, cursor).await?;
+    Ok((hook, secret))
+}
+
+/// The SSRF guard (issue 21): the URL's own check, then every address its name resolves to.
+pub async fn check_target(url: &str, allow_private: bool, operator: bool) -> Result<(), String> {
+    match check_url(url, allow_private, operator)? {
+        UrlCheck::Done => Ok(()),
+        UrlCheck::Resolve { host, port } => resolve_checked(&host, port, allow_private).await.map(|_| ()),
+    }
+}
+
+/// The addresses `host` resolves to, when every one of them may be delivered to.
+pub async fn resolve_checked(host: &str, port: u16, allow_private: bool) -> Result<Vec<std::net::SocketAddr>, String> {
+    let addresses: Vec<std::net::SocketAddr> =
+        tokio::net::lookup_host((host, port)).await.map_err(|e| format!("the host {host} does not resolve ({e})"))?.collect();
+    if addresses.is_empty() {
+        return Err(format!("the host {host} resolves to no address"));
+    }
+    for address in &addresses {
+        check_address(address.ip(), allow_private).map_err(|m| format!("{host} resolves to {m}"))?;
+    }
+    Ok(addresses)
+}
+
+/// The delivery client's resolver: a name is resolved once, here, and the connection goes only
+/// to the addresses checked here (no second resolution for DNS rebinding to slip through).
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let addresses = resolve_checked(name.as_str(), 0, allow_private)
+                .await
+                .map_err(|m| -> Box<dyn std::error::Error + Send + Sync> { m.into() })?;
+            let addresses: reqwest::dns::Addrs = Box::new(addresses.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+/// The HTTP client deliveries go through: no redirects, a timeout, the guarded resolver.
+pub fn delivery_client(settings: &DeliverySettings) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(settings.timeout)
+        .dns_resolver(Arc::new(GuardedResolver { allow_private: settings.allow_private }))
+        .build()
 }
 
 const LEASE: TimeDelta = TimeDelta::seconds(60);
@@ -73,7 +185,7 @@ struct Dispatcher {
 /// events, starts a delivery task for each subscription that has none on this node.
 pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let settings = state.settings.delivery.clone();
-    let http = match reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(settings.timeout).build() {
+    let http = match delivery_client(&settings) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "webhooks: cannot build the HTTP client; no deliveries");
@@ -87,9 +199,12 @@ pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Rece
         let woken = events_committed.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        match dispatcher.state.store.list_webhooks(None).await {
-            Ok(hooks) => {
-                for (hook, _) in hooks {
+        // Only subscriptions with events past their cursor get a task (a lease write and a
+        // read): an idle subscription costs one row of this listing (issue 21).
+        let newest = dispatcher.state.store.max_event_seq().await;
+        match dispatcher.state.store.list_webhooks(None).await.and_then(|hooks| Ok((hooks, newest?))) {
+            Ok((hooks, newest)) => {
+                for (hook, _) in hooks.into_iter().filter(|(_, cursor)| *cursor < newest) {
                     let fresh = dispatcher.running.lock().expect("running lock").insert(hook.id.clone());
                     if fresh {
                         let d = dispatcher.clone();
@@ -133,11 +248,17 @@ impl Dispatcher {
                     Some((_, c)) => c,
                     None => return Ok(()), // deleted
                 };
+            // Every event up to `newest` is committed (outbox inserts are visible in sequence
+            // order), so when none of them is this subscription's the cursor moves past them all.
+            let newest = self.state.store.max_event_seq().await?;
             let events = match &hook.owner {
                 WebhookOwner::Partner(p) => self.state.store.list_partner_events(p, cursor, BATCH).await?,
                 WebhookOwner::Operator => self.state.store.list_events(cursor, BATCH).await?,
             };
             if events.is_empty() {
+                if newest > cursor {
+                    self.state.store.complete_deliveries(&hook.id, &self.node, &[], newest).await?;
+                }
                 return Ok(());
             }
             // One transaction per run of events: their final attempts, and the cursor past the
@@ -179,9 +300,14 @@ impl Dispatcher {
             let now = self.state.wall_clock();
             let timestamp = now.timestamp();
             let signature = format!("t={timestamp},v1={}", sign(secret, timestamp, &body));
-            let (status, error) = match eventbridge_target(&hook.url) {
-                Some(target) => put_events(&target, &self.state.settings.region, event, &body).await,
-                None => {
+            // The guard again at each delivery: a subscription made before a rule tightened, or
+            // an address literal (which no resolver sees), is refused here too.
+            let operator = hook.owner == WebhookOwner::Operator;
+            let refused = check_url(&hook.url, settings.allow_private, operator).err();
+            let (status, error) = match (refused, eventbridge_target(&hook.url)) {
+                (Some(why), _) => (0, format!("refused: {why}")),
+                (None, Some(target)) => put_events(&target, &self.state.settings.region, event, &body).await,
+                (None, None) => {
                     let result = self
                         .http
                         .post(&hook.url)

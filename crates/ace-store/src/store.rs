@@ -1810,7 +1810,7 @@ impl Store for SqlStore {
 
     async fn list_suppressions(&self) -> StoreResult<Vec<Suppression>> {
         let mut r = self.db.reader().await?;
-        let rows = r.query("SELECT doc FROM suppressions ORDER BY created_ms, key", &[]).await?;
+        let rows = r.query("SELECT doc FROM suppressions WHERE key NOT LIKE 'sandbox:%' ORDER BY created_ms, key", &[]).await?;
         rows.iter().map(|r| from_json(&r.text(0)?)).collect()
     }
 

@@ -508,7 +508,10 @@ async fn unblock(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     if !input.subject.starts_with("key:") && !input.subject.starts_with("address:") {
         return Err(OperatorError::bad_request("subject must be key:<access key id> or address:<client address>"));
     }
-    let lifted = state.probes.unblock(&input.subject);
+    // A probe block (USE-2) and a lockout by failures (USE-3) are both lifted.
+    let subject = crate::security::normalise_subject(&input.subject);
+    let unblocked = state.probes.unblock(&subject);
+    let lifted = state.auth_guard.lift(&subject, state.wall_clock_ms()) || unblocked;
     let entry = AuditEntry::new(
         state.now(),
         operator_actor(&token),

@@ -2,16 +2,17 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use ace_domain::time::format_timestamp;
-use ace_domain::webhook::{check_url, Webhook, WebhookOwner};
+use ace_domain::webhook::{Webhook, WebhookOwner};
 
 use super::{authorize, created, ok, parse_body, OpResult, OperatorError};
+use crate::webhooks::SubscribeError;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -27,34 +28,6 @@ pub fn view(hook: &Webhook, cursor: i64) -> Value {
         "id": hook.id, "owner": hook.owner, "url": hook.url, "event_types": hook.event_types, "include_changes": hook.include_changes,
         "created": format_timestamp(hook.created_at), "cursor_seq": cursor,
     })
-}
-
-/// Creates a subscription; its deliveries start with the next event. Returns the secret once.
-pub async fn create(
-    state: &AppState,
-    owner: WebhookOwner,
-    url: &str,
-    event_types: Vec<String>,
-    secret: Option<String>,
-    include_changes: bool,
-) -> Result<(Webhook, String), String> {
-    check_url(url, state.settings.delivery.allow_private)?;
-    let secret = secret.unwrap_or_else(crate::webhooks::new_secret);
-    if secret.len() < 16 {
-        return Err("a webhook secret must be at least 16 characters".into());
-    }
-    let hook = Webhook {
-        id: crate::referrals::new_id("wh-", 13),
-        owner,
-        url: url.to_string(),
-        event_types,
-        secret_encrypted: state.server_key.encrypt(&secret),
-        created_at: state.now(),
-        include_changes,
-    };
-    let cursor = state.store.max_event_seq().await.map_err(|e| e.to_string())?;
-    state.store.insert_webhook(&hook, cursor).await.map_err(|e| e.to_string())?;
-    Ok((hook, secret))
 }
 
 #[derive(Deserialize)]
@@ -80,9 +53,14 @@ async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         }
         None => WebhookOwner::Operator,
     };
-    let (hook, secret) = create(&state, owner, &input.url, input.event_types, input.secret, input.include_changes)
-        .await
-        .map_err(OperatorError::bad_request)?;
+    let (hook, secret) =
+        match crate::webhooks::subscribe(&state, owner, &input.url, input.event_types, input.secret, input.include_changes).await
+        {
+            Ok(created) => created,
+            Err(SubscribeError::Refused(why)) => return Err(OperatorError::bad_request(why)),
+            Err(SubscribeError::Limit(why)) => return Err(OperatorError::new(StatusCode::CONFLICT, "limit", why)),
+            Err(SubscribeError::Store(e)) => return Err(e.into()),
+        };
     let mut v = view(&hook, 0);
     v["secret"] = json!(secret);
     created(v)

@@ -8,6 +8,7 @@ use ace_domain::webhook::WebhookOwner;
 
 use super::{ApiResult, Output, Request};
 use crate::error::ApiError;
+use crate::webhooks::SubscribeError;
 
 fn owner(r: &Request) -> WebhookOwner {
     WebhookOwner::Partner(r.caller.partner.id.clone())
@@ -20,22 +21,20 @@ pub async fn put_webhook(r: Request) -> ApiResult {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
         .unwrap_or_default();
-    let (hook, secret) = crate::operator_api::webhooks::create(
-        &r.state,
-        owner(&r),
-        r.required("Url"),
-        types,
-        None,
-        r.input.get("IncludeChanges").and_then(Value::as_bool).unwrap_or(false),
-    )
-    .await
-    .map_err(|m| {
-        ApiError::business_validation(vec![ace_domain::model::FieldError::new(
-            "Url",
-            ace_domain::model::FieldErrorCode::InvalidValue,
-            format!("Url: {m}"),
-        )])
-    })?;
+    let include_changes = r.input.get("IncludeChanges").and_then(Value::as_bool).unwrap_or(false);
+    let (hook, secret) =
+        match crate::webhooks::subscribe(&r.state, owner(&r), r.required("Url"), types, None, include_changes).await {
+            Ok(created) => created,
+            Err(SubscribeError::Refused(why)) => {
+                return Err(ApiError::business_validation(vec![ace_domain::model::FieldError::new(
+                    "Url",
+                    ace_domain::model::FieldErrorCode::InvalidValue,
+                    format!("Url: {why}"),
+                )]))
+            }
+            Err(SubscribeError::Limit(why)) => return Err(ApiError::ServiceQuotaExceeded(why)),
+            Err(SubscribeError::Store(e)) => return Err(e.into()),
+        };
     Ok(Output::Json(json!({"WebhookId": hook.id, "Secret": secret})))
 }
 

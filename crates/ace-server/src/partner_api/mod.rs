@@ -12,6 +12,7 @@ mod opportunities;
 pub mod prescreen;
 mod program;
 mod referral_obligations;
+mod registry;
 mod solutions;
 mod tags;
 mod tasks;
@@ -37,211 +38,13 @@ use ace_store::{BatchOutcome, StoreError, UserRecord, WriteBatch};
 use crate::error::ApiError;
 use crate::{governance, security, AppState};
 
-pub use auth::{AuthGuard, FAILURES_MAX};
+pub use auth::{sign_in_address_subject, AuthGuard, FailureLimit, FAILURES_MAX};
 pub use extensions::evidence_view;
 pub use invitations::is_accept_task;
 pub use opportunities::view as opportunity_view;
+pub use registry::{Operation, Service, Spec, Subject};
 
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
-const TARGET_PREFIX: &str = "AWSPartnerCentralSelling.";
-/// This project's extension operations (`models/ace-partner`): same endpoint, protocol, auth.
-const EXTENSION_TARGET_PREFIX: &str = "AcePartner.";
-
-/// The operations this server implements, named exactly as AWS names them; the last four are
-/// this project's extensions under the `AcePartner` target prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    CreateOpportunity,
-    GetOpportunity,
-    UpdateOpportunity,
-    ListOpportunities,
-    AssociateOpportunity,
-    DisassociateOpportunity,
-    AssignOpportunity,
-    SubmitOpportunity,
-    StartEngagementFromOpportunityTask,
-    ListEngagementFromOpportunityTasks,
-    GetAwsOpportunitySummary,
-    ListSolutions,
-    TagResource,
-    UntagResource,
-    ListTagsForResource,
-    ListEngagementInvitations,
-    GetEngagementInvitation,
-    AcceptEngagementInvitation,
-    RejectEngagementInvitation,
-    StartEngagementByAcceptingInvitationTask,
-    ListEngagementByAcceptingInvitationTasks,
-    PutSubmissionAttestation,
-    GetSubmissionAttestation,
-    ListConsentEvidenceRequests,
-    RespondToConsentEvidenceRequest,
-    GetReferralEligibility,
-    RecordReferralContact,
-    GetReferralObligations,
-    AttestRetention,
-    GetOutreachTemplate,
-    RelayOptOut,
-    PutWebhook,
-    ListWebhooks,
-    DeleteWebhook,
-    ListEvents,
-    GetCurrentTerms,
-    AcceptTerms,
-    GetSupportContact,
-}
-
-impl Operation {
-    pub const ALL: [Operation; 38] = [
-        Operation::CreateOpportunity,
-        Operation::GetOpportunity,
-        Operation::UpdateOpportunity,
-        Operation::ListOpportunities,
-        Operation::AssociateOpportunity,
-        Operation::DisassociateOpportunity,
-        Operation::AssignOpportunity,
-        Operation::SubmitOpportunity,
-        Operation::StartEngagementFromOpportunityTask,
-        Operation::ListEngagementFromOpportunityTasks,
-        Operation::GetAwsOpportunitySummary,
-        Operation::ListSolutions,
-        Operation::TagResource,
-        Operation::UntagResource,
-        Operation::ListTagsForResource,
-        Operation::ListEngagementInvitations,
-        Operation::GetEngagementInvitation,
-        Operation::AcceptEngagementInvitation,
-        Operation::RejectEngagementInvitation,
-        Operation::StartEngagementByAcceptingInvitationTask,
-        Operation::ListEngagementByAcceptingInvitationTasks,
-        Operation::PutSubmissionAttestation,
-        Operation::GetSubmissionAttestation,
-        Operation::ListConsentEvidenceRequests,
-        Operation::RespondToConsentEvidenceRequest,
-        Operation::GetReferralEligibility,
-        Operation::RecordReferralContact,
-        Operation::GetReferralObligations,
-        Operation::AttestRetention,
-        Operation::GetOutreachTemplate,
-        Operation::RelayOptOut,
-        Operation::PutWebhook,
-        Operation::ListWebhooks,
-        Operation::DeleteWebhook,
-        Operation::ListEvents,
-        Operation::GetCurrentTerms,
-        Operation::AcceptTerms,
-        Operation::GetSupportContact,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Operation::CreateOpportunity => "CreateOpportunity",
-            Operation::GetOpportunity => "GetOpportunity",
-            Operation::UpdateOpportunity => "UpdateOpportunity",
-            Operation::ListOpportunities => "ListOpportunities",
-            Operation::AssociateOpportunity => "AssociateOpportunity",
-            Operation::DisassociateOpportunity => "DisassociateOpportunity",
-            Operation::AssignOpportunity => "AssignOpportunity",
-            Operation::SubmitOpportunity => "SubmitOpportunity",
-            Operation::StartEngagementFromOpportunityTask => "StartEngagementFromOpportunityTask",
-            Operation::ListEngagementFromOpportunityTasks => "ListEngagementFromOpportunityTasks",
-            Operation::GetAwsOpportunitySummary => "GetAwsOpportunitySummary",
-            Operation::ListSolutions => "ListSolutions",
-            Operation::TagResource => "TagResource",
-            Operation::UntagResource => "UntagResource",
-            Operation::ListTagsForResource => "ListTagsForResource",
-            Operation::ListEngagementInvitations => "ListEngagementInvitations",
-            Operation::GetEngagementInvitation => "GetEngagementInvitation",
-            Operation::AcceptEngagementInvitation => "AcceptEngagementInvitation",
-            Operation::RejectEngagementInvitation => "RejectEngagementInvitation",
-            Operation::StartEngagementByAcceptingInvitationTask => "StartEngagementByAcceptingInvitationTask",
-            Operation::ListEngagementByAcceptingInvitationTasks => "ListEngagementByAcceptingInvitationTasks",
-            Operation::PutSubmissionAttestation => "PutSubmissionAttestation",
-            Operation::GetSubmissionAttestation => "GetSubmissionAttestation",
-            Operation::ListConsentEvidenceRequests => "ListConsentEvidenceRequests",
-            Operation::RespondToConsentEvidenceRequest => "RespondToConsentEvidenceRequest",
-            Operation::GetReferralEligibility => "GetReferralEligibility",
-            Operation::RecordReferralContact => "RecordReferralContact",
-            Operation::GetReferralObligations => "GetReferralObligations",
-            Operation::AttestRetention => "AttestRetention",
-            Operation::GetOutreachTemplate => "GetOutreachTemplate",
-            Operation::RelayOptOut => "RelayOptOut",
-            Operation::PutWebhook => "PutWebhook",
-            Operation::ListWebhooks => "ListWebhooks",
-            Operation::DeleteWebhook => "DeleteWebhook",
-            Operation::ListEvents => "ListEvents",
-            Operation::GetCurrentTerms => "GetCurrentTerms",
-            Operation::AcceptTerms => "AcceptTerms",
-            Operation::GetSupportContact => "GetSupportContact",
-        }
-    }
-
-    pub fn is_extension(self) -> bool {
-        matches!(
-            self,
-            Operation::PutSubmissionAttestation
-                | Operation::GetSubmissionAttestation
-                | Operation::ListConsentEvidenceRequests
-                | Operation::RespondToConsentEvidenceRequest
-                | Operation::GetReferralEligibility
-                | Operation::RecordReferralContact
-                | Operation::GetReferralObligations
-                | Operation::AttestRetention
-                | Operation::GetOutreachTemplate
-                | Operation::RelayOptOut
-                | Operation::PutWebhook
-                | Operation::ListWebhooks
-                | Operation::DeleteWebhook
-                | Operation::ListEvents
-                | Operation::GetCurrentTerms
-                | Operation::AcceptTerms
-                | Operation::GetSupportContact
-        )
-    }
-
-    /// Operations on the program's own documents rather than on partner resources.
-    fn reads_program_documents(self) -> bool {
-        matches!(self, Operation::GetCurrentTerms | Operation::AcceptTerms | Operation::GetSupportContact)
-    }
-
-    /// The model the operation's input is validated against.
-    pub fn model(self) -> &'static Model {
-        if self.is_extension() {
-            Model::ace_partner()
-        } else {
-            Model::get()
-        }
-    }
-
-    /// The operation an `X-Amz-Target` names.
-    pub fn from_target(target: &str) -> Option<Operation> {
-        let (extension, name) = match (target.strip_prefix(TARGET_PREFIX), target.strip_prefix(EXTENSION_TARGET_PREFIX)) {
-            (Some(name), _) => (false, name),
-            (_, Some(name)) => (true, name),
-            _ => return None,
-        };
-        Operation::ALL.into_iter().find(|o| o.name() == name && o.is_extension() == extension)
-    }
-
-    /// The three Tag operations carry a resource ARN instead of `Catalog`; eligibility is the
-    /// partner's, in no catalog.
-    fn has_catalog(self) -> bool {
-        !matches!(
-            self,
-            Operation::TagResource
-                | Operation::UntagResource
-                | Operation::ListTagsForResource
-                | Operation::GetReferralEligibility
-                | Operation::PutWebhook
-                | Operation::ListWebhooks
-                | Operation::DeleteWebhook
-                | Operation::ListEvents
-                | Operation::GetCurrentTerms
-                | Operation::AcceptTerms
-                | Operation::GetSupportContact
-        )
-    }
-}
 
 /// Who is calling: an active user of a partner, authenticated by SigV4.
 #[derive(Debug, Clone)]
@@ -352,7 +155,7 @@ async fn process(
     // USE-2: a blocked address is refused before anything else is done for it.
     state.probes.check(&address_subject.as_deref().into_iter().collect::<Vec<_>>(), now_ms)?;
     let body = read_body(headers, body, state.settings.connections.body_read_timeout).await?;
-    let caller = match auth::authenticate(&state, method, uri, headers, &body).await {
+    let caller = match auth::authenticate(&state, method, uri, headers, &body, address).await {
         Ok(caller) => caller,
         Err(e) => {
             auth::record_failure(&state, address, headers, &e).await;
@@ -365,8 +168,9 @@ async fn process(
     state.probes.check(&subjects, now_ms)?;
 
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let operation_name = target.rsplit('.').next().unwrap_or("");
-    let class = OperationClass::of(operation_name);
+    let operation = Operation::from_target(target);
+    // An operation this server does not serve is charged as a read: it is answered, not done.
+    let class = operation.map_or(OperationClass::Read, Operation::class);
     if let Err(limit) = state.quotas.admit(&caller.partner.id, class, now_ms).await? {
         return Err(ApiError::Throttling(limit));
     }
@@ -377,9 +181,10 @@ async fn process(
             "Content-Type must be application/x-amz-json-1.0, not {content_type:?}"
         )));
     }
-    let Some(operation) = Operation::from_target(target) else {
+    let Some(operation) = operation else {
         security::signal(&state, &subjects, Signal::UnknownOperation, Some(&caller.partner.id)).await;
-        return Err(if target.starts_with(TARGET_PREFIX) && Model::get().has_operation(operation_name) {
+        let selling_name = target.strip_prefix(Service::Selling.target_prefix());
+        return Err(if let Some(operation_name) = selling_name.filter(|name| Model::get().has_operation(name)) {
             ApiError::UnknownOperation(format!("{operation_name} is not implemented by this server"))
         } else {
             ApiError::UnknownOperation(format!("Unknown operation {target:?}"))
@@ -397,7 +202,7 @@ pub async fn invoke(state: &AppState, caller: &Caller, operation: Operation, inp
     let key_subject = security::key_subject(&caller.user.access_key_id);
     let subjects = [key_subject.as_str()];
     state.probes.check(&subjects, state.wall_clock_ms())?;
-    let class = OperationClass::of(operation.name());
+    let class = operation.class();
     if let Err(limit) = state.quotas.admit(&caller.partner.id, class, state.wall_clock_ms()).await? {
         return Err(ApiError::Throttling(limit));
     }
@@ -416,11 +221,11 @@ async fn execute(
 ) -> ApiResult {
     let audited = Arc::new(AtomicBool::new(false));
     let request = Request { state: state.clone(), caller: caller.clone(), operation, catalog, input, audited: audited.clone() };
-    let outcome = dispatch(request).await;
+    let outcome = registry::dispatch(request).await;
     match &outcome {
         // Not-found on a resource id is how scanners look; the program's own documents (terms,
         // support contact) being unpublished yet is not.
-        Err(ApiError::ResourceNotFound(_)) if !operation.reads_program_documents() => {
+        Err(ApiError::ResourceNotFound(_)) if operation.spec().subject == Subject::Records => {
             security::signal(state, subjects, Signal::NotFound, Some(&caller.partner.id)).await;
         }
         Ok(_) => {
@@ -467,53 +272,10 @@ fn write_audit_entry(
     entry
 }
 
-async fn dispatch(request: Request) -> ApiResult {
-    match request.operation {
-        Operation::CreateOpportunity => opportunities::create(request).await,
-        Operation::GetOpportunity => opportunities::get(request).await,
-        Operation::UpdateOpportunity => opportunities::update(request).await,
-        Operation::ListOpportunities => opportunities::list(request).await,
-        Operation::AssociateOpportunity => opportunities::associate(request).await,
-        Operation::DisassociateOpportunity => opportunities::disassociate(request).await,
-        Operation::AssignOpportunity => opportunities::assign(request).await,
-        Operation::SubmitOpportunity => opportunities::submit(request).await,
-        Operation::GetAwsOpportunitySummary => opportunities::get_aws_summary(request).await,
-        Operation::StartEngagementFromOpportunityTask => tasks::start_from_opportunity(request).await,
-        Operation::ListEngagementFromOpportunityTasks => tasks::list_from_opportunity(request).await,
-        Operation::ListSolutions => solutions::list(request).await,
-        Operation::TagResource => tags::tag(request).await,
-        Operation::UntagResource => tags::untag(request).await,
-        Operation::ListTagsForResource => tags::list(request).await,
-        Operation::ListEngagementInvitations => invitations::list(request).await,
-        Operation::GetEngagementInvitation => invitations::get(request).await,
-        Operation::AcceptEngagementInvitation => invitations::accept(request).await,
-        Operation::RejectEngagementInvitation => invitations::reject(request).await,
-        Operation::StartEngagementByAcceptingInvitationTask => invitations::start_by_accepting(request).await,
-        Operation::ListEngagementByAcceptingInvitationTasks => invitations::list_accept_tasks(request).await,
-        Operation::PutSubmissionAttestation => extensions::put_attestation(request).await,
-        Operation::GetSubmissionAttestation => extensions::get_attestation(request).await,
-        Operation::ListConsentEvidenceRequests => extensions::list_evidence_requests(request).await,
-        Operation::RespondToConsentEvidenceRequest => extensions::respond_to_evidence_request(request).await,
-        Operation::GetReferralEligibility => extensions::get_referral_eligibility(request).await,
-        Operation::RecordReferralContact => referral_obligations::record_contact(request).await,
-        Operation::GetReferralObligations => referral_obligations::get_obligations(request).await,
-        Operation::AttestRetention => referral_obligations::attest_retention(request).await,
-        Operation::GetOutreachTemplate => referral_obligations::outreach(request).await,
-        Operation::RelayOptOut => referral_obligations::relay_opt_out(request).await,
-        Operation::PutWebhook => feed::put_webhook(request).await,
-        Operation::ListWebhooks => feed::list_webhooks(request).await,
-        Operation::DeleteWebhook => feed::delete_webhook(request).await,
-        Operation::ListEvents => feed::list_events(request).await,
-        Operation::GetCurrentTerms => program::get_current_terms(request).await,
-        Operation::AcceptTerms => program::accept_terms(request).await,
-        Operation::GetSupportContact => program::get_support_contact(request).await,
-    }
-}
-
 impl Request {
     /// Commits the request's change with its `partner.write` audit entry, in one transaction.
     pub async fn commit(&self, mut batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
-        if OperationClass::of(self.operation.name()) == OperationClass::Write {
+        if self.operation.class() == OperationClass::Write {
             batch.audit.push(write_audit_entry(&self.state, &self.caller, self.operation, self.catalog, &batch));
         }
         let outcome = self.state.store.commit(batch).await?;

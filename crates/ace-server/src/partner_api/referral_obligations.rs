@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use ace_domain::model::{FieldError, FieldErrorCode, Model};
 use ace_domain::referral::{
-    domain_suppression_key, email_suppression_key, outreach_template, parse_channel, Referral, RetentionAttestation,
-    RetentionReason, Suppression,
+    domain_suppression_key, email_suppression_key, outreach_template, parse_channel, scoped_suppression_key, Referral,
+    RetentionAttestation, RetentionReason, Suppression,
 };
 use ace_domain::time::{format_timestamp, parse_timestamp};
 use ace_store::{StoreError, WriteBatch};
@@ -150,6 +150,7 @@ pub async fn relay_opt_out(r: Request) -> ApiResult {
     let Some(key) = key else {
         return Err(refused("Scope", "the referral has no contact e-mail or company domain to suppress".into()));
     };
+    let key = scoped_suppression_key(referral.catalog, &referral.partner_id, &key);
     let suppression = Suppression {
         key,
         referral_id: referral.id.clone(),

@@ -28,6 +28,19 @@ pub fn verify(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// The slots for password hashing: one per core. Argon2 takes ~19 MiB and a core for tens of
+/// milliseconds per verification; unbounded, a flood of sign-ins grew the server by a gigabyte.
+pub fn slots() -> tokio::sync::Semaphore {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::sync::Semaphore::new(cores)
+}
+
+/// [`verify`] on the blocking pool, at most as many at once as `slots` allows.
+pub async fn verify_bounded(slots: &tokio::sync::Semaphore, password: String, stored: String) -> bool {
+    let Ok(_slot) = slots.acquire().await else { return false };
+    tokio::task::spawn_blocking(move || verify(&password, &stored)).await.unwrap_or(false)
+}
+
 /// A hash of no one's password: signing in as an unknown address costs the same time as a wrong
 /// password, so the timing does not tell which addresses have accounts.
 pub fn decoy() -> &'static str {

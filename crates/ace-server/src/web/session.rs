@@ -14,7 +14,7 @@ use ace_domain::audit::{action, AuditEntry};
 use ace_store::{PortalAccount, PortalSession, UserStatus, WriteBatch};
 
 use super::{page, password, Fields, Nav, WebError};
-use crate::partner_api::Caller;
+use crate::partner_api::{sign_in_address_subject, Caller, FailureLimit};
 use crate::{crypto, AppState};
 
 pub const SESSION_COOKIE: &str = "ace_session";
@@ -282,28 +282,41 @@ async fn sign_in(
     email: &str,
     password_given: &str,
 ) -> Result<(PortalAccount, String), SignInError> {
+    // USE-3: failures count against the account and, whatever e-mail each names, against the
+    // client's network; either locked refuses before any password is hashed.
     let guard_key = format!("portal:{email}");
+    let network_key = sign_in_address_subject(address);
     let now_ms = state.wall_clock_ms();
-    if state.auth_guard.locked_until(&guard_key, now_ms).is_some() {
+    if state.auth_guard.locked_until(&guard_key, FailureLimit::CREDENTIAL, now_ms).is_some() {
         audit_failure(state, address, email, None, true).await;
         return Err(SignInError::Refused(
             "Too many failed sign-ins for this address: it is locked for 15 minutes (USE-3).".into(),
         ));
     }
+    if state.auth_guard.locked_until(&network_key, FailureLimit::SIGN_IN_ADDRESS, now_ms).is_some() {
+        audit_failure(state, address, email, None, true).await;
+        return Err(SignInError::Refused(
+            "Too many failed sign-ins from your network: sign-in is paused for 15 minutes (USE-3).".into(),
+        ));
+    }
+    // Counted as failures before the password is checked, so attempts sent at once cannot all
+    // pass the limit; a right password takes its count back.
+    state.auth_guard.record_failure(&guard_key, now_ms);
+    state.auth_guard.record_failure(&network_key, now_ms);
     let account = state.store.get_portal_account(email).await?;
     let stored = account.as_ref().map_or(password::decoy(), |a| a.password_hash.as_str()).to_string();
     let given = password_given.to_string();
-    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &stored)).await.unwrap_or(false);
+    let matches = password::verify_bounded(&state.password_slots, given, stored).await;
     let Some(account) = account.as_ref().filter(|_| matches).cloned() else {
-        state.auth_guard.record_failure(&guard_key, now_ms);
-        let locked = state.auth_guard.locked_until(&guard_key, now_ms).is_some();
+        let locked = state.auth_guard.locked_until(&guard_key, FailureLimit::CREDENTIAL, now_ms).is_some();
         audit_failure(state, address, email, account.and_then(|a| a.partner_id), locked).await;
         return Err(SignInError::Refused(SIGN_IN_FAILED.into()));
     };
+    state.auth_guard.withdraw(&network_key, now_ms);
+    state.auth_guard.record_success(&guard_key);
     if let Access::Denied(why) = partner_caller(state, &account).await? {
         return Err(SignInError::Refused(why));
     }
-    state.auth_guard.record_success(&guard_key);
     let id = open_session(state, &account).await?;
     Ok((account, id))
 }

@@ -64,6 +64,24 @@ async fn use_3_signatures_are_checked_and_repeated_failures_lock_the_key() {
     assert_eq!(response.headers()["x-amzn-errortype"], "MissingAuthenticationTokenException");
 }
 
+/// Issue 21, weakness 4: a key locked by wrong secrets could not be unlocked by the operator
+/// (`lifted: false`); now `ace security unblock key:AKID` lifts it at once.
+#[tokio::test]
+async fn use_3_the_operator_lifts_a_key_lockout() {
+    let app = TestApp::start().await;
+    let alice = app.partner("P-A").await;
+    let wrong_secret = Credentials { secret: "not-the-secret".into(), ..alice.clone() };
+    for _ in 0..ace_server::partner_api::FAILURES_MAX {
+        app.client(&wrong_secret).list_opportunities().catalog("AWS").send().await.unwrap_err();
+    }
+    let e = app.client(&alice).list_opportunities().catalog("AWS").send().await.unwrap_err().into_service_error();
+    assert_eq!(code(&e), "AccessDeniedException");
+    let subject = format!("key:{}", alice.access_key_id);
+    let v = app.operator("POST", "/security/unblock", json!({"subject": subject})).await;
+    assert_eq!(v["lifted"], true, "{v}");
+    app.client(&alice).list_opportunities().catalog("AWS").send().await.unwrap();
+}
+
 #[tokio::test]
 async fn use_5_throttling_and_idempotency_across_throttled_retries() {
     let app = TestApp::start().await;

@@ -223,6 +223,92 @@ async fn connections_beyond_the_limit_are_refused_and_the_limit_recovers() {
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "served again: {}", String::from_utf8_lossy(&buf[..n]));
 }
 
+/// Issue 21, weakness 3: a connection that never sent a byte was never closed (8,200 of them
+/// held every slot, `/healthz` included): the protocol is unknown until the first byte, so no
+/// protocol's timer ran. It is closed after the header timeout.
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
+    let app = TestApp::start_with(|s| s.connections.header_read_timeout = std::time::Duration::from_millis(300)).await;
+    let mut silent = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let answer = closed_by_server(&mut silent, std::time::Duration::from_secs(5)).await;
+    assert_eq!(answer, Some(Vec::new()), "a silent connection is closed without an answer");
+}
+
+/// Issue 21, weakness 3: an idle h2c connection stayed open over 45 s. With no request in flight
+/// for the idle timeout, HTTP/2 connections are closed as HTTP/1 keep-alives are.
+#[tokio::test]
+async fn an_idle_h2c_connection_is_closed() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::start_with(|s| {
+        s.connections.idle_timeout = std::time::Duration::from_millis(400);
+        s.connections.header_read_timeout = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let mut h2c = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    // The HTTP/2 connection preface and an empty SETTINGS frame, then nothing.
+    h2c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.unwrap();
+    let answer = closed_by_server(&mut h2c, std::time::Duration::from_secs(5)).await;
+    let answer = answer.expect("the idle h2c connection is closed");
+    let mut frame_types = Vec::new();
+    let mut rest = answer.as_slice();
+    while rest.len() >= 9 {
+        let length = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        frame_types.push(rest[3]);
+        rest = &rest[(9 + length).min(rest.len())..];
+    }
+    assert_eq!(frame_types.first(), Some(&0x04), "the server spoke HTTP/2 (SETTINGS first): {answer:?}");
+    assert!(frame_types.contains(&0x07), "a GOAWAY before closing: {frame_types:?}");
+}
+
+/// Issue 21, weakness 3: slow bodies on `/login` and `/operator/v1/*` were held over 48 s; only
+/// the partner API had a body timeout. Every route has one now.
+#[tokio::test]
+async fn slow_bodies_time_out_on_every_route() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::start_with(|s| s.connections.body_read_timeout = std::time::Duration::from_millis(300)).await;
+    for (path, content_type) in [("/login", "application/x-www-form-urlencoded"), ("/operator/v1/partners", "application/json")] {
+        let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nAuthorization: Bearer x\r\nContent-Length: 1000\r\n\r\nemail=",
+            app.address
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let answer = closed_by_server(&mut stream, std::time::Duration::from_secs(5)).await;
+        let answer = answer.unwrap_or_else(|| panic!("a slow body on {path} held its connection"));
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{path}: {answer}");
+    }
+}
+
+/// Issue 21, weakness 3: one client network holds at most its share of the connection slots, so
+/// it cannot take every slot; the others are served.
+#[tokio::test]
+async fn one_client_holds_at_most_its_share_of_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::start_with(|s| s.connections.max_connections_per_address = 3).await;
+    let ping = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", app.address);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+        stream.write_all(ping.as_bytes()).await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        held.push(stream);
+    }
+    let mut extra = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let _ = extra.write_all(ping.as_bytes()).await;
+    let answer = closed_by_server(&mut extra, std::time::Duration::from_secs(2)).await.expect("closed at once");
+    assert!(answer.is_empty(), "not served: {}", String::from_utf8_lossy(&answer));
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut next = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    next.write_all(ping.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 512];
+    let n = next.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "served again once the others closed");
+}
+
 /// The fuzz targets' invariants (`fuzz/`, run for hours by `cargo fuzz`), replayed briefly on
 /// every test run: their seed inputs and generated bytes, for every operation, decode to an
 /// input or to an error in the documented shape, and the signature parser never panics nor

@@ -378,6 +378,59 @@ async fn ref_5_the_sandbox_simulator_refers_through_an_invitation_and_honours_su
     assert!(e.is_validation_exception(), "{e:?}");
 }
 
+/// Issue 21, weakness 7: an opt-out relayed for one partner's referral must not answer another
+/// partner's Sandbox simulation (an oracle for who opted out), and a simulated opt-out must not
+/// reach the program's real suppression list.
+#[tokio::test]
+async fn ref_5_use_4_opt_outs_are_no_oracle_across_partners_and_the_sandbox_never_suppresses_real_referrals() {
+    let app = TestApp::start().await;
+    let a = eligible_partner(&app, "P-A").await;
+    let b = eligible_partner(&app, "P-B").await;
+    let invitation = refer(&app, "P-A", "Quiet", "quiet@quiet.example.com").await;
+    let relay = json!({"Catalog": "AWS", "InvitationIdentifier": invitation, "Scope": "Contact", "ReceivedAt": "2026-01-01T00:00:00Z", "Channel": "Email"});
+    assert_eq!(ext(&app, &a, "RelayOptOut", relay).await.0, 200);
+
+    // Partner B probes with a Sandbox referral naming the same contact: it is simulated as any other.
+    let probe = |email: &str| {
+        let contact = pcs::types::Contact::builder().email(email).first_name("Jane").build();
+        let account =
+            pcs::types::Account::builder().company_name("Quiet").website_url("https://quiet.example.com").build().unwrap();
+        pcs::types::Customer::builder().account(account).contacts(contact).build()
+    };
+    let client_b = app.client(&b);
+    let created = client_b
+        .create_opportunity()
+        .catalog("Sandbox")
+        .origin(pcs::types::OpportunityOrigin::AwsReferral)
+        .customer(probe("quiet@quiet.example.com"))
+        .send()
+        .await;
+    assert!(created.is_ok(), "another partner's opt-out answered a Sandbox call: {created:?}");
+
+    // Partner B relays a simulated opt-out of a company; the operator may still refer it for real.
+    let listed = client_b
+        .list_engagement_invitations()
+        .catalog("Sandbox")
+        .participant_type(ParticipantType::Receiver)
+        .send()
+        .await
+        .unwrap();
+    let simulated = listed.engagement_invitation_summaries()[0].id().to_string();
+    let relay = json!({"Catalog": "Sandbox", "InvitationIdentifier": simulated, "Scope": "Company", "ReceivedAt": "2026-01-01T00:00:00Z", "Channel": "Phone"});
+    let (status, v) = ext(&app, &b, "RelayOptOut", relay).await;
+    assert_eq!(status, 200, "{v}");
+    let program = app.operator("GET", "/suppression", Value::Null).await;
+    assert_eq!(program["suppressions"].as_array().unwrap().len(), 1, "only the real opt-out is the program's: {program}");
+    let (status, v) = app
+        .operator_raw(
+            "POST",
+            "/referrals",
+            json!({"partner": "P-B", "kind": "lead", "company": "Quiet", "website": "https://quiet.example.com", "country": "DE"}),
+        )
+        .await;
+    assert_eq!(status, 201, "a simulated opt-out suppressed a real referral: {v}");
+}
+
 /// Every byte of the SQLite database and its WAL, as someone holding the files would read them.
 fn raw_database_bytes(app: &TestApp) -> Vec<u8> {
     let mut bytes = Vec::new();

@@ -45,6 +45,8 @@ impl TestApp {
         let mut settings = Settings::default();
         settings.delivery.retry_base = chrono::TimeDelta::milliseconds(50);
         settings.delivery.retry_cap = chrono::TimeDelta::milliseconds(400);
+        // Tests receive webhooks on loopback; the SSRF guard's own tests turn this off.
+        settings.delivery.allow_private = true;
         adjust(&mut settings);
         let state = AppState::new(store.clone(), clock, ServerKey::random(), settings);
         ace_server::bootstrap_operator_token(store.as_ref(), dir.path(), 0).await.unwrap();

@@ -202,6 +202,61 @@ async fn use_3_portal_sign_in_locks_after_repeated_failures() {
     assert!(actions.contains(&"auth.lockout"), "{actions:?}");
 }
 
+/// Issue 21, weakness 2 (USE-3): 10,000 failed sign-ins with made-up e-mails from one address
+/// used to fill the failure tracker, after which a real account took 30 wrong passwords
+/// unlocked and then signed in. Now sign-ins are also counted per client network: the flood is
+/// stopped after a few attempts, before any more passwords are hashed, and the real account's
+/// guesses from that network are refused.
+#[tokio::test]
+async fn use_3_a_flood_of_decoy_emails_neither_unlocks_a_real_account_nor_keeps_hashing() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = Browser::new(&app);
+    let form = b.http.get(format!("{}/login", b.base)).send().await.unwrap();
+    let login_cookie = set_cookie(&form, "ace_login").unwrap();
+    let csrf = b.finish(form).await.csrf();
+    let attempt = |email: String, password: &'static str| {
+        let http = b.http.clone();
+        let url = format!("{}/login", b.base);
+        let (cookie, csrf) = (format!("ace_login={login_cookie}"), csrf.clone());
+        async move {
+            let form = [("_csrf", csrf.as_str()), ("email", email.as_str()), ("password", password)];
+            let response = http.post(url).header("cookie", cookie).form(&form).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let started = std::time::Instant::now();
+    let decoys = futures_stream(10_000, 16, |i| attempt(format!("decoy-{i}@made-up.example"), "wrong password!!")).await;
+    assert!(decoys.iter().all(|(status, _)| *status == 401));
+    let paused = decoys.iter().filter(|(_, body)| body.contains("from your network")).count();
+    assert!(paused >= 10_000 - 4 * ace_server::partner_api::FAILURES_MAX, "only {paused} refused before hashing");
+    for _ in 0..30 {
+        assert_eq!(attempt("alice@web.example".into(), "wrong password!!").await.0, 401);
+    }
+    let (status, body) = attempt("alice@web.example".into(), PASSWORD).await;
+    assert_eq!(status, 401, "the guessing network is still paused: {body}");
+    eprintln!("10,000 decoy sign-ins answered in {:?}", started.elapsed());
+}
+
+/// Runs `count` futures made by `make`, `width` at a time; their outputs in order.
+async fn futures_stream<F, Fut, T>(count: usize, width: usize, make: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut out = Vec::with_capacity(count);
+    let mut i = 0;
+    while i < count {
+        let batch: Vec<_> = (i..count.min(i + width)).map(|n| tokio::spawn(make(n))).collect();
+        for handle in batch {
+            out.push(handle.await.unwrap());
+        }
+        i += width;
+    }
+    out
+}
+
 #[tokio::test]
 async fn portal_unknown_addresses_get_the_same_answer_as_wrong_passwords() {
     let app = TestApp::start().await;

@@ -294,3 +294,120 @@ async fn an_eventbridge_sink_puts_events_on_the_bus() {
     let detail: Value = serde_json::from_str(entry["Detail"].as_str().unwrap()).unwrap();
     assert_eq!(detail["catalog"], "Sandbox");
 }
+
+/// A listener that counts every connection it is offered, whatever is sent on it.
+async fn connection_counter() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, count)
+}
+
+/// Issue 21, weakness 1 (USE-4 across the server's own network): with private addresses not
+/// allowed, `PutWebhook` refuses every spelling of a metadata, private or loopback address —
+/// two of which had reached a listener on loopback — and an `eventbridge://` target, whose
+/// `PutEvents` carried the server's own AWS credentials to an endpoint of the partner's choosing.
+/// Nothing reaches the listener.
+#[tokio::test]
+async fn use_4_ssrf_put_webhook_refuses_private_targets_in_every_spelling_and_the_listener_receives_nothing() {
+    let app = TestApp::start_with(|s| s.delivery.allow_private = false).await;
+    let c = app.partner("P-A").await;
+    let (port, connections) = connection_counter().await;
+    let put = |url: String| {
+        let app = &app;
+        let c = &c;
+        async move {
+            let body = json!({"Url": url}).to_string().into_bytes();
+            app.raw(c, "AcePartner.PutWebhook", "application/x-amz-json-1.0", body).await
+        }
+    };
+    for url in [
+        format!("https://2130706433:{port}/"),
+        format!("https://[::ffff:127.0.0.1]:{port}/"),
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("https://localhost:{port}/"),
+        format!("eventbridge://bus?endpoint=http://127.0.0.1:{port}/"),
+        "eventbridge://partner-events".to_string(),
+        "https://[::ffff:169.254.169.254]/".to_string(),
+        "https://2852039166/".to_string(),
+        "https://0xA9FEA9FE/".to_string(),
+        "https://169.254.169.254./".to_string(),
+        "https://10.1/".to_string(),
+        "https://[64:ff9b::a9fe:a9fe]/".to_string(),
+        "https://metadata.google.internal/".to_string(),
+    ] {
+        let (status, headers, v) = put(url.clone()).await;
+        assert_eq!(status, 400, "{url} was accepted: {v}");
+        assert_eq!(headers["x-amzn-errortype"], "ValidationException", "{url}");
+    }
+    let (_, _, listed) = app.raw(&c, "AcePartner.ListWebhooks", "application/x-amz-json-1.0", b"{}".to_vec()).await;
+    assert_eq!(listed["Webhooks"], json!([]), "{listed}");
+    crate::opportunities::create(&app.client(&c), "Sandbox", "Example Corp").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "the listener on loopback was reached");
+}
+
+/// Issue 21, weakness 5: subscriptions per partner are capped (default 10), so idle
+/// subscriptions cannot be piled up to slow every tenant; a deleted one frees its place.
+#[tokio::test]
+async fn use_5_a_partner_holds_at_most_the_configured_number_of_webhooks() {
+    let app = TestApp::start_with(|s| s.delivery.max_per_partner = 3).await;
+    let c = app.partner("P-A").await;
+    let put = |n: usize| {
+        let body = json!({"Url": format!("http://127.0.0.1:9/hook{n}")}).to_string().into_bytes();
+        app.raw(&c, "AcePartner.PutWebhook", "application/x-amz-json-1.0", body)
+    };
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (status, _, v) = put(n).await;
+        assert_eq!(status, 200, "{v}");
+        ids.push(v["WebhookId"].as_str().unwrap().to_string());
+    }
+    let (status, headers, v) = put(3).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(headers["x-amzn-errortype"], "ServiceQuotaExceededException");
+    let other = app.partner("P-B").await;
+    let body = json!({"Url": "http://127.0.0.1:9/other"}).to_string().into_bytes();
+    assert_eq!(app.raw(&other, "AcePartner.PutWebhook", "application/x-amz-json-1.0", body).await.0, 200, "per partner");
+    let body = json!({"WebhookId": ids[0]}).to_string().into_bytes();
+    assert_eq!(app.raw(&c, "AcePartner.DeleteWebhook", "application/x-amz-json-1.0", body).await.0, 200);
+    assert_eq!(put(4).await.0, 200, "a deleted subscription frees its place");
+}
+
+/// Issue 21, weakness 5: the dispatcher works only subscriptions with events past their cursor,
+/// so one whose partner has no new events must move its cursor past other partners' events
+/// (else it would be worked again on every tick).
+#[tokio::test]
+async fn use_5_a_quiet_subscription_moves_past_other_partners_events_without_deliveries() {
+    let app = TestApp::start().await;
+    let quiet = app.partner("P-Q").await;
+    let busy = app.partner("P-B").await;
+    let (status, _, hook) = app
+        .raw(
+            &quiet,
+            "AcePartner.PutWebhook",
+            "application/x-amz-json-1.0",
+            json!({"Url": "http://127.0.0.1:9/quiet"}).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, 200, "{hook}");
+    let id = hook["WebhookId"].as_str().unwrap().to_string();
+    crate::opportunities::create(&app.client(&busy), "Sandbox", "Busy Corp").await;
+    let newest = app.state.store.max_event_seq().await.unwrap();
+    let mut cursor = 0;
+    for _ in 0..100 {
+        cursor = app.state.store.list_webhooks(None).await.unwrap().into_iter().find(|(h, _)| h.id == id).unwrap().1;
+        if cursor >= newest {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cursor, newest, "the quiet subscription's cursor moved past the busy partner's events");
+    assert!(app.state.store.list_deliveries(&id, 10).await.unwrap().is_empty(), "nothing was sent to it");
+}
