@@ -35,6 +35,10 @@ impl ServerKey {
     /// Reads `path`, or creates it (mode 0600) with a new random key.
     pub fn load_or_create(path: &Path) -> anyhow::Result<ServerKey> {
         if path.exists() {
+            // Private whatever an earlier install left (issue 21).
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| anyhow::anyhow!("restricting {}: {e}", path.display()))?;
             let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
             return ServerKey::from_hex(&text);
         }
@@ -104,6 +108,9 @@ pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    // `mode` applies only to a file it creates; one that existed becomes private too.
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     Ok(())

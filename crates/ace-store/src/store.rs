@@ -228,11 +228,19 @@ impl SqlStore {
         SqlStore::open_sqlite(data_dir, "FULL").await
     }
 
-    /// SQLite in `data_dir/ace.db`, created and migrated when missing.
+    /// SQLite in `data_dir/ace.db`, created and migrated when missing. The directory is made
+    /// private to the server's user (0700) and the database with its WAL 0600, whatever they
+    /// were before: they hold customer data (issue 21).
     pub async fn open_sqlite(data_dir: &Path, synchronous: &str) -> StoreResult<SqlStore> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Unavailable(format!("creating {}: {e}", data_dir.display())))?;
-        let db = crate::sqlite::open(&data_dir.join("ace.db"), synchronous)?;
+        let path = data_dir.join("ace.db");
+        crate::files::make_private_dir(data_dir)?;
+        crate::files::create_private_file(&path)?;
+        let db = crate::sqlite::open(&path, synchronous)?;
+        for file in [path.clone(), data_dir.join("ace.db-wal"), data_dir.join("ace.db-shm")] {
+            crate::files::make_private(&file)?;
+        }
         let store = SqlStore { db: Arc::new(db), group: GroupCommit::default(), events_committed: Default::default() };
         store.migrate().await?;
         Ok(store)
@@ -956,10 +964,16 @@ impl Store for SqlStore {
             return Err(StoreError::Conflict(format!("{} exists; a backup never overwrites a file", path.display())));
         }
         let target = path.to_str().ok_or_else(|| StoreError::Other(format!("{} is not a UTF-8 path", path.display())))?;
+        // Created empty and private first (VACUUM INTO fills an empty file): the copy never
+        // exists readable by others, not even for a moment.
+        crate::files::create_private_file(path)?;
         // One read transaction: a consistent snapshot while writers go on. The copy is freshly
         // written and compact: no free pages and no WAL, so no trace of deleted data (REM-2).
         let mut r = self.db.reader().await?;
-        r.exec("VACUUM INTO $1", &[target.into()]).await?;
+        if let Err(e) = r.exec("VACUUM INTO $1", &[target.into()]).await {
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
         Ok(())
     }
 

@@ -57,3 +57,33 @@ async fn a_restored_backup_serves_what_the_partner_saw_minus_shredded_data() {
     let gone_record = restored.get_referral(&gone).await.unwrap().unwrap();
     assert!(gone_record.data_deleted && gone_record.contact.email.is_none(), "shredded data stays shredded");
 }
+
+/// Issue 21: the database, its WAL and `ace backup` output were created 0644 in a 0755
+/// directory. The data directory is 0700 and every file in it that holds data 0600 — also
+/// when an earlier install left them readable — and so is a backup.
+#[tokio::test]
+async fn rem_2_the_database_its_wal_and_backups_are_private_to_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = SqlStore::open_sqlite(&data, "FULL").await.unwrap();
+    drop(store);
+    // As an earlier release left them.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("ace.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = SqlStore::open_sqlite(&data, "FULL").await.unwrap();
+    store.commit(ace_store::WriteBatch::default()).await.unwrap();
+    assert_eq!(mode(&data), 0o700);
+    for file in ["ace.db", "ace.db-wal", "ace.db-shm"] {
+        let path = data.join(file);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{file}");
+        }
+    }
+    assert!(data.join("ace.db-wal").exists(), "the WAL is checked too");
+    let backup = dir.path().join("backup.db");
+    store.backup_to(&backup).await.unwrap();
+    assert_eq!(mode(&backup), 0o600, "the backup");
+    assert!(std::fs::metadata(&backup).unwrap().len() > 0);
+}
