@@ -116,11 +116,13 @@ impl Drop for MemoryWatch {
 pub async fn flood(args: FloodBench) -> Result<()> {
     use std::sync::Arc;
     let dir = tempfile_dir()?;
-    let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&dir, "NORMAL").await?);
+    let server_key = ace_server::crypto::ServerKey::load_or_create(&dir.join("server.key"))?;
+    let store = SqlStore::open_sqlite(&dir, "NORMAL").await?.seal_keys_under(server_key.referral_key_wrap());
+    let store: Arc<dyn Store> = Arc::new(store);
     let state = ace_server::AppState::new(
         store.clone(),
         Arc::new(ace_server::clock::SystemClock),
-        ace_server::crypto::ServerKey::load_or_create(&dir.join("server.key"))?,
+        server_key,
         ace_server::Settings::default(),
     );
     let limits = ace_domain::quota::QuotaLimits::default();
@@ -519,11 +521,13 @@ pub async fn eligibility(args: EligibilityBench) -> Result<()> {
 /// A fresh SQLite store in a directory of its own, and a server state over it on the system clock.
 async fn server_state() -> Result<(std::path::PathBuf, std::sync::Arc<dyn Store>, ace_server::AppState)> {
     let dir = tempfile_dir()?;
-    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqlStore::open_sqlite(&dir, "NORMAL").await?);
+    let server_key = ace_server::crypto::ServerKey::random();
+    let store = SqlStore::open_sqlite(&dir, "NORMAL").await?.seal_keys_under(server_key.referral_key_wrap());
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
     let state = ace_server::AppState::new(
         store.clone(),
         std::sync::Arc::new(ace_server::clock::SystemClock),
-        ace_server::crypto::ServerKey::random(),
+        server_key,
         ace_server::Settings::default(),
     );
     Ok((dir, store, state))

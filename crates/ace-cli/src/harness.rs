@@ -390,15 +390,17 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
     // The data directory goes whatever happens (with 1,000,000 rows it holds gigabytes).
     let _cleanup = RemoveOnDrop(work.clone());
     let schema = format!("bench_{}", chrono::Utc::now().timestamp_millis());
-    let store: Arc<dyn Store> = match &args.database {
-        Some(url) => Arc::new(SqlStore::open_postgres(url, Some(&schema), 32).await.context("opening PostgreSQL")?),
+    let server_key = ace_server::crypto::ServerKey::random();
+    let store = match &args.database {
+        Some(url) => SqlStore::open_postgres(url, Some(&schema), 32).await.context("opening PostgreSQL")?,
         // Durable: every acknowledged write is on disk (WAL fsync per commit group).
-        None => Arc::new(SqlStore::open_sqlite(&work.join("server"), "FULL").await?),
+        None => SqlStore::open_sqlite(&work.join("server"), "FULL").await?,
     };
+    let store: Arc<dyn Store> = Arc::new(store.seal_keys_under(server_key.referral_key_wrap()));
     let state = ace_server::AppState::new(
         store.clone(),
         Arc::new(ace_server::clock::SystemClock),
-        ace_server::crypto::ServerKey::random(),
+        server_key,
         ace_server::Settings::default(),
     );
     // As `ace serve` starts: the program's consent statement, and an operator token on disk.

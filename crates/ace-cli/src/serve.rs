@@ -181,22 +181,22 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .init();
     std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("creating {}", settings.data_dir.display()))?;
 
+    let server_key = match &settings.server_key {
+        Some(hex) => ServerKey::from_hex(hex)?,
+        None => ServerKey::load_or_create(&settings.data_dir.join("server.key"))?,
+    };
     let store: Arc<dyn Store> = match &settings.database {
         Some(url) => {
             let store = SqlStore::open_postgres(url, None, settings.database_pool_size).await.context("opening PostgreSQL")?;
             tracing::info!("storage: PostgreSQL");
-            Arc::new(store)
+            Arc::new(store.seal_keys_under(server_key.referral_key_wrap()))
         }
         None => {
             let store =
                 SqlStore::open_sqlite(&settings.data_dir, &settings.sqlite_synchronous).await.context("opening SQLite")?;
             tracing::info!(path = %settings.data_dir.join("ace.db").display(), synchronous = %settings.sqlite_synchronous, "storage: SQLite");
-            Arc::new(store)
+            Arc::new(store.seal_keys_under(server_key.referral_key_wrap()))
         }
-    };
-    let server_key = match &settings.server_key {
-        Some(hex) => ServerKey::from_hex(hex)?,
-        None => ServerKey::load_or_create(&settings.data_dir.join("server.key"))?,
     };
     let clock: Arc<dyn Clock> = if settings.test_clock {
         tracing::warn!("test clock: time stands still until `ace clock advance`");

@@ -1,12 +1,12 @@
 //! Crash consistency (RELIABILITY.md): the real `ace` binary serves concurrent writes from
 //! several clients — creates, updates, submissions (with their association and attestation),
 //! referral accepts and contact records — and is killed with SIGKILL at random moments, 20
-//! times, restarted on the same data each time. Afterwards every write the server acknowledged
-//! is present exactly once, and every write left in doubt by a crash, retried with its
-//! `ClientToken`, either is found once (it had committed) or is created once (it had not);
-//! nothing is lost, nothing is doubled, nothing is half there. On SQLite, and on PostgreSQL when
-//! `ACE_TEST_DATABASE_URL` is set — there also with two servers sharing the database, writers
-//! spread over both, one of them killed each round.
+//! times (each 50–300 ms after the round's first update), restarted on the same data each time.
+//! Afterwards every write the server acknowledged is present exactly once, and every write left
+//! in doubt by a crash, retried with its `ClientToken`, either is found once (it had committed)
+//! or is created once (it had not); nothing is lost, nothing is doubled, nothing is half there.
+//! On SQLite, and on PostgreSQL when `ACE_TEST_DATABASE_URL` is set — there also with two
+//! servers sharing the database, writers spread over both, one of them killed each round.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -307,7 +307,16 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
                 }
             })
         };
-        // A random moment, 50–300 ms into the round.
+        // A random moment, 50–300 ms into the round's writing: counted from its first
+        // acknowledged update (every writer's second create updates), so that a round on a
+        // slow, shared machine is not over before any kind of write was made.
+        let round_start = updated.lock().unwrap().len() + update_in_doubt.lock().unwrap().len();
+        for _ in 0..2_000 {
+            if updated.lock().unwrap().len() + update_in_doubt.lock().unwrap().len() > round_start {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;

@@ -42,6 +42,50 @@ pub fn opportunity_id(number: i64) -> String {
     format!("O{number}")
 }
 
+/// USE-4: opportunity numbers that carry no order across partners. The store hands out one
+/// sequence for every partner; a partner that saw `O1041` and then `O1107` would learn that
+/// other partners created 65 opportunities in between. Each sequence number is therefore
+/// mapped by a keyed permutation of `[0, 10^12)` (a Feistel network over 40 bits with cycle
+/// walking): distinct numbers stay distinct, ids keep the model's pattern (`O` and at most 12
+/// digits), and without the key neither order nor gaps can be read from them.
+#[derive(Clone)]
+pub struct OpportunityNumbers {
+    key: [u8; 32],
+}
+
+impl OpportunityNumbers {
+    const DOMAIN: u64 = 1_000_000_000_000;
+    const HALF_BITS: u32 = 20;
+    const ROUNDS: u8 = 8;
+
+    pub fn new(key: [u8; 32]) -> OpportunityNumbers {
+        OpportunityNumbers { key }
+    }
+
+    /// The opportunity number of sequence number `sequence` (in `[0, 10^12)`).
+    pub fn number(&self, sequence: i64) -> i64 {
+        let mut x = sequence.rem_euclid(Self::DOMAIN as i64) as u64;
+        loop {
+            x = self.feistel(x);
+            if x < Self::DOMAIN {
+                return x as i64;
+            }
+        }
+    }
+
+    fn feistel(&self, x: u64) -> u64 {
+        use sha2::{Digest, Sha256};
+        let mask = (1u64 << Self::HALF_BITS) - 1;
+        let (mut left, mut right) = (x >> Self::HALF_BITS, x & mask);
+        for round in 0..Self::ROUNDS {
+            let digest = Sha256::new().chain_update(self.key).chain_update([round]).chain_update(right.to_le_bytes()).finalize();
+            let f = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes")) & mask;
+            (left, right) = (right, left ^ f);
+        }
+        (left << Self::HALF_BITS) | right
+    }
+}
+
 /// The number of an `O…` id, when it is one.
 pub fn opportunity_number(id: &str) -> Option<i64> {
     let digits = id.strip_prefix('O')?;
@@ -129,6 +173,21 @@ mod tests {
         assert_eq!(parsed.resource_id, "O42");
         assert!(ResourceArn::parse("arn:aws:s3:::bucket").is_none());
         assert!(ResourceArn::parse("arn:aws:partnercentral:us-east-1:1:catalog/Nope/opportunity/O1").is_none());
+    }
+
+    #[test]
+    fn use_4_opportunity_numbers_are_distinct_and_carry_no_order() {
+        let numbers = OpportunityNumbers::new([7; 32]);
+        let mapped: Vec<i64> = (1..=20_000).map(|n| numbers.number(n)).collect();
+        let distinct: std::collections::HashSet<i64> = mapped.iter().copied().collect();
+        assert_eq!(distinct.len(), mapped.len(), "a permutation: no two sequence numbers share an id");
+        assert!(mapped.iter().all(|n| (0..1_000_000_000_000).contains(n)), "at most 12 digits");
+        let ascending = mapped.windows(2).filter(|w| w[0] < w[1]).count();
+        assert!((8_000..12_000).contains(&ascending), "about half the neighbours ascend: {ascending}");
+        let consecutive_gaps = mapped.windows(2).filter(|w| (w[1] - w[0]).abs() < 1_000).count();
+        assert!(consecutive_gaps < 5, "consecutive creates are not near each other: {consecutive_gaps}");
+        assert_ne!(OpportunityNumbers::new([8; 32]).number(1), numbers.number(1), "another key, other ids");
+        assert_eq!(numbers.number(42), OpportunityNumbers::new([7; 32]).number(42), "the same key, the same ids");
     }
 
     #[test]

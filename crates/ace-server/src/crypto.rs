@@ -54,6 +54,17 @@ impl ServerKey {
         ServerKey { key }
     }
 
+    /// The key the store seals referral data keys under (REM-2; issue 21): the database alone
+    /// no longer opens a referral's data.
+    pub fn referral_key_wrap(&self) -> [u8; 32] {
+        self.subkey("referral-data-keys")
+    }
+
+    /// The permutation opportunity numbers go through (USE-4).
+    pub fn opportunity_numbers(&self) -> ace_domain::ids::OpportunityNumbers {
+        ace_domain::ids::OpportunityNumbers::new(self.subkey("opportunity-numbers"))
+    }
+
     fn subkey(&self, purpose: &str) -> [u8; 32] {
         let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key).expect("any key length");
         mac.update(purpose.as_bytes());

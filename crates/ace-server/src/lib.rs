@@ -82,6 +82,7 @@ pub struct AppState {
     pub governance: Arc<governance::Governance>,
     /// Opportunity numbers, reserved from the store in blocks.
     opportunity_numbers: Arc<tokio::sync::Mutex<(i64, i64)>>,
+    opportunity_numbers_key: Arc<ace_domain::ids::OpportunityNumbers>,
     pub settings: Arc<Settings>,
     /// This process among the nodes sharing the database (random per start).
     pub node_id: Arc<str>,
@@ -89,6 +90,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, server_key: ServerKey, settings: Settings) -> AppState {
+        let opportunity_numbers_key = Arc::new(server_key.opportunity_numbers());
         AppState {
             quotas: Arc::new(QuotaGate::new(store.clone())),
             store,
@@ -99,6 +101,7 @@ impl AppState {
             probes: Arc::new(security::ProbeGuard::new(settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
+            opportunity_numbers_key,
             settings: Arc::new(settings),
             node_id: uuid::Uuid::new_v4().to_string().into(),
         }
@@ -117,6 +120,7 @@ impl AppState {
             probes: Arc::new(security::ProbeGuard::new(self.settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
+            opportunity_numbers_key: self.opportunity_numbers_key.clone(),
             settings: self.settings.clone(),
             node_id: uuid::Uuid::new_v4().to_string().into(),
         }
@@ -136,9 +140,10 @@ impl AppState {
         self.wall_clock().timestamp_millis()
     }
 
-    /// The number of a new opportunity (`O<n>`). Numbers come from the store in blocks of
-    /// [`NUMBER_BLOCK`], so a create costs no transaction of its own; a restart or another node
-    /// leaves gaps, never duplicates.
+    /// The number of a new opportunity (`O<n>`). Sequence numbers come from the store in
+    /// blocks of [`NUMBER_BLOCK`], so a create costs no transaction of its own; a restart or
+    /// another node leaves gaps, never duplicates. Each is mapped through the server key's
+    /// permutation (USE-4: ids tell a partner nothing of other partners' activity).
     pub async fn next_opportunity_number(&self) -> ace_store::StoreResult<i64> {
         let mut block = self.opportunity_numbers.lock().await;
         if block.0 >= block.1 {
@@ -147,7 +152,7 @@ impl AppState {
         }
         let n = block.0;
         block.0 += 1;
-        Ok(n)
+        Ok(self.opportunity_numbers_key.number(n))
     }
 
     pub fn new_event_id(&self) -> String {

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
+use crate::sealing::KeyWrap;
 use crate::sql::{Database, Tx};
 use crate::store::{apply_batch, scrub, wants_scrub};
 use crate::{BatchOutcome, StoreError, StoreResult, WriteBatch};
@@ -49,6 +50,8 @@ struct Queue {
 #[derive(Default)]
 pub struct GroupCommit {
     queue: Arc<Mutex<Queue>>,
+    /// What the referral data keys are sealed under.
+    pub(crate) wrap: Option<KeyWrap>,
 }
 
 impl GroupCommit {
@@ -64,13 +67,13 @@ impl GroupCommit {
             !std::mem::replace(&mut queue.draining, true)
         };
         if start {
-            tokio::spawn(drain(self.queue.clone(), db));
+            tokio::spawn(drain(self.queue.clone(), db, self.wrap.clone()));
         }
         answer.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the commit group was abandoned".into())))
     }
 }
 
-async fn drain(queue: Arc<Mutex<Queue>>, db: Arc<dyn Database>) {
+async fn drain(queue: Arc<Mutex<Queue>>, db: Arc<dyn Database>, wrap: Option<KeyWrap>) {
     // A scrub owed by groups this drainer committed: the drainer does not exit while one is.
     let mut owed = false;
     let mut last_scrub = std::time::Instant::now();
@@ -100,7 +103,7 @@ async fn drain(queue: Arc<Mutex<Queue>>, db: Arc<dyn Database>) {
         }
         // In a task of its own: a panic there drops the group's replies (each caller is told
         // the group was abandoned, never that it committed) and the drainer carries on.
-        match tokio::spawn(run(db.clone(), group)).await {
+        match tokio::spawn(run(db.clone(), group, wrap.clone())).await {
             Ok(deleted) => owed |= deleted,
             Err(e) => {
                 tracing::error!(error = %e, "a commit group failed");
@@ -111,9 +114,13 @@ async fn drain(queue: Arc<Mutex<Queue>>, db: Arc<dyn Database>) {
 }
 
 /// One savepointed batch. The outer error means the transaction itself is in doubt.
-async fn apply_in_savepoint(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResult<StoreResult<BatchOutcome>> {
+async fn apply_in_savepoint(
+    tx: &mut Box<dyn Tx>,
+    batch: &WriteBatch,
+    wrap: Option<&KeyWrap>,
+) -> StoreResult<StoreResult<BatchOutcome>> {
     tx.exec("SAVEPOINT ace_batch", &[]).await?;
-    match apply_batch(tx, batch).await {
+    match apply_batch(tx, batch, wrap).await {
         Ok(outcome) => {
             tx.exec("RELEASE ace_batch", &[]).await?;
             Ok(Ok(outcome))
@@ -128,7 +135,7 @@ async fn apply_in_savepoint(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreRe
 
 /// Commits one group and answers its callers; true when what it committed leaves deleted data
 /// to scrub.
-async fn run(db: Arc<dyn Database>, group: Vec<Pending>) -> bool {
+async fn run(db: Arc<dyn Database>, group: Vec<Pending>, wrap: Option<KeyWrap>) -> bool {
     let fail_all = |group: Vec<Pending>, e: StoreError| {
         for p in group {
             let _ = p.reply.send(Err(e.clone()));
@@ -143,7 +150,7 @@ async fn run(db: Arc<dyn Database>, group: Vec<Pending>) -> bool {
     };
     let mut outcomes = Vec::with_capacity(group.len());
     for p in &group {
-        match apply_in_savepoint(&mut tx, &p.batch).await {
+        match apply_in_savepoint(&mut tx, &p.batch, wrap.as_ref()).await {
             Ok(outcome) => outcomes.push(outcome),
             Err(e) => {
                 drop(tx);

@@ -4,10 +4,14 @@
 //! shredding): the ciphertext that remains in the row, in old WAL frames or in a backup taken
 //! later can no longer be read by anyone. Everything else in the referral (ids, status,
 //! deadlines) stays readable: it is the deletion record.
+//!
+//! The data keys themselves are stored sealed under a key the server holds and the database
+//! does not ([`KeyWrap`], derived from the server key): someone holding the database file, a
+//! backup or PostgreSQL's WAL without the server key reads no referral's data either.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -27,6 +31,51 @@ struct Secret {
     /// The partner's note on its contact with the customer (REF-2).
     #[serde(default)]
     contact_note: Option<String>,
+}
+
+/// The key the referral data keys are sealed under (issue 21).
+#[derive(Clone)]
+pub struct KeyWrap(ChaCha20Poly1305);
+
+impl KeyWrap {
+    pub fn new(key: [u8; 32]) -> KeyWrap {
+        KeyWrap(ChaCha20Poly1305::new(Key::from_slice(&key)))
+    }
+}
+
+/// How a sealed data key is marked in `referral_keys.data_key`.
+const WRAPPED: &str = "sealed:";
+
+/// The stored form of `referral_id`'s data key: sealed under `wrap` (bound to the referral, so
+/// a key row copied to another referral does not open it), or as it is without one.
+pub fn store_key(wrap: Option<&KeyWrap>, referral_id: &str, data_key: &str) -> StoreResult<String> {
+    let Some(KeyWrap(cipher)) = wrap else { return Ok(data_key.to_string()) };
+    let mut nonce = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let sealed = cipher
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: data_key.as_bytes(), aad: referral_id.as_bytes() })
+        .map_err(|_| StoreError::Other("sealing a referral data key failed".into()))?;
+    let mut bytes = nonce.to_vec();
+    bytes.extend(sealed);
+    Ok(format!("{WRAPPED}{}", STANDARD.encode(bytes)))
+}
+
+/// The data key from its stored form.
+pub fn load_key(wrap: Option<&KeyWrap>, referral_id: &str, stored: &str) -> StoreResult<String> {
+    let Some(sealed) = stored.strip_prefix(WRAPPED) else { return Ok(stored.to_string()) };
+    let Some(KeyWrap(cipher)) = wrap else {
+        return Err(StoreError::Other(format!(
+            "referral {referral_id}: its data key is sealed under the server key, which this store was not given"
+        )));
+    };
+    let bytes = STANDARD.decode(sealed).map_err(|e| StoreError::Other(format!("sealed data key: {e}")))?;
+    if bytes.len() < 12 {
+        return Err(StoreError::Other("sealed data key is truncated".into()));
+    }
+    let plain = cipher
+        .decrypt(Nonce::from_slice(&bytes[..12]), Payload { msg: &bytes[12..], aad: referral_id.as_bytes() })
+        .map_err(|_| StoreError::Other(format!("referral {referral_id}: its data key does not open with this server key")))?;
+    String::from_utf8(plain).map_err(|_| StoreError::Other("sealed data key is not text".into()))
 }
 
 pub fn new_data_key() -> String {
@@ -95,4 +144,22 @@ pub fn open(doc: &str, key: Option<&str>) -> StoreResult<Referral> {
         record.note = secret.contact_note;
     }
     Ok(referral)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rem_2_data_keys_are_sealed_under_the_server_key_and_bound_to_their_referral() {
+        let wrap = KeyWrap::new([3; 32]);
+        let key = new_data_key();
+        let stored = store_key(Some(&wrap), "engi-1", &key).unwrap();
+        assert!(stored.starts_with(WRAPPED) && !stored.contains(&key), "{stored}");
+        assert_eq!(load_key(Some(&wrap), "engi-1", &stored).unwrap(), key);
+        assert!(load_key(Some(&wrap), "engi-2", &stored).is_err(), "another referral's row does not open it");
+        assert!(load_key(Some(&KeyWrap::new([4; 32])), "engi-1", &stored).is_err(), "another server key does not");
+        assert!(load_key(None, "engi-1", &stored).is_err(), "nor no key");
+        assert_eq!(store_key(None, "engi-1", &key).unwrap(), key, "a store given no server key keeps them as they are");
+    }
 }

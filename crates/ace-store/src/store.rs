@@ -254,6 +254,14 @@ impl SqlStore {
         Ok(store)
     }
 
+    /// Seals the referral data keys under `key` (derived from the server key; REM-2): the
+    /// server gives every store it opens one. A store without it (the store's own tests) keeps
+    /// them as they are, and cannot read keys another store sealed.
+    pub fn seal_keys_under(mut self, key: [u8; 32]) -> SqlStore {
+        self.group.wrap = Some(sealing::KeyWrap::new(key));
+        self
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self.db.dialect() {
             Dialect::Sqlite => "sqlite",
@@ -567,7 +575,11 @@ async fn read_idempotency(tx: &mut Box<dyn Tx>, key: &IdempotencyKey) -> StoreRe
 
 /// Writes one batch inside an open transaction; the caller commits. A taken idempotency key
 /// stops the batch and returns the stored record (nothing else is written).
-pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResult<BatchOutcome> {
+pub(crate) async fn apply_batch(
+    tx: &mut Box<dyn Tx>,
+    batch: &WriteBatch,
+    wrap: Option<&sealing::KeyWrap>,
+) -> StoreResult<BatchOutcome> {
     if let Some(idem) = &batch.idempotency {
         let k = &idem.key;
         let claimed = tx
@@ -627,9 +639,10 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
     }
     for referral in &batch.insert_referrals {
         let key = sealing::new_data_key();
+        let stored = sealing::store_key(wrap, &referral.id, &key)?;
         tx.exec(
             "INSERT INTO referral_keys (referral_id, data_key) VALUES ($1, $2)",
-            &[referral.id.as_str().into(), key.as_str().into()],
+            &[referral.id.as_str().into(), stored.as_str().into()],
         )
         .await?;
         tx.exec(
@@ -653,13 +666,14 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
         } else {
             let keys = tx.query("SELECT data_key FROM referral_keys WHERE referral_id = $1", &[next.id.as_str().into()]).await?;
             let key = match keys.first() {
-                Some(row) => row.text(0)?,
+                Some(row) => sealing::load_key(wrap, &next.id, &row.text(0)?)?,
                 // Written before sealing existed: sealed from this write on.
                 None => {
                     let key = sealing::new_data_key();
+                    let stored = sealing::store_key(wrap, &next.id, &key)?;
                     tx.exec(
                         "INSERT INTO referral_keys (referral_id, data_key) VALUES ($1, $2)",
-                        &[next.id.as_str().into(), key.as_str().into()],
+                        &[next.id.as_str().into(), stored.as_str().into()],
                     )
                     .await?;
                     key
@@ -753,9 +767,9 @@ pub(crate) async fn apply_batch(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> Sto
 }
 
 /// One batch, one transaction (PostgreSQL; SQLite goes through [`crate::group`]).
-async fn commit_one(db: &dyn Database, batch: WriteBatch) -> StoreResult<BatchOutcome> {
+async fn commit_one(db: &dyn Database, batch: WriteBatch, wrap: Option<&sealing::KeyWrap>) -> StoreResult<BatchOutcome> {
     let mut tx = db.begin().await?;
-    let outcome = apply_batch(&mut tx, &batch).await?;
+    let outcome = apply_batch(&mut tx, &batch, wrap).await?;
     if outcome == BatchOutcome::Committed {
         tx.commit().await?;
         after_commit(db, std::slice::from_ref(&batch)).await;
@@ -825,10 +839,14 @@ fn due_param(r: &Referral) -> Param {
 }
 
 /// A referral's document with its data key, when the key still exists (REM-2).
-const REFERRAL_COLUMNS: &str = "doc, (SELECT data_key FROM referral_keys k WHERE k.referral_id = referrals.id)";
+const REFERRAL_COLUMNS: &str = "doc, (SELECT data_key FROM referral_keys k WHERE k.referral_id = referrals.id), id";
 
-fn referral_from_row(r: &Row) -> StoreResult<Referral> {
-    sealing::open(&r.text(0)?, r.opt_text(1)?.as_deref())
+fn referral_from_row(r: &Row, wrap: Option<&sealing::KeyWrap>) -> StoreResult<Referral> {
+    let key = match r.opt_text(1)? {
+        Some(stored) => Some(sealing::load_key(wrap, &r.text(2)?, &stored)?),
+        None => None,
+    };
+    sealing::open(&r.text(0)?, key.as_deref())
 }
 
 const AUDIT_COLUMNS: &str = "seq, at_ms, actor, action, partner_id, referral_id, detail, prev_hash, hash";
@@ -1402,7 +1420,7 @@ impl Store for SqlStore {
             // SQLite has one writer: concurrent batches share its transactions (and fsyncs).
             Dialect::Sqlite => self.group.commit(self.db.clone(), batch).await,
             // PostgreSQL commits concurrent transactions together by itself.
-            Dialect::Postgres => commit_one(self.db.as_ref(), batch).await,
+            Dialect::Postgres => commit_one(self.db.as_ref(), batch, self.group.wrap.as_ref()).await,
         };
         if has_events && matches!(outcome, Ok(BatchOutcome::Committed)) {
             self.events_committed.notify_waiters();
@@ -1773,7 +1791,7 @@ impl Store for SqlStore {
     async fn get_referral(&self, id: &str) -> StoreResult<Option<Referral>> {
         let mut r = self.db.reader().await?;
         let rows = r.query(&format!("SELECT {REFERRAL_COLUMNS} FROM referrals WHERE id = $1"), &[id.into()]).await?;
-        rows.first().map(referral_from_row).transpose()
+        rows.first().map(|r| referral_from_row(r, self.group.wrap.as_ref())).transpose()
     }
 
     async fn list_referrals(&self, partner_id: Option<&str>, limit: usize) -> StoreResult<Vec<Referral>> {
@@ -1794,7 +1812,7 @@ impl Store for SqlStore {
                 .await?
             }
         };
-        rows.iter().map(referral_from_row).collect()
+        rows.iter().map(|r| referral_from_row(r, self.group.wrap.as_ref())).collect()
     }
 
     async fn due_referrals(&self, until_ms: i64, limit: usize) -> StoreResult<Vec<Referral>> {
@@ -1808,7 +1826,7 @@ impl Store for SqlStore {
                 &[until_ms.into(), (limit as i64).into()],
             )
             .await?;
-        rows.iter().map(referral_from_row).collect()
+        rows.iter().map(|r| referral_from_row(r, self.group.wrap.as_ref())).collect()
     }
 
     async fn find_suppression(&self, keys: &[String]) -> StoreResult<Option<Suppression>> {

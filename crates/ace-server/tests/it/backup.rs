@@ -42,7 +42,9 @@ async fn a_restored_backup_serves_what_the_partner_saw_minus_shredded_data() {
     assert!(!bytes.windows(9).any(|w| w == b"g@goneref"), "no trace of the shredded referral in the backup");
 
     // A fresh data directory, the same server key: a second server on the restored copy.
-    let restored: Arc<dyn Store> = Arc::new(SqlStore::restore_sqlite(&file, &dir.path().join("restored")).await.unwrap());
+    let wrap = app.state.server_key.referral_key_wrap();
+    let restored = SqlStore::restore_sqlite(&file, &dir.path().join("restored")).await.unwrap();
+    let restored: Arc<dyn Store> = Arc::new(restored.seal_keys_under(wrap));
     assert!(SqlStore::restore_sqlite(&file, &dir.path().join("restored")).await.is_err(), "never over an existing database");
     let node = app.state.node_on(restored.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -366,3 +366,23 @@ proptest! {
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(scenario(ops));
     }
 }
+
+/// Issue 21: opportunity ids were one global sequence, so the gap between two of a partner's
+/// ids counted the opportunities every other partner created in between. Now they are a keyed
+/// permutation of that sequence: the gap says nothing.
+#[tokio::test]
+async fn use_4_opportunity_ids_do_not_count_other_partners_creates() {
+    let app = TestApp::start().await;
+    let a = app.client(&app.partner("P-A").await);
+    let b = app.client(&app.partner("P-B").await);
+    let number = |id: &str| id[1..].parse::<i64>().unwrap();
+    let first = crate::opportunities::create(&a, "AWS", "Alpha").await;
+    for i in 0..50 {
+        crate::opportunities::create(&b, "AWS", &format!("Beta {i}")).await;
+    }
+    let second = crate::opportunities::create(&a, "AWS", "Alpha Two").await;
+    let (first, second) = (number(first.id()), number(second.id()));
+    assert_ne!(second - first, 51, "the gap counts the other partner's creates");
+    assert!((first - second).abs() > 1_000, "neighbouring creates are far apart: {first} then {second}");
+    assert!(first < 1_000_000_000_000 && second < 1_000_000_000_000, "the model's pattern: O and at most 12 digits");
+}

@@ -431,6 +431,29 @@ async fn ref_5_use_4_opt_outs_are_no_oracle_across_partners_and_the_sandbox_neve
     assert_eq!(status, 201, "a simulated opt-out suppressed a real referral: {v}");
 }
 
+/// Issue 21: the referral data keys sat in plaintext in the same file as the data they open.
+/// They are sealed under the server key: a copy of the database opened without that key reads
+/// no referral's customer data; with it, everything.
+#[tokio::test]
+async fn rem_2_the_database_alone_does_not_open_referral_data() {
+    let app = TestApp::start().await;
+    eligible_partner(&app, "P-A").await;
+    let invitation = refer(&app, "P-A", "Sealed", "jane@sealed.example.com").await;
+    let copy = tempfile::tempdir().unwrap();
+    let backup = copy.path().join("copy.db");
+    app.operator("POST", "/backup", json!({"to": backup})).await;
+    let restored = ace_store::SqlStore::restore_sqlite(&backup, &copy.path().join("data")).await.unwrap();
+    use ace_store::Store;
+    assert!(restored.get_referral(&invitation).await.is_err(), "the database alone opened the referral");
+    let with_key = restored.seal_keys_under(app.state.server_key.referral_key_wrap());
+    let referral = with_key.get_referral(&invitation).await.unwrap().unwrap();
+    assert_eq!(referral.contact.email.as_deref(), Some("jane@sealed.example.com"));
+    let other = ace_server::crypto::ServerKey::random().referral_key_wrap();
+    let copy2 = tempfile::tempdir().unwrap();
+    let wrong = ace_store::SqlStore::restore_sqlite(&backup, copy2.path()).await.unwrap().seal_keys_under(other);
+    assert!(wrong.get_referral(&invitation).await.is_err(), "another server key does not open it");
+}
+
 /// Every byte of the SQLite database and its WAL, as someone holding the files would read them.
 fn raw_database_bytes(app: &TestApp) -> Vec<u8> {
     let mut bytes = Vec::new();

@@ -39,7 +39,9 @@ impl TestApp {
     /// A server whose settings the test adjusts first (e.g. a tighter probe policy).
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqlStore::open_sqlite(dir.path(), "NORMAL").await.unwrap());
+        let server_key = ServerKey::random();
+        let store = SqlStore::open_sqlite(dir.path(), "NORMAL").await.unwrap();
+        let store = Arc::new(store.seal_keys_under(server_key.referral_key_wrap()));
         let clock = Arc::new(TestClock::starting_now());
         // Fast retries so delivery tests finish quickly.
         let mut settings = Settings::default();
@@ -48,7 +50,7 @@ impl TestApp {
         // Tests receive webhooks on loopback; the SSRF guard's own tests turn this off.
         settings.delivery.allow_private = true;
         adjust(&mut settings);
-        let state = AppState::new(store.clone(), clock, ServerKey::random(), settings);
+        let state = AppState::new(store.clone(), clock, server_key, settings);
         ace_server::bootstrap_operator_token(store.as_ref(), dir.path(), 0).await.unwrap();
         ace_server::bootstrap_program_data(store.as_ref(), 0).await.unwrap();
         let operator_token = std::fs::read_to_string(dir.path().join("operator-token")).unwrap().trim().to_string();
