@@ -199,12 +199,15 @@ pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Rece
         let woken = events_committed.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        // Only subscriptions with events past their cursor get a task (a lease write and a
-        // read): an idle subscription costs one row of this listing (issue 21).
-        let newest = dispatcher.state.store.max_event_seq().await;
-        match dispatcher.state.store.list_webhooks(None).await.and_then(|hooks| Ok((hooks, newest?))) {
-            Ok((hooks, newest)) => {
-                for (hook, _) in hooks.into_iter().filter(|(_, cursor)| *cursor < newest) {
+        // Only subscriptions with events past their cursor are read and get a task (a lease
+        // write and a read): an idle subscription costs nothing (issue 21).
+        let behind = match dispatcher.state.store.max_event_seq().await {
+            Ok(newest) => dispatcher.state.store.list_webhooks_behind(newest).await,
+            Err(e) => Err(e),
+        };
+        match behind {
+            Ok(hooks) => {
+                for (hook, _) in hooks {
                     let fresh = dispatcher.running.lock().expect("running lock").insert(hook.id.clone());
                     if fresh {
                         let d = dispatcher.clone();

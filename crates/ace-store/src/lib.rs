@@ -274,6 +274,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_webhook(&self, id: &str) -> StoreResult<bool>;
     /// Subscriptions with their cursors (one owner, or all).
     async fn list_webhooks(&self, owner_key: Option<&str>) -> StoreResult<Vec<(Webhook, i64)>>;
+    /// Subscriptions whose cursor is before `seq` (those with events to look at), with their
+    /// cursors; the others are not read at all.
+    async fn list_webhooks_behind(&self, seq: i64) -> StoreResult<Vec<(Webhook, i64)>>;
     /// Takes (or renews) the delivery lease of a subscription: one node delivers it at a time.
     async fn claim_webhook(&self, id: &str, node: &str, now_ms: i64, until_ms: i64) -> StoreResult<bool>;
     /// Sets the cursor (replay): deliveries restart after `cursor_seq`.

@@ -1997,6 +1997,12 @@ impl Store for SqlStore {
         rows.iter().map(|r| Ok((from_json(&r.text(0)?)?, r.int(1)?))).collect()
     }
 
+    async fn list_webhooks_behind(&self, seq: i64) -> StoreResult<Vec<(Webhook, i64)>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc, cursor_seq FROM webhooks WHERE cursor_seq < $1 ORDER BY id", &[seq.into()]).await?;
+        rows.iter().map(|r| Ok((from_json(&r.text(0)?)?, r.int(1)?))).collect()
+    }
+
     async fn claim_webhook(&self, id: &str, node: &str, now_ms: i64, until_ms: i64) -> StoreResult<bool> {
         let mut tx = self.db.begin().await?;
         let n = tx
