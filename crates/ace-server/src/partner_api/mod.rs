@@ -71,6 +71,21 @@ pub enum Output {
     Empty,
 }
 
+impl Output {
+    /// A typed response of `operation`, kept to what its output shape declares (unknown members
+    /// and nulls never reach the wire). Handlers build their answer as a `Serialize` type and
+    /// end with this.
+    pub fn of<T: serde::Serialize>(operation: Operation, response: &T) -> ApiResult {
+        let value = serde_json::to_value(response)
+            .map_err(|e| ApiError::Internal(format!("{}: the response does not serialise: {e}", operation.name())))?;
+        let model = operation.model();
+        Ok(Output::Json(match model.operation_output(operation.name()) {
+            Some(shape) => model.project(shape, &value),
+            None => value,
+        }))
+    }
+}
+
 pub type ApiResult = Result<Output, ApiError>;
 
 pub async fn handle(
@@ -284,6 +299,19 @@ impl Request {
         Ok(outcome)
     }
 
+    /// The input as the operation's typed request (`#[serde(rename_all = "PascalCase")]`
+    /// structs named after the model's shapes). The model check has run, so required members
+    /// are there and every value is of its shape: a mismatch is this server's bug.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_value(Value::Object(self.input.clone()))
+            .map_err(|e| ApiError::Internal(format!("{}: the validated input does not fit its type: {e}", self.operation.name())))
+    }
+
+    /// A typed response of this request's operation (see [`Output::of`]).
+    pub fn respond<T: serde::Serialize>(&self, response: &T) -> ApiResult {
+        Output::of(self.operation, response)
+    }
+
     pub fn str(&self, member: &str) -> Option<&str> {
         self.input.get(member).and_then(Value::as_str)
     }
@@ -301,7 +329,7 @@ impl Request {
 /// One page of a list built in memory (solutions, tasks, evidence requests) as
 /// `{result_key: [...], "NextToken"?}`. The token is bound to the caller, the operation and the
 /// filters it was issued for.
-pub fn in_memory_page(r: &Request, items: Vec<Value>, result_key: &str) -> ApiResult {
+pub fn in_memory_page<T: serde::Serialize>(r: &Request, items: Vec<T>, result_key: &str) -> ApiResult {
     let mut filters = r.input.clone();
     filters.remove("NextToken");
     filters.remove("MaxResults");

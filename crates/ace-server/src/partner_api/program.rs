@@ -1,30 +1,89 @@
 //! `AcePartner.GetCurrentTerms`, `AcceptTerms` (MOD-1 … MOD-4) and `GetSupportContact` (USE-6):
 //! what a partner needs to know about the program itself.
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
-use ace_domain::model::{FieldError, FieldErrorCode, Model};
+use ace_domain::model::{FieldError, FieldErrorCode};
 use ace_domain::program;
 use ace_domain::terms::{self, Acceptance, AcceptanceMethod};
 use ace_domain::time::format_timestamp;
 use ace_store::WriteBatch;
 
-use super::{ApiResult, Output, Request};
+use super::{ApiResult, Request};
 use crate::error::ApiError;
 use crate::governance;
 
-fn acceptance_view(a: &Acceptance) -> Value {
-    json!({"Method": a.method.as_str(), "AcceptedAt": format_timestamp(a.at), "AcceptedBy": a.user, "Operation": a.operation})
+/// `GetCurrentTermsRequest` and `AcceptTermsRequest` (`models/ace-partner`).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TermsInput {
+    terms_version: Option<i64>,
 }
 
-fn version_member(r: &Request) -> Option<i64> {
-    r.input.get("TermsVersion").and_then(Value::as_i64)
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AcceptanceView {
+    method: &'static str,
+    accepted_at: String,
+    accepted_by: String,
+    operation: String,
+}
+
+impl From<&Acceptance> for AcceptanceView {
+    fn from(a: &Acceptance) -> Self {
+        AcceptanceView {
+            method: a.method.as_str(),
+            accepted_at: format_timestamp(a.at),
+            accepted_by: a.user.clone(),
+            operation: a.operation.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpcomingVersion {
+    version: i64,
+    effective_date: String,
+    summary: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetCurrentTermsResponse {
+    version: i64,
+    effective_date: String,
+    published_date: String,
+    summary: Option<String>,
+    text: String,
+    sha256: String,
+    acceptance: Option<AcceptanceView>,
+    upcoming_versions: Vec<UpcomingVersion>,
+    program_status: &'static str,
+    termination_date: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AcceptTermsResponse {
+    version: i64,
+    acceptance: AcceptanceView,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetSupportContactResponse {
+    email: String,
+    phone: Option<String>,
+    url: Option<String>,
+    hours: Option<String>,
 }
 
 pub async fn get_current_terms(r: Request) -> ApiResult {
+    let input: TermsInput = r.parse()?;
     let now = r.state.now();
     let versions = r.state.governance.terms(r.state.store.as_ref(), r.state.wall_clock_ms()).await?;
-    let shown = match version_member(&r) {
+    let shown = match input.terms_version {
         Some(n) => versions
             .iter()
             .find(|v| v.version == n)
@@ -42,24 +101,32 @@ pub async fn get_current_terms(r: Request) -> ApiResult {
     };
     let acceptance = r.state.store.list_terms_acceptances(Some(shown.version), Some(&r.caller.partner.id)).await?;
     let termination = r.state.governance.termination(r.state.store.as_ref(), r.state.wall_clock_ms()).await?;
-    let upcoming: Vec<Value> = terms::upcoming(&versions, now)
+    let upcoming_versions = terms::upcoming(&versions, now)
         .into_iter()
-        .map(|v| json!({"Version": v.version, "EffectiveDate": format_timestamp(v.effective), "Summary": v.summary}))
+        .map(|v| UpcomingVersion {
+            version: v.version,
+            effective_date: format_timestamp(v.effective),
+            summary: v.summary.clone(),
+        })
         .collect();
-    let v = json!({
-        "Version": shown.version, "EffectiveDate": format_timestamp(shown.effective), "PublishedDate": format_timestamp(shown.published),
-        "Summary": shown.summary, "Text": shown.text, "Sha256": shown.sha256,
-        "Acceptance": acceptance.first().map(acceptance_view), "UpcomingVersions": upcoming,
-        "ProgramStatus": program::status(termination.as_ref(), now).as_str(),
-        "TerminationDate": termination.as_ref().map(|t| format_timestamp(t.effective)),
-    });
-    Ok(Output::Json(Model::ace_partner().project("GetCurrentTermsResponse", &v)))
+    r.respond(&GetCurrentTermsResponse {
+        version: shown.version,
+        effective_date: format_timestamp(shown.effective),
+        published_date: format_timestamp(shown.published),
+        summary: shown.summary.clone(),
+        text: shown.text.clone(),
+        sha256: shown.sha256.clone(),
+        acceptance: acceptance.first().map(AcceptanceView::from),
+        upcoming_versions,
+        program_status: program::status(termination.as_ref(), now).as_str(),
+        termination_date: termination.as_ref().map(|t| format_timestamp(t.effective)),
+    })
 }
 
 /// MOD-3: an explicit acceptance. Accepting a version already accepted (in any way) answers the
 /// acceptance on record: the first one stands.
 pub async fn accept_terms(r: Request) -> ApiResult {
-    let version = version_member(&r).unwrap_or_default();
+    let version = r.parse::<TermsInput>()?.terms_version.unwrap_or_default();
     let now = r.state.now();
     let versions = r.state.governance.terms(r.state.store.as_ref(), r.state.wall_clock_ms()).await?;
     if !versions.iter().any(|v| v.version == version) {
@@ -84,13 +151,12 @@ pub async fn accept_terms(r: Request) -> ApiResult {
     let acceptance = on_record
         .first()
         .ok_or_else(|| ApiError::Internal(format!("the acceptance of terms version {version} was not stored")))?;
-    Ok(Output::Json(json!({"Version": version, "Acceptance": acceptance_view(acceptance)})))
+    r.respond(&AcceptTermsResponse { version, acceptance: acceptance.into() })
 }
 
 pub async fn get_support_contact(r: Request) -> ApiResult {
     let contact = governance::support_contact(r.state.store.as_ref())
         .await?
         .ok_or_else(|| ApiError::ResourceNotFound("The operator has not published a support contact yet".into()))?;
-    let v = json!({"Email": contact.email, "Phone": contact.phone, "Url": contact.url, "Hours": contact.hours});
-    Ok(Output::Json(Model::ace_partner().project("GetSupportContactResponse", &v)))
+    r.respond(&GetSupportContactResponse { email: contact.email, phone: contact.phone, url: contact.url, hours: contact.hours })
 }

@@ -1,6 +1,6 @@
 //! ListSolutions: the partner's solutions in the catalog, plus the Sandbox's `S-1234567`.
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use ace_domain::ids::{solution_arn, solution_number, SANDBOX_SOLUTION_ID};
 use ace_domain::time::{format_timestamp, from_millis};
@@ -20,26 +20,59 @@ fn sandbox_solution(r: &Request) -> SolutionRecord {
     }
 }
 
-fn wanted(r: &Request, member: &str, value: &str) -> bool {
-    match r.input.get(member).and_then(Value::as_array) {
-        Some(list) if !list.is_empty() => list.iter().filter_map(Value::as_str).any(|w| w == value),
-        _ => true,
-    }
+/// `ListSolutionsRequest` (the catalog, page size and token are read by the pipeline).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListSolutionsRequest {
+    #[serde(default)]
+    identifier: Vec<String>,
+    #[serde(default)]
+    status: Vec<String>,
+    #[serde(default)]
+    category: Vec<String>,
+    #[serde(default)]
+    aws_marketplace_solution_arn: Vec<String>,
+    sort: Option<SolutionSort>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SolutionSort {
+    sort_by: String,
+    sort_order: String,
+}
+
+/// `SolutionBase`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SolutionBase {
+    id: String,
+    arn: String,
+    catalog: &'static str,
+    name: String,
+    category: String,
+    status: String,
+    created_date: String,
+}
+
+/// An empty filter admits everything.
+fn wanted(filter: &[String], value: &str) -> bool {
+    filter.is_empty() || filter.iter().any(|w| w == value)
 }
 
 pub async fn list(r: Request) -> ApiResult {
+    let input: ListSolutionsRequest = r.parse()?;
     let mut solutions = r.state.store.list_solutions(&r.caller.partner.id, r.catalog).await?;
     if r.catalog == ace_domain::ids::Catalog::Sandbox {
         solutions.push(sandbox_solution(&r));
     }
     solutions
-        .retain(|s| wanted(&r, "Identifier", &s.id) && wanted(&r, "Status", &s.status) && wanted(&r, "Category", &s.category));
-    if r.input.get("AwsMarketplaceSolutionArn").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+        .retain(|s| wanted(&input.identifier, &s.id) && wanted(&input.status, &s.status) && wanted(&input.category, &s.category));
+    if !input.aws_marketplace_solution_arn.is_empty() {
         solutions.clear(); // no solution here is linked to an AWS Marketplace listing
     }
-    let sort = r.input.get("Sort");
-    let by = sort.and_then(|s| s.get("SortBy")).and_then(Value::as_str).unwrap_or("Identifier");
-    let descending = sort.and_then(|s| s.get("SortOrder")).and_then(Value::as_str) == Some("DESCENDING");
+    let by = input.sort.as_ref().map_or("Identifier", |s| s.sort_by.as_str());
+    let descending = input.sort.as_ref().is_some_and(|s| s.sort_order == "DESCENDING");
     solutions.sort_by(|a, b| {
         let key = |s: &SolutionRecord| match by {
             "Name" => (s.name.to_lowercase(), solution_number(&s.id).unwrap_or(0)),
@@ -54,13 +87,16 @@ pub async fn list(r: Request) -> ApiResult {
         solutions.reverse();
     }
     let account = &r.caller.partner.account_id;
-    let summaries: Vec<Value> = solutions
-        .iter()
-        .map(|s| {
-            json!({
-                "Id": s.id, "Arn": solution_arn(account, s.catalog, &s.id), "Catalog": s.catalog.as_str(), "Name": s.name,
-                "Category": s.category, "Status": s.status, "CreatedDate": format_timestamp(from_millis(s.created_ms)),
-            })
+    let summaries: Vec<SolutionBase> = solutions
+        .into_iter()
+        .map(|s| SolutionBase {
+            arn: solution_arn(account, s.catalog, &s.id),
+            catalog: s.catalog.as_str(),
+            created_date: format_timestamp(from_millis(s.created_ms)),
+            id: s.id,
+            name: s.name,
+            category: s.category,
+            status: s.status,
         })
         .collect();
     in_memory_page(&r, summaries, "SolutionSummaries")
