@@ -17,6 +17,9 @@ mod store;
 pub use records::*;
 pub use store::SqlStore;
 
+/// What a write that met a unique key already taken is told, on either engine.
+pub const DUPLICATE_KEY: &str = "a record with the same identifier already exists";
+
 use async_trait::async_trait;
 use thiserror::Error;
 

@@ -43,8 +43,9 @@ fn unavailable(e: tokio_postgres::Error) -> StoreError {
 fn driver(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
+        // A unique key taken (see the SQLite adapter): our words, not the driver's.
         if code == "23505" {
-            return StoreError::Conflict(db.message().to_string());
+            return StoreError::Conflict(crate::DUPLICATE_KEY.into());
         }
         if code.starts_with("08") || code == "57P01" {
             return StoreError::Unavailable(db.message().to_string());

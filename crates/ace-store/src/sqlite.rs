@@ -52,8 +52,13 @@ pub fn open(path: &Path, synchronous: &str) -> StoreResult<SqliteDatabase> {
 
 fn driver(e: rusqlite::Error) -> StoreError {
     match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-            StoreError::Conflict(e.to_string())
+        // A unique key taken: the one constraint a caller can meet by racing another; every
+        // other violation is this server's bug. The same answer as PostgreSQL's, in our words.
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StoreError::Conflict(crate::DUPLICATE_KEY.into())
         }
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>

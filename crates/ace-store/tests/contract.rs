@@ -116,6 +116,7 @@ macro_rules! raw_contract {
 }
 
 raw_contract!(
+    constraint_violations_get_the_same_answer_on_both_engines,
     use_4_tampering_with_stored_rows_is_detected,
     rem_2_shredding_destroys_the_key_and_leaves_only_the_record,
     sub_2_conflict_columns_are_backfilled,
@@ -1318,4 +1319,33 @@ async fn elig_2_a_change_evaluated_by_two_nodes_at_once_is_recorded_once(store: 
     assert!(store.record_eligibility(&change(false, 20), &event("ev-x")).await.unwrap());
     assert!(!store.record_eligibility(&change(false, 30), &event("ev-y")).await.unwrap());
     assert_eq!(store.eligibility_history(Some("P-E")).await.unwrap().len(), 2);
+}
+
+/// Issue 17: SQLite answered every constraint violation as a conflict, PostgreSQL only unique
+/// ones, each in the driver's own words: the same bug got a different answer per engine. A
+/// unique key taken is `Conflict` with one message; any other violation (here a trigger's
+/// refusal, raised as a constraint violation on both engines) is an internal error.
+async fn constraint_violations_get_the_same_answer_on_both_engines(store: &SqlStore, raw: Raw) {
+    let p = partner("P-A", "111111111111");
+    store.insert_partner(&p, 1).await.unwrap();
+    assert_eq!(store.insert_partner(&p, 1).await, Err(StoreError::Conflict(ace_store::DUPLICATE_KEY.into())));
+    match &raw {
+        Raw::Sqlite(_) => {
+            raw.exec(
+                "CREATE TRIGGER refuse_bad BEFORE INSERT ON partners WHEN NEW.id = 'P-BAD' \
+                 BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END",
+            )
+            .await
+        }
+        Raw::Postgres(..) => {
+            raw.exec(
+                "CREATE FUNCTION refuse_bad() RETURNS trigger AS $$ BEGIN IF NEW.id = 'P-BAD' THEN \
+                 RAISE EXCEPTION 'refused by a trigger' USING ERRCODE = '23514'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER refuse_bad BEFORE INSERT ON partners FOR EACH ROW EXECUTE FUNCTION refuse_bad()",
+            )
+            .await
+        }
+    }
+    let refused = store.insert_partner(&partner("P-BAD", "222222222222"), 1).await;
+    assert!(matches!(refused, Err(StoreError::Other(_))), "{refused:?}");
 }
