@@ -29,7 +29,7 @@ use axum::Router;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use ace_domain::time::{truncate_to_millis, Instant};
+use ace_domain::time::Instant;
 use ace_store::{OperatorToken, Store};
 
 use crate::clock::Clock;
@@ -71,6 +71,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The program clock: rules, deadlines, timestamps. A test clock in `--test-clock` mode.
     pub clock: Arc<dyn Clock>,
+    /// Wall time: signatures, quotas, lockouts, leases. The system's, except in tests, which
+    /// may move it ahead ([`clock::OffsetClock`]) instead of sleeping.
+    pub wall: Arc<dyn Clock>,
     pub server_key: Arc<ServerKey>,
     pub quotas: Arc<QuotaGate>,
     pub auth_guard: Arc<AuthGuard>,
@@ -95,6 +98,7 @@ impl AppState {
             quotas: Arc::new(QuotaGate::new(store.clone())),
             store,
             clock,
+            wall: Arc::new(clock::SystemClock),
             server_key: Arc::new(server_key),
             auth_guard: Arc::new(AuthGuard::default()),
             password_slots: Arc::new(web::password::slots()),
@@ -114,6 +118,7 @@ impl AppState {
             quotas: Arc::new(QuotaGate::new(store.clone())),
             store,
             clock: self.clock.clone(),
+            wall: self.wall.clone(),
             server_key: self.server_key.clone(),
             auth_guard: Arc::new(AuthGuard::default()),
             password_slots: Arc::new(web::password::slots()),
@@ -133,7 +138,13 @@ impl AppState {
     /// Real time, whatever the program clock says: signatures are dated by the clients' real
     /// clocks and quotas measure real load.
     pub fn wall_clock(&self) -> Instant {
-        truncate_to_millis(chrono::Utc::now())
+        self.wall.now()
+    }
+
+    /// The same state with `wall` as its wall clock (tests).
+    pub fn with_wall_clock(mut self, wall: Arc<dyn Clock>) -> AppState {
+        self.wall = wall;
+        self
     }
 
     pub fn wall_clock_ms(&self) -> i64 {

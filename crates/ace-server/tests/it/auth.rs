@@ -92,7 +92,9 @@ async fn use_5_throttling_and_idempotency_across_throttled_retries() {
     let first = send().await.unwrap();
     let e = send().await.unwrap_err().into_service_error();
     assert!(e.is_throttling_exception(), "{e:?}");
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // A second passes for the quota (the wall clock moved ahead, not slept through).
+    use ace_server::clock::Clock;
+    app.wall.advance(chrono::TimeDelta::milliseconds(1100)).unwrap();
     let retried = send().await.unwrap();
     assert_eq!(retried.id(), first.id(), "the retried write answers as the first did");
 

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     /// The server's state, for tests that run a second node's background work on it.
     pub state: AppState,
+    /// The server's wall clock: real time, which a test may move ahead instead of sleeping.
+    pub wall: Arc<ace_server::clock::OffsetClock>,
     pub operator_token: String,
     http: reqwest::Client,
     _shutdown: tokio::sync::oneshot::Sender<()>,
@@ -50,7 +52,8 @@ impl TestApp {
         // Tests receive webhooks on loopback; the SSRF guard's own tests turn this off.
         settings.delivery.allow_private = true;
         adjust(&mut settings);
-        let state = AppState::new(store.clone(), clock, server_key, settings);
+        let wall = Arc::new(ace_server::clock::OffsetClock::default());
+        let state = AppState::new(store.clone(), clock, server_key, settings).with_wall_clock(wall.clone());
         ace_server::bootstrap_operator_token(store.as_ref(), dir.path(), 0).await.unwrap();
         ace_server::bootstrap_program_data(store.as_ref(), 0).await.unwrap();
         let operator_token = std::fs::read_to_string(dir.path().join("operator-token")).unwrap().trim().to_string();
@@ -65,6 +68,7 @@ impl TestApp {
         let app = TestApp {
             address,
             state: state.clone(),
+            wall,
             operator_token,
             // No idle connections kept: the connection-limit test counts every one.
             http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
