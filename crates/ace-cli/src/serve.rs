@@ -331,7 +331,7 @@ async fn seed_demo(state: &AppState, data_dir: &Path) -> Result<()> {
         ("demo@demo.example", &partner_password, "partner", Some(partner.id.clone()), Some("demo".to_string())),
         ("reviewer@operator.example", &reviewer_password, "reviewer", None, None),
     ] {
-        let password_hash = ace_server::web::password::hash(password)?;
+        let password_hash = ace_server::app::password::hash(password)?;
         state
             .store
             .insert_portal_account(&ace_store::PortalAccount {

@@ -11,8 +11,8 @@ use ace_domain::program::{self, SupportContact, Termination};
 use ace_domain::terms::{self, TermsVersion};
 use ace_store::{Store, StoreResult, WriteBatch};
 
+use crate::app::Caller;
 use crate::error::ApiError;
-use crate::partner_api::Caller;
 use crate::AppState;
 
 pub const CACHE_MS: i64 = 5_000;

@@ -3,6 +3,7 @@
 //! compatible with the Partner Central Selling API), the operator API, health endpoints, and
 //! start-up (bootstrap, serve with graceful shutdown).
 
+pub mod app;
 pub mod clock;
 pub mod crypto;
 pub mod eligibility;
@@ -32,10 +33,10 @@ use tokio::net::TcpListener;
 use ace_domain::time::Instant;
 use ace_store::{OperatorToken, Store};
 
+use crate::app::auth_guard::AuthGuard;
 use crate::clock::Clock;
 use crate::crypto::ServerKey;
 use crate::error::ApiError;
-use crate::partner_api::AuthGuard;
 use crate::quota::QuotaGate;
 
 /// Settings the server itself needs (the CLI resolves flags, environment and config file).
@@ -101,7 +102,7 @@ impl AppState {
             wall: Arc::new(clock::SystemClock),
             server_key: Arc::new(server_key),
             auth_guard: Arc::new(AuthGuard::default()),
-            password_slots: Arc::new(web::password::slots()),
+            password_slots: Arc::new(app::password::slots()),
             probes: Arc::new(security::ProbeGuard::new(settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
@@ -121,7 +122,7 @@ impl AppState {
             wall: self.wall.clone(),
             server_key: self.server_key.clone(),
             auth_guard: Arc::new(AuthGuard::default()),
-            password_slots: Arc::new(web::password::slots()),
+            password_slots: Arc::new(app::password::slots()),
             probes: Arc::new(security::ProbeGuard::new(self.settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),

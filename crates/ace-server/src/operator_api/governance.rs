@@ -10,15 +10,15 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use ace_domain::audit::{action, AuditEntry, ChainBreak, ChainVerifier, StoredAuditEntry};
+use ace_domain::audit::{action, AuditEntry};
 use ace_domain::events::partner_event;
-use ace_domain::partner::{Removal, RemovalScope};
 use ace_domain::program::{self, SupportContact, Termination};
-use ace_domain::terms::{self, TermsVersion};
-use ace_domain::time::{format_timestamp, from_millis, parse_timestamp, Instant};
-use ace_store::{AuditFilter, WriteBatch};
+use ace_domain::terms;
+use ace_domain::time::format_timestamp;
+use ace_store::WriteBatch;
 
 use super::{authorize, created, ok, operator_actor, parse_body, Audited, OpResult, OperatorError};
+use crate::app::governance as use_case;
 use crate::governance::{self as gov, SUPPORT_CONTACT_KEY, TERMINATION_KEY};
 use crate::AppState;
 
@@ -60,62 +60,13 @@ async fn backup(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     ok(json!({"path": input.to, "bytes": bytes}))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RemoveInput {
-    pub scope: String,
-    pub reason: Option<String>,
-}
-
-fn parse_scope(scope: &str) -> Result<RemovalScope, OperatorError> {
-    RemovalScope::parse(scope).ok_or_else(|| OperatorError::bad_request(format!("scope {scope:?} is not one of: referrals, all")))
-}
-
 /// REM-1: removes a partner from referrals or from the whole program, without notice. Its open
 /// referrals are revoked with their data deleted (REM-2); with `all`, every credential of the
 /// partner is refused from the next request on. Its own opportunities stay with the operator.
 async fn remove_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
     let token = authorize(&state, &headers).await?;
-    let input: RemoveInput = parse_body(&body)?;
-    Ok(Audited::wrap(ok(remove(&state, &operator_actor(&token), &id, input).await?)?))
-}
-
-/// REM-1 as `actor` (an operator token or a console user).
-pub(crate) async fn remove(state: &AppState, actor: &str, id: &str, input: RemoveInput) -> Result<Value, OperatorError> {
-    let scope = parse_scope(&input.scope)?;
-    let mut partner = super::load_partner(state, id).await?;
-    let now = state.now();
-    let removal = Removal { scope, reason: input.reason.clone(), at: now, by: actor.to_string() };
-    partner.remove(removal).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", e.to_string()))?;
-    // The decision is recorded first: should a later step fail, the log still says who removed
-    // whom, and repeating the command finishes the work (it is idempotent).
-    let entry = AuditEntry::new(now, actor, action::PARTNER_REMOVED, json!({"scope": scope.as_str(), "reason": input.reason}))
-        .partner(id);
-    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
-    state.store.update_partner(&partner, now.timestamp_millis()).await?;
-    let reason = format!(
-        "REM-1: partner removed from {}{}",
-        if scope == RemovalScope::All { "the program" } else { "referrals" },
-        input.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
-    );
-    let mut revoked = Vec::new();
-    for listed in state.store.list_referrals(Some(id), 100_000).await? {
-        // A referral the partner is acting on right now changes under us: read it again.
-        let mut current = Some(listed);
-        for _ in 0..5 {
-            let Some(referral) = current.take().filter(|r| r.status.visible_to_partner()) else { break };
-            if crate::referrals::revoke(state, &referral, &reason).await? {
-                revoked.push(referral.id);
-                break;
-            }
-            current = state.store.get_referral(&referral.id).await?;
-        }
-        if current.as_ref().is_some_and(|r| r.status.visible_to_partner()) {
-            return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "a referral kept changing; run the removal again"));
-        }
-    }
-    crate::eligibility::refresh(state, id, "partner removed").await?;
-    Ok(json!({"partner": id, "scope": scope.as_str(), "referrals_revoked": revoked}))
+    let input: use_case::RemoveInput = parse_body(&body)?;
+    Ok(Audited::wrap(ok(use_case::remove(&state, &operator_actor(&token), &id, input).await?)?))
 }
 
 #[derive(Deserialize)]
@@ -129,7 +80,7 @@ struct ReinstateInput {
 async fn reinstate_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
     let token = authorize(&state, &headers).await?;
     let input: ReinstateInput = parse_body(&body)?;
-    let scope = parse_scope(&input.scope)?;
+    let scope = use_case::parse_scope(&input.scope)?;
     let mut partner = super::load_partner(&state, &id).await?;
     let current = partner.reinstate(scope).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", e.to_string()))?;
     let now = state.now();
@@ -147,78 +98,12 @@ async fn reinstate_partner(State(state): State<AppState>, headers: HeaderMap, Pa
         "not_restored": "revoked referrals and the data deleted with them"}))?))
 }
 
-fn parse_time(field: &str, value: &str) -> Result<Instant, OperatorError> {
-    parse_timestamp(&Value::String(value.to_string())).ok_or_else(|| {
-        OperatorError::bad_request(format!("{field} {value:?} is not an RFC 3339 timestamp, e.g. 2027-01-01T00:00:00Z"))
-    })
-}
-
-fn terms_view(v: &TermsVersion, with_text: bool) -> Value {
-    let mut out = json!({
-        "version": v.version, "effective": format_timestamp(v.effective), "published": format_timestamp(v.published),
-        "published_by": v.published_by, "summary": v.summary, "sha256": v.sha256, "backdated": v.backdated,
-        "bytes": v.text.len(),
-    });
-    if with_text {
-        out["text"] = json!(v.text);
-    }
-    out
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PublishInput {
-    pub text: String,
-    pub effective: Option<String>,
-    pub summary: Option<String>,
-    #[serde(default)]
-    pub backdate: bool,
-}
-
 /// MOD-2, MOD-4: a new version, effective on posting or on its stated date; every partner's
 /// event stream gets `Program Terms Changed`; the publication is audited (a backdated one says so).
 async fn publish_terms(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
     let token = authorize(&state, &headers).await?;
-    let input: PublishInput = parse_body(&body)?;
-    Ok(Audited::wrap(created(publish(&state, &operator_actor(&token), input).await?)?))
-}
-
-/// MOD-2, MOD-4 as `actor`.
-pub(crate) async fn publish(state: &AppState, actor: &str, input: PublishInput) -> Result<Value, OperatorError> {
-    let now = state.now();
-    let effective = input.effective.as_deref().map(|e| parse_time("effective", e)).transpose()?;
-    let effective = terms::check_publish(&input.text, input.summary.as_deref(), effective, now, input.backdate)
-        .map_err(|e| OperatorError::bad_request(e.to_string()))?;
-    let version = state.store.next_sequence("terms").await?;
-    let published = TermsVersion {
-        version,
-        effective,
-        published: now,
-        published_by: actor.to_string(),
-        summary: input.summary.filter(|s| !s.trim().is_empty()),
-        sha256: terms::sha256_hex(&input.text),
-        text: input.text,
-        backdated: effective < now,
-    };
-    let mut events = Vec::new();
-    for partner in state.store.list_partners().await? {
-        let detail = json!({"version": version, "effectiveDate": format_timestamp(effective), "summary": published.summary,
-                            "sha256": published.sha256});
-        events.push(partner_event("Program Terms Changed", state.new_event_id(), &partner.id, &partner.account_id, detail, now));
-    }
-    let entry = AuditEntry::new(
-        now,
-        actor,
-        action::TERMS_PUBLISHED,
-        json!({"version": version, "effective": format_timestamp(effective), "sha256": published.sha256,
-               "backdated": published.backdated, "partners_told": events.len()}),
-    );
-    state
-        .store
-        .commit(WriteBatch { terms_versions: vec![published.clone()], events, audit: vec![entry], ..Default::default() })
-        .await?;
-    state.governance.invalidate();
-    Ok(terms_view(&published, false))
+    let input: use_case::PublishInput = parse_body(&body)?;
+    Ok(Audited::wrap(created(use_case::publish(&state, &operator_actor(&token), input).await?)?))
 }
 
 async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
@@ -229,7 +114,7 @@ async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResu
     let items: Vec<Value> = versions
         .iter()
         .map(|v| {
-            let mut view = terms_view(v, false);
+            let mut view = use_case::terms_view(v, false);
             view["status"] = json!(match (Some(v.version) == current, v.effective > now) {
                 (true, _) => "current",
                 (false, true) => "upcoming",
@@ -241,44 +126,15 @@ async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResu
     ok(json!({"terms": items}))
 }
 
-async fn find_version(state: &AppState, version: &str) -> Result<TermsVersion, OperatorError> {
-    let versions = state.store.list_terms_versions().await?;
-    let found = if version == "current" {
-        terms::current(&versions, state.now()).cloned()
-    } else {
-        let n: i64 = version
-            .parse()
-            .map_err(|_| OperatorError::bad_request(format!("terms version {version:?} is not a number (or \"current\")")))?;
-        versions.into_iter().find(|v| v.version == n)
-    };
-    found.ok_or_else(|| OperatorError::not_found(format!("terms version {version} has not been published")))
-}
-
 async fn show_terms(State(state): State<AppState>, headers: HeaderMap, Path(version): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(terms_view(&find_version(&state, &version).await?, true))
+    ok(use_case::terms_view(&use_case::find_version(&state, &version).await?, true))
 }
 
 /// MOD-3: who accepted a version, how and when, and who has not acted since it took effect.
 async fn acceptance(State(state): State<AppState>, headers: HeaderMap, Path(version): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(acceptance_of(&state, &version).await?)
-}
-
-pub(crate) async fn acceptance_of(state: &AppState, version: &str) -> Result<Value, OperatorError> {
-    let v = find_version(state, version).await?;
-    let accepted = state.store.list_terms_acceptances(Some(v.version), None).await?;
-    let partners = state.store.list_partners().await?;
-    let pending: Vec<&str> =
-        partners.iter().map(|p| p.id.as_str()).filter(|id| !accepted.iter().any(|a| a.partner_id == *id)).collect();
-    let items: Vec<Value> = accepted
-        .iter()
-        .map(|a| {
-            json!({"partner_id": a.partner_id, "method": a.method.as_str(), "at": format_timestamp(a.at), "user": a.user,
-                        "operation": a.operation})
-        })
-        .collect();
-    Ok(json!({"version": v.version, "effective": format_timestamp(v.effective), "accepted": items, "not_yet": pending}))
+    ok(use_case::acceptance_of(&state, &version).await?)
 }
 
 async fn show_program(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
@@ -317,7 +173,7 @@ async fn terminate(State(state): State<AppState>, headers: HeaderMap, body: Byte
     let token = authorize(&state, &headers).await?;
     let input: TerminateInput = parse_body(&body)?;
     let now = state.now();
-    let effective = if input.effective == "now" { now } else { parse_time("effective", &input.effective)? };
+    let effective = if input.effective == "now" { now } else { use_case::parse_time("effective", &input.effective)? };
     state.governance.invalidate();
     let existing = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await?;
     program::check_terminate(existing.as_ref(), effective, now, input.backdate).map_err(termination_error)?;
@@ -397,79 +253,16 @@ async fn set_support_contact(State(state): State<AppState>, headers: HeaderMap, 
     Ok(Audited::wrap(ok(json!(contact))?))
 }
 
-#[derive(Deserialize, Default)]
-pub(crate) struct AuditQuery {
-    pub partner: Option<String>,
-    pub referral: Option<String>,
-    pub action: Option<String>,
-    pub since: Option<String>,
-    pub after: Option<i64>,
-    pub limit: Option<usize>,
-}
-
-fn audit_view(e: &StoredAuditEntry) -> Value {
-    json!({
-        "seq": e.seq, "at": format_timestamp(from_millis(e.at_ms)), "actor": e.actor, "action": e.action,
-        "partner_id": e.partner_id, "referral_id": e.referral_id,
-        "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::String(e.detail.clone())), "hash": e.hash,
-    })
-}
-
 /// USE-4: the audit log, filtered, oldest first; `after` pages on.
-async fn audit_log(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AuditQuery>) -> OpResult {
+async fn audit_log(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<use_case::AuditQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(audit_entries(&state, q).await?)
-}
-
-pub(crate) async fn audit_entries(state: &AppState, q: AuditQuery) -> Result<Value, OperatorError> {
-    let since_ms = q.since.as_deref().map(|s| parse_time("since", s)).transpose()?.map(|t| t.timestamp_millis());
-    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    let filter = AuditFilter {
-        after_seq: q.after.unwrap_or(0),
-        partner_id: q.partner,
-        referral_id: q.referral,
-        action: q.action,
-        since_ms,
-        limit,
-    };
-    let entries = state.store.list_audit(&filter).await?;
-    let next = (entries.len() == limit).then(|| entries.last().map(|e| e.seq)).flatten();
-    Ok(json!({"entries": entries.iter().map(audit_view).collect::<Vec<_>>(), "next_after": next}))
+    ok(use_case::audit_entries(&state, q).await?)
 }
 
 /// Reads the whole chain in pages and checks it against its head.
 async fn audit_verify(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(verify(&state).await?)
-}
-
-/// USE-4: the chain checked against its head.
-pub(crate) async fn verify(state: &AppState) -> Result<Value, OperatorError> {
-    // The head is read first: entries appended while the check runs lie beyond it.
-    let (head_seq, head_hash) = state.store.audit_head().await?;
-    let head = json!({"seq": head_seq, "hash": head_hash});
-    Ok(match verify_chain(state, head_seq, &head_hash).await? {
-        Ok(count) => json!({"ok": true, "entries": count, "head": head}),
-        Err(b) => json!({"ok": false, "broken_at": b.seq, "reason": b.reason, "head": head}),
-    })
-}
-
-async fn verify_chain(state: &AppState, head_seq: i64, head_hash: &str) -> Result<Result<u64, ChainBreak>, OperatorError> {
-    const PAGE: usize = 10_000;
-    let mut verifier = ChainVerifier::default();
-    let mut after = 0;
-    loop {
-        let page = state.store.list_audit(&AuditFilter { after_seq: after, limit: PAGE, ..Default::default() }).await?;
-        for e in page.iter().take_while(|e| e.seq <= head_seq) {
-            if let Err(b) = verifier.push(e) {
-                return Ok(Err(b));
-            }
-        }
-        match page.last() {
-            Some(last) if page.len() == PAGE && last.seq < head_seq => after = last.seq,
-            _ => return Ok(verifier.finish((head_seq, head_hash))),
-        }
-    }
+    ok(use_case::verify(&state).await?)
 }
 
 #[derive(Deserialize)]
@@ -481,7 +274,7 @@ struct SecurityQuery {
 /// USE-2: keys and addresses blocked for probing, newest first.
 async fn security_events(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SecurityQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    let since_ms = q.since.as_deref().map(|s| parse_time("since", s)).transpose()?.map_or(0, |t| t.timestamp_millis());
+    let since_ms = q.since.as_deref().map(|s| use_case::parse_time("since", s)).transpose()?.map_or(0, |t| t.timestamp_millis());
     let now_ms = state.wall_clock_ms();
     let events = state.store.list_security_events(since_ms, q.limit.unwrap_or(100)).await?;
     let items: Vec<Value> = events

@@ -126,8 +126,24 @@ impl OperatorError {
         &self.message
     }
 
+    fn internal() -> OperatorError {
+        OperatorError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+    }
+
     fn not_found(message: impl Into<String>) -> OperatorError {
         OperatorError::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+}
+
+impl From<crate::app::AppError> for OperatorError {
+    fn from(e: crate::app::AppError) -> Self {
+        use crate::app::AppError;
+        match e {
+            AppError::Invalid(m) => OperatorError::bad_request(m),
+            AppError::NotFound(m) => OperatorError::not_found(m),
+            AppError::Conflict { code, message } => OperatorError::new(StatusCode::CONFLICT, code, message),
+            AppError::Store(_) => OperatorError::internal(),
+        }
     }
 }
 
@@ -145,7 +161,7 @@ impl From<StoreError> for OperatorError {
             StoreError::Unsupported(m) => OperatorError::bad_request(m),
             StoreError::Unavailable(m) | StoreError::Other(m) => {
                 tracing::error!(cause = %m, "operator API storage error");
-                OperatorError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+                OperatorError::internal()
             }
         }
     }
@@ -266,7 +282,7 @@ async fn add_partner(State(state): State<AppState>, headers: HeaderMap, body: By
 }
 
 async fn load_partner(state: &AppState, id: &str) -> Result<PartnerProfile, OperatorError> {
-    state.store.get_partner(id).await?.ok_or_else(|| OperatorError::not_found(format!("partner {id} does not exist")))
+    Ok(crate::app::partners::load(state, id).await?)
 }
 
 async fn show_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
@@ -395,10 +411,10 @@ enum PortalSignIn {
 
 /// A portal account's e-mail and password hash, checked before anything is stored.
 async fn portal_credentials(email: &str, password: &str) -> Result<(String, String), OperatorError> {
-    let email = crate::web::check_email(email).map_err(OperatorError::bad_request)?;
-    crate::web::password::check_strength(password).map_err(OperatorError::bad_request)?;
+    let email = crate::app::accounts::check_email(email).map_err(OperatorError::bad_request)?;
+    crate::app::password::check_strength(password).map_err(OperatorError::bad_request)?;
     let password = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || crate::web::password::hash(&password))
+    let hash = tokio::task::spawn_blocking(move || crate::app::password::hash(&password))
         .await
         .map_err(|e| OperatorError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
         .map_err(|e| OperatorError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
@@ -431,17 +447,17 @@ async fn add_staff(State(state): State<AppState>, headers: HeaderMap, body: Byte
         return Err(OperatorError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin token may add operator staff"));
     }
     let input: StaffInput = parse_body(&body)?;
-    if !crate::web::STAFF_ROLES.contains(&input.role.as_str()) {
+    if !crate::app::accounts::STAFF_ROLES.contains(&input.role.as_str()) {
         return Err(OperatorError::bad_request(format!(
             "unknown role {:?}; valid roles: {}",
             input.role,
-            crate::web::STAFF_ROLES.join(", ")
+            crate::app::accounts::STAFF_ROLES.join(", ")
         )));
     }
     let password = match (input.password.as_deref(), input.invite) {
         (Some(password), false) => password,
         (None, true) => {
-            let email = crate::web::check_email(&input.email).map_err(OperatorError::bad_request)?;
+            let email = crate::app::accounts::check_email(&input.email).map_err(OperatorError::bad_request)?;
             if state.store.get_portal_account(&email).await?.is_some() {
                 return Err(OperatorError::new(
                     StatusCode::CONFLICT,
@@ -495,7 +511,7 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
     load_partner(&state, &id).await?;
     let portal = match (input.email.as_deref(), input.password.as_deref(), input.invite) {
         (Some(email), None, true) => {
-            let email = crate::web::check_email(email).map_err(OperatorError::bad_request)?;
+            let email = crate::app::accounts::check_email(email).map_err(OperatorError::bad_request)?;
             if state.store.get_portal_account(&email).await?.is_some() {
                 return Err(OperatorError::new(
                     StatusCode::CONFLICT,
@@ -569,18 +585,10 @@ async fn list_users(State(state): State<AppState>, headers: HeaderMap, Path(id):
     ok(json!({"users": users}))
 }
 
-async fn load_user(state: &AppState, partner_id: &str, name: &str) -> Result<UserRecord, OperatorError> {
-    state
-        .store
-        .get_user(partner_id, name)
-        .await?
-        .ok_or_else(|| OperatorError::not_found(format!("partner {partner_id} has no user {name}")))
-}
-
 /// USE-1: rotation replaces the key pair; the old key stops working at once.
 async fn rotate_key(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
     authorize(&state, &headers).await?;
-    let user = load_user(&state, &id, &name).await?;
+    let user = crate::app::keys::user(&state, &id, &name).await?;
     let (access_key_id, secret) = crypto::new_access_key_pair();
     // `created_ms` here dates the new key; the user row keeps its own creation time.
     let rotated = UserRecord {
@@ -596,7 +604,7 @@ async fn rotate_key(State(state): State<AppState>, headers: HeaderMap, Path((id,
 /// USE-1: revocation; the key is refused from the next request on.
 async fn disable_user(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
     authorize(&state, &headers).await?;
-    let user = load_user(&state, &id, &name).await?;
+    let user = crate::app::keys::user(&state, &id, &name).await?;
     let disabled = UserRecord { status: UserStatus::Disabled, ..user.clone() };
     state.store.update_user(&user.access_key_id, &disabled).await?;
     ok(user_view(&disabled))
@@ -611,7 +619,7 @@ fn key_view(k: &AccessKeyRecord) -> Value {
 
 async fn list_keys(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
     authorize(&state, &headers).await?;
-    load_user(&state, &id, &name).await?;
+    crate::app::keys::user(&state, &id, &name).await?;
     let keys: Vec<Value> = state.store.list_access_keys(&id, &name).await?.iter().map(key_view).collect();
     ok(json!({"keys": keys}))
 }
@@ -619,56 +627,12 @@ async fn list_keys(State(state): State<AppState>, headers: HeaderMap, Path((id, 
 /// USE-1: a second key, as in IAM, so a CRM can switch keys without downtime; two at most.
 async fn create_key(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
     authorize(&state, &headers).await?;
-    let (access_key_id, secret) = new_key(&state, &id, &name).await?;
+    let (access_key_id, secret) = crate::app::keys::new_key(&state, &id, &name).await?;
     created(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
 }
 
-/// USE-1: a further key for a user (two at most); returns the key id and its secret, which
-/// is shown this once. The operator API and the user's own portal page both come here.
-pub(crate) async fn new_key(state: &AppState, id: &str, name: &str) -> Result<(String, String), OperatorError> {
-    load_user(state, id, name).await?;
-    let (access_key_id, secret) = crypto::new_access_key_pair();
-    let key = AccessKeyRecord {
-        access_key_id: access_key_id.clone(),
-        partner_id: id.to_string(),
-        user_name: name.to_string(),
-        secret_encrypted: state.server_key.encrypt(&secret),
-        status: UserStatus::Active,
-        created_ms: state.now().timestamp_millis(),
-        last_used_ms: None,
-    };
-    state.store.insert_access_key(&key).await?;
-    Ok((access_key_id, secret))
-}
-
-/// The key, if it is one of this user's.
-pub(crate) async fn user_key(state: &AppState, id: &str, name: &str, key: &str) -> Result<AccessKeyRecord, OperatorError> {
-    load_user(state, id, name).await?;
-    state
-        .store
-        .list_access_keys(id, name)
-        .await?
-        .into_iter()
-        .find(|k| k.access_key_id == key)
-        .ok_or_else(|| OperatorError::not_found(format!("user {name} of {id} has no access key {key}")))
-}
-
 async fn set_key_status(state: &AppState, id: &str, name: &str, key: &str, status: UserStatus) -> OpResult {
-    ok(key_view(&set_key_status_of(state, id, name, key, status).await?))
-}
-
-/// USE-1: activates or deactivates one of the user's own keys.
-pub(crate) async fn set_key_status_of(
-    state: &AppState,
-    id: &str,
-    name: &str,
-    key: &str,
-    status: UserStatus,
-) -> Result<AccessKeyRecord, OperatorError> {
-    let mut k = user_key(state, id, name, key).await?;
-    state.store.set_access_key_status(key, status).await?;
-    k.status = status;
-    Ok(k)
+    ok(key_view(&crate::app::keys::set_key_status_of(state, id, name, key, status).await?))
 }
 
 async fn activate_key(
@@ -696,7 +660,7 @@ async fn delete_key(
     Path((id, name, key)): Path<(String, String, String)>,
 ) -> OpResult {
     authorize(&state, &headers).await?;
-    user_key(&state, &id, &name, &key).await?;
+    crate::app::keys::user_key(&state, &id, &name, &key).await?;
     state.store.delete_access_key(&key).await?;
     ok(json!({"deleted": key}))
 }

@@ -11,13 +11,14 @@ use serde_json::{json, Value};
 
 use ace_domain::identity::PipelineRecord;
 use ace_domain::ids::base36;
-use ace_domain::opportunity::{apply_review, Opportunity, ReviewAction, ReviewStatus};
-use ace_domain::submission::{EvidenceRequest, EvidenceStatus, ReviewReason};
+use ace_domain::opportunity::ReviewAction;
+use ace_domain::submission::{EvidenceRequest, EvidenceStatus};
 use ace_domain::time::{format_timestamp, from_millis};
-use ace_store::{ConsentStatement, StoreError, WriteBatch};
+use ace_store::{ConsentStatement, StoreError};
 
 use super::{authorize, created, ok, parse_body, OpResult, OperatorError};
-use crate::partner_api::prescreen::AUTO_REJECT_ALREADY_PURSUED;
+use crate::app::review;
+use crate::app::settings::AUTO_REJECT_ALREADY_PURSUED;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -35,8 +36,6 @@ pub fn router() -> Router<AppState> {
         .route("/settings", get(show_settings).put(update_settings))
 }
 
-/// A limit on everything: the queue shows at most this many at once.
-pub(crate) const QUEUE_MAX: usize = 1000;
 /// Records per import request; the CLI sends larger files in chunks of this size.
 pub const IMPORT_BATCH_MAX: usize = 1000;
 
@@ -45,82 +44,18 @@ struct QueueQuery {
     status: Option<String>,
 }
 
-pub(crate) fn statuses(filter: Option<&str>) -> Result<Vec<ReviewStatus>, OperatorError> {
-    use ReviewStatus as S;
-    Ok(match filter.unwrap_or("submitted") {
-        "submitted" => vec![S::Submitted],
-        "in-review" => vec![S::InReview],
-        "action-required" => vec![S::ActionRequired],
-        "all" => vec![S::Submitted, S::InReview, S::ActionRequired, S::Approved, S::Rejected],
-        other => {
-            return Err(OperatorError::bad_request(format!(
-                "unknown status {other:?}; use submitted, in-review, action-required or all"
-            )))
-        }
-    })
-}
-
-pub(crate) fn queue_item(o: &Opportunity, now_ms: i64) -> Value {
-    let submitted_ms = o.submission.as_ref().map(|s| s.submitted_at.timestamp_millis());
-    json!({
-        "id": o.id,
-        "catalog": o.catalog.as_str(),
-        "partner_id": o.partner_id,
-        "company_name": o.company_name(),
-        "title": o.document.get("Project").and_then(|p| p.get("Title")),
-        "review_status": o.review_status().as_str(),
-        "submitted_at": submitted_ms.map(|ms| format_timestamp(from_millis(ms))),
-        "age_hours": submitted_ms.map(|ms| (now_ms - ms).max(0) / 3_600_000),
-        "findings": o.review.findings,
-    })
-}
-
 async fn list_queue(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    let wanted = statuses(q.status.as_deref())?;
+    let wanted = review::statuses(q.status.as_deref())?;
     let now_ms = state.now().timestamp_millis();
     let items: Vec<Value> =
-        state.store.list_review_queue(&wanted, QUEUE_MAX).await?.iter().map(|o| queue_item(o, now_ms)).collect();
+        state.store.list_review_queue(&wanted, review::QUEUE_MAX).await?.iter().map(|o| review::queue_item(o, now_ms)).collect();
     ok(json!({"items": items}))
-}
-
-async fn load(state: &AppState, id: &str) -> Result<Opportunity, OperatorError> {
-    state
-        .store
-        .get_opportunity_by_id(id)
-        .await?
-        .ok_or_else(|| OperatorError::not_found(format!("opportunity {id} does not exist")))
 }
 
 async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(review_detail(&state, &id).await?)
-}
-
-/// What a reviewer sees of one submission: the operator API's `review show` and the console's
-/// review page.
-pub(crate) async fn review_detail(state: &AppState, id: &str) -> Result<Value, OperatorError> {
-    let o = load(state, id).await?;
-    let partner = state.store.get_partner(&o.partner_id).await?;
-    let account = partner.as_ref().map(|p| p.account_id.clone()).unwrap_or_default();
-    let evidence: Vec<Value> = state
-        .store
-        .list_evidence_requests(Some(&o.partner_id))
-        .await?
-        .iter()
-        .filter(|e| e.opportunity_id == o.id)
-        .map(crate::partner_api::evidence_view)
-        .collect();
-    let now_ms = state.now().timestamp_millis();
-    Ok(json!({
-        "summary": queue_item(&o, now_ms),
-        "opportunity": crate::partner_api::opportunity_view(&o, &account),
-        "partner": partner,
-        "attestation": o.review.attestation,
-        "findings": o.review.findings,
-        "history": o.review.history,
-        "evidence_requests": evidence,
-    }))
+    ok(review::review_detail(&state, &id).await?)
 }
 
 #[derive(Deserialize, Default)]
@@ -130,63 +65,11 @@ struct DecisionInput {
     reason: Option<String>,
 }
 
-fn parse_reason(reason: Option<&str>) -> Result<Option<ReviewReason>, OperatorError> {
-    reason
-        .map(|r| {
-            ReviewReason::parse(r).ok_or_else(|| {
-                let valid: Vec<&str> = ReviewReason::ALL.iter().map(|r| r.as_str()).collect();
-                OperatorError::bad_request(format!("unknown reason {r:?}; valid reasons: {}", valid.join(", ")))
-            })
-        })
-        .transpose()
-}
-
 /// SUB-1: one review decision, stored with its `Opportunity Updated` event.
 async fn decide(state: &AppState, headers: &HeaderMap, id: &str, action: ReviewAction, body: &Bytes) -> OpResult {
     let reviewer = authorize(state, headers).await?;
     let input: DecisionInput = if body.is_empty() { DecisionInput::default() } else { parse_body(body)? };
-    ok(decide_as(state, &reviewer.name, id, action, input.comment, input.reason.as_deref()).await?)
-}
-
-/// SUB-1: `reviewer` decides on `id`; the operator API and the web console both come here.
-pub(crate) async fn decide_as(
-    state: &AppState,
-    reviewer: &str,
-    id: &str,
-    action: ReviewAction,
-    comment: Option<String>,
-    reason: Option<&str>,
-) -> Result<Value, OperatorError> {
-    let reason = parse_reason(reason)?;
-    let current = load(state, id).await?;
-    let mut updated = current.clone();
-    let now = state.now();
-    apply_review(&mut updated, action, reviewer, comment, reason, now)
-        .map_err(|e| OperatorError::new(StatusCode::CONFLICT, "invalid-transition", e.to_string()))?;
-    let account = state.store.get_partner(&updated.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
-    let event = ace_domain::events::opportunity_event(
-        "Opportunity Updated",
-        state.new_event_id(),
-        &updated,
-        &account,
-        updated.last_modified,
-    );
-    let batch = WriteBatch {
-        update_opportunities: vec![(updated.clone(), current.last_modified.timestamp_millis())],
-        events: vec![event],
-        ..Default::default()
-    };
-    state.store.commit(batch).await.map_err(|e| match e {
-        StoreError::Conflict(_) => {
-            OperatorError::new(StatusCode::CONFLICT, "conflict", "the opportunity changed meanwhile; retry")
-        }
-        other => other.into(),
-    })?;
-    if updated.catalog == ace_domain::ids::Catalog::Aws {
-        let cause = format!("review of {}: {}", updated.id, updated.review_status().as_str());
-        crate::eligibility::refresh(state, &updated.partner_id, &cause).await?;
-    }
-    Ok(queue_item(&updated, now.timestamp_millis()))
+    ok(review::decide_as(state, &reviewer.name, id, action, input.comment, input.reason.as_deref()).await?)
 }
 
 async fn start(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
@@ -254,7 +137,7 @@ struct EvidenceInput {
 }
 
 fn evidence_operator_view(e: &EvidenceRequest) -> Value {
-    let mut v = crate::partner_api::evidence_view(e);
+    let mut v = crate::app::views::evidence_request(e);
     v["PartnerId"] = json!(e.partner_id);
     v["RequestedBy"] = json!(e.requested_by);
     v
@@ -266,7 +149,7 @@ async fn request_evidence(State(state): State<AppState>, headers: HeaderMap, bod
     if input.message.trim().is_empty() || input.message.len() > 2000 {
         return Err(OperatorError::bad_request("the message must be 1-2000 characters"));
     }
-    let o = load(&state, &input.opportunity_id).await?;
+    let o = review::load(&state, &input.opportunity_id).await?;
     let request = EvidenceRequest {
         id: format!("evr-{}", base36(&crate::crypto::random_bytes(13), 13)),
         catalog: o.catalog,

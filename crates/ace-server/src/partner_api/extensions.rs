@@ -6,8 +6,8 @@ use serde_json::{json, Map, Value};
 
 use ace_domain::model::Model;
 use ace_domain::opportunity::ReviewStatus;
-use ace_domain::submission::{check_attestation, Attestation, EvidenceRequest};
-use ace_domain::time::{format_timestamp, Instant};
+use ace_domain::submission::{check_attestation, Attestation};
+use ace_domain::time::format_timestamp;
 use ace_store::WriteBatch;
 
 use super::opportunities::load;
@@ -83,15 +83,7 @@ pub async fn get_attestation(r: Request) -> ApiResult {
     ))
 }
 
-pub fn evidence_view(e: &EvidenceRequest) -> Value {
-    let ts = |t: Option<Instant>| t.map(format_timestamp);
-    let v = json!({
-        "RequestId": e.id, "Catalog": e.catalog.as_str(), "OpportunityIdentifier": e.opportunity_id, "Status": e.status.as_str(),
-        "Message": e.message, "RequestedAt": format_timestamp(e.requested_at), "Evidence": e.evidence,
-        "EvidenceSha256": e.evidence_sha256, "AnsweredAt": ts(e.answered_at), "AnsweredBy": e.answered_by, "ClosedAt": ts(e.closed_at),
-    });
-    Model::ace_partner().project("EvidenceRequest", &v)
-}
+pub use crate::app::views::evidence_request as evidence_view;
 
 pub async fn list_evidence_requests(r: Request) -> ApiResult {
     let wanted_status: Vec<String> = r

@@ -30,28 +30,20 @@ use serde_json::{Map, Value};
 use ace_domain::audit::{self, AuditEntry};
 use ace_domain::ids::Catalog;
 use ace_domain::model::{FieldError, FieldErrorCode, Model};
-use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::OperationClass;
 use ace_domain::security::Signal;
-use ace_store::{BatchOutcome, StoreError, UserRecord, WriteBatch};
+use ace_store::{BatchOutcome, StoreError, WriteBatch};
 
 use crate::error::ApiError;
 use crate::{governance, security, AppState};
 
-pub use auth::{sign_in_address_subject, AuthGuard, FailureLimit, FAILURES_MAX};
-pub use extensions::evidence_view;
+pub use crate::app::auth_guard::FAILURES_MAX;
 pub use invitations::is_accept_task;
-pub use opportunities::view as opportunity_view;
 pub use registry::{Operation, Service, Spec, Subject};
 
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
-/// Who is calling: an active user of a partner, authenticated by SigV4.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub partner: PartnerProfile,
-    pub user: UserRecord,
-}
+pub use crate::app::Caller;
 
 /// One validated request, ready for its handler.
 pub struct Request {

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use ace_domain::events::{opportunity_event, OutboxEvent};
-use ace_domain::ids::{opportunity_arn, opportunity_id};
+use ace_domain::ids::opportunity_id;
 use ace_domain::listing::{Cursor, OpportunityQuery, SortKey, SortValue};
 use ace_domain::model::{FieldError, Model};
 use ace_domain::opportunity::{
@@ -201,17 +201,7 @@ async fn commit_claiming_token(r: &Request, batch: WriteBatch, hash: &str, respo
     }
 }
 
-/// The GetOpportunity view of a record.
-pub fn view(o: &Opportunity, account_id: &str) -> Value {
-    let mut v = Value::Object(o.document.clone());
-    v["Id"] = json!(o.id);
-    v["Arn"] = json!(opportunity_arn(account_id, o.catalog, &o.id));
-    v["Catalog"] = json!(o.catalog.as_str());
-    v["CreatedDate"] = json!(format_timestamp(o.created));
-    v["LastModifiedDate"] = json!(format_timestamp(o.last_modified));
-    v["RelatedEntityIdentifiers"] = Value::Object(o.related.clone());
-    v
-}
+pub use crate::app::views::opportunity as view;
 
 pub async fn get(r: Request) -> ApiResult {
     let o = load(&r, r.required("Identifier")).await?;

@@ -12,8 +12,7 @@ use crate::error::ApiError;
 
 /// A limit on everything: at most this many exact-identifier matches are read per source.
 const CANDIDATES_MAX: usize = 500;
-/// Operator setting: reject a submission at once when the operator already pursues the customer.
-pub const AUTO_REJECT_ALREADY_PURSUED: &str = "review.auto_reject_already_pursued";
+use crate::app::settings::AUTO_REJECT_ALREADY_PURSUED;
 
 /// Refuses the submission with every blocking finding, or returns the findings for the reviewer.
 pub async fn screen(r: &Request, o: &Opportunity) -> Result<Vec<Finding>, ApiError> {

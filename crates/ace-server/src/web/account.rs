@@ -19,7 +19,6 @@ use super::portal::{call, partner, text_at, when};
 use super::session::PartnerForm;
 use super::{page, FormErrors, Nav, WebError};
 use crate::error::ApiError;
-use crate::operator_api;
 use crate::partner_api::Operation;
 use crate::AppState;
 
@@ -175,7 +174,7 @@ struct KeysPage {
 async fn keys_page(
     state: &AppState,
     viewer: &super::Viewer,
-    caller: &crate::partner_api::Caller,
+    caller: &crate::app::Caller,
     created: Option<(String, String)>,
     error: Option<String>,
 ) -> Result<Response, WebError> {
@@ -214,7 +213,7 @@ async fn create_key(
     State(state): State<AppState>,
     PartnerForm { viewer, caller, .. }: PartnerForm,
 ) -> Result<Response, WebError> {
-    match operator_api::new_key(&state, &caller.partner.id, &caller.user.name).await {
+    match crate::app::keys::new_key(&state, &caller.partner.id, &caller.user.name).await {
         Ok(pair) => keys_page(&state, &viewer, &caller, Some(pair), None).await,
         Err(e) => keys_page(&state, &viewer, &caller, None, Some(e.message().to_string())).await,
     }
@@ -227,20 +226,20 @@ async fn change_key(
 ) -> Result<Response, WebError> {
     let (id, user) = (&caller.partner.id, &caller.user.name);
     // Only the user's own keys: another key id is not found, whoever's it is.
-    operator_api::user_key(&state, id, user, &key).await.map_err(|_| WebError::NotFound)?;
+    crate::app::keys::user_key(&state, id, user, &key).await.map_err(|_| WebError::NotFound)?;
     let outcome = match action.as_str() {
         // A key that may have leaked: a new one at once, and this one stops working.
-        "replace" => match operator_api::new_key(&state, id, user).await {
+        "replace" => match crate::app::keys::new_key(&state, id, user).await {
             Ok(pair) => {
-                if let Err(e) = operator_api::set_key_status_of(&state, id, user, &key, UserStatus::Disabled).await {
+                if let Err(e) = crate::app::keys::set_key_status_of(&state, id, user, &key, UserStatus::Disabled).await {
                     return keys_page(&state, &viewer, &caller, Some(pair), Some(e.message().to_string())).await;
                 }
                 return keys_page(&state, &viewer, &caller, Some(pair), None).await;
             }
             Err(e) => Err(e),
         },
-        "activate" => operator_api::set_key_status_of(&state, id, user, &key, UserStatus::Active).await.map(|_| ()),
-        "deactivate" => operator_api::set_key_status_of(&state, id, user, &key, UserStatus::Disabled).await.map(|_| ()),
+        "activate" => crate::app::keys::set_key_status_of(&state, id, user, &key, UserStatus::Active).await.map(|_| ()),
+        "deactivate" => crate::app::keys::set_key_status_of(&state, id, user, &key, UserStatus::Disabled).await.map(|_| ()),
         "delete" => state.store.delete_access_key(&key).await.map(|_| ()).map_err(Into::into),
         _ => return Err(WebError::NotFound),
     };
@@ -274,7 +273,7 @@ struct WebhooksPage {
 async fn webhooks_page(
     state: &AppState,
     viewer: &super::Viewer,
-    caller: &crate::partner_api::Caller,
+    caller: &crate::app::Caller,
     url: String,
     created: Option<(String, String)>,
     errors: FormErrors,

@@ -17,7 +17,7 @@ use ace_domain::submission::ReviewReason;
 
 use super::session::{self, StaffForm, Viewer};
 use super::{not_found, page, Nav, WebError};
-use crate::operator_api::review;
+use crate::app::review;
 use crate::AppState;
 
 /// Who may decide on submissions.

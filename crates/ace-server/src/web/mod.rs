@@ -10,7 +10,6 @@
 mod account;
 mod console;
 mod operator;
-pub mod password;
 mod portal;
 mod session;
 
@@ -26,26 +25,7 @@ use axum::Router;
 use crate::error::ApiError;
 use crate::AppState;
 
-pub use session::{Viewer, SESSION_COOKIE, STAFF_ROLES};
-
-/// A sign-in address, lower-cased; why it is refused otherwise.
-pub fn check_email(email: &str) -> Result<String, String> {
-    let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        });
-    if valid {
-        Ok(email)
-    } else {
-        Err(format!("{email:?} is not an e-mail address"))
-    }
-}
+pub use session::{Viewer, SESSION_COOKIE};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -155,6 +135,21 @@ impl From<ace_store::StoreError> for WebError {
     fn from(e: ace_store::StoreError) -> Self {
         tracing::error!(error = %e, "portal storage error");
         WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, "The service could not complete this; try again.".into())
+    }
+}
+
+/// A use case's refusal, shown on the page; storage trouble logged, not shown.
+impl From<crate::app::AppError> for WebError {
+    fn from(e: crate::app::AppError) -> Self {
+        use crate::app::AppError;
+        match e {
+            AppError::Store(_) => {
+                WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, "The service could not complete this; try again.".into())
+            }
+            AppError::NotFound(_) => WebError::NotFound,
+            AppError::Invalid(m) => WebError::Message(StatusCode::BAD_REQUEST, m),
+            AppError::Conflict { message, .. } => WebError::Message(StatusCode::CONFLICT, message),
+        }
     }
 }
 

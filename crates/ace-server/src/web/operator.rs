@@ -20,7 +20,7 @@ use ace_domain::partner::PartnerProfile;
 use super::portal::when;
 use super::session::{self, StaffForm, Viewer};
 use super::{not_found, page, Fields, Nav, WebError};
-use crate::operator_api::{governance, referrals, OperatorError};
+use crate::app::{governance, referrals};
 use crate::AppState;
 
 /// Who manages partners: referrals, removal, the suppression list.
@@ -205,7 +205,7 @@ async fn refer(
     });
     let outcome = match serde_json::from_value::<referrals::CreateInput>(input) {
         Ok(input) => referrals::create_referral(&state, input).await,
-        Err(e) => Err(OperatorError::bad_request(e.to_string())),
+        Err(e) => Err(crate::app::AppError::invalid(e.to_string())),
     };
     match outcome {
         Ok(created) => {
@@ -408,7 +408,7 @@ async fn audit(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
         limit: Some(AUDIT_PAGE),
         ..Default::default()
     };
-    let internal = |e: OperatorError| WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, e.message().to_string());
+    let internal = |e: crate::app::AppError| WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, e.message().to_string());
     let log = governance::audit_entries(&state, query).await.map_err(internal)?;
     let check = governance::verify(&state).await.map_err(internal)?;
     let (verified, broken) = if check["ok"] == json!(true) {

@@ -19,8 +19,9 @@ use ace_domain::time::format_timestamp;
 
 use super::session::{self, PartnerForm, Viewer};
 use super::{not_found, page, Fields, FormErrors, Nav, WebError};
+use crate::app::Caller;
 use crate::error::ApiError;
-use crate::partner_api::{invoke, Caller, Operation, Output};
+use crate::partner_api::{invoke, Operation, Output};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -13,8 +13,10 @@ use serde_json::json;
 use ace_domain::audit::{action, AuditEntry};
 use ace_store::{PortalAccount, PortalSession, UserStatus, WriteBatch};
 
-use super::{page, password, Fields, Nav, WebError};
-use crate::partner_api::{sign_in_address_subject, Caller, FailureLimit};
+use super::{page, Fields, Nav, WebError};
+use crate::app::auth_guard::{sign_in_address_subject, FailureLimit};
+use crate::app::password;
+use crate::app::Caller;
 use crate::{crypto, AppState};
 
 pub const SESSION_COOKIE: &str = "ace_session";
@@ -24,7 +26,7 @@ const LOGIN_COOKIE: &str = "ace_login";
 const SESSION_MS: i64 = 8 * 3_600_000;
 
 /// Operator staff roles, and what each may do in the console.
-pub const STAFF_ROLES: [&str; 3] = ["admin", "reviewer", "partner-manager"];
+pub use crate::app::accounts::STAFF_ROLES;
 
 /// The signed-in person of a request.
 pub struct Viewer {

@@ -1,0 +1,60 @@
+//! USE-1: a user's access keys — two at most, each active or not — for the operator API and
+//! the user's own portal page alike.
+
+use ace_store::{AccessKeyRecord, UserRecord, UserStatus};
+
+use super::AppError;
+use crate::{crypto, AppState};
+
+/// The user, if the partner has one of that name.
+pub async fn user(state: &AppState, partner_id: &str, name: &str) -> Result<UserRecord, AppError> {
+    state
+        .store
+        .get_user(partner_id, name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("partner {partner_id} has no user {name}")))
+}
+
+/// USE-1: a further key for a user (two at most); returns the key id and its secret, which
+/// is shown this once. The operator API and the user's own portal page both come here.
+pub async fn new_key(state: &AppState, id: &str, name: &str) -> Result<(String, String), AppError> {
+    user(state, id, name).await?;
+    let (access_key_id, secret) = crypto::new_access_key_pair();
+    let key = AccessKeyRecord {
+        access_key_id: access_key_id.clone(),
+        partner_id: id.to_string(),
+        user_name: name.to_string(),
+        secret_encrypted: state.server_key.encrypt(&secret),
+        status: UserStatus::Active,
+        created_ms: state.now().timestamp_millis(),
+        last_used_ms: None,
+    };
+    state.store.insert_access_key(&key).await?;
+    Ok((access_key_id, secret))
+}
+
+/// The key, if it is one of this user's.
+pub async fn user_key(state: &AppState, id: &str, name: &str, key: &str) -> Result<AccessKeyRecord, AppError> {
+    user(state, id, name).await?;
+    state
+        .store
+        .list_access_keys(id, name)
+        .await?
+        .into_iter()
+        .find(|k| k.access_key_id == key)
+        .ok_or_else(|| AppError::NotFound(format!("user {name} of {id} has no access key {key}")))
+}
+
+/// USE-1: activates or deactivates one of the user's own keys.
+pub async fn set_key_status_of(
+    state: &AppState,
+    id: &str,
+    name: &str,
+    key: &str,
+    status: UserStatus,
+) -> Result<AccessKeyRecord, AppError> {
+    let mut k = user_key(state, id, name, key).await?;
+    state.store.set_access_key_status(key, status).await?;
+    k.status = status;
+    Ok(k)
+}

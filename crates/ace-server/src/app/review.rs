@@ -1,0 +1,122 @@
+//! SUB-1: the review queue and the reviewer's decisions — for the operator API and the web
+//! console alike.
+
+use serde_json::{json, Value};
+
+use ace_domain::opportunity::{apply_review, Opportunity, ReviewAction, ReviewStatus};
+use ace_domain::submission::ReviewReason;
+use ace_domain::time::{format_timestamp, from_millis};
+use ace_store::{StoreError, WriteBatch};
+
+use super::AppError;
+use crate::AppState;
+
+/// A limit on everything: the queue shows at most this many at once.
+pub const QUEUE_MAX: usize = 1000;
+pub fn statuses(filter: Option<&str>) -> Result<Vec<ReviewStatus>, AppError> {
+    use ReviewStatus as S;
+    Ok(match filter.unwrap_or("submitted") {
+        "submitted" => vec![S::Submitted],
+        "in-review" => vec![S::InReview],
+        "action-required" => vec![S::ActionRequired],
+        "all" => vec![S::Submitted, S::InReview, S::ActionRequired, S::Approved, S::Rejected],
+        other => {
+            return Err(AppError::invalid(format!("unknown status {other:?}; use submitted, in-review, action-required or all")))
+        }
+    })
+}
+
+pub fn queue_item(o: &Opportunity, now_ms: i64) -> Value {
+    let submitted_ms = o.submission.as_ref().map(|s| s.submitted_at.timestamp_millis());
+    json!({
+        "id": o.id,
+        "catalog": o.catalog.as_str(),
+        "partner_id": o.partner_id,
+        "company_name": o.company_name(),
+        "title": o.document.get("Project").and_then(|p| p.get("Title")),
+        "review_status": o.review_status().as_str(),
+        "submitted_at": submitted_ms.map(|ms| format_timestamp(from_millis(ms))),
+        "age_hours": submitted_ms.map(|ms| (now_ms - ms).max(0) / 3_600_000),
+        "findings": o.review.findings,
+    })
+}
+
+pub async fn load(state: &AppState, id: &str) -> Result<Opportunity, AppError> {
+    state.store.get_opportunity_by_id(id).await?.ok_or_else(|| AppError::NotFound(format!("opportunity {id} does not exist")))
+}
+
+/// What a reviewer sees of one submission: the operator API's `review show` and the console's
+/// review page.
+pub async fn review_detail(state: &AppState, id: &str) -> Result<Value, AppError> {
+    let o = load(state, id).await?;
+    let partner = state.store.get_partner(&o.partner_id).await?;
+    let account = partner.as_ref().map(|p| p.account_id.clone()).unwrap_or_default();
+    let evidence: Vec<Value> = state
+        .store
+        .list_evidence_requests(Some(&o.partner_id))
+        .await?
+        .iter()
+        .filter(|e| e.opportunity_id == o.id)
+        .map(crate::app::views::evidence_request)
+        .collect();
+    let now_ms = state.now().timestamp_millis();
+    Ok(json!({
+        "summary": queue_item(&o, now_ms),
+        "opportunity": crate::app::views::opportunity(&o, &account),
+        "partner": partner,
+        "attestation": o.review.attestation,
+        "findings": o.review.findings,
+        "history": o.review.history,
+        "evidence_requests": evidence,
+    }))
+}
+
+fn parse_reason(reason: Option<&str>) -> Result<Option<ReviewReason>, AppError> {
+    reason
+        .map(|r| {
+            ReviewReason::parse(r).ok_or_else(|| {
+                let valid: Vec<&str> = ReviewReason::ALL.iter().map(|r| r.as_str()).collect();
+                AppError::invalid(format!("unknown reason {r:?}; valid reasons: {}", valid.join(", ")))
+            })
+        })
+        .transpose()
+}
+
+/// SUB-1: `reviewer` decides on `id`; the operator API and the web console both come here.
+pub async fn decide_as(
+    state: &AppState,
+    reviewer: &str,
+    id: &str,
+    action: ReviewAction,
+    comment: Option<String>,
+    reason: Option<&str>,
+) -> Result<Value, AppError> {
+    let reason = parse_reason(reason)?;
+    let current = load(state, id).await?;
+    let mut updated = current.clone();
+    let now = state.now();
+    apply_review(&mut updated, action, reviewer, comment, reason, now)
+        .map_err(|e| AppError::conflict("invalid-transition", e.to_string()))?;
+    let account = state.store.get_partner(&updated.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
+    let event = ace_domain::events::opportunity_event(
+        "Opportunity Updated",
+        state.new_event_id(),
+        &updated,
+        &account,
+        updated.last_modified,
+    );
+    let batch = WriteBatch {
+        update_opportunities: vec![(updated.clone(), current.last_modified.timestamp_millis())],
+        events: vec![event],
+        ..Default::default()
+    };
+    state.store.commit(batch).await.map_err(|e| match e {
+        StoreError::Conflict(_) => AppError::conflict("conflict", "the opportunity changed meanwhile; retry"),
+        other => other.into(),
+    })?;
+    if updated.catalog == ace_domain::ids::Catalog::Aws {
+        let cause = format!("review of {}: {}", updated.id, updated.review_status().as_str());
+        crate::eligibility::refresh(state, &updated.partner_id, &cause).await?;
+    }
+    Ok(queue_item(&updated, now.timestamp_millis()))
+}
