@@ -41,6 +41,9 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => AppError::NotFound("not found".into()),
+            // The store's own refusals (a version moved on, a key taken, a limit) are answers.
+            StoreError::Conflict(message) => AppError::Conflict { code: "conflict", message },
+            StoreError::Unsupported(message) => AppError::Invalid(message),
             // Logged here, once: the edges answer an internal error without the cause.
             other => {
                 tracing::error!(error = %other, "storage error in a use case");

@@ -74,6 +74,13 @@ impl Browser {
         self.finish(response).await
     }
 
+    /// The sign-in form's token cookie and CSRF field.
+    async fn login_form(&self) -> (String, String) {
+        let form = self.http.get(format!("{}/login", self.base)).send().await.unwrap();
+        let login_cookie = set_cookie(&form, "ace_login").expect("the form sets its token cookie");
+        (login_cookie, self.finish(form).await.csrf())
+    }
+
     /// Signs in; the page the form answered with.
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         let form = self.http.get(format!("{}/login", self.base)).send().await.unwrap();
@@ -142,9 +149,7 @@ async fn portal_sign_in_opens_a_session_with_safe_cookie_attributes() {
     let app = TestApp::start().await;
     portal_partner(&app, "P-WEB", "alice@web.example").await;
     let b = Browser::new(&app);
-    let form = b.http.get(format!("{}/login", b.base)).send().await.unwrap();
-    let login_cookie = set_cookie(&form, "ace_login").unwrap();
-    let csrf = b.finish(form).await.csrf();
+    let (login_cookie, csrf) = b.login_form().await;
     let response = b
         .http
         .post(format!("{}/login", b.base))
@@ -212,9 +217,7 @@ async fn use_3_a_flood_of_decoy_emails_neither_unlocks_a_real_account_nor_keeps_
     let app = TestApp::start().await;
     portal_partner(&app, "P-WEB", "alice@web.example").await;
     let b = Browser::new(&app);
-    let form = b.http.get(format!("{}/login", b.base)).send().await.unwrap();
-    let login_cookie = set_cookie(&form, "ace_login").unwrap();
-    let csrf = b.finish(form).await.csrf();
+    let (login_cookie, csrf) = b.login_form().await;
     let attempt = |email: String, password: &'static str| {
         let http = b.http.clone();
         let url = format!("{}/login", b.base);
