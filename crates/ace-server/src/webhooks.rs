@@ -117,10 +117,16 @@ pub async fn check_target(url: &str, allow_private: bool, operator: bool) -> Res
     }
 }
 
+/// How long a name may take to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The addresses `host` resolves to, when every one of them may be delivered to.
 pub async fn resolve_checked(host: &str, port: u16, allow_private: bool) -> Result<Vec<std::net::SocketAddr>, String> {
-    let addresses: Vec<std::net::SocketAddr> =
-        tokio::net::lookup_host((host, port)).await.map_err(|e| format!("the host {host} does not resolve ({e})"))?.collect();
+    // A resolver that does not answer must not hold a request (or a delivery) for long.
+    let lookup = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
+        .await
+        .map_err(|_| format!("the host {host} did not resolve within {} s", RESOLVE_TIMEOUT.as_secs()))?;
+    let addresses: Vec<std::net::SocketAddr> = lookup.map_err(|e| format!("the host {host} does not resolve ({e})"))?.collect();
     if addresses.is_empty() {
         return Err(format!("the host {host} resolves to no address"));
     }
