@@ -528,9 +528,17 @@ async fn server_state() -> Result<(std::path::PathBuf, std::sync::Arc<dyn Store>
         store.clone(),
         std::sync::Arc::new(ace_server::clock::SystemClock),
         server_key,
-        ace_server::Settings::default(),
+        bench_settings(),
     );
     Ok((dir, store, state))
+}
+
+/// The server's settings in a benchmark: its webhook receivers listen on loopback, which the
+/// SSRF guard allows only when told.
+pub fn bench_settings() -> ace_server::Settings {
+    let mut settings = ace_server::Settings::default();
+    settings.delivery.allow_private = true;
+    settings
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf> {

@@ -401,7 +401,7 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
         store.clone(),
         Arc::new(ace_server::clock::SystemClock),
         server_key,
-        ace_server::Settings::default(),
+        crate::bench::bench_settings(),
     );
     // As `ace serve` starts: the program's consent statement, and an operator token on disk.
     let started_ms = chrono::Utc::now().timestamp_millis();
