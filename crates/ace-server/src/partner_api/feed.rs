@@ -8,7 +8,7 @@ use ace_domain::model::{FieldError, FieldErrorCode};
 use ace_domain::time::format_timestamp;
 use ace_domain::webhook::WebhookOwner;
 
-use super::{ApiResult, Request};
+use super::{ApiResult, NoMembers, Request};
 use crate::error::ApiError;
 use crate::webhooks::SubscribeError;
 
@@ -53,10 +53,6 @@ struct ListWebhooksResponse {
 struct DeleteWebhookRequest {
     webhook_id: String,
 }
-
-/// Operations whose output shape has no members answer `{}`.
-#[derive(Serialize)]
-struct Empty {}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -125,7 +121,7 @@ pub async fn delete_webhook(r: Request) -> ApiResult {
     if !mine || !r.state.store.delete_webhook(&id).await? {
         return Err(ApiError::ResourceNotFound(format!("Webhook {id} was not found")));
     }
-    r.respond(&Empty {})
+    r.respond(&NoMembers {})
 }
 
 pub async fn list_events(r: Request) -> ApiResult {

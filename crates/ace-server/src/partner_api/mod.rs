@@ -80,6 +80,10 @@ impl Output {
 
 pub type ApiResult = Result<Output, ApiError>;
 
+/// The response of an operation whose output shape has no members: `{}`.
+#[derive(serde::Serialize)]
+pub struct NoMembers {}
+
 pub async fn handle(
     State(state): State<AppState>,
     method: Method,

@@ -1,18 +1,43 @@
 //! TagResource, UntagResource, ListTagsForResource on the caller's opportunities. Tags are not
 //! part of the opportunity document: they do not move its LastModifiedDate.
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use ace_domain::ids::ResourceArn;
 use ace_domain::opportunity::{check_tags, merge_tags, Opportunity, Tag};
 use ace_store::WriteBatch;
 
-use super::{ApiResult, Output, Request};
+use super::{ApiResult, NoMembers, Request};
 use crate::error::ApiError;
 
-/// The caller's opportunity named by `ResourceArn`; anything else is not found (USE-4).
-async fn resource(r: &Request) -> Result<Opportunity, ApiError> {
-    let arn = r.required("ResourceArn");
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagResourceRequest {
+    resource_arn: String,
+    tags: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UntagResourceRequest {
+    resource_arn: String,
+    tag_keys: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListTagsForResourceRequest {
+    resource_arn: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListTagsForResourceResponse {
+    tags: Vec<Tag>,
+}
+
+/// The caller's opportunity named by `arn`; anything else is not found (USE-4).
+async fn resource(r: &Request, arn: &str) -> Result<Opportunity, ApiError> {
     let not_found = || ApiError::ResourceNotFound(format!("Resource {arn} was not found"));
     let parsed = ResourceArn::parse(arn).ok_or_else(not_found)?;
     if parsed.resource_type != "opportunity" || parsed.account_id != r.caller.partner.account_id {
@@ -32,35 +57,30 @@ async fn save_tags(r: &Request, updated: Opportunity) -> Result<(), ApiError> {
 }
 
 pub async fn tag(r: Request) -> ApiResult {
-    let mut o = resource(&r).await?;
-    let added: Vec<Tag> = serde_json::from_value(r.input.get("Tags").cloned().unwrap_or(json!([])))
-        .map_err(|e| ApiError::Serialization(format!("Tags: {e}")))?;
-    let errors = check_tags(&o.tags, &added, "Tags");
+    let input: TagResourceRequest = r.parse()?;
+    let mut o = resource(&r, &input.resource_arn).await?;
+    let errors = check_tags(&o.tags, &input.tags, "Tags");
     if !errors.is_empty() {
         return Err(ApiError::request_validation(errors));
     }
-    merge_tags(&mut o.tags, added);
+    merge_tags(&mut o.tags, input.tags);
     save_tags(&r, o).await?;
-    Ok(Output::Json(json!({})))
+    r.respond(&NoMembers {})
 }
 
 pub async fn untag(r: Request) -> ApiResult {
-    let mut o = resource(&r).await?;
-    let keys: Vec<String> = r
-        .input
-        .get("TagKeys")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
-        .unwrap_or_default();
+    let input: UntagResourceRequest = r.parse()?;
+    let mut o = resource(&r, &input.resource_arn).await?;
     let before = o.tags.len();
-    o.tags.retain(|t| !keys.contains(&t.key));
+    o.tags.retain(|t| !input.tag_keys.contains(&t.key));
     if o.tags.len() != before {
         save_tags(&r, o).await?;
     }
-    Ok(Output::Json(json!({})))
+    r.respond(&NoMembers {})
 }
 
 pub async fn list(r: Request) -> ApiResult {
-    let o = resource(&r).await?;
-    Ok(Output::Json(json!({"Tags": o.tags})))
+    let input: ListTagsForResourceRequest = r.parse()?;
+    let o = resource(&r, &input.resource_arn).await?;
+    r.respond(&ListTagsForResourceResponse { tags: o.tags })
 }
