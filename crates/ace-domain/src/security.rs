@@ -1,7 +1,8 @@
 //! USE-2 and USE-3: probing and scanning are detected and blocked. A subject (one access key,
 //! or one client address) that sends a burst of unknown operations, of requests for records
 //! that do not exist, or of failed signatures within a window is blocked for a while. The
-//! detector is plain state driven by the caller's clock; the server keeps one per process.
+//! detector is plain state driven by the caller's clock; the server keeps one per process. The
+//! `FailureLog` counts failed credentials per subject and decides the lockouts they cause.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -147,6 +148,105 @@ impl ProbeDetector {
         if self.recent.len() >= SUBJECTS_MAX {
             self.recent.clear();
         }
+    }
+}
+
+/// USE-3: failed credentials tolerated per access key and client network (or per portal
+/// account) within the window before it is locked.
+pub const FAILURES_MAX: usize = 5;
+const FAILURE_WINDOW_MS: i64 = 5 * 60_000;
+/// How long a lockout lasts, and so how long failures are remembered.
+pub const LOCKOUT_MS: i64 = 15 * 60_000;
+/// A limit on the log's memory. When it is full the subjects whose last failure is oldest are
+/// forgotten, a tenth at a time; new failures are always counted.
+pub const TRACKED_SUBJECTS_MAX: usize = 10_000;
+
+/// USE-3: how many failures of one subject, within how long, lock it for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureLimit {
+    pub failures: usize,
+    pub window_ms: i64,
+    pub lockout_ms: i64,
+}
+
+impl FailureLimit {
+    /// One access key from one client network, or one portal account.
+    pub const CREDENTIAL: FailureLimit =
+        FailureLimit { failures: FAILURES_MAX, window_ms: FAILURE_WINDOW_MS, lockout_ms: LOCKOUT_MS };
+    /// Sign-ins from one client network, whatever e-mail each names (a guesser with made-up
+    /// e-mails is stopped here before any password is hashed).
+    pub const SIGN_IN_ADDRESS: FailureLimit =
+        FailureLimit { failures: 4 * FAILURES_MAX, window_ms: FAILURE_WINDOW_MS, lockout_ms: LOCKOUT_MS };
+}
+
+/// USE-3: failures of credentials per subject, in bounded memory, and the lockouts they cause.
+/// Pure: every call is handed `now`.
+#[derive(Debug, Default)]
+pub struct FailureLog {
+    failures: HashMap<String, Vec<i64>>,
+}
+
+impl FailureLog {
+    /// Until when `subject` is locked under `limit`, if it is.
+    pub fn locked_until(&self, subject: &str, limit: FailureLimit, now_ms: i64) -> Option<i64> {
+        let recent: Vec<i64> = self.failures.get(subject)?.iter().copied().filter(|t| now_ms - t < limit.lockout_ms).collect();
+        if recent.len() >= limit.failures {
+            let nth_last = recent[recent.len() - limit.failures];
+            let last = *recent.last()?;
+            if last - nth_last < limit.window_ms {
+                return Some(last + limit.lockout_ms);
+            }
+        }
+        None
+    }
+
+    pub fn record(&mut self, subject: &str, now_ms: i64) {
+        let failures = &mut self.failures;
+        if failures.len() >= TRACKED_SUBJECTS_MAX && !failures.contains_key(subject) {
+            failures.retain(|_, times| times.last().is_some_and(|t| now_ms - t < LOCKOUT_MS));
+            if failures.len() >= TRACKED_SUBJECTS_MAX {
+                evict_oldest(failures, TRACKED_SUBJECTS_MAX / 10);
+            }
+        }
+        let times = failures.entry(subject.to_string()).or_default();
+        times.retain(|t| now_ms - t < LOCKOUT_MS);
+        times.push(now_ms);
+        if times.len() > 4 * FailureLimit::SIGN_IN_ADDRESS.failures {
+            times.remove(0);
+        }
+    }
+
+    /// Takes back one failure recorded at `at_ms` (an attempt counted before it was checked,
+    /// so concurrent attempts cannot all pass the limit, that turned out right).
+    pub fn withdraw(&mut self, subject: &str, at_ms: i64) {
+        if let Some(times) = self.failures.get_mut(subject) {
+            if let Some(i) = times.iter().rposition(|t| *t == at_ms) {
+                times.remove(i);
+            }
+        }
+    }
+
+    /// Forgets the subject's failures (a success, or the operator lifting a lockout).
+    pub fn forget(&mut self, subject: &str) {
+        self.failures.remove(subject);
+    }
+
+    /// The subjects with failures on record.
+    pub fn subjects(&self) -> impl Iterator<Item = &str> {
+        self.failures.keys().map(String::as_str)
+    }
+}
+
+/// Forgets the `count` subjects whose last failure is oldest.
+fn evict_oldest(failures: &mut HashMap<String, Vec<i64>>, count: usize) {
+    let mut by_age: Vec<(i64, String)> =
+        failures.iter().map(|(name, times)| (times.last().copied().unwrap_or(i64::MIN), name.clone())).collect();
+    let count = count.clamp(1, by_age.len().max(1));
+    if by_age.len() > count {
+        by_age.select_nth_unstable(count - 1);
+    }
+    for (_, name) in by_age.into_iter().take(count) {
+        failures.remove(&name);
     }
 }
 

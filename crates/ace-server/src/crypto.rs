@@ -36,9 +36,7 @@ impl ServerKey {
     pub fn load_or_create(path: &Path) -> anyhow::Result<ServerKey> {
         if path.exists() {
             // Private whatever an earlier install left (issue 21).
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| anyhow::anyhow!("restricting {}: {e}", path.display()))?;
+            ace_store::files::make_private(path)?;
             let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
             return ServerKey::from_hex(&text);
         }
@@ -111,17 +109,13 @@ impl ServerKey {
 }
 
 pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
+    // Private before anything is written to it, whether it existed or not.
+    ace_store::files::create_private_file(path)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
         .truncate(true)
-        .mode(0o600)
         .open(path)
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
-    // `mode` applies only to a file it creates; one that existed becomes private too.
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     Ok(())

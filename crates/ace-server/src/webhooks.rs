@@ -20,7 +20,7 @@ use ace_domain::events::OutboxEvent;
 use ace_domain::webhook::{
     backoff, check_address, check_url, eventbridge_target, EventBridgeTarget, UrlCheck, Webhook, WebhookOwner,
 };
-use ace_store::{DeliveryAttempt, StoreError};
+use ace_store::DeliveryAttempt;
 
 use crate::AppState;
 
@@ -54,60 +54,6 @@ impl Default for DeliverySettings {
 /// Subscriptions a partner may hold at once unless the operator says otherwise: each is work
 /// for the dispatcher, whoever's events it waits for.
 pub const MAX_PER_PARTNER_DEFAULT: usize = 10;
-
-/// Why a subscription was not created.
-#[derive(Debug)]
-pub enum SubscribeError {
-    /// The URL or secret is not acceptable; the message says why.
-    Refused(String),
-    /// The partner holds as many subscriptions as it may.
-    Limit(String),
-    Store(StoreError),
-}
-
-impl From<StoreError> for SubscribeError {
-    fn from(e: StoreError) -> Self {
-        SubscribeError::Store(e)
-    }
-}
-
-/// Creates a subscription for `owner`, the partner API's `PutWebhook` and the operator's alike;
-/// its deliveries start with the next event. Returns the secret, shown once.
-pub async fn subscribe(
-    state: &AppState,
-    owner: WebhookOwner,
-    url: &str,
-    event_types: Vec<String>,
-    secret: Option<String>,
-    include_changes: bool,
-) -> Result<(Webhook, String), SubscribeError> {
-    let settings = &state.settings.delivery;
-    check_target(url, settings.allow_private, owner == WebhookOwner::Operator).await.map_err(SubscribeError::Refused)?;
-    let secret = secret.unwrap_or_else(new_secret);
-    if secret.len() < 16 {
-        return Err(SubscribeError::Refused("a webhook secret must be at least 16 characters".into()));
-    }
-    if let WebhookOwner::Partner(partner) = &owner {
-        let held = state.store.list_webhooks(Some(&owner.key())).await?.len();
-        if held >= settings.max_per_partner {
-            return Err(SubscribeError::Limit(format!(
-                "partner {partner} already has {held} webhook subscriptions, the most it may hold; delete one first"
-            )));
-        }
-    }
-    let hook = Webhook {
-        id: crate::referrals::new_id("wh-", 13),
-        owner,
-        url: url.to_string(),
-        event_types,
-        secret_encrypted: state.server_key.encrypt(&secret),
-        created_at: state.now(),
-        include_changes,
-    };
-    let cursor = state.store.max_event_seq().await?;
-    state.store.insert_webhook(&hook, cursor).await?;
-    Ok((hook, secret))
-}
 
 /// The SSRF guard (issue 21): the URL's own check, then every address its name resolves to.
 pub async fn check_target(url: &str, allow_private: bool, operator: bool) -> Result<(), String> {

@@ -4,7 +4,7 @@
 //! the two small adapter modules.
 
 pub mod baseline;
-mod files;
+pub mod files;
 mod group;
 pub use group::stats as group_commit_stats;
 mod postgres;

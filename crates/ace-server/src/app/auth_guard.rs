@@ -1,39 +1,16 @@
 //! USE-3: failures of credentials counted per subject — an access key from one client network,
-//! a portal account, a client network's sign-ins — in bounded memory, and the lockouts they
-//! cause. The partner API's SigV4 check and the portal's sign-in both count here.
+//! a portal account, a client network's sign-ins — in the domain's `FailureLog` (bounded, and
+//! deciding the lockouts), shared by the partner API's SigV4 check and the portal's sign-in.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use ace_domain::security::FailureLog;
+
 use crate::security;
 
-/// Failed signatures tolerated per access key and client network within the window before the
-/// key is locked for that network.
-pub const FAILURES_MAX: usize = 5;
-const FAILURE_WINDOW_MS: i64 = 5 * 60_000;
-const LOCKOUT_MS: i64 = 15 * 60_000;
-/// A limit on the guard's own memory. When it is full the subjects whose last failure is
-/// oldest are forgotten, a tenth at a time; new failures are always counted.
-const TRACKED_SUBJECTS_MAX: usize = 10_000;
-
-/// USE-3: how many failures of one subject, within how long, lock it for how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FailureLimit {
-    pub failures: usize,
-    pub window_ms: i64,
-    pub lockout_ms: i64,
-}
-
-impl FailureLimit {
-    /// One access key from one client network, or one portal account.
-    pub const CREDENTIAL: FailureLimit =
-        FailureLimit { failures: FAILURES_MAX, window_ms: FAILURE_WINDOW_MS, lockout_ms: LOCKOUT_MS };
-    /// Sign-ins from one client network, whatever e-mail each names (a guesser with made-up
-    /// e-mails is stopped here before any password is hashed).
-    pub const SIGN_IN_ADDRESS: FailureLimit =
-        FailureLimit { failures: 4 * FAILURES_MAX, window_ms: FAILURE_WINDOW_MS, lockout_ms: LOCKOUT_MS };
-}
+pub use ace_domain::security::{FailureLimit, FAILURES_MAX};
 
 /// The subject a wrong signature is counted against: the key *and* the network it came from,
 /// so that someone who only knows a key id cannot lock its owner out from elsewhere.
@@ -45,12 +22,9 @@ pub fn key_failure_subject(access_key_id: &str, address: Option<IpAddr>) -> Stri
 /// How often a key's last-used time is written (a write per request would double the load).
 const LAST_USED_EVERY_MS: i64 = 60_000;
 
-/// How long failures are remembered: the longest lockout.
-const REMEMBER_MS: i64 = LOCKOUT_MS;
-
 #[derive(Default)]
 pub struct AuthGuard {
-    failures: Mutex<HashMap<String, Vec<i64>>>,
+    failures: Mutex<FailureLog>,
     /// When each key's use was last written.
     last_recorded: Mutex<HashMap<String, i64>>,
 }
@@ -62,7 +36,7 @@ impl AuthGuard {
         if recorded.get(access_key_id).is_some_and(|t| now_ms - t < LAST_USED_EVERY_MS) {
             return false;
         }
-        if recorded.len() >= TRACKED_SUBJECTS_MAX {
+        if recorded.len() >= ace_domain::security::TRACKED_SUBJECTS_MAX {
             recorded.retain(|_, t| now_ms - *t < LAST_USED_EVERY_MS);
         }
         recorded.insert(access_key_id.to_string(), now_ms);
@@ -71,47 +45,20 @@ impl AuthGuard {
 
     /// Until when `subject` is locked under `limit`, if it is.
     pub fn locked_until(&self, subject: &str, limit: FailureLimit, now_ms: i64) -> Option<i64> {
-        let failures = self.failures.lock().expect("guard lock");
-        let recent: Vec<i64> = failures.get(subject)?.iter().copied().filter(|t| now_ms - t < limit.lockout_ms).collect();
-        if recent.len() >= limit.failures {
-            let nth_last = recent[recent.len() - limit.failures];
-            let last = *recent.last()?;
-            if last - nth_last < limit.window_ms {
-                return Some(last + limit.lockout_ms);
-            }
-        }
-        None
+        self.failures.lock().expect("guard lock").locked_until(subject, limit, now_ms)
     }
 
     pub fn record_failure(&self, subject: &str, now_ms: i64) {
-        let mut failures = self.failures.lock().expect("guard lock");
-        if failures.len() >= TRACKED_SUBJECTS_MAX && !failures.contains_key(subject) {
-            failures.retain(|_, times| times.last().is_some_and(|t| now_ms - t < REMEMBER_MS));
-            if failures.len() >= TRACKED_SUBJECTS_MAX {
-                evict_oldest(&mut failures, TRACKED_SUBJECTS_MAX / 10);
-            }
-        }
-        let times = failures.entry(subject.to_string()).or_default();
-        times.retain(|t| now_ms - t < REMEMBER_MS);
-        times.push(now_ms);
-        if times.len() > 4 * FailureLimit::SIGN_IN_ADDRESS.failures {
-            times.remove(0);
-        }
+        self.failures.lock().expect("guard lock").record(subject, now_ms);
     }
 
-    /// Takes back one failure recorded at `at_ms` (an attempt counted before it was checked,
-    /// so concurrent attempts cannot all pass the limit, that turned out right).
+    /// See [`FailureLog::withdraw`].
     pub fn withdraw(&self, subject: &str, at_ms: i64) {
-        let mut failures = self.failures.lock().expect("guard lock");
-        if let Some(times) = failures.get_mut(subject) {
-            if let Some(i) = times.iter().rposition(|t| *t == at_ms) {
-                times.remove(i);
-            }
-        }
+        self.failures.lock().expect("guard lock").withdraw(subject, at_ms);
     }
 
     pub fn record_success(&self, subject: &str) {
-        self.failures.lock().expect("guard lock").remove(subject);
+        self.failures.lock().expect("guard lock").forget(subject);
     }
 
     /// The operator lifts a lockout (`ace security unblock`): `key:AKID` lifts that key's lock
@@ -122,12 +69,12 @@ impl AuthGuard {
         let names: Vec<String> = {
             let failures = self.failures.lock().expect("guard lock");
             failures
-                .keys()
+                .subjects()
                 .filter(|name| match subject.strip_prefix("key:") {
                     Some(key) => name.strip_prefix("key:").and_then(|n| n.split_once('@')).is_some_and(|(k, _)| k == key),
-                    None => name.as_str() == sign_in_address_subject_of(subject),
+                    None => *name == sign_in_address_subject_of(subject),
                 })
-                .cloned()
+                .map(str::to_string)
                 .collect()
         };
         for name in names {
@@ -149,22 +96,10 @@ pub fn sign_in_address_subject(address: IpAddr) -> String {
     sign_in_address_subject_of(&security::address_subject(address))
 }
 
-/// Forgets the `count` subjects whose last failure is oldest.
-fn evict_oldest(failures: &mut HashMap<String, Vec<i64>>, count: usize) {
-    let mut by_age: Vec<(i64, String)> =
-        failures.iter().map(|(name, times)| (times.last().copied().unwrap_or(i64::MIN), name.clone())).collect();
-    let count = count.clamp(1, by_age.len().max(1));
-    if by_age.len() > count {
-        by_age.select_nth_unstable(count - 1);
-    }
-    for (_, name) in by_age.into_iter().take(count) {
-        failures.remove(&name);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ace_domain::security::{LOCKOUT_MS, TRACKED_SUBJECTS_MAX};
 
     #[test]
     fn use_3_lockout_after_repeated_failures_and_expiry() {
@@ -217,9 +152,9 @@ mod tests {
             guard.record_failure(real, 20_000 + i);
         }
         assert!(guard.locked_until(real, FailureLimit::CREDENTIAL, 20_010).is_some());
-        let tracked = guard.failures.lock().unwrap().len();
+        let tracked = guard.failures.lock().unwrap().subjects().count();
         assert!(tracked <= TRACKED_SUBJECTS_MAX, "{tracked}");
-        assert!(!guard.failures.lock().unwrap().contains_key("sign-in:decoy-0@example.com"), "the oldest went first");
+        assert!(!guard.failures.lock().unwrap().subjects().any(|s| s == "sign-in:decoy-0@example.com"), "the oldest went first");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! Issue 17 moves the use cases here family by family; what is here so far: portal accounts and
 //! passwords, the failure counting behind lockouts (USE-3), access keys (USE-1), and the
-//! authenticated caller. Webhook subscription is `crate::webhooks::subscribe`.
+//! authenticated caller, webhook subscriptions.
 
 pub mod accounts;
 pub mod auth_guard;
@@ -18,6 +18,7 @@ pub mod referrals;
 pub mod review;
 pub mod settings;
 pub mod views;
+pub mod webhooks;
 
 pub use error::AppError;
 

@@ -204,7 +204,7 @@ async fn set_requirement(
     if !config.further.iter().any(|f| f.id == requirement) {
         return Err(OperatorError::not_found(format!("no requirement {requirement}; see `ace requirement list`")));
     }
-    let mut partner = super::load_partner(&state, &id).await?;
+    let mut partner = crate::app::partners::load(&state, &id).await?;
     partner.further_requirements.insert(requirement.clone(), input.met);
     state.store.update_partner(&partner, state.now().timestamp_millis()).await?;
     eligibility::refresh(&state, &id, &format!("requirement {requirement} set to {}", input.met)).await?;

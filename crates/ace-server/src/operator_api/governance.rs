@@ -81,7 +81,7 @@ async fn reinstate_partner(State(state): State<AppState>, headers: HeaderMap, Pa
     let token = authorize(&state, &headers).await?;
     let input: ReinstateInput = parse_body(&body)?;
     let scope = use_case::parse_scope(&input.scope)?;
-    let mut partner = super::load_partner(&state, &id).await?;
+    let mut partner = crate::app::partners::load(&state, &id).await?;
     let current = partner.reinstate(scope).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", e.to_string()))?;
     let now = state.now();
     state.store.update_partner(&partner, now.timestamp_millis()).await?;

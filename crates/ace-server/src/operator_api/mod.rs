@@ -281,13 +281,9 @@ async fn add_partner(State(state): State<AppState>, headers: HeaderMap, body: By
     Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "could not allocate an account id"))
 }
 
-async fn load_partner(state: &AppState, id: &str) -> Result<PartnerProfile, OperatorError> {
-    Ok(crate::app::partners::load(state, id).await?)
-}
-
 async fn show_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(partner_view(&load_partner(&state, &id).await?))
+    ok(partner_view(&crate::app::partners::load(&state, &id).await?))
 }
 
 async fn list_partners(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
@@ -321,7 +317,7 @@ struct PartnerPatch {
 async fn update_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
     authorize(&state, &headers).await?;
     let patch: PartnerPatch = parse_body(&body)?;
-    let mut p = load_partner(&state, &id).await?;
+    let mut p = crate::app::partners::load(&state, &id).await?;
     if let Some(v) = patch.name {
         p.name = v;
     }
@@ -508,7 +504,7 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
     authorize(&state, &headers).await?;
     let input: UserInput = parse_body(&body)?;
     check_user_name(&input.name)?;
-    load_partner(&state, &id).await?;
+    crate::app::partners::load(&state, &id).await?;
     let portal = match (input.email.as_deref(), input.password.as_deref(), input.invite) {
         (Some(email), None, true) => {
             let email = crate::app::accounts::check_email(email).map_err(OperatorError::bad_request)?;
@@ -580,7 +576,7 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
 
 async fn list_users(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    load_partner(&state, &id).await?;
+    crate::app::partners::load(&state, &id).await?;
     let users: Vec<Value> = state.store.list_users(&id).await?.iter().map(user_view).collect();
     ok(json!({"users": users}))
 }
@@ -698,7 +694,7 @@ fn solution_view(s: &SolutionRecord) -> Value {
 async fn add_solution(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
     authorize(&state, &headers).await?;
     let input: SolutionInput = parse_body(&body)?;
-    load_partner(&state, &id).await?;
+    crate::app::partners::load(&state, &id).await?;
     if input.name.trim().is_empty() || input.name.chars().count() > 255 {
         return Err(OperatorError::bad_request("solution name must be 1-255 characters"));
     }
@@ -742,7 +738,7 @@ async fn list_solutions(
     Query(q): Query<CatalogQuery>,
 ) -> OpResult {
     authorize(&state, &headers).await?;
-    load_partner(&state, &id).await?;
+    crate::app::partners::load(&state, &id).await?;
     let mut out = Vec::new();
     for catalog in [Catalog::Aws, Catalog::Sandbox] {
         if q.catalog.as_deref().is_none_or(|c| c == catalog.as_str()) {
@@ -811,7 +807,7 @@ async fn effective_quota(state: &AppState, partner: Option<&str>) -> Result<(Quo
 async fn show_quota(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PartnerQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     if let Some(p) = &q.partner {
-        load_partner(&state, p).await?;
+        crate::app::partners::load(&state, p).await?;
     }
     let (limits, source) = effective_quota(&state, q.partner.as_deref()).await?;
     ok(quota_view(q.partner.as_deref().unwrap_or("default"), &limits, source))
@@ -839,7 +835,7 @@ async fn set_quota(State(state): State<AppState>, headers: HeaderMap, body: Byte
         Some(_) => return Err(OperatorError::bad_request("partner must be a string")),
     };
     if let Some(p) = &partner {
-        load_partner(&state, p).await?;
+        crate::app::partners::load(&state, p).await?;
     }
     let (mut limits, _) = effective_quota(&state, partner.as_deref()).await?;
     for (field, value) in &input {

@@ -12,7 +12,7 @@ use ace_domain::time::format_timestamp;
 use ace_domain::webhook::{Webhook, WebhookOwner};
 
 use super::{authorize, created, ok, parse_body, OpResult, OperatorError};
-use crate::webhooks::SubscribeError;
+use crate::app::webhooks::SubscribeError;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -48,13 +48,14 @@ async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     let input: AddInput = parse_body(&body)?;
     let owner = match input.partner {
         Some(p) => {
-            super::load_partner(&state, &p).await?;
+            crate::app::partners::load(&state, &p).await?;
             WebhookOwner::Partner(p)
         }
         None => WebhookOwner::Operator,
     };
     let (hook, secret) =
-        match crate::webhooks::subscribe(&state, owner, &input.url, input.event_types, input.secret, input.include_changes).await
+        match crate::app::webhooks::subscribe(&state, owner, &input.url, input.event_types, input.secret, input.include_changes)
+            .await
         {
             Ok(created) => created,
             Err(SubscribeError::Refused(why)) => return Err(OperatorError::bad_request(why)),

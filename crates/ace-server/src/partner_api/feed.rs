@@ -9,8 +9,8 @@ use ace_domain::time::format_timestamp;
 use ace_domain::webhook::WebhookOwner;
 
 use super::{ApiResult, NoMembers, Request};
+use crate::app::webhooks::SubscribeError;
 use crate::error::ApiError;
-use crate::webhooks::SubscribeError;
 
 fn owner(r: &Request) -> WebhookOwner {
     WebhookOwner::Partner(r.caller.partner.id.clone())
@@ -82,7 +82,7 @@ struct ListEventsResponse {
 pub async fn put_webhook(r: Request) -> ApiResult {
     let input: PutWebhookRequest = r.parse()?;
     let subscribed =
-        crate::webhooks::subscribe(&r.state, owner(&r), &input.url, input.event_types, None, input.include_changes).await;
+        crate::app::webhooks::subscribe(&r.state, owner(&r), &input.url, input.event_types, None, input.include_changes).await;
     let (hook, secret) = match subscribed {
         Ok(created) => created,
         Err(SubscribeError::Refused(why)) => {
