@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod business_days;
 pub mod eligibility;
+pub mod engagement;
 pub mod events;
 pub mod identity;
 pub mod ids;

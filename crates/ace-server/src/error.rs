@@ -155,3 +155,19 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+/// The partner API's row of the application layer's error table: storage trouble stays
+/// internal (logged where it happened, answered without its text).
+impl From<crate::app::AppError> for ApiError {
+    fn from(e: crate::app::AppError) -> Self {
+        use crate::app::AppError;
+        match e {
+            AppError::Invalid(message) => {
+                ApiError::Validation { reason: ValidationReason::BusinessValidationFailed, message, fields: vec![] }
+            }
+            AppError::NotFound(m) => ApiError::ResourceNotFound(m),
+            AppError::Conflict { message, .. } => ApiError::Conflict(message),
+            AppError::Store(_) => ApiError::Internal("storage error (logged by the use case)".into()),
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! the two small adapter modules.
 
 pub mod baseline;
+mod engagements;
 pub mod files;
 mod group;
 pub use group::stats as group_commit_stats;
@@ -26,6 +27,7 @@ use thiserror::Error;
 use ace_domain::audit::{AuditEntry, StoredAuditEntry};
 use ace_domain::business_days::HolidayCalendar;
 use ace_domain::eligibility::EligibilityConfig;
+use ace_domain::engagement::{Engagement, Member};
 use ace_domain::events::OutboxEvent;
 use ace_domain::identity::{CustomerIdentity, PipelineRecord};
 use ace_domain::ids::Catalog;
@@ -85,6 +87,14 @@ pub struct WriteBatch {
     pub terms_acceptances: Vec<Acceptance>,
     /// Program settings (termination, support contact) as `(key, JSON)`.
     pub settings: Vec<(String, String)>,
+    /// Engagements (issue 18), created.
+    pub insert_engagements: Vec<Engagement>,
+    /// Each with the `ModifiedAt` (ms) it must still have: optimistic concurrency.
+    pub update_engagements: Vec<(Engagement, i64)>,
+    /// New members; a member already there stays as it joined.
+    pub add_engagement_members: Vec<Member>,
+    /// REM-1: partners whose every membership ends.
+    pub end_memberships_of: Vec<String>,
     pub events: Vec<OutboxEvent>,
     /// Appended to the hash-chained audit log in the same transaction as the change.
     pub audit: Vec<AuditEntry>,
@@ -183,6 +193,12 @@ pub trait Store: Send + Sync + 'static {
     /// One page (up to `page_size + 1` rows, the extra one tells that more follow).
     async fn list_opportunities(&self, query: &OpportunityQuery) -> StoreResult<Vec<Opportunity>>;
 
+    /// An engagement by id, whoever its members are (the caller checks membership).
+    async fn get_engagement(&self, catalog: Catalog, id: &str) -> StoreResult<Option<Engagement>>;
+    /// The engagements `partner_id` is a member of, oldest first, each with its member count.
+    async fn list_member_engagements(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<(Engagement, i64)>>;
+    /// An engagement's members, in the order they joined.
+    async fn list_engagement_members(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<Member>>;
     async fn get_task(&self, partner_id: &str, catalog: Catalog, id: &str) -> StoreResult<Option<TaskRecord>>;
     async fn list_tasks(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<TaskRecord>>;
 

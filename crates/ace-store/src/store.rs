@@ -10,6 +10,7 @@ use serde::Serialize;
 use ace_domain::audit::{self, AuditEntry, StoredAuditEntry};
 use ace_domain::business_days::HolidayCalendar;
 use ace_domain::eligibility::EligibilityConfig;
+use ace_domain::engagement::{Engagement, Member};
 use ace_domain::events::OutboxEvent;
 use ace_domain::identity::{name_prefix, CustomerIdentity, PipelineRecord};
 use ace_domain::ids::{opportunity_number, Catalog};
@@ -201,6 +202,7 @@ CREATE TABLE portal_invitations (
 CREATE INDEX opportunities_by_stage ON opportunities (catalog, stage, review_status);
 CREATE INDEX opportunities_by_submitted ON opportunities (catalog, submitted_ms, review_status) WHERE submitted_ms > 0;
 "#,
+    crate::engagements::MIGRATION,
 ];
 
 /// The migration after which [`backfill_conflict_columns`] runs.
@@ -296,11 +298,11 @@ impl SqlStore {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
 }
 
-fn from_json<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Other(format!("corrupt stored document: {e}")))
 }
 
@@ -698,6 +700,7 @@ pub(crate) async fn apply_batch(
             return Err(StoreError::Conflict(format!("referral {} changed since it was read", referral.id)));
         }
     }
+    crate::engagements::apply(tx, batch).await?;
     for id in &batch.shred_referrals {
         tx.exec("DELETE FROM referral_keys WHERE referral_id = $1", &[id.as_str().into()]).await?;
     }
@@ -1454,6 +1457,18 @@ impl Store for SqlStore {
         let mut r = self.db.reader().await?;
         let rows = r.query(&sql, &params).await?;
         rows.iter().map(|r| from_json(&r.text(0)?)).collect()
+    }
+
+    async fn get_engagement(&self, catalog: Catalog, id: &str) -> StoreResult<Option<Engagement>> {
+        crate::engagements::get(self.db.as_ref(), catalog, id).await
+    }
+
+    async fn list_member_engagements(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<(Engagement, i64)>> {
+        crate::engagements::list_of_member(self.db.as_ref(), partner_id, catalog).await
+    }
+
+    async fn list_engagement_members(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<Member>> {
+        crate::engagements::members(self.db.as_ref(), catalog, engagement_id).await
     }
 
     async fn get_task(&self, partner_id: &str, catalog: Catalog, id: &str) -> StoreResult<Option<TaskRecord>> {

@@ -37,7 +37,9 @@ pub async fn remove(state: &AppState, actor: &str, id: &str, input: RemoveInput)
     // whom, and repeating the command finishes the work (it is idempotent).
     let entry = AuditEntry::new(now, actor, action::PARTNER_REMOVED, json!({"scope": scope.as_str(), "reason": input.reason}))
         .partner(id);
-    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
+    // Removed from the whole program, it leaves every engagement with the removal.
+    let end_memberships_of = if scope == RemovalScope::All { vec![id.to_string()] } else { vec![] };
+    state.store.commit(WriteBatch { audit: vec![entry], end_memberships_of, ..Default::default() }).await?;
     state.store.update_partner(&partner, now.timestamp_millis()).await?;
     let reason = format!(
         "REM-1: partner removed from {}{}",

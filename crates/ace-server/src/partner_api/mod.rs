@@ -5,6 +5,7 @@
 //! and commits the change with its events in one transaction.
 
 mod auth;
+mod engagements;
 mod extensions;
 mod feed;
 mod invitations;
@@ -275,6 +276,9 @@ fn write_audit_entry(
     if !referrals.is_empty() {
         detail["referrals"] = serde_json::json!(referrals);
     }
+    if let Some(engagements) = engagements::audit_detail(batch) {
+        detail["engagements"] = engagements;
+    }
     let mut entry = AuditEntry::new(state.now(), governance::partner_actor(caller), audit::action::PARTNER_WRITE, detail)
         .partner(&caller.partner.id);
     if let [referral] = referrals.as_slice() {
@@ -326,11 +330,21 @@ impl Request {
 /// `{result_key: [...], "NextToken"?}`. The token is bound to the caller, the operation and the
 /// filters it was issued for.
 pub fn in_memory_page<T: serde::Serialize>(r: &Request, items: Vec<T>, result_key: &str) -> ApiResult {
+    in_memory_page_of(r, items, result_key, 20)
+}
+
+/// [`in_memory_page`] for an operation whose page size defaults to `default_page_size`.
+pub fn in_memory_page_of<T: serde::Serialize>(
+    r: &Request,
+    items: Vec<T>,
+    result_key: &str,
+    default_page_size: usize,
+) -> ApiResult {
     let mut filters = r.input.clone();
     filters.remove("NextToken");
     filters.remove("MaxResults");
     let fingerprint = format!("{}:{}:{}", r.caller.partner.id, r.operation.name(), opportunities::request_hash(&filters));
-    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).unwrap_or(20) as usize;
+    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).map_or(default_page_size, |n| n as usize);
     let (page, next) = page_in_memory(&r.state, &fingerprint, items, page_size, r.str("NextToken"))?;
     let mut out = serde_json::json!({ result_key: page });
     if let Some(next) = next {

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use ace_domain::model::Model;
 use ace_domain::quota::OperationClass;
 
-use super::{extensions, feed, invitations, opportunities, program, referral_obligations, solutions, tags, tasks};
+use super::{engagements, extensions, feed, invitations, opportunities, program, referral_obligations, solutions, tags, tasks};
 use super::{ApiResult, Request};
 
 /// The API an operation belongs to: its `X-Amz-Target` prefix and the model it is checked against.
@@ -106,6 +106,12 @@ registry! {
     Selling TagResource Write => tags::tag;
     Selling UntagResource Write => tags::untag;
     Selling ListTagsForResource Read => tags::list;
+    Selling CreateEngagement Write => engagements::create;
+    Selling GetEngagement Read => engagements::get;
+    Selling ListEngagements Read => engagements::list;
+    Selling ListEngagementMembers Read => engagements::list_members;
+    Selling CreateEngagementContext Write => engagements::create_context;
+    Selling UpdateEngagementContext Write => engagements::update_context;
     Selling ListEngagementInvitations Read => invitations::list;
     Selling GetEngagementInvitation Read => invitations::get;
     Selling AcceptEngagementInvitation Write => invitations::accept;
@@ -239,7 +245,8 @@ mod tests {
         let served = Operation::ALL.iter().filter(|o| o.service() == Service::Selling).count();
         let unserved = Operation::unserved_selling_operations();
         assert_eq!(served + unserved.len(), Model::get().operation_names().count());
-        assert!(unserved.contains(&"CreateEngagement"));
+        assert!(unserved.contains(&"SearchEngagements"));
+        assert!(!unserved.contains(&"CreateEngagement"));
         assert!(!unserved.contains(&"CreateOpportunity"));
     }
 }

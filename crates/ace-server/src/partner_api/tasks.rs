@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use ace_domain::engagement::{project_context_of, title_of, ContextType, Engagement, Member, OPERATOR_ACCOUNT};
 use ace_domain::ids::{base36, task_arn};
 use ace_domain::model::FieldErrorCode;
 use ace_domain::opportunity::{self as rules, Submission};
@@ -62,7 +63,31 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
             updated.last_modified = current.next_modified(now);
             super::prescreen::record_findings(&r, &mut updated, findings, now).await?;
             summary["TaskStatus"] = json!("COMPLETE");
-            summary["EngagementId"] = json!(new_id("eng-", 14));
+            // The engagement the opportunity is shared in, with the operator's side as its
+            // other member (issue 18): the id answered here reads back with GetEngagement.
+            let engagement = Engagement::new(
+                r.catalog,
+                new_id("eng-", 14),
+                title_of(updated.document.get("Project").and_then(|p| p.get("Title")).and_then(Value::as_str).unwrap_or(&id)),
+                String::new(),
+                vec![(ContextType::CustomerProject, project_context_of(&updated.document))],
+                &r.caller.partner.account_id,
+                now,
+            )
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            summary["EngagementId"] = json!(engagement.id);
+            for (account, partner) in
+                [(r.caller.partner.account_id.clone(), Some(r.caller.partner.id.clone())), (OPERATOR_ACCOUNT.to_string(), None)]
+            {
+                batch.add_engagement_members.push(Member {
+                    catalog: r.catalog,
+                    engagement_id: engagement.id.clone(),
+                    account_id: account,
+                    partner_id: partner,
+                    joined: now,
+                });
+            }
+            batch.insert_engagements.push(engagement);
             summary["EngagementInvitationId"] = json!(new_id("engi-", 13));
             summary["ResourceSnapshotJobId"] = json!(new_id("job-", 13));
             batch.events.push(event(

@@ -6,6 +6,7 @@ mod backup;
 mod bad_input;
 mod concurrency;
 mod eligibility;
+mod engagements;
 mod governance;
 mod isolation;
 mod operator;

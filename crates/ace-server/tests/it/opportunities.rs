@@ -477,6 +477,15 @@ async fn start_engagement_from_opportunity_task_is_idempotent_and_listed() {
     assert_eq!(task.task_status().map(|s| s.as_str()), Some("COMPLETE"));
     assert!(task.task_id().unwrap().starts_with("task-"));
     assert!(task.engagement_id().unwrap().starts_with("eng-"));
+    // Issue 18: the engagement is real — the partner and the operator's side are its members,
+    // and the opportunity is shared in it as a CustomerProject context.
+    let engagement = client.get_engagement().catalog("Sandbox").identifier(task.engagement_id().unwrap()).send().await.unwrap();
+    assert_eq!(engagement.member_count(), Some(2));
+    let shared = engagement.contexts()[0].payload().unwrap().as_customer_project().unwrap();
+    assert_eq!(shared.customer().unwrap().company_name(), "Example Corp");
+    let members =
+        client.list_engagement_members().catalog("Sandbox").identifier(task.engagement_id().unwrap()).send().await.unwrap();
+    assert!(members.engagement_member_list().iter().any(|m| m.account_id() == Some("aws")));
     let again = start().await.unwrap();
     assert_eq!(again.task_id(), task.task_id(), "same ClientToken, same task");
     let got = client.get_opportunity().catalog("Sandbox").identifier(created.id()).send().await.unwrap();

@@ -1,0 +1,482 @@
+//! Engagements (issue 18): the Selling API's co-selling space. An engagement has members (AWS
+//! accounts: partners, and the operator's side as `aws`) and up to five contexts, each a typed
+//! payload — a `CustomerProject` a partner shares, a `Lead` the operator refers. Only members
+//! see an engagement (USE-4); what a partner shares there is screened as what it submits (SUB-5).
+//!
+//! The decisions are here, pure: what a member may add or change and when a change is stale.
+//! Payload shapes are checked against the model at the edge; this checks what the model cannot.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::{Catalog, REGION};
+use crate::model::{FieldError, FieldErrorCode};
+use crate::pii::{self, PiiKind};
+use crate::time::Instant;
+
+/// The model's `EngagementContexts` list holds at most five.
+pub const CONTEXTS_MAX: usize = 5;
+
+/// The account id the operator's side has in every engagement, as Partner Central names AWS.
+pub const OPERATOR_ACCOUNT: &str = "aws";
+
+/// `EngagementContextType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContextType {
+    CustomerProject,
+    Lead,
+    ProspectingResult,
+    CustomerAccount,
+}
+
+impl ContextType {
+    pub const ALL: [ContextType; 4] =
+        [ContextType::CustomerProject, ContextType::Lead, ContextType::ProspectingResult, ContextType::CustomerAccount];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContextType::CustomerProject => "CustomerProject",
+            ContextType::Lead => "Lead",
+            ContextType::ProspectingResult => "ProspectingResult",
+            ContextType::CustomerAccount => "CustomerAccount",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ContextType> {
+        ContextType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// What a partner may add itself. `Lead` contexts come with the operator's lead referrals
+    /// (their contact data is the customer's, shared under REF-1), prospecting results from
+    /// prospecting tasks, customer accounts from the accounts a partner registers.
+    pub fn partner_creatable(self) -> bool {
+        self == ContextType::CustomerProject
+    }
+}
+
+/// One context: `payload` is the member of the model's payload union its type names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    pub id: String,
+    pub kind: ContextType,
+    pub payload: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Engagement {
+    pub catalog: Catalog,
+    /// `eng-` and 14 base-36 characters.
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub created: Instant,
+    pub created_by: String,
+    /// The optimistic-lock token of `UpdateEngagementContext` (`EngagementLastModifiedAt`).
+    pub modified: Instant,
+    pub modified_by: String,
+    pub contexts: Vec<Context>,
+}
+
+/// A member of an engagement: an AWS account, the partner it is (none for the operator), when
+/// it joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub catalog: Catalog,
+    pub engagement_id: String,
+    pub account_id: String,
+    pub partner_id: Option<String>,
+    pub joined: Instant,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngagementError {
+    /// The request is not acceptable as asked: the fields say why.
+    #[error("{}", .0.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error("an engagement holds at most {CONTEXTS_MAX} contexts")]
+    TooManyContexts,
+    #[error("context {0} was not found")]
+    ContextNotFound(String),
+    /// `EngagementLastModifiedAt` is not the engagement's: someone changed it meanwhile.
+    #[error("the engagement was modified at {current}, not at the EngagementLastModifiedAt given; get it again")]
+    Stale { current: String },
+}
+
+fn invalid(field: &str, code: FieldErrorCode, message: String) -> EngagementError {
+    EngagementError::Invalid(vec![FieldError::new(field, code, message)])
+}
+
+/// `arn:aws:partnercentral:us-east-1::catalog/<Catalog>/engagement/<id>`.
+pub fn engagement_arn(catalog: Catalog, id: &str) -> String {
+    format!("arn:aws:partnercentral:{REGION}::catalog/{catalog}/engagement/{id}")
+}
+
+/// The id an `EngagementArnOrIdentifier` names.
+pub fn engagement_id(identifier: &str) -> &str {
+    identifier.rsplit('/').next().unwrap_or(identifier)
+}
+
+/// Checks one context a partner adds or changes: its type is one a partner may share, the
+/// payload is the member its type names, and its free text carries no personal or sensitive
+/// data (SUB-5: a partner has no consent on record for sharing it with other partners).
+/// `field` is where the context sits in the request (`Contexts[0]`, or empty for the
+/// context operations), for the error's field name.
+pub fn check_partner_context(field: &str, kind: ContextType, payload: &Value) -> Result<(), EngagementError> {
+    let at = |member: &str| if field.is_empty() { member.to_string() } else { format!("{field}.{member}") };
+    if !kind.partner_creatable() {
+        return Err(invalid(
+            &at("Type"),
+            FieldErrorCode::ActionNotPermitted,
+            format!(
+                "{}: a partner adds CustomerProject contexts; {} contexts come from the program's referrals and tasks",
+                at("Type"),
+                kind.as_str()
+            ),
+        ));
+    }
+    let members: Vec<&String> = payload.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    if members.len() != 1 || members[0] != kind.as_str() {
+        return Err(invalid(
+            &at("Payload"),
+            FieldErrorCode::InvalidValue,
+            format!(
+                "{}: the payload of a {} context is its {} member, and only that",
+                at("Payload"),
+                kind.as_str(),
+                kind.as_str()
+            ),
+        ));
+    }
+    let mut fields = Vec::new();
+    for (path, text) in free_text(kind, &payload[kind.as_str()]) {
+        let found = pii::scan(text);
+        if !found.is_empty() {
+            let name = at(&format!("Payload.{}.{path}", kind.as_str()));
+            fields.push(FieldError::new(
+                name.clone(),
+                FieldErrorCode::InvalidValue,
+                format!("{name}: [SUB-5] remove personal or sensitive information ({}) before sharing it", describe(&found)),
+            ));
+        }
+    }
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(EngagementError::Invalid(fields))
+    }
+}
+
+/// SUB-5 over the engagement's own title and description.
+pub fn check_engagement_text(title: &str, description: &str) -> Result<(), EngagementError> {
+    let fields: Vec<FieldError> = [("Title", title), ("Description", description)]
+        .into_iter()
+        .filter_map(|(name, text)| {
+            let found = pii::scan(text);
+            (!found.is_empty()).then(|| {
+                FieldError::new(
+                    name,
+                    FieldErrorCode::InvalidValue,
+                    format!("{name}: [SUB-5] remove personal or sensitive information ({}) before sharing it", describe(&found)),
+                )
+            })
+        })
+        .collect();
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(EngagementError::Invalid(fields))
+    }
+}
+
+fn describe(found: &[PiiKind]) -> String {
+    found.iter().map(|k| k.describe()).collect::<Vec<_>>().join(", ")
+}
+
+/// The free-text members of a payload, by path.
+fn free_text(kind: ContextType, payload: &Value) -> Vec<(&'static str, &str)> {
+    let paths: &[(&str, &[&str])] = match kind {
+        ContextType::CustomerProject => &[
+            ("Project.Title", &["Project", "Title"]),
+            ("Project.BusinessProblem", &["Project", "BusinessProblem"]),
+            ("Customer.CompanyName", &["Customer", "CompanyName"]),
+        ],
+        _ => &[],
+    };
+    paths
+        .iter()
+        .filter_map(|(name, path)| {
+            let mut v = payload;
+            for p in *path {
+                v = v.get(*p)?;
+            }
+            v.as_str().map(|s| (*name, s))
+        })
+        .collect()
+}
+
+/// The `CustomerProject` context an opportunity is shared as when it starts an engagement
+/// (StartEngagementFromOpportunityTask): its customer and project, as far as it has them.
+pub fn project_context_of(document: &serde_json::Map<String, Value>) -> Value {
+    let account = &document.get("Customer").and_then(|c| c.get("Account")).cloned().unwrap_or(Value::Null);
+    let project = document.get("Project").cloned().unwrap_or(Value::Null);
+    let mut customer = serde_json::Map::new();
+    for (to, from) in [
+        ("CompanyName", &account["CompanyName"]),
+        ("CountryCode", &account["Address"]["CountryCode"]),
+        ("Industry", &account["Industry"]),
+        ("WebsiteUrl", &account["WebsiteUrl"]),
+    ] {
+        if let Some(v) = from.as_str() {
+            customer.insert(to.into(), Value::String(v.to_string()));
+        }
+    }
+    let mut details = serde_json::Map::new();
+    let target = document.get("LifeCycle").and_then(|l| l.get("TargetCloseDate")).cloned().unwrap_or(Value::Null);
+    for (to, from) in [
+        ("Title", &project["Title"]),
+        ("BusinessProblem", &project["CustomerBusinessProblem"]),
+        ("TargetCompletionDate", &target),
+    ] {
+        if let Some(v) = from.as_str() {
+            details.insert(to.into(), Value::String(v.to_string()));
+        }
+    }
+    serde_json::json!({"CustomerProject": {"Customer": customer, "Project": details}})
+}
+
+/// An engagement title from free text: the model allows 40 characters.
+pub fn title_of(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+impl Engagement {
+    /// A new engagement created by `account`, its contexts numbered from 1.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        catalog: Catalog,
+        id: String,
+        title: String,
+        description: String,
+        contexts: Vec<(ContextType, Value)>,
+        account: &str,
+        now: Instant,
+    ) -> Result<Engagement, EngagementError> {
+        if contexts.len() > CONTEXTS_MAX {
+            return Err(EngagementError::TooManyContexts);
+        }
+        let contexts = contexts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (kind, payload))| Context { id: (i + 1).to_string(), kind, payload })
+            .collect();
+        Ok(Engagement {
+            catalog,
+            id,
+            title,
+            description,
+            created: now,
+            created_by: account.to_string(),
+            modified: now,
+            modified_by: account.to_string(),
+            contexts,
+        })
+    }
+
+    pub fn arn(&self) -> String {
+        engagement_arn(self.catalog, &self.id)
+    }
+
+    /// The next `ModifiedAt`: `now`, but always later than the current one (each change is a
+    /// new optimistic-lock token, even within one millisecond).
+    fn touch(&mut self, account: &str, now: Instant) {
+        self.modified = if now > self.modified { now } else { self.modified + chrono::TimeDelta::milliseconds(1) };
+        self.modified_by = account.to_string();
+    }
+
+    /// Adds a context; its id is the next number. The caller checked the payload.
+    pub fn add_context(
+        &mut self,
+        kind: ContextType,
+        payload: Value,
+        account: &str,
+        now: Instant,
+    ) -> Result<String, EngagementError> {
+        if self.contexts.len() >= CONTEXTS_MAX {
+            return Err(EngagementError::TooManyContexts);
+        }
+        let next = self.contexts.iter().filter_map(|c| c.id.parse::<u32>().ok()).max().unwrap_or(0) + 1;
+        let id = next.to_string();
+        self.contexts.push(Context { id: id.clone(), kind, payload });
+        self.touch(account, now);
+        Ok(id)
+    }
+
+    /// Replaces a context's payload, if `expected_modified` is still the engagement's
+    /// `ModifiedAt` (optimistic locking) and the payload is of the context's type.
+    pub fn update_context(
+        &mut self,
+        context_id: &str,
+        expected_modified: Instant,
+        kind: ContextType,
+        payload: Value,
+        account: &str,
+        now: Instant,
+    ) -> Result<(), EngagementError> {
+        let Some(index) = self.contexts.iter().position(|c| c.id == context_id) else {
+            return Err(EngagementError::ContextNotFound(context_id.to_string()));
+        };
+        if crate::time::truncate_to_millis(expected_modified) != self.modified {
+            return Err(EngagementError::Stale { current: crate::time::format_timestamp(self.modified) });
+        }
+        if self.contexts[index].kind != kind {
+            return Err(invalid(
+                "Type",
+                FieldErrorCode::InvalidValue,
+                format!("Type: context {context_id} is a {} context, not {}", self.contexts[index].kind.as_str(), kind.as_str()),
+            ));
+        }
+        self.contexts[index].payload = payload;
+        self.touch(account, now);
+        Ok(())
+    }
+
+    pub fn context(&self, id: &str) -> Option<&Context> {
+        self.contexts.iter().find(|c| c.id == id)
+    }
+
+    pub fn context_types(&self) -> Vec<ContextType> {
+        let mut types: Vec<ContextType> = Vec::new();
+        for c in &self.contexts {
+            if !types.contains(&c.kind) {
+                types.push(c.kind);
+            }
+        }
+        types
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(ms: i64) -> Instant {
+        crate::time::from_millis(ms)
+    }
+
+    fn project(problem: &str) -> Value {
+        json!({"CustomerProject": {
+            "Customer": {"CompanyName": "Example Corp", "CountryCode": "US", "Industry": "Retail", "WebsiteUrl": "https://example.com"},
+            "Project": {"Title": "Data lake", "BusinessProblem": problem, "TargetCompletionDate": "2027-06-30"}}})
+    }
+
+    fn engagement() -> Engagement {
+        Engagement::new(
+            Catalog::Sandbox,
+            "eng-00000000000001".into(),
+            "Co-sell".into(),
+            String::new(),
+            vec![(ContextType::CustomerProject, project("Move the data warehouse to the cloud"))],
+            "111111111111",
+            at(1_000),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn contexts_are_numbered_from_one_and_capped_at_five() {
+        let mut e = engagement();
+        assert_eq!(e.contexts[0].id, "1");
+        for n in 2..=5 {
+            assert_eq!(e.add_context(ContextType::CustomerProject, project("x"), "1", at(2_000)).unwrap(), n.to_string());
+        }
+        assert_eq!(
+            e.add_context(ContextType::CustomerProject, project("x"), "1", at(2_000)),
+            Err(EngagementError::TooManyContexts)
+        );
+        let six = (0..6).map(|_| (ContextType::CustomerProject, project("x"))).collect();
+        assert_eq!(
+            Engagement::new(Catalog::Aws, "eng-x".into(), String::new(), String::new(), six, "1", at(0)),
+            Err(EngagementError::TooManyContexts)
+        );
+    }
+
+    #[test]
+    fn each_change_moves_modified_at_strictly_forward() {
+        let mut e = engagement();
+        let before = e.modified;
+        e.add_context(ContextType::CustomerProject, project("x"), "2", before).unwrap();
+        assert!(e.modified > before, "a change in the same millisecond still moves the token");
+        assert_eq!(e.modified_by, "2");
+    }
+
+    #[test]
+    fn a_stale_last_modified_at_is_refused_and_nothing_changes() {
+        let mut e = engagement();
+        let token = e.modified;
+        e.update_context("1", token, ContextType::CustomerProject, project("first update of the project"), "1", at(5_000))
+            .unwrap();
+        let after_first = e.clone();
+        let stale = e.update_context("1", token, ContextType::CustomerProject, project("second"), "1", at(6_000));
+        assert!(matches!(stale, Err(EngagementError::Stale { .. })), "{stale:?}");
+        assert_eq!(e, after_first);
+        assert_eq!(
+            e.update_context("9", e.modified, ContextType::CustomerProject, project("x"), "1", at(7_000)),
+            Err(EngagementError::ContextNotFound("9".into()))
+        );
+        assert!(matches!(
+            e.update_context("1", e.modified, ContextType::Lead, json!({"Lead": {}}), "1", at(7_000)),
+            Err(EngagementError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_payload_must_be_the_member_its_type_names() {
+        assert!(check_partner_context("", ContextType::CustomerProject, &project("Move the warehouse")).is_ok());
+        let Err(EngagementError::Invalid(fields)) =
+            check_partner_context("Contexts[0]", ContextType::CustomerProject, &json!({"Lead": {}}))
+        else {
+            panic!("a mismatched payload is refused")
+        };
+        assert_eq!(fields[0].field_name, "Contexts[0].Payload");
+        let Err(EngagementError::Invalid(fields)) = check_partner_context("", ContextType::Lead, &json!({"Lead": {}})) else {
+            panic!("partners do not add lead contexts")
+        };
+        assert_eq!(fields[0].field_name, "Type");
+        assert_eq!(fields[0].code, FieldErrorCode::ActionNotPermitted);
+    }
+
+    #[test]
+    fn sub_5_personal_data_in_shared_free_text_is_refused_naming_the_field() {
+        let problem = "Customer card 4111 1111 1111 1111 must be charged for the migration";
+        let Err(EngagementError::Invalid(fields)) = check_partner_context("", ContextType::CustomerProject, &project(problem))
+        else {
+            panic!("a card number in a shared context is refused")
+        };
+        assert_eq!(fields[0].field_name, "Payload.CustomerProject.Project.BusinessProblem");
+        assert!(fields[0].message.contains("SUB-5"), "{}", fields[0].message);
+        assert!(check_engagement_text("Co-sell", "billed to card 4111 1111 1111 1111").is_err());
+        assert!(check_engagement_text("Co-sell", "A data lake for the retail team").is_ok());
+    }
+
+    #[test]
+    fn an_opportunity_is_shared_as_its_customer_and_project() {
+        let document = json!({
+            "Customer": {"Account": {"CompanyName": "Example Corp", "Industry": "Retail", "WebsiteUrl": "https://example.com",
+                                     "Address": {"CountryCode": "DE"}}},
+            "Project": {"Title": "Migration", "CustomerBusinessProblem": "Move 40 VMs to the cloud this year"},
+            "LifeCycle": {"TargetCloseDate": "2027-03-01"}});
+        let payload = project_context_of(document.as_object().unwrap());
+        assert_eq!(payload["CustomerProject"]["Customer"]["CountryCode"], "DE");
+        assert_eq!(payload["CustomerProject"]["Project"]["BusinessProblem"], "Move 40 VMs to the cloud this year");
+        assert_eq!(payload["CustomerProject"]["Project"]["TargetCompletionDate"], "2027-03-01");
+        assert_eq!(title_of(&"x".repeat(50)).len(), 40);
+    }
+
+    #[test]
+    fn identifiers_may_be_arns() {
+        let arn = engagement_arn(Catalog::Aws, "eng-abcdefghijklmn");
+        assert_eq!(engagement_id(&arn), "eng-abcdefghijklmn");
+        assert_eq!(engagement_id("eng-abcdefghijklmn"), "eng-abcdefghijklmn");
+    }
+}

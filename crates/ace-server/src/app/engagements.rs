@@ -1,0 +1,69 @@
+//! Engagements (issue 18), as every edge reads them: only members see an engagement, its
+//! contexts and its members (USE-4); to anyone else it does not exist. The decisions on what a
+//! member may change are `ace_domain::engagement`'s.
+
+use ace_domain::engagement::{engagement_id, Engagement, Member, OPERATOR_ACCOUNT};
+use ace_domain::ids::Catalog;
+use ace_domain::partner::PartnerProfile;
+
+use super::AppError;
+use crate::AppState;
+
+/// The operator's side as a member shows it.
+pub const OPERATOR_COMPANY: &str = "Amazon Web Services";
+pub const OPERATOR_WEBSITE: &str = "https://aws.amazon.com";
+
+/// The not-found answer for an engagement, the same whether it does not exist or the caller is
+/// no member of it.
+pub fn not_found(catalog: Catalog, id: &str) -> AppError {
+    AppError::NotFound(format!("Engagement {id} was not found in catalog {catalog}"))
+}
+
+/// The engagement `identifier` (an id or ARN) names, with its members, if `partner` is one of
+/// them (USE-4).
+pub async fn load_as_member(
+    state: &AppState,
+    partner: &PartnerProfile,
+    catalog: Catalog,
+    identifier: &str,
+) -> Result<(Engagement, Vec<Member>), AppError> {
+    let id = engagement_id(identifier);
+    let Some(engagement) = state.store.get_engagement(catalog, id).await? else {
+        return Err(not_found(catalog, id));
+    };
+    let members = state.store.list_engagement_members(catalog, id).await?;
+    if !members.iter().any(|m| m.partner_id.as_deref() == Some(partner.id.as_str())) {
+        return Err(not_found(catalog, id));
+    }
+    Ok((engagement, members))
+}
+
+/// A member as the Selling API shows it: its account, and the company behind it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MemberView {
+    pub account_id: String,
+    pub company_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub website_url: Option<String>,
+}
+
+pub async fn member_views(state: &AppState, members: &[Member]) -> Result<Vec<MemberView>, AppError> {
+    let mut views = Vec::with_capacity(members.len());
+    for m in members {
+        let view = match &m.partner_id {
+            None if m.account_id == OPERATOR_ACCOUNT => MemberView {
+                account_id: m.account_id.clone(),
+                company_name: OPERATOR_COMPANY.into(),
+                website_url: Some(OPERATOR_WEBSITE.into()),
+            },
+            None => MemberView { account_id: m.account_id.clone(), company_name: m.account_id.clone(), website_url: None },
+            Some(partner_id) => {
+                let name = state.store.get_partner(partner_id).await?.map(|p| p.name).unwrap_or_else(|| m.account_id.clone());
+                MemberView { account_id: m.account_id.clone(), company_name: name, website_url: None }
+            }
+        };
+        views.push(view);
+    }
+    Ok(views)
+}

@@ -1,0 +1,337 @@
+//! Engagements through the official SDK (issue 18): a partner's own engagements, their contexts
+//! and members; only members see them (USE-4); what is shared is screened (SUB-5).
+
+use aws_sdk_partnercentralselling as pcs;
+use pcs::primitives::DateTime;
+use pcs::types::{
+    CountryCode, CustomerProjectsContext, EngagementContextDetails, EngagementContextPayload, EngagementContextType,
+    EngagementCustomer, EngagementCustomerProjectDetails, EngagementSort, EngagementSortName, Industry, SortOrder,
+    UpdateEngagementContextPayload,
+};
+use serde_json::json;
+
+use crate::support::{code, TestApp};
+
+fn project_context(company: &str, problem: &str) -> CustomerProjectsContext {
+    CustomerProjectsContext::builder()
+        .customer(
+            EngagementCustomer::builder()
+                .company_name(company)
+                .country_code(CountryCode::Us)
+                .industry(Industry::Retail)
+                .website_url("https://example.com")
+                .build()
+                .unwrap(),
+        )
+        .project(
+            EngagementCustomerProjectDetails::builder()
+                .title("Data lake")
+                .business_problem(problem)
+                .target_completion_date("2027-06-30")
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+fn context(company: &str, problem: &str) -> EngagementContextDetails {
+    EngagementContextDetails::builder()
+        .r#type(EngagementContextType::CustomerProject)
+        .payload(EngagementContextPayload::CustomerProject(project_context(company, problem)))
+        .build()
+        .unwrap()
+}
+
+async fn create(client: &pcs::Client, catalog: &str, title: &str) -> String {
+    client
+        .create_engagement()
+        .catalog(catalog)
+        .client_token(format!("create-{title}"))
+        .title(title)
+        .description("Joint proposal")
+        .contexts(context("Example Corp", "Move the data warehouse to the cloud this year"))
+        .send()
+        .await
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_partner_creates_an_engagement_adds_and_updates_contexts_and_reads_it_back() {
+    let app = TestApp::start().await;
+    let alice = app.partner("P-A").await;
+    let client = app.client(&alice);
+    let account = app.account_id("P-A").await;
+
+    let created = client
+        .create_engagement()
+        .catalog("AWS")
+        .client_token("first")
+        .title("Retail co-sell")
+        .description("Joint proposal")
+        .contexts(context("Example Corp", "Move the data warehouse to the cloud this year"))
+        .send()
+        .await
+        .unwrap();
+    let id = created.id().unwrap().to_string();
+    assert!(id.starts_with("eng-") && id.len() == 18, "{id}");
+    assert_eq!(created.arn().unwrap(), format!("arn:aws:partnercentral:us-east-1::catalog/AWS/engagement/{id}"));
+
+    let got = client.get_engagement().catalog("AWS").identifier(&id).send().await.unwrap();
+    assert_eq!((got.title(), got.description()), (Some("Retail co-sell"), Some("Joint proposal")));
+    assert_eq!(got.created_by(), Some(account.as_str()));
+    assert_eq!(got.member_count(), Some(1));
+    assert_eq!(got.modified_at(), created.modified_at());
+    assert_eq!(got.contexts().len(), 1);
+    assert_eq!(got.contexts()[0].id(), Some("1"));
+    let payload = got.contexts()[0].payload().unwrap().as_customer_project().unwrap();
+    assert_eq!(payload.customer().unwrap().company_name(), "Example Corp");
+    // The ARN names it as well as the id.
+    let by_arn = client.get_engagement().catalog("AWS").identifier(created.arn().unwrap()).send().await.unwrap();
+    assert_eq!(by_arn.id(), Some(id.as_str()));
+
+    let added = client
+        .create_engagement_context()
+        .catalog("AWS")
+        .client_token("ctx-2")
+        .engagement_identifier(&id)
+        .r#type(EngagementContextType::CustomerProject)
+        .payload(EngagementContextPayload::CustomerProject(project_context("Second Corp", "A second project for the same team")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.context_id(), Some("2"));
+    let token = *added.engagement_last_modified_at().unwrap();
+    assert!(token > *created.modified_at().unwrap(), "adding a context moves ModifiedAt");
+
+    // Optimistic locking: the token before the context was added is stale.
+    let update = |at: DateTime, problem: &str| {
+        client
+            .update_engagement_context()
+            .catalog("AWS")
+            .engagement_identifier(&id)
+            .context_identifier("1")
+            .engagement_last_modified_at(at)
+            .r#type(EngagementContextType::CustomerProject)
+            .payload(UpdateEngagementContextPayload::CustomerProject(project_context("Example Corp", problem)))
+            .send()
+    };
+    let e = update(*created.modified_at().unwrap(), "A stale view of the project problem").await.unwrap_err();
+    assert_eq!(code(&e), "ConflictException", "{e:?}");
+    let updated = update(token, "The warehouse and the reporting stack both move").await.unwrap();
+    assert_eq!(updated.context_id(), "1");
+    assert!(*updated.engagement_last_modified_at() > token);
+    let e = update(token, "The same token twice is stale the second time").await.unwrap_err();
+    assert_eq!(code(&e), "ConflictException");
+    let got = client.get_engagement().catalog("AWS").identifier(&id).send().await.unwrap();
+    let problem = got.contexts()[0].payload().unwrap().as_customer_project().unwrap().project().unwrap().business_problem();
+    assert_eq!(problem, "The warehouse and the reporting stack both move");
+    assert_eq!(got.modified_at(), Some(updated.engagement_last_modified_at()));
+
+    // An unknown context, a context of another type.
+    let e = client
+        .update_engagement_context()
+        .catalog("AWS")
+        .engagement_identifier(&id)
+        .context_identifier("9")
+        .engagement_last_modified_at(*updated.engagement_last_modified_at())
+        .r#type(EngagementContextType::CustomerProject)
+        .payload(UpdateEngagementContextPayload::CustomerProject(project_context(
+            "Example Corp",
+            "Nothing to update here at all",
+        )))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+
+    let members = client.list_engagement_members().catalog("AWS").identifier(&id).send().await.unwrap();
+    assert_eq!(members.engagement_member_list().len(), 1);
+    assert_eq!(members.engagement_member_list()[0].account_id(), Some(account.as_str()));
+    assert_eq!(members.engagement_member_list()[0].company_name(), Some("P-A Ltd"));
+}
+
+#[tokio::test]
+async fn list_engagements_filters_sorts_and_pages() {
+    let app = TestApp::start().await;
+    let alice = app.partner("P-A").await;
+    let client = app.client(&alice);
+    let account = app.account_id("P-A").await;
+    let mut ids = Vec::new();
+    // The test clock stands still: each engagement a second after the one before.
+    let tick = || app.state.clock.advance(chrono::TimeDelta::seconds(1)).unwrap();
+    for n in 0..5 {
+        ids.push(create(&client, "AWS", &format!("engagement {n}")).await);
+        tick();
+    }
+    let bare = client.create_engagement().catalog("AWS").client_token("bare").title("no contexts").send().await.unwrap();
+    ids.push(bare.id().unwrap().to_string());
+    create(&client, "Sandbox", "in the other catalog").await;
+
+    let listed = |order: SortOrder| {
+        client
+            .list_engagements()
+            .catalog("AWS")
+            .sort(EngagementSort::builder().sort_by(EngagementSortName::CreatedDate).sort_order(order).build().unwrap())
+            .max_results(2)
+            .into_paginator()
+            .items()
+            .send()
+    };
+    let ascending: Vec<String> = listed(SortOrder::Ascending)
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id().unwrap().to_string())
+        .collect();
+    assert_eq!(ascending, ids, "every engagement of the catalog, oldest first, over three pages");
+    let descending: Vec<String> = listed(SortOrder::Descending)
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id().unwrap().to_string())
+        .collect();
+    assert_eq!(descending, ids.iter().rev().cloned().collect::<Vec<_>>());
+
+    let page =
+        client.list_engagements().catalog("AWS").context_types(EngagementContextType::CustomerProject).send().await.unwrap();
+    assert_eq!(page.engagement_summary_list().len(), 5, "the one without contexts is left out");
+    let summary = &page.engagement_summary_list()[0];
+    assert_eq!(summary.context_types(), &[EngagementContextType::CustomerProject]);
+    assert_eq!((summary.member_count(), summary.created_by()), (Some(1), Some(account.as_str())));
+    let page = client
+        .list_engagements()
+        .catalog("AWS")
+        .exclude_context_types(EngagementContextType::CustomerProject)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.engagement_summary_list().len(), 1);
+    let page = client.list_engagements().catalog("AWS").engagement_identifier(&ids[2]).send().await.unwrap();
+    assert_eq!(page.engagement_summary_list()[0].id(), Some(ids[2].as_str()));
+    let page = client.list_engagements().catalog("AWS").exclude_created_by(&account).send().await.unwrap();
+    assert!(page.engagement_summary_list().is_empty());
+    let page = client.list_engagements().catalog("Sandbox").send().await.unwrap();
+    assert_eq!(page.engagement_summary_list().len(), 1, "catalogs are separate spaces");
+}
+
+#[tokio::test]
+async fn use_4_an_engagement_is_not_found_for_anyone_but_its_members() {
+    let app = TestApp::start().await;
+    let alice = app.client(&app.partner("P-A").await);
+    let carol = app.client(&app.partner("P-C").await);
+    let id = create(&alice, "AWS", "private").await;
+
+    let e = carol.get_engagement().catalog("AWS").identifier(&id).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    let unknown = carol.get_engagement().catalog("AWS").identifier("eng-zzzzzzzzzzzzzz").send().await.unwrap_err();
+    assert_eq!(
+        format!("{:?}", e.into_service_error().meta().message()).replace(&id, "ID"),
+        format!("{:?}", unknown.into_service_error().meta().message()).replace("eng-zzzzzzzzzzzzzz", "ID"),
+        "no hint that it exists"
+    );
+    let e = carol.list_engagement_members().catalog("AWS").identifier(&id).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    let e = carol
+        .create_engagement_context()
+        .catalog("AWS")
+        .client_token("intrude")
+        .engagement_identifier(&id)
+        .r#type(EngagementContextType::CustomerProject)
+        .payload(EngagementContextPayload::CustomerProject(project_context(
+            "Intruder Corp",
+            "Trying to add to another's engagement",
+        )))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    let e = carol
+        .update_engagement_context()
+        .catalog("AWS")
+        .engagement_identifier(&id)
+        .context_identifier("1")
+        .engagement_last_modified_at(DateTime::from_secs(0))
+        .r#type(EngagementContextType::CustomerProject)
+        .payload(UpdateEngagementContextPayload::CustomerProject(project_context(
+            "Intruder Corp",
+            "Trying to change another's context",
+        )))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    assert!(carol.list_engagements().catalog("AWS").send().await.unwrap().engagement_summary_list().is_empty());
+    let e = alice.get_engagement().catalog("Sandbox").identifier(&id).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException", "the member itself, in the other catalog");
+    let got = alice.get_engagement().catalog("AWS").identifier(&id).send().await.unwrap();
+    assert_eq!(got.contexts().len(), 1, "nothing of the intruder's arrived");
+}
+
+#[tokio::test]
+async fn sub_5_personal_data_is_not_shared_through_an_engagement() {
+    let app = TestApp::start().await;
+    let client = app.client(&app.partner("P-A").await);
+    let e = client
+        .create_engagement()
+        .catalog("AWS")
+        .client_token("card")
+        .title("Card")
+        .contexts(context("Example Corp", "Charge the customer's card 4111 1111 1111 1111 for the migration"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+    let service = e.into_service_error();
+    let pcs::operation::create_engagement::CreateEngagementError::ValidationException(v) = service else { panic!("{service:?}") };
+    assert_eq!(v.error_list()[0].field_name(), Some("Contexts[0].Payload.CustomerProject.Project.BusinessProblem"));
+    assert!(v.message().contains("SUB-5"), "{}", v.message());
+    assert!(
+        client.list_engagements().catalog("AWS").send().await.unwrap().engagement_summary_list().is_empty(),
+        "nothing stored"
+    );
+
+    // Only CustomerProject contexts are a partner's to add; a payload must match its type.
+    let (status, body) = app
+        .call(
+            &app.partner("P-B").await,
+            "CreateEngagement",
+            json!({"Catalog": "AWS", "ClientToken": "lead", "Contexts": [{"Type": "Lead", "Payload": {"CustomerProject": {}}}]}),
+        )
+        .await;
+    assert_eq!((status, body["__type"].as_str()), (400, Some("ValidationException")), "{body}");
+}
+
+#[tokio::test]
+async fn create_engagement_is_idempotent_by_client_token() {
+    let app = TestApp::start().await;
+    let client = app.client(&app.partner("P-A").await);
+    let send = |title: &str| client.create_engagement().catalog("AWS").client_token("once").title(title).send();
+    let first = send("Same").await.unwrap();
+    let again = send("Same").await.unwrap();
+    assert_eq!(first.id(), again.id());
+    assert_eq!(first.modified_at(), again.modified_at());
+    let e = send("Different").await.unwrap_err();
+    assert_eq!(code(&e), "ConflictException");
+    assert_eq!(client.list_engagements().catalog("AWS").send().await.unwrap().engagement_summary_list().len(), 1);
+}
+
+#[tokio::test]
+async fn rem_1_a_partner_removed_from_the_program_loses_its_memberships() {
+    let app = TestApp::start().await;
+    let alice = app.client(&app.partner("P-A").await);
+    let id = create(&alice, "AWS", "before removal").await;
+    let catalog = ace_domain::ids::Catalog::Aws;
+    assert_eq!(app.state.store.list_engagement_members(catalog, &id).await.unwrap().len(), 1);
+
+    app.operator("POST", "/partners/P-A/remove", json!({"scope": "all"})).await;
+    assert!(app.state.store.list_engagement_members(catalog, &id).await.unwrap().is_empty());
+    app.operator("POST", "/partners/P-A/reinstate", json!({"scope": "all"})).await;
+    let e = alice.get_engagement().catalog("AWS").identifier(&id).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException", "reinstatement does not give memberships back");
+    assert!(alice.list_engagements().catalog("AWS").send().await.unwrap().engagement_summary_list().is_empty());
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Engagements end to end with the AWS CLI (issue 18): a partner creates an engagement with a
+# CustomerProject context, reads it, adds and updates contexts (a stale EngagementLastModifiedAt
+# exits 255 with ConflictException), pages through its engagements and members; another
+# partner gets ResourceNotFoundException (USE-4). Usage: tests/e2e/engagements.sh [path/to/ace]
+source "$(dirname "$0")/lib.sh" "${1:-target/debug/ace}"
+
+partner_user P-OTHER
+other_key=$AWS_ACCESS_KEY_ID other_secret=$AWS_SECRET_ACCESS_KEY
+partner_user P-ACME
+account=$("$ACE" partner show P-ACME --json | json 'd["account_id"]')
+
+project() { # project PROBLEM: a CustomerProject payload
+  echo "{\"CustomerProject\":{\"Customer\":{\"CompanyName\":\"Example Corp\",\"CountryCode\":\"US\",\"Industry\":\"Retail\",\"WebsiteUrl\":\"https://example.com\"},\"Project\":{\"Title\":\"Data lake\",\"BusinessProblem\":\"$1\",\"TargetCompletionDate\":\"2027-06-30\"}}}"
+}
+
+created=$(pcs create-engagement --catalog AWS --client-token first --title "Retail co-sell" --description "Joint proposal" \
+  --contexts "[{\"Type\":\"CustomerProject\",\"Payload\":$(project "Move the data warehouse to the cloud this year")}]")
+id=$(echo "$created" | json 'd["Id"]')
+check "create-engagement returns an eng- id" test "${id:0:4}" = eng-
+again=$(pcs create-engagement --catalog AWS --client-token first --title "Retail co-sell" --description "Joint proposal" \
+  --contexts "[{\"Type\":\"CustomerProject\",\"Payload\":$(project "Move the data warehouse to the cloud this year")}]")
+check "the same client token answers the same engagement" test "$(echo "$again" | json 'd["Id"]')" = "$id"
+
+got=$(pcs get-engagement --catalog AWS --identifier "$id")
+check "get-engagement: created by the partner" test "$(echo "$got" | json 'd["CreatedBy"]')" = "$account"
+check "get-engagement: the context's company" \
+  test "$(echo "$got" | json 'd["Contexts"][0]["Payload"]["CustomerProject"]["Customer"]["CompanyName"]')" = "Example Corp"
+
+added=$(pcs create-engagement-context --catalog AWS --client-token ctx-2 --engagement-identifier "$id" \
+  --type CustomerProject --payload "$(project "A second project for the same retail team")")
+check "create-engagement-context: context 2" test "$(echo "$added" | json 'd["ContextId"]')" = 2
+token=$(echo "$added" | json 'd["EngagementLastModifiedAt"]')
+first=$(echo "$created" | json 'd["ModifiedAt"]')
+
+set +e
+stale=$(pcs update-engagement-context --catalog AWS --engagement-identifier "$id" --context-identifier 1 \
+  --engagement-last-modified-at "$first" --type CustomerProject --payload "$(project "A stale view of the project problem")" 2>&1)
+status=$?
+set -e
+check "a stale EngagementLastModifiedAt exits 255" test "$status" = 255
+check "a stale EngagementLastModifiedAt is a ConflictException" grep -q ConflictException <<<"$stale"
+updated=$(pcs update-engagement-context --catalog AWS --engagement-identifier "$id" --context-identifier 1 \
+  --engagement-last-modified-at "$token" --type CustomerProject --payload "$(project "The warehouse and reporting both move")")
+check "update-engagement-context moves the token" test "$(echo "$updated" | json 'd["EngagementLastModifiedAt"]')" != "$token"
+
+for i in 2 3 4; do
+  "$ACE" clock advance 1s >/dev/null # the test clock stands still otherwise
+  pcs create-engagement --catalog AWS --client-token "more-$i" --title "Engagement $i" --description "Another one" >/dev/null
+done
+listed=$(pcs list-engagements --catalog AWS --page-size 1 --sort SortBy=CreatedDate,SortOrder=DESCENDING)
+check "list-engagements pages through all 4 (page size 1)" test "$(echo "$listed" | json 'len(d["EngagementSummaryList"])')" = 4
+check "descending: the first created is last" test "$(echo "$listed" | json 'd["EngagementSummaryList"][-1]["Id"]')" = "$id"
+with_contexts=$(pcs list-engagements --catalog AWS --context-types CustomerProject)
+check "list-engagements --context-types" test "$(echo "$with_contexts" | json 'len(d["EngagementSummaryList"])')" = 1
+members=$(pcs list-engagement-members --catalog AWS --identifier "$id")
+check "list-engagement-members: the creator" test "$(echo "$members" | json 'd["EngagementMemberList"][0]["CompanyName"]')" = "P-ACME Cloud"
+
+export AWS_ACCESS_KEY_ID=$other_key AWS_SECRET_ACCESS_KEY=$other_secret
+set +e
+other=$(pcs get-engagement --catalog AWS --identifier "$id" 2>&1)
+set -e
+check "another partner: ResourceNotFoundException" grep -q ResourceNotFoundException <<<"$other"
+check "another partner lists none" test "$(pcs list-engagements --catalog AWS | json 'len(d["EngagementSummaryList"])')" = 0
+
+finish "engagements e2e"
