@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::ids::{Catalog, REGION};
 use crate::model::{FieldError, FieldErrorCode};
 use crate::pii::{self, PiiKind};
+use crate::referral::{Referral, ReferralKind};
 use crate::time::Instant;
 
 /// The model's `EngagementContexts` list holds at most five.
@@ -75,6 +76,11 @@ pub struct Engagement {
     pub modified: Instant,
     pub modified_by: String,
     pub contexts: Vec<Context>,
+    /// The operator's referral behind it (a lead or opportunity referral, issue 18): its first
+    /// context stands for the referral's customer data, which stays sealed in the referral and
+    /// is rendered from it (so REM-2's shredding of the referral removes it here too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral_id: Option<String>,
 }
 
 /// A member of an engagement: an AWS account, the partner it is (none for the operator), when
@@ -244,9 +250,136 @@ pub fn project_context_of(document: &serde_json::Map<String, Value>) -> Value {
     serde_json::json!({"CustomerProject": {"Customer": customer, "Project": details}})
 }
 
+/// The opportunity document a `CustomerProject` context becomes
+/// (StartOpportunityFromEngagementTask): the inverse of [`project_context_of`].
+pub fn opportunity_document_of(payload: &Value) -> serde_json::Map<String, Value> {
+    let project = &payload["CustomerProject"];
+    let customer = &project["Customer"];
+    let details = &project["Project"];
+    let mut account = serde_json::Map::new();
+    for (to, from) in [("CompanyName", "CompanyName"), ("Industry", "Industry"), ("WebsiteUrl", "WebsiteUrl")] {
+        if let Some(v) = customer[from].as_str() {
+            account.insert(to.into(), Value::String(v.into()));
+        }
+    }
+    if let Some(country) = customer["CountryCode"].as_str() {
+        account.insert("Address".into(), serde_json::json!({"CountryCode": country}));
+    }
+    let mut out = serde_json::Map::new();
+    for (to, from) in [("Title", "Title"), ("CustomerBusinessProblem", "BusinessProblem")] {
+        if let Some(v) = details[from].as_str() {
+            out.insert(to.into(), Value::String(v.into()));
+        }
+    }
+    let mut life_cycle = serde_json::json!({"Stage": "Prospect"});
+    if let Some(date) = details["TargetCompletionDate"].as_str() {
+        life_cycle["TargetCloseDate"] = Value::String(date.into());
+    }
+    let document = serde_json::json!({
+        "Customer": {"Account": account, "Contacts": []},
+        "Project": out,
+        "LifeCycle": life_cycle,
+        "OpportunityType": "Net New Business",
+    });
+    document.as_object().cloned().unwrap_or_default()
+}
+
 /// An engagement title from free text: the model allows 40 characters.
 pub fn title_of(text: &str) -> String {
     text.chars().take(40).collect()
+}
+
+/// The engagement an operator's referral creates, with the operator's side as its first member:
+/// a `Lead` context for a lead referral, a `CustomerProject` one for an opportunity referral,
+/// each a placeholder (`Value::Null`) that [`referral_context`] renders from the referral. The
+/// partner joins when it accepts the invitation ([`Member`]), so nothing of it is visible before.
+pub fn referral_engagement(r: &Referral) -> (Engagement, Member) {
+    let kind = match r.kind {
+        ReferralKind::Lead => ContextType::Lead,
+        ReferralKind::Opportunity => ContextType::CustomerProject,
+    };
+    let engagement = Engagement {
+        catalog: r.catalog,
+        id: r.engagement_id.clone(),
+        // Rendered from the referral too ([`referral_title`]): it names the customer.
+        title: String::new(),
+        description: String::new(),
+        created: r.provided_at,
+        created_by: OPERATOR_ACCOUNT.into(),
+        modified: r.provided_at,
+        modified_by: OPERATOR_ACCOUNT.into(),
+        contexts: vec![Context { id: "1".into(), kind, payload: Value::Null }],
+        referral_id: Some(r.id.clone()),
+    };
+    let member = Member {
+        catalog: r.catalog,
+        engagement_id: r.engagement_id.clone(),
+        account_id: OPERATOR_ACCOUNT.into(),
+        partner_id: None,
+        joined: r.provided_at,
+    };
+    (engagement, member)
+}
+
+/// The payload of a referral's context, unmasked (only members read it, and they joined by
+/// accepting), or `None` once its data is deleted (REM-2).
+pub fn referral_context(r: &Referral) -> Option<Value> {
+    if r.data_deleted {
+        return None;
+    }
+    let c = &r.customer;
+    Some(match r.kind {
+        ReferralKind::Lead => {
+            let name = r.contact.name.clone().unwrap_or_default();
+            let (first, last) = name.split_once(' ').unwrap_or((name.as_str(), ""));
+            let mut contact = serde_json::json!({
+                "FirstName": first, "LastName": last, "Email": r.contact.email.clone().unwrap_or_default(),
+                "BusinessTitle": r.contact.title.clone().unwrap_or_else(|| "Not provided".into()),
+            });
+            if let Some(phone) = &r.contact.phone {
+                contact["Phone"] = Value::String(phone.clone());
+            }
+            let mut interaction = serde_json::json!({"Contact": contact, "SourceType": "AWS referral", "SourceId": r.id});
+            if let Some(problem) = &r.problem {
+                interaction["BusinessProblem"] = Value::String(problem.clone());
+            }
+            let mut customer = serde_json::json!({"CompanyName": c.company_name, "WebsiteUrl": c.website,
+                                                  "Address": {"CountryCode": c.country}});
+            if let Some(industry) = &c.industry {
+                customer["Industry"] = Value::String(industry.clone());
+            }
+            serde_json::json!({"Lead": {"Customer": customer, "Interactions": [interaction]}})
+        }
+        ReferralKind::Opportunity => {
+            let mut project = serde_json::Map::new();
+            if let Some(title) = &r.title {
+                project.insert("Title".into(), Value::String(title.clone()));
+            }
+            if let Some(problem) = &r.problem {
+                project.insert("BusinessProblem".into(), Value::String(problem.clone()));
+            }
+            serde_json::json!({"CustomerProject": {
+                "Customer": {"CompanyName": c.company_name, "WebsiteUrl": c.website, "CountryCode": c.country,
+                             "Industry": c.industry.clone().unwrap_or_else(|| "Other".into())},
+                "Project": project}})
+        }
+    })
+}
+
+/// The title of a referral's engagement: the referral's title, or its customer's name; nothing
+/// once its data is deleted (REM-2).
+pub fn referral_title(r: &Referral) -> String {
+    if r.data_deleted {
+        return String::new();
+    }
+    title_of(r.title.as_deref().unwrap_or(&r.customer.company_name))
+}
+
+/// Whether a referral's context names a customer contact (REF-1: its reads are audited).
+pub fn referral_context_has_contact(r: &Referral) -> bool {
+    !r.data_deleted
+        && r.kind == ReferralKind::Lead
+        && (r.contact.email.is_some() || r.contact.name.is_some() || r.contact.phone.is_some())
 }
 
 impl Engagement {
@@ -279,6 +412,7 @@ impl Engagement {
             modified: now,
             modified_by: account.to_string(),
             contexts,
+            referral_id: None,
         })
     }
 
@@ -327,6 +461,13 @@ impl Engagement {
         };
         if crate::time::truncate_to_millis(expected_modified) != self.modified {
             return Err(EngagementError::Stale { current: crate::time::format_timestamp(self.modified) });
+        }
+        if self.contexts[index].payload.is_null() {
+            return Err(invalid(
+                "ContextIdentifier",
+                FieldErrorCode::ActionNotPermitted,
+                format!("ContextIdentifier: context {context_id} is the operator's referral; it changes with the referral"),
+            ));
         }
         if self.contexts[index].kind != kind {
             return Err(invalid(
@@ -471,6 +612,59 @@ mod tests {
         assert_eq!(payload["CustomerProject"]["Project"]["BusinessProblem"], "Move 40 VMs to the cloud this year");
         assert_eq!(payload["CustomerProject"]["Project"]["TargetCompletionDate"], "2027-03-01");
         assert_eq!(title_of(&"x".repeat(50)).len(), 40);
+        let back = opportunity_document_of(&payload);
+        assert_eq!(back["Customer"]["Account"], document["Customer"]["Account"], "the round trip keeps the customer");
+        assert_eq!(back["Project"]["CustomerBusinessProblem"], document["Project"]["CustomerBusinessProblem"]);
+        assert_eq!(back["LifeCycle"]["TargetCloseDate"], "2027-03-01");
+    }
+
+    fn lead_referral() -> Referral {
+        use crate::referral::{ReferralContact, ReferralCustomer, ReferralIds, ReferralRequest};
+        let request = ReferralRequest {
+            partner_id: "P".into(),
+            catalog: Catalog::Aws,
+            kind: ReferralKind::Lead,
+            customer: ReferralCustomer {
+                company_name: "Acme".into(),
+                website: "https://acme.com".into(),
+                country: "US".into(),
+                industry: Some("Retail".into()),
+            },
+            title: None,
+            problem: Some("Wants a data lake".into()),
+            contact: ReferralContact {
+                name: Some("Jane Doe".into()),
+                email: Some("jane@acme.com".into()),
+                phone: None,
+                title: Some("CTO".into()),
+            },
+        };
+        let ids = ReferralIds { invitation: "engi-0000000000001".into(), engagement: "eng-00000000000001".into() };
+        Referral::pending(request, ids, at(1_000), at(2_000), at(3_000))
+    }
+
+    #[test]
+    fn a_lead_referral_is_an_engagement_of_the_operator_with_a_lead_context_rendered_from_it() {
+        let r = lead_referral();
+        let (e, operator) = referral_engagement(&r);
+        assert_eq!((e.id.as_str(), e.created_by.as_str()), ("eng-00000000000001", OPERATOR_ACCOUNT));
+        assert_eq!((operator.account_id.as_str(), operator.partner_id.as_ref()), (OPERATOR_ACCOUNT, None));
+        assert_eq!(e.context_types(), vec![ContextType::Lead]);
+        assert!(e.contexts[0].payload.is_null(), "the data stays in the sealed referral");
+        assert_eq!((e.title.as_str(), referral_title(&r).as_str()), ("", "Acme"), "the title names the customer: rendered too");
+        let lead = referral_context(&r).unwrap();
+        let contact = &lead["Lead"]["Interactions"][0]["Contact"];
+        assert_eq!((contact["FirstName"].as_str(), contact["LastName"].as_str()), (Some("Jane"), Some("Doe")));
+        assert_eq!(contact["Email"], "jane@acme.com");
+        assert!(referral_context_has_contact(&r));
+        // REM-2: once shredded, nothing is rendered.
+        let shredded = Referral { data_deleted: true, ..r.without_customer_data() };
+        assert_eq!(referral_context(&shredded), None);
+        assert!(!referral_context_has_contact(&shredded));
+        // The placeholder is not a partner's to overwrite.
+        let mut e = e;
+        let refused = e.update_context("1", e.modified, ContextType::Lead, json!({"Lead": {}}), "1", at(9_000));
+        assert!(matches!(refused, Err(EngagementError::Invalid(ref f)) if f[0].code == FieldErrorCode::ActionNotPermitted));
     }
 
     #[test]

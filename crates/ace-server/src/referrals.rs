@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use ace_domain::audit::AuditEntry;
 use ace_domain::business_days::{contact_deadline, HolidayCalendar};
+use ace_domain::engagement::referral_engagement;
 use ace_domain::events::{partner_event, OutboxEvent};
 use ace_domain::ids::{base36, Catalog, REGION};
 use ace_domain::referral::{
@@ -117,10 +118,16 @@ pub async fn create(state: &AppState, request: ReferralRequest) -> StoreResult<R
         Err(refusal) => return Ok(Err(refusal)),
     };
     let event = created_event(state, &referral, &partner.account_id);
-    state
-        .store
-        .commit(WriteBatch { insert_referrals: vec![referral.clone()], events: vec![event], ..Default::default() })
-        .await?;
+    // Issue 18: every referral is an invitation into an engagement of the operator's.
+    let (engagement, operator) = referral_engagement(&referral);
+    let batch = WriteBatch {
+        insert_referrals: vec![referral.clone()],
+        insert_engagements: vec![engagement],
+        add_engagement_members: vec![operator],
+        events: vec![event],
+        ..Default::default()
+    };
+    state.store.commit(batch).await?;
     Ok(Ok(Referral { version: 1, ..referral }))
 }
 
@@ -197,6 +204,8 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str) -> Stor
     }
     // REM-2: the customer data is destroyed with its key; REM-3: a retained opportunity stays.
     batch.shred_referrals.push(referral.id.clone());
+    // The partner leaves the referral's engagement: it no longer exists for it.
+    batch.leave_engagements.push((referral.catalog, referral.engagement_id.clone(), referral.partner_id.clone()));
     let record = json!({
         "deleted": ["referral customer data (crypto-shredded)"],
         "opportunity": referral.opportunity_id, "opportunity_deleted": referral.opportunity_id.is_some() && !keep,

@@ -66,6 +66,13 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResu
         )
         .await?;
     }
+    for (catalog, engagement_id, partner_id) in &batch.leave_engagements {
+        tx.exec(
+            "DELETE FROM engagement_members WHERE catalog = $1 AND engagement_id = $2 AND partner_id = $3",
+            &[catalog.as_str().into(), engagement_id.as_str().into(), partner_id.as_str().into()],
+        )
+        .await?;
+    }
     for partner_id in &batch.end_memberships_of {
         tx.exec("DELETE FROM engagement_members WHERE partner_id = $1", &[partner_id.as_str().into()]).await?;
     }

@@ -95,6 +95,8 @@ pub struct WriteBatch {
     pub add_engagement_members: Vec<Member>,
     /// REM-1: partners whose every membership ends.
     pub end_memberships_of: Vec<String>,
+    /// `(catalog, engagement, partner)`: a partner that leaves one engagement (a revoked referral's).
+    pub leave_engagements: Vec<(Catalog, String, String)>,
     pub events: Vec<OutboxEvent>,
     /// Appended to the hash-chained audit log in the same transaction as the change.
     pub audit: Vec<AuditEntry>,

@@ -2,9 +2,12 @@
 //! contexts and its members (USE-4); to anyone else it does not exist. The decisions on what a
 //! member may change are `ace_domain::engagement`'s.
 
-use ace_domain::engagement::{engagement_id, Engagement, Member, OPERATOR_ACCOUNT};
+use ace_domain::engagement::{
+    engagement_id, referral_context, referral_context_has_contact, referral_title, Context, Engagement, Member, OPERATOR_ACCOUNT,
+};
 use ace_domain::ids::Catalog;
 use ace_domain::partner::PartnerProfile;
+use ace_domain::referral::Referral;
 
 use super::AppError;
 use crate::AppState;
@@ -66,4 +69,35 @@ pub async fn member_views(state: &AppState, members: &[Member]) -> Result<Vec<Me
         views.push(view);
     }
     Ok(views)
+}
+
+/// An engagement as its members read it.
+pub struct EngagementView {
+    pub title: String,
+    pub contexts: Vec<Context>,
+    /// The referral behind it when its context names a customer contact (REF-1: the read is
+    /// audited).
+    pub contact_of: Option<Referral>,
+}
+
+/// The engagement as members read it: a referral's title and context rendered from the sealed
+/// referral (left out once its data is deleted, REM-2).
+pub async fn view(state: &AppState, engagement: &Engagement) -> Result<EngagementView, AppError> {
+    let referral = match &engagement.referral_id {
+        Some(id) => state.store.get_referral(id).await?,
+        None => None,
+    };
+    let mut contexts = Vec::with_capacity(engagement.contexts.len());
+    for c in &engagement.contexts {
+        if !c.payload.is_null() {
+            contexts.push(c.clone());
+        } else if let Some(payload) = referral.as_ref().and_then(referral_context) {
+            contexts.push(Context { payload, ..c.clone() });
+        }
+    }
+    let title = match &referral {
+        Some(r) => referral_title(r),
+        None => engagement.title.clone(),
+    };
+    Ok(EngagementView { title, contexts, contact_of: referral.filter(referral_context_has_contact) })
 }

@@ -1,5 +1,6 @@
 //! Engagements (issue 18): CreateEngagement, GetEngagement, ListEngagements,
-//! ListEngagementMembers, CreateEngagementContext, UpdateEngagementContext. A partner creates an
+//! ListEngagementMembers, CreateEngagementContext, UpdateEngagementContext,
+//! StartOpportunityFromEngagementTask, ListOpportunityFromEngagementTasks. A partner creates an
 //! engagement and is its first member; only members see it (USE-4); what it shares is screened
 //! (SUB-5). The decisions are `ace_domain::engagement`'s; reads go through `app::engagements`.
 
@@ -7,14 +8,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use ace_domain::engagement::{
-    check_engagement_text, check_partner_context, engagement_arn, engagement_id, ContextType, Engagement, EngagementError, Member,
+    check_engagement_text, check_partner_context, engagement_arn, engagement_id, opportunity_document_of, ContextType,
+    Engagement, EngagementError, Member,
 };
+use ace_domain::ids::{opportunity_id, task_arn};
+use ace_domain::model::{FieldError, FieldErrorCode};
+use ace_domain::opportunity::{check_tags, empty_related, merge_tags, Opportunity, Origin, ReviewState, Tag};
+use ace_domain::referral::AuditRead;
 use ace_domain::time::{format_timestamp, parse_timestamp};
-use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, WriteBatch};
+use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
 
 use super::opportunities::{idempotency_key, replay, request_hash};
 use super::{in_memory_page, in_memory_page_of, ApiResult, Output, Request};
-use crate::app::engagements::{load_as_member, member_views};
+use crate::app::engagements::{load_as_member, member_views, view};
 use crate::error::ApiError;
 
 /// `ListEngagementMembers` answers five members a page unless asked otherwise (the model).
@@ -225,28 +231,40 @@ pub async fn create(r: Request) -> ApiResult {
 pub async fn get(r: Request) -> ApiResult {
     let input: Identified = r.parse()?;
     let (e, members) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.identifier).await?;
+    let view = view(&r.state, &e).await?;
+    if let Some(referral) = view.contact_of {
+        // REF-1: a read of a referral's contact data is audited, like GetOpportunity's.
+        let read = AuditRead {
+            referral_id: referral.id,
+            partner_id: r.caller.partner.id.clone(),
+            actor: r.caller.user.name.clone(),
+            at: r.state.now(),
+            what: format!("GetEngagement {}", e.id),
+        };
+        r.commit(WriteBatch { audit_reads: vec![read], ..Default::default() }).await?;
+    }
     r.respond(&GetEngagementResponse {
         arn: e.arn(),
         id: &e.id,
-        title: &e.title,
+        title: &view.title,
         description: &e.description,
         created_at: format_timestamp(e.created),
         created_by: &e.created_by,
         modified_at: format_timestamp(e.modified),
         modified_by: &e.modified_by,
         member_count: members.len(),
-        contexts: e.contexts.iter().map(|c| ContextView { id: &c.id, kind: c.kind, payload: &c.payload }).collect(),
+        contexts: view.contexts.iter().map(|c| ContextView { id: &c.id, kind: c.kind, payload: &c.payload }).collect(),
     })
 }
 
 pub async fn list(r: Request) -> ApiResult {
     let input: ListEngagementsRequest = r.parse()?;
     let wanted_ids: Vec<&str> = input.engagement_identifier.iter().map(|i| engagement_id(i)).collect();
-    let mut items: Vec<EngagementSummary> = r
-        .state
-        .store
-        .list_member_engagements(&r.caller.partner.id, r.catalog)
-        .await?
+    let mut engagements = r.state.store.list_member_engagements(&r.caller.partner.id, r.catalog).await?;
+    for (e, _) in engagements.iter_mut().filter(|(e, _)| e.referral_id.is_some()) {
+        e.title = view(&r.state, e).await?.title;
+    }
+    let mut items: Vec<EngagementSummary> = engagements
         .into_iter()
         .filter(|(e, _)| {
             let types = e.context_types();
@@ -345,4 +363,168 @@ pub fn audit_detail(batch: &WriteBatch) -> Option<Value> {
         .chain(batch.update_engagements.iter().map(|(e, _)| e.id.as_str()))
         .collect();
     (!ids.is_empty()).then(|| json!(ids))
+}
+
+const FROM_ENGAGEMENT_TASK: &str = "opportunity-from-engagement-task";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartOpportunityFromEngagementTaskRequest {
+    identifier: String,
+    context_identifier: String,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+/// Whether a stored task summary is a StartOpportunityFromEngagementTask's (the task kinds share
+/// one table).
+pub fn is_from_engagement_task(summary: &Value) -> bool {
+    summary["TaskArn"].as_str().is_some_and(|a| a.contains(&format!("/{FROM_ENGAGEMENT_TASK}/")))
+}
+
+/// Turns a context of the caller's engagement into an opportunity of the caller: a referral's
+/// context into the referral's opportunity (as accepting it by task would; once), a
+/// `CustomerProject` into a new one with its customer and project. Idempotent by ClientToken.
+pub async fn start_opportunity_task(r: Request) -> ApiResult {
+    crate::governance::refuse_if_terminated(&r.state, "new opportunities").await?;
+    let key = idempotency_key(&r);
+    let hash = request_hash(&r.input);
+    if let Some(existing) = r.state.store.get_idempotency(&key).await? {
+        return super::tasks::current_task(&r, &replay(&existing, &hash)?).await;
+    }
+    let input: StartOpportunityFromEngagementTaskRequest = r.parse()?;
+    let (engagement, _) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.identifier).await?;
+    let context = engagement.context(&input.context_identifier).ok_or_else(|| {
+        ApiError::ResourceNotFound(format!("Context {} was not found in engagement {}", input.context_identifier, engagement.id))
+    })?;
+    let tag_errors = check_tags(&[], &input.tags, "Tags");
+    if !tag_errors.is_empty() {
+        return Err(ApiError::business_validation(tag_errors));
+    }
+    let now = r.state.now();
+    let number = r.state.next_opportunity_number().await?;
+    let mut batch = WriteBatch::default();
+    let mut opportunity = match (&engagement.referral_id, context.payload.is_null()) {
+        (Some(referral_id), true) => {
+            let mut referral = r
+                .state
+                .store
+                .get_referral(referral_id)
+                .await?
+                .filter(|x| x.partner_id == r.caller.partner.id && x.status.visible_to_partner())
+                .ok_or_else(|| ApiError::ResourceNotFound(format!("Engagement {} was not found", engagement.id)))?;
+            if referral.opportunity_id.is_some() {
+                return Err(ApiError::Conflict(format!(
+                    "context {} of engagement {} was already turned into an opportunity",
+                    context.id, engagement.id
+                )));
+            }
+            let opportunity = super::invitations::opportunity_from(&referral, number, now);
+            referral.opportunity_id = Some(opportunity.id.clone());
+            batch.update_referrals.push(referral);
+            opportunity
+        }
+        _ if context.kind == ContextType::CustomerProject => Opportunity {
+            catalog: r.catalog,
+            id: opportunity_id(number),
+            partner_id: r.caller.partner.id.clone(),
+            document: opportunity_document_of(&context.payload),
+            origin: Origin::PartnerReferral,
+            created: now,
+            last_modified: now,
+            related: empty_related(),
+            tags: vec![],
+            submission: None,
+            approved_at: None,
+            review: ReviewState::default(),
+            referral_id: None,
+        },
+        _ => {
+            return Err(ApiError::business_validation(vec![FieldError::new(
+                "ContextIdentifier",
+                FieldErrorCode::InvalidValue,
+                format!("ContextIdentifier: a {} context does not become an opportunity", context.kind.as_str()),
+            )]))
+        }
+    };
+    merge_tags(&mut opportunity.tags, input.tags);
+    let task_id = crate::referrals::new_id("task-", 13);
+    let summary = json!({
+        "TaskId": task_id, "TaskArn": task_arn(r.catalog, FROM_ENGAGEMENT_TASK, &task_id), "StartTime": format_timestamp(now),
+        "TaskStatus": "COMPLETE", "OpportunityId": opportunity.id, "EngagementId": engagement.id, "ContextId": context.id,
+    });
+    batch.idempotency = Some(IdempotencyRecord {
+        key,
+        request_hash: hash.clone(),
+        response: json!({"TaskId": task_id}),
+        created_ms: now.timestamp_millis(),
+    });
+    batch.events.push(super::opportunities::event(
+        &r.state,
+        "Opportunity Created",
+        &opportunity,
+        &r.caller.partner.account_id,
+        now,
+    ));
+    batch.put_tasks.push(TaskRecord {
+        catalog: r.catalog,
+        id: task_id,
+        partner_id: r.caller.partner.id.clone(),
+        opportunity_id: opportunity.id.clone(),
+        start_ms: now.timestamp_millis(),
+        summary: summary.clone(),
+    });
+    batch.insert_opportunities.push(opportunity);
+    match r.commit(batch).await {
+        Ok(BatchOutcome::Committed) => r.respond(&summary),
+        Ok(BatchOutcome::Replayed(existing)) => super::tasks::current_task(&r, &replay(&existing, &hash)?).await,
+        Err(StoreError::Conflict(_)) => {
+            Err(ApiError::Conflict("The engagement's referral changed meanwhile; retry with the same ClientToken.".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListOpportunityFromEngagementTasksRequest {
+    #[serde(default)]
+    task_identifier: Vec<String>,
+    #[serde(default)]
+    opportunity_identifier: Vec<String>,
+    #[serde(default)]
+    engagement_identifier: Vec<String>,
+    #[serde(default)]
+    context_identifier: Vec<String>,
+    #[serde(default)]
+    task_status: Vec<String>,
+    sort: Option<Sort>,
+}
+
+pub async fn list_opportunity_tasks(r: Request) -> ApiResult {
+    let input: ListOpportunityFromEngagementTasksRequest = r.parse()?;
+    let wanted = |filter: &[String], value: &Value| {
+        let value = value.as_str().unwrap_or_default();
+        filter.is_empty() || filter.iter().any(|w| w == value || w.rsplit('/').next() == Some(value))
+    };
+    let mut tasks: Vec<Value> = r
+        .state
+        .store
+        .list_tasks(&r.caller.partner.id, r.catalog)
+        .await?
+        .into_iter()
+        .map(|t| t.summary)
+        .filter(is_from_engagement_task)
+        .filter(|s| {
+            wanted(&input.task_identifier, &s["TaskId"])
+                && wanted(&input.opportunity_identifier, &s["OpportunityId"])
+                && wanted(&input.engagement_identifier, &s["EngagementId"])
+                && wanted(&input.context_identifier, &s["ContextId"])
+                && wanted(&input.task_status, &s["TaskStatus"])
+        })
+        .collect();
+    if input.sort.is_some_and(|s| s.sort_order == "DESCENDING") {
+        tasks.reverse();
+    }
+    in_memory_page(&r, tasks, "TaskSummaries")
 }

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+use ace_domain::engagement::Member;
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::Model;
 use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewState};
@@ -38,8 +39,20 @@ pub async fn load(r: &Request, identifier: &str) -> Result<Referral, ApiError> {
     }
 }
 
-async fn save(r: &Request, referral: Referral, events: Vec<ace_domain::events::OutboxEvent>) -> Result<(), ApiError> {
-    r.commit(WriteBatch { update_referrals: vec![referral], events, ..Default::default() }).await.map_err(|e| match e {
+/// The caller as a member of the referral's engagement: it joins by accepting (issue 18).
+fn joins(r: &Request, referral: &Referral) -> Member {
+    Member {
+        catalog: referral.catalog,
+        engagement_id: referral.engagement_id.clone(),
+        account_id: r.caller.partner.account_id.clone(),
+        partner_id: Some(r.caller.partner.id.clone()),
+        joined: r.state.now(),
+    }
+}
+
+async fn save(r: &Request, referral: Referral, members: Vec<Member>) -> Result<(), ApiError> {
+    let batch = WriteBatch { update_referrals: vec![referral], add_engagement_members: members, ..Default::default() };
+    r.commit(batch).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict("The invitation changed meanwhile; get it again.".into()),
         other => other.into(),
     })?;
@@ -90,7 +103,8 @@ pub async fn accept(r: Request) -> ApiResult {
     crate::governance::refuse_if_terminated(&r.state, "new engagements").await?;
     let mut referral = load(&r, r.required("Identifier")).await?;
     referral.accept(r.state.now()).map_err(|e| ApiError::Conflict(e.to_string()))?;
-    save(&r, referral, vec![]).await?;
+    let member = joins(&r, &referral);
+    save(&r, referral, vec![member]).await?;
     Ok(Output::Empty)
 }
 
@@ -111,7 +125,7 @@ pub async fn reject(r: Request) -> ApiResult {
 }
 
 /// The partner opportunity an accepted referral becomes: the full, unmasked data.
-fn opportunity_from(referral: &Referral, number: i64, now: ace_domain::time::Instant) -> Opportunity {
+pub(super) fn opportunity_from(referral: &Referral, number: i64, now: ace_domain::time::Instant) -> Opportunity {
     let mut account = json!({"CompanyName": referral.customer.company_name, "WebsiteUrl": referral.customer.website,
                              "Address": {"CountryCode": referral.customer.country}});
     if let Some(industry) = &referral.customer.industry {
@@ -201,6 +215,7 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
         }),
         events: vec![event(&r.state, "Opportunity Created", &opportunity, &account, now)],
         insert_opportunities: vec![opportunity.clone()],
+        add_engagement_members: vec![joins(&r, &referral)],
         put_tasks: vec![TaskRecord {
             catalog: r.catalog,
             id: task_id,

@@ -178,7 +178,10 @@ async fn simulate_referral(
     let now = referral.provided_at;
     let response = json!({"Id": reserved_id, "LastModifiedDate": format_timestamp(now)});
     let event = crate::referrals::created_event(&r.state, &referral, &r.caller.partner.account_id);
+    let (engagement, operator) = ace_domain::engagement::referral_engagement(&referral);
     let batch = WriteBatch {
+        insert_engagements: vec![engagement],
+        add_engagement_members: vec![operator],
         idempotency: Some(IdempotencyRecord {
             key,
             request_hash: hash.clone(),

@@ -112,6 +112,8 @@ registry! {
     Selling ListEngagementMembers Read => engagements::list_members;
     Selling CreateEngagementContext Write => engagements::create_context;
     Selling UpdateEngagementContext Write => engagements::update_context;
+    Selling StartOpportunityFromEngagementTask Write => engagements::start_opportunity_task;
+    Selling ListOpportunityFromEngagementTasks Read => engagements::list_opportunity_tasks;
     Selling ListEngagementInvitations Read => invitations::list;
     Selling GetEngagementInvitation Read => invitations::get;
     Selling AcceptEngagementInvitation Write => invitations::accept;

@@ -154,7 +154,7 @@ pub async fn list_from_opportunity(r: Request) -> ApiResult {
         .await?
         .into_iter()
         .map(|t| t.summary)
-        .filter(|s| !super::is_accept_task(s))
+        .filter(|s| s["TaskArn"].as_str().is_some_and(|a| a.contains(&format!("/{TASK_KIND}/"))))
         .filter(|s| {
             matches_filter(&r, "TaskIdentifier", s["TaskId"].as_str())
                 && matches_filter(&r, "OpportunityIdentifier", s["OpportunityId"].as_str())

@@ -335,3 +335,138 @@ async fn rem_1_a_partner_removed_from_the_program_loses_its_memberships() {
     assert_eq!(code(&e), "ResourceNotFoundException", "reinstatement does not give memberships back");
     assert!(alice.list_engagements().catalog("AWS").send().await.unwrap().engagement_summary_list().is_empty());
 }
+
+async fn refer_lead(app: &TestApp, partner: &str, company: &str, email: &str) -> String {
+    let v = app
+        .operator(
+            "POST",
+            "/referrals",
+            json!({"partner": partner, "kind": "lead", "company": company, "website": format!("https://{}.example.com", company.to_lowercase()),
+                   "country": "US", "industry": "Retail", "problem": "Wants a data lake for its stores this year.",
+                   "contact_name": "Zelda Quartz", "contact_email": email, "contact_phone": "+14155550100", "contact_title": "CTO"}),
+        )
+        .await;
+    v["Id"].as_str().unwrap().to_string()
+}
+
+/// The lead walkthrough of issue 18: the operator refers a lead → the partner sees a masked
+/// `LeadInvitation` and no engagement → accepts → `GetEngagement` shows the `Lead` context
+/// unmasked (the read audited, REF-1) → `StartOpportunityFromEngagementTask` turns it into an
+/// opportunity with the lead's customer, once.
+#[tokio::test]
+async fn ref_1_a_lead_referral_is_an_engagement_the_partner_joins_by_accepting_and_turns_into_an_opportunity() {
+    let app = TestApp::start().await;
+    let c = crate::referrals::eligible_partner(&app, "P-A").await;
+    let client = app.client(&c);
+    let invitation = refer_lead(&app, "P-A", "Leadco", "zelda@leadco.example.com").await;
+
+    let listed = client
+        .list_engagement_invitations()
+        .catalog("AWS")
+        .participant_type(pcs::types::ParticipantType::Receiver)
+        .send()
+        .await
+        .unwrap();
+    let summary = &listed.engagement_invitation_summaries()[0];
+    assert_eq!(summary.payload_type(), Some(&pcs::types::EngagementInvitationPayloadType::LeadInvitation));
+    let engagement = summary.engagement_id().unwrap().to_string();
+    let got = client.get_engagement_invitation().catalog("AWS").identifier(&invitation).send().await.unwrap();
+    assert!(!format!("{got:?}").contains("zelda@"), "the invitation is masked: {got:?}");
+    let e = client.get_engagement().catalog("AWS").identifier(&engagement).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException", "not a member before accepting");
+
+    client.accept_engagement_invitation().catalog("AWS").identifier(&invitation).send().await.unwrap();
+    let got = client.get_engagement().catalog("AWS").identifier(&engagement).send().await.unwrap();
+    assert_eq!((got.created_by(), got.member_count(), got.title()), (Some("aws"), Some(2), Some("Leadco")));
+    let lead = got.contexts()[0].payload().unwrap().as_lead().unwrap();
+    assert_eq!(lead.customer().unwrap().company_name(), "Leadco");
+    let contact = lead.interactions()[0].contact().unwrap();
+    assert_eq!((contact.email(), contact.first_name(), contact.last_name()), ("zelda@leadco.example.com", "Zelda", "Quartz"));
+    let log = app.operator("GET", &format!("/audit/log?referral={invitation}&action=referral.contact-read"), json!(null)).await;
+    assert!(log["entries"].to_string().contains(&format!("GetEngagement {engagement}")), "REF-1: the read is audited: {log}");
+    let members = client.list_engagement_members().catalog("AWS").identifier(&engagement).send().await.unwrap();
+    let accounts: Vec<_> = members.engagement_member_list().iter().filter_map(|m| m.account_id()).collect();
+    assert_eq!(accounts.len(), 2);
+    assert!(accounts.contains(&"aws"));
+
+    // The referral's context is the operator's: a partner does not rewrite it.
+    let e = client
+        .update_engagement_context()
+        .catalog("AWS")
+        .engagement_identifier(&engagement)
+        .context_identifier("1")
+        .engagement_last_modified_at(*got.modified_at().unwrap())
+        .r#type(EngagementContextType::CustomerProject)
+        .payload(UpdateEngagementContextPayload::CustomerProject(project_context("Leadco", "Overwriting the operator's lead")))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+
+    let start = |token: &str| {
+        client
+            .start_opportunity_from_engagement_task()
+            .catalog("AWS")
+            .client_token(token)
+            .identifier(&engagement)
+            .context_identifier("1")
+            .tags(pcs::types::Tag::builder().key("crm").value("lead-7").build().unwrap())
+            .send()
+    };
+    let task = start("lead-to-opp").await.unwrap();
+    assert_eq!(task.task_status(), Some(&pcs::types::TaskStatus::Complete));
+    assert_eq!((task.engagement_id(), task.context_id()), (Some(engagement.as_str()), Some("1")));
+    let opportunity = task.opportunity_id().unwrap().to_string();
+    let again = start("lead-to-opp").await.unwrap();
+    assert_eq!((again.task_id(), again.opportunity_id()), (task.task_id(), Some(opportunity.as_str())), "same token, same task");
+    let e = start("another-token").await.unwrap_err();
+    assert_eq!(code(&e), "ConflictException", "a lead becomes one opportunity");
+    let got = client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.unwrap();
+    assert_eq!(got.customer().unwrap().account().unwrap().company_name(), "Leadco");
+    let tags = client.list_tags_for_resource().resource_arn(got.arn().unwrap()).send().await.unwrap();
+    assert_eq!(tags.tags()[0].value(), "lead-7");
+    let tasks =
+        client.list_opportunity_from_engagement_tasks().catalog("AWS").engagement_identifier(&engagement).send().await.unwrap();
+    assert_eq!(tasks.task_summaries().len(), 1);
+    assert_eq!(tasks.task_summaries()[0].opportunity_id(), Some(opportunity.as_str()));
+    let from_opportunity = client.list_engagement_from_opportunity_tasks().catalog("AWS").send().await.unwrap();
+    assert!(from_opportunity.task_summaries().is_empty(), "the task kinds are listed apart");
+}
+
+/// REF-3 and REM-2 through the engagement: a lead never contacted is revoked after its
+/// deadline, and with it the partner's membership, the context and the opportunity; the raw
+/// database files hold none of its customer data.
+#[tokio::test]
+async fn ref_3_rem_2_an_uncontacted_lead_is_revoked_with_its_engagement_context_and_opportunity() {
+    let app = TestApp::start().await;
+    let c = crate::referrals::eligible_partner(&app, "P-A").await;
+    let client = app.client(&c);
+    let email = "yara.vexley@vexleyshred.example.com";
+    let invitation = refer_lead(&app, "P-A", "Vexleyshred", email).await;
+    let engagement = client.get_engagement_invitation().catalog("AWS").identifier(&invitation).send().await.unwrap();
+    let engagement = engagement.engagement_id().unwrap().to_string();
+    client.accept_engagement_invitation().catalog("AWS").identifier(&invitation).send().await.unwrap();
+    let task = client
+        .start_opportunity_from_engagement_task()
+        .catalog("AWS")
+        .client_token("t")
+        .identifier(&engagement)
+        .context_identifier("1")
+        .send()
+        .await
+        .unwrap();
+    let opportunity = task.opportunity_id().unwrap().to_string();
+
+    app.operator("POST", "/clock/advance", json!({"duration": "10d"})).await;
+    let shown = app.operator("GET", &format!("/referrals/{invitation}"), json!(null)).await;
+    assert_eq!(shown["Status"], json!("REVOKED"), "{shown}");
+    let e = client.get_engagement().catalog("AWS").identifier(&engagement).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException", "the partner left the engagement");
+    assert!(client.list_engagements().catalog("AWS").send().await.unwrap().engagement_summary_list().is_empty());
+    let e = client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    let bytes = crate::referrals::raw_database_bytes(&app);
+    for secret in [email, "Vexleyshred", "Zelda Quartz", "+14155550100"] {
+        assert!(!crate::referrals::holds(&bytes, secret), "{secret} is still in the database files");
+    }
+}

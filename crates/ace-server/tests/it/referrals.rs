@@ -455,7 +455,7 @@ async fn rem_2_the_database_alone_does_not_open_referral_data() {
 }
 
 /// Every byte of the SQLite database and its WAL, as someone holding the files would read them.
-fn raw_database_bytes(app: &TestApp) -> Vec<u8> {
+pub fn raw_database_bytes(app: &TestApp) -> Vec<u8> {
     let mut bytes = Vec::new();
     for file in ["ace.db", "ace.db-wal"] {
         if let Ok(b) = std::fs::read(app.data_dir().join(file)) {
@@ -465,7 +465,7 @@ fn raw_database_bytes(app: &TestApp) -> Vec<u8> {
     bytes
 }
 
-fn holds(bytes: &[u8], needle: &str) -> bool {
+pub fn holds(bytes: &[u8], needle: &str) -> bool {
     bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
