@@ -2,7 +2,8 @@
 # Engagements end to end with the AWS CLI (issue 18): a partner creates an engagement with a
 # CustomerProject context, reads it, adds and updates contexts (a stale EngagementLastModifiedAt
 # exits 255 with ConflictException), pages through its engagements and members; another
-# partner gets ResourceNotFoundException (USE-4). Usage: tests/e2e/engagements.sh [path/to/ace]
+# partner gets ResourceNotFoundException (USE-4) until invited; it accepts and turns the shared
+# project into its own opportunity. Usage: tests/e2e/engagements.sh [path/to/ace]
 source "$(dirname "$0")/lib.sh" "${1:-target/debug/ace}"
 
 partner_user P-OTHER
@@ -56,11 +57,34 @@ check "list-engagements --context-types" test "$(echo "$with_contexts" | json 'l
 members=$(pcs list-engagement-members --catalog AWS --identifier "$id")
 check "list-engagement-members: the creator" test "$(echo "$members" | json 'd["EngagementMemberList"][0]["CompanyName"]')" = "P-ACME Cloud"
 
+acme_key=$AWS_ACCESS_KEY_ID acme_secret=$AWS_SECRET_ACCESS_KEY
+other_account=$("$ACE" partner show P-OTHER --json | json 'd["account_id"]')
 export AWS_ACCESS_KEY_ID=$other_key AWS_SECRET_ACCESS_KEY=$other_secret
 set +e
 other=$(pcs get-engagement --catalog AWS --identifier "$id" 2>&1)
 set -e
 check "another partner: ResourceNotFoundException" grep -q ResourceNotFoundException <<<"$other"
 check "another partner lists none" test "$(pcs list-engagements --catalog AWS | json 'len(d["EngagementSummaryList"])')" = 0
+
+# Partner to partner: P-ACME invites P-OTHER, which accepts and turns the shared project into
+# an opportunity of its own.
+export AWS_ACCESS_KEY_ID=$acme_key AWS_SECRET_ACCESS_KEY=$acme_secret
+invitation=$(pcs create-engagement-invitation --catalog AWS --client-token invite-1 --engagement-identifier "$id" \
+  --invitation "{\"Message\":\"Join our retail co-sell\",\"Receiver\":{\"Account\":{\"AwsAccountId\":\"$other_account\"}},\"Payload\":{\"OpportunityInvitation\":{\"Customer\":{\"CompanyName\":\"Example Corp\",\"CountryCode\":\"US\",\"Industry\":\"Retail\",\"WebsiteUrl\":\"https://example.com\"},\"Project\":{\"Title\":\"Data lake\",\"BusinessProblem\":\"Move the data warehouse to the cloud this year\",\"TargetCompletionDate\":\"2027-06-30\",\"ExpectedCustomerSpend\":[]},\"ReceiverResponsibilities\":[\"Services Partner\"]}}}" | json 'd["Id"]')
+check "create-engagement-invitation returns an engi- id" test "${invitation:0:5}" = engi-
+sent=$(pcs list-engagement-invitations --catalog AWS --participant-type SENDER)
+check "the sender lists it as SENDER" test "$(echo "$sent" | json 'd["EngagementInvitationSummaries"][0]["Id"]')" = "$invitation"
+export AWS_ACCESS_KEY_ID=$other_key AWS_SECRET_ACCESS_KEY=$other_secret
+received=$(pcs list-engagement-invitations --catalog AWS --participant-type RECEIVER)
+check "the receiver lists it, PENDING" test "$(echo "$received" | json 'd["EngagementInvitationSummaries"][0]["Status"]')" = PENDING
+pcs accept-engagement-invitation --catalog AWS --identifier "$invitation" >/dev/null
+check "accepted: the receiver reads the engagement" test "$(pcs get-engagement --catalog AWS --identifier "$id" | json 'd["MemberCount"]')" = 2
+task=$(pcs start-opportunity-from-engagement-task --catalog AWS --client-token to-opp --identifier "$id" --context-identifier 1)
+check "start-opportunity-from-engagement-task: COMPLETE" test "$(echo "$task" | json 'd["TaskStatus"]')" = COMPLETE
+opportunity=$(echo "$task" | json 'd["OpportunityId"]')
+check "the opportunity carries the context's customer" \
+  test "$(pcs get-opportunity --catalog AWS --identifier "$opportunity" | json 'd["Customer"]["Account"]["CompanyName"]')" = "Example Corp"
+tasks=$(pcs list-opportunity-from-engagement-tasks --catalog AWS --engagement-identifier "$id")
+check "list-opportunity-from-engagement-tasks lists it" test "$(echo "$tasks" | json 'd["TaskSummaries"][0]["OpportunityId"]')" = "$opportunity"
 
 finish "engagements e2e"

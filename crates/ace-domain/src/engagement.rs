@@ -496,6 +496,167 @@ impl Engagement {
     }
 }
 
+/// `InvitationStatus` of an invitation between partners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Rejected,
+    Expired,
+}
+
+impl InvitationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "PENDING",
+            InvitationStatus::Accepted => "ACCEPTED",
+            InvitationStatus::Rejected => "REJECTED",
+            InvitationStatus::Expired => "EXPIRED",
+        }
+    }
+}
+
+/// One side of an invitation between partners.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub partner_id: String,
+    pub account_id: String,
+    pub company_name: String,
+}
+
+/// An invitation from one partner to another into an engagement of the sender's (issue 18).
+/// Rejected and expired invitations stay readable by both with that status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerInvitation {
+    /// `engi-` and 13 base-36 characters, as the operator's invitations.
+    pub id: String,
+    pub catalog: Catalog,
+    pub engagement_id: String,
+    pub sender: Party,
+    pub receiver: Party,
+    /// The `Alias` the sender gave the receiver's account, if any.
+    pub receiver_alias: Option<String>,
+    pub message: String,
+    /// The member of the model's `Payload` union that is set, by name.
+    pub payload_type: String,
+    /// The `Payload` union as sent.
+    pub payload: Value,
+    pub status: InvitationStatus,
+    pub invited_at: Instant,
+    pub expires_at: Instant,
+    pub decided_at: Option<Instant>,
+    pub rejection_reason: Option<String>,
+    /// The receiver's opportunity made from it by StartEngagementByAcceptingInvitationTask.
+    #[serde(default)]
+    pub opportunity_id: Option<String>,
+    /// Optimistic concurrency: an invitation is decided once, whatever the node.
+    pub version: i64,
+}
+
+impl PartnerInvitation {
+    /// The status as of `now`: a pending invitation past its expiry has expired.
+    pub fn status_at(&self, now: Instant) -> InvitationStatus {
+        if self.status == InvitationStatus::Pending && now >= self.expires_at {
+            InvitationStatus::Expired
+        } else {
+            self.status
+        }
+    }
+
+    fn decide(&mut self, to: InvitationStatus, now: Instant) -> Result<(), EngagementError> {
+        match self.status_at(now) {
+            InvitationStatus::Pending => {
+                self.status = to;
+                self.decided_at = Some(now);
+                Ok(())
+            }
+            other => Err(EngagementError::Invalid(vec![FieldError::new(
+                "Identifier",
+                FieldErrorCode::InvalidResourceState,
+                format!("Identifier: invitation {} is {}, not PENDING", self.id, other.as_str()),
+            )])),
+        }
+    }
+
+    pub fn accept(&mut self, now: Instant) -> Result<(), EngagementError> {
+        self.decide(InvitationStatus::Accepted, now)
+    }
+
+    pub fn reject(&mut self, reason: Option<String>, now: Instant) -> Result<(), EngagementError> {
+        self.decide(InvitationStatus::Rejected, now)?;
+        self.rejection_reason = reason;
+        Ok(())
+    }
+}
+
+/// Who an invitation may go to: another partner, known by its account, still in the program
+/// (REM-1), not yet a member. `receiver` is the partner the account names, if any.
+pub fn check_receiver(
+    sender_account: &str,
+    receiver_account: &str,
+    receiver: Option<&crate::partner::PartnerProfile>,
+    already_member: bool,
+) -> Result<(), EngagementError> {
+    const FIELD: &str = "Invitation.Receiver.Account.AwsAccountId";
+    let refuse = |message: String| invalid(FIELD, FieldErrorCode::InvalidValue, format!("{FIELD}: {message}"));
+    if receiver_account == sender_account {
+        return Err(refuse("a partner does not invite itself".into()));
+    }
+    let Some(partner) = receiver else {
+        return Err(refuse(format!("no partner of the program has account {receiver_account}")));
+    };
+    if partner.removal.as_ref().is_some_and(|r| r.scope == crate::partner::RemovalScope::All) {
+        return Err(refuse(format!("account {receiver_account} was removed from the program (REM-1)")));
+    }
+    if already_member {
+        return Err(refuse(format!("account {receiver_account} is already a member of the engagement")));
+    }
+    Ok(())
+}
+
+/// SUB-5 over what an invitation shares: its message and the payload's free text.
+pub fn check_invitation_text(message: &str, payload: &Value) -> Result<(), EngagementError> {
+    let mut texts: Vec<(String, &str)> = vec![("Invitation.Message".into(), message)];
+    if let Some((kind, body)) = payload.as_object().and_then(|o| o.iter().next()) {
+        for path in [["Project", "Title"], ["Project", "BusinessProblem"], ["Interaction", "Usecase"]] {
+            if let Some(text) = body.get(path[0]).and_then(|v| v.get(path[1])).and_then(Value::as_str) {
+                texts.push((format!("Invitation.Payload.{kind}.{}.{}", path[0], path[1]), text));
+            }
+        }
+    }
+    let fields: Vec<FieldError> = texts
+        .into_iter()
+        .filter_map(|(name, text)| {
+            let found = pii::scan(text);
+            (!found.is_empty()).then(|| {
+                FieldError::new(
+                    name.clone(),
+                    FieldErrorCode::InvalidValue,
+                    format!("{name}: [SUB-5] remove personal or sensitive information ({}) before sharing it", describe(&found)),
+                )
+            })
+        })
+        .collect();
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(EngagementError::Invalid(fields))
+    }
+}
+
+/// The opportunity document an invitation's payload becomes when its receiver accepts it by
+/// task: its customer and project.
+pub fn opportunity_document_of_invitation(payload: &Value) -> serde_json::Map<String, Value> {
+    let (customer, project) = match payload.as_object().and_then(|o| o.iter().next()) {
+        Some((_, body)) => {
+            (body.get("Customer").cloned().unwrap_or(Value::Null), body.get("Project").cloned().unwrap_or(Value::Null))
+        }
+        None => (Value::Null, Value::Null),
+    };
+    opportunity_document_of(&serde_json::json!({"CustomerProject": {"Customer": customer, "Project": project}}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -665,6 +826,75 @@ mod tests {
         let mut e = e;
         let refused = e.update_context("1", e.modified, ContextType::Lead, json!({"Lead": {}}), "1", at(9_000));
         assert!(matches!(refused, Err(EngagementError::Invalid(ref f)) if f[0].code == FieldErrorCode::ActionNotPermitted));
+    }
+
+    fn invitation() -> PartnerInvitation {
+        let party = |p: &str| Party { partner_id: p.into(), account_id: format!("{p}-account"), company_name: p.into() };
+        PartnerInvitation {
+            id: "engi-0000000000001".into(),
+            catalog: Catalog::Aws,
+            engagement_id: "eng-00000000000001".into(),
+            sender: party("A"),
+            receiver: party("B"),
+            receiver_alias: None,
+            message: "Join us".into(),
+            payload_type: "OpportunityInvitation".into(),
+            payload: json!({"OpportunityInvitation": {}}),
+            status: InvitationStatus::Pending,
+            invited_at: at(0),
+            expires_at: at(10_000),
+            decided_at: None,
+            rejection_reason: None,
+            opportunity_id: None,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn an_invitation_is_decided_once_and_expires_unanswered() {
+        let mut i = invitation();
+        i.accept(at(5_000)).unwrap();
+        assert_eq!(i.status, InvitationStatus::Accepted);
+        assert!(matches!(i.reject(None, at(6_000)), Err(EngagementError::Invalid(_))), "decided once");
+        let mut late = invitation();
+        assert_eq!(late.status_at(at(10_000)), InvitationStatus::Expired);
+        assert!(late.accept(at(10_000)).is_err(), "an expired invitation cannot be accepted");
+        let mut rejected = invitation();
+        rejected.reject(Some("No capacity".into()), at(1)).unwrap();
+        assert_eq!(
+            (rejected.status_at(at(20_000)), rejected.rejection_reason.as_deref()),
+            (InvitationStatus::Rejected, Some("No capacity"))
+        );
+    }
+
+    #[test]
+    fn rem_1_an_invitation_goes_to_another_partner_still_in_the_program() {
+        let mut profile: crate::partner::PartnerProfile = serde_json::from_value(json!({
+            "id": "B", "name": "B Ltd", "path": "consulting", "tier": "select", "account_id": "222222222222", "timezone": "UTC"}))
+        .unwrap();
+        assert!(check_receiver("111111111111", "222222222222", Some(&profile), false).is_ok());
+        let field = |r: Result<(), EngagementError>| match r {
+            Err(EngagementError::Invalid(f)) => f[0].field_name.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field(check_receiver("111111111111", "111111111111", Some(&profile), false)),
+            "Invitation.Receiver.Account.AwsAccountId"
+        );
+        assert!(check_receiver("111111111111", "333333333333", None, false).is_err(), "an unknown account");
+        assert!(check_receiver("111111111111", "222222222222", Some(&profile), true).is_err(), "already a member");
+        profile.removal =
+            Some(crate::partner::Removal { scope: crate::partner::RemovalScope::All, reason: None, at: at(0), by: "op".into() });
+        assert!(check_receiver("111111111111", "222222222222", Some(&profile), false).is_err(), "removed from the program");
+    }
+
+    #[test]
+    fn sub_5_an_invitation_shares_no_personal_data() {
+        let payload =
+            json!({"OpportunityInvitation": {"Project": {"Title": "Lake", "BusinessProblem": "card 4111 1111 1111 1111"}}});
+        let Err(EngagementError::Invalid(fields)) = check_invitation_text("Join us", &payload) else { panic!("refused") };
+        assert_eq!(fields[0].field_name, "Invitation.Payload.OpportunityInvitation.Project.BusinessProblem");
+        assert!(check_invitation_text("Join us on the lake", &json!({"LeadInvitation": {}})).is_ok());
     }
 
     #[test]

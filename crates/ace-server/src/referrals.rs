@@ -36,6 +36,12 @@ pub fn new_id(prefix: &str, len: usize) -> String {
     format!("{prefix}{}", base36(&crate::crypto::random_bytes(len), len))
 }
 
+/// How long an invitation waits for an answer (the operator's setting; invitations between
+/// partners wait as long as referrals).
+pub async fn acceptance_days(state: &AppState) -> StoreResult<i64> {
+    setting_i64(state, ACCEPTANCE_DAYS_SETTING, ACCEPTANCE_DAYS_DEFAULT).await
+}
+
 pub fn invitation_arn(catalog: Catalog, id: &str) -> String {
     format!("arn:aws:partnercentral:{REGION}::catalog/{catalog}/engagement-invitation/{id}")
 }
@@ -148,7 +154,7 @@ pub async fn build(
     let now = state.now();
     let tz: chrono_tz::Tz = partner.timezone.parse().unwrap_or(chrono_tz::UTC);
     let holidays = calendar(state, partner.holiday_calendar.as_deref(), now.year()).await?;
-    let acceptance_days = setting_i64(state, ACCEPTANCE_DAYS_SETTING, ACCEPTANCE_DAYS_DEFAULT).await?;
+    let acceptance_days = acceptance_days(state).await?;
     let ids = ReferralIds { invitation: new_id("engi-", 13), engagement: new_id("eng-", 14) };
     let expires_at = now + TimeDelta::days(acceptance_days);
     let deadline = contact_deadline(now, tz, &holidays, CONTACT_BUSINESS_DAYS);

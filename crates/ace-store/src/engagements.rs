@@ -2,7 +2,7 @@
 //! engagement is one document; membership is its own table, so "the engagements I am a member
 //! of" is an index lookup and REM-1's "every membership of this partner ends" one statement.
 
-use ace_domain::engagement::{Engagement, Member};
+use ace_domain::engagement::{Engagement, Member, PartnerInvitation};
 use ace_domain::ids::Catalog;
 
 use crate::sql::{Database, Tx};
@@ -18,6 +18,11 @@ CREATE TABLE engagement_members (
     catalog TEXT NOT NULL, engagement_id TEXT NOT NULL, account_id TEXT NOT NULL, partner_id TEXT, joined_ms BIGINT NOT NULL,
     PRIMARY KEY (catalog, engagement_id, account_id));
 CREATE INDEX engagement_members_by_partner ON engagement_members (partner_id, catalog);
+CREATE TABLE partner_invitations (
+    id TEXT PRIMARY KEY, catalog TEXT NOT NULL, engagement_id TEXT NOT NULL, sender_partner_id TEXT NOT NULL,
+    receiver_partner_id TEXT NOT NULL, invited_ms BIGINT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX partner_invitations_by_sender ON partner_invitations (sender_partner_id, catalog, invited_ms);
+CREATE INDEX partner_invitations_by_receiver ON partner_invitations (receiver_partner_id, catalog, invited_ms);
 "#;
 
 /// The batch's engagement changes, inside its transaction.
@@ -73,6 +78,35 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResu
         )
         .await?;
     }
+    for i in &batch.insert_partner_invitations {
+        tx.exec(
+            "INSERT INTO partner_invitations (id, catalog, engagement_id, sender_partner_id, receiver_partner_id, invited_ms, version, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                i.id.as_str().into(),
+                i.catalog.as_str().into(),
+                i.engagement_id.as_str().into(),
+                i.sender.partner_id.as_str().into(),
+                i.receiver.partner_id.as_str().into(),
+                i.invited_at.timestamp_millis().into(),
+                i.version.into(),
+                to_json(i)?.into(),
+            ],
+        )
+        .await?;
+    }
+    for i in &batch.update_partner_invitations {
+        let next = PartnerInvitation { version: i.version + 1, ..i.clone() };
+        let n = tx
+            .exec(
+                "UPDATE partner_invitations SET version = $2, doc = $3 WHERE id = $1 AND version = $4",
+                &[i.id.as_str().into(), next.version.into(), to_json(&next)?.into(), i.version.into()],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!("invitation {} changed since it was read", i.id)));
+        }
+    }
     for partner_id in &batch.end_memberships_of {
         tx.exec("DELETE FROM engagement_members WHERE partner_id = $1", &[partner_id.as_str().into()]).await?;
     }
@@ -119,4 +153,26 @@ pub(crate) async fn members(db: &dyn Database, catalog: Catalog, engagement_id: 
             })
         })
         .collect()
+}
+
+pub(crate) async fn get_invitation(db: &dyn Database, id: &str) -> StoreResult<Option<PartnerInvitation>> {
+    let mut r = db.reader().await?;
+    let rows = r.query("SELECT doc FROM partner_invitations WHERE id = $1", &[id.into()]).await?;
+    rows.first().map(|row| from_json(&row.text(0)?)).transpose()
+}
+
+pub(crate) async fn list_invitations(
+    db: &dyn Database,
+    partner_id: &str,
+    catalog: Catalog,
+    sent: bool,
+) -> StoreResult<Vec<PartnerInvitation>> {
+    let mut r = db.reader().await?;
+    let sql = if sent {
+        "SELECT doc FROM partner_invitations WHERE sender_partner_id = $1 AND catalog = $2 ORDER BY invited_ms, id"
+    } else {
+        "SELECT doc FROM partner_invitations WHERE receiver_partner_id = $1 AND catalog = $2 ORDER BY invited_ms, id"
+    };
+    let rows = r.query(sql, &[partner_id.into(), catalog.as_str().into()]).await?;
+    rows.iter().map(|row| from_json(&row.text(0)?)).collect()
 }

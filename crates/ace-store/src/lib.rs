@@ -27,7 +27,7 @@ use thiserror::Error;
 use ace_domain::audit::{AuditEntry, StoredAuditEntry};
 use ace_domain::business_days::HolidayCalendar;
 use ace_domain::eligibility::EligibilityConfig;
-use ace_domain::engagement::{Engagement, Member};
+use ace_domain::engagement::{Engagement, Member, PartnerInvitation};
 use ace_domain::events::OutboxEvent;
 use ace_domain::identity::{CustomerIdentity, PipelineRecord};
 use ace_domain::ids::Catalog;
@@ -91,6 +91,10 @@ pub struct WriteBatch {
     pub insert_engagements: Vec<Engagement>,
     /// Each with the `ModifiedAt` (ms) it must still have: optimistic concurrency.
     pub update_engagements: Vec<(Engagement, i64)>,
+    /// Invitations between partners (issue 18).
+    pub insert_partner_invitations: Vec<PartnerInvitation>,
+    /// Each must still have its `version`: an invitation is decided once.
+    pub update_partner_invitations: Vec<PartnerInvitation>,
     /// New members; a member already there stays as it joined.
     pub add_engagement_members: Vec<Member>,
     /// REM-1: partners whose every membership ends.
@@ -199,6 +203,15 @@ pub trait Store: Send + Sync + 'static {
     async fn get_engagement(&self, catalog: Catalog, id: &str) -> StoreResult<Option<Engagement>>;
     /// The engagements `partner_id` is a member of, oldest first, each with its member count.
     async fn list_member_engagements(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<(Engagement, i64)>>;
+    /// An invitation between partners by id (the caller checks it is a party to it).
+    async fn get_partner_invitation(&self, id: &str) -> StoreResult<Option<PartnerInvitation>>;
+    /// The invitations `partner_id` sent (`sent`) or received, oldest first.
+    async fn list_partner_invitations(
+        &self,
+        partner_id: &str,
+        catalog: Catalog,
+        sent: bool,
+    ) -> StoreResult<Vec<PartnerInvitation>>;
     /// An engagement's members, in the order they joined.
     async fn list_engagement_members(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<Member>>;
     async fn get_task(&self, partner_id: &str, catalog: Catalog, id: &str) -> StoreResult<Option<TaskRecord>>;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use ace_domain::audit::{self, AuditEntry, StoredAuditEntry};
 use ace_domain::business_days::HolidayCalendar;
 use ace_domain::eligibility::EligibilityConfig;
-use ace_domain::engagement::{Engagement, Member};
+use ace_domain::engagement::{Engagement, Member, PartnerInvitation};
 use ace_domain::events::OutboxEvent;
 use ace_domain::identity::{name_prefix, CustomerIdentity, PipelineRecord};
 use ace_domain::ids::{opportunity_number, Catalog};
@@ -1465,6 +1465,19 @@ impl Store for SqlStore {
 
     async fn list_member_engagements(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<(Engagement, i64)>> {
         crate::engagements::list_of_member(self.db.as_ref(), partner_id, catalog).await
+    }
+
+    async fn get_partner_invitation(&self, id: &str) -> StoreResult<Option<PartnerInvitation>> {
+        crate::engagements::get_invitation(self.db.as_ref(), id).await
+    }
+
+    async fn list_partner_invitations(
+        &self,
+        partner_id: &str,
+        catalog: Catalog,
+        sent: bool,
+    ) -> StoreResult<Vec<PartnerInvitation>> {
+        crate::engagements::list_invitations(self.db.as_ref(), partner_id, catalog, sent).await
     }
 
     async fn list_engagement_members(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<Member>> {

@@ -101,3 +101,8 @@ pub async fn view(state: &AppState, engagement: &Engagement) -> Result<Engagemen
     };
     Ok(EngagementView { title, contexts, contact_of: referral.filter(referral_context_has_contact) })
 }
+
+/// The partner an AWS account id names, if any.
+pub async fn partner_by_account(state: &AppState, account_id: &str) -> Result<Option<PartnerProfile>, AppError> {
+    Ok(state.store.list_partners().await?.into_iter().find(|p| p.account_id == account_id))
+}

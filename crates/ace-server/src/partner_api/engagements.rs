@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use ace_domain::engagement::{
-    check_engagement_text, check_partner_context, engagement_arn, engagement_id, opportunity_document_of, ContextType,
-    Engagement, EngagementError, Member,
+    check_engagement_text, check_invitation_text, check_partner_context, check_receiver, engagement_arn, engagement_id,
+    opportunity_document_of, ContextType, Engagement, EngagementError, InvitationStatus, Member, PartnerInvitation, Party,
 };
+use ace_domain::events::partner_event;
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::{FieldError, FieldErrorCode};
 use ace_domain::opportunity::{check_tags, empty_related, merge_tags, Opportunity, Origin, ReviewState, Tag};
@@ -527,4 +528,105 @@ pub async fn list_opportunity_tasks(r: Request) -> ApiResult {
         tasks.reverse();
     }
     in_memory_page(&r, tasks, "TaskSummaries")
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateEngagementInvitationRequest {
+    engagement_identifier: String,
+    invitation: InvitationInput,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InvitationInput {
+    message: String,
+    receiver: ReceiverInput,
+    payload: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReceiverInput {
+    account: AccountReceiver,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AccountReceiver {
+    aws_account_id: String,
+    alias: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateEngagementInvitationResponse {
+    arn: String,
+    id: String,
+}
+
+/// Invites another partner into an engagement of the caller's (issue 18): to an account of the
+/// program, not the caller's own, not removed (REM-1), not a member yet; what it shares screened
+/// (SUB-5). The receiver is told through its event feed. Idempotent by ClientToken.
+pub async fn create_invitation(r: Request) -> ApiResult {
+    crate::governance::refuse_if_terminated(&r.state, "new engagements").await?;
+    if let Some(previous) = replayed(&r).await? {
+        return Ok(Output::Json(previous));
+    }
+    let input: CreateEngagementInvitationRequest = r.parse()?;
+    let (engagement, members) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.engagement_identifier).await?;
+    let account = input.invitation.receiver.account.aws_account_id;
+    let receiver = crate::app::engagements::partner_by_account(&r.state, &account).await?;
+    let already_member = members.iter().any(|m| m.account_id == account);
+    check_receiver(&r.caller.partner.account_id, &account, receiver.as_ref(), already_member)
+        .map_err(|e| refused(e, &engagement.id))?;
+    let receiver = receiver.ok_or_else(|| ApiError::Internal("check_receiver passed an unknown account".into()))?;
+    check_invitation_text(&input.invitation.message, &input.invitation.payload).map_err(|e| refused(e, &engagement.id))?;
+    let payload_type = input.invitation.payload.as_object().and_then(|o| o.keys().next().cloned()).unwrap_or_default();
+    let pending = r.state.store.list_partner_invitations(&r.caller.partner.id, r.catalog, true).await?;
+    let now = r.state.now();
+    if pending.iter().any(|i| {
+        i.engagement_id == engagement.id && i.receiver.account_id == account && i.status_at(now) == InvitationStatus::Pending
+    }) {
+        return Err(ApiError::Conflict(format!("account {account} already has a pending invitation to {}", engagement.id)));
+    }
+    let days = crate::referrals::acceptance_days(&r.state).await?;
+    let invitation = PartnerInvitation {
+        id: crate::referrals::new_id("engi-", 13),
+        catalog: r.catalog,
+        engagement_id: engagement.id.clone(),
+        sender: Party {
+            partner_id: r.caller.partner.id.clone(),
+            account_id: r.caller.partner.account_id.clone(),
+            company_name: r.caller.partner.name.clone(),
+        },
+        receiver: Party { partner_id: receiver.id.clone(), account_id: account, company_name: receiver.name.clone() },
+        receiver_alias: input.invitation.receiver.account.alias,
+        message: input.invitation.message,
+        payload_type,
+        payload: input.invitation.payload,
+        status: InvitationStatus::Pending,
+        invited_at: now,
+        expires_at: now + chrono::TimeDelta::days(days),
+        decided_at: None,
+        rejection_reason: None,
+        opportunity_id: None,
+        version: 1,
+    };
+    let event = partner_event(
+        "Engagement Invitation Created",
+        r.state.new_event_id(),
+        &receiver.id,
+        &receiver.account_id,
+        json!({"catalog": r.catalog.as_str(), "engagementInvitationId": invitation.id, "engagementId": engagement.id,
+               "senderAccountId": invitation.sender.account_id, "payloadType": invitation.payload_type}),
+        now,
+    );
+    let response = serde_json::to_value(CreateEngagementInvitationResponse {
+        arn: crate::referrals::invitation_arn(r.catalog, &invitation.id),
+        id: invitation.id.clone(),
+    })
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let batch = WriteBatch { insert_partner_invitations: vec![invitation], events: vec![event], ..Default::default() };
+    commit_once(&r, batch, response).await
 }

@@ -1,5 +1,6 @@
 //! Engagement invitations: how a partner receives the operator's referrals through the Selling
-//! API (digest §3.3). Rejected, expired and revoked invitations are gone: not found.
+//! API (digest §3.3) — rejected, expired and revoked referrals are gone: not found — and, through
+//! `peer_invitations`, the invitations partners send each other (issue 18).
 
 use serde_json::{json, Map, Value};
 
@@ -13,7 +14,7 @@ use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBa
 
 use super::opportunities::{event, idempotency_key, replay, request_hash};
 use super::tasks::current_task;
-use super::{in_memory_page, ApiResult, Output, Request};
+use super::{in_memory_page, peer_invitations, ApiResult, Output, Request};
 use crate::error::ApiError;
 use crate::referrals::invitation_view;
 
@@ -70,7 +71,7 @@ fn matches(r: &Request, member: &str, value: &str) -> bool {
 
 pub async fn list(r: Request) -> ApiResult {
     let account = r.caller.partner.account_id.clone();
-    // Referrals are sent by the operator: the partner is only ever the receiver.
+    // Referrals are sent by the operator: for them the partner is only ever the receiver.
     let receiver = r.str("ParticipantType") == Some("RECEIVER");
     let mut items: Vec<Value> = if receiver {
         r.state
@@ -86,6 +87,19 @@ pub async fn list(r: Request) -> ApiResult {
     } else {
         Vec::new()
     };
+    // Invitations between partners, sent or received (issue 18).
+    for v in peer_invitations::list_views(&r, !receiver).await? {
+        let field = |name: &str| v[name].as_str().unwrap_or_default().to_string();
+        if matches(&r, "Status", &field("Status"))
+            && matches(&r, "PayloadType", &field("PayloadType"))
+            && matches(&r, "EngagementIdentifier", &field("EngagementId"))
+            && matches(&r, "SenderAwsAccountId", &field("SenderAwsAccountId"))
+        {
+            items.push(Model::get().project("EngagementInvitationSummary", &v));
+        }
+    }
+    // By InvitationDate (the one sort the model offers); timestamps in one format sort as text.
+    items.sort_by(|a, b| a["InvitationDate"].as_str().cmp(&b["InvitationDate"].as_str()));
     if r.input.get("Sort").and_then(|s| s.get("SortOrder")).and_then(Value::as_str) == Some("DESCENDING") {
         items.reverse();
     }
@@ -93,6 +107,9 @@ pub async fn list(r: Request) -> ApiResult {
 }
 
 pub async fn get(r: Request) -> ApiResult {
+    if let Some(i) = peer_invitations::find(&r, invitation_id(r.required("Identifier"))).await? {
+        return peer_invitations::get(&r, &i).await;
+    }
     let referral = load(&r, r.required("Identifier")).await?;
     Ok(Output::Json(
         Model::get().project("GetEngagementInvitationResponse", &invitation_view(&referral, &r.caller.partner.account_id)),
@@ -101,6 +118,9 @@ pub async fn get(r: Request) -> ApiResult {
 
 pub async fn accept(r: Request) -> ApiResult {
     crate::governance::refuse_if_terminated(&r.state, "new engagements").await?;
+    if let Some(i) = peer_invitations::find(&r, invitation_id(r.required("Identifier"))).await? {
+        return peer_invitations::accept(&r, i).await;
+    }
     let mut referral = load(&r, r.required("Identifier")).await?;
     referral.accept(r.state.now()).map_err(|e| ApiError::Conflict(e.to_string()))?;
     let member = joins(&r, &referral);
@@ -109,6 +129,9 @@ pub async fn accept(r: Request) -> ApiResult {
 }
 
 pub async fn reject(r: Request) -> ApiResult {
+    if let Some(i) = peer_invitations::find(&r, invitation_id(r.required("Identifier"))).await? {
+        return peer_invitations::reject(&r, i, r.str("RejectionReason").map(str::to_string)).await;
+    }
     let mut referral = load(&r, r.required("Identifier")).await?;
     referral.reject(r.str("RejectionReason").map(str::to_string), r.state.now()).map_err(|e| match e {
         ace_domain::referral::ReferralError::ReasonRequired => {
@@ -184,6 +207,9 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     let hash = request_hash(&r.input);
     if let Some(existing) = r.state.store.get_idempotency(&key).await? {
         return current_task(&r, &replay(&existing, &hash)?).await;
+    }
+    if let Some(i) = peer_invitations::find(&r, invitation_id(r.required("Identifier"))).await? {
+        return peer_invitations::start_by_accepting(&r, i, key, hash, ACCEPT_TASK_KIND).await;
     }
     let mut referral = load(&r, r.required("Identifier")).await?;
     let now = r.state.now();

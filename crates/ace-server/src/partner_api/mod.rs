@@ -10,6 +10,7 @@ mod extensions;
 mod feed;
 mod invitations;
 mod opportunities;
+mod peer_invitations;
 pub mod prescreen;
 mod program;
 mod referral_obligations;

@@ -112,6 +112,7 @@ registry! {
     Selling ListEngagementMembers Read => engagements::list_members;
     Selling CreateEngagementContext Write => engagements::create_context;
     Selling UpdateEngagementContext Write => engagements::update_context;
+    Selling CreateEngagementInvitation Write => engagements::create_invitation;
     Selling StartOpportunityFromEngagementTask Write => engagements::start_opportunity_task;
     Selling ListOpportunityFromEngagementTasks Read => engagements::list_opportunity_tasks;
     Selling ListEngagementInvitations Read => invitations::list;

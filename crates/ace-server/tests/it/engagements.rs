@@ -470,3 +470,172 @@ async fn ref_3_rem_2_an_uncontacted_lead_is_revoked_with_its_engagement_context_
         assert!(!crate::referrals::holds(&bytes, secret), "{secret} is still in the database files");
     }
 }
+
+fn opportunity_invitation(receiver: &str, problem: &str) -> pcs::types::Invitation {
+    use pcs::types::{
+        AccountReceiver, ExpectedCustomerSpend, Invitation, OpportunityInvitationPayload, Payload, PaymentFrequency,
+        ProjectDetails, Receiver, ReceiverResponsibility,
+    };
+    let customer = EngagementCustomer::builder()
+        .company_name("Example Corp")
+        .country_code(CountryCode::Us)
+        .industry(Industry::Retail)
+        .website_url("https://example.com")
+        .build()
+        .unwrap();
+    let project = ProjectDetails::builder()
+        .title("Data lake")
+        .business_problem(problem)
+        .target_completion_date("2027-06-30")
+        .expected_customer_spend(
+            ExpectedCustomerSpend::builder()
+                .amount("5000")
+                .currency_code(pcs::types::CurrencyCode::Usd)
+                .frequency(PaymentFrequency::Monthly)
+                .target_company("Example Corp")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let payload = OpportunityInvitationPayload::builder()
+        .customer(customer)
+        .project(project)
+        .receiver_responsibilities(ReceiverResponsibility::ServicesPartner)
+        .build()
+        .unwrap();
+    Invitation::builder()
+        .message("Join our retail co-sell")
+        .receiver(Receiver::Account(AccountReceiver::builder().aws_account_id(receiver).alias("Partner B").build().unwrap()))
+        .payload(Payload::OpportunityInvitation(payload))
+        .build()
+        .unwrap()
+}
+
+/// Partner-to-partner co-selling (issue 18): A invites B into its engagement; B accepts and is a
+/// member; both list the members; C gets not found everywhere (USE-4); a rejected invitation
+/// stays readable with its status; A removed from the program leaves it (REM-1).
+#[tokio::test]
+async fn use_4_rem_1_a_partner_invites_another_who_accepts_and_a_third_sees_nothing() {
+    let app = TestApp::start().await;
+    let a = app.client(&app.partner("P-A").await);
+    let b = app.client(&app.partner("P-B").await);
+    let c = app.client(&app.partner("P-C").await);
+    let (account_a, account_b, account_c) =
+        (app.account_id("P-A").await, app.account_id("P-B").await, app.account_id("P-C").await);
+    let engagement = create(&a, "AWS", "co-sell").await;
+
+    let invite = |receiver: &str, token: &str| {
+        a.create_engagement_invitation()
+            .catalog("AWS")
+            .client_token(token)
+            .engagement_identifier(&engagement)
+            .invitation(opportunity_invitation(receiver, "Move the data warehouse to the cloud this year"))
+            .send()
+    };
+    let sent = invite(&account_b, "to-b").await.unwrap();
+    let invitation = sent.id().to_string();
+    assert!(invitation.starts_with("engi-"), "{invitation}");
+    assert_eq!(invite(&account_b, "to-b").await.unwrap().id(), invitation, "idempotent by ClientToken");
+    let e = invite(&account_b, "to-b-again").await.unwrap_err();
+    assert_eq!(code(&e), "ConflictException", "one pending invitation per receiver");
+    for (receiver, why) in [(account_a.as_str(), "itself"), ("999999999999", "an unknown account")] {
+        let e = invite(receiver, &format!("bad-{why}")).await.unwrap_err();
+        assert_eq!(code(&e), "ValidationException", "{why}");
+        assert!(format!("{e:?}").contains("Invitation.Receiver.Account.AwsAccountId"), "{why}: {e:?}");
+    }
+
+    let received = b
+        .list_engagement_invitations()
+        .catalog("AWS")
+        .participant_type(pcs::types::ParticipantType::Receiver)
+        .send()
+        .await
+        .unwrap();
+    let summary = &received.engagement_invitation_summaries()[0];
+    assert_eq!((summary.id(), summary.sender_aws_account_id()), (invitation.as_str(), Some(account_a.as_str())));
+    assert_eq!(summary.status(), Some(&pcs::types::InvitationStatus::Pending));
+    let sent_list = a
+        .list_engagement_invitations()
+        .catalog("AWS")
+        .participant_type(pcs::types::ParticipantType::Sender)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent_list.engagement_invitation_summaries()[0].id(), invitation);
+    assert_eq!(sent_list.engagement_invitation_summaries()[0].participant_type(), Some(&pcs::types::ParticipantType::Sender));
+    let e = b.get_engagement().catalog("AWS").identifier(&engagement).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException", "not a member before accepting");
+    let e = a.accept_engagement_invitation().catalog("AWS").identifier(&invitation).send().await.unwrap_err();
+    assert_eq!(code(&e), "ValidationException", "the sender does not answer its own invitation");
+
+    b.accept_engagement_invitation().catalog("AWS").identifier(&invitation).send().await.unwrap();
+    let got = b.get_engagement().catalog("AWS").identifier(&engagement).send().await.unwrap();
+    assert_eq!(got.member_count(), Some(2));
+    for client in [&a, &b] {
+        let members = client.list_engagement_members().catalog("AWS").identifier(&engagement).send().await.unwrap();
+        let mut accounts: Vec<_> = members.engagement_member_list().iter().filter_map(|m| m.account_id()).collect();
+        accounts.sort();
+        let mut expected = vec![account_a.as_str(), account_b.as_str()];
+        expected.sort();
+        assert_eq!(accounts, expected);
+    }
+    let e = invite(&account_b, "to-b-member").await.unwrap_err();
+    assert_eq!(code(&e), "ValidationException", "already a member");
+    let task = b
+        .start_engagement_by_accepting_invitation_task()
+        .catalog("AWS")
+        .client_token("opp")
+        .identifier(&invitation)
+        .send()
+        .await
+        .unwrap();
+    let opportunity = b.get_opportunity().catalog("AWS").identifier(task.opportunity_id().unwrap()).send().await.unwrap();
+    assert_eq!(opportunity.customer().unwrap().account().unwrap().company_name(), "Example Corp");
+
+    // C: nothing of it exists.
+    let e = c.get_engagement().catalog("AWS").identifier(&engagement).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    let e = c.get_engagement_invitation().catalog("AWS").identifier(&invitation).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    let e = c.list_engagement_members().catalog("AWS").identifier(&engagement).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    let e = c
+        .create_engagement_invitation()
+        .catalog("AWS")
+        .client_token("c")
+        .engagement_identifier(&engagement)
+        .invitation(opportunity_invitation(&account_c, "C invites itself into another's engagement"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+
+    // A rejected invitation stays readable by both, with its status and reason.
+    let to_c = invite(&account_c, "to-c").await.unwrap().id().to_string();
+    c.reject_engagement_invitation().catalog("AWS").identifier(&to_c).rejection_reason("No capacity").send().await.unwrap();
+    for client in [&a, &c] {
+        let got = client.get_engagement_invitation().catalog("AWS").identifier(&to_c).send().await.unwrap();
+        assert_eq!(got.status(), Some(&pcs::types::InvitationStatus::Rejected));
+        assert_eq!(got.rejection_reason(), Some("No capacity"));
+    }
+    let e = c.get_engagement().catalog("AWS").identifier(&engagement).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException", "rejecting does not join");
+
+    // REM-1: A leaves every engagement; B stays.
+    app.operator("POST", "/partners/P-A/remove", json!({"scope": "all"})).await;
+    let members = b.list_engagement_members().catalog("AWS").identifier(&engagement).send().await.unwrap();
+    let accounts: Vec<_> = members.engagement_member_list().iter().filter_map(|m| m.account_id()).collect();
+    assert_eq!(accounts, vec![account_b.as_str()]);
+    // And cannot be invited while removed.
+    let again = b
+        .create_engagement_invitation()
+        .catalog("AWS")
+        .client_token("back")
+        .engagement_identifier(&engagement)
+        .invitation(opportunity_invitation(&account_a, "Inviting a removed partner back in"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&again), "ValidationException");
+}

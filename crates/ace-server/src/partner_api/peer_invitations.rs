@@ -1,0 +1,178 @@
+//! Invitations between partners (issue 18), behind the same operations as the operator's
+//! referrals (`invitations.rs` asks here first): the sender and the receiver both read one,
+//! anyone else gets not found (USE-4); only the receiver answers it; accepting makes it a member
+//! of the engagement; rejected and expired invitations stay readable with that status.
+
+use serde_json::{json, Value};
+
+use ace_domain::engagement::{opportunity_document_of_invitation, EngagementError, Member, PartnerInvitation};
+use ace_domain::ids::{opportunity_id, task_arn};
+use ace_domain::model::{FieldError, FieldErrorCode, Model};
+use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewState};
+use ace_domain::time::format_timestamp;
+use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
+
+use super::opportunities::{event, replay};
+use super::tasks::current_task;
+use super::{ApiResult, Output, Request};
+use crate::error::ApiError;
+use crate::referrals::invitation_arn;
+
+/// The invitation `id` names, if the caller sent or received it in the request's catalog.
+pub async fn find(r: &Request, id: &str) -> Result<Option<PartnerInvitation>, ApiError> {
+    let me = &r.caller.partner.id;
+    Ok(r.state
+        .store
+        .get_partner_invitation(id)
+        .await?
+        .filter(|i| i.catalog == r.catalog && (&i.sender.partner_id == me || &i.receiver.partner_id == me)))
+}
+
+/// The invitation as the Selling API shows it to the caller.
+pub async fn view(r: &Request, i: &PartnerInvitation) -> Result<Value, ApiError> {
+    let engagement = r.state.store.get_engagement(i.catalog, &i.engagement_id).await?;
+    let participant = if i.sender.partner_id == r.caller.partner.id { "SENDER" } else { "RECEIVER" };
+    let mut receiver = json!({"AwsAccountId": i.receiver.account_id});
+    if let Some(alias) = &i.receiver_alias {
+        receiver["Alias"] = json!(alias);
+    }
+    let mut v = json!({
+        "Id": i.id, "Arn": invitation_arn(i.catalog, &i.id), "Catalog": i.catalog.as_str(), "EngagementId": i.engagement_id,
+        "EngagementTitle": engagement.as_ref().map(|e| e.title.clone()).unwrap_or_default(),
+        "EngagementDescription": engagement.as_ref().map(|e| e.description.clone()).unwrap_or_default(),
+        "InvitationDate": format_timestamp(i.invited_at), "ExpirationDate": format_timestamp(i.expires_at),
+        "Status": i.status_at(r.state.now()).as_str(), "PayloadType": i.payload_type, "Payload": i.payload,
+        "SenderAwsAccountId": i.sender.account_id, "SenderCompanyName": i.sender.company_name,
+        "ParticipantType": participant, "Receiver": {"Account": receiver}, "InvitationMessage": i.message,
+    });
+    if let Some(reason) = &i.rejection_reason {
+        v["RejectionReason"] = json!(reason);
+    }
+    Ok(v)
+}
+
+/// The invitations the caller sent (`sent`) or received.
+pub async fn list_views(r: &Request, sent: bool) -> Result<Vec<Value>, ApiError> {
+    let mut views = Vec::new();
+    for i in r.state.store.list_partner_invitations(&r.caller.partner.id, r.catalog, sent).await? {
+        views.push(view(r, &i).await?);
+    }
+    Ok(views)
+}
+
+pub async fn get(r: &Request, i: &PartnerInvitation) -> ApiResult {
+    Ok(Output::Json(Model::get().project("GetEngagementInvitationResponse", &view(r, i).await?)))
+}
+
+fn receiver_only(r: &Request, i: &PartnerInvitation) -> Result<(), ApiError> {
+    if i.receiver.partner_id == r.caller.partner.id {
+        return Ok(());
+    }
+    Err(ApiError::business_validation(vec![FieldError::new(
+        "Identifier",
+        FieldErrorCode::ActionNotPermitted,
+        format!("Identifier: invitation {} is answered by its receiver, account {}", i.id, i.receiver.account_id),
+    )]))
+}
+
+fn refused(e: EngagementError) -> ApiError {
+    ApiError::Conflict(e.to_string())
+}
+
+fn joins(i: &PartnerInvitation, now: ace_domain::time::Instant) -> Member {
+    Member {
+        catalog: i.catalog,
+        engagement_id: i.engagement_id.clone(),
+        account_id: i.receiver.account_id.clone(),
+        partner_id: Some(i.receiver.partner_id.clone()),
+        joined: now,
+    }
+}
+
+async fn save(r: &Request, batch: WriteBatch) -> Result<BatchOutcome, ApiError> {
+    r.commit(batch).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::Conflict("The invitation changed meanwhile; get it again.".into()),
+        other => other.into(),
+    })
+}
+
+pub async fn accept(r: &Request, mut i: PartnerInvitation) -> ApiResult {
+    receiver_only(r, &i)?;
+    let now = r.state.now();
+    i.accept(now).map_err(refused)?;
+    let member = joins(&i, now);
+    save(r, WriteBatch { update_partner_invitations: vec![i], add_engagement_members: vec![member], ..Default::default() })
+        .await?;
+    Ok(Output::Empty)
+}
+
+pub async fn reject(r: &Request, mut i: PartnerInvitation, reason: Option<String>) -> ApiResult {
+    receiver_only(r, &i)?;
+    i.reject(reason, r.state.now()).map_err(refused)?;
+    save(r, WriteBatch { update_partner_invitations: vec![i], ..Default::default() }).await?;
+    Ok(Output::Empty)
+}
+
+/// Accepts the invitation (if still pending) and makes the receiver's opportunity from its
+/// payload's customer and project, once.
+pub async fn start_by_accepting(
+    r: &Request,
+    mut i: PartnerInvitation,
+    key: IdempotencyKey,
+    hash: String,
+    task_kind: &str,
+) -> ApiResult {
+    receiver_only(r, &i)?;
+    let now = r.state.now();
+    let mut batch = WriteBatch::default();
+    if i.status_at(now) != ace_domain::engagement::InvitationStatus::Accepted {
+        i.accept(now).map_err(refused)?;
+        batch.add_engagement_members.push(joins(&i, now));
+    }
+    if i.opportunity_id.is_some() {
+        return Err(ApiError::Conflict(format!("invitation {} was already turned into an opportunity", i.id)));
+    }
+    let number = r.state.next_opportunity_number().await?;
+    let opportunity = Opportunity {
+        catalog: i.catalog,
+        id: opportunity_id(number),
+        partner_id: r.caller.partner.id.clone(),
+        document: opportunity_document_of_invitation(&i.payload),
+        origin: Origin::PartnerReferral,
+        created: now,
+        last_modified: now,
+        related: empty_related(),
+        tags: vec![],
+        submission: None,
+        approved_at: None,
+        review: ReviewState::default(),
+        referral_id: None,
+    };
+    i.opportunity_id = Some(opportunity.id.clone());
+    let task_id = crate::referrals::new_id("task-", 13);
+    let summary = json!({
+        "TaskId": task_id, "TaskArn": task_arn(r.catalog, task_kind, &task_id), "StartTime": format_timestamp(now),
+        "TaskStatus": "COMPLETE", "OpportunityId": opportunity.id, "EngagementInvitationId": i.id,
+    });
+    batch.idempotency = Some(IdempotencyRecord {
+        key,
+        request_hash: hash.clone(),
+        response: json!({"TaskId": task_id}),
+        created_ms: now.timestamp_millis(),
+    });
+    batch.events.push(event(&r.state, "Opportunity Created", &opportunity, &r.caller.partner.account_id, now));
+    batch.put_tasks.push(TaskRecord {
+        catalog: r.catalog,
+        id: task_id,
+        partner_id: r.caller.partner.id.clone(),
+        opportunity_id: opportunity.id.clone(),
+        start_ms: now.timestamp_millis(),
+        summary: summary.clone(),
+    });
+    batch.insert_opportunities.push(opportunity);
+    batch.update_partner_invitations.push(i);
+    match save(r, batch).await? {
+        BatchOutcome::Committed => Ok(Output::Json(summary)),
+        BatchOutcome::Replayed(existing) => current_task(r, &replay(&existing, &hash)?).await,
+    }
+}
