@@ -3,6 +3,7 @@
 mod bench;
 mod client;
 mod eligibility;
+mod engagement;
 mod governance;
 mod harness;
 mod referral;
@@ -79,6 +80,9 @@ enum Command {
     /// Further requirements the operator defines per segment (ELIG-2.x (e)).
     #[command(subcommand)]
     Requirement(eligibility::RequirementCommand),
+    /// Engagements (the operator's side of every one) and engagement groups.
+    #[command(subcommand)]
+    Engagement(engagement::EngagementCommand),
     /// Customer Engagement Referrals (REF-1 … REF-5).
     #[command(subcommand)]
     Referral(referral::ReferralCommand),
@@ -486,6 +490,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Eligibility(a) => eligibility::eligibility(a, Client::new(cli.connection)?).await,
         Command::EligibilityConfig(a) => eligibility::config(a, Client::new(cli.connection)?).await,
         Command::Requirement(c) => eligibility::requirement(c, Client::new(cli.connection)?).await,
+        Command::Engagement(c) => engagement::engagement(c, Client::new(cli.connection)?).await,
         Command::Referral(c) => referral::referral(c, Client::new(cli.connection)?).await,
         Command::Suppression(c) => referral::suppression(c, Client::new(cli.connection)?).await,
         Command::Calendar(c) => referral::calendar(c, Client::new(cli.connection)?).await,

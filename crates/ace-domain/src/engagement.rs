@@ -657,6 +657,76 @@ pub fn opportunity_document_of_invitation(payload: &Value) -> serde_json::Map<St
     opportunity_document_of(&serde_json::json!({"CustomerProject": {"Customer": customer, "Project": project}}))
 }
 
+/// An engagement group (issue 18): the operator's named slice of engagements by their
+/// customer's industry and country, which partners list (`ListEngagementGroups`) and search in
+/// (`SearchEngagements` with `GroupId`). An empty list of industries or countries means any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngagementGroup {
+    /// `eng-grp-` and 14 base-36 characters.
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub industries: Vec<String>,
+    #[serde(default)]
+    pub countries: Vec<String>,
+    pub updated: Instant,
+}
+
+impl EngagementGroup {
+    /// A group as the operator defines it: the id in the model's pattern, a name of 1 to 255
+    /// characters, a description of at most 2,048, industries of the model's enum, ISO country
+    /// codes. The message names the flag to fix.
+    pub fn new(
+        id: &str,
+        name: &str,
+        description: Option<String>,
+        industries: Vec<String>,
+        countries: Vec<String>,
+        now: Instant,
+    ) -> Result<EngagementGroup, String> {
+        let id_ok = id
+            .strip_prefix("eng-grp-")
+            .is_some_and(|rest| rest.len() == 14 && rest.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()));
+        if !id_ok {
+            return Err(format!("--id {id:?}: an engagement group id is eng-grp- and 14 digits or lower-case letters"));
+        }
+        if name.trim().is_empty() || name.chars().count() > 255 {
+            return Err("--name: 1 to 255 characters".into());
+        }
+        if description.as_ref().is_some_and(|d| d.is_empty() || d.chars().count() > 2048) {
+            return Err("--description: 1 to 2,048 characters".into());
+        }
+        let model = crate::model::Model::get();
+        let known = |shape: &str, value: &str| model.enum_values(shape).is_some_and(|values| values.iter().any(|v| v == value));
+        if let Some(bad) = industries.iter().find(|i| !known("Industry", i)) {
+            return Err(format!("--industry {bad:?} is not one of the Selling API's industries (e.g. Retail, Healthcare)"));
+        }
+        if let Some(bad) = countries.iter().find(|c| !known("CountryCode", c)) {
+            return Err(format!("--country {bad:?} is not an ISO 3166 country code the Selling API knows (e.g. US, DE)"));
+        }
+        Ok(EngagementGroup { id: id.into(), name: name.into(), description, industries, countries, updated: now })
+    }
+
+    /// Whether an engagement with these (rendered) contexts is in the group: its customer's
+    /// industry and country, read from the first context that names a customer.
+    pub fn includes(&self, contexts: &[Context]) -> bool {
+        let customer = contexts.iter().find_map(|c| {
+            let body = c.payload.get(c.kind.as_str())?;
+            body.get("Customer")
+        });
+        let Some(customer) = customer else { return self.industries.is_empty() && self.countries.is_empty() };
+        let industry = customer.get("Industry").and_then(Value::as_str);
+        let country = customer
+            .get("CountryCode")
+            .or_else(|| customer.get("Address").and_then(|a| a.get("CountryCode")))
+            .and_then(Value::as_str);
+        (self.industries.is_empty() || industry.is_some_and(|i| self.industries.iter().any(|x| x == i)))
+            && (self.countries.is_empty() || country.is_some_and(|c| self.countries.iter().any(|x| x == c)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -895,6 +965,30 @@ mod tests {
         let Err(EngagementError::Invalid(fields)) = check_invitation_text("Join us", &payload) else { panic!("refused") };
         assert_eq!(fields[0].field_name, "Invitation.Payload.OpportunityInvitation.Project.BusinessProblem");
         assert!(check_invitation_text("Join us on the lake", &json!({"LeadInvitation": {}})).is_ok());
+    }
+
+    #[test]
+    fn an_engagement_group_is_checked_and_includes_by_industry_and_country() {
+        let group =
+            EngagementGroup::new("eng-grp-retailus000001", "Retail US", None, vec!["Retail".into()], vec!["US".into()], at(0))
+                .unwrap();
+        let retail_us = Context { id: "1".into(), kind: ContextType::CustomerProject, payload: project("x") };
+        assert!(group.includes(std::slice::from_ref(&retail_us)));
+        let mut de = retail_us.clone();
+        de.payload["CustomerProject"]["Customer"]["CountryCode"] = json!("DE");
+        assert!(!group.includes(&[de]));
+        assert!(!group.includes(&[]), "no customer, not in a group that asks for one");
+        for (id, name, industry, country) in [
+            ("grp-1", "x", "Retail", "US"),
+            ("eng-grp-retailus000001", "", "Retail", "US"),
+            ("eng-grp-retailus000001", "x", "Shoes", "US"),
+            ("eng-grp-retailus000001", "x", "Retail", "XX"),
+        ] {
+            assert!(
+                EngagementGroup::new(id, name, None, vec![industry.into()], vec![country.into()], at(0)).is_err(),
+                "{id} {name}"
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod business_days;
 pub mod eligibility;
 pub mod engagement;
+pub mod engagement_search;
 pub mod events;
 pub mod identity;
 pub mod ids;

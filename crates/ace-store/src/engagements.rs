@@ -176,3 +176,30 @@ pub(crate) async fn list_invitations(
     let rows = r.query(sql, &[partner_id.into(), catalog.as_str().into()]).await?;
     rows.iter().map(|row| from_json(&row.text(0)?)).collect()
 }
+
+pub(crate) async fn list_all(db: &dyn Database, catalog: Catalog) -> StoreResult<Vec<(Engagement, i64)>> {
+    let mut r = db.reader().await?;
+    let rows = r
+        .query(
+            "SELECT e.doc, (SELECT COUNT(*) FROM engagement_members c WHERE c.catalog = e.catalog AND c.engagement_id = e.id) \
+             FROM engagements e WHERE e.catalog = $1 ORDER BY e.created_ms, e.id",
+            &[catalog.as_str().into()],
+        )
+        .await?;
+    rows.iter().map(|row| Ok((from_json(&row.text(0)?)?, row.int(1)?))).collect()
+}
+
+pub(crate) async fn invitations_of(
+    db: &dyn Database,
+    catalog: Catalog,
+    engagement_id: &str,
+) -> StoreResult<Vec<PartnerInvitation>> {
+    let mut r = db.reader().await?;
+    let rows = r
+        .query(
+            "SELECT doc FROM partner_invitations WHERE catalog = $1 AND engagement_id = $2 ORDER BY invited_ms, id",
+            &[catalog.as_str().into(), engagement_id.into()],
+        )
+        .await?;
+    rows.iter().map(|row| from_json(&row.text(0)?)).collect()
+}

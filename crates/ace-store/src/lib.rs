@@ -203,6 +203,10 @@ pub trait Store: Send + Sync + 'static {
     async fn get_engagement(&self, catalog: Catalog, id: &str) -> StoreResult<Option<Engagement>>;
     /// The engagements `partner_id` is a member of, oldest first, each with its member count.
     async fn list_member_engagements(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<(Engagement, i64)>>;
+    /// Every engagement of a catalog, oldest first, each with its member count (the operator's view).
+    async fn list_engagements(&self, catalog: Catalog) -> StoreResult<Vec<(Engagement, i64)>>;
+    /// The invitations between partners into one engagement, oldest first.
+    async fn list_engagement_invitations(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<PartnerInvitation>>;
     /// An invitation between partners by id (the caller checks it is a party to it).
     async fn get_partner_invitation(&self, id: &str) -> StoreResult<Option<PartnerInvitation>>;
     /// The invitations `partner_id` sent (`sent`) or received, oldest first.

@@ -1467,6 +1467,14 @@ impl Store for SqlStore {
         crate::engagements::list_of_member(self.db.as_ref(), partner_id, catalog).await
     }
 
+    async fn list_engagements(&self, catalog: Catalog) -> StoreResult<Vec<(Engagement, i64)>> {
+        crate::engagements::list_all(self.db.as_ref(), catalog).await
+    }
+
+    async fn list_engagement_invitations(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<PartnerInvitation>> {
+        crate::engagements::invitations_of(self.db.as_ref(), catalog, engagement_id).await
+    }
+
     async fn get_partner_invitation(&self, id: &str) -> StoreResult<Option<PartnerInvitation>> {
         crate::engagements::get_invitation(self.db.as_ref(), id).await
     }

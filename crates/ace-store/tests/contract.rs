@@ -161,7 +161,58 @@ contract!(
     dashboard_counts_by_stage_status_and_week,
     use_5_nodes_heartbeat_and_are_counted_while_alive,
     elig_2_a_change_evaluated_by_two_nodes_at_once_is_recorded_once,
+    use_4_engagement_membership_and_optimistic_concurrency,
 );
+
+/// Engagements (issue 18): members find their engagements by an indexed lookup, a stale
+/// `ModifiedAt` loses, and leaving one engagement or the program ends exactly those memberships.
+async fn use_4_engagement_membership_and_optimistic_concurrency(store: &SqlStore) {
+    use ace_domain::engagement::{ContextType, Engagement, Member};
+    let member = |engagement: &str, account: &str, partner: Option<&str>| Member {
+        catalog: Catalog::Aws,
+        engagement_id: engagement.into(),
+        account_id: account.into(),
+        partner_id: partner.map(str::to_string),
+        joined: from_millis(1_000),
+    };
+    let engagement = |id: &str| {
+        Engagement::new(Catalog::Aws, id.into(), "t".into(), String::new(), vec![], "111", from_millis(1_000)).unwrap()
+    };
+    let (one, two) = (engagement("eng-00000000000001"), engagement("eng-00000000000002"));
+    store
+        .commit(WriteBatch {
+            insert_engagements: vec![one.clone(), two.clone()],
+            add_engagement_members: vec![
+                member(&one.id, "111", Some("P-A")),
+                member(&one.id, "222", Some("P-B")),
+                member(&two.id, "111", Some("P-A")),
+                member(&one.id, "aws", None),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let of_a = store.list_member_engagements("P-A", Catalog::Aws).await.unwrap();
+    assert_eq!(of_a.iter().map(|(e, n)| (e.id.as_str(), *n)).collect::<Vec<_>>(), [(one.id.as_str(), 3), (two.id.as_str(), 1)]);
+    assert!(store.list_member_engagements("P-A", Catalog::Sandbox).await.unwrap().is_empty());
+    let mut changed = one.clone();
+    changed.add_context(ContextType::CustomerProject, json!({"CustomerProject": {}}), "111", from_millis(2_000)).unwrap();
+    let stale =
+        store.commit(WriteBatch { update_engagements: vec![(changed.clone(), 999)], ..Default::default() }).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Conflict(_)), "{stale:?}");
+    store.commit(WriteBatch { update_engagements: vec![(changed.clone(), 1_000)], ..Default::default() }).await.unwrap();
+    assert_eq!(store.get_engagement(Catalog::Aws, &one.id).await.unwrap().unwrap().contexts.len(), 1);
+    store
+        .commit(WriteBatch { leave_engagements: vec![(Catalog::Aws, one.id.clone(), "P-B".into())], ..Default::default() })
+        .await
+        .unwrap();
+    let accounts: Vec<String> =
+        store.list_engagement_members(Catalog::Aws, &one.id).await.unwrap().into_iter().map(|m| m.account_id).collect();
+    assert_eq!(accounts, ["111", "aws"]);
+    store.commit(WriteBatch { end_memberships_of: vec!["P-A".into()], ..Default::default() }).await.unwrap();
+    assert!(store.list_member_engagements("P-A", Catalog::Aws).await.unwrap().is_empty());
+    assert_eq!(store.list_engagement_members(Catalog::Aws, &one.id).await.unwrap().len(), 1, "the operator's side stays");
+}
 
 fn partner(id: &str, account: &str) -> PartnerProfile {
     PartnerProfile {
@@ -524,6 +575,10 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         // Nor 13 (the dashboard's indexes).
         "DROP INDEX opportunities_by_stage",
         "DROP INDEX opportunities_by_submitted",
+        // Nor 14 (engagements).
+        "DROP TABLE engagements",
+        "DROP TABLE engagement_members",
+        "DROP TABLE partner_invitations",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;

@@ -2,12 +2,17 @@
 //! contexts and its members (USE-4); to anyone else it does not exist. The decisions on what a
 //! member may change are `ace_domain::engagement`'s.
 
+use ace_domain::audit::AuditEntry;
 use ace_domain::engagement::{
-    engagement_id, referral_context, referral_context_has_contact, referral_title, Context, Engagement, Member, OPERATOR_ACCOUNT,
+    engagement_id, referral_context, referral_context_has_contact, referral_title, Context, Engagement, EngagementGroup, Member,
+    OPERATOR_ACCOUNT,
 };
 use ace_domain::ids::Catalog;
 use ace_domain::partner::PartnerProfile;
 use ace_domain::referral::Referral;
+use ace_domain::time::format_timestamp;
+use ace_store::WriteBatch;
+use serde_json::json;
 
 use super::AppError;
 use crate::AppState;
@@ -105,4 +110,113 @@ pub async fn view(state: &AppState, engagement: &Engagement) -> Result<Engagemen
 /// The partner an AWS account id names, if any.
 pub async fn partner_by_account(state: &AppState, account_id: &str) -> Result<Option<PartnerProfile>, AppError> {
     Ok(state.store.list_partners().await?.into_iter().find(|p| p.account_id == account_id))
+}
+
+/// Where the engagement groups are kept: one setting, a JSON list.
+const GROUPS_SETTING: &str = "engagements.groups";
+
+pub async fn groups(state: &AppState) -> Result<Vec<EngagementGroup>, AppError> {
+    match state.store.get_setting(GROUPS_SETTING).await? {
+        Some(doc) => serde_json::from_str(&doc).map_err(|e| AppError::Store(ace_store::StoreError::Other(e.to_string()))),
+        None => Ok(Vec::new()),
+    }
+}
+
+pub async fn group(state: &AppState, id: &str) -> Result<Option<EngagementGroup>, AppError> {
+    Ok(groups(state).await?.into_iter().find(|g| g.id == id))
+}
+
+/// What the operator gives to add a group (`ace engagement group add`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupInput {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub industries: Vec<String>,
+    #[serde(default)]
+    pub countries: Vec<String>,
+}
+
+/// Adds (or redefines) a group, with its audit entry, in one transaction.
+pub async fn put_group(state: &AppState, actor: &str, input: GroupInput) -> Result<EngagementGroup, AppError> {
+    let group = EngagementGroup::new(&input.id, &input.name, input.description, input.industries, input.countries, state.now())
+        .map_err(AppError::Invalid)?;
+    let mut all = groups(state).await?;
+    all.retain(|g| g.id != group.id);
+    all.push(group.clone());
+    save_groups(state, actor, all, json!({"group": group.id, "change": "put"})).await?;
+    Ok(group)
+}
+
+pub async fn remove_group(state: &AppState, actor: &str, id: &str) -> Result<(), AppError> {
+    let mut all = groups(state).await?;
+    let before = all.len();
+    all.retain(|g| g.id != id);
+    if all.len() == before {
+        return Err(AppError::NotFound(format!("engagement group {id} does not exist")));
+    }
+    save_groups(state, actor, all, json!({"group": id, "change": "remove"})).await
+}
+
+async fn save_groups(
+    state: &AppState,
+    actor: &str,
+    all: Vec<EngagementGroup>,
+    detail: serde_json::Value,
+) -> Result<(), AppError> {
+    let doc = serde_json::to_string(&all).map_err(|e| AppError::Store(ace_store::StoreError::Other(e.to_string())))?;
+    let entry = AuditEntry::new(state.now(), actor, ace_domain::audit::action::OPERATOR, detail);
+    state
+        .store
+        .commit(WriteBatch { settings: vec![(GROUPS_SETTING.into(), doc)], audit: vec![entry], ..Default::default() })
+        .await?;
+    Ok(())
+}
+
+/// An engagement as the operator sees it (`ace engagement show`): the operator's side is in
+/// every engagement the program knows, so it reads them all.
+pub async fn operator_view(state: &AppState, catalog: Catalog, id: &str) -> Result<serde_json::Value, AppError> {
+    let engagement =
+        state.store.get_engagement(catalog, engagement_id(id)).await?.ok_or_else(|| not_found(catalog, engagement_id(id)))?;
+    let shown = view(state, &engagement).await?;
+    let members = member_views(state, &state.store.list_engagement_members(catalog, &engagement.id).await?).await?;
+    let invitations: Vec<serde_json::Value> = state
+        .store
+        .list_engagement_invitations(catalog, &engagement.id)
+        .await?
+        .iter()
+        .map(|i| {
+            json!({"id": i.id, "sender": i.sender.account_id, "receiver": i.receiver.account_id, "payload_type": i.payload_type,
+                   "status": i.status_at(state.now()).as_str(), "invited": format_timestamp(i.invited_at)})
+        })
+        .collect();
+    Ok(json!({
+        "id": engagement.id, "catalog": catalog.as_str(), "title": shown.title, "description": engagement.description,
+        "created": format_timestamp(engagement.created), "created_by": engagement.created_by,
+        "modified": format_timestamp(engagement.modified), "referral": engagement.referral_id,
+        "contexts": shown.contexts, "members": members, "invitations": invitations,
+    }))
+}
+
+/// The engagements of the program (or of one partner), newest last, as the operator lists them.
+pub async fn operator_list(state: &AppState, partner: Option<&str>) -> Result<Vec<serde_json::Value>, AppError> {
+    let mut rows = Vec::new();
+    for catalog in [Catalog::Aws, Catalog::Sandbox] {
+        let listed = match partner {
+            Some(p) => state.store.list_member_engagements(p, catalog).await?,
+            None => state.store.list_engagements(catalog).await?,
+        };
+        for (e, members) in listed {
+            let title = view(state, &e).await?.title;
+            rows.push(json!({
+                "id": e.id, "catalog": catalog.as_str(), "title": title, "created": format_timestamp(e.created),
+                "created_by": e.created_by, "members": members,
+                "context_types": e.context_types().iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            }));
+        }
+    }
+    Ok(rows)
 }

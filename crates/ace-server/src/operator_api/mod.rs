@@ -2,6 +2,7 @@
 //! commands are thin clients of it; its OpenAPI document is served at `openapi.json`.
 
 pub(crate) mod eligibility;
+mod engagements;
 pub(crate) mod governance;
 mod openapi;
 pub(crate) mod referrals;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .merge(review::router())
         .merge(eligibility::router())
         .merge(referrals::router())
+        .merge(engagements::router())
         .merge(webhooks::router())
         .merge(governance::router())
 }

@@ -172,6 +172,21 @@ pub fn document() -> Value {
             "/referrals/{id}": {"parameters": [id_param("id")], "get": op("One referral with its contact, deadlines and contact record", None, "200")},
             "/referrals/{id}/revoke": {"parameters": [id_param("id")], "post": op("Revoke a referral (REM-1, REM-2): the partner loses it and is told to delete its copies",
                 Some(json!({"type": "object", "properties": {"reason": {"type": "string"}}})), "200")},
+            "/engagements": {"get": op("Engagements (issue 18), oldest first, each catalog's; ?partner=ID for those it is a member of", None, "200")},
+            "/engagements/{id}": {
+                "parameters": [id_param("id"), {"name": "catalog", "in": "query", "required": false, "schema": {"enum": ["AWS", "Sandbox"]}}],
+                "get": op("One engagement: its contexts (a referral's rendered from it), members and invitations", None, "200")
+            },
+            "/engagement-groups": {
+                "get": op("The engagement groups partners list and search in", None, "200"),
+                "post": op("Add or redefine an engagement group: its engagements are those whose customer is of its industries and countries (any when empty)",
+                    Some(json!({"type": "object", "required": ["id", "name"], "additionalProperties": false, "properties": {
+                        "id": {"type": "string", "pattern": "^eng-grp-[0-9a-z]{14}$"}, "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "description": {"type": "string", "minLength": 1, "maxLength": 2048},
+                        "industries": {"type": "array", "items": {"type": "string"}}, "countries": {"type": "array", "items": {"type": "string"}}
+                    }})), "201")
+            },
+            "/engagement-groups/{id}": {"parameters": [id_param("id")], "delete": op("Remove an engagement group", None, "200")},
             "/suppression": {"get": op("The suppression list (REF-5): hashed e-mails and company domains", None, "200")},
             "/audit": {"get": op("Recorded reads of a referral's contact data (REF-1); ?referral=ID", None, "200")},
             "/calendars/{name}": {

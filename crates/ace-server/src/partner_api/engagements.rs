@@ -11,6 +11,7 @@ use ace_domain::engagement::{
     check_engagement_text, check_invitation_text, check_partner_context, check_receiver, engagement_arn, engagement_id,
     opportunity_document_of, ContextType, Engagement, EngagementError, InvitationStatus, Member, PartnerInvitation, Party,
 };
+use ace_domain::engagement_search as search;
 use ace_domain::events::partner_event;
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::{FieldError, FieldErrorCode};
@@ -629,4 +630,195 @@ pub async fn create_invitation(r: Request) -> ApiResult {
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     let batch = WriteBatch { insert_partner_invitations: vec![invitation], events: vec![event], ..Default::default() };
     commit_once(&r, batch, response).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SearchEngagementsRequest {
+    filter: Option<search::Filter>,
+    keyword: Option<String>,
+    group_id: Option<String>,
+    sort: Option<SearchSort>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SearchSort {
+    sort_by: String,
+    sort_order: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EngagementSearchSummary {
+    arn: String,
+    id: String,
+    title: String,
+    description: String,
+    created_at: String,
+    created_by: String,
+    modified_at: String,
+    modified_by: String,
+    member_count: usize,
+    contexts: Vec<OwnedContextView>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct OwnedContextView {
+    id: String,
+    #[serde(rename = "Type")]
+    kind: ContextType,
+    payload: Value,
+}
+
+/// SearchEngagements over the caller's engagements (USE-4): the filter tree, the keyword over
+/// their words, an operator's engagement group, the sort. Reads of a lead's contact are
+/// audited (REF-1), as GetEngagement's.
+pub async fn search(r: Request) -> ApiResult {
+    let input: SearchEngagementsRequest = r.parse()?;
+    if let Some(filter) = &input.filter {
+        search::check(filter, "Filter").map_err(ApiError::request_validation)?;
+    }
+    let group = match &input.group_id {
+        Some(id) => Some(
+            crate::app::engagements::group(&r.state, id)
+                .await?
+                .ok_or_else(|| ApiError::ResourceNotFound(format!("Engagement group {id} was not found")))?,
+        ),
+        None => None,
+    };
+    let mut rows = Vec::new();
+    let mut summaries = std::collections::HashMap::new();
+    let mut reads = Vec::new();
+    for (e, _) in r.state.store.list_member_engagements(&r.caller.partner.id, r.catalog).await? {
+        let shown = view(&r.state, &e).await?;
+        if group.as_ref().is_some_and(|g| !g.includes(&shown.contexts)) {
+            continue;
+        }
+        let members = r.state.store.list_engagement_members(r.catalog, &e.id).await?;
+        let text = std::iter::once(shown.title.clone())
+            .chain(std::iter::once(e.description.clone()))
+            .chain(shown.contexts.iter().map(|c| c.payload.to_string()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let row = search::Searchable {
+            id: e.id.clone(),
+            title: shown.title.clone(),
+            members: members.iter().map(|m| m.account_id.clone()).collect(),
+            created: e.created,
+            modified: e.modified,
+            text,
+        };
+        let passes = input.filter.as_ref().is_none_or(|f| search::matches(f, &row))
+            && input.keyword.as_deref().is_none_or(|k| search::keyword_matches(k, &row));
+        if !passes {
+            continue;
+        }
+        if let Some(referral) = &shown.contact_of {
+            reads.push(AuditRead {
+                referral_id: referral.id.clone(),
+                partner_id: r.caller.partner.id.clone(),
+                actor: r.caller.user.name.clone(),
+                at: r.state.now(),
+                what: format!("SearchEngagements {}", e.id),
+            });
+        }
+        summaries.insert(
+            e.id.clone(),
+            EngagementSearchSummary {
+                arn: e.arn(),
+                id: e.id.clone(),
+                title: shown.title,
+                description: e.description.clone(),
+                created_at: format_timestamp(e.created),
+                created_by: e.created_by.clone(),
+                modified_at: format_timestamp(e.modified),
+                modified_by: e.modified_by.clone(),
+                member_count: members.len(),
+                contexts: shown
+                    .contexts
+                    .into_iter()
+                    .map(|c| OwnedContextView { id: c.id, kind: c.kind, payload: c.payload })
+                    .collect(),
+            },
+        );
+        rows.push(row);
+    }
+    let (by, descending) = input.sort.map_or(("CreatedAt".to_string(), false), |s| (s.sort_by, s.sort_order == "DESCENDING"));
+    search::sort(&mut rows, &by, descending);
+    if !reads.is_empty() {
+        r.commit(WriteBatch { audit_reads: reads, ..Default::default() }).await?;
+    }
+    let items: Vec<EngagementSearchSummary> = rows.iter().filter_map(|row| summaries.remove(&row.id)).collect();
+    in_memory_page(&r, items, "EngagementSearchSummaries")
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListEngagementGroupsRequest {
+    #[serde(default)]
+    engagement_group_identifiers: Vec<String>,
+    readiness_level: Option<String>,
+    sort: Option<SearchSort>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EngagementGroupSummary {
+    arn: String,
+    catalog: &'static str,
+    count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    id: String,
+    name: String,
+    updated_at: String,
+}
+
+/// The operator's engagement groups, each with how many of the caller's engagements it holds.
+/// Groups carry no readiness level: asking for one finds none.
+pub async fn list_groups(r: Request) -> ApiResult {
+    let input: ListEngagementGroupsRequest = r.parse()?;
+    let mut shown = Vec::new();
+    for (e, _) in r.state.store.list_member_engagements(&r.caller.partner.id, r.catalog).await? {
+        shown.push(view(&r.state, &e).await?.contexts);
+    }
+    let mut items: Vec<(EngagementGroupSummary, ace_domain::time::Instant)> = crate::app::engagements::groups(&r.state)
+        .await?
+        .into_iter()
+        .filter(|_| input.readiness_level.is_none())
+        .filter(|g| {
+            input.engagement_group_identifiers.is_empty()
+                || input.engagement_group_identifiers.iter().any(|i| i.rsplit('/').next() == Some(g.id.as_str()))
+        })
+        .map(|g| {
+            let summary = EngagementGroupSummary {
+                arn: format!(
+                    "arn:aws:partnercentral:{}::catalog/{}/engagement-group/{}",
+                    ace_domain::ids::REGION,
+                    r.catalog,
+                    g.id
+                ),
+                catalog: r.catalog.as_str(),
+                count: shown.iter().filter(|contexts| g.includes(contexts)).count(),
+                description: g.description.clone(),
+                id: g.id.clone(),
+                name: g.name.clone(),
+                updated_at: format_timestamp(g.updated),
+            };
+            (summary, g.updated)
+        })
+        .collect();
+    let (by, descending) = input.sort.map_or(("UpdatedAt".to_string(), false), |s| (s.sort_by, s.sort_order == "DESCENDING"));
+    items.sort_by(|(a, at), (b, bt)| {
+        let ordering = if by == "Count" { a.count.cmp(&b.count) } else { at.cmp(bt) };
+        let ordering = ordering.then_with(|| a.id.cmp(&b.id));
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    });
+    in_memory_page(&r, items.into_iter().map(|(s, _)| s).collect(), "EngagementGroupSummaries")
 }

@@ -110,6 +110,8 @@ registry! {
     Selling GetEngagement Read => engagements::get;
     Selling ListEngagements Read => engagements::list;
     Selling ListEngagementMembers Read => engagements::list_members;
+    Selling SearchEngagements Read => engagements::search;
+    Selling ListEngagementGroups Read => engagements::list_groups;
     Selling CreateEngagementContext Write => engagements::create_context;
     Selling UpdateEngagementContext Write => engagements::update_context;
     Selling CreateEngagementInvitation Write => engagements::create_invitation;
@@ -248,7 +250,7 @@ mod tests {
         let served = Operation::ALL.iter().filter(|o| o.service() == Service::Selling).count();
         let unserved = Operation::unserved_selling_operations();
         assert_eq!(served + unserved.len(), Model::get().operation_names().count());
-        assert!(unserved.contains(&"SearchEngagements"));
+        assert!(unserved.contains(&"CreateResourceSnapshot"));
         assert!(!unserved.contains(&"CreateEngagement"));
         assert!(!unserved.contains(&"CreateOpportunity"));
     }

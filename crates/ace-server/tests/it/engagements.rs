@@ -639,3 +639,147 @@ async fn use_4_rem_1_a_partner_invites_another_who_accepts_and_a_third_sees_noth
         .unwrap_err();
     assert_eq!(code(&again), "ValidationException");
 }
+
+fn context_in(company: &str, industry: Industry, country: CountryCode) -> EngagementContextDetails {
+    let mut project = project_context(company, "A data platform for the customer's stores");
+    let customer = EngagementCustomer::builder()
+        .company_name(company)
+        .country_code(country)
+        .industry(industry)
+        .website_url("https://example.com")
+        .build()
+        .unwrap();
+    project = CustomerProjectsContext::builder().customer(customer).set_project(project.project().cloned()).build();
+    EngagementContextDetails::builder()
+        .r#type(EngagementContextType::CustomerProject)
+        .payload(EngagementContextPayload::CustomerProject(project))
+        .build()
+        .unwrap()
+}
+
+/// SearchEngagements and ListEngagementGroups (issue 18): the filter tree, the keyword, the
+/// operator's groups by industry and country; only the caller's engagements (USE-4). The
+/// operator's group writes are one transaction with their audit entry: a refused one writes
+/// nothing. The SDK this registry offers (1.84) predates these two operations, so they are
+/// called as signed awsJson requests, the wire format the model defines.
+#[tokio::test]
+async fn use_4_search_engagements_and_engagement_groups() {
+    let app = TestApp::start().await;
+    let creds = app.partner("P-A").await;
+    let a = app.client(&creds);
+    let c = app.client(&app.partner("P-C").await);
+    let mut ids = Vec::new();
+    for (title, company, industry, country) in [
+        ("Retail lake", "Shopco", Industry::Retail, CountryCode::Us),
+        ("Bank core", "Bankco", Industry::FinancialServices, CountryCode::De),
+        ("Retail edge", "Storeco", Industry::Retail, CountryCode::De),
+    ] {
+        let created = a
+            .create_engagement()
+            .catalog("AWS")
+            .client_token(title)
+            .title(title)
+            .description("co-sell")
+            .contexts(context_in(company, industry, country))
+            .send()
+            .await
+            .unwrap();
+        ids.push(created.id().unwrap().to_string());
+        app.state.clock.advance(chrono::TimeDelta::seconds(1)).unwrap();
+    }
+    create(&c, "AWS", "Retail of another partner").await;
+
+    let search = |body: serde_json::Value| {
+        let mut body = body;
+        body["Catalog"] = json!("AWS");
+        app.call(&creds, "SearchEngagements", body)
+    };
+    let found = |out: &serde_json::Value| -> Vec<String> {
+        out["EngagementSearchSummaries"].as_array().unwrap().iter().map(|s| s["Id"].as_str().unwrap().to_string()).collect()
+    };
+    let title_has = |word: &str| json!({"ContainsAny": {"Key": "Title", "Value": {"StringValue": word}}});
+    let (status, retail) =
+        search(json!({"Filter": title_has("retail"), "Sort": {"SortBy": "CreatedAt", "SortOrder": "DESCENDING"}})).await;
+    assert_eq!(status, 200, "{retail}");
+    assert_eq!(found(&retail), vec![ids[2].clone(), ids[0].clone()], "newest first, never another partner's");
+    let (_, not_retail) = search(json!({"Filter": {"NotFilter": title_has("retail")}})).await;
+    assert_eq!(found(&not_retail), vec![ids[1].clone()]);
+    let (_, either) = search(json!({"Filter": {"OrAllFilters": [title_has("bank"), title_has("edge")]},
+                                    "Sort": {"SortBy": "Title", "SortOrder": "ASCENDING"}}))
+    .await;
+    assert_eq!(found(&either), vec![ids[1].clone(), ids[2].clone()]);
+    let (_, keyword) = search(json!({"Keyword": "storeco"})).await;
+    assert_eq!(found(&keyword), vec![ids[2].clone()], "the keyword reads the contexts' words");
+    assert_eq!(keyword["EngagementSearchSummaries"][0]["Contexts"].as_array().unwrap().len(), 1, "summaries carry the contexts");
+    let (_, paged) = search(json!({"MaxResults": 2})).await;
+    assert_eq!(found(&paged).len(), 2);
+    let (_, rest) = search(json!({"MaxResults": 2, "NextToken": paged["NextToken"]})).await;
+    assert_eq!(found(&rest), vec![ids[2].clone()]);
+    let (status, refused) =
+        search(json!({"Filter": {"EqualsTo": {"Key": "MemberCount", "Value": {"StringValue": "two"}}}})).await;
+    assert_eq!((status, refused["__type"].as_str()), (400, Some("ValidationException")), "{refused}");
+    assert!(refused.to_string().contains("Filter.EqualsTo.Value"), "{refused}");
+
+    // The operator's groups.
+    let audits = || async {
+        app.operator("GET", "/audit/log?action=operator.action", json!(null)).await["entries"].as_array().unwrap().len()
+    };
+    let before = audits().await;
+    let (status, _) = app
+        .operator_raw("POST", "/engagement-groups", json!({"id": "eng-grp-bad", "name": "Retail", "industries": ["Retail"]}))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app
+        .operator_raw(
+            "POST",
+            "/engagement-groups",
+            json!({"id": "eng-grp-retail00000001", "name": "Retail", "industries": ["Shoes"]}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(audits().await, before, "a refused write writes nothing, audit included");
+    app.operator(
+        "POST",
+        "/engagement-groups",
+        json!({"id": "eng-grp-retail00000001", "name": "Retail", "industries": ["Retail"]}),
+    )
+    .await;
+    app.state.clock.advance(chrono::TimeDelta::seconds(1)).unwrap();
+    app.operator("POST", "/engagement-groups", json!({"id": "eng-grp-germany0000001", "name": "Germany", "countries": ["DE"]}))
+        .await;
+    assert_eq!(audits().await, before + 2, "each write has its audit entry");
+    let (status, groups) = app.call(&creds, "ListEngagementGroups", json!({"Catalog": "AWS"})).await;
+    assert_eq!(status, 200, "{groups}");
+    let counts: Vec<(String, i64)> = groups["EngagementGroupSummaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["Id"].as_str().unwrap().to_string(), g["Count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(counts, [("eng-grp-retail00000001".to_string(), 2), ("eng-grp-germany0000001".to_string(), 2)]);
+    let (_, by_update) = app
+        .call(
+            &creds,
+            "ListEngagementGroups",
+            json!({"Catalog": "AWS", "Sort": {"SortBy": "UpdatedAt", "SortOrder": "DESCENDING"}}),
+        )
+        .await;
+    assert_eq!(by_update["EngagementGroupSummaries"][0]["Id"], json!("eng-grp-germany0000001"));
+    let (_, in_germany) = search(json!({"GroupId": "eng-grp-germany0000001"})).await;
+    let mut germany = found(&in_germany);
+    germany.sort();
+    let mut expected = vec![ids[1].clone(), ids[2].clone()];
+    expected.sort();
+    assert_eq!(germany, expected);
+    let (status, missing) = search(json!({"GroupId": "eng-grp-nothing0000000"})).await;
+    assert_eq!((status, missing["__type"].as_str()), (400, Some("ResourceNotFoundException")));
+
+    let listed = app.operator("GET", "/engagements?partner=P-A", json!(null)).await;
+    assert_eq!(listed["engagements"].as_array().unwrap().len(), 3);
+    let shown = app.operator("GET", &format!("/engagements/{}", ids[0]), json!(null)).await;
+    assert_eq!(shown["members"][0]["CompanyName"], json!("P-A Ltd"));
+    assert_eq!(shown["contexts"][0]["kind"], json!("CustomerProject"));
+    app.operator("DELETE", "/engagement-groups/eng-grp-germany0000001", json!(null)).await;
+    let (status, _) = app.operator_raw("DELETE", "/engagement-groups/eng-grp-germany0000001", json!(null)).await;
+    assert_eq!(status, 404);
+}

@@ -1,0 +1,79 @@
+//! Engagements for the operator (issue 18): the operator's side is in every engagement, so it
+//! lists and reads them all; engagement groups are its to define. Every write is one
+//! transaction with its audit entry (`app::engagements`).
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::json;
+
+use ace_domain::ids::Catalog;
+
+use super::{authorize, created, ok, operator_actor, parse_body, Audited, OpResult, OperatorError};
+use crate::app::engagements as use_case;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/engagements", get(list))
+        .route("/engagements/{id}", get(show))
+        .route("/engagement-groups", get(list_groups).post(add_group))
+        .route("/engagement-groups/{id}", axum::routing::delete(remove_group))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    partner: Option<String>,
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    ok(json!({"engagements": use_case::operator_list(&state, q.partner.as_deref()).await?}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShowQuery {
+    catalog: Option<String>,
+}
+
+async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<ShowQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let catalog = match q.catalog.as_deref() {
+        None => None,
+        Some(c) => {
+            Some(Catalog::parse(c).ok_or_else(|| OperatorError::bad_request(format!("catalog {c:?} is not AWS or Sandbox")))?)
+        }
+    };
+    // Without a catalog, whichever holds the id (ids are random across catalogs).
+    let mut last = None;
+    for catalog in catalog.map_or(vec![Catalog::Aws, Catalog::Sandbox], |c| vec![c]) {
+        match use_case::operator_view(&state, catalog, &id).await {
+            Ok(v) => return ok(v),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map(OperatorError::from).unwrap_or_else(|| OperatorError::bad_request("no catalog")))
+}
+
+async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
+    authorize(&state, &headers).await?;
+    ok(json!({"groups": use_case::groups(&state).await?}))
+}
+
+async fn add_group(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    let input: use_case::GroupInput = parse_body(&body)?;
+    let group = use_case::put_group(&state, &operator_actor(&token), input).await?;
+    Ok(Audited::wrap(created(json!(group))?))
+}
+
+async fn remove_group(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    use_case::remove_group(&state, &operator_actor(&token), &id).await?;
+    Ok(Audited::wrap(ok(json!({"removed": id}))?))
+}
