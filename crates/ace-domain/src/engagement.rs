@@ -284,6 +284,58 @@ pub fn opportunity_document_of(payload: &Value) -> serde_json::Map<String, Value
     document.as_object().cloned().unwrap_or_default()
 }
 
+/// Why a prospecting task could not turn an engagement into a prospecting lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProspectingRefusal {
+    /// Unknown, or the caller is no member of it (USE-4: the same answer for both).
+    NotFound,
+    /// No context of it names a customer.
+    NoCustomer,
+    /// It holds the five contexts an engagement may have.
+    ContextLimit,
+}
+
+impl ProspectingRefusal {
+    pub fn reason_code(self) -> &'static str {
+        match self {
+            ProspectingRefusal::NotFound => "EngagementNotFound",
+            ProspectingRefusal::NoCustomer => "EngagementHasNoCustomer",
+            ProspectingRefusal::ContextLimit => "EngagementContextLimitExceeded",
+        }
+    }
+}
+
+/// The `ProspectingResult` context a prospecting task adds to an engagement (issue 18): the
+/// customer of its first customer context, as a prospecting lead, stamped with the task.
+/// `contexts` are the engagement's contexts as members read them.
+pub fn prospecting_result(contexts: &[Context], task: &Value) -> Result<Value, ProspectingRefusal> {
+    if contexts.len() >= CONTEXTS_MAX {
+        return Err(ProspectingRefusal::ContextLimit);
+    }
+    let customer = contexts
+        .iter()
+        .find_map(|c| c.payload.get(c.kind.as_str()).and_then(|body| body.get("Customer")))
+        .ok_or(ProspectingRefusal::NoCustomer)?;
+    let mut prospect = serde_json::Map::new();
+    if let Some(name) = customer.get("CompanyName").and_then(Value::as_str) {
+        prospect.insert("AccountName".into(), Value::String(name.into()));
+    }
+    let country = customer.get("CountryCode").or_else(|| customer.get("Address").and_then(|a| a.get("CountryCode")));
+    if let Some(country) = country.and_then(Value::as_str) {
+        prospect.insert("Country".into(), Value::String(country.into()));
+    }
+    if let Some(industry) = customer.get("Industry").and_then(Value::as_str) {
+        prospect.insert("Industry".into(), Value::String(industry.into()));
+    }
+    let mut aws = serde_json::json!({"Customer": prospect});
+    for key in ["TaskId", "TaskArn", "TaskName", "StartTime", "EndTime"] {
+        if let Some(v) = task.get(key) {
+            aws[key] = v.clone();
+        }
+    }
+    Ok(serde_json::json!({"ProspectingResult": {"Aws": aws}}))
+}
+
 /// An engagement title from free text: the model allows 40 characters.
 pub fn title_of(text: &str) -> String {
     text.chars().take(40).collect()
@@ -989,6 +1041,22 @@ mod tests {
                 "{id} {name}"
             );
         }
+    }
+
+    #[test]
+    fn a_prospecting_result_names_the_engagements_customer_or_says_why_not() {
+        let project_context = Context { id: "1".into(), kind: ContextType::CustomerProject, payload: project("x") };
+        let task = json!({"TaskId": "task-00000000000001", "TaskName": "Q3 prospects"});
+        let result = prospecting_result(std::slice::from_ref(&project_context), &task).unwrap();
+        let aws = &result["ProspectingResult"]["Aws"];
+        assert_eq!(
+            (aws["Customer"]["AccountName"].as_str(), aws["Customer"]["Country"].as_str()),
+            (Some("Example Corp"), Some("US"))
+        );
+        assert_eq!(aws["TaskName"], "Q3 prospects");
+        assert_eq!(prospecting_result(&[], &task), Err(ProspectingRefusal::NoCustomer));
+        let full = vec![project_context; CONTEXTS_MAX];
+        assert_eq!(prospecting_result(&full, &task), Err(ProspectingRefusal::ContextLimit));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 use ace_domain::engagement::{
     check_engagement_text, check_invitation_text, check_partner_context, check_receiver, engagement_arn, engagement_id,
-    opportunity_document_of, ContextType, Engagement, EngagementError, InvitationStatus, Member, PartnerInvitation, Party,
+    opportunity_document_of, prospecting_result, ContextType, Engagement, EngagementError, InvitationStatus, Member,
+    PartnerInvitation, Party, ProspectingRefusal,
 };
 use ace_domain::engagement_search as search;
 use ace_domain::events::partner_event;
@@ -821,4 +822,197 @@ pub async fn list_groups(r: Request) -> ApiResult {
         }
     });
     in_memory_page(&r, items.into_iter().map(|(s, _)| s).collect(), "EngagementGroupSummaries")
+}
+
+const PROSPECTING_TASK: &str = "prospecting-from-engagement-task";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartProspectingRequest {
+    identifiers: Vec<String>,
+    task_name: String,
+}
+
+fn is_prospecting_task(summary: &Value) -> bool {
+    summary["TaskArn"].as_str().is_some_and(|a| a.contains(&format!("/{PROSPECTING_TASK}/")))
+}
+
+/// StartProspectingFromEngagementTask: each engagement of the caller's it names gets a
+/// `ProspectingResult` context — its customer as a prospecting lead, stamped with the task —
+/// in one transaction; an engagement it cannot take (not the caller's, no customer, five
+/// contexts) is reported `FAILED` with its reason, and the others go ahead. Runs inline and is
+/// recorded `COMPLETED`, idempotent by ClientToken.
+pub async fn start_prospecting_task(r: Request) -> ApiResult {
+    let key = idempotency_key(&r);
+    let hash = request_hash(&r.input);
+    if let Some(existing) = r.state.store.get_idempotency(&key).await? {
+        return prospecting_answer(&r, &replay(&existing, &hash)?).await;
+    }
+    let input: StartProspectingRequest = r.parse()?;
+    let now = r.state.now();
+    let task_id = crate::referrals::new_id("task-", 14);
+    let task = json!({
+        "TaskId": task_id, "TaskArn": task_arn(r.catalog, PROSPECTING_TASK, &task_id), "TaskName": input.task_name,
+        "StartTime": format_timestamp(now), "EndTime": format_timestamp(now),
+    });
+    let mut batch = WriteBatch::default();
+    let mut results = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for identifier in &input.identifiers {
+        let id = engagement_id(identifier).to_string();
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let outcome = match load_as_member(&r.state, &r.caller.partner, r.catalog, &id).await {
+            Err(crate::app::AppError::NotFound(_)) => Err(ProspectingRefusal::NotFound),
+            Err(e) => return Err(e.into()),
+            Ok((mut engagement, _)) => {
+                let shown = view(&r.state, &engagement).await?;
+                match prospecting_result(&shown.contexts, &task) {
+                    Ok(payload) => {
+                        let expected = engagement.modified.timestamp_millis();
+                        let context = engagement
+                            .add_context(ContextType::ProspectingResult, payload, &r.caller.partner.account_id, now)
+                            .map_err(|e| refused(e, &id))?;
+                        batch.update_engagements.push((engagement, expected));
+                        Ok(context)
+                    }
+                    Err(refusal) => Err(refusal),
+                }
+            }
+        };
+        results.push(match outcome {
+            Ok(context) => json!({"EngagementIdentifier": id, "Status": "COMPLETED", "ContextId": context}),
+            Err(refusal) => json!({"EngagementIdentifier": id, "Status": "FAILED", "ReasonCode": refusal.reason_code(),
+                                   "Message": format!("{} was not turned into a prospecting lead", id)}),
+        });
+    }
+    let mut summary = task.clone();
+    summary["TaskStatus"] = json!("COMPLETED");
+    summary["Identifiers"] = json!(input.identifiers);
+    summary["Engagements"] = json!(results);
+    batch.put_tasks.push(TaskRecord {
+        catalog: r.catalog,
+        id: task_id.clone(),
+        partner_id: r.caller.partner.id.clone(),
+        opportunity_id: String::new(),
+        start_ms: now.timestamp_millis(),
+        summary: summary.clone(),
+    });
+    batch.idempotency = Some(IdempotencyRecord {
+        key,
+        request_hash: hash.clone(),
+        response: json!({"TaskId": task_id}),
+        created_ms: now.timestamp_millis(),
+    });
+    match r.commit(batch).await {
+        Ok(BatchOutcome::Committed) => r.respond(&summary),
+        Ok(BatchOutcome::Replayed(existing)) => prospecting_answer(&r, &replay(&existing, &hash)?).await,
+        Err(StoreError::Conflict(_)) => {
+            Err(ApiError::Conflict("An engagement changed while the task ran; retry with the same ClientToken.".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The stored task a ClientToken or TaskIdentifier names, answered as Start's or Get's output.
+async fn prospecting_answer(r: &Request, response: &Value) -> ApiResult {
+    let task_id = response["TaskId"].as_str().unwrap_or_default();
+    let task = r
+        .state
+        .store
+        .get_task(&r.caller.partner.id, r.catalog, task_id)
+        .await?
+        .filter(|t| is_prospecting_task(&t.summary))
+        .ok_or_else(|| ApiError::ResourceNotFound(format!("Task {task_id} was not found in catalog {}", r.catalog)))?;
+    r.respond(&task.summary)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetProspectingRequest {
+    task_identifier: String,
+}
+
+pub async fn get_prospecting_task(r: Request) -> ApiResult {
+    let input: GetProspectingRequest = r.parse()?;
+    prospecting_answer(&r, &json!({"TaskId": input.task_identifier})).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListProspectingRequest {
+    #[serde(default)]
+    task_identifier: Vec<String>,
+    #[serde(default)]
+    task_name: Vec<String>,
+    start_after: Option<Value>,
+    start_before: Option<Value>,
+    sort: Option<SearchSort>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProspectingTaskSummary {
+    completed_engagement_count: usize,
+    failed_engagement_count: usize,
+    total_engagement_count: usize,
+    start_time: Value,
+    end_time: Value,
+    task_arn: Value,
+    task_id: Value,
+    task_name: Value,
+}
+
+pub async fn list_prospecting_tasks(r: Request) -> ApiResult {
+    let input: ListProspectingRequest = r.parse()?;
+    let after = input.start_after.as_ref().and_then(parse_timestamp);
+    let before = input.start_before.as_ref().and_then(parse_timestamp);
+    let mut items: Vec<(ProspectingTaskSummary, i64)> = r
+        .state
+        .store
+        .list_tasks(&r.caller.partner.id, r.catalog)
+        .await?
+        .into_iter()
+        .filter(|t| is_prospecting_task(&t.summary))
+        .filter(|t| {
+            let s = &t.summary;
+            let at = ace_domain::time::from_millis(t.start_ms);
+            (input.task_identifier.is_empty() || input.task_identifier.iter().any(|i| Some(i.as_str()) == s["TaskId"].as_str()))
+                && (input.task_name.is_empty() || input.task_name.iter().any(|n| Some(n.as_str()) == s["TaskName"].as_str()))
+                && after.is_none_or(|a| at >= a)
+                && before.is_none_or(|b| at < b)
+        })
+        .map(|t| {
+            let s = t.summary;
+            let engagements = s["Engagements"].as_array().cloned().unwrap_or_default();
+            let count = |status: &str| engagements.iter().filter(|e| e["Status"] == status).count();
+            let summary = ProspectingTaskSummary {
+                completed_engagement_count: count("COMPLETED"),
+                failed_engagement_count: count("FAILED"),
+                total_engagement_count: engagements.len(),
+                start_time: s["StartTime"].clone(),
+                end_time: s["EndTime"].clone(),
+                task_arn: s["TaskArn"].clone(),
+                task_id: s["TaskId"].clone(),
+                task_name: s["TaskName"].clone(),
+            };
+            (summary, t.start_ms)
+        })
+        .collect();
+    let (by, descending) = input.sort.map_or(("StartTime".to_string(), false), |s| (s.sort_by, s.sort_order == "DESCENDING"));
+    items.sort_by(|(a, at), (b, bt)| {
+        let ordering = match by.as_str() {
+            "TaskName" => a.task_name.as_str().cmp(&b.task_name.as_str()),
+            "FailedEngagementCount" => a.failed_engagement_count.cmp(&b.failed_engagement_count),
+            _ => at.cmp(bt),
+        }
+        .then_with(|| a.task_id.as_str().cmp(&b.task_id.as_str()));
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    });
+    in_memory_page(&r, items.into_iter().map(|(s, _)| s).collect(), "TaskSummaries")
 }

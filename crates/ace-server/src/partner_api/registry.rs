@@ -117,6 +117,9 @@ registry! {
     Selling CreateEngagementInvitation Write => engagements::create_invitation;
     Selling StartOpportunityFromEngagementTask Write => engagements::start_opportunity_task;
     Selling ListOpportunityFromEngagementTasks Read => engagements::list_opportunity_tasks;
+    Selling StartProspectingFromEngagementTask Write => engagements::start_prospecting_task;
+    Selling GetProspectingFromEngagementTask Read => engagements::get_prospecting_task;
+    Selling ListProspectingFromEngagementTasks Read => engagements::list_prospecting_tasks;
     Selling ListEngagementInvitations Read => invitations::list;
     Selling GetEngagementInvitation Read => invitations::get;
     Selling AcceptEngagementInvitation Write => invitations::accept;

@@ -783,3 +783,64 @@ async fn use_4_search_engagements_and_engagement_groups() {
     let (status, _) = app.operator_raw("DELETE", "/engagement-groups/eng-grp-germany0000001", json!(null)).await;
     assert_eq!(status, 404);
 }
+
+/// The prospecting tasks (issue 18): each of the caller's engagements named gets a
+/// `ProspectingResult` context naming its customer; another partner's engagement fails the
+/// same way an unknown one does (USE-4); the task reads back, lists with counts, and a repeated
+/// ClientToken answers the same task.
+#[tokio::test]
+async fn use_4_prospecting_from_engagements() {
+    let app = TestApp::start().await;
+    let a = app.client(&app.partner("P-A").await);
+    let c = app.client(&app.partner("P-C").await);
+    let mine = create(&a, "AWS", "prospect me").await;
+    let bare =
+        a.create_engagement().catalog("AWS").client_token("bare").title("bare").send().await.unwrap().id().unwrap().to_string();
+    let theirs = create(&c, "AWS", "not yours").await;
+
+    let start = |token: &str| {
+        a.start_prospecting_from_engagement_task()
+            .catalog("AWS")
+            .client_token(token)
+            .task_name("Q3 prospects")
+            .identifiers(&mine)
+            .identifiers(&bare)
+            .identifiers(&theirs)
+            .identifiers("eng-zzzzzzzzzzzzzz")
+            .send()
+    };
+    let task = start("p1").await.unwrap();
+    let task_id = task.task_id().unwrap().to_string();
+    assert!(task_id.starts_with("task-") && task_id.len() == 19, "{task_id}");
+    assert_eq!(task.task_status(), &pcs::types::ProspectingTaskStatus::Completed);
+    assert_eq!(start("p1").await.unwrap().task_id(), Some(task_id.as_str()), "same ClientToken, same task");
+
+    let got = a.get_prospecting_from_engagement_task().catalog("AWS").task_identifier(&task_id).send().await.unwrap();
+    let outcome: Vec<(String, String, Option<String>)> = got
+        .engagements()
+        .iter()
+        .map(|e| (e.engagement_identifier().to_string(), e.status().as_str().to_string(), e.reason_code().map(str::to_string)))
+        .collect();
+    assert_eq!(outcome[0], (mine.clone(), "COMPLETED".to_string(), None));
+    assert_eq!(outcome[1].2.as_deref(), Some("EngagementHasNoCustomer"));
+    assert_eq!(outcome[2].2, outcome[3].2, "another partner's engagement fails as an unknown one does");
+    assert_eq!(outcome[2].2.as_deref(), Some("EngagementNotFound"));
+
+    let engagement = a.get_engagement().catalog("AWS").identifier(&mine).send().await.unwrap();
+    let prospect = engagement.contexts()[1].payload().unwrap().as_prospecting_result().unwrap();
+    let aws = prospect.aws().unwrap();
+    assert_eq!(aws.customer().unwrap().account_name(), Some("Example Corp"));
+    assert_eq!(aws.task_id(), Some(task_id.as_str()));
+    let untouched = c.get_engagement().catalog("AWS").identifier(&theirs).send().await.unwrap();
+    assert_eq!(untouched.contexts().len(), 1, "nothing was added to another partner's engagement");
+
+    let listed = a.list_prospecting_from_engagement_tasks().catalog("AWS").send().await.unwrap();
+    let summary = &listed.task_summaries()[0];
+    assert_eq!(
+        (summary.total_engagement_count(), summary.completed_engagement_count(), summary.failed_engagement_count()),
+        (4, 1, 3)
+    );
+    assert!(c.list_prospecting_from_engagement_tasks().catalog("AWS").send().await.unwrap().task_summaries().is_empty());
+    let e = c.get_prospecting_from_engagement_task().catalog("AWS").task_identifier(&task_id).send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+}

@@ -1,8 +1,11 @@
 //! USE-4, tenant isolation as a property: random sequences of operations by three partners,
 //! across both catalogs, through every read path (get, list with filters and pages, page tokens
 //! replayed by another partner, tags, tasks, referral invitations and their acceptance, the
-//! events feed, and the web portal's pages). No response may ever carry another partner's ids,
-//! names or account.
+//! events feed, the web portal's pages, and engagements: their contexts, members, searches,
+//! invitations sent and received, and prospecting tasks). No response may ever carry another
+//! partner's ids, names or account — except a partner it chose to co-sell with: once one
+//! partner invites another into an engagement, the two see each other's name, account and
+//! shared customer (never each other's opportunities).
 
 use std::collections::BTreeMap;
 
@@ -74,6 +77,31 @@ enum Op {
         actor: usize,
         pick: usize,
     },
+    CreateEngagement {
+        actor: usize,
+        sandbox: bool,
+    },
+    /// Reads a picked engagement (anyone's): get, members, a context added, a search, a list.
+    ReadEngagement {
+        actor: usize,
+        pick: usize,
+    },
+    /// Invites `to` into a picked engagement (anyone's).
+    Invite {
+        actor: usize,
+        pick: usize,
+        to: usize,
+    },
+    /// Accepts a picked invitation between partners (anyone's), and lists sent and received.
+    AnswerInvitation {
+        actor: usize,
+        pick: usize,
+    },
+    /// A prospecting task over a picked engagement (anyone's), then the task list.
+    Prospect {
+        actor: usize,
+        pick: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -93,7 +121,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => actor.clone().prop_map(|to| Op::Refer { to }),
         1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Invitations { actor, pick }),
         1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Accept { actor, pick }),
-        2 => (actor, pick).prop_map(|(actor, pick)| Op::Portal { actor, pick }),
+        2 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Portal { actor, pick }),
+        2 => (actor.clone(), any::<bool>()).prop_map(|(actor, sandbox)| Op::CreateEngagement { actor, sandbox }),
+        2 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::ReadEngagement { actor, pick }),
+        1 => (actor.clone(), pick.clone(), actor.clone()).prop_map(|(actor, pick, to)| Op::Invite { actor, pick, to }),
+        1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::AnswerInvitation { actor, pick }),
+        1 => (actor, pick).prop_map(|(actor, pick)| Op::Prospect { actor, pick }),
     ]
 }
 
@@ -109,6 +142,12 @@ struct World {
     /// Each partner's signed-in portal session.
     browsers: Vec<crate::web::Browser>,
     created: usize,
+    /// Engagement id → (catalog, its member partners).
+    engagements: BTreeMap<String, (&'static str, std::collections::BTreeSet<usize>)>,
+    /// Invitation between partners → (engagement, sender, receiver).
+    invitations: BTreeMap<String, (String, usize, usize)>,
+    /// Pairs of partners that chose to co-sell (an invitation between them): they see each other.
+    connected: std::collections::BTreeSet<(usize, usize)>,
 }
 
 fn company(owner: usize, n: usize) -> String {
@@ -144,7 +183,13 @@ impl World {
                 "{what}: partner {actor} saw referral {id} of partner {owner}"
             );
         }
-        for other in (0..PARTNERS).filter(|o| *o != actor) {
+        for (id, (_, members)) in &self.engagements {
+            assert!(
+                members.contains(&actor) || !text.contains(id.as_str()),
+                "{what}: partner {actor} saw engagement {id} of partners {members:?}: {text}"
+            );
+        }
+        for other in (0..PARTNERS).filter(|o| *o != actor && !self.connected.contains(&(actor, *o))) {
             assert!(
                 !text.contains(&format!("Tenant{other}Company")),
                 "{what}: partner {actor} saw partner {other}'s customer: {text}"
@@ -156,6 +201,11 @@ impl World {
 
     async fn run(&mut self, op: &Op) {
         match op.clone() {
+            Op::CreateEngagement { .. }
+            | Op::ReadEngagement { .. }
+            | Op::Invite { .. }
+            | Op::AnswerInvitation { .. }
+            | Op::Prospect { .. } => self.run_engagement(op).await,
             Op::Create { actor, sandbox } => {
                 let catalog = if sandbox { "Sandbox" } else { "AWS" };
                 self.created += 1;
@@ -328,6 +378,137 @@ impl World {
         }
     }
 
+    fn pick_engagement(&self, pick: usize) -> Option<(String, &'static str, std::collections::BTreeSet<usize>)> {
+        let (id, (catalog, members)) = self.engagements.iter().nth(pick % self.engagements.len().max(1))?;
+        Some((id.clone(), catalog, members.clone()))
+    }
+
+    async fn run_engagement(&mut self, op: &Op) {
+        match op.clone() {
+            Op::CreateEngagement { actor, sandbox } => {
+                let catalog = if sandbox { "Sandbox" } else { "AWS" };
+                self.created += 1;
+                let body = json!({"Catalog": catalog, "ClientToken": format!("e-{}", self.created), "Title": "Isolation",
+                    "Contexts": [{"Type": "CustomerProject", "Payload": {"CustomerProject": {
+                        "Customer": {"CompanyName": company(actor, self.created), "CountryCode": "US", "Industry": "Retail",
+                                     "WebsiteUrl": "https://tenant.example.com"},
+                        "Project": {"Title": "Isolation", "BusinessProblem": "A problem statement long enough for the model.",
+                                    "TargetCompletionDate": "2099-01-31"}}}}]});
+                let (status, v) = self.app.call(&self.users[actor], "CreateEngagement", body).await;
+                assert_eq!(status, 200, "{v}");
+                self.assert_clean(actor, "CreateEngagement", &v);
+                self.engagements.insert(v["Id"].as_str().unwrap().to_string(), (catalog, [actor].into()));
+            }
+            Op::ReadEngagement { actor, pick } => {
+                let Some((id, catalog, members)) = self.pick_engagement(pick) else { return };
+                let member = members.contains(&actor);
+                for operation in ["GetEngagement", "ListEngagementMembers"] {
+                    let (status, v) =
+                        self.app.call(&self.users[actor], operation, json!({"Catalog": catalog, "Identifier": id})).await;
+                    assert_eq!(status == 200, member, "{operation} {id} of {members:?} by {actor}: {v}");
+                    self.assert_clean_text(actor, operation, &v.to_string().replace(&id, "<the caller's id>"));
+                }
+                self.created += 1;
+                let add = json!({"Catalog": catalog, "ClientToken": format!("c-{}", self.created), "EngagementIdentifier": id,
+                    "Type": "CustomerProject", "Payload": {"CustomerProject": {
+                        "Customer": {"CompanyName": company(actor, self.created), "CountryCode": "US", "Industry": "Retail",
+                                     "WebsiteUrl": "https://tenant.example.com"}}}});
+                let (status, v) = self.app.call(&self.users[actor], "CreateEngagementContext", add).await;
+                if !member {
+                    assert_ne!(status, 200, "a context added to another's engagement: {v}");
+                }
+                self.assert_clean_text(actor, "CreateEngagementContext", &v.to_string().replace(&id, "<the caller's id>"));
+                for (operation, body) in [
+                    ("ListEngagements", json!({"Catalog": catalog})),
+                    ("SearchEngagements", json!({"Catalog": catalog, "Keyword": "Tenant"})),
+                ] {
+                    let (status, v) = self.app.call(&self.users[actor], operation, body).await;
+                    assert_eq!(status, 200, "{v}");
+                    self.assert_clean(actor, operation, &v);
+                }
+            }
+            Op::Invite { actor, pick, to } => {
+                let Some((id, catalog, members)) = self.pick_engagement(pick) else { return };
+                self.created += 1;
+                let body = json!({"Catalog": catalog, "ClientToken": format!("i-{}", self.created), "EngagementIdentifier": id,
+                    "Invitation": {"Message": "Join us", "Receiver": {"Account": {"AwsAccountId": self.accounts[to]}},
+                        "Payload": {"LeadInvitation": {"Customer": {"CompanyName": company(actor, self.created)},
+                                                       "Interaction": {"ContactBusinessTitle": "CTO"}}}}});
+                let (status, v) = self.app.call(&self.users[actor], "CreateEngagementInvitation", body).await;
+                if !members.contains(&actor) {
+                    assert_ne!(status, 200, "an invitation into another's engagement: {v}");
+                }
+                // The refusal of an invitation to `to` may name the account the caller sent.
+                self.assert_clean_text(
+                    actor,
+                    "CreateEngagementInvitation",
+                    &v.to_string().replace(&id, "<the caller's id>").replace(&self.accounts[to], "<the caller's receiver>"),
+                );
+                if status == 200 {
+                    self.invitations.insert(v["Id"].as_str().unwrap().to_string(), (id, actor, to));
+                    self.connected.insert((actor, to));
+                    self.connected.insert((to, actor));
+                }
+            }
+            Op::AnswerInvitation { actor, pick } => {
+                for participant in ["SENDER", "RECEIVER"] {
+                    for catalog in ["AWS", "Sandbox"] {
+                        let list = json!({"Catalog": catalog, "ParticipantType": participant});
+                        let (status, v) = self.app.call(&self.users[actor], "ListEngagementInvitations", list).await;
+                        assert_eq!(status, 200, "{v}");
+                        self.assert_clean(actor, "ListEngagementInvitations", &v);
+                    }
+                }
+                let Some((id, (engagement, sender, receiver))) =
+                    self.invitations.iter().nth(pick % self.invitations.len().max(1)).map(|(k, v)| (k.clone(), v.clone()))
+                else {
+                    return;
+                };
+                let catalog = self.engagements[&engagement].0;
+                let (status, v) = self
+                    .app
+                    .call(&self.users[actor], "AcceptEngagementInvitation", json!({"Catalog": catalog, "Identifier": id}))
+                    .await;
+                if actor != receiver {
+                    assert_ne!(status, 200, "{actor} accepted an invitation from {sender} to {receiver}: {v}");
+                }
+                self.assert_clean_text(actor, "AcceptEngagementInvitation", &v.to_string().replace(&id, "<the caller's id>"));
+                if status == 200 {
+                    self.engagements.get_mut(&engagement).unwrap().1.insert(actor);
+                }
+            }
+            Op::Prospect { actor, pick } => {
+                let Some((id, catalog, members)) = self.pick_engagement(pick) else { return };
+                self.created += 1;
+                let body = json!({"Catalog": catalog, "ClientToken": format!("p-{}", self.created), "TaskName": "isolation",
+                    "Identifiers": [id]});
+                let (status, v) = self.app.call(&self.users[actor], "StartProspectingFromEngagementTask", body).await;
+                assert_eq!(status, 200, "{v}");
+                let (_, got) = self
+                    .app
+                    .call(
+                        &self.users[actor],
+                        "GetProspectingFromEngagementTask",
+                        json!({"Catalog": catalog, "TaskIdentifier": v["TaskId"]}),
+                    )
+                    .await;
+                let completed = got["Engagements"][0]["Status"] == "COMPLETED";
+                if !members.contains(&actor) {
+                    assert!(!completed, "a prospecting task on another's engagement: {got}");
+                }
+                self.assert_clean_text(
+                    actor,
+                    "GetProspectingFromEngagementTask",
+                    &got.to_string().replace(&id, "<the caller's id>"),
+                );
+                let (_, listed) =
+                    self.app.call(&self.users[actor], "ListProspectingFromEngagementTasks", json!({"Catalog": catalog})).await;
+                self.assert_clean(actor, "ListProspectingFromEngagementTasks", &listed);
+            }
+            _ => unreachable!("not an engagement operation"),
+        }
+    }
+
     fn pick_referral(&self, pick: usize) -> Option<(String, usize)> {
         let (id, owner) = self.referred.iter().nth(pick % self.referred.len().max(1))?;
         Some((id.clone(), *owner))
@@ -352,7 +533,18 @@ async fn scenario(ops: Vec<Op>) {
         assert_eq!(browser.sign_in(&email, password).await.status, 303);
         browsers.push(browser);
     }
-    let mut world = World { app, users, accounts, owned: BTreeMap::new(), referred: BTreeMap::new(), browsers, created: 0 };
+    let mut world = World {
+        app,
+        users,
+        accounts,
+        owned: BTreeMap::new(),
+        referred: BTreeMap::new(),
+        browsers,
+        created: 0,
+        engagements: BTreeMap::new(),
+        invitations: BTreeMap::new(),
+        connected: Default::default(),
+    };
     for op in &ops {
         world.run(op).await;
     }
