@@ -10,14 +10,15 @@ use serde_json::{json, Value};
 use ace_domain::engagement::{
     check_engagement_text, check_invitation_text, check_partner_context, check_receiver, engagement_arn, engagement_id,
     opportunity_document_of, prospecting_result, ContextType, Engagement, EngagementError, InvitationStatus, Member,
-    PartnerInvitation, Party, ProspectingRefusal,
+    PartnerInvitation, Party, ProspectingRefusal, OPERATOR_ACCOUNT,
 };
 use ace_domain::engagement_search as search;
 use ace_domain::events::partner_event;
+use ace_domain::ids::Catalog;
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::{FieldError, FieldErrorCode};
 use ace_domain::opportunity::{check_tags, empty_related, merge_tags, Opportunity, Origin, ReviewState, Tag};
-use ace_domain::referral::AuditRead;
+use ace_domain::referral::{AuditRead, ReferralContact, ReferralCustomer, ReferralKind, ReferralRequest};
 use ace_domain::time::{format_timestamp, parse_timestamp};
 use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
 
@@ -207,6 +208,13 @@ pub async fn create(r: Request) -> ApiResult {
         return Ok(Output::Json(previous));
     }
     let input: CreateEngagementRequest = r.parse()?;
+    if r.catalog == Catalog::Sandbox {
+        if let [lead] = input.contexts.as_slice() {
+            if lead.kind == ContextType::Lead {
+                return simulate_lead(&r, &lead.payload).await;
+            }
+        }
+    }
     let id = crate::referrals::new_id("eng-", 14);
     check_engagement_text(&input.title, &input.description).map_err(|e| refused(e, &id))?;
     let mut contexts = Vec::with_capacity(input.contexts.len());
@@ -229,6 +237,63 @@ pub async fn create(r: Request) -> ApiResult {
         ..Default::default()
     };
     commit_once(&r, batch, response).await
+}
+
+/// The Sandbox's simulated lead (as its simulated opportunity referral, digest §3.5): a
+/// `CreateEngagement` with one `Lead` context arrives as the operator's lead referral to the
+/// caller — a pending `LeadInvitation` from `aws` into the engagement answered now, which the
+/// caller joins by accepting. Suppressed contacts are refused here too (REF-5).
+async fn simulate_lead(r: &Request, payload: &Value) -> ApiResult {
+    let lead = &payload["Lead"];
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let customer = &lead["Customer"];
+    let contact = &lead["Interactions"][0]["Contact"];
+    let name = [text(&contact["FirstName"]), text(&contact["LastName"])].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let request = ReferralRequest {
+        partner_id: r.caller.partner.id.clone(),
+        catalog: r.catalog,
+        kind: ReferralKind::Lead,
+        customer: ReferralCustomer {
+            company_name: text(&customer["CompanyName"]).unwrap_or_else(|| "Sandbox customer".into()),
+            website: text(&customer["WebsiteUrl"]).unwrap_or_else(|| "https://example.com".into()),
+            country: text(&customer["Address"]["CountryCode"]).unwrap_or_else(|| "US".into()),
+            industry: text(&customer["Industry"]),
+        },
+        title: None,
+        problem: text(&lead["Interactions"][0]["BusinessProblem"]),
+        contact: ReferralContact {
+            name: (!name.is_empty()).then_some(name),
+            email: text(&contact["Email"]),
+            phone: text(&contact["Phone"]),
+            title: text(&contact["BusinessTitle"]),
+        },
+    };
+    let referral = match crate::referrals::build(&r.state, &r.caller.partner, request).await? {
+        Ok(referral) => referral,
+        Err(crate::referrals::Refusal::Suppressed(message)) => {
+            return Err(ApiError::business_validation(vec![FieldError::new(
+                "Contexts[0].Payload.Lead.Interactions",
+                FieldErrorCode::InvalidValue,
+                message,
+            )]))
+        }
+        Err(_) => return Err(ApiError::Internal("a Sandbox simulation cannot be refused otherwise".into())),
+    };
+    let (engagement, operator) = ace_domain::engagement::referral_engagement(&referral);
+    let response = serde_json::to_value(CreateEngagementResponse {
+        arn: engagement.arn(),
+        id: engagement.id.clone(),
+        modified_at: format_timestamp(engagement.modified),
+    })
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let batch = WriteBatch {
+        events: vec![crate::referrals::created_event(&r.state, &referral, &r.caller.partner.account_id)],
+        insert_referrals: vec![referral],
+        insert_engagements: vec![engagement],
+        add_engagement_members: vec![operator],
+        ..Default::default()
+    };
+    commit_once(r, batch, response).await
 }
 
 pub async fn get(r: Request) -> ApiResult {
@@ -567,6 +632,70 @@ struct CreateEngagementInvitationResponse {
     id: String,
 }
 
+/// The Sandbox's simulated operator side: an invitation to `aws` is accepted by it at once, and
+/// `aws` becomes a member (as Partner Central's Sandbox answers for AWS).
+async fn simulate_operator_acceptance(
+    r: &Request,
+    engagement: Engagement,
+    members: Vec<Member>,
+    invitation: InvitationInput,
+) -> ApiResult {
+    if members.iter().any(|m| m.account_id == OPERATOR_ACCOUNT) {
+        return Err(refused(
+            EngagementError::Invalid(vec![FieldError::new(
+                "Invitation.Receiver.Account.AwsAccountId",
+                FieldErrorCode::InvalidValue,
+                "Invitation.Receiver.Account.AwsAccountId: aws is already a member of the engagement",
+            )]),
+            &engagement.id,
+        ));
+    }
+    check_invitation_text(&invitation.message, &invitation.payload).map_err(|e| refused(e, &engagement.id))?;
+    let now = r.state.now();
+    let payload_type = invitation.payload.as_object().and_then(|o| o.keys().next().cloned()).unwrap_or_default();
+    let record = PartnerInvitation {
+        id: crate::referrals::new_id("engi-", 13),
+        catalog: r.catalog,
+        engagement_id: engagement.id.clone(),
+        sender: Party {
+            partner_id: r.caller.partner.id.clone(),
+            account_id: r.caller.partner.account_id.clone(),
+            company_name: r.caller.partner.name.clone(),
+        },
+        receiver: Party {
+            partner_id: String::new(),
+            account_id: OPERATOR_ACCOUNT.into(),
+            company_name: crate::app::engagements::OPERATOR_COMPANY.into(),
+        },
+        receiver_alias: invitation.receiver.account.alias,
+        message: invitation.message,
+        payload_type,
+        payload: invitation.payload,
+        status: InvitationStatus::Accepted,
+        invited_at: now,
+        expires_at: now,
+        decided_at: Some(now),
+        rejection_reason: None,
+        opportunity_id: None,
+        version: 1,
+    };
+    let member = Member {
+        catalog: r.catalog,
+        engagement_id: engagement.id.clone(),
+        account_id: OPERATOR_ACCOUNT.into(),
+        partner_id: None,
+        joined: now,
+    };
+    let response = serde_json::to_value(CreateEngagementInvitationResponse {
+        arn: crate::referrals::invitation_arn(r.catalog, &record.id),
+        id: record.id.clone(),
+    })
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let batch =
+        WriteBatch { insert_partner_invitations: vec![record], add_engagement_members: vec![member], ..Default::default() };
+    commit_once(r, batch, response).await
+}
+
 /// Invites another partner into an engagement of the caller's (issue 18): to an account of the
 /// program, not the caller's own, not removed (REM-1), not a member yet; what it shares screened
 /// (SUB-5). The receiver is told through its event feed. Idempotent by ClientToken.
@@ -577,7 +706,10 @@ pub async fn create_invitation(r: Request) -> ApiResult {
     }
     let input: CreateEngagementInvitationRequest = r.parse()?;
     let (engagement, members) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.engagement_identifier).await?;
-    let account = input.invitation.receiver.account.aws_account_id;
+    let account = input.invitation.receiver.account.aws_account_id.clone();
+    if r.catalog == Catalog::Sandbox && account == OPERATOR_ACCOUNT {
+        return simulate_operator_acceptance(&r, engagement, members, input.invitation).await;
+    }
     let receiver = crate::app::engagements::partner_by_account(&r.state, &account).await?;
     let already_member = members.iter().any(|m| m.account_id == account);
     check_receiver(&r.caller.partner.account_id, &account, receiver.as_ref(), already_member)

@@ -844,3 +844,74 @@ async fn use_4_prospecting_from_engagements() {
     let e = c.get_prospecting_from_engagement_task().catalog("AWS").task_identifier(&task_id).send().await.unwrap_err();
     assert_eq!(code(&e), "ResourceNotFoundException");
 }
+
+/// The Sandbox plays the operator's side of engagements (issue 18): a `CreateEngagement` with
+/// a `Lead` context arrives as a lead referral from `aws` that the caller accepts and turns into
+/// an opportunity; an invitation to `aws` is accepted by it at once. Neither happens in `AWS`.
+#[tokio::test]
+async fn the_sandbox_simulates_lead_engagements_and_accepts_invitations_to_aws() {
+    let app = TestApp::start().await;
+    let creds = app.partner("P-A").await;
+    let client = app.client(&creds);
+    let lead = json!({"Lead": {
+        "Customer": {"CompanyName": "Simulated Leadco", "WebsiteUrl": "https://leadco.example.com", "Address": {"CountryCode": "US"}},
+        "Interactions": [{"Contact": {"FirstName": "Sam", "LastName": "Lead", "Email": "sam@leadco.example.com", "BusinessTitle": "CIO"},
+                          "BusinessProblem": "Wants to modernise its order system."}]}});
+    let (status, created) = app
+        .call(
+            &creds,
+            "CreateEngagement",
+            json!({"Catalog": "Sandbox", "ClientToken": "sim", "Contexts": [{"Type": "Lead", "Payload": lead}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let engagement = created["Id"].as_str().unwrap().to_string();
+    let invitations = client
+        .list_engagement_invitations()
+        .catalog("Sandbox")
+        .participant_type(pcs::types::ParticipantType::Receiver)
+        .send()
+        .await
+        .unwrap();
+    let invitation = &invitations.engagement_invitation_summaries()[0];
+    assert_eq!((invitation.engagement_id(), invitation.sender_aws_account_id()), (Some(engagement.as_str()), Some("aws")));
+    client.accept_engagement_invitation().catalog("Sandbox").identifier(invitation.id()).send().await.unwrap();
+    let got = client.get_engagement().catalog("Sandbox").identifier(&engagement).send().await.unwrap();
+    let contact =
+        got.contexts()[0].payload().unwrap().as_lead().unwrap().interactions()[0].contact().unwrap().email().to_string();
+    assert_eq!(contact, "sam@leadco.example.com");
+    let (status, refused) = app
+        .call(
+            &creds,
+            "CreateEngagement",
+            json!({"Catalog": "AWS", "ClientToken": "sim", "Contexts": [{"Type": "Lead", "Payload": lead}]}),
+        )
+        .await;
+    assert_eq!((status, refused["__type"].as_str()), (400, Some("ValidationException")), "the AWS catalog simulates nothing");
+
+    let mine = create(&client, "Sandbox", "to aws").await;
+    let to_aws = client
+        .create_engagement_invitation()
+        .catalog("Sandbox")
+        .client_token("aws")
+        .engagement_identifier(&mine)
+        .invitation(opportunity_invitation("aws", "Sharing the project with the AWS team"))
+        .send()
+        .await
+        .unwrap();
+    let got = client.get_engagement_invitation().catalog("Sandbox").identifier(to_aws.id()).send().await.unwrap();
+    assert_eq!(got.status(), Some(&pcs::types::InvitationStatus::Accepted));
+    let members = client.list_engagement_members().catalog("Sandbox").identifier(&mine).send().await.unwrap();
+    assert!(members.engagement_member_list().iter().any(|m| m.account_id() == Some("aws")));
+    let mine_aws = create(&client, "AWS", "to aws in AWS").await;
+    let e = client
+        .create_engagement_invitation()
+        .catalog("AWS")
+        .client_token("aws-real")
+        .engagement_identifier(&mine_aws)
+        .invitation(opportunity_invitation("aws", "Sharing the project with the AWS team"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException", "in AWS, the operator's side joins through StartEngagementFromOpportunityTask");
+}
