@@ -9,6 +9,7 @@
 
 mod account;
 mod console;
+mod engagements;
 mod operator;
 mod portal;
 mod session;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.css", get(|| asset(include_str!("../../templates/app.css"), "text/css; charset=utf-8")))
         .route("/static/app.js", get(|| asset(include_str!("../../templates/app.js"), "text/javascript; charset=utf-8")))
         .merge(portal::router())
+        .merge(engagements::router())
         .merge(account::router())
         .merge(console::router())
         .merge(operator::router())

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/partners/{id}/referrals", post(refer))
         .route("/console/partners/{id}/remove", post(remove))
         .route("/console/suppression", get(suppression))
+        .route("/console/engagements", get(engagements))
         .route("/console/terms", get(terms).post(publish))
         .route("/console/audit", get(audit))
 }
@@ -260,6 +261,48 @@ async fn suppression(State(state): State<AppState>, headers: HeaderMap) -> Resul
         })
         .collect();
     Ok(page(StatusCode::OK, &SuppressionPage { nav: Some(viewer.nav("suppression", "Suppression list")), rows }))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console_engagements.html")]
+struct EngagementsPage {
+    nav: Option<Nav>,
+    /// (id, catalog, title, context types, members, created by, created)
+    rows: Vec<(String, String, String, String, String, String, String)>,
+    /// (id, name, industries, countries)
+    groups: Vec<(String, String, String, String)>,
+}
+
+/// Issue 18: every engagement of the program (the operator's side is in all of them), and the
+/// engagement groups partners list and search in.
+async fn engagements(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    let viewer = session::require_staff(&state, &headers, &PARTNER_MANAGERS).await?;
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or("").to_string();
+    let rows = crate::app::engagements::operator_list(&state, None)
+        .await?
+        .iter()
+        .map(|e| {
+            let kinds = e["context_types"].as_array().into_iter().flatten().filter_map(|t| t.as_str()).collect::<Vec<_>>();
+            (
+                text(e, "id"),
+                text(e, "catalog"),
+                text(e, "title"),
+                kinds.join(", "),
+                e["members"].to_string(),
+                text(e, "created_by"),
+                text(e, "created"),
+            )
+        })
+        .collect();
+    let any = |list: &[String]| if list.is_empty() { "any".to_string() } else { list.join(", ") };
+    let groups = crate::app::engagements::groups(&state)
+        .await?
+        .into_iter()
+        .map(|g| (g.id.clone(), g.name.clone(), any(&g.industries), any(&g.countries)))
+        .collect();
+    Ok(page(StatusCode::OK, &EngagementsPage { nav: Some(viewer.nav("engagements", "Engagements")), rows, groups }))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -764,6 +764,8 @@ async fn referrals(
         .as_array()
         .into_iter()
         .flatten()
+        // Invitations from other partners are on the engagements page.
+        .filter(|i| text_at(i, "SenderAwsAccountId") == ace_domain::engagement::OPERATOR_ACCOUNT)
         .map(|i| InvitationRow {
             id: text_at(i, "Id").into(),
             title: text_at(i, "EngagementTitle").into(),

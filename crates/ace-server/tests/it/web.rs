@@ -872,3 +872,79 @@ async fn sub_1_portal_submission_refusals_sit_at_the_state_and_the_solutions() {
     let page = alice.get(&format!("/portal/opportunities/{id}?catalog=AWS&done=associated")).await;
     assert!(page.body.contains("Solution associated.") && page.body.contains(solution["id"].as_str().unwrap()));
 }
+
+/// Issue 18 in the portal: a partner sees an invitation from another partner on its engagements
+/// page (not in the referral inbox), accepts it, reads the engagement with its members and the
+/// shared customer, and turns the shared project into an opportunity; a third partner's URL to
+/// the engagement is the not-found page (USE-4).
+#[tokio::test]
+async fn use_4_engagements_in_the_portal_invite_accept_and_become_an_opportunity() {
+    let app = TestApp::start().await;
+    let a = portal_partner(&app, "P-A", "a@portal.example").await;
+    portal_partner(&app, "P-B", "b@portal.example").await;
+    portal_partner(&app, "P-C", "c@portal.example").await;
+    let account_b = app.account_id("P-B").await;
+    let (status, created) = app
+        .call(
+            &a,
+            "CreateEngagement",
+            json!({"Catalog": "AWS", "ClientToken": "e", "Title": "Retail co-sell", "Contexts": [{"Type": "CustomerProject", "Payload": {
+                "CustomerProject": {"Customer": {"CompanyName": "Portal Shared Corp", "CountryCode": "US", "Industry": "Retail",
+                                                 "WebsiteUrl": "https://shared.example.com"},
+                                    "Project": {"Title": "Data lake", "BusinessProblem": "Move the warehouse to the cloud this year",
+                                                "TargetCompletionDate": "2027-06-30"}}}}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let engagement = created["Id"].as_str().unwrap().to_string();
+    let (status, invited) = app
+        .call(
+            &a,
+            "CreateEngagementInvitation",
+            json!({"Catalog": "AWS", "ClientToken": "i", "EngagementIdentifier": engagement,
+                   "Invitation": {"Message": "Join us", "Receiver": {"Account": {"AwsAccountId": account_b}},
+                                  "Payload": {"LeadInvitation": {"Customer": {"CompanyName": "Portal Shared Corp"},
+                                                                 "Interaction": {"ContactBusinessTitle": "CTO"}}}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{invited}");
+    let invitation = invited["Id"].as_str().unwrap().to_string();
+
+    let b = signed_in(&app, "b@portal.example").await;
+    let list = b.get("/portal/engagements").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains(&invitation) && list.body.contains("PENDING"), "{}", list.body);
+    assert!(!b.get("/portal/referrals").await.body.contains(&invitation), "the referral inbox is the operator's referrals");
+    let before = b.get(&format!("/portal/engagements/{engagement}")).await;
+    assert_eq!(before.status, 404, "not a member before accepting");
+    let accepted =
+        b.post(&format!("/portal/engagement-invitations/{invitation}/accept"), &[("_csrf", list.csrf().as_str())]).await;
+    assert_eq!((accepted.status, accepted.location.as_deref()), (303, Some("/portal/engagements")));
+    let shown = b.get(&format!("/portal/engagements/{engagement}")).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.body.contains("Portal Shared Corp") && shown.body.contains("P-A Ltd"), "{}", shown.body);
+    let converted =
+        b.post(&format!("/portal/engagements/{engagement}/contexts/1/opportunity"), &[("_csrf", shown.csrf().as_str())]).await;
+    assert_eq!(converted.status, 303, "{}", converted.body);
+    let opportunity_page = b.get(converted.location.as_deref().unwrap()).await;
+    assert_eq!(opportunity_page.status, 200);
+    assert!(opportunity_page.body.contains("Portal Shared Corp"));
+
+    let c = signed_in(&app, "c@portal.example").await;
+    assert_eq!(c.get(&format!("/portal/engagements/{engagement}")).await.status, 404);
+    assert!(!c.get("/portal/engagements").await.body.contains(&engagement));
+
+    // The operator console lists every engagement and the groups; a reviewer has no such page.
+    app.operator(
+        "POST",
+        "/engagement-groups",
+        json!({"id": "eng-grp-retail00000001", "name": "Retail US", "industries": ["Retail"]}),
+    )
+    .await;
+    app.operator("POST", "/staff", json!({"email": "pm@op.example", "role": "partner-manager", "password": PASSWORD})).await;
+    app.operator("POST", "/staff", json!({"email": "rita@op.example", "role": "reviewer", "password": PASSWORD})).await;
+    let console = signed_in(&app, "pm@op.example").await.get("/console/engagements").await;
+    assert_eq!(console.status, 200);
+    assert!(console.body.contains(&engagement) && console.body.contains("Retail US"), "{}", console.body);
+    assert_ne!(signed_in(&app, "rita@op.example").await.get("/console/engagements").await.status, 200);
+}
