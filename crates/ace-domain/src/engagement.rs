@@ -427,6 +427,59 @@ pub fn referral_title(r: &Referral) -> String {
     title_of(r.title.as_deref().unwrap_or(&r.customer.company_name))
 }
 
+/// Applies an `UpdateLeadContext` payload (`{"Lead": {...}}`) to the referral behind a lead
+/// engagement: the customer and the contact the partner now knows better. SUB-5 screens the
+/// business problem, as everything a partner writes.
+pub fn apply_lead_update(r: &mut Referral, payload: &Value) -> Result<(), EngagementError> {
+    let lead = &payload["Lead"];
+    let text = |v: &Value| v.as_str().filter(|s| !s.trim().is_empty()).map(str::to_string);
+    let problem = text(&lead["Interaction"]["BusinessProblem"]);
+    if let Some(problem) = &problem {
+        let found = pii::scan(problem);
+        if !found.is_empty() {
+            let name = "Payload.Lead.Interaction.BusinessProblem";
+            return Err(invalid(
+                name,
+                FieldErrorCode::InvalidValue,
+                format!("{name}: [SUB-5] remove personal or sensitive information ({}) from it", describe(&found)),
+            ));
+        }
+    }
+    let customer = &lead["Customer"];
+    if let Some(name) = text(&customer["CompanyName"]) {
+        r.customer.company_name = name;
+    }
+    if let Some(website) = text(&customer["WebsiteUrl"]) {
+        r.customer.website = website;
+    }
+    if let Some(country) = text(&customer["Address"]["CountryCode"]) {
+        r.customer.country = country;
+    }
+    if let Some(industry) = text(&customer["Industry"]) {
+        r.customer.industry = Some(industry);
+    }
+    let contact = &lead["Interaction"]["Contact"];
+    if contact.is_object() {
+        let name = [text(&contact["FirstName"]), text(&contact["LastName"])].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        if !name.is_empty() {
+            r.contact.name = Some(name);
+        }
+        if let Some(email) = text(&contact["Email"]) {
+            r.contact.email = Some(email);
+        }
+        if let Some(phone) = text(&contact["Phone"]) {
+            r.contact.phone = Some(phone);
+        }
+        if let Some(title) = text(&contact["BusinessTitle"]) {
+            r.contact.title = Some(title);
+        }
+    }
+    if problem.is_some() {
+        r.problem = problem;
+    }
+    Ok(())
+}
+
 /// Whether a referral's context names a customer contact (REF-1: its reads are audited).
 pub fn referral_context_has_contact(r: &Referral) -> bool {
     !r.data_deleted
@@ -495,6 +548,42 @@ impl Engagement {
         self.contexts.push(Context { id: id.clone(), kind, payload });
         self.touch(account, now);
         Ok(id)
+    }
+
+    /// Whether `context_id` is the context that stands for the engagement's referral.
+    pub fn is_referral_context(&self, context_id: &str) -> bool {
+        self.referral_id.is_some() && self.context(context_id).is_some_and(|c| c.payload.is_null())
+    }
+
+    /// A change to the referral's lead through its context (UpdateEngagementContext): the lead
+    /// data lives in the referral ([`apply_lead_update`]); the engagement only takes the new
+    /// `ModifiedAt`, if `expected_modified` is still its own.
+    pub fn touch_referral_context(
+        &mut self,
+        context_id: &str,
+        expected_modified: Instant,
+        kind: ContextType,
+        account: &str,
+        now: Instant,
+    ) -> Result<(), EngagementError> {
+        let Some(context) = self.context(context_id).filter(|_| self.is_referral_context(context_id)) else {
+            return Err(EngagementError::ContextNotFound(context_id.to_string()));
+        };
+        if crate::time::truncate_to_millis(expected_modified) != self.modified {
+            return Err(EngagementError::Stale { current: crate::time::format_timestamp(self.modified) });
+        }
+        if context.kind != ContextType::Lead || kind != ContextType::Lead {
+            return Err(invalid(
+                "Type",
+                FieldErrorCode::ActionNotPermitted,
+                format!(
+                    "Type: context {context_id} is the operator's {} referral; a partner updates a lead's context",
+                    context.kind.as_str()
+                ),
+            ));
+        }
+        self.touch(account, now);
+        Ok(())
     }
 
     /// Replaces a context's payload, if `expected_modified` is still the engagement's
@@ -944,10 +1033,24 @@ mod tests {
         let shredded = Referral { data_deleted: true, ..r.without_customer_data() };
         assert_eq!(referral_context(&shredded), None);
         assert!(!referral_context_has_contact(&shredded));
-        // The placeholder is not a partner's to overwrite.
+        // The placeholder is not a partner's to overwrite: a lead's update goes to the referral.
         let mut e = e;
         let refused = e.update_context("1", e.modified, ContextType::Lead, json!({"Lead": {}}), "1", at(9_000));
         assert!(matches!(refused, Err(EngagementError::Invalid(ref f)) if f[0].code == FieldErrorCode::ActionNotPermitted));
+        let stale = e.touch_referral_context("1", at(1), ContextType::Lead, "1", at(9_000));
+        assert!(matches!(stale, Err(EngagementError::Stale { .. })));
+        let before = e.modified;
+        e.touch_referral_context("1", before, ContextType::Lead, "1", at(9_000)).unwrap();
+        assert!(e.modified > before);
+        let mut updated = r.clone();
+        let payload = json!({"Lead": {"Customer": {"CompanyName": "Acme Corp", "Industry": "Retail"},
+            "Interaction": {"Contact": {"FirstName": "Jane", "LastName": "Roe", "Email": "jane.roe@acme.com", "BusinessTitle": "CIO"},
+                            "BusinessProblem": "Wants a data lake and a new warehouse"}}});
+        apply_lead_update(&mut updated, &payload).unwrap();
+        assert_eq!((updated.customer.company_name.as_str(), updated.contact.name.as_deref()), ("Acme Corp", Some("Jane Roe")));
+        assert_eq!(updated.contact.email.as_deref(), Some("jane.roe@acme.com"));
+        let card = json!({"Lead": {"Customer": {"CompanyName": "Acme"}, "Interaction": {"BusinessProblem": "card 4111 1111 1111 1111"}}});
+        assert!(apply_lead_update(&mut updated.clone(), &card).is_err(), "SUB-5");
     }
 
     fn invitation() -> PartnerInvitation {

@@ -18,6 +18,17 @@ pub enum ReferralKind {
 }
 
 impl ReferralKind {
+    /// The origin of the partner opportunity a referral becomes. An opportunity referral is one
+    /// the operator already validated (`AWS Referral`: not submitted again). A lead is not an
+    /// opportunity yet: the partner qualifies it, and the opportunity it makes of it is the
+    /// partner's to submit for validation like any other (issue 18's lead walkthrough).
+    pub fn opportunity_origin(self) -> crate::opportunity::Origin {
+        match self {
+            ReferralKind::Lead => crate::opportunity::Origin::PartnerReferral,
+            ReferralKind::Opportunity => crate::opportunity::Origin::AwsReferral,
+        }
+    }
+
     pub fn payload_type(self) -> &'static str {
         match self {
             ReferralKind::Lead => "LeadInvitation",
@@ -522,6 +533,13 @@ mod tests {
         };
         let ids = ReferralIds { invitation: "engi-0000000000001".into(), engagement: "eng-00000000000001".into() };
         Referral::pending(request, ids, t(23, 10), t(23, 10) + TimeDelta::days(15), t(27, 0))
+    }
+
+    #[test]
+    fn a_lead_becomes_the_partners_opportunity_to_submit_an_opportunity_referral_is_validated_already() {
+        use crate::opportunity::Origin;
+        assert_eq!(ReferralKind::Lead.opportunity_origin(), Origin::PartnerReferral);
+        assert_eq!(ReferralKind::Opportunity.opportunity_origin(), Origin::AwsReferral);
     }
 
     #[test]

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use ace_domain::engagement::{
-    check_engagement_text, check_invitation_text, check_partner_context, check_receiver, engagement_arn, engagement_id,
-    opportunity_document_of, prospecting_result, ContextType, Engagement, EngagementError, InvitationStatus, Member,
-    PartnerInvitation, Party, ProspectingRefusal, OPERATOR_ACCOUNT,
+    apply_lead_update, check_engagement_text, check_invitation_text, check_partner_context, check_receiver, engagement_arn,
+    engagement_id, opportunity_document_of, prospecting_result, ContextType, Engagement, EngagementError, InvitationStatus,
+    Member, PartnerInvitation, Party, ProspectingRefusal, OPERATOR_ACCOUNT,
 };
 use ace_domain::engagement_search as search;
 use ace_domain::events::partner_event;
@@ -395,25 +395,48 @@ pub async fn update_context(r: Request) -> ApiResult {
     let (mut engagement, _) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.engagement_identifier).await?;
     let expected_at = parse_timestamp(&input.engagement_last_modified_at)
         .ok_or_else(|| ApiError::Internal("EngagementLastModifiedAt passed the model check but does not parse".into()))?;
-    check_partner_context("", input.kind, &input.payload).map_err(|e| refused(e, &engagement.id))?;
     let expected = engagement.modified.timestamp_millis();
-    engagement
-        .update_context(
-            &input.context_identifier,
-            expected_at,
-            input.kind,
-            input.payload,
-            &r.caller.partner.account_id,
-            r.state.now(),
-        )
-        .map_err(|e| refused(e, &engagement.id))?;
+    let mut batch = WriteBatch::default();
+    if engagement.is_referral_context(&input.context_identifier) {
+        // A lead the operator referred: what the partner now knows of the customer goes into
+        // the (sealed) referral the context is rendered from.
+        let now = r.state.now();
+        engagement
+            .touch_referral_context(&input.context_identifier, expected_at, input.kind, &r.caller.partner.account_id, now)
+            .map_err(|e| refused(e, &engagement.id))?;
+        let referral_id = engagement.referral_id.clone().unwrap_or_default();
+        let mut referral = r
+            .state
+            .store
+            .get_referral(&referral_id)
+            .await?
+            .filter(|x| x.partner_id == r.caller.partner.id && x.status.visible_to_partner() && !x.data_deleted)
+            .ok_or_else(|| {
+                ApiError::ResourceNotFound(format!("Engagement {} was not found in catalog {}", engagement.id, r.catalog))
+            })?;
+        apply_lead_update(&mut referral, &input.payload).map_err(|e| refused(e, &engagement.id))?;
+        batch.update_referrals.push(referral);
+    } else {
+        check_partner_context("", input.kind, &input.payload).map_err(|e| refused(e, &engagement.id))?;
+        engagement
+            .update_context(
+                &input.context_identifier,
+                expected_at,
+                input.kind,
+                input.payload,
+                &r.caller.partner.account_id,
+                r.state.now(),
+            )
+            .map_err(|e| refused(e, &engagement.id))?;
+    }
     let response = ContextChanged {
         context_id: input.context_identifier,
         engagement_arn: engagement_arn(r.catalog, &engagement.id),
         engagement_id: engagement.id.clone(),
         engagement_last_modified_at: format_timestamp(engagement.modified),
     };
-    match r.commit(WriteBatch { update_engagements: vec![(engagement, expected)], ..Default::default() }).await {
+    batch.update_engagements.push((engagement, expected));
+    match r.commit(batch).await {
         Ok(_) => r.respond(&response),
         Err(StoreError::Conflict(_)) => Err(ApiError::Conflict(
             "The engagement was modified meanwhile: EngagementLastModifiedAt is stale; get it again.".into(),

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use ace_domain::engagement::Member;
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::Model;
-use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewState};
+use ace_domain::opportunity::{empty_related, Opportunity, ReviewState};
 use ace_domain::referral::{AuditRead, Referral, ReferralStatus};
 use ace_domain::time::format_timestamp;
 use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
@@ -188,7 +188,7 @@ pub(super) fn opportunity_from(referral: &Referral, number: i64, now: ace_domain
         id: opportunity_id(number),
         partner_id: referral.partner_id.clone(),
         document: document.as_object().cloned().unwrap_or_default(),
-        origin: Origin::AwsReferral,
+        origin: referral.kind.opportunity_origin(),
         created: now,
         last_modified: now,
         related: empty_related(),

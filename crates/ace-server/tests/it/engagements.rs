@@ -389,7 +389,8 @@ async fn ref_1_a_lead_referral_is_an_engagement_the_partner_joins_by_accepting_a
     assert_eq!(accounts.len(), 2);
     assert!(accounts.contains(&"aws"));
 
-    // The referral's context is the operator's: a partner does not rewrite it.
+    // The lead's context is the operator's referral: a partner updates it as a lead (what it
+    // learnt of the customer goes into the sealed referral), never as another type.
     let e = client
         .update_engagement_context()
         .catalog("AWS")
@@ -402,6 +403,39 @@ async fn ref_1_a_lead_referral_is_an_engagement_the_partner_joins_by_accepting_a
         .await
         .unwrap_err();
     assert_eq!(code(&e), "ValidationException");
+    let lead_update = pcs::types::UpdateLeadContext::builder()
+        .customer(pcs::types::LeadCustomer::builder().company_name("Leadco Holdings").build().unwrap())
+        .interaction(
+            pcs::types::LeadInteraction::builder()
+                .contact(
+                    pcs::types::LeadContact::builder()
+                        .first_name("Zelda")
+                        .last_name("Quartz")
+                        .email("zq@leadco.example.com")
+                        .business_title("CTO")
+                        .build()
+                        .unwrap(),
+                )
+                .business_problem("A data lake and a new order system")
+                .build(),
+        )
+        .build();
+    client
+        .update_engagement_context()
+        .catalog("AWS")
+        .engagement_identifier(&engagement)
+        .context_identifier("1")
+        .engagement_last_modified_at(*got.modified_at().unwrap())
+        .r#type(EngagementContextType::Lead)
+        .payload(UpdateEngagementContextPayload::Lead(lead_update))
+        .send()
+        .await
+        .unwrap();
+    let got = client.get_engagement().catalog("AWS").identifier(&engagement).send().await.unwrap();
+    let lead = got.contexts()[0].payload().unwrap().as_lead().unwrap();
+    assert_eq!(lead.customer().unwrap().company_name(), "Leadco Holdings");
+    assert_eq!(lead.interactions()[0].contact().unwrap().email(), "zq@leadco.example.com");
+    assert_eq!(got.title(), Some("Leadco Holdings"));
 
     let start = |token: &str| {
         client
@@ -422,7 +456,7 @@ async fn ref_1_a_lead_referral_is_an_engagement_the_partner_joins_by_accepting_a
     let e = start("another-token").await.unwrap_err();
     assert_eq!(code(&e), "ConflictException", "a lead becomes one opportunity");
     let got = client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.unwrap();
-    assert_eq!(got.customer().unwrap().account().unwrap().company_name(), "Leadco");
+    assert_eq!(got.customer().unwrap().account().unwrap().company_name(), "Leadco Holdings", "the lead as updated");
     let tags = client.list_tags_for_resource().resource_arn(got.arn().unwrap()).send().await.unwrap();
     assert_eq!(tags.tags()[0].value(), "lead-7");
     let tasks =
@@ -431,6 +465,50 @@ async fn ref_1_a_lead_referral_is_an_engagement_the_partner_joins_by_accepting_a
     assert_eq!(tasks.task_summaries()[0].opportunity_id(), Some(opportunity.as_str()));
     let from_opportunity = client.list_engagement_from_opportunity_tasks().catalog("AWS").send().await.unwrap();
     assert!(from_opportunity.task_summaries().is_empty(), "the task kinds are listed apart");
+
+    // The rest of the walkthrough: a solution, an update, the attestation, and the opportunity
+    // shared back with the operator's side in an engagement that reads back.
+    let solution =
+        app.operator("POST", "/partners/P-A/solutions", json!({"name": "Factory", "category": "Consulting Service"})).await;
+    client
+        .associate_opportunity()
+        .catalog("AWS")
+        .opportunity_identifier(&opportunity)
+        .related_entity_type(pcs::types::RelatedEntityType::Solutions)
+        .related_entity_identifier(solution["id"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let current = client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.unwrap();
+    client
+        .update_opportunity()
+        .catalog("AWS")
+        .identifier(&opportunity)
+        .last_modified_date(*current.last_modified_date())
+        .customer(crate::opportunities::customer("Leadco Holdings"))
+        .project(crate::opportunities::project())
+        .life_cycle(crate::opportunities::lifecycle())
+        .send()
+        .await
+        .unwrap();
+    let (status, attested) = crate::review::attest(&app, &c, crate::review::attestation(&opportunity)).await;
+    assert_eq!(status, 200, "{attested}");
+    let shared = client
+        .start_engagement_from_opportunity_task()
+        .catalog("AWS")
+        .client_token("share")
+        .identifier(&opportunity)
+        .aws_submission(
+            pcs::types::AwsSubmission::builder().involvement_type(pcs::types::SalesInvolvementType::CoSell).build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.task_status(), Some(&pcs::types::TaskStatus::Complete), "{shared:?}");
+    let back = client.get_engagement().catalog("AWS").identifier(shared.engagement_id().unwrap()).send().await.unwrap();
+    assert_eq!(back.member_count(), Some(2));
+    let project = back.contexts()[0].payload().unwrap().as_customer_project().unwrap();
+    assert_eq!(project.customer().unwrap().company_name(), "Leadco Holdings");
 }
 
 /// REF-3 and REM-2 through the engagement: a lead never contacted is revoked after its
