@@ -336,6 +336,48 @@ pub fn prospecting_result(contexts: &[Context], task: &Value) -> Result<Value, P
     Ok(serde_json::json!({"ProspectingResult": {"Aws": aws}}))
 }
 
+/// The `detail` of `Engagement Created` (`created`) or `Engagement Updated`, with the mixed key
+/// casing the developer guide documents (digest §3.6).
+pub fn engagement_event_detail(e: &Engagement, created: bool) -> Value {
+    let types: Vec<&str> = e.context_types().iter().map(|t| t.as_str()).collect();
+    let mut engagement = serde_json::json!({"engagementArn": e.arn(), "engagementId": e.id, "ContextTypes": types});
+    if created {
+        engagement["CreatedAt"] = Value::String(crate::time::format_timestamp(e.created));
+        engagement["CreatedBy"] = Value::String(e.created_by.clone());
+    } else {
+        engagement["LastModifiedAt"] = Value::String(crate::time::format_timestamp(e.modified));
+        engagement["LastModifiedBy"] = Value::String(e.modified_by.clone());
+    }
+    serde_json::json!({"catalog": e.catalog.as_str(), "engagement": engagement})
+}
+
+/// The `detail` of `Engagement Member Added`.
+pub fn member_added_detail(catalog: Catalog, engagement_id: &str, account_id: &str, company_name: &str) -> Value {
+    serde_json::json!({"catalog": catalog.as_str(), "engagement": {"id": engagement_id},
+                       "engagementMember": {"accountId": account_id, "companyName": company_name}})
+}
+
+/// The `detail` of an `Engagement Invitation …` event of an invitation between partners, as
+/// the party `participant` ("Sender" or "Receiver") receives it; `Created` carries the sender's
+/// company and the expiry too.
+pub fn invitation_event_detail(i: &PartnerInvitation, participant: &str, created: bool) -> Value {
+    let mut invitation = serde_json::json!({
+        "arn": invitation_arn(i.catalog, &i.id), "id": i.id, "engagementId": i.engagement_id,
+        "senderAccountId": i.sender.account_id, "receiverAccountId": i.receiver.account_id,
+        "participantType": participant, "payloadType": i.payload_type,
+    });
+    if created {
+        invitation["senderCompanyName"] = Value::String(i.sender.company_name.clone());
+        invitation["expirationDate"] = Value::String(crate::time::format_timestamp(i.expires_at));
+    }
+    serde_json::json!({"catalog": i.catalog.as_str(), "engagementInvitation": invitation})
+}
+
+/// `arn:aws:partnercentral:us-east-1::catalog/<Catalog>/engagement-invitation/<id>`.
+pub fn invitation_arn(catalog: Catalog, id: &str) -> String {
+    format!("arn:aws:partnercentral:{REGION}::catalog/{catalog}/engagement-invitation/{id}")
+}
+
 /// An engagement title from free text: the model allows 40 characters.
 pub fn title_of(text: &str) -> String {
     text.chars().take(40).collect()

@@ -103,3 +103,40 @@ pub fn partner_event(
         changes: Vec::new(),
     }
 }
+
+/// An event Partner Central publishes about an engagement or an invitation between partners
+/// (`Engagement Created`, `Engagement Member Added`, `Engagement Invitation Accepted`, …), to
+/// one partner's feed, in the shape of the developer guide (digest §3.6).
+#[allow(clippy::too_many_arguments)]
+pub fn selling_event(
+    detail_type: &str,
+    event_id: String,
+    partner_id: &str,
+    account_id: &str,
+    catalog: Catalog,
+    resource: String,
+    detail: serde_json::Value,
+    time: Instant,
+) -> OutboxEvent {
+    let envelope = json!({
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": SOURCE,
+        "account": account_id,
+        "time": format_timestamp(time),
+        "region": REGION,
+        "resources": [resource],
+        "detail": detail,
+    });
+    OutboxEvent {
+        id: event_id,
+        partner_id: partner_id.to_string(),
+        catalog,
+        detail_type: detail_type.to_string(),
+        resource,
+        time,
+        envelope,
+        changes: Vec::new(),
+    }
+}

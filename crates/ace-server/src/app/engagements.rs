@@ -220,3 +220,31 @@ pub async fn operator_list(state: &AppState, partner: Option<&str>) -> Result<Ve
     }
     Ok(rows)
 }
+
+/// One event per partner member of an engagement (the operator's side has no feed): what
+/// Partner Central publishes to each member's account.
+pub fn member_events(
+    state: &AppState,
+    catalog: Catalog,
+    members: &[Member],
+    detail_type: &str,
+    resource: &str,
+    detail: &serde_json::Value,
+) -> Vec<ace_domain::events::OutboxEvent> {
+    members
+        .iter()
+        .filter_map(|m| m.partner_id.as_ref().map(|p| (p, &m.account_id)))
+        .map(|(partner, account)| {
+            ace_domain::events::selling_event(
+                detail_type,
+                state.new_event_id(),
+                partner,
+                account,
+                catalog,
+                resource.to_string(),
+                detail.clone(),
+                state.now(),
+            )
+        })
+        .collect()
+}

@@ -9,11 +9,11 @@ use serde_json::{json, Value};
 
 use ace_domain::engagement::{
     apply_lead_update, check_engagement_text, check_invitation_text, check_partner_context, check_receiver, engagement_arn,
-    engagement_id, opportunity_document_of, prospecting_result, ContextType, Engagement, EngagementError, InvitationStatus,
-    Member, PartnerInvitation, Party, ProspectingRefusal, OPERATOR_ACCOUNT,
+    engagement_event_detail, engagement_id, invitation_event_detail, opportunity_document_of, prospecting_result, ContextType,
+    Engagement, EngagementError, InvitationStatus, Member, PartnerInvitation, Party, ProspectingRefusal, OPERATOR_ACCOUNT,
 };
 use ace_domain::engagement_search as search;
-use ace_domain::events::partner_event;
+use ace_domain::events::selling_event;
 use ace_domain::ids::Catalog;
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::{FieldError, FieldErrorCode};
@@ -24,7 +24,7 @@ use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBa
 
 use super::opportunities::{idempotency_key, replay, request_hash};
 use super::{in_memory_page, in_memory_page_of, ApiResult, Output, Request};
-use crate::app::engagements::{load_as_member, member_views, view};
+use crate::app::engagements::{load_as_member, member_events, member_views, view};
 use crate::error::ApiError;
 
 /// `ListEngagementMembers` answers five members a page unless asked otherwise (the model).
@@ -231,11 +231,17 @@ pub async fn create(r: Request) -> ApiResult {
         modified_at: format_timestamp(engagement.modified),
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let batch = WriteBatch {
-        add_engagement_members: vec![member(&r, &engagement)],
-        insert_engagements: vec![engagement],
-        ..Default::default()
-    };
+    let creator = member(&r, &engagement);
+    let events = member_events(
+        &r.state,
+        r.catalog,
+        std::slice::from_ref(&creator),
+        "Engagement Created",
+        &engagement.arn(),
+        &engagement_event_detail(&engagement, true),
+    );
+    let batch =
+        WriteBatch { add_engagement_members: vec![creator], insert_engagements: vec![engagement], events, ..Default::default() };
     commit_once(&r, batch, response).await
 }
 
@@ -374,7 +380,7 @@ pub async fn create_context(r: Request) -> ApiResult {
         return Ok(Output::Json(previous));
     }
     let input: CreateEngagementContextRequest = r.parse()?;
-    let (mut engagement, _) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.engagement_identifier).await?;
+    let (mut engagement, members) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.engagement_identifier).await?;
     check_partner_context("", input.kind, &input.payload).map_err(|e| refused(e, &engagement.id))?;
     let expected = engagement.modified.timestamp_millis();
     let context_id = engagement
@@ -387,12 +393,25 @@ pub async fn create_context(r: Request) -> ApiResult {
         engagement_last_modified_at: format_timestamp(engagement.modified),
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    commit_once(&r, WriteBatch { update_engagements: vec![(engagement, expected)], ..Default::default() }, response).await
+    let events = updated_events(&r, &engagement, &members);
+    commit_once(&r, WriteBatch { update_engagements: vec![(engagement, expected)], events, ..Default::default() }, response).await
+}
+
+/// `Engagement Updated`, to every partner member.
+fn updated_events(r: &Request, engagement: &Engagement, members: &[Member]) -> Vec<ace_domain::events::OutboxEvent> {
+    member_events(
+        &r.state,
+        r.catalog,
+        members,
+        "Engagement Updated",
+        &engagement.arn(),
+        &engagement_event_detail(engagement, false),
+    )
 }
 
 pub async fn update_context(r: Request) -> ApiResult {
     let input: UpdateEngagementContextRequest = r.parse()?;
-    let (mut engagement, _) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.engagement_identifier).await?;
+    let (mut engagement, members) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.engagement_identifier).await?;
     let expected_at = parse_timestamp(&input.engagement_last_modified_at)
         .ok_or_else(|| ApiError::Internal("EngagementLastModifiedAt passed the model check but does not parse".into()))?;
     let expected = engagement.modified.timestamp_millis();
@@ -435,6 +454,7 @@ pub async fn update_context(r: Request) -> ApiResult {
         engagement_id: engagement.id.clone(),
         engagement_last_modified_at: format_timestamp(engagement.modified),
     };
+    batch.events = updated_events(&r, &engagement, &members);
     batch.update_engagements.push((engagement, expected));
     match r.commit(batch).await {
         Ok(_) => r.respond(&response),
@@ -719,6 +739,32 @@ async fn simulate_operator_acceptance(
     commit_once(r, batch, response).await
 }
 
+/// An `Engagement Invitation …` event to each party of an invitation between partners, each
+/// with its own `participantType`.
+pub(super) fn invitation_events(
+    state: &crate::AppState,
+    i: &PartnerInvitation,
+    detail_type: &str,
+) -> Vec<ace_domain::events::OutboxEvent> {
+    let created = detail_type == "Engagement Invitation Created";
+    [(&i.sender, "Sender"), (&i.receiver, "Receiver")]
+        .into_iter()
+        .filter(|(party, _)| !party.partner_id.is_empty())
+        .map(|(party, participant)| {
+            selling_event(
+                detail_type,
+                state.new_event_id(),
+                &party.partner_id,
+                &party.account_id,
+                i.catalog,
+                ace_domain::engagement::invitation_arn(i.catalog, &i.id),
+                invitation_event_detail(i, participant, created),
+                state.now(),
+            )
+        })
+        .collect()
+}
+
 /// Invites another partner into an engagement of the caller's (issue 18): to an account of the
 /// program, not the caller's own, not removed (REM-1), not a member yet; what it shares screened
 /// (SUB-5). The receiver is told through its event feed. Idempotent by ClientToken.
@@ -770,21 +816,13 @@ pub async fn create_invitation(r: Request) -> ApiResult {
         opportunity_id: None,
         version: 1,
     };
-    let event = partner_event(
-        "Engagement Invitation Created",
-        r.state.new_event_id(),
-        &receiver.id,
-        &receiver.account_id,
-        json!({"catalog": r.catalog.as_str(), "engagementInvitationId": invitation.id, "engagementId": engagement.id,
-               "senderAccountId": invitation.sender.account_id, "payloadType": invitation.payload_type}),
-        now,
-    );
+    let events = invitation_events(&r.state, &invitation, "Engagement Invitation Created");
     let response = serde_json::to_value(CreateEngagementInvitationResponse {
         arn: crate::referrals::invitation_arn(r.catalog, &invitation.id),
         id: invitation.id.clone(),
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let batch = WriteBatch { insert_partner_invitations: vec![invitation], events: vec![event], ..Default::default() };
+    let batch = WriteBatch { insert_partner_invitations: vec![invitation], events, ..Default::default() };
     commit_once(&r, batch, response).await
 }
 
@@ -1021,7 +1059,7 @@ pub async fn start_prospecting_task(r: Request) -> ApiResult {
         let outcome = match load_as_member(&r.state, &r.caller.partner, r.catalog, &id).await {
             Err(crate::app::AppError::NotFound(_)) => Err(ProspectingRefusal::NotFound),
             Err(e) => return Err(e.into()),
-            Ok((mut engagement, _)) => {
+            Ok((mut engagement, members)) => {
                 let shown = view(&r.state, &engagement).await?;
                 match prospecting_result(&shown.contexts, &task) {
                     Ok(payload) => {
@@ -1029,6 +1067,7 @@ pub async fn start_prospecting_task(r: Request) -> ApiResult {
                         let context = engagement
                             .add_context(ContextType::ProspectingResult, payload, &r.caller.partner.account_id, now)
                             .map_err(|e| refused(e, &id))?;
+                        batch.events.extend(updated_events(&r, &engagement, &members));
                         batch.update_engagements.push((engagement, expected));
                         Ok(context)
                     }

@@ -5,7 +5,10 @@
 
 use serde_json::{json, Value};
 
-use ace_domain::engagement::{opportunity_document_of_invitation, EngagementError, Member, PartnerInvitation};
+use ace_domain::engagement::{
+    member_added_detail, opportunity_document_of_invitation, EngagementError, Member, PartnerInvitation,
+};
+use ace_domain::events::OutboxEvent;
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::{FieldError, FieldErrorCode, Model};
 use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewState};
@@ -15,6 +18,7 @@ use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, StoreError, Tas
 use super::opportunities::{event, replay};
 use super::tasks::current_task;
 use super::{ApiResult, Output, Request};
+use crate::app::engagements::member_events;
 use crate::error::ApiError;
 use crate::referrals::invitation_arn;
 
@@ -96,20 +100,35 @@ async fn save(r: &Request, batch: WriteBatch) -> Result<BatchOutcome, ApiError> 
     })
 }
 
+/// What accepting publishes: `Engagement Invitation Accepted` to both parties, `Engagement
+/// Member Added` to every partner member, the newcomer included.
+async fn accepted_events(r: &Request, i: &PartnerInvitation, newcomer: &Member) -> Result<Vec<OutboxEvent>, ApiError> {
+    let mut events = super::engagements::invitation_events(&r.state, i, "Engagement Invitation Accepted");
+    let mut members = r.state.store.list_engagement_members(i.catalog, &i.engagement_id).await?;
+    members.push(newcomer.clone());
+    let detail = member_added_detail(i.catalog, &i.engagement_id, &i.receiver.account_id, &i.receiver.company_name);
+    let resource = ace_domain::engagement::engagement_arn(i.catalog, &i.engagement_id);
+    events.extend(member_events(&r.state, i.catalog, &members, "Engagement Member Added", &resource, &detail));
+    Ok(events)
+}
+
 pub async fn accept(r: &Request, mut i: PartnerInvitation) -> ApiResult {
     receiver_only(r, &i)?;
     let now = r.state.now();
     i.accept(now).map_err(refused)?;
     let member = joins(&i, now);
-    save(r, WriteBatch { update_partner_invitations: vec![i], add_engagement_members: vec![member], ..Default::default() })
-        .await?;
+    let events = accepted_events(r, &i, &member).await?;
+    let batch =
+        WriteBatch { update_partner_invitations: vec![i], add_engagement_members: vec![member], events, ..Default::default() };
+    save(r, batch).await?;
     Ok(Output::Empty)
 }
 
 pub async fn reject(r: &Request, mut i: PartnerInvitation, reason: Option<String>) -> ApiResult {
     receiver_only(r, &i)?;
     i.reject(reason, r.state.now()).map_err(refused)?;
-    save(r, WriteBatch { update_partner_invitations: vec![i], ..Default::default() }).await?;
+    let events = super::engagements::invitation_events(&r.state, &i, "Engagement Invitation Rejected");
+    save(r, WriteBatch { update_partner_invitations: vec![i], events, ..Default::default() }).await?;
     Ok(Output::Empty)
 }
 
@@ -127,7 +146,9 @@ pub async fn start_by_accepting(
     let mut batch = WriteBatch::default();
     if i.status_at(now) != ace_domain::engagement::InvitationStatus::Accepted {
         i.accept(now).map_err(refused)?;
-        batch.add_engagement_members.push(joins(&i, now));
+        let member = joins(&i, now);
+        batch.events = accepted_events(r, &i, &member).await?;
+        batch.add_engagement_members.push(member);
     }
     if i.opportunity_id.is_some() {
         return Err(ApiError::Conflict(format!("invitation {} was already turned into an opportunity", i.id)));

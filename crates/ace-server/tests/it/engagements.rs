@@ -596,8 +596,8 @@ fn opportunity_invitation(receiver: &str, problem: &str) -> pcs::types::Invitati
 #[tokio::test]
 async fn use_4_rem_1_a_partner_invites_another_who_accepts_and_a_third_sees_nothing() {
     let app = TestApp::start().await;
-    let a = app.client(&app.partner("P-A").await);
-    let b = app.client(&app.partner("P-B").await);
+    let (creds_a, creds_b) = (app.partner("P-A").await, app.partner("P-B").await);
+    let (a, b) = (app.client(&creds_a), app.client(&creds_b));
     let c = app.client(&app.partner("P-C").await);
     let (account_a, account_b, account_c) =
         (app.account_id("P-A").await, app.account_id("P-B").await, app.account_id("P-C").await);
@@ -660,6 +660,37 @@ async fn use_4_rem_1_a_partner_invites_another_who_accepts_and_a_third_sees_noth
     }
     let e = invite(&account_b, "to-b-member").await.unwrap_err();
     assert_eq!(code(&e), "ValidationException", "already a member");
+
+    // What Partner Central publishes, to each member's feed, in its shape (digest §3.6).
+    let app_ref = &app;
+    let feed = |creds| async move {
+        let (status, v) = app_ref.ext(creds, "ListEvents", json!({"MaxResults": 100})).await;
+        assert_eq!(status, 200, "{v}");
+        v["Events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::from_str::<serde_json::Value>(e["Event"].as_str().unwrap()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let kinds =
+        |events: &[serde_json::Value]| events.iter().map(|e| e["detail-type"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let of_a = feed(&creds_a).await;
+    let of_b = feed(&creds_b).await;
+    for expected in
+        ["Engagement Created", "Engagement Invitation Created", "Engagement Invitation Accepted", "Engagement Member Added"]
+    {
+        assert!(kinds(&of_a).iter().any(|k| k == expected), "A's feed lacks {expected}: {:?}", kinds(&of_a));
+    }
+    for expected in ["Engagement Invitation Created", "Engagement Invitation Accepted", "Engagement Member Added"] {
+        assert!(kinds(&of_b).iter().any(|k| k == expected), "B's feed lacks {expected}: {:?}", kinds(&of_b));
+    }
+    let created_for_b = of_b.iter().find(|e| e["detail-type"] == "Engagement Invitation Created").unwrap();
+    assert_eq!(created_for_b["source"], json!("aws.partnercentral-selling"));
+    assert_eq!(created_for_b["detail"]["engagementInvitation"]["participantType"], json!("Receiver"));
+    assert_eq!(created_for_b["detail"]["engagementInvitation"]["senderAccountId"], json!(account_a));
+    let added = of_a.iter().find(|e| e["detail-type"] == "Engagement Member Added").unwrap();
+    assert_eq!(added["detail"]["engagementMember"]["accountId"], json!(account_b));
     let task = b
         .start_engagement_by_accepting_invitation_task()
         .catalog("AWS")
