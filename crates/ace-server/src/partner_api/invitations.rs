@@ -2,9 +2,10 @@
 //! API (digest §3.3) — rejected, expired and revoked referrals are gone: not found — and, through
 //! `peer_invitations`, the invitations partners send each other (issue 18).
 
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use ace_domain::engagement::Member;
+use ace_domain::engagement::{Member, OPERATOR_ACCOUNT};
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::Model;
 use ace_domain::opportunity::{empty_related, Opportunity, ReviewState};
@@ -60,19 +61,56 @@ async fn save(r: &Request, referral: Referral, members: Vec<Member>) -> Result<(
     Ok(())
 }
 
-fn matches(r: &Request, member: &str, value: &str) -> bool {
-    match r.input.get(member).and_then(Value::as_array) {
-        Some(wanted) if !wanted.is_empty() => {
-            wanted.iter().filter_map(Value::as_str).any(|w| w == value || invitation_id(w) == value)
-        }
-        _ => true,
+/// A list filter: empty takes everything; an id or an ARN ending in it matches.
+pub(super) fn wanted(filter: &[String], value: &str) -> bool {
+    filter.is_empty() || filter.iter().any(|w| w == value || invitation_id(w) == value)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Sort {
+    pub sort_order: String,
+}
+
+impl Sort {
+    pub fn descending(sort: &Option<Sort>) -> bool {
+        sort.as_ref().is_some_and(|s| s.sort_order == "DESCENDING")
     }
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListEngagementInvitationsRequest {
+    participant_type: String,
+    #[serde(default)]
+    status: Vec<String>,
+    #[serde(default)]
+    payload_type: Vec<String>,
+    #[serde(default)]
+    engagement_identifier: Vec<String>,
+    #[serde(default)]
+    sender_aws_account_id: Vec<String>,
+    sort: Option<Sort>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InvitationRequest {
+    identifier: String,
+    rejection_reason: Option<String>,
+}
+
 pub async fn list(r: Request) -> ApiResult {
+    let input: ListEngagementInvitationsRequest = r.parse()?;
     let account = r.caller.partner.account_id.clone();
     // Referrals are sent by the operator: for them the partner is only ever the receiver.
-    let receiver = r.str("ParticipantType") == Some("RECEIVER");
+    let receiver = input.participant_type == "RECEIVER";
+    let matches = |status: &str, payload: &str, engagement: &str, sender: &str| {
+        wanted(&input.status, status)
+            && wanted(&input.payload_type, payload)
+            && wanted(&input.engagement_identifier, engagement)
+            && wanted(&input.sender_aws_account_id, sender)
+    };
     let mut items: Vec<Value> = if receiver {
         r.state
             .store
@@ -80,8 +118,7 @@ pub async fn list(r: Request) -> ApiResult {
             .await?
             .iter()
             .filter(|x| x.catalog == r.catalog && x.status.visible_to_partner())
-            .filter(|x| matches(&r, "Status", x.status.as_str()) && matches(&r, "PayloadType", x.kind.payload_type()))
-            .filter(|x| matches(&r, "EngagementIdentifier", &x.engagement_id) && matches(&r, "SenderAwsAccountId", "aws"))
+            .filter(|x| matches(x.status.as_str(), x.kind.payload_type(), &x.engagement_id, OPERATOR_ACCOUNT))
             .map(|x| Model::get().project("EngagementInvitationSummary", &invitation_view(x, &account)))
             .collect()
     } else {
@@ -90,27 +127,24 @@ pub async fn list(r: Request) -> ApiResult {
     // Invitations between partners, sent or received (issue 18).
     for v in peer_invitations::list_views(&r, !receiver).await? {
         let field = |name: &str| v[name].as_str().unwrap_or_default().to_string();
-        if matches(&r, "Status", &field("Status"))
-            && matches(&r, "PayloadType", &field("PayloadType"))
-            && matches(&r, "EngagementIdentifier", &field("EngagementId"))
-            && matches(&r, "SenderAwsAccountId", &field("SenderAwsAccountId"))
-        {
+        if matches(&field("Status"), &field("PayloadType"), &field("EngagementId"), &field("SenderAwsAccountId")) {
             items.push(Model::get().project("EngagementInvitationSummary", &v));
         }
     }
     // By InvitationDate (the one sort the model offers); timestamps in one format sort as text.
     items.sort_by(|a, b| a["InvitationDate"].as_str().cmp(&b["InvitationDate"].as_str()));
-    if r.input.get("Sort").and_then(|s| s.get("SortOrder")).and_then(Value::as_str) == Some("DESCENDING") {
+    if Sort::descending(&input.sort) {
         items.reverse();
     }
     in_memory_page(&r, items, "EngagementInvitationSummaries")
 }
 
 pub async fn get(r: Request) -> ApiResult {
-    if let Some(i) = peer_invitations::find(&r, invitation_id(r.required("Identifier"))).await? {
+    let input: InvitationRequest = r.parse()?;
+    if let Some(i) = peer_invitations::find(&r, invitation_id(&input.identifier)).await? {
         return peer_invitations::get(&r, &i).await;
     }
-    let referral = load(&r, r.required("Identifier")).await?;
+    let referral = load(&r, &input.identifier).await?;
     Ok(Output::Json(
         Model::get().project("GetEngagementInvitationResponse", &invitation_view(&referral, &r.caller.partner.account_id)),
     ))
@@ -118,10 +152,11 @@ pub async fn get(r: Request) -> ApiResult {
 
 pub async fn accept(r: Request) -> ApiResult {
     crate::governance::refuse_if_terminated(&r.state, "new engagements").await?;
-    if let Some(i) = peer_invitations::find(&r, invitation_id(r.required("Identifier"))).await? {
+    let input: InvitationRequest = r.parse()?;
+    if let Some(i) = peer_invitations::find(&r, invitation_id(&input.identifier)).await? {
         return peer_invitations::accept(&r, i).await;
     }
-    let mut referral = load(&r, r.required("Identifier")).await?;
+    let mut referral = load(&r, &input.identifier).await?;
     referral.accept(r.state.now()).map_err(|e| ApiError::Conflict(e.to_string()))?;
     let member = joins(&r, &referral);
     save(&r, referral, vec![member]).await?;
@@ -129,11 +164,12 @@ pub async fn accept(r: Request) -> ApiResult {
 }
 
 pub async fn reject(r: Request) -> ApiResult {
-    if let Some(i) = peer_invitations::find(&r, invitation_id(r.required("Identifier"))).await? {
-        return peer_invitations::reject(&r, i, r.str("RejectionReason").map(str::to_string)).await;
+    let input: InvitationRequest = r.parse()?;
+    if let Some(i) = peer_invitations::find(&r, invitation_id(&input.identifier)).await? {
+        return peer_invitations::reject(&r, i, input.rejection_reason).await;
     }
-    let mut referral = load(&r, r.required("Identifier")).await?;
-    referral.reject(r.str("RejectionReason").map(str::to_string), r.state.now()).map_err(|e| match e {
+    let mut referral = load(&r, &input.identifier).await?;
+    referral.reject(input.rejection_reason, r.state.now()).map_err(|e| match e {
         ace_domain::referral::ReferralError::ReasonRequired => {
             ApiError::business_validation(vec![ace_domain::model::FieldError::new(
                 "RejectionReason",
@@ -208,10 +244,11 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     if let Some(existing) = r.state.store.get_idempotency(&key).await? {
         return current_task(&r, &replay(&existing, &hash)?).await;
     }
-    if let Some(i) = peer_invitations::find(&r, invitation_id(r.required("Identifier"))).await? {
+    let input: InvitationRequest = r.parse()?;
+    if let Some(i) = peer_invitations::find(&r, invitation_id(&input.identifier)).await? {
         return peer_invitations::start_by_accepting(&r, i, key, hash, ACCEPT_TASK_KIND).await;
     }
-    let mut referral = load(&r, r.required("Identifier")).await?;
+    let mut referral = load(&r, &input.identifier).await?;
     let now = r.state.now();
     if referral.status == ReferralStatus::Pending {
         referral.accept(now).map_err(|e| ApiError::Conflict(e.to_string()))?;
@@ -268,7 +305,22 @@ pub fn is_accept_task(summary: &Value) -> bool {
     summary["TaskArn"].as_str().is_some_and(|a| a.contains(ACCEPT_TASK_KIND))
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListAcceptTasksRequest {
+    #[serde(default)]
+    task_identifier: Vec<String>,
+    #[serde(default)]
+    opportunity_identifier: Vec<String>,
+    #[serde(default)]
+    engagement_invitation_identifier: Vec<String>,
+    #[serde(default)]
+    task_status: Vec<String>,
+    sort: Option<Sort>,
+}
+
 pub async fn list_accept_tasks(r: Request) -> ApiResult {
+    let input: ListAcceptTasksRequest = r.parse()?;
     let mut tasks: Vec<Value> = r
         .state
         .store
@@ -278,13 +330,13 @@ pub async fn list_accept_tasks(r: Request) -> ApiResult {
         .map(|t| t.summary)
         .filter(is_accept_task)
         .filter(|s| {
-            matches(&r, "TaskIdentifier", s["TaskId"].as_str().unwrap_or(""))
-                && matches(&r, "OpportunityIdentifier", s["OpportunityId"].as_str().unwrap_or(""))
-                && matches(&r, "EngagementInvitationIdentifier", s["EngagementInvitationId"].as_str().unwrap_or(""))
-                && matches(&r, "TaskStatus", s["TaskStatus"].as_str().unwrap_or(""))
+            wanted(&input.task_identifier, s["TaskId"].as_str().unwrap_or(""))
+                && wanted(&input.opportunity_identifier, s["OpportunityId"].as_str().unwrap_or(""))
+                && wanted(&input.engagement_invitation_identifier, s["EngagementInvitationId"].as_str().unwrap_or(""))
+                && wanted(&input.task_status, s["TaskStatus"].as_str().unwrap_or(""))
         })
         .collect();
-    if r.input.get("Sort").and_then(|s| s.get("SortOrder")).and_then(Value::as_str) == Some("DESCENDING") {
+    if Sort::descending(&input.sort) {
         tasks.reverse();
     }
     in_memory_page(&r, tasks, "TaskSummaries")

@@ -1,6 +1,7 @@
 //! StartEngagementFromOpportunityTask and its list. The steps run inline and the task is
 //! recorded COMPLETE (or FAILED with a ReasonCode), as production often answers (digest §3.4).
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use ace_domain::engagement::{project_context_of, title_of, ContextType, Engagement, Member, OPERATOR_ACCOUNT};
@@ -10,6 +11,7 @@ use ace_domain::opportunity::{self as rules, Submission};
 use ace_domain::time::format_timestamp;
 use ace_store::{BatchOutcome, IdempotencyRecord, TaskRecord, WriteBatch};
 
+use super::invitations::{wanted, Sort};
 use super::opportunities::{event, idempotency_key, load, replay, request_hash};
 use super::{in_memory_page, ApiResult, Output, Request};
 use crate::error::ApiError;
@@ -27,9 +29,9 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
     if let Some(existing) = r.state.store.get_idempotency(&key).await? {
         return current_task(&r, &replay(&existing, &hash)?).await;
     }
-    let id = r.required("Identifier").to_string();
+    let input: StartEngagementFromOpportunityTaskRequest = r.parse()?;
+    let id = input.identifier;
     let current = load(&r, &id).await?;
-    let submission = r.input.get("AwsSubmission").cloned().unwrap_or(Value::Null);
     let now = r.state.now();
     let task_id = new_id("task-", 13);
     let mut summary = json!({
@@ -56,8 +58,8 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
             let mut updated = current.clone();
             updated.set_review(next, None, None, now);
             updated.submission = Some(Submission {
-                involvement_type: submission["InvolvementType"].as_str().unwrap_or("Co-Sell").to_string(),
-                visibility: submission["Visibility"].as_str().unwrap_or("Full").to_string(),
+                involvement_type: input.aws_submission.involvement_type.clone(),
+                visibility: input.aws_submission.visibility.clone().unwrap_or_else(|| "Full".into()),
                 submitted_at: now,
             });
             updated.last_modified = current.next_modified(now);
@@ -137,16 +139,36 @@ pub async fn current_task(r: &Request, response: &Value) -> ApiResult {
     Ok(Output::Json(task.summary))
 }
 
-fn matches_filter(r: &Request, member: &str, value: Option<&str>) -> bool {
-    match r.input.get(member).and_then(Value::as_array) {
-        Some(wanted) if !wanted.is_empty() => {
-            value.is_some_and(|v| wanted.iter().filter_map(Value::as_str).any(|w| w == v || w.ends_with(&format!("/{v}"))))
-        }
-        _ => true,
-    }
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartEngagementFromOpportunityTaskRequest {
+    identifier: String,
+    aws_submission: AwsSubmission,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsSubmission {
+    involvement_type: String,
+    visibility: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListEngagementFromOpportunityTasksRequest {
+    #[serde(default)]
+    task_identifier: Vec<String>,
+    #[serde(default)]
+    opportunity_identifier: Vec<String>,
+    #[serde(default)]
+    engagement_identifier: Vec<String>,
+    #[serde(default)]
+    task_status: Vec<String>,
+    sort: Option<Sort>,
 }
 
 pub async fn list_from_opportunity(r: Request) -> ApiResult {
+    let input: ListEngagementFromOpportunityTasksRequest = r.parse()?;
     let mut tasks: Vec<Value> = r
         .state
         .store
@@ -156,14 +178,13 @@ pub async fn list_from_opportunity(r: Request) -> ApiResult {
         .map(|t| t.summary)
         .filter(|s| s["TaskArn"].as_str().is_some_and(|a| a.contains(&format!("/{TASK_KIND}/"))))
         .filter(|s| {
-            matches_filter(&r, "TaskIdentifier", s["TaskId"].as_str())
-                && matches_filter(&r, "OpportunityIdentifier", s["OpportunityId"].as_str())
-                && matches_filter(&r, "EngagementIdentifier", s["EngagementId"].as_str())
-                && matches_filter(&r, "TaskStatus", s["TaskStatus"].as_str())
+            wanted(&input.task_identifier, s["TaskId"].as_str().unwrap_or(""))
+                && wanted(&input.opportunity_identifier, s["OpportunityId"].as_str().unwrap_or(""))
+                && wanted(&input.engagement_identifier, s["EngagementId"].as_str().unwrap_or(""))
+                && wanted(&input.task_status, s["TaskStatus"].as_str().unwrap_or(""))
         })
         .collect();
-    let descending = r.input.get("Sort").and_then(|s| s.get("SortOrder")).and_then(Value::as_str) == Some("DESCENDING");
-    if descending {
+    if Sort::descending(&input.sort) {
         tasks.reverse();
     }
     in_memory_page(&r, tasks, "TaskSummaries")
