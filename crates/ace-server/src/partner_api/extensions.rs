@@ -2,6 +2,7 @@
 //! SUB-6), on the same endpoint with the same protocol and credentials. Their model is
 //! `models/ace-partner/<version>/service-2.json`, which botocore loads as it is.
 
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use ace_domain::model::Model;
@@ -27,8 +28,36 @@ pub async fn published_statement_versions(r: &Request) -> Result<Vec<String>, Ap
     Ok(r.state.store.list_consent_statements().await?.into_iter().map(|s| s.version).collect())
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct OpportunityRef {
+    opportunity_identifier: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListEvidenceRequestsRequest {
+    #[serde(default)]
+    status: Vec<String>,
+    opportunity_identifier: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RespondToEvidenceRequest {
+    request_id: String,
+    evidence: String,
+    evidence_sha256: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetReferralEligibilityRequest {
+    as_of: Option<Value>,
+}
+
 pub async fn put_attestation(r: Request) -> ApiResult {
-    let id = r.required("OpportunityIdentifier").to_string();
+    let OpportunityRef { opportunity_identifier: id } = r.parse()?;
     let current = load(&r, &id).await?;
     let status = current.review_status();
     if !matches!(status, ReviewStatus::PendingSubmission | ReviewStatus::ActionRequired) {
@@ -71,7 +100,7 @@ pub async fn put_attestation(r: Request) -> ApiResult {
 }
 
 pub async fn get_attestation(r: Request) -> ApiResult {
-    let id = r.required("OpportunityIdentifier").to_string();
+    let OpportunityRef { opportunity_identifier: id } = r.parse()?;
     let o = load(&r, &id).await?;
     let attestation = o
         .review
@@ -86,13 +115,7 @@ pub async fn get_attestation(r: Request) -> ApiResult {
 pub use crate::app::views::evidence_request as evidence_view;
 
 pub async fn list_evidence_requests(r: Request) -> ApiResult {
-    let wanted_status: Vec<String> = r
-        .input
-        .get("Status")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
-        .unwrap_or_default();
-    let opportunity = r.str("OpportunityIdentifier").map(str::to_string);
+    let ListEvidenceRequestsRequest { status: wanted_status, opportunity_identifier: opportunity } = r.parse()?;
     let items: Vec<Value> = r
         .state
         .store
@@ -108,14 +131,12 @@ pub async fn list_evidence_requests(r: Request) -> ApiResult {
 }
 
 pub async fn respond_to_evidence_request(r: Request) -> ApiResult {
-    let id = r.required("RequestId").to_string();
+    let RespondToEvidenceRequest { request_id: id, evidence, evidence_sha256: sha } = r.parse()?;
     let not_found = || ApiError::ResourceNotFound(format!("Evidence request {id} was not found in catalog {}", r.catalog));
     let mut request = r.state.store.get_evidence_request(&id).await?.ok_or_else(not_found)?;
     if request.partner_id != r.caller.partner.id || request.catalog != r.catalog {
         return Err(not_found());
     }
-    let evidence = r.required("Evidence").to_string();
-    let sha = r.str("EvidenceSha256").map(str::to_string);
     request.respond(evidence, sha, &r.caller.user.name, r.state.now()).map_err(|e| ApiError::Conflict(e.to_string()))?;
     r.state.store.put_evidence_request(&request).await?;
     Ok(Output::Json(json!({"EvidenceRequest": evidence_view(&request)})))
@@ -123,7 +144,8 @@ pub async fn respond_to_evidence_request(r: Request) -> ApiResult {
 
 /// The caller's own eligibility report; another partner's is never reachable (USE-4).
 pub async fn get_referral_eligibility(r: Request) -> ApiResult {
-    let as_of = r.input.get("AsOf").and_then(ace_domain::time::parse_timestamp).unwrap_or_else(|| r.state.now());
+    let input: GetReferralEligibilityRequest = r.parse()?;
+    let as_of = input.as_of.as_ref().and_then(ace_domain::time::parse_timestamp).unwrap_or_else(|| r.state.now());
     let report = crate::eligibility::report(r.state.store.as_ref(), &r.caller.partner.id, as_of).await?.ok_or_else(|| {
         ApiError::ResourceNotFound(format!("no eligibility as of {}: the partner did not exist yet", format_timestamp(as_of)))
     })?;

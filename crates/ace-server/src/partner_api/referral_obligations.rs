@@ -1,6 +1,7 @@
 //! `AcePartner.*` for referrals: record the contact (REF-2), read the obligations (REF-3,
 //! REF-7), the outreach text (REF-4), relay an opt-out (REF-5), attest retention (REM-3).
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use ace_domain::model::{FieldError, FieldErrorCode, Model};
@@ -14,12 +15,51 @@ use ace_store::{StoreError, WriteBatch};
 use super::{ApiResult, Output, Request};
 use crate::error::ApiError;
 
+/// Which referral an operation is about: its invitation, or the opportunity accepted from it.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Target {
+    invitation_identifier: Option<String>,
+    opportunity_identifier: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RecordContactRequest {
+    #[serde(flatten)]
+    target: Target,
+    channel: String,
+    contacted_at: Option<Value>,
+    #[serde(default)]
+    acting_in_own_name: bool,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttestRetentionRequest {
+    #[serde(flatten)]
+    target: Target,
+    reason: String,
+    evidence: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RelayOptOutRequest {
+    #[serde(flatten)]
+    target: Target,
+    channel: String,
+    received_at: Option<Value>,
+    scope: String,
+}
+
 /// The referral named by `InvitationIdentifier`, or by the opportunity accepted from it.
-async fn target(r: &Request) -> Result<Referral, ApiError> {
-    if let Some(invitation) = r.str("InvitationIdentifier") {
+async fn target(r: &Request, t: &Target) -> Result<Referral, ApiError> {
+    if let Some(invitation) = &t.invitation_identifier {
         return super::invitations::load(r, invitation).await;
     }
-    let Some(opportunity) = r.str("OpportunityIdentifier") else {
+    let Some(opportunity) = &t.opportunity_identifier else {
         return Err(ApiError::request_validation(vec![FieldError::new(
             "InvitationIdentifier",
             FieldErrorCode::RequiredFieldMissing,
@@ -80,11 +120,11 @@ fn refused(field: &str, message: String) -> ApiError {
 }
 
 pub async fn record_contact(r: Request) -> ApiResult {
-    let mut referral = target(&r).await?;
-    let channel = parse_channel(r.required("Channel")).map_err(|e| refused("Channel", e.to_string()))?;
-    let contacted_at = r.input.get("ContactedAt").and_then(parse_timestamp).unwrap_or_else(|| r.state.now());
-    let own_name = r.input.get("ActingInOwnName").and_then(Value::as_bool).unwrap_or(false);
-    let note = r.str("Note").map(str::to_string);
+    let input: RecordContactRequest = r.parse()?;
+    let mut referral = target(&r, &input.target).await?;
+    let channel = parse_channel(&input.channel).map_err(|e| refused("Channel", e.to_string()))?;
+    let contacted_at = input.contacted_at.as_ref().and_then(parse_timestamp).unwrap_or_else(|| r.state.now());
+    let (own_name, note) = (input.acting_in_own_name, input.note);
     referral.record_contact(channel, contacted_at, own_name, &r.caller.user.name, note, r.state.now()).map_err(|e| match e {
         ace_domain::referral::ReferralError::NotAccepted => ApiError::Conflict(e.to_string()),
         ace_domain::referral::ReferralError::NotInOwnName => refused("ActingInOwnName", e.to_string()),
@@ -95,19 +135,20 @@ pub async fn record_contact(r: Request) -> ApiResult {
 }
 
 pub async fn get_obligations(r: Request) -> ApiResult {
-    let referral = target(&r).await?;
+    let referral = target(&r, &r.parse()?).await?;
     Ok(Output::Json(json!({"Obligations": obligations(&r, &referral).await?})))
 }
 
 pub async fn attest_retention(r: Request) -> ApiResult {
-    let mut referral = target(&r).await?;
-    let reason = match r.required("Reason") {
+    let input: AttestRetentionRequest = r.parse()?;
+    let mut referral = target(&r, &input.target).await?;
+    let reason = match input.reason.as_str() {
         "CustomerPermission" => RetentionReason::CustomerPermission,
         _ => RetentionReason::IndependentSource,
     };
     referral.retention = Some(RetentionAttestation {
         reason,
-        evidence: r.required("Evidence").to_string(),
+        evidence: input.evidence,
         attested_by: r.caller.user.name.clone(),
         attested_at: r.state.now(),
     });
@@ -116,7 +157,7 @@ pub async fn attest_retention(r: Request) -> ApiResult {
 }
 
 pub async fn outreach(r: Request) -> ApiResult {
-    let referral = target(&r).await?;
+    let referral = target(&r, &r.parse()?).await?;
     let links = crate::referrals::unsubscribe_links(&r.state).await?;
     let template = outreach_template(&r.caller.partner.name, "AWS", &referral.customer.company_name, &links);
     Ok(Output::Json(serde_json::to_value(template).unwrap_or(Value::Null)))
@@ -125,10 +166,11 @@ pub async fn outreach(r: Request) -> ApiResult {
 /// REF-5: the customer asked to be left alone. Idempotent: a repeated relay of a referral this
 /// partner already closed by opt-out answers the same.
 pub async fn relay_opt_out(r: Request) -> ApiResult {
-    let referral = match target(&r).await {
+    let input: RelayOptOutRequest = r.parse()?;
+    let referral = match target(&r, &input.target).await {
         Ok(referral) => referral,
         Err(not_found @ ApiError::ResourceNotFound(_)) => {
-            let id = r.str("InvitationIdentifier").map(|i| i.rsplit('/').next().unwrap_or(i).to_string());
+            let id = input.target.invitation_identifier.as_deref().map(|i| i.rsplit('/').next().unwrap_or(i).to_string());
             return match id {
                 Some(id) => match r.state.store.get_referral(&id).await? {
                     Some(x) if x.partner_id == r.caller.partner.id && x.revocation_reason.as_deref() == Some(OPT_OUT_REASON) => {
@@ -141,9 +183,9 @@ pub async fn relay_opt_out(r: Request) -> ApiResult {
         }
         Err(e) => return Err(e),
     };
-    let channel = r.required("Channel").to_string();
-    let received_at = r.input.get("ReceivedAt").and_then(parse_timestamp).unwrap_or_else(|| r.state.now());
-    let key = match (r.required("Scope"), &referral.contact.email) {
+    let channel = input.channel;
+    let received_at = input.received_at.as_ref().and_then(parse_timestamp).unwrap_or_else(|| r.state.now());
+    let key = match (input.scope.as_str(), &referral.contact.email) {
         ("Contact", Some(email)) => Some(email_suppression_key(email)),
         _ => domain_suppression_key(&referral.customer.website),
     };
@@ -161,7 +203,7 @@ pub async fn relay_opt_out(r: Request) -> ApiResult {
     };
     let account = r.caller.partner.account_id.clone();
     let detail =
-        json!({"engagementInvitationId": referral.id, "scope": r.required("Scope"), "receivedAt": format_timestamp(received_at)});
+        json!({"engagementInvitationId": referral.id, "scope": input.scope, "receivedAt": format_timestamp(received_at)});
     let notice = ace_domain::events::partner_event(
         "Customer Opt-Out Relayed",
         r.state.new_event_id(),
