@@ -1,6 +1,7 @@
 //! Opportunity operations. Each loads, asks `ace_domain::opportunity` what to do, and commits
 //! the change with its `Opportunity Created/Updated` event in one transaction.
 
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use ace_domain::events::{opportunity_event, OutboxEvent};
@@ -206,8 +207,52 @@ async fn commit_claiming_token(r: &Request, batch: WriteBatch, hash: &str, respo
 
 pub use crate::app::views::opportunity as view;
 
+/// The member naming the opportunity an operation acts on (`Identifier`).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Identified {
+    identifier: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SubmitOpportunityRequest {
+    identifier: String,
+    involvement_type: String,
+    visibility: Option<String>,
+}
+
+/// AssociateOpportunity and DisassociateOpportunity.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AssociationRequest {
+    opportunity_identifier: String,
+    related_entity_type: String,
+    related_entity_identifier: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AssignOpportunityRequest {
+    identifier: String,
+    assignee: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetAwsOpportunitySummaryRequest {
+    related_opportunity_identifier: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PageToken {
+    next_token: Option<String>,
+}
+
 pub async fn get(r: Request) -> ApiResult {
-    let o = load(&r, r.required("Identifier")).await?;
+    let Identified { identifier } = r.parse()?;
+    let o = load(&r, &identifier).await?;
     // REF-1: every read of a referral's contact data is recorded.
     if let Some(read) = super::invitations::contact_read(&r, &o, "GetOpportunity") {
         r.commit(WriteBatch { audit_reads: vec![read], ..Default::default() }).await?;
@@ -216,7 +261,7 @@ pub async fn get(r: Request) -> ApiResult {
 }
 
 pub async fn update(r: Request) -> ApiResult {
-    let id = r.required("Identifier").to_string();
+    let Identified { identifier: id } = r.parse()?;
     let current = load(&r, &id).await?;
     let claimed = r.input.get("LastModifiedDate").and_then(parse_timestamp);
     if claimed != Some(current.last_modified) {
@@ -258,8 +303,8 @@ fn sort_value(o: &Opportunity, key: SortKey) -> SortValue {
 pub async fn list(r: Request) -> ApiResult {
     let mut query = OpportunityQuery::from_request(&r.caller.partner.id, r.catalog, &r.input);
     let fingerprint = query.fingerprint();
-    if let Some(token) = r.str("NextToken") {
-        let payload = r.state.open_next_token(token, &fingerprint)?;
+    if let PageToken { next_token: Some(token) } = r.parse()? {
+        let payload = r.state.open_next_token(&token, &fingerprint)?;
         let cursor: Cursor = serde_json::from_value(payload).map_err(|_| invalid_next_token())?;
         query.after = Some(cursor);
     }
@@ -280,16 +325,16 @@ pub async fn list(r: Request) -> ApiResult {
 
 pub async fn submit(r: Request) -> ApiResult {
     crate::governance::refuse_if_terminated(&r.state, "new opportunities and submissions").await?;
-    let id = r.required("Identifier").to_string();
-    let current = load(&r, &id).await?;
+    let input: SubmitOpportunityRequest = r.parse()?;
+    let current = load(&r, &input.identifier).await?;
     let now = r.state.now();
     let next = rules::check_submission(&current).map_err(ApiError::business_validation)?;
     let findings = super::prescreen::screen(&r, &current).await?;
     let mut updated = current.clone();
     updated.set_review(next, None, None, now);
     updated.submission = Some(Submission {
-        involvement_type: r.required("InvolvementType").to_string(),
-        visibility: r.str("Visibility").unwrap_or("Full").to_string(),
+        involvement_type: input.involvement_type,
+        visibility: input.visibility.unwrap_or_else(|| "Full".into()),
         submitted_at: now,
     });
     updated.last_modified = current.next_modified(now);
@@ -324,9 +369,11 @@ fn check_related_identifier(entity_type: &str, identifier: &str) -> Result<(), A
 }
 
 pub async fn associate(r: Request) -> ApiResult {
-    let id = r.required("OpportunityIdentifier").to_string();
-    let entity_type = r.required("RelatedEntityType").to_string();
-    let identifier = r.required("RelatedEntityIdentifier").to_string();
+    let AssociationRequest {
+        opportunity_identifier: id,
+        related_entity_type: entity_type,
+        related_entity_identifier: identifier,
+    } = r.parse()?;
     check_related_identifier(&entity_type, &identifier)?;
     let current = load(&r, &id).await?;
     if entity_type == "Solutions" && !solution_exists(&r, &identifier).await? {
@@ -344,9 +391,11 @@ pub async fn associate(r: Request) -> ApiResult {
 }
 
 pub async fn disassociate(r: Request) -> ApiResult {
-    let id = r.required("OpportunityIdentifier").to_string();
-    let entity_type = r.required("RelatedEntityType").to_string();
-    let identifier = r.required("RelatedEntityIdentifier").to_string();
+    let AssociationRequest {
+        opportunity_identifier: id,
+        related_entity_type: entity_type,
+        related_entity_identifier: identifier,
+    } = r.parse()?;
     let current = load(&r, &id).await?;
     let mut updated = current.clone();
     if !rules::disassociate(&mut updated.related, &entity_type, &identifier) {
@@ -358,9 +407,8 @@ pub async fn disassociate(r: Request) -> ApiResult {
 }
 
 pub async fn assign(r: Request) -> ApiResult {
-    let id = r.required("Identifier").to_string();
+    let AssignOpportunityRequest { identifier: id, assignee } = r.parse()?;
     let current = load(&r, &id).await?;
-    let assignee = r.input.get("Assignee").cloned().unwrap_or(Value::Null);
     let mut updated = current.clone();
     updated.document.insert("OpportunityTeam".into(), json!([assignee]));
     updated.last_modified = current.next_modified(r.state.now());
@@ -370,7 +418,7 @@ pub async fn assign(r: Request) -> ApiResult {
 
 /// The operator's side of a submitted opportunity. Before submission there is none: not found.
 pub async fn get_aws_summary(r: Request) -> ApiResult {
-    let id = r.required("RelatedOpportunityIdentifier").to_string();
+    let GetAwsOpportunitySummaryRequest { related_opportunity_identifier: id } = r.parse()?;
     let o = load(&r, &id).await?;
     let Some(submission) = &o.submission else {
         return Err(ApiError::ResourceNotFound(format!(
