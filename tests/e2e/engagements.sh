@@ -3,7 +3,8 @@
 # CustomerProject context, reads it, adds and updates contexts (a stale EngagementLastModifiedAt
 # exits 255 with ConflictException), pages through its engagements and members; another
 # partner gets ResourceNotFoundException (USE-4) until invited; it accepts and turns the shared
-# project into its own opportunity. Usage: tests/e2e/engagements.sh [path/to/ace]
+# project into its own opportunity; search, engagement groups and prospecting through the CLI
+# given the published model. Usage: tests/e2e/engagements.sh [path/to/ace]
 source "$(dirname "$0")/lib.sh" "${1:-target/debug/ace}"
 
 partner_user P-OTHER
@@ -86,5 +87,52 @@ check "the opportunity carries the context's customer" \
   test "$(pcs get-opportunity --catalog AWS --identifier "$opportunity" | json 'd["Customer"]["Account"]["CompanyName"]')" = "Example Corp"
 tasks=$(pcs list-opportunity-from-engagement-tasks --catalog AWS --engagement-identifier "$id")
 check "list-opportunity-from-engagement-tasks lists it" test "$(echo "$tasks" | json 'd["TaskSummaries"][0]["OpportunityId"]')" = "$opportunity"
+
+# The operations newer than the CLI's bundled model (SearchEngagements, ListEngagementGroups,
+# the prospecting tasks): the same CLI, given the published model in reference/ the way botocore
+# takes newer models (AWS_DATA_PATH).
+data="$work/aws-data/partnercentral-selling/2022-07-26"
+mkdir -p "$data"
+cp "$(dirname "$0")/../../reference/partnercentral-selling-2022-07-26.service.json" "$data/service-2.json"
+cp "$(dirname "$0")/../../reference/partnercentral-selling-2022-07-26.paginators.json" "$data/paginators-1.json"
+pcsm() { AWS_DATA_PATH="$work/aws-data" aws partnercentral-selling "$@" --endpoint-url "$endpoint" --output json; }
+export AWS_ACCESS_KEY_ID=$acme_key AWS_SECRET_ACCESS_KEY=$acme_secret
+
+found=$(pcsm search-engagements --catalog AWS --filter '{"ContainsAny":{"Key":"Title","Value":{"StringValue":"engagement"}}}' \
+  --sort SortBy=Title,SortOrder=DESCENDING --page-size 1)
+check "search-engagements: the filter tree, through every page" \
+  test "$(echo "$found" | json 'len(d["EngagementSearchSummaries"])')" = 3
+check "search-engagements: sorted by title, descending" \
+  test "$(echo "$found" | json 'd["EngagementSearchSummaries"][0]["Title"]')" = "Engagement 4"
+keyword=$(pcsm search-engagements --catalog AWS --keyword "retail co-sell")
+check "search-engagements --keyword" test "$(echo "$keyword" | json 'd["EngagementSearchSummaries"][0]["Id"]')" = "$id"
+
+"$ACE" engagement group add --id eng-grp-retailus000001 --name "Retail US" --industry Retail --country US >/dev/null
+set +e
+bad=$("$ACE" engagement group add --id grp-1 --name "Bad" 2>&1)
+status=$?
+set -e
+check "ace engagement group add: a bad id is refused" test "$status" != 0
+groups=$(pcsm list-engagement-groups --catalog AWS)
+check "list-engagement-groups: the group, with the partner's engagements in it" \
+  test "$(echo "$groups" | json '[g["Count"] for g in d["EngagementGroupSummaries"] if g["Id"] == "eng-grp-retailus000001"][0]')" = 1
+in_group=$(pcsm search-engagements --catalog AWS --group-id eng-grp-retailus000001)
+check "search-engagements --group-id" test "$(echo "$in_group" | json 'd["EngagementSearchSummaries"][0]["Id"]')" = "$id"
+
+task=$(pcsm start-prospecting-from-engagement-task --catalog AWS --client-token prospect-1 --task-name "Q3 prospects" --identifiers "$id")
+task_id=$(echo "$task" | json 'd["TaskId"]')
+check "start-prospecting-from-engagement-task: COMPLETED" test "$(echo "$task" | json 'd["TaskStatus"]')" = COMPLETED
+got=$(pcsm get-prospecting-from-engagement-task --catalog AWS --task-identifier "$task_id")
+check "get-prospecting-from-engagement-task: the engagement completed" test "$(echo "$got" | json 'd["Engagements"][0]["Status"]')" = COMPLETED
+pcsm start-prospecting-from-engagement-task --catalog AWS --client-token prospect-2 --task-name "Q4 prospects" --identifiers "$id" >/dev/null
+tasks=$(pcsm list-prospecting-from-engagement-tasks --catalog AWS --sort SortBy=TaskName,SortOrder=DESCENDING --page-size 1)
+check "list-prospecting-from-engagement-tasks: both, through the pages, by name descending" \
+  test "$(echo "$tasks" | json '[t["TaskName"] for t in d["TaskSummaries"]]')" = "['Q4 prospects', 'Q3 prospects']"
+
+listed=$("$ACE" engagement list --partner P-ACME --json)
+check "ace engagement list --partner" test "$(echo "$listed" | json 'len(d)')" = 4
+shown=$("$ACE" engagement show "$id" --json)
+check "ace engagement show: members and the invitation" \
+  test "$(echo "$shown" | json 'str(len(d["members"])) + " " + d["invitations"][0]["status"]')" = "2 ACCEPTED"
 
 finish "engagements e2e"

@@ -81,7 +81,8 @@ enum Op {
         actor: usize,
         sandbox: bool,
     },
-    /// Reads a picked engagement (anyone's): get, members, a context added, a search, a list.
+    /// Reads a picked engagement (anyone's): get, members, a context added, an opportunity made
+    /// of its first context and the task list, a search, a list.
     ReadEngagement {
         actor: usize,
         pick: usize,
@@ -420,7 +421,22 @@ impl World {
                     assert_ne!(status, 200, "a context added to another's engagement: {v}");
                 }
                 self.assert_clean_text(actor, "CreateEngagementContext", &v.to_string().replace(&id, "<the caller's id>"));
+                self.created += 1;
+                let task = json!({"Catalog": catalog, "ClientToken": format!("o-{}", self.created), "Identifier": id,
+                                  "ContextIdentifier": "1"});
+                let (status, v) = self.app.call(&self.users[actor], "StartOpportunityFromEngagementTask", task).await;
+                assert_eq!(status == 200, member, "StartOpportunityFromEngagementTask on {id} of {members:?} by {actor}: {v}");
+                self.assert_clean_text(
+                    actor,
+                    "StartOpportunityFromEngagementTask",
+                    &v.to_string().replace(&id, "<the caller's id>"),
+                );
+                if let (200, Some(opportunity)) = (status, v["OpportunityId"].as_str()) {
+                    // The member's own opportunity now (read, never updated here).
+                    self.owned.insert(opportunity.to_string(), (actor, catalog, String::new()));
+                }
                 for (operation, body) in [
+                    ("ListOpportunityFromEngagementTasks", json!({"Catalog": catalog})),
                     ("ListEngagements", json!({"Catalog": catalog})),
                     ("SearchEngagements", json!({"Catalog": catalog, "Keyword": "Tenant"})),
                 ] {
