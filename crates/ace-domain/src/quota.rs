@@ -11,6 +11,40 @@ pub enum OperationClass {
     Write,
 }
 
+/// What an operation's call draws on (USE-5): its class's rate and daily budget, or — for the
+/// operations Partner Central documents a rate of their own (`CreateEngagement` 15 per
+/// second, the prospecting tasks) — that rate alone. A partner the operator made unlimited for
+/// the class is unlimited for these too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Meter {
+    Class(OperationClass),
+    Operation { name: &'static str, class: OperationClass, per_second: u32 },
+}
+
+impl Meter {
+    pub fn class(self) -> OperationClass {
+        match self {
+            Meter::Class(class) | Meter::Operation { class, .. } => class,
+        }
+    }
+
+    /// The per-second rate in force under `limits`, if any.
+    pub fn per_second(self, limits: &QuotaLimits) -> Option<u32> {
+        match self {
+            Meter::Class(class) => limits.per_second(class),
+            Meter::Operation { class, per_second, .. } => limits.per_second(class).map(|_| per_second),
+        }
+    }
+
+    /// The rolling-day budget in force under `limits`, if any (an operation's own rate has none).
+    pub fn per_day(self, limits: &QuotaLimits) -> Option<u32> {
+        match self {
+            Meter::Class(class) => limits.per_day(class),
+            Meter::Operation { .. } => None,
+        }
+    }
+}
+
 /// Limits of one partner; `None` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuotaLimits {
@@ -130,6 +164,15 @@ impl RollingDay {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn use_5_an_operation_with_its_own_documented_rate_uses_it_and_unlimited_stays_unlimited() {
+        let create_engagement = Meter::Operation { name: "CreateEngagement", class: OperationClass::Write, per_second: 15 };
+        let defaults = QuotaLimits::default();
+        assert_eq!(create_engagement.per_second(&defaults), Some(15), "not the write class's 1 per second");
+        assert_eq!(create_engagement.per_day(&defaults), None);
+        assert_eq!(Meter::Class(OperationClass::Write).per_second(&defaults), Some(1));
+        assert_eq!(create_engagement.per_second(&QuotaLimits::UNLIMITED), None);
+    }
 
     #[test]
     fn use_5_node_shares_add_up_to_the_limit_within_one_per_node() {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ace_domain::quota::{node_share, OperationClass, QuotaLimits, RollingDay, TokenBucket};
+use ace_domain::quota::{node_share, Meter as Draw, QuotaLimits, RollingDay, TokenBucket};
 use ace_store::{Store, StoreResult};
 
 pub const LIMITS_CACHE_MS: i64 = 5_000;
@@ -21,7 +21,7 @@ struct Meter {
 pub struct QuotaGate {
     store: Arc<dyn Store>,
     limits: Mutex<HashMap<String, (QuotaLimits, i64)>>,
-    meters: Mutex<HashMap<(String, OperationClass), Meter>>,
+    meters: Mutex<HashMap<(String, Draw), Meter>>,
     /// Live nodes sharing the database, this one included (from the heartbeat).
     nodes: AtomicU32,
 }
@@ -61,25 +61,27 @@ impl QuotaGate {
         self.limits.lock().expect("quota lock").clear();
     }
 
-    /// `Err` names the limit that was hit.
-    pub async fn admit(&self, partner_id: &str, class: OperationClass, now_ms: i64) -> StoreResult<Result<(), String>> {
+    /// `Err` names the limit that was hit. `draw` is what the operation draws on: its class,
+    /// or its own documented rate.
+    pub async fn admit(&self, partner_id: &str, draw: Draw, now_ms: i64) -> StoreResult<Result<(), String>> {
         let limits = self.limits_for(partner_id, now_ms).await?;
         let mut meters = self.meters.lock().expect("quota lock");
-        let meter = meters.entry((partner_id.to_string(), class)).or_insert_with(|| Meter {
-            bucket: TokenBucket::new(limits.per_second(class).unwrap_or(1), now_ms),
+        let meter = meters.entry((partner_id.to_string(), draw)).or_insert_with(|| Meter {
+            bucket: TokenBucket::new(draw.per_second(&limits).unwrap_or(1), now_ms),
             day: RollingDay::default(),
         });
-        let kind = match class {
-            OperationClass::Read => "read",
-            OperationClass::Write => "write",
+        let kind = match draw {
+            Draw::Operation { name, .. } => name.to_string(),
+            Draw::Class(ace_domain::quota::OperationClass::Read) => "read".into(),
+            Draw::Class(ace_domain::quota::OperationClass::Write) => "write".into(),
         };
         let nodes = self.nodes();
-        if let Some(rate) = limits.per_second(class) {
+        if let Some(rate) = draw.per_second(&limits) {
             if !meter.bucket.try_take(node_share(rate, nodes), now_ms) {
                 return Ok(Err(format!("Rate exceeded: {rate} {kind} request(s) per second for this partner")));
             }
         }
-        if let Some(daily) = limits.per_day(class) {
+        if let Some(daily) = draw.per_day(&limits) {
             if !meter.day.try_count(node_share(daily, nodes), now_ms) {
                 return Ok(Err(format!("Rate exceeded: {daily} {kind} requests per rolling 24 hours for this partner")));
             }

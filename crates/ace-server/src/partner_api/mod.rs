@@ -184,7 +184,8 @@ async fn process(
     let operation = Operation::from_target(target);
     // An operation this server does not serve is charged as a read: it is answered, not done.
     let class = operation.map_or(OperationClass::Read, Operation::class);
-    if let Err(limit) = state.quotas.admit(&caller.partner.id, class, now_ms).await? {
+    let draw = operation.map_or(ace_domain::quota::Meter::Class(class), Operation::meter);
+    if let Err(limit) = state.quotas.admit(&caller.partner.id, draw, now_ms).await? {
         return Err(ApiError::Throttling(limit));
     }
 
@@ -216,7 +217,7 @@ pub async fn invoke(state: &AppState, caller: &Caller, operation: Operation, inp
     let subjects = [key_subject.as_str()];
     state.probes.check(&subjects, state.wall_clock_ms())?;
     let class = operation.class();
-    if let Err(limit) = state.quotas.admit(&caller.partner.id, class, state.wall_clock_ms()).await? {
+    if let Err(limit) = state.quotas.admit(&caller.partner.id, operation.meter(), state.wall_clock_ms()).await? {
         return Err(ApiError::Throttling(limit));
     }
     let (catalog, input) = decode_input(operation, input.to_string().as_bytes())?;

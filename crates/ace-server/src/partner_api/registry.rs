@@ -2,7 +2,7 @@
 //! API's and this project's `AcePartner` extensions — is declared here once, as one line:
 //!
 //! ```text
-//! <service> <WireName> <Read|Write> => <handler> [, <subject>];
+//! <service> <WireName> <Read|Write> [@ <own rate per second>] => <handler> [, <subject>];
 //! ```
 //!
 //! and everything else derives from that line: the `Operation` enum the portal calls through,
@@ -60,13 +60,17 @@ pub struct Spec {
     pub name: &'static str,
     pub service: Service,
     pub class: OperationClass,
+    /// USE-5: a per-second rate Partner Central documents for this operation alone.
+    pub own_rate: Option<u32>,
     pub subject: Subject,
 }
 
 macro_rules! registry {
     (@subject) => { Subject::Records };
     (@subject $subject:ident) => { Subject::$subject };
-    ($( $service:ident $op:ident $class:ident => $handler:path $(, $subject:ident)? ; )*) => {
+    (@rate) => { None };
+    (@rate $rate:literal) => { Some($rate) };
+    ($( $service:ident $op:ident $class:ident $(@ $rate:literal)? => $handler:path $(, $subject:ident)? ; )*) => {
         /// The operations this server serves, named exactly as their API names them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Operation { $( $op, )* }
@@ -76,6 +80,7 @@ macro_rules! registry {
             name: stringify!($op),
             service: Service::$service,
             class: OperationClass::$class,
+            own_rate: registry!(@rate $($rate)?),
             subject: registry!(@subject $($subject)?),
         }, )* ];
 
@@ -106,7 +111,7 @@ registry! {
     Selling TagResource Write => tags::tag;
     Selling UntagResource Write => tags::untag;
     Selling ListTagsForResource Read => tags::list;
-    Selling CreateEngagement Write => engagements::create;
+    Selling CreateEngagement Write @ 15 => engagements::create;
     Selling GetEngagement Read => engagements::get;
     Selling ListEngagements Read => engagements::list;
     Selling ListEngagementMembers Read => engagements::list_members;
@@ -117,9 +122,9 @@ registry! {
     Selling CreateEngagementInvitation Write => engagements::create_invitation;
     Selling StartOpportunityFromEngagementTask Write => engagements::start_opportunity_task;
     Selling ListOpportunityFromEngagementTasks Read => engagements::list_opportunity_tasks;
-    Selling StartProspectingFromEngagementTask Write => engagements::start_prospecting_task;
-    Selling GetProspectingFromEngagementTask Read => engagements::get_prospecting_task;
-    Selling ListProspectingFromEngagementTasks Read => engagements::list_prospecting_tasks;
+    Selling StartProspectingFromEngagementTask Write @ 2 => engagements::start_prospecting_task;
+    Selling GetProspectingFromEngagementTask Read @ 100 => engagements::get_prospecting_task;
+    Selling ListProspectingFromEngagementTasks Read @ 50 => engagements::list_prospecting_tasks;
     Selling ListEngagementInvitations Read => invitations::list;
     Selling GetEngagementInvitation Read => invitations::get;
     Selling AcceptEngagementInvitation Write => invitations::accept;
@@ -162,6 +167,14 @@ impl Operation {
 
     pub fn class(self) -> OperationClass {
         self.spec().class
+    }
+
+    /// What a call draws on for USE-5: its class, or the rate Partner Central documents for it.
+    pub fn meter(self) -> ace_domain::quota::Meter {
+        match self.spec().own_rate {
+            Some(per_second) => ace_domain::quota::Meter::Operation { name: self.name(), class: self.class(), per_second },
+            None => ace_domain::quota::Meter::Class(self.class()),
+        }
     }
 
     pub fn is_extension(self) -> bool {

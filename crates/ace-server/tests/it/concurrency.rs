@@ -102,7 +102,7 @@ async fn two_nodes_sweeping_at_once_revoke_a_referral_once() {
 /// limit, so together they admit the limit within one request per node.
 #[tokio::test]
 async fn use_5_quotas_hold_program_wide_across_two_nodes() {
-    use ace_domain::quota::OperationClass;
+    use ace_domain::quota::{Meter, OperationClass};
     let app = TestApp::start().await;
     app.partner("P-Q").await;
     app.operator(
@@ -119,7 +119,7 @@ async fn use_5_quotas_hold_program_wide_across_two_nodes() {
     let mut admitted = 0;
     for node in [&app.state, &other] {
         for _ in 0..10 {
-            admitted += usize::from(node.quotas.admit("P-Q", OperationClass::Read, now_ms).await.unwrap().is_ok());
+            admitted += usize::from(node.quotas.admit("P-Q", Meter::Class(OperationClass::Read), now_ms).await.unwrap().is_ok());
         }
     }
     assert_eq!(admitted, 4, "4 per second in all: 2 on each node");
@@ -129,7 +129,7 @@ async fn use_5_quotas_hold_program_wide_across_two_nodes() {
         for node in [&app.state, &other] {
             for _ in 0..3 {
                 let at = now_ms + second * 1_000;
-                admitted += usize::from(node.quotas.admit("P-Q", OperationClass::Read, at).await.unwrap().is_ok());
+                admitted += usize::from(node.quotas.admit("P-Q", Meter::Class(OperationClass::Read), at).await.unwrap().is_ok());
             }
         }
     }

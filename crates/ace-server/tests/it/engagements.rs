@@ -1024,3 +1024,64 @@ async fn the_sandbox_simulates_lead_engagements_and_accepts_invitations_to_aws()
         .unwrap_err();
     assert_eq!(code(&e), "ValidationException", "in AWS, the operator's side joins through StartEngagementFromOpportunityTask");
 }
+
+/// USE-5 with Partner Central's per-operation quotas: `CreateEngagement` has 15 per second of
+/// its own (not the write class's 1), `StartProspectingFromEngagementTask` 2; a partner the
+/// operator made unlimited stays unlimited.
+#[tokio::test]
+async fn use_5_engagement_operations_carry_their_documented_rates() {
+    let app = TestApp::start().await;
+    let a = app.client(&app.partner("P-A").await);
+    app.operator("PUT", "/quotas", json!({"partner": "P-A", "writes_per_second": 1, "reads_per_second": 10})).await;
+    // Real time passes while the calls run (the bucket refills continuously): what is admitted
+    // is bounded by 15 plus 15 a second of the burst's own duration, never by the class's 1.
+    let burst = |prefix: &'static str, calls: usize| {
+        let a = &a;
+        async move {
+            let started = std::time::Instant::now();
+            let (mut admitted, mut refusal) = (0usize, None);
+            for n in 0..calls {
+                match a.create_engagement().catalog("AWS").client_token(format!("{prefix}-{n}")).title("burst").send().await {
+                    Ok(_) => admitted += 1,
+                    Err(e) => refusal = Some(format!("{:?}", e.into_service_error())),
+                }
+            }
+            (admitted, refusal, started.elapsed().as_secs_f64())
+        }
+    };
+    let (admitted, refusal, seconds) = burst("burst", 30).await;
+    assert!(admitted >= 15, "CreateEngagement has 15 a second of its own, not the write class's 1: {admitted}");
+    assert!((admitted as f64) <= 15.0 + 15.0 * seconds + 1.0, "{admitted} admitted in {seconds:.2} s");
+    if seconds < 0.9 {
+        let refusal = refusal.expect("30 calls in under a second exceed 15 a second");
+        assert!(refusal.contains("ThrottlingException") && refusal.contains("15 CreateEngagement"), "{refusal}");
+    }
+    // The write class still has its own budget: one opportunity this second.
+    crate::opportunities::create(&a, "AWS", "Still allowed").await;
+    let e = a.create_opportunity().catalog("AWS").customer(crate::opportunities::customer("Throttled")).send().await.unwrap_err();
+    assert_eq!(code(&e), "ThrottlingException");
+    let prospect = |token: String| {
+        a.start_prospecting_from_engagement_task()
+            .catalog("AWS")
+            .client_token(token)
+            .task_name("p")
+            .set_identifiers(Some(vec![]))
+            .send()
+    };
+    let started = std::time::Instant::now();
+    let mut admitted = 0usize;
+    for n in 0..6 {
+        admitted += usize::from(prospect(format!("p{n}")).await.is_ok());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(admitted >= 2 && (admitted as f64) <= 2.0 + 2.0 * seconds + 1.0, "{admitted} prospecting tasks in {seconds:.2} s");
+    if seconds < 0.4 {
+        assert!(admitted < 6, "StartProspectingFromEngagementTask has 2 a second");
+    }
+    app.operator("PUT", "/quotas", json!({"partner": "P-A", "writes_per_second": "unlimited", "reads_per_second": "unlimited"}))
+        .await;
+    app.state.quotas.invalidate();
+    for n in 0..20 {
+        a.create_engagement().catalog("AWS").client_token(format!("free-{n}")).title("free").send().await.unwrap();
+    }
+}
