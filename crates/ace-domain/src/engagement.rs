@@ -153,18 +153,28 @@ pub fn check_partner_context(field: &str, kind: ContextType, payload: &Value) ->
             ),
         ));
     }
-    let mut fields = Vec::new();
-    for (path, text) in free_text(kind, &payload[kind.as_str()]) {
-        let found = pii::scan(text);
-        if !found.is_empty() {
-            let name = at(&format!("Payload.{}.{path}", kind.as_str()));
-            fields.push(FieldError::new(
-                name.clone(),
-                FieldErrorCode::InvalidValue,
-                format!("{name}: [SUB-5] remove personal or sensitive information ({}) before sharing it", describe(&found)),
-            ));
-        }
-    }
+    screen(
+        free_text(kind, &payload[kind.as_str()])
+            .into_iter()
+            .map(|(path, text)| (at(&format!("Payload.{}.{path}", kind.as_str())), text)),
+    )
+}
+
+/// SUB-5 over what a partner shares, each text by the field that holds it: refused, naming every
+/// field with personal or sensitive information (a partner has no consent on record for
+/// sharing it with other partners).
+fn screen<'a>(texts: impl IntoIterator<Item = (String, &'a str)>) -> Result<(), EngagementError> {
+    let fields: Vec<FieldError> = texts
+        .into_iter()
+        .filter_map(|(name, text)| {
+            let found = pii::scan(text);
+            (!found.is_empty()).then(|| {
+                let message =
+                    format!("{name}: [SUB-5] remove personal or sensitive information ({}) before sharing it", describe(&found));
+                FieldError::new(name, FieldErrorCode::InvalidValue, message)
+            })
+        })
+        .collect();
     if fields.is_empty() {
         Ok(())
     } else {
@@ -174,24 +184,7 @@ pub fn check_partner_context(field: &str, kind: ContextType, payload: &Value) ->
 
 /// SUB-5 over the engagement's own title and description.
 pub fn check_engagement_text(title: &str, description: &str) -> Result<(), EngagementError> {
-    let fields: Vec<FieldError> = [("Title", title), ("Description", description)]
-        .into_iter()
-        .filter_map(|(name, text)| {
-            let found = pii::scan(text);
-            (!found.is_empty()).then(|| {
-                FieldError::new(
-                    name,
-                    FieldErrorCode::InvalidValue,
-                    format!("{name}: [SUB-5] remove personal or sensitive information ({}) before sharing it", describe(&found)),
-                )
-            })
-        })
-        .collect();
-    if fields.is_empty() {
-        Ok(())
-    } else {
-        Err(EngagementError::Invalid(fields))
-    }
+    screen([("Title".to_string(), title), ("Description".to_string(), description)])
 }
 
 fn describe(found: &[PiiKind]) -> String {
@@ -477,15 +470,7 @@ pub fn apply_lead_update(r: &mut Referral, payload: &Value) -> Result<(), Engage
     let text = |v: &Value| v.as_str().filter(|s| !s.trim().is_empty()).map(str::to_string);
     let problem = text(&lead["Interaction"]["BusinessProblem"]);
     if let Some(problem) = &problem {
-        let found = pii::scan(problem);
-        if !found.is_empty() {
-            let name = "Payload.Lead.Interaction.BusinessProblem";
-            return Err(invalid(
-                name,
-                FieldErrorCode::InvalidValue,
-                format!("{name}: [SUB-5] remove personal or sensitive information ({}) from it", describe(&found)),
-            ));
-        }
+        screen([("Payload.Lead.Interaction.BusinessProblem".to_string(), problem.as_str())])?;
     }
     let customer = &lead["Customer"];
     if let Some(name) = text(&customer["CompanyName"]) {
@@ -808,24 +793,7 @@ pub fn check_invitation_text(message: &str, payload: &Value) -> Result<(), Engag
             }
         }
     }
-    let fields: Vec<FieldError> = texts
-        .into_iter()
-        .filter_map(|(name, text)| {
-            let found = pii::scan(text);
-            (!found.is_empty()).then(|| {
-                FieldError::new(
-                    name.clone(),
-                    FieldErrorCode::InvalidValue,
-                    format!("{name}: [SUB-5] remove personal or sensitive information ({}) before sharing it", describe(&found)),
-                )
-            })
-        })
-        .collect();
-    if fields.is_empty() {
-        Ok(())
-    } else {
-        Err(EngagementError::Invalid(fields))
-    }
+    screen(texts)
 }
 
 /// The opportunity document an invitation's payload becomes when its receiver accepts it by

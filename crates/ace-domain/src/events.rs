@@ -81,11 +81,27 @@ pub fn partner_event(
     time: Instant,
 ) -> OutboxEvent {
     let resource = format!("partner/{partner_id}");
+    feed_event(OWN_SOURCE, detail_type, event_id, partner_id, account_id, Catalog::Aws, resource, detail, time)
+}
+
+/// One event to one partner's feed, in the EventBridge envelope.
+#[allow(clippy::too_many_arguments)]
+fn feed_event(
+    source: &str,
+    detail_type: &str,
+    event_id: String,
+    partner_id: &str,
+    account_id: &str,
+    catalog: Catalog,
+    resource: String,
+    detail: serde_json::Value,
+    time: Instant,
+) -> OutboxEvent {
     let envelope = json!({
         "version": "0",
         "id": event_id,
         "detail-type": detail_type,
-        "source": OWN_SOURCE,
+        "source": source,
         "account": account_id,
         "time": format_timestamp(time),
         "region": REGION,
@@ -95,7 +111,7 @@ pub fn partner_event(
     OutboxEvent {
         id: event_id,
         partner_id: partner_id.to_string(),
-        catalog: Catalog::Aws,
+        catalog,
         detail_type: detail_type.to_string(),
         resource,
         time,
@@ -118,25 +134,5 @@ pub fn selling_event(
     detail: serde_json::Value,
     time: Instant,
 ) -> OutboxEvent {
-    let envelope = json!({
-        "version": "0",
-        "id": event_id,
-        "detail-type": detail_type,
-        "source": SOURCE,
-        "account": account_id,
-        "time": format_timestamp(time),
-        "region": REGION,
-        "resources": [resource],
-        "detail": detail,
-    });
-    OutboxEvent {
-        id: event_id,
-        partner_id: partner_id.to_string(),
-        catalog,
-        detail_type: detail_type.to_string(),
-        resource,
-        time,
-        envelope,
-        changes: Vec::new(),
-    }
+    feed_event(SOURCE, detail_type, event_id, partner_id, account_id, catalog, resource, detail, time)
 }

@@ -282,6 +282,33 @@ fn set_lifecycle(doc: &mut Map<String, Value>, member: &str, value: Option<Value
 }
 
 impl Opportunity {
+    /// A new opportunity of `partner_id` with this document, created `now`: no associations,
+    /// tags, submission or review yet.
+    pub fn new(
+        catalog: Catalog,
+        id: String,
+        partner_id: String,
+        document: Map<String, Value>,
+        origin: Origin,
+        now: Instant,
+    ) -> Opportunity {
+        Opportunity {
+            catalog,
+            id,
+            partner_id,
+            document,
+            origin,
+            created: now,
+            last_modified: now,
+            related: empty_related(),
+            tags: vec![],
+            submission: None,
+            approved_at: None,
+            review: ReviewState::default(),
+            referral_id: None,
+        }
+    }
+
     /// SUB-1, for the operator's dashboard: from submission to the first final decision
     /// (approved or rejected); `None` while undecided.
     pub fn review_time(&self) -> Option<chrono::TimeDelta> {

@@ -17,11 +17,12 @@ use ace_domain::events::selling_event;
 use ace_domain::ids::Catalog;
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::{FieldError, FieldErrorCode};
-use ace_domain::opportunity::{check_tags, empty_related, merge_tags, Opportunity, Origin, ReviewState, Tag};
+use ace_domain::opportunity::{check_tags, merge_tags, Opportunity, Origin, Tag};
 use ace_domain::referral::{AuditRead, ReferralContact, ReferralCustomer, ReferralKind, ReferralRequest};
 use ace_domain::time::{format_timestamp, parse_timestamp};
 use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
 
+use super::invitations::{wanted, Sort};
 use super::opportunities::{idempotency_key, replay, request_hash};
 use super::{in_memory_page, in_memory_page_of, ApiResult, Output, Request};
 use crate::app::engagements::{load_as_member, member_events, member_views, view};
@@ -110,12 +111,6 @@ struct ListEngagementsRequest {
     #[serde(default)]
     engagement_identifier: Vec<String>,
     sort: Option<Sort>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Sort {
-    sort_order: String,
 }
 
 #[derive(Deserialize)]
@@ -361,7 +356,7 @@ pub async fn list(r: Request) -> ApiResult {
         })
         .collect();
     // Oldest first; `CreatedDate` is the one sort the model offers.
-    if input.sort.is_some_and(|s| s.sort_order == "DESCENDING") {
+    if Sort::descending(&input.sort) {
         items.reverse();
     }
     in_memory_page(&r, items, "EngagementSummaryList")
@@ -535,21 +530,14 @@ pub async fn start_opportunity_task(r: Request) -> ApiResult {
             batch.update_referrals.push(referral);
             opportunity
         }
-        _ if context.kind == ContextType::CustomerProject => Opportunity {
-            catalog: r.catalog,
-            id: opportunity_id(number),
-            partner_id: r.caller.partner.id.clone(),
-            document: opportunity_document_of(&context.payload),
-            origin: Origin::PartnerReferral,
-            created: now,
-            last_modified: now,
-            related: empty_related(),
-            tags: vec![],
-            submission: None,
-            approved_at: None,
-            review: ReviewState::default(),
-            referral_id: None,
-        },
+        _ if context.kind == ContextType::CustomerProject => Opportunity::new(
+            r.catalog,
+            opportunity_id(number),
+            r.caller.partner.id.clone(),
+            opportunity_document_of(&context.payload),
+            Origin::PartnerReferral,
+            now,
+        ),
         _ => {
             return Err(ApiError::business_validation(vec![FieldError::new(
                 "ContextIdentifier",
@@ -614,10 +602,7 @@ struct ListOpportunityFromEngagementTasksRequest {
 
 pub async fn list_opportunity_tasks(r: Request) -> ApiResult {
     let input: ListOpportunityFromEngagementTasksRequest = r.parse()?;
-    let wanted = |filter: &[String], value: &Value| {
-        let value = value.as_str().unwrap_or_default();
-        filter.is_empty() || filter.iter().any(|w| w == value || w.rsplit('/').next() == Some(value))
-    };
+    let wanted = |filter: &[String], value: &Value| wanted(filter, value.as_str().unwrap_or_default());
     let mut tasks: Vec<Value> = r
         .state
         .store
@@ -634,7 +619,7 @@ pub async fn list_opportunity_tasks(r: Request) -> ApiResult {
                 && wanted(&input.task_status, &s["TaskStatus"])
         })
         .collect();
-    if input.sort.is_some_and(|s| s.sort_order == "DESCENDING") {
+    if Sort::descending(&input.sort) {
         tasks.reverse();
     }
     in_memory_page(&r, tasks, "TaskSummaries")

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use ace_domain::engagement::{Member, OPERATOR_ACCOUNT};
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::Model;
-use ace_domain::opportunity::{empty_related, Opportunity, ReviewState};
+use ace_domain::opportunity::Opportunity;
 use ace_domain::referral::{AuditRead, Referral, ReferralStatus};
 use ace_domain::time::format_timestamp;
 use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
@@ -220,19 +220,15 @@ pub(super) fn opportunity_from(referral: &Referral, number: i64, now: ace_domain
         "OpportunityType": "Net New Business",
     });
     Opportunity {
-        catalog: referral.catalog,
-        id: opportunity_id(number),
-        partner_id: referral.partner_id.clone(),
-        document: document.as_object().cloned().unwrap_or_default(),
-        origin: referral.kind.opportunity_origin(),
-        created: now,
-        last_modified: now,
-        related: empty_related(),
-        tags: vec![],
-        submission: None,
-        approved_at: None,
-        review: ReviewState::default(),
         referral_id: Some(referral.id.clone()),
+        ..Opportunity::new(
+            referral.catalog,
+            opportunity_id(number),
+            referral.partner_id.clone(),
+            document.as_object().cloned().unwrap_or_default(),
+            referral.kind.opportunity_origin(),
+            now,
+        )
     }
 }
 

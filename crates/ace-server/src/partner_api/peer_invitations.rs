@@ -11,7 +11,7 @@ use ace_domain::engagement::{
 use ace_domain::events::OutboxEvent;
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::{FieldError, FieldErrorCode, Model};
-use ace_domain::opportunity::{empty_related, Opportunity, Origin, ReviewState};
+use ace_domain::opportunity::{Opportunity, Origin};
 use ace_domain::time::format_timestamp;
 use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
 
@@ -154,21 +154,14 @@ pub async fn start_by_accepting(
         return Err(ApiError::Conflict(format!("invitation {} was already turned into an opportunity", i.id)));
     }
     let number = r.state.next_opportunity_number().await?;
-    let opportunity = Opportunity {
-        catalog: i.catalog,
-        id: opportunity_id(number),
-        partner_id: r.caller.partner.id.clone(),
-        document: opportunity_document_of_invitation(&i.payload),
-        origin: Origin::PartnerReferral,
-        created: now,
-        last_modified: now,
-        related: empty_related(),
-        tags: vec![],
-        submission: None,
-        approved_at: None,
-        review: ReviewState::default(),
-        referral_id: None,
-    };
+    let opportunity = Opportunity::new(
+        i.catalog,
+        opportunity_id(number),
+        r.caller.partner.id.clone(),
+        opportunity_document_of_invitation(&i.payload),
+        Origin::PartnerReferral,
+        now,
+    );
     i.opportunity_id = Some(opportunity.id.clone());
     let task_id = crate::referrals::new_id("task-", 13);
     let summary = json!({
