@@ -547,33 +547,14 @@ pub async fn start_opportunity_task(r: Request) -> ApiResult {
         }
     };
     merge_tags(&mut opportunity.tags, input.tags);
-    let task_id = crate::referrals::new_id("task-", 13);
-    let summary = json!({
-        "TaskId": task_id, "TaskArn": task_arn(r.catalog, FROM_ENGAGEMENT_TASK, &task_id), "StartTime": format_timestamp(now),
-        "TaskStatus": "COMPLETE", "OpportunityId": opportunity.id, "EngagementId": engagement.id, "ContextId": context.id,
-    });
-    batch.idempotency = Some(IdempotencyRecord {
-        key,
-        request_hash: hash.clone(),
-        response: json!({"TaskId": task_id}),
-        created_ms: now.timestamp_millis(),
-    });
-    batch.events.push(super::opportunities::event(
-        &r.state,
-        "Opportunity Created",
-        &opportunity,
-        &r.caller.partner.account_id,
-        now,
-    ));
-    batch.put_tasks.push(TaskRecord {
-        catalog: r.catalog,
-        id: task_id,
-        partner_id: r.caller.partner.id.clone(),
-        opportunity_id: opportunity.id.clone(),
-        start_ms: now.timestamp_millis(),
-        summary: summary.clone(),
-    });
-    batch.insert_opportunities.push(opportunity);
+    let summary = super::tasks::opportunity_task(
+        &r,
+        &mut batch,
+        (key, &hash),
+        FROM_ENGAGEMENT_TASK,
+        opportunity,
+        json!({"EngagementId": engagement.id, "ContextId": context.id}),
+    );
     match r.commit(batch).await {
         Ok(BatchOutcome::Committed) => r.respond(&summary),
         Ok(BatchOutcome::Replayed(existing)) => super::tasks::current_task(&r, &replay(&existing, &hash)?).await,

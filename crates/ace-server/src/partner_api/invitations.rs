@@ -6,14 +6,13 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use ace_domain::engagement::{Member, OPERATOR_ACCOUNT};
-use ace_domain::ids::{opportunity_id, task_arn};
+use ace_domain::ids::opportunity_id;
 use ace_domain::model::Model;
 use ace_domain::opportunity::Opportunity;
 use ace_domain::referral::{AuditRead, Referral, ReferralStatus};
-use ace_domain::time::format_timestamp;
-use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
+use ace_store::{BatchOutcome, StoreError, WriteBatch};
 
-use super::opportunities::{event, idempotency_key, replay, request_hash};
+use super::opportunities::{idempotency_key, replay, request_hash};
 use super::tasks::current_task;
 use super::{in_memory_page, peer_invitations, ApiResult, Output, Request};
 use crate::error::ApiError;
@@ -258,34 +257,10 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     };
     let opportunity = opportunity_from(&referral, number, now);
     referral.opportunity_id = Some(opportunity.id.clone());
-    let task_id = crate::referrals::new_id("task-", 13);
-    let summary = json!({
-        "TaskId": task_id, "TaskArn": task_arn(r.catalog, ACCEPT_TASK_KIND, &task_id), "StartTime": format_timestamp(now),
-        "TaskStatus": "COMPLETE", "OpportunityId": opportunity.id, "EngagementInvitationId": referral.id,
-        "ResourceSnapshotJobId": crate::referrals::new_id("job-", 13),
-    });
-    let account = r.caller.partner.account_id.clone();
-    let batch = WriteBatch {
-        idempotency: Some(IdempotencyRecord {
-            key,
-            request_hash: hash.clone(),
-            response: json!({"TaskId": task_id}),
-            created_ms: now.timestamp_millis(),
-        }),
-        events: vec![event(&r.state, "Opportunity Created", &opportunity, &account, now)],
-        insert_opportunities: vec![opportunity.clone()],
-        add_engagement_members: vec![joins(&r, &referral)],
-        put_tasks: vec![TaskRecord {
-            catalog: r.catalog,
-            id: task_id,
-            partner_id: r.caller.partner.id.clone(),
-            opportunity_id: opportunity.id.clone(),
-            start_ms: now.timestamp_millis(),
-            summary: summary.clone(),
-        }],
-        update_referrals: vec![referral],
-        ..Default::default()
-    };
+    let mut batch = WriteBatch { add_engagement_members: vec![joins(&r, &referral)], ..Default::default() };
+    let members = json!({"EngagementInvitationId": referral.id, "ResourceSnapshotJobId": crate::referrals::new_id("job-", 13)});
+    let summary = super::tasks::opportunity_task(&r, &mut batch, (key, &hash), ACCEPT_TASK_KIND, opportunity, members);
+    batch.update_referrals.push(referral);
     match r.commit(batch).await {
         Ok(BatchOutcome::Committed) => Ok(Output::Json(summary)),
         Ok(BatchOutcome::Replayed(existing)) => current_task(&r, &replay(&existing, &hash)?).await,

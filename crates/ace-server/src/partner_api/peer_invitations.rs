@@ -9,13 +9,13 @@ use ace_domain::engagement::{
     member_added_detail, opportunity_document_of_invitation, EngagementError, Member, PartnerInvitation,
 };
 use ace_domain::events::OutboxEvent;
-use ace_domain::ids::{opportunity_id, task_arn};
+use ace_domain::ids::opportunity_id;
 use ace_domain::model::{FieldError, FieldErrorCode, Model};
 use ace_domain::opportunity::{Opportunity, Origin};
 use ace_domain::time::format_timestamp;
-use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
+use ace_store::{BatchOutcome, IdempotencyKey, StoreError, WriteBatch};
 
-use super::opportunities::{event, replay};
+use super::opportunities::replay;
 use super::tasks::current_task;
 use super::{ApiResult, Output, Request};
 use crate::app::engagements::member_events;
@@ -163,27 +163,14 @@ pub async fn start_by_accepting(
         now,
     );
     i.opportunity_id = Some(opportunity.id.clone());
-    let task_id = crate::referrals::new_id("task-", 13);
-    let summary = json!({
-        "TaskId": task_id, "TaskArn": task_arn(r.catalog, task_kind, &task_id), "StartTime": format_timestamp(now),
-        "TaskStatus": "COMPLETE", "OpportunityId": opportunity.id, "EngagementInvitationId": i.id,
-    });
-    batch.idempotency = Some(IdempotencyRecord {
-        key,
-        request_hash: hash.clone(),
-        response: json!({"TaskId": task_id}),
-        created_ms: now.timestamp_millis(),
-    });
-    batch.events.push(event(&r.state, "Opportunity Created", &opportunity, &r.caller.partner.account_id, now));
-    batch.put_tasks.push(TaskRecord {
-        catalog: r.catalog,
-        id: task_id,
-        partner_id: r.caller.partner.id.clone(),
-        opportunity_id: opportunity.id.clone(),
-        start_ms: now.timestamp_millis(),
-        summary: summary.clone(),
-    });
-    batch.insert_opportunities.push(opportunity);
+    let summary = super::tasks::opportunity_task(
+        r,
+        &mut batch,
+        (key, &hash),
+        task_kind,
+        opportunity,
+        json!({"EngagementInvitationId": i.id}),
+    );
     batch.update_partner_invitations.push(i);
     match save(r, batch).await? {
         BatchOutcome::Committed => Ok(Output::Json(summary)),

@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 use ace_domain::engagement::{project_context_of, title_of, ContextType, Engagement, Member, OPERATOR_ACCOUNT};
 use ace_domain::ids::{base36, task_arn};
 use ace_domain::model::FieldErrorCode;
+use ace_domain::opportunity::Opportunity;
 use ace_domain::opportunity::{self as rules, Submission};
 use ace_domain::time::format_timestamp;
-use ace_store::{BatchOutcome, IdempotencyRecord, TaskRecord, WriteBatch};
+use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, TaskRecord, WriteBatch};
 
 use super::invitations::{wanted, Sort};
 use super::opportunities::{event, idempotency_key, load, replay, request_hash};
@@ -125,6 +126,47 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A task that made `opportunity`, completed at once: its summary (`TaskId`, `TaskArn`,
+/// `StartTime`, `TaskStatus`, `OpportunityId` and the task kind's own `members`) goes into the
+/// batch with the task record, the ClientToken's claim, the opportunity and its `Opportunity
+/// Created` event, so they commit together. Returns the summary.
+pub fn opportunity_task(
+    r: &Request,
+    batch: &mut WriteBatch,
+    claim: (IdempotencyKey, &str),
+    kind: &str,
+    opportunity: Opportunity,
+    members: Value,
+) -> Value {
+    let now = r.state.now();
+    let task_id = new_id("task-", 13);
+    let mut summary = json!({
+        "TaskId": task_id, "TaskArn": task_arn(r.catalog, kind, &task_id), "StartTime": format_timestamp(now),
+        "TaskStatus": "COMPLETE", "OpportunityId": opportunity.id,
+    });
+    if let (Some(summary), Some(members)) = (summary.as_object_mut(), members.as_object()) {
+        summary.extend(members.clone());
+    }
+    let (key, hash) = claim;
+    batch.idempotency = Some(IdempotencyRecord {
+        key,
+        request_hash: hash.to_string(),
+        response: json!({"TaskId": task_id}),
+        created_ms: now.timestamp_millis(),
+    });
+    batch.events.push(event(&r.state, "Opportunity Created", &opportunity, &r.caller.partner.account_id, now));
+    batch.put_tasks.push(TaskRecord {
+        catalog: r.catalog,
+        id: task_id,
+        partner_id: r.caller.partner.id.clone(),
+        opportunity_id: opportunity.id.clone(),
+        start_ms: now.timestamp_millis(),
+        summary: summary.clone(),
+    });
+    batch.insert_opportunities.push(opportunity);
+    summary
 }
 
 /// A repeated Start with the same ClientToken answers the task's current status (digest §1.10).
