@@ -1085,3 +1085,231 @@ async fn use_5_engagement_operations_carry_their_documented_rates() {
         a.create_engagement().catalog("AWS").client_token(format!("free-{n}")).title("free").send().await.unwrap();
     }
 }
+
+/// Every page of an operation, one item a page, as raw awsJson (the wire the model defines).
+async fn every_page(
+    app: &TestApp,
+    creds: &crate::support::Credentials,
+    operation: &str,
+    mut body: serde_json::Value,
+    key: &str,
+) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    body["MaxResults"] = json!(1);
+    loop {
+        let (status, page) = app.call(creds, operation, body.clone()).await;
+        assert_eq!(status, 200, "{operation}: {page}");
+        items.extend(page[key].as_array().unwrap().iter().cloned());
+        match page["NextToken"].as_str() {
+            Some(token) => body["NextToken"] = json!(token),
+            None => return items,
+        }
+    }
+}
+
+/// Issue 18's pagination line: every List and Search operation of engagements pages through
+/// all its items with every sort the model offers, in both orders.
+#[tokio::test]
+async fn every_engagement_list_pages_through_every_sort() {
+    let app = TestApp::start().await;
+    let creds = app.partner("P-A").await;
+    let partners = [app.partner("P-B").await, app.partner("P-C").await];
+    let accounts = [app.account_id("P-B").await, app.account_id("P-C").await];
+    let tick = || app.state.clock.advance(chrono::TimeDelta::seconds(1)).unwrap();
+    let mut ids = Vec::new();
+    for (n, title) in ["Charlie", "alpha", "Bravo"].iter().enumerate() {
+        let contexts = if n == 1 {
+            json!([])
+        } else {
+            json!([{"Type": "CustomerProject", "Payload": {"CustomerProject": {
+            "Customer": {"CompanyName": "Sortco", "CountryCode": "US", "Industry": "Retail", "WebsiteUrl": "https://sortco.example.com"}}}}])
+        };
+        let (_, created) = app
+            .call(
+                &creds,
+                "CreateEngagement",
+                json!({"Catalog": "AWS", "ClientToken": title, "Title": title, "Contexts": contexts}),
+            )
+            .await;
+        ids.push(created["Id"].as_str().unwrap().to_string());
+        tick();
+    }
+    // Members: 1 + n on the n-th engagement (the others accept invitations); invitations sent.
+    for (n, engagement) in ids.iter().enumerate() {
+        for (receiver, other) in partners.iter().zip(&accounts).take(n) {
+            let (status, invited) = app
+                .call(&creds, "CreateEngagementInvitation", json!({"Catalog": "AWS", "ClientToken": format!("{engagement}-{other}"),
+                    "EngagementIdentifier": engagement, "Invitation": {"Message": "Join", "Receiver": {"Account": {"AwsAccountId": other}},
+                        "Payload": {"LeadInvitation": {"Customer": {"CompanyName": "Sortco"}, "Interaction": {"ContactBusinessTitle": "CTO"}}}}}))
+                .await;
+            assert_eq!(status, 200, "{invited}");
+            let (status, _) =
+                app.call(receiver, "AcceptEngagementInvitation", json!({"Catalog": "AWS", "Identifier": invited["Id"]})).await;
+            assert_eq!(status, 200);
+            tick();
+        }
+    }
+    // Touch the oldest last: LastModifiedAt orders differently from CreatedAt.
+    let (_, got) = app.call(&creds, "GetEngagement", json!({"Catalog": "AWS", "Identifier": ids[0]})).await;
+    let (status, _) = app
+        .call(
+            &creds,
+            "CreateEngagementContext",
+            json!({"Catalog": "AWS", "ClientToken": "touch", "EngagementIdentifier": ids[0],
+            "Type": "CustomerProject", "Payload": {"CustomerProject": {"Customer": {"CompanyName": "Sortco", "CountryCode": "US",
+                "Industry": "Retail", "WebsiteUrl": "https://sortco.example.com"}}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{got}");
+
+    let ordered = |values: Vec<String>, descending: bool, what: &str| {
+        let mut expected = values.clone();
+        expected.sort();
+        if descending {
+            expected.reverse();
+        }
+        assert_eq!(values, expected, "{what}");
+    };
+    for order in ["ASCENDING", "DESCENDING"] {
+        let descending = order == "DESCENDING";
+        let listed = every_page(
+            &app,
+            &creds,
+            "ListEngagements",
+            json!({"Catalog": "AWS", "Sort": {"SortBy": "CreatedDate", "SortOrder": order}}),
+            "EngagementSummaryList",
+        )
+        .await;
+        assert_eq!(listed.len(), 3);
+        ordered(listed.iter().map(|e| e["CreatedAt"].as_str().unwrap().to_string()).collect(), descending, "ListEngagements");
+        for by in ["EngagementId", "Title", "CreatedAt", "LastModifiedAt", "MemberCount", "PartnerId"] {
+            let found = every_page(
+                &app,
+                &creds,
+                "SearchEngagements",
+                json!({"Catalog": "AWS", "Sort": {"SortBy": by, "SortOrder": order}}),
+                "EngagementSearchSummaries",
+            )
+            .await;
+            assert_eq!(found.len(), 3, "{by}");
+            let key = |e: &serde_json::Value| match by {
+                "EngagementId" => e["Id"].as_str().unwrap().to_string(),
+                "Title" => e["Title"].as_str().unwrap().to_lowercase(),
+                "CreatedAt" => e["CreatedAt"].as_str().unwrap().to_string(),
+                "LastModifiedAt" => e["ModifiedAt"].as_str().unwrap().to_string(),
+                "MemberCount" => e["MemberCount"].to_string(),
+                _ => e["CreatedBy"].as_str().unwrap().to_string(),
+            };
+            if by != "PartnerId" {
+                ordered(found.iter().map(key).collect(), descending, by);
+            }
+        }
+        let invitations = every_page(
+            &app,
+            &creds,
+            "ListEngagementInvitations",
+            json!({"Catalog": "AWS", "ParticipantType": "SENDER", "Sort": {"SortBy": "InvitationDate", "SortOrder": order}}),
+            "EngagementInvitationSummaries",
+        )
+        .await;
+        assert_eq!(invitations.len(), 3);
+        ordered(
+            invitations.iter().map(|i| i["InvitationDate"].as_str().unwrap().to_string()).collect(),
+            descending,
+            "invitations",
+        );
+    }
+    let members = every_page(
+        &app,
+        &creds,
+        "ListEngagementMembers",
+        json!({"Catalog": "AWS", "Identifier": ids[2]}),
+        "EngagementMemberList",
+    )
+    .await;
+    assert_eq!(members.len(), 3, "every member, a page each");
+
+    // Tasks: two opportunities from contexts, prospecting tasks with different failure counts.
+    for (n, engagement) in [&ids[0], &ids[2]].iter().enumerate() {
+        let (status, v) = app
+            .call(
+                &creds,
+                "StartOpportunityFromEngagementTask",
+                json!({"Catalog": "AWS", "ClientToken": format!("opp-{n}"), "Identifier": engagement, "ContextIdentifier": "1"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        tick();
+    }
+    for (name, targets) in [
+        ("b-two-failed", json!([ids[1], "eng-zzzzzzzzzzzzzz"])),
+        ("a-none-failed", json!([ids[0]])),
+        ("c-one-failed", json!([ids[1]])),
+    ] {
+        let (status, v) = app
+            .call(
+                &creds,
+                "StartProspectingFromEngagementTask",
+                json!({"Catalog": "AWS", "ClientToken": name, "TaskName": name, "Identifiers": targets}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        tick();
+    }
+    for order in ["ASCENDING", "DESCENDING"] {
+        let descending = order == "DESCENDING";
+        let tasks = every_page(
+            &app,
+            &creds,
+            "ListOpportunityFromEngagementTasks",
+            json!({"Catalog": "AWS", "Sort": {"SortBy": "StartTime", "SortOrder": order}}),
+            "TaskSummaries",
+        )
+        .await;
+        assert_eq!(tasks.len(), 2);
+        ordered(tasks.iter().map(|t| t["StartTime"].as_str().unwrap().to_string()).collect(), descending, "opportunity tasks");
+        for by in ["StartTime", "TaskName", "FailedEngagementCount"] {
+            let tasks = every_page(
+                &app,
+                &creds,
+                "ListProspectingFromEngagementTasks",
+                json!({"Catalog": "AWS", "Sort": {"SortBy": by, "SortOrder": order}}),
+                "TaskSummaries",
+            )
+            .await;
+            assert_eq!(tasks.len(), 3, "{by}");
+            let key = |t: &serde_json::Value| match by {
+                "StartTime" => t["StartTime"].as_str().unwrap().to_string(),
+                "TaskName" => t["TaskName"].as_str().unwrap().to_string(),
+                _ => t["FailedEngagementCount"].to_string(),
+            };
+            ordered(tasks.iter().map(key).collect(), descending, by);
+        }
+    }
+    app.operator("POST", "/engagement-groups", json!({"id": "eng-grp-everything0001", "name": "All"})).await;
+    tick();
+    app.operator("POST", "/engagement-groups", json!({"id": "eng-grp-nothing0000001", "name": "None", "countries": ["DE"]}))
+        .await;
+    for order in ["ASCENDING", "DESCENDING"] {
+        let descending = order == "DESCENDING";
+        for by in ["Count", "UpdatedAt"] {
+            let groups = every_page(
+                &app,
+                &creds,
+                "ListEngagementGroups",
+                json!({"Catalog": "AWS", "Sort": {"SortBy": by, "SortOrder": order}}),
+                "EngagementGroupSummaries",
+            )
+            .await;
+            assert_eq!(groups.len(), 2, "{by}");
+            let key = |g: &serde_json::Value| {
+                if by == "Count" {
+                    g["Count"].to_string()
+                } else {
+                    g["UpdatedAt"].as_str().unwrap().to_string()
+                }
+            };
+            ordered(groups.iter().map(key).collect(), descending, by);
+        }
+    }
+}
