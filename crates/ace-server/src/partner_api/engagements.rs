@@ -24,7 +24,7 @@ use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBa
 
 use super::invitations::{wanted, Sort};
 use super::opportunities::{idempotency_key, replay, request_hash};
-use super::{in_memory_page, in_memory_page_of, ApiResult, Output, Request};
+use super::{in_memory_page, in_memory_page_of, page_of, ApiResult, Output, Request};
 use crate::app::engagements::{load_as_member, member_events, member_views, view};
 use crate::error::ApiError;
 
@@ -850,7 +850,7 @@ pub async fn search(r: Request) -> ApiResult {
     };
     let mut rows = Vec::new();
     let mut summaries = std::collections::HashMap::new();
-    let mut reads = Vec::new();
+    let mut reads = std::collections::HashMap::new();
     for (e, _) in r.state.store.list_member_engagements(&r.caller.partner.id, r.catalog).await? {
         let shown = view(&r.state, &e).await?;
         if group.as_ref().is_some_and(|g| !g.includes(&shown.contexts)) {
@@ -876,13 +876,16 @@ pub async fn search(r: Request) -> ApiResult {
             continue;
         }
         if let Some(referral) = &shown.contact_of {
-            reads.push(AuditRead {
-                referral_id: referral.id.clone(),
-                partner_id: r.caller.partner.id.clone(),
-                actor: r.caller.user.name.clone(),
-                at: r.state.now(),
-                what: format!("SearchEngagements {}", e.id),
-            });
+            reads.insert(
+                e.id.clone(),
+                AuditRead {
+                    referral_id: referral.id.clone(),
+                    partner_id: r.caller.partner.id.clone(),
+                    actor: r.caller.user.name.clone(),
+                    at: r.state.now(),
+                    what: format!("SearchEngagements {}", e.id),
+                },
+            );
         }
         summaries.insert(
             e.id.clone(),
@@ -907,11 +910,22 @@ pub async fn search(r: Request) -> ApiResult {
     }
     let (by, descending) = input.sort.map_or(("CreatedAt".to_string(), false), |s| (s.sort_by, s.sort_order == "DESCENDING"));
     search::sort(&mut rows, &by, descending);
-    if !reads.is_empty() {
-        r.commit(WriteBatch { audit_reads: reads, ..Default::default() }).await?;
-    }
     let items: Vec<EngagementSearchSummary> = rows.iter().filter_map(|row| summaries.remove(&row.id)).collect();
-    in_memory_page(&r, items, "EngagementSearchSummaries")
+    let (page, next) = page_of(&r, items, 20)?;
+    // REF-1: the reads audited are those of the contacts this page shows.
+    let shown: Vec<AuditRead> = page.iter().filter_map(|s| reads.remove(&s.id)).collect();
+    if !shown.is_empty() {
+        r.commit(WriteBatch { audit_reads: shown, ..Default::default() }).await?;
+    }
+    r.respond(&EngagementSearchPage { engagement_search_summaries: page, next_token: next })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EngagementSearchPage {
+    engagement_search_summaries: Vec<EngagementSearchSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -342,17 +342,23 @@ pub fn in_memory_page_of<T: serde::Serialize>(
     result_key: &str,
     default_page_size: usize,
 ) -> ApiResult {
-    let mut filters = r.input.clone();
-    filters.remove("NextToken");
-    filters.remove("MaxResults");
-    let fingerprint = format!("{}:{}:{}", r.caller.partner.id, r.operation.name(), opportunities::request_hash(&filters));
-    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).map_or(default_page_size, |n| n as usize);
-    let (page, next) = page_in_memory(&r.state, &fingerprint, items, page_size, r.str("NextToken"))?;
+    let (page, next) = page_of(r, items, default_page_size)?;
     let mut out = serde_json::json!({ result_key: page });
     if let Some(next) = next {
         out["NextToken"] = Value::String(next);
     }
     Ok(Output::Json(out))
+}
+
+/// The page of `items` the request asks for, and the token of the next one, for a handler that
+/// must know which items it answers (e.g. to audit only their reads).
+pub fn page_of<T>(r: &Request, items: Vec<T>, default_page_size: usize) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let mut filters = r.input.clone();
+    filters.remove("NextToken");
+    filters.remove("MaxResults");
+    let fingerprint = format!("{}:{}:{}", r.caller.partner.id, r.operation.name(), opportunities::request_hash(&filters));
+    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).map_or(default_page_size, |n| n as usize);
+    page_in_memory(&r.state, &fingerprint, items, page_size, r.str("NextToken"))
 }
 
 /// Pagination over an in-memory list: the token carries the offset and is bound to the

@@ -1313,3 +1313,32 @@ async fn every_engagement_list_pages_through_every_sort() {
         }
     }
 }
+
+/// REF-1 in SearchEngagements: a read of a lead's contact is audited when a page shows it, and
+/// only then.
+#[tokio::test]
+async fn ref_1_search_audits_the_contact_reads_of_the_page_it_answers() {
+    let app = TestApp::start().await;
+    let c = crate::referrals::eligible_partner(&app, "P-A").await;
+    let client = app.client(&c);
+    let invitation = refer_lead(&app, "P-A", "Pagedlead", "p@pagedlead.example.com").await;
+    client.accept_engagement_invitation().catalog("AWS").identifier(&invitation).send().await.unwrap();
+    app.state.clock.advance(chrono::TimeDelta::seconds(1)).unwrap();
+    create(&client, "AWS", "newer and contact-free").await;
+    let reads = || async {
+        let log =
+            app.operator("GET", &format!("/audit/log?referral={invitation}&action=referral.contact-read"), json!(null)).await;
+        log["entries"].as_array().unwrap().len()
+    };
+    let before = reads().await;
+    let search = json!({"Catalog": "AWS", "MaxResults": 1, "Sort": {"SortBy": "CreatedAt", "SortOrder": "DESCENDING"}});
+    let (status, first) = app.call(&c, "SearchEngagements", search.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    assert!(!first.to_string().contains("p@pagedlead"), "the first page is the newer engagement");
+    assert_eq!(reads().await, before, "a page without the lead's contact audits nothing");
+    let mut next = search;
+    next["NextToken"] = first["NextToken"].clone();
+    let (_, second) = app.call(&c, "SearchEngagements", next).await;
+    assert!(second.to_string().contains("p@pagedlead"), "{second}");
+    assert_eq!(reads().await, before + 1, "the page that shows it audits its read");
+}
