@@ -85,7 +85,8 @@ pub enum Refusal {
     ProgramTerminated(String),
 }
 
-fn invitation_event(state: &AppState, detail_type: &str, r: &Referral, account_id: &str, now: Instant) -> OutboxEvent {
+/// An `Engagement Invitation …` event of a referral, to its partner (digest §3.6).
+pub fn invitation_event(state: &AppState, detail_type: &str, r: &Referral, account_id: &str, now: Instant) -> OutboxEvent {
     let arn = invitation_arn(r.catalog, &r.id);
     let envelope = json!({
         "version": "0", "id": state.new_event_id(), "detail-type": detail_type, "source": ace_domain::events::SOURCE,

@@ -5,7 +5,8 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use ace_domain::engagement::{Member, OPERATOR_ACCOUNT};
+use ace_domain::engagement::{engagement_arn, member_added_detail, Member, OPERATOR_ACCOUNT};
+use ace_domain::events::OutboxEvent;
 use ace_domain::ids::opportunity_id;
 use ace_domain::model::Model;
 use ace_domain::opportunity::Opportunity;
@@ -15,6 +16,7 @@ use ace_store::{BatchOutcome, StoreError, WriteBatch};
 use super::opportunities::{idempotency_key, replay, request_hash};
 use super::tasks::current_task;
 use super::{in_memory_page, peer_invitations, ApiResult, Output, Request};
+use crate::app::engagements::member_events;
 use crate::error::ApiError;
 use crate::referrals::invitation_view;
 
@@ -40,6 +42,25 @@ pub async fn load(r: &Request, identifier: &str) -> Result<Referral, ApiError> {
     }
 }
 
+/// What accepting a referral publishes (digest §3.6): `Engagement Invitation Accepted` and
+/// `Engagement Member Added`, to the partner.
+fn accepted_events(r: &Request, referral: &Referral, member: &Member) -> Vec<OutboxEvent> {
+    let account = &r.caller.partner.account_id;
+    let mut events =
+        vec![crate::referrals::invitation_event(&r.state, "Engagement Invitation Accepted", referral, account, r.state.now())];
+    let detail = member_added_detail(referral.catalog, &referral.engagement_id, account, &r.caller.partner.name);
+    let resource = engagement_arn(referral.catalog, &referral.engagement_id);
+    events.extend(member_events(
+        &r.state,
+        referral.catalog,
+        std::slice::from_ref(member),
+        "Engagement Member Added",
+        &resource,
+        &detail,
+    ));
+    events
+}
+
 /// The caller as a member of the referral's engagement: it joins by accepting (issue 18).
 fn joins(r: &Request, referral: &Referral) -> Member {
     Member {
@@ -51,8 +72,8 @@ fn joins(r: &Request, referral: &Referral) -> Member {
     }
 }
 
-async fn save(r: &Request, referral: Referral, members: Vec<Member>) -> Result<(), ApiError> {
-    let batch = WriteBatch { update_referrals: vec![referral], add_engagement_members: members, ..Default::default() };
+async fn save(r: &Request, referral: Referral, members: Vec<Member>, events: Vec<OutboxEvent>) -> Result<(), ApiError> {
+    let batch = WriteBatch { update_referrals: vec![referral], add_engagement_members: members, events, ..Default::default() };
     r.commit(batch).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict("The invitation changed meanwhile; get it again.".into()),
         other => other.into(),
@@ -158,7 +179,8 @@ pub async fn accept(r: Request) -> ApiResult {
     let mut referral = load(&r, &input.identifier).await?;
     referral.accept(r.state.now()).map_err(|e| ApiError::Conflict(e.to_string()))?;
     let member = joins(&r, &referral);
-    save(&r, referral, vec![member]).await?;
+    let events = accepted_events(&r, &referral, &member);
+    save(&r, referral, vec![member], events).await?;
     Ok(Output::Empty)
 }
 
@@ -178,7 +200,14 @@ pub async fn reject(r: Request) -> ApiResult {
         }
         other => ApiError::Conflict(other.to_string()),
     })?;
-    save(&r, referral, vec![]).await?;
+    let rejected = crate::referrals::invitation_event(
+        &r.state,
+        "Engagement Invitation Rejected",
+        &referral,
+        &r.caller.partner.account_id,
+        r.state.now(),
+    );
+    save(&r, referral, vec![], vec![rejected]).await?;
     Ok(Output::Empty)
 }
 
@@ -245,7 +274,8 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     }
     let mut referral = load(&r, &input.identifier).await?;
     let now = r.state.now();
-    if referral.status == ReferralStatus::Pending {
+    let newly_accepted = referral.status == ReferralStatus::Pending;
+    if newly_accepted {
         referral.accept(now).map_err(|e| ApiError::Conflict(e.to_string()))?;
     }
     if referral.opportunity_id.is_some() {
@@ -257,7 +287,9 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     };
     let opportunity = opportunity_from(&referral, number, now);
     referral.opportunity_id = Some(opportunity.id.clone());
-    let mut batch = WriteBatch { add_engagement_members: vec![joins(&r, &referral)], ..Default::default() };
+    let member = joins(&r, &referral);
+    let events = if newly_accepted { accepted_events(&r, &referral, &member) } else { Vec::new() };
+    let mut batch = WriteBatch { events, add_engagement_members: vec![member], ..Default::default() };
     let members = json!({"EngagementInvitationId": referral.id, "ResourceSnapshotJobId": crate::referrals::new_id("job-", 13)});
     let summary = super::tasks::opportunity_task(&r, &mut batch, (key, &hash), ACCEPT_TASK_KIND, opportunity, members);
     batch.update_referrals.push(referral);
