@@ -751,6 +751,18 @@ impl PartnerInvitation {
         self.decide(InvitationStatus::Accepted, now)
     }
 
+    /// Records the expiry of an invitation left unanswered past its date; `false` when it is
+    /// not due (answered, or not expired yet).
+    pub fn expire(&mut self, now: Instant) -> bool {
+        if self.status == InvitationStatus::Pending && now >= self.expires_at {
+            self.status = InvitationStatus::Expired;
+            self.decided_at = Some(now);
+            true
+        } else {
+            false
+        }
+    }
+
     pub fn reject(&mut self, reason: Option<String>, now: Instant) -> Result<(), EngagementError> {
         self.decide(InvitationStatus::Rejected, now)?;
         self.rejection_reason = reason;
@@ -1092,6 +1104,8 @@ mod tests {
         assert_eq!(i.status, InvitationStatus::Accepted);
         assert!(matches!(i.reject(None, at(6_000)), Err(EngagementError::Invalid(_))), "decided once");
         let mut late = invitation();
+        assert!(!late.clone().expire(at(9_999)), "not due yet");
+        assert!(late.clone().expire(at(10_000)));
         assert_eq!(late.status_at(at(10_000)), InvitationStatus::Expired);
         assert!(late.accept(at(10_000)).is_err(), "an expired invitation cannot be accepted");
         let mut rejected = invitation();

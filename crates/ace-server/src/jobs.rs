@@ -18,6 +18,8 @@ pub async fn run_due(state: &AppState) -> Vec<String> {
         Ok(done) => ran.extend(done),
         Err(e) => tracing::warn!(error = %e, "jobs: referral sweep failed"),
     }
+    // Invitations between partners left unanswered (issue 18).
+    let expired = crate::app::engagements::expire_invitations(state).await;
     let now = state.now();
     let last_ms = match state.store.get_setting(LAST_SWEEP_SETTING).await {
         Ok(v) => v.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0),
@@ -36,6 +38,10 @@ pub async fn run_due(state: &AppState) -> Vec<String> {
             }
             Err(e) => tracing::warn!(error = %e, "jobs: eligibility sweep failed"),
         }
+    }
+    match expired {
+        Ok(done) => ran.extend(done),
+        Err(e) => tracing::warn!(error = ?e, "jobs: invitation expiry sweep failed"),
     }
     ran
 }

@@ -5,7 +5,7 @@
 use ace_domain::engagement::{Engagement, Member, PartnerInvitation};
 use ace_domain::ids::Catalog;
 
-use crate::sql::{Database, Tx};
+use crate::sql::{Database, Param, Tx};
 use crate::store::{from_json, to_json};
 use crate::{StoreError, StoreResult, WriteBatch};
 
@@ -20,10 +20,20 @@ CREATE TABLE engagement_members (
 CREATE INDEX engagement_members_by_partner ON engagement_members (partner_id, catalog);
 CREATE TABLE partner_invitations (
     id TEXT PRIMARY KEY, catalog TEXT NOT NULL, engagement_id TEXT NOT NULL, sender_partner_id TEXT NOT NULL,
-    receiver_partner_id TEXT NOT NULL, invited_ms BIGINT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL);
+    receiver_partner_id TEXT NOT NULL, invited_ms BIGINT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL,
+    pending_until_ms BIGINT);
+CREATE INDEX partner_invitations_pending ON partner_invitations (pending_until_ms);
 CREATE INDEX partner_invitations_by_sender ON partner_invitations (sender_partner_id, catalog, invited_ms);
 CREATE INDEX partner_invitations_by_receiver ON partner_invitations (receiver_partner_id, catalog, invited_ms);
 "#;
+
+/// While an invitation waits for an answer, when it expires: the expiry sweep reads this index.
+fn pending_until(i: &PartnerInvitation) -> Param {
+    match i.status {
+        ace_domain::engagement::InvitationStatus::Pending => Param::Int(i.expires_at.timestamp_millis()),
+        _ => Param::NullInt,
+    }
+}
 
 /// The batch's engagement changes, inside its transaction.
 pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResult<()> {
@@ -80,8 +90,8 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResu
     }
     for i in &batch.insert_partner_invitations {
         tx.exec(
-            "INSERT INTO partner_invitations (id, catalog, engagement_id, sender_partner_id, receiver_partner_id, invited_ms, version, doc) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO partner_invitations (id, catalog, engagement_id, sender_partner_id, receiver_partner_id, invited_ms, version, doc, \
+             pending_until_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 i.id.as_str().into(),
                 i.catalog.as_str().into(),
@@ -91,6 +101,7 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResu
                 i.invited_at.timestamp_millis().into(),
                 i.version.into(),
                 to_json(i)?.into(),
+                pending_until(i),
             ],
         )
         .await?;
@@ -99,8 +110,8 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResu
         let next = PartnerInvitation { version: i.version + 1, ..i.clone() };
         let n = tx
             .exec(
-                "UPDATE partner_invitations SET version = $2, doc = $3 WHERE id = $1 AND version = $4",
-                &[i.id.as_str().into(), next.version.into(), to_json(&next)?.into(), i.version.into()],
+                "UPDATE partner_invitations SET version = $2, doc = $3, pending_until_ms = $5 WHERE id = $1 AND version = $4",
+                &[i.id.as_str().into(), next.version.into(), to_json(&next)?.into(), i.version.into(), pending_until(i)],
             )
             .await?;
         if n == 0 {
@@ -199,6 +210,17 @@ pub(crate) async fn invitations_of(
         .query(
             "SELECT doc FROM partner_invitations WHERE catalog = $1 AND engagement_id = $2 ORDER BY invited_ms, id",
             &[catalog.as_str().into(), engagement_id.into()],
+        )
+        .await?;
+    rows.iter().map(|row| from_json(&row.text(0)?)).collect()
+}
+
+pub(crate) async fn expired_invitations(db: &dyn Database, until_ms: i64, limit: usize) -> StoreResult<Vec<PartnerInvitation>> {
+    let mut r = db.reader().await?;
+    let rows = r
+        .query(
+            "SELECT doc FROM partner_invitations WHERE pending_until_ms <= $1 ORDER BY pending_until_ms, id LIMIT $2",
+            &[until_ms.into(), (limit as i64).into()],
         )
         .await?;
     rows.iter().map(|row| from_json(&row.text(0)?)).collect()

@@ -207,6 +207,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_engagements(&self, catalog: Catalog) -> StoreResult<Vec<(Engagement, i64)>>;
     /// The invitations between partners into one engagement, oldest first.
     async fn list_engagement_invitations(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<PartnerInvitation>>;
+    /// Invitations between partners still pending at `until_ms` though they expired by then,
+    /// the longest overdue first.
+    async fn expired_partner_invitations(&self, until_ms: i64, limit: usize) -> StoreResult<Vec<PartnerInvitation>>;
     /// An invitation between partners by id (the caller checks it is a party to it).
     async fn get_partner_invitation(&self, id: &str) -> StoreResult<Option<PartnerInvitation>>;
     /// The invitations `partner_id` sent (`sent`) or received, oldest first.

@@ -1475,6 +1475,10 @@ impl Store for SqlStore {
         crate::engagements::invitations_of(self.db.as_ref(), catalog, engagement_id).await
     }
 
+    async fn expired_partner_invitations(&self, until_ms: i64, limit: usize) -> StoreResult<Vec<PartnerInvitation>> {
+        crate::engagements::expired_invitations(self.db.as_ref(), until_ms, limit).await
+    }
+
     async fn get_partner_invitation(&self, id: &str) -> StoreResult<Option<PartnerInvitation>> {
         crate::engagements::get_invitation(self.db.as_ref(), id).await
     }

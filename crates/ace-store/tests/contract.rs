@@ -212,6 +212,40 @@ async fn use_4_engagement_membership_and_optimistic_concurrency(store: &SqlStore
     store.commit(WriteBatch { end_memberships_of: vec!["P-A".into()], ..Default::default() }).await.unwrap();
     assert!(store.list_member_engagements("P-A", Catalog::Aws).await.unwrap().is_empty());
     assert_eq!(store.list_engagement_members(Catalog::Aws, &one.id).await.unwrap().len(), 1, "the operator's side stays");
+
+    // Invitations between partners: found by either party, due for expiry only while pending.
+    use ace_domain::engagement::{InvitationStatus, PartnerInvitation, Party};
+    let party = |p: &str| Party { partner_id: p.into(), account_id: format!("{p}-acct"), company_name: p.into() };
+    let invitation = PartnerInvitation {
+        id: "engi-0000000000001".into(),
+        catalog: Catalog::Aws,
+        engagement_id: two.id.clone(),
+        sender: party("P-A"),
+        receiver: party("P-B"),
+        receiver_alias: None,
+        message: "Join".into(),
+        payload_type: "LeadInvitation".into(),
+        payload: json!({"LeadInvitation": {}}),
+        status: InvitationStatus::Pending,
+        invited_at: from_millis(1_000),
+        expires_at: from_millis(5_000),
+        decided_at: None,
+        rejection_reason: None,
+        opportunity_id: None,
+        version: 1,
+    };
+    store.commit(WriteBatch { insert_partner_invitations: vec![invitation.clone()], ..Default::default() }).await.unwrap();
+    assert_eq!(store.list_partner_invitations("P-A", Catalog::Aws, true).await.unwrap().len(), 1);
+    assert_eq!(store.list_partner_invitations("P-B", Catalog::Aws, false).await.unwrap().len(), 1);
+    assert!(store.list_partner_invitations("P-B", Catalog::Aws, true).await.unwrap().is_empty());
+    assert!(store.expired_partner_invitations(4_999, 10).await.unwrap().is_empty(), "not due yet");
+    assert_eq!(store.expired_partner_invitations(5_000, 10).await.unwrap().len(), 1);
+    let accepted = PartnerInvitation { status: InvitationStatus::Accepted, ..invitation.clone() };
+    store.commit(WriteBatch { update_partner_invitations: vec![accepted.clone()], ..Default::default() }).await.unwrap();
+    assert!(store.expired_partner_invitations(9_000, 10).await.unwrap().is_empty(), "answered: never due");
+    let stale = store.commit(WriteBatch { update_partner_invitations: vec![accepted], ..Default::default() }).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Conflict(_)), "decided once: {stale:?}");
+    assert_eq!(store.get_partner_invitation(&invitation.id).await.unwrap().unwrap().version, 2);
 }
 
 fn partner(id: &str, account: &str) -> PartnerProfile {

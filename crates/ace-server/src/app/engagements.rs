@@ -248,3 +248,55 @@ pub fn member_events(
         })
         .collect()
 }
+
+/// An `Engagement Invitation …` event to each party of an invitation between partners, each
+/// with its own `participantType` (the simulated operator side has no feed).
+pub fn invitation_events(
+    state: &AppState,
+    i: &ace_domain::engagement::PartnerInvitation,
+    detail_type: &str,
+) -> Vec<ace_domain::events::OutboxEvent> {
+    let created = detail_type == "Engagement Invitation Created";
+    [(&i.sender, "Sender"), (&i.receiver, "Receiver")]
+        .into_iter()
+        .filter(|(party, _)| !party.partner_id.is_empty())
+        .map(|(party, participant)| {
+            ace_domain::events::selling_event(
+                detail_type,
+                state.new_event_id(),
+                &party.partner_id,
+                &party.account_id,
+                i.catalog,
+                ace_domain::engagement::invitation_arn(i.catalog, &i.id),
+                ace_domain::engagement::invitation_event_detail(i, participant, created),
+                state.now(),
+            )
+        })
+        .collect()
+}
+
+/// How many expired invitations one sweep handles at most; the next run takes the rest.
+const EXPIRY_SWEEP_MAX: usize = 500;
+
+/// Invitations between partners left unanswered past their date become EXPIRED, each with its
+/// `Engagement Invitation Expired` event to both parties (digest §3.6). Safe on several nodes:
+/// each update is conditional on the version read. Returns a line per invitation expired.
+pub async fn expire_invitations(state: &AppState) -> Result<Vec<String>, AppError> {
+    let now = state.now();
+    let mut done = Vec::new();
+    for mut invitation in state.store.expired_partner_invitations(now.timestamp_millis(), EXPIRY_SWEEP_MAX).await? {
+        if !invitation.expire(now) {
+            continue;
+        }
+        let events = invitation_events(state, &invitation, "Engagement Invitation Expired");
+        let id = invitation.id.clone();
+        let batch = WriteBatch { update_partner_invitations: vec![invitation], events, ..Default::default() };
+        match state.store.commit(batch).await {
+            Ok(_) => done.push(format!("expired invitation {id}")),
+            // Another node, or the receiver answering at the last moment, got there first.
+            Err(ace_store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
+}

@@ -9,11 +9,10 @@ use serde_json::{json, Value};
 
 use ace_domain::engagement::{
     apply_lead_update, check_engagement_text, check_invitation_text, check_partner_context, check_receiver, engagement_arn,
-    engagement_event_detail, engagement_id, invitation_event_detail, opportunity_document_of, prospecting_result, ContextType,
-    Engagement, EngagementError, InvitationStatus, Member, PartnerInvitation, Party, ProspectingRefusal, OPERATOR_ACCOUNT,
+    engagement_event_detail, engagement_id, opportunity_document_of, prospecting_result, ContextType, Engagement,
+    EngagementError, InvitationStatus, Member, PartnerInvitation, Party, ProspectingRefusal, OPERATOR_ACCOUNT,
 };
 use ace_domain::engagement_search as search;
-use ace_domain::events::selling_event;
 use ace_domain::ids::Catalog;
 use ace_domain::ids::{opportunity_id, task_arn};
 use ace_domain::model::{FieldError, FieldErrorCode};
@@ -25,7 +24,7 @@ use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBa
 use super::invitations::{wanted, Sort};
 use super::opportunities::{idempotency_key, replay, request_hash};
 use super::{in_memory_page, in_memory_page_of, page_of, ApiResult, Output, Request};
-use crate::app::engagements::{load_as_member, member_events, member_views, view};
+use crate::app::engagements::{invitation_events, load_as_member, member_events, member_views, view};
 use crate::error::ApiError;
 
 /// `ListEngagementMembers` answers five members a page unless asked otherwise (the model).
@@ -703,32 +702,6 @@ async fn simulate_operator_acceptance(
     let batch =
         WriteBatch { insert_partner_invitations: vec![record], add_engagement_members: vec![member], ..Default::default() };
     commit_once(r, batch, response).await
-}
-
-/// An `Engagement Invitation …` event to each party of an invitation between partners, each
-/// with its own `participantType`.
-pub(super) fn invitation_events(
-    state: &crate::AppState,
-    i: &PartnerInvitation,
-    detail_type: &str,
-) -> Vec<ace_domain::events::OutboxEvent> {
-    let created = detail_type == "Engagement Invitation Created";
-    [(&i.sender, "Sender"), (&i.receiver, "Receiver")]
-        .into_iter()
-        .filter(|(party, _)| !party.partner_id.is_empty())
-        .map(|(party, participant)| {
-            selling_event(
-                detail_type,
-                state.new_event_id(),
-                &party.partner_id,
-                &party.account_id,
-                i.catalog,
-                ace_domain::engagement::invitation_arn(i.catalog, &i.id),
-                invitation_event_detail(i, participant, created),
-                state.now(),
-            )
-        })
-        .collect()
 }
 
 /// Invites another partner into an engagement of the caller's (issue 18): to an account of the

@@ -18,7 +18,7 @@ use ace_store::{BatchOutcome, IdempotencyKey, StoreError, WriteBatch};
 use super::opportunities::replay;
 use super::tasks::current_task;
 use super::{ApiResult, Output, Request};
-use crate::app::engagements::member_events;
+use crate::app::engagements::{invitation_events, member_events};
 use crate::error::ApiError;
 use crate::referrals::invitation_arn;
 
@@ -103,7 +103,7 @@ async fn save(r: &Request, batch: WriteBatch) -> Result<BatchOutcome, ApiError> 
 /// What accepting publishes: `Engagement Invitation Accepted` to both parties, `Engagement
 /// Member Added` to every partner member, the newcomer included.
 async fn accepted_events(r: &Request, i: &PartnerInvitation, newcomer: &Member) -> Result<Vec<OutboxEvent>, ApiError> {
-    let mut events = super::engagements::invitation_events(&r.state, i, "Engagement Invitation Accepted");
+    let mut events = invitation_events(&r.state, i, "Engagement Invitation Accepted");
     let mut members = r.state.store.list_engagement_members(i.catalog, &i.engagement_id).await?;
     members.push(newcomer.clone());
     let detail = member_added_detail(i.catalog, &i.engagement_id, &i.receiver.account_id, &i.receiver.company_name);
@@ -127,7 +127,7 @@ pub async fn accept(r: &Request, mut i: PartnerInvitation) -> ApiResult {
 pub async fn reject(r: &Request, mut i: PartnerInvitation, reason: Option<String>) -> ApiResult {
     receiver_only(r, &i)?;
     i.reject(reason, r.state.now()).map_err(refused)?;
-    let events = super::engagements::invitation_events(&r.state, &i, "Engagement Invitation Rejected");
+    let events = invitation_events(&r.state, &i, "Engagement Invitation Rejected");
     save(r, WriteBatch { update_partner_invitations: vec![i], events, ..Default::default() }).await?;
     Ok(Output::Empty)
 }

@@ -1342,3 +1342,43 @@ async fn ref_1_search_audits_the_contact_reads_of_the_page_it_answers() {
     assert!(second.to_string().contains("p@pagedlead"), "{second}");
     assert_eq!(reads().await, before + 1, "the page that shows it audits its read");
 }
+
+/// An invitation between partners left unanswered expires with its date: the sweep records it
+/// EXPIRED (still readable by both), publishes `Engagement Invitation Expired` to both, and it
+/// can no longer be accepted.
+#[tokio::test]
+async fn an_unanswered_invitation_between_partners_expires_with_its_event() {
+    let app = TestApp::start().await;
+    let (creds_a, creds_b) = (app.partner("P-A").await, app.partner("P-B").await);
+    let (a, b) = (app.client(&creds_a), app.client(&creds_b));
+    let engagement = create(&a, "AWS", "expiring").await;
+    let invited = a
+        .create_engagement_invitation()
+        .catalog("AWS")
+        .client_token("late")
+        .engagement_identifier(&engagement)
+        .invitation(opportunity_invitation(&app.account_id("P-B").await, "Move the data warehouse to the cloud this year"))
+        .send()
+        .await
+        .unwrap();
+    let advanced = app.operator("POST", "/clock/advance", json!({"duration": "16d"})).await;
+    assert!(advanced["jobs_run"].to_string().contains(&format!("expired invitation {}", invited.id())), "{advanced}");
+    for client in [&a, &b] {
+        let got = client.get_engagement_invitation().catalog("AWS").identifier(invited.id()).send().await.unwrap();
+        assert_eq!(got.status(), Some(&pcs::types::InvitationStatus::Expired));
+    }
+    let e = b.accept_engagement_invitation().catalog("AWS").identifier(invited.id()).send().await.unwrap_err();
+    assert_eq!(code(&e), "ConflictException");
+    for creds in [&creds_a, &creds_b] {
+        let (_, feed) = app.ext(creds, "ListEvents", json!({"MaxResults": 100})).await;
+        let expired = feed["Events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["Event"].as_str().unwrap().contains("\"detail-type\":\"Engagement Invitation Expired\""))
+            .count();
+        assert_eq!(expired, 1, "{feed}");
+    }
+    let again = app.operator("POST", "/clock/advance", json!({"duration": "1d"})).await;
+    assert!(!again["jobs_run"].to_string().contains("expired invitation"), "expired once: {again}");
+}
