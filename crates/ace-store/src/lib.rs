@@ -163,6 +163,8 @@ pub trait Store: Send + Sync + 'static {
     /// Updates the profile and records it as the version in force from `effective_ms`.
     async fn update_partner(&self, partner: &PartnerProfile, effective_ms: i64) -> StoreResult<()>;
     async fn get_partner(&self, id: &str) -> StoreResult<Option<PartnerProfile>>;
+    /// The partner an AWS account id names (account ids are unique).
+    async fn get_partner_by_account(&self, account_id: &str) -> StoreResult<Option<PartnerProfile>>;
     async fn list_partners(&self) -> StoreResult<Vec<PartnerProfile>>;
 
     /// `Conflict` when the partner already has a user of that name.

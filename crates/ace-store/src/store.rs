@@ -1239,6 +1239,12 @@ impl Store for SqlStore {
         rows.first().map(|r| from_json(&r.text(0)?)).transpose()
     }
 
+    async fn get_partner_by_account(&self, account_id: &str) -> StoreResult<Option<PartnerProfile>> {
+        let mut r = self.db.reader().await?;
+        let rows = r.query("SELECT doc FROM partners WHERE account_id = $1", &[account_id.into()]).await?;
+        rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+    }
+
     async fn list_partners(&self) -> StoreResult<Vec<PartnerProfile>> {
         let mut r = self.db.reader().await?;
         let rows = r.query("SELECT doc FROM partners ORDER BY id", &[]).await?;

@@ -195,6 +195,9 @@ async fn use_4_engagement_membership_and_optimistic_concurrency(store: &SqlStore
     let of_a = store.list_member_engagements("P-A", Catalog::Aws).await.unwrap();
     assert_eq!(of_a.iter().map(|(e, n)| (e.id.as_str(), *n)).collect::<Vec<_>>(), [(one.id.as_str(), 3), (two.id.as_str(), 1)]);
     assert!(store.list_member_engagements("P-A", Catalog::Sandbox).await.unwrap().is_empty());
+    store.insert_partner(&partner("P-INV", "777777777777"), 1_000).await.unwrap();
+    assert_eq!(store.get_partner_by_account("777777777777").await.unwrap().map(|p| p.id), Some("P-INV".to_string()));
+    assert!(store.get_partner_by_account("000000000000").await.unwrap().is_none());
     let mut changed = one.clone();
     changed.add_context(ContextType::CustomerProject, json!({"CustomerProject": {}}), "111", from_millis(2_000)).unwrap();
     let stale =

@@ -109,7 +109,7 @@ pub async fn view(state: &AppState, engagement: &Engagement) -> Result<Engagemen
 
 /// The partner an AWS account id names, if any.
 pub async fn partner_by_account(state: &AppState, account_id: &str) -> Result<Option<PartnerProfile>, AppError> {
-    Ok(state.store.list_partners().await?.into_iter().find(|p| p.account_id == account_id))
+    Ok(state.store.get_partner_by_account(account_id).await?)
 }
 
 /// Where the engagement groups are kept: one setting, a JSON list.
