@@ -751,6 +751,11 @@ impl PartnerInvitation {
         self.decide(InvitationStatus::Accepted, now)
     }
 
+    /// When an unanswered invitation falls due for expiry; `None` once it is answered.
+    pub fn expires_pending(&self) -> Option<Instant> {
+        (self.status == InvitationStatus::Pending).then_some(self.expires_at)
+    }
+
     /// Records the expiry of an invitation left unanswered past its date; `false` when it is
     /// not due (answered, or not expired yet).
     pub fn expire(&mut self, now: Instant) -> bool {

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ace_domain::quota::{node_share, Meter as Draw, QuotaLimits, RollingDay, TokenBucket};
+use ace_domain::quota::{node_share, Meter, OperationClass, QuotaLimits, RollingDay, TokenBucket};
 use ace_store::{Store, StoreResult};
 
 pub const LIMITS_CACHE_MS: i64 = 5_000;
 
-struct Meter {
+/// The counts behind one partner's meter.
+struct Counts {
     bucket: TokenBucket,
     day: RollingDay,
 }
@@ -21,7 +22,7 @@ struct Meter {
 pub struct QuotaGate {
     store: Arc<dyn Store>,
     limits: Mutex<HashMap<String, (QuotaLimits, i64)>>,
-    meters: Mutex<HashMap<(String, Draw), Meter>>,
+    meters: Mutex<HashMap<(String, Meter), Counts>>,
     /// Live nodes sharing the database, this one included (from the heartbeat).
     nodes: AtomicU32,
 }
@@ -63,17 +64,17 @@ impl QuotaGate {
 
     /// `Err` names the limit that was hit. `draw` is what the operation draws on: its class,
     /// or its own documented rate.
-    pub async fn admit(&self, partner_id: &str, draw: Draw, now_ms: i64) -> StoreResult<Result<(), String>> {
+    pub async fn admit(&self, partner_id: &str, draw: Meter, now_ms: i64) -> StoreResult<Result<(), String>> {
         let limits = self.limits_for(partner_id, now_ms).await?;
         let mut meters = self.meters.lock().expect("quota lock");
-        let meter = meters.entry((partner_id.to_string(), draw)).or_insert_with(|| Meter {
+        let meter = meters.entry((partner_id.to_string(), draw)).or_insert_with(|| Counts {
             bucket: TokenBucket::new(draw.per_second(&limits).unwrap_or(1), now_ms),
             day: RollingDay::default(),
         });
         let kind = match draw {
-            Draw::Operation { name, .. } => name.to_string(),
-            Draw::Class(ace_domain::quota::OperationClass::Read) => "read".into(),
-            Draw::Class(ace_domain::quota::OperationClass::Write) => "write".into(),
+            Meter::Operation { name, .. } => name.to_string(),
+            Meter::Class(OperationClass::Read) => "read".into(),
+            Meter::Class(OperationClass::Write) => "write".into(),
         };
         let nodes = self.nodes();
         if let Some(rate) = draw.per_second(&limits) {

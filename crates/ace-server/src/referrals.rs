@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 
 use ace_domain::audit::AuditEntry;
 use ace_domain::business_days::{contact_deadline, HolidayCalendar};
-use ace_domain::engagement::referral_engagement;
+use ace_domain::engagement::{invitation_arn, referral_engagement};
 use ace_domain::events::{partner_event, OutboxEvent};
-use ace_domain::ids::{base36, Catalog, REGION};
+use ace_domain::ids::{base36, REGION};
 use ace_domain::referral::{
     due_action, DueAction, MissedDeadlinePolicy, Referral, ReferralIds, ReferralKind, ReferralRequest, ReferralStatus,
 };
@@ -40,10 +40,6 @@ pub fn new_id(prefix: &str, len: usize) -> String {
 /// partners wait as long as referrals).
 pub async fn acceptance_days(state: &AppState) -> StoreResult<i64> {
     setting_i64(state, ACCEPTANCE_DAYS_SETTING, ACCEPTANCE_DAYS_DEFAULT).await
-}
-
-pub fn invitation_arn(catalog: Catalog, id: &str) -> String {
-    format!("arn:aws:partnercentral:{REGION}::catalog/{catalog}/engagement-invitation/{id}")
 }
 
 async fn setting_i64(state: &AppState, key: &str, default: i64) -> StoreResult<i64> {

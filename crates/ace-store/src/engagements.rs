@@ -27,12 +27,9 @@ CREATE INDEX partner_invitations_by_sender ON partner_invitations (sender_partne
 CREATE INDEX partner_invitations_by_receiver ON partner_invitations (receiver_partner_id, catalog, invited_ms);
 "#;
 
-/// While an invitation waits for an answer, when it expires: the expiry sweep reads this index.
+/// The indexed column the expiry sweep reads (`PartnerInvitation::expires_pending`).
 fn pending_until(i: &PartnerInvitation) -> Param {
-    match i.status {
-        ace_domain::engagement::InvitationStatus::Pending => Param::Int(i.expires_at.timestamp_millis()),
-        _ => Param::NullInt,
-    }
+    i.expires_pending().map_or(Param::NullInt, |t| Param::Int(t.timestamp_millis()))
 }
 
 /// The batch's engagement changes, inside its transaction.

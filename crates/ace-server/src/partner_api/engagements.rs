@@ -21,9 +21,9 @@ use ace_domain::referral::{AuditRead, ReferralContact, ReferralCustomer, Referra
 use ace_domain::time::{format_timestamp, parse_timestamp};
 use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBatch};
 
-use super::invitations::{wanted, Sort};
 use super::opportunities::{idempotency_key, replay, request_hash};
-use super::{in_memory_page, in_memory_page_of, page_of, ApiResult, Output, Request};
+use super::tasks::{is_kind, of_kind};
+use super::{in_memory_page, in_memory_page_of, page_of, wanted, ApiResult, Identified, Output, Request, Sort};
 use crate::app::engagements::{invitation_events, load_as_member, member_events, member_views, view};
 use crate::error::ApiError;
 
@@ -110,12 +110,6 @@ struct ListEngagementsRequest {
     #[serde(default)]
     engagement_identifier: Vec<String>,
     sort: Option<Sort>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Identified {
-    identifier: String,
 }
 
 #[derive(Deserialize)]
@@ -481,12 +475,6 @@ struct StartOpportunityFromEngagementTaskRequest {
     tags: Vec<Tag>,
 }
 
-/// Whether a stored task summary is a StartOpportunityFromEngagementTask's (the task kinds share
-/// one table).
-pub fn is_from_engagement_task(summary: &Value) -> bool {
-    summary["TaskArn"].as_str().is_some_and(|a| a.contains(&format!("/{FROM_ENGAGEMENT_TASK}/")))
-}
-
 /// Turns a context of the caller's engagement into an opportunity of the caller: a referral's
 /// context into the referral's opportunity (as accepting it by task would; once), a
 /// `CustomerProject` into a new one with its customer and project. Idempotent by ClientToken.
@@ -509,8 +497,8 @@ pub async fn start_opportunity_task(r: Request) -> ApiResult {
     let now = r.state.now();
     let number = r.state.next_opportunity_number().await?;
     let mut batch = WriteBatch::default();
-    let mut opportunity = match (&engagement.referral_id, context.payload.is_null()) {
-        (Some(referral_id), true) => {
+    let mut opportunity = match engagement.referral_id.as_ref().filter(|_| engagement.is_referral_context(&context.id)) {
+        Some(referral_id) => {
             let mut referral = r
                 .state
                 .store
@@ -583,14 +571,10 @@ struct ListOpportunityFromEngagementTasksRequest {
 pub async fn list_opportunity_tasks(r: Request) -> ApiResult {
     let input: ListOpportunityFromEngagementTasksRequest = r.parse()?;
     let wanted = |filter: &[String], value: &Value| wanted(filter, value.as_str().unwrap_or_default());
-    let mut tasks: Vec<Value> = r
-        .state
-        .store
-        .list_tasks(&r.caller.partner.id, r.catalog)
+    let mut tasks: Vec<Value> = of_kind(&r, FROM_ENGAGEMENT_TASK)
         .await?
         .into_iter()
         .map(|t| t.summary)
-        .filter(is_from_engagement_task)
         .filter(|s| {
             wanted(&input.task_identifier, &s["TaskId"])
                 && wanted(&input.opportunity_identifier, &s["OpportunityId"])
@@ -695,7 +679,7 @@ async fn simulate_operator_acceptance(
         joined: now,
     };
     let response = serde_json::to_value(CreateEngagementInvitationResponse {
-        arn: crate::referrals::invitation_arn(r.catalog, &record.id),
+        arn: ace_domain::engagement::invitation_arn(r.catalog, &record.id),
         id: record.id.clone(),
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -757,7 +741,7 @@ pub async fn create_invitation(r: Request) -> ApiResult {
     };
     let events = invitation_events(&r.state, &invitation, "Engagement Invitation Created");
     let response = serde_json::to_value(CreateEngagementInvitationResponse {
-        arn: crate::referrals::invitation_arn(r.catalog, &invitation.id),
+        arn: ace_domain::engagement::invitation_arn(r.catalog, &invitation.id),
         id: invitation.id.clone(),
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -979,10 +963,6 @@ struct StartProspectingRequest {
     task_name: String,
 }
 
-fn is_prospecting_task(summary: &Value) -> bool {
-    summary["TaskArn"].as_str().is_some_and(|a| a.contains(&format!("/{PROSPECTING_TASK}/")))
-}
-
 /// StartProspectingFromEngagementTask: each engagement of the caller's it names gets a
 /// `ProspectingResult` context — its customer as a prospecting lead, stamped with the task —
 /// in one transaction; an engagement it cannot take (not the caller's, no customer, five
@@ -1070,7 +1050,7 @@ async fn prospecting_answer(r: &Request, response: &Value) -> ApiResult {
         .store
         .get_task(&r.caller.partner.id, r.catalog, task_id)
         .await?
-        .filter(|t| is_prospecting_task(&t.summary))
+        .filter(|t| is_kind(&t.summary, PROSPECTING_TASK))
         .ok_or_else(|| ApiError::ResourceNotFound(format!("Task {task_id} was not found in catalog {}", r.catalog)))?;
     r.respond(&task.summary)
 }
@@ -1115,13 +1095,9 @@ pub async fn list_prospecting_tasks(r: Request) -> ApiResult {
     let input: ListProspectingRequest = r.parse()?;
     let after = input.start_after.as_ref().and_then(parse_timestamp);
     let before = input.start_before.as_ref().and_then(parse_timestamp);
-    let mut items: Vec<(ProspectingTaskSummary, i64)> = r
-        .state
-        .store
-        .list_tasks(&r.caller.partner.id, r.catalog)
+    let mut items: Vec<(ProspectingTaskSummary, i64)> = of_kind(&r, PROSPECTING_TASK)
         .await?
         .into_iter()
-        .filter(|t| is_prospecting_task(&t.summary))
         .filter(|t| {
             let s = &t.summary;
             let at = ace_domain::time::from_millis(t.start_ms);

@@ -15,7 +15,7 @@ use ace_store::{BatchOutcome, StoreError, WriteBatch};
 
 use super::opportunities::{idempotency_key, replay, request_hash};
 use super::tasks::current_task;
-use super::{in_memory_page, peer_invitations, ApiResult, Output, Request};
+use super::{in_memory_page, peer_invitations, wanted, ApiResult, Output, Request, Sort};
 use crate::app::engagements::member_events;
 use crate::error::ApiError;
 use crate::referrals::invitation_view;
@@ -79,23 +79,6 @@ async fn save(r: &Request, referral: Referral, members: Vec<Member>, events: Vec
         other => other.into(),
     })?;
     Ok(())
-}
-
-/// A list filter: empty takes everything; an id or an ARN ending in it matches.
-pub(super) fn wanted(filter: &[String], value: &str) -> bool {
-    filter.is_empty() || filter.iter().any(|w| w == value || invitation_id(w) == value)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct Sort {
-    pub sort_order: String,
-}
-
-impl Sort {
-    pub fn descending(sort: &Option<Sort>) -> bool {
-        sort.as_ref().is_some_and(|s| s.sort_order == "DESCENDING")
-    }
 }
 
 #[derive(Deserialize)]
@@ -303,11 +286,6 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     }
 }
 
-/// Whether a task summary is of this kind (both task kinds share one table).
-pub fn is_accept_task(summary: &Value) -> bool {
-    summary["TaskArn"].as_str().is_some_and(|a| a.contains(ACCEPT_TASK_KIND))
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct ListAcceptTasksRequest {
@@ -324,14 +302,10 @@ struct ListAcceptTasksRequest {
 
 pub async fn list_accept_tasks(r: Request) -> ApiResult {
     let input: ListAcceptTasksRequest = r.parse()?;
-    let mut tasks: Vec<Value> = r
-        .state
-        .store
-        .list_tasks(&r.caller.partner.id, r.catalog)
+    let mut tasks: Vec<Value> = super::tasks::of_kind(&r, ACCEPT_TASK_KIND)
         .await?
         .into_iter()
         .map(|t| t.summary)
-        .filter(is_accept_task)
         .filter(|s| {
             wanted(&input.task_identifier, s["TaskId"].as_str().unwrap_or(""))
                 && wanted(&input.opportunity_identifier, s["OpportunityId"].as_str().unwrap_or(""))

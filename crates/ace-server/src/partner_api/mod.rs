@@ -40,7 +40,6 @@ use crate::error::ApiError;
 use crate::{governance, security, AppState};
 
 pub use crate::app::auth_guard::FAILURES_MAX;
-pub use invitations::is_accept_task;
 pub use registry::{Operation, Service, Spec, Subject};
 
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -382,6 +381,30 @@ fn page_in_memory<T>(
     let next = (offset + page.len() < total)
         .then(|| state.seal_next_token(fingerprint, serde_json::json!({"offset": offset + page.len()})));
     Ok((page, next))
+}
+
+/// A list filter: empty takes everything; an id or an ARN ending in it matches.
+pub fn wanted(filter: &[String], value: &str) -> bool {
+    filter.is_empty() || filter.iter().any(|w| w == value || w.rsplit('/').next() == Some(value))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Sort {
+    pub sort_order: String,
+}
+
+impl Sort {
+    pub fn descending(sort: &Option<Sort>) -> bool {
+        sort.as_ref().is_some_and(|s| s.sort_order == "DESCENDING")
+    }
+}
+
+/// The member naming the resource an operation acts on (`Identifier`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Identified {
+    pub identifier: String,
 }
 
 pub fn invalid_next_token() -> ApiError {

@@ -14,7 +14,7 @@ use ace_domain::opportunity::{
 use ace_domain::time::{format_timestamp, parse_timestamp, Instant};
 use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, WriteBatch};
 
-use super::{invalid_next_token, ApiResult, Output, Request};
+use super::{invalid_next_token, ApiResult, Identified, Output, Request};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -206,13 +206,6 @@ async fn commit_claiming_token(r: &Request, batch: WriteBatch, hash: &str, respo
 }
 
 pub use crate::app::views::opportunity as view;
-
-/// The member naming the opportunity an operation acts on (`Identifier`).
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Identified {
-    identifier: String,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

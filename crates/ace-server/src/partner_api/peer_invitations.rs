@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use ace_domain::engagement::{
-    member_added_detail, opportunity_document_of_invitation, EngagementError, Member, PartnerInvitation,
+    invitation_arn, member_added_detail, opportunity_document_of_invitation, EngagementError, Member, PartnerInvitation,
 };
 use ace_domain::events::OutboxEvent;
 use ace_domain::ids::opportunity_id;
@@ -20,7 +20,6 @@ use super::tasks::current_task;
 use super::{ApiResult, Output, Request};
 use crate::app::engagements::{invitation_events, member_events};
 use crate::error::ApiError;
-use crate::referrals::invitation_arn;
 
 /// The invitation `id` names, if the caller sent or received it in the request's catalog.
 pub async fn find(r: &Request, id: &str) -> Result<Option<PartnerInvitation>, ApiError> {

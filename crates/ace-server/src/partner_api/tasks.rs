@@ -12,9 +12,8 @@ use ace_domain::opportunity::{self as rules, Submission};
 use ace_domain::time::format_timestamp;
 use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, TaskRecord, WriteBatch};
 
-use super::invitations::{wanted, Sort};
 use super::opportunities::{event, idempotency_key, load, replay, request_hash};
-use super::{in_memory_page, ApiResult, Output, Request};
+use super::{in_memory_page, wanted, ApiResult, Output, Request, Sort};
 use crate::error::ApiError;
 
 const TASK_KIND: &str = "engagement-from-opportunity-task";
@@ -169,6 +168,18 @@ pub fn opportunity_task(
     summary
 }
 
+/// Whether a stored task summary is of `kind` (every task kind shares one table; the kind is a
+/// segment of the task's ARN).
+pub fn is_kind(summary: &Value, kind: &str) -> bool {
+    summary["TaskArn"].as_str().is_some_and(|a| a.contains(&format!("/{kind}/")))
+}
+
+/// The caller's tasks of `kind` in the request's catalog, oldest first.
+pub async fn of_kind(r: &Request, kind: &str) -> Result<Vec<TaskRecord>, ApiError> {
+    let tasks = r.state.store.list_tasks(&r.caller.partner.id, r.catalog).await?;
+    Ok(tasks.into_iter().filter(|t| is_kind(&t.summary, kind)).collect())
+}
+
 /// A repeated Start with the same ClientToken answers the task's current status (digest §1.10).
 pub async fn current_task(r: &Request, response: &Value) -> ApiResult {
     let task_id = response["TaskId"].as_str().unwrap_or_default();
@@ -211,14 +222,10 @@ struct ListEngagementFromOpportunityTasksRequest {
 
 pub async fn list_from_opportunity(r: Request) -> ApiResult {
     let input: ListEngagementFromOpportunityTasksRequest = r.parse()?;
-    let mut tasks: Vec<Value> = r
-        .state
-        .store
-        .list_tasks(&r.caller.partner.id, r.catalog)
+    let mut tasks: Vec<Value> = of_kind(&r, TASK_KIND)
         .await?
         .into_iter()
         .map(|t| t.summary)
-        .filter(|s| s["TaskArn"].as_str().is_some_and(|a| a.contains(&format!("/{TASK_KIND}/"))))
         .filter(|s| {
             wanted(&input.task_identifier, s["TaskId"].as_str().unwrap_or(""))
                 && wanted(&input.opportunity_identifier, s["OpportunityId"].as_str().unwrap_or(""))
