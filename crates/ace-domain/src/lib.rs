@@ -21,6 +21,7 @@ pub mod program;
 pub mod quota;
 pub mod referral;
 pub mod security;
+pub mod snapshot;
 pub mod submission;
 pub mod terms;
 pub mod time;

@@ -917,6 +917,37 @@ pub fn is_sandbox_solution(catalog: Catalog, id: &str) -> bool {
     catalog == Catalog::Sandbox && id == SANDBOX_SOLUTION_ID
 }
 
+/// The operator's side of an opportunity (`GetAwsOpportunitySummary`, and the
+/// `AwsOpportunitySummaryFullView` snapshot template): `None` while the operator has no view of
+/// it, which is until the partner submits it. An opportunity made by accepting the operator's
+/// referral (`AWS Referral`) has the operator's side from acceptance on (issue 22).
+pub fn aws_view(o: &Opportunity) -> Option<Value> {
+    let (involvement, visibility) = match (&o.submission, o.origin) {
+        (Some(s), _) => (s.involvement_type.as_str(), s.visibility.as_str()),
+        (None, Origin::AwsReferral) => ("Co-Sell", "Full"),
+        (None, Origin::PartnerReferral) => return None,
+    };
+    let mut out = Map::new();
+    out.insert("Catalog".into(), o.catalog.as_str().into());
+    out.insert("RelatedOpportunityId".into(), o.id.clone().into());
+    out.insert("Origin".into(), o.origin.as_str().into());
+    out.insert("InvolvementType".into(), involvement.into());
+    out.insert("Visibility".into(), visibility.into());
+    out.insert("Customer".into(), serde_json::json!({"Contacts": []}));
+    out.insert("OpportunityTeam".into(), Value::Array(Vec::new()));
+    let mut lifecycle = Map::new();
+    for member in ["Stage", "TargetCloseDate", "NextSteps", "ClosedLostReason"] {
+        if let Some(v) = o.document.get("LifeCycle").and_then(|l| l.get(member)) {
+            lifecycle.insert(member.into(), v.clone());
+        }
+    }
+    out.insert("LifeCycle".into(), Value::Object(lifecycle));
+    if let Some(spend) = o.document.get("Project").and_then(|p| p.get("ExpectedCustomerSpend")) {
+        out.insert("Project".into(), serde_json::json!({"ExpectedCustomerSpend": spend}));
+    }
+    Some(Value::Object(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

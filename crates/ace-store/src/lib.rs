@@ -11,6 +11,7 @@ pub use group::stats as group_commit_stats;
 mod postgres;
 mod records;
 mod sealing;
+mod snapshots;
 mod sql;
 mod sqlite;
 mod store;
@@ -38,6 +39,7 @@ use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::security::SecurityEvent;
+use ace_domain::snapshot::{Association, Snapshot, SnapshotJob};
 use ace_domain::submission::{ConflictCandidate, EvidenceRequest};
 use ace_domain::terms::{Acceptance, TermsVersion};
 use ace_domain::webhook::Webhook;
@@ -101,6 +103,15 @@ pub struct WriteBatch {
     pub end_memberships_of: Vec<String>,
     /// `(catalog, engagement, partner)`: a partner that leaves one engagement (a revoked referral's).
     pub leave_engagements: Vec<(Catalog, String, String)>,
+    /// Resource snapshots (issue 19): never updated; a revision number taken meanwhile is a conflict.
+    pub insert_snapshots: Vec<Snapshot>,
+    pub insert_snapshot_jobs: Vec<SnapshotJob>,
+    /// Each must still have its `version`.
+    pub update_snapshot_jobs: Vec<SnapshotJob>,
+    /// Each must still have its `version`.
+    pub delete_snapshot_jobs: Vec<SnapshotJob>,
+    /// Resources shared into engagements; a pair already recorded stays as it was.
+    pub associate_resources: Vec<Association>,
     pub events: Vec<OutboxEvent>,
     /// Appended to the hash-chained audit log in the same transaction as the change.
     pub audit: Vec<AuditEntry>,
@@ -221,6 +232,25 @@ pub trait Store: Send + Sync + 'static {
         catalog: Catalog,
         sent: bool,
     ) -> StoreResult<Vec<PartnerInvitation>>;
+    /// A revision of a resource snapshot (issue 19), the latest when `revision` is `None`;
+    /// the caller checks who may read it.
+    async fn get_resource_snapshot(
+        &self,
+        catalog: Catalog,
+        engagement_id: &str,
+        resource_id: &str,
+        template: &str,
+        revision: Option<i64>,
+    ) -> StoreResult<Option<Snapshot>>;
+    /// Every snapshot in an engagement, by resource, template and revision.
+    async fn list_resource_snapshots(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<Snapshot>>;
+    async fn get_snapshot_job(&self, catalog: Catalog, id: &str) -> StoreResult<Option<SnapshotJob>>;
+    /// A partner's snapshot jobs in a catalog, oldest first.
+    async fn list_snapshot_jobs(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<SnapshotJob>>;
+    /// The running jobs that follow one resource (read for every change of it).
+    async fn running_snapshot_jobs(&self, catalog: Catalog, resource_id: &str) -> StoreResult<Vec<SnapshotJob>>;
+    /// The resources shared into the engagements `partner_id` is a member of, oldest first.
+    async fn list_engagement_resources(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<Association>>;
     /// An engagement's members, in the order they joined.
     async fn list_engagement_members(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<Member>>;
     async fn get_task(&self, partner_id: &str, catalog: Catalog, id: &str) -> StoreResult<Option<TaskRecord>>;

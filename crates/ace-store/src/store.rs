@@ -21,6 +21,7 @@ use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::security::SecurityEvent;
+use ace_domain::snapshot::{Association, Snapshot, SnapshotJob};
 use ace_domain::submission::{is_active_submission, ConflictCandidate, EvidenceRequest};
 use ace_domain::terms::{Acceptance, TermsVersion};
 use ace_domain::webhook::Webhook;
@@ -203,6 +204,7 @@ CREATE INDEX opportunities_by_stage ON opportunities (catalog, stage, review_sta
 CREATE INDEX opportunities_by_submitted ON opportunities (catalog, submitted_ms, review_status) WHERE submitted_ms > 0;
 "#,
     crate::engagements::MIGRATION,
+    crate::snapshots::MIGRATION,
 ];
 
 /// The migration after which [`backfill_conflict_columns`] runs.
@@ -701,6 +703,7 @@ pub(crate) async fn apply_batch(
         }
     }
     crate::engagements::apply(tx, batch).await?;
+    crate::snapshots::apply(tx, batch).await?;
     for id in &batch.shred_referrals {
         tx.exec("DELETE FROM referral_keys WHERE referral_id = $1", &[id.as_str().into()]).await?;
     }
@@ -1496,6 +1499,37 @@ impl Store for SqlStore {
         sent: bool,
     ) -> StoreResult<Vec<PartnerInvitation>> {
         crate::engagements::list_invitations(self.db.as_ref(), partner_id, catalog, sent).await
+    }
+
+    async fn get_resource_snapshot(
+        &self,
+        catalog: Catalog,
+        engagement_id: &str,
+        resource_id: &str,
+        template: &str,
+        revision: Option<i64>,
+    ) -> StoreResult<Option<Snapshot>> {
+        crate::snapshots::get(self.db.as_ref(), catalog, engagement_id, resource_id, template, revision).await
+    }
+
+    async fn list_resource_snapshots(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<Snapshot>> {
+        crate::snapshots::list(self.db.as_ref(), catalog, engagement_id).await
+    }
+
+    async fn get_snapshot_job(&self, catalog: Catalog, id: &str) -> StoreResult<Option<SnapshotJob>> {
+        crate::snapshots::get_job(self.db.as_ref(), catalog, id).await
+    }
+
+    async fn list_snapshot_jobs(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<SnapshotJob>> {
+        crate::snapshots::jobs_of_partner(self.db.as_ref(), partner_id, catalog).await
+    }
+
+    async fn running_snapshot_jobs(&self, catalog: Catalog, resource_id: &str) -> StoreResult<Vec<SnapshotJob>> {
+        crate::snapshots::running_jobs_of(self.db.as_ref(), catalog, resource_id).await
+    }
+
+    async fn list_engagement_resources(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<Association>> {
+        crate::snapshots::associations_of_member(self.db.as_ref(), partner_id, catalog).await
     }
 
     async fn list_engagement_members(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<Member>> {

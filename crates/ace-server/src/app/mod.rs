@@ -18,6 +18,7 @@ pub mod password;
 pub mod referrals;
 pub mod review;
 pub mod settings;
+pub mod snapshots;
 pub mod views;
 pub mod webhooks;
 

@@ -105,11 +105,13 @@ pub async fn decide_as(
         &account,
         updated.last_modified,
     );
-    let batch = WriteBatch {
+    let mut batch = WriteBatch {
         update_opportunities: vec![(updated.clone(), current.last_modified.timestamp_millis())],
         events: vec![event],
         ..Default::default()
     };
+    // Issue 19: the partner's running snapshot jobs see the review in the same transaction.
+    super::snapshots::follow(state, &mut batch).await?;
     state.store.commit(batch).await.map_err(|e| match e {
         StoreError::Conflict(_) => AppError::conflict("conflict", "the opportunity changed meanwhile; retry"),
         other => other.into(),

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/engagements", get(list))
         .route("/engagements/{id}", get(show))
+        .route("/engagements/{id}/snapshots", get(snapshots))
         .route("/engagement-groups", get(list_groups).post(add_group))
         .route("/engagement-groups/{id}", axum::routing::delete(remove_group))
 }
@@ -43,21 +44,42 @@ struct ShowQuery {
 
 async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<ShowQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    let catalog = match q.catalog.as_deref() {
-        None => None,
-        Some(c) => {
-            Some(Catalog::parse(c).ok_or_else(|| OperatorError::bad_request(format!("catalog {c:?} is not AWS or Sandbox")))?)
-        }
-    };
-    // Without a catalog, whichever holds the id (ids are random across catalogs).
     let mut last = None;
-    for catalog in catalog.map_or(vec![Catalog::Aws, Catalog::Sandbox], |c| vec![c]) {
+    for catalog in catalogs(q.catalog.as_deref())? {
         match use_case::operator_view(&state, catalog, &id).await {
             Ok(v) => return ok(v),
             Err(e) => last = Some(e),
         }
     }
     Err(last.map(OperatorError::from).unwrap_or_else(|| OperatorError::bad_request("no catalog")))
+}
+
+/// Issue 19: the resource snapshots shared with the operator's side, revisions side by side.
+async fn snapshots(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> OpResult {
+    authorize(&state, &headers).await?;
+    let mut last = None;
+    for catalog in catalogs(q.catalog.as_deref())? {
+        match crate::app::snapshots::operator_history(&state, catalog, &id).await {
+            Ok(v) => return ok(json!({"catalog": catalog.as_str(), "engagement": id, "snapshots": v})),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map(OperatorError::from).unwrap_or_else(|| OperatorError::bad_request("no catalog")))
+}
+
+/// The catalog a `?catalog=` names, or both when it names none (ids are random across catalogs).
+fn catalogs(catalog: Option<&str>) -> Result<Vec<Catalog>, OperatorError> {
+    match catalog {
+        None => Ok(vec![Catalog::Aws, Catalog::Sandbox]),
+        Some(c) => {
+            Ok(vec![Catalog::parse(c).ok_or_else(|| OperatorError::bad_request(format!("catalog {c:?} is not AWS or Sandbox")))?])
+        }
+    }
 }
 
 async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> OpResult {

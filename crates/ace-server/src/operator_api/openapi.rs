@@ -177,6 +177,10 @@ pub fn document() -> Value {
                 "parameters": [id_param("id"), {"name": "catalog", "in": "query", "required": false, "schema": {"enum": ["AWS", "Sandbox"]}}],
                 "get": op("One engagement: its contexts (a referral's rendered from it), members and invitations", None, "200")
             },
+            "/engagements/{id}/snapshots": {
+                "parameters": [id_param("id"), {"name": "catalog", "in": "query", "required": false, "schema": {"enum": ["AWS", "Sandbox"]}}],
+                "get": op("The resource snapshots shared with the operator's side in one engagement (issue 19), each revision with what changed since the one before", None, "200")
+            },
             "/engagement-groups": {
                 "get": op("The engagement groups partners list and search in", None, "200"),
                 "post": op("Add or redefine an engagement group: its engagements are those whose customer is of its industries and countries (any when empty)",

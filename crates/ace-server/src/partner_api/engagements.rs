@@ -166,7 +166,7 @@ fn member(r: &Request, engagement: &Engagement) -> Member {
 
 /// Commits an idempotent write: a repeated ClientToken with the same body answers what the
 /// first call answered; with another body, ConflictException.
-async fn commit_once(r: &Request, mut batch: WriteBatch, response: Value) -> ApiResult {
+pub(super) async fn commit_once(r: &Request, mut batch: WriteBatch, response: Value) -> ApiResult {
     let hash = request_hash(&r.input);
     batch.idempotency = Some(IdempotencyRecord {
         key: idempotency_key(r),
@@ -183,7 +183,7 @@ async fn commit_once(r: &Request, mut batch: WriteBatch, response: Value) -> Api
 }
 
 /// A repeated ClientToken is answered before anything is decided again.
-async fn replayed(r: &Request) -> Result<Option<Value>, ApiError> {
+pub(super) async fn replayed(r: &Request) -> Result<Option<Value>, ApiError> {
     match r.state.store.get_idempotency(&idempotency_key(r)).await? {
         Some(existing) => Ok(Some(replay(&existing, &request_hash(&r.input))?)),
         None => Ok(None),

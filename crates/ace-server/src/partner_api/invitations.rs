@@ -272,9 +272,16 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     referral.opportunity_id = Some(opportunity.id.clone());
     let member = joins(&r, &referral);
     let events = if newly_accepted { accepted_events(&r, &referral, &member) } else { Vec::new() };
-    let mut batch = WriteBatch { events, add_engagement_members: vec![member], ..Default::default() };
-    let members = json!({"EngagementInvitationId": referral.id, "ResourceSnapshotJobId": crate::referrals::new_id("job-", 13)});
+    let mut batch = WriteBatch { events, ..Default::default() };
+    // Issue 19: the new opportunity is shared back into the referral's engagement by a running
+    // snapshot job, whose id reads back.
+    let mut members = r.state.store.list_engagement_members(r.catalog, &referral.engagement_id).await?;
+    members.push(member.clone());
+    let shared = super::snapshots::following_job(&r, &referral.engagement_id, &opportunity, &members).await?;
+    batch.add_engagement_members.push(member);
+    let members = json!({"EngagementInvitationId": referral.id, "ResourceSnapshotJobId": shared.job_id});
     let summary = super::tasks::opportunity_task(&r, &mut batch, (key, &hash), ACCEPT_TASK_KIND, opportunity, members);
+    shared.add_to(&mut batch);
     batch.update_referrals.push(referral);
     match r.commit(batch).await {
         Ok(BatchOutcome::Committed) => Ok(Output::Json(summary)),

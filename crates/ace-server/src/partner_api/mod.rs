@@ -15,6 +15,7 @@ pub mod prescreen;
 mod program;
 mod referral_obligations;
 mod registry;
+pub(crate) mod snapshots;
 mod solutions;
 mod tags;
 mod tasks;
@@ -290,7 +291,10 @@ fn write_audit_entry(
 
 impl Request {
     /// Commits the request's change with its `partner.write` audit entry, in one transaction.
+    /// Running snapshot jobs of the opportunities it changes take their revisions in the same
+    /// transaction (issue 19, `app::snapshots::follow`).
     pub async fn commit(&self, mut batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
+        crate::app::snapshots::follow(&self.state, &mut batch).await?;
         if self.operation.class() == OperationClass::Write {
             batch.audit.push(write_audit_entry(&self.state, &self.caller, self.operation, self.catalog, &batch));
         }

@@ -413,29 +413,10 @@ pub async fn assign(r: Request) -> ApiResult {
 pub async fn get_aws_summary(r: Request) -> ApiResult {
     let GetAwsOpportunitySummaryRequest { related_opportunity_identifier: id } = r.parse()?;
     let o = load(&r, &id).await?;
-    let Some(submission) = &o.submission else {
+    let Some(out) = rules::aws_view(&o) else {
         return Err(ApiError::ResourceNotFound(format!(
             "Opportunity {id} has not been submitted, so the operator has no view of it yet"
         )));
     };
-    let mut out = json!({
-        "Catalog": o.catalog.as_str(),
-        "RelatedOpportunityId": o.id,
-        "Origin": o.origin.as_str(),
-        "InvolvementType": submission.involvement_type,
-        "Visibility": submission.visibility,
-        "Customer": {"Contacts": []},
-        "OpportunityTeam": [],
-    });
-    let mut lifecycle = Map::new();
-    for member in ["Stage", "TargetCloseDate", "NextSteps", "ClosedLostReason"] {
-        if let Some(v) = o.document.get("LifeCycle").and_then(|l| l.get(member)) {
-            lifecycle.insert(member.into(), v.clone());
-        }
-    }
-    out["LifeCycle"] = Value::Object(lifecycle);
-    if let Some(spend) = o.document.get("Project").and_then(|p| p.get("ExpectedCustomerSpend")) {
-        out["Project"] = json!({"ExpectedCustomerSpend": spend});
-    }
     Ok(Output::Json(Model::get().project("GetAwsOpportunitySummaryResponse", &out)))
 }

@@ -17,7 +17,9 @@ use std::sync::OnceLock;
 use ace_domain::model::Model;
 use ace_domain::quota::OperationClass;
 
-use super::{engagements, extensions, feed, invitations, opportunities, program, referral_obligations, solutions, tags, tasks};
+use super::{
+    engagements, extensions, feed, invitations, opportunities, program, referral_obligations, snapshots, solutions, tags, tasks,
+};
 use super::{ApiResult, Request};
 
 /// The API an operation belongs to: its `X-Amz-Target` prefix and the model it is checked against.
@@ -131,6 +133,18 @@ registry! {
     Selling RejectEngagementInvitation Write => invitations::reject;
     Selling StartEngagementByAcceptingInvitationTask Write => invitations::start_by_accepting;
     Selling ListEngagementByAcceptingInvitationTasks Read => invitations::list_accept_tasks;
+    Selling CreateResourceSnapshot Write => snapshots::create_snapshot;
+    Selling GetResourceSnapshot Read => snapshots::get_snapshot;
+    Selling ListResourceSnapshots Read => snapshots::list_snapshots;
+    Selling CreateResourceSnapshotJob Write => snapshots::create_job;
+    Selling StartResourceSnapshotJob Write => snapshots::start_job;
+    Selling StopResourceSnapshotJob Write => snapshots::stop_job;
+    Selling GetResourceSnapshotJob Read => snapshots::get_job;
+    Selling ListResourceSnapshotJobs Read => snapshots::list_jobs;
+    Selling DeleteResourceSnapshotJob Write => snapshots::delete_job;
+    Selling GetSellingSystemSettings Read => snapshots::get_settings;
+    Selling PutSellingSystemSettings Write => snapshots::put_settings;
+    Selling ListEngagementResourceAssociations Read => snapshots::list_associations;
     AcePartner PutSubmissionAttestation Write => extensions::put_attestation;
     AcePartner GetSubmissionAttestation Read => extensions::get_attestation;
     AcePartner ListConsentEvidenceRequests Read => extensions::list_evidence_requests;
@@ -266,7 +280,8 @@ mod tests {
         let served = Operation::ALL.iter().filter(|o| o.service() == Service::Selling).count();
         let unserved = Operation::unserved_selling_operations();
         assert_eq!(served + unserved.len(), Model::get().operation_names().count());
-        assert!(unserved.contains(&"CreateResourceSnapshot"));
+        assert!(unserved.contains(&"SearchOpportunities"));
+        assert!(!unserved.contains(&"CreateResourceSnapshot"));
         assert!(!unserved.contains(&"CreateEngagement"));
         assert!(!unserved.contains(&"CreateOpportunity"));
     }

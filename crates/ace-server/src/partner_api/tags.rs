@@ -1,13 +1,16 @@
-//! TagResource, UntagResource, ListTagsForResource on the caller's opportunities. Tags are not
+//! TagResource, UntagResource, ListTagsForResource on the caller's opportunities and resource
+//! snapshot jobs. Tags are not
 //! part of the opportunity document: they do not move its LastModifiedDate.
 
 use serde::{Deserialize, Serialize};
 
 use ace_domain::ids::ResourceArn;
 use ace_domain::opportunity::{check_tags, merge_tags, Opportunity, Tag};
+use ace_domain::snapshot::SnapshotJob;
 use ace_store::WriteBatch;
 
 use super::{ApiResult, NoMembers, Request};
+use crate::app::snapshots::load_job;
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -36,19 +39,58 @@ struct ListTagsForResourceResponse {
     tags: Vec<Tag>,
 }
 
-/// The caller's opportunity named by `arn`; anything else is not found (USE-4).
-async fn resource(r: &Request, arn: &str) -> Result<Opportunity, ApiError> {
-    let not_found = || ApiError::ResourceNotFound(format!("Resource {arn} was not found"));
-    let parsed = ResourceArn::parse(arn).ok_or_else(not_found)?;
-    if parsed.resource_type != "opportunity" || parsed.account_id != r.caller.partner.account_id {
-        return Err(not_found());
-    }
-    r.state.store.get_opportunity(&r.caller.partner.id, parsed.catalog, &parsed.resource_id).await?.ok_or_else(not_found)
+/// What tags attach to: the caller's opportunities and resource snapshot jobs (the two
+/// account-scoped resources, digest §5).
+#[allow(clippy::large_enum_variant)] // one lives for one request
+enum Tagged {
+    Opportunity(Opportunity),
+    Job(SnapshotJob),
 }
 
-async fn save_tags(r: &Request, updated: Opportunity) -> Result<(), ApiError> {
-    let expected = updated.last_modified.timestamp_millis();
-    let batch = WriteBatch { update_opportunities: vec![(updated, expected)], ..Default::default() };
+impl Tagged {
+    fn tags(&self) -> &Vec<Tag> {
+        match self {
+            Tagged::Opportunity(o) => &o.tags,
+            Tagged::Job(j) => &j.tags,
+        }
+    }
+
+    fn tags_mut(&mut self) -> &mut Vec<Tag> {
+        match self {
+            Tagged::Opportunity(o) => &mut o.tags,
+            Tagged::Job(j) => &mut j.tags,
+        }
+    }
+}
+
+/// The caller's resource named by `arn`; anything else is not found (USE-4).
+async fn resource(r: &Request, arn: &str) -> Result<Tagged, ApiError> {
+    let not_found = || ApiError::ResourceNotFound(format!("Resource {arn} was not found"));
+    let parsed = ResourceArn::parse(arn).ok_or_else(not_found)?;
+    if parsed.account_id != r.caller.partner.account_id {
+        return Err(not_found());
+    }
+    match parsed.resource_type.as_str() {
+        "opportunity" => {
+            let o = r.state.store.get_opportunity(&r.caller.partner.id, parsed.catalog, &parsed.resource_id).await?;
+            o.map(Tagged::Opportunity).ok_or_else(not_found)
+        }
+        "resource-snapshot-job" => load_job(&r.state, &r.caller.partner, parsed.catalog, &parsed.resource_id)
+            .await
+            .map(Tagged::Job)
+            .map_err(|_| not_found()),
+        _ => Err(not_found()),
+    }
+}
+
+async fn save_tags(r: &Request, updated: Tagged) -> Result<(), ApiError> {
+    let batch = match updated {
+        Tagged::Opportunity(o) => {
+            let expected = o.last_modified.timestamp_millis();
+            WriteBatch { update_opportunities: vec![(o, expected)], ..Default::default() }
+        }
+        Tagged::Job(j) => WriteBatch { update_snapshot_jobs: vec![j], ..Default::default() },
+    };
     r.commit(batch).await.map_err(|e| match e {
         ace_store::StoreError::Conflict(_) => ApiError::Conflict("The resource was modified concurrently; retry.".into()),
         other => other.into(),
@@ -59,11 +101,11 @@ async fn save_tags(r: &Request, updated: Opportunity) -> Result<(), ApiError> {
 pub async fn tag(r: Request) -> ApiResult {
     let input: TagResourceRequest = r.parse()?;
     let mut o = resource(&r, &input.resource_arn).await?;
-    let errors = check_tags(&o.tags, &input.tags, "Tags");
+    let errors = check_tags(o.tags(), &input.tags, "Tags");
     if !errors.is_empty() {
         return Err(ApiError::request_validation(errors));
     }
-    merge_tags(&mut o.tags, input.tags);
+    merge_tags(o.tags_mut(), input.tags);
     save_tags(&r, o).await?;
     r.respond(&NoMembers {})
 }
@@ -71,9 +113,9 @@ pub async fn tag(r: Request) -> ApiResult {
 pub async fn untag(r: Request) -> ApiResult {
     let input: UntagResourceRequest = r.parse()?;
     let mut o = resource(&r, &input.resource_arn).await?;
-    let before = o.tags.len();
-    o.tags.retain(|t| !input.tag_keys.contains(&t.key));
-    if o.tags.len() != before {
+    let before = o.tags().len();
+    o.tags_mut().retain(|t| !input.tag_keys.contains(&t.key));
+    if o.tags().len() != before {
         save_tags(&r, o).await?;
     }
     r.respond(&NoMembers {})
@@ -82,5 +124,5 @@ pub async fn untag(r: Request) -> ApiResult {
 pub async fn list(r: Request) -> ApiResult {
     let input: ListTagsForResourceRequest = r.parse()?;
     let o = resource(&r, &input.resource_arn).await?;
-    r.respond(&ListTagsForResourceResponse { tags: o.tags })
+    r.respond(&ListTagsForResourceResponse { tags: o.tags().clone() })
 }

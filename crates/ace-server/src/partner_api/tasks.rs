@@ -78,20 +78,24 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
             )
             .map_err(|e| ApiError::Internal(e.to_string()))?;
             summary["EngagementId"] = json!(engagement.id);
-            for (account, partner) in
+            let members: Vec<Member> =
                 [(r.caller.partner.account_id.clone(), Some(r.caller.partner.id.clone())), (OPERATOR_ACCOUNT.to_string(), None)]
-            {
-                batch.add_engagement_members.push(Member {
-                    catalog: r.catalog,
-                    engagement_id: engagement.id.clone(),
-                    account_id: account,
-                    partner_id: partner,
-                    joined: now,
-                });
-            }
+                    .into_iter()
+                    .map(|(account, partner)| Member {
+                        catalog: r.catalog,
+                        engagement_id: engagement.id.clone(),
+                        account_id: account,
+                        partner_id: partner,
+                        joined: now,
+                    })
+                    .collect();
+            // Issue 19: the opportunity reaches the operator's side as a snapshot kept current
+            // by a running job; both ids read back.
+            let shared = super::snapshots::following_job(&r, &engagement.id, &updated, &members).await?;
+            batch.add_engagement_members.extend(members);
             batch.insert_engagements.push(engagement);
             summary["EngagementInvitationId"] = json!(new_id("engi-", 13));
-            summary["ResourceSnapshotJobId"] = json!(new_id("job-", 13));
+            summary["ResourceSnapshotJobId"] = json!(shared.job_id);
             batch.events.push(event(
                 &r.state,
                 "Opportunity Updated",
@@ -99,6 +103,7 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
                 &r.caller.partner.account_id,
                 updated.last_modified,
             ));
+            shared.add_to(&mut batch);
             batch.update_opportunities.push((updated, current.last_modified.timestamp_millis()));
         }
     }

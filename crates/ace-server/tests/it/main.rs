@@ -13,6 +13,7 @@ mod operator;
 mod opportunities;
 mod referrals;
 mod review;
+mod snapshots;
 mod support;
 mod web;
 mod webhooks;

@@ -99,7 +99,7 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
         .await
         .unwrap();
     app.operator("POST", &format!("/referrals/{invitation}/revoke"), json!({"reason": "test"})).await;
-    wait_for(&received, 5).await;
+    wait_for(&received, 6).await;
     {
         let got = received.lock().unwrap();
         let types: Vec<String> = got
@@ -107,12 +107,13 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
             .map(|(_, b)| serde_json::from_slice::<Value>(b).unwrap()["detail-type"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(
-            types[..5],
+            types[..6],
             [
                 "Engagement Invitation Created",
                 "Engagement Invitation Accepted",
                 "Engagement Member Added",
                 "Opportunity Created",
+                "Engagement Resource Snapshot Created",
                 "Engagement Invitation Revoked"
             ],
             "in order"
@@ -132,7 +133,7 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
     let attempts = app.operator("GET", &format!("/webhooks/{id}/deliveries"), Value::Null).await;
     assert!(attempts["deliveries"].as_array().unwrap().iter().any(|d| d["outcome"] == "failed"), "{attempts}");
     let _server = receiver(address, received.clone()).await;
-    wait_for(&received, 9).await;
+    wait_for(&received, 10).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     {
         let got = received.lock().unwrap();
@@ -141,8 +142,8 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), ids.len(), "each event once: {ids:?}");
-        assert_eq!(ids.len(), 9, "7 events and a deletion notice per revocation");
-        let last: Value = serde_json::from_slice(&got[7].1).unwrap();
+        assert_eq!(ids.len(), 10, "8 events and a deletion notice per revocation");
+        let last: Value = serde_json::from_slice(&got[8].1).unwrap();
         assert_eq!(last["detail-type"], "Engagement Invitation Revoked");
         assert_eq!(last["detail"]["engagementInvitationId"], json!(second));
     }
@@ -157,7 +158,7 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
             serde_json::from_str::<Value>(e["Event"].as_str().unwrap()).unwrap()["detail-type"].as_str().unwrap().to_string()
         })
         .collect();
-    assert_eq!(feed_types.len(), 10, "{feed}");
+    assert_eq!(feed_types.len(), 11, "{feed}");
     assert_eq!(feed_types[0], "Partner Eligibility Changed");
     // Continue after an event id; filter by catalog.
     let third_id = feed["Events"][2]["EventId"].as_str().unwrap().to_string();
@@ -169,7 +170,7 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
             json!({"AfterEventId": third_id}).to_string().into_bytes(),
         )
         .await;
-    assert_eq!(rest["Events"].as_array().unwrap().len(), 7, "{rest}");
+    assert_eq!(rest["Events"].as_array().unwrap().len(), 8, "{rest}");
     let (_, _, sandbox) = app
         .raw(&c, "AcePartner.ListEvents", "application/x-amz-json-1.0", json!({"Catalog": "Sandbox"}).to_string().into_bytes())
         .await;
