@@ -162,7 +162,120 @@ contract!(
     use_5_nodes_heartbeat_and_are_counted_while_alive,
     elig_2_a_change_evaluated_by_two_nodes_at_once_is_recorded_once,
     use_4_engagement_membership_and_optimistic_concurrency,
+    snapshot_revisions_are_taken_once_and_rem_2_removes_them_with_the_opportunity,
 );
+
+/// Resource snapshots (issue 19): a revision number is taken once whatever the writer, a job
+/// changes under its version only, running jobs are found by their resource, associations are
+/// seen by the engagement's members, and removing an opportunity removes its snapshots, jobs and
+/// associations (REM-2).
+async fn snapshot_revisions_are_taken_once_and_rem_2_removes_them_with_the_opportunity(store: &SqlStore) {
+    use ace_domain::engagement::{Engagement, Member};
+    use ace_domain::snapshot::{Association, JobStatus, Snapshot, SnapshotJob};
+    let engagement =
+        Engagement::new(Catalog::Aws, "eng-00000000000009".into(), "t".into(), String::new(), vec![], "111", from_millis(1_000))
+            .unwrap();
+    let member = |account: &str, partner: &str| Member {
+        catalog: Catalog::Aws,
+        engagement_id: engagement.id.clone(),
+        account_id: account.into(),
+        partner_id: Some(partner.into()),
+        joined: from_millis(1_000),
+    };
+    let snapshot = |revision: i64, next_steps: &str| Snapshot {
+        catalog: Catalog::Aws,
+        engagement_id: engagement.id.clone(),
+        resource_type: "Opportunity".into(),
+        resource_id: "O77".into(),
+        template: "OpportunitySummaryView".into(),
+        revision,
+        created_by: "111".into(),
+        partner_id: "P-A".into(),
+        created_at: from_millis(1_000 + revision),
+        target_accounts: vec!["111".into(), "aws".into()],
+        payload: json!({"OpportunitySummary": {"Lifecycle": {"NextSteps": next_steps}}}),
+        job_id: None,
+    };
+    let job = SnapshotJob {
+        catalog: Catalog::Aws,
+        id: "job-0000000000001".into(),
+        partner_id: "P-A".into(),
+        account_id: "111".into(),
+        engagement_id: engagement.id.clone(),
+        resource_type: "Opportunity".into(),
+        resource_id: "O77".into(),
+        template: "OpportunitySummaryView".into(),
+        status: JobStatus::Running,
+        created_at: from_millis(1_000),
+        last_success: None,
+        last_failure: None,
+        role_arn: None,
+        tags: vec![],
+        version: 1,
+    };
+    let association = Association {
+        catalog: Catalog::Aws,
+        engagement_id: engagement.id.clone(),
+        resource_type: "Opportunity".into(),
+        resource_id: "O77".into(),
+        created_by: "111".into(),
+        partner_id: "P-A".into(),
+        created_at: from_millis(1_000),
+    };
+    store
+        .commit(WriteBatch {
+            insert_engagements: vec![engagement.clone()],
+            add_engagement_members: vec![member("111", "P-A"), member("222", "P-B")],
+            insert_snapshots: vec![snapshot(1, "one")],
+            insert_snapshot_jobs: vec![job.clone()],
+            associate_resources: vec![association.clone(), association.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Two writers racing for revision 2: one wins, the other is told, nothing half-written.
+    store.commit(WriteBatch { insert_snapshots: vec![snapshot(2, "two")], ..Default::default() }).await.unwrap();
+    let lost = store
+        .commit(WriteBatch {
+            insert_snapshots: vec![snapshot(2, "other")],
+            update_snapshot_jobs: vec![job.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(lost, StoreError::Conflict(_)), "{lost:?}");
+    assert_eq!(
+        store.get_snapshot_job(Catalog::Aws, &job.id).await.unwrap().unwrap().version,
+        1,
+        "the losing batch wrote nothing"
+    );
+    let latest = store.get_resource_snapshot(Catalog::Aws, &engagement.id, "O77", "OpportunitySummaryView", None).await.unwrap();
+    assert_eq!(
+        latest.map(|s| (s.revision, s.payload["OpportunitySummary"]["Lifecycle"]["NextSteps"].clone())),
+        Some((2, json!("two")))
+    );
+    let first =
+        store.get_resource_snapshot(Catalog::Aws, &engagement.id, "O77", "OpportunitySummaryView", Some(1)).await.unwrap();
+    assert_eq!(first.map(|s| s.revision), Some(1));
+    assert_eq!(store.list_resource_snapshots(Catalog::Aws, &engagement.id).await.unwrap().len(), 2);
+    // A job changes under its version only.
+    assert_eq!(store.running_snapshot_jobs(Catalog::Aws, "O77").await.unwrap().len(), 1);
+    let stopped = SnapshotJob { status: JobStatus::Stopped, ..job.clone() };
+    store.commit(WriteBatch { update_snapshot_jobs: vec![stopped.clone()], ..Default::default() }).await.unwrap();
+    let stale = store.commit(WriteBatch { update_snapshot_jobs: vec![stopped], ..Default::default() }).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Conflict(_)), "{stale:?}");
+    assert!(store.running_snapshot_jobs(Catalog::Aws, "O77").await.unwrap().is_empty());
+    assert_eq!(store.list_snapshot_jobs("P-A", Catalog::Aws).await.unwrap().len(), 1);
+    assert!(store.list_snapshot_jobs("P-B", Catalog::Aws).await.unwrap().is_empty());
+    // Every member sees the association; it was recorded once.
+    assert_eq!(store.list_engagement_resources("P-B", Catalog::Aws).await.unwrap(), vec![association]);
+    assert!(store.list_engagement_resources("P-C", Catalog::Aws).await.unwrap().is_empty());
+    // REM-2: the opportunity goes, and everything snapshotted of it with it.
+    store.commit(WriteBatch { delete_opportunities: vec![(Catalog::Aws, "O77".into())], ..Default::default() }).await.unwrap();
+    assert!(store.list_resource_snapshots(Catalog::Aws, &engagement.id).await.unwrap().is_empty());
+    assert!(store.get_snapshot_job(Catalog::Aws, &job.id).await.unwrap().is_none());
+    assert!(store.list_engagement_resources("P-A", Catalog::Aws).await.unwrap().is_empty());
+}
 
 /// Engagements (issue 18): members find their engagements by an indexed lookup, a stale
 /// `ModifiedAt` loses, and leaving one engagement or the program ends exactly those memberships.

@@ -103,6 +103,13 @@ enum Op {
         actor: usize,
         pick: usize,
     },
+    /// Snapshots a picked opportunity (anyone's) into a picked engagement (anyone's), then reads
+    /// the engagement's snapshots, the caller's jobs and its engagements' resources (issue 19).
+    Share {
+        actor: usize,
+        pick: usize,
+        engagement: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -127,7 +134,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::ReadEngagement { actor, pick }),
         1 => (actor.clone(), pick.clone(), actor.clone()).prop_map(|(actor, pick, to)| Op::Invite { actor, pick, to }),
         1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::AnswerInvitation { actor, pick }),
-        1 => (actor, pick).prop_map(|(actor, pick)| Op::Prospect { actor, pick }),
+        1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Prospect { actor, pick }),
+        2 => (actor, pick.clone(), pick).prop_map(|(actor, pick, engagement)| Op::Share { actor, pick, engagement }),
     ]
 }
 
@@ -147,8 +155,11 @@ struct World {
     engagements: BTreeMap<String, (&'static str, std::collections::BTreeSet<usize>)>,
     /// Invitation between partners → (engagement, sender, receiver).
     invitations: BTreeMap<String, (String, usize, usize)>,
-    /// Pairs of partners that chose to co-sell (an invitation between them): they see each other.
+    /// Pairs of partners that chose to co-sell (an invitation between them, or a snapshot one
+    /// shared with the other): they see each other.
     connected: std::collections::BTreeSet<(usize, usize)>,
+    /// Opportunity id → the partners a snapshot of it was shared with.
+    shared: BTreeMap<String, std::collections::BTreeSet<usize>>,
 }
 
 fn company(owner: usize, n: usize) -> String {
@@ -171,7 +182,7 @@ impl World {
 
     fn assert_clean_text(&self, actor: usize, what: &str, text: &str) {
         for (id, (owner, _, _)) in &self.owned {
-            if *owner != actor {
+            if *owner != actor && !self.shared.get(id).is_some_and(|with| with.contains(&actor)) {
                 // Ids are O<n>: match them whole (in JSON, ARNs, HTML text and links), not as a
                 // prefix of a longer id.
                 let whole = [format!("\"{id}\""), format!("/{id}\""), format!(">{id}<"), format!("/{id}?")];
@@ -208,7 +219,8 @@ impl World {
             | Op::ReadEngagement { .. }
             | Op::Invite { .. }
             | Op::AnswerInvitation { .. }
-            | Op::Prospect { .. } => self.run_engagement(op).await,
+            | Op::Prospect { .. }
+            | Op::Share { .. } => self.run_engagement(op).await,
             Op::Create { actor, sandbox } => {
                 let catalog = if sandbox { "Sandbox" } else { "AWS" };
                 self.created += 1;
@@ -523,6 +535,48 @@ impl World {
                     self.app.call(&self.users[actor], "ListProspectingFromEngagementTasks", json!({"Catalog": catalog})).await;
                 self.assert_clean(actor, "ListProspectingFromEngagementTasks", &listed);
             }
+            Op::Share { actor, pick, engagement } => {
+                let Some((id, catalog, members)) = self.pick_engagement(engagement) else { return };
+                if let Some((opportunity, owner, opportunity_catalog, _)) = self.pick(pick) {
+                    self.created += 1;
+                    let body = json!({"Catalog": catalog, "ClientToken": format!("s-{}", self.created), "EngagementIdentifier": id,
+                        "ResourceType": "Opportunity", "ResourceIdentifier": opportunity,
+                        "ResourceSnapshotTemplateIdentifier": "OpportunitySummaryView"});
+                    let (status, v) = self.app.call(&self.users[actor], "CreateResourceSnapshot", body).await;
+                    let allowed = owner == actor && members.contains(&actor) && opportunity_catalog == catalog;
+                    assert_eq!(
+                        status == 200,
+                        allowed,
+                        "CreateResourceSnapshot of {opportunity} of {owner} into {id} of {members:?} by {actor}: {v}"
+                    );
+                    self.assert_clean_text(
+                        actor,
+                        "CreateResourceSnapshot",
+                        &v.to_string().replace(&id, "<the caller's id>").replace(&opportunity, "<the caller's id>"),
+                    );
+                    if status == 200 {
+                        // Shared with the engagement's members: the owner chose to co-sell with them.
+                        self.shared.entry(opportunity).or_default().extend(members.iter().copied());
+                        for m in members.iter().filter(|m| **m != actor) {
+                            self.connected.insert((actor, *m));
+                            self.connected.insert((*m, actor));
+                        }
+                    }
+                }
+                let (status, v) = self
+                    .app
+                    .call(&self.users[actor], "ListResourceSnapshots", json!({"Catalog": catalog, "EngagementIdentifier": id}))
+                    .await;
+                assert_eq!(status == 200, members.contains(&actor), "ListResourceSnapshots {id} of {members:?} by {actor}: {v}");
+                self.assert_clean_text(actor, "ListResourceSnapshots", &v.to_string().replace(&id, "<the caller's id>"));
+                for operation in ["ListResourceSnapshotJobs", "ListEngagementResourceAssociations"] {
+                    for catalog in ["AWS", "Sandbox"] {
+                        let (status, v) = self.app.call(&self.users[actor], operation, json!({"Catalog": catalog})).await;
+                        assert_eq!(status, 200, "{v}");
+                        self.assert_clean(actor, operation, &v);
+                    }
+                }
+            }
             _ => unreachable!("not an engagement operation"),
         }
     }
@@ -557,6 +611,7 @@ async fn scenario(ops: Vec<Op>) {
         accounts,
         owned: BTreeMap::new(),
         referred: BTreeMap::new(),
+        shared: BTreeMap::new(),
         browsers,
         created: 0,
         engagements: BTreeMap::new(),
