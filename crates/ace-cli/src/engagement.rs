@@ -21,6 +21,13 @@ pub enum EngagementCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The resource snapshots shared with the operator's side in one engagement, each revision
+    /// with what changed since the one before it (issue 19).
+    Snapshots {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Engagement groups: the slices of engagements partners list and search in.
     #[command(subcommand)]
     Group(GroupCommand),
@@ -114,6 +121,29 @@ pub async fn engagement(c: EngagementCommand, client: Client) -> Result<()> {
                     s(i, "payload_type"),
                     s(i, "status")
                 );
+            }
+            Ok(())
+        }
+        EngagementCommand::Snapshots { id, json } => {
+            let v = client.get(&format!("/engagements/{}/snapshots", segment(&id))).await?;
+            if json {
+                return print_json(&v["snapshots"]);
+            }
+            for r in v["snapshots"].as_array().into_iter().flatten() {
+                println!(
+                    "{} {}  {}  revision {}  {}  by {}  for {}",
+                    s(r, "resource_type"),
+                    s(r, "resource_id"),
+                    s(r, "template"),
+                    s(r, "revision"),
+                    s(r, "created_at"),
+                    s(r, "created_by"),
+                    r["target_accounts"]
+                );
+                for c in r["changes"].as_array().into_iter().flatten() {
+                    let side = |k: &str| if c[k].is_null() { "(none)".to_string() } else { c[k].to_string() };
+                    println!("    {}: {} -> {}", s(c, "path"), side("before"), side("after"));
+                }
             }
             Ok(())
         }
