@@ -148,6 +148,34 @@ async fn submit(partner: &Partner, id: &str, solution: &str) -> Result<bool, ()>
     }
 }
 
+/// Issue 19: shares the opportunity into an engagement of the partner's own with a snapshot job
+/// (each step with a ClientToken, so a step in doubt can be resolved), starts the job, and then
+/// updates the opportunity. `Ok(true)` when the update was acknowledged, `Ok(false)` when a step
+/// before it got no answer (the writer stops there), `Err` when the update itself got none.
+async fn share_and_update(partner: &Partner, id: &str, token: &str, last_modified: &str) -> Result<bool, ()> {
+    let Ok(engagement) = partner.call("CreateEngagement", &engagement_body(token)).await else { return Ok(false) };
+    let engagement = engagement["Id"].as_str().unwrap().to_string();
+    let Ok(job) = partner.call("CreateResourceSnapshotJob", &job_body(&engagement, id, token)).await else { return Ok(false) };
+    let start = json!({"Catalog": "AWS", "ResourceSnapshotJobIdentifier": job["Id"]});
+    if partner.call("StartResourceSnapshotJob", &start).await.is_err() {
+        return Ok(false);
+    }
+    match partner.call("UpdateOpportunity", &update_body(id, token, last_modified)).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.starts_with("HTTP 4") => panic!("{id}: the update was refused: {e}"),
+        Err(_) => Err(()),
+    }
+}
+
+fn engagement_body(token: &str) -> Value {
+    json!({"Catalog": "AWS", "ClientToken": format!("eng-{token}"), "Title": "Crash co-sell", "Description": "Shared by a job"})
+}
+
+fn job_body(engagement: &str, id: &str, token: &str) -> Value {
+    json!({"Catalog": "AWS", "ClientToken": format!("job-{token}"), "EngagementIdentifier": engagement,
+           "ResourceType": "Opportunity", "ResourceIdentifier": id, "ResourceSnapshotTemplateIdentifier": "OpportunitySummaryView"})
+}
+
 async fn operator(host: &str, token: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
     let response = reqwest::Client::new()
         .request(method, format!("http://{host}/operator/v1{path}"))
@@ -232,6 +260,8 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
     let accept_in_doubt: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let contacted: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let contact_in_doubt: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    // Issue 19: opportunity id → its token, for those shared into an engagement by a job.
+    let shared: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     for round in 0..KILLS {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -240,6 +270,7 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
                 let (partner, acknowledged, in_doubt, stop) = (on_node(w), acknowledged.clone(), in_doubt.clone(), stop.clone());
                 let (updated, update_in_doubt) = (updated.clone(), update_in_doubt.clone());
                 let (submitted, submit_in_doubt, solution) = (submitted.clone(), submit_in_doubt.clone(), solution.clone());
+                let shared = shared.clone();
                 tokio::spawn(async move {
                     let mut n = 0;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -264,6 +295,20 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
                                     break;
                                 }
                             };
+                        } else if n % 4 == 3 {
+                            // Every fourth is shared by a running snapshot job, then updated.
+                            shared.lock().unwrap().insert(id.clone(), token.clone());
+                            let modified = created["LastModifiedDate"].as_str().unwrap();
+                            match share_and_update(&partner, &id, &token, modified).await {
+                                Ok(true) => {
+                                    updated.lock().unwrap().insert(id);
+                                }
+                                Ok(false) => break,
+                                Err(()) => {
+                                    update_in_doubt.lock().unwrap().insert(id);
+                                    break;
+                                }
+                            }
                         } else if n % 4 == 1 {
                             // Every fourth is submitted for review: association, attestation, submit.
                             match submit(&partner, &id, &solution).await {
@@ -446,6 +491,60 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
             assert!(!recorded, "{referral}: never contacted: {o}");
         }
     }
+    // Snapshot jobs (issue 19): a running job has exactly one revision for its start and one for
+    // each committed change its template sees — here the update, when it was applied — and its
+    // latest revision shows the opportunity as it is; a job whose start never committed has none.
+    // Steps left in doubt are resolved by their tokens.
+    let shared = shared.lock().unwrap().clone();
+    let (mut running_jobs, mut shared_revisions) = (0, 0);
+    for (id, token) in &shared {
+        let engagement =
+            partner.call("CreateEngagement", &engagement_body(token)).await.expect("an engagement retried is answered");
+        let engagement = engagement["Id"].as_str().unwrap().to_string();
+        let job = partner
+            .call("CreateResourceSnapshotJob", &job_body(&engagement, id, token))
+            .await
+            .expect("a job retried is answered");
+        let got = partner
+            .call("GetResourceSnapshotJob", &json!({"Catalog": "AWS", "ResourceSnapshotJobIdentifier": job["Id"]}))
+            .await
+            .unwrap();
+        let listed = partner
+            .call("ListResourceSnapshots", &json!({"Catalog": "AWS", "EngagementIdentifier": engagement, "MaxResults": 100}))
+            .await
+            .unwrap();
+        let revisions: Vec<i64> =
+            listed["ResourceSnapshotSummaries"].as_array().unwrap().iter().map(|s| s["Revision"].as_i64().unwrap()).collect();
+        let o = partner.call("GetOpportunity", &json!({"Catalog": "AWS", "Identifier": id})).await.unwrap();
+        let changed = o["LifeCycle"]["NextSteps"].is_string();
+        let expected: Vec<i64> = match got["Status"].as_str() {
+            Some("Running") => (1..=1 + i64::from(changed)).collect(),
+            _ => vec![],
+        };
+        assert_eq!(revisions, expected, "{id}: one revision per committed change per running job: {got}");
+        if let Some(latest) = revisions.last() {
+            let s = partner
+                .call(
+                    "GetResourceSnapshot",
+                    &json!({"Catalog": "AWS", "EngagementIdentifier": engagement, "ResourceType": "Opportunity",
+                            "ResourceIdentifier": id, "ResourceSnapshotTemplateIdentifier": "OpportunitySummaryView", "Revision": latest}),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                s["Payload"]["OpportunitySummary"]["Lifecycle"]["NextSteps"], o["LifeCycle"]["NextSteps"],
+                "{id}: the latest revision shows the opportunity as it is"
+            );
+            running_jobs += 1;
+            shared_revisions += revisions.len();
+        }
+    }
+    eprintln!(
+        "snapshot jobs: {} opportunities shared, {running_jobs} jobs running with {shared_revisions} revisions, \
+         each one per committed change (0 lost, 0 doubled)",
+        shared.len()
+    );
+    assert!(running_jobs > 0, "the run started snapshot jobs");
     eprintln!(
         "crash run ({}, {nodes} node(s)): {KILLS} kills, {} creates checked ({} left in doubt by a kill and resolved by their token), \
          {} updates acknowledged and found whole, {} in doubt ({} applied whole, the rest not at all); \
