@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/partners/{id}/remove", post(remove))
         .route("/console/suppression", get(suppression))
         .route("/console/engagements", get(engagements))
+        .route("/console/engagements/{id}/snapshots", get(snapshots))
         .route("/console/terms", get(terms).post(publish))
         .route("/console/audit", get(audit))
 }
@@ -303,6 +304,71 @@ async fn engagements(State(state): State<AppState>, headers: HeaderMap) -> Resul
         .map(|g| (g.id.clone(), g.name.clone(), any(&g.industries), any(&g.countries)))
         .collect();
     Ok(page(StatusCode::OK, &EngagementsPage { nav: Some(viewer.nav("engagements", "Engagements")), rows, groups }))
+}
+
+/// One revision on the console: what it is, and each change since the revision before it as
+/// (path, before, after).
+struct RevisionRow {
+    resource: String,
+    template: String,
+    revision: i64,
+    created: String,
+    created_by: String,
+    targets: String,
+    changes: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "console_snapshots.html")]
+struct SnapshotsPage {
+    nav: Option<Nav>,
+    engagement: String,
+    catalog: String,
+    rows: Vec<RevisionRow>,
+}
+
+#[derive(Deserialize)]
+struct CatalogQuery {
+    catalog: Option<String>,
+}
+
+/// Issue 19: the snapshots shared with the operator's side in one engagement, each revision
+/// beside the one before it.
+async fn snapshots(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<CatalogQuery>,
+) -> Result<Response, WebError> {
+    let viewer = session::require_staff(&state, &headers, &PARTNER_MANAGERS).await?;
+    let nav = Some(viewer.nav("engagements", "Engagements"));
+    let catalogs = match q.catalog.as_deref().map(ace_domain::ids::Catalog::parse) {
+        None => vec![ace_domain::ids::Catalog::Aws, ace_domain::ids::Catalog::Sandbox],
+        Some(Some(c)) => vec![c],
+        Some(None) => return Ok(not_found(nav)),
+    };
+    let side = |v: &Option<Value>| match v {
+        None => "(none)".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    for catalog in catalogs {
+        let Ok(revisions) = crate::app::snapshots::operator_history(&state, catalog, &id).await else { continue };
+        let rows = revisions
+            .into_iter()
+            .map(|r| RevisionRow {
+                resource: format!("{} {}", r.resource_type, r.resource_id),
+                template: r.template,
+                revision: r.revision,
+                created: r.created_at,
+                created_by: r.created_by,
+                targets: r.target_accounts.join(", "),
+                changes: r.changes.iter().map(|c| (c.path.clone(), side(&c.before), side(&c.after))).collect(),
+            })
+            .collect();
+        return Ok(page(StatusCode::OK, &SnapshotsPage { nav, engagement: id, catalog: catalog.as_str().into(), rows }));
+    }
+    Ok(not_found(nav))
 }
 
 // ---------------------------------------------------------------------------------------------

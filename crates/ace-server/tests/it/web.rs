@@ -947,4 +947,40 @@ async fn use_4_engagements_in_the_portal_invite_accept_and_become_an_opportunity
     assert_eq!(console.status, 200);
     assert!(console.body.contains(&engagement) && console.body.contains("Retail US"), "{}", console.body);
     assert_ne!(signed_in(&app, "rita@op.example").await.get("/console/engagements").await.status, 200);
+
+    // Issue 19: an opportunity shared with AWS by a snapshot job; the console shows its
+    // revisions, each beside the one before.
+    let (_, created) = app
+        .call(
+            &a,
+            "CreateOpportunity",
+            json!({"Catalog": "Sandbox", "ClientToken": "console", "Customer": {"Account": {"CompanyName": "Console Corp", "WebsiteUrl": "https://console.example.com",
+                   "Industry": "Retail", "Address": {"CountryCode": "US", "PostalCode": "98101", "StateOrRegion": "Washington"}}},
+                   "Project": {"Title": "Console", "CustomerBusinessProblem": "A problem statement long enough for the model."},
+                   "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-01-31"}}),
+        )
+        .await;
+    let id = created["Id"].as_str().unwrap();
+    let (status, task) = app
+        .call(
+            &a,
+            "StartEngagementFromOpportunityTask",
+            json!({"Catalog": "Sandbox", "ClientToken": "share", "Identifier": id, "AwsSubmission": {"InvolvementType": "Co-Sell"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{task}");
+    let shared = task["EngagementId"].as_str().unwrap_or_else(|| panic!("{task}"));
+    app.operator("POST", &format!("/review/{id}/approve"), json!({"comment": "Validated"})).await;
+    let pm = signed_in(&app, "pm@op.example").await;
+    let listed = pm.get("/console/engagements").await;
+    assert!(listed.body.contains(&format!("/console/engagements/{shared}/snapshots?catalog=Sandbox")), "{}", listed.body);
+    let revisions = pm.get(&format!("/console/engagements/{shared}/snapshots?catalog=Sandbox")).await;
+    assert_eq!(revisions.status, 200, "{}", revisions.body);
+    assert!(
+        revisions.body.contains("revision 2") && revisions.body.contains("OpportunitySummary.Lifecycle.ReviewStatus"),
+        "{}",
+        revisions.body
+    );
+    assert!(revisions.body.contains("<td>Submitted</td><td>Approved</td>"), "{}", revisions.body);
+    assert_eq!(pm.get("/console/engagements/eng-00000000000000/snapshots").await.status, 404);
 }
