@@ -176,6 +176,11 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str) -> Stor
     let mut batch = WriteBatch::default();
     if let (Some(opportunity), false) = (&referral.opportunity_id, keep) {
         batch.delete_opportunities.push((referral.catalog, opportunity.clone()));
+        // Issue 19: its snapshots go with it; the jobs that kept them stop, saying why.
+        for mut job in state.store.running_snapshot_jobs(referral.catalog, opportunity).await? {
+            job.fail(format!("opportunity {opportunity} was removed with its revoked referral (REM-2)"));
+            batch.update_snapshot_jobs.push(job);
+        }
     }
     let account = state.store.get_partner(&referral.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
     let detail = json!({

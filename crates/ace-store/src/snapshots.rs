@@ -120,10 +120,10 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResu
             return Err(StoreError::Conflict(format!("resource snapshot job {} changed since it was read", j.id)));
         }
     }
-    // REM-2: an opportunity removed from the partner's reach takes its snapshots, the jobs
-    // that kept them and its associations with it.
+    // REM-2: an opportunity removed from the partner's reach takes its snapshots and its
+    // associations with it (its jobs stay, stopped by the caller, to say why).
     for (catalog, id) in &batch.delete_opportunities {
-        for table in ["resource_snapshots", "snapshot_jobs", "engagement_resources"] {
+        for table in ["resource_snapshots", "engagement_resources"] {
             tx.exec(
                 &format!("DELETE FROM {table} WHERE catalog = $1 AND resource_id = $2"),
                 &[catalog.as_str().into(), id.as_str().into()],

@@ -167,8 +167,8 @@ contract!(
 
 /// Resource snapshots (issue 19): a revision number is taken once whatever the writer, a job
 /// changes under its version only, running jobs are found by their resource, associations are
-/// seen by the engagement's members, and removing an opportunity removes its snapshots, jobs and
-/// associations (REM-2).
+/// seen by the engagement's members, and removing an opportunity removes its snapshots and
+/// associations (REM-2) — its jobs stay, stopped by the application with the reason.
 async fn snapshot_revisions_are_taken_once_and_rem_2_removes_them_with_the_opportunity(store: &SqlStore) {
     use ace_domain::engagement::{Engagement, Member};
     use ace_domain::snapshot::{Association, JobStatus, Snapshot, SnapshotJob};
@@ -273,7 +273,7 @@ async fn snapshot_revisions_are_taken_once_and_rem_2_removes_them_with_the_oppor
     // REM-2: the opportunity goes, and everything snapshotted of it with it.
     store.commit(WriteBatch { delete_opportunities: vec![(Catalog::Aws, "O77".into())], ..Default::default() }).await.unwrap();
     assert!(store.list_resource_snapshots(Catalog::Aws, &engagement.id).await.unwrap().is_empty());
-    assert!(store.get_snapshot_job(Catalog::Aws, &job.id).await.unwrap().is_none());
+    assert!(store.get_snapshot_job(Catalog::Aws, &job.id).await.unwrap().is_some(), "the job stays, to say why it stopped");
     assert!(store.list_engagement_resources("P-A", Catalog::Aws).await.unwrap().is_empty());
 }
 

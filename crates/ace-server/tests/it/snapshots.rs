@@ -124,6 +124,23 @@ async fn a_running_job_takes_one_revision_per_visible_change_and_none_once_stopp
     assert_eq!(revisions(&client, "Sandbox", &engagement).await, vec![1, 2, 3, 4, 5]);
     assert_eq!(next_steps_of(&client, "Sandbox", &engagement, &id, 5).await, "Pricing");
 
+    // The SDK's paginator walks the revisions a page at a time.
+    let paged: Vec<i32> = client
+        .list_resource_snapshots()
+        .catalog("Sandbox")
+        .engagement_identifier(&engagement)
+        .max_results(2)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.revision())
+        .collect();
+    assert_eq!(paged, vec![1, 2, 3, 4, 5]);
+
     // The operator sees the revisions and what changed between them.
     let seen = app.operator("GET", &format!("/engagements/{engagement}/snapshots?catalog=Sandbox"), json!({})).await;
     let listed = seen["snapshots"].as_array().unwrap();
@@ -345,9 +362,9 @@ async fn selling_system_settings_name_the_role_snapshot_jobs_use() {
     assert!(e.is_validation_exception(), "{e:?}");
 }
 
-/// REM-2: a revoked referral's opportunity takes its snapshots and its job with it.
+/// REM-2: a revoked referral's opportunity takes its snapshots with it; its job stops.
 #[tokio::test]
-async fn rem_2_a_revoked_referrals_snapshots_go_with_its_opportunity() {
+async fn rem_2_a_revoked_referrals_snapshots_go_with_its_opportunity_and_its_job_stops() {
     let app = TestApp::start().await;
     let alice = crate::referrals::eligible_partner(&app, "P-REF").await;
     let client = app.client(&alice);
@@ -368,8 +385,12 @@ async fn rem_2_a_revoked_referrals_snapshots_go_with_its_opportunity() {
     let seen = app.operator("GET", &format!("/engagements/{engagement}/snapshots?catalog=AWS"), json!({})).await;
     assert_eq!(seen["snapshots"].as_array().map(Vec::len), Some(1), "the operator's side is a target: {seen}");
     app.operator("POST", &format!("/referrals/{invitation}/revoke"), json!({"reason": "test"})).await;
-    let e = client.get_resource_snapshot_job().catalog("AWS").resource_snapshot_job_identifier(&job).send().await.unwrap_err();
-    assert!(e.into_service_error().is_resource_not_found_exception());
+    // The job stops, saying why; what it took is gone with the opportunity.
+    let got = client.get_resource_snapshot_job().catalog("AWS").resource_snapshot_job_identifier(&job).send().await.unwrap();
+    assert_eq!(got.status(), Some(&ResourceSnapshotJobStatus::Stopped));
+    assert!(got.last_failure().unwrap().contains("REM-2"), "{got:?}");
+    let e = client.start_resource_snapshot_job().catalog("AWS").resource_snapshot_job_identifier(&job).send().await.unwrap_err();
+    assert!(e.into_service_error().is_resource_not_found_exception(), "its opportunity is gone");
     let seen = app.operator("GET", &format!("/engagements/{engagement}/snapshots?catalog=AWS"), json!({})).await;
     assert_eq!(seen["snapshots"], json!([]), "{seen}");
 }
