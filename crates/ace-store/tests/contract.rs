@@ -729,6 +729,10 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         "DROP TABLE engagements",
         "DROP TABLE engagement_members",
         "DROP TABLE partner_invitations",
+        // Nor 15 (resource snapshots).
+        "DROP TABLE resource_snapshots",
+        "DROP TABLE snapshot_jobs",
+        "DROP TABLE engagement_resources",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;

@@ -62,15 +62,10 @@ async fn latest(
     }
 }
 
-/// What one snapshot of `o` under `template` in an engagement with `members` would be.
-pub struct Taken {
-    /// The snapshot now current: the new revision, or the latest when nothing changed.
-    pub snapshot: Snapshot,
-    pub is_new: bool,
-}
-
-/// Takes a snapshot of `o` (owned by `owner_account`) into the batch, with its event and the
-/// engagement–resource association; `Ok(None)` when the template has nothing to show yet.
+/// Takes a snapshot of `o` (owned by `owner_account`) into the batch, with its event and (the
+/// first time) the engagement–resource association. Answers the snapshot now current — the new
+/// revision, or the latest when nothing changed — or `None` when the template has nothing to
+/// show yet.
 #[allow(clippy::too_many_arguments)]
 pub async fn take(
     state: &AppState,
@@ -82,7 +77,7 @@ pub async fn take(
     members: &[Member],
     job_id: Option<&str>,
     now: Instant,
-) -> StoreResult<Option<Taken>> {
+) -> StoreResult<Option<Snapshot>> {
     let Some(payload) = t.payload(o) else {
         return Ok(None);
     };
@@ -102,22 +97,23 @@ pub async fn take(
     };
     let latest = latest(state, batch, o.catalog, engagement_id, &o.id, t.name).await?;
     let Some(revision) = next_revision(latest.as_ref(), &candidate) else {
-        let current = latest.expect("no revision is only answered when there is a latest one");
-        return Ok(Some(Taken { snapshot: current, is_new: false }));
+        return Ok(latest);
     };
     candidate.revision = revision;
-    batch.associate_resources.push(Association {
-        catalog: o.catalog,
-        engagement_id: engagement_id.to_string(),
-        resource_type: t.resource_type.to_string(),
-        resource_id: o.id.clone(),
-        created_by: owner_account.to_string(),
-        partner_id: o.partner_id.clone(),
-        created_at: now,
-    });
+    if revision == 1 {
+        batch.associate_resources.push(Association {
+            catalog: o.catalog,
+            engagement_id: engagement_id.to_string(),
+            resource_type: t.resource_type.to_string(),
+            resource_id: o.id.clone(),
+            created_by: owner_account.to_string(),
+            partner_id: o.partner_id.clone(),
+            created_at: now,
+        });
+    }
     batch.events.extend(snapshot_events(state, &candidate, members));
     batch.insert_snapshots.push(candidate.clone());
-    Ok(Some(Taken { snapshot: candidate, is_new: true }))
+    Ok(Some(candidate))
 }
 
 /// `Engagement Resource Snapshot Created` to each partner the snapshot is shared with

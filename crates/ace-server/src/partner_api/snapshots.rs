@@ -194,7 +194,7 @@ pub async fn create_snapshot(r: Request) -> ApiResult {
     let mut batch = WriteBatch::default();
     let now = r.state.now();
     let account = r.caller.partner.account_id.clone();
-    let taken = take(&r.state, &mut batch, t, &o, &account, &engagement.id, &members, None, now).await?.ok_or_else(|| {
+    let current = take(&r.state, &mut batch, t, &o, &account, &engagement.id, &members, None, now).await?.ok_or_else(|| {
         ApiError::business_validation(vec![FieldError::new(
             "ResourceSnapshotTemplateIdentifier",
             FieldErrorCode::InvalidResourceState,
