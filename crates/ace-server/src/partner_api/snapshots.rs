@@ -204,9 +204,8 @@ pub async fn create_snapshot(r: Request) -> ApiResult {
             ),
         )])
     })?;
-    let response =
-        serde_json::to_value(CreateResourceSnapshotResponse { arn: taken.snapshot.arn(), revision: taken.snapshot.revision })
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let response = serde_json::to_value(CreateResourceSnapshotResponse { arn: current.arn(), revision: current.revision })
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     commit_once(&r, batch, response).await
 }
 
