@@ -159,6 +159,11 @@ pub struct Referral {
     /// opportunity takes when the invitation is accepted.
     #[serde(default)]
     pub reserved_opportunity_id: Option<String>,
+    /// The Sandbox simulator's referral: the whole `CreateOpportunity` document it was
+    /// simulated from, which the invitation shows and the accepted opportunity keeps (issue 22).
+    /// Customer data: sealed with the referral and shredded with it (REM-2).
+    #[serde(default)]
+    pub simulated: Option<serde_json::Map<String, serde_json::Value>>,
     /// Optimistic-concurrency version, kept by the store: a sweep on several nodes acts once.
     #[serde(default)]
     pub version: i64,
@@ -273,6 +278,7 @@ impl Referral {
             title: None,
             problem: None,
             contact_record: self.contact_record.clone().map(|c| ContactRecord { note: None, ..c }),
+            simulated: None,
             data_deleted: true,
             ..self.clone()
         }
@@ -311,6 +317,7 @@ impl Referral {
             retention: None,
             last_partner_update: None,
             reserved_opportunity_id: None,
+            simulated: None,
             version: 0,
             data_deleted: false,
         }

@@ -1,6 +1,7 @@
 //! REM-2: referral customer data at rest. The customer, its contact, the title, the problem
-//! statement and the partner's contact note of each referral are sealed (ChaCha20-Poly1305) under a data key of their own,
-//! kept in `referral_keys` apart from the document. Revocation deletes the key (crypto-
+//! statement, the Sandbox simulator's payload and the partner's contact note of each referral
+//! are sealed (ChaCha20-Poly1305) under a data key of their own, kept in `referral_keys` apart
+//! from the document. Revocation deletes the key (crypto-
 //! shredding): the ciphertext that remains in the row, in old WAL frames or in a backup taken
 //! later can no longer be read by anyone. Everything else in the referral (ids, status,
 //! deadlines) stays readable: it is the deletion record.
@@ -31,6 +32,9 @@ struct Secret {
     /// The partner's note on its contact with the customer (REF-2).
     #[serde(default)]
     contact_note: Option<String>,
+    /// The Sandbox simulator's whole payload (issue 22).
+    #[serde(default)]
+    simulated: Option<serde_json::Map<String, Value>>,
 }
 
 /// The key the referral data keys are sealed under (issue 21).
@@ -100,6 +104,7 @@ pub fn seal(r: &Referral, key: &str) -> StoreResult<String> {
         title: r.title.clone(),
         problem: r.problem.clone(),
         contact_note: r.contact_record.as_ref().and_then(|c| c.note.clone()),
+        simulated: r.simulated.clone(),
     };
     let plain = serde_json::to_vec(&secret).map_err(|e| StoreError::Other(e.to_string()))?;
     let mut nonce = [0u8; 12];
@@ -140,6 +145,7 @@ pub fn open(doc: &str, key: Option<&str>) -> StoreResult<Referral> {
     referral.contact = secret.contact;
     referral.title = secret.title;
     referral.problem = secret.problem;
+    referral.simulated = secret.simulated;
     if let Some(record) = referral.contact_record.as_mut() {
         record.note = secret.contact_note;
     }

@@ -224,12 +224,22 @@ pub(super) fn opportunity_from(referral: &Referral, number: i64, now: ace_domain
     if let Some(p) = &referral.problem {
         project.insert("CustomerBusinessProblem".into(), json!(p));
     }
-    let document = json!({
+    let mut document = json!({
         "Customer": {"Account": account, "Contacts": contacts},
         "LifeCycle": {"Stage": "Prospect"},
         "Project": project,
         "OpportunityType": "Net New Business",
     });
+    // The Sandbox's simulated referral keeps every member of the payload it was simulated from
+    // (issue 22); the program's own review state is the opportunity's, not the payload's.
+    if let (Some(simulated), Some(doc)) = (&referral.simulated, document.as_object_mut()) {
+        doc.extend(simulated.clone());
+        if let Some(lifecycle) = doc.get_mut("LifeCycle").and_then(Value::as_object_mut) {
+            for member in ["ReviewStatus", "ReviewComments", "ReviewStatusReason"] {
+                lifecycle.remove(member);
+            }
+        }
+    }
     Opportunity {
         referral_id: Some(referral.id.clone()),
         ..Opportunity::new(

@@ -176,6 +176,8 @@ async fn simulate_referral(
         Err(_) => return Err(ApiError::Internal("a Sandbox simulation cannot be refused otherwise".into())),
     };
     referral.reserved_opportunity_id = Some(reserved_id.clone());
+    // Issue 22: everything the partner sent reaches the invitation and the opportunity.
+    referral.simulated = doc.as_object().cloned();
     let now = referral.provided_at;
     let response = json!({"Id": reserved_id, "LastModifiedDate": format_timestamp(now)});
     let event = crate::referrals::created_event(&r.state, &referral, &r.caller.partner.account_id);

@@ -504,3 +504,82 @@ async fn rem_2_revocation_crypto_shreds_the_referral_so_the_raw_database_file_ho
     assert_eq!((record["opportunity_deleted"].clone(), record["retention"].clone()), (json!(true), Value::Null));
     assert_eq!(record["reason"], json!("REM-1: partner removed from referrals"));
 }
+
+/// Issue 22: a Sandbox referral simulated from a `CreateOpportunity` payload keeps what the
+/// payload said — the target date and expected spend reach the invitation, and the accepted
+/// opportunity keeps the whole document — and the operator's side of an accepted referral
+/// exists from acceptance on, as `AWS Referral`.
+#[tokio::test]
+async fn the_sandbox_referral_keeps_its_payload_and_an_accepted_referral_has_its_aws_side() {
+    let app = TestApp::start().await;
+    let c = eligible_partner(&app, "P-A").await;
+    let client = app.client(&c);
+    let spend = pcs::types::ExpectedCustomerSpend::builder()
+        .amount("12500")
+        .currency_code(pcs::types::CurrencyCode::Usd)
+        .frequency(pcs::types::PaymentFrequency::Monthly)
+        .target_company("Fidelity Corp")
+        .build()
+        .unwrap();
+    let created = client
+        .create_opportunity()
+        .catalog("Sandbox")
+        .origin(pcs::types::OpportunityOrigin::AwsReferral)
+        .customer(
+            pcs::types::Customer::builder()
+                .account(
+                    pcs::types::Account::builder()
+                        .company_name("Fidelity Corp")
+                        .website_url("https://fidelity.example.com")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .project(
+            pcs::types::Project::builder()
+                .title("Fidelity")
+                .customer_business_problem("Keep every member of the simulated payload.")
+                .expected_customer_spend(spend)
+                .build(),
+        )
+        .life_cycle(pcs::types::LifeCycle::builder().stage(pcs::types::Stage::Qualified).target_close_date("2029-10-11").build())
+        .send()
+        .await
+        .unwrap();
+    let listed =
+        client.list_engagement_invitations().catalog("Sandbox").participant_type(ParticipantType::Receiver).send().await.unwrap();
+    let invitation = listed.engagement_invitation_summaries()[0].id().to_string();
+    let got = client.get_engagement_invitation().catalog("Sandbox").identifier(&invitation).send().await.unwrap();
+    let project = got.payload().unwrap().as_opportunity_invitation().unwrap().project().unwrap();
+    assert_eq!(project.target_completion_date(), "2029-10-11");
+    assert_eq!(project.expected_customer_spend().len(), 1);
+    assert_eq!(project.expected_customer_spend()[0].amount(), "12500");
+
+    let e = client.get_aws_opportunity_summary().catalog("Sandbox").related_opportunity_identifier(created.id()).send().await;
+    assert!(e.unwrap_err().into_service_error().is_resource_not_found_exception(), "no opportunity before acceptance");
+    client
+        .start_engagement_by_accepting_invitation_task()
+        .catalog("Sandbox")
+        .client_token("accept")
+        .identifier(&invitation)
+        .send()
+        .await
+        .unwrap();
+    let o = client.get_opportunity().catalog("Sandbox").identifier(created.id()).send().await.unwrap();
+    assert_eq!(o.life_cycle().unwrap().target_close_date(), Some("2029-10-11"));
+    assert_eq!(o.life_cycle().unwrap().stage(), Some(&pcs::types::Stage::Qualified));
+    assert_eq!(o.project().unwrap().expected_customer_spend()[0].amount(), "12500");
+
+    let aws = client
+        .get_aws_opportunity_summary()
+        .catalog("Sandbox")
+        .related_opportunity_identifier(created.id())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(aws.origin(), Some(&pcs::types::OpportunityOrigin::AwsReferral));
+    assert_eq!(aws.involvement_type(), Some(&pcs::types::SalesInvolvementType::CoSell));
+    assert_eq!(aws.life_cycle().unwrap().target_close_date(), Some("2029-10-11"));
+    assert_eq!(aws.project().unwrap().expected_customer_spend()[0].amount(), "12500");
+}
