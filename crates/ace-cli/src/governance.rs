@@ -306,15 +306,18 @@ pub async fn security(c: SecurityCommand, client: Client) -> Result<()> {
                 return print_json(&v["events"]);
             }
             for e in v["events"].as_array().into_iter().flatten() {
+                let from: Vec<&str> = e["addresses"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
                 println!(
-                    "{}  {}  {} x{}  blocked until {}{}  partner {}",
+                    "{}  {}  {} x{}  {} until {}{}  partner {}{}",
                     s(e, "at"),
                     s(e, "subject"),
                     s(e, "signal"),
                     s(e, "count"),
+                    if e["signal"] == "key-lockout" { "locked" } else { "blocked" },
                     s(e, "blocked_until"),
                     if e["active"] == json!(true) { " (active)" } else { "" },
-                    s(e, "partner_id")
+                    s(e, "partner_id"),
+                    if from.is_empty() { String::new() } else { format!("  from {}", from.join(", ")) }
                 );
             }
             Ok(())

@@ -19,6 +19,8 @@ pub enum Signal {
     NotFound,
     /// A request whose signature or key did not check out.
     AuthFailure,
+    /// USE-3: an access key locked after repeated failed signatures (from the networks named).
+    KeyLockout,
 }
 
 impl Signal {
@@ -27,6 +29,7 @@ impl Signal {
             Signal::UnknownOperation => "unknown-operation",
             Signal::NotFound => "not-found",
             Signal::AuthFailure => "auth-failure",
+            Signal::KeyLockout => "key-lockout",
         }
     }
 }
@@ -62,11 +65,14 @@ impl ProbePolicy {
             Signal::UnknownOperation => self.unknown_operations_max,
             Signal::NotFound => self.not_found_max,
             Signal::AuthFailure => self.auth_failures_max,
+            // Not a probe signal: USE-3's failure log decides lockouts.
+            Signal::KeyLockout => usize::MAX,
         }
     }
 }
 
-/// A subject blocked for probing: what the operator sees in `ace security events`.
+/// A subject blocked for probing (USE-2) or a key locked out (USE-3): what the operator sees in
+/// `ace security events`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityEvent {
     pub at: Instant,
@@ -78,6 +84,32 @@ pub struct SecurityEvent {
     pub blocked_until: Instant,
     /// The partner the key belongs to, when known.
     pub partner_id: Option<String>,
+    /// The client networks the signals came from (a lockout applies to those only).
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+impl SecurityEvent {
+    /// USE-3: `access_key_id` locked until `until_ms` after `failures` failed signatures from
+    /// `network`; `ace security unblock key:<id>` lifts it.
+    pub fn key_lockout(
+        access_key_id: &str,
+        network: &str,
+        partner_id: Option<String>,
+        at_ms: i64,
+        until_ms: i64,
+        failures: usize,
+    ) -> SecurityEvent {
+        SecurityEvent {
+            at: from_millis(at_ms),
+            subject: format!("key:{access_key_id}"),
+            signal: Signal::KeyLockout,
+            count: failures,
+            blocked_until: from_millis(until_ms),
+            partner_id,
+            addresses: vec![network.to_string()],
+        }
+    }
 }
 
 /// Subjects tracked at most (the oldest are forgotten first): the detector's memory is bounded.
@@ -132,6 +164,7 @@ impl ProbeDetector {
             count,
             blocked_until: from_millis(until),
             partner_id: partner_id.map(str::to_string),
+            addresses: Vec::new(),
         })
     }
 

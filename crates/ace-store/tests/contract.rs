@@ -1139,6 +1139,7 @@ async fn use_2_security_events_are_recorded_and_audited(store: &SqlStore) {
         count: 50,
         blocked_until: from_millis(901_000),
         partner_id: None,
+        addresses: vec![],
     };
     let entry = AuditEntry::new(event.at, "client:127.0.0.9", audit::action::PROBE_BLOCKED, json!({"signal": "not-found"}));
     store.record_security_event(&event, &entry).await.unwrap();

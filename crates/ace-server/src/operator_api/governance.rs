@@ -271,7 +271,8 @@ struct SecurityQuery {
     limit: Option<usize>,
 }
 
-/// USE-2: keys and addresses blocked for probing, newest first.
+/// USE-2: keys and addresses blocked for probing, and USE-3: keys locked out by failed
+/// signatures (with the networks they came from), newest first.
 async fn security_events(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SecurityQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let since_ms = q.since.as_deref().map(|s| use_case::parse_time("since", s)).transpose()?.map_or(0, |t| t.timestamp_millis());
@@ -282,7 +283,7 @@ async fn security_events(State(state): State<AppState>, headers: HeaderMap, Quer
         .map(|e| {
             json!({"at": format_timestamp(e.at), "subject": e.subject, "signal": e.signal.as_str(), "count": e.count,
                    "blocked_until": format_timestamp(e.blocked_until), "active": e.blocked_until.timestamp_millis() > now_ms,
-                   "partner_id": e.partner_id})
+                   "partner_id": e.partner_id, "addresses": e.addresses})
         })
         .collect();
     ok(json!({"events": items}))

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use serde_json::json;
 
 use ace_domain::audit::{action, AuditEntry};
-use ace_domain::security::Signal;
+use ace_domain::security::{SecurityEvent, Signal};
 use ace_store::{UserStatus, WriteBatch};
 
 use crate::app::auth_guard::{key_failure_subject, FailureLimit};
@@ -37,10 +37,12 @@ pub async fn record_failure(state: &AppState, address: Option<IpAddr>, headers: 
     if let (Some(address), false) = (address, stale_key) {
         security::signal(state, &[&security::address_subject(address)], Signal::AuthFailure, None).await;
     }
-    let locked = access_key_id.as_deref().is_some_and(|k| {
+    let now_ms = state.wall_clock_ms();
+    let locked_until = access_key_id.as_deref().and_then(|k| {
         let subject = key_failure_subject(k, address);
-        state.auth_guard.locked_until(&subject, FailureLimit::CREDENTIAL, state.wall_clock_ms()).is_some()
+        state.auth_guard.locked_until(&subject, FailureLimit::CREDENTIAL, now_ms)
     });
+    let locked = locked_until.is_some();
     let actor = address.map_or_else(|| "client:unknown".to_string(), |a| format!("client:{a}"));
     let mut entry = AuditEntry::new(
         state.now(),
@@ -48,8 +50,20 @@ pub async fn record_failure(state: &AppState, address: Option<IpAddr>, headers: 
         if locked { action::AUTH_LOCKOUT } else { action::AUTH_FAILURE },
         json!({"error": code, "access_key_id": access_key_id, "key_locked": locked}),
     );
-    entry.partner_id = partner_id;
-    if let Err(e) = state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await {
+    entry.partner_id = partner_id.clone();
+    // USE-3: the failure that locks the key (later attempts are refused before they are counted)
+    // is a security event the operator sees beside USE-2's blocks, with where it came from.
+    let recorded = match (locked_until, &access_key_id) {
+        (Some(until_ms), Some(key)) => {
+            let network = address.map_or_else(|| "unknown".to_string(), security::client_network);
+            let event =
+                SecurityEvent::key_lockout(key, &network, partner_id, now_ms, until_ms, FailureLimit::CREDENTIAL.failures);
+            tracing::warn!(access_key_id = %key, network = %network, "USE-3: locking an access key after repeated failures");
+            state.store.record_security_event(&event, &entry).await
+        }
+        _ => state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await.map(|_| ()),
+    };
+    if let Err(e) = recorded {
         tracing::error!(error = %e, "could not audit an authentication failure");
     }
 }

@@ -65,9 +65,10 @@ async fn use_3_signatures_are_checked_and_repeated_failures_lock_the_key() {
 }
 
 /// Issue 21, weakness 4: a key locked by wrong secrets could not be unlocked by the operator
-/// (`lifted: false`); now `ace security unblock key:AKID` lifts it at once.
+/// (`lifted: false`); now `ace security unblock key:AKID` lifts it at once. Issue 22: the
+/// operator finds the lockout in `ace security events`.
 #[tokio::test]
-async fn use_3_the_operator_lifts_a_key_lockout() {
+async fn use_3_the_operator_sees_and_lifts_a_key_lockout() {
     let app = TestApp::start().await;
     let alice = app.partner("P-A").await;
     let wrong_secret = Credentials { secret: "not-the-secret".into(), ..alice.clone() };
@@ -77,6 +78,16 @@ async fn use_3_the_operator_lifts_a_key_lockout() {
     let e = app.client(&alice).list_opportunities().catalog("AWS").send().await.unwrap_err().into_service_error();
     assert_eq!(code(&e), "AccessDeniedException");
     let subject = format!("key:{}", alice.access_key_id);
+    // Issue 22: the lockout is a security event, with its key, partner, networks and end.
+    let events = app.operator("GET", "/security/events", json!(null)).await;
+    let lockouts: Vec<&serde_json::Value> =
+        events["events"].as_array().unwrap().iter().filter(|e| e["signal"] == "key-lockout").collect();
+    assert_eq!(lockouts.len(), 1, "one event for the lockout, not one per refused attempt: {events}");
+    assert_eq!(lockouts[0]["subject"], json!(subject));
+    assert_eq!(lockouts[0]["partner_id"], "P-A");
+    assert_eq!(lockouts[0]["active"], true);
+    assert_eq!(lockouts[0]["addresses"], json!(["127.0.0.1"]), "{events}");
+    assert!(lockouts[0]["blocked_until"].as_str().unwrap() > lockouts[0]["at"].as_str().unwrap());
     let v = app.operator("POST", "/security/unblock", json!({"subject": subject})).await;
     assert_eq!(v["lifted"], true, "{v}");
     app.client(&alice).list_opportunities().catalog("AWS").send().await.unwrap();
