@@ -52,6 +52,14 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `ace_server=debug` [default: info].
     #[arg(long, env = "ACE_LOG")]
     log: Option<String>,
+    /// `text` (default) or `json`: one JSON object a line, each with the request id its
+    /// response's `x-amzn-RequestId` has.
+    #[arg(long, env = "ACE_LOG_FORMAT")]
+    log_format: Option<String>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics, on a listener of their own (off by
+    /// default), e.g. 127.0.0.1:9464.
+    #[arg(long, env = "ACE_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Seed a demo partner with a user and a solution on first start; its credentials are
     /// written to <data-dir>/demo-credentials.json.
     #[arg(long, env = "ACE_DEMO")]
@@ -81,6 +89,8 @@ struct FileConfig {
     database_pool_size: Option<usize>,
     region: Option<String>,
     log: Option<String>,
+    log_format: Option<String>,
+    metrics_listen: Option<SocketAddr>,
     demo: Option<bool>,
     webhook_allow_private: Option<bool>,
     webhook_retry_window: Option<String>,
@@ -118,6 +128,9 @@ pub struct Resolved {
     pub database_pool_size: usize,
     pub region: String,
     pub log: String,
+    /// Lines as JSON objects rather than text.
+    pub log_json: bool,
+    pub metrics_listen: Option<SocketAddr>,
     pub demo: bool,
     pub webhook_allow_private: bool,
     pub webhook_retry_window: chrono::TimeDelta,
@@ -161,6 +174,12 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved> {
         database_pool_size: args.database_pool_size.or(file.database_pool_size).unwrap_or(16).max(1),
         region: args.region.or(file.region).unwrap_or_else(|| ace_domain::ids::REGION.into()),
         log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+        log_json: match args.log_format.or(file.log_format).as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => anyhow::bail!("--log-format must be text or json, not {other:?}"),
+        },
+        metrics_listen: args.metrics_listen.or(file.metrics_listen),
         demo: args.demo || file.demo.unwrap_or(false),
         webhook_allow_private: args.webhook_allow_private || file.webhook_allow_private.unwrap_or(false),
         webhook_retry_window: match args.webhook_retry_window.or(file.webhook_retry_window) {
@@ -176,9 +195,13 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved> {
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let settings = resolve(args)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&settings.log).context("invalid --log filter")?)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).context("invalid --log filter")?;
+    if settings.log_json {
+        // The request span's fields (its id, the operation) go on every line logged within it.
+        tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("creating {}", settings.data_dir.display()))?;
 
     let server_key = match &settings.server_key {
@@ -223,6 +246,17 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let listener =
         tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     tracing::info!(address = %listener.local_addr()?, "ACE Pipeline Manager listening");
+    // Issue 22: Prometheus metrics on a listener of their own, when asked for.
+    if let Some(address) = settings.metrics_listen {
+        ace_server::metrics::install();
+        let metrics = tokio::net::TcpListener::bind(address).await.with_context(|| format!("metrics listener on {address}"))?;
+        tracing::info!(address = %metrics.local_addr()?, "metrics at /metrics");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, ace_server::metrics::router()).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     // Background work: due jobs every minute (referral deadlines, the daily eligibility sweep)
     // and the event dispatcher; both stop with the server. Under a test clock the jobs run at
     // start and then when the clock is advanced.

@@ -121,7 +121,11 @@ async fn record_if_changed(state: &AppState, report: &EligibilityReport, last: O
     let detail = json!({"partnerId": report.partner_id, "eligible": report.eligible, "cause": cause, "unmetRequirements": unmet});
     let event =
         partner_event("Partner Eligibility Changed", state.new_event_id(), &report.partner_id, &account, detail, report.as_of);
-    state.store.record_eligibility(&change, &event).await
+    let recorded = state.store.record_eligibility(&change, &event).await?;
+    if recorded {
+        crate::metrics::eligibility_change(report.eligible);
+    }
+    Ok(recorded)
 }
 
 /// Re-evaluates one partner now (after an event that can change its eligibility).

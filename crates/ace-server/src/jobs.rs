@@ -15,7 +15,10 @@ pub async fn run_due(state: &AppState) -> Vec<String> {
     let mut ran = Vec::new();
     // REF-3: referral deadlines, expiries and reminders, every run.
     match crate::referrals::sweep(state).await {
-        Ok(done) => ran.extend(done),
+        Ok(done) => {
+            crate::metrics::job_run("referral-sweep", done.len());
+            ran.extend(done);
+        }
         Err(e) => tracing::warn!(error = %e, "jobs: referral sweep failed"),
     }
     // Invitations between partners left unanswered (issue 18).
@@ -31,6 +34,7 @@ pub async fn run_due(state: &AppState) -> Vec<String> {
     if now.timestamp_millis() - last_ms >= ELIGIBILITY_SWEEP_EVERY.num_milliseconds() {
         match sweep(state, "daily re-evaluation").await {
             Ok(changed) => {
+                crate::metrics::job_run("eligibility-sweep", changed);
                 if let Err(e) = state.store.put_setting(LAST_SWEEP_SETTING, &now.timestamp_millis().to_string()).await {
                     tracing::warn!(error = %e, "jobs: cannot record the sweep time");
                 }
@@ -40,7 +44,10 @@ pub async fn run_due(state: &AppState) -> Vec<String> {
         }
     }
     match expired {
-        Ok(done) => ran.extend(done),
+        Ok(done) => {
+            crate::metrics::job_run("invitation-expiry", done.len());
+            ran.extend(done);
+        }
         Err(e) => tracing::warn!(error = ?e, "jobs: invitation expiry sweep failed"),
     }
     ran

@@ -10,6 +10,7 @@ pub mod eligibility;
 pub mod error;
 pub mod governance;
 pub mod jobs;
+pub mod metrics;
 pub mod operator_api;
 pub mod partner_api;
 pub mod quota;

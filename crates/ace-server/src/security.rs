@@ -89,6 +89,7 @@ pub async fn signal(state: &AppState, subjects: &[&str], signal: Signal, partner
         subjects.iter().filter_map(|s| detector.record(s, signal, now_ms, partner_id)).collect()
     };
     for event in events {
+        crate::metrics::blocked(signal.as_str());
         tracing::warn!(subject = %event.subject, signal = signal.as_str(), count = event.count, "USE-2: blocking a probing client");
         let mut entry = AuditEntry::new(
             state.now(),

@@ -154,7 +154,14 @@ pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Rece
         // Only subscriptions with events past their cursor are read and get a task (a lease
         // write and a read): an idle subscription costs nothing (issue 21).
         let behind = match dispatcher.state.store.max_event_seq().await {
-            Ok(newest) => dispatcher.state.store.list_webhooks_behind(newest).await,
+            Ok(newest) => {
+                crate::metrics::outbox_head(newest);
+                dispatcher.state.store.list_webhooks_behind(newest).await.inspect(|hooks| {
+                    for (hook, cursor) in hooks {
+                        crate::metrics::webhook_lag(&hook.id, newest - cursor);
+                    }
+                })
+            }
             Err(e) => Err(e),
         };
         match behind {
@@ -214,6 +221,7 @@ impl Dispatcher {
                 if newest > cursor {
                     self.state.store.complete_deliveries(&hook.id, &self.node, &[], newest).await?;
                 }
+                crate::metrics::webhook_lag(&hook.id, 0);
                 return Ok(());
             }
             // One transaction per run of events: their final attempts, and the cursor past the
@@ -289,6 +297,7 @@ impl Dispatcher {
             } else {
                 "failed"
             };
+            crate::metrics::webhook_attempt(outcome);
             let record = DeliveryAttempt {
                 webhook_id: hook.id.clone(),
                 event_seq: seq,

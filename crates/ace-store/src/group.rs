@@ -81,6 +81,7 @@ async fn drain(queue: Arc<Mutex<Queue>>, db: Arc<dyn Database>, wrap: Option<Key
         let group: Vec<Pending> = {
             let mut queue = queue.lock().expect("group queue");
             let n = queue.pending.len().min(GROUP_MAX);
+            metrics::gauge!("ace_store_commit_queue_depth").set(queue.pending.len() as f64);
             if n == 0 && !owed {
                 queue.draining = false;
                 return;
@@ -165,6 +166,7 @@ async fn run(db: Arc<dyn Database>, group: Vec<Pending>, wrap: Option<KeyWrap>) 
     }
     TRANSACTIONS.fetch_add(1, Ordering::Relaxed);
     BATCHES.fetch_add(group.len() as u64, Ordering::Relaxed);
+    metrics::histogram!("ace_store_commit_group_batches").record(group.len() as f64);
     let (batches, replies): (Vec<WriteBatch>, Vec<_>) = group.into_iter().map(|p| (p.batch, p.reply)).unzip();
     // Answered first: the scrub after a deletion is housekeeping, not part of the write.
     let committed: Vec<WriteBatch> =

@@ -1428,6 +1428,7 @@ impl Store for SqlStore {
 
     async fn commit(&self, batch: WriteBatch) -> StoreResult<BatchOutcome> {
         let has_events = !batch.events.is_empty();
+        let started = std::time::Instant::now();
         let outcome = match self.db.dialect() {
             // SQLite has one writer: concurrent batches share its transactions (and fsyncs).
             Dialect::Sqlite => self.group.commit(self.db.clone(), batch).await,
@@ -1437,6 +1438,14 @@ impl Store for SqlStore {
         if has_events && matches!(outcome, Ok(BatchOutcome::Committed)) {
             self.events_committed.notify_waiters();
         }
+        // Issue 22: how long a write waits for its commit (its group's, on SQLite), by result.
+        let result = match &outcome {
+            Ok(BatchOutcome::Committed) => "committed",
+            Ok(BatchOutcome::Replayed(_)) => "replayed",
+            Err(StoreError::Conflict(_)) => "conflict",
+            Err(_) => "error",
+        };
+        metrics::histogram!("ace_store_commit_seconds", "result" => result).record(started.elapsed().as_secs_f64());
         outcome
     }
 

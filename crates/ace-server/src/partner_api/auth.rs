@@ -59,6 +59,7 @@ pub async fn record_failure(state: &AppState, address: Option<IpAddr>, headers: 
             let event =
                 SecurityEvent::key_lockout(key, &network, partner_id, now_ms, until_ms, FailureLimit::CREDENTIAL.failures);
             tracing::warn!(access_key_id = %key, network = %network, "USE-3: locking an access key after repeated failures");
+            crate::metrics::blocked(Signal::KeyLockout.as_str());
             state.store.record_security_event(&event, &entry).await
         }
         _ => state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await.map(|_| ()),

@@ -29,6 +29,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use ace_domain::audit::{self, AuditEntry};
 use ace_domain::ids::Catalog;
@@ -95,8 +96,21 @@ pub async fn handle(
     body: Body,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
+    let started = std::time::Instant::now();
     let address = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let outcome = process(state, address, &method, &uri, &headers, body).await;
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let operation = Operation::from_target(target).map_or("unknown", Operation::name);
+    // Every log line of the request carries the id its response's `x-amzn-RequestId` has.
+    let span = tracing::info_span!("request", request_id = %request_id, operation);
+    let mut catalog = None;
+    let outcome = process(state, address, &method, &uri, &headers, body, &mut catalog).instrument(span).await;
+    let label = match &outcome {
+        Ok(_) => "ok",
+        Err(e) => e.aws_code().0,
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    crate::metrics::request(operation, label, catalog.map_or("none", Catalog::as_str), seconds);
+    tracing::debug!(request_id = %request_id, operation, outcome = label, ms = seconds * 1000.0, "request");
     let mut response = match outcome {
         Ok(Output::Json(v)) => (StatusCode::OK, v.to_string()).into_response(),
         Ok(Output::Empty) => StatusCode::OK.into_response(),
@@ -162,6 +176,7 @@ async fn process(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    catalog_seen: &mut Option<Catalog>,
 ) -> ApiResult {
     let address_subject = address.map(security::address_subject);
     let now_ms = state.wall_clock_ms();
@@ -186,6 +201,11 @@ async fn process(
     let class = operation.map_or(OperationClass::Read, Operation::class);
     let draw = operation.map_or(ace_domain::quota::Meter::Class(class), Operation::meter);
     if let Err(limit) = state.quotas.admit(&caller.partner.id, draw, now_ms).await? {
+        crate::metrics::throttled(match draw {
+            ace_domain::quota::Meter::Operation { name, .. } => name,
+            ace_domain::quota::Meter::Class(OperationClass::Read) => "reads",
+            ace_domain::quota::Meter::Class(OperationClass::Write) => "writes",
+        });
         return Err(ApiError::Throttling(limit));
     }
 
@@ -206,6 +226,7 @@ async fn process(
     };
 
     let (catalog, input) = decode_input(operation, &body)?;
+    *catalog_seen = Some(catalog);
     execute(&state, &caller, operation, class, catalog, input, &subjects).await
 }
 
