@@ -50,6 +50,27 @@ pub async fn run_due(state: &AppState) -> Vec<String> {
         }
         Err(e) => tracing::warn!(error = ?e, "jobs: invitation expiry sweep failed"),
     }
+    // Expired ClientToken records (issue 22), a thousand at a time.
+    let before_ms = state.now().timestamp_millis() - ace_store::IDEMPOTENCY_RETENTION_MS;
+    let mut removed = 0;
+    for _ in 0..100 {
+        match state.store.delete_expired_idempotency(before_ms, 1_000).await {
+            Ok(n) => {
+                removed += n;
+                if n < 1_000 {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "jobs: expiring client tokens failed");
+                break;
+            }
+        }
+    }
+    crate::metrics::job_run("client-token-expiry", removed);
+    if removed > 0 {
+        ran.push(format!("client tokens: {removed} expired record(s) removed"));
+    }
     ran
 }
 

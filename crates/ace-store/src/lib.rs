@@ -205,7 +205,11 @@ pub trait Store: Send + Sync + 'static {
     /// so this process's event dispatcher need not wait for its next poll. Other nodes'
     /// commits are seen by polling.
     fn events_committed(&self) -> std::sync::Arc<tokio::sync::Notify>;
+    /// The token's record, live or expired (callers ask `IdempotencyRecord::is_live`).
     async fn get_idempotency(&self, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Removes up to `limit` token records made before `before_ms`; how many it removed. Safe
+    /// on several nodes at once: a record is removed once, whoever removes it.
+    async fn delete_expired_idempotency(&self, before_ms: i64, limit: usize) -> StoreResult<usize>;
 
     /// An opportunity of this partner in this catalog; another partner's is `None`.
     async fn get_opportunity(&self, partner_id: &str, catalog: Catalog, id: &str) -> StoreResult<Option<Opportunity>>;

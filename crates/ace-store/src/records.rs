@@ -140,6 +140,11 @@ pub struct IdempotencyKey {
     pub client_token: String,
 }
 
+/// How long a `ClientToken` is remembered (issue 22). Partner Central publishes no figure;
+/// other AWS services keep tokens 8 to 24 hours, and a day covers a CRM's retries across a
+/// night's outage. After it, the same token starts a new request.
+pub const IDEMPOTENCY_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
     #[serde(skip, default = "placeholder_key")]
@@ -149,6 +154,13 @@ pub struct IdempotencyRecord {
     /// What the first request answered (or, for tasks, which task it started).
     pub response: Value,
     pub created_ms: i64,
+}
+
+impl IdempotencyRecord {
+    /// Whether the token still stands at `now_ms` (see [`IDEMPOTENCY_RETENTION_MS`]).
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        now_ms - self.created_ms < IDEMPOTENCY_RETENTION_MS
+    }
 }
 
 fn placeholder_key() -> IdempotencyKey {

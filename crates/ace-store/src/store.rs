@@ -32,7 +32,7 @@ use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
     AccessKeyRecord, AuditFilter, BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey,
     IdempotencyRecord, OperatorToken, PortalAccount, PortalInvitation, PortalSession, ReferralActivity, SolutionRecord, Store,
-    StoreError, StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch, ACCESS_KEYS_PER_USER,
+    StoreError, StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch, ACCESS_KEYS_PER_USER, IDEMPOTENCY_RETENTION_MS,
 };
 
 /// Schema migrations, in order; `{serial}` is the dialect's auto-numbered key. Each runs once.
@@ -205,6 +205,8 @@ CREATE INDEX opportunities_by_submitted ON opportunities (catalog, submitted_ms,
 "#,
     crate::engagements::MIGRATION,
     crate::snapshots::MIGRATION,
+    // Expired ClientToken records are removed by age (issue 22).
+    "CREATE INDEX idempotency_by_created ON idempotency (created_ms);",
 ];
 
 /// The migration after which [`backfill_conflict_columns`] runs.
@@ -586,10 +588,13 @@ pub(crate) async fn apply_batch(
 ) -> StoreResult<BatchOutcome> {
     if let Some(idem) = &batch.idempotency {
         let k = &idem.key;
+        // A token whose record has expired (issue 22) is claimed anew: the record is replaced.
         let claimed = tx
             .exec(
                 "INSERT INTO idempotency (partner_id, catalog, operation, token, request_hash, response, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (partner_id, catalog, operation, token) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (partner_id, catalog, operation, token) DO UPDATE \
+                 SET request_hash = excluded.request_hash, response = excluded.response, created_ms = excluded.created_ms \
+                 WHERE idempotency.created_ms <= $8",
                 &[
                     k.partner_id.as_str().into(),
                     k.catalog.as_str().into(),
@@ -598,6 +603,7 @@ pub(crate) async fn apply_batch(
                     idem.request_hash.as_str().into(),
                     to_json(&idem.response)?.into(),
                     idem.created_ms.into(),
+                    (idem.created_ms - IDEMPOTENCY_RETENTION_MS).into(),
                 ],
             )
             .await?;
@@ -1539,6 +1545,19 @@ impl Store for SqlStore {
 
     async fn list_engagement_resources(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<Association>> {
         crate::snapshots::associations_of_member(self.db.as_ref(), partner_id, catalog).await
+    }
+
+    async fn delete_expired_idempotency(&self, before_ms: i64, limit: usize) -> StoreResult<usize> {
+        let mut tx = self.db.begin().await?;
+        let n = tx
+            .exec(
+                "DELETE FROM idempotency WHERE (partner_id, catalog, operation, token) IN \
+                 (SELECT partner_id, catalog, operation, token FROM idempotency WHERE created_ms < $1 LIMIT $2)",
+                &[before_ms.into(), (limit as i64).into()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n as usize)
     }
 
     async fn list_engagement_members(&self, catalog: Catalog, engagement_id: &str) -> StoreResult<Vec<Member>> {

@@ -498,6 +498,35 @@ async fn idempotency_claims_once(store: &SqlStore) {
     assert_eq!(existing.response, json!({"Id": "O1"}));
     assert!(store.get_opportunity("P-A", Catalog::Aws, "O2").await.unwrap().is_none(), "the replayed batch wrote nothing");
     assert_eq!(store.get_idempotency(&key).await.unwrap().unwrap().request_hash, "h1");
+    // Issue 22: a day later the token is claimed anew, its record replaced; the sweep removes
+    // records older than the window, a limited number at a time, and only those.
+    let day = ace_store::IDEMPOTENCY_RETENTION_MS;
+    let later = WriteBatch {
+        idempotency: Some(IdempotencyRecord {
+            request_hash: "h2".into(),
+            response: json!({"Id": "O2"}),
+            created_ms: 1 + day,
+            ..record.clone()
+        }),
+        insert_opportunities: vec![opportunity("P-A", Catalog::Aws, 2, "Acme", 10)],
+        ..Default::default()
+    };
+    assert_eq!(store.commit(later).await.unwrap(), BatchOutcome::Committed);
+    assert_eq!(store.get_idempotency(&key).await.unwrap().unwrap().request_hash, "h2");
+    for (n, token) in ["t2", "t3", "t4"].into_iter().enumerate() {
+        let record = IdempotencyRecord {
+            key: IdempotencyKey { client_token: token.into(), ..key.clone() },
+            request_hash: "h".into(),
+            response: json!({}),
+            created_ms: 10 + n as i64,
+        };
+        store.commit(WriteBatch { idempotency: Some(record), ..Default::default() }).await.unwrap();
+    }
+    assert_eq!(store.delete_expired_idempotency(12, 1).await.unwrap(), 1, "at most the limit");
+    assert_eq!(store.delete_expired_idempotency(12, 100).await.unwrap(), 1, "t2 and t3 were before 12");
+    assert_eq!(store.delete_expired_idempotency(12, 100).await.unwrap(), 0);
+    assert!(store.get_idempotency(&IdempotencyKey { client_token: "t4".into(), ..key.clone() }).await.unwrap().is_some());
+    assert!(store.get_idempotency(&key).await.unwrap().is_some(), "the renewed record stays");
 }
 
 async fn list_pages_with_keyset_cursor(store: &SqlStore) {
@@ -733,6 +762,8 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         "DROP TABLE resource_snapshots",
         "DROP TABLE snapshot_jobs",
         "DROP TABLE engagement_resources",
+        // Nor 16 (expiring ClientTokens).
+        "DROP INDEX idempotency_by_created",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;

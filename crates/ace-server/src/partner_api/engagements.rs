@@ -184,7 +184,7 @@ pub(super) async fn commit_once(r: &Request, mut batch: WriteBatch, response: Va
 
 /// A repeated ClientToken is answered before anything is decided again.
 pub(super) async fn replayed(r: &Request) -> Result<Option<Value>, ApiError> {
-    match r.state.store.get_idempotency(&idempotency_key(r)).await? {
+    match r.claimed(&idempotency_key(r)).await? {
         Some(existing) => Ok(Some(replay(&existing, &request_hash(&r.input))?)),
         None => Ok(None),
     }
@@ -482,7 +482,7 @@ pub async fn start_opportunity_task(r: Request) -> ApiResult {
     crate::governance::refuse_if_terminated(&r.state, "new opportunities").await?;
     let key = idempotency_key(&r);
     let hash = request_hash(&r.input);
-    if let Some(existing) = r.state.store.get_idempotency(&key).await? {
+    if let Some(existing) = r.claimed(&key).await? {
         return super::tasks::current_task(&r, &replay(&existing, &hash)?).await;
     }
     let input: StartOpportunityFromEngagementTaskRequest = r.parse()?;
@@ -971,7 +971,7 @@ struct StartProspectingRequest {
 pub async fn start_prospecting_task(r: Request) -> ApiResult {
     let key = idempotency_key(&r);
     let hash = request_hash(&r.input);
-    if let Some(existing) = r.state.store.get_idempotency(&key).await? {
+    if let Some(existing) = r.claimed(&key).await? {
         return prospecting_answer(&r, &replay(&existing, &hash)?).await;
     }
     let input: StartProspectingRequest = r.parse()?;

@@ -258,7 +258,7 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     crate::governance::refuse_if_terminated(&r.state, "new engagements").await?;
     let key = idempotency_key(&r);
     let hash = request_hash(&r.input);
-    if let Some(existing) = r.state.store.get_idempotency(&key).await? {
+    if let Some(existing) = r.claimed(&key).await? {
         return current_task(&r, &replay(&existing, &hash)?).await;
     }
     let input: InvitationRequest = r.parse()?;

@@ -338,6 +338,13 @@ impl Request {
         Output::of(self.operation, response)
     }
 
+    /// The record of a `ClientToken` that still stands (issue 22): an expired one is as if the
+    /// token had never been used, and the write that claims it anew replaces it.
+    pub async fn claimed(&self, key: &ace_store::IdempotencyKey) -> Result<Option<ace_store::IdempotencyRecord>, StoreError> {
+        let record = self.state.store.get_idempotency(key).await?;
+        Ok(record.filter(|r| r.is_live(self.state.now().timestamp_millis())))
+    }
+
     pub fn str(&self, member: &str) -> Option<&str> {
         self.input.get(member).and_then(Value::as_str)
     }

@@ -81,7 +81,7 @@ pub async fn create(r: Request) -> ApiResult {
     crate::governance::refuse_if_terminated(&r.state, "new opportunities and submissions").await?;
     let key = idempotency_key(&r);
     let hash = request_hash(&r.input);
-    if let Some(existing) = r.state.store.get_idempotency(&key).await? {
+    if let Some(existing) = r.claimed(&key).await? {
         return Ok(Output::Json(replay(&existing, &hash)?));
     }
     let now = r.state.now();

@@ -585,3 +585,39 @@ async fn every_change_appends_an_event_to_the_outbox() {
     assert_eq!(e["detail"]["catalog"], "Sandbox");
     assert_eq!(e["detail"]["opportunity"]["identifier"], created.id());
 }
+
+/// Issue 22: a `ClientToken` stands for a day. After it the same token is a new request (even
+/// before the sweep has run), and the jobs' sweep removes the expired records, so the table
+/// does not grow for ever.
+#[tokio::test]
+async fn an_expired_client_token_no_longer_replays_and_its_record_is_removed() {
+    use ace_server::clock::Clock;
+    let app = TestApp::start().await;
+    let client = app.client(&app.partner("P-A").await);
+    let create = |token: &'static str| {
+        client.create_opportunity().catalog("AWS").client_token(token).customer(customer("Example Corp")).send()
+    };
+    let key = |token: &str| ace_store::IdempotencyKey {
+        partner_id: "P-A".into(),
+        catalog: ace_domain::ids::Catalog::Aws,
+        operation: "CreateOpportunity".into(),
+        client_token: token.into(),
+    };
+    let first = create("kept-a-day").await.unwrap();
+    let swept = create("swept").await.unwrap();
+    app.state.clock.advance(chrono::TimeDelta::hours(23)).unwrap();
+    assert_eq!(create("kept-a-day").await.unwrap().id(), first.id(), "within the day: the same answer");
+
+    app.state.clock.advance(chrono::TimeDelta::hours(2)).unwrap();
+    let again = create("kept-a-day").await.unwrap();
+    assert_ne!(again.id(), first.id(), "after a day the token starts a new request");
+    let listed = client.list_opportunities().catalog("AWS").send().await.unwrap();
+    assert_eq!(listed.opportunity_summaries().len(), 3);
+
+    let advanced = app.operator("POST", "/clock/advance", json!({"duration": "1s"})).await;
+    assert!(advanced["jobs_run"].to_string().contains("expired record(s) removed"), "{advanced}");
+    assert!(app.state.store.get_idempotency(&key("swept")).await.unwrap().is_none(), "the expired record is gone");
+    let renewed = app.state.store.get_idempotency(&key("kept-a-day")).await.unwrap().expect("the renewed claim stays");
+    assert_eq!(renewed.response["Id"].as_str(), Some(again.id()));
+    assert_ne!(create("swept").await.unwrap().id(), swept.id());
+}
