@@ -591,7 +591,6 @@ async fn every_change_appends_an_event_to_the_outbox() {
 /// does not grow for ever.
 #[tokio::test]
 async fn an_expired_client_token_no_longer_replays_and_its_record_is_removed() {
-    use ace_server::clock::Clock;
     let app = TestApp::start().await;
     let client = app.client(&app.partner("P-A").await);
     let create = |token: &'static str| {
