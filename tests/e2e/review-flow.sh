@@ -87,4 +87,51 @@ pcs submit-opportunity --catalog AWS --identifier "$pursued" --involvement-type 
 check "the reviewer sees already-pursued with the matched record" grep -q "SF-001" <<<"$("$ACE" review show "$pursued" --json)"
 check "the partner does not see the match" bash -c "! grep -q SF-001 <<<'$(pcs get-opportunity --catalog AWS --identifier "$pursued")'"
 
+# Issue 22: a CRM that speaks only the Selling API. Without a standing attestation its
+# submission is refused with the rule and how to satisfy it; with one on file (and its effort in
+# the standard fields) `submit-opportunity` alone passes; the reviewer sees which applied.
+partner_user P-CRM
+crm_solution=$("$ACE" solution add --partner P-CRM --name "CRM Factory" --category "Consulting Service" --json | json 'd["id"]')
+standard() { # standard COMPANY: an opportunity whose effort is in the Selling API's own fields
+  local id
+  id=$(pcs create-opportunity --catalog AWS \
+    --customer "Account={CompanyName=\"$1\",WebsiteUrl=https://${1// /-}.example.com,Industry=Retail,Address={CountryCode=DE,PostalCode=10115}},Contacts=[{FirstName=Ann,LastName=Lee,BusinessTitle=\"Head of IT\",Email=ann@example.com}]" \
+    --project 'Title=Migration,CustomerBusinessProblem="Two workshops showed forty virtual machines must move to the cloud this year.",SalesActivities=["Conducted POC / Demo"]' \
+    --life-cycle 'Stage=Qualified,TargetCloseDate=2099-01-31' | json 'd["Id"]')
+  pcs associate-opportunity --catalog AWS --opportunity-identifier "$id" --related-entity-type Solutions --related-entity-identifier "$crm_solution"
+  echo "$id"
+}
+crm=$(standard "Standard Corp")
+set +e
+refused=$(pcs submit-opportunity --catalog AWS --identifier "$crm" --involvement-type Co-Sell 2>&1)
+status=$?
+set -e
+check "without a standing attestation: refused (exit 255)" test "$status" = 255
+check "the refusal names SUB-4 and how to satisfy it" grep -q "SUB-4.*standing attestation with the operator (ace partner attest)" <<<"$refused"
+echo "P-CRM asks every customer for consent, by e-mail, before any submission; evidence on request." >"$work/consent.txt"
+check "ace partner attest files it" grep -q "standing attestation filed under consent statement 2021-10-27" \
+  <<<"$("$ACE" partner attest P-CRM --consent-statement 2021-10-27 --file "$work/consent.txt")"
+set +e
+bad=$("$ACE" partner attest P-CRM --consent-statement 1999-01-01 --file "$work/consent.txt" 2>&1)
+status=$?
+set -e
+check "an unpublished consent statement is refused" test "$([ "$status" != 0 ] && echo refused):$(grep -c 'never published' <<<"$bad")" = "refused:1"
+pcs submit-opportunity --catalog AWS --identifier "$crm" --involvement-type Co-Sell
+check "with it, submit-opportunity alone passes" \
+  test "$(pcs get-opportunity --catalog AWS --identifier "$crm" | json 'd["LifeCycle"]["ReviewStatus"]')" = Submitted
+shown=$("$ACE" review show "$crm" --json)
+check "the reviewer sees the standing attestation applied (SUB-3 and SUB-4)" \
+  test "$(echo "$shown" | json 'd["attestation_basis"]["presales"] + "/" + d["attestation_basis"]["consent"]')" = standing/standing
+request=$("$ACE" consent request-evidence "$crm" --message "Please show the consent" --json | json 'd["RequestId"]')
+answered=$(acep respond-to-consent-evidence-request --catalog AWS --request-id "$request" --evidence "Email from the Head of IT")
+check "evidence requests work under a standing attestation" test "$(echo "$answered" | json 'd["EvidenceRequest"]["Status"]')" = ANSWERED
+"$ACE" review config --standing-attestation not-allowed >/dev/null
+other=$(standard "Policy Corp")
+set +e
+refused=$(pcs submit-opportunity --catalog AWS --identifier "$other" --involvement-type Co-Sell 2>&1)
+status=$?
+set -e
+check "with the policy not-allowed, the standing attestation no longer counts" test "$status:$(grep -c 'SUB-4' <<<"$refused")" = "255:1"
+"$ACE" review config --standing-attestation allowed >/dev/null
+
 finish "review-flow e2e"

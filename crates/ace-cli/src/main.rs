@@ -222,6 +222,21 @@ enum PartnerCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// File the partner's standing attestation (SUB-3, SUB-4): customer consent is obtained
+    /// before every submission under the published consent statement VERSION, and evidence is
+    /// produced on request. FILE is the partner's signed statement (its text is kept with its
+    /// SHA-256). With `--withdraw`, withdraws it; with neither, shows it.
+    Attest {
+        id: String,
+        #[arg(long, requires = "file", conflicts_with = "withdraw")]
+        consent_statement: Option<String>,
+        #[arg(long, requires = "consent_statement", conflicts_with = "withdraw")]
+        file: Option<std::path::PathBuf>,
+        #[arg(long)]
+        withdraw: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Undo a removal: access and eligibility return; revoked referrals and deleted data do not.
     Reinstate {
         id: String,
@@ -624,6 +639,40 @@ async fn partner(c: PartnerCommand, client: Client) -> Result<()> {
                 if scope == "all" { "the program" } else { "referrals" },
                 if revoked.is_empty() { "none".to_string() } else { revoked.join(", ") }
             );
+            Ok(())
+        }
+        PartnerCommand::Attest { id, consent_statement, file, withdraw, json } => {
+            let path = format!("/partners/{}/standing-attestation", client::segment(&id));
+            let v = match (consent_statement, file, withdraw) {
+                (Some(version), Some(file), _) => {
+                    let statement = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                    client.post(&path, &serde_json::json!({"consent_statement": version, "statement": statement})).await?
+                }
+                (_, _, true) => client.delete(&path).await?,
+                _ => client.get(&path).await?,
+            };
+            if json {
+                return client::print_json(&v);
+            }
+            if withdraw {
+                println!("{id}: {}", if v["withdrawn"] == true { "standing attestation withdrawn" } else { "none was on file" });
+            } else if let Some(version) = v["consent_statement_version"].as_str() {
+                println!(
+                    "{id}: standing attestation filed under consent statement {version} (sha256 {})",
+                    v["statement_sha256"].as_str().unwrap_or("-")
+                );
+            } else {
+                let a = &v["standing_attestation"];
+                match a["consent_statement_version"].as_str() {
+                    Some(version) => println!(
+                        "{id}: standing attestation under consent statement {version}, filed {} by {}{}",
+                        a["recorded_at"].as_str().unwrap_or("-"),
+                        a["recorded_by"].as_str().unwrap_or("-"),
+                        if v["policy_allows"] == true { "" } else { " (the policy does not allow standing attestations now)" }
+                    ),
+                    None => println!("{id}: no standing attestation on file"),
+                }
+            }
             Ok(())
         }
         PartnerCommand::Reinstate { id, scope } => {

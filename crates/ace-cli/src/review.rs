@@ -58,6 +58,11 @@ pub enum ReviewCommand {
         /// on: reject a submission at once when the operator already pursues the customer.
         #[arg(long, value_parser = ["on", "off"])]
         auto_reject_already_pursued: Option<String>,
+        /// allowed (default): a partner's standing attestation, with the Selling API's own
+        /// fields, meets SUB-3 and SUB-4 (`ace partner attest`); not-allowed: only a
+        /// per-opportunity attestation does.
+        #[arg(long, value_parser = ["allowed", "not-allowed"])]
+        standing_attestation: Option<String>,
     },
 }
 
@@ -184,10 +189,18 @@ pub async fn review(c: ReviewCommand, client: Client) -> Result<()> {
             print_item(&client.post(&decision(&opportunity_id, "reject"), &body).await?);
             Ok(())
         }
-        ReviewCommand::Config { auto_reject_already_pursued } => {
-            let v = match auto_reject_already_pursued {
-                Some(on) => client.put("/settings", &json!({"auto_reject_already_pursued": on == "on"})).await?,
-                None => client.get("/settings").await?,
+        ReviewCommand::Config { auto_reject_already_pursued, standing_attestation } => {
+            let mut changes = serde_json::Map::new();
+            if let Some(on) = auto_reject_already_pursued {
+                changes.insert("auto_reject_already_pursued".into(), json!(on == "on"));
+            }
+            if let Some(policy) = standing_attestation {
+                changes.insert("standing_attestation".into(), json!(policy));
+            }
+            let v = if changes.is_empty() {
+                client.get("/settings").await?
+            } else {
+                client.put("/settings", &Value::Object(changes)).await?
             };
             print_json(&v)
         }

@@ -170,6 +170,9 @@ pub struct ReviewState {
     pub findings: Vec<crate::submission::Finding>,
     #[serde(default)]
     pub history: Vec<ReviewEntry>,
+    /// What satisfied SUB-3 and SUB-4 at the latest submission (issue 22), for the reviewer.
+    #[serde(default)]
+    pub basis: Option<crate::submission::AttestationBasis>,
 }
 
 /// One step of the review, for the record: who did what, when, and why.

@@ -76,6 +76,65 @@ pub struct Attestation {
     pub recorded_at: String,
 }
 
+/// A partner's standing attestation (issue 22, SUB-4): customer consent is obtained before every
+/// submission, under the published consent statement `consent_statement_version`, and evidence
+/// is produced on request (SUB-4's evidence requests). With one on file — and the operator's
+/// policy allowing it — a submission through the standard Selling API alone meets SUB-4, and
+/// SUB-3 when its own fields evidence the pre-sales effort ([`presales_in_document`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandingAttestation {
+    pub partner_id: String,
+    pub consent_statement_version: String,
+    /// The partner's statement of its consent practice, as filed, and its SHA-256.
+    pub statement: String,
+    pub statement_sha256: String,
+    pub recorded_by: String,
+    pub recorded_at: String,
+}
+
+/// What satisfied SUB-3 and SUB-4 at a submission, shown to the reviewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// `AcePartner.PutSubmissionAttestation` for this opportunity (it overrides a standing one).
+    PerOpportunity,
+    /// The partner's standing attestation (SUB-4), or its standard fields under one (SUB-3).
+    Standing,
+    /// Not met.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationBasis {
+    pub presales: Basis,
+    pub consent: Basis,
+}
+
+/// SUB-3 evidenced by the Selling API's own fields, for a partner with a standing attestation:
+/// what was done is `Project.SalesActivities` (at least one) and `Project.CustomerBusinessProblem`
+/// (the description, held to the same length as an attested one), and with whom at the customer
+/// is the `BusinessTitle` of a `Customer.Contacts` entry — a role, as SUB-3's attested
+/// `DecisionMakerEngaged` is. `LifeCycle.NextSteps` and the opportunity team are not asked for:
+/// they say what comes next and who sells, not what was done with whom.
+pub fn presales_in_document(o: &Opportunity) -> Option<PreSalesEffort> {
+    let project = o.document.get("Project")?;
+    let description = project.get("CustomerBusinessProblem").and_then(Value::as_str)?.to_string();
+    let activities: Vec<String> = project
+        .get("SalesActivities")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    let contacts = o.document.get("Customer").and_then(|c| c.get("Contacts")).and_then(Value::as_array);
+    let decision_maker = contacts
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("BusinessTitle").and_then(Value::as_str))
+        .find(|t| !t.trim().is_empty())
+        .unwrap_or_default()
+        .to_string();
+    Some(PreSalesEffort { description, activities, decision_maker_engaged: decision_maker, last_meeting_date: None })
+}
+
 /// SUB-3: a description must say what was done in at least this many characters and words.
 pub const PRESALES_DESCRIPTION_CHARS_MIN: usize = 40;
 pub const PRESALES_DESCRIPTION_WORDS_MIN: usize = 8;
@@ -300,13 +359,38 @@ pub fn prescreen_applies(catalog: crate::ids::Catalog) -> bool {
 
 /// SUB-3 … SUB-6 over an opportunity and its attestation, in precedence order.
 pub fn prescreen(o: &Opportunity, attestation: Option<&Attestation>, published_statement_versions: &[String]) -> Vec<Finding> {
+    prescreen_with(o, attestation, None, published_statement_versions).0
+}
+
+/// [`prescreen`] with the partner's standing attestation when the operator allows one (issue
+/// 22): the per-opportunity attestation overrides it member by member. Returns the findings and
+/// what satisfied SUB-3 and SUB-4.
+pub fn prescreen_with(
+    o: &Opportunity,
+    attestation: Option<&Attestation>,
+    standing: Option<&StandingAttestation>,
+    published_statement_versions: &[String],
+) -> (Vec<Finding>, AttestationBasis) {
     let mut findings = Vec::new();
+    let in_document = standing.and_then(|_| presales_in_document(o));
+    let (effort, presales_basis) = match (attestation.and_then(|a| a.pre_sales_effort.as_ref()), &in_document) {
+        (Some(effort), _) => (Some(effort), Basis::PerOpportunity),
+        (None, Some(effort)) => (Some(effort), Basis::Standing),
+        (None, None) => (None, Basis::None),
+    };
+    let (consent_version, consent_basis) = match (attestation.and_then(|a| a.customer_consent.as_ref()), standing) {
+        (Some(c), _) => (Some(c.statement_version.as_str()), Basis::PerOpportunity),
+        (None, Some(s)) => (Some(s.consent_statement_version.as_str()), Basis::Standing),
+        (None, None) => (None, Basis::None),
+    };
     // SUB-3
-    match attestation.and_then(|a| a.pre_sales_effort.as_ref()) {
+    match effort {
         None => findings.push(Finding::new(
             FindingCode::MissingPresales,
             "PreSalesEffort",
-            "describe the pre-sales effort (what was done, with whom at the customer) with AcePartner.PutSubmissionAttestation"
+            "describe the pre-sales effort (what was done, with whom at the customer) with AcePartner.PutSubmissionAttestation, \
+             or, with a standing attestation on file, in Project.SalesActivities, Project.CustomerBusinessProblem and a \
+             Customer.Contacts BusinessTitle"
                 .into(),
         )),
         Some(effort) => {
@@ -318,32 +402,42 @@ pub fn prescreen(o: &Opportunity, attestation: Option<&Attestation>, published_s
                     "the description has {chars} characters and {words} words (at least {PRESALES_DESCRIPTION_CHARS_MIN} and {PRESALES_DESCRIPTION_WORDS_MIN} needed)"
                 ));
             }
+            let standard = presales_basis == Basis::Standing;
             if effort.activities.is_empty() {
-                missing.push("no activities are listed".into());
+                missing.push(if standard { "Project.SalesActivities lists none" } else { "no activities are listed" }.into());
             }
             if effort.decision_maker_engaged.trim().is_empty() {
-                missing.push("no decision maker is named by role".into());
+                missing.push(
+                    if standard {
+                        "no Customer.Contacts entry has a BusinessTitle"
+                    } else {
+                        "no decision maker is named by role"
+                    }
+                    .into(),
+                );
             }
             if !missing.is_empty() {
                 findings.push(Finding::new(
                     FindingCode::InsufficientPresales,
-                    "PreSalesEffort.Description",
+                    if standard { "Project.CustomerBusinessProblem" } else { "PreSalesEffort.Description" },
                     format!("the pre-sales effort is too thin: {}", missing.join("; ")),
                 ));
             }
         }
     }
     // SUB-4
-    match attestation.and_then(|a| a.customer_consent.as_ref()) {
+    match consent_version {
         None => findings.push(Finding::new(
             FindingCode::MissingConsent,
             "CustomerConsent",
-            "record the customer's consent to disclose its contact data (statement, method, when, by whom)".into(),
+            "record the customer's consent to disclose its contact data (statement, method, when, by whom) with \
+             AcePartner.PutSubmissionAttestation, or file a standing attestation with the operator (ace partner attest)"
+                .into(),
         )),
-        Some(c) if !published_statement_versions.contains(&c.statement_version) => findings.push(Finding::new(
+        Some(v) if !published_statement_versions.iter().any(|p| p == v) => findings.push(Finding::new(
             FindingCode::UnknownConsentStatement,
             "CustomerConsent.StatementVersion",
-            format!("consent statement version {:?} was never published", c.statement_version),
+            format!("consent statement version {v:?} was never published"),
         )),
         Some(_) => {}
     }
@@ -381,7 +475,9 @@ pub fn prescreen(o: &Opportunity, attestation: Option<&Attestation>, published_s
             "a lead from marketing or lead generation can be submitted only once its pre-sales effort (SUB-3) and customer consent (SUB-4) are recorded".into(),
         ));
     }
-    findings
+    let met = |rule: &str, basis: Basis| if findings.iter().any(|f| f.code.rule() == rule) { Basis::None } else { basis };
+    let basis = AttestationBasis { presales: met("SUB-3", presales_basis), consent: met("SUB-4", consent_basis) };
+    (findings, basis)
 }
 
 /// A record the conflict check (SUB-2) compares a submission against: only what matching
@@ -659,6 +755,57 @@ mod tests {
     fn a_complete_attestation_passes() {
         assert!(codes(&clean(), Some(&attestation())).is_empty());
         assert!(check_attestation(&attestation(), &published(), now()).is_empty());
+    }
+
+    fn standing(version: &str) -> StandingAttestation {
+        StandingAttestation {
+            partner_id: "P-A".into(),
+            consent_statement_version: version.into(),
+            statement: "We ask every customer for consent before we share its contacts.".into(),
+            statement_sha256: "0".repeat(64),
+            recorded_by: "operator".into(),
+            recorded_at: "2026-11-20T10:00:00Z".into(),
+        }
+    }
+
+    fn standard_fields() -> Opportunity {
+        opportunity(json!({
+            "Customer": {"Contacts": [{"FirstName": "Ann", "BusinessTitle": "Head of IT"}]},
+            "Project": {"Title": "Migration", "SalesActivities": ["Conducted POC / Demo"],
+                        "CustomerBusinessProblem": "Two workshops showed 40 VMs and two databases must move to the cloud by Q3 2027."}}))
+    }
+
+    /// Issue 22: a standing attestation meets SUB-4, and SUB-3 when the standard fields say what
+    /// was done with whom; the per-opportunity attestation overrides it; the basis says which.
+    #[test]
+    fn sub_3_sub_4_a_standing_attestation_with_standard_fields_meets_both() {
+        let (findings, basis) = prescreen_with(&standard_fields(), None, Some(&standing("2021-10-27")), &published());
+        assert!(findings.is_empty(), "{findings:?}");
+        assert_eq!(basis, AttestationBasis { presales: Basis::Standing, consent: Basis::Standing });
+        let (findings, basis) =
+            prescreen_with(&standard_fields(), Some(&attestation()), Some(&standing("2021-10-27")), &published());
+        assert!(findings.is_empty());
+        assert_eq!(basis, AttestationBasis { presales: Basis::PerOpportunity, consent: Basis::PerOpportunity });
+        // Without one, the same document is refused, saying how to satisfy both rules.
+        let (findings, basis) = prescreen_with(&standard_fields(), None, None, &published());
+        let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
+        assert_eq!(codes, vec!["missing-presales", "missing-consent"]);
+        assert!(findings[0].message.contains("standing attestation") && findings[1].message.contains("ace partner attest"));
+        assert_eq!(basis, AttestationBasis { presales: Basis::None, consent: Basis::None });
+    }
+
+    #[test]
+    fn sub_3_under_a_standing_attestation_the_standard_fields_must_say_enough() {
+        let thin = opportunity(json!({"Project": {"CustomerBusinessProblem": "Cloud."}}));
+        let (findings, basis) = prescreen_with(&thin, None, Some(&standing("2021-10-27")), &published());
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].code, FindingCode::InsufficientPresales);
+        assert_eq!(findings[0].field, "Project.CustomerBusinessProblem");
+        assert!(findings[0].message.contains("Project.SalesActivities") && findings[0].message.contains("BusinessTitle"));
+        assert_eq!(basis.presales, Basis::None);
+        assert_eq!(basis.consent, Basis::Standing);
+        let (findings, _) = prescreen_with(&standard_fields(), None, Some(&standing("1999-01-01")), &published());
+        assert_eq!(findings.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), vec!["unknown-consent-statement"]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod referrals;
 pub mod review;
 pub mod settings;
 pub mod snapshots;
+pub mod standing;
 pub mod views;
 pub mod webhooks;
 

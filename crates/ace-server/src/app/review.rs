@@ -65,6 +65,10 @@ pub async fn review_detail(state: &AppState, id: &str) -> Result<Value, AppError
         "opportunity": crate::app::views::opportunity(&o, &account),
         "partner": partner,
         "attestation": o.review.attestation,
+        // Issue 22: what satisfied SUB-3 and SUB-4 — this opportunity's attestation, or the
+        // partner's standing one (with the standard fields) — and the standing one on file.
+        "attestation_basis": o.review.basis,
+        "standing_attestation": crate::app::standing::on_file(state, &o.partner_id).await?,
         "findings": o.review.findings,
         "history": o.review.history,
         "evidence_requests": evidence,

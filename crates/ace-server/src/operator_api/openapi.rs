@@ -233,6 +233,12 @@ pub fn document() -> Value {
                 Some(json!({"type": "object", "required": ["subject"], "properties": {"subject": {"type": "string"}}})), "200")},
             "/partners/{id}/remove": {"parameters": [id_param("id")], "post": op("Remove a partner from referrals or from the whole program (REM-1): open referrals revoked with their data deleted; with `all`, every credential refused",
                 Some(json!({"type": "object", "required": ["scope"], "properties": {"scope": {"enum": ["referrals", "all"]}, "reason": {"type": "string"}}})), "200")},
+            "/partners/{id}/standing-attestation": {"parameters": [id_param("id")],
+                "get": op("The partner's standing attestation (SUB-3, SUB-4; issue 22) and whether the policy lets submissions rely on it", None, "200"),
+                "post": op("File (or replace) the partner's standing attestation: consent obtained before every submission under a published consent statement, evidence produced on request",
+                    Some(json!({"type": "object", "required": ["consent_statement", "statement"], "additionalProperties": false, "properties": {
+                        "consent_statement": {"type": "string"}, "statement": {"type": "string"}}})), "201"),
+                "delete": op("Withdraw the partner's standing attestation", None, "200")},
             "/partners/{id}/reinstate": {"parameters": [id_param("id")], "post": op("Undo a removal: access and eligibility return; revoked referrals and deleted data do not",
                 Some(json!({"type": "object", "required": ["scope"], "properties": {"scope": {"enum": ["referrals", "all"]}}})), "200")},
             "/partners/{id}/users/{name}/keys": {"parameters": [id_param("id"), id_param("name")],
@@ -250,6 +256,7 @@ pub fn document() -> Value {
                 "get": op("Review settings", None, "200"),
                 "put": op("Change review and referral settings", Some(json!({"type": "object", "properties": {
                     "auto_reject_already_pursued": {"type": "boolean"},
+                    "standing_attestation": {"enum": ["allowed", "not-allowed"]},
                     "referral_missed_deadline_policy": {"enum": ["revoke", "flag"]},
                     "referral_acceptance_days": {"type": "integer"}, "referral_reminder_hours": {"type": "integer"},
                     "referral_unsubscribe_links": {"type": "array", "items": {"type": "string"}}}})), "200")

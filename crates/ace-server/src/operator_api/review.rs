@@ -34,6 +34,42 @@ pub fn router() -> Router<AppState> {
         .route("/consent/requests/{id}/close", post(close_evidence_request))
         .route("/pipeline", get(list_pipeline).post(import_pipeline))
         .route("/settings", get(show_settings).put(update_settings))
+        .route("/partners/{id}/standing-attestation", get(show_standing).post(file_standing).delete(withdraw_standing))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StandingInput {
+    /// A published consent statement version (SUB-4).
+    consent_statement: String,
+    /// The partner's statement of its consent practice: the filed document's text.
+    statement: String,
+}
+
+/// Issue 22: the partner's standing attestation (SUB-3, SUB-4), and whether the policy lets
+/// submissions rely on it.
+async fn show_standing(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
+    authorize(&state, &headers).await?;
+    if state.store.get_partner(&id).await?.is_none() {
+        return Err(OperatorError::from(crate::app::AppError::NotFound(format!("partner {id} not found"))));
+    }
+    let on_file = crate::app::standing::on_file(&state, &id).await?;
+    ok(json!({"partner": id, "standing_attestation": on_file, "policy_allows": crate::app::standing::allowed(&state).await?}))
+}
+
+async fn file_standing(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    let input: StandingInput = parse_body(&body)?;
+    let filed =
+        crate::app::standing::file(&state, &super::operator_actor(&token), &id, &input.consent_statement, &input.statement)
+            .await?;
+    created(json!(filed))
+}
+
+async fn withdraw_standing(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
+    let token = authorize(&state, &headers).await?;
+    let withdrawn = crate::app::standing::withdraw(&state, &super::operator_actor(&token), &id).await?;
+    ok(json!({"partner": id, "withdrawn": withdrawn}))
 }
 
 /// Records per import request; the CLI sends larger files in chunks of this size.
@@ -245,6 +281,7 @@ async fn settings_view(state: &AppState) -> Result<Value, OperatorError> {
     let setting = |v: Option<String>, default: i64| v.and_then(|x| x.parse::<i64>().ok()).unwrap_or(default);
     Ok(json!({
         "auto_reject_already_pursued": auto_reject,
+        "standing_attestation": if crate::app::standing::allowed(state).await? { "allowed" } else { "not-allowed" },
         "referral_missed_deadline_policy": format!("{:?}", r::policy(state).await?).to_lowercase(),
         "referral_acceptance_days": setting(state.store.get_setting(r::ACCEPTANCE_DAYS_SETTING).await?, 15),
         "referral_reminder_hours": setting(state.store.get_setting(r::REMINDER_HOURS_SETTING).await?, 24),
@@ -261,6 +298,8 @@ async fn show_settings(State(state): State<AppState>, headers: HeaderMap) -> OpR
 #[serde(deny_unknown_fields)]
 struct SettingsInput {
     auto_reject_already_pursued: Option<bool>,
+    /// `allowed` or `not-allowed` (issue 22).
+    standing_attestation: Option<String>,
     /// `revoke` or `flag` (REF-3: the program says a missed deadline "may" revoke).
     referral_missed_deadline_policy: Option<String>,
     referral_acceptance_days: Option<u32>,
@@ -272,6 +311,14 @@ async fn update_settings(State(state): State<AppState>, headers: HeaderMap, body
     authorize(&state, &headers).await?;
     let input: SettingsInput = parse_body(&body)?;
     use crate::referrals as r;
+    if let Some(policy) = &input.standing_attestation {
+        if policy != "allowed" && policy != "not-allowed" {
+            return Err(OperatorError::bad_request("standing_attestation must be allowed or not-allowed"));
+        }
+    }
+    if let Some(policy) = &input.standing_attestation {
+        state.store.put_setting(crate::app::standing::POLICY_SETTING, policy).await?;
+    }
     if let Some(v) = input.auto_reject_already_pursued {
         state.store.put_setting(AUTO_REJECT_ALREADY_PURSUED, if v { "true" } else { "false" }).await?;
     }

@@ -3,7 +3,7 @@
 
 use ace_domain::opportunity::{apply_review, Opportunity, ReviewAction};
 use ace_domain::submission::{
-    conflict_findings, find_conflicts, prescreen, prescreen_applies, Finding, FindingCode, ReviewReason,
+    conflict_findings, find_conflicts, prescreen_applies, prescreen_with, AttestationBasis, Finding, FindingCode, ReviewReason,
 };
 use ace_domain::time::Instant;
 
@@ -14,26 +14,37 @@ use crate::error::ApiError;
 const CANDIDATES_MAX: usize = 500;
 use crate::app::settings::AUTO_REJECT_ALREADY_PURSUED;
 
-/// Refuses the submission with every blocking finding, or returns the findings for the reviewer.
-pub async fn screen(r: &Request, o: &Opportunity) -> Result<Vec<Finding>, ApiError> {
+/// What the pre-screen found in a submission it let through: the findings for the reviewer,
+/// and what satisfied SUB-3 and SUB-4.
+pub struct Screened {
+    findings: Vec<Finding>,
+    basis: Option<AttestationBasis>,
+}
+
+/// Refuses the submission with every blocking finding, or returns what the reviewer is to see.
+/// A standing attestation counts when the operator allows it (issue 22).
+pub async fn screen(r: &Request, o: &Opportunity) -> Result<Screened, ApiError> {
     if !prescreen_applies(o.catalog) {
-        return Ok(Vec::new());
+        return Ok(Screened { findings: Vec::new(), basis: None });
     }
     let published = super::extensions::published_statement_versions(r).await?;
-    let blocking = prescreen(o, o.review.attestation.as_ref(), &published);
+    let standing = crate::app::standing::in_force(&r.state, &o.partner_id).await?;
+    let (blocking, basis) = prescreen_with(o, o.review.attestation.as_ref(), standing.as_ref(), &published);
     if !blocking.is_empty() {
         return Err(ApiError::business_validation(blocking.iter().map(Finding::to_field_error).collect()));
     }
     let identity = o.identity();
     let mut candidates = r.state.store.find_pipeline_candidates(&identity, CANDIDATES_MAX).await?;
     candidates.extend(r.state.store.find_submission_candidates(o.catalog, &identity, &o.partner_id, CANDIDATES_MAX).await?);
-    Ok(conflict_findings(find_conflicts(o, &candidates)))
+    Ok(Screened { findings: conflict_findings(find_conflicts(o, &candidates)), basis: Some(basis) })
 }
 
-/// Records the findings on a submitted opportunity and, when the operator chose so, rejects an
-/// already-pursued one at once.
-pub async fn record_findings(r: &Request, o: &mut Opportunity, findings: Vec<Finding>, now: Instant) -> Result<(), ApiError> {
+/// Records what the pre-screen found on a submitted opportunity and, when the operator chose
+/// so, rejects an already-pursued one at once.
+pub async fn record_findings(r: &Request, o: &mut Opportunity, screened: Screened, now: Instant) -> Result<(), ApiError> {
+    let Screened { findings, basis } = screened;
     let already_pursued = findings.iter().any(|f| f.code == FindingCode::AlreadyPursued);
+    o.review.basis = basis;
     o.review.findings = findings;
     if already_pursued && r.state.store.get_setting(AUTO_REJECT_ALREADY_PURSUED).await?.as_deref() == Some("true") {
         apply_review(

@@ -183,9 +183,38 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
             title: at(o, "Project.Title"),
             problem: at(o, "Project.CustomerBusinessProblem"),
             submitted_at: text(summary, "submitted_at"),
-            presales: at(a, "PreSalesEffort.Description"),
-            decision_maker: at(a, "PreSalesEffort.DecisionMakerEngaged"),
-            consent,
+            presales: match at(&detail, "attestation_basis.presales").as_str() {
+                // Issue 22: under a standing attestation the effort is in the standard fields.
+                "standing" => format!(
+                    "{} — from the Selling API's fields under the partner's standing attestation",
+                    o["Project"]["SalesActivities"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => at(a, "PreSalesEffort.Description"),
+            },
+            decision_maker: match at(&detail, "attestation_basis.presales").as_str() {
+                "standing" => o["Customer"]["Contacts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find_map(|c| c["BusinessTitle"].as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                _ => at(a, "PreSalesEffort.DecisionMakerEngaged"),
+            },
+            consent: match at(&detail, "attestation_basis.consent").as_str() {
+                "standing" => format!(
+                    "the partner's standing attestation (statement {}, filed {})",
+                    at(&detail, "standing_attestation.consent_statement_version"),
+                    at(&detail, "standing_attestation.recorded_at").chars().take(10).collect::<String>()
+                ),
+                _ => consent,
+            },
             findings,
             history,
             reasons: ReviewReason::ALL.iter().map(|r| r.as_str().to_string()).collect(),
