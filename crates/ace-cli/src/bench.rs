@@ -481,7 +481,7 @@ pub async fn eligibility(args: EligibilityBench) -> Result<()> {
     let mut eligible = 0;
     for _ in 0..5 {
         let t = Clock::now();
-        let reports = ace_server::eligibility::all_reports(&store, now).await?;
+        let reports = ace_server::eligibility::all_reports(&store, now, now).await?;
         all.push(t.elapsed());
         eligible = reports.iter().filter(|r| r.eligible).count();
     }

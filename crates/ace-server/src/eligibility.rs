@@ -63,13 +63,15 @@ pub async fn report(store: &dyn Store, partner_id: &str, as_of: Instant) -> Stor
         .into_iter()
         .map(|(_, ms)| from_millis(ms))
         .collect();
-    let referrals = open_referrals(&store.referral_activity(Some(partner_id)).await?, as_of);
+    // As the referral updates were at `as_of`, not as they are today (issue 22).
+    let referrals = open_referrals(&store.referral_activity_as_of(Some(partner_id), as_of.timestamp_millis()).await?, as_of);
     let facts = PartnerFacts { profile: &profile, approvals: &approvals, open_referrals: &referrals };
     Ok(Some(evaluate(&facts, &config, as_of)))
 }
 
-/// Every partner's report at `as_of`, from three bulk reads.
-pub async fn all_reports(store: &dyn Store, as_of: Instant) -> StoreResult<Vec<EligibilityReport>> {
+/// Every partner's report at `as_of`, from three bulk reads. Referral activity in the past is
+/// read as it was then (issue 22); at `now` or later, from the opportunities as they are.
+pub async fn all_reports(store: &dyn Store, as_of: Instant, now: Instant) -> StoreResult<Vec<EligibilityReport>> {
     let config = config_at(store, as_of).await?;
     let mut profiles: HashMap<String, PartnerProfile> = HashMap::new();
     for (_, p) in store.partner_versions(None, as_of.timestamp_millis()).await? {
@@ -88,7 +90,12 @@ pub async fn all_reports(store: &dyn Store, as_of: Instant) -> StoreResult<Vec<E
         approvals.entry(partner).or_default().push(from_millis(ms));
     }
     let mut activity: HashMap<String, Vec<ReferralActivity>> = HashMap::new();
-    for a in store.referral_activity(None).await? {
+    let current = if as_of >= now {
+        store.referral_activity(None).await?
+    } else {
+        store.referral_activity_as_of(None, as_of.timestamp_millis()).await?
+    };
+    for a in current {
         activity.entry(a.partner_id.clone()).or_default().push(a);
     }
     let mut reports: Vec<EligibilityReport> = profiles
@@ -143,7 +150,7 @@ pub async fn sweep(state: &AppState, cause: &str) -> StoreResult<usize> {
         last.insert(change.partner_id, change.eligible); // oldest first
     }
     let mut changed = 0;
-    for report in all_reports(state.store.as_ref(), now).await? {
+    for report in all_reports(state.store.as_ref(), now, now).await? {
         if record_if_changed(state, &report, last.get(&report.partner_id).copied(), cause).await? {
             changed += 1;
         }

@@ -312,6 +312,9 @@ pub trait Store: Send + Sync + 'static {
     async fn approvals(&self, partner_id: Option<&str>, after_ms: i64, until_ms: i64) -> StoreResult<Vec<(String, i64)>>;
     /// Referral-originated `AWS`-catalog opportunities and when each was last updated (REF-7).
     async fn referral_activity(&self, partner_id: Option<&str>) -> StoreResult<Vec<ReferralActivity>>;
+    /// REF-7 as of an instant (issue 22): each referral opportunity (AWS catalog) of one partner
+    /// or of all, as its latest change at or before `as_of_ms` left it; none made later.
+    async fn referral_activity_as_of(&self, partner_id: Option<&str>, as_of_ms: i64) -> StoreResult<Vec<ReferralActivity>>;
     /// ELIG-3: configuration versions; each is in force from its `effective_ms`.
     async fn put_eligibility_config(&self, effective_ms: i64, config: &EligibilityConfig) -> StoreResult<()>;
     async fn eligibility_config_versions(&self) -> StoreResult<Vec<(i64, EligibilityConfig)>>;

@@ -207,6 +207,16 @@ CREATE INDEX opportunities_by_submitted ON opportunities (catalog, submitted_ms,
     crate::snapshots::MIGRATION,
     // Expired ClientToken records are removed by age (issue 22).
     "CREATE INDEX idempotency_by_created ON idempotency (created_ms);",
+    // REF-7 as of an instant (issue 22): each referral opportunity's updates, append-only, so a
+    // report of a past instant sees the updates as they were then; seeded from today's state.
+    r#"
+CREATE TABLE referral_activity (
+    opportunity_number BIGINT NOT NULL, partner_id TEXT NOT NULL, at_ms BIGINT NOT NULL, stage TEXT NOT NULL,
+    PRIMARY KEY (opportunity_number, at_ms));
+CREATE INDEX referral_activity_by_partner ON referral_activity (partner_id, at_ms);
+INSERT INTO referral_activity (opportunity_number, partner_id, at_ms, stage)
+    SELECT id_number, partner_id, modified_ms, stage FROM opportunities WHERE origin = 'AWS Referral' AND catalog = 'AWS';
+"#,
 ];
 
 /// The migration after which [`backfill_conflict_columns`] runs.
@@ -579,6 +589,26 @@ async fn read_idempotency(tx: &mut Box<dyn Tx>, key: &IdempotencyKey) -> StoreRe
         .transpose()
 }
 
+/// REF-7: a referral opportunity's state at each change, for eligibility as of any instant. A
+/// change that does not move `LastModifiedDate` (tags) adds nothing.
+async fn record_referral_activity(tx: &mut Box<dyn Tx>, o: &Opportunity) -> StoreResult<()> {
+    if o.origin != ace_domain::opportunity::Origin::AwsReferral || o.catalog != Catalog::Aws {
+        return Ok(());
+    }
+    tx.exec(
+        "INSERT INTO referral_activity (opportunity_number, partner_id, at_ms, stage) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (opportunity_number, at_ms) DO UPDATE SET stage = excluded.stage",
+        &[
+            o.id_number().into(),
+            o.partner_id.as_str().into(),
+            o.last_modified.timestamp_millis().into(),
+            o.stage().unwrap_or("").into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Writes one batch inside an open transaction; the caller commits. A taken idempotency key
 /// stops the batch and returns the stored record (nothing else is written).
 pub(crate) async fn apply_batch(
@@ -614,6 +644,7 @@ pub(crate) async fn apply_batch(
     }
     for o in &batch.insert_opportunities {
         tx.exec(INSERT_OPPORTUNITY, &opportunity_params(o)?).await?;
+        record_referral_activity(tx, o).await?;
     }
     for (o, expected_modified_ms) in &batch.update_opportunities {
         let mut params = opportunity_params(o)?;
@@ -630,6 +661,7 @@ pub(crate) async fn apply_batch(
         if n == 0 {
             return Err(StoreError::Conflict(format!("opportunity {} changed since it was read", o.id)));
         }
+        record_referral_activity(tx, o).await?;
     }
     for t in &batch.put_tasks {
         let params: Vec<Param> = vec![
@@ -717,6 +749,10 @@ pub(crate) async fn apply_batch(
         if let Some(number) = opportunity_number(id) {
             tx.exec("DELETE FROM opportunities WHERE catalog = $1 AND id_number = $2", &[catalog.as_str().into(), number.into()])
                 .await?;
+            // REM-2: no trace of it stays, its activity history included.
+            if *catalog == Catalog::Aws {
+                tx.exec("DELETE FROM referral_activity WHERE opportunity_number = $1", &[number.into()]).await?;
+            }
         }
     }
     for suppression in &batch.suppressions {
@@ -1835,6 +1871,31 @@ impl Store for SqlStore {
                     opportunity_id: ace_domain::ids::opportunity_id(r.int(1)?),
                     last_update_ms: r.int(2)?,
                     stage: r.text(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn referral_activity_as_of(&self, partner_id: Option<&str>, as_of_ms: i64) -> StoreResult<Vec<ReferralActivity>> {
+        let mut r = self.db.reader().await?;
+        // Each referral opportunity's latest recorded state at or before the instant.
+        let base = "SELECT h.opportunity_number, h.at_ms, h.stage, h.partner_id FROM referral_activity h \
+                    WHERE h.at_ms <= $1 AND h.at_ms = (SELECT MAX(x.at_ms) FROM referral_activity x \
+                    WHERE x.opportunity_number = h.opportunity_number AND x.at_ms <= $1)";
+        let rows = match partner_id {
+            Some(p) => {
+                r.query(&format!("{base} AND h.partner_id = $2 ORDER BY h.opportunity_number"), &[as_of_ms.into(), p.into()])
+                    .await?
+            }
+            None => r.query(&format!("{base} ORDER BY h.opportunity_number"), &[as_of_ms.into()]).await?,
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(ReferralActivity {
+                    partner_id: r.text(3)?,
+                    opportunity_id: ace_domain::ids::opportunity_id(r.int(0)?),
+                    last_update_ms: r.int(1)?,
+                    stage: r.text(2)?,
                 })
             })
             .collect()

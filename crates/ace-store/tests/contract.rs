@@ -764,6 +764,8 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         "DROP TABLE engagement_resources",
         // Nor 16 (expiring ClientTokens).
         "DROP INDEX idempotency_by_created",
+        // Nor 17 (referral activity history).
+        "DROP TABLE referral_activity",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;
@@ -954,11 +956,33 @@ async fn elig_3_partner_and_configuration_versions_and_approvals(store: &SqlStor
 
     let mut referral = opportunity("P-A", Catalog::Aws, 6, "R", 1234);
     referral.origin = Origin::AwsReferral;
-    insert(store, referral).await;
+    insert(store, referral.clone()).await;
     let activity = store.referral_activity(Some("P-A")).await.unwrap();
     assert_eq!(activity.len(), 1);
     assert_eq!((activity[0].opportunity_id.as_str(), activity[0].last_update_ms), ("O6", 1234));
     assert!(store.referral_activity(Some("P-B")).await.unwrap().is_empty());
+
+    // Issue 22: the activity as of an instant is the latest change at or before it.
+    let mut later = referral.clone();
+    later.last_modified = from_millis(5_000);
+    later.document["LifeCycle"]["Stage"] = json!("Closed Won");
+    store.commit(WriteBatch { update_opportunities: vec![(later, 1234)], ..Default::default() }).await.unwrap();
+    let at = |ms: i64| async move {
+        store
+            .referral_activity_as_of(Some("P-A"), ms)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.opportunity_id, a.last_update_ms, a.stage))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(at(1_000).await, vec![], "not yet made");
+    assert_eq!(at(4_999).await, vec![("O6".to_string(), 1234, "Prospect".to_string())], "as it was then");
+    assert_eq!(at(5_000).await, vec![("O6".to_string(), 5000, "Closed Won".to_string())]);
+    assert!(store.referral_activity_as_of(Some("P-B"), 9_000).await.unwrap().is_empty());
+    assert_eq!(store.referral_activity_as_of(None, 4_999).await.unwrap().len(), 1, "every partner's");
+    store.commit(WriteBatch { delete_opportunities: vec![(Catalog::Aws, "O6".into())], ..Default::default() }).await.unwrap();
+    assert_eq!(at(9_000).await, vec![], "REM-2: its history goes with it");
 }
 
 async fn ref_3_referrals_are_acted_on_once_and_rem_2_deletes(store: &SqlStore) {

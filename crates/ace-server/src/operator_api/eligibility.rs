@@ -42,7 +42,7 @@ fn as_of(state: &AppState, q: &AsOfQuery) -> Result<Instant, OperatorError> {
 
 async fn all(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AsOfQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    let reports = eligibility::all_reports(state.store.as_ref(), as_of(&state, &q)?).await?;
+    let reports = eligibility::all_reports(state.store.as_ref(), as_of(&state, &q)?, state.now()).await?;
     ok(json!({"reports": reports}))
 }
 

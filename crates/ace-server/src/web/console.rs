@@ -341,7 +341,7 @@ async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<
     let referrals = state.store.list_referrals(None, REFERRAL_SAMPLE).await?;
     let compliance = ace_domain::referral::ContactCompliance::of(&referrals, now);
 
-    let reports = crate::eligibility::all_reports(state.store.as_ref(), now).await?;
+    let reports = crate::eligibility::all_reports(state.store.as_ref(), now, now).await?;
     let by_segment: Vec<(String, i64)> = ace_domain::eligibility::Segment::ALL
         .iter()
         .map(|segment| {

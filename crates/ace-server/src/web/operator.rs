@@ -78,7 +78,7 @@ fn removed(p: &PartnerProfile) -> String {
 
 async fn partners(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
-    let reports = crate::eligibility::all_reports(state.store.as_ref(), state.now()).await?;
+    let reports = crate::eligibility::all_reports(state.store.as_ref(), state.now(), state.now()).await?;
     let rows = state
         .store
         .list_partners()

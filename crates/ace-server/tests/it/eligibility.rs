@@ -181,3 +181,63 @@ async fn elig_1_ineligible_partners_still_submit() {
     assert_eq!(app.operator("GET", "/eligibility/P-REG", Value::Null).await["Eligible"], false);
     validate_one(&app, &c, solution["id"].as_str().unwrap()).await;
 }
+
+/// Issue 22, REF-7: an as-of report sees the referral updates as they were at that instant. A
+/// referral left without update for 35 days is stale as of then, and stays stale in the report
+/// of that instant after the partner updates it later; today's report sees the update.
+#[tokio::test]
+async fn elig_2_an_as_of_report_is_unchanged_by_a_later_referral_update() {
+    let app = TestApp::start().await;
+    let c = crate::referrals::eligible_partner(&app, "P-REF").await;
+    let client = app.client(&c);
+    let invitation = crate::referrals::refer(&app, "P-REF", "Fresh", "jane@fresh.example.com").await;
+    let opportunity = crate::referrals::accept(&client, &invitation, "accept").await;
+    // Contacted in time (REF-3), so the referral stays open.
+    let now = app.operator("GET", "/clock", Value::Null).await["now"].as_str().unwrap().to_string();
+    let contact = json!({"Catalog": "AWS", "InvitationIdentifier": invitation, "Channel": "Email", "ContactedAt": now,
+                         "ActingInOwnName": true});
+    let (status, v) = app.ext(&c, "RecordReferralContact", contact).await;
+    assert_eq!(status, 200, "{v}");
+    let updates = |report: &Value| -> String {
+        report["Requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|r| r["Detail"].as_str().filter(|d| d.starts_with("referral updates")))
+            .unwrap_or_else(|| panic!("no referral-updates requirement: {report}"))
+            .to_string()
+    };
+    app.operator("POST", "/clock/advance", json!({"duration": "35d"})).await;
+    let stale_at = app.operator("GET", "/clock", Value::Null).await["now"].as_str().unwrap().to_string();
+    let then = app.operator("GET", &format!("/eligibility/P-REF?as_of={stale_at}"), Value::Null).await;
+    assert!(updates(&then).starts_with("referral updates: 0 of 1"), "{then}");
+    let of_all = |v: Value| v["reports"].as_array().unwrap().iter().find(|r| r["PartnerId"] == "P-REF").cloned().unwrap();
+    let all_then = of_all(app.operator("GET", &format!("/eligibility?as_of={stale_at}"), Value::Null).await);
+    assert_eq!(updates(&all_then), updates(&then), "every partner's report agrees");
+
+    app.operator("POST", "/clock/advance", json!({"duration": "1h"})).await;
+    let got = client.get_opportunity().catalog("AWS").identifier(&opportunity).send().await.unwrap();
+    client
+        .update_opportunity()
+        .catalog("AWS")
+        .identifier(&opportunity)
+        .last_modified_date(*got.last_modified_date())
+        .set_customer(got.customer().cloned())
+        .set_project(got.project().cloned())
+        .life_cycle(
+            aws_sdk_partnercentralselling::types::LifeCycle::builder()
+                .stage(aws_sdk_partnercentralselling::types::Stage::Qualified)
+                .next_steps("Workshop booked")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let now = app.operator("GET", "/eligibility/P-REF", Value::Null).await;
+    assert!(updates(&now).starts_with("referral updates: 1 of 1"), "today's report sees the update: {now}");
+    let again = app.operator("GET", &format!("/eligibility/P-REF?as_of={stale_at}"), Value::Null).await;
+    assert_eq!(updates(&again), updates(&then), "the past report is unchanged");
+    let all_again = of_all(app.operator("GET", &format!("/eligibility?as_of={stale_at}"), Value::Null).await);
+    assert_eq!(updates(&all_again), updates(&then), "and so is every partner's, as of then");
+    assert_eq!(again["Eligible"], then["Eligible"]);
+}
