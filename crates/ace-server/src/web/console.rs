@@ -302,11 +302,59 @@ fn chart(id: &'static str, title: &str, summary: String, rows: Vec<(String, i64)
     Chart { id, title: title.into(), summary, height: bars.len() as i64 * ROW + 8, bars }
 }
 
+/// One week's column of a trend.
+struct Column {
+    week: String,
+    /// The figure as the table shows it ("–" when there is none).
+    shown: String,
+    x: i64,
+    y: f64,
+    height: f64,
+}
+
+/// A figure over the last weeks (issue 22): columns drawn on the server, and the same numbers
+/// in a table beside them for whoever does not see the picture.
+struct Trend {
+    id: &'static str,
+    title: String,
+    summary: String,
+    unit: &'static str,
+    columns: Vec<Column>,
+}
+
+const TREND_HEIGHT: f64 = 160.0;
+const TREND_COLUMN: i64 = 72;
+
+fn trend(id: &'static str, title: &str, summary: String, unit: &'static str, weeks: Vec<(String, Option<f64>)>) -> Trend {
+    let max = weeks.iter().filter_map(|w| w.1).fold(0.0_f64, f64::max).max(1.0);
+    let columns = weeks
+        .into_iter()
+        .enumerate()
+        .map(|(i, (week, value))| {
+            let height = value.map_or(0.0, |v| (v / max * TREND_HEIGHT).max(if v > 0.0 { 2.0 } else { 0.0 }));
+            Column {
+                week,
+                shown: value.map_or_else(|| "–".to_string(), |v| format!("{}", (v * 10.0).round() / 10.0)),
+                x: i as i64 * TREND_COLUMN + 8,
+                y: TREND_HEIGHT + 24.0 - height,
+                height,
+            }
+        })
+        .collect();
+    Trend { id, title: title.into(), summary, unit, columns }
+}
+
+fn median_of(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
 #[derive(Template)]
 #[template(path = "console_dashboard.html")]
 struct DashboardPage {
     nav: Option<Nav>,
     charts: Vec<Chart>,
+    trends: Vec<Trend>,
     label_width: f64,
 }
 
@@ -367,6 +415,80 @@ async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<
         })
         .collect();
     let submitted: i64 = by_week.iter().map(|w| w.1).sum();
+
+    // Issue 22: the program's figures over the same weeks.
+    let weeks: Vec<i64> = (this_week - 7..=this_week).collect();
+    let week_label = |week: i64| ace_domain::time::from_millis(week * WEEK_MS).format("%b %d").to_string();
+    let week_of = |t: ace_domain::time::Instant| t.timestamp_millis().div_euclid(WEEK_MS);
+    let submitted_by_week: Vec<(String, Option<f64>)> = weeks
+        .iter()
+        .map(|w| (week_label(*w), Some(weekly.iter().filter(|x| x.0 == *w).map(|x| x.2).sum::<i64>() as f64)))
+        .collect();
+    let approved_by_week: Vec<(String, Option<f64>)> = weeks
+        .iter()
+        .map(|w| {
+            (week_label(*w), Some(decided.iter().filter(|o| o.approved_at.is_some_and(|t| week_of(t) == *w)).count() as f64))
+        })
+        .collect();
+    let review_hours_by_week: Vec<(String, Option<f64>)> = weeks
+        .iter()
+        .map(|w| {
+            let mut hours: Vec<f64> = decided
+                .iter()
+                .filter_map(|o| Some((o.submission.as_ref()?.submitted_at, o.review_time()?)))
+                .filter(|(submitted, took)| week_of(*submitted + *took) == *w)
+                .map(|(_, took)| took.num_minutes() as f64 / 60.0)
+                .collect();
+            (week_label(*w), median_of(&mut hours))
+        })
+        .collect();
+    let compliance_by_week: Vec<(String, Option<f64>)> = weeks
+        .iter()
+        .map(|w| {
+            let of_week = referrals.iter().filter(|r| week_of(r.provided_at) == *w);
+            (week_label(*w), ace_domain::referral::ContactCompliance::of(of_week, now).percent().map(f64::from))
+        })
+        .collect();
+    let outcomes: Vec<(String, i64)> = [
+        ace_domain::referral::ReferralStatus::Pending,
+        ace_domain::referral::ReferralStatus::Accepted,
+        ace_domain::referral::ReferralStatus::Rejected,
+        ace_domain::referral::ReferralStatus::Expired,
+        ace_domain::referral::ReferralStatus::Revoked,
+    ]
+    .into_iter()
+    .map(|s| (s.as_str().to_lowercase(), referrals.iter().filter(|r| r.status == s).count() as i64))
+    .collect();
+    let trends = vec![
+        trend(
+            "submitted-weekly",
+            "Submissions per week",
+            format!("{submitted} submissions in the last 8 weeks."),
+            "submissions",
+            submitted_by_week,
+        ),
+        trend(
+            "approved-weekly",
+            "Approvals per week",
+            format!("{} approvals in the last 8 weeks.", approved_by_week.iter().filter_map(|w| w.1).sum::<f64>()),
+            "approvals",
+            approved_by_week,
+        ),
+        trend(
+            "review-weekly",
+            "Median review time per week (by decision week)",
+            "Hours from submission to the operator's decision; – where nothing was decided.".into(),
+            "hours",
+            review_hours_by_week,
+        ),
+        trend(
+            "contact-weekly",
+            "REF-3 contact compliance per week (by referral week)",
+            "Per cent of the week's referrals that were due and contacted within 3 business days; – where none was due.".into(),
+            "per cent",
+            compliance_by_week,
+        ),
+    ];
     let charts = vec![
         chart("funnel", "Pipeline by stage (AWS catalog)", format!("{total} opportunities in all."), by_stage),
         chart(
@@ -399,6 +521,7 @@ async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<
                 ("Revoked".into(), compliance.revoked as i64),
             ],
         ),
+        chart("outcomes", "Referrals by outcome", format!("{} referrals in all.", referrals.len()), outcomes),
         chart(
             "eligible",
             "Partners eligible for referrals, by segment",
@@ -406,5 +529,8 @@ async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<
             by_segment,
         ),
     ];
-    Ok(page(StatusCode::OK, &DashboardPage { nav: Some(viewer.nav("dashboard", "Dashboard")), charts, label_width: LABEL_WIDTH }))
+    Ok(page(
+        StatusCode::OK,
+        &DashboardPage { nav: Some(viewer.nav("dashboard", "Dashboard")), charts, trends, label_width: LABEL_WIDTH },
+    ))
 }

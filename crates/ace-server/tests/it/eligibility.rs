@@ -8,7 +8,7 @@ use crate::review::{attest, attestation};
 use crate::support::{Credentials, TestApp};
 
 /// An eligible-looking select partner except for its validations.
-async fn select_partner(app: &TestApp, id: &str) -> (Credentials, String) {
+pub async fn select_partner(app: &TestApp, id: &str) -> (Credentials, String) {
     app.operator(
         "POST",
         "/partners",
@@ -23,7 +23,7 @@ async fn select_partner(app: &TestApp, id: &str) -> (Credentials, String) {
 }
 
 /// Create, attest, submit and approve one AWS-catalog opportunity.
-async fn validate_one(app: &TestApp, c: &Credentials, solution: &str) -> String {
+pub async fn validate_one(app: &TestApp, c: &Credentials, solution: &str) -> String {
     let client = app.client(c);
     let created = client
         .create_opportunity()

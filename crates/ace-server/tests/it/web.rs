@@ -984,3 +984,40 @@ async fn use_4_engagements_in_the_portal_invite_accept_and_become_an_opportunity
     assert!(revisions.body.contains("<td>Submitted</td><td>Approved</td>"), "{}", revisions.body);
     assert_eq!(pm.get("/console/engagements/eng-00000000000000/snapshots").await.status, 404);
 }
+
+/// Issue 22: the dashboard's figures over time — submissions, approvals, median review time,
+/// contact compliance per week, referrals by outcome — drawn on the server, each with its
+/// numbers in a table.
+#[tokio::test]
+async fn the_dashboard_shows_the_programs_figures_week_by_week() {
+    let app = TestApp::start().await;
+    let (c, solution) = crate::eligibility::select_partner(&app, "P-TREND").await;
+    // The test clock stands still: both fall in this week, whatever day CI runs on.
+    crate::eligibility::validate_one(&app, &c, &solution).await;
+    crate::eligibility::validate_one(&app, &c, &solution).await;
+    crate::referrals::eligible_partner(&app, "P-REF").await;
+    app.operator(
+        "POST",
+        "/referrals",
+        json!({"partner": "P-REF", "kind": "lead", "company": "Trend Co", "website": "https://trend.example.com", "country": "US"}),
+    )
+    .await;
+    app.operator("POST", "/staff", json!({"email": "pm@op.example", "role": "partner-manager", "password": PASSWORD})).await;
+    let page = signed_in(&app, "pm@op.example").await.get("/console/dashboard").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let table = |id: &str| -> String {
+        let start = page.body.find(&format!("id=\"trend-{id}\"")).unwrap_or_else(|| panic!("no trend {id}"));
+        let rest = &page.body[start..];
+        let table = &rest[rest.find("<table").unwrap()..rest.find("</table>").unwrap()];
+        table.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap()).collect::<Vec<_>>().join(",")
+    };
+    // The last column is this week: both submissions and both approvals are in it.
+    assert!(table("submitted-weekly").ends_with(",2"), "{}", table("submitted-weekly"));
+    assert_eq!(table("submitted-weekly").split(',').count(), 8, "eight weeks");
+    assert!(table("approved-weekly").ends_with(",2"), "{}", table("approved-weekly"));
+    assert!(table("review-weekly").starts_with("–,–"), "no decision in earlier weeks: {}", table("review-weekly"));
+    assert!(!table("review-weekly").ends_with("–"), "a median for this week: {}", table("review-weekly"));
+    assert!(table("contact-weekly").ends_with("–"), "no referral due yet: {}", table("contact-weekly"));
+    assert!(page.body.contains("<title>pending: 1</title>"), "referrals by outcome");
+    assert!(page.body.matches("<svg").count() >= 9, "every figure drawn on the server");
+}
