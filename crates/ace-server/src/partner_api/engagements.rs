@@ -166,7 +166,12 @@ fn member(r: &Request, engagement: &Engagement) -> Member {
 
 /// Commits an idempotent write: a repeated ClientToken with the same body answers what the
 /// first call answered; with another body, ConflictException.
-pub(super) async fn commit_once(r: &Request, mut batch: WriteBatch, response: Value) -> ApiResult {
+pub(super) async fn commit_once(r: &Request, batch: WriteBatch, response: Value) -> ApiResult {
+    commit_claiming(r, batch, response, "The engagement changed meanwhile; get it and retry.").await
+}
+
+/// [`commit_once`], saying `conflict` when what it read changed meanwhile.
+pub(super) async fn commit_claiming(r: &Request, mut batch: WriteBatch, response: Value, conflict: &str) -> ApiResult {
     let hash = request_hash(&r.input);
     batch.idempotency = Some(IdempotencyRecord {
         key: idempotency_key(r),
@@ -177,7 +182,7 @@ pub(super) async fn commit_once(r: &Request, mut batch: WriteBatch, response: Va
     match r.commit(batch).await {
         Ok(BatchOutcome::Committed) => Ok(Output::Json(response)),
         Ok(BatchOutcome::Replayed(existing)) => Ok(Output::Json(replay(&existing, &hash)?)),
-        Err(StoreError::Conflict(_)) => Err(ApiError::Conflict("The engagement changed meanwhile; get it and retry.".into())),
+        Err(StoreError::Conflict(_)) => Err(ApiError::Conflict(conflict.into())),
         Err(e) => Err(e.into()),
     }
 }

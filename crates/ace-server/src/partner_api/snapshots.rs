@@ -19,7 +19,7 @@ use ace_domain::snapshot::{
 use ace_domain::time::format_timestamp;
 use ace_store::{StoreError, WriteBatch};
 
-use super::engagements::{commit_once, replayed};
+use super::engagements::{commit_claiming, replayed};
 use super::opportunities::load;
 use super::{in_memory_page, wanted, ApiResult, NoMembers, Output, Request, Sort};
 use crate::app::engagements::load_as_member;
@@ -206,7 +206,7 @@ pub async fn create_snapshot(r: Request) -> ApiResult {
     })?;
     let response = serde_json::to_value(CreateResourceSnapshotResponse { arn: current.arn(), revision: current.revision })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    commit_once(&r, batch, response).await
+    commit_claiming(&r, batch, response, "Another revision of this snapshot was taken meanwhile; retry.").await
 }
 
 /// REF-1: a snapshot of an opportunity made from a referral carries the referral's contact; a
@@ -337,7 +337,7 @@ pub async fn create_job(r: Request) -> ApiResult {
         created_at: now,
     };
     let batch = WriteBatch { insert_snapshot_jobs: vec![job], associate_resources: vec![association], ..Default::default() };
-    commit_once(&r, batch, response).await
+    commit_claiming(&r, batch, response, "The engagement or the opportunity changed meanwhile; retry.").await
 }
 
 /// Starts `job` into `batch`: it takes the snapshot its template sees now (a new revision only

@@ -26,6 +26,23 @@ async fn update(client: &pcs::Client, catalog: &str, id: &str, stage: Stage, nex
         .unwrap();
 }
 
+/// StartEngagementFromOpportunityTask in the Sandbox: the opportunity shared with the
+/// operator's side by a running job.
+async fn share(
+    client: &pcs::Client,
+    id: &str,
+) -> pcs::operation::start_engagement_from_opportunity_task::StartEngagementFromOpportunityTaskOutput {
+    client
+        .start_engagement_from_opportunity_task()
+        .catalog("Sandbox")
+        .client_token("share")
+        .identifier(id)
+        .aws_submission(AwsSubmission::builder().involvement_type(SalesInvolvementType::CoSell).build().unwrap())
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn revisions(client: &pcs::Client, catalog: &str, engagement: &str) -> Vec<i32> {
     let listed = client.list_resource_snapshots().catalog(catalog).engagement_identifier(engagement).send().await.unwrap();
     listed.resource_snapshot_summaries().iter().filter_map(|s| s.revision()).collect()
@@ -57,15 +74,7 @@ async fn a_running_job_takes_one_revision_per_visible_change_and_none_once_stopp
     let client = app.client(&alice);
     let account = app.account_id("P-A").await;
     let id = create(&client, "Sandbox", "Example Corp").await.id().to_string();
-    let task = client
-        .start_engagement_from_opportunity_task()
-        .catalog("Sandbox")
-        .client_token("share")
-        .identifier(&id)
-        .aws_submission(AwsSubmission::builder().involvement_type(SalesInvolvementType::CoSell).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let task = share(&client, &id).await;
     let engagement = task.engagement_id().unwrap().to_string();
     let job_id = task.resource_snapshot_job_id().unwrap().to_string();
     let job =
@@ -266,15 +275,7 @@ async fn use_4_only_members_the_snapshot_targets_read_it() {
     let alice = app.client(&app.partner("P-A").await);
     let bob = app.client(&app.partner("P-B").await);
     let id = create(&alice, "Sandbox", "Example Corp").await.id().to_string();
-    let task = alice
-        .start_engagement_from_opportunity_task()
-        .catalog("Sandbox")
-        .client_token("share")
-        .identifier(&id)
-        .aws_submission(AwsSubmission::builder().involvement_type(SalesInvolvementType::CoSell).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let task = share(&alice, &id).await;
     let engagement = task.engagement_id().unwrap();
     let job = task.resource_snapshot_job_id().unwrap();
     // Another partner: no engagement, no snapshot, no job, no association.
