@@ -307,11 +307,11 @@ async fn sweep_one(
 
 /// The invitation as the partner sees it: no customer contact, ever.
 pub fn invitation_view(r: &Referral, account_id: &str) -> Value {
-    let simulated = |path: &str| r.simulated.as_ref().and_then(|d| Value::Object(d.clone()).pointer(path).cloned());
+    let simulated = |group: &str, member: &str| r.simulated.as_ref()?.get(group)?.get(member).cloned();
     // The Sandbox's simulated referral shows the payload's own dates and spend (issue 22).
-    let target = simulated("/LifeCycle/TargetCloseDate")
+    let target = simulated("LifeCycle", "TargetCloseDate")
         .unwrap_or_else(|| json!(format!("{}", (r.provided_at + TimeDelta::days(90)).date_naive())));
-    let spend = simulated("/Project/ExpectedCustomerSpend").unwrap_or_else(|| json!([]));
+    let spend = simulated("Project", "ExpectedCustomerSpend").unwrap_or_else(|| json!([]));
     let payload = match r.kind {
         ReferralKind::Opportunity => json!({"OpportunityInvitation": {
             "Customer": {"CompanyName": r.customer.company_name, "WebsiteUrl": r.customer.website, "CountryCode": r.customer.country,

@@ -99,17 +99,17 @@ pub async fn handle(
     let started = std::time::Instant::now();
     let address = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let operation = Operation::from_target(target).map_or("unknown", Operation::name);
+    let mut seen = Seen { operation: Operation::from_target(target), catalog: None };
+    let operation = seen.operation.map_or("unknown", Operation::name);
     // Every log line of the request carries the id its response's `x-amzn-RequestId` has.
     let span = tracing::info_span!("request", request_id = %request_id, operation);
-    let mut catalog = None;
-    let outcome = process(state, address, &method, &uri, &headers, body, &mut catalog).instrument(span).await;
+    let outcome = process(state, address, &method, &uri, &headers, body, &mut seen).instrument(span).await;
     let label = match &outcome {
         Ok(_) => "ok",
         Err(e) => e.aws_code().0,
     };
     let seconds = started.elapsed().as_secs_f64();
-    crate::metrics::request(operation, label, catalog.map_or("none", Catalog::as_str), seconds);
+    crate::metrics::request(operation, label, seen.catalog.map_or("none", Catalog::as_str), seconds);
     tracing::debug!(request_id = %request_id, operation, outcome = label, ms = seconds * 1000.0, "request");
     let mut response = match outcome {
         Ok(Output::Json(v)) => (StatusCode::OK, v.to_string()).into_response(),
@@ -122,6 +122,13 @@ pub async fn handle(
         h.insert("x-amzn-requestid", v);
     }
     response
+}
+
+/// What a request turned out to be, for its metrics: the operation its target names (read once)
+/// and, once its body is decoded, its catalog.
+struct Seen {
+    operation: Option<Operation>,
+    catalog: Option<Catalog>,
 }
 
 async fn read_body(headers: &HeaderMap, body: Body, body_timeout: std::time::Duration) -> Result<Bytes, ApiError> {
@@ -176,7 +183,7 @@ async fn process(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-    catalog_seen: &mut Option<Catalog>,
+    seen: &mut Seen,
 ) -> ApiResult {
     let address_subject = address.map(security::address_subject);
     let now_ms = state.wall_clock_ms();
@@ -196,8 +203,8 @@ async fn process(
     state.probes.check(&subjects, now_ms)?;
 
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let operation = Operation::from_target(target);
     // An operation this server does not serve is charged as a read: it is answered, not done.
+    let operation = seen.operation;
     let class = operation.map_or(OperationClass::Read, Operation::class);
     let draw = operation.map_or(ace_domain::quota::Meter::Class(class), Operation::meter);
     if let Err(limit) = state.quotas.admit(&caller.partner.id, draw, now_ms).await? {
@@ -226,7 +233,7 @@ async fn process(
     };
 
     let (catalog, input) = decode_input(operation, &body)?;
-    *catalog_seen = Some(catalog);
+    seen.catalog = Some(catalog);
     execute(&state, &caller, operation, class, catalog, input, &subjects).await
 }
 
