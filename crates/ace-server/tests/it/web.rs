@@ -1021,3 +1021,44 @@ async fn the_dashboard_shows_the_programs_figures_week_by_week() {
     assert!(page.body.contains("<title>pending: 1</title>"), "referrals by outcome");
     assert!(page.body.matches("<svg").count() >= 9, "every figure drawn on the server");
 }
+
+/// Issue 22: a submission that relied on the partner's standing attestation shows it on the
+/// reviewer's page — the effort from the standard fields, the consent from the attestation.
+#[tokio::test]
+async fn sub_3_sub_4_the_review_page_says_a_standing_attestation_applied() {
+    let app = TestApp::start().await;
+    let (c, solution) = crate::eligibility::select_partner(&app, "P-STD").await;
+    app.operator(
+        "POST",
+        "/partners/P-STD/standing-attestation",
+        json!({"consent_statement": "2021-10-27", "statement": "We ask every customer before any submission."}),
+    )
+    .await;
+    let (status, created) = app
+        .call(
+            &c,
+            "CreateOpportunity",
+            json!({"Catalog": "AWS", "ClientToken": "std",
+                   "Customer": {"Account": {"CompanyName": "Standing Corp", "WebsiteUrl": "https://standing.example.com", "Industry": "Retail",
+                                            "Address": {"CountryCode": "US", "PostalCode": "98101", "StateOrRegion": "Washington"}},
+                                "Contacts": [{"FirstName": "Ann", "BusinessTitle": "Head of IT"}]},
+                   "Project": {"Title": "Migration", "SalesActivities": ["Conducted POC / Demo"],
+                               "CustomerBusinessProblem": "Two workshops showed forty virtual machines must move to the cloud this year."},
+                   "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-01-31"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["Id"].as_str().unwrap();
+    let associate = json!({"Catalog": "AWS", "OpportunityIdentifier": id, "RelatedEntityType": "Solutions",
+                           "RelatedEntityIdentifier": solution});
+    assert_eq!(app.call(&c, "AssociateOpportunity", associate).await.0, 200);
+    let (status, v) =
+        app.call(&c, "SubmitOpportunity", json!({"Catalog": "AWS", "Identifier": id, "InvolvementType": "Co-Sell"})).await;
+    assert_eq!(status, 200, "no extension call needed: {v}");
+    app.operator("POST", "/staff", json!({"email": "rita@op.example", "role": "reviewer", "password": PASSWORD})).await;
+    let page = signed_in(&app, "rita@op.example").await.get(&format!("/console/reviews/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Conducted POC / Demo — from the Selling API&#39;s fields"), "{}", page.body);
+    assert!(page.body.contains("<dd>Head of IT</dd>"), "{}", page.body);
+    assert!(page.body.contains("the partner&#39;s standing attestation (statement 2021-10-27"), "{}", page.body);
+}
