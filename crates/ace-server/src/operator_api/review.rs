@@ -311,41 +311,45 @@ async fn update_settings(State(state): State<AppState>, headers: HeaderMap, body
     authorize(&state, &headers).await?;
     let input: SettingsInput = parse_body(&body)?;
     use crate::referrals as r;
-    if let Some(policy) = &input.standing_attestation {
+    // Every value is checked before any is written, and they are written together: a request
+    // with one bad value changes nothing.
+    let mut changes: Vec<(String, String)> = Vec::new();
+    if let Some(policy) = input.standing_attestation {
         if policy != "allowed" && policy != "not-allowed" {
             return Err(OperatorError::bad_request("standing_attestation must be allowed or not-allowed"));
         }
-    }
-    if let Some(policy) = &input.standing_attestation {
-        state.store.put_setting(crate::app::standing::POLICY_SETTING, policy).await?;
+        changes.push((crate::app::standing::POLICY_SETTING.into(), policy));
     }
     if let Some(v) = input.auto_reject_already_pursued {
-        state.store.put_setting(AUTO_REJECT_ALREADY_PURSUED, if v { "true" } else { "false" }).await?;
+        changes.push((AUTO_REJECT_ALREADY_PURSUED.into(), if v { "true" } else { "false" }.into()));
     }
     if let Some(p) = input.referral_missed_deadline_policy {
         if p != "revoke" && p != "flag" {
             return Err(OperatorError::bad_request("referral_missed_deadline_policy must be revoke or flag"));
         }
-        state.store.put_setting(r::POLICY_SETTING, &p).await?;
+        changes.push((r::POLICY_SETTING.into(), p));
     }
     if let Some(days) = input.referral_acceptance_days {
         if !(1..=365).contains(&days) {
             return Err(OperatorError::bad_request("referral_acceptance_days must be 1-365"));
         }
-        state.store.put_setting(r::ACCEPTANCE_DAYS_SETTING, &days.to_string()).await?;
+        changes.push((r::ACCEPTANCE_DAYS_SETTING.into(), days.to_string()));
     }
     if let Some(hours) = input.referral_reminder_hours {
         if !(1..=240).contains(&hours) {
             return Err(OperatorError::bad_request("referral_reminder_hours must be 1-240"));
         }
-        state.store.put_setting(r::REMINDER_HOURS_SETTING, &hours.to_string()).await?;
+        changes.push((r::REMINDER_HOURS_SETTING.into(), hours.to_string()));
     }
     if let Some(links) = input.referral_unsubscribe_links {
         if links.iter().any(|l| !l.starts_with("https://")) {
             return Err(OperatorError::bad_request("unsubscribe links must be https URLs"));
         }
         let encoded = serde_json::to_string(&links).map_err(|e| OperatorError::bad_request(e.to_string()))?;
-        state.store.put_setting(r::UNSUBSCRIBE_LINKS_SETTING, &encoded).await?;
+        changes.push((r::UNSUBSCRIBE_LINKS_SETTING.into(), encoded));
+    }
+    if !changes.is_empty() {
+        state.store.commit(ace_store::WriteBatch { settings: changes, ..Default::default() }).await?;
     }
     ok(settings_view(&state).await?)
 }

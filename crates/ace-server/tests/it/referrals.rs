@@ -309,6 +309,17 @@ async fn ref_3_the_flag_policy_keeps_a_missed_referral_for_the_operator() {
     assert_eq!(settings["referral_missed_deadline_policy"], "flag");
     let (status, _) = app.operator_raw("PUT", "/settings", json!({"referral_missed_deadline_policy": "delete"})).await;
     assert_eq!(status, 400);
+    // One bad value and nothing of the request is written (issue 17), the good values included.
+    let (status, _) = app
+        .operator_raw(
+            "PUT",
+            "/settings",
+            json!({"standing_attestation": "not-allowed", "referral_reminder_hours": 12, "referral_acceptance_days": 0}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let kept = app.operator("GET", "/settings", Value::Null).await;
+    assert_eq!((kept["standing_attestation"].as_str(), kept["referral_reminder_hours"].as_i64()), (Some("allowed"), Some(48)));
     let invitation = refer(&app, "P-A", "Flagged", "f@flagged.example.com").await;
     app.operator("POST", "/clock/advance", json!({"duration": "10d"})).await;
     let shown = app.operator("GET", &format!("/referrals/{invitation}"), Value::Null).await;
