@@ -269,6 +269,39 @@ pub fn next_revision(latest: Option<&Snapshot>, candidate: &Snapshot) -> Option<
     }
 }
 
+/// A partner keeps one job per engagement, resource and template: the one of `jobs` that already
+/// does what a new one would.
+pub fn existing_job<'a>(
+    jobs: &'a [SnapshotJob],
+    engagement_id: &str,
+    resource_id: &str,
+    template: &str,
+) -> Option<&'a SnapshotJob> {
+    jobs.iter().find(|j| j.engagement_id == engagement_id && j.resource_id == resource_id && j.template == template)
+}
+
+/// The role a `ResourceSnapshotJobRoleIdentifier` names for a partner with AWS account
+/// `account`: a role's ARN in that account, or a role name in it.
+pub fn job_role_arn(identifier: &str, account: &str) -> Result<String, FieldError> {
+    let refuse = |message: String| {
+        FieldError::new(
+            "ResourceSnapshotJobRoleIdentifier",
+            FieldErrorCode::InvalidValue,
+            format!("ResourceSnapshotJobRoleIdentifier: {message}"),
+        )
+    };
+    if identifier.starts_with("arn:") {
+        if identifier.split(':').nth(4) != Some(account) {
+            return Err(refuse(format!("the role must be in your account {account}")));
+        }
+        return Ok(identifier.to_string());
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse("name the role by its full ARN".into()));
+    }
+    Ok(format!("arn:aws:iam::{account}:role/{identifier}"))
+}
+
 /// `ResourceSnapshotJobStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobStatus {
@@ -282,10 +315,6 @@ impl JobStatus {
             JobStatus::Running => "Running",
             JobStatus::Stopped => "Stopped",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<JobStatus> {
-        [JobStatus::Running, JobStatus::Stopped].into_iter().find(|j| j.as_str() == s)
     }
 }
 
@@ -355,9 +384,24 @@ impl SnapshotJob {
         }
     }
 
-    /// A run that took (or found current) a snapshot at `at`.
-    pub fn succeeded(&mut self, at: Instant) {
-        self.last_success = Some(at);
+    /// The outcome of a run at `at`: it took (or found current) a snapshot, or its template had
+    /// nothing to show yet (the operator's view of an opportunity not submitted).
+    pub fn ran(&mut self, took: bool, at: Instant) {
+        if took {
+            self.last_success = Some(at);
+        } else {
+            self.last_failure = Some(format!("{}: the operator has no view of {} yet", self.template, self.resource_id));
+        }
+    }
+
+    /// A job runs only while its owner is a member of its engagement; otherwise it stops, saying
+    /// why. Whether it may run.
+    pub fn may_run_among(&mut self, members: &[Member]) -> bool {
+        if members.iter().any(|m| m.partner_id.as_deref() == Some(self.partner_id.as_str())) {
+            return true;
+        }
+        self.fail(format!("the partner is no longer a member of engagement {}", self.engagement_id));
+        false
     }
 
     /// The job cannot go on (its opportunity or engagement went away): it stops, saying why.
@@ -538,6 +582,14 @@ mod tests {
         j.fail("the opportunity was removed");
         assert_eq!(j.status, JobStatus::Stopped);
         assert!(j.check_delete().is_ok());
+    }
+
+    #[test]
+    fn a_job_role_is_in_the_partners_own_account() {
+        assert_eq!(job_role_arn("Snap", "111122223333").unwrap(), "arn:aws:iam::111122223333:role/Snap");
+        assert!(job_role_arn("arn:aws:iam::111122223333:role/Snap", "111122223333").is_ok());
+        assert!(job_role_arn("arn:aws:iam::999999999999:role/Snap", "111122223333").is_err());
+        assert!(job_role_arn("Snap", "alias").is_err(), "a name needs a 12-digit account to make an ARN");
     }
 
     #[test]

@@ -142,21 +142,32 @@ pub async fn follow(state: &AppState, batch: &mut WriteBatch) -> StoreResult<()>
             if batch.update_snapshot_jobs.iter().any(|j| j.id == job.id && j.catalog == job.catalog) {
                 continue; // this batch already decided about the job (it started or stopped it)
             }
-            let now = state.now();
             let members = state.store.list_engagement_members(o.catalog, &job.engagement_id).await?;
-            if !members.iter().any(|m| m.partner_id.as_deref() == Some(job.partner_id.as_str())) {
-                job.fail(format!("the partner is no longer a member of engagement {}", job.engagement_id));
-            } else {
-                let t = template(&job.template, &job.resource_type).map_err(|e| ace_store::StoreError::Other(e.message))?;
-                let account = job.account_id.clone();
-                match take(state, batch, t, &o, &account, &job.engagement_id, &members, Some(&job.id), now).await? {
-                    Some(_) => job.succeeded(now),
-                    None => job.last_failure = Some(format!("{}: the operator has no view of {} yet", t.name, o.id)),
-                }
-            }
+            run(state, batch, &mut job, &o, &members, state.now()).await?;
             batch.update_snapshot_jobs.push(job);
         }
     }
+    Ok(())
+}
+
+/// One run of `job` over `o` into `batch`: the snapshot its template sees now — a new revision
+/// only when something changed — recorded on the job (the caller puts the job in the batch). A
+/// job whose owner left the engagement stops instead (`SnapshotJob::may_run_among`).
+pub async fn run(
+    state: &AppState,
+    batch: &mut WriteBatch,
+    job: &mut SnapshotJob,
+    o: &Opportunity,
+    members: &[Member],
+    now: Instant,
+) -> StoreResult<()> {
+    if !job.may_run_among(members) {
+        return Ok(());
+    }
+    let t = template(&job.template, &job.resource_type).map_err(|e| ace_store::StoreError::Other(e.message))?;
+    let (account, engagement, id) = (job.account_id.clone(), job.engagement_id.clone(), job.id.clone());
+    let took = take(state, batch, t, o, &account, &engagement, members, Some(&id), now).await?.is_some();
+    job.ran(took, now);
     Ok(())
 }
 
@@ -208,11 +219,23 @@ pub struct RevisionView {
 }
 
 /// The snapshots of an engagement the operator's side sees — those shared with it — by
-/// resource, template and revision, each beside the one before it.
-pub async fn operator_history(state: &AppState, catalog: Catalog, engagement_id: &str) -> Result<Vec<RevisionView>, AppError> {
-    if state.store.get_engagement(catalog, engagement_id).await?.is_none() {
-        return Err(super::engagements::not_found(catalog, engagement_id));
+/// resource, template and revision, each beside the one before it; with the engagement's
+/// catalog, which may be left to find (engagement ids are random across catalogs).
+pub async fn operator_history(
+    state: &AppState,
+    catalog: Option<Catalog>,
+    engagement_id: &str,
+) -> Result<(Catalog, Vec<RevisionView>), AppError> {
+    let mut found = None;
+    for c in catalog.map_or(vec![Catalog::Aws, Catalog::Sandbox], |c| vec![c]) {
+        if state.store.get_engagement(c, engagement_id).await?.is_some() {
+            found = Some(c);
+            break;
+        }
     }
+    let Some(catalog) = found else {
+        return Err(super::engagements::not_found(catalog.unwrap_or(Catalog::Aws), engagement_id));
+    };
     let all = state.store.list_resource_snapshots(catalog, engagement_id).await?;
     let shared: Vec<Snapshot> = all.into_iter().filter(|s| s.visible_to(OPERATOR_ACCOUNT)).collect();
     let mut out: Vec<RevisionView> = Vec::with_capacity(shared.len());
@@ -233,5 +256,5 @@ pub async fn operator_history(state: &AppState, catalog: Catalog, engagement_id:
             changes: previous.map(|p| diff(&p.payload, &s.payload)).unwrap_or_default(),
         });
     }
-    Ok(out)
+    Ok((catalog, out))
 }

@@ -39,6 +39,20 @@ pub async fn in_force(state: &AppState, partner_id: &str) -> Result<Option<Stand
     on_file(state, partner_id).await
 }
 
+/// A partner's standing attestation on file and whether the policy lets submissions rely on it;
+/// `NotFound` for a partner that does not exist.
+pub async fn view(state: &AppState, partner_id: &str) -> Result<(Option<StandingAttestation>, bool), AppError> {
+    require_partner(state, partner_id).await?;
+    Ok((on_file(state, partner_id).await?, allowed(state).await?))
+}
+
+async fn require_partner(state: &AppState, partner_id: &str) -> Result<(), AppError> {
+    match state.store.get_partner(partner_id).await? {
+        Some(_) => Ok(()),
+        None => Err(AppError::NotFound(format!("partner {partner_id} not found"))),
+    }
+}
+
 /// Files (or replaces) a partner's standing attestation, with its audit entry, in one
 /// transaction. The consent statement must be a published version (SUB-4).
 pub async fn file(
@@ -48,9 +62,7 @@ pub async fn file(
     consent_statement_version: &str,
     statement: &str,
 ) -> Result<StandingAttestation, AppError> {
-    if state.store.get_partner(partner_id).await?.is_none() {
-        return Err(AppError::NotFound(format!("partner {partner_id} not found")));
-    }
+    require_partner(state, partner_id).await?;
     let published: Vec<String> = state.store.list_consent_statements().await?.into_iter().map(|s| s.version).collect();
     if !published.iter().any(|v| v == consent_statement_version) {
         return Err(AppError::invalid(format!(

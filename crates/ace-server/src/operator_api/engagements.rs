@@ -62,24 +62,20 @@ async fn snapshots(
     Query(q): Query<ShowQuery>,
 ) -> OpResult {
     authorize(&state, &headers).await?;
-    let mut last = None;
-    for catalog in catalogs(q.catalog.as_deref())? {
-        match crate::app::snapshots::operator_history(&state, catalog, &id).await {
-            Ok(v) => return ok(json!({"catalog": catalog.as_str(), "engagement": id, "snapshots": v})),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.map(OperatorError::from).unwrap_or_else(|| OperatorError::bad_request("no catalog")))
+    let (catalog, revisions) = crate::app::snapshots::operator_history(&state, catalog(q.catalog.as_deref())?, &id).await?;
+    ok(json!({"catalog": catalog.as_str(), "engagement": id, "snapshots": revisions}))
+}
+
+/// The catalog a `?catalog=` names, if it names one.
+fn catalog(param: Option<&str>) -> Result<Option<Catalog>, OperatorError> {
+    param
+        .map(|c| Catalog::parse(c).ok_or_else(|| OperatorError::bad_request(format!("catalog {c:?} is not AWS or Sandbox"))))
+        .transpose()
 }
 
 /// The catalog a `?catalog=` names, or both when it names none (ids are random across catalogs).
-fn catalogs(catalog: Option<&str>) -> Result<Vec<Catalog>, OperatorError> {
-    match catalog {
-        None => Ok(vec![Catalog::Aws, Catalog::Sandbox]),
-        Some(c) => {
-            Ok(vec![Catalog::parse(c).ok_or_else(|| OperatorError::bad_request(format!("catalog {c:?} is not AWS or Sandbox")))?])
-        }
-    }
+fn catalogs(param: Option<&str>) -> Result<Vec<Catalog>, OperatorError> {
+    Ok(catalog(param)?.map_or(vec![Catalog::Aws, Catalog::Sandbox], |c| vec![c]))
 }
 
 async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> OpResult {

@@ -50,11 +50,8 @@ struct StandingInput {
 /// submissions rely on it.
 async fn show_standing(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    if state.store.get_partner(&id).await?.is_none() {
-        return Err(OperatorError::from(crate::app::AppError::NotFound(format!("partner {id} not found"))));
-    }
-    let on_file = crate::app::standing::on_file(&state, &id).await?;
-    ok(json!({"partner": id, "standing_attestation": on_file, "policy_allows": crate::app::standing::allowed(&state).await?}))
+    let (on_file, policy_allows) = crate::app::standing::view(&state, &id).await?;
+    ok(json!({"partner": id, "standing_attestation": on_file, "policy_allows": policy_allows}))
 }
 
 async fn file_standing(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {

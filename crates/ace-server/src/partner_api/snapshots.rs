@@ -14,7 +14,8 @@ use ace_domain::opportunity::Opportunity;
 use ace_domain::opportunity::{check_tags, Tag};
 use ace_domain::referral::AuditRead;
 use ace_domain::snapshot::{
-    template, Association, JobError, JobStatus, Snapshot, SnapshotJob, Template, OPPORTUNITY, SUMMARY_TEMPLATE,
+    existing_job, job_role_arn, template, Association, JobError, JobStatus, Snapshot, SnapshotJob, Template, OPPORTUNITY,
+    SUMMARY_TEMPLATE,
 };
 use ace_domain::time::format_timestamp;
 use ace_store::{StoreError, WriteBatch};
@@ -23,7 +24,7 @@ use super::engagements::{commit_claiming, replayed};
 use super::opportunities::load;
 use super::{in_memory_page, wanted, ApiResult, NoMembers, Output, Request, Sort};
 use crate::app::engagements::load_as_member;
-use crate::app::snapshots::{job_role, load_job, load_visible, put_job_role, take};
+use crate::app::snapshots::{job_role, load_job, load_visible, put_job_role, run, take};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -170,6 +171,11 @@ fn template_of(key: &SnapshotKey) -> Result<&'static Template, ApiError> {
     template(&key.resource_snapshot_template_identifier, &key.resource_type).map_err(|e| ApiError::request_validation(vec![e]))
 }
 
+/// An optional filter member: absent takes everything, else the value must be equal.
+fn matches(filter: &Option<String>, value: &str) -> bool {
+    filter.as_deref().is_none_or(|f| f == value)
+}
+
 fn job_refused(e: JobError) -> ApiError {
     ApiError::Conflict(e.to_string())
 }
@@ -261,7 +267,6 @@ pub async fn get_snapshot(r: Request) -> ApiResult {
 pub async fn list_snapshots(r: Request) -> ApiResult {
     let input: ListResourceSnapshotsRequest = r.parse()?;
     let (engagement, _) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.engagement_identifier).await?;
-    let matches = |filter: &Option<String>, value: &str| filter.as_deref().is_none_or(|f| f == value);
     let items: Vec<ResourceSnapshotSummary> = r
         .state
         .store
@@ -301,30 +306,14 @@ pub async fn create_job(r: Request) -> ApiResult {
     let (engagement, _) = load_as_member(&r.state, &r.caller.partner, r.catalog, &key.engagement_identifier).await?;
     let o = load(&r, &key.resource_identifier).await?;
     let jobs = r.state.store.list_snapshot_jobs(&r.caller.partner.id, r.catalog).await?;
-    if let Some(j) = jobs.iter().find(|j| j.engagement_id == engagement.id && j.resource_id == o.id && j.template == t.name) {
+    if let Some(j) = existing_job(&jobs, &engagement.id, &o.id, t.name) {
         return Err(ApiError::Conflict(format!(
             "Resource snapshot job {} already keeps the {} snapshot of {} in engagement {}",
             j.id, t.name, o.id, engagement.id
         )));
     }
-    let now = r.state.now();
-    let job = SnapshotJob {
-        catalog: r.catalog,
-        id: crate::referrals::new_id("job-", 13),
-        partner_id: r.caller.partner.id.clone(),
-        account_id: r.caller.partner.account_id.clone(),
-        engagement_id: engagement.id.clone(),
-        resource_type: t.resource_type.to_string(),
-        resource_id: o.id.clone(),
-        template: t.name.to_string(),
-        status: JobStatus::Stopped,
-        created_at: now,
-        last_success: None,
-        last_failure: None,
-        role_arn: job_role(&r.state, &r.caller.partner.id, r.catalog).await?,
-        tags: key.tags,
-        version: 1,
-    };
+    let job = new_job(&r, &engagement.id, &o, t, JobStatus::Stopped, key.tags).await?;
+    let now = job.created_at;
     let response = serde_json::to_value(CreateResourceSnapshotJobResponse { arn: job.arn(), id: job.id.clone() })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let association = Association {
@@ -340,19 +329,42 @@ pub async fn create_job(r: Request) -> ApiResult {
     commit_claiming(&r, batch, response, "The engagement or the opportunity changed meanwhile; retry.").await
 }
 
+/// A new job of the caller's over `o` in an engagement, recording the role its selling system
+/// settings name.
+async fn new_job(
+    r: &Request,
+    engagement_id: &str,
+    o: &Opportunity,
+    t: &Template,
+    status: JobStatus,
+    tags: Vec<Tag>,
+) -> Result<SnapshotJob, ApiError> {
+    Ok(SnapshotJob {
+        catalog: o.catalog,
+        id: crate::referrals::new_id("job-", 13),
+        partner_id: o.partner_id.clone(),
+        account_id: r.caller.partner.account_id.clone(),
+        engagement_id: engagement_id.to_string(),
+        resource_type: t.resource_type.to_string(),
+        resource_id: o.id.clone(),
+        template: t.name.to_string(),
+        status,
+        created_at: r.state.now(),
+        last_success: None,
+        last_failure: None,
+        role_arn: job_role(&r.state, &r.caller.partner.id, o.catalog).await?,
+        tags,
+        version: 1,
+    })
+}
+
 /// Starts `job` into `batch`: it takes the snapshot its template sees now (a new revision only
 /// when something changed since the last one).
-pub async fn start_into(r: &Request, batch: &mut WriteBatch, mut job: SnapshotJob) -> Result<(), ApiError> {
+async fn start_into(r: &Request, batch: &mut WriteBatch, mut job: SnapshotJob) -> Result<(), ApiError> {
     job.start().map_err(job_refused)?;
-    let t = template(&job.template, &job.resource_type).map_err(|e| ApiError::Internal(e.message))?;
     let (_, members) = load_as_member(&r.state, &r.caller.partner, job.catalog, &job.engagement_id).await?;
     let o = load(r, &job.resource_id).await?;
-    let now = r.state.now();
-    let account = job.account_id.clone();
-    match take(&r.state, batch, t, &o, &account, &job.engagement_id, &members, Some(&job.id), now).await? {
-        Some(_) => job.succeeded(now),
-        None => job.last_failure = Some(format!("{}: the operator has no view of {} yet", t.name, o.id)),
-    }
+    run(&r.state, batch, &mut job, &o, &members, r.state.now()).await?;
     batch.update_snapshot_jobs.push(job);
     Ok(())
 }
@@ -379,29 +391,10 @@ impl Shared {
 
 pub async fn following_job(r: &Request, engagement_id: &str, o: &Opportunity, members: &[Member]) -> Result<Shared, ApiError> {
     let t = template(SUMMARY_TEMPLATE, OPPORTUNITY).map_err(|e| ApiError::Internal(e.message))?;
-    let now = r.state.now();
-    let mut job = SnapshotJob {
-        catalog: o.catalog,
-        id: crate::referrals::new_id("job-", 13),
-        partner_id: o.partner_id.clone(),
-        account_id: r.caller.partner.account_id.clone(),
-        engagement_id: engagement_id.to_string(),
-        resource_type: OPPORTUNITY.to_string(),
-        resource_id: o.id.clone(),
-        template: t.name.to_string(),
-        status: JobStatus::Running,
-        created_at: now,
-        last_success: None,
-        last_failure: None,
-        role_arn: job_role(&r.state, &r.caller.partner.id, o.catalog).await?,
-        tags: Vec::new(),
-        version: 1,
-    };
+    let mut job = new_job(r, engagement_id, o, t, JobStatus::Running, Vec::new()).await?;
     let mut writes = WriteBatch::default();
-    let account = job.account_id.clone();
-    if take(&r.state, &mut writes, t, o, &account, engagement_id, members, Some(&job.id), now).await?.is_some() {
-        job.succeeded(now);
-    }
+    let now = job.created_at;
+    run(&r.state, &mut writes, &mut job, o, members, now).await?;
     let job_id = job.id.clone();
     writes.insert_snapshot_jobs.push(job);
     Ok(Shared { job_id, writes })
@@ -455,8 +448,7 @@ pub async fn list_jobs(r: Request) -> ApiResult {
     let input: ListResourceSnapshotJobsRequest = r.parse()?;
     let mut jobs = r.state.store.list_snapshot_jobs(&r.caller.partner.id, r.catalog).await?;
     jobs.retain(|j| {
-        input.engagement_identifier.as_deref().is_none_or(|e| wanted(&[e.to_string()], &j.engagement_id))
-            && input.status.is_none_or(|s| s == j.status)
+        wanted(input.engagement_identifier.as_slice(), &j.engagement_id) && input.status.is_none_or(|s| s == j.status)
     });
     if Sort::descending(&input.sort) {
         jobs.reverse();
@@ -475,34 +467,11 @@ pub async fn get_settings(r: Request) -> ApiResult {
 
 pub async fn put_settings(r: Request) -> ApiResult {
     let input: PutSellingSystemSettingsRequest = r.parse()?;
-    let role = match input.resource_snapshot_job_role_identifier {
-        None => None,
-        Some(arn) if arn.starts_with("arn:") => {
-            let account = arn.split(':').nth(4).unwrap_or_default();
-            if account != r.caller.partner.account_id {
-                return Err(ApiError::request_validation(vec![FieldError::new(
-                    "ResourceSnapshotJobRoleIdentifier",
-                    FieldErrorCode::InvalidValue,
-                    format!(
-                        "ResourceSnapshotJobRoleIdentifier: the role must be in your account {}",
-                        r.caller.partner.account_id
-                    ),
-                )]));
-            }
-            Some(arn)
-        }
-        Some(name) => {
-            let account = &r.caller.partner.account_id;
-            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ApiError::request_validation(vec![FieldError::new(
-                    "ResourceSnapshotJobRoleIdentifier",
-                    FieldErrorCode::InvalidValue,
-                    "ResourceSnapshotJobRoleIdentifier: name the role by its full ARN",
-                )]));
-            }
-            Some(format!("arn:aws:iam::{account}:role/{name}"))
-        }
-    };
+    let role = input
+        .resource_snapshot_job_role_identifier
+        .map(|identifier| job_role_arn(&identifier, &r.caller.partner.account_id))
+        .transpose()
+        .map_err(|e| ApiError::request_validation(vec![e]))?;
     let mut batch = WriteBatch::default();
     put_job_role(&mut batch, &r.caller.partner.id, r.catalog, role.as_deref());
     r.commit(batch).await?;
@@ -511,7 +480,6 @@ pub async fn put_settings(r: Request) -> ApiResult {
 
 pub async fn list_associations(r: Request) -> ApiResult {
     let input: ListEngagementResourceAssociationsRequest = r.parse()?;
-    let matches = |filter: &Option<String>, value: &str| filter.as_deref().is_none_or(|f| f == value);
     let items: Vec<EngagementResourceAssociationSummary> = r
         .state
         .store
@@ -520,7 +488,7 @@ pub async fn list_associations(r: Request) -> ApiResult {
         .into_iter()
         .filter(|a| {
             matches(&input.created_by, &a.created_by)
-                && input.engagement_identifier.as_deref().is_none_or(|e| wanted(&[e.to_string()], &a.engagement_id))
+                && wanted(input.engagement_identifier.as_slice(), &a.engagement_id)
                 && matches(&input.resource_identifier, &a.resource_id)
                 && matches(&input.resource_type, &a.resource_type)
         })

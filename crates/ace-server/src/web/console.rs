@@ -168,6 +168,8 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
         .collect();
     let summary = &detail["summary"];
     let status = text(summary, "review_status");
+    // Issue 22: what satisfied SUB-3 and SUB-4 (`standing`: the partner's standing attestation).
+    let (presales_basis, consent_basis) = (at(&detail, "attestation_basis.presales"), at(&detail, "attestation_basis.consent"));
     Ok(page(
         if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK },
         &ReviewPage {
@@ -183,7 +185,7 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
             title: at(o, "Project.Title"),
             problem: at(o, "Project.CustomerBusinessProblem"),
             submitted_at: text(summary, "submitted_at"),
-            presales: match at(&detail, "attestation_basis.presales").as_str() {
+            presales: match presales_basis.as_str() {
                 // Issue 22: under a standing attestation the effort is in the standard fields.
                 "standing" => format!(
                     "{} — from the Selling API's fields under the partner's standing attestation",
@@ -197,7 +199,7 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
                 ),
                 _ => at(a, "PreSalesEffort.Description"),
             },
-            decision_maker: match at(&detail, "attestation_basis.presales").as_str() {
+            decision_maker: match presales_basis.as_str() {
                 "standing" => o["Customer"]["Contacts"]
                     .as_array()
                     .into_iter()
@@ -207,7 +209,7 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
                     .to_string(),
                 _ => at(a, "PreSalesEffort.DecisionMakerEngaged"),
             },
-            consent: match at(&detail, "attestation_basis.consent").as_str() {
+            consent: match consent_basis.as_str() {
                 "standing" => format!(
                     "the partner's standing attestation (statement {}, filed {})",
                     at(&detail, "standing_attestation.consent_statement_version"),

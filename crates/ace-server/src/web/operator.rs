@@ -342,9 +342,9 @@ async fn snapshots(
 ) -> Result<Response, WebError> {
     let viewer = session::require_staff(&state, &headers, &PARTNER_MANAGERS).await?;
     let nav = Some(viewer.nav("engagements", "Engagements"));
-    let catalogs = match q.catalog.as_deref().map(ace_domain::ids::Catalog::parse) {
-        None => vec![ace_domain::ids::Catalog::Aws, ace_domain::ids::Catalog::Sandbox],
-        Some(Some(c)) => vec![c],
+    let catalog = match q.catalog.as_deref().map(ace_domain::ids::Catalog::parse) {
+        None => None,
+        Some(Some(c)) => Some(c),
         Some(None) => return Ok(not_found(nav)),
     };
     let side = |v: &Option<Value>| match v {
@@ -352,23 +352,24 @@ async fn snapshots(
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
-    for catalog in catalogs {
-        let Ok(revisions) = crate::app::snapshots::operator_history(&state, catalog, &id).await else { continue };
-        let rows = revisions
-            .into_iter()
-            .map(|r| RevisionRow {
-                resource: format!("{} {}", r.resource_type, r.resource_id),
-                template: r.template,
-                revision: r.revision,
-                created: r.created_at,
-                created_by: r.created_by,
-                targets: r.target_accounts.join(", "),
-                changes: r.changes.iter().map(|c| (c.path.clone(), side(&c.before), side(&c.after))).collect(),
-            })
-            .collect();
-        return Ok(page(StatusCode::OK, &SnapshotsPage { nav, engagement: id, catalog: catalog.as_str().into(), rows }));
-    }
-    Ok(not_found(nav))
+    let (catalog, revisions) = match crate::app::snapshots::operator_history(&state, catalog, &id).await {
+        Ok(found) => found,
+        Err(crate::app::AppError::NotFound(_)) => return Ok(not_found(nav)),
+        Err(e) => return Err(e.into()),
+    };
+    let rows = revisions
+        .into_iter()
+        .map(|r| RevisionRow {
+            resource: format!("{} {}", r.resource_type, r.resource_id),
+            template: r.template,
+            revision: r.revision,
+            created: r.created_at,
+            created_by: r.created_by,
+            targets: r.target_accounts.join(", "),
+            changes: r.changes.iter().map(|c| (c.path.clone(), side(&c.before), side(&c.after))).collect(),
+        })
+        .collect();
+    Ok(page(StatusCode::OK, &SnapshotsPage { nav, engagement: id, catalog: catalog.as_str().into(), rows }))
 }
 
 // ---------------------------------------------------------------------------------------------
