@@ -601,6 +601,7 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
                 duns: Some(format!("{:09}", 500_000_000 + n)),
                 stage: "Open".into(),
                 owner: None,
+                enrichment: None,
             })
             .collect();
         store.upsert_pipeline_records(&records).await?;

@@ -111,6 +111,10 @@ pub struct PipelineRecord {
     pub stage: String,
     #[serde(default)]
     pub owner: Option<String>,
+    /// What the operator knows of the customer, given to partners whose customer accounts
+    /// match this record (issue 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<crate::customer_account::Enrichment>,
 }
 
 impl PipelineRecord {
@@ -256,6 +260,7 @@ mod tests {
             duns: Some("123-456-789".into()),
             stage: "Qualified".into(),
             owner: None,
+            enrichment: None,
         };
         assert_eq!(check_pipeline_record(&good), Ok(()));
         for bad in [

@@ -6,10 +6,12 @@
 
 pub mod audit;
 pub mod business_days;
+pub mod customer_account;
 pub mod eligibility;
 pub mod engagement;
 pub mod engagement_search;
 pub mod events;
+pub mod filter;
 pub mod identity;
 pub mod ids;
 pub mod listing;

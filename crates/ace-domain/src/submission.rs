@@ -884,6 +884,7 @@ mod tests {
             duns: None,
             stage: stage.into(),
             owner: None,
+            enrichment: None,
         };
         let other = |partner: &str, status: ReviewStatus| {
             let mut o = opportunity(json!({"Customer": {"Account": {"CompanyName": "Other", "WebsiteUrl": "www.acme.com"}}}));

@@ -689,6 +689,7 @@ async fn sub_2_candidates_in_a_crowded_name_bucket(store: &SqlStore) {
         duns: None,
         stage: "Qualified".into(),
         owner: None,
+        enrichment: None,
     };
     let mut records: Vec<PipelineRecord> =
         (0..2_000).map(|n| record(format!("SF-{n:04}"), format!("Ac{n:04} Holdings"))).collect();
@@ -724,6 +725,7 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         duns: None,
         stage: "Qualified".into(),
         owner: None,
+        enrichment: None,
     };
     store.upsert_pipeline_records(&[record]).await.unwrap();
     // Back to the schema before the migration, as an older release left it.
@@ -869,6 +871,7 @@ async fn pipeline_records_upsert_by_external_id(store: &SqlStore) {
         duns: None,
         stage: "Qualified".into(),
         owner: None,
+        enrichment: None,
     };
     let counts =
         store.upsert_pipeline_records(&[record("SF-1", "Acme", Some("acme.com")), record("SF-2", "Beta", None)]).await.unwrap();
