@@ -12,6 +12,7 @@ mod postgres;
 mod records;
 mod sealing;
 mod snapshots;
+mod customer_accounts;
 mod sql;
 mod sqlite;
 mod store;
@@ -39,6 +40,7 @@ use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::security::SecurityEvent;
+use ace_domain::customer_account::CustomerAccount;
 use ace_domain::snapshot::{Association, Snapshot, SnapshotJob};
 use ace_domain::submission::{ConflictCandidate, EvidenceRequest};
 use ace_domain::terms::{Acceptance, TermsVersion};
@@ -112,6 +114,12 @@ pub struct WriteBatch {
     pub delete_snapshot_jobs: Vec<SnapshotJob>,
     /// Resources shared into engagements; a pair already recorded stays as it was.
     pub associate_resources: Vec<Association>,
+    /// Customer accounts (issue 20).
+    pub insert_customer_accounts: Vec<CustomerAccount>,
+    /// Each must still have its `version`.
+    pub update_customer_accounts: Vec<CustomerAccount>,
+    /// Deleting an account that is not there is no error (`DeleteCustomerAccount` is idempotent).
+    pub delete_customer_accounts: Vec<(Catalog, String)>,
     pub events: Vec<OutboxEvent>,
     /// Appended to the hash-chained audit log in the same transaction as the change.
     pub audit: Vec<AuditEntry>,
@@ -252,6 +260,13 @@ pub trait Store: Send + Sync + 'static {
     /// A partner's snapshot jobs in a catalog, oldest first.
     async fn list_snapshot_jobs(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<SnapshotJob>>;
     /// The running jobs that follow one resource (read for every change of it).
+    async fn get_customer_account(&self, catalog: Catalog, id: &str) -> StoreResult<Option<CustomerAccount>>;
+    /// A partner's customer accounts in a catalog, oldest first.
+    async fn list_customer_accounts(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<CustomerAccount>>;
+    /// Customer accounts still waiting for matching, oldest first.
+    async fn pending_customer_accounts(&self, limit: usize) -> StoreResult<Vec<CustomerAccount>>;
+    /// The operator's customer records (its pipeline, any stage) that may match `identity`.
+    async fn find_customer_records(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<PipelineRecord>>;
     async fn running_snapshot_jobs(&self, catalog: Catalog, resource_id: &str) -> StoreResult<Vec<SnapshotJob>>;
     /// The resources shared into the engagements `partner_id` is a member of, oldest first.
     async fn list_engagement_resources(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<Association>>;

@@ -21,6 +21,7 @@ use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::security::SecurityEvent;
+use ace_domain::customer_account::CustomerAccount;
 use ace_domain::snapshot::{Association, Snapshot, SnapshotJob};
 use ace_domain::submission::{is_active_submission, ConflictCandidate, EvidenceRequest};
 use ace_domain::terms::{Acceptance, TermsVersion};
@@ -217,6 +218,7 @@ CREATE INDEX referral_activity_by_partner ON referral_activity (partner_id, at_m
 INSERT INTO referral_activity (opportunity_number, partner_id, at_ms, stage)
     SELECT id_number, partner_id, modified_ms, stage FROM opportunities WHERE origin = 'AWS Referral' AND catalog = 'AWS';
 "#,
+    crate::customer_accounts::MIGRATION,
 ];
 
 /// The migration after which [`backfill_conflict_columns`] runs.
@@ -459,7 +461,7 @@ const NAME_NEIGHBOURS: usize = 250;
 /// name, then the names just above and just below in the bucket. `from` is `table WHERE
 /// active-condition AND …` using the caller's `scope` parameters as `$1..`; the identity's
 /// follow them.
-async fn conflict_candidates(
+pub(crate) async fn conflict_candidates(
     r: &mut Box<dyn Tx>,
     source: &'static str,
     columns: &str,
@@ -742,6 +744,7 @@ pub(crate) async fn apply_batch(
     }
     crate::engagements::apply(tx, batch).await?;
     crate::snapshots::apply(tx, batch).await?;
+    crate::customer_accounts::apply(tx, batch).await?;
     for id in &batch.shred_referrals {
         tx.exec("DELETE FROM referral_keys WHERE referral_id = $1", &[id.as_str().into()]).await?;
     }
@@ -1573,6 +1576,22 @@ impl Store for SqlStore {
 
     async fn list_snapshot_jobs(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<SnapshotJob>> {
         crate::snapshots::jobs_of_partner(self.db.as_ref(), partner_id, catalog).await
+    }
+
+    async fn get_customer_account(&self, catalog: Catalog, id: &str) -> StoreResult<Option<CustomerAccount>> {
+        crate::customer_accounts::get(self.db.as_ref(), catalog, id).await
+    }
+
+    async fn list_customer_accounts(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<CustomerAccount>> {
+        crate::customer_accounts::of_partner(self.db.as_ref(), partner_id, catalog).await
+    }
+
+    async fn pending_customer_accounts(&self, limit: usize) -> StoreResult<Vec<CustomerAccount>> {
+        crate::customer_accounts::pending(self.db.as_ref(), limit).await
+    }
+
+    async fn find_customer_records(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<PipelineRecord>> {
+        crate::customer_accounts::customer_records(self.db.as_ref(), identity, limit).await
     }
 
     async fn running_snapshot_jobs(&self, catalog: Catalog, resource_id: &str) -> StoreResult<Vec<SnapshotJob>> {

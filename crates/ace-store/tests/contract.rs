@@ -163,7 +163,53 @@ contract!(
     elig_2_a_change_evaluated_by_two_nodes_at_once_is_recorded_once,
     use_4_engagement_membership_and_optimistic_concurrency,
     snapshot_revisions_are_taken_once_and_rem_2_removes_them_with_the_opportunity,
+    customer_accounts_change_under_their_version_and_match_closed_records_too,
 );
+
+/// Customer accounts (issue 20): an account changes only under the version it was read at, a
+/// partner lists its own, pending ones are found for matching, deleting twice is no error, and
+/// the operator's customer records are candidates whatever their stage (a won deal is still a
+/// customer), unlike SUB-2's pipeline candidates.
+async fn customer_accounts_change_under_their_version_and_match_closed_records_too(store: &SqlStore) {
+    use ace_domain::customer_account::{AccountData, CustomerAccount, Outcome, Status};
+    let now = ace_domain::time::from_millis(1_700_000_000_000);
+    let data = AccountData { company_name: "Acme Widgets".into(), domain: Some("acme.com".into()), ..Default::default() };
+    let account = |id: &str, partner: &str| {
+        CustomerAccount::new(id.into(), Catalog::Aws, (partner, "111122223333"), data.clone(), None, vec![], now)
+    };
+    let (a, b) = (account("cust-acc-aaaaaaaaaaaaa", "P-A"), account("cust-acc-bbbbbbbbbbbbb", "P-B"));
+    store.commit(WriteBatch { insert_customer_accounts: vec![a.clone(), b.clone()], ..Default::default() }).await.unwrap();
+    let mine = store.list_customer_accounts("P-A", Catalog::Aws).await.unwrap();
+    assert_eq!(mine.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), [a.id.as_str()], "USE-4: a partner's own only");
+    assert_eq!(store.pending_customer_accounts(10).await.unwrap().len(), 2);
+    let mut matched = a.clone();
+    matched.settle(Outcome::NoMatch);
+    store.commit(WriteBatch { update_customer_accounts: vec![matched.clone()], ..Default::default() }).await.unwrap();
+    let stale = store.commit(WriteBatch { update_customer_accounts: vec![matched], ..Default::default() }).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "a second write at the version read is refused: {stale:?}");
+    let stored = store.get_customer_account(Catalog::Aws, &a.id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.version), (Status::NoMatchFound, 2));
+    assert_eq!(store.pending_customer_accounts(10).await.unwrap().len(), 1);
+    for _ in 0..2 {
+        let delete = WriteBatch { delete_customer_accounts: vec![(Catalog::Aws, a.id.clone())], ..Default::default() };
+        store.commit(delete).await.unwrap();
+    }
+    assert!(store.get_customer_account(Catalog::Aws, &a.id).await.unwrap().is_none());
+    let won = PipelineRecord {
+        external_id: "CRM-WON".into(),
+        company_name: "Acme Widgets LLC".into(),
+        website: Some("https://acme.com".into()),
+        country: None,
+        duns: None,
+        stage: "Closed Won".into(),
+        owner: None,
+        enrichment: None,
+    };
+    store.upsert_pipeline_records(&[won]).await.unwrap();
+    let found = store.find_customer_records(&data.identity(), 10).await.unwrap();
+    assert_eq!(found.iter().map(|r| r.external_id.as_str()).collect::<Vec<_>>(), ["CRM-WON"]);
+    assert!(store.find_pipeline_candidates(&data.identity(), 10).await.unwrap().is_empty(), "SUB-2 skips closed deals");
+}
 
 /// Resource snapshots (issue 19): a revision number is taken once whatever the writer, a job
 /// changes under its version only, running jobs are found by their resource, associations are
@@ -768,6 +814,8 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         "DROP INDEX idempotency_by_created",
         // Nor 17 (referral activity history).
         "DROP TABLE referral_activity",
+        // Nor 18 (customer accounts).
+        "DROP TABLE customer_accounts",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;
