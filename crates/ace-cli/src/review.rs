@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
+use ace_domain::customer_account::Enrichment;
 use ace_domain::identity::{check_pipeline_record, PipelineRecord};
 
 use crate::client::{print_json, segment, Client};
@@ -102,7 +103,11 @@ pub enum ConsentCommand {
 #[derive(Subcommand)]
 pub enum PipelineCommand {
     /// Import (or update by external id) the operator's pipeline from a CSV file with a header
-    /// row: external id, company name, website, country, DUNS, stage, owner.
+    /// row: external id, company name, website, country, DUNS, stage, owner; and, optionally,
+    /// what the operator knows of the customer for matching customer accounts: account name,
+    /// industry, sub industry, segment, sector, company size, geo, region, sub region, account
+    /// planning qualification, eligible programs (separated by ;), marketplace engagement
+    /// score, solution category, solution sub category, solution score.
     Import { file: std::path::PathBuf },
     /// List the operator's pipeline.
     List {
@@ -275,6 +280,32 @@ pub async fn consent(c: ConsentCommand, client: Client) -> Result<()> {
 /// The CSV columns, found by header name (case, spaces and underscores ignored).
 const COLUMNS: [&str; 7] = ["externalid", "companyname", "website", "country", "duns", "stage", "owner"];
 
+/// Optional columns of what the operator knows of the customer, given to partners whose
+/// customer accounts match the record (issue 20); eligible programs are separated by `;`.
+fn enrichment_of(field: &dyn Fn(&str) -> Option<String>) -> Option<Enrichment> {
+    let e = Enrichment {
+        account_name: field("accountname"),
+        company_size: field("companysize"),
+        country: None,
+        account_planning_qualification: field("accountplanningqualification"),
+        eligible_programs: field("eligibleprograms")
+            .map(|p| p.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+            .unwrap_or_default(),
+        geo: field("geo"),
+        industry: field("industry"),
+        region: field("region"),
+        sector: field("sector"),
+        segment: field("segment"),
+        sub_industry: field("subindustry"),
+        sub_region: field("subregion"),
+        marketplace_engagement_score: field("marketplaceengagementscore"),
+        solution_category: field("solutioncategory"),
+        solution_score: field("solutionscore"),
+        solution_sub_category: field("solutionsubcategory"),
+    };
+    (e != Enrichment::default()).then_some(e)
+}
+
 fn header_key(h: &str) -> String {
     h.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase()
 }
@@ -303,6 +334,9 @@ pub fn read_pipeline_csv(text: &str) -> Result<PipelineCsv> {
             Ok(r) => {
                 let line = r.position().map_or(0, |p| p.line() as usize);
                 let field = |k: usize| index[k].and_then(|i| r.get(i)).map(str::to_string).filter(|s| !s.is_empty());
+                let named = |name: &str| {
+                    headers.iter().position(|h| h == name).and_then(|i| r.get(i)).map(str::to_string).filter(|s| !s.is_empty())
+                };
                 let record = PipelineRecord {
                     external_id: field(0).unwrap_or_default(),
                     company_name: field(1).unwrap_or_default(),
@@ -311,6 +345,7 @@ pub fn read_pipeline_csv(text: &str) -> Result<PipelineCsv> {
                     duns: field(4),
                     stage: field(5).unwrap_or_else(|| "Open".into()),
                     owner: field(6),
+                    enrichment: enrichment_of(&named),
                 };
                 (line, check_pipeline_record(&record).map(|()| record))
             }
@@ -392,5 +427,20 @@ mod tests {
         assert_eq!(good[1].1.company_name, "Gamma, Ltd");
         assert_eq!(bad.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![3, 4]);
         assert!(read_pipeline_csv("foo,bar\n1,2\n").is_err(), "a file without the columns is refused whole");
+    }
+
+    #[test]
+    fn enrichment_columns_are_read_when_given_and_bad_scores_reported() {
+        let text = "External ID,Company Name,Stage,Industry,Segment,Eligible Programs,Solution Score\n\
+                    SF-1,Acme Inc,Closed Won,Retail,Enterprise,MAP; ISV Accelerate,High\n\
+                    SF-2,Beta Inc,Open,,,,\n\
+                    SF-3,Gamma Inc,Open,Retail,,,Excellent\n";
+        let PipelineCsv { good, bad } = read_pipeline_csv(text).unwrap();
+        let e = good[0].1.enrichment.as_ref().unwrap();
+        assert_eq!((e.industry.as_deref(), e.segment.as_deref()), (Some("Retail"), Some("Enterprise")));
+        assert_eq!(e.eligible_programs, ["MAP", "ISV Accelerate"]);
+        assert!(good[1].1.enrichment.is_none(), "no enrichment columns filled: none");
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].1.contains("solution score"), "{}", bad[0].1);
     }
 }

@@ -342,13 +342,15 @@ fn strength(reason: &MatchReason) -> u8 {
 
 /// Decides one account's match. `own` are the partner's other accounts in the catalog (any
 /// status); `records` the operator's customer records that may match (the store's candidates).
-/// A duplicate is another account of the partner's naming the same customer by DUNS, domain,
+/// A duplicate is an older account of the partner's naming the same customer by DUNS, domain,
 /// or name and country (not by a similar name alone); the oldest is named.
 pub fn decide(account: &CustomerAccount, own: &[CustomerAccount], records: &[PipelineRecord]) -> Outcome {
     let identity = account.data.identity();
     let duplicate = own
         .iter()
-        .filter(|o| o.id != account.id && o.catalog == account.catalog)
+        // Only an older account makes this one a duplicate, so of two created together the
+        // older is matched and the newer names it, whichever is matched first.
+        .filter(|o| o.catalog == account.catalog && (o.created, &o.id) < (account.created, &account.id))
         .filter(|o| match_identities(&identity, &o.data.identity()).is_some_and(|r| strength(&r) < 3))
         .min_by_key(|o| (o.created, o.id.clone()));
     if let Some(existing) = duplicate {
@@ -616,6 +618,10 @@ mod tests {
         let similar_only = account("cust-acc-4", data("Acme Widgetz", None, None, None), 4);
         let widgets = account("cust-acc-5", data("Acme Widgets", None, None, None), 5);
         assert_eq!(decide(&similar_only, &[widgets], &[]), Outcome::NoMatch, "a similar name alone is no duplicate");
+        assert!(
+            !matches!(decide(&first, &[second, third], &[]), Outcome::Duplicate { .. }),
+            "the oldest is no duplicate of the newer ones"
+        );
     }
 
     #[test]

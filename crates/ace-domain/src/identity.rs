@@ -155,6 +155,9 @@ pub fn check_pipeline_record(r: &PipelineRecord) -> Result<(), String> {
     if r.stage.trim().is_empty() {
         return Err("stage is required".into());
     }
+    if let Some(e) = &r.enrichment {
+        e.check()?;
+    }
     Ok(())
 }
 

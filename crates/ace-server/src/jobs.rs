@@ -21,6 +21,14 @@ pub async fn run_due(state: &AppState) -> Vec<String> {
         }
         Err(e) => tracing::warn!(error = %e, "jobs: referral sweep failed"),
     }
+    // Customer accounts still waiting for matching (issue 20), e.g. after a restart.
+    match crate::app::customer_accounts::match_pending(state).await {
+        Ok(done) => {
+            crate::metrics::job_run("customer-account-matching", done.len());
+            ran.extend(done);
+        }
+        Err(e) => tracing::warn!(error = ?e, "jobs: customer account matching failed"),
+    }
     // Invitations between partners left unanswered (issue 18).
     let expired = crate::app::engagements::expire_invitations(state).await;
     let now = state.now();

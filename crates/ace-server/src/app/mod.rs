@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod auth_guard;
+pub mod customer_accounts;
 pub mod engagements;
 mod error;
 pub mod governance;

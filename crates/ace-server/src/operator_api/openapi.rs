@@ -137,7 +137,14 @@ pub fn document() -> Value {
                     Some(json!({"type": "object", "required": ["records"], "properties": {"records": {"type": "array", "maxItems": 1000, "items": {
                         "type": "object", "required": ["external_id", "company_name", "stage"], "properties": {
                             "external_id": {"type": "string"}, "company_name": {"type": "string"}, "website": {"type": "string"},
-                            "country": {"type": "string"}, "duns": {"type": "string"}, "stage": {"type": "string"}, "owner": {"type": "string"}}}}}})), "200")
+                            "country": {"type": "string"}, "duns": {"type": "string"}, "stage": {"type": "string"}, "owner": {"type": "string"},
+                            "enrichment": {"type": "object", "description": "What the operator knows of the customer: given to partners whose customer accounts match this record (issue 20)", "properties": {
+                                "account_name": {"type": "string"}, "company_size": {"type": "string"}, "country": {"type": "string"},
+                                "account_planning_qualification": {"type": "string"}, "eligible_programs": {"type": "array", "items": {"type": "string"}},
+                                "geo": {"type": "string"}, "industry": {"type": "string"}, "region": {"type": "string"}, "sector": {"type": "string"},
+                                "segment": {"type": "string"}, "sub_industry": {"type": "string"}, "sub_region": {"type": "string"},
+                                "marketplace_engagement_score": {"type": "string", "enum": ["High", "Medium", "Low"]}, "solution_category": {"type": "string"},
+                                "solution_score": {"type": "string", "enum": ["High", "Medium", "Low"]}, "solution_sub_category": {"type": "string"}}}}}}}})), "200")
             },
             "/eligibility": {"get": op("Every partner's referral eligibility (ELIG-2); ?as_of=RFC3339", None, "200")},
             "/eligibility/{id}": {

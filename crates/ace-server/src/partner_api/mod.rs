@@ -5,6 +5,7 @@
 //! and commits the change with its events in one transaction.
 
 mod auth;
+mod customer_accounts;
 mod engagements;
 mod extensions;
 mod feed;

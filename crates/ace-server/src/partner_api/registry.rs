@@ -18,7 +18,7 @@ use ace_domain::model::Model;
 use ace_domain::quota::OperationClass;
 
 use super::{
-    engagements, extensions, feed, invitations, opportunities, program, referral_obligations, snapshots, solutions, tags, tasks,
+    customer_accounts, engagements, extensions, feed, invitations, opportunities, program, referral_obligations, snapshots, solutions, tags, tasks,
 };
 use super::{ApiResult, Request};
 
@@ -145,6 +145,12 @@ registry! {
     Selling GetSellingSystemSettings Read => snapshots::get_settings;
     Selling PutSellingSystemSettings Write => snapshots::put_settings;
     Selling ListEngagementResourceAssociations Read => snapshots::list_associations;
+    Selling CreateCustomerAccount Write => customer_accounts::create;
+    Selling GetCustomerAccount Read => customer_accounts::get;
+    Selling UpdateCustomerAccount Write => customer_accounts::update;
+    Selling DeleteCustomerAccount Write => customer_accounts::delete;
+    Selling SearchCustomerAccounts Read => customer_accounts::search;
+    Selling GetCustomerAccountStatistics Read => customer_accounts::statistics;
     AcePartner PutSubmissionAttestation Write => extensions::put_attestation;
     AcePartner GetSubmissionAttestation Read => extensions::get_attestation;
     AcePartner ListConsentEvidenceRequests Read => extensions::list_evidence_requests;

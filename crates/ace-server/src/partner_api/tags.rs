@@ -1,9 +1,9 @@
-//! TagResource, UntagResource, ListTagsForResource on the caller's opportunities and resource
-//! snapshot jobs. Tags are not
-//! part of the opportunity document: they do not move its LastModifiedDate.
+//! TagResource, UntagResource, ListTagsForResource on the caller's opportunities, resource
+//! snapshot jobs and customer accounts. Tagging moves no LastModifiedDate.
 
 use serde::{Deserialize, Serialize};
 
+use ace_domain::customer_account::CustomerAccount;
 use ace_domain::ids::ResourceArn;
 use ace_domain::opportunity::{check_tags, merge_tags, Opportunity, Tag};
 use ace_domain::snapshot::SnapshotJob;
@@ -39,12 +39,13 @@ struct ListTagsForResourceResponse {
     tags: Vec<Tag>,
 }
 
-/// What tags attach to: the caller's opportunities and resource snapshot jobs (the two
-/// account-scoped resources, digest §5).
+/// What tags attach to: the caller's account-scoped resources (digest §5) — opportunities,
+/// resource snapshot jobs and customer accounts.
 #[allow(clippy::large_enum_variant)] // one lives for one request
 enum Tagged {
     Opportunity(Opportunity),
     Job(SnapshotJob),
+    CustomerAccount(CustomerAccount),
 }
 
 impl Tagged {
@@ -52,6 +53,7 @@ impl Tagged {
         match self {
             Tagged::Opportunity(o) => &o.tags,
             Tagged::Job(j) => &j.tags,
+            Tagged::CustomerAccount(a) => &a.tags,
         }
     }
 
@@ -59,6 +61,7 @@ impl Tagged {
         match self {
             Tagged::Opportunity(o) => &mut o.tags,
             Tagged::Job(j) => &mut j.tags,
+            Tagged::CustomerAccount(a) => &mut a.tags,
         }
     }
 }
@@ -79,6 +82,10 @@ async fn resource(r: &Request, arn: &str) -> Result<Tagged, ApiError> {
             .await
             .map(Tagged::Job)
             .map_err(|_| not_found()),
+        "customer-account" => crate::app::customer_accounts::load(&r.state, &r.caller.partner, parsed.catalog, arn)
+            .await
+            .map(Tagged::CustomerAccount)
+            .map_err(|_| not_found()),
         _ => Err(not_found()),
     }
 }
@@ -90,6 +97,7 @@ async fn save_tags(r: &Request, updated: Tagged) -> Result<(), ApiError> {
             WriteBatch { update_opportunities: vec![(o, expected)], ..Default::default() }
         }
         Tagged::Job(j) => WriteBatch { update_snapshot_jobs: vec![j], ..Default::default() },
+        Tagged::CustomerAccount(a) => WriteBatch { update_customer_accounts: vec![a], ..Default::default() },
     };
     r.commit(batch).await.map_err(|e| match e {
         ace_store::StoreError::Conflict(_) => ApiError::Conflict("The resource was modified concurrently; retry.".into()),
