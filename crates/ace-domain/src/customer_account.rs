@@ -342,15 +342,18 @@ fn strength(reason: &MatchReason) -> u8 {
 
 /// Decides one account's match. `own` are the partner's other accounts in the catalog (any
 /// status); `records` the operator's customer records that may match (the store's candidates).
-/// A duplicate is an older account of the partner's naming the same customer by DUNS, domain,
-/// or name and country (not by a similar name alone); the oldest is named.
+/// A duplicate is another account of the partner's — already matched, or older — naming the same
+/// customer by DUNS, domain, or name and country (not by a similar name alone); the oldest is
+/// named.
 pub fn decide(account: &CustomerAccount, own: &[CustomerAccount], records: &[PipelineRecord]) -> Outcome {
     let identity = account.data.identity();
     let duplicate = own
         .iter()
-        // Only an older account makes this one a duplicate, so of two created together the
-        // older is matched and the newer names it, whichever is matched first.
-        .filter(|o| o.catalog == account.catalog && (o.created, &o.id) < (account.created, &account.id))
+        // An account already matched (and not itself a duplicate) makes this one a duplicate;
+        // of two still pending, only the older does, so of two created together the older is
+        // matched and the newer names it, whichever is matched first.
+        .filter(|o| o.id != account.id && o.catalog == account.catalog && o.reason_code.as_deref() != Some(DUPLICATE_CUSTOMER_MATCH))
+        .filter(|o| o.status != Status::Pending || (o.created, &o.id) < (account.created, &account.id))
         .filter(|o| match_identities(&identity, &o.data.identity()).is_some_and(|r| strength(&r) < 3))
         .min_by_key(|o| (o.created, o.id.clone()));
     if let Some(existing) = duplicate {
@@ -619,9 +622,19 @@ mod tests {
         let widgets = account("cust-acc-5", data("Acme Widgets", None, None, None), 5);
         assert_eq!(decide(&similar_only, &[widgets], &[]), Outcome::NoMatch, "a similar name alone is no duplicate");
         assert!(
-            !matches!(decide(&first, &[second, third], &[]), Outcome::Duplicate { .. }),
-            "the oldest is no duplicate of the newer ones"
+            !matches!(decide(&first, &[second.clone(), third.clone()], &[]), Outcome::Duplicate { .. }),
+            "the oldest is no duplicate of the newer ones still pending"
         );
+        let mut matched_later = account("cust-acc-0", data("Acme", Some("acme.com"), None, None), 1);
+        matched_later.settle(Outcome::NoMatch);
+        assert_eq!(
+            decide(&first, &[matched_later.clone()], &[]),
+            Outcome::Duplicate { existing_id: "cust-acc-0".into() },
+            "an account already matched makes a new one a duplicate, whatever their instants"
+        );
+        let mut duplicate = second.clone();
+        duplicate.settle(Outcome::Duplicate { existing_id: "cust-acc-1".into() });
+        assert!(!matches!(decide(&first, &[duplicate], &[]), Outcome::Duplicate { .. }), "a duplicate names no other");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod auth;
 mod backup;
 mod bad_input;
 mod concurrency;
+mod customer_accounts;
 mod eligibility;
 mod engagements;
 mod governance;
