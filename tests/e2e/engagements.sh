@@ -89,13 +89,7 @@ tasks=$(pcs list-opportunity-from-engagement-tasks --catalog AWS --engagement-id
 check "list-opportunity-from-engagement-tasks lists it" test "$(echo "$tasks" | json 'd["TaskSummaries"][0]["OpportunityId"]')" = "$opportunity"
 
 # The operations newer than the CLI's bundled model (SearchEngagements, ListEngagementGroups,
-# the prospecting tasks): the same CLI, given the published model in reference/ the way botocore
-# takes newer models (AWS_DATA_PATH).
-data="$work/aws-data/partnercentral-selling/2022-07-26"
-mkdir -p "$data"
-cp "$(dirname "$0")/../../reference/partnercentral-selling-2022-07-26.service.json" "$data/service-2.json"
-cp "$(dirname "$0")/../../reference/partnercentral-selling-2022-07-26.paginators.json" "$data/paginators-1.json"
-pcsm() { AWS_DATA_PATH="$work/aws-data" aws partnercentral-selling "$@" --endpoint-url "$endpoint" --output json; }
+# the prospecting tasks): `pcsm` (lib.sh), the same CLI given the published model.
 export AWS_ACCESS_KEY_ID=$acme_key AWS_SECRET_ACCESS_KEY=$acme_secret
 
 found=$(pcsm search-engagements --catalog AWS --filter '{"ContainsAny":{"Key":"Title","Value":{"StringValue":"engagement"}}}' \

@@ -34,6 +34,12 @@ check() { # check NAME COMMAND...: counts whether COMMAND succeeds
 }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {'d': d}))" "$1"; }
 pcs() { aws partnercentral-selling "$@" --endpoint-url "$endpoint" --output json; }
+# The operations newer than the CLI's bundled model (customer accounts, SearchEngagements…): the
+# same CLI, given the published model in reference/ the way botocore takes newer models.
+mkdir -p "$work/aws-data/partnercentral-selling/2022-07-26"
+cp "$(dirname "${BASH_SOURCE[0]}")/../../reference/partnercentral-selling-2022-07-26.service.json" "$work/aws-data/partnercentral-selling/2022-07-26/service-2.json"
+cp "$(dirname "${BASH_SOURCE[0]}")/../../reference/partnercentral-selling-2022-07-26.paginators.json" "$work/aws-data/partnercentral-selling/2022-07-26/paginators-1.json"
+pcsm() { AWS_DATA_PATH="$work/aws-data" aws partnercentral-selling "$@" --endpoint-url "$endpoint" --output json; }
 acep() { AWS_DATA_PATH=$MODELS aws ace-partner "$@" --endpoint-url "$endpoint" --output json; }
 
 # partner_user ID: adds a select-tier partner with user alice and exports its credentials.
