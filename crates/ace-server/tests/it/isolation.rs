@@ -110,6 +110,12 @@ enum Op {
         pick: usize,
         engagement: usize,
     },
+    /// Creates a customer account, reads a picked one (anyone's), searches and counts its own
+    /// (issue 20).
+    CustomerAccount {
+        actor: usize,
+        pick: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -135,7 +141,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (actor.clone(), pick.clone(), actor.clone()).prop_map(|(actor, pick, to)| Op::Invite { actor, pick, to }),
         1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::AnswerInvitation { actor, pick }),
         1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Prospect { actor, pick }),
-        2 => (actor, pick.clone(), pick).prop_map(|(actor, pick, engagement)| Op::Share { actor, pick, engagement }),
+        2 => (actor.clone(), pick.clone(), pick.clone()).prop_map(|(actor, pick, engagement)| Op::Share { actor, pick, engagement }),
+        2 => (actor, pick).prop_map(|(actor, pick)| Op::CustomerAccount { actor, pick }),
     ]
 }
 
@@ -160,6 +167,8 @@ struct World {
     connected: std::collections::BTreeSet<(usize, usize)>,
     /// Opportunity id → the partners a snapshot of it was shared with.
     shared: BTreeMap<String, std::collections::BTreeSet<usize>>,
+    /// Customer account id → its owner.
+    customer_accounts: BTreeMap<String, usize>,
 }
 
 fn company(owner: usize, n: usize) -> String {
@@ -188,6 +197,9 @@ impl World {
                 let whole = [format!("\"{id}\""), format!("/{id}\""), format!(">{id}<"), format!("/{id}?")];
                 assert!(!whole.iter().any(|w| text.contains(w)), "{what}: partner {actor} saw {id} of partner {owner}: {text}");
             }
+        }
+        for (id, owner) in &self.customer_accounts {
+            assert!(*owner == actor || !text.contains(id.as_str()), "{what}: partner {actor} saw customer account {id} of partner {owner}");
         }
         for (id, owner) in &self.referred {
             assert!(
@@ -221,6 +233,30 @@ impl World {
             | Op::AnswerInvitation { .. }
             | Op::Prospect { .. }
             | Op::Share { .. } => self.run_engagement(op).await,
+            Op::CustomerAccount { actor, pick } => {
+                self.created += 1;
+                let account = json!({"CompanyName": company(actor, self.created), "Domain": format!("tenant{actor}.example.com")});
+                let user = &self.users[actor];
+                let (status, v) = self.app.call(user, "CreateCustomerAccount", json!({"Catalog": "AWS", "Account": account})).await;
+                assert_eq!(status, 200, "{v}");
+                self.assert_clean(actor, "CreateCustomerAccount", &v);
+                self.customer_accounts.insert(v["Id"].as_str().unwrap().to_string(), actor);
+                let (id, owner) = self.customer_accounts.iter().nth(pick % self.customer_accounts.len()).unwrap();
+                let (id, owner) = (id.clone(), *owner);
+                let (status, v) = self.app.call(user, "GetCustomerAccount", json!({"Catalog": "AWS", "Identifier": id})).await;
+                assert_eq!(status == 200, owner == actor, "GetCustomerAccount {id} of {owner} by {actor}: {v}");
+                // A refusal may repeat the identifier the caller sent; nothing else of it.
+                self.assert_clean_text(actor, "GetCustomerAccount", &v.to_string().replace(&id, "<asked>"));
+                let (status, v) = self.app.call(user, "SearchCustomerAccounts", json!({"Catalog": "AWS"})).await;
+                assert_eq!(status, 200, "{v}");
+                self.assert_clean(actor, "SearchCustomerAccounts", &v);
+                let own = self.customer_accounts.values().filter(|o| **o == actor).count();
+                let found = v["CustomerAccountSummaries"].as_array().unwrap().len();
+                assert!(found == own.min(20), "SearchCustomerAccounts by {actor}: {found} of its {own}: {v}");
+                let body = json!({"Catalog": "AWS", "IncludeMissing": true, "Aggregations": [{"GroupBy": ["ENRICHMENT_STATUS"]}]});
+                let (_, v) = self.app.call(user, "GetCustomerAccountStatistics", body).await;
+                assert_eq!(v["TotalCount"], own, "GetCustomerAccountStatistics by {actor}: {v}");
+            }
             Op::Create { actor, sandbox } => {
                 let catalog = if sandbox { "Sandbox" } else { "AWS" };
                 self.created += 1;
@@ -612,6 +648,7 @@ async fn scenario(ops: Vec<Op>) {
         owned: BTreeMap::new(),
         referred: BTreeMap::new(),
         shared: BTreeMap::new(),
+        customer_accounts: BTreeMap::new(),
         browsers,
         created: 0,
         engagements: BTreeMap::new(),
