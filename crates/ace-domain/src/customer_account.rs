@@ -300,15 +300,14 @@ impl CustomerAccount {
             Outcome::Enriched { record_id, enrichment } => {
                 self.status = Status::Enriched;
                 self.matched_record = Some(record_id);
-                self.enrichment = Some(enrichment);
+                self.enrichment = Some(*enrichment);
             }
             Outcome::NoMatch => self.status = Status::NoMatchFound,
             Outcome::Duplicate { existing_id } => {
                 self.status = Status::ActionRequired;
                 self.reason_code = Some(DUPLICATE_CUSTOMER_MATCH.into());
-                self.message = Some(format!(
-                    "Customer account {existing_id} already maps this customer: update or delete one of the two."
-                ));
+                self.message =
+                    Some(format!("Customer account {existing_id} already maps this customer: update or delete one of the two."));
                 self.existing_account_id = Some(existing_id);
             }
             Outcome::Ambiguous { message, issues } => {
@@ -324,7 +323,7 @@ impl CustomerAccount {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Pending,
-    Enriched { record_id: String, enrichment: Enrichment },
+    Enriched { record_id: String, enrichment: Box<Enrichment> },
     NoMatch,
     Duplicate { existing_id: String },
     Ambiguous { message: String, issues: Vec<Issue> },
@@ -352,7 +351,9 @@ pub fn decide(account: &CustomerAccount, own: &[CustomerAccount], records: &[Pip
         // An account already matched (and not itself a duplicate) makes this one a duplicate;
         // of two still pending, only the older does, so of two created together the older is
         // matched and the newer names it, whichever is matched first.
-        .filter(|o| o.id != account.id && o.catalog == account.catalog && o.reason_code.as_deref() != Some(DUPLICATE_CUSTOMER_MATCH))
+        .filter(|o| {
+            o.id != account.id && o.catalog == account.catalog && o.reason_code.as_deref() != Some(DUPLICATE_CUSTOMER_MATCH)
+        })
         .filter(|o| o.status != Status::Pending || (o.created, &o.id) < (account.created, &account.id))
         .filter(|o| match_identities(&identity, &o.data.identity()).is_some_and(|r| strength(&r) < 3))
         .min_by_key(|o| (o.created, o.id.clone()));
@@ -368,7 +369,7 @@ pub fn decide(account: &CustomerAccount, own: &[CustomerAccount], records: &[Pip
     matched.sort_by(|a, b| a.1.external_id.cmp(&b.1.external_id));
     matched.dedup_by(|a, b| a.1.external_id == b.1.external_id);
     if let [(_, record)] = matched.as_slice() {
-        return Outcome::Enriched { record_id: record.external_id.clone(), enrichment: Enrichment::of_record(record) };
+        return Outcome::Enriched { record_id: record.external_id.clone(), enrichment: Box::new(Enrichment::of_record(record)) };
     }
     let candidates: Vec<&PipelineRecord> = matched.iter().map(|(_, r)| *r).collect();
     let differ = |f: fn(&PipelineRecord) -> Option<String>| {
@@ -412,8 +413,17 @@ impl Fields for CustomerAccount {
     fn kind(key: &str) -> Option<Kind> {
         Some(match key {
             "COMPANY_NAME" => Kind::Text,
-            "ENRICHMENT_STATUS" | "AWS_INDUSTRY" | "ACCOUNT_PLANNING_QUALIFICATION" | "IMPORT_ID" | "GEO" | "COUNTRY"
-            | "SEGMENT" | "SOLUTION_CATEGORY" | "MARKETPLACE_ENGAGEMENT_SCORE" | "SOLUTION_SCORE" | "REGION" => Kind::Keyword,
+            "ENRICHMENT_STATUS"
+            | "AWS_INDUSTRY"
+            | "ACCOUNT_PLANNING_QUALIFICATION"
+            | "IMPORT_ID"
+            | "GEO"
+            | "COUNTRY"
+            | "SEGMENT"
+            | "SOLUTION_CATEGORY"
+            | "MARKETPLACE_ENGAGEMENT_SCORE"
+            | "SOLUTION_SCORE"
+            | "REGION" => Kind::Keyword,
             "PROGRAM_ELIGIBILITY" => Kind::Set,
             "CREATED_DATE" | "LAST_MODIFIED_DATE" => Kind::Time,
             _ => return None,
@@ -438,9 +448,11 @@ impl Fields for CustomerAccount {
             "SOLUTION_CATEGORY" => enriched(|e| &e.solution_category),
             "MARKETPLACE_ENGAGEMENT_SCORE" => enriched(|e| &e.marketplace_engagement_score),
             "SOLUTION_SCORE" => enriched(|e| &e.solution_score),
-            "PROGRAM_ELIGIBILITY" => {
-                self.enrichment.as_ref().filter(|e| !e.eligible_programs.is_empty()).map_or(Field::Missing, |e| Field::Set(&e.eligible_programs))
-            }
+            "PROGRAM_ELIGIBILITY" => self
+                .enrichment
+                .as_ref()
+                .filter(|e| !e.eligible_programs.is_empty())
+                .map_or(Field::Missing, |e| Field::Set(&e.eligible_programs)),
             // Accounts come from single calls until customer-account bulk jobs land: no import.
             _ => Field::Missing,
         }
@@ -554,14 +566,21 @@ mod tests {
             duns: duns.map(String::from),
             stage: "Closed Won".into(),
             owner: None,
-            enrichment: Some(Enrichment { industry: Some("Retail".into()), segment: Some("Enterprise".into()), ..Default::default() }),
+            enrichment: Some(Enrichment {
+                industry: Some("Retail".into()),
+                segment: Some("Enterprise".into()),
+                ..Default::default()
+            }),
         }
     }
 
     #[test]
     fn one_best_match_enriches_with_the_operators_data() {
         let a = account("cust-acc-1", data("Acme Widgets Inc.", Some("acme.com"), None, Some("US")), 1);
-        let records = [record("R1", "ACME Widgets", Some("https://www.acme.com"), None, Some("US")), record("R2", "Other", None, None, None)];
+        let records = [
+            record("R1", "ACME Widgets", Some("https://www.acme.com"), None, Some("US")),
+            record("R2", "Other", None, None, None),
+        ];
         match decide(&a, &[], &records) {
             Outcome::Enriched { record_id, enrichment } => {
                 assert_eq!(record_id, "R1");
@@ -577,7 +596,10 @@ mod tests {
     fn the_strongest_reason_wins_over_weaker_matches() {
         let a = account("cust-acc-1", data("Acme Widgets", Some("acme.com"), Some("123456789"), Some("US")), 1);
         let records = [record("R1", "Acme Widgets", None, None, Some("US")), record("R2", "Zeta", None, Some("123456789"), None)];
-        assert!(matches!(decide(&a, &[], &records), Outcome::Enriched { record_id, .. } if record_id == "R2"), "DUNS beats the name");
+        assert!(
+            matches!(decide(&a, &[], &records), Outcome::Enriched { record_id, .. } if record_id == "R2"),
+            "DUNS beats the name"
+        );
     }
 
     #[test]
@@ -595,7 +617,10 @@ mod tests {
         ];
         match decide(&a, &[], &records) {
             Outcome::Ambiguous { message, issues } => {
-                assert!(message.contains("2 customers") && message.contains("Account.Duns") && message.contains("Account.Domain"), "{message}");
+                assert!(
+                    message.contains("2 customers") && message.contains("Account.Duns") && message.contains("Account.Domain"),
+                    "{message}"
+                );
                 assert!(!message.contains("CountryCode"), "the country is given and equal: it decides nothing");
                 assert_eq!(issues[0].code, "MULTIPLE_CUSTOMER_MATCHES");
             }
@@ -643,7 +668,8 @@ mod tests {
         a.settle(Outcome::NoMatch);
         let stale = from_millis(999);
         assert!(a.replace(data("Acme", Some("acme.com"), None, None), None, stale, from_millis(2_000)).is_err());
-        a.replace(data("Acme", Some("acme.com"), None, None), Some("crm-9".into()), from_millis(1_000), from_millis(1_000)).unwrap();
+        a.replace(data("Acme", Some("acme.com"), None, None), Some("crm-9".into()), from_millis(1_000), from_millis(1_000))
+            .unwrap();
         assert_eq!(a.status, Status::Pending);
         assert_eq!(a.partner_account_identifier.as_deref(), Some("crm-9"));
         assert!(a.modified > from_millis(1_000), "a write at the same instant still moves LastModifiedDate");
@@ -691,10 +717,7 @@ mod tests {
         for key in model.enum_values("AggregatableField").unwrap() {
             assert!(CustomerAccount::kind(key).is_some(), "{key} is aggregatable in the model");
         }
-        assert_eq!(
-            model.enum_values("EnrichmentStatus").unwrap().to_vec(),
-            Status::ALL.map(|s| s.as_str().to_string()).to_vec()
-        );
+        assert_eq!(model.enum_values("EnrichmentStatus").unwrap().to_vec(), Status::ALL.map(|s| s.as_str().to_string()).to_vec());
         for key in model.enum_values("SortableField").unwrap() {
             assert!(
                 ["COMPANY_NAME", "CREATED_DATE", "LAST_MODIFIED_DATE", "MARKETPLACE_ENGAGEMENT_SCORE", "SOLUTION_SCORE"]

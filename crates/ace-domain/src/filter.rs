@@ -191,7 +191,8 @@ fn check_into<T: Fields>(f: &Filter, path: &str, shape: Shape, depth: usize, err
             continue;
         }
         let Some(kind) = T::kind(&p.key) else {
-            errors.push(invalid(&format!("{path}.{}.Key", op.name()), format!("{} is not a field this search filters on", p.key)));
+            errors
+                .push(invalid(&format!("{path}.{}.Key", op.name()), format!("{} is not a field this search filters on", p.key)));
             continue;
         };
         let (ok, wanted) = match kind {
@@ -337,7 +338,9 @@ mod tests {
         let errors = check::<Row>(&two, "Filter", STRICT).unwrap_err();
         assert_eq!(errors[0].field_name, "Filter");
         assert!(check::<Row>(&two, "Filter", Shape { one_member_per_node: false, max_depth: 3 }).is_ok());
-        let deep = filter(json!({"NotFilter": {"NotFilter": {"NotFilter": {"EqualsTo": {"Key": "NAME", "Value": {"StringValue": "a"}}}}}}));
+        let deep = filter(
+            json!({"NotFilter": {"NotFilter": {"NotFilter": {"EqualsTo": {"Key": "NAME", "Value": {"StringValue": "a"}}}}}}),
+        );
         let errors = check::<Row>(&deep, "Filter", STRICT).unwrap_err();
         assert_eq!(errors[0].field_name, "Filter.NotFilter.NotFilter.NotFilter");
         let unknown = filter(json!({"AndAllFilters": [{"EqualsTo": {"Key": "COLOUR", "Value": {"StringValue": "red"}}}]}));

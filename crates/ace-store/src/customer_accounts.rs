@@ -66,8 +66,9 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResu
 
 pub(crate) async fn get(db: &dyn Database, catalog: Catalog, id: &str) -> StoreResult<Option<CustomerAccount>> {
     let mut r = db.reader().await?;
-    let rows =
-        r.query("SELECT doc FROM customer_accounts WHERE catalog = $1 AND id = $2", &[catalog.as_str().into(), id.into()]).await?;
+    let rows = r
+        .query("SELECT doc FROM customer_accounts WHERE catalog = $1 AND id = $2", &[catalog.as_str().into(), id.into()])
+        .await?;
     rows.first().map(|row| from_json(&row.text(0)?)).transpose()
 }
 
@@ -104,9 +105,16 @@ pub(crate) async fn customer_records(
 ) -> StoreResult<Vec<PipelineRecord>> {
     let mut r = db.reader().await?;
     let columns = "external_id, '', ident_company, ident_domain, ident_duns, ident_country, ident_name";
-    let candidates =
-        crate::store::conflict_candidates(&mut r, "operator-pipeline", columns, "pipeline_records WHERE 1 = 1", vec![], identity, limit)
-            .await?;
+    let candidates = crate::store::conflict_candidates(
+        &mut r,
+        "operator-pipeline",
+        columns,
+        "pipeline_records WHERE 1 = 1",
+        vec![],
+        identity,
+        limit,
+    )
+    .await?;
     let mut records = Vec::with_capacity(candidates.len());
     for c in candidates {
         let rows = r.query("SELECT doc FROM pipeline_records WHERE external_id = $1", &[c.record_id.as_str().into()]).await?;

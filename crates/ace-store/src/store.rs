@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use ace_domain::audit::{self, AuditEntry, StoredAuditEntry};
 use ace_domain::business_days::HolidayCalendar;
+use ace_domain::customer_account::CustomerAccount;
 use ace_domain::eligibility::EligibilityConfig;
 use ace_domain::engagement::{Engagement, Member, PartnerInvitation};
 use ace_domain::events::OutboxEvent;
@@ -21,7 +22,6 @@ use ace_domain::partner::PartnerProfile;
 use ace_domain::quota::QuotaLimits;
 use ace_domain::referral::{AuditRead, Referral, Suppression};
 use ace_domain::security::SecurityEvent;
-use ace_domain::customer_account::CustomerAccount;
 use ace_domain::snapshot::{Association, Snapshot, SnapshotJob};
 use ace_domain::submission::{is_active_submission, ConflictCandidate, EvidenceRequest};
 use ace_domain::terms::{Acceptance, TermsVersion};

@@ -281,7 +281,9 @@ pub async fn create(r: Request) -> ApiResult {
             Ok(Output::Json(response))
         }
         // The token was claimed meanwhile: answer as a replay would.
-        BatchOutcome::Replayed(existing) if existing.request_hash == request_hash(&r.input) => Ok(Output::Json(existing.response)),
+        BatchOutcome::Replayed(existing) if existing.request_hash == request_hash(&r.input) => {
+            Ok(Output::Json(existing.response))
+        }
         BatchOutcome::Replayed(_) => Err(token_conflict()),
     }
 }

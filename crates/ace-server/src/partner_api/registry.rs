@@ -18,7 +18,8 @@ use ace_domain::model::Model;
 use ace_domain::quota::OperationClass;
 
 use super::{
-    customer_accounts, engagements, extensions, feed, invitations, opportunities, program, referral_obligations, snapshots, solutions, tags, tasks,
+    customer_accounts, engagements, extensions, feed, invitations, opportunities, program, referral_obligations, snapshots,
+    solutions, tags, tasks,
 };
 use super::{ApiResult, Request};
 

@@ -60,8 +60,12 @@ async fn customer_accounts_are_matched_enriched_or_need_action_naming_what_decid
     import_customers(&app).await;
     let c = app.partner("P-A").await;
 
-    let acme = create(&app, &c, json!({"CompanyName": "ACME Widgets", "WebsiteUrl": "https://acme-widgets.com/shop",
-                                         "Address": {"CountryCode": "US", "City": "Seattle"}}))
+    let acme = create(
+        &app,
+        &c,
+        json!({"CompanyName": "ACME Widgets", "WebsiteUrl": "https://acme-widgets.com/shop",
+                                         "Address": {"CountryCode": "US", "City": "Seattle"}}),
+    )
     .await;
     let id = acme["Id"].as_str().unwrap();
     assert!(id.starts_with("cust-acc-") && id.len() == 22, "{id}");
@@ -93,13 +97,20 @@ async fn customer_accounts_are_matched_enriched_or_need_action_naming_what_decid
 
     let again = create(&app, &c, json!({"CompanyName": "Acme Widgets Incorporated", "Domain": "acme-widgets.com"})).await;
     let got = settled(&app, &c, again["Id"].as_str().unwrap()).await;
-    assert_eq!((got["EnrichmentStatus"].as_str(), got["ReasonCode"].as_str()), (Some("ACTION_REQUIRED"), Some("DUPLICATE_CUSTOMER_MATCH")));
+    assert_eq!(
+        (got["EnrichmentStatus"].as_str(), got["ReasonCode"].as_str()),
+        (Some("ACTION_REQUIRED"), Some("DUPLICATE_CUSTOMER_MATCH"))
+    );
     assert_eq!(got["ExistingCustomerAccountArn"], acme["Arn"], "the account that already maps the customer");
 
     // The deciding field given, matching runs again and settles it.
     let (status, stale) = app
-        .call(&c, "UpdateCustomerAccount", json!({"Catalog": "AWS", "Identifier": globex_id, "LastModifiedDate": "2020-01-01T00:00:00Z",
-                  "Account": {"CompanyName": "Globex", "Duns": "222222222"}}))
+        .call(
+            &c,
+            "UpdateCustomerAccount",
+            json!({"Catalog": "AWS", "Identifier": globex_id, "LastModifiedDate": "2020-01-01T00:00:00Z",
+                  "Account": {"CompanyName": "Globex", "Duns": "222222222"}}),
+        )
         .await;
     assert_eq!((status, stale["__type"].as_str()), (400, Some("ConflictException")), "a stale LastModifiedDate: {stale}");
     let (status, updated) = app
@@ -110,14 +121,22 @@ async fn customer_accounts_are_matched_enriched_or_need_action_naming_what_decid
     assert_eq!((updated["Status"].as_str(), updated["PartnerAccountIdentifier"].as_str()), (Some("PENDING"), Some("crm-42")));
     assert_ne!(updated["LastModifiedDate"], globex_read);
     let got = settled(&app, &c, &globex_id).await;
-    assert_eq!((got["EnrichmentStatus"].as_str(), got["AwsEnrichment"]["Customer"]["Industry"].as_str()), (Some("ENRICHED"), Some("Manufacturing")));
+    assert_eq!(
+        (got["EnrichmentStatus"].as_str(), got["AwsEnrichment"]["Customer"]["Industry"].as_str()),
+        (Some("ENRICHED"), Some("Manufacturing"))
+    );
     let (status, _) = app
-        .call(&c, "UpdateCustomerAccount", json!({"Catalog": "AWS", "Identifier": globex_id, "LastModifiedDate": globex_read,
-                  "Account": {"CompanyName": "Globex"}}))
+        .call(
+            &c,
+            "UpdateCustomerAccount",
+            json!({"Catalog": "AWS", "Identifier": globex_id, "LastModifiedDate": globex_read,
+                  "Account": {"CompanyName": "Globex"}}),
+        )
         .await;
     assert_eq!(status, 400, "the first update moved LastModifiedDate: the old one is stale now");
 
-    let (status, blank) = app.call(&c, "CreateCustomerAccount", json!({"Catalog": "AWS", "Account": {"CompanyName": "  "}})).await;
+    let (status, blank) =
+        app.call(&c, "CreateCustomerAccount", json!({"Catalog": "AWS", "Account": {"CompanyName": "  "}})).await;
     assert_eq!((status, blank["__type"].as_str()), (400, Some("ValidationException")), "{blank}");
     let (status, bad_duns) =
         app.call(&c, "CreateCustomerAccount", json!({"Catalog": "AWS", "Account": {"CompanyName": "X", "Duns": "12"}})).await;
@@ -140,40 +159,70 @@ async fn customer_accounts_search_filters_sorts_pages_and_counts() {
         ids.push(id);
         app.state.clock.advance(chrono::TimeDelta::seconds(1)).unwrap();
     }
-    let (status, enriched) = search(&app, &c, json!({"Filter": {"EqualsTo": {"Key": "ENRICHMENT_STATUS", "Value": {"StringValue": "ENRICHED"}}},
-                                             "Sort": {"SortBy": "COMPANY_NAME", "SortOrder": "ASCENDING"}}))
+    let (status, enriched) = search(
+        &app,
+        &c,
+        json!({"Filter": {"EqualsTo": {"Key": "ENRICHMENT_STATUS", "Value": {"StringValue": "ENRICHED"}}},
+                                             "Sort": {"SortBy": "COMPANY_NAME", "SortOrder": "ASCENDING"}}),
+    )
     .await;
     assert_eq!(status, 200, "{enriched}");
-    let names: Vec<&str> =
-        enriched["CustomerAccountSummaries"].as_array().unwrap().iter().map(|s| s["CustomerAccount"]["CompanyName"].as_str().unwrap()).collect();
+    let names: Vec<&str> = enriched["CustomerAccountSummaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["CustomerAccount"]["CompanyName"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Acme Widgets", "Globex"]);
     let first = &enriched["CustomerAccountSummaries"][0];
     assert_eq!(first["AwsEnrichment"]["Customer"]["Industry"], "Retail");
     assert!(first["AwsEnrichment"]["Customer"].get("Sector").is_none(), "a summary has the summary's members only");
 
-    let (_, tree) = search(&app, &c, json!({"Filter": {"OrAllFilters": [
+    let (_, tree) = search(
+        &app,
+        &c,
+        json!({"Filter": {"OrAllFilters": [
             {"ContainsAny": {"Key": "PROGRAM_ELIGIBILITY", "Value": {"StringListValue": ["MAP"]}}},
             {"NotFilter": {"EqualsTo": {"Key": "ENRICHMENT_STATUS", "Value": {"StringValue": "ENRICHED"}}}}]},
-        "Sort": {"SortBy": "SOLUTION_SCORE", "SortOrder": "DESCENDING"}}))
+        "Sort": {"SortBy": "SOLUTION_SCORE", "SortOrder": "DESCENDING"}}),
+    )
     .await;
-    let names: Vec<&str> =
-        tree["CustomerAccountSummaries"].as_array().unwrap().iter().map(|s| s["CustomerAccount"]["CompanyName"].as_str().unwrap()).collect();
+    let names: Vec<&str> = tree["CustomerAccountSummaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["CustomerAccount"]["CompanyName"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Acme Widgets", "Initech"], "High first, unscored last: {tree}");
 
     // Pages of one, the token bound to the request it came from.
-    let (_, page) = search(&app, &c, json!({"MaxResults": 1, "Sort": {"SortBy": "CREATED_DATE", "SortOrder": "ASCENDING"}})).await;
+    let (_, page) =
+        search(&app, &c, json!({"MaxResults": 1, "Sort": {"SortBy": "CREATED_DATE", "SortOrder": "ASCENDING"}})).await;
     assert_eq!(page["CustomerAccountSummaries"][0]["Id"].as_str(), Some(ids[0].as_str()));
     let token = page["NextToken"].as_str().unwrap().to_string();
-    let (_, next) =
-        search(&app, &c, json!({"MaxResults": 1, "NextToken": token, "Sort": {"SortBy": "CREATED_DATE", "SortOrder": "ASCENDING"}})).await;
+    let (_, next) = search(
+        &app,
+        &c,
+        json!({"MaxResults": 1, "NextToken": token, "Sort": {"SortBy": "CREATED_DATE", "SortOrder": "ASCENDING"}}),
+    )
+    .await;
     assert_eq!(next["CustomerAccountSummaries"][0]["Id"].as_str(), Some(ids[1].as_str()));
-    let (status, _) = search(&app, &c, json!({"MaxResults": 1, "NextToken": token, "Sort": {"SortBy": "COMPANY_NAME", "SortOrder": "ASCENDING"}})).await;
+    let (status, _) = search(
+        &app,
+        &c,
+        json!({"MaxResults": 1, "NextToken": token, "Sort": {"SortBy": "COMPANY_NAME", "SortOrder": "ASCENDING"}}),
+    )
+    .await;
     assert_eq!(status, 400, "a token of another request");
 
     // Bad trees read nothing and say where.
-    let (status, two) = search(&app, &c, json!({"Filter": {
+    let (status, two) = search(
+        &app,
+        &c,
+        json!({"Filter": {
         "EqualsTo": {"Key": "ENRICHMENT_STATUS", "Value": {"StringValue": "ENRICHED"}},
-        "NotFilter": {"EqualsTo": {"Key": "COMPANY_NAME", "Value": {"StringValue": "x"}}}}}))
+        "NotFilter": {"EqualsTo": {"Key": "COMPANY_NAME", "Value": {"StringValue": "x"}}}}}),
+    )
     .await;
     assert_eq!((status, two["__type"].as_str()), (400, Some("ValidationException")), "{two}");
     let mut deep = json!({"EqualsTo": {"Key": "COMPANY_NAME", "Value": {"StringValue": "x"}}});
@@ -183,12 +232,18 @@ async fn customer_accounts_search_filters_sorts_pages_and_counts() {
     let (status, too_deep) = search(&app, &c, json!({"Filter": deep})).await;
     assert_eq!(status, 400, "{too_deep}");
     assert!(too_deep.to_string().contains("levels deep"), "{too_deep}");
-    let (status, _) = search(&app, &c, json!({"Filter": {"GreaterThan": {"Key": "CREATED_DATE", "Value": {"StringValue": "yesterday"}}}})).await;
+    let (status, _) =
+        search(&app, &c, json!({"Filter": {"GreaterThan": {"Key": "CREATED_DATE", "Value": {"StringValue": "yesterday"}}}}))
+            .await;
     assert_eq!(status, 400, "a date compared with a string");
 
     let (status, stats) = app
-        .call(&c, "GetCustomerAccountStatistics", json!({"Catalog": "AWS", "IncludeMissing": true,
-              "Aggregations": [{"GroupBy": ["ENRICHMENT_STATUS"]}, {"GroupBy": ["AWS_INDUSTRY"]}]}))
+        .call(
+            &c,
+            "GetCustomerAccountStatistics",
+            json!({"Catalog": "AWS", "IncludeMissing": true,
+              "Aggregations": [{"GroupBy": ["ENRICHMENT_STATUS"]}, {"GroupBy": ["AWS_INDUSTRY"]}]}),
+        )
         .await;
     assert_eq!(status, 200, "{stats}");
     assert_eq!(stats["TotalCount"], 3);
@@ -203,8 +258,12 @@ async fn customer_accounts_search_filters_sorts_pages_and_counts() {
     );
     assert_eq!(stats["Aggregations"][1]["OtherCount"], 0);
     let (_, filtered) = app
-        .call(&c, "GetCustomerAccountStatistics", json!({"Catalog": "AWS",
-              "Filter": {"EqualsTo": {"Key": "AWS_INDUSTRY", "Value": {"StringValue": "retail"}}}}))
+        .call(
+            &c,
+            "GetCustomerAccountStatistics",
+            json!({"Catalog": "AWS",
+              "Filter": {"EqualsTo": {"Key": "AWS_INDUSTRY", "Value": {"StringValue": "retail"}}}}),
+        )
         .await;
     assert_eq!(filtered["TotalCount"], 1, "{filtered}");
 }
@@ -227,11 +286,16 @@ async fn use_4_customer_accounts_are_their_partners_own() {
         assert_eq!((status, body["__type"].as_str()), (400, Some("ResourceNotFoundException")), "{body}");
     }
     let (status, _) = app
-        .call(&b, "UpdateCustomerAccount", json!({"Catalog": "AWS", "Identifier": id, "LastModifiedDate": "2026-01-01T00:00:00Z",
-                  "Account": {"CompanyName": "Hijacked"}}))
+        .call(
+            &b,
+            "UpdateCustomerAccount",
+            json!({"Catalog": "AWS", "Identifier": id, "LastModifiedDate": "2026-01-01T00:00:00Z",
+                  "Account": {"CompanyName": "Hijacked"}}),
+        )
         .await;
     assert_eq!(status, 400);
-    let (status, _) = app.call(&b, "TagResource", json!({"ResourceArn": mine["Arn"], "Tags": [{"Key": "k", "Value": "v"}]})).await;
+    let (status, _) =
+        app.call(&b, "TagResource", json!({"ResourceArn": mine["Arn"], "Tags": [{"Key": "k", "Value": "v"}]})).await;
     assert_eq!(status, 400);
     let (status, _) = app.call(&b, "DeleteCustomerAccount", json!({"Catalog": "AWS", "Identifier": id})).await;
     assert_eq!(status, 200, "idempotent, and it tells nothing of another partner's account");
@@ -243,7 +307,8 @@ async fn use_4_customer_accounts_are_their_partners_own() {
 
     // The owner's tags, delete (twice), and a Sandbox account that is not in AWS.
     let before = settled(&app, &a, &id).await["LastModifiedDate"].clone();
-    let (status, _) = app.call(&a, "TagResource", json!({"ResourceArn": mine["Arn"], "Tags": [{"Key": "team", "Value": "east"}]})).await;
+    let (status, _) =
+        app.call(&a, "TagResource", json!({"ResourceArn": mine["Arn"], "Tags": [{"Key": "team", "Value": "east"}]})).await;
     assert_eq!(status, 200);
     let got = settled(&app, &a, &id).await;
     assert_eq!(got["Tags"], json!([{"Key": "team", "Value": "east"}]));

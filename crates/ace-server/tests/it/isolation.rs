@@ -199,7 +199,10 @@ impl World {
             }
         }
         for (id, owner) in &self.customer_accounts {
-            assert!(*owner == actor || !text.contains(id.as_str()), "{what}: partner {actor} saw customer account {id} of partner {owner}");
+            assert!(
+                *owner == actor || !text.contains(id.as_str()),
+                "{what}: partner {actor} saw customer account {id} of partner {owner}"
+            );
         }
         for (id, owner) in &self.referred {
             assert!(
@@ -235,9 +238,11 @@ impl World {
             | Op::Share { .. } => self.run_engagement(op).await,
             Op::CustomerAccount { actor, pick } => {
                 self.created += 1;
-                let account = json!({"CompanyName": company(actor, self.created), "Domain": format!("tenant{actor}.example.com")});
+                let account =
+                    json!({"CompanyName": company(actor, self.created), "Domain": format!("tenant{actor}.example.com")});
                 let user = &self.users[actor];
-                let (status, v) = self.app.call(user, "CreateCustomerAccount", json!({"Catalog": "AWS", "Account": account})).await;
+                let (status, v) =
+                    self.app.call(user, "CreateCustomerAccount", json!({"Catalog": "AWS", "Account": account})).await;
                 assert_eq!(status, 200, "{v}");
                 self.assert_clean(actor, "CreateCustomerAccount", &v);
                 self.customer_accounts.insert(v["Id"].as_str().unwrap().to_string(), actor);
@@ -253,7 +258,8 @@ impl World {
                 let own = self.customer_accounts.values().filter(|o| **o == actor).count();
                 let found = v["CustomerAccountSummaries"].as_array().unwrap().len();
                 assert!(found == own.min(20), "SearchCustomerAccounts by {actor}: {found} of its {own}: {v}");
-                let body = json!({"Catalog": "AWS", "IncludeMissing": true, "Aggregations": [{"GroupBy": ["ENRICHMENT_STATUS"]}]});
+                let body =
+                    json!({"Catalog": "AWS", "IncludeMissing": true, "Aggregations": [{"GroupBy": ["ENRICHMENT_STATUS"]}]});
                 let (_, v) = self.app.call(user, "GetCustomerAccountStatistics", body).await;
                 assert_eq!(v["TotalCount"], own, "GetCustomerAccountStatistics by {actor}: {v}");
             }
