@@ -152,7 +152,8 @@ pub struct Enrichment {
 pub const SCORES: [&str; 3] = ["High", "Medium", "Low"];
 
 impl Enrichment {
-    /// What the operator's record says, where it says nothing of its own name and country.
+    /// The record's enrichment data, its own name and country filling in where that data gives
+    /// none.
     pub fn of_record(record: &PipelineRecord) -> Enrichment {
         let mut e = record.enrichment.clone().unwrap_or_default();
         e.account_name.get_or_insert_with(|| record.company_name.clone());
@@ -355,7 +356,9 @@ pub fn decide(account: &CustomerAccount, own: &[CustomerAccount], records: &[Pip
             o.id != account.id && o.catalog == account.catalog && o.reason_code.as_deref() != Some(DUPLICATE_CUSTOMER_MATCH)
         })
         .filter(|o| o.status != Status::Pending || (o.created, &o.id) < (account.created, &account.id))
-        .filter(|o| match_identities(&identity, &o.data.identity()).is_some_and(|r| strength(&r) < 3))
+        .filter(|o| {
+            match_identities(&identity, &o.data.identity()).is_some_and(|r| !matches!(r, MatchReason::SimilarName { .. }))
+        })
         .min_by_key(|o| (o.created, o.id.clone()));
     if let Some(existing) = duplicate {
         return Outcome::Duplicate { existing_id: existing.id.clone() };

@@ -50,6 +50,11 @@ pub async fn load(
     }
 }
 
+/// The partner's accounts in a catalog, oldest first (searches filter and sort them).
+pub async fn of_partner(state: &AppState, partner: &PartnerProfile, catalog: Catalog) -> Result<Vec<CustomerAccount>, AppError> {
+    Ok(state.store.list_customer_accounts(&partner.id, catalog).await?)
+}
+
 /// Matches one account if it is still pending; returns the status it ended with, or `None` when
 /// it was not pending or changed meanwhile (whoever changed it matches it again).
 pub async fn match_one(state: &AppState, catalog: Catalog, id: &str) -> Result<Option<Status>, AppError> {

@@ -16,7 +16,7 @@ use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, WriteBatch};
 use super::engagements::replayed;
 use super::opportunities::{idempotency_key, request_hash, token_conflict};
 use super::{page_of, ApiResult, Identified, NoMembers, Output, Request};
-use crate::app::customer_accounts::{load, new_id, start_matching};
+use crate::app::customer_accounts::{load, new_id, of_partner, start_matching};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -351,7 +351,7 @@ async fn filtered(r: &Request, filter: Option<&Filter>) -> Result<Vec<CustomerAc
     if let Some(f) = filter {
         filter::check::<CustomerAccount>(f, "Filter", FILTER_SHAPE).map_err(ApiError::request_validation)?;
     }
-    let mut accounts = r.state.store.list_customer_accounts(&r.caller.partner.id, r.catalog).await?;
+    let mut accounts = of_partner(&r.state, &r.caller.partner, r.catalog).await?;
     if let Some(f) = filter {
         accounts.retain(|a| filter::matches(f, a));
     }
