@@ -18,14 +18,16 @@ import_out=$("$ACE" pipeline import "$work/pipeline.csv" 2>"$work/import.err")
 check "pipeline import reports 1 inserted, 1 skipped" grep -q "1 inserted, 0 updated, 1 skipped" <<<"$import_out"
 check "the bad row is reported with its line number" grep -q "^line 3:" "$work/import.err"
 
-draft() { # draft COMPANY WEBSITE: an AWS-catalog opportunity with the solution associated
+opportunity() { # opportunity SOLUTION CUSTOMER PROJECT: an AWS-catalog opportunity with the solution associated
   local id
-  id=$(pcs create-opportunity --catalog AWS \
-    --customer "Account={CompanyName=\"$1\",WebsiteUrl=$2,Industry=Retail,Address={CountryCode=DE,PostalCode=10115}}" \
-    --project 'Title=Migration,CustomerBusinessProblem="Move forty virtual machines to the cloud this year."' \
+  id=$(pcs create-opportunity --catalog AWS --customer "$2" --project "$3" \
     --life-cycle 'Stage=Qualified,TargetCloseDate=2099-01-31' | json 'd["Id"]')
-  pcs associate-opportunity --catalog AWS --opportunity-identifier "$id" --related-entity-type Solutions --related-entity-identifier "$solution"
+  pcs associate-opportunity --catalog AWS --opportunity-identifier "$id" --related-entity-type Solutions --related-entity-identifier "$1"
   echo "$id"
+}
+draft() { # draft COMPANY WEBSITE
+  opportunity "$solution" "Account={CompanyName=\"$1\",WebsiteUrl=$2,Industry=Retail,Address={CountryCode=DE,PostalCode=10115}}" \
+    'Title=Migration,CustomerBusinessProblem="Move forty virtual machines to the cloud this year."'
 }
 attest() {
   acep put-submission-attestation --catalog AWS --opportunity-identifier "$1" \
@@ -93,13 +95,9 @@ check "the partner does not see the match" bash -c "! grep -q SF-001 <<<'$(pcs g
 partner_user P-CRM
 crm_solution=$("$ACE" solution add --partner P-CRM --name "CRM Factory" --category "Consulting Service" --json | json 'd["id"]')
 standard() { # standard COMPANY: an opportunity whose effort is in the Selling API's own fields
-  local id
-  id=$(pcs create-opportunity --catalog AWS \
-    --customer "Account={CompanyName=\"$1\",WebsiteUrl=https://${1// /-}.example.com,Industry=Retail,Address={CountryCode=DE,PostalCode=10115}},Contacts=[{FirstName=Ann,LastName=Lee,BusinessTitle=\"Head of IT\",Email=ann@example.com}]" \
-    --project 'Title=Migration,CustomerBusinessProblem="Two workshops showed forty virtual machines must move to the cloud this year.",SalesActivities=["Conducted POC / Demo"]' \
-    --life-cycle 'Stage=Qualified,TargetCloseDate=2099-01-31' | json 'd["Id"]')
-  pcs associate-opportunity --catalog AWS --opportunity-identifier "$id" --related-entity-type Solutions --related-entity-identifier "$crm_solution"
-  echo "$id"
+  opportunity "$crm_solution" \
+    "Account={CompanyName=\"$1\",WebsiteUrl=https://${1// /-}.example.com,Industry=Retail,Address={CountryCode=DE,PostalCode=10115}},Contacts=[{FirstName=Ann,LastName=Lee,BusinessTitle=\"Head of IT\",Email=ann@example.com}]" \
+    'Title=Migration,CustomerBusinessProblem="Two workshops showed forty virtual machines must move to the cloud this year.",SalesActivities=["Conducted POC / Demo"]'
 }
 crm=$(standard "Standard Corp")
 set +e

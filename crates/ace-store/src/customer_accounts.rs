@@ -115,12 +115,13 @@ pub(crate) async fn customer_records(
         limit,
     )
     .await?;
-    let mut records = Vec::with_capacity(candidates.len());
-    for c in candidates {
-        let rows = r.query("SELECT doc FROM pipeline_records WHERE external_id = $1", &[c.record_id.as_str().into()]).await?;
-        if let Some(row) = rows.first() {
-            records.push(from_json(&row.text(0)?)?);
-        }
+    if candidates.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut params = Vec::with_capacity(candidates.len());
+    let ids = crate::store::placeholders(&mut params, candidates.iter().map(|c| c.record_id.as_str().into()));
+    let rows =
+        r.query(&format!("SELECT doc FROM pipeline_records WHERE external_id IN ({ids}) ORDER BY external_id"), &params).await?;
+    let records = rows.iter().map(|row| from_json(&row.text(0)?)).collect::<StoreResult<Vec<PipelineRecord>>>()?;
     Ok(records)
 }

@@ -933,7 +933,7 @@ fn event_from_row(r: &Row) -> StoreResult<(i64, OutboxEvent)> {
 }
 
 /// Appends `$n` placeholders for `values` to `params` and returns `a, b, c`.
-fn placeholders(params: &mut Vec<Param>, values: impl IntoIterator<Item = Param>) -> String {
+pub(crate) fn placeholders(params: &mut Vec<Param>, values: impl IntoIterator<Item = Param>) -> String {
     let mut out = Vec::new();
     for v in values {
         params.push(v);

@@ -11,10 +11,9 @@ use ace_domain::filter::{self, Filter};
 use ace_domain::model::{FieldError, FieldErrorCode};
 use ace_domain::opportunity::{check_tags, Tag};
 use ace_domain::time::{format_timestamp, parse_timestamp};
-use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, WriteBatch};
+use ace_store::{StoreError, WriteBatch};
 
-use super::engagements::replayed;
-use super::opportunities::{idempotency_key, request_hash, token_conflict};
+use super::engagements::{commit_claiming, replayed};
 use super::{page_of, ApiResult, Identified, NoMembers, Output, Request};
 use crate::app::customer_accounts::{load, new_id, of_partner, start_matching};
 use crate::error::ApiError;
@@ -227,9 +226,9 @@ struct Bucket {
     values: Vec<String>,
 }
 
-/// The enrichment a partner may see: only an `ENRICHED` account's.
+/// The enrichment a partner sees: an `ENRICHED` account's (`settle` keeps none otherwise).
 fn shown_enrichment(a: &CustomerAccount) -> Option<EnrichmentView<'_>> {
-    a.enrichment.as_ref().filter(|_| a.status == ace_domain::customer_account::Status::Enriched).map(EnrichmentView::of)
+    a.enrichment.as_ref().map(EnrichmentView::of)
 }
 
 fn check_account(account: &AccountData) -> Result<(), ApiError> {
@@ -266,26 +265,16 @@ pub async fn create(r: Request) -> ApiResult {
         return Err(ApiError::Internal("CreateCustomerAccount answers a body".into()));
     };
     let (catalog, id) = (account.catalog, account.id.clone());
-    let mut batch = WriteBatch { insert_customer_accounts: vec![account], ..Default::default() };
-    if tokened {
-        batch.idempotency = Some(IdempotencyRecord {
-            key: idempotency_key(&r),
-            request_hash: request_hash(&r.input),
-            response: response.clone(),
-            created_ms: r.state.now().timestamp_millis(),
-        });
-    }
-    match r.commit(batch).await? {
-        BatchOutcome::Committed => {
-            start_matching(&r.state, catalog, id);
-            Ok(Output::Json(response))
-        }
-        // The token was claimed meanwhile: answer as a replay would.
-        BatchOutcome::Replayed(existing) if existing.request_hash == request_hash(&r.input) => {
-            Ok(Output::Json(existing.response))
-        }
-        BatchOutcome::Replayed(_) => Err(token_conflict()),
-    }
+    let batch = WriteBatch { insert_customer_accounts: vec![account], ..Default::default() };
+    let output = if tokened {
+        commit_claiming(&r, batch, response, "The customer account changed meanwhile; retry.").await?
+    } else {
+        r.commit(batch).await?;
+        Output::Json(response)
+    };
+    // A replayed token wrote nothing: matching finds no account by the new id and does nothing.
+    start_matching(&r.state, catalog, id);
+    Ok(output)
 }
 
 pub async fn get(r: Request) -> ApiResult {
