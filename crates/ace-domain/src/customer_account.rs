@@ -464,7 +464,7 @@ impl Fields for CustomerAccount {
 
 /// The customer accounts' `Filter`: one member per node (the model's documentation), nested at
 /// most five levels deep (the model sets no depth; five is this server's limit).
-pub const FILTER_SHAPE: Shape = Shape { one_member_per_node: true, max_depth: 5 };
+pub const FILTER_SHAPE: Shape = Shape { one_member_per_node: true, max_depth: 5, max_leaves: None };
 
 /// A score's rank for sorting: High, Medium, Low, then anything else.
 fn score_rank(score: Option<&str>) -> usize {

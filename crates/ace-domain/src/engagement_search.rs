@@ -53,7 +53,7 @@ impl Fields for Searchable {
 
 /// `EngagementSearchFilter` lets one node hold several members (all required) and sets no
 /// depth of its own: the body limit bounds it.
-const SHAPE: Shape = Shape { one_member_per_node: false, max_depth: 64 };
+const SHAPE: Shape = Shape { one_member_per_node: false, max_depth: 64, max_leaves: None };
 
 /// Checks a filter tree once, before any engagement is read: every key is searchable and every
 /// value is of its key's kind.

@@ -45,6 +45,7 @@ pub struct Predicate {
 #[serde(rename_all = "PascalCase")]
 pub struct PredicateValue {
     pub date_value: Option<Value>,
+    pub double_value: Option<f64>,
     pub long_value: Option<i64>,
     #[serde(default)]
     pub string_list_value: Vec<String>,
@@ -92,6 +93,8 @@ pub enum Kind {
     Set,
     Time,
     Count,
+    /// A money amount (`EstimatedMrr`): compared with a `DoubleValue` or a `LongValue`.
+    Amount,
 }
 
 impl Kind {
@@ -106,6 +109,7 @@ pub enum Field<'a> {
     Set(&'a [String]),
     Time(Instant),
     Count(i64),
+    Amount(f64),
     Missing,
 }
 
@@ -123,6 +127,8 @@ pub struct Shape {
     pub one_member_per_node: bool,
     /// How deep combinators may nest (the root is level 1).
     pub max_depth: usize,
+    /// How many comparisons one tree may hold in all (`None`: as many as the body holds).
+    pub max_leaves: Option<usize>,
 }
 
 fn invalid(path: &str, message: String) -> FieldError {
@@ -154,11 +160,23 @@ fn predicates(f: &Filter) -> Vec<(Op, &Predicate)> {
 pub fn check<T: Fields>(filter: &Filter, path: &str, shape: Shape) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
     check_into::<T>(filter, path, shape, 1, &mut errors);
+    if let Some(max) = shape.max_leaves {
+        let leaves = leaf_count(filter);
+        if leaves > max {
+            errors.push(invalid(path, format!("a filter holds at most {max} conditions; this one has {leaves}")));
+        }
+    }
     if errors.is_empty() {
         Ok(())
     } else {
         Err(errors)
     }
+}
+
+fn leaf_count(f: &Filter) -> usize {
+    predicates(f).len()
+        + f.and_all_filters.iter().chain(f.or_all_filters.iter()).map(leaf_count).sum::<usize>()
+        + f.not_filter.as_deref().map_or(0, leaf_count)
 }
 
 fn check_into<T: Fields>(f: &Filter, path: &str, shape: Shape, depth: usize, errors: &mut Vec<FieldError>) {
@@ -185,9 +203,15 @@ fn check_into<T: Fields>(f: &Filter, path: &str, shape: Shape, depth: usize, err
     for (op, p) in predicates(f) {
         let at = format!("{path}.{}.Value", op.name());
         let v = &p.value;
-        let given = [v.date_value.is_some(), v.long_value.is_some(), !v.string_list_value.is_empty(), v.string_value.is_some()];
+        let given = [
+            v.date_value.is_some(),
+            v.double_value.is_some(),
+            v.long_value.is_some(),
+            !v.string_list_value.is_empty(),
+            v.string_value.is_some(),
+        ];
         if given.iter().filter(|g| **g).count() != 1 {
-            errors.push(invalid(&at, "give exactly one of DateValue, LongValue, StringValue, StringListValue".into()));
+            errors.push(invalid(&at, "give exactly one of DateValue, DoubleValue, LongValue, StringValue, StringListValue".into()));
             continue;
         }
         let Some(kind) = T::kind(&p.key) else {
@@ -201,6 +225,7 @@ fn check_into<T: Fields>(f: &Filter, path: &str, shape: Shape, depth: usize, err
             }
             Kind::Time => (v.date_value.as_ref().is_some_and(|d| parse_timestamp(d).is_some()), "a DateValue"),
             Kind::Count => (v.long_value.is_some(), "a LongValue"),
+            Kind::Amount => (v.double_value.is_some_and(f64::is_finite) || v.long_value.is_some(), "a DoubleValue or LongValue"),
         };
         if !ok {
             errors.push(invalid(&at, format!("{} is compared with {wanted}", p.key)));
@@ -255,6 +280,11 @@ fn holds<T: Fields>(op: Op, p: &Predicate, row: &T) -> bool {
         }
         Field::Time(t) => p.value.date_value.as_ref().and_then(parse_timestamp).is_some_and(|d| ordered(op, t.cmp(&d))),
         Field::Count(n) => p.value.long_value.is_some_and(|v| ordered(op, n.cmp(&v))),
+        Field::Amount(a) => p
+            .value
+            .double_value
+            .or(p.value.long_value.map(|v| v as f64))
+            .is_some_and(|v| ordered(op, a.total_cmp(&v))),
     }
 }
 
@@ -307,7 +337,7 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
-    const STRICT: Shape = Shape { one_member_per_node: true, max_depth: 3 };
+    const STRICT: Shape = Shape { one_member_per_node: true, max_depth: 3, max_leaves: Some(3) };
 
     #[test]
     fn keywords_compare_whole_values_and_text_by_substring() {
@@ -337,7 +367,7 @@ mod tests {
                                 "NotFilter": {"EqualsTo": {"Key": "NAME", "Value": {"StringValue": "a"}}}}));
         let errors = check::<Row>(&two, "Filter", STRICT).unwrap_err();
         assert_eq!(errors[0].field_name, "Filter");
-        assert!(check::<Row>(&two, "Filter", Shape { one_member_per_node: false, max_depth: 3 }).is_ok());
+        assert!(check::<Row>(&two, "Filter", Shape { one_member_per_node: false, max_depth: 3, max_leaves: None }).is_ok());
         let deep = filter(
             json!({"NotFilter": {"NotFilter": {"NotFilter": {"EqualsTo": {"Key": "NAME", "Value": {"StringValue": "a"}}}}}}),
         );
@@ -348,6 +378,16 @@ mod tests {
         assert_eq!(errors[0].field_name, "Filter.AndAllFilters[0].EqualsTo.Key");
         let date_as_text = filter(json!({"GreaterThan": {"Key": "CREATED", "Value": {"StringValue": "yesterday"}}}));
         assert!(check::<Row>(&date_as_text, "Filter", STRICT).is_err());
+    }
+
+    #[test]
+    fn the_shape_limits_the_conditions_of_a_whole_tree() {
+        let leaf = json!({"EqualsTo": {"Key": "NAME", "Value": {"StringValue": "a"}}});
+        let three = filter(json!({"OrAllFilters": [leaf, {"AndAllFilters": [leaf, leaf]}]}));
+        assert!(check::<Row>(&three, "Filter", STRICT).is_ok());
+        let four = filter(json!({"OrAllFilters": [leaf, {"AndAllFilters": [leaf, leaf]}, {"NotFilter": leaf}]}));
+        let errors = check::<Row>(&four, "Filter", STRICT).unwrap_err();
+        assert!(errors[0].message.contains("at most 3 conditions"), "{errors:?}");
     }
 
     #[test]

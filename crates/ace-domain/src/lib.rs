@@ -17,6 +17,7 @@ pub mod ids;
 pub mod listing;
 pub mod model;
 pub mod opportunity;
+pub mod opportunity_search;
 pub mod partner;
 pub mod pii;
 pub mod program;

@@ -11,6 +11,7 @@ pub use group::stats as group_commit_stats;
 mod customer_accounts;
 mod postgres;
 mod records;
+mod search;
 mod sealing;
 mod snapshots;
 mod sql;
@@ -267,6 +268,15 @@ pub trait Store: Send + Sync + 'static {
     async fn pending_customer_accounts(&self, limit: usize) -> StoreResult<Vec<CustomerAccount>>;
     /// The operator's customer records (its pipeline, any stage) that may match `identity`.
     async fn find_customer_records(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<PipelineRecord>>;
+    /// SearchOpportunities (issue 20): the search entries of a partner's opportunities in a
+    /// catalog whose words hold every term as a word's beginning (all of them without terms),
+    /// through the engine's full-text index. Unordered.
+    async fn search_opportunities(
+        &self,
+        partner_id: &str,
+        catalog: Catalog,
+        terms: Option<&[String]>,
+    ) -> StoreResult<Vec<ace_domain::opportunity_search::Entry>>;
     async fn running_snapshot_jobs(&self, catalog: Catalog, resource_id: &str) -> StoreResult<Vec<SnapshotJob>>;
     /// The resources shared into the engagements `partner_id` is a member of, oldest first.
     async fn list_engagement_resources(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<Association>>;

@@ -85,6 +85,10 @@ fn bind(params: &[Param]) -> Vec<Box<dyn ToSql + Sync + Send>> {
 
 #[async_trait]
 impl Tx for PgTx {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
     async fn exec(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64> {
         let bound = bind(params);
         let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();

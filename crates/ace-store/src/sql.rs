@@ -74,6 +74,7 @@ impl Row {
 /// One connection, inside a transaction when it came from [`Database::begin`].
 #[async_trait]
 pub trait Tx: Send {
+    fn dialect(&self) -> Dialect;
     async fn exec(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64>;
     async fn query(&mut self, sql: &str, params: &[Param]) -> StoreResult<Vec<Row>>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;

@@ -122,6 +122,10 @@ impl SqliteTx {
 
 #[async_trait]
 impl Tx for SqliteTx {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
     async fn exec(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64> {
         self.run_exec(sql, params)
     }

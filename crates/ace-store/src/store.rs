@@ -219,7 +219,12 @@ INSERT INTO referral_activity (opportunity_number, partner_id, at_ms, stage)
     SELECT id_number, partner_id, modified_ms, stage FROM opportunities WHERE origin = 'AWS Referral' AND catalog = 'AWS';
 "#,
     crate::customer_accounts::MIGRATION,
+    // SearchOpportunities (issue 20): the summaries and the engine's full-text index.
+    crate::search::MIGRATION,
 ];
+
+/// The migration after which [`crate::search::backfill`] runs.
+const SEARCH_INDEX_VERSION: i64 = 19;
 
 /// The migration after which [`backfill_conflict_columns`] runs.
 const CONFLICT_COLUMNS_VERSION: i64 = 11;
@@ -301,12 +306,17 @@ impl SqlStore {
             if version <= applied {
                 continue;
             }
-            let text = migration.replace("{serial}", self.db.dialect().serial_primary_key());
+            let text = migration
+                .replace("{serial}", self.db.dialect().serial_primary_key())
+                .replace("{search_index}", crate::search::index_ddl(self.db.dialect()));
             for statement in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 tx.exec(statement, &[]).await?;
             }
             if version == CONFLICT_COLUMNS_VERSION {
                 backfill_conflict_columns(&mut tx).await?;
+            }
+            if version == SEARCH_INDEX_VERSION {
+                crate::search::backfill(&mut tx).await?;
             }
             tx.exec("INSERT INTO schema_migrations (version) VALUES ($1)", &[version.into()]).await?;
         }
@@ -745,6 +755,7 @@ pub(crate) async fn apply_batch(
     crate::engagements::apply(tx, batch).await?;
     crate::snapshots::apply(tx, batch).await?;
     crate::customer_accounts::apply(tx, batch).await?;
+    crate::search::apply(tx, batch).await?;
     for id in &batch.shred_referrals {
         tx.exec("DELETE FROM referral_keys WHERE referral_id = $1", &[id.as_str().into()]).await?;
     }
@@ -752,6 +763,7 @@ pub(crate) async fn apply_batch(
         if let Some(number) = opportunity_number(id) {
             tx.exec("DELETE FROM opportunities WHERE catalog = $1 AND id_number = $2", &[catalog.as_str().into(), number.into()])
                 .await?;
+            crate::search::remove(tx, *catalog, number).await?;
             // REM-2: no trace of it stays, its activity history included.
             if *catalog == Catalog::Aws {
                 tx.exec("DELETE FROM referral_activity WHERE opportunity_number = $1", &[number.into()]).await?;
@@ -1586,6 +1598,15 @@ impl Store for SqlStore {
         crate::customer_accounts::of_partner(self.db.as_ref(), partner_id, catalog).await
     }
 
+    async fn search_opportunities(
+        &self,
+        partner_id: &str,
+        catalog: Catalog,
+        terms: Option<&[String]>,
+    ) -> StoreResult<Vec<ace_domain::opportunity_search::Entry>> {
+        crate::search::entries(self.db.as_ref(), partner_id, catalog, terms).await
+    }
+
     async fn pending_customer_accounts(&self, limit: usize) -> StoreResult<Vec<CustomerAccount>> {
         crate::customer_accounts::pending(self.db.as_ref(), limit).await
     }
@@ -2294,5 +2315,10 @@ mod tests {
     fn sub_2_the_backfill_follows_the_migration_that_adds_its_columns() {
         let migration = MIGRATIONS[CONFLICT_COLUMNS_VERSION as usize - 1];
         assert!(migration.contains("ADD COLUMN conflict_active") && migration.contains("ADD COLUMN active"));
+    }
+
+    #[test]
+    fn the_search_backfill_follows_the_migration_that_makes_its_index() {
+        assert!(MIGRATIONS[SEARCH_INDEX_VERSION as usize - 1].contains("CREATE TABLE opportunity_search"));
     }
 }

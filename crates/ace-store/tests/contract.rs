@@ -164,7 +164,50 @@ contract!(
     use_4_engagement_membership_and_optimistic_concurrency,
     snapshot_revisions_are_taken_once_and_rem_2_removes_them_with_the_opportunity,
     customer_accounts_change_under_their_version_and_match_closed_records_too,
+    use_4_the_search_index_follows_every_write_in_its_transaction_and_keeps_tenants_apart,
 );
+
+/// SearchOpportunities' index (issue 20): written with the opportunity in the same transaction
+/// (an update that fails leaves no words behind, a deletion removes them), and a keyword finds
+/// only the caller's own opportunities in its catalog (USE-4), each term a word's beginning.
+async fn use_4_the_search_index_follows_every_write_in_its_transaction_and_keeps_tenants_apart(store: &SqlStore) {
+    let ids = |entries: Vec<ace_domain::opportunity_search::Entry>| {
+        let mut ids: Vec<String> = entries.into_iter().map(|e| e.id).collect();
+        ids.sort();
+        ids
+    };
+    let terms = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let find = |partner: &'static str, catalog: Catalog, t: Vec<String>| async move {
+        ids(store.search_opportunities(partner, catalog, Some(&t)).await.unwrap())
+    };
+    insert(store, opportunity("P-A", Catalog::Aws, 1, "Zyxwidget Corporation", 10)).await;
+    insert(store, opportunity("P-B", Catalog::Aws, 2, "Zyxwidget Limited", 10)).await;
+    insert(store, opportunity("P-A", Catalog::Sandbox, 3, "Zyxwidget Sandbox", 10)).await;
+    insert(store, opportunity("P-A", Catalog::Aws, 4, "Quokka Holdings", 10)).await;
+    assert_eq!(find("P-A", Catalog::Aws, terms(&["zyx"])).await, ["O1"]);
+    assert_eq!(find("P-B", Catalog::Aws, terms(&["zyxwidget"])).await, ["O2"]);
+    assert_eq!(find("P-A", Catalog::Sandbox, terms(&["zyxwidget"])).await, ["O3"]);
+    assert_eq!(find("P-A", Catalog::Aws, terms(&["zyxwidget", "limited"])).await, Vec::<String>::new(), "every term");
+    assert_eq!(find("P-A", Catalog::Aws, terms(&["widget"])).await, Vec::<String>::new(), "a word's beginning only");
+    assert_eq!(ids(store.search_opportunities("P-A", Catalog::Aws, None).await.unwrap()), ["O1", "O4"]);
+
+    let mut renamed = opportunity("P-A", Catalog::Aws, 1, "Otterbank Group", 20);
+    renamed.document["LifeCycle"]["NextSteps"] = json!("Workshop booked");
+    store.commit(WriteBatch { update_opportunities: vec![(renamed.clone(), 10)], ..Default::default() }).await.unwrap();
+    assert_eq!(find("P-A", Catalog::Aws, terms(&["zyxwidget"])).await, Vec::<String>::new(), "the old words are gone");
+    assert_eq!(find("P-A", Catalog::Aws, terms(&["otterbank", "workshop"])).await, ["O1"]);
+    let entry = store.search_opportunities("P-A", Catalog::Aws, Some(&terms(&["otter"]))).await.unwrap().remove(0);
+    assert_eq!((entry.company_name.as_deref(), entry.modified_ms), (Some("Otterbank Group"), 20));
+
+    let stale = opportunity("P-A", Catalog::Aws, 1, "Stalemate Inc", 30);
+    let failed = store.commit(WriteBatch { update_opportunities: vec![(stale, 10)], ..Default::default() }).await;
+    assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
+    assert_eq!(find("P-A", Catalog::Aws, terms(&["stalemate"])).await, Vec::<String>::new(), "nothing of a failed write");
+
+    store.commit(WriteBatch { delete_opportunities: vec![(Catalog::Aws, "O1".into())], ..Default::default() }).await.unwrap();
+    assert_eq!(find("P-A", Catalog::Aws, terms(&["otterbank"])).await, Vec::<String>::new());
+    assert_eq!(ids(store.search_opportunities("P-A", Catalog::Aws, None).await.unwrap()), ["O4"]);
+}
 
 /// Customer accounts (issue 20): an account changes only under the version it was read at, a
 /// partner lists its own, pending ones are found for matching, deleting twice is no error, and
@@ -816,6 +859,9 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         "DROP TABLE referral_activity",
         // Nor 18 (customer accounts).
         "DROP TABLE customer_accounts",
+        // Nor 19 (the search index; its words table is SQLite's only).
+        "DROP TABLE opportunity_search",
+        "DROP TABLE IF EXISTS opportunity_words",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;
@@ -829,6 +875,9 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
     );
     let found = store.find_pipeline_candidates(&identity, 10).await.unwrap();
     assert_eq!(found.iter().map(|c| c.record_id.as_str()).collect::<Vec<_>>(), ["SF-1"]);
+    // The search index is built for the opportunities written before it existed.
+    let found = store.search_opportunities("P-B", Catalog::Aws, Some(&["acme".to_string()])).await.unwrap();
+    assert_eq!(found.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["O1"]);
 }
 
 /// A run of delivered events is recorded and the cursor passes it in one transaction, for the

@@ -1,0 +1,195 @@
+//! SearchOpportunities' index (issue 20): one row per opportunity in `opportunity_search` (the
+//! [`Entry`] a search filters, sorts and answers with) and its words in the engine's own
+//! full-text index — SQLite FTS5 (`opportunity_words`, keyed by the opportunity),
+//! PostgreSQL a weighted `tsvector` under a GIN index. Both are written inside the batch's
+//! transaction, with the opportunity: a search never sees an opportunity its index does not.
+//!
+//! Every line of words starts with the partner's tenant term, and a keyword search asks for it
+//! (SQLite: in the `tenant` column; PostgreSQL: weight `A`, the words weight `D`): the index
+//! answers with the caller's own opportunities only, and the query checks the partner besides.
+//! REM-2: FTS5's `secure-delete` is on, so a deleted opportunity's words leave the index's
+//! pages (which `secure_delete` then zeroes), not only its lookups. (A contentless table with
+//! `contentless_delete` would save the copy of the words, but it deletes by tombstones and
+//! leaves the words in its pages until a merge: the REM-2 contract test found them.)
+
+use ace_domain::ids::Catalog;
+use ace_domain::opportunity::Opportunity;
+use ace_domain::opportunity_search::{entry, tenant_term, words, Entry};
+
+use crate::sql::{Database, Dialect, Param, Tx};
+use crate::store::{from_json, to_json};
+use crate::{StoreResult, WriteBatch};
+
+/// The schema, appended to the store's migrations; `{search_index}` is the dialect's index.
+pub(crate) const MIGRATION: &str = r#"
+CREATE TABLE opportunity_search (
+    catalog TEXT NOT NULL, id_number BIGINT NOT NULL, partner_id TEXT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (catalog, id_number));
+CREATE INDEX opportunity_search_by_partner ON opportunity_search (partner_id, catalog);
+{search_index}
+"#;
+
+/// The dialect's full-text index, in place of `{search_index}`.
+pub(crate) fn index_ddl(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "CREATE VIRTUAL TABLE opportunity_words USING fts5(tenant, words, detail=column, \
+             tokenize='unicode61 remove_diacritics 0'); \
+             INSERT INTO opportunity_words (opportunity_words, rank) VALUES ('secure-delete', 1)"
+        }
+        Dialect::Postgres => {
+            "ALTER TABLE opportunity_search ADD COLUMN words tsvector NOT NULL DEFAULT ''::tsvector; \
+             CREATE INDEX opportunity_search_words ON opportunity_search USING GIN (words)"
+        }
+    }
+}
+
+/// The FTS5 row of an opportunity: its number, with the catalog in the lowest bit (numbers are
+/// below 10^12, so this stays far inside an i64).
+fn words_rowid(catalog: Catalog, number: i64) -> i64 {
+    number * 2 + i64::from(catalog == Catalog::Sandbox)
+}
+
+async fn put(tx: &mut Box<dyn Tx>, o: &Opportunity, replacing: bool) -> StoreResult<()> {
+    let dialect = tx.dialect();
+    let number = o.id_number();
+    let doc = to_json(&entry(o))?;
+    let tenant = tenant_term(&o.partner_id, o.catalog);
+    let line = words(o);
+    let key: [Param; 3] = [o.catalog.as_str().into(), number.into(), o.partner_id.as_str().into()];
+    match dialect {
+        Dialect::Sqlite => {
+            tx.exec(
+                "INSERT INTO opportunity_search (catalog, id_number, partner_id, doc) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (catalog, id_number) DO UPDATE SET partner_id = excluded.partner_id, doc = excluded.doc",
+                &[key[0].clone(), key[1].clone(), key[2].clone(), doc.into()],
+            )
+            .await?;
+            let rowid = words_rowid(o.catalog, number);
+            if replacing {
+                tx.exec("DELETE FROM opportunity_words WHERE rowid = $1", &[rowid.into()]).await?;
+            }
+            tx.exec(
+                "INSERT INTO opportunity_words (rowid, tenant, words) VALUES ($1, $2, $3)",
+                &[rowid.into(), tenant.into(), line.into()],
+            )
+            .await?;
+        }
+        Dialect::Postgres => {
+            tx.exec(
+                "INSERT INTO opportunity_search (catalog, id_number, partner_id, doc, words) VALUES ($1, $2, $3, $4, \
+                 setweight(to_tsvector('simple', $5), 'A') || setweight(to_tsvector('simple', $6), 'D')) \
+                 ON CONFLICT (catalog, id_number) DO UPDATE SET partner_id = excluded.partner_id, doc = excluded.doc, \
+                 words = excluded.words",
+                &[key[0].clone(), key[1].clone(), key[2].clone(), doc.into(), tenant.into(), line.into()],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes an opportunity's entry and words.
+pub(crate) async fn remove(tx: &mut Box<dyn Tx>, catalog: Catalog, number: i64) -> StoreResult<()> {
+    tx.exec("DELETE FROM opportunity_search WHERE catalog = $1 AND id_number = $2", &[catalog.as_str().into(), number.into()])
+        .await?;
+    if tx.dialect() == Dialect::Sqlite {
+        tx.exec("DELETE FROM opportunity_words WHERE rowid = $1", &[words_rowid(catalog, number).into()]).await?;
+    }
+    Ok(())
+}
+
+/// The batch's opportunity writes, inside its transaction (deletions go with the
+/// opportunities' own, see [`remove`]).
+pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResult<()> {
+    for o in &batch.insert_opportunities {
+        put(tx, o, false).await?;
+    }
+    for (o, _) in &batch.update_opportunities {
+        put(tx, o, true).await?;
+    }
+    Ok(())
+}
+
+/// Indexes the opportunities written before the index existed (run once, with its migration).
+pub(crate) async fn backfill(tx: &mut Box<dyn Tx>) -> StoreResult<()> {
+    let rows = tx.query("SELECT doc FROM opportunities", &[]).await?;
+    for row in rows {
+        let o: Opportunity = from_json(&row.text(0)?)?;
+        put(tx, &o, true).await?;
+    }
+    Ok(())
+}
+
+/// The full-text query of a keyword's terms (each a word's beginning) within a tenant.
+fn text_query(dialect: Dialect, tenant: &str, terms: &[String]) -> String {
+    // Terms are runs of letters and digits (`opportunity_search::tokens`): nothing to escape.
+    match dialect {
+        Dialect::Sqlite => {
+            let mut q = format!("tenant : \"{tenant}\"");
+            for t in terms {
+                q.push_str(&format!(" AND words : \"{t}\"*"));
+            }
+            q
+        }
+        Dialect::Postgres => {
+            let mut q = format!("'{tenant}':A");
+            for t in terms {
+                q.push_str(&format!(" & '{t}':*D"));
+            }
+            q
+        }
+    }
+}
+
+/// The entries of a partner's opportunities in a catalog whose words hold every term (each as
+/// a word's beginning), or all of them without terms. Unordered.
+pub(crate) async fn entries(
+    db: &dyn Database,
+    partner_id: &str,
+    catalog: Catalog,
+    terms: Option<&[String]>,
+) -> StoreResult<Vec<Entry>> {
+    let mut r = db.reader().await?;
+    let rows = match terms {
+        None => {
+            r.query(
+                "SELECT doc FROM opportunity_search WHERE partner_id = $1 AND catalog = $2",
+                &[partner_id.into(), catalog.as_str().into()],
+            )
+            .await?
+        }
+        Some(terms) => {
+            let query = text_query(db.dialect(), &tenant_term(partner_id, catalog), terms);
+            let sql = match db.dialect() {
+                Dialect::Sqlite => {
+                    "SELECT s.doc FROM opportunity_words w JOIN opportunity_search s \
+                     ON s.catalog = $2 AND s.id_number = (w.rowid >> 1) \
+                     WHERE opportunity_words MATCH $3 AND s.partner_id = $1"
+                }
+                Dialect::Postgres => {
+                    "SELECT doc FROM opportunity_search \
+                     WHERE partner_id = $1 AND catalog = $2 AND words @@ to_tsquery('simple', $3)"
+                }
+            };
+            r.query(sql, &[partner_id.into(), catalog.as_str().into(), query.into()]).await?
+        }
+    };
+    rows.iter().map(|row| from_json(&row.text(0)?)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_query_asks_for_the_tenant_and_every_term_as_a_prefix() {
+        let terms = vec!["acme".to_string(), "lake".to_string()];
+        assert_eq!(
+            text_query(Dialect::Sqlite, "t50x", &terms),
+            "tenant : \"t50x\" AND words : \"acme\"* AND words : \"lake\"*"
+        );
+        assert_eq!(text_query(Dialect::Postgres, "t50x", &terms), "'t50x':A & 'acme':*D & 'lake':*D");
+        assert_ne!(words_rowid(Catalog::Aws, 7), words_rowid(Catalog::Sandbox, 7));
+    }
+}
