@@ -211,7 +211,8 @@ fn check_into<T: Fields>(f: &Filter, path: &str, shape: Shape, depth: usize, err
             v.string_value.is_some(),
         ];
         if given.iter().filter(|g| **g).count() != 1 {
-            errors.push(invalid(&at, "give exactly one of DateValue, DoubleValue, LongValue, StringValue, StringListValue".into()));
+            errors
+                .push(invalid(&at, "give exactly one of DateValue, DoubleValue, LongValue, StringValue, StringListValue".into()));
             continue;
         }
         let Some(kind) = T::kind(&p.key) else {
@@ -280,11 +281,9 @@ fn holds<T: Fields>(op: Op, p: &Predicate, row: &T) -> bool {
         }
         Field::Time(t) => p.value.date_value.as_ref().and_then(parse_timestamp).is_some_and(|d| ordered(op, t.cmp(&d))),
         Field::Count(n) => p.value.long_value.is_some_and(|v| ordered(op, n.cmp(&v))),
-        Field::Amount(a) => p
-            .value
-            .double_value
-            .or(p.value.long_value.map(|v| v as f64))
-            .is_some_and(|v| ordered(op, a.total_cmp(&v))),
+        Field::Amount(a) => {
+            p.value.double_value.or(p.value.long_value.map(|v| v as f64)).is_some_and(|v| ordered(op, a.total_cmp(&v)))
+        }
     }
 }
 

@@ -129,9 +129,7 @@ fn text_at<'a>(doc: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
-        .unwrap_or_default()
+    v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect()).unwrap_or_default()
 }
 
 fn owned(s: Option<&str>) -> Option<String> {
@@ -158,7 +156,8 @@ pub fn entry(o: &Opportunity) -> Entry {
         .iter()
         .filter(|m| text_at(m, &["BusinessTitle"]) == Some("OpportunityOwner"))
         .flat_map(|m| {
-            let name = [text_at(m, &["FirstName"]), text_at(m, &["LastName"])].into_iter().flatten().collect::<Vec<_>>().join(" ");
+            let name =
+                [text_at(m, &["FirstName"]), text_at(m, &["LastName"])].into_iter().flatten().collect::<Vec<_>>().join(" ");
             [Some(name).filter(|n| !n.is_empty()), owned(text_at(m, &["Email"]))].into_iter().flatten()
         })
         .collect();
@@ -302,8 +301,17 @@ impl Fields for Entry {
     fn kind(key: &str) -> Option<Kind> {
         Some(match key {
             "CustomerCompanyName" | "PartnerProjectTitle" | "NextStep" => Kind::Text,
-            "OpportunityId" | "Stage" | "ReviewStatus" | "CountryCode" | "OpportunityType" | "PartnerOpportunityIdentifier"
-            | "Industry" | "AwsAccountId" | "Origin" | "CosellMotion" | "EngagementScore" => Kind::Keyword,
+            "OpportunityId"
+            | "Stage"
+            | "ReviewStatus"
+            | "CountryCode"
+            | "OpportunityType"
+            | "PartnerOpportunityIdentifier"
+            | "Industry"
+            | "AwsAccountId"
+            | "Origin"
+            | "CosellMotion"
+            | "EngagementScore" => Kind::Keyword,
             "ApnPrograms" | "Tags" | "OfferId" | "OfferSetId" | "AwsMarketplaceSolution" | "OpportunityOwner" => Kind::Set,
             "LastModifiedDate" | "TargetCloseDate" | "CreatedDate" => Kind::Time,
             "EstimatedMrr" => Kind::Amount,
@@ -489,7 +497,9 @@ mod tests {
         let mut o = opportunity("O12", "Müller & Söhne GmbH", "They need to move 40 VMs", "1000");
         o.document["Customer"]["Contacts"] = json!([{"FirstName": "Secret", "Email": "secret@customer.example"}]);
         let w = words(&o);
-        for expected in ["o12", "müller", "söhne", "gmbh", "move", "40", "vms", "data", "lake", "call", "cfo", "ada", "emea", "isv"] {
+        for expected in
+            ["o12", "müller", "söhne", "gmbh", "move", "40", "vms", "data", "lake", "call", "cfo", "ada", "emea", "isv"]
+        {
             assert!(w.split(' ').any(|t| t == expected), "{expected} in {w}");
         }
         for absent in ["the", "to", "secret"] {

@@ -185,10 +185,7 @@ mod tests {
     #[test]
     fn the_text_query_asks_for_the_tenant_and_every_term_as_a_prefix() {
         let terms = vec!["acme".to_string(), "lake".to_string()];
-        assert_eq!(
-            text_query(Dialect::Sqlite, "t50x", &terms),
-            "tenant : \"t50x\" AND words : \"acme\"* AND words : \"lake\"*"
-        );
+        assert_eq!(text_query(Dialect::Sqlite, "t50x", &terms), "tenant : \"t50x\" AND words : \"acme\"* AND words : \"lake\"*");
         assert_eq!(text_query(Dialect::Postgres, "t50x", &terms), "'t50x':A & 'acme':*D & 'lake':*D");
         assert_ne!(words_rowid(Catalog::Aws, 7), words_rowid(Catalog::Sandbox, 7));
     }

@@ -11,6 +11,7 @@ mod extensions;
 mod feed;
 mod invitations;
 mod opportunities;
+mod opportunity_search;
 mod peer_invitations;
 pub mod prescreen;
 mod program;

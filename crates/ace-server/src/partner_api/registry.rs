@@ -18,8 +18,8 @@ use ace_domain::model::Model;
 use ace_domain::quota::OperationClass;
 
 use super::{
-    customer_accounts, engagements, extensions, feed, invitations, opportunities, program, referral_obligations, snapshots,
-    solutions, tags, tasks,
+    customer_accounts, engagements, extensions, feed, invitations, opportunities, opportunity_search, program,
+    referral_obligations, snapshots, solutions, tags, tasks,
 };
 use super::{ApiResult, Request};
 
@@ -103,6 +103,7 @@ registry! {
     Selling GetOpportunity Read => opportunities::get;
     Selling UpdateOpportunity Write => opportunities::update;
     Selling ListOpportunities Read => opportunities::list;
+    Selling SearchOpportunities Read => opportunity_search::search;
     Selling AssociateOpportunity Write => opportunities::associate;
     Selling DisassociateOpportunity Write => opportunities::disassociate;
     Selling AssignOpportunity Write => opportunities::assign;
@@ -287,7 +288,8 @@ mod tests {
         let served = Operation::ALL.iter().filter(|o| o.service() == Service::Selling).count();
         let unserved = Operation::unserved_selling_operations();
         assert_eq!(served + unserved.len(), Model::get().operation_names().count());
-        assert!(unserved.contains(&"SearchOpportunities"));
+        assert!(unserved.contains(&"StartOpportunityBulkJob"));
+        assert!(!unserved.contains(&"SearchOpportunities"));
         assert!(!unserved.contains(&"CreateResourceSnapshot"));
         assert!(!unserved.contains(&"CreateEngagement"));
         assert!(!unserved.contains(&"CreateOpportunity"));

@@ -2,8 +2,8 @@
 //! across both catalogs, through every read path (get, list with filters and pages, page tokens
 //! replayed by another partner, tags, tasks, referral invitations and their acceptance, the
 //! events feed, the web portal's pages, and engagements: their contexts, members, searches,
-//! invitations sent and received, and prospecting tasks). No response may ever carry another
-//! partner's ids, names or account — except a partner it chose to co-sell with: once one
+//! invitations sent and received, and prospecting tasks; customer accounts and opportunity
+//! searches). No response may ever carry another partner's ids, names or account — except a partner it chose to co-sell with: once one
 //! partner invites another into an engagement, the two see each other's name, account and
 //! shared customer (never each other's opportunities).
 
@@ -116,6 +116,12 @@ enum Op {
         actor: usize,
         pick: usize,
     },
+    /// Searches opportunities (issue 20) by the words of `owner`'s companies, with a filter.
+    Search {
+        actor: usize,
+        owner: usize,
+        sandbox: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -142,7 +148,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::AnswerInvitation { actor, pick }),
         1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Prospect { actor, pick }),
         2 => (actor.clone(), pick.clone(), pick.clone()).prop_map(|(actor, pick, engagement)| Op::Share { actor, pick, engagement }),
-        2 => (actor, pick).prop_map(|(actor, pick)| Op::CustomerAccount { actor, pick }),
+        2 => (actor.clone(), pick).prop_map(|(actor, pick)| Op::CustomerAccount { actor, pick }),
+        2 => (actor.clone(), actor, any::<bool>()).prop_map(|(actor, owner, sandbox)| Op::Search { actor, owner, sandbox }),
     ]
 }
 
@@ -262,6 +269,26 @@ impl World {
                     json!({"Catalog": "AWS", "IncludeMissing": true, "Aggregations": [{"GroupBy": ["ENRICHMENT_STATUS"]}]});
                 let (_, v) = self.app.call(user, "GetCustomerAccountStatistics", body).await;
                 assert_eq!(v["TotalCount"], own, "GetCustomerAccountStatistics by {actor}: {v}");
+            }
+            Op::Search { actor, owner, sandbox } => {
+                let catalog = if sandbox { "Sandbox" } else { "AWS" };
+                let filter = json!({"OrAllFilters": [
+                    {"ContainsAny": {"Key": "CustomerCompanyName", "Value": {"StringValue": format!("tenant{owner}")}}},
+                    {"EqualsTo": {"Key": "Stage", "Value": {"StringValue": "Qualified"}}}]});
+                for body in [
+                    json!({"Catalog": catalog, "Keyword": format!("Tenant{owner}Company")}),
+                    json!({"Catalog": catalog, "Filter": filter, "MaxResults": 5}),
+                ] {
+                    let (status, v) = self.app.call(&self.users[actor], "SearchOpportunities", body).await;
+                    assert_eq!(status, 200, "{v}");
+                    self.assert_clean(actor, "SearchOpportunities", &v);
+                    for found in v["OpportunitySearchSummaries"].as_array().unwrap() {
+                        let id = found["Id"].as_str().unwrap();
+                        if let Some((owner, _, _)) = self.owned.get(id) {
+                            assert_eq!(*owner, actor, "SearchOpportunities by {actor} found {id} of {owner}: {v}");
+                        }
+                    }
+                }
             }
             Op::Create { actor, sandbox } => {
                 let catalog = if sandbox { "Sandbox" } else { "AWS" };

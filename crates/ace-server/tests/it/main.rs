@@ -14,6 +14,7 @@ mod operator;
 mod opportunities;
 mod referrals;
 mod review;
+mod search;
 mod snapshots;
 mod support;
 mod web;

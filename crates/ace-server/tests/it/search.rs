@@ -1,0 +1,130 @@
+//! SearchOpportunities (issue 20) over the wire. The official Rust SDK (1.84.0, the newest
+//! published) has no SearchOpportunities yet, so these are signed raw awsJson requests (the AWS
+//! CLI with the published model covers it end to end in tests/e2e/search.sh).
+
+use serde_json::{json, Value};
+
+use crate::support::{Credentials, TestApp};
+
+async fn create(app: &TestApp, c: &Credentials, company: &str, title: &str, stage: &str, mrr: &str) -> (String, String) {
+    let body = json!({"Catalog": "AWS", "ClientToken": format!("{company}-{title}"),
+        "Customer": {"Account": {"CompanyName": company, "WebsiteUrl": "https://customer.example.com", "Industry": "Retail",
+            "Address": {"CountryCode": "US", "PostalCode": "98101"}}},
+        "Project": {"Title": title, "CustomerBusinessProblem": "Their reporting runs for hours on an old warehouse.",
+            "ExpectedCustomerSpend": [{"Amount": mrr, "CurrencyCode": "USD", "Frequency": "Monthly", "TargetCompany": "AWS"}]},
+        "LifeCycle": {"Stage": stage, "TargetCloseDate": "2099-01-31"}});
+    let (status, v) = app.call(c, "CreateOpportunity", body).await;
+    assert_eq!(status, 200, "{v}");
+    (v["Id"].as_str().unwrap().to_string(), v["LastModifiedDate"].as_str().unwrap().to_string())
+}
+
+async fn search(app: &TestApp, c: &Credentials, mut body: Value) -> (u16, Value) {
+    body["Catalog"] = json!("AWS");
+    app.call(c, "SearchOpportunities", body).await
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["OpportunitySearchSummaries"].as_array().unwrap().iter().map(|s| s["Id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn use_4_search_opportunities_finds_by_keyword_filter_and_sort_the_callers_own_only() {
+    let app = TestApp::start().await;
+    let (a, b) = (app.partner("P-A").await, app.partner("P-B").await);
+    let (lake, _) = create(&app, &a, "Acme Retail", "Lakehouse migration", "Qualified", "2500").await;
+    let (globex, globex_modified) = create(&app, &a, "Globex", "Lakehouse for finance", "Qualified", "400").await;
+    let (small, _) = create(&app, &a, "Initech", "Lakehouse pilot", "Prospect", "100").await;
+    let (other, _) = create(&app, &a, "Umbrella", "Mainframe exit", "Qualified", "9000").await;
+    let (theirs, _) = create(&app, &b, "Acme Retail", "Lakehouse migration", "Qualified", "2500").await;
+
+    let (status, v) = search(&app, &a, json!({"Keyword": "lakehouse"})).await;
+    assert_eq!(status, 200, "{v}");
+    let mut found = ids(&v);
+    found.sort();
+    let mut expected = vec![lake.clone(), globex.clone(), small.clone()];
+    expected.sort();
+    assert_eq!(found, expected, "USE-4: never {theirs}, the same words of another partner");
+    let (_, v) = search(&app, &b, json!({"Keyword": "Lakehouse Migration"})).await;
+    assert_eq!(ids(&v), [theirs.clone()]);
+
+    // The keyword AND a two-level filter: Qualified, and either over 1,000 a month or Globex.
+    let filter = json!({"AndAllFilters": [
+        {"EqualsTo": {"Key": "Stage", "Value": {"StringValue": "Qualified"}}},
+        {"OrAllFilters": [
+            {"GreaterThan": {"Key": "EstimatedMrr", "Value": {"DoubleValue": 1000.0}}},
+            {"ContainsAny": {"Key": "CustomerCompanyName", "Value": {"StringListValue": ["globex"]}}}
+        ]}
+    ]});
+    let sort = json!({"SortBy": "EstimatedMrr", "SortOrder": "DESCENDING"});
+    let (_, v) = search(&app, &a, json!({"Keyword": "lake", "Filter": filter, "Sort": sort})).await;
+    assert_eq!(ids(&v), [lake.clone(), globex.clone()], "{v}");
+    let summary = &v["OpportunitySearchSummaries"][0];
+    assert_eq!(summary["Customer"]["Account"]["CompanyName"], "Acme Retail");
+    assert_eq!(summary["LifeCycle"]["Stage"], "Qualified");
+    assert_eq!(summary["LifeCycle"]["ReviewStatus"], "Pending Submission");
+    assert_eq!(summary["Project"]["Title"], "Lakehouse migration");
+    assert_eq!(summary["Project"]["ExpectedCustomerSpend"][0]["Amount"], "2500");
+    assert_eq!(summary["AwsOpportunitySummary"]["Origin"], "Partner Referral");
+    assert!(summary["LastModifiedDate"].is_string() && summary["CreatedDate"].is_string(), "{summary}");
+
+    // Pages of two, by company name: each once, in order, and the token is bound to its search.
+    let sort = json!({"SortBy": "CustomerCompanyName", "SortOrder": "ASCENDING"});
+    let (_, first) = search(&app, &a, json!({"Sort": sort, "MaxResults": 2})).await;
+    assert_eq!(ids(&first), [lake.clone(), globex.clone()], "{first}");
+    let token = first["NextToken"].as_str().expect("a next page").to_string();
+    let (_, second) = search(&app, &a, json!({"Sort": sort, "MaxResults": 2, "NextToken": token})).await;
+    assert_eq!(ids(&second), [small.clone(), other.clone()], "{second}");
+    assert!(second.get("NextToken").is_none(), "{second}");
+    let (status, v) = search(&app, &a, json!({"Sort": sort, "Keyword": "lake", "NextToken": token})).await;
+    assert_eq!((status, v["__type"].as_str()), (400, Some("ValidationException")), "another search's token: {v}");
+    let (status, v) = search(&app, &b, json!({"Sort": sort, "MaxResults": 2, "NextToken": token})).await;
+    assert_eq!((status, v["__type"].as_str()), (400, Some("ValidationException")), "USE-4: another partner's token: {v}");
+
+    // An update is searchable at once: its words are written in the same transaction.
+    let body = json!({"Catalog": "AWS", "Identifier": globex, "LastModifiedDate": globex_modified,
+        "Customer": {"Account": {"CompanyName": "Globex", "WebsiteUrl": "https://customer.example.com", "Industry": "Retail",
+            "Address": {"CountryCode": "US", "PostalCode": "98101"}}},
+        "Project": {"Title": "Quantum ledger", "CustomerBusinessProblem": "Their reporting runs for hours on an old warehouse."},
+        "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-01-31", "NextSteps": "Zeppelin workshop"}});
+    let (status, v) = app.call(&a, "UpdateOpportunity", body).await;
+    assert_eq!(status, 200, "{v}");
+    let (_, v) = search(&app, &a, json!({"Keyword": "zeppelin quantum"})).await;
+    assert_eq!(ids(&v), [globex.clone()]);
+    let (_, v) = search(&app, &a, json!({"Keyword": "lakehouse finance"})).await;
+    assert!(ids(&v).is_empty(), "the old title's words are gone: {v}");
+}
+
+#[tokio::test]
+async fn search_opportunities_refuses_stop_words_and_filters_beyond_the_models_limits() {
+    let app = TestApp::start().await;
+    let a = app.partner("P-A").await;
+    let refused = |v: &Value, field: &str| {
+        assert_eq!(v["__type"], "ValidationException", "{v}");
+        let fields: Vec<&str> = v["ErrorList"].as_array().unwrap().iter().filter_map(|e| e["FieldName"].as_str()).collect();
+        assert!(fields.iter().any(|f| f.starts_with(field)), "{field} in {v}");
+    };
+    let (status, v) = search(&app, &a, json!({"Keyword": "the and of"})).await;
+    assert_eq!(status, 400);
+    refused(&v, "Keyword");
+    let leaf = json!({"EqualsTo": {"Key": "Stage", "Value": {"StringValue": "Qualified"}}});
+    let deep = json!({"NotFilter": {"NotFilter": {"NotFilter": leaf}}});
+    let (_, v) = search(&app, &a, json!({"Filter": deep})).await;
+    refused(&v, "Filter.NotFilter.NotFilter.NotFilter");
+    let wide: Vec<Value> = (0..7).map(|_| json!({"AndAllFilters": [leaf, leaf, leaf]})).collect();
+    let (_, v) = search(&app, &a, json!({"Filter": {"OrAllFilters": wide}})).await;
+    refused(&v, "Filter");
+    let two = json!({"EqualsTo": leaf["EqualsTo"], "NotFilter": leaf});
+    let (_, v) = search(&app, &a, json!({"Filter": two})).await;
+    refused(&v, "Filter");
+    let (_, v) = search(&app, &a, json!({"Filter": {"EqualsTo": {"Key": "Colour", "Value": {"StringValue": "red"}}}})).await;
+    refused(&v, "Filter");
+    let (_, v) =
+        search(&app, &a, json!({"Filter": {"GreaterThan": {"Key": "CreatedDate", "Value": {"StringValue": "soon"}}}})).await;
+    refused(&v, "Filter.GreaterThan.Value");
+    let (_, v) = search(&app, &a, json!({"Sort": {"SortBy": "Colour", "SortOrder": "ASCENDING"}})).await;
+    refused(&v, "Sort");
+    let (_, v) = search(&app, &a, json!({"Keyword": "x".repeat(501)})).await;
+    refused(&v, "Keyword");
+    let (status, v) = search(&app, &a, json!({"Keyword": "nothing-here"})).await;
+    assert_eq!((status, ids(&v).len()), (200, 0), "{v}");
+}
