@@ -586,6 +586,35 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
     .await?;
     scenarios.push(single);
 
+    // SearchOpportunities (issue 20) over the seeded program, one client: the first four
+    // letters of a seeded customer's name as the keyword (a user typing it), and a two-level
+    // filter — Qualified, and either over 10,000 a month or a company of a kind.
+    progress(args.json, &format!("SearchOpportunities × {}", sizes.lists / 4));
+    let cl = clients.clone();
+    let search = drive("SearchOpportunities (keyword + 2-level filter), one client", 1, sizes.lists / 4, move |_, n| {
+        let seeded_n = (n * 7_919) % seeded_total;
+        let client = cl[seeded_n % PARTNERS].clone();
+        let keyword: String = company_name(seeded_n + 50_000_000, 1).chars().take(4).collect();
+        async move {
+            let filter = json!({"AndAllFilters": [
+                {"EqualsTo": {"Key": "Stage", "Value": {"StringValue": "Qualified"}}},
+                {"OrAllFilters": [
+                    {"GreaterThan": {"Key": "EstimatedMrr", "Value": {"DoubleValue": 10000.0}}},
+                    {"ContainsAny": {"Key": "CustomerCompanyName", "Value": {"StringListValue": ["inc", "llc"]}}}
+                ]}
+            ]});
+            let body = json!({"Catalog": "AWS", "Keyword": keyword, "Filter": filter, "MaxResults": 20,
+                "Sort": {"SortBy": "CustomerCompanyName", "SortOrder": "ASCENDING"}});
+            let v = client.call("SearchOpportunities", &body).await?;
+            if v["OpportunitySearchSummaries"].as_array().is_none() {
+                bail!("no summaries: {v}");
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    scenarios.push(search);
+
     // Submit with pre-screen and conflict check against the operator's pipeline (SUB-1, SUB-2).
     progress(args.json, &format!("seeding {} operator pipeline records", sizes.pipeline_records));
     let seeding = bar(sizes.pipeline_records, "seeding pipeline records");
