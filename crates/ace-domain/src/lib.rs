@@ -5,6 +5,7 @@
 //! dependency side of that.
 
 pub mod audit;
+pub mod bulk;
 pub mod business_days;
 pub mod customer_account;
 pub mod eligibility;

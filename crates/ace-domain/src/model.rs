@@ -214,6 +214,16 @@ impl Model {
         self.shapes.get(shape).is_some_and(|s| s.required.iter().any(|m| m == member))
     }
 
+    /// The type of `shape` as the model names it (`structure`, `list`, `string`, …).
+    pub fn shape_type(&self, shape: &str) -> Option<&str> {
+        self.shapes.get(shape).map(|s| s.kind.as_str())
+    }
+
+    /// The member shape of list `shape`.
+    pub fn list_member(&self, shape: &str) -> Option<&str> {
+        self.shapes.get(shape)?.member.as_ref().map(|r| r.shape.as_str())
+    }
+
     /// The shape of member `member` of structure `shape`.
     pub fn member_shape(&self, shape: &str, member: &str) -> Option<&str> {
         self.shapes.get(shape)?.members.as_ref()?.get(member).map(|r| r.shape.as_str())

@@ -91,17 +91,35 @@ impl ServerKey {
 
     /// A tamper-evident token: `payload.mac`, both base64url.
     pub fn seal_token(&self, payload: &[u8]) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.subkey("next-token")).expect("any key length");
-        mac.update(payload);
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        self.seal_for("next-token", payload)
     }
 
     /// The payload of a token this key sealed; `None` when it was altered or is not one.
     pub fn open_token(&self, token: &str) -> Option<Vec<u8>> {
+        self.open_for("next-token", token)
+    }
+
+    /// A download link's signature (issue 20): sealed under its own key, so a page token is
+    /// never a link nor a link a page token.
+    pub fn seal_link(&self, payload: &[u8]) -> String {
+        self.seal_for("download-links", payload)
+    }
+
+    pub fn open_link(&self, token: &str) -> Option<Vec<u8>> {
+        self.open_for("download-links", token)
+    }
+
+    fn seal_for(&self, purpose: &str, payload: &[u8]) -> String {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.subkey(purpose)).expect("any key length");
+        mac.update(payload);
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    fn open_for(&self, purpose: &str, token: &str) -> Option<Vec<u8>> {
         let (payload, tag) = token.split_once('.')?;
         let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.subkey("next-token")).expect("any key length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.subkey(purpose)).expect("any key length");
         mac.update(&payload);
         mac.verify_slice(&tag).ok()?;
         Some(payload)

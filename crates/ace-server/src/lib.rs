@@ -4,6 +4,7 @@
 //! start-up (bootstrap, serve with graceful shutdown).
 
 pub mod app;
+pub mod bulk;
 pub mod clock;
 pub mod crypto;
 pub mod eligibility;
@@ -51,6 +52,8 @@ pub struct Settings {
     pub probe_policy: ace_domain::security::ProbePolicy,
     /// What one client connection may hold.
     pub connections: ConnectionLimits,
+    /// Where bulk job files are read from and reports go (issue 20).
+    pub files: bulk::FileSettings,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             delivery: webhooks::DeliverySettings::default(),
             probe_policy: Default::default(),
             connections: ConnectionLimits::default(),
+            files: bulk::FileSettings::default(),
         }
     }
 }
@@ -91,6 +95,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// This process among the nodes sharing the database (random per start).
     pub node_id: Arc<str>,
+    /// `http://ADDRESS` of the listener `serve` answers on: the base of the links this server
+    /// signs (a bulk job's report) when no `--public-url` is set.
+    pub served_at: Arc<std::sync::OnceLock<String>>,
 }
 
 impl AppState {
@@ -110,6 +117,7 @@ impl AppState {
             opportunity_numbers_key,
             settings: Arc::new(settings),
             node_id: uuid::Uuid::new_v4().to_string().into(),
+            served_at: Arc::new(std::sync::OnceLock::new()),
         }
     }
 
@@ -130,6 +138,7 @@ impl AppState {
             opportunity_numbers_key: self.opportunity_numbers_key.clone(),
             settings: self.settings.clone(),
             node_id: uuid::Uuid::new_v4().to_string().into(),
+            served_at: Arc::new(std::sync::OnceLock::new()),
         }
     }
 
@@ -198,6 +207,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", post(partner_api::handle).get(web::home))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        // A bulk job's report, by a link this server signed (issue 20).
+        .route("/bulk-reports/{token}", get(bulk::download))
         .nest(
             "/operator/v1",
             operator_api::router()
@@ -245,6 +256,9 @@ pub async fn serve(
     // The API models are parsed before the first connection, not by the first request.
     let _ = (ace_domain::model::Model::get(), ace_domain::model::Model::ace_partner());
     let limits = state.settings.connections;
+    if let Ok(address) = listener.local_addr() {
+        let _ = state.served_at.set(format!("http://{address}"));
+    }
     let app = router(state);
     let (closing, closed) = tokio::sync::watch::channel(false);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));

@@ -91,6 +91,26 @@ impl QuotaGate {
     }
 }
 
+impl QuotaGate {
+    /// One write counted against the partner's daily write quota only (a bulk job's row,
+    /// issue 20): the same rolling day as its write calls, without their per-second rate.
+    pub async fn admit_daily_write(&self, partner_id: &str, now_ms: i64) -> StoreResult<Result<(), String>> {
+        let limits = self.limits_for(partner_id, now_ms).await?;
+        let draw = Meter::Class(OperationClass::Write);
+        let Some(daily) = draw.per_day(&limits) else { return Ok(Ok(())) };
+        let nodes = self.nodes();
+        let mut meters = self.meters.lock().expect("quota lock");
+        let meter = meters.entry((partner_id.to_string(), draw)).or_insert_with(|| Counts {
+            bucket: TokenBucket::new(draw.per_second(&limits).unwrap_or(1), now_ms),
+            day: RollingDay::default(),
+        });
+        if !meter.day.try_count(node_share(daily, nodes), now_ms) {
+            return Ok(Err(format!("Rate exceeded: {daily} write requests per rolling 24 hours for this partner")));
+        }
+        Ok(Ok(()))
+    }
+}
+
 /// How often a node says it is alive, and how long one that stopped still counts.
 pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 const NODE_ALIVE_MS: i64 = 15_000;

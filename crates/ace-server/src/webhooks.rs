@@ -103,10 +103,16 @@ impl reqwest::dns::Resolve for GuardedResolver {
 
 /// The HTTP client deliveries go through: no redirects, a timeout, the guarded resolver.
 pub fn delivery_client(settings: &DeliverySettings) -> reqwest::Result<reqwest::Client> {
+    guarded_client(settings.timeout, settings.allow_private)
+}
+
+/// A client that goes only to addresses the SSRF guard allows, follows no redirect and gives
+/// up after `timeout` (webhook deliveries; bulk job files, issue 20).
+pub fn guarded_client(timeout: Duration, allow_private: bool) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(settings.timeout)
-        .dns_resolver(Arc::new(GuardedResolver { allow_private: settings.allow_private }))
+        .timeout(timeout)
+        .dns_resolver(Arc::new(GuardedResolver { allow_private }))
         .build()
 }
 

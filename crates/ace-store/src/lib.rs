@@ -8,6 +8,7 @@ mod engagements;
 pub mod files;
 mod group;
 pub use group::stats as group_commit_stats;
+mod bulk;
 mod customer_accounts;
 mod postgres;
 mod records;
@@ -121,6 +122,14 @@ pub struct WriteBatch {
     pub update_customer_accounts: Vec<CustomerAccount>,
     /// Deleting an account that is not there is no error (`DeleteCustomerAccount` is idempotent).
     pub delete_customer_accounts: Vec<(Catalog, String)>,
+    /// Bulk jobs (issue 20).
+    pub insert_bulk_jobs: Vec<ace_domain::bulk::BulkJob>,
+    /// Each must still have its `version`.
+    pub update_bulk_jobs: Vec<ace_domain::bulk::BulkJob>,
+    /// A job's file as read: (job id, text), replacing any kept before.
+    pub put_bulk_files: Vec<(String, String)>,
+    /// A row that has its result already keeps the first.
+    pub insert_bulk_results: Vec<ace_domain::bulk::RowResult>,
     pub events: Vec<OutboxEvent>,
     /// Appended to the hash-chained audit log in the same transaction as the change.
     pub audit: Vec<AuditEntry>,
@@ -268,6 +277,27 @@ pub trait Store: Send + Sync + 'static {
     async fn pending_customer_accounts(&self, limit: usize) -> StoreResult<Vec<CustomerAccount>>;
     /// The operator's customer records (its pipeline, any stage) that may match `identity`.
     async fn find_customer_records(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<PipelineRecord>>;
+    async fn get_bulk_job(&self, id: &str) -> StoreResult<Option<ace_domain::bulk::BulkJob>>;
+    /// Jobs newest first: a partner's of a kind (in a catalog, or all), or everyone's.
+    async fn list_bulk_jobs(
+        &self,
+        partner_id: Option<&str>,
+        kind: ace_domain::bulk::JobKind,
+        catalog: Option<Catalog>,
+    ) -> StoreResult<Vec<ace_domain::bulk::BulkJob>>;
+    /// Jobs not finished yet, oldest first.
+    async fn unfinished_bulk_jobs(&self, limit: usize) -> StoreResult<Vec<ace_domain::bulk::BulkJob>>;
+    async fn bulk_job_file(&self, job_id: &str) -> StoreResult<Option<String>>;
+    async fn bulk_job_done_rows(&self, job_id: &str) -> StoreResult<Vec<i64>>;
+    /// (succeeded, failed) so far.
+    async fn bulk_job_counts(&self, job_id: &str) -> StoreResult<(i64, i64)>;
+    async fn bulk_job_results(
+        &self,
+        job_id: &str,
+        status: Option<ace_domain::bulk::RecordStatus>,
+        after_row: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ace_domain::bulk::RowResult>>;
     /// SearchOpportunities (issue 20): the search entries of a partner's opportunities in a
     /// catalog whose words hold every term as a word's beginning (all of them without terms),
     /// through the engine's full-text index. Unordered.

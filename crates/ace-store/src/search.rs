@@ -34,8 +34,7 @@ pub(crate) fn index_ddl(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Sqlite => {
             "CREATE VIRTUAL TABLE opportunity_words USING fts5(tenant, words, detail=column, \
-             tokenize='unicode61 remove_diacritics 0'); \
-             INSERT INTO opportunity_words (opportunity_words, rank) VALUES ('secure-delete', 1)"
+             tokenize='unicode61 remove_diacritics 0');"
         }
         Dialect::Postgres => {
             "ALTER TABLE opportunity_search ADD COLUMN words tsvector NOT NULL DEFAULT ''::tsvector; \

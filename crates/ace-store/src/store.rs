@@ -221,6 +221,8 @@ INSERT INTO referral_activity (opportunity_number, partner_id, at_ms, stage)
     crate::customer_accounts::MIGRATION,
     // SearchOpportunities (issue 20): the summaries and the engine's full-text index.
     crate::search::MIGRATION,
+    // Bulk jobs (issue 20): the jobs, their files as read, one result per row.
+    crate::bulk::MIGRATION,
 ];
 
 /// The migration after which [`crate::search::backfill`] runs.
@@ -756,6 +758,7 @@ pub(crate) async fn apply_batch(
     crate::snapshots::apply(tx, batch).await?;
     crate::customer_accounts::apply(tx, batch).await?;
     crate::search::apply(tx, batch).await?;
+    crate::bulk::apply(tx, batch).await?;
     for id in &batch.shred_referrals {
         tx.exec("DELETE FROM referral_keys WHERE referral_id = $1", &[id.as_str().into()]).await?;
     }
@@ -1596,6 +1599,45 @@ impl Store for SqlStore {
 
     async fn list_customer_accounts(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<CustomerAccount>> {
         crate::customer_accounts::of_partner(self.db.as_ref(), partner_id, catalog).await
+    }
+
+    async fn get_bulk_job(&self, id: &str) -> StoreResult<Option<ace_domain::bulk::BulkJob>> {
+        crate::bulk::get(self.db.as_ref(), id).await
+    }
+
+    async fn list_bulk_jobs(
+        &self,
+        partner_id: Option<&str>,
+        kind: ace_domain::bulk::JobKind,
+        catalog: Option<Catalog>,
+    ) -> StoreResult<Vec<ace_domain::bulk::BulkJob>> {
+        crate::bulk::list(self.db.as_ref(), partner_id, kind, catalog).await
+    }
+
+    async fn unfinished_bulk_jobs(&self, limit: usize) -> StoreResult<Vec<ace_domain::bulk::BulkJob>> {
+        crate::bulk::unfinished(self.db.as_ref(), limit).await
+    }
+
+    async fn bulk_job_file(&self, job_id: &str) -> StoreResult<Option<String>> {
+        crate::bulk::file(self.db.as_ref(), job_id).await
+    }
+
+    async fn bulk_job_done_rows(&self, job_id: &str) -> StoreResult<Vec<i64>> {
+        crate::bulk::done_rows(self.db.as_ref(), job_id).await
+    }
+
+    async fn bulk_job_counts(&self, job_id: &str) -> StoreResult<(i64, i64)> {
+        crate::bulk::counts(self.db.as_ref(), job_id).await
+    }
+
+    async fn bulk_job_results(
+        &self,
+        job_id: &str,
+        status: Option<ace_domain::bulk::RecordStatus>,
+        after_row: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ace_domain::bulk::RowResult>> {
+        crate::bulk::results(self.db.as_ref(), job_id, status, after_row, limit).await
     }
 
     async fn search_opportunities(

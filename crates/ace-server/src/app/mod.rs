@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod auth_guard;
+pub mod bulk;
 pub mod customer_accounts;
 pub mod engagements;
 mod error;

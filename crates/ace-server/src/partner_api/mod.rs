@@ -5,6 +5,7 @@
 //! and commits the change with its events in one transaction.
 
 mod auth;
+mod bulk_jobs;
 mod customer_accounts;
 mod engagements;
 mod extensions;
@@ -60,6 +61,9 @@ pub struct Request {
     pub input: Map<String, Value>,
     /// Set once the request's write carried its own `partner.write` audit entry.
     audited: Arc<AtomicBool>,
+    /// A bulk job's row (issue 20): its result is written in the same transaction as the
+    /// row's change, so a row is never applied twice.
+    bulk_row: Option<(ace_domain::bulk::RowResult, Arc<AtomicBool>)>,
 }
 
 pub enum Output {
@@ -236,7 +240,7 @@ async fn process(
 
     let (catalog, input) = decode_input(operation, &body)?;
     seen.catalog = Some(catalog);
-    execute(&state, &caller, operation, class, catalog, input, &subjects).await
+    execute(&state, &caller, operation, class, catalog, input, &subjects, None).await
 }
 
 /// One operation on behalf of a signed-in portal user (issue 8): the same quota, model check,
@@ -251,9 +255,33 @@ pub async fn invoke(state: &AppState, caller: &Caller, operation: Operation, inp
         return Err(ApiError::Throttling(limit));
     }
     let (catalog, input) = decode_input(operation, input.to_string().as_bytes())?;
-    execute(state, caller, operation, class, catalog, input, &subjects).await
+    execute(state, caller, operation, class, catalog, input, &subjects, None).await
 }
 
+/// One row of a bulk job (issue 20) as `caller`'s `operation`: the same model check, handler,
+/// rules and audit as a signed request. Its rate is the job's, not the per-second quota's (the
+/// job counts its rows against the daily one). When the row's change commits, `result` (its
+/// success, with the record's id) commits with it and the answer's flag says so.
+pub async fn invoke_bulk_row(
+    state: &AppState,
+    caller: &Caller,
+    operation: Operation,
+    input: Value,
+    result: ace_domain::bulk::RowResult,
+) -> (ApiResult, bool) {
+    let recorded = Arc::new(AtomicBool::new(false));
+    let key_subject = security::key_subject(&caller.user.access_key_id);
+    let outcome = match decode_input(operation, input.to_string().as_bytes()) {
+        Ok((catalog, input)) => {
+            let row = Some((result, recorded.clone()));
+            execute(state, caller, operation, operation.class(), catalog, input, &[key_subject.as_str()], row).await
+        }
+        Err(e) => Err(e),
+    };
+    (outcome, recorded.load(Ordering::Relaxed))
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     state: &AppState,
     caller: &Caller,
@@ -262,9 +290,11 @@ async fn execute(
     catalog: Catalog,
     input: Map<String, Value>,
     subjects: &[&str],
+    bulk_row: Option<(ace_domain::bulk::RowResult, Arc<AtomicBool>)>,
 ) -> ApiResult {
     let audited = Arc::new(AtomicBool::new(false));
-    let request = Request { state: state.clone(), caller: caller.clone(), operation, catalog, input, audited: audited.clone() };
+    let request =
+        Request { state: state.clone(), caller: caller.clone(), operation, catalog, input, audited: audited.clone(), bulk_row };
     let outcome = registry::dispatch(request).await;
     match &outcome {
         // Not-found on a resource id is how scanners look; the program's own documents (terms,
@@ -325,6 +355,13 @@ impl Request {
     /// transaction (issue 19, `app::snapshots::follow`).
     pub async fn commit(&self, mut batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         crate::app::snapshots::follow(&self.state, &mut batch).await?;
+        if let Some((result, recorded)) = &self.bulk_row {
+            let changed = batch.insert_opportunities.first().map(|o| &o.id).or(batch.update_opportunities.first().map(|(o, _)| &o.id));
+            if let Some(id) = changed {
+                batch.insert_bulk_results.push(ace_domain::bulk::RowResult { resource_id: Some(id.clone()), ..result.clone() });
+                recorded.store(true, Ordering::Relaxed);
+            }
+        }
         if self.operation.class() == OperationClass::Write {
             batch.audit.push(write_audit_entry(&self.state, &self.caller, self.operation, self.catalog, &batch));
         }

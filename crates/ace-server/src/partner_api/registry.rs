@@ -18,7 +18,7 @@ use ace_domain::model::Model;
 use ace_domain::quota::OperationClass;
 
 use super::{
-    customer_accounts, engagements, extensions, feed, invitations, opportunities, opportunity_search, program,
+    bulk_jobs, customer_accounts, engagements, extensions, feed, invitations, opportunities, opportunity_search, program,
     referral_obligations, snapshots, solutions, tags, tasks,
 };
 use super::{ApiResult, Request};
@@ -104,6 +104,10 @@ registry! {
     Selling UpdateOpportunity Write => opportunities::update;
     Selling ListOpportunities Read => opportunities::list;
     Selling SearchOpportunities Read => opportunity_search::search;
+    Selling StartOpportunityBulkJob Write => bulk_jobs::start;
+    Selling ListOpportunityBulkJobs Read => bulk_jobs::list;
+    Selling ListOpportunityBulkJobResults Read => bulk_jobs::results;
+    Selling GetOpportunityBulkJobReportUrl Read => bulk_jobs::report_url;
     Selling AssociateOpportunity Write => opportunities::associate;
     Selling DisassociateOpportunity Write => opportunities::disassociate;
     Selling AssignOpportunity Write => opportunities::assign;
@@ -288,7 +292,8 @@ mod tests {
         let served = Operation::ALL.iter().filter(|o| o.service() == Service::Selling).count();
         let unserved = Operation::unserved_selling_operations();
         assert_eq!(served + unserved.len(), Model::get().operation_names().count());
-        assert!(unserved.contains(&"StartOpportunityBulkJob"));
+        assert!(unserved.contains(&"StartCustomerAccountBulkJob"));
+        assert!(!unserved.contains(&"StartOpportunityBulkJob"));
         assert!(!unserved.contains(&"SearchOpportunities"));
         assert!(!unserved.contains(&"CreateResourceSnapshot"));
         assert!(!unserved.contains(&"CreateEngagement"));

@@ -3,6 +3,7 @@
 
 mod auth;
 mod backup;
+mod bulk;
 mod bad_input;
 mod concurrency;
 mod customer_accounts;

@@ -1,0 +1,265 @@
+//! Bulk jobs (issue 20), as every edge uses them: start one, run it, read it.
+//!
+//! **A job runs in the background.** `StartOpportunityBulkJob` commits the job `SUBMITTED` and
+//! starts it at once; the jobs loop (and `ace serve` at start) runs whatever is unfinished, so a
+//! job survives a restart. One node runs a job at a time: it holds the job's lease, renewed as
+//! it goes, and another node takes the job over only once the lease has lapsed.
+//!
+//! **The file is read once.** It is fetched (`crate::bulk::fetch`), read as a template
+//! (`ace_domain::bulk::parse_opportunities`) and kept with the job; a file that cannot be read
+//! or is no template fails the job as a whole, with the reason, before any row is applied.
+//!
+//! **Each row is the single-record operation.** A row goes through `partner_api::invoke_bulk_row`
+//! as the job's user: the model check, the handler, the program's rules, the audit — exactly
+//! as a signed `CreateOpportunity` or `UpdateOpportunity` would. Its result (success with the
+//! record's id) is committed in the same transaction as its change; a failure is recorded with
+//! the operation's error code and message. A resumed job runs only the rows without a result,
+//! and a create row carries the `ClientToken` `JOB-LINE`, so a row is never applied twice.
+//! Rows run a few at a time so their commits share transactions (group commit).
+//!
+//! **Quotas**: each row counts against the partner's daily write quota (USE-5), as a write
+//! call would; when it is spent, the job waits (still `IN_PROGRESS`) and goes on once it has
+//! room again. The per-second rate does not apply to rows: the job paces itself.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use ace_domain::bulk::{BulkJob, JobKind, JobStatus, OperationType, RecordStatus, RowResult, ID_BODY_CHARS, ID_PREFIX};
+use ace_domain::ids::Catalog;
+use ace_store::{StoreError, WriteBatch};
+use serde_json::{json, Value};
+
+use super::{AppError, Caller};
+use crate::partner_api::Operation;
+use crate::AppState;
+
+/// How long a node's hold on a job lasts without renewal.
+const LEASE_MS: i64 = 20_000;
+
+/// How many rows run at once.
+const IN_FLIGHT: usize = 16;
+
+/// Unfinished jobs the jobs loop looks at per run.
+const UNFINISHED_PER_RUN: usize = 20;
+
+pub fn new_id() -> String {
+    crate::referrals::new_id(ID_PREFIX, ID_BODY_CHARS)
+}
+
+/// A job of the caller's in the catalog; anyone else's, or none, is not found (USE-4).
+pub async fn load(state: &AppState, caller: &Caller, kind: JobKind, catalog: Catalog, id: &str) -> Result<BulkJob, AppError> {
+    match state.store.get_bulk_job(id).await? {
+        Some(job) if job.partner_id == caller.partner.id && job.kind == kind && job.catalog == catalog => Ok(job),
+        _ => Err(AppError::NotFound(format!("Bulk job {id} was not found in catalog {catalog}"))),
+    }
+}
+
+/// A job as it stands: the job and (succeeded, failed) so far.
+pub async fn progress(state: &AppState, job: &BulkJob) -> Result<(i64, i64), AppError> {
+    Ok(state.store.bulk_job_counts(&job.id).await?)
+}
+
+/// Starts running `job_id` in the background (after its commit).
+pub fn start_running(state: &AppState, job_id: String) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = run(&state, &job_id).await {
+            tracing::warn!(error = ?e, job = %job_id, "bulk job stopped; the jobs loop resumes it");
+        }
+    });
+}
+
+/// Runs the unfinished jobs no live node holds (the jobs loop; `ace serve` at start).
+pub async fn resume(state: &AppState) -> Result<Vec<String>, AppError> {
+    let now_ms = state.wall_clock_ms();
+    let mut ran = Vec::new();
+    for job in state.store.unfinished_bulk_jobs(UNFINISHED_PER_RUN).await? {
+        if job.lease.as_ref().is_some_and(|(_, until)| *until > now_ms) {
+            continue;
+        }
+        start_running(state, job.id.clone());
+        ran.push(format!("bulk job {} resumed", job.id));
+    }
+    Ok(ran)
+}
+
+/// Takes (or renews) the job's lease; `None` when another node holds it or it changed.
+async fn hold(state: &AppState, mut job: BulkJob) -> Result<Option<BulkJob>, AppError> {
+    let now_ms = state.wall_clock_ms();
+    if job.lease.as_ref().is_some_and(|(node, until)| node.as_str() != &*state.node_id && *until > now_ms) {
+        return Ok(None);
+    }
+    job.lease = Some((state.node_id.to_string(), now_ms + LEASE_MS));
+    if job.status == JobStatus::Submitted {
+        job.status = JobStatus::InProgress;
+        job.started_at = Some(state.now());
+    }
+    match state.store.commit(WriteBatch { update_bulk_jobs: vec![job.clone()], ..Default::default() }).await {
+        Ok(_) => Ok(Some(BulkJob { version: job.version + 1, ..job })),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn finish(state: &AppState, mut job: BulkJob, failure: Option<String>) -> Result<(), AppError> {
+    let now = state.now();
+    match failure {
+        Some(reason) => job.fail(reason, now),
+        None => job.complete(now),
+    }
+    state.store.commit(WriteBatch { update_bulk_jobs: vec![job], ..Default::default() }).await?;
+    Ok(())
+}
+
+/// The caller a job's rows are written as: its user, while the user and partner exist.
+async fn caller_of(state: &AppState, job: &BulkJob) -> Result<Option<Caller>, AppError> {
+    let Some(user) = state.store.get_user_by_access_key(&job.access_key_id).await? else { return Ok(None) };
+    let Some(partner) = state.store.get_partner(&job.partner_id).await? else { return Ok(None) };
+    Ok(Some(Caller { partner, user }))
+}
+
+/// Runs a job until it is finished, its lease is lost, or the daily write quota is spent.
+pub async fn run(state: &AppState, job_id: &str) -> Result<(), AppError> {
+    let Some(job) = state.store.get_bulk_job(job_id).await? else { return Ok(()) };
+    if job.status.is_finished() {
+        return Ok(());
+    }
+    let Some(mut job) = hold(state, job).await? else { return Ok(()) };
+    let Some(caller) = caller_of(state, &job).await? else {
+        return finish(state, job, Some("the user who started the job no longer exists".into())).await;
+    };
+    // The file, read once and kept with the job.
+    let text = match state.store.bulk_job_file(&job.id).await? {
+        Some(text) => text,
+        None => {
+            let bytes = match crate::bulk::source(&state.settings.files, &job.file_uri, &caller.partner.account_id) {
+                Ok(source) => crate::bulk::fetch(&state.settings.files, &source).await,
+                Err(e) => Err(e),
+            };
+            let bytes = match bytes {
+                Ok(b) => b,
+                Err(reason) => return finish(state, job, Some(reason)).await,
+            };
+            let parsed = match ace_domain::bulk::parse_opportunities(&bytes) {
+                Ok(p) => p,
+                Err(reason) => return finish(state, job, Some(reason)).await,
+            };
+            let text = String::from_utf8(bytes).map_err(|_| AppError::Store(StoreError::Other("checked UTF-8".into())))?;
+            job.file_sha256 = Some(crate::crypto::sha256_hex(text.as_bytes()));
+            job.total_records = parsed.rows.len() as i64;
+            job.operation_type = Some(parsed.operation_type);
+            let batch = WriteBatch {
+                update_bulk_jobs: vec![job.clone()],
+                put_bulk_files: vec![(job.id.clone(), text.clone())],
+                ..Default::default()
+            };
+            match state.store.commit(batch).await {
+                Ok(_) => job.version += 1,
+                Err(StoreError::Conflict(_)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+            text
+        }
+    };
+    let parsed = match ace_domain::bulk::parse_opportunities(text.as_bytes()) {
+        Ok(p) => p,
+        Err(reason) => return finish(state, job, Some(reason)).await,
+    };
+    let done: HashSet<i64> = state.store.bulk_job_done_rows(&job.id).await?.into_iter().collect();
+    let operation = match parsed.operation_type {
+        OperationType::BulkCreate => Operation::CreateOpportunity,
+        OperationType::BulkUpdate => Operation::UpdateOpportunity,
+    };
+    let caller = Arc::new(caller);
+    let mut pending = parsed.rows.into_iter().filter(|r| !done.contains(&r.line));
+    let mut running = tokio::task::JoinSet::new();
+    let mut last_renewal = state.wall_clock_ms();
+    loop {
+        while running.len() < IN_FLIGHT {
+            let Some(row) = pending.next() else { break };
+            let daily = state.quotas.admit_daily_write(&caller.partner.id, state.wall_clock_ms()).await?;
+            if let Err(limit) = daily {
+                tracing::info!(job = %job.id, %limit, "bulk job waits for the daily write quota");
+                while running.join_next().await.is_some() {}
+                release(state, job).await?;
+                return Ok(());
+            }
+            let (state, caller, job_id, catalog) = (state.clone(), caller.clone(), job.id.clone(), job.catalog);
+            running.spawn(async move { apply_row(&state, &caller, operation, &job_id, catalog, row).await });
+        }
+        let Some(joined) = running.join_next().await else { break };
+        // A row that could not be recorded (storage trouble) stops the run; it is retried.
+        joined.map_err(|e| AppError::Store(StoreError::Other(format!("a bulk row task failed: {e}"))))??;
+        if state.wall_clock_ms() - last_renewal > LEASE_MS / 4 {
+            match hold(state, job.clone()).await? {
+                Some(renewed) => job = renewed,
+                None => {
+                    while running.join_next().await.is_some() {}
+                    return Ok(());
+                }
+            }
+            last_renewal = state.wall_clock_ms();
+        }
+    }
+    finish(state, job, None).await
+}
+
+/// Lets the job go for now (the daily quota is spent): another run picks it up later.
+async fn release(state: &AppState, mut job: BulkJob) -> Result<(), AppError> {
+    job.lease = None;
+    match state.store.commit(WriteBatch { update_bulk_jobs: vec![job], ..Default::default() }).await {
+        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Applies one row and records its result.
+async fn apply_row(
+    state: &AppState,
+    caller: &Caller,
+    operation: Operation,
+    job_id: &str,
+    catalog: Catalog,
+    row: ace_domain::bulk::Row,
+) -> Result<(), AppError> {
+    let mut result = RowResult {
+        job_id: job_id.to_string(),
+        row: row.line,
+        request_id: row.request_id.chars().take(255).collect(),
+        status: RecordStatus::Succeeded,
+        error_code: None,
+        error_message: None,
+        resource_id: None,
+    };
+    if !row.errors.is_empty() {
+        result.status = RecordStatus::Failed;
+        result.error_code = Some("ValidationException".into());
+        result.error_message = Some(row.errors.join("; "));
+    } else {
+        let mut input = Value::Object(row.input);
+        input["Catalog"] = json!(catalog.as_str());
+        if operation == Operation::CreateOpportunity {
+            input["ClientToken"] = json!(format!("{job_id}-{}", row.line));
+        }
+        let (outcome, recorded) = crate::partner_api::invoke_bulk_row(state, caller, operation, input, result.clone()).await;
+        match outcome {
+            Ok(_) if recorded => return Ok(()),
+            Ok(output) => {
+                // A create answered from its ClientToken (applied before, its result lost with
+                // a crash of another kind) or a write that changed no opportunity.
+                if let crate::partner_api::Output::Json(v) = &output {
+                    result.resource_id = v.get("Id").and_then(Value::as_str).map(String::from);
+                }
+            }
+            // Storage trouble is not the row's fault: stop, and retry the row later.
+            Err(crate::error::ApiError::Internal(cause)) => return Err(AppError::Store(StoreError::Unavailable(cause))),
+            Err(e) => {
+                result.status = RecordStatus::Failed;
+                result.error_code = Some(e.aws_code().0.to_string());
+                result.error_message = Some(e.message());
+            }
+        }
+    }
+    state.store.commit(WriteBatch { insert_bulk_results: vec![result], ..Default::default() }).await?;
+    Ok(())
+}

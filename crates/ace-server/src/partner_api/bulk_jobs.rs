@@ -1,0 +1,270 @@
+//! Opportunity bulk jobs (issue 20): StartOpportunityBulkJob, ListOpportunityBulkJobs,
+//! ListOpportunityBulkJobResults, GetOpportunityBulkJobReportUrl. What a job is and how it runs
+//! is `ace_domain::bulk`'s and `app::bulk`'s; files and reports are `crate::bulk`'s.
+
+use serde::{Deserialize, Serialize};
+
+use ace_domain::bulk::{BulkJob, JobKind, JobStatus, RecordStatus};
+use ace_domain::model::{FieldError, FieldErrorCode};
+use ace_domain::time::format_timestamp;
+use ace_store::WriteBatch;
+
+use super::engagements::{commit_claiming, replayed};
+use super::{invalid_next_token, ApiResult, Output, Request};
+use crate::app::bulk::{load, new_id, progress, start_running};
+use crate::bulk::{report_link, ReportType};
+use crate::error::ApiError;
+
+/// How long a finished job's report can be asked for (the API reference: about 7 days).
+const REPORT_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartOpportunityBulkJobRequest {
+    #[serde(rename = "FileURI")]
+    file_uri: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartOpportunityBulkJobResponse {
+    job_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListOpportunityBulkJobsRequest {
+    job_id: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListOpportunityBulkJobsResponse {
+    opportunity_bulk_job_summaries: Vec<JobSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobSummary {
+    job_id: String,
+    status: &'static str,
+    total_records: i64,
+    processed_records: i64,
+    success_count: i64,
+    failure_count: i64,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_reason: Option<String>,
+    file_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation_type: Option<&'static str>,
+}
+
+impl JobSummary {
+    pub fn of(job: &BulkJob, (succeeded, failed): (i64, i64)) -> JobSummary {
+        JobSummary {
+            job_id: job.id.clone(),
+            status: job.status.as_str(),
+            total_records: job.total_records,
+            processed_records: succeeded + failed,
+            success_count: succeeded,
+            failure_count: failed,
+            created_at: format_timestamp(job.created_at),
+            started_at: job.started_at.map(format_timestamp),
+            completed_at: job.completed_at.map(format_timestamp),
+            failure_reason: job.failure_reason.clone(),
+            file_name: job.file_name.clone(),
+            operation_type: job.operation_type.map(|o| o.as_str()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListOpportunityBulkJobResultsRequest {
+    job_id: String,
+    status: Option<String>,
+    max_results: Option<usize>,
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListOpportunityBulkJobResultsResponse {
+    results: Vec<ResultView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResultView {
+    request_id: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_identifier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetOpportunityBulkJobReportUrlRequest {
+    job_id: String,
+    report_format: String,
+    report_type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetOpportunityBulkJobReportUrlResponse {
+    report_status: &'static str,
+    report_type: &'static str,
+    report_format: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_reason: Option<String>,
+}
+
+pub async fn start(r: Request) -> ApiResult {
+    crate::governance::refuse_if_terminated(&r.state, "new opportunities and submissions").await?;
+    if let Some(previous) = replayed(&r).await? {
+        return Ok(Output::Json(previous));
+    }
+    let input: StartOpportunityBulkJobRequest = r.parse()?;
+    // A URI that can never be read is refused now; one that fails when read fails the job.
+    crate::bulk::source(&r.state.settings.files, &input.file_uri, &r.caller.partner.account_id).map_err(|why| {
+        ApiError::request_validation(vec![FieldError::new("FileURI", FieldErrorCode::InvalidValue, format!("FileURI: {why}"))])
+    })?;
+    let client_token = r.str("ClientToken").unwrap_or_default().to_string();
+    let job = BulkJob::new(
+        new_id(),
+        JobKind::Opportunity,
+        r.catalog,
+        &r.caller.partner.id,
+        &r.caller.user.access_key_id,
+        &client_token,
+        &input.file_uri,
+        r.state.now(),
+    );
+    let Output::Json(response) = r.respond(&StartOpportunityBulkJobResponse { job_id: job.id.clone() })? else {
+        return Err(ApiError::Internal("StartOpportunityBulkJob answers a body".into()));
+    };
+    let id = job.id.clone();
+    let output = commit_claiming(
+        &r,
+        WriteBatch { insert_bulk_jobs: vec![job], ..Default::default() },
+        response,
+        "The job could not be recorded; retry.",
+    )
+    .await?;
+    // A replayed token wrote nothing: running finds no job by the new id and does nothing.
+    start_running(&r.state, id);
+    Ok(output)
+}
+
+pub async fn list(r: Request) -> ApiResult {
+    let input: ListOpportunityBulkJobsRequest = r.parse()?;
+    let status = input.status.as_deref().and_then(JobStatus::parse);
+    let mut jobs = r.state.store.list_bulk_jobs(Some(&r.caller.partner.id), JobKind::Opportunity, Some(r.catalog)).await?;
+    jobs.retain(|j| input.job_id.as_ref().is_none_or(|id| &j.id == id) && status.is_none_or(|s| j.status == s));
+    let (page, next_token) = super::page_of(&r, jobs, 20)?;
+    let mut summaries = Vec::with_capacity(page.len());
+    for job in &page {
+        summaries.push(JobSummary::of(job, progress(&r.state, job).await?));
+    }
+    r.respond(&ListOpportunityBulkJobsResponse { opportunity_bulk_job_summaries: summaries, next_token })
+}
+
+/// Where a page of results starts: after this row of the file.
+#[derive(Serialize, Deserialize)]
+struct ResultCursor {
+    after_row: i64,
+}
+
+pub async fn results(r: Request) -> ApiResult {
+    let input: ListOpportunityBulkJobResultsRequest = r.parse()?;
+    let job = load(&r.state, &r.caller, JobKind::Opportunity, r.catalog, &input.job_id).await?;
+    let status = match input.status.as_deref() {
+        Some("SUCCEEDED") => Some(RecordStatus::Succeeded),
+        Some("FAILED") => Some(RecordStatus::Failed),
+        _ => None,
+    };
+    let mut bound = r.input.clone();
+    bound.remove("NextToken");
+    bound.remove("MaxResults");
+    let fingerprint = format!("{}:{}:{}", r.caller.partner.id, r.operation.name(), super::opportunities::request_hash(&bound));
+    let after_row = match &input.next_token {
+        Some(token) => {
+            let payload = r.state.open_next_token(token, &fingerprint)?;
+            serde_json::from_value::<ResultCursor>(payload).map_err(|_| invalid_next_token())?.after_row
+        }
+        None => 0,
+    };
+    let size = input.max_results.unwrap_or(20);
+    let mut rows = r.state.store.bulk_job_results(&job.id, status, after_row, size + 1).await?;
+    let more = rows.len() > size;
+    rows.truncate(size);
+    let next_token = match (more, rows.last()) {
+        (true, Some(last)) => Some(r.state.seal_next_token(&fingerprint, serde_json::json!(ResultCursor { after_row: last.row }))),
+        _ => None,
+    };
+    let results = rows
+        .into_iter()
+        .map(|row| ResultView {
+            request_id: row.request_id,
+            status: row.status.as_str(),
+            resource_identifier: row.resource_id,
+            error_code: row.error_code,
+            error_message: row.error_message,
+        })
+        .collect();
+    r.respond(&ListOpportunityBulkJobResultsResponse { results, next_token })
+}
+
+pub async fn report_url(r: Request) -> ApiResult {
+    let input: GetOpportunityBulkJobReportUrlRequest = r.parse()?;
+    let job = load(&r.state, &r.caller, JobKind::Opportunity, r.catalog, &input.job_id).await?;
+    let kind = input.report_type.as_deref().and_then(ReportType::parse).unwrap_or(ReportType::FailedRecords);
+    let mut response = GetOpportunityBulkJobReportUrlResponse {
+        report_status: "NOT_STARTED",
+        report_type: kind.as_str(),
+        report_format: input.report_format,
+        url: None,
+        expires_at: None,
+        failure_reason: None,
+    };
+    if !job.status.is_finished() {
+        // "A report is available only after the job is COMPLETED or FAILED."
+        return r.respond(&response);
+    }
+    if job.completed_at.is_some_and(|done| r.state.now() - done > REPORT_KEPT) {
+        response.report_status = "EXPIRED";
+        return r.respond(&response);
+    }
+    match report_link(&r.state, &r.caller.partner.account_id, &job.id, kind).await {
+        Ok((url, expires)) => {
+            response.report_status = "AVAILABLE";
+            response.url = Some(url);
+            response.expires_at = Some(format_timestamp(expires));
+        }
+        Err(reason) => {
+            tracing::warn!(job = %job.id, %reason, "a bulk job report could not be made");
+            response.report_status = "FAILED";
+            response.failure_reason = Some("The report could not be made now; ask again.".into());
+        }
+    }
+    r.respond(&response)
+}
