@@ -7,10 +7,16 @@
 //! Every line of words starts with the partner's tenant term, and a keyword search asks for it
 //! (SQLite: in the `tenant` column; PostgreSQL: weight `A`, the words weight `D`): the index
 //! answers with the caller's own opportunities only, and the query checks the partner besides.
-//! REM-2: FTS5's `secure-delete` is on, so a deleted opportunity's words leave the index's
-//! pages (which `secure_delete` then zeroes), not only its lookups. (A contentless table with
-//! `contentless_delete` would save the copy of the words, but it deletes by tombstones and
-//! leaves the words in its pages until a merge: the REM-2 contract test found them.)
+//! REM-2: only a referral's opportunity is ever deleted (its revocation, REM-1/REM-2). Its words
+//! — each version's, when an update replaces them — are deleted under FTS5's `secure-delete`,
+//! so they leave the index's pages (which `secure_delete` then zeroes), not only its lookups.
+//! Every other update replaces its words the cheap way (cancelled entries that stay until FTS5
+//! merges their segment): under `secure-delete` an update rewrites every page holding one of
+//! its words, about five times its cost (`ace bench --quick`: 598 against 2,729 updates/s,
+//! 2026-12-04). (A contentless
+//! table with `contentless_delete` would save the copy of the words, but it deletes by
+//! tombstones and leaves the words in its pages until a merge: the REM-2 contract test found
+//! them.)
 
 use ace_domain::ids::Catalog;
 use ace_domain::opportunity::Opportunity;
@@ -66,7 +72,7 @@ async fn put(tx: &mut Box<dyn Tx>, o: &Opportunity, replacing: bool) -> StoreRes
             .await?;
             let rowid = words_rowid(o.catalog, number);
             if replacing {
-                tx.exec("DELETE FROM opportunity_words WHERE rowid = $1", &[rowid.into()]).await?;
+                delete_words(tx, rowid, o.referral_id.is_some()).await?;
             }
             tx.exec(
                 "INSERT INTO opportunity_words (rowid, tenant, words) VALUES ($1, $2, $3)",
@@ -88,13 +94,28 @@ async fn put(tx: &mut Box<dyn Tx>, o: &Opportunity, replacing: bool) -> StoreRes
     Ok(())
 }
 
-/// Removes an opportunity's entry and words.
+/// Removes an opportunity's entry and words. On SQLite the deletion runs under FTS5's
+/// `secure-delete` (REM-2): the words leave the index's pages, not only its lookups.
 pub(crate) async fn remove(tx: &mut Box<dyn Tx>, catalog: Catalog, number: i64) -> StoreResult<()> {
     tx.exec("DELETE FROM opportunity_search WHERE catalog = $1 AND id_number = $2", &[catalog.as_str().into(), number.into()])
         .await?;
     if tx.dialect() == Dialect::Sqlite {
-        tx.exec("DELETE FROM opportunity_words WHERE rowid = $1", &[words_rowid(catalog, number).into()]).await?;
+        delete_words(tx, words_rowid(catalog, number), true).await?;
     }
+    Ok(())
+}
+
+/// Deletes a line of words (SQLite), under `secure-delete` when `secure`: then its entries
+/// leave the index's pages at once; otherwise they stay, cancelled, until FTS5 merges the
+/// segment that holds them.
+async fn delete_words(tx: &mut Box<dyn Tx>, rowid: i64, secure: bool) -> StoreResult<()> {
+    if !secure {
+        tx.exec("DELETE FROM opportunity_words WHERE rowid = $1", &[rowid.into()]).await?;
+        return Ok(());
+    }
+    tx.exec("INSERT INTO opportunity_words (opportunity_words, rank) VALUES ('secure-delete', 1)", &[]).await?;
+    tx.exec("DELETE FROM opportunity_words WHERE rowid = $1", &[rowid.into()]).await?;
+    tx.exec("INSERT INTO opportunity_words (opportunity_words, rank) VALUES ('secure-delete', 0)", &[]).await?;
     Ok(())
 }
 

@@ -1432,6 +1432,46 @@ async fn rem_2_a_burst_of_deletions_leaves_nothing_in_the_files() {
     assert_eq!(left, 0, "traces of deleted companies still in the database file or WAL");
 }
 
+/// REM-2 and the search index (SQLite): referrals' opportunities (the only ones ever deleted)
+/// renamed and then deleted leave neither their old nor their new words in the database file
+/// or its WAL — FTS5 deletes each version's words under `secure-delete`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rem_2_deleted_opportunities_leave_no_words_in_the_search_index() {
+    const N: i64 = 50;
+    let referred = |n: i64, company: &str, modified: i64| Opportunity {
+        referral_id: Some(format!("ref-{n}")),
+        ..opportunity("P-A", Catalog::Aws, n, company, modified)
+    };
+    let f = sqlite().await;
+    let dir = f._dir.as_ref().unwrap().path().to_path_buf();
+    let batch = WriteBatch {
+        insert_opportunities: (1..=N).map(|n| referred(n, &format!("Qzfirst{n:03}Secret"), 10)).collect(),
+        ..Default::default()
+    };
+    f.store.commit(batch).await.unwrap();
+    let updates = (1..=N).map(|n| (referred(n, &format!("Qzsecond{n:03}Secret"), 20), 10)).collect();
+    f.store.commit(WriteBatch { update_opportunities: updates, ..Default::default() }).await.unwrap();
+    let traces = |needle: &[u8]| {
+        let mut bytes = std::fs::read(dir.join("ace.db")).unwrap();
+        bytes.extend(std::fs::read(dir.join("ace.db-wal")).unwrap_or_default());
+        bytes.make_ascii_lowercase();
+        bytes.windows(needle.len()).filter(|w| *w == needle).count()
+    };
+    assert!(traces(b"qzsecond") >= N as usize, "the new names are on disk before");
+    let deletions: Vec<(Catalog, String)> = (1..=N).map(|n| (Catalog::Aws, format!("O{n}"))).collect();
+    f.store.commit(WriteBatch { delete_opportunities: deletions, ..Default::default() }).await.unwrap();
+    let mut left = (traces(b"qzfirst"), traces(b"qzsecond"));
+    for _ in 0..100 {
+        if left == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        left = (traces(b"qzfirst"), traces(b"qzsecond"));
+    }
+    assert_eq!(left, (0, 0), "traces of the (old, new) names still in the database file or WAL");
+    assert!(f.store.search_opportunities("P-A", Catalog::Aws, None).await.unwrap().is_empty());
+}
+
 async fn use_1_at_most_two_keys_per_user_each_with_status_and_last_use(store: &SqlStore) {
     let u = UserRecord {
         partner_id: "P-A".into(),
