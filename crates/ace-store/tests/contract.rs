@@ -862,6 +862,10 @@ async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
         // Nor 19 (the search index; its words table is SQLite's only).
         "DROP TABLE opportunity_search",
         "DROP TABLE IF EXISTS opportunity_words",
+        // Nor 20 (bulk jobs).
+        "DROP TABLE bulk_jobs",
+        "DROP TABLE bulk_job_files",
+        "DROP TABLE bulk_job_results",
         "DELETE FROM schema_migrations WHERE version >= 11",
     ] {
         raw.exec(sql).await;
