@@ -13,7 +13,10 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 endpoint="http://127.0.0.1:$port"
 database_args=()
 [ -n "${ACE_E2E_DATABASE:-}" ] && database_args=(--database "$ACE_E2E_DATABASE")
-"$ACE" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --test-clock --webhook-allow-private "${database_args[@]}" >"$work/server.log" 2>&1 &
+# A script may give the server more flags (bulk.sh: its object store), space-separated.
+extra_args=()
+[ -n "${ACE_E2E_SERVE_ARGS:-}" ] && read -ra extra_args <<<"$ACE_E2E_SERVE_ARGS"
+"$ACE" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --test-clock --webhook-allow-private "${database_args[@]}" "${extra_args[@]}" >"$work/server.log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT

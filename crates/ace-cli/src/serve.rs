@@ -73,6 +73,19 @@ pub struct ServeArgs {
     /// Webhook subscriptions one partner may hold at once (default 10).
     #[arg(long, env = "ACE_WEBHOOK_MAX_PER_PARTNER")]
     webhook_max_per_partner: Option<usize>,
+    /// The S3-compatible object store bulk job files are read from and reports put in, e.g.
+    /// http://127.0.0.1:9000 (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY);
+    /// without it, AWS S3 itself.
+    #[arg(long, env = "ACE_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// The bucket partners upload bulk job files to (s3://BUCKET/ACCOUNT-ID/…); without it,
+    /// s3:// files are refused and reports are served by this server.
+    #[arg(long, env = "ACE_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// The base URL of the links this server signs (bulk job reports), e.g.
+    /// https://ace.example.com; default: http://LISTEN.
+    #[arg(long, env = "ACE_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 /// The `--config` file: the same settings, all optional.
@@ -95,6 +108,9 @@ struct FileConfig {
     webhook_allow_private: Option<bool>,
     webhook_retry_window: Option<String>,
     webhook_max_per_partner: Option<usize>,
+    s3_endpoint: Option<String>,
+    s3_bucket: Option<String>,
+    public_url: Option<String>,
 }
 
 /// An instant in the config file: a TOML date-time (`2026-03-02T09:00:00Z`) or a string.
@@ -135,6 +151,9 @@ pub struct Resolved {
     pub webhook_allow_private: bool,
     pub webhook_retry_window: chrono::TimeDelta,
     pub webhook_max_per_partner: usize,
+    pub s3_endpoint: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub public_url: Option<String>,
 }
 
 pub fn resolve(args: ServeArgs) -> Result<Resolved> {
@@ -190,6 +209,19 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved> {
             .webhook_max_per_partner
             .or(file.webhook_max_per_partner)
             .unwrap_or(ace_server::webhooks::MAX_PER_PARTNER_DEFAULT),
+        s3_endpoint: match args.s3_endpoint.or(file.s3_endpoint) {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                bail!("--s3-endpoint must be an http:// or https:// URL, not {url:?}")
+            }
+            other => other,
+        },
+        s3_bucket: args.s3_bucket.or(file.s3_bucket),
+        public_url: match args.public_url.or(file.public_url) {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                bail!("--public-url must be an http:// or https:// URL, not {url:?}")
+            }
+            other => other,
+        },
     })
 }
 
@@ -237,6 +269,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         s.delivery.allow_private = settings.webhook_allow_private;
         s.delivery.retry_window = settings.webhook_retry_window;
         s.delivery.max_per_partner = settings.webhook_max_per_partner;
+        s.files.s3_endpoint = settings.s3_endpoint.clone();
+        s.files.s3_bucket = settings.s3_bucket.clone();
+        s.files.public_url = settings.public_url.clone();
         s
     });
     if settings.demo {
@@ -272,6 +307,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         Some(tokio::spawn(ace_server::jobs::run_forever(state.clone(), background_stopped.clone())))
     };
     let dispatcher = tokio::spawn(ace_server::webhooks::run_forever(state.clone(), background_stopped.clone()));
+    // Bulk jobs (issue 20) no node is running: resumed after a restart.
+    let bulk_jobs = tokio::spawn(ace_server::app::bulk::run_forever(state.clone(), background_stopped.clone()));
     // USE-5 across nodes: the live-node count each meter shares by.
     if let Err(e) = ace_server::quota::beat(&state).await {
         tracing::warn!(error = %e, "first quota heartbeat failed");
@@ -283,6 +320,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         let _ = jobs.await;
     }
     let _ = dispatcher.await;
+    let _ = bulk_jobs.await;
     let _ = heartbeat.await;
     tracing::info!("stopped");
     Ok(())

@@ -29,11 +29,6 @@ pub async fn run_due(state: &AppState) -> Vec<String> {
         }
         Err(e) => tracing::warn!(error = ?e, "jobs: customer account matching failed"),
     }
-    // Bulk jobs no node is running (issue 20): after a restart, or a lease that lapsed.
-    match crate::app::bulk::resume(state).await {
-        Ok(done) => ran.extend(done),
-        Err(e) => tracing::warn!(error = ?e, "jobs: resuming bulk jobs failed"),
-    }
     // Invitations between partners left unanswered (issue 18).
     let expired = crate::app::engagements::expire_invitations(state).await;
     let now = state.now();

@@ -1,8 +1,8 @@
 //! Bulk jobs (issue 20), as every edge uses them: start one, run it, read it.
 //!
 //! **A job runs in the background.** `StartOpportunityBulkJob` commits the job `SUBMITTED` and
-//! starts it at once; the jobs loop (and `ace serve` at start) runs whatever is unfinished, so a
-//! job survives a restart. One node runs a job at a time: it holds the job's lease, renewed as
+//! starts it at once; every node looks for unfinished jobs nobody holds every few seconds
+//! ([`run_forever`]), so a job survives a restart. One node runs a job at a time: it holds the job's lease, renewed as
 //! it goes, and another node takes the job over only once the lease has lapsed.
 //!
 //! **The file is read once.** It is fetched (`crate::bulk::fetch`), read as a template
@@ -69,7 +69,7 @@ pub fn start_running(state: &AppState, job_id: String) {
     });
 }
 
-/// Runs the unfinished jobs no live node holds (the jobs loop; `ace serve` at start).
+/// Runs the unfinished jobs no live node holds.
 pub async fn resume(state: &AppState) -> Result<Vec<String>, AppError> {
     let now_ms = state.wall_clock_ms();
     let mut ran = Vec::new();
@@ -81,6 +81,24 @@ pub async fn resume(state: &AppState) -> Result<Vec<String>, AppError> {
         ran.push(format!("bulk job {} resumed", job.id));
     }
     Ok(ran)
+}
+
+/// How often a node looks for bulk jobs no node is running.
+pub const RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The loop `ace serve` runs until shutdown: resumes unfinished jobs no live node holds
+/// (after a restart, or a node that died holding one), whatever the program clock.
+pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match resume(&state).await {
+            Ok(resumed) => resumed.iter().for_each(|line| tracing::info!("{line}")),
+            Err(e) => tracing::warn!(error = ?e, "resuming bulk jobs failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RESUME_EVERY) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 /// Takes (or renews) the job's lease; `None` when another node holds it or it changed.
