@@ -47,7 +47,9 @@ impl JobStatus {
     }
 
     pub fn parse(s: &str) -> Option<JobStatus> {
-        [JobStatus::Submitted, JobStatus::InProgress, JobStatus::Completed, JobStatus::Failed].into_iter().find(|j| j.as_str() == s)
+        [JobStatus::Submitted, JobStatus::InProgress, JobStatus::Completed, JobStatus::Failed]
+            .into_iter()
+            .find(|j| j.as_str() == s)
     }
 
     pub fn is_finished(self) -> bool {
@@ -251,7 +253,8 @@ fn steps(column: &str) -> Option<Vec<Step>> {
                 }
                 None => (part, None),
             };
-            (!member.is_empty() && member.chars().all(|c| c.is_ascii_alphanumeric())).then(|| Step { member: member.into(), index })
+            (!member.is_empty() && member.chars().all(|c| c.is_ascii_alphanumeric()))
+                .then(|| Step { member: member.into(), index })
         })
         .collect()
 }
@@ -304,12 +307,9 @@ fn cell_value(leaf: Leaf, cell: &str) -> Result<Value, String> {
     match leaf {
         Leaf::Text => Ok(Value::String(cell.to_string())),
         Leaf::Integer => cell.parse::<i64>().map(Value::from).map_err(|_| format!("{cell:?} is not a whole number")),
-        Leaf::Double => cell
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite())
-            .map(Value::from)
-            .ok_or_else(|| format!("{cell:?} is not a number")),
+        Leaf::Double => {
+            cell.parse::<f64>().ok().filter(|f| f.is_finite()).map(Value::from).ok_or_else(|| format!("{cell:?} is not a number"))
+        }
         Leaf::Boolean => match cell.to_ascii_lowercase().as_str() {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
@@ -324,7 +324,8 @@ fn cell_value(leaf: Leaf, cell: &str) -> Result<Value, String> {
 /// Puts `value` at `path` in `doc`, making the objects and list elements on the way.
 fn put(doc: &mut Map<String, Value>, path: &[Step], value: Value) {
     let Some((step, rest)) = path.split_first() else { return };
-    let slot = doc.entry(step.member.clone()).or_insert_with(|| if step.index.is_some() { Value::Array(vec![]) } else { Value::Null });
+    let slot =
+        doc.entry(step.member.clone()).or_insert_with(|| if step.index.is_some() { Value::Array(vec![]) } else { Value::Null });
     let target = match step.index {
         Some(i) => {
             let Value::Array(items) = slot else { return };
@@ -357,12 +358,8 @@ pub fn parse_opportunities(bytes: &[u8]) -> Result<Parsed, String> {
         .map_err(|e| format!("the file is not UTF-8 text (byte {} is not): save it as CSV UTF-8", e.valid_up_to()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| format!("the file is not CSV: {e}"))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let headers: Vec<String> =
+        reader.headers().map_err(|e| format!("the file is not CSV: {e}"))?.iter().map(|h| h.trim().to_string()).collect();
     if headers.iter().all(|h| h.is_empty()) {
         return Err("the file has no header row".into());
     }
@@ -371,7 +368,8 @@ pub fn parse_opportunities(bytes: &[u8]) -> Result<Parsed, String> {
             return Err(format!("the column {h:?} appears twice"));
         }
     }
-    let operation_type = if headers.iter().any(|h| h == "Identifier") { OperationType::BulkUpdate } else { OperationType::BulkCreate };
+    let operation_type =
+        if headers.iter().any(|h| h == "Identifier") { OperationType::BulkUpdate } else { OperationType::BulkCreate };
     if operation_type == OperationType::BulkUpdate && !headers.iter().any(|h| h == "LastModifiedDate") {
         return Err("an update file (it has an Identifier column) needs a LastModifiedDate column: each row updates the \
                     opportunity as last read"
@@ -465,12 +463,16 @@ mod tests {
                    "LifeCycle": {"Stage": "Qualified"}})
         );
         assert_eq!(parsed.rows[1].request_id, "3", "without a RequestId, the line number");
-        assert_eq!(Value::Object(parsed.rows[1].input.clone()), json!({"Customer": {"Account": {"CompanyName": "Globex"}}, "LifeCycle": {"Stage": "Prospect"}}));
+        assert_eq!(
+            Value::Object(parsed.rows[1].input.clone()),
+            json!({"Customer": {"Account": {"CompanyName": "Globex"}}, "LifeCycle": {"Stage": "Prospect"}})
+        );
     }
 
     #[test]
     fn the_header_decides_update_and_an_update_needs_its_date() {
-        let parsed = parse_opportunities(b"Identifier,LastModifiedDate,LifeCycle.NextSteps\nO1,2026-01-01T00:00:00Z,Call\n").unwrap();
+        let parsed =
+            parse_opportunities(b"Identifier,LastModifiedDate,LifeCycle.NextSteps\nO1,2026-01-01T00:00:00Z,Call\n").unwrap();
         assert_eq!(parsed.operation_type, OperationType::BulkUpdate);
         assert_eq!(parsed.rows[0].input["Identifier"], "O1");
         let e = parse_opportunities(b"Identifier,LifeCycle.NextSteps\nO1,Call\n").unwrap_err();
@@ -500,7 +502,8 @@ mod tests {
     #[test]
     fn a_cell_that_is_not_its_columns_kind_fails_its_row_only() {
         let parsed =
-            parse_opportunities(b"Customer.Account.CompanyName,Project.ExpectedCustomerSpend[0].Amount\n\xef\xbb\xbfAcme,12\n").unwrap();
+            parse_opportunities(b"Customer.Account.CompanyName,Project.ExpectedCustomerSpend[0].Amount\n\xef\xbb\xbfAcme,12\n")
+                .unwrap();
         assert!(parsed.rows[0].errors.is_empty());
         assert_eq!(file_name("s3://bucket/111/uploads/q3.csv?versionId=7"), "q3.csv");
     }

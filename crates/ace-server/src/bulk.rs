@@ -121,21 +121,17 @@ pub async fn fetch(settings: &FileSettings, source: &Source) -> Result<Vec<u8>, 
     let too_large = || format!("the file is larger than {} MB", MAX_FILE_BYTES / (1024 * 1024));
     match source {
         Source::S3 { bucket, key, version } => {
-            let object = s3_client(settings)
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .set_version_id(version.clone())
-                .send()
-                .await
-                .map_err(|e| {
-                    let e = e.into_service_error();
-                    if e.is_no_such_key() {
-                        format!("s3://{bucket}/{key} does not exist")
-                    } else {
-                        format!("s3://{bucket}/{key} could not be read: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
-                    }
-                })?;
+            let object =
+                s3_client(settings).get_object().bucket(bucket).key(key).set_version_id(version.clone()).send().await.map_err(
+                    |e| {
+                        let e = e.into_service_error();
+                        if e.is_no_such_key() {
+                            format!("s3://{bucket}/{key} does not exist")
+                        } else {
+                            format!("s3://{bucket}/{key} could not be read: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
+                        }
+                    },
+                )?;
             if object.content_length().is_some_and(|n| n as usize > MAX_FILE_BYTES) {
                 return Err(too_large());
             }
@@ -226,7 +222,12 @@ struct Link {
 
 /// A link to the report and when it expires ([`REPORT_LINK_TTL`] from now): presigned S3
 /// where a bucket is configured, else signed by this server.
-pub async fn report_link(state: &AppState, account_id: &str, job_id: &str, kind: ReportType) -> Result<(String, Instant), String> {
+pub async fn report_link(
+    state: &AppState,
+    account_id: &str,
+    job_id: &str,
+    kind: ReportType,
+) -> Result<(String, Instant), String> {
     let files = &state.settings.files;
     let now = state.wall_clock();
     let expires = now + REPORT_LINK_TTL;
@@ -308,16 +309,22 @@ mod tests {
             let e = source(&s, uri, "111122223333").unwrap_err();
             assert!(e.contains(why), "{uri}: {why:?} in {e:?}");
         }
-        assert!(source(&settings(None), "s3://ace-uploads/111122223333/q3.csv", "111122223333").unwrap_err().contains("no bucket"));
+        assert!(source(&settings(None), "s3://ace-uploads/111122223333/q3.csv", "111122223333")
+            .unwrap_err()
+            .contains("no bucket"));
     }
 
     #[test]
     fn an_https_uri_on_a_private_address_is_refused_at_once() {
         let s = settings(None);
-        for uri in ["https://127.0.0.1/f.csv", "https://10.1.2.3/f.csv", "https://[::1]/f.csv", "https://169.254.169.254/latest"] {
+        for uri in ["https://127.0.0.1/f.csv", "https://10.1.2.3/f.csv", "https://[::1]/f.csv", "https://169.254.169.254/latest"]
+        {
             assert!(source(&s, uri, "1").is_err(), "{uri}");
         }
         assert!(source(&s, "https://user:pw@example.com/f.csv", "1").unwrap_err().contains("credentials"));
-        assert_eq!(source(&s, "https://files.example.com/f.csv", "1"), Ok(Source::Https("https://files.example.com/f.csv".into())));
+        assert_eq!(
+            source(&s, "https://files.example.com/f.csv", "1"),
+            Ok(Source::Https("https://files.example.com/f.csv".into()))
+        );
     }
 }

@@ -51,7 +51,13 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResu
         let n = tx
             .exec(
                 "UPDATE bulk_jobs SET status = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
-                &[job.id.as_str().into(), job.status.as_str().into(), next.version.into(), to_json(&next)?.into(), job.version.into()],
+                &[
+                    job.id.as_str().into(),
+                    job.status.as_str().into(),
+                    next.version.into(),
+                    to_json(&next)?.into(),
+                    job.version.into(),
+                ],
             )
             .await?;
         if n == 0 {
@@ -165,7 +171,8 @@ pub(crate) async fn done_rows(db: &dyn Database, job_id: &str) -> StoreResult<Ve
 /// (succeeded, failed) of a job's results so far.
 pub(crate) async fn counts(db: &dyn Database, job_id: &str) -> StoreResult<(i64, i64)> {
     let mut r = db.reader().await?;
-    let rows = r.query("SELECT status, COUNT(*) FROM bulk_job_results WHERE job_id = $1 GROUP BY status", &[job_id.into()]).await?;
+    let rows =
+        r.query("SELECT status, COUNT(*) FROM bulk_job_results WHERE job_id = $1 GROUP BY status", &[job_id.into()]).await?;
     let (mut ok, mut failed) = (0, 0);
     for row in rows {
         match row.text(0)?.as_str() {

@@ -218,7 +218,9 @@ pub async fn results(r: Request) -> ApiResult {
     let more = rows.len() > size;
     rows.truncate(size);
     let next_token = match (more, rows.last()) {
-        (true, Some(last)) => Some(r.state.seal_next_token(&fingerprint, serde_json::json!(ResultCursor { after_row: last.row }))),
+        (true, Some(last)) => {
+            Some(r.state.seal_next_token(&fingerprint, serde_json::json!(ResultCursor { after_row: last.row })))
+        }
         _ => None,
     };
     let results = rows

@@ -185,15 +185,17 @@ async fn a_bulk_file_from_s3_applies_each_good_row_once_and_reports_each_bad_one
     assert!(failed[1]["ErrorMessage"].as_str().unwrap().contains("Amount"), "{failed:?}");
 
     // The report: an S3 presigned URL to the failed records, for 15 minutes.
-    let (status, report) = app
-        .call(&c, "GetOpportunityBulkJobReportUrl", json!({"Catalog": "AWS", "JobId": job, "ReportFormat": "CSV"}))
-        .await;
+    let (status, report) =
+        app.call(&c, "GetOpportunityBulkJobReportUrl", json!({"Catalog": "AWS", "JobId": job, "ReportFormat": "CSV"})).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!((report["ReportStatus"].as_str(), report["ReportType"].as_str()), (Some("AVAILABLE"), Some("FAILED_RECORDS")));
     let url = report["Url"].as_str().unwrap();
     assert!(url.starts_with(&moto.endpoint) && url.contains("X-Amz-Signature") && url.contains("X-Amz-Expires=900"), "{url}");
     let csv = reqwest::get(url).await.unwrap().text().await.unwrap();
-    assert!(csv.starts_with("RequestId,Line,Status") && csv.contains("crm-5,6,FAILED") && csv.contains("crm-6,7,FAILED"), "{csv}");
+    assert!(
+        csv.starts_with("RequestId,Line,Status") && csv.contains("crm-5,6,FAILED") && csv.contains("crm-6,7,FAILED"),
+        "{csv}"
+    );
     assert!(!csv.contains("crm-1,"), "failed records only: {csv}");
 
     // An update file: the header decides; a stale LastModifiedDate fails its row only.
@@ -304,7 +306,7 @@ async fn without_a_bucket_reports_are_served_by_a_signed_link_that_expires() {
     assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403);
     let (_, other) = app.call(&app.partner("P-B").await, "GetOpportunityBulkJobReportUrl", body).await;
     assert_eq!(other["__type"], "ResourceNotFoundException", "USE-4: {other}");
-    ace_server::clock::Clock::advance(app.wall.as_ref(), chrono::TimeDelta::minutes(16));
+    ace_server::clock::Clock::advance(app.wall.as_ref(), chrono::TimeDelta::minutes(16)).unwrap();
     let expired = reqwest::get(url).await.unwrap();
     assert_eq!(expired.status(), 403, "15 minutes");
     assert!(expired.text().await.unwrap().contains("expired"));
@@ -347,13 +349,15 @@ async fn a_resumed_job_applies_only_the_rows_without_a_result() {
         .await
         .unwrap();
     // Line 2 was applied (its create with the job's ClientToken, and its result) …
-    let mut input = ace_domain::bulk::parse_opportunities(format!("{HEADER}\n{}\n", good_row(1)).as_bytes()).unwrap().rows[0].input.clone();
+    let mut input =
+        ace_domain::bulk::parse_opportunities(format!("{HEADER}\n{}\n", good_row(1)).as_bytes()).unwrap().rows[0].input.clone();
     input.insert("Catalog".into(), json!("AWS"));
     input.insert("ClientToken".into(), json!(format!("{}-2", job.id)));
     let (status, applied) = app.call(&c, "CreateOpportunity", Value::Object(input)).await;
     assert_eq!(status, 200, "{applied}");
     // … and line 3 too, but its result was lost: the ClientToken answers the same id.
-    let mut input = ace_domain::bulk::parse_opportunities(format!("{HEADER}\n{}\n", good_row(2)).as_bytes()).unwrap().rows[0].input.clone();
+    let mut input =
+        ace_domain::bulk::parse_opportunities(format!("{HEADER}\n{}\n", good_row(2)).as_bytes()).unwrap().rows[0].input.clone();
     input.insert("Catalog".into(), json!("AWS"));
     input.insert("ClientToken".into(), json!(format!("{}-3", job.id)));
     let (_, lost) = app.call(&c, "CreateOpportunity", Value::Object(input)).await;

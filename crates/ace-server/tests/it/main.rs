@@ -3,8 +3,8 @@
 
 mod auth;
 mod backup;
-mod bulk;
 mod bad_input;
+mod bulk;
 mod concurrency;
 mod customer_accounts;
 mod eligibility;

@@ -488,8 +488,15 @@ async fn rem_2_revocation_crypto_shreds_the_referral_so_the_raw_database_file_ho
     let email = "zelda.quartz@quartzshred.example.com";
     let id = refer(&app, "P-A", "Quartzshred", email).await;
     // Lower-cased, the company is also a word of the search index (issue 20).
-    let secrets =
-        [email, "Quartzshred", "quartzshred", "quartzshred.example.com", "Jane Doe", "+4930123456", "Wants to move its reporting"];
+    let secrets = [
+        email,
+        "Quartzshred",
+        "quartzshred",
+        "quartzshred.example.com",
+        "Jane Doe",
+        "+4930123456",
+        "Wants to move its reporting",
+    ];
     let before = raw_database_bytes(&app);
     for secret in secrets {
         assert!(!holds(&before, secret), "{secret}: the referral's customer data is sealed at rest");

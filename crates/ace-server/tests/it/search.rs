@@ -45,7 +45,7 @@ async fn use_4_search_opportunities_finds_by_keyword_filter_and_sort_the_callers
     expected.sort();
     assert_eq!(found, expected, "USE-4: never {theirs}, the same words of another partner");
     let (_, v) = search(&app, &b, json!({"Keyword": "Lakehouse Migration"})).await;
-    assert_eq!(ids(&v), [theirs.clone()]);
+    assert_eq!(ids(&v), std::slice::from_ref(&theirs));
 
     // The keyword AND a two-level filter: Qualified, and either over 1,000 a month or Globex.
     let filter = json!({"AndAllFilters": [
@@ -89,7 +89,7 @@ async fn use_4_search_opportunities_finds_by_keyword_filter_and_sort_the_callers
     let (status, v) = app.call(&a, "UpdateOpportunity", body).await;
     assert_eq!(status, 200, "{v}");
     let (_, v) = search(&app, &a, json!({"Keyword": "zeppelin quantum"})).await;
-    assert_eq!(ids(&v), [globex.clone()]);
+    assert_eq!(ids(&v), std::slice::from_ref(&globex));
     let (_, v) = search(&app, &a, json!({"Keyword": "lakehouse finance"})).await;
     assert!(ids(&v).is_empty(), "the old title's words are gone: {v}");
 }
