@@ -61,14 +61,34 @@ impl JobStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobKind {
     Opportunity,
+    CustomerAccount,
 }
 
 impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Opportunity => "Opportunity",
+            JobKind::CustomerAccount => "CustomerAccount",
         }
     }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        [JobKind::Opportunity, JobKind::CustomerAccount].into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The single-record operation a row of a file of `operation_type` is.
+    pub fn operation(self, operation_type: OperationType) -> &'static str {
+        match (self, operation_type) {
+            (JobKind::Opportunity, OperationType::BulkCreate) => "CreateOpportunity",
+            (JobKind::Opportunity, OperationType::BulkUpdate) => "UpdateOpportunity",
+            (JobKind::CustomerAccount, _) => "CreateCustomerAccount",
+        }
+    }
+}
+
+/// A customer-account bulk job's ARN (the model's `BulkJobArn`).
+pub fn customer_account_job_arn(account_id: &str, catalog: Catalog, id: &str) -> String {
+    format!("arn:aws:partnercentral:{}:{account_id}:catalog/{catalog}/customer-account-bulk-job/{id}", crate::ids::REGION)
 }
 
 /// What the file's header chose.
@@ -84,14 +104,6 @@ impl OperationType {
         match self {
             OperationType::BulkCreate => "BULK_CREATE",
             OperationType::BulkUpdate => "BULK_UPDATE",
-        }
-    }
-
-    /// The single-record operation each row is.
-    pub fn operation(self) -> &'static str {
-        match self {
-            OperationType::BulkCreate => "CreateOpportunity",
-            OperationType::BulkUpdate => "UpdateOpportunity",
         }
     }
 }
@@ -348,9 +360,10 @@ fn put(doc: &mut Map<String, Value>, path: &[Step], value: Value) {
     }
 }
 
-/// Reads an opportunity bulk file. `Err` is why the job fails as a whole (nothing applied): not
+/// Reads a bulk file of `kind`. `Err` is why the job fails as a whole (nothing applied): not
 /// UTF-8, not CSV, no rows, an unknown or repeated column, a column the template needs missing.
-pub fn parse_opportunities(bytes: &[u8]) -> Result<Parsed, String> {
+/// A customer-account file is always one of creates.
+pub fn parse(kind: JobKind, bytes: &[u8]) -> Result<Parsed, String> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(format!("the file is larger than {} MB", MAX_FILE_BYTES / (1024 * 1024)));
     }
@@ -376,7 +389,7 @@ pub fn parse_opportunities(bytes: &[u8]) -> Result<Parsed, String> {
             .into());
     }
     let model = Model::get();
-    let shape = model.operation_input(operation_type.operation()).ok_or("the template's operation is not in the model")?;
+    let shape = model.operation_input(kind.operation(operation_type)).ok_or("the template's operation is not in the model")?;
     let mut columns: Vec<Option<(Vec<Step>, Leaf)>> = Vec::new();
     for h in &headers {
         if h == REQUEST_ID {
@@ -450,7 +463,7 @@ mod tests {
                    crm-1,Acme,US,SaaS or PaaS;Managed Services,1200,USD,Qualified\n\
                    ,Globex,,,,,Prospect\n\
                    ,,,,,,\n";
-        let parsed = parse_opportunities(csv.as_bytes()).unwrap();
+        let parsed = parse(JobKind::Opportunity, csv.as_bytes()).unwrap();
         assert_eq!(parsed.operation_type, OperationType::BulkCreate);
         assert_eq!(parsed.rows.len(), 2, "a blank line is no record");
         let first = &parsed.rows[0];
@@ -472,10 +485,11 @@ mod tests {
     #[test]
     fn the_header_decides_update_and_an_update_needs_its_date() {
         let parsed =
-            parse_opportunities(b"Identifier,LastModifiedDate,LifeCycle.NextSteps\nO1,2026-01-01T00:00:00Z,Call\n").unwrap();
+            parse(JobKind::Opportunity, b"Identifier,LastModifiedDate,LifeCycle.NextSteps\nO1,2026-01-01T00:00:00Z,Call\n")
+                .unwrap();
         assert_eq!(parsed.operation_type, OperationType::BulkUpdate);
         assert_eq!(parsed.rows[0].input["Identifier"], "O1");
-        let e = parse_opportunities(b"Identifier,LifeCycle.NextSteps\nO1,Call\n").unwrap_err();
+        let e = parse(JobKind::Opportunity, b"Identifier,LifeCycle.NextSteps\nO1,Call\n").unwrap_err();
         assert!(e.contains("LastModifiedDate"), "{e}");
     }
 
@@ -492,20 +506,40 @@ mod tests {
             (b"Project.Title[0]\nx\n", "is not a list"),
         ];
         for (file, expected) in cases {
-            let e = parse_opportunities(file).unwrap_err();
+            let e = parse(JobKind::Opportunity, file).unwrap_err();
             assert!(e.contains(expected), "{expected:?} in {e:?}");
         }
         let huge = vec![b'a'; MAX_FILE_BYTES + 1];
-        assert!(parse_opportunities(&huge).unwrap_err().contains("larger than 100 MB"));
+        assert!(parse(JobKind::Opportunity, &huge).unwrap_err().contains("larger than 100 MB"));
     }
 
     #[test]
     fn a_cell_that_is_not_its_columns_kind_fails_its_row_only() {
-        let parsed =
-            parse_opportunities(b"Customer.Account.CompanyName,Project.ExpectedCustomerSpend[0].Amount\n\xef\xbb\xbfAcme,12\n")
-                .unwrap();
+        let parsed = parse(
+            JobKind::Opportunity,
+            b"Customer.Account.CompanyName,Project.ExpectedCustomerSpend[0].Amount\n\xef\xbb\xbfAcme,12\n",
+        )
+        .unwrap();
         assert!(parsed.rows[0].errors.is_empty());
         assert_eq!(file_name("s3://bucket/111/uploads/q3.csv?versionId=7"), "q3.csv");
+    }
+
+    #[test]
+    fn a_customer_account_file_is_creates_of_the_create_template() {
+        let parsed = parse(
+            JobKind::CustomerAccount,
+            b"Account.CompanyName,Account.Domain,Tags[0].Key,Tags[0].Value\nAcme,acme.com,team,east\n",
+        )
+        .unwrap();
+        assert_eq!(parsed.operation_type, OperationType::BulkCreate);
+        assert_eq!(
+            Value::Object(parsed.rows[0].input.clone()),
+            json!({"Account": {"CompanyName": "Acme", "Domain": "acme.com"}, "Tags": [{"Key": "team", "Value": "east"}]})
+        );
+        let e = parse(JobKind::CustomerAccount, b"Identifier,Account.CompanyName\nx,Acme\n").unwrap_err();
+        assert!(e.contains("\"Identifier\" is not a member"), "{e}");
+        assert!(customer_account_job_arn("111122223333", Catalog::Aws, "bulkjob-1")
+            .ends_with(":111122223333:catalog/AWS/customer-account-bulk-job/bulkjob-1"));
     }
 
     #[test]

@@ -6,15 +6,16 @@
 //! it goes, and another node takes the job over only once the lease has lapsed.
 //!
 //! **The file is read once.** It is fetched (`crate::bulk::fetch`), read as a template
-//! (`ace_domain::bulk::parse_opportunities`) and kept with the job; a file that cannot be read
+//! (`ace_domain::bulk::parse`) and kept with the job; a file that cannot be read
 //! or is no template fails the job as a whole, with the reason, before any row is applied.
 //!
 //! **Each row is the single-record operation.** A row goes through `partner_api::invoke_bulk_row`
 //! as the job's user: the model check, the handler, the program's rules, the audit — exactly
-//! as a signed `CreateOpportunity` or `UpdateOpportunity` would. Its result (success with the
+//! as a signed `CreateOpportunity`, `UpdateOpportunity` or `CreateCustomerAccount` would. Its result (success with the
 //! record's id) is committed in the same transaction as its change; a failure is recorded with
 //! the operation's error code and message. A resumed job runs only the rows without a result,
 //! and a create row carries the `ClientToken` `JOB-LINE`, so a row is never applied twice.
+//! A customer account a row created is matched as any other (`customer_accounts`).
 //! Rows run a few at a time so their commits share transactions (group commit).
 //!
 //! **Quotas**: each row counts against the partner's daily write quota (USE-5), as a write
@@ -24,7 +25,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use ace_domain::bulk::{BulkJob, JobKind, JobStatus, OperationType, RecordStatus, RowResult, ID_BODY_CHARS, ID_PREFIX};
+use ace_domain::bulk::{BulkJob, JobKind, JobStatus, RecordStatus, RowResult, ID_BODY_CHARS, ID_PREFIX};
 use ace_domain::ids::Catalog;
 use ace_store::{StoreError, WriteBatch};
 use serde_json::{json, Value};
@@ -158,7 +159,7 @@ pub async fn run(state: &AppState, job_id: &str) -> Result<(), AppError> {
                 Ok(b) => b,
                 Err(reason) => return finish(state, job, Some(reason)).await,
             };
-            let parsed = match ace_domain::bulk::parse_opportunities(&bytes) {
+            let parsed = match ace_domain::bulk::parse(job.kind, &bytes) {
                 Ok(p) => p,
                 Err(reason) => return finish(state, job, Some(reason)).await,
             };
@@ -179,14 +180,14 @@ pub async fn run(state: &AppState, job_id: &str) -> Result<(), AppError> {
             text
         }
     };
-    let parsed = match ace_domain::bulk::parse_opportunities(text.as_bytes()) {
+    let parsed = match ace_domain::bulk::parse(job.kind, text.as_bytes()) {
         Ok(p) => p,
         Err(reason) => return finish(state, job, Some(reason)).await,
     };
     let done: HashSet<i64> = state.store.bulk_job_done_rows(&job.id).await?.into_iter().collect();
-    let operation = match parsed.operation_type {
-        OperationType::BulkCreate => Operation::CreateOpportunity,
-        OperationType::BulkUpdate => Operation::UpdateOpportunity,
+    let name = job.kind.operation(parsed.operation_type);
+    let Some(operation) = Operation::ALL.iter().copied().find(|o| o.name() == name) else {
+        return finish(state, job, Some(format!("{name} is not served"))).await;
     };
     let caller = Arc::new(caller);
     let mut pending = parsed.rows.into_iter().filter(|r| !done.contains(&r.line));
@@ -256,7 +257,7 @@ async fn apply_row(
     } else {
         let mut input = Value::Object(row.input);
         input["Catalog"] = json!(catalog.as_str());
-        if operation == Operation::CreateOpportunity {
+        if matches!(operation, Operation::CreateOpportunity | Operation::CreateCustomerAccount) {
             input["ClientToken"] = json!(format!("{job_id}-{}", row.line));
         }
         let (outcome, recorded) = crate::partner_api::invoke_bulk_row(state, caller, operation, input, result.clone()).await;

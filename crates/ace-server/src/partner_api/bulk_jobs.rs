@@ -1,5 +1,7 @@
-//! Opportunity bulk jobs (issue 20): StartOpportunityBulkJob, ListOpportunityBulkJobs,
-//! ListOpportunityBulkJobResults, GetOpportunityBulkJobReportUrl. What a job is and how it runs
+//! Bulk jobs (issue 20): StartOpportunityBulkJob, ListOpportunityBulkJobs,
+//! ListOpportunityBulkJobResults, GetOpportunityBulkJobReportUrl, and the customer-account
+//! jobs' StartCustomerAccountBulkJob, GetCustomerAccountBulkJob, ListCustomerAccountBulkJobs,
+//! ListCustomerAccountBulkJobResults, GetCustomerAccountBulkJobReportUrl. What a job is and how it runs
 //! is `ace_domain::bulk`'s and `app::bulk`'s; files and reports are `crate::bulk`'s.
 
 use serde::{Deserialize, Serialize};
@@ -90,9 +92,6 @@ impl JobSummary {
 #[serde(rename_all = "PascalCase")]
 struct ListOpportunityBulkJobResultsRequest {
     job_id: String,
-    status: Option<String>,
-    max_results: Option<usize>,
-    next_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -197,7 +196,13 @@ struct ResultCursor {
 pub async fn results(r: Request) -> ApiResult {
     let input: ListOpportunityBulkJobResultsRequest = r.parse()?;
     let job = load(&r.state, &r.caller, JobKind::Opportunity, r.catalog, &input.job_id).await?;
-    let status = match input.status.as_deref() {
+    page_of_results(&r, &job).await
+}
+
+/// A page of a job's results in file order (`Status`, `MaxResults` and `NextToken` as the
+/// request has them), under a sealed token bound to the request.
+async fn page_of_results(r: &Request, job: &BulkJob) -> ApiResult {
+    let status = match r.str("Status") {
         Some("SUCCEEDED") => Some(RecordStatus::Succeeded),
         Some("FAILED") => Some(RecordStatus::Failed),
         _ => None,
@@ -206,14 +211,14 @@ pub async fn results(r: Request) -> ApiResult {
     bound.remove("NextToken");
     bound.remove("MaxResults");
     let fingerprint = format!("{}:{}:{}", r.caller.partner.id, r.operation.name(), super::opportunities::request_hash(&bound));
-    let after_row = match &input.next_token {
+    let after_row = match r.str("NextToken") {
         Some(token) => {
             let payload = r.state.open_next_token(token, &fingerprint)?;
             serde_json::from_value::<ResultCursor>(payload).map_err(|_| invalid_next_token())?.after_row
         }
         None => 0,
     };
-    let size = input.max_results.unwrap_or(20);
+    let size = r.input.get("MaxResults").and_then(serde_json::Value::as_u64).map_or(20, |n| n as usize);
     let mut rows = r.state.store.bulk_job_results(&job.id, status, after_row, size + 1).await?;
     let more = rows.len() > size;
     rows.truncate(size);
@@ -254,6 +259,252 @@ pub async fn report_url(r: Request) -> ApiResult {
     }
     if job.completed_at.is_some_and(|done| r.state.now() - done > REPORT_KEPT) {
         response.report_status = "EXPIRED";
+        return r.respond(&response);
+    }
+    match report_link(&r.state, &r.caller.partner.account_id, &job.id, kind).await {
+        Ok((url, expires)) => {
+            response.report_status = "AVAILABLE";
+            response.url = Some(url);
+            response.expires_at = Some(format_timestamp(expires));
+        }
+        Err(reason) => {
+            tracing::warn!(job = %job.id, %reason, "a bulk job report could not be made");
+            response.report_status = "FAILED";
+            response.failure_reason = Some("The report could not be made now; ask again.".into());
+        }
+    }
+    r.respond(&response)
+}
+
+// ---- Customer-account bulk jobs: the same jobs, their own wire shapes. ----
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartCustomerAccountBulkJobRequest {
+    file_uri: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartCustomerAccountBulkJobResponse {
+    arn: String,
+    id: String,
+    status: &'static str,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Identified {
+    identifier: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomerAccountJobView {
+    arn: String,
+    id: String,
+    status: &'static str,
+    total_records: i64,
+    processed_records: i64,
+    success_count: i64,
+    failure_count: i64,
+    deleted_count: i64,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_reason: Option<String>,
+    file_name: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct CustomerAccountBulkJobFilter {
+    identifier: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListCustomerAccountBulkJobsRequest {
+    #[serde(default)]
+    filter: CustomerAccountBulkJobFilter,
+}
+
+#[derive(Serialize)]
+struct ListCustomerAccountBulkJobsResponse {
+    items: Vec<CustomerAccountJobView>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetCustomerAccountBulkJobReportUrlRequest {
+    identifier: String,
+    report_type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetCustomerAccountBulkJobReportUrlResponse {
+    report_status: &'static str,
+    report_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_reason: Option<String>,
+}
+
+/// The job id an `Identifier` names (an id, or an ARN of the caller's account and catalog).
+fn job_id_of(r: &Request, identifier: &str) -> Result<String, ApiError> {
+    if !identifier.starts_with("arn:") {
+        return Ok(identifier.to_string());
+    }
+    let not_found = || ApiError::ResourceNotFound(format!("Bulk job {identifier} was not found in catalog {}", r.catalog));
+    let arn = ace_domain::ids::ResourceArn::parse(identifier).ok_or_else(not_found)?;
+    if arn.resource_type != "customer-account-bulk-job"
+        || arn.catalog != r.catalog
+        || arn.account_id != r.caller.partner.account_id
+    {
+        return Err(not_found());
+    }
+    Ok(arn.resource_id)
+}
+
+async fn load_customer_account_job(r: &Request, identifier: &str) -> Result<BulkJob, ApiError> {
+    let id = job_id_of(r, identifier)?;
+    Ok(load(&r.state, &r.caller, JobKind::CustomerAccount, r.catalog, &id).await?)
+}
+
+/// The job as the API shows it. `DeletedCount`: the accounts its rows created that have since
+/// been deleted (the accounts still there are `SuccessCount - DeletedCount`).
+async fn customer_account_job_view(r: &Request, job: &BulkJob) -> Result<CustomerAccountJobView, ApiError> {
+    let (succeeded, failed) = progress(&r.state, job).await?;
+    let mut deleted = 0;
+    if succeeded > 0 {
+        let present: std::collections::HashSet<String> =
+            crate::app::customer_accounts::of_partner(&r.state, &r.caller.partner, r.catalog)
+                .await?
+                .into_iter()
+                .map(|a| a.id)
+                .collect();
+        let mut after = 0;
+        loop {
+            let page = r.state.store.bulk_job_results(&job.id, Some(RecordStatus::Succeeded), after, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.row;
+            deleted += page.iter().filter(|x| x.resource_id.as_ref().is_some_and(|id| !present.contains(id))).count() as i64;
+        }
+    }
+    Ok(CustomerAccountJobView {
+        arn: ace_domain::bulk::customer_account_job_arn(&r.caller.partner.account_id, job.catalog, &job.id),
+        id: job.id.clone(),
+        status: job.status.as_str(),
+        total_records: job.total_records,
+        processed_records: succeeded + failed,
+        success_count: succeeded,
+        failure_count: failed,
+        deleted_count: deleted,
+        created_at: format_timestamp(job.created_at),
+        completed_at: job.completed_at.map(format_timestamp),
+        failure_reason: job.failure_reason.clone(),
+        file_name: job.file_name.clone(),
+    })
+}
+
+pub async fn start_customer_accounts(r: Request) -> ApiResult {
+    crate::governance::refuse_if_terminated(&r.state, "new customer accounts").await?;
+    if let Some(previous) = replayed(&r).await? {
+        return Ok(Output::Json(previous));
+    }
+    let input: StartCustomerAccountBulkJobRequest = r.parse()?;
+    crate::bulk::source(&r.state.settings.files, &input.file_uri, &r.caller.partner.account_id).map_err(|why| {
+        ApiError::request_validation(vec![FieldError::new("FileUri", FieldErrorCode::InvalidValue, format!("FileUri: {why}"))])
+    })?;
+    let client_token = r.str("ClientToken").unwrap_or_default().to_string();
+    let job = BulkJob::new(
+        new_id(),
+        JobKind::CustomerAccount,
+        r.catalog,
+        &r.caller.partner.id,
+        &r.caller.user.access_key_id,
+        &client_token,
+        &input.file_uri,
+        r.state.now(),
+    );
+    let Output::Json(response) = r.respond(&StartCustomerAccountBulkJobResponse {
+        arn: ace_domain::bulk::customer_account_job_arn(&r.caller.partner.account_id, job.catalog, &job.id),
+        id: job.id.clone(),
+        status: job.status.as_str(),
+        created_at: format_timestamp(job.created_at),
+    })?
+    else {
+        return Err(ApiError::Internal("StartCustomerAccountBulkJob answers a body".into()));
+    };
+    let id = job.id.clone();
+    let output = commit_claiming(
+        &r,
+        WriteBatch { insert_bulk_jobs: vec![job], ..Default::default() },
+        response,
+        "The job could not be recorded; retry.",
+    )
+    .await?;
+    start_running(&r.state, id);
+    Ok(output)
+}
+
+pub async fn get_customer_accounts(r: Request) -> ApiResult {
+    let input: Identified = r.parse()?;
+    let job = load_customer_account_job(&r, &input.identifier).await?;
+    r.respond(&customer_account_job_view(&r, &job).await?)
+}
+
+pub async fn list_customer_accounts(r: Request) -> ApiResult {
+    let input: ListCustomerAccountBulkJobsRequest = r.parse()?;
+    let status = input.filter.status.as_deref().and_then(JobStatus::parse);
+    let wanted = input.filter.identifier.as_deref().map(|i| job_id_of(&r, i)).transpose();
+    let mut jobs = r.state.store.list_bulk_jobs(Some(&r.caller.partner.id), JobKind::CustomerAccount, Some(r.catalog)).await?;
+    match wanted {
+        Ok(id) => jobs.retain(|j| id.as_ref().is_none_or(|id| &j.id == id) && status.is_none_or(|s| j.status == s)),
+        Err(_) => jobs.clear(),
+    }
+    let (page, next_token) = super::page_of(&r, jobs, 20)?;
+    let mut items = Vec::with_capacity(page.len());
+    for job in &page {
+        items.push(customer_account_job_view(&r, job).await?);
+    }
+    r.respond(&ListCustomerAccountBulkJobsResponse { items, next_token })
+}
+
+pub async fn results_customer_accounts(r: Request) -> ApiResult {
+    let input: Identified = r.parse()?;
+    let job = load_customer_account_job(&r, &input.identifier).await?;
+    page_of_results(&r, &job).await
+}
+
+pub async fn report_url_customer_accounts(r: Request) -> ApiResult {
+    let input: GetCustomerAccountBulkJobReportUrlRequest = r.parse()?;
+    let job = load_customer_account_job(&r, &input.identifier).await?;
+    if !job.status.is_finished() {
+        return Err(ApiError::Conflict(format!(
+            "bulk job {} is {}: its report is made once it has finished",
+            job.id,
+            job.status.as_str()
+        )));
+    }
+    let kind = input.report_type.as_deref().and_then(ReportType::parse).unwrap_or(ReportType::FailedRecords);
+    let mut response = GetCustomerAccountBulkJobReportUrlResponse {
+        report_status: "EXPIRED",
+        report_type: kind.as_str(),
+        url: None,
+        expires_at: None,
+        failure_reason: None,
+    };
+    if job.completed_at.is_some_and(|done| r.state.now() - done > REPORT_KEPT) {
         return r.respond(&response);
     }
     match report_link(&r.state, &r.caller.partner.account_id, &job.id, kind).await {

@@ -356,8 +356,12 @@ impl Request {
     pub async fn commit(&self, mut batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         crate::app::snapshots::follow(&self.state, &mut batch).await?;
         if let Some((result, recorded)) = &self.bulk_row {
-            let changed =
-                batch.insert_opportunities.first().map(|o| &o.id).or(batch.update_opportunities.first().map(|(o, _)| &o.id));
+            let changed = batch
+                .insert_opportunities
+                .first()
+                .map(|o| &o.id)
+                .or(batch.update_opportunities.first().map(|(o, _)| &o.id))
+                .or(batch.insert_customer_accounts.first().map(|a| &a.id));
             if let Some(id) = changed {
                 batch.insert_bulk_results.push(ace_domain::bulk::RowResult { resource_id: Some(id.clone()), ..result.clone() });
                 recorded.store(true, Ordering::Relaxed);

@@ -157,6 +157,11 @@ registry! {
     Selling DeleteCustomerAccount Write => customer_accounts::delete;
     Selling SearchCustomerAccounts Read => customer_accounts::search;
     Selling GetCustomerAccountStatistics Read => customer_accounts::statistics;
+    Selling StartCustomerAccountBulkJob Write => bulk_jobs::start_customer_accounts;
+    Selling GetCustomerAccountBulkJob Read => bulk_jobs::get_customer_accounts;
+    Selling ListCustomerAccountBulkJobs Read => bulk_jobs::list_customer_accounts;
+    Selling ListCustomerAccountBulkJobResults Read => bulk_jobs::results_customer_accounts;
+    Selling GetCustomerAccountBulkJobReportUrl Read => bulk_jobs::report_url_customer_accounts;
     AcePartner PutSubmissionAttestation Write => extensions::put_attestation;
     AcePartner GetSubmissionAttestation Read => extensions::get_attestation;
     AcePartner ListConsentEvidenceRequests Read => extensions::list_evidence_requests;
@@ -292,8 +297,8 @@ mod tests {
         let served = Operation::ALL.iter().filter(|o| o.service() == Service::Selling).count();
         let unserved = Operation::unserved_selling_operations();
         assert_eq!(served + unserved.len(), Model::get().operation_names().count());
-        assert!(unserved.contains(&"StartCustomerAccountBulkJob"));
         assert!(!unserved.contains(&"StartOpportunityBulkJob"));
+        assert!(!unserved.contains(&"StartCustomerAccountBulkJob"));
         assert!(!unserved.contains(&"SearchOpportunities"));
         assert!(!unserved.contains(&"CreateResourceSnapshot"));
         assert!(!unserved.contains(&"CreateEngagement"));

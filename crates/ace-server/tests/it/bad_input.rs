@@ -60,7 +60,7 @@ async fn unknown_operations_are_named() {
     let app = TestApp::start().await;
     let c = app.partner("P-A").await;
     for target in
-        ["AWSPartnerCentralSelling.DropAllTables", "Other.CreateOpportunity", "AWSPartnerCentralSelling.SearchOpportunities"]
+        ["AWSPartnerCentralSelling.DropAllTables", "Other.CreateOpportunity", "AWSPartnerCentralSelling.ExportEverything"]
     {
         let (status, _, v) = app.raw(&c, target, JSON, b"{}".to_vec()).await;
         assert_eq!((status, error_type(&v)), (404, "UnknownOperationException"), "{target}");

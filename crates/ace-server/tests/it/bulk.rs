@@ -350,14 +350,22 @@ async fn a_resumed_job_applies_only_the_rows_without_a_result() {
         .unwrap();
     // Line 2 was applied (its create with the job's ClientToken, and its result) …
     let mut input =
-        ace_domain::bulk::parse_opportunities(format!("{HEADER}\n{}\n", good_row(1)).as_bytes()).unwrap().rows[0].input.clone();
+        ace_domain::bulk::parse(ace_domain::bulk::JobKind::Opportunity, format!("{HEADER}\n{}\n", good_row(1)).as_bytes())
+            .unwrap()
+            .rows[0]
+            .input
+            .clone();
     input.insert("Catalog".into(), json!("AWS"));
     input.insert("ClientToken".into(), json!(format!("{}-2", job.id)));
     let (status, applied) = app.call(&c, "CreateOpportunity", Value::Object(input)).await;
     assert_eq!(status, 200, "{applied}");
     // … and line 3 too, but its result was lost: the ClientToken answers the same id.
     let mut input =
-        ace_domain::bulk::parse_opportunities(format!("{HEADER}\n{}\n", good_row(2)).as_bytes()).unwrap().rows[0].input.clone();
+        ace_domain::bulk::parse(ace_domain::bulk::JobKind::Opportunity, format!("{HEADER}\n{}\n", good_row(2)).as_bytes())
+            .unwrap()
+            .rows[0]
+            .input
+            .clone();
     input.insert("Catalog".into(), json!("AWS"));
     input.insert("ClientToken".into(), json!(format!("{}-3", job.id)));
     let (_, lost) = app.call(&c, "CreateOpportunity", Value::Object(input)).await;
@@ -380,4 +388,65 @@ async fn a_resumed_job_applies_only_the_rows_without_a_result() {
     let all = results(&app, &c, &job.id, None).await;
     let line3 = all.iter().find(|r| r["RequestId"] == "crm-2").unwrap();
     assert_eq!(line3["ResourceIdentifier"], lost["Id"], "the row applied before keeps its record");
+}
+
+/// Customer-account bulk jobs: the same machinery under their own operations — a file of
+/// creates, the job by id and by ARN, its results, its report, and `DeletedCount` counting the
+/// accounts it created that were deleted since.
+#[tokio::test]
+async fn customer_account_bulk_jobs_create_accounts_and_count_the_ones_deleted_since() {
+    let Some(moto) = Moto::start().await else { return };
+    let app = app_with(&moto).await;
+    let (c, other) = (app.partner("P-A").await, app.partner("P-B").await);
+    let account = app.account_id("P-A").await;
+    let file = "RequestId,Account.CompanyName,Account.Domain,Account.Address.CountryCode,PartnerAccountIdentifier\n\
+                a-1,Acme Widgets,acme-widgets.com,US,crm-1\n\
+                a-2,Globex,globex.com,US,crm-2\n\
+                a-3,,nameless.example.com,US,crm-3\n";
+    moto.put(&format!("{account}/accounts.csv"), file.as_bytes()).await;
+    let body = json!({"Catalog": "AWS", "ClientToken": "acc-1", "FileUri": format!("s3://{BUCKET}/{account}/accounts.csv")});
+    let (status, started) = app.call(&c, "StartCustomerAccountBulkJob", body).await;
+    assert_eq!(status, 200, "{started}");
+    let (id, arn) = (started["Id"].as_str().unwrap().to_string(), started["Arn"].as_str().unwrap().to_string());
+    assert!(arn.ends_with(&format!(":{account}:catalog/AWS/customer-account-bulk-job/{id}")), "{arn}");
+    assert_eq!(started["Status"], "SUBMITTED");
+    let mut job = Value::Null;
+    for _ in 0..500 {
+        let (_, v) = app.call(&c, "GetCustomerAccountBulkJob", json!({"Catalog": "AWS", "Identifier": arn})).await;
+        if v["Status"] == "COMPLETED" || v["Status"] == "FAILED" {
+            job = v;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        (&job["Status"], &job["TotalRecords"], &job["SuccessCount"], &job["FailureCount"], &job["DeletedCount"]),
+        (&json!("COMPLETED"), &json!(3), &json!(2), &json!(1), &json!(0)),
+        "{job}"
+    );
+    let (_, v) = app
+        .call(&c, "ListCustomerAccountBulkJobResults", json!({"Catalog": "AWS", "Identifier": id, "Status": "SUCCEEDED"}))
+        .await;
+    let created: Vec<String> =
+        v["Results"].as_array().unwrap().iter().map(|r| r["ResourceIdentifier"].as_str().unwrap().into()).collect();
+    assert_eq!(created.len(), 2, "{v}");
+    let (_, got) = app.call(&c, "GetCustomerAccount", json!({"Catalog": "AWS", "Identifier": created[0]})).await;
+    assert_eq!(got["Account"]["CompanyName"], "Acme Widgets", "{got}");
+    app.call(&c, "DeleteCustomerAccount", json!({"Catalog": "AWS", "Identifier": created[1]})).await;
+    let (_, v) = app
+        .call(&c, "ListCustomerAccountBulkJobs", json!({"Catalog": "AWS", "Filter": {"Identifier": id, "Status": "COMPLETED"}}))
+        .await;
+    assert_eq!((v["items"].as_array().unwrap().len(), &v["items"][0]["DeletedCount"]), (1, &json!(1)), "{v}");
+    let (_, report) = app
+        .call(&c, "GetCustomerAccountBulkJobReportUrl", json!({"Catalog": "AWS", "Identifier": id, "ReportType": "ALL_RECORDS"}))
+        .await;
+    assert_eq!(report["ReportStatus"], "AVAILABLE", "{report}");
+    let csv = reqwest::get(report["Url"].as_str().unwrap()).await.unwrap().text().await.unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.contains("a-3,4,FAILED,,ValidationException"), "{csv}");
+    // USE-4: another partner finds neither the job nor its ARN.
+    let (_, v) = app.call(&other, "GetCustomerAccountBulkJob", json!({"Catalog": "AWS", "Identifier": arn})).await;
+    assert_eq!(v["__type"], "ResourceNotFoundException", "{v}");
+    let (_, v) = app.call(&other, "ListCustomerAccountBulkJobs", json!({"Catalog": "AWS"})).await;
+    assert_eq!(v["items"], json!([]), "{v}");
 }
