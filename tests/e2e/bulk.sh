@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Opportunity bulk jobs end to end with the AWS CLI (issue 20), the files in a real S3 API on
+# Bulk jobs end to end with the AWS CLI (issue 20), the files in a real S3 API on
 # loopback (moto in server mode, started here; `aws s3 cp` uploads). The CLI's bundled model
 # predates the operations, so `pcsm` gives it the published model (lib.sh). A partner uploads a
 # CSV of creates with one bad row, starts the job, follows it to COMPLETED, lists its results
 # (every page), downloads the failed-records report through its presigned URL, then updates by
-# a file whose header has Identifier; a bad header fails a job as a whole; another partner sees
-# none of it (USE-4).
+# a file whose header has Identifier; a bad header fails a job as a whole; a customer-account
+# job creates accounts; another partner sees none of it (USE-4).
 # Usage: tests/e2e/bulk.sh [path/to/ace]
 set -euo pipefail
 if ! command -v moto_server >/dev/null; then
@@ -95,7 +95,31 @@ out=$(pcsm start-opportunity-bulk-job --cli-input-json \
 set -e
 check "a FileURI on a private address: ValidationException" test "$status:$(grep -c ValidationException <<<"$out")" = "255:1"
 
+# Customer-account bulk jobs: the same machinery under their own operations.
+printf 'RequestId,Account.CompanyName,Account.Domain,Account.Address.CountryCode\na-1,Acme Widgets,acme-widgets.com,US\na-2,,nameless.example.com,US\n' >"$work/accounts.csv"
+s3cli cp "$work/accounts.csv" "s3://ace-uploads/$account/uploads/accounts.csv" >/dev/null
+started=$(pcsm start-customer-account-bulk-job --catalog AWS --client-token accounts-1 --file-uri "s3://ace-uploads/$account/uploads/accounts.csv")
+check "start-customer-account-bulk-job: SUBMITTED, with its ARN" \
+  test "$(echo "$started" | json 'd["Status"] + " " + str(d["Arn"].endswith("/customer-account-bulk-job/" + d["Id"]))')" = "SUBMITTED True"
+arn=$(echo "$started" | json 'd["Arn"]')
+for _ in $(seq 1 100); do
+  got=$(pcsm get-customer-account-bulk-job --catalog AWS --identifier "$arn")
+  [ "$(echo "$got" | json 'd["Status"]')" = COMPLETED ] && break
+  sleep 0.1
+done
+check "get-customer-account-bulk-job (by ARN): COMPLETED, 1 succeeded, 1 failed" \
+  test "$(echo "$got" | json 'd["Status"] + " " + str(d["SuccessCount"]) + " " + str(d["FailureCount"])')" = "COMPLETED 1 1"
+check "list-customer-account-bulk-jobs --filter Status=COMPLETED" \
+  test "$(pcsm list-customer-account-bulk-jobs --catalog AWS --filter Status=COMPLETED | json 'len(d["items"])')" = 1
+created=$(pcsm list-customer-account-bulk-job-results --catalog AWS --identifier "$arn" --status SUCCEEDED | json 'd["Results"][0]["ResourceIdentifier"]')
+check "list-customer-account-bulk-job-results: the account it created" \
+  test "$(pcsm get-customer-account --catalog AWS --identifier "$created" | json 'd["Account"]["CompanyName"]')" = "Acme Widgets"
+report=$(pcsm get-customer-account-bulk-job-report-url --catalog AWS --identifier "$arn")
+check "get-customer-account-bulk-job-report-url: the failed record" \
+  test "$(curl -fsS "$(echo "$report" | json 'd["Url"]')" | grep -c '^a-2,3,FAILED')" = 1
+
 export AWS_ACCESS_KEY_ID=$other_key AWS_SECRET_ACCESS_KEY=$other_secret
+check "another partner lists no customer-account jobs" test "$(pcsm list-customer-account-bulk-jobs --catalog AWS | json 'len(d["items"])')" = 0
 check "another partner lists no jobs" test "$(pcsm list-opportunity-bulk-jobs --catalog AWS | json 'len(d["OpportunityBulkJobSummaries"])')" = 0
 set +e
 out=$(pcsm start-opportunity-bulk-job --catalog AWS --client-token steal-1 --file-format CSV \

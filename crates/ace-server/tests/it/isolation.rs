@@ -2,8 +2,8 @@
 //! across both catalogs, through every read path (get, list with filters and pages, page tokens
 //! replayed by another partner, tags, tasks, referral invitations and their acceptance, the
 //! events feed, the web portal's pages, and engagements: their contexts, members, searches,
-//! invitations sent and received, and prospecting tasks; customer accounts and opportunity
-//! searches). No response may ever carry another partner's ids, names or account — except a partner it chose to co-sell with: once one
+//! invitations sent and received, and prospecting tasks; customer accounts, opportunity
+//! searches and bulk jobs). No response may ever carry another partner's ids, names or account — except a partner it chose to co-sell with: once one
 //! partner invites another into an engagement, the two see each other's name, account and
 //! shared customer (never each other's opportunities).
 
@@ -116,6 +116,12 @@ enum Op {
         actor: usize,
         pick: usize,
     },
+    /// Starts a bulk job (issue 20), lists its jobs, reads a picked one's results and report
+    /// (anyone's).
+    BulkJob {
+        actor: usize,
+        pick: usize,
+    },
     /// Searches opportunities (issue 20) by the words of `owner`'s companies, with a filter.
     Search {
         actor: usize,
@@ -149,7 +155,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (actor.clone(), pick.clone()).prop_map(|(actor, pick)| Op::Prospect { actor, pick }),
         2 => (actor.clone(), pick.clone(), pick.clone()).prop_map(|(actor, pick, engagement)| Op::Share { actor, pick, engagement }),
         2 => (actor.clone(), pick).prop_map(|(actor, pick)| Op::CustomerAccount { actor, pick }),
-        2 => (actor.clone(), actor, any::<bool>()).prop_map(|(actor, owner, sandbox)| Op::Search { actor, owner, sandbox }),
+        2 => (actor.clone(), actor.clone(), any::<bool>()).prop_map(|(actor, owner, sandbox)| Op::Search { actor, owner, sandbox }),
+        1 => (actor, 0usize..64).prop_map(|(actor, pick)| Op::BulkJob { actor, pick }),
     ]
 }
 
@@ -176,6 +183,8 @@ struct World {
     shared: BTreeMap<String, std::collections::BTreeSet<usize>>,
     /// Customer account id → its owner.
     customer_accounts: BTreeMap<String, usize>,
+    /// Bulk job id → its owner.
+    bulk_jobs: BTreeMap<String, usize>,
 }
 
 fn company(owner: usize, n: usize) -> String {
@@ -269,6 +278,33 @@ impl World {
                     json!({"Catalog": "AWS", "IncludeMissing": true, "Aggregations": [{"GroupBy": ["ENRICHMENT_STATUS"]}]});
                 let (_, v) = self.app.call(user, "GetCustomerAccountStatistics", body).await;
                 assert_eq!(v["TotalCount"], own, "GetCustomerAccountStatistics by {actor}: {v}");
+            }
+            Op::BulkJob { actor, pick } => {
+                self.created += 1;
+                let user = &self.users[actor];
+                // A name that never resolves: the job fails reading it, and is a job all the same.
+                let body = json!({"Catalog": "AWS", "ClientToken": format!("job-{}", self.created), "FileFormat": "CSV",
+                    "FileURI": format!("https://files-tenant{actor}.invalid/{}.csv", company(actor, self.created))});
+                let (status, v) = self.app.call(user, "StartOpportunityBulkJob", body).await;
+                assert_eq!(status, 200, "{v}");
+                self.bulk_jobs.insert(v["JobId"].as_str().unwrap().to_string(), actor);
+                let (status, v) = self.app.call(user, "ListOpportunityBulkJobs", json!({"Catalog": "AWS"})).await;
+                assert_eq!(status, 200, "{v}");
+                self.assert_clean(actor, "ListOpportunityBulkJobs", &v);
+                for job in v["OpportunityBulkJobSummaries"].as_array().unwrap() {
+                    let id = job["JobId"].as_str().unwrap();
+                    assert_eq!(self.bulk_jobs.get(id), Some(&actor), "ListOpportunityBulkJobs by {actor} shows {id}: {v}");
+                }
+                let (id, owner) = self.bulk_jobs.iter().nth(pick % self.bulk_jobs.len()).unwrap();
+                let (id, owner) = (id.clone(), *owner);
+                for (op, body) in [
+                    ("ListOpportunityBulkJobResults", json!({"Catalog": "AWS", "JobId": id})),
+                    ("GetOpportunityBulkJobReportUrl", json!({"Catalog": "AWS", "JobId": id, "ReportFormat": "CSV"})),
+                ] {
+                    let (status, v) = self.app.call(user, op, body).await;
+                    assert_eq!(status == 200, owner == actor, "{op} {id} of {owner} by {actor}: {v}");
+                    self.assert_clean_text(actor, op, &v.to_string().replace(&id, "<asked>"));
+                }
             }
             Op::Search { actor, owner, sandbox } => {
                 let catalog = if sandbox { "Sandbox" } else { "AWS" };
@@ -682,6 +718,7 @@ async fn scenario(ops: Vec<Op>) {
         referred: BTreeMap::new(),
         shared: BTreeMap::new(),
         customer_accounts: BTreeMap::new(),
+        bulk_jobs: BTreeMap::new(),
         browsers,
         created: 0,
         engagements: BTreeMap::new(),
