@@ -95,6 +95,12 @@ out=$(pcsm start-opportunity-bulk-job --cli-input-json \
 set -e
 check "a FileURI on a private address: ValidationException" test "$status:$(grep -c ValidationException <<<"$out")" = "255:1"
 
+jobs=$("$ACE" job list --partner P-ACME --json)
+check "ace job list: the operator sees the partner's jobs, newest first" \
+  test "$(echo "$jobs" | json '" ".join(j["status"] for j in d)')" = "FAILED COMPLETED COMPLETED"
+shown=$("$ACE" job show "$job")
+check "ace job show: why a job failed" test "$(grep -c 'FAILED.*Colour' <<<"$shown")" = 1
+
 # Customer-account bulk jobs: the same machinery under their own operations.
 printf 'RequestId,Account.CompanyName,Account.Domain,Account.Address.CountryCode\na-1,Acme Widgets,acme-widgets.com,US\na-2,,nameless.example.com,US\n' >"$work/accounts.csv"
 s3cli cp "$work/accounts.csv" "s3://ace-uploads/$account/uploads/accounts.csv" >/dev/null

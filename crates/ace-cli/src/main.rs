@@ -6,6 +6,7 @@ mod eligibility;
 mod engagement;
 mod governance;
 mod harness;
+mod job;
 mod referral;
 mod review;
 mod serve;
@@ -83,6 +84,9 @@ enum Command {
     /// Engagements (the operator's side of every one) and engagement groups.
     #[command(subcommand)]
     Engagement(engagement::EngagementCommand),
+    /// Bulk jobs (every partner's): progress, and why one failed.
+    #[command(subcommand)]
+    Job(job::JobCommand),
     /// Customer Engagement Referrals (REF-1 … REF-5).
     #[command(subcommand)]
     Referral(referral::ReferralCommand),
@@ -506,6 +510,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::EligibilityConfig(a) => eligibility::config(a, Client::new(cli.connection)?).await,
         Command::Requirement(c) => eligibility::requirement(c, Client::new(cli.connection)?).await,
         Command::Engagement(c) => engagement::engagement(c, Client::new(cli.connection)?).await,
+        Command::Job(c) => job::job(c, Client::new(cli.connection)?).await,
         Command::Referral(c) => referral::referral(c, Client::new(cli.connection)?).await,
         Command::Suppression(c) => referral::suppression(c, Client::new(cli.connection)?).await,
         Command::Calendar(c) => referral::calendar(c, Client::new(cli.connection)?).await,

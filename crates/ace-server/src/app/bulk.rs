@@ -282,3 +282,41 @@ async fn apply_row(
     state.store.commit(WriteBatch { insert_bulk_results: vec![result], ..Default::default() }).await?;
     Ok(())
 }
+
+/// A job as the operator sees it: whose, what, how far, and why it failed.
+fn operator_summary(job: &BulkJob, (succeeded, failed): (i64, i64)) -> Value {
+    let ts = |t: Option<ace_domain::time::Instant>| t.map(ace_domain::time::format_timestamp);
+    json!({
+        "id": job.id, "kind": job.kind.as_str(), "catalog": job.catalog.as_str(), "partner": job.partner_id,
+        "status": job.status.as_str(), "operation_type": job.operation_type.map(|o| o.as_str()),
+        "file_name": job.file_name, "file_uri": job.file_uri, "file_sha256": job.file_sha256,
+        "total_records": job.total_records, "processed_records": succeeded + failed,
+        "succeeded": succeeded, "failed": failed,
+        "created": ace_domain::time::format_timestamp(job.created_at), "started": ts(job.started_at), "completed": ts(job.completed_at),
+        "failure_reason": job.failure_reason, "running_on": job.lease.as_ref().map(|(node, _)| node.clone()),
+    })
+}
+
+/// Every job (issue 20, `ace job list`), newest first: all partners', or one's.
+pub async fn operator_list(state: &AppState, partner: Option<&str>) -> Result<Vec<Value>, AppError> {
+    let mut jobs = state.store.list_bulk_jobs(partner, JobKind::Opportunity, None).await?;
+    jobs.extend(state.store.list_bulk_jobs(partner, JobKind::CustomerAccount, None).await?);
+    jobs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        out.push(operator_summary(job, state.store.bulk_job_counts(&job.id).await?));
+    }
+    Ok(out)
+}
+
+/// One job (`ace job show`), with its first failed records.
+pub async fn operator_view(state: &AppState, id: &str) -> Result<Value, AppError> {
+    let job = state.store.get_bulk_job(id).await?.ok_or_else(|| AppError::NotFound(format!("bulk job {id} does not exist")))?;
+    let mut v = operator_summary(&job, state.store.bulk_job_counts(&job.id).await?);
+    let failed = state.store.bulk_job_results(&job.id, Some(RecordStatus::Failed), 0, 20).await?;
+    v["first_failures"] = failed
+        .iter()
+        .map(|r| json!({"line": r.row, "request_id": r.request_id, "error_code": r.error_code, "error_message": r.error_message}))
+        .collect();
+    Ok(v)
+}

@@ -1,6 +1,7 @@
 //! The operator API: JSON under `/operator/v1/…`, bearer-token auth. The `ace` CLI's operator
 //! commands are thin clients of it; its OpenAPI document is served at `openapi.json`.
 
+mod bulk_jobs;
 pub(crate) mod eligibility;
 mod engagements;
 pub(crate) mod governance;
@@ -52,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .merge(eligibility::router())
         .merge(referrals::router())
         .merge(engagements::router())
+        .merge(bulk_jobs::router())
         .merge(webhooks::router())
         .merge(governance::router())
 }

@@ -52,7 +52,7 @@ pub fn document() -> Value {
             "clear_holiday_calendar": {"type": "boolean"}, "referrals_approved": {"type": "boolean"}
         }
     });
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "ACE Pipeline Manager operator API", "version": "1"},
         "servers": [{"url": "/operator/v1"}],
@@ -269,7 +269,15 @@ pub fn document() -> Value {
                     "referral_unsubscribe_links": {"type": "array", "items": {"type": "string"}}}})), "200")
             }
         }
-    })
+    });
+    // Past the json! macro's nesting budget above: added on their own.
+    doc["paths"]["/bulk-jobs"] = json!({
+        "parameters": [{"name": "partner", "in": "query", "required": false, "schema": {"type": "string"}}],
+        "get": op("Bulk jobs (issue 20), newest first, every partner's or one's: kind, status, progress, why one failed", None, "200")
+    });
+    doc["paths"]["/bulk-jobs/{id}"] =
+        json!({"parameters": [id_param("id")], "get": op("One bulk job, with its first failed records", None, "200")});
+    doc
 }
 
 #[cfg(test)]
@@ -286,6 +294,8 @@ mod tests {
             include_str!("referrals.rs"),
             include_str!("webhooks.rs"),
             include_str!("governance.rs"),
+            include_str!("engagements.rs"),
+            include_str!("bulk_jobs.rs"),
         ];
         let route = declared_routes(&sources);
         assert!(route.len() > 15, "{route:?}");

@@ -1,0 +1,33 @@
+//! Bulk jobs for the operator (issue 20): every partner's, with their progress and why they
+//! failed (`app::bulk`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{authorize, ok, OpResult};
+use crate::app::bulk as use_case;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/bulk-jobs", get(list)).route("/bulk-jobs/{id}", get(show))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    partner: Option<String>,
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    ok(json!({"jobs": use_case::operator_list(&state, q.partner.as_deref()).await?}))
+}
+
+async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
+    authorize(&state, &headers).await?;
+    ok(use_case::operator_view(&state, &id).await?)
+}
