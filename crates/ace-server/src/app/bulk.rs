@@ -38,7 +38,7 @@ use crate::AppState;
 const LEASE_MS: i64 = 20_000;
 
 /// How many rows run at once.
-const IN_FLIGHT: usize = 16;
+const IN_FLIGHT: usize = 64;
 
 /// Unfinished jobs the jobs loop looks at per run.
 const UNFINISHED_PER_RUN: usize = 20;
