@@ -381,8 +381,9 @@ pub fn parse(kind: JobKind, bytes: &[u8]) -> Result<Parsed, String> {
             return Err(format!("the column {h:?} appears twice"));
         }
     }
-    let operation_type =
-        if headers.iter().any(|h| h == "Identifier") { OperationType::BulkUpdate } else { OperationType::BulkCreate };
+    // Only opportunities have an update template; elsewhere `Identifier` is an unknown column.
+    let updates = kind == JobKind::Opportunity && headers.iter().any(|h| h == "Identifier");
+    let operation_type = if updates { OperationType::BulkUpdate } else { OperationType::BulkCreate };
     if operation_type == OperationType::BulkUpdate && !headers.iter().any(|h| h == "LastModifiedDate") {
         return Err("an update file (it has an Identifier column) needs a LastModifiedDate column: each row updates the \
                     opportunity as last read"

@@ -138,32 +138,46 @@ struct GetOpportunityBulkJobReportUrlResponse {
 }
 
 pub async fn start(r: Request) -> ApiResult {
-    crate::governance::refuse_if_terminated(&r.state, "new opportunities and submissions").await?;
-    if let Some(previous) = replayed(&r).await? {
+    let input: StartOpportunityBulkJobRequest = r.parse()?;
+    begin(&r, JobKind::Opportunity, "FileURI", &input.file_uri, |job| StartOpportunityBulkJobResponse { job_id: job.id.clone() })
+        .await
+}
+
+/// Starts a job of `kind` on the file `uri` names (`member`: the input member naming it): a
+/// `ClientToken` seen before answers as it did; a URI that can never be read is refused now
+/// (one that fails when read fails the job); the job is committed `SUBMITTED` and starts
+/// running at once.
+async fn begin<T: Serialize>(
+    r: &Request,
+    kind: JobKind,
+    member: &str,
+    uri: &str,
+    answer: impl FnOnce(&BulkJob) -> T,
+) -> ApiResult {
+    crate::governance::refuse_if_terminated(&r.state, "new bulk jobs").await?;
+    if let Some(previous) = replayed(r).await? {
         return Ok(Output::Json(previous));
     }
-    let input: StartOpportunityBulkJobRequest = r.parse()?;
-    // A URI that can never be read is refused now; one that fails when read fails the job.
-    crate::bulk::source(&r.state.settings.files, &input.file_uri, &r.caller.partner.account_id).map_err(|why| {
-        ApiError::request_validation(vec![FieldError::new("FileURI", FieldErrorCode::InvalidValue, format!("FileURI: {why}"))])
+    crate::bulk::source(&r.state.settings.files, uri, &r.caller.partner.account_id).map_err(|why| {
+        ApiError::request_validation(vec![FieldError::new(member, FieldErrorCode::InvalidValue, format!("{member}: {why}"))])
     })?;
     let client_token = r.str("ClientToken").unwrap_or_default().to_string();
     let job = BulkJob::new(
         new_id(),
-        JobKind::Opportunity,
+        kind,
         r.catalog,
         &r.caller.partner.id,
         &r.caller.user.access_key_id,
         &client_token,
-        &input.file_uri,
+        uri,
         r.state.now(),
     );
-    let Output::Json(response) = r.respond(&StartOpportunityBulkJobResponse { job_id: job.id.clone() })? else {
-        return Err(ApiError::Internal("StartOpportunityBulkJob answers a body".into()));
+    let Output::Json(response) = r.respond(&answer(&job))? else {
+        return Err(ApiError::Internal(format!("{} answers a body", r.operation.name())));
     };
     let id = job.id.clone();
     let output = commit_claiming(
-        &r,
+        r,
         WriteBatch { insert_bulk_jobs: vec![job], ..Default::default() },
         response,
         "The job could not be recorded; retry.",
@@ -245,35 +259,46 @@ pub async fn report_url(r: Request) -> ApiResult {
     let input: GetOpportunityBulkJobReportUrlRequest = r.parse()?;
     let job = load(&r.state, &r.caller, JobKind::Opportunity, r.catalog, &input.job_id).await?;
     let kind = input.report_type.as_deref().and_then(ReportType::parse).unwrap_or(ReportType::FailedRecords);
-    let mut response = GetOpportunityBulkJobReportUrlResponse {
-        report_status: "NOT_STARTED",
+    // "A report is available only after the job is COMPLETED or FAILED."
+    let report = if job.status.is_finished() { report_of(&r, &job, kind).await } else { Report::status("NOT_STARTED") };
+    r.respond(&GetOpportunityBulkJobReportUrlResponse {
+        report_status: report.status,
         report_type: kind.as_str(),
         report_format: input.report_format,
-        url: None,
-        expires_at: None,
-        failure_reason: None,
-    };
-    if !job.status.is_finished() {
-        // "A report is available only after the job is COMPLETED or FAILED."
-        return r.respond(&response);
+        url: report.url,
+        expires_at: report.expires_at,
+        failure_reason: report.failure_reason,
+    })
+}
+
+/// A finished job's report as a report URL operation answers it.
+struct Report {
+    status: &'static str,
+    url: Option<String>,
+    expires_at: Option<String>,
+    failure_reason: Option<String>,
+}
+
+impl Report {
+    fn status(status: &'static str) -> Report {
+        Report { status, url: None, expires_at: None, failure_reason: None }
     }
+}
+
+/// The link to a finished job's report of `kind`, for 15 minutes — or why there is none.
+async fn report_of(r: &Request, job: &BulkJob, kind: ReportType) -> Report {
     if job.completed_at.is_some_and(|done| r.state.now() - done > REPORT_KEPT) {
-        response.report_status = "EXPIRED";
-        return r.respond(&response);
+        return Report::status("EXPIRED");
     }
     match report_link(&r.state, &r.caller.partner.account_id, &job.id, kind).await {
         Ok((url, expires)) => {
-            response.report_status = "AVAILABLE";
-            response.url = Some(url);
-            response.expires_at = Some(format_timestamp(expires));
+            Report { status: "AVAILABLE", url: Some(url), expires_at: Some(format_timestamp(expires)), failure_reason: None }
         }
         Err(reason) => {
             tracing::warn!(job = %job.id, %reason, "a bulk job report could not be made");
-            response.report_status = "FAILED";
-            response.failure_reason = Some("The report could not be made now; ask again.".into());
+            Report { failure_reason: Some("The report could not be made now; ask again.".into()), ..Report::status("FAILED") }
         }
     }
-    r.respond(&response)
 }
 
 // ---- Customer-account bulk jobs: the same jobs, their own wire shapes. ----
@@ -417,44 +442,15 @@ async fn customer_account_job_view(r: &Request, job: &BulkJob) -> Result<Custome
 }
 
 pub async fn start_customer_accounts(r: Request) -> ApiResult {
-    crate::governance::refuse_if_terminated(&r.state, "new customer accounts").await?;
-    if let Some(previous) = replayed(&r).await? {
-        return Ok(Output::Json(previous));
-    }
     let input: StartCustomerAccountBulkJobRequest = r.parse()?;
-    crate::bulk::source(&r.state.settings.files, &input.file_uri, &r.caller.partner.account_id).map_err(|why| {
-        ApiError::request_validation(vec![FieldError::new("FileUri", FieldErrorCode::InvalidValue, format!("FileUri: {why}"))])
-    })?;
-    let client_token = r.str("ClientToken").unwrap_or_default().to_string();
-    let job = BulkJob::new(
-        new_id(),
-        JobKind::CustomerAccount,
-        r.catalog,
-        &r.caller.partner.id,
-        &r.caller.user.access_key_id,
-        &client_token,
-        &input.file_uri,
-        r.state.now(),
-    );
-    let Output::Json(response) = r.respond(&StartCustomerAccountBulkJobResponse {
-        arn: ace_domain::bulk::customer_account_job_arn(&r.caller.partner.account_id, job.catalog, &job.id),
+    let account_id = r.caller.partner.account_id.clone();
+    begin(&r, JobKind::CustomerAccount, "FileUri", &input.file_uri, |job| StartCustomerAccountBulkJobResponse {
+        arn: ace_domain::bulk::customer_account_job_arn(&account_id, job.catalog, &job.id),
         id: job.id.clone(),
         status: job.status.as_str(),
         created_at: format_timestamp(job.created_at),
-    })?
-    else {
-        return Err(ApiError::Internal("StartCustomerAccountBulkJob answers a body".into()));
-    };
-    let id = job.id.clone();
-    let output = commit_claiming(
-        &r,
-        WriteBatch { insert_bulk_jobs: vec![job], ..Default::default() },
-        response,
-        "The job could not be recorded; retry.",
-    )
-    .await?;
-    start_running(&r.state, id);
-    Ok(output)
+    })
+    .await
 }
 
 pub async fn get_customer_accounts(r: Request) -> ApiResult {
@@ -497,27 +493,12 @@ pub async fn report_url_customer_accounts(r: Request) -> ApiResult {
         )));
     }
     let kind = input.report_type.as_deref().and_then(ReportType::parse).unwrap_or(ReportType::FailedRecords);
-    let mut response = GetCustomerAccountBulkJobReportUrlResponse {
-        report_status: "EXPIRED",
+    let report = report_of(&r, &job, kind).await;
+    r.respond(&GetCustomerAccountBulkJobReportUrlResponse {
+        report_status: report.status,
         report_type: kind.as_str(),
-        url: None,
-        expires_at: None,
-        failure_reason: None,
-    };
-    if job.completed_at.is_some_and(|done| r.state.now() - done > REPORT_KEPT) {
-        return r.respond(&response);
-    }
-    match report_link(&r.state, &r.caller.partner.account_id, &job.id, kind).await {
-        Ok((url, expires)) => {
-            response.report_status = "AVAILABLE";
-            response.url = Some(url);
-            response.expires_at = Some(format_timestamp(expires));
-        }
-        Err(reason) => {
-            tracing::warn!(job = %job.id, %reason, "a bulk job report could not be made");
-            response.report_status = "FAILED";
-            response.failure_reason = Some("The report could not be made now; ask again.".into());
-        }
-    }
-    r.respond(&response)
+        url: report.url,
+        expires_at: report.expires_at,
+        failure_reason: report.failure_reason,
+    })
 }
