@@ -91,8 +91,15 @@ impl Partner {
     async fn call(&self, operation: &str, body: &Value) -> Option<Value> {
         let bytes = serde_json::to_vec(body).unwrap();
         let target = format!("AWSPartnerCentralSelling.{operation}");
-        let headers =
-            ace_server::sigv4::sign_awsjson(&self.key, &self.secret, "us-east-1", &self.host, &target, &bytes, chrono::Utc::now());
+        let headers = ace_server::sigv4::sign_awsjson(
+            &self.key,
+            &self.secret,
+            "us-east-1",
+            &self.host,
+            &target,
+            &bytes,
+            chrono::Utc::now(),
+        );
         let mut request = self.http.post(format!("http://{}/", self.host)).body(bytes).timeout(Duration::from_secs(30));
         for (name, value) in headers {
             request = request.header(name, value);
@@ -190,7 +197,10 @@ async fn trial(database: Option<&str>) {
         loop {
             let s = summary(&partner, &job).await.unwrap();
             let processed = s["ProcessedRecords"].as_u64().unwrap_or(0) as usize;
-            assert_ne!(s["Status"], "COMPLETED", "the job finished before it could be killed ({processed} of {rows}): use more rows");
+            assert_ne!(
+                s["Status"], "COMPLETED",
+                "the job finished before it could be killed ({processed} of {rows}): use more rows"
+            );
             if processed * fraction >= rows {
                 server.kill().await.unwrap();
                 kills.push(processed);
