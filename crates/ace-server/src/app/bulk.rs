@@ -1,22 +1,24 @@
 //! Bulk jobs (issue 20), as every edge uses them: start one, run it, read it.
 //!
-//! **A job runs in the background.** `StartOpportunityBulkJob` commits the job `SUBMITTED` and
-//! starts it at once; every node looks for unfinished jobs nobody holds every few seconds
-//! ([`run_forever`]), so a job survives a restart. One node runs a job at a time: it holds the job's lease, renewed as
+//! **A job runs in the background.** A start commits the job `SUBMITTED` and starts it at once;
+//! every node looks for unfinished jobs nobody holds every few seconds ([`run_forever`]), so a
+//! job survives a restart. One node runs a job at a time: it holds the job's lease, renewed as
 //! it goes, and another node takes the job over only once the lease has lapsed.
 //!
 //! **The file is read once.** It is fetched (`crate::bulk::fetch`), read as a template
-//! (`ace_domain::bulk::parse`) and kept with the job; a file that cannot be read
-//! or is no template fails the job as a whole, with the reason, before any row is applied.
+//! (`ace_domain::bulk::parse`) and kept with the job; a file that cannot be read or is no
+//! template fails the job as a whole, with the reason, before any row is applied.
 //!
-//! **Each row is the single-record operation.** A row goes through `partner_api::invoke_bulk_row`
-//! as the job's user: the model check, the handler, the program's rules, the audit — exactly
-//! as a signed `CreateOpportunity`, `UpdateOpportunity` or `CreateCustomerAccount` would. Its result (success with the
-//! record's id) is committed in the same transaction as its change; a failure is recorded with
-//! the operation's error code and message. A resumed job runs only the rows without a result,
-//! and a create row carries the `ClientToken` `JOB-LINE`, so a row is never applied twice.
-//! A customer account a row created is matched as any other (`customer_accounts`).
-//! Rows run a few at a time so their commits share transactions (group commit).
+//! **Each row is the single-record operation.** A row goes through
+//! `partner_api::invoke_bulk_row` as the job's user — while that user may still write (active,
+//! its partner not removed from the program, REM-1) — with the model check, the handler, the
+//! program's rules and the audit exactly as a signed `CreateOpportunity`, `UpdateOpportunity`
+//! or `CreateCustomerAccount` would. Its result (success with the record's id) is committed in
+//! the same transaction as its change; a failure is recorded with the operation's error code
+//! and message. A resumed job runs only the rows without a result, and a create row carries
+//! the `ClientToken` `JOB-LINE`, so a row is never applied twice. A customer account a row
+//! created is matched as any other (`customer_accounts`). Rows run [`IN_FLIGHT`] at a time so
+//! their commits share transactions (group commit).
 //!
 //! **Quotas**: each row counts against the partner's daily write quota (USE-5), as a write
 //! call would; when it is spent, the job waits (still `IN_PROGRESS`) and goes on once it has
@@ -40,7 +42,7 @@ const LEASE_MS: i64 = 20_000;
 /// How many rows run at once.
 const IN_FLIGHT: usize = 64;
 
-/// Unfinished jobs the jobs loop looks at per run.
+/// Unfinished jobs a node looks at per pass.
 const UNFINISHED_PER_RUN: usize = 20;
 
 pub fn new_id() -> String {
@@ -65,7 +67,7 @@ pub fn start_running(state: &AppState, job_id: String) {
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(e) = run(&state, &job_id).await {
-            tracing::warn!(error = ?e, job = %job_id, "bulk job stopped; the jobs loop resumes it");
+            tracing::warn!(error = ?e, job = %job_id, "bulk job stopped; it is resumed once its lease lapses");
         }
     });
 }
@@ -130,10 +132,14 @@ async fn finish(state: &AppState, mut job: BulkJob, failure: Option<String>) -> 
     Ok(())
 }
 
-/// The caller a job's rows are written as: its user, while the user and partner exist.
+/// The caller a job's rows are written as: its user, while it may still write as a signed
+/// request would (the user active, its partner not removed from the program, REM-1).
 async fn caller_of(state: &AppState, job: &BulkJob) -> Result<Option<Caller>, AppError> {
     let Some(user) = state.store.get_user_by_access_key(&job.access_key_id).await? else { return Ok(None) };
     let Some(partner) = state.store.get_partner(&job.partner_id).await? else { return Ok(None) };
+    if user.status != ace_store::UserStatus::Active || !partner.has_access() {
+        return Ok(None);
+    }
     Ok(Some(Caller { partner, user }))
 }
 
@@ -145,7 +151,8 @@ pub async fn run(state: &AppState, job_id: &str) -> Result<(), AppError> {
     }
     let Some(mut job) = hold(state, job).await? else { return Ok(()) };
     let Some(caller) = caller_of(state, &job).await? else {
-        return finish(state, job, Some("the user who started the job no longer exists".into())).await;
+        let reason = "the user who started the job can no longer write (removed or disabled, or its partner removed from the program)";
+        return finish(state, job, Some(reason.into())).await;
     };
     // The file, read once and kept with the job.
     let text = match state.store.bulk_job_file(&job.id).await? {
