@@ -151,7 +151,8 @@ pub async fn run(state: &AppState, job_id: &str) -> Result<(), AppError> {
     }
     let Some(mut job) = hold(state, job).await? else { return Ok(()) };
     let Some(caller) = caller_of(state, &job).await? else {
-        let reason = "the user who started the job can no longer write (removed or disabled, or its partner removed from the program)";
+        let reason =
+            "the user who started the job can no longer write (removed or disabled, or its partner removed from the program)";
         return finish(state, job, Some(reason.into())).await;
     };
     // The file, read once and kept with the job.

@@ -450,3 +450,40 @@ async fn customer_account_bulk_jobs_create_accounts_and_count_the_ones_deleted_s
     let (_, v) = app.call(&other, "ListCustomerAccountBulkJobs", json!({"Catalog": "AWS"})).await;
     assert_eq!(v["items"], json!([]), "{v}");
 }
+
+/// REM-1 and USE-1: a job's rows are its user's writes, so a job whose user was disabled (or
+/// whose partner was removed from the program) since it started applies nothing more, and
+/// fails saying why.
+#[tokio::test]
+async fn rem_1_a_job_whose_user_can_no_longer_write_fails_and_applies_nothing() {
+    use ace_domain::bulk::{BulkJob, JobKind};
+    let app = TestApp::start().await;
+    let c = app.partner("P-A").await;
+    let partner = app.state.store.get_partner("P-A").await.unwrap().unwrap();
+    let job = BulkJob::new(
+        "bulkjob-00000000000d1".into(),
+        JobKind::Opportunity,
+        ace_domain::ids::Catalog::Aws,
+        &partner.id,
+        &c.access_key_id,
+        "t",
+        "https://files.example.com/q3.csv",
+        app.state.now(),
+    );
+    let file = format!("{HEADER}\n{}\n", good_row(1));
+    app.state
+        .store
+        .commit(ace_store::WriteBatch {
+            insert_bulk_jobs: vec![job.clone()],
+            put_bulk_files: vec![(job.id.clone(), file)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.operator("POST", "/partners/P-A/users/alice/disable", json!({})).await;
+    ace_server::app::bulk::run(&app.state, &job.id).await.unwrap();
+    let stored = app.state.store.get_bulk_job(&job.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, ace_domain::bulk::JobStatus::Failed);
+    assert!(stored.failure_reason.as_deref().unwrap().contains("can no longer write"), "{stored:?}");
+    assert_eq!(app.state.store.bulk_job_counts(&job.id).await.unwrap(), (0, 0), "nothing applied");
+}
