@@ -10,6 +10,7 @@
 mod account;
 mod console;
 mod engagements;
+mod jobs;
 mod operator;
 mod portal;
 mod session;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.js", get(|| asset(include_str!("../../templates/app.js"), "text/javascript; charset=utf-8")))
         .merge(portal::router())
         .merge(engagements::router())
+        .merge(jobs::router())
         .merge(account::router())
         .merge(console::router())
         .merge(operator::router())

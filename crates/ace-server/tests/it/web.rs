@@ -1062,3 +1062,70 @@ async fn sub_3_sub_4_the_review_page_says_a_standing_attestation_applied() {
     assert!(page.body.contains("<dd>Head of IT</dd>"), "{}", page.body);
     assert!(page.body.contains("the partner&#39;s standing attestation (statement 2021-10-27"), "{}", page.body);
 }
+
+/// Issue 20: the portal shows a partner its bulk jobs with their progress and, once finished,
+/// a link to the report; another partner's portal shows none of them (USE-4).
+#[tokio::test]
+async fn the_portal_shows_a_partners_bulk_jobs_with_progress_and_the_report() {
+    use ace_domain::bulk::{BulkJob, JobKind, RecordStatus, RowResult};
+    let app = TestApp::start().await;
+    let c = portal_partner(&app, "P-JOBS", "jobs@partner.example.com").await;
+    portal_partner(&app, "P-OTHER", "other@partner.example.com").await;
+    let job = |id: &str, kind: JobKind| {
+        BulkJob::new(
+            id.into(),
+            kind,
+            ace_domain::ids::Catalog::Aws,
+            "P-JOBS",
+            &c.access_key_id,
+            id,
+            &format!("https://files.example.com/{id}.csv"),
+            app.state.now(),
+        )
+    };
+    let mut done = job("bulkjob-0000000000web", JobKind::Opportunity);
+    done.total_records = 2;
+    done.complete(app.state.now());
+    let mut running = job("bulkjob-000000000webr", JobKind::CustomerAccount);
+    running.status = ace_domain::bulk::JobStatus::InProgress;
+    running.total_records = 10;
+    running.lease = Some(("another-node".into(), app.state.wall_clock_ms() + 60_000));
+    let result = |row: i64, status: RecordStatus| RowResult {
+        job_id: done.id.clone(),
+        row,
+        request_id: format!("crm-{row}"),
+        status,
+        error_code: (status == RecordStatus::Failed).then(|| "ValidationException".into()),
+        error_message: (status == RecordStatus::Failed).then(|| "LifeCycle.Stage is not one of the stages".into()),
+        resource_id: None,
+    };
+    app.state
+        .store
+        .commit(ace_store::WriteBatch {
+            insert_bulk_jobs: vec![done.clone(), running.clone()],
+            insert_bulk_results: vec![result(2, RecordStatus::Succeeded), result(3, RecordStatus::Failed)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let b = signed_in(&app, "jobs@partner.example.com").await;
+    let page = b.get("/portal/jobs").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for expected in [done.id.as_str(), running.id.as_str(), "COMPLETED", "IN_PROGRESS", "2 of 2", "0 of 10", "Customer accounts"]
+    {
+        assert!(page.body.contains(expected), "{expected} on the page: {}", page.body);
+    }
+    let link = format!("/portal/jobs/opportunities/{}/report", done.id);
+    assert!(page.body.contains(&link), "a finished job links its report");
+    assert!(!page.body.contains(&format!("/portal/jobs/customer-accounts/{}/report", running.id)), "a running one does not");
+    let followed = b.get(&link).await;
+    assert_eq!(followed.status, 303, "{}", followed.body);
+    let url = followed.location.unwrap();
+    assert!(url.contains("/bulk-reports/"), "{url}");
+    let csv = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(csv.contains("crm-3,3,FAILED,,ValidationException"), "{csv}");
+    let other = signed_in(&app, "other@partner.example.com").await;
+    let page = other.get("/portal/jobs").await;
+    assert!(!page.body.contains(&done.id) && page.body.contains("No bulk jobs yet"), "USE-4: {}", page.body);
+    assert_eq!(other.get(&link).await.status, 404, "USE-4: another partner's report link");
+}
