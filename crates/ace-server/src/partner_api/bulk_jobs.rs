@@ -1,8 +1,8 @@
 //! Bulk jobs (issue 20): StartOpportunityBulkJob, ListOpportunityBulkJobs,
 //! ListOpportunityBulkJobResults, GetOpportunityBulkJobReportUrl, and the customer-account
 //! jobs' StartCustomerAccountBulkJob, GetCustomerAccountBulkJob, ListCustomerAccountBulkJobs,
-//! ListCustomerAccountBulkJobResults, GetCustomerAccountBulkJobReportUrl. What a job is and how it runs
-//! is `ace_domain::bulk`'s and `app::bulk`'s; files and reports are `crate::bulk`'s.
+//! ListCustomerAccountBulkJobResults, GetCustomerAccountBulkJobReportUrl. What a job is and how
+//! it runs is `ace_domain::bulk`'s and `app::bulk`'s; files and reports are `crate::bulk`'s.
 
 use serde::{Deserialize, Serialize};
 
