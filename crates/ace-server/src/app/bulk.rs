@@ -104,10 +104,14 @@ pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Rece
     }
 }
 
-/// Takes (or renews) the job's lease; `None` when another node holds it or it changed.
-async fn hold(state: &AppState, mut job: BulkJob) -> Result<Option<BulkJob>, AppError> {
+/// Takes the job's lease (`renewing`: renews the one this run holds); `None` when a run holds
+/// it — another node's, or another task's of this node (the start and the resume loop may both
+/// try) — or the job changed since it was read.
+async fn hold(state: &AppState, mut job: BulkJob, renewing: bool) -> Result<Option<BulkJob>, AppError> {
     let now_ms = state.wall_clock_ms();
-    if job.lease.as_ref().is_some_and(|(node, until)| node.as_str() != &*state.node_id && *until > now_ms) {
+    let held = job.lease.as_ref().is_some_and(|(_, until)| *until > now_ms);
+    let ours = job.lease.as_ref().is_some_and(|(node, _)| node.as_str() == &*state.node_id);
+    if held && !(renewing && ours) {
         return Ok(None);
     }
     job.lease = Some((state.node_id.to_string(), now_ms + LEASE_MS));
@@ -149,7 +153,7 @@ pub async fn run(state: &AppState, job_id: &str) -> Result<(), AppError> {
     if job.status.is_finished() {
         return Ok(());
     }
-    let Some(mut job) = hold(state, job).await? else { return Ok(()) };
+    let Some(mut job) = hold(state, job, false).await? else { return Ok(()) };
     let Some(caller) = caller_of(state, &job).await? else {
         let reason =
             "the user who started the job can no longer write (removed or disabled, or its partner removed from the program)";
@@ -218,7 +222,7 @@ pub async fn run(state: &AppState, job_id: &str) -> Result<(), AppError> {
         // A row that could not be recorded (storage trouble) stops the run; it is retried.
         joined.map_err(|e| AppError::Store(StoreError::Other(format!("a bulk row task failed: {e}"))))??;
         if state.wall_clock_ms() - last_renewal > LEASE_MS / 4 {
-            match hold(state, job.clone()).await? {
+            match hold(state, job.clone(), true).await? {
                 Some(renewed) => job = renewed,
                 None => {
                     while running.join_next().await.is_some() {}
