@@ -12,11 +12,10 @@
 //! so they leave the index's pages (which `secure_delete` then zeroes), not only its lookups.
 //! Every other update replaces its words the cheap way (cancelled entries that stay until FTS5
 //! merges their segment): under `secure-delete` an update rewrites every page holding one of
-//! its words, about five times its cost (`ace bench --quick`: 598 against 2,729 updates/s,
-//! 2026-12-04). (A contentless
-//! table with `contentless_delete` would save the copy of the words, but it deletes by
-//! tombstones and leaves the words in its pages until a merge: the REM-2 contract test found
-//! them.)
+//! its words, 4.5 times its cost (`ace bench --quick`: 598 against 2,729 updates/s,
+//! 2026-12-04). A contentless table with `contentless_delete` would save the copy of the words,
+//! but it deletes by tombstones and leaves the words in its pages until a merge: the REM-2
+//! contract test found them.
 
 use ace_domain::ids::Catalog;
 use ace_domain::opportunity::Opportunity;
