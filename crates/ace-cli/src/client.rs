@@ -94,3 +94,12 @@ pub fn print_json(v: &Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
+
+/// A member of an operator API answer as a table cell: text as it is, `-` for none.
+pub fn cell(v: &Value, key: &str) -> String {
+    match &v[key] {
+        Value::String(x) => x.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}

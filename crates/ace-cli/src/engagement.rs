@@ -2,9 +2,9 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::client::{print_json, segment, Client};
+use crate::client::{cell as s, print_json, segment, Client};
 
 #[derive(Subcommand)]
 pub enum EngagementCommand {
@@ -59,14 +59,6 @@ pub enum GroupCommand {
     Remove {
         id: String,
     },
-}
-
-fn s(v: &Value, key: &str) -> String {
-    match &v[key] {
-        Value::String(x) => x.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
 }
 
 pub async fn engagement(c: EngagementCommand, client: Client) -> Result<()> {

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use crate::client::{print_json, segment, Client};
+use crate::client::{cell as s, print_json, segment, Client};
 
 #[derive(Subcommand)]
 pub enum TermsCommand {
@@ -121,14 +121,6 @@ pub enum SecurityCommand {
     },
     /// Lift a block on the server answering this command (`key:AKID…` or `address:IP`).
     Unblock { subject: String },
-}
-
-fn s(v: &Value, k: &str) -> String {
-    match &v[k] {
-        Value::String(x) => x.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
 }
 
 fn query(pairs: &[(&str, &Option<String>)]) -> String {

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use serde_json::Value;
 
-use crate::client::{print_json, segment, Client};
+use crate::client::{cell as s, print_json, segment, Client};
 
 #[derive(Subcommand)]
 pub enum JobCommand {
@@ -21,14 +21,6 @@ pub enum JobCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-fn s(v: &Value, key: &str) -> String {
-    match &v[key] {
-        Value::String(x) => x.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
 }
 
 fn line(j: &Value) -> String {

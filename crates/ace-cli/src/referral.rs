@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use crate::client::{print_json, segment, Client};
+use crate::client::{cell as s, print_json, segment, Client};
 
 #[derive(Subcommand)]
 pub enum ReferralCommand {
@@ -91,14 +91,6 @@ pub enum CalendarCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-fn s(v: &Value, k: &str) -> String {
-    match &v[k] {
-        Value::String(x) => x.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
 }
 
 fn print_line(r: &Value) {

@@ -27,6 +27,9 @@ pub const MAX_FILE_BYTES: usize = 100 * 1024 * 1024;
 /// The column naming a row in the results.
 pub const REQUEST_ID: &str = "RequestId";
 
+/// How long a finished job's report can be asked for (the API reference: about 7 days).
+pub const REPORT_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
@@ -119,7 +122,6 @@ pub struct BulkJob {
     pub access_key_id: String,
     pub client_token: String,
     pub file_uri: String,
-    pub file_name: String,
     pub status: JobStatus,
     pub operation_type: Option<OperationType>,
     pub total_records: i64,
@@ -154,7 +156,6 @@ impl BulkJob {
             access_key_id: access_key_id.into(),
             client_token: client_token.into(),
             file_uri: file_uri.into(),
-            file_name: file_name(file_uri),
             status: JobStatus::Submitted,
             operation_type: None,
             total_records: 0,
@@ -175,6 +176,16 @@ impl BulkJob {
         self.failure_reason = Some(reason.into());
         self.completed_at = Some(now);
         self.lease = None;
+    }
+
+    /// The file's name as its user knows it (the last segment of its URI).
+    pub fn file_name(&self) -> String {
+        file_name(&self.file_uri)
+    }
+
+    /// Whether the job finished so long ago that its report is no longer made.
+    pub fn report_expired(&self, now: Instant) -> bool {
+        self.completed_at.is_some_and(|done| now - done > REPORT_KEPT)
     }
 
     pub fn complete(&mut self, now: Instant) {
@@ -209,6 +220,10 @@ impl RecordStatus {
             RecordStatus::Succeeded => "SUCCEEDED",
             RecordStatus::Failed => "FAILED",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<RecordStatus> {
+        [RecordStatus::Succeeded, RecordStatus::Failed].into_iter().find(|r| r.as_str() == s)
     }
 }
 

@@ -200,16 +200,8 @@ impl ReportType {
 }
 
 /// The report's CSV, read from the job's results.
-pub async fn report(state: &AppState, job_id: &str, kind: ReportType) -> Result<String, ace_store::StoreError> {
-    let mut all = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = state.store.bulk_job_results(job_id, kind.status(), after, 10_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.row;
-        all.extend(page);
-    }
-    Ok(report_csv(&all))
+pub async fn report(state: &AppState, job_id: &str, kind: ReportType) -> Result<String, crate::app::AppError> {
+    Ok(report_csv(&crate::app::bulk::all_results(state, job_id, kind.status()).await?))
 }
 
 /// What a self-served link carries.
@@ -232,7 +224,7 @@ pub async fn report_link(
     let now = state.wall_clock();
     let expires = now + REPORT_LINK_TTL;
     if let Some(bucket) = &files.s3_bucket {
-        let csv = report(state, job_id, kind).await.map_err(|e| e.to_string())?;
+        let csv = report(state, job_id, kind).await.map_err(|e| format!("{e:?}"))?;
         let key = format!("{account_id}/reports/{job_id}-{}.csv", kind.as_str());
         let client = s3_client(files);
         client
@@ -278,7 +270,7 @@ pub async fn download(State(state): State<AppState>, Path(token): Path<String>) 
         )
             .into_response(),
         Err(e) => {
-            tracing::error!(error = %e, job = %link.job, "reading a bulk job report");
+            tracing::error!(error = ?e, job = %link.job, "reading a bulk job report");
             refused(StatusCode::SERVICE_UNAVAILABLE, "the report could not be read now; try again")
         }
     }

@@ -62,6 +62,56 @@ pub async fn progress(state: &AppState, job: &BulkJob) -> Result<(i64, i64), App
     Ok(state.store.bulk_job_counts(&job.id).await?)
 }
 
+/// The caller's jobs of a kind in the catalog, newest first: one (`id`), of one status, or all.
+pub async fn of_partner(
+    state: &AppState,
+    caller: &Caller,
+    kind: JobKind,
+    catalog: Catalog,
+    id: Option<&str>,
+    status: Option<JobStatus>,
+) -> Result<Vec<BulkJob>, AppError> {
+    let mut jobs = state.store.list_bulk_jobs(Some(&caller.partner.id), kind, Some(catalog)).await?;
+    jobs.retain(|j| id.is_none_or(|id| j.id == id) && status.is_none_or(|s| j.status == s));
+    Ok(jobs)
+}
+
+/// A job's results in file order after line `after_row`, of one status or all, at most `limit`.
+pub async fn results(
+    state: &AppState,
+    job: &BulkJob,
+    status: Option<RecordStatus>,
+    after_row: i64,
+    limit: usize,
+) -> Result<Vec<RowResult>, AppError> {
+    Ok(state.store.bulk_job_results(&job.id, status, after_row, limit).await?)
+}
+
+/// Every result of a job, of one status or all, in file order (read a page at a time).
+pub async fn all_results(state: &AppState, job_id: &str, status: Option<RecordStatus>) -> Result<Vec<RowResult>, AppError> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |r: &RowResult| r.row);
+        let page = state.store.bulk_job_results(job_id, status, after, 10_000).await?;
+        if page.is_empty() {
+            return Ok(all);
+        }
+        all.extend(page);
+    }
+}
+
+/// `DeletedCount` of a customer-account job: the accounts its rows created that have since been
+/// deleted (the ones still there are its successes less these).
+pub async fn deleted_count(state: &AppState, caller: &Caller, job: &BulkJob) -> Result<i64, AppError> {
+    let created = all_results(state, &job.id, Some(RecordStatus::Succeeded)).await?;
+    if created.is_empty() {
+        return Ok(0);
+    }
+    let present: HashSet<String> =
+        super::customer_accounts::of_partner(state, &caller.partner, job.catalog).await?.into_iter().map(|a| a.id).collect();
+    Ok(created.iter().filter(|r| r.resource_id.as_ref().is_some_and(|id| !present.contains(id))).count() as i64)
+}
+
 /// Starts running `job_id` in the background (after its commit).
 pub fn start_running(state: &AppState, job_id: String) {
     let state = state.clone();
@@ -159,43 +209,47 @@ pub async fn run(state: &AppState, job_id: &str) -> Result<(), AppError> {
             "the user who started the job can no longer write (removed or disabled, or its partner removed from the program)";
         return finish(state, job, Some(reason.into())).await;
     };
-    // The file, read once and kept with the job.
-    let text = match state.store.bulk_job_file(&job.id).await? {
-        Some(text) => text,
+    // The file, read once and kept with the job: a resumed run reads the same bytes.
+    let (text, fresh) = match state.store.bulk_job_file(&job.id).await? {
+        Some(text) => (text, false),
         None => {
-            let bytes = match crate::bulk::source(&state.settings.files, &job.file_uri, &caller.partner.account_id) {
+            let fetched = match crate::bulk::source(&state.settings.files, &job.file_uri, &caller.partner.account_id) {
                 Ok(source) => crate::bulk::fetch(&state.settings.files, &source).await,
-                Err(e) => Err(e),
+                Err(reason) => Err(reason),
             };
-            let bytes = match bytes {
-                Ok(b) => b,
+            let bytes = match fetched {
+                Ok(bytes) => bytes,
                 Err(reason) => return finish(state, job, Some(reason)).await,
             };
-            let parsed = match ace_domain::bulk::parse(job.kind, &bytes) {
-                Ok(p) => p,
-                Err(reason) => return finish(state, job, Some(reason)).await,
-            };
-            let text = String::from_utf8(bytes).map_err(|_| AppError::Store(StoreError::Other("checked UTF-8".into())))?;
-            job.file_sha256 = Some(crate::crypto::sha256_hex(text.as_bytes()));
-            job.total_records = parsed.rows.len() as i64;
-            job.operation_type = Some(parsed.operation_type);
-            let batch = WriteBatch {
-                update_bulk_jobs: vec![job.clone()],
-                put_bulk_files: vec![(job.id.clone(), text.clone())],
-                ..Default::default()
-            };
-            match state.store.commit(batch).await {
-                Ok(_) => job.version += 1,
-                Err(StoreError::Conflict(_)) => return Ok(()),
-                Err(e) => return Err(e.into()),
+            match String::from_utf8(bytes) {
+                Ok(text) => (text, true),
+                // `parse` says which byte is not UTF-8.
+                Err(e) => {
+                    let reason = ace_domain::bulk::parse(job.kind, e.as_bytes()).err().unwrap_or_default();
+                    return finish(state, job, Some(reason)).await;
+                }
             }
-            text
         }
     };
     let parsed = match ace_domain::bulk::parse(job.kind, text.as_bytes()) {
         Ok(p) => p,
         Err(reason) => return finish(state, job, Some(reason)).await,
     };
+    if fresh {
+        job.file_sha256 = Some(crate::crypto::sha256_hex(text.as_bytes()));
+        job.total_records = parsed.rows.len() as i64;
+        job.operation_type = Some(parsed.operation_type);
+        let batch = WriteBatch {
+            update_bulk_jobs: vec![job.clone()],
+            put_bulk_files: vec![(job.id.clone(), text)],
+            ..Default::default()
+        };
+        match state.store.commit(batch).await {
+            Ok(_) => job.version += 1,
+            Err(StoreError::Conflict(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
     let done: HashSet<i64> = state.store.bulk_job_done_rows(&job.id).await?.into_iter().collect();
     let name = job.kind.operation(parsed.operation_type);
     let Some(operation) = Operation::ALL.iter().copied().find(|o| o.name() == name) else {
@@ -301,7 +355,7 @@ fn operator_summary(job: &BulkJob, (succeeded, failed): (i64, i64)) -> Value {
     json!({
         "id": job.id, "kind": job.kind.as_str(), "catalog": job.catalog.as_str(), "partner": job.partner_id,
         "status": job.status.as_str(), "operation_type": job.operation_type.map(|o| o.as_str()),
-        "file_name": job.file_name, "file_uri": job.file_uri, "file_sha256": job.file_sha256,
+        "file_name": job.file_name(), "file_uri": job.file_uri, "file_sha256": job.file_sha256,
         "total_records": job.total_records, "processed_records": succeeded + failed,
         "succeeded": succeeded, "failed": failed,
         "created": ace_domain::time::format_timestamp(job.created_at), "started": ts(job.started_at), "completed": ts(job.completed_at),

@@ -19,6 +19,7 @@ pub mod partners;
 pub mod password;
 pub mod referrals;
 pub mod review;
+pub mod search;
 pub mod settings;
 pub mod snapshots;
 pub mod standing;

@@ -12,13 +12,10 @@ use ace_domain::time::format_timestamp;
 use ace_store::WriteBatch;
 
 use super::engagements::{commit_claiming, replayed};
-use super::{invalid_next_token, ApiResult, Output, Request};
-use crate::app::bulk::{load, new_id, progress, start_running};
+use super::{ApiResult, Output, Request};
+use crate::app::bulk::{deleted_count, load, new_id, of_partner, progress, results as results_of, start_running};
 use crate::bulk::{report_link, ReportType};
 use crate::error::ApiError;
-
-/// How long a finished job's report can be asked for (the API reference: about 7 days).
-const REPORT_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -82,7 +79,7 @@ impl JobSummary {
             started_at: job.started_at.map(format_timestamp),
             completed_at: job.completed_at.map(format_timestamp),
             failure_reason: job.failure_reason.clone(),
-            file_name: job.file_name.clone(),
+            file_name: job.file_name(),
             operation_type: job.operation_type.map(|o| o.as_str()),
         }
     }
@@ -191,8 +188,7 @@ async fn begin<T: Serialize>(
 pub async fn list(r: Request) -> ApiResult {
     let input: ListOpportunityBulkJobsRequest = r.parse()?;
     let status = input.status.as_deref().and_then(JobStatus::parse);
-    let mut jobs = r.state.store.list_bulk_jobs(Some(&r.caller.partner.id), JobKind::Opportunity, Some(r.catalog)).await?;
-    jobs.retain(|j| input.job_id.as_ref().is_none_or(|id| &j.id == id) && status.is_none_or(|s| j.status == s));
+    let jobs = of_partner(&r.state, &r.caller, JobKind::Opportunity, r.catalog, input.job_id.as_deref(), status).await?;
     let (page, next_token) = super::page_of(&r, jobs, 20)?;
     let mut summaries = Vec::with_capacity(page.len());
     for job in &page {
@@ -216,30 +212,14 @@ pub async fn results(r: Request) -> ApiResult {
 /// A page of a job's results in file order (`Status`, `MaxResults` and `NextToken` as the
 /// request has them), under a sealed token bound to the request.
 async fn page_of_results(r: &Request, job: &BulkJob) -> ApiResult {
-    let status = match r.str("Status") {
-        Some("SUCCEEDED") => Some(RecordStatus::Succeeded),
-        Some("FAILED") => Some(RecordStatus::Failed),
-        _ => None,
-    };
-    let mut bound = r.input.clone();
-    bound.remove("NextToken");
-    bound.remove("MaxResults");
-    let fingerprint = format!("{}:{}:{}", r.caller.partner.id, r.operation.name(), super::opportunities::request_hash(&bound));
-    let after_row = match r.str("NextToken") {
-        Some(token) => {
-            let payload = r.state.open_next_token(token, &fingerprint)?;
-            serde_json::from_value::<ResultCursor>(payload).map_err(|_| invalid_next_token())?.after_row
-        }
-        None => 0,
-    };
-    let size = r.input.get("MaxResults").and_then(serde_json::Value::as_u64).map_or(20, |n| n as usize);
-    let mut rows = r.state.store.bulk_job_results(&job.id, status, after_row, size + 1).await?;
+    let status = r.str("Status").and_then(RecordStatus::parse);
+    let after_row = r.page_cursor::<ResultCursor>()?.map_or(0, |c| c.after_row);
+    let size = r.page_size(20);
+    let mut rows = results_of(&r.state, job, status, after_row, size + 1).await?;
     let more = rows.len() > size;
     rows.truncate(size);
     let next_token = match (more, rows.last()) {
-        (true, Some(last)) => {
-            Some(r.state.seal_next_token(&fingerprint, serde_json::json!(ResultCursor { after_row: last.row })))
-        }
+        (true, Some(last)) => Some(r.next_page_token(&ResultCursor { after_row: last.row })),
         _ => None,
     };
     let results = rows
@@ -287,7 +267,7 @@ impl Report {
 
 /// The link to a finished job's report of `kind`, for 15 minutes — or why there is none.
 async fn report_of(r: &Request, job: &BulkJob, kind: ReportType) -> Report {
-    if job.completed_at.is_some_and(|done| r.state.now() - done > REPORT_KEPT) {
+    if job.report_expired(r.state.now()) {
         return Report::status("EXPIRED");
     }
     match report_link(&r.state, &r.caller.partner.account_id, &job.id, kind).await {
@@ -409,22 +389,7 @@ async fn load_customer_account_job(r: &Request, identifier: &str) -> Result<Bulk
 /// been deleted (the accounts still there are `SuccessCount - DeletedCount`).
 async fn customer_account_job_view(r: &Request, job: &BulkJob) -> Result<CustomerAccountJobView, ApiError> {
     let (succeeded, failed) = progress(&r.state, job).await?;
-    let mut deleted = 0;
-    if succeeded > 0 {
-        let present: std::collections::HashSet<String> =
-            crate::app::customer_accounts::of_partner(&r.state, &r.caller.partner, r.catalog)
-                .await?
-                .into_iter()
-                .map(|a| a.id)
-                .collect();
-        let mut after = 0;
-        loop {
-            let page = r.state.store.bulk_job_results(&job.id, Some(RecordStatus::Succeeded), after, 10_000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.row;
-            deleted += page.iter().filter(|x| x.resource_id.as_ref().is_some_and(|id| !present.contains(id))).count() as i64;
-        }
-    }
+    let deleted = deleted_count(&r.state, &r.caller, job).await?;
     Ok(CustomerAccountJobView {
         arn: ace_domain::bulk::customer_account_job_arn(&r.caller.partner.account_id, job.catalog, &job.id),
         id: job.id.clone(),
@@ -437,7 +402,7 @@ async fn customer_account_job_view(r: &Request, job: &BulkJob) -> Result<Custome
         created_at: format_timestamp(job.created_at),
         completed_at: job.completed_at.map(format_timestamp),
         failure_reason: job.failure_reason.clone(),
-        file_name: job.file_name.clone(),
+        file_name: job.file_name(),
     })
 }
 
@@ -462,12 +427,11 @@ pub async fn get_customer_accounts(r: Request) -> ApiResult {
 pub async fn list_customer_accounts(r: Request) -> ApiResult {
     let input: ListCustomerAccountBulkJobsRequest = r.parse()?;
     let status = input.filter.status.as_deref().and_then(JobStatus::parse);
-    let wanted = input.filter.identifier.as_deref().map(|i| job_id_of(&r, i)).transpose();
-    let mut jobs = r.state.store.list_bulk_jobs(Some(&r.caller.partner.id), JobKind::CustomerAccount, Some(r.catalog)).await?;
-    match wanted {
-        Ok(id) => jobs.retain(|j| id.as_ref().is_none_or(|id| &j.id == id) && status.is_none_or(|s| j.status == s)),
-        Err(_) => jobs.clear(),
-    }
+    // An ARN of another account or catalog names none of the caller's jobs.
+    let jobs = match input.filter.identifier.as_deref().map(|i| job_id_of(&r, i)).transpose() {
+        Ok(id) => of_partner(&r.state, &r.caller, JobKind::CustomerAccount, r.catalog, id.as_deref(), status).await?,
+        Err(_) => Vec::new(),
+    };
     let (page, next_token) = super::page_of(&r, jobs, 20)?;
     let mut items = Vec::with_capacity(page.len());
     for job in &page {

@@ -23,7 +23,7 @@ use ace_store::{BatchOutcome, IdempotencyRecord, StoreError, TaskRecord, WriteBa
 
 use super::opportunities::{idempotency_key, replay, request_hash};
 use super::tasks::{is_kind, of_kind};
-use super::{in_memory_page, in_memory_page_of, page_of, wanted, ApiResult, Identified, Output, Request, Sort};
+use super::{in_memory_page, in_memory_page_of, page_of, wanted, ApiResult, Identified, Output, Request, SearchSort, Sort};
 use crate::app::engagements::{invitation_events, load_as_member, member_events, member_views, view};
 use crate::error::ApiError;
 
@@ -761,13 +761,6 @@ struct SearchEngagementsRequest {
     keyword: Option<String>,
     group_id: Option<String>,
     sort: Option<SearchSort>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct SearchSort {
-    sort_by: String,
-    sort_order: String,
 }
 
 #[derive(Serialize)]

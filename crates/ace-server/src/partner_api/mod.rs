@@ -435,12 +435,35 @@ pub fn in_memory_page_of<T: serde::Serialize>(
 /// The page of `items` the request asks for, and the token of the next one, for a handler that
 /// must know which items it answers (e.g. to audit only their reads).
 pub fn page_of<T>(r: &Request, items: Vec<T>, default_page_size: usize) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let mut filters = r.input.clone();
-    filters.remove("NextToken");
-    filters.remove("MaxResults");
-    let fingerprint = format!("{}:{}:{}", r.caller.partner.id, r.operation.name(), opportunities::request_hash(&filters));
-    let page_size = r.input.get("MaxResults").and_then(Value::as_u64).map_or(default_page_size, |n| n as usize);
-    page_in_memory(&r.state, &fingerprint, items, page_size, r.str("NextToken"))
+    page_in_memory(&r.state, &r.page_fingerprint(), items, r.page_size(default_page_size), r.str("NextToken"))
+}
+
+impl Request {
+    /// What the request's page tokens are bound to: the partner, the operation and every input
+    /// member but the paging ones, so a token serves only the same request by the same partner.
+    fn page_fingerprint(&self) -> String {
+        let mut filters = self.input.clone();
+        filters.remove("NextToken");
+        filters.remove("MaxResults");
+        format!("{}:{}:{}", self.caller.partner.id, self.operation.name(), opportunities::request_hash(&filters))
+    }
+
+    /// `MaxResults`, or the operation's default.
+    pub fn page_size(&self, default: usize) -> usize {
+        self.input.get("MaxResults").and_then(Value::as_u64).map_or(default, |n| n as usize)
+    }
+
+    /// The keyset cursor the request's `NextToken` carries; `None` on a first page.
+    pub fn page_cursor<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, ApiError> {
+        let Some(token) = self.str("NextToken") else { return Ok(None) };
+        let payload = self.state.open_next_token(token, &self.page_fingerprint())?;
+        serde_json::from_value(payload).map(Some).map_err(|_| invalid_next_token())
+    }
+
+    /// The sealed `NextToken` of the page after the one ending at `cursor`.
+    pub fn next_page_token<T: serde::Serialize>(&self, cursor: &T) -> String {
+        self.state.seal_next_token(&self.page_fingerprint(), serde_json::json!(cursor))
+    }
 }
 
 /// Pagination over an in-memory list: the token carries the offset and is bound to the
@@ -474,6 +497,14 @@ pub fn wanted(filter: &[String], value: &str) -> bool {
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Sort {
+    pub sort_order: String,
+}
+
+/// A search's `Sort` (`SearchEngagements`, `SearchOpportunities`): a field and an order.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SearchSort {
+    pub sort_by: String,
     pub sort_order: String,
 }
 

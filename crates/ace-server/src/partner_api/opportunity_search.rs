@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use ace_domain::opportunity_search::{self as search, Cursor, Entry, Filter, DEFAULT_SORT};
 use ace_domain::time::{format_timestamp, from_millis};
 
-use super::{invalid_next_token, opportunities::request_hash, ApiResult, Request};
+use super::{ApiResult, Request, SearchSort};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -18,15 +18,6 @@ struct SearchOpportunitiesRequest {
     keyword: Option<String>,
     filter: Option<Filter>,
     sort: Option<SearchSort>,
-    max_results: Option<usize>,
-    next_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct SearchSort {
-    sort_by: String,
-    sort_order: String,
 }
 
 #[derive(Serialize)]
@@ -132,22 +123,10 @@ pub async fn search(r: Request) -> ApiResult {
         search::check(f).map_err(ApiError::request_validation)?;
     }
     let (by, descending) = input.sort.as_ref().map_or(DEFAULT_SORT, |s| (s.sort_by.as_str(), s.sort_order == "DESCENDING"));
-    let mut bound = r.input.clone();
-    bound.remove("NextToken");
-    bound.remove("MaxResults");
-    let fingerprint = format!("{}:SearchOpportunities:{}", r.caller.partner.id, request_hash(&bound));
-    let after: Option<Cursor> = match &input.next_token {
-        Some(token) => {
-            let payload = r.state.open_next_token(token, &fingerprint)?;
-            Some(serde_json::from_value(payload).map_err(|_| invalid_next_token())?)
-        }
-        None => None,
-    };
-    let mut entries = r.state.store.search_opportunities(&r.caller.partner.id, r.catalog, terms.as_deref()).await?;
-    if let Some(f) = &input.filter {
-        entries.retain(|e| search::matches(f, e));
-    }
-    let (page, next) = search::page(entries, by, descending, after.as_ref(), input.max_results.unwrap_or(20));
-    let next_token = next.map(|c| r.state.seal_next_token(&fingerprint, serde_json::json!(c)));
+    let after: Option<Cursor> = r.page_cursor()?;
+    let entries =
+        crate::app::search::find(&r.state, &r.caller.partner, r.catalog, terms.as_deref(), input.filter.as_ref()).await?;
+    let (page, next) = search::page(entries, by, descending, after.as_ref(), r.page_size(20));
+    let next_token = next.map(|c| r.next_page_token(&c));
     r.respond(&SearchOpportunitiesResponse { opportunity_search_summaries: page.into_iter().map(summary).collect(), next_token })
 }

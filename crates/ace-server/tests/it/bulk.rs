@@ -79,6 +79,21 @@ async fn app_with(moto: &Moto) -> TestApp {
     .await
 }
 
+/// An opportunity job of partner P-A's user `c`, as a start would record it (not committed).
+async fn new_job(app: &TestApp, c: &Credentials, id: &str, file: &str) -> ace_domain::bulk::BulkJob {
+    let partner = app.state.store.get_partner("P-A").await.unwrap().unwrap();
+    ace_domain::bulk::BulkJob::new(
+        id.into(),
+        ace_domain::bulk::JobKind::Opportunity,
+        ace_domain::ids::Catalog::Aws,
+        &partner.id,
+        &c.access_key_id,
+        "t",
+        &format!("https://files.example.com/{file}"),
+        app.state.now(),
+    )
+}
+
 async fn start_job(app: &TestApp, c: &Credentials, uri: &str, token: &str) -> (u16, Value) {
     app.call(c, "StartOpportunityBulkJob", json!({"Catalog": "AWS", "ClientToken": token, "FileURI": uri, "FileFormat": "CSV"}))
         .await
@@ -262,23 +277,13 @@ async fn use_4_a_bad_file_fails_its_job_and_a_bad_uri_or_another_partners_file_i
 
 #[tokio::test]
 async fn without_a_bucket_reports_are_served_by_a_signed_link_that_expires() {
-    use ace_domain::bulk::{BulkJob, JobKind, RecordStatus, RowResult};
+    use ace_domain::bulk::{RecordStatus, RowResult};
     let app = TestApp::start().await;
     let c = app.partner("P-A").await;
     let (status, v) = start_job(&app, &c, "s3://ace-uploads/1/f.csv", "t").await;
     assert_eq!((status, v["__type"].as_str()), (400, Some("ValidationException")), "no bucket configured: {v}");
     // A finished job as a run leaves it.
-    let partner = app.state.store.get_partner("P-A").await.unwrap().unwrap();
-    let mut job = BulkJob::new(
-        "bulkjob-0000000000001".into(),
-        JobKind::Opportunity,
-        ace_domain::ids::Catalog::Aws,
-        &partner.id,
-        &c.access_key_id,
-        "t",
-        "https://files.example.com/f.csv",
-        app.state.now(),
-    );
+    let mut job = new_job(&app, &c, "bulkjob-0000000000001", "f.csv").await;
     job.complete(app.state.now());
     let result = |row: i64, status: RecordStatus| RowResult {
         job_id: job.id.clone(),
@@ -316,7 +321,7 @@ async fn without_a_bucket_reports_are_served_by_a_signed_link_that_expires() {
 /// without a result, and a create row applied before (its ClientToken) is not applied again.
 #[tokio::test]
 async fn a_resumed_job_applies_only_the_rows_without_a_result() {
-    use ace_domain::bulk::{BulkJob, JobKind, JobStatus};
+    use ace_domain::bulk::JobStatus;
     let app = TestApp::start().await;
     let c = app.partner("P-A").await;
     let mut file = format!("{HEADER}\n");
@@ -324,17 +329,7 @@ async fn a_resumed_job_applies_only_the_rows_without_a_result() {
         file.push_str(&good_row(n));
         file.push('\n');
     }
-    let partner = app.state.store.get_partner("P-A").await.unwrap().unwrap();
-    let mut job = BulkJob::new(
-        "bulkjob-00000000000r1".into(),
-        JobKind::Opportunity,
-        ace_domain::ids::Catalog::Aws,
-        &partner.id,
-        &c.access_key_id,
-        "t",
-        "https://files.example.com/q3.csv",
-        app.state.now(),
-    );
+    let mut job = new_job(&app, &c, "bulkjob-00000000000r1", "q3.csv").await;
     // Another node was running it and died holding the lease, after lines 2 and 3.
     job.status = JobStatus::InProgress;
     job.total_records = 5;
@@ -456,20 +451,9 @@ async fn customer_account_bulk_jobs_create_accounts_and_count_the_ones_deleted_s
 /// fails saying why.
 #[tokio::test]
 async fn rem_1_a_job_whose_user_can_no_longer_write_fails_and_applies_nothing() {
-    use ace_domain::bulk::{BulkJob, JobKind};
     let app = TestApp::start().await;
     let c = app.partner("P-A").await;
-    let partner = app.state.store.get_partner("P-A").await.unwrap().unwrap();
-    let job = BulkJob::new(
-        "bulkjob-00000000000d1".into(),
-        JobKind::Opportunity,
-        ace_domain::ids::Catalog::Aws,
-        &partner.id,
-        &c.access_key_id,
-        "t",
-        "https://files.example.com/q3.csv",
-        app.state.now(),
-    );
+    let job = new_job(&app, &c, "bulkjob-00000000000d1", "q3.csv").await;
     let file = format!("{HEADER}\n{}\n", good_row(1));
     app.state
         .store
