@@ -3,12 +3,16 @@
 //! no server, no validation, no events, no group commit — one row per transaction or many.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ace_domain::audit::AuditEntry;
+use ace_domain::bulk::{RecordStatus, RowResult};
+use ace_domain::events::opportunity_event;
 use ace_domain::opportunity::Opportunity;
 
 use crate::store::{opportunity_params, INSERT_OPPORTUNITY};
-use crate::{SqlStore, StoreResult};
+use crate::{IdempotencyKey, IdempotencyRecord, SqlStore, Store, StoreResult, WriteBatch};
 
 /// Inserts `opportunities` into a fresh SQLite database in `data_dir` (migrated like the
 /// server's), `per_transaction` rows per transaction, and returns the time the inserts took.
@@ -45,6 +49,67 @@ impl SqlStore {
         }
         Ok(started.elapsed())
     }
+}
+
+/// The store's own ceiling for what one bulk-job create writes (issue 20): for each of
+/// `opportunities`, the opportunity (with its search entry and words), its `Opportunity
+/// Created` event, its `ClientToken`, its audit entry and its row result, each as one
+/// [`WriteBatch`] committed through the store's write path, `in_flight` at a time (on SQLite
+/// they share group commits, as the bulk job's rows do) — no server, no validation. Returns
+/// the time the writes took.
+pub async fn full_writes(store: Arc<SqlStore>, opportunities: Vec<Opportunity>, in_flight: usize) -> StoreResult<Duration> {
+    let job = "bulkjob-baseline";
+    let batches: Vec<WriteBatch> = opportunities
+        .into_iter()
+        .enumerate()
+        .map(|(line, o)| {
+            let event = opportunity_event("Opportunity Created", format!("baseline-{line}"), &o, "123456789012", o.created);
+            let response = serde_json::json!({"Id": o.id});
+            let detail =
+                serde_json::json!({"operation": "CreateOpportunity", "catalog": o.catalog.as_str(), "opportunities": [o.id]});
+            let audit = AuditEntry::new(o.created, format!("partner:{}/bench", o.partner_id), "partner.write", detail)
+                .partner(&o.partner_id);
+            WriteBatch {
+                idempotency: Some(IdempotencyRecord {
+                    key: IdempotencyKey {
+                        partner_id: o.partner_id.clone(),
+                        catalog: o.catalog,
+                        operation: "CreateOpportunity".into(),
+                        client_token: format!("{job}-{line}"),
+                    },
+                    request_hash: format!("{line:064}"),
+                    response,
+                    created_ms: o.created.timestamp_millis(),
+                }),
+                insert_bulk_results: vec![RowResult {
+                    job_id: job.into(),
+                    row: line as i64 + 2,
+                    request_id: format!("r-{line}"),
+                    status: RecordStatus::Succeeded,
+                    error_code: None,
+                    error_message: None,
+                    resource_id: Some(o.id.clone()),
+                }],
+                insert_opportunities: vec![o],
+                events: vec![event],
+                audit: vec![audit],
+                ..Default::default()
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    let mut pending = batches.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < in_flight.max(1) {
+            let Some(batch) = pending.next() else { break };
+            let store = store.clone();
+            running.spawn(async move { store.commit(batch).await });
+        }
+        let Some(joined) = running.join_next().await else { break };
+        joined.map_err(|e| crate::StoreError::Other(format!("a baseline write failed: {e}")))??;
+    }
+    Ok(started.elapsed())
 }
 
 /// Drops a schema the benchmark created (and everything in it).

@@ -73,9 +73,9 @@ async fn put(tx: &mut Box<dyn Tx>, o: &Opportunity, replacing: bool) -> StoreRes
             if replacing {
                 delete_words(tx, rowid, o.referral_id.is_some()).await?;
             }
-            tx.exec(
+            tx.exec_deferred(
                 "INSERT INTO opportunity_words (rowid, tenant, words) VALUES ($1, $2, $3)",
-                &[rowid.into(), tenant.into(), line.into()],
+                vec![rowid.into(), tenant.into(), line.into()],
             )
             .await?;
         }
@@ -108,13 +108,13 @@ pub(crate) async fn remove(tx: &mut Box<dyn Tx>, catalog: Catalog, number: i64) 
 /// leave the index's pages at once; otherwise they stay, cancelled, until FTS5 merges the
 /// segment that holds them.
 async fn delete_words(tx: &mut Box<dyn Tx>, rowid: i64, secure: bool) -> StoreResult<()> {
+    // Deferred like the insertions (see `Tx::exec_deferred`), so they keep their order.
     if !secure {
-        tx.exec("DELETE FROM opportunity_words WHERE rowid = $1", &[rowid.into()]).await?;
-        return Ok(());
+        return tx.exec_deferred("DELETE FROM opportunity_words WHERE rowid = $1", vec![rowid.into()]).await;
     }
-    tx.exec("INSERT INTO opportunity_words (opportunity_words, rank) VALUES ('secure-delete', 1)", &[]).await?;
-    tx.exec("DELETE FROM opportunity_words WHERE rowid = $1", &[rowid.into()]).await?;
-    tx.exec("INSERT INTO opportunity_words (opportunity_words, rank) VALUES ('secure-delete', 0)", &[]).await?;
+    tx.exec_deferred("INSERT INTO opportunity_words (opportunity_words, rank) VALUES ('secure-delete', 1)", vec![]).await?;
+    tx.exec_deferred("DELETE FROM opportunity_words WHERE rowid = $1", vec![rowid.into()]).await?;
+    tx.exec_deferred("INSERT INTO opportunity_words (opportunity_words, rank) VALUES ('secure-delete', 0)", vec![]).await?;
     Ok(())
 }
 

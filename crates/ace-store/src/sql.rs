@@ -78,6 +78,22 @@ pub trait Tx: Send {
     async fn exec(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64>;
     async fn query(&mut self, sql: &str, params: &[Param]) -> StoreResult<Vec<Row>>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// Runs `sql` now, or, while the transaction defers (see [`Tx::set_deferring`]), at the
+    /// next [`Tx::flush_deferred`] or commit, in the order deferred. For writes no later
+    /// statement of the transaction reads: SQLite's FTS5 flushes its pending words at every
+    /// statement journal, so its writes go last, together, or each row makes its own segment.
+    async fn exec_deferred(&mut self, sql: &'static str, params: Vec<Param>) -> StoreResult<()> {
+        self.exec(sql, &params).await.map(|_| ())
+    }
+
+    /// From now on [`Tx::exec_deferred`] defers (engines that gain nothing from it ignore this).
+    fn set_deferring(&mut self, _deferring: bool) {}
+
+    /// Runs what was deferred.
+    async fn flush_deferred(&mut self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

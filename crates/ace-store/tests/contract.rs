@@ -1528,8 +1528,10 @@ async fn use_1_at_most_two_keys_per_user_each_with_status_and_last_use(store: &S
     assert_eq!(store.get_user_by_access_key("AKIA3").await.unwrap(), None);
 }
 
-/// Many batches at once (on SQLite they share transactions: group commit): each is answered
-/// for itself, a failing one leaves no trace, the others are all there.
+/// Many batches at once (on SQLite they share transactions: group commit, tried first without
+/// savepoints and with the full-text words written last, then again batch by batch when one
+/// fails): each is answered for itself, a failing one leaves no trace — its words in the search
+/// index included — and the others are all there, words and all.
 async fn concurrent_batches_are_answered_each_alone(store: &SqlStore) {
     insert(store, opportunity("P-A", Catalog::Aws, 1, "Base", 10)).await;
     let key = |token: &str| IdempotencyKey {
@@ -1551,7 +1553,7 @@ async fn concurrent_batches_are_answered_each_alone(store: &SqlStore) {
         });
     }
     // A stale update, with an event that must not survive it.
-    let mut stale = opportunity("P-A", Catalog::Aws, 1, "Base", 99);
+    let mut stale = opportunity("P-A", Catalog::Aws, 1, "Stalequokka", 99);
     stale.document.insert("Touched".into(), json!(true));
     batches.push(WriteBatch { update_opportunities: vec![(stale, 5)], events: vec![event(1)], ..Default::default() });
     // The same idempotency key twice: one commits, the other is a replay.
@@ -1582,6 +1584,14 @@ async fn concurrent_batches_are_answered_each_alone(store: &SqlStore) {
     let events = store.list_events(0, 1000).await.unwrap();
     assert_eq!(events.len(), 60);
     assert!(events.iter().all(|(_, e)| e.id != "ev-1"), "the failed batch's event was rolled back with it");
+    let words = |w: &str| {
+        let terms = vec![w.to_string()];
+        async move { store.search_opportunities("P-A", Catalog::Aws, Some(&terms)).await.unwrap().len() }
+    };
+    assert_eq!(words("many").await, 60, "every committed batch's words are in the index");
+    assert_eq!(words("idem").await, 1, "the replayed create wrote no words");
+    assert_eq!(words("stalequokka").await, 0, "the failed update's words were rolled back with it");
+    assert_eq!(words("base").await, 1, "the opportunity keeps the words it had");
 }
 
 /// A request whose client went away after its write was queued: the write is applied

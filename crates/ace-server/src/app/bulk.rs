@@ -39,8 +39,8 @@ use crate::AppState;
 /// How long a node's hold on a job lasts without renewal.
 const LEASE_MS: i64 = 20_000;
 
-/// How many rows run at once.
-const IN_FLIGHT: usize = 64;
+/// How many rows run at once: enough that their commits fill group commits.
+pub const IN_FLIGHT: usize = 256;
 
 /// Unfinished jobs a node looks at per pass.
 const UNFINISHED_PER_RUN: usize = 20;
