@@ -45,7 +45,11 @@ first=$(refer Contacted jane@contacted.example.com)
 second=$(refer Forgotten joe@forgotten.example.com)
 listed=$(pcs list-engagement-invitations --catalog AWS --participant-type RECEIVER)
 check "the partner lists both invitations" test "$(echo "$listed" | json 'len(d["EngagementInvitationSummaries"])')" = 2
-check "the invitation carries no contact" bash -c "! grep -q 'jane@' <<<'$(pcs get-engagement-invitation --catalog AWS --identifier "$first")'"
+# Read first (a failing call stops the script), then judged: the invitation is there, its
+# contact is not.
+invitation=$(pcs get-engagement-invitation --catalog AWS --identifier "$first")
+check "the invitation is read" test "$(echo "$invitation" | json 'd["Id"]')" = "$first"
+check "the invitation carries no contact" bash -c '! grep -q "jane@" <<<"$1"' _ "$invitation"
 
 opportunity=$(pcs start-engagement-by-accepting-invitation-task --catalog AWS --identifier "$first" | json 'd["OpportunityId"]')
 check "accepting creates an opportunity with the contact" \

@@ -87,7 +87,10 @@ pursued=$(draft "Pursued GmbH" pursued.example.com)
 attest "$pursued" >/dev/null
 pcs submit-opportunity --catalog AWS --identifier "$pursued" --involvement-type Co-Sell
 check "the reviewer sees already-pursued with the matched record" grep -q "SF-001" <<<"$("$ACE" review show "$pursued" --json)"
-check "the partner does not see the match" bash -c "! grep -q SF-001 <<<'$(pcs get-opportunity --catalog AWS --identifier "$pursued")'"
+# Read first (a failing call stops the script), then judged.
+seen=$(pcs get-opportunity --catalog AWS --identifier "$pursued")
+check "the partner reads the flagged opportunity" test "$(echo "$seen" | json 'd["Id"]')" = "$pursued"
+check "the partner does not see the match" bash -c '! grep -q SF-001 <<<"$1"' _ "$seen"
 
 # Issue 22: a CRM that speaks only the Selling API. Without a standing attestation its
 # submission is refused with the rule and how to satisfy it; with one on file (and its effort in

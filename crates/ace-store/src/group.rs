@@ -1,9 +1,11 @@
 //! Group commit for SQLite. SQLite has one writer, and with `synchronous=FULL` each commit
 //! waits for an fsync, so one transaction per request caps writes at the disk's sync rate.
 //! Here concurrent batches queue; one drainer task takes everything queued (up to
-//! [`GROUP_MAX`]) and writes it in one transaction, each batch inside its own savepoint: a
-//! batch that fails (a conflict, a taken idempotency key) is rolled back alone and answered
-//! alone. One fsync then acknowledges the whole group; meanwhile the next group queues. Nothing
+//! [`GROUP_MAX`]) and writes it in one transaction — first optimistically, without
+//! savepoints and with the full-text index's writes last; if a batch fails (a conflict), the
+//! whole transaction is rolled back and the group written again with each batch inside its own
+//! savepoint, so the failing one is rolled back alone and answered alone. One fsync then
+//! acknowledges the whole group; meanwhile the next group queues. Nothing
 //! is acknowledged before the commit that holds it returned.
 //!
 //! REM-2's scrub after a deletion (a WAL checkpoint) runs once the queue is empty, or once a

@@ -172,6 +172,37 @@ async fn portal_sign_in_opens_a_session_with_safe_cookie_attributes() {
     }
 }
 
+/// Served under a real host name (behind a TLS-terminating proxy) both of the portal's cookies
+/// are `Secure`; on loopback they cannot be (browsers would not return them over plain HTTP).
+#[tokio::test]
+async fn portal_cookies_are_secure_unless_served_on_loopback() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-WEB", "alice@web.example").await;
+    let b = Browser::new(&app);
+    let cookies = |response: &reqwest::Response| -> Vec<String> {
+        response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect()
+    };
+    for (host, secure) in [("portal.example.com", true), ("portal.example.com:8443", true), ("localhost:8080", false)] {
+        let form = b.http.get(format!("{}/login", b.base)).header("host", host).send().await.unwrap();
+        let login = cookies(&form).into_iter().find(|c| c.starts_with("ace_login=")).expect("the form's token cookie");
+        assert_eq!(login.contains("; Secure"), secure, "{host}: {login}");
+        let token = login.trim_start_matches("ace_login=").split(';').next().unwrap().to_string();
+        let csrf = b.finish(form).await.csrf();
+        let response = b
+            .http
+            .post(format!("{}/login", b.base))
+            .header("host", host)
+            .header("cookie", format!("ace_login={token}"))
+            .form(&[("_csrf", csrf.as_str()), ("email", "alice@web.example"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 303, "{host}");
+        let session = cookies(&response).into_iter().find(|c| c.starts_with("ace_session=")).expect("the session cookie");
+        assert_eq!(session.contains("; Secure"), secure, "{host}: {session}");
+    }
+}
+
 #[tokio::test]
 async fn portal_sign_in_without_the_forms_token_is_refused() {
     let app = TestApp::start().await;

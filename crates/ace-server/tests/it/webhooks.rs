@@ -127,10 +127,17 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
     let _ = server.await;
     let second = app.operator("POST", "/referrals", refer("Second")).await["Id"].as_str().unwrap().to_string();
     app.operator("POST", &format!("/referrals/{second}/revoke"), json!({})).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
     let hooks = app.operator("GET", "/webhooks?partner=P-A", Value::Null).await;
     let id = hooks["webhooks"][0]["id"].as_str().unwrap().to_string();
-    let attempts = app.operator("GET", &format!("/webhooks/{id}/deliveries"), Value::Null).await;
+    // Waits for the condition (a failed attempt recorded), not for a guessed time.
+    let mut attempts = Value::Null;
+    for _ in 0..200 {
+        attempts = app.operator("GET", &format!("/webhooks/{id}/deliveries"), Value::Null).await;
+        if attempts["deliveries"].as_array().unwrap().iter().any(|d| d["outcome"] == "failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     assert!(attempts["deliveries"].as_array().unwrap().iter().any(|d| d["outcome"] == "failed"), "{attempts}");
     let _server = receiver(address, received.clone()).await;
     wait_for(&received, 10).await;
