@@ -1,6 +1,8 @@
 //! The storage engine's own ceiling, for `ace bench`: the same opportunity rows, the same
 //! schema and indexes, the same durability setting, written straight through the SQL adapter —
-//! no server, no validation, no events, no group commit — one row per transaction or many.
+//! no server, no validation, no events, no group commit — one row per transaction or many; and
+//! the store's own ceiling for a bulk job's rows ([`full_writes`]: each row's whole write
+//! through the store's write path, no server, no validation).
 
 use std::path::Path;
 use std::sync::Arc;
