@@ -154,7 +154,7 @@ pub enum BatchOutcome {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Is the database reachable and migrated?
+    /// Is the database reachable and migrated, and does it take writes (SQLite stops them after an I/O error of its file)?
     async fn ping(&self) -> StoreResult<()>;
 
     async fn next_sequence(&self, name: &str) -> StoreResult<i64>;

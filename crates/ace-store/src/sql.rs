@@ -127,4 +127,8 @@ pub trait Database: Send + Sync + 'static {
     fn scrub_owed(&self) -> bool {
         false
     }
+    /// Why the database takes no writes now (SQLite after an I/O error of its file), if so.
+    fn health(&self) -> Result<(), String> {
+        Ok(())
+    }
 }

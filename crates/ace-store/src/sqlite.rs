@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -20,6 +20,39 @@ pub struct SqliteDatabase {
     readers: Vec<Arc<Mutex<Connection>>>,
     next_reader: AtomicUsize,
     scrub_owed: std::sync::atomic::AtomicBool,
+    /// The first I/O error of the writer (issue 24), once there was one: from then on no write
+    /// begins. After a failed `fsync` or write the kernel may have dropped the pages it could not
+    /// store and a later `fsync` reports success over the hole; SQLite cannot tell, so the file
+    /// is no longer trusted for writes. Reads go on; a restart (after the storage is sound
+    /// again) recovers from the WAL what reached the disk.
+    failed_io: Arc<OnceLock<String>>,
+    /// The WAL file, whose size decides when the writer checkpoints.
+    wal: Arc<std::path::PathBuf>,
+}
+
+/// The writer checkpoints the WAL into the database once it holds this much (SQLite's own
+/// automatic checkpoint, 1,000 pages, is switched off: it ignores a failed `fsync`).
+const CHECKPOINT_AT_BYTES: u64 = 4 << 20;
+
+/// Is this SQLite's "disk I/O error" (any `SQLITE_IOERR_*`)? A full disk is not: it is
+/// refused, and writes resume once there is room again.
+fn io_failure(e: &rusqlite::Error) -> bool {
+    match e {
+        rusqlite::Error::SqliteFailure(f, message) => {
+            f.code == rusqlite::ErrorCode::SystemIoFailure || message.as_deref().is_some_and(|m| m.contains("disk I/O error"))
+        }
+        _ => false,
+    }
+}
+
+/// Latches the writer's first I/O failure, saying so once in the log.
+fn latch_io_failure(failed_io: &OnceLock<String>, e: &rusqlite::Error) {
+    if failed_io.set(e.to_string()).is_ok() {
+        tracing::error!(
+            error = %e,
+            "the database file failed an I/O operation: writes are stopped (not ready) until the server is restarted on sound storage"
+        );
+    }
 }
 
 /// `synchronous`: `FULL` (each commit reaches the disk before it is acknowledged) or `NORMAL`.
@@ -35,6 +68,9 @@ pub fn open(path: &Path, synchronous: &str) -> StoreResult<SqliteDatabase> {
             conn.pragma_update(None, "journal_mode", "WAL").map_err(driver)?;
             // REM-2: deleted rows are overwritten with zeros, not left in free pages.
             conn.pragma_update(None, "secure_delete", "ON").map_err(driver)?;
+            // Checkpoints are the writer's own (`SqliteTx::commit`): SQLite's automatic one
+            // swallows its errors, a failed `fsync` of the database file included (issue 24).
+            conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(driver)?;
             // The writer's page cache: 64 MiB (SQLite's default is 2 MiB), so the interior
             // pages of a large database's indexes stay in memory instead of being read again
             // from the OS for every group commit.
@@ -55,7 +91,14 @@ pub fn open(path: &Path, synchronous: &str) -> StoreResult<SqliteDatabase> {
     };
     let writer = Arc::new(Mutex::new(open_one(true)?));
     let readers = (0..READERS).map(|_| open_one(false).map(|c| Arc::new(Mutex::new(c)))).collect::<StoreResult<_>>()?;
-    Ok(SqliteDatabase { writer, readers, next_reader: AtomicUsize::new(0), scrub_owed: Default::default() })
+    Ok(SqliteDatabase {
+        writer,
+        readers,
+        next_reader: AtomicUsize::new(0),
+        scrub_owed: Default::default(),
+        failed_io: Default::default(),
+        wal: Arc::new(std::path::PathBuf::from(format!("{}-wal", path.display()))),
+    })
 }
 
 fn driver(e: rusqlite::Error) -> StoreError {
@@ -99,12 +142,22 @@ struct SqliteTx {
     open_transaction: bool,
     deferring: bool,
     deferred: Vec<(&'static str, Vec<Param>)>,
+    /// The writer's I/O failure latch and WAL file (`None` on readers).
+    failed_io: Option<(Arc<OnceLock<String>>, Arc<std::path::PathBuf>)>,
 }
 
 impl SqliteTx {
+    /// `driver`, and an I/O failure of the writer latched.
+    fn fail(&self, e: rusqlite::Error) -> StoreError {
+        if let Some((latch, _)) = self.failed_io.as_ref().filter(|_| io_failure(&e)) {
+            latch_io_failure(latch, &e);
+        }
+        driver(e)
+    }
+
     fn run_exec(&self, sql: &str, params: &[Param]) -> StoreResult<u64> {
-        let mut stmt = self.conn.prepare_cached(&rewrite(sql)).map_err(driver)?;
-        let n = stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(driver)?;
+        let mut stmt = self.conn.prepare_cached(&rewrite(sql)).map_err(|e| self.fail(e))?;
+        let n = stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(|e| self.fail(e))?;
         Ok(n as u64)
     }
 
@@ -127,6 +180,24 @@ impl SqliteTx {
             out.push(Row(cells));
         }
         Ok(out)
+    }
+}
+
+impl SqliteTx {
+    /// After a commit: copies the WAL into the database once it has grown past
+    /// [`CHECKPOINT_AT_BYTES`]. The commit stands either way (it is in the WAL, synced); a
+    /// checkpoint that fails on I/O latches the failure, and no write begins after it.
+    fn checkpoint_when_due(&self) {
+        let Some((latch, wal)) = &self.failed_io else { return };
+        if std::fs::metadata(wal.as_path()).map_or(0, |m| m.len()) < CHECKPOINT_AT_BYTES {
+            return;
+        }
+        let checkpoint = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+        match checkpoint {
+            Ok(_) => {}
+            Err(e) if io_failure(&e) => latch_io_failure(latch, &e),
+            Err(e) => tracing::warn!(error = %e, "a WAL checkpoint failed; the next commit tries again"),
+        }
     }
 }
 
@@ -166,8 +237,9 @@ impl Tx for SqliteTx {
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
         self.flush_deferred().await?;
         if self.open_transaction {
-            self.conn.execute_batch("COMMIT").map_err(driver)?;
+            self.conn.execute_batch("COMMIT").map_err(|e| self.fail(e))?;
             self.open_transaction = false;
+            self.checkpoint_when_due();
         }
         Ok(())
     }
@@ -188,15 +260,31 @@ impl Database for SqliteDatabase {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        self.health().map_err(StoreError::Unavailable)?;
         let conn = self.writer.clone().lock_owned().await;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(driver)?;
-        Ok(Box::new(SqliteTx { conn, open_transaction: true, deferring: false, deferred: Vec::new() }))
+        Ok(Box::new(SqliteTx {
+            conn,
+            open_transaction: true,
+            deferring: false,
+            deferred: Vec::new(),
+            failed_io: Some((self.failed_io.clone(), self.wal.clone())),
+        }))
+    }
+
+    fn health(&self) -> Result<(), String> {
+        match self.failed_io.get() {
+            Some(cause) => Err(format!(
+                "writes are stopped: the database file failed an I/O operation ({cause}); restart the server once the storage is sound"
+            )),
+            None => Ok(()),
+        }
     }
 
     async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         let conn = self.readers[i].clone().lock_owned().await;
-        Ok(Box::new(SqliteTx { conn, open_transaction: false, deferring: false, deferred: Vec::new() }))
+        Ok(Box::new(SqliteTx { conn, open_transaction: false, deferring: false, deferred: Vec::new(), failed_io: None }))
     }
 
     /// Copies the WAL into the database (whose deleted cells `secure_delete` zeroed) and
@@ -210,7 +298,12 @@ impl Database for SqliteDatabase {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(driver)?;
         // Owed until it succeeds: set now, cleared only by a checkpoint that truncated.
         self.scrub_owed.store(true, Ordering::Relaxed);
-        let (busy, _, _): (i64, i64, i64) = checkpoint.map_err(driver)?;
+        let (busy, _, _): (i64, i64, i64) = checkpoint.map_err(|e| {
+            if io_failure(&e) {
+                latch_io_failure(&self.failed_io, &e);
+            }
+            driver(e)
+        })?;
         if busy != 0 {
             tracing::warn!("the WAL could not be truncated after a deletion (a reader was busy); retried after the next commit");
             return Ok(());

@@ -1032,6 +1032,7 @@ fn invitation_from_row(r: &Row) -> StoreResult<PortalInvitation> {
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
+        self.db.health().map_err(StoreError::Unavailable)?;
         let mut r = self.db.reader().await?;
         r.query("SELECT COUNT(*) FROM schema_migrations", &[]).await.map(|_| ())
     }
