@@ -71,6 +71,9 @@ pub fn open(path: &Path, synchronous: &str) -> StoreResult<SqliteDatabase> {
             // Checkpoints are the writer's own (`SqliteTx::commit`): SQLite's automatic one
             // swallows its errors, a failed `fsync` of the database file included (issue 24).
             conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(driver)?;
+            // The WAL is cut back to nothing when a write restarts it after a complete
+            // checkpoint, so its size is what was written since: the checkpoint's trigger.
+            conn.pragma_update(None, "journal_size_limit", 0).map_err(driver)?;
             // The writer's page cache: 64 MiB (SQLite's default is 2 MiB), so the interior
             // pages of a large database's indexes stay in memory instead of being read again
             // from the OS for every group commit.
@@ -162,11 +165,11 @@ impl SqliteTx {
     }
 
     fn run_query(&self, sql: &str, params: &[Param]) -> StoreResult<Vec<Row>> {
-        let mut stmt = self.conn.prepare_cached(&rewrite(sql)).map_err(driver)?;
+        let mut stmt = self.conn.prepare_cached(&rewrite(sql)).map_err(|e| self.fail(e))?;
         let columns = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(driver)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(|e| self.fail(e))?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(driver)? {
+        while let Some(row) = rows.next().map_err(|e| self.fail(e))? {
             let mut cells = Vec::with_capacity(columns);
             for i in 0..columns {
                 cells.push(match row.get_ref(i).map_err(driver)? {
@@ -181,9 +184,7 @@ impl SqliteTx {
         }
         Ok(out)
     }
-}
 
-impl SqliteTx {
     /// After a commit: copies the WAL into the database once it has grown past
     /// [`CHECKPOINT_AT_BYTES`]. The commit stands either way (it is in the WAL, synced); a
     /// checkpoint that fails on I/O latches the failure, and no write begins after it.
