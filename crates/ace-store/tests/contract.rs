@@ -1436,6 +1436,36 @@ async fn rem_2_a_burst_of_deletions_leaves_nothing_in_the_files() {
     assert_eq!(left, 0, "traces of deleted companies still in the database file or WAL");
 }
 
+/// REM-2 after a crash (SQLite, issue 24): a deletion committed just before the process died,
+/// before the scrub that follows it, leaves the deleted value's old page image in the WAL; the
+/// store checkpoints the WAL when it opens, so after the restart the files hold no trace.
+#[tokio::test]
+async fn rem_2_a_deletion_left_unscrubbed_by_a_crash_is_gone_once_the_store_reopens() {
+    let live = tempfile::tempdir().unwrap();
+    drop(SqlStore::open_sqlite(live.path(), "FULL").await.unwrap());
+    let crashed = tempfile::tempdir().unwrap();
+    let traces = |dir: &std::path::Path| {
+        let mut bytes = std::fs::read(dir.join("ace.db")).unwrap();
+        bytes.extend(std::fs::read(dir.join("ace.db-wal")).unwrap_or_default());
+        bytes.windows(13).filter(|w| *w == b"Qzcrashsecret").count()
+    };
+    // Written and deleted as the server's writer would (no automatic checkpoint, secure
+    // delete), the scrub not yet run; then the process "dies": its files copied as they are.
+    let conn = rusqlite::Connection::open(live.path().join("ace.db")).unwrap();
+    conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    conn.pragma_update(None, "secure_delete", "ON").unwrap();
+    conn.execute("INSERT INTO settings (key, value) VALUES ('crash', 'Qzcrashsecret')", []).unwrap();
+    conn.execute("DELETE FROM settings WHERE key = 'crash'", []).unwrap();
+    for file in ["ace.db", "ace.db-wal"] {
+        std::fs::copy(live.path().join(file), crashed.path().join(file)).unwrap();
+    }
+    drop(conn);
+    assert!(traces(crashed.path()) > 0, "the crashed files hold the deleted value's old page in the WAL");
+    let store = SqlStore::open_sqlite(crashed.path(), "FULL").await.unwrap();
+    assert_eq!(traces(crashed.path()), 0, "reopened, the store checkpointed the WAL: no trace left");
+    assert_eq!(store.get_setting("crash").await.unwrap(), None);
+}
+
 /// REM-2 and the search index (SQLite): referrals' opportunities (the only ones ever deleted)
 /// renamed and then deleted leave neither their old nor their new words in the database file
 /// or its WAL — FTS5 deletes each version's words under `secure-delete`.
