@@ -293,14 +293,18 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let mut n = 0;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Ends when the round stops (false), or at a call no answer came to (true).
+                    loop {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break false;
+                        }
                         let token = format!("r{round}-w{w}-n{n}");
                         n += 1;
                         let created = match partner.call("CreateOpportunity", &create_body(&token)).await {
                             Ok(v) => v,
                             Err(_) => {
                                 in_doubt.lock().unwrap().insert(token);
-                                break;
+                                break true;
                             }
                         };
                         let id = created["Id"].as_str().unwrap().to_string();
@@ -312,7 +316,7 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
                                 Ok(_) => updated.lock().unwrap().insert(id),
                                 Err(_) => {
                                     update_in_doubt.lock().unwrap().insert(id);
-                                    break;
+                                    break true;
                                 }
                             };
                         } else if n % 4 == 3 {
@@ -323,10 +327,10 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
                                 Ok(true) => {
                                     updated.lock().unwrap().insert(id);
                                 }
-                                Ok(false) => break,
+                                Ok(false) => break true,
                                 Err(()) => {
                                     update_in_doubt.lock().unwrap().insert(id);
-                                    break;
+                                    break true;
                                 }
                             }
                         } else if n % 4 == 1 {
@@ -335,10 +339,10 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
                                 Ok(true) => {
                                     submitted.lock().unwrap().insert(id);
                                 }
-                                Ok(false) => break,
+                                Ok(false) => break true,
                                 Err(()) => {
                                     submit_in_doubt.lock().unwrap().insert(id);
-                                    break;
+                                    break true;
                                 }
                             }
                         }
@@ -352,12 +356,13 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
             let partner = on_node(round);
             let (accepted, accept_in_doubt) = (accepted.clone(), accept_in_doubt.clone());
             let (contacted, contact_in_doubt) = (contacted.clone(), contact_in_doubt.clone());
+            // Whether a call of it got no answer.
             tokio::spawn(async move {
                 for (referral, _) in round_referrals {
                     let accept = json!({"Catalog": "AWS", "Identifier": referral, "ClientToken": format!("accept-{referral}")});
                     let Ok(task) = partner.call("StartEngagementByAcceptingInvitationTask", &accept).await else {
                         accept_in_doubt.lock().unwrap().insert(referral);
-                        break;
+                        return true;
                     };
                     accepted.lock().unwrap().insert(referral.clone(), task["OpportunityId"].as_str().unwrap().to_string());
                     let contact = json!({"Catalog": "AWS", "InvitationIdentifier": referral, "Channel": "Email",
@@ -366,10 +371,11 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
                         Ok(_) => contacted.lock().unwrap().insert(referral),
                         Err(_) => {
                             contact_in_doubt.lock().unwrap().insert(referral);
-                            break;
+                            return true;
                         }
                     };
                 }
+                false
             })
         };
         // A random moment, 50–300 ms into the round's writing: counted from its first
@@ -390,10 +396,26 @@ async fn crash_run(database: Option<&str>, nodes: usize) {
         servers[victim].child.start_kill().unwrap();
         servers[victim].child.wait().await.unwrap();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        for w in writers {
-            w.await.unwrap();
+        // Only the kill may cut a call off: a writer on a node that kept running never goes
+        // without an answer.
+        for (w, writer) in writers.into_iter().enumerate() {
+            if writer.await.unwrap() {
+                assert_eq!(
+                    w % nodes,
+                    victim,
+                    "round {round}: writer {w} on node {} got no answer; node {victim} was killed",
+                    w % nodes
+                );
+            }
         }
-        referral_writer.await.unwrap();
+        if referral_writer.await.unwrap() {
+            assert_eq!(
+                round % nodes,
+                victim,
+                "round {round}: the referral writer on node {} got no answer; node {victim} was killed",
+                round % nodes
+            );
+        }
         servers[victim] = start(dir.path(), ports[victim], database).await;
     }
 
