@@ -650,6 +650,12 @@ async fn ref_5_portal_relays_an_opt_out_and_closes_the_referral() {
     assert_eq!(relayed.status, 303, "{}", relayed.body);
     let suppressions = app.operator("GET", "/suppression", Value::Null).await;
     assert!(suppressions.to_string().contains("email:"), "{suppressions}");
+    // … and the referral is closed: revoked, its customer data deleted (REM-2), the contact
+    // no longer on the partner's page.
+    let shown = app.operator("GET", &format!("/referrals/{invitation}"), Value::Null).await;
+    assert_eq!((&shown["Status"], &shown["DataDeleted"]), (&json!("REVOKED"), &json!(true)), "{shown}");
+    let page = b.get(&format!("/portal/referrals/{invitation}")).await;
+    assert!(!page.body.contains("jane@optout.example.com"), "the closed referral's contact is gone: {}", page.body);
 }
 
 async fn staff_member(app: &TestApp, email: &str, role: &str) -> Browser {
