@@ -8,14 +8,16 @@
 //! Mounting a tmpfs needs root (CAP_SYS_ADMIN): elsewhere the trial says it was skipped, and
 //! fails instead when `ACE_REQUIRE_E2E` asks for everything.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{create_body, operator, serve};
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
 
 const WRITERS: usize = 8;
 /// Refusals each writer sees before it stops: the disk is full, not merely busy.
@@ -49,105 +51,6 @@ impl Drop for Tmpfs {
     }
 }
 
-async fn serve(data_dir: &Path, port: u16, log: &Path) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ace"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ace serve starts");
-    let http = reqwest::Client::new();
-    for _ in 0..400 {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("ace serve exited: {status}");
-        }
-        if http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("ace serve did not become ready");
-}
-
-async fn operator(host: &str, token: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .request(method, format!("http://{host}/operator/v1{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{path}: {}", response.status());
-    response.json().await.unwrap()
-}
-
-#[derive(Clone)]
-struct Partner {
-    http: reqwest::Client,
-    host: String,
-    key: String,
-    secret: String,
-}
-
-impl Partner {
-    /// The status and the body of the answer. There is no kill in this trial: every call must
-    /// be answered.
-    async fn call(&self, operation: &str, body: &Value) -> (u16, Value) {
-        let target = format!("AWSPartnerCentralSelling.{operation}");
-        let bytes = serde_json::to_vec(body).unwrap();
-        let headers = ace_server::sigv4::sign_awsjson(
-            &self.key,
-            &self.secret,
-            "us-east-1",
-            &self.host,
-            &target,
-            &bytes,
-            chrono::Utc::now(),
-        );
-        let mut request = self.http.post(format!("http://{}/", self.host)).body(bytes).timeout(Duration::from_secs(30));
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.unwrap_or_else(|e| panic!("{operation}: no answer: {e:?}"));
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
-    }
-
-    /// Every opportunity the partner has, by id.
-    async fn all_ids(&self) -> Vec<String> {
-        let (mut ids, mut next) = (Vec::new(), None::<String>);
-        loop {
-            let mut body = json!({"Catalog": "AWS", "MaxResults": 100});
-            if let Some(t) = &next {
-                body["NextToken"] = json!(t);
-            }
-            let (status, page) = self.call("ListOpportunities", &body).await;
-            assert_eq!(status, 200, "{page}");
-            ids.extend(page["OpportunitySummaries"].as_array().unwrap().iter().map(|o| o["Id"].as_str().unwrap().to_string()));
-            match page["NextToken"].as_str() {
-                Some(t) => next = Some(t.to_string()),
-                None => return ids,
-            }
-        }
-    }
-}
-
-fn create_body(token: &str) -> Value {
-    // Large enough that the disk fills in a few thousand writes.
-    let problem = format!("{token}: survive a full disk without losing or half-writing anything. ").repeat(20);
-    json!({
-        "Catalog": "AWS", "ClientToken": token,
-        "Customer": {"Account": {"CompanyName": format!("Full Disk {token}"), "WebsiteUrl": "https://fulldisk.example.com",
-            "Industry": "Retail", "Address": {"CountryCode": "US", "PostalCode": "98101", "StateOrRegion": "Washington"}}},
-        "Project": {"Title": "Full disk", "CustomerBusinessProblem": problem.chars().take(2000).collect::<String>()},
-        "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-01-31"},
-    })
-}
-
 /// A refusal as this trial accepts it: a 500 in the AWS error shape, nothing else.
 fn assert_refused_cleanly(status: u16, body: &Value) {
     assert_eq!(status, 500, "a write the disk cannot take is refused as an internal error: {body}");
@@ -170,23 +73,7 @@ async fn a_full_disk_refuses_writes_cleanly_keeps_reads_and_recovers_by_itself()
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let host = format!("127.0.0.1:{port}");
     let mut server = serve(&data, port, &log).await;
-    let token = std::fs::read_to_string(data.join("operator-token")).unwrap().trim().to_string();
-    operator(
-        &host,
-        &token,
-        reqwest::Method::POST,
-        "/partners",
-        json!({"id": "P-FULL", "name": "Full Co", "path": "consulting", "tier": "select"}),
-    )
-    .await;
-    let keys = operator(&host, &token, reqwest::Method::POST, "/partners/P-FULL/users", json!({"name": "alice"})).await;
-    operator(&host, &token, reqwest::Method::PUT, "/quotas", json!({"reads_per_second": "unlimited", "writes_per_second": "unlimited", "reads_per_day": "unlimited", "writes_per_day": "unlimited"})).await;
-    let partner = Partner {
-        http: reqwest::Client::new(),
-        host: host.clone(),
-        key: keys["AccessKeyId"].as_str().unwrap().into(),
-        secret: keys["SecretAccessKey"].as_str().unwrap().into(),
-    };
+    let (partner, token) = common::partner(&host, &data, "P-FULL").await;
 
     // Writers create until each has been refused a few times: the disk is full.
     let acknowledged: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
@@ -198,7 +85,7 @@ async fn a_full_disk_refuses_writes_cleanly_keeps_reads_and_recovers_by_itself()
                 let mut mine = 0;
                 for n in 0..20_000 {
                     let token = format!("w{w}-n{n}");
-                    let (status, body) = partner.call("CreateOpportunity", &create_body(&token)).await;
+                    let (status, body) = partner.call("CreateOpportunity", &create_body(&token, "a full disk")).await;
                     if status == 200 {
                         acknowledged.lock().unwrap().insert(token, body["Id"].as_str().unwrap().to_string());
                         continue;
@@ -231,14 +118,14 @@ async fn a_full_disk_refuses_writes_cleanly_keeps_reads_and_recovers_by_itself()
     let mut expected: Vec<String> = before_freeing.values().cloned().collect();
     expected.sort();
     assert_eq!(listed, expected, "exactly the acknowledged writes are there, each once; no refused one");
-    let (status, still) = partner.call("CreateOpportunity", &create_body("still-full")).await;
+    let (status, still) = partner.call("CreateOpportunity", &create_body("still-full", "a full disk")).await;
     assert_refused_cleanly(status, &still);
 
     // Space comes back: writes succeed again by themselves, no restart.
     disk.resize("64m");
     let deadline = Instant::now() + Duration::from_secs(20);
     let recovered = loop {
-        let (status, body) = partner.call("CreateOpportunity", &create_body("after-freeing")).await;
+        let (status, body) = partner.call("CreateOpportunity", &create_body("after-freeing", "a full disk")).await;
         if status == 200 {
             break body["Id"].as_str().unwrap().to_string();
         }

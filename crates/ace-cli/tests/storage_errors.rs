@@ -10,117 +10,21 @@
 //! Needs `strace` and the right to trace (root, or ptrace allowed): elsewhere the trial says it
 //! was skipped, and fails instead when `ACE_REQUIRE_E2E` asks for everything.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{create_body, operator, serve};
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const WRITERS: usize = 8;
 /// Writes each writer still sends after its first refusal: all must be refused too.
 const AFTER_REFUSAL: usize = 5;
-
-async fn serve(data_dir: &Path, port: u16, log: &Path) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ace"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ace serve starts");
-    let http = reqwest::Client::new();
-    for _ in 0..400 {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("ace serve exited: {status}");
-        }
-        if http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("ace serve did not become ready");
-}
-
-async fn operator(host: &str, token: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .request(method, format!("http://{host}/operator/v1{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{path}: {}", response.status());
-    response.json().await.unwrap()
-}
-
-#[derive(Clone)]
-struct Partner {
-    http: reqwest::Client,
-    host: String,
-    key: String,
-    secret: String,
-}
-
-impl Partner {
-    /// The status and the body of the answer. There is no kill in this trial: every call must
-    /// be answered.
-    async fn call(&self, operation: &str, body: &Value) -> (u16, Value) {
-        let target = format!("AWSPartnerCentralSelling.{operation}");
-        let bytes = serde_json::to_vec(body).unwrap();
-        let headers = ace_server::sigv4::sign_awsjson(
-            &self.key,
-            &self.secret,
-            "us-east-1",
-            &self.host,
-            &target,
-            &bytes,
-            chrono::Utc::now(),
-        );
-        let mut request = self.http.post(format!("http://{}/", self.host)).body(bytes).timeout(Duration::from_secs(30));
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.unwrap_or_else(|e| panic!("{operation}: no answer: {e:?}"));
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
-    }
-
-    /// Every opportunity the partner has, by id.
-    async fn all_ids(&self) -> Vec<String> {
-        let (mut ids, mut next) = (Vec::new(), None::<String>);
-        loop {
-            let mut body = json!({"Catalog": "AWS", "MaxResults": 100});
-            if let Some(t) = &next {
-                body["NextToken"] = json!(t);
-            }
-            let (status, page) = self.call("ListOpportunities", &body).await;
-            assert_eq!(status, 200, "{page}");
-            ids.extend(page["OpportunitySummaries"].as_array().unwrap().iter().map(|o| o["Id"].as_str().unwrap().to_string()));
-            match page["NextToken"].as_str() {
-                Some(t) => next = Some(t.to_string()),
-                None => return ids,
-            }
-        }
-    }
-}
-
-fn create_body(token: &str) -> Value {
-    let problem = format!("{token}: survive a failing disk without acknowledging a lost write. ").repeat(20);
-    json!({
-        "Catalog": "AWS", "ClientToken": token,
-        "Customer": {"Account": {"CompanyName": format!("Failing Disk {token}"), "WebsiteUrl": "https://failingdisk.example.com",
-            "Industry": "Retail", "Address": {"CountryCode": "US", "PostalCode": "98101", "StateOrRegion": "Washington"}}},
-        "Project": {"Title": "Failing disk", "CustomerBusinessProblem": problem.chars().take(2000).collect::<String>()},
-        "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-01-31"},
-    })
-}
 
 /// What one writer saw: the creates acknowledged (token → id), and the answers after its first
 /// refusal.
@@ -143,23 +47,7 @@ async fn trial(syscall: &str, from_call: u32) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let host = format!("127.0.0.1:{port}");
     let mut server = serve(&data, port, &log).await;
-    let token = std::fs::read_to_string(data.join("operator-token")).unwrap().trim().to_string();
-    operator(
-        &host,
-        &token,
-        reqwest::Method::POST,
-        "/partners",
-        json!({"id": "P-EIO", "name": "EIO Co", "path": "consulting", "tier": "select"}),
-    )
-    .await;
-    let keys = operator(&host, &token, reqwest::Method::POST, "/partners/P-EIO/users", json!({"name": "alice"})).await;
-    operator(&host, &token, reqwest::Method::PUT, "/quotas", json!({"reads_per_second": "unlimited", "writes_per_second": "unlimited", "reads_per_day": "unlimited", "writes_per_day": "unlimited"})).await;
-    let partner = Partner {
-        http: reqwest::Client::new(),
-        host: host.clone(),
-        key: keys["AccessKeyId"].as_str().unwrap().into(),
-        secret: keys["SecretAccessKey"].as_str().unwrap().into(),
-    };
+    let (partner, token) = common::partner(&host, &data, "P-EIO").await;
 
     // Writers create; each goes on for a few writes after its first refusal.
     let writing = Arc::new(AtomicBool::new(true));
@@ -172,7 +60,7 @@ async fn trial(syscall: &str, from_call: u32) {
                 while writing.load(Ordering::Relaxed) {
                     let token = format!("w{w}-n{n}");
                     n += 1;
-                    let (status, body) = partner.call("CreateOpportunity", &create_body(&token)).await;
+                    let (status, body) = partner.call("CreateOpportunity", &create_body(&token, "a failing disk")).await;
                     let mut seen = seen.lock().unwrap();
                     let refused_before = !seen.refusals.is_empty();
                     if status == 200 {
@@ -250,7 +138,7 @@ async fn trial(syscall: &str, from_call: u32) {
     let (_, sample) = acknowledged.iter().next().unwrap();
     let (status, got) = partner.call("GetOpportunity", &json!({"Catalog": "AWS", "Identifier": sample})).await;
     assert_eq!(status, 200, "reads still work: {got}");
-    let (status, refused) = partner.call("CreateOpportunity", &create_body("later")).await;
+    let (status, refused) = partner.call("CreateOpportunity", &create_body("later", "a failing disk")).await;
     assert_eq!((status, &refused["__type"]), (500, &json!("InternalServerException")), "{refused}");
 
     // The storage is sound again (strace gone), the server restarted on the same files.
@@ -266,7 +154,7 @@ async fn trial(syscall: &str, from_call: u32) {
     assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
     let verified = operator(&host, &token, reqwest::Method::GET, "/audit/verify", Value::Null).await;
     assert_eq!(verified["ok"], json!(true), "the audit chain verifies: {verified}");
-    let (status, after) = partner.call("CreateOpportunity", &create_body("after-restart")).await;
+    let (status, after) = partner.call("CreateOpportunity", &create_body("after-restart", "a failing disk")).await;
     assert_eq!(status, 200, "writes work again after the restart: {after}");
     let refused: usize = seen.iter().map(|s| s.lock().unwrap().refusals.len()).sum();
     eprintln!(
