@@ -1,9 +1,10 @@
 //! Storage errors (issue 24, trial 1; RELIABILITY.md): `strace` attaches to a serving
 //! `ace serve` (SQLite) under write load and makes the kernel fail one of its `fsync` calls —
-//! or, in the second run, one `pwrite64` — with `EIO`; every other call succeeds. What must hold: a write whose
-//! commit failed is never acknowledged; from the first failure on the server acknowledges no
-//! write at all (after a failed `fsync` the file is no longer trusted: the kernel may have
-//! dropped the pages it could not store), says so in its log, and `/readyz` answers 503; reads
+//! or, in the second run, one `pwrite64` — with `EIO`; every other call succeeds. What must
+//! hold: a write whose commit failed is never acknowledged; from the first failure on the
+//! server acknowledges no write at all (after a failed `fsync` the file is no longer trusted:
+//! the kernel may have dropped the pages it could not store), says so in its log, and
+//! `/readyz` answers 503; reads
 //! still work; after a restart on sound storage every acknowledged write is there exactly once
 //! and the audit chain verifies.
 //!
@@ -82,7 +83,9 @@ async fn trial(syscall: &str, from_call: u32) {
         })
         .collect();
     let acknowledged_count = || seen.iter().map(|s| s.lock().unwrap().acknowledged.len()).sum::<usize>();
+    let warm = tokio::time::Instant::now() + Duration::from_secs(60);
     while acknowledged_count() < 200 {
+        assert!(tokio::time::Instant::now() < warm, "200 writes were not acknowledged within 60 s, before any fault");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // The disk fails once: the `from_call`th `syscall` after attaching fails with EIO, every

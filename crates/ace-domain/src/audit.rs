@@ -59,6 +59,14 @@ impl AuditEntry {
         self.referral_id = Some(referral_id.to_string());
         self
     }
+
+    /// The entry with one more member in its detail (an id the action created, say).
+    pub fn detail_with(mut self, name: &str, value: impl Serialize) -> AuditEntry {
+        if let (Value::Object(detail), Ok(value)) = (&mut self.detail, serde_json::to_value(value)) {
+            detail.insert(name.to_string(), value);
+        }
+        self
+    }
 }
 
 /// An entry as stored: its place in the chain and the hashes that hold it there. The fields

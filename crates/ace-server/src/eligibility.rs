@@ -142,6 +142,22 @@ pub async fn refresh(state: &AppState, partner_id: &str, cause: &str) -> StoreRe
     record_if_changed(state, &report, last, cause).await.map(|_| ())
 }
 
+/// Re-evaluates a partner after a committed change that may move its eligibility (ELIG-2). The
+/// change stands either way: a failure here is logged, and the daily sweep records what this
+/// one could not.
+pub async fn refresh_after(state: &AppState, partner_id: &str, cause: &str) {
+    if let Err(e) = refresh(state, partner_id, cause).await {
+        tracing::error!(partner = partner_id, error = %e, "could not re-evaluate eligibility after a change; the sweep will");
+    }
+}
+
+/// [`sweep`] after a committed change of the configuration; a failure is logged (see [`refresh_after`]).
+pub async fn sweep_after(state: &AppState, cause: &str) {
+    if let Err(e) = sweep(state, cause).await {
+        tracing::error!(error = %e, "could not re-evaluate eligibility after a change; the daily sweep will");
+    }
+}
+
 /// Re-evaluates every partner now; returns how many changed.
 pub async fn sweep(state: &AppState, cause: &str) -> StoreResult<usize> {
     let now = state.now();

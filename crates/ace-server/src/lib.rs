@@ -211,9 +211,7 @@ pub fn router(state: AppState) -> Router {
         .route("/bulk-reports/{token}", get(bulk::download))
         .nest(
             "/operator/v1",
-            operator_api::router()
-                .layer(axum::middleware::from_fn_with_state(state.clone(), operator_api::audit_actions))
-                .layer(body_timeout.clone()),
+            operator_api::router().layer(axum::middleware::from_fn(operator_api::audit_actions)).layer(body_timeout.clone()),
         )
         .merge(web::router().layer(body_timeout))
         .fallback(web::fallback)

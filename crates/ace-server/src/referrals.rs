@@ -104,8 +104,13 @@ pub fn invitation_event(state: &AppState, detail_type: &str, r: &Referral, accou
     }
 }
 
-/// Creates a referral behind the eligibility gate (ELIG-2, REF-6) and the suppression list (REF-5).
-pub async fn create(state: &AppState, request: ReferralRequest) -> StoreResult<Result<Referral, Refusal>> {
+/// Creates a referral behind the eligibility gate (ELIG-2, REF-6) and the suppression list (REF-5),
+/// committed with `audit` (the entries of whoever referred it, each naming the new referral).
+pub async fn create(
+    state: &AppState,
+    request: ReferralRequest,
+    mut audit: Vec<AuditEntry>,
+) -> StoreResult<Result<Referral, Refusal>> {
     if let Some(message) = crate::governance::terminated(state, "new referrals").await? {
         return Ok(Err(Refusal::ProgramTerminated(message)));
     }
@@ -123,11 +128,16 @@ pub async fn create(state: &AppState, request: ReferralRequest) -> StoreResult<R
     let event = created_event(state, &referral, &partner.account_id);
     // Issue 18: every referral is an invitation into an engagement of the operator's.
     let (engagement, operator) = referral_engagement(&referral);
+    for entry in &mut audit {
+        entry.partner_id.get_or_insert_with(|| referral.partner_id.clone());
+        entry.referral_id.get_or_insert_with(|| referral.id.clone());
+    }
     let batch = WriteBatch {
         insert_referrals: vec![referral.clone()],
         insert_engagements: vec![engagement],
         add_engagement_members: vec![operator],
         events: vec![event],
+        audit,
         ..Default::default()
     };
     state.store.commit(batch).await?;
@@ -165,8 +175,9 @@ pub fn created_event(state: &AppState, r: &Referral, account_id: &str) -> Outbox
 
 /// REF-3, REM-2: revokes a referral. The partner loses access; the opportunity created from
 /// it is deleted unless the partner attested it may keep the data (REM-3); an event tells its
-/// integrations to delete their copies. `Ok(false)` when another node acted first.
-pub async fn revoke(state: &AppState, referral: &Referral, reason: &str) -> StoreResult<bool> {
+/// integrations to delete their copies. `audit` holds the entries of whoever revoked it (none
+/// when a rule did), committed with it. `Ok(false)` when another node acted first.
+pub async fn revoke(state: &AppState, referral: &Referral, reason: &str, audit: Vec<AuditEntry>) -> StoreResult<bool> {
     let now = state.now();
     let mut revoked = referral.clone();
     revoked.status = ReferralStatus::Revoked;
@@ -220,6 +231,7 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str) -> Stor
         "reason": reason, "retention": referral.retention.as_ref().map(|r| r.reason),
     });
     let record = AuditEntry::new(now, "system", ace_domain::audit::action::DATA_DELETED, record);
+    batch.audit.extend(audit);
     batch.audit.push(record.partner(&referral.partner_id).referral(&referral.id));
     batch.update_referrals.push(revoked.without_customer_data());
     match state.store.commit(batch).await {
@@ -280,7 +292,7 @@ async fn sweep_one(
     let mut next = r.clone();
     let event = match action {
         DueAction::Revoke => {
-            let revoked = revoke(state, &r, "REF-3: the customer was not contacted within 3 business days").await?;
+            let revoked = revoke(state, &r, "REF-3: the customer was not contacted within 3 business days", Vec::new()).await?;
             return Ok(revoked.then(|| format!("revoked {} (no contact by {})", r.id, format_timestamp(r.contact_deadline))));
         }
         DueAction::Flag => {

@@ -3,6 +3,8 @@
 //! database). Query text is shared; what differs between dialects lives in [`sql::Dialect`] and
 //! the two small adapter modules.
 
+mod admin;
+pub use admin::AdminWrite;
 pub mod baseline;
 mod engagements;
 pub mod files;
@@ -131,6 +133,9 @@ pub struct WriteBatch {
     /// A row that has its result already keeps the first.
     pub insert_bulk_results: Vec<ace_domain::bulk::RowResult>,
     pub events: Vec<OutboxEvent>,
+    /// The program's administration records (partners, users and keys, settings of record…),
+    /// written in order.
+    pub admin: Vec<AdminWrite>,
     /// Appended to the hash-chained audit log in the same transaction as the change.
     pub audit: Vec<AuditEntry>,
 }
@@ -345,6 +350,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts or updates by external id, all in one transaction; returns (inserted, updated).
     async fn upsert_pipeline_records(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)>;
+    /// Which of these operator pipeline records exist.
+    async fn pipeline_records_present(&self, external_ids: &[String]) -> StoreResult<std::collections::HashSet<String>>;
     async fn list_pipeline_records(&self, limit: usize) -> StoreResult<Vec<PipelineRecord>>;
     /// SUB-2 candidates among the operator's active pipeline records, chosen as for submissions.
     async fn find_pipeline_candidates(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<ConflictCandidate>>;

@@ -27,13 +27,14 @@ use ace_domain::submission::{is_active_submission, ConflictCandidate, EvidenceRe
 use ace_domain::terms::{Acceptance, TermsVersion};
 use ace_domain::webhook::Webhook;
 
+use crate::admin::AdminWrite;
 use crate::group::GroupCommit;
 use crate::sealing;
 use crate::sql::{Database, Dialect, Param, Row, Tx};
 use crate::{
     AccessKeyRecord, AuditFilter, BatchOutcome, ConsentStatement, DeliveryAttempt, EligibilityChange, IdempotencyKey,
     IdempotencyRecord, OperatorToken, PortalAccount, PortalInvitation, PortalSession, ReferralActivity, SolutionRecord, Store,
-    StoreError, StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch, ACCESS_KEYS_PER_USER, IDEMPOTENCY_RETENTION_MS,
+    StoreError, StoreResult, TaskRecord, UserRecord, UserStatus, WriteBatch, IDEMPOTENCY_RETENTION_MS,
 };
 
 /// Schema migrations, in order; `{serial}` is the dialect's auto-numbered key. Each runs once.
@@ -232,7 +233,7 @@ const SEARCH_INDEX_VERSION: i64 = 19;
 const CONFLICT_COLUMNS_VERSION: i64 = 11;
 
 /// The quota row that holds the default for every partner.
-const DEFAULT_SCOPE: &str = "*";
+pub(crate) const DEFAULT_SCOPE: &str = "*";
 
 pub struct SqlStore {
     pub(crate) db: Arc<dyn Database>,
@@ -287,6 +288,11 @@ impl SqlStore {
         self
     }
 
+    /// One administration write in a batch of its own.
+    async fn write_admin(&self, write: AdminWrite) -> StoreResult<()> {
+        self.commit(WriteBatch { admin: vec![write], ..Default::default() }).await.map(|_| ())
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self.db.dialect() {
             Dialect::Sqlite => "sqlite",
@@ -326,6 +332,15 @@ impl SqlStore {
     }
 }
 
+/// A write of something that must exist: whether it did.
+fn found(written: StoreResult<()>) -> StoreResult<bool> {
+    match written {
+        Ok(()) => Ok(true),
+        Err(StoreError::NotFound) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub(crate) fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
 }
@@ -345,9 +360,9 @@ fn user_from_row(r: &Row) -> StoreResult<UserRecord> {
     })
 }
 
-const USER_COLUMNS: &str = "access_key_id, partner_id, name, secret, status, created_ms";
+pub(crate) const USER_COLUMNS: &str = "access_key_id, partner_id, name, secret, status, created_ms";
 
-const KEY_COLUMNS: &str = "access_key_id, partner_id, user_name, secret, status, created_ms, last_used_ms";
+pub(crate) const KEY_COLUMNS: &str = "access_key_id, partner_id, user_name, secret, status, created_ms, last_used_ms";
 
 fn key_from_row(r: &Row) -> StoreResult<AccessKeyRecord> {
     Ok(AccessKeyRecord {
@@ -364,33 +379,9 @@ fn key_from_row(r: &Row) -> StoreResult<AccessKeyRecord> {
     })
 }
 
-/// Takes the user row's lock (a no-op update): key changes of one user queue behind each
-/// other on PostgreSQL too, so the two-key limit holds under concurrency.
-async fn lock_user(tx: &mut Box<dyn Tx>, partner_id: &str, user_name: &str) -> StoreResult<()> {
-    tx.exec("UPDATE users SET status = status WHERE partner_id = $1 AND name = $2", &[partner_id.into(), user_name.into()])
-        .await?;
-    Ok(())
-}
-
-async fn insert_key(tx: &mut Box<dyn Tx>, k: &AccessKeyRecord) -> StoreResult<()> {
-    tx.exec(
-        &format!("INSERT INTO access_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL)"),
-        &[
-            k.access_key_id.as_str().into(),
-            k.partner_id.as_str().into(),
-            k.user_name.as_str().into(),
-            k.secret_encrypted.as_str().into(),
-            k.status.as_str().into(),
-            k.created_ms.into(),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
 /// Identity columns `(domain, duns, country, name prefix, normalised name)`; empty strings
 /// where unknown, and a name prefix that matches nothing when there is no name.
-fn identity_params(identity: &CustomerIdentity) -> [Param; 5] {
+pub(crate) fn identity_params(identity: &CustomerIdentity) -> [Param; 5] {
     let prefix = if identity.name.is_empty() { NO_NAME.to_string() } else { name_prefix(&identity.name) };
     [
         identity.domain.clone().unwrap_or_default().into(),
@@ -563,17 +554,6 @@ async fn insert_event(tx: &mut Box<dyn Tx>, e: &OutboxEvent) -> StoreResult<()> 
             to_json(&e.envelope)?.into(),
             to_json(&e.changes)?.into(),
         ],
-    )
-    .await
-    .map(|_| ())
-}
-
-/// Profiles are versioned so eligibility can be judged as of any instant.
-async fn insert_partner_version(tx: &mut Box<dyn Tx>, p: &PartnerProfile, effective_ms: i64) -> StoreResult<()> {
-    tx.exec(
-        "INSERT INTO partner_versions (partner_id, effective_ms, doc) VALUES ($1, $2, $3) \
-         ON CONFLICT (partner_id, effective_ms) DO UPDATE SET doc = $3",
-        &[p.id.as_str().into(), effective_ms.into(), to_json(p)?.into()],
     )
     .await
     .map(|_| ())
@@ -759,6 +739,7 @@ pub(crate) async fn apply_batch(
     crate::customer_accounts::apply(tx, batch).await?;
     crate::search::apply(tx, batch).await?;
     crate::bulk::apply(tx, batch).await?;
+    crate::admin::apply(tx, &batch.admin).await?;
     for id in &batch.shred_referrals {
         tx.exec("DELETE FROM referral_keys WHERE referral_id = $1", &[id.as_str().into()]).await?;
     }
@@ -1123,21 +1104,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_portal_account(&self, a: &PortalAccount) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO portal_accounts (email, password_hash, role, partner_id, user_name, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                a.email.to_lowercase().into(),
-                a.password_hash.as_str().into(),
-                a.role.as_str().into(),
-                a.partner_id.as_deref().into(),
-                a.user_name.as_deref().into(),
-                a.created_ms.into(),
-            ],
-        )
-        .await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::InsertPortalAccount(a.clone())).await
     }
 
     async fn get_portal_account(&self, email: &str) -> StoreResult<Option<PortalAccount>> {
@@ -1163,23 +1130,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_portal_invitation(&self, i: &PortalInvitation) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec("DELETE FROM portal_invitations WHERE expires_ms < $1", &[i.created_ms.into()]).await?;
-        tx.exec(
-            "INSERT INTO portal_invitations (token_hash, email, role, partner_id, user_name, created_ms, expires_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                i.token_hash.as_str().into(),
-                i.email.to_lowercase().into(),
-                i.role.as_str().into(),
-                i.partner_id.as_deref().into(),
-                i.user_name.as_deref().into(),
-                i.created_ms.into(),
-                i.expires_ms.into(),
-            ],
-        )
-        .await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::InsertPortalInvitation(i.clone())).await
     }
 
     async fn get_portal_invitation(&self, token_hash: &str) -> StoreResult<Option<PortalInvitation>> {
@@ -1277,24 +1228,11 @@ impl Store for SqlStore {
     }
 
     async fn insert_partner(&self, p: &PartnerProfile, created_ms: i64) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO partners (id, account_id, doc, created_ms) VALUES ($1, $2, $3, $4)",
-            &[p.id.as_str().into(), p.account_id.as_str().into(), to_json(p)?.into(), created_ms.into()],
-        )
-        .await?;
-        insert_partner_version(&mut tx, p, created_ms).await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::InsertPartner { profile: p.clone(), created_ms }).await
     }
 
     async fn update_partner(&self, p: &PartnerProfile, effective_ms: i64) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        let n = tx.exec("UPDATE partners SET doc = $2 WHERE id = $1", &[p.id.as_str().into(), to_json(p)?.into()]).await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        insert_partner_version(&mut tx, p, effective_ms).await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::UpdatePartner { profile: p.clone(), effective_ms }).await
     }
 
     async fn get_partner(&self, id: &str) -> StoreResult<Option<PartnerProfile>> {
@@ -1316,48 +1254,12 @@ impl Store for SqlStore {
     }
 
     async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            &format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"),
-            &[
-                u.access_key_id.as_str().into(),
-                u.partner_id.as_str().into(),
-                u.name.as_str().into(),
-                u.secret_encrypted.as_str().into(),
-                u.status.as_str().into(),
-                u.created_ms.into(),
-            ],
-        )
-        .await?;
-        insert_key(&mut tx, &AccessKeyRecord::first_of(u)).await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::InsertUser(u.clone())).await
     }
 
     async fn update_user(&self, previous_access_key_id: &str, u: &UserRecord) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        let n = tx
-            .exec(
-                "UPDATE users SET access_key_id = $2, secret = $3, status = $4 WHERE access_key_id = $1",
-                &[
-                    previous_access_key_id.into(),
-                    u.access_key_id.as_str().into(),
-                    u.secret_encrypted.as_str().into(),
-                    u.status.as_str().into(),
-                ],
-            )
-            .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        if u.access_key_id != previous_access_key_id {
-            tx.exec(
-                "DELETE FROM access_keys WHERE partner_id = $1 AND user_name = $2",
-                &[u.partner_id.as_str().into(), u.name.as_str().into()],
-            )
-            .await?;
-            insert_key(&mut tx, &AccessKeyRecord::first_of(u)).await?;
-        }
-        tx.commit().await
+        let previous_access_key_id = previous_access_key_id.to_string();
+        self.write_admin(AdminWrite::UpdateUser { previous_access_key_id, user: u.clone() }).await
     }
 
     async fn get_user_by_access_key(&self, access_key_id: &str) -> StoreResult<Option<UserRecord>> {
@@ -1375,30 +1277,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, &key.partner_id, &key.user_name).await?;
-        let existing = tx
-            .query(
-                "SELECT COUNT(*) FROM access_keys WHERE partner_id = $1 AND user_name = $2",
-                &[key.partner_id.as_str().into(), key.user_name.as_str().into()],
-            )
-            .await?;
-        let count = existing.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
-        if count >= ACCESS_KEYS_PER_USER as i64 {
-            return Err(StoreError::Conflict(format!(
-                "user {} of {} already has {ACCESS_KEYS_PER_USER} access keys; delete one first",
-                key.user_name, key.partner_id
-            )));
-        }
-        insert_key(&mut tx, key).await?;
-        // A user whose keys were all deleted names the new one.
-        tx.exec(
-            "UPDATE users SET access_key_id = $3 WHERE partner_id = $1 AND name = $2 \
-             AND access_key_id NOT IN (SELECT access_key_id FROM access_keys)",
-            &[key.partner_id.as_str().into(), key.user_name.as_str().into(), key.access_key_id.as_str().into()],
-        )
-        .await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::InsertAccessKey(key.clone())).await
     }
 
     async fn list_access_keys(&self, partner_id: &str, user_name: &str) -> StoreResult<Vec<AccessKeyRecord>> {
@@ -1413,31 +1292,11 @@ impl Store for SqlStore {
     }
 
     async fn set_access_key_status(&self, access_key_id: &str, status: UserStatus) -> StoreResult<bool> {
-        let mut tx = self.db.begin().await?;
-        let n = tx
-            .exec("UPDATE access_keys SET status = $2 WHERE access_key_id = $1", &[access_key_id.into(), status.as_str().into()])
-            .await?;
-        tx.commit().await?;
-        Ok(n > 0)
+        found(self.write_admin(AdminWrite::SetAccessKeyStatus { access_key_id: access_key_id.into(), status }).await)
     }
 
     async fn delete_access_key(&self, access_key_id: &str) -> StoreResult<bool> {
-        let mut tx = self.db.begin().await?;
-        let rows = tx
-            .query("DELETE FROM access_keys WHERE access_key_id = $1 RETURNING partner_id, user_name", &[access_key_id.into()])
-            .await?;
-        let Some(row) = rows.first() else { return Ok(false) };
-        let (partner_id, user_name) = (row.text(0)?, row.text(1)?);
-        lock_user(&mut tx, &partner_id, &user_name).await?;
-        // The user row names one of its keys: keep it pointing at one that still exists.
-        tx.exec(
-            "UPDATE users SET access_key_id = COALESCE((SELECT access_key_id FROM access_keys WHERE partner_id = $1 AND user_name = $2 \
-             ORDER BY created_ms LIMIT 1), access_key_id) WHERE partner_id = $1 AND name = $2",
-            &[partner_id.as_str().into(), user_name.as_str().into()],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        found(self.write_admin(AdminWrite::DeleteAccessKey { access_key_id: access_key_id.into() }).await)
     }
 
     async fn touch_access_key(&self, access_key_id: &str, at_ms: i64) -> StoreResult<()> {
@@ -1467,13 +1326,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_solution(&self, s: &SolutionRecord) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO solutions (catalog, id, partner_id, doc) VALUES ($1, $2, $3, $4)",
-            &[s.catalog.as_str().into(), s.id.as_str().into(), s.partner_id.as_str().into(), to_json(s)?.into()],
-        )
-        .await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::InsertSolution(s.clone())).await
     }
 
     async fn list_solutions(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<SolutionRecord>> {
@@ -1712,13 +1565,7 @@ impl Store for SqlStore {
     }
 
     async fn set_quota(&self, partner_id: Option<&str>, limits: &QuotaLimits) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO quotas (scope, doc) VALUES ($1, $2) ON CONFLICT (scope) DO UPDATE SET doc = $2",
-            &[partner_id.unwrap_or(DEFAULT_SCOPE).into(), to_json(limits)?.into()],
-        )
-        .await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::SetQuota { partner_id: partner_id.map(String::from), limits: *limits }).await
     }
 
     async fn list_events(&self, after_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxEvent)>> {
@@ -1794,38 +1641,25 @@ impl Store for SqlStore {
     }
 
     async fn upsert_pipeline_records(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)> {
-        let mut tx = self.db.begin().await?;
-        let (mut inserted, mut updated) = (0, 0);
-        for record in records {
-            let existing =
-                tx.query("SELECT 1 FROM pipeline_records WHERE external_id = $1", &[record.external_id.as_str().into()]).await?;
-            let [domain, duns, country, prefix, name] = identity_params(&record.identity());
-            tx.exec(
-                "INSERT INTO pipeline_records (external_id, ident_domain, ident_duns, ident_country, ident_prefix, doc, ident_name, \
-                 ident_company, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (external_id) DO UPDATE SET \
-                 ident_domain = $2, ident_duns = $3, ident_country = $4, ident_prefix = $5, doc = $6, ident_name = $7, \
-                 ident_company = $8, active = $9",
-                &[
-                    record.external_id.as_str().into(),
-                    domain,
-                    duns,
-                    country,
-                    prefix,
-                    to_json(record)?.into(),
-                    name,
-                    record.company_name.as_str().into(),
-                    i64::from(record.is_active()).into(),
-                ],
-            )
-            .await?;
-            if existing.is_empty() {
-                inserted += 1;
-            } else {
-                updated += 1;
+        let ids: Vec<String> = records.iter().map(|r| r.external_id.clone()).collect();
+        let present = self.pipeline_records_present(&ids).await?;
+        let updated = ids.iter().filter(|id| present.contains(*id)).count();
+        self.write_admin(AdminWrite::UpsertPipelineRecords(records.to_vec())).await?;
+        Ok((records.len() - updated, updated))
+    }
+
+    async fn pipeline_records_present(&self, external_ids: &[String]) -> StoreResult<std::collections::HashSet<String>> {
+        let mut r = self.db.reader().await?;
+        let mut present = std::collections::HashSet::new();
+        for chunk in external_ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let params: Vec<Param> = chunk.iter().map(|id| id.as_str().into()).collect();
+            let sql = format!("SELECT external_id FROM pipeline_records WHERE external_id IN ({})", placeholders.join(", "));
+            for row in r.query(&sql, &params).await? {
+                present.insert(row.text(0)?);
             }
         }
-        tx.commit().await?;
-        Ok((inserted, updated))
+        Ok(present)
     }
 
     async fn list_pipeline_records(&self, limit: usize) -> StoreResult<Vec<PipelineRecord>> {
@@ -1842,13 +1676,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_consent_statement(&self, statement: &ConsentStatement) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO consent_statements (version, published_ms, doc) VALUES ($1, $2, $3)",
-            &[statement.version.as_str().into(), statement.published_ms.into(), to_json(statement)?.into()],
-        )
-        .await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::InsertConsentStatement(statement.clone())).await
     }
 
     async fn list_consent_statements(&self) -> StoreResult<Vec<ConsentStatement>> {
@@ -1858,21 +1686,7 @@ impl Store for SqlStore {
     }
 
     async fn put_evidence_request(&self, request: &EvidenceRequest) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO evidence_requests (id, partner_id, catalog, opportunity_id, created_ms, doc) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (id) DO UPDATE SET doc = $6",
-            &[
-                request.id.as_str().into(),
-                request.partner_id.as_str().into(),
-                request.catalog.as_str().into(),
-                request.opportunity_id.as_str().into(),
-                request.requested_at.timestamp_millis().into(),
-                to_json(request)?.into(),
-            ],
-        )
-        .await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::PutEvidenceRequest(request.clone())).await
     }
 
     async fn get_evidence_request(&self, id: &str) -> StoreResult<Option<EvidenceRequest>> {
@@ -1985,13 +1799,7 @@ impl Store for SqlStore {
     }
 
     async fn put_eligibility_config(&self, effective_ms: i64, config: &EligibilityConfig) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO eligibility_config_versions (effective_ms, doc) VALUES ($1, $2) ON CONFLICT (effective_ms) DO UPDATE SET doc = $2",
-            &[effective_ms.into(), to_json(config)?.into()],
-        )
-        .await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::PutEligibilityConfig { effective_ms, config: config.clone() }).await
     }
 
     async fn eligibility_config_versions(&self) -> StoreResult<Vec<(i64, EligibilityConfig)>> {
@@ -2208,13 +2016,7 @@ impl Store for SqlStore {
     }
 
     async fn put_calendar(&self, calendar: &HolidayCalendar) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO holiday_calendars (name, doc) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET doc = $2",
-            &[calendar.name.as_str().into(), to_json(calendar)?.into()],
-        )
-        .await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::PutCalendar(calendar.clone())).await
     }
 
     async fn get_calendar(&self, name: &str) -> StoreResult<Option<HolidayCalendar>> {
@@ -2224,20 +2026,11 @@ impl Store for SqlStore {
     }
 
     async fn insert_webhook(&self, webhook: &Webhook, cursor_seq: i64) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO webhooks (id, owner, cursor_seq, lease_until_ms, lease_owner, doc) VALUES ($1, $2, $3, 0, '', $4)",
-            &[webhook.id.as_str().into(), webhook.owner.key().into(), cursor_seq.into(), to_json(webhook)?.into()],
-        )
-        .await?;
-        tx.commit().await
+        self.write_admin(AdminWrite::InsertWebhook { webhook: webhook.clone(), cursor_seq }).await
     }
 
     async fn delete_webhook(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.db.begin().await?;
-        let n = tx.exec("DELETE FROM webhooks WHERE id = $1", &[id.into()]).await?;
-        tx.commit().await?;
-        Ok(n > 0)
+        found(self.write_admin(AdminWrite::DeleteWebhook { id: id.into() }).await)
     }
 
     async fn list_webhooks(&self, owner_key: Option<&str>) -> StoreResult<Vec<(Webhook, i64)>> {
@@ -2268,10 +2061,7 @@ impl Store for SqlStore {
     }
 
     async fn set_webhook_cursor(&self, id: &str, cursor_seq: i64) -> StoreResult<bool> {
-        let mut tx = self.db.begin().await?;
-        let n = tx.exec("UPDATE webhooks SET cursor_seq = $2 WHERE id = $1", &[id.into(), cursor_seq.into()]).await?;
-        tx.commit().await?;
-        Ok(n > 0)
+        found(self.write_admin(AdminWrite::SetWebhookCursor { id: id.into(), cursor_seq }).await)
     }
 
     async fn record_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()> {

@@ -10,7 +10,7 @@ use ace_domain::events::partner_event;
 use ace_domain::partner::{Removal, RemovalScope};
 use ace_domain::terms::{self, TermsVersion};
 use ace_domain::time::{format_timestamp, from_millis, parse_timestamp, Instant};
-use ace_store::{AuditFilter, WriteBatch};
+use ace_store::{AdminWrite, AuditFilter, WriteBatch};
 
 use super::AppError;
 use crate::AppState;
@@ -33,14 +33,15 @@ pub async fn remove(state: &AppState, actor: &str, id: &str, input: RemoveInput)
     let now = state.now();
     let removal = Removal { scope, reason: input.reason.clone(), at: now, by: actor.to_string() };
     partner.remove(removal).map_err(|e| AppError::conflict("conflict", e.to_string()))?;
-    // The decision is recorded first: should a later step fail, the log still says who removed
-    // whom, and repeating the command finishes the work (it is idempotent).
+    // The decision — the partner's removal, its audit entry and (removed from the whole program)
+    // the end of its engagement memberships — is one transaction. Its referrals are revoked
+    // after it, each in a transaction of its own with its deletion record (REM-2): should a
+    // revocation fail, repeating the command finishes the work (it is idempotent).
     let entry = AuditEntry::new(now, actor, action::PARTNER_REMOVED, json!({"scope": scope.as_str(), "reason": input.reason}))
         .partner(id);
-    // Removed from the whole program, it leaves every engagement with the removal.
     let end_memberships_of = if scope == RemovalScope::All { vec![id.to_string()] } else { vec![] };
-    state.store.commit(WriteBatch { audit: vec![entry], end_memberships_of, ..Default::default() }).await?;
-    state.store.update_partner(&partner, now.timestamp_millis()).await?;
+    let write = AdminWrite::UpdatePartner { profile: partner, effective_ms: now.timestamp_millis() };
+    state.store.commit(WriteBatch { admin: vec![write], audit: vec![entry], end_memberships_of, ..Default::default() }).await?;
     let reason = format!(
         "REM-1: partner removed from {}{}",
         if scope == RemovalScope::All { "the program" } else { "referrals" },
@@ -52,7 +53,7 @@ pub async fn remove(state: &AppState, actor: &str, id: &str, input: RemoveInput)
         let mut current = Some(listed);
         for _ in 0..5 {
             let Some(referral) = current.take().filter(|r| r.status.visible_to_partner()) else { break };
-            if crate::referrals::revoke(state, &referral, &reason).await? {
+            if crate::referrals::revoke(state, &referral, &reason, Vec::new()).await? {
                 revoked.push(referral.id);
                 break;
             }
@@ -62,7 +63,7 @@ pub async fn remove(state: &AppState, actor: &str, id: &str, input: RemoveInput)
             return Err(AppError::conflict("conflict", "a referral kept changing; run the removal again"));
         }
     }
-    crate::eligibility::refresh(state, id, "partner removed").await?;
+    crate::eligibility::refresh_after(state, id, "partner removed").await;
     Ok(json!({"partner": id, "scope": scope.as_str(), "referrals_revoked": revoked}))
 }
 

@@ -1,7 +1,8 @@
 //! USE-1: a user's access keys — two at most, each active or not — for the operator API and
 //! the user's own portal page alike.
 
-use ace_store::{AccessKeyRecord, UserRecord, UserStatus};
+use ace_domain::audit::AuditEntry;
+use ace_store::{AccessKeyRecord, AdminWrite, UserRecord, UserStatus, WriteBatch};
 
 use super::AppError;
 use crate::{crypto, AppState};
@@ -15,9 +16,15 @@ pub async fn user(state: &AppState, partner_id: &str, name: &str) -> Result<User
         .ok_or_else(|| AppError::NotFound(format!("partner {partner_id} has no user {name}")))
 }
 
+/// Commits one key change with its audit entry (USE-4).
+async fn commit(state: &AppState, write: AdminWrite, audit: AuditEntry) -> Result<(), AppError> {
+    state.store.commit(WriteBatch { admin: vec![write], audit: vec![audit], ..Default::default() }).await?;
+    Ok(())
+}
+
 /// USE-1: a further key for a user (two at most); returns the key id and its secret, which
 /// is shown this once. The operator API and the user's own portal page both come here.
-pub async fn new_key(state: &AppState, id: &str, name: &str) -> Result<(String, String), AppError> {
+pub async fn new_key(state: &AppState, id: &str, name: &str, audit: AuditEntry) -> Result<(String, String), AppError> {
     user(state, id, name).await?;
     let (access_key_id, secret) = crypto::new_access_key_pair();
     let key = AccessKeyRecord {
@@ -29,7 +36,7 @@ pub async fn new_key(state: &AppState, id: &str, name: &str) -> Result<(String, 
         created_ms: state.now().timestamp_millis(),
         last_used_ms: None,
     };
-    state.store.insert_access_key(&key).await?;
+    commit(state, AdminWrite::InsertAccessKey(key), audit.detail_with("access_key_id", &access_key_id)).await?;
     Ok((access_key_id, secret))
 }
 
@@ -52,9 +59,16 @@ pub async fn set_key_status_of(
     name: &str,
     key: &str,
     status: UserStatus,
+    audit: AuditEntry,
 ) -> Result<AccessKeyRecord, AppError> {
     let mut k = user_key(state, id, name, key).await?;
-    state.store.set_access_key_status(key, status).await?;
+    commit(state, AdminWrite::SetAccessKeyStatus { access_key_id: key.to_string(), status }, audit).await?;
     k.status = status;
     Ok(k)
+}
+
+/// USE-1: deletes one of the user's own keys; it is refused from the next request on.
+pub async fn delete_key(state: &AppState, id: &str, name: &str, key: &str, audit: AuditEntry) -> Result<(), AppError> {
+    user_key(state, id, name, key).await?;
+    commit(state, AdminWrite::DeleteAccessKey { access_key_id: key.to_string() }, audit).await
 }

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use ace_domain::audit::AuditEntry;
 use ace_domain::ids::Catalog;
 use ace_domain::referral::{Referral, ReferralContact, ReferralCustomer, ReferralKind, ReferralRequest};
 use ace_domain::time::format_timestamp;
@@ -75,8 +76,8 @@ pub fn check(input: &CreateInput) -> Result<(), AppError> {
 }
 
 /// REF-1 behind the eligibility gate and the suppression list (REF-5); the operator API and the
-/// console both come here.
-pub async fn create_referral(state: &AppState, input: CreateInput) -> Result<Value, AppError> {
+/// console both come here, each with the audit entry the referral commits with (USE-4).
+pub async fn create_referral(state: &AppState, input: CreateInput, audit: AuditEntry) -> Result<Value, AppError> {
     check(&input)?;
     let kind = match input.kind.as_str() {
         "lead" => ReferralKind::Lead,
@@ -104,7 +105,7 @@ pub async fn create_referral(state: &AppState, input: CreateInput) -> Result<Val
             title: input.contact_title,
         },
     };
-    match crate::referrals::create(state, new).await? {
+    match crate::referrals::create(state, new, vec![audit]).await? {
         Ok(referral) => Ok(view(&referral, true)),
         Err(Refusal::PartnerNotFound) => Err(AppError::NotFound(format!("partner {} does not exist", input.partner))),
         Err(Refusal::NotEligible(report)) => {

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use ace_domain::audit::AuditEntry;
 use ace_domain::opportunity::{apply_review, Opportunity, ReviewAction, ReviewStatus};
 use ace_domain::submission::ReviewReason;
 use ace_domain::time::{format_timestamp, from_millis};
@@ -94,6 +95,7 @@ pub async fn decide_as(
     action: ReviewAction,
     comment: Option<String>,
     reason: Option<&str>,
+    audit: AuditEntry,
 ) -> Result<Value, AppError> {
     let reason = parse_reason(reason)?;
     let current = load(state, id).await?;
@@ -112,6 +114,7 @@ pub async fn decide_as(
     let mut batch = WriteBatch {
         update_opportunities: vec![(updated.clone(), current.last_modified.timestamp_millis())],
         events: vec![event],
+        audit: vec![audit.partner(&updated.partner_id).detail_with("review_status", updated.review_status().as_str())],
         ..Default::default()
     };
     // Issue 19: the partner's running snapshot jobs see the review in the same transaction.
@@ -122,7 +125,7 @@ pub async fn decide_as(
     })?;
     if updated.catalog == ace_domain::ids::Catalog::Aws {
         let cause = format!("review of {}: {}", updated.id, updated.review_status().as_str());
-        crate::eligibility::refresh(state, &updated.partner_id, &cause).await?;
+        crate::eligibility::refresh_after(state, &updated.partner_id, &cause).await;
     }
     Ok(queue_item(&updated, now.timestamp_millis()))
 }

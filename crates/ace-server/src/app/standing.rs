@@ -90,8 +90,9 @@ pub async fn file(
     Ok(attestation)
 }
 
-/// Withdraws it; `false` when there was none.
+/// Withdraws it; `false` when there was none; `NotFound` for a partner that does not exist.
 pub async fn withdraw(state: &AppState, actor: &str, partner_id: &str) -> Result<bool, AppError> {
+    require_partner(state, partner_id).await?;
     if on_file(state, partner_id).await?.is_none() {
         return Ok(false);
     }

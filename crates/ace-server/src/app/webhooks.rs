@@ -1,8 +1,9 @@
 //! Webhook subscriptions (the partner API's `PutWebhook`, the operator API, the portal): the
 //! URL guard, the secret and the cap per partner. Delivery is `crate::webhooks`.
 
+use ace_domain::audit::AuditEntry;
 use ace_domain::webhook::{Webhook, WebhookOwner};
-use ace_store::StoreError;
+use ace_store::{AdminWrite, StoreError, WriteBatch};
 
 use crate::AppState;
 
@@ -22,8 +23,8 @@ impl From<StoreError> for SubscribeError {
     }
 }
 
-/// Creates a subscription for `owner`, the partner API's `PutWebhook` and the operator's alike;
-/// its deliveries start with the next event. Returns the secret, shown once.
+/// Creates a subscription for `owner`, the partner API's `PutWebhook` and the operator's alike,
+/// committed with `audit`; its deliveries start with the next event. Returns the secret, shown once.
 pub async fn subscribe(
     state: &AppState,
     owner: WebhookOwner,
@@ -31,6 +32,7 @@ pub async fn subscribe(
     event_types: Vec<String>,
     secret: Option<String>,
     include_changes: bool,
+    audit: Vec<AuditEntry>,
 ) -> Result<(Webhook, String), SubscribeError> {
     let settings = &state.settings.delivery;
     crate::webhooks::check_target(url, settings.allow_private, owner == WebhookOwner::Operator)
@@ -57,7 +59,9 @@ pub async fn subscribe(
         created_at: state.now(),
         include_changes,
     };
-    let cursor = state.store.max_event_seq().await?;
-    state.store.insert_webhook(&hook, cursor).await?;
+    let cursor_seq = state.store.max_event_seq().await?;
+    let audit = audit.into_iter().map(|entry| entry.detail_with("webhook", &hook.id)).collect();
+    let write = AdminWrite::InsertWebhook { webhook: hook.clone(), cursor_seq };
+    state.store.commit(WriteBatch { admin: vec![write], audit, ..Default::default() }).await?;
     Ok((hook, secret))
 }

@@ -13,7 +13,9 @@ use ace_domain::eligibility::{FurtherRequirement, Segment};
 use ace_domain::partner::Program;
 use ace_domain::time::{format_timestamp, from_millis, parse_timestamp, Instant};
 
-use super::{authorize, created, ok, parse_body, parse_programs, OpResult, OperatorError};
+use ace_store::{AdminWrite, WriteBatch};
+
+use super::{authorize, done, done_created, ok, parse_body, parse_programs, OpResult, OperatorCall, OperatorError};
 use crate::eligibility;
 use crate::AppState;
 
@@ -97,18 +99,21 @@ struct ConfigInput {
 }
 
 /// A configuration change is a new version, in force from now; past evaluations keep theirs.
+/// Committed with its audit entry; every partner is then re-evaluated under it.
 async fn save_config(
     state: &AppState,
-    config: &ace_domain::eligibility::EligibilityConfig,
+    call: &OperatorCall,
+    status: StatusCode,
+    config: ace_domain::eligibility::EligibilityConfig,
     cause: &str,
 ) -> Result<(), OperatorError> {
-    state.store.put_eligibility_config(state.now().timestamp_millis(), config).await?;
-    eligibility::sweep(state, cause).await?;
+    let write = AdminWrite::PutEligibilityConfig { effective_ms: state.now().timestamp_millis(), config };
+    call.commit(state, status, WriteBatch { admin: vec![write], ..Default::default() }).await?;
+    eligibility::sweep_after(state, cause).await;
     Ok(())
 }
 
-async fn update_config(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn update_config(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ConfigInput = parse_body(&body)?;
     let mut config = eligibility::config_at(state.store.as_ref(), state.now()).await?;
     if let Some(v) = input.validated_min {
@@ -141,8 +146,8 @@ async fn update_config(State(state): State<AppState>, headers: HeaderMap, body: 
         }
         config.programs = parsed;
     }
-    save_config(&state, &config, "eligibility configuration changed").await?;
-    ok(config_view(&state).await?)
+    save_config(&state, &call, StatusCode::OK, config, "eligibility configuration changed").await?;
+    done(config_view(&state).await?)
 }
 
 async fn list_requirements(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
@@ -160,8 +165,7 @@ struct RequirementInput {
 }
 
 /// ELIG-2.x (e): a further requirement the operator defines for a segment.
-async fn add_requirement(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn add_requirement(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: RequirementInput = parse_body(&body)?;
     let id_ok = !input.id.is_empty() && input.id.len() <= 64 && input.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !id_ok {
@@ -182,8 +186,8 @@ async fn add_requirement(State(state): State<AppState>, headers: HeaderMap, body
     }
     let requirement = FurtherRequirement { id: input.id, segment, description: input.description };
     config.further.push(requirement.clone());
-    save_config(&state, &config, &format!("requirement {} added", requirement.id)).await?;
-    created(serde_json::to_value(requirement).unwrap_or(Value::Null))
+    save_config(&state, &call, StatusCode::CREATED, config, &format!("requirement {} added", requirement.id)).await?;
+    done_created(serde_json::to_value(requirement).unwrap_or(Value::Null))
 }
 
 #[derive(Deserialize)]
@@ -194,11 +198,10 @@ struct MetInput {
 
 async fn set_requirement(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, requirement)): Path<(String, String)>,
+    call: OperatorCall,
     body: Bytes,
 ) -> OpResult {
-    authorize(&state, &headers).await?;
     let input: MetInput = parse_body(&body)?;
     let config = eligibility::config_at(state.store.as_ref(), state.now()).await?;
     if !config.further.iter().any(|f| f.id == requirement) {
@@ -206,7 +209,9 @@ async fn set_requirement(
     }
     let mut partner = crate::app::partners::load(&state, &id).await?;
     partner.further_requirements.insert(requirement.clone(), input.met);
-    state.store.update_partner(&partner, state.now().timestamp_millis()).await?;
-    eligibility::refresh(&state, &id, &format!("requirement {requirement} set to {}", input.met)).await?;
-    ok(super::partner_view(&partner))
+    let view = super::partner_view(&partner);
+    let write = AdminWrite::UpdatePartner { profile: partner, effective_ms: state.now().timestamp_millis() };
+    call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![write], ..Default::default() }).await?;
+    eligibility::refresh_after(&state, &id, &format!("requirement {requirement} set to {}", input.met)).await;
+    done(view)
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use ace_domain::ids::Catalog;
 
-use super::{authorize, created, ok, operator_actor, parse_body, Audited, OpResult, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
 use crate::app::engagements as use_case;
 use crate::AppState;
 
@@ -83,15 +83,13 @@ async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> OpRes
     ok(json!({"groups": use_case::groups(&state).await?}))
 }
 
-async fn add_group(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    let token = authorize(&state, &headers).await?;
+async fn add_group(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: use_case::GroupInput = parse_body(&body)?;
-    let group = use_case::put_group(&state, &operator_actor(&token), input).await?;
-    Ok(Audited::wrap(created(json!(group))?))
+    let group = use_case::put_group(&state, &call.actor(), input).await?;
+    done_created(json!(group))
 }
 
-async fn remove_group(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
-    let token = authorize(&state, &headers).await?;
-    use_case::remove_group(&state, &operator_actor(&token), &id).await?;
-    Ok(Audited::wrap(ok(json!({"removed": id}))?))
+async fn remove_group(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
+    use_case::remove_group(&state, &call.actor(), &id).await?;
+    done(json!({"removed": id}))
 }

@@ -15,9 +15,9 @@ use ace_domain::events::partner_event;
 use ace_domain::program::{self, SupportContact, Termination};
 use ace_domain::terms;
 use ace_domain::time::format_timestamp;
-use ace_store::WriteBatch;
+use ace_store::{AdminWrite, WriteBatch};
 
-use super::{authorize, created, ok, operator_actor, parse_body, Audited, OpResult, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
 use crate::app::governance as use_case;
 use crate::governance::{self as gov, SUPPORT_CONTACT_KEY, TERMINATION_KEY};
 use crate::AppState;
@@ -47,26 +47,26 @@ struct BackupInput {
 }
 
 /// An online, consistent copy of the SQLite database, written by the server to `to` (an
-/// absolute path on the server's machine that does not exist yet).
-async fn backup(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+/// absolute path on the server's machine that does not exist yet). The request is audited
+/// before the copy is made: a copy of the customer data is never made unrecorded.
+async fn backup(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: BackupInput = parse_body(&body)?;
     let path = std::path::PathBuf::from(&input.to);
     if !path.is_absolute() {
         return Err(OperatorError::bad_request(format!("{:?} is not an absolute path (the server writes it)", input.to)));
     }
+    call.commit(&state, StatusCode::OK, WriteBatch::default()).await?;
     state.store.backup_to(&path).await?;
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    ok(json!({"path": input.to, "bytes": bytes}))
+    done(json!({"path": input.to, "bytes": bytes}))
 }
 
 /// REM-1: removes a partner from referrals or from the whole program, without notice. Its open
 /// referrals are revoked with their data deleted (REM-2); with `all`, every credential of the
 /// partner is refused from the next request on. Its own opportunities stay with the operator.
-async fn remove_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    let token = authorize(&state, &headers).await?;
+async fn remove_partner(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: use_case::RemoveInput = parse_body(&body)?;
-    Ok(Audited::wrap(ok(use_case::remove(&state, &operator_actor(&token), &id, input).await?)?))
+    done(use_case::remove(&state, &call.actor(), &id, input).await?)
 }
 
 #[derive(Deserialize)]
@@ -77,33 +77,30 @@ struct ReinstateInput {
 
 /// Undoes what can be undone: access and eligibility come back; revoked referrals and deleted
 /// data do not.
-async fn reinstate_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    let token = authorize(&state, &headers).await?;
+async fn reinstate_partner(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ReinstateInput = parse_body(&body)?;
     let scope = use_case::parse_scope(&input.scope)?;
     let mut partner = crate::app::partners::load(&state, &id).await?;
     let current = partner.reinstate(scope).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", e.to_string()))?;
     let now = state.now();
-    state.store.update_partner(&partner, now.timestamp_millis()).await?;
-    crate::eligibility::refresh(&state, &id, "partner reinstated").await?;
     let entry = AuditEntry::new(
         now,
-        operator_actor(&token),
+        call.actor(),
         action::PARTNER_REINSTATED,
         json!({"scope": scope.as_str(), "was": current.scope.as_str()}),
     )
     .partner(&id);
-    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
-    Ok(Audited::wrap(ok(json!({"partner": id, "reinstated": scope.as_str(),
-        "not_restored": "revoked referrals and the data deleted with them"}))?))
+    let write = AdminWrite::UpdatePartner { profile: partner, effective_ms: now.timestamp_millis() };
+    state.store.commit(WriteBatch { admin: vec![write], audit: vec![entry], ..Default::default() }).await?;
+    crate::eligibility::refresh_after(&state, &id, "partner reinstated").await;
+    done(json!({"partner": id, "reinstated": scope.as_str(), "not_restored": "revoked referrals and the data deleted with them"}))
 }
 
 /// MOD-2, MOD-4: a new version, effective on posting or on its stated date; every partner's
 /// event stream gets `Program Terms Changed`; the publication is audited (a backdated one says so).
-async fn publish_terms(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    let token = authorize(&state, &headers).await?;
+async fn publish_terms(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: use_case::PublishInput = parse_body(&body)?;
-    Ok(Audited::wrap(created(use_case::publish(&state, &operator_actor(&token), input).await?)?))
+    done_created(use_case::publish(&state, &call.actor(), input).await?)
 }
 
 async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
@@ -169,15 +166,14 @@ fn termination_error(e: program::TerminationError) -> OperatorError {
 }
 
 /// MOD-1: the program ends on `effective`: submissions and referrals stop, partners are told now.
-async fn terminate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    let token = authorize(&state, &headers).await?;
+async fn terminate(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: TerminateInput = parse_body(&body)?;
     let now = state.now();
     let effective = if input.effective == "now" { now } else { use_case::parse_time("effective", &input.effective)? };
     state.governance.invalidate();
     let existing = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await?;
     program::check_terminate(existing.as_ref(), effective, now, input.backdate).map_err(termination_error)?;
-    let termination = Termination { effective, reason: input.reason, decided_at: now, decided_by: operator_actor(&token) };
+    let termination = Termination { effective, reason: input.reason, decided_at: now, decided_by: call.actor() };
     let mut events = Vec::new();
     for partner in state.store.list_partners().await? {
         let detail = json!({"effectiveDate": format_timestamp(effective), "reason": termination.reason});
@@ -185,7 +181,7 @@ async fn terminate(State(state): State<AppState>, headers: HeaderMap, body: Byte
     }
     let entry = AuditEntry::new(
         now,
-        operator_actor(&token),
+        call.actor(),
         action::PROGRAM_TERMINATION,
         json!({"effective": format_timestamp(effective), "reason": termination.reason, "partners_told": events.len()}),
     );
@@ -195,13 +191,11 @@ async fn terminate(State(state): State<AppState>, headers: HeaderMap, body: Byte
         .commit(WriteBatch { settings: vec![(TERMINATION_KEY.into(), doc)], events, audit: vec![entry], ..Default::default() })
         .await?;
     state.governance.invalidate();
-    Ok(Audited::wrap(ok(json!({"status": program::status(Some(&termination), now).as_str(),
-        "effective": format_timestamp(effective)}))?))
+    done(json!({"status": program::status(Some(&termination), now).as_str(), "effective": format_timestamp(effective)}))
 }
 
 /// A termination not yet in effect can be called off; one in effect cannot.
-async fn cancel_termination(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
-    let token = authorize(&state, &headers).await?;
+async fn cancel_termination(State(state): State<AppState>, call: OperatorCall) -> OpResult {
     let now = state.now();
     state.governance.invalidate();
     let Some(existing) = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await? else {
@@ -222,7 +216,7 @@ async fn cancel_termination(State(state): State<AppState>, headers: HeaderMap) -
     }
     let entry = AuditEntry::new(
         now,
-        operator_actor(&token),
+        call.actor(),
         action::PROGRAM_TERMINATION,
         json!({"cancelled": format_timestamp(existing.effective)}),
     );
@@ -236,21 +230,20 @@ async fn cancel_termination(State(state): State<AppState>, headers: HeaderMap) -
         })
         .await?;
     state.governance.invalidate();
-    Ok(Audited::wrap(ok(json!({"status": "ACTIVE"}))?))
+    done(json!({"status": "ACTIVE"}))
 }
 
 /// USE-6: the contact partners see in `GetSupportContact` and the portal.
-async fn set_support_contact(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    let token = authorize(&state, &headers).await?;
+async fn set_support_contact(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let contact: SupportContact = parse_body(&body)?;
     contact.validate().map_err(OperatorError::bad_request)?;
     let doc = serde_json::to_string(&contact).map_err(|e| OperatorError::bad_request(e.to_string()))?;
-    let entry = AuditEntry::new(state.now(), operator_actor(&token), action::SUPPORT_CONTACT, json!(contact));
+    let entry = AuditEntry::new(state.now(), call.actor(), action::SUPPORT_CONTACT, json!(contact));
     state
         .store
         .commit(WriteBatch { settings: vec![(SUPPORT_CONTACT_KEY.into(), doc)], audit: vec![entry], ..Default::default() })
         .await?;
-    Ok(Audited::wrap(ok(json!(contact))?))
+    done(json!(contact))
 }
 
 /// USE-4: the audit log, filtered, oldest first; `after` pages on.
@@ -296,22 +289,17 @@ struct UnblockInput {
 }
 
 /// Lifts a probe block on this node (blocks live in each node's memory).
-async fn unblock(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    let token = authorize(&state, &headers).await?;
+async fn unblock(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: UnblockInput = parse_body(&body)?;
     if !input.subject.starts_with("key:") && !input.subject.starts_with("address:") {
         return Err(OperatorError::bad_request("subject must be key:<access key id> or address:<client address>"));
     }
+    // Recorded before it is done: a block is never lifted unrecorded.
+    let entry = AuditEntry::new(state.now(), call.actor(), action::OPERATOR, json!({"unblock": input.subject}));
+    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
     // A probe block (USE-2) and a lockout by failures (USE-3) are both lifted.
     let subject = crate::security::normalise_subject(&input.subject);
     let unblocked = state.probes.unblock(&subject);
     let lifted = state.auth_guard.lift(&subject, state.wall_clock_ms()) || unblocked;
-    let entry = AuditEntry::new(
-        state.now(),
-        operator_actor(&token),
-        action::OPERATOR,
-        json!({"unblock": input.subject, "lifted": lifted}),
-    );
-    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
-    Ok(Audited::wrap(ok(json!({"subject": input.subject, "lifted": lifted}))?))
+    done(json!({"subject": input.subject, "lifted": lifted}))
 }

@@ -26,7 +26,7 @@ use ace_domain::ids::{solution_id, Catalog};
 use ace_domain::partner::{PartnerPath, PartnerProfile, Program, Tier};
 use ace_domain::quota::QuotaLimits;
 use ace_domain::time::{format_timestamp, from_millis, parse_duration};
-use ace_store::{AccessKeyRecord, OperatorToken, SolutionRecord, StoreError, UserRecord, UserStatus};
+use ace_store::{AccessKeyRecord, AdminWrite, OperatorToken, SolutionRecord, StoreError, UserRecord, UserStatus, WriteBatch};
 
 use crate::crypto;
 use crate::AppState;
@@ -58,7 +58,7 @@ pub fn router() -> Router<AppState> {
         .merge(governance::router())
 }
 
-/// Marks a response whose handler wrote its own, specific audit entry.
+/// Marks a response whose handler committed its audit entry with its change.
 #[derive(Debug, Clone, Copy)]
 pub struct Audited;
 
@@ -74,36 +74,69 @@ pub fn operator_actor(token: &OperatorToken) -> String {
     format!("operator:{}", token.name)
 }
 
-/// USE-4: every operator action that changed something (a successful non-GET request) is
-/// audited with who, what and on which partner or referral — unless its handler recorded a
-/// more specific entry itself.
-pub async fn audit_actions(State(state): State<AppState>, request: axum::extract::Request, next: Next) -> Response {
+/// An authorised operator request (bearer token checked) and what it is, for the audit entry
+/// its write commits with (USE-4). Every handler that changes something takes one.
+pub struct OperatorCall {
+    pub token: OperatorToken,
+    method: Method,
+    path: String,
+}
+
+impl axum::extract::FromRequestParts<AppState> for OperatorCall {
+    type Rejection = OperatorError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = authorize(state, &parts.headers).await?;
+        let path = match parts.extensions.get::<axum::extract::OriginalUri>() {
+            Some(original) => original.path().to_string(),
+            None => parts.uri.path().to_string(),
+        };
+        Ok(OperatorCall { token, method: parts.method.clone(), path })
+    }
+}
+
+impl OperatorCall {
+    /// The operator in the audit log.
+    pub fn actor(&self) -> String {
+        operator_actor(&self.token)
+    }
+
+    /// USE-4: the entry of this action — who, the method and path, and the partner or referral
+    /// the path names — with `detail` merged into it.
+    pub fn audit(&self, state: &AppState, status: StatusCode, detail: Value) -> AuditEntry {
+        let mut what = json!({"method": self.method.as_str(), "path": self.path, "status": status.as_u16()});
+        if let (Value::Object(what), Value::Object(more)) = (&mut what, detail) {
+            what.extend(more);
+        }
+        let mut entry = AuditEntry::new(state.now(), self.actor(), ace_domain::audit::action::OPERATOR, what);
+        let segments: Vec<&str> = self.path.trim_start_matches('/').split('/').collect();
+        let after =
+            |name: &str| segments.iter().position(|s| *s == name).and_then(|i| segments.get(i + 1)).map(|s| s.to_string());
+        entry.partner_id = after("partners");
+        entry.referral_id = after("referrals");
+        entry
+    }
+
+    /// Commits `batch` with this action's entry (answered `status`): the change and its audit
+    /// entry in one transaction.
+    pub async fn commit(&self, state: &AppState, status: StatusCode, mut batch: WriteBatch) -> Result<(), OperatorError> {
+        batch.audit.push(self.audit(state, status, json!({})));
+        state.store.commit(batch).await?;
+        Ok(())
+    }
+}
+
+/// USE-4: every operator action that changes something commits its audit entry in its own
+/// transaction (see [`OperatorCall`]); a successful write answered without one is a bug, and is
+/// logged as one (`tests/it/operator_audit.rs` proves every write route commits its entry).
+pub async fn audit_actions(request: axum::extract::Request, next: Next) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
     }
-    let method = request.method().to_string();
-    let path = match request.extensions().get::<axum::extract::OriginalUri>() {
-        Some(original) => original.path().to_string(),
-        None => request.uri().path().to_string(),
-    };
-    let token = authorize(&state, request.headers()).await.ok();
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let response = next.run(request).await;
-    let Some(token) = token else { return response };
-    if !response.status().is_success() || response.extensions().get::<Audited>().is_some() {
-        return response;
-    }
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let mut entry = AuditEntry::new(
-        state.now(),
-        operator_actor(&token),
-        ace_domain::audit::action::OPERATOR,
-        json!({"method": method, "path": path, "status": response.status().as_u16()}),
-    );
-    let after = |name: &str| segments.iter().position(|s| *s == name).and_then(|i| segments.get(i + 1)).map(|s| s.to_string());
-    entry.partner_id = after("partners");
-    entry.referral_id = after("referrals");
-    if let Err(e) = state.store.commit(ace_store::WriteBatch { audit: vec![entry], ..Default::default() }).await {
-        tracing::error!(error = %e, "could not audit an operator action");
+    if response.status().is_success() && response.extensions().get::<Audited>().is_none() {
+        tracing::error!(%method, %path, "an operator write answered without committing its audit entry");
     }
     response
 }
@@ -193,8 +226,14 @@ fn ok(v: Value) -> OpResult {
     Ok(Json(v).into_response())
 }
 
-fn created(v: Value) -> OpResult {
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+/// A write's answer: its audit entry was committed with it ([`Audited`]).
+fn done(v: Value) -> OpResult {
+    Ok(Audited::wrap(Json(v).into_response()))
+}
+
+/// A write's answer with 201 Created.
+fn done_created(v: Value) -> OpResult {
+    Ok(Audited::wrap((StatusCode::CREATED, Json(v)).into_response()))
 }
 
 fn parse_programs(names: &[String]) -> Result<Vec<Program>, OperatorError> {
@@ -233,8 +272,7 @@ struct PartnerInput {
     referrals_approved: bool,
 }
 
-async fn add_partner(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    let token = authorize(&state, &headers).await?;
+async fn add_partner(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: PartnerInput = parse_body(&body)?;
     let mut programs = parse_programs(&input.programs)?;
     programs.sort();
@@ -262,22 +300,27 @@ async fn add_partner(State(state): State<AppState>, headers: HeaderMap, body: By
     let now_ms = state.now().timestamp_millis();
     // A fresh random account id collides with another only by chance: draw again.
     for _ in 0..5 {
-        match state.store.insert_partner(&profile, now_ms).await {
-            Ok(()) => {
-                crate::eligibility::refresh(&state, &profile.id, "partner added").await?;
-                // The partner's id is in the body, not the path: this action names it itself.
-                let entry = AuditEntry::new(
-                    state.now(),
-                    operator_actor(&token),
-                    ace_domain::audit::action::OPERATOR,
-                    json!({"method": "POST", "path": "/operator/v1/partners", "status": 201}),
-                )
-                .partner(&profile.id);
-                state.store.commit(ace_store::WriteBatch { audit: vec![entry], ..Default::default() }).await?;
-                return Ok(Audited::wrap(created(partner_view(&profile))?));
+        // The partner's id is in the body, not the path: the entry names it itself.
+        let entry = call.audit(&state, StatusCode::CREATED, json!({})).partner(&profile.id);
+        let batch = WriteBatch {
+            admin: vec![AdminWrite::InsertPartner { profile: profile.clone(), created_ms: now_ms }],
+            audit: vec![entry],
+            ..Default::default()
+        };
+        match state.store.commit(batch).await {
+            Ok(_) => {
+                crate::eligibility::refresh_after(&state, &profile.id, "partner added").await;
+                return done_created(partner_view(&profile));
             }
             Err(StoreError::Conflict(_)) if state.store.get_partner(&profile.id).await?.is_none() => {
                 profile.account_id = crypto::new_account_id();
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(OperatorError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("partner {} already exists", profile.id),
+                ))
             }
             Err(e) => return Err(e.into()),
         }
@@ -318,8 +361,7 @@ struct PartnerPatch {
     referrals_approved: Option<bool>,
 }
 
-async fn update_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn update_partner(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let patch: PartnerPatch = parse_body(&body)?;
     let mut p = crate::app::partners::load(&state, &id).await?;
     if let Some(v) = patch.name {
@@ -361,9 +403,10 @@ async fn update_partner(State(state): State<AppState>, headers: HeaderMap, Path(
         p.referrals_approved = v;
     }
     p.validate().map_err(|e| OperatorError::bad_request(e.to_string()))?;
-    state.store.update_partner(&p, state.now().timestamp_millis()).await?;
-    crate::eligibility::refresh(&state, &p.id, "partner updated").await?;
-    ok(partner_view(&p))
+    let write = AdminWrite::UpdatePartner { profile: p.clone(), effective_ms: state.now().timestamp_millis() };
+    call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![write], ..Default::default() }).await?;
+    crate::eligibility::refresh_after(&state, &p.id, "partner updated").await;
+    done(partner_view(&p))
 }
 
 #[derive(Deserialize)]
@@ -381,13 +424,9 @@ struct UserInput {
 /// How long an invitation link works.
 const INVITATION_MS: i64 = 7 * 24 * 3_600_000;
 
-/// A one-time sign-up link's token for `email`, stored as its hash.
-async fn invite(
-    state: &AppState,
-    email: &str,
-    role: &str,
-    partner: Option<(&str, &str)>,
-) -> Result<(String, String), OperatorError> {
+/// A one-time sign-up link for `email`: the token (shown once) and when it expires, and the
+/// invitation to store (its token as a hash).
+fn invite(state: &AppState, email: &str, role: &str, partner: Option<(&str, &str)>) -> (String, String, AdminWrite) {
     let token = hex::encode(crypto::random_bytes(32));
     let now_ms = state.wall_clock_ms();
     let invitation = ace_store::PortalInvitation {
@@ -399,8 +438,8 @@ async fn invite(
         created_ms: now_ms,
         expires_ms: now_ms + INVITATION_MS,
     };
-    state.store.insert_portal_invitation(&invitation).await?;
-    Ok((token, format_timestamp(from_millis(invitation.expires_ms))))
+    let expires = format_timestamp(from_millis(invitation.expires_ms));
+    (token, expires, AdminWrite::InsertPortalInvitation(invitation))
 }
 
 enum PortalSignIn {
@@ -421,13 +460,12 @@ async fn portal_credentials(email: &str, password: &str) -> Result<(String, Stri
     Ok((email, hash))
 }
 
-async fn insert_portal_account(state: &AppState, account: &ace_store::PortalAccount) -> Result<(), OperatorError> {
-    match state.store.insert_portal_account(account).await {
-        Err(StoreError::Conflict(_)) => {
-            Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("{} already signs in to the portal", account.email)))
-        }
-        other => Ok(other?),
+/// Refuses an e-mail that already signs in to the portal.
+async fn check_new_portal_email(state: &AppState, email: &str) -> Result<(), OperatorError> {
+    if state.store.get_portal_account(email).await?.is_some() {
+        return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("{email} already signs in to the portal")));
     }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -441,9 +479,8 @@ struct StaffInput {
 }
 
 /// Operator staff who sign in to the web console: admin, reviewer or partner-manager.
-async fn add_staff(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    let token = authorize(&state, &headers).await?;
-    if token.role != "admin" {
+async fn add_staff(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
+    if call.token.role != "admin" {
         return Err(OperatorError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin token may add operator staff"));
     }
     let input: StaffInput = parse_body(&body)?;
@@ -458,21 +495,17 @@ async fn add_staff(State(state): State<AppState>, headers: HeaderMap, body: Byte
         (Some(password), false) => password,
         (None, true) => {
             let email = crate::app::accounts::check_email(&input.email).map_err(OperatorError::bad_request)?;
-            if state.store.get_portal_account(&email).await?.is_some() {
-                return Err(OperatorError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    format!("{email} already signs in to the portal"),
-                ));
-            }
-            let (token, expires) = invite(&state, &email, &input.role, None).await?;
-            return created(
+            check_new_portal_email(&state, &email).await?;
+            let (token, expires, write) = invite(&state, &email, &input.role, None);
+            call.commit(&state, StatusCode::CREATED, WriteBatch { admin: vec![write], ..Default::default() }).await?;
+            return done_created(
                 json!({"email": email, "role": input.role, "invitation_token": token, "invitation_expires": expires}),
             );
         }
         _ => return Err(OperatorError::bad_request("give either a password or invite")),
     };
     let (email, password_hash) = portal_credentials(&input.email, password).await?;
+    check_new_portal_email(&state, &email).await?;
     let account = ace_store::PortalAccount {
         email: email.clone(),
         password_hash,
@@ -481,8 +514,20 @@ async fn add_staff(State(state): State<AppState>, headers: HeaderMap, body: Byte
         user_name: None,
         created_ms: state.now().timestamp_millis(),
     };
-    insert_portal_account(&state, &account).await?;
-    created(json!({"email": email, "role": input.role}))
+    let batch = WriteBatch { admin: vec![AdminWrite::InsertPortalAccount(account)], ..Default::default() };
+    call.commit(&state, StatusCode::CREATED, batch)
+        .await
+        .map_err(|e| duplicate_as(e, format!("{email} already signs in to the portal")))?;
+    done_created(json!({"email": email, "role": input.role}))
+}
+
+/// A conflict answered in the action's own words (a key taken between the check and the write).
+fn duplicate_as(e: OperatorError, message: String) -> OperatorError {
+    if e.status == StatusCode::CONFLICT {
+        OperatorError::new(StatusCode::CONFLICT, "conflict", message)
+    } else {
+        e
+    }
 }
 
 fn user_view(u: &UserRecord) -> Value {
@@ -504,32 +549,24 @@ fn check_user_name(name: &str) -> Result<(), OperatorError> {
 }
 
 /// USE-1: each user gets a key pair of their own; the secret is shown once, stored encrypted.
-async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn add_user(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: UserInput = parse_body(&body)?;
     check_user_name(&input.name)?;
     crate::app::partners::load(&state, &id).await?;
+    let taken =
+        || OperatorError::new(StatusCode::CONFLICT, "conflict", format!("partner {id} already has a user {}", input.name));
+    if state.store.get_user(&id, &input.name).await?.is_some() {
+        return Err(taken());
+    }
     let portal = match (input.email.as_deref(), input.password.as_deref(), input.invite) {
         (Some(email), None, true) => {
             let email = crate::app::accounts::check_email(email).map_err(OperatorError::bad_request)?;
-            if state.store.get_portal_account(&email).await?.is_some() {
-                return Err(OperatorError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    format!("{email} already signs in to the portal"),
-                ));
-            }
+            check_new_portal_email(&state, &email).await?;
             PortalSignIn::Invite(email)
         }
         (Some(email), Some(password), false) => {
             let (email, password_hash) = portal_credentials(email, password).await?;
-            if state.store.get_portal_account(&email).await?.is_some() {
-                return Err(OperatorError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    format!("{email} already signs in to the portal"),
-                ));
-            }
+            check_new_portal_email(&state, &email).await?;
             PortalSignIn::Account(ace_store::PortalAccount {
                 email,
                 password_hash,
@@ -551,31 +588,25 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, Path(id): P
         status: UserStatus::Active,
         created_ms: state.now().timestamp_millis(),
     };
-    match state.store.insert_user(&user).await {
-        Err(StoreError::Conflict(_)) => {
-            return Err(OperatorError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("partner {id} already has a user {}", input.name),
-            ))
-        }
-        other => other?,
-    }
     let mut out = json!({"PartnerId": id, "UserName": input.name, "AccessKeyId": access_key_id, "SecretAccessKey": secret});
+    // The user, its key and its portal sign-in: one transaction with the audit entry.
+    let mut writes = vec![AdminWrite::InsertUser(user)];
     match portal {
         PortalSignIn::None => {}
         PortalSignIn::Account(account) => {
-            insert_portal_account(&state, &account).await?;
             out["Email"] = json!(account.email);
+            writes.push(AdminWrite::InsertPortalAccount(account));
         }
         PortalSignIn::Invite(email) => {
-            let (token, expires) = invite(&state, &email, "partner", Some((&id, &input.name))).await?;
+            let (token, expires, write) = invite(&state, &email, "partner", Some((&id, &input.name)));
             out["Email"] = json!(email);
             out["InvitationToken"] = json!(token);
             out["InvitationExpires"] = json!(expires);
+            writes.push(write);
         }
     }
-    created(out)
+    call.commit(&state, StatusCode::CREATED, WriteBatch { admin: writes, ..Default::default() }).await?;
+    done_created(out)
 }
 
 async fn list_users(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
@@ -586,8 +617,7 @@ async fn list_users(State(state): State<AppState>, headers: HeaderMap, Path(id):
 }
 
 /// USE-1: rotation replaces the key pair; the old key stops working at once.
-async fn rotate_key(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn rotate_key(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, call: OperatorCall) -> OpResult {
     let user = crate::app::keys::user(&state, &id, &name).await?;
     let (access_key_id, secret) = crypto::new_access_key_pair();
     // `created_ms` here dates the new key; the user row keeps its own creation time.
@@ -597,17 +627,18 @@ async fn rotate_key(State(state): State<AppState>, headers: HeaderMap, Path((id,
         created_ms: state.now().timestamp_millis(),
         ..user.clone()
     };
-    state.store.update_user(&user.access_key_id, &rotated).await?;
-    ok(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
+    let write = AdminWrite::UpdateUser { previous_access_key_id: user.access_key_id, user: rotated };
+    call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![write], ..Default::default() }).await?;
+    done(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
 }
 
 /// USE-1: revocation; the key is refused from the next request on.
-async fn disable_user(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn disable_user(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, call: OperatorCall) -> OpResult {
     let user = crate::app::keys::user(&state, &id, &name).await?;
     let disabled = UserRecord { status: UserStatus::Disabled, ..user.clone() };
-    state.store.update_user(&user.access_key_id, &disabled).await?;
-    ok(user_view(&disabled))
+    let write = AdminWrite::UpdateUser { previous_access_key_id: user.access_key_id, user: disabled.clone() };
+    call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![write], ..Default::default() }).await?;
+    done(user_view(&disabled))
 }
 
 fn key_view(k: &AccessKeyRecord) -> Value {
@@ -625,44 +656,42 @@ async fn list_keys(State(state): State<AppState>, headers: HeaderMap, Path((id, 
 }
 
 /// USE-1: a second key, as in IAM, so a CRM can switch keys without downtime; two at most.
-async fn create_key(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
-    authorize(&state, &headers).await?;
-    let (access_key_id, secret) = crate::app::keys::new_key(&state, &id, &name).await?;
-    created(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
+async fn create_key(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, call: OperatorCall) -> OpResult {
+    let audit = call.audit(&state, StatusCode::CREATED, json!({}));
+    let (access_key_id, secret) = crate::app::keys::new_key(&state, &id, &name, audit).await?;
+    done_created(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
 }
 
-async fn set_key_status(state: &AppState, id: &str, name: &str, key: &str, status: UserStatus) -> OpResult {
-    ok(key_view(&crate::app::keys::set_key_status_of(state, id, name, key, status).await?))
+async fn set_key_status(state: &AppState, call: &OperatorCall, id: &str, name: &str, key: &str, status: UserStatus) -> OpResult {
+    let audit = call.audit(state, StatusCode::OK, json!({}));
+    done(key_view(&crate::app::keys::set_key_status_of(state, id, name, key, status, audit).await?))
 }
 
 async fn activate_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, name, key)): Path<(String, String, String)>,
+    call: OperatorCall,
 ) -> OpResult {
-    authorize(&state, &headers).await?;
-    set_key_status(&state, &id, &name, &key, UserStatus::Active).await
+    set_key_status(&state, &call, &id, &name, &key, UserStatus::Active).await
 }
 
 /// USE-1: a deactivated key is refused from the next request on, and can be activated again.
 async fn deactivate_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, name, key)): Path<(String, String, String)>,
+    call: OperatorCall,
 ) -> OpResult {
-    authorize(&state, &headers).await?;
-    set_key_status(&state, &id, &name, &key, UserStatus::Disabled).await
+    set_key_status(&state, &call, &id, &name, &key, UserStatus::Disabled).await
 }
 
 async fn delete_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, name, key)): Path<(String, String, String)>,
+    call: OperatorCall,
 ) -> OpResult {
-    authorize(&state, &headers).await?;
-    crate::app::keys::user_key(&state, &id, &name, &key).await?;
-    state.store.delete_access_key(&key).await?;
-    ok(json!({"deleted": key}))
+    let audit = call.audit(&state, StatusCode::OK, json!({}));
+    crate::app::keys::delete_key(&state, &id, &name, &key, audit).await?;
+    done(json!({"deleted": key}))
 }
 
 /// Solution categories Partner Central documents.
@@ -695,8 +724,7 @@ fn solution_view(s: &SolutionRecord) -> Value {
     })
 }
 
-async fn add_solution(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn add_solution(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: SolutionInput = parse_body(&body)?;
     crate::app::partners::load(&state, &id).await?;
     if input.name.trim().is_empty() || input.name.chars().count() > 255 {
@@ -726,8 +754,14 @@ async fn add_solution(State(state): State<AppState>, headers: HeaderMap, Path(id
         status,
         created_ms: state.now().timestamp_millis(),
     };
-    state.store.insert_solution(&solution).await?;
-    created(solution_view(&solution))
+    let view = solution_view(&solution);
+    call.commit(
+        &state,
+        StatusCode::CREATED,
+        WriteBatch { admin: vec![AdminWrite::InsertSolution(solution)], ..Default::default() },
+    )
+    .await?;
+    done_created(view)
 }
 
 #[derive(Deserialize)]
@@ -767,16 +801,24 @@ struct AdvanceInput {
     duration: String,
 }
 
-async fn advance_clock(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn advance_clock(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: AdvanceInput = parse_body(&body)?;
     let by = parse_duration(&input.duration).map_err(OperatorError::bad_request)?;
+    if !state.clock.is_test_clock() {
+        let e = crate::clock::ClockError::NotATestClock;
+        return Err(OperatorError::new(StatusCode::CONFLICT, "not-a-test-clock", e.to_string()));
+    }
+    if by < chrono::TimeDelta::zero() {
+        return Err(OperatorError::bad_request(crate::clock::ClockError::Backwards.to_string()));
+    }
+    // The move is recorded before it is made: the entry is dated at the old time.
+    call.commit(&state, StatusCode::OK, WriteBatch::default()).await?;
     state.clock.advance(by).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "not-a-test-clock", e.to_string()))?;
     // Jobs run as soon as the clock moves past their due time.
     let ran = crate::jobs::run_due(&state).await;
     let mut view = clock_view(&state);
     view["jobs_run"] = json!(ran);
-    ok(view)
+    done(view)
 }
 
 #[derive(Deserialize)]
@@ -830,8 +872,7 @@ fn parse_limit(field: &str, v: &Value) -> Result<Option<u32>, OperatorError> {
     }
 }
 
-async fn set_quota(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn set_quota(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: serde_json::Map<String, Value> = parse_body(&body)?;
     let partner = match input.get("partner") {
         None | Some(Value::Null) => None,
@@ -853,9 +894,12 @@ async fn set_quota(State(state): State<AppState>, headers: HeaderMap, body: Byte
         };
         *slot = parse_limit(field, value)?;
     }
-    state.store.set_quota(partner.as_deref(), &limits).await?;
+    let write = AdminWrite::SetQuota { partner_id: partner.clone(), limits };
+    let mut entry = call.audit(&state, StatusCode::OK, json!({}));
+    entry.partner_id = partner.clone();
+    state.store.commit(WriteBatch { admin: vec![write], audit: vec![entry], ..Default::default() }).await?;
     state.quotas.invalidate();
-    ok(quota_view(partner.as_deref().unwrap_or("default"), &limits, if partner.is_some() { "partner" } else { "default" }))
+    done(quota_view(partner.as_deref().unwrap_or("default"), &limits, if partner.is_some() { "partner" } else { "default" }))
 }
 
 #[derive(Deserialize)]

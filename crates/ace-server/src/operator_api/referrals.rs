@@ -14,8 +14,9 @@ use serde_json::{json, Value};
 
 use ace_domain::business_days::HolidayCalendar;
 use ace_domain::referral::Referral;
+use ace_store::{AdminWrite, WriteBatch};
 
-use super::{authorize, created, ok, parse_body, OpResult, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
 use crate::app::referrals as use_case;
 use crate::referrals;
 use crate::AppState;
@@ -30,10 +31,10 @@ pub fn router() -> Router<AppState> {
         .route("/calendars/{name}", get(show_calendar).put(import_calendar))
 }
 
-async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn create(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: use_case::CreateInput = parse_body(&body)?;
-    created(use_case::create_referral(&state, input).await?)
+    let audit = call.audit(&state, StatusCode::CREATED, json!({}));
+    done_created(use_case::create_referral(&state, input, audit).await?)
 }
 
 #[derive(Deserialize)]
@@ -72,8 +73,7 @@ struct RevokeInput {
 }
 
 /// REM-1, REM-2: revoke one referral; the partner loses it and is told to delete its copies.
-async fn revoke(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn revoke(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: RevokeInput = if body.is_empty() { RevokeInput::default() } else { parse_body(&body)? };
     let referral = load(&state, &id).await?;
     if !referral.status.visible_to_partner() {
@@ -84,10 +84,11 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, Path(id): Pat
         ));
     }
     let reason = input.reason.unwrap_or_else(|| "revoked by the operator".into());
-    if !referrals::revoke(&state, &referral, &reason).await? {
+    let audit = call.audit(&state, StatusCode::OK, json!({})).partner(&referral.partner_id);
+    if !referrals::revoke(&state, &referral, &reason, vec![audit]).await? {
         return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "the referral changed meanwhile; retry"));
     }
-    ok(use_case::view(&load(&state, &id).await?, false))
+    done(use_case::view(&load(&state, &id).await?, false))
 }
 
 async fn list_suppression(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
@@ -111,8 +112,7 @@ struct CalendarInput {
     dates: Vec<String>,
 }
 
-async fn import_calendar(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn import_calendar(State(state): State<AppState>, Path(name): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     if HolidayCalendar::built_in(&name, 2000, 2000).is_some() {
         return Err(OperatorError::bad_request(format!("{name} is a built-in calendar computed by rule")));
     }
@@ -124,8 +124,10 @@ async fn import_calendar(State(state): State<AppState>, headers: HeaderMap, Path
         dates.insert(date);
     }
     let calendar = HolidayCalendar { name: name.clone(), dates };
-    state.store.put_calendar(&calendar).await?;
-    ok(json!({"name": name, "dates": calendar.dates.len()}))
+    let count = calendar.dates.len();
+    call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![AdminWrite::PutCalendar(calendar)], ..Default::default() })
+        .await?;
+    done(json!({"name": name, "dates": count}))
 }
 
 async fn show_calendar(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> OpResult {

@@ -14,9 +14,9 @@ use ace_domain::ids::base36;
 use ace_domain::opportunity::ReviewAction;
 use ace_domain::submission::{EvidenceRequest, EvidenceStatus};
 use ace_domain::time::{format_timestamp, from_millis};
-use ace_store::{ConsentStatement, StoreError};
+use ace_store::{AdminWrite, ConsentStatement, WriteBatch};
 
-use super::{authorize, created, ok, parse_body, OpResult, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
 use crate::app::review;
 use crate::app::settings::AUTO_REJECT_ALREADY_PURSUED;
 use crate::AppState;
@@ -54,19 +54,15 @@ async fn show_standing(State(state): State<AppState>, headers: HeaderMap, Path(i
     ok(json!({"partner": id, "standing_attestation": on_file, "policy_allows": policy_allows}))
 }
 
-async fn file_standing(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    let token = authorize(&state, &headers).await?;
+async fn file_standing(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: StandingInput = parse_body(&body)?;
-    let filed =
-        crate::app::standing::file(&state, &super::operator_actor(&token), &id, &input.consent_statement, &input.statement)
-            .await?;
-    created(json!(filed))
+    let filed = crate::app::standing::file(&state, &call.actor(), &id, &input.consent_statement, &input.statement).await?;
+    done_created(json!(filed))
 }
 
-async fn withdraw_standing(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
-    let token = authorize(&state, &headers).await?;
-    let withdrawn = crate::app::standing::withdraw(&state, &super::operator_actor(&token), &id).await?;
-    ok(json!({"partner": id, "withdrawn": withdrawn}))
+async fn withdraw_standing(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
+    let withdrawn = crate::app::standing::withdraw(&state, &call.actor(), &id).await?;
+    done(json!({"partner": id, "withdrawn": withdrawn}))
 }
 
 /// Records per import request; the CLI sends larger files in chunks of this size.
@@ -98,27 +94,27 @@ struct DecisionInput {
     reason: Option<String>,
 }
 
-/// SUB-1: one review decision, stored with its `Opportunity Updated` event.
-async fn decide(state: &AppState, headers: &HeaderMap, id: &str, action: ReviewAction, body: &Bytes) -> OpResult {
-    let reviewer = authorize(state, headers).await?;
+/// SUB-1: one review decision, stored with its `Opportunity Updated` event and audit entry.
+async fn decide(state: &AppState, call: &OperatorCall, id: &str, action: ReviewAction, body: &Bytes) -> OpResult {
     let input: DecisionInput = if body.is_empty() { DecisionInput::default() } else { parse_body(body)? };
-    ok(review::decide_as(state, &reviewer.name, id, action, input.comment, input.reason.as_deref()).await?)
+    let audit = call.audit(state, StatusCode::OK, json!({"opportunity": id}));
+    done(review::decide_as(state, &call.token.name, id, action, input.comment, input.reason.as_deref(), audit).await?)
 }
 
-async fn start(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    decide(&state, &headers, &id, ReviewAction::StartReview, &body).await
+async fn start(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
+    decide(&state, &call, &id, ReviewAction::StartReview, &body).await
 }
 
-async fn approve(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    decide(&state, &headers, &id, ReviewAction::Approve, &body).await
+async fn approve(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
+    decide(&state, &call, &id, ReviewAction::Approve, &body).await
 }
 
-async fn action_required(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    decide(&state, &headers, &id, ReviewAction::RequestAction, &body).await
+async fn action_required(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
+    decide(&state, &call, &id, ReviewAction::RequestAction, &body).await
 }
 
-async fn reject(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    decide(&state, &headers, &id, ReviewAction::Reject, &body).await
+async fn reject(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
+    decide(&state, &call, &id, ReviewAction::Reject, &body).await
 }
 
 fn statement_view(s: &ConsentStatement) -> Value {
@@ -138,8 +134,7 @@ struct StatementInput {
     text: String,
 }
 
-async fn publish_statement(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn publish_statement(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: StatementInput = parse_body(&body)?;
     let version_ok = !input.version.is_empty()
         && input.version.len() <= 64
@@ -151,15 +146,11 @@ async fn publish_statement(State(state): State<AppState>, headers: HeaderMap, bo
         return Err(OperatorError::bad_request("the statement text must be 1-20000 characters"));
     }
     let statement = ConsentStatement { version: input.version, text: input.text, published_ms: state.now().timestamp_millis() };
-    match state.store.insert_consent_statement(&statement).await {
-        Err(StoreError::Conflict(_)) => Err(OperatorError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("statement version {} is already published; published versions never change", statement.version),
-        )),
-        Err(e) => Err(e.into()),
-        Ok(()) => created(statement_view(&statement)),
-    }
+    let view = statement_view(&statement);
+    let taken = format!("statement version {} is already published; published versions never change", statement.version);
+    let batch = WriteBatch { admin: vec![AdminWrite::InsertConsentStatement(statement)], ..Default::default() };
+    call.commit(&state, StatusCode::CREATED, batch).await.map_err(|e| super::duplicate_as(e, taken))?;
+    done_created(view)
 }
 
 #[derive(Deserialize)]
@@ -176,8 +167,7 @@ fn evidence_operator_view(e: &EvidenceRequest) -> Value {
     v
 }
 
-async fn request_evidence(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    let operator = authorize(&state, &headers).await?;
+async fn request_evidence(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: EvidenceInput = parse_body(&body)?;
     if input.message.trim().is_empty() || input.message.len() > 2000 {
         return Err(OperatorError::bad_request("the message must be 1-2000 characters"));
@@ -191,15 +181,18 @@ async fn request_evidence(State(state): State<AppState>, headers: HeaderMap, bod
         status: EvidenceStatus::Open,
         message: input.message,
         requested_at: state.now(),
-        requested_by: operator.name,
+        requested_by: call.token.name.clone(),
         evidence: None,
         evidence_sha256: None,
         answered_at: None,
         answered_by: None,
         closed_at: None,
     };
-    state.store.put_evidence_request(&request).await?;
-    created(evidence_operator_view(&request))
+    let view = evidence_operator_view(&request);
+    let audit = call.audit(&state, StatusCode::CREATED, json!({"evidence_request": request.id})).partner(&request.partner_id);
+    let batch = WriteBatch { admin: vec![AdminWrite::PutEvidenceRequest(request)], audit: vec![audit], ..Default::default() };
+    state.store.commit(batch).await?;
+    done_created(view)
 }
 
 #[derive(Deserialize)]
@@ -221,16 +214,18 @@ async fn list_evidence_requests(State(state): State<AppState>, headers: HeaderMa
     ok(json!({"requests": items}))
 }
 
-async fn close_evidence_request(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn close_evidence_request(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
     let mut request = state
         .store
         .get_evidence_request(&id)
         .await?
         .ok_or_else(|| OperatorError::not_found(format!("evidence request {id} does not exist")))?;
     request.close(state.now()).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", e.to_string()))?;
-    state.store.put_evidence_request(&request).await?;
-    ok(evidence_operator_view(&request))
+    let view = evidence_operator_view(&request);
+    let audit = call.audit(&state, StatusCode::OK, json!({"evidence_request": request.id})).partner(&request.partner_id);
+    let batch = WriteBatch { admin: vec![AdminWrite::PutEvidenceRequest(request)], audit: vec![audit], ..Default::default() };
+    state.store.commit(batch).await?;
+    done(view)
 }
 
 #[derive(Deserialize)]
@@ -240,8 +235,7 @@ struct ImportInput {
 }
 
 /// Imports pipeline records; each bad record is reported with its index and skipped.
-async fn import_pipeline(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn import_pipeline(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ImportInput = parse_body(&body)?;
     if input.records.len() > IMPORT_BATCH_MAX {
         return Err(OperatorError::bad_request(format!("at most {IMPORT_BATCH_MAX} records per request")));
@@ -257,8 +251,16 @@ async fn import_pipeline(State(state): State<AppState>, headers: HeaderMap, body
             Err(message) => errors.push(json!({"index": index, "message": message})),
         }
     }
-    let (inserted, updated) = state.store.upsert_pipeline_records(&good).await?;
-    ok(json!({"inserted": inserted, "updated": updated, "errors": errors}))
+    // Counted before the write: an import racing another of the same records may count one
+    // as inserted that the other inserted first (the records are right either way).
+    let ids: Vec<String> = good.iter().map(|r| r.external_id.clone()).collect();
+    let updated = state.store.pipeline_records_present(&ids).await?.len();
+    let inserted = good.len() - updated;
+    let detail = json!({"inserted": inserted, "updated": updated, "refused": errors.len()});
+    let audit = call.audit(&state, StatusCode::OK, detail);
+    let batch = WriteBatch { admin: vec![AdminWrite::UpsertPipelineRecords(good)], audit: vec![audit], ..Default::default() };
+    state.store.commit(batch).await?;
+    done(json!({"inserted": inserted, "updated": updated, "errors": errors}))
 }
 
 #[derive(Deserialize)]
@@ -304,8 +306,7 @@ struct SettingsInput {
     referral_unsubscribe_links: Option<Vec<String>>,
 }
 
-async fn update_settings(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn update_settings(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: SettingsInput = parse_body(&body)?;
     use crate::referrals as r;
     // Every value is checked before any is written, and they are written together: a request
@@ -345,8 +346,8 @@ async fn update_settings(State(state): State<AppState>, headers: HeaderMap, body
         let encoded = serde_json::to_string(&links).map_err(|e| OperatorError::bad_request(e.to_string()))?;
         changes.push((r::UNSUBSCRIBE_LINKS_SETTING.into(), encoded));
     }
-    if !changes.is_empty() {
-        state.store.commit(ace_store::WriteBatch { settings: changes, ..Default::default() }).await?;
-    }
-    ok(settings_view(&state).await?)
+    let names: Vec<&str> = changes.iter().map(|(k, _)| k.as_str()).collect();
+    let audit = call.audit(&state, StatusCode::OK, json!({"settings": names}));
+    state.store.commit(WriteBatch { settings: changes, audit: vec![audit], ..Default::default() }).await?;
+    done(settings_view(&state).await?)
 }

@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use ace_domain::time::format_timestamp;
 use ace_domain::webhook::{Webhook, WebhookOwner};
 
-use super::{authorize, created, ok, parse_body, OpResult, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
+use ace_store::{AdminWrite, WriteBatch};
+
 use crate::app::webhooks::SubscribeError;
 use crate::AppState;
 
@@ -43,20 +45,20 @@ struct AddInput {
     include_changes: bool,
 }
 
-async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn add(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: AddInput = parse_body(&body)?;
+    let mut audit = call.audit(&state, StatusCode::CREATED, json!({}));
     let owner = match input.partner {
         Some(p) => {
             crate::app::partners::load(&state, &p).await?;
+            audit.partner_id = Some(p.clone());
             WebhookOwner::Partner(p)
         }
         None => WebhookOwner::Operator,
     };
+    let (url, types, secret) = (&input.url, input.event_types, input.secret);
     let (hook, secret) =
-        match crate::app::webhooks::subscribe(&state, owner, &input.url, input.event_types, input.secret, input.include_changes)
-            .await
-        {
+        match crate::app::webhooks::subscribe(&state, owner, url, types, secret, input.include_changes, vec![audit]).await {
             Ok(created) => created,
             Err(SubscribeError::Refused(why)) => return Err(OperatorError::bad_request(why)),
             Err(SubscribeError::Limit(why)) => return Err(OperatorError::new(StatusCode::CONFLICT, "limit", why)),
@@ -64,7 +66,7 @@ async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         };
     let mut v = view(&hook, 0);
     v["secret"] = json!(secret);
-    created(v)
+    done_created(v)
 }
 
 #[derive(Deserialize)]
@@ -79,12 +81,17 @@ async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query
     ok(json!({"webhooks": hooks}))
 }
 
-async fn remove(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
-    authorize(&state, &headers).await?;
-    if !state.store.delete_webhook(&id).await? {
-        return Err(OperatorError::not_found(format!("webhook {id} does not exist")));
+/// Commits one change of a subscription with its audit entry; an unknown id is 404.
+async fn change(state: &AppState, call: &OperatorCall, id: &str, write: AdminWrite) -> Result<(), OperatorError> {
+    match call.commit(state, StatusCode::OK, WriteBatch { admin: vec![write], ..Default::default() }).await {
+        Err(e) if e.status == StatusCode::NOT_FOUND => Err(OperatorError::not_found(format!("webhook {id} does not exist"))),
+        other => other,
     }
-    ok(json!({"deleted": id}))
+}
+
+async fn remove(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
+    change(&state, &call, &id, AdminWrite::DeleteWebhook { id: id.clone() }).await?;
+    done(json!({"deleted": id}))
 }
 
 async fn deliveries(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
@@ -99,11 +106,8 @@ struct ReplayInput {
     since_seq: i64,
 }
 
-async fn replay(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> OpResult {
-    authorize(&state, &headers).await?;
+async fn replay(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ReplayInput = parse_body(&body)?;
-    if !state.store.set_webhook_cursor(&id, input.since_seq.max(0)).await? {
-        return Err(OperatorError::not_found(format!("webhook {id} does not exist")));
-    }
-    ok(json!({"webhook": id, "replaying_after_seq": input.since_seq.max(0)}))
+    change(&state, &call, &id, AdminWrite::SetWebhookCursor { id: id.clone(), cursor_seq: input.since_seq.max(0) }).await?;
+    done(json!({"webhook": id, "replaying_after_seq": input.since_seq.max(0)}))
 }

@@ -81,8 +81,16 @@ struct ListEventsResponse {
 
 pub async fn put_webhook(r: Request) -> ApiResult {
     let input: PutWebhookRequest = r.parse()?;
-    let subscribed =
-        crate::app::webhooks::subscribe(&r.state, owner(&r), &input.url, input.event_types, None, input.include_changes).await;
+    let subscribed = crate::app::webhooks::subscribe(
+        &r.state,
+        owner(&r),
+        &input.url,
+        input.event_types,
+        None,
+        input.include_changes,
+        Vec::new(),
+    )
+    .await;
     let (hook, secret) = match subscribed {
         Ok(created) => created,
         Err(SubscribeError::Refused(why)) => {

@@ -213,7 +213,7 @@ pub async fn relay_opt_out(r: Request) -> ApiResult {
         r.state.now(),
     );
     save(&r, WriteBatch { suppressions: vec![suppression], events: vec![notice], ..Default::default() }).await?;
-    crate::referrals::revoke(&r.state, &referral, OPT_OUT_REASON).await?;
+    crate::referrals::revoke(&r.state, &referral, OPT_OUT_REASON, Vec::new()).await?;
     Ok(Output::Json(json!({"Suppressed": true, "ReferralClosed": true})))
 }
 

@@ -12,6 +12,7 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use ace_domain::audit::{action, AuditEntry};
 use ace_domain::time::{format_timestamp, from_millis};
 use ace_store::UserStatus;
 
@@ -209,11 +210,19 @@ async fn keys(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     keys_page(&state, &viewer, &caller, None, None).await
 }
 
+/// USE-4: a user's change to their own keys, audited under their name with the change.
+fn key_audit(state: &AppState, caller: &crate::app::Caller, what: &str, key: Option<&str>) -> AuditEntry {
+    let detail = json!({"portal": "keys", "action": what, "key": key});
+    AuditEntry::new(state.now(), crate::governance::partner_actor(caller), action::PARTNER_WRITE, detail)
+        .partner(&caller.partner.id)
+}
+
 async fn create_key(
     State(state): State<AppState>,
     PartnerForm { viewer, caller, .. }: PartnerForm,
 ) -> Result<Response, WebError> {
-    match crate::app::keys::new_key(&state, &caller.partner.id, &caller.user.name).await {
+    let audit = key_audit(&state, &caller, "create", None);
+    match crate::app::keys::new_key(&state, &caller.partner.id, &caller.user.name, audit).await {
         Ok(pair) => keys_page(&state, &viewer, &caller, Some(pair), None).await,
         Err(e) => keys_page(&state, &viewer, &caller, None, Some(e.message().to_string())).await,
     }
@@ -229,18 +238,25 @@ async fn change_key(
     crate::app::keys::user_key(&state, id, user, &key).await.map_err(|_| WebError::NotFound)?;
     let outcome = match action.as_str() {
         // A key that may have leaked: a new one at once, and this one stops working.
-        "replace" => match crate::app::keys::new_key(&state, id, user).await {
+        "replace" => match crate::app::keys::new_key(&state, id, user, key_audit(&state, &caller, "replace", Some(&key))).await {
             Ok(pair) => {
-                if let Err(e) = crate::app::keys::set_key_status_of(&state, id, user, &key, UserStatus::Disabled).await {
+                let audit = key_audit(&state, &caller, "deactivate", Some(&key));
+                if let Err(e) = crate::app::keys::set_key_status_of(&state, id, user, &key, UserStatus::Disabled, audit).await {
                     return keys_page(&state, &viewer, &caller, Some(pair), Some(e.message().to_string())).await;
                 }
                 return keys_page(&state, &viewer, &caller, Some(pair), None).await;
             }
             Err(e) => Err(e),
         },
-        "activate" => crate::app::keys::set_key_status_of(&state, id, user, &key, UserStatus::Active).await.map(|_| ()),
-        "deactivate" => crate::app::keys::set_key_status_of(&state, id, user, &key, UserStatus::Disabled).await.map(|_| ()),
-        "delete" => state.store.delete_access_key(&key).await.map(|_| ()).map_err(Into::into),
+        "activate" => {
+            let audit = key_audit(&state, &caller, "activate", Some(&key));
+            crate::app::keys::set_key_status_of(&state, id, user, &key, UserStatus::Active, audit).await.map(|_| ())
+        }
+        "deactivate" => {
+            let audit = key_audit(&state, &caller, "deactivate", Some(&key));
+            crate::app::keys::set_key_status_of(&state, id, user, &key, UserStatus::Disabled, audit).await.map(|_| ())
+        }
+        "delete" => crate::app::keys::delete_key(&state, id, user, &key, key_audit(&state, &caller, "delete", Some(&key))).await,
         _ => return Err(WebError::NotFound),
     };
     match outcome {

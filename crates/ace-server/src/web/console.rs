@@ -248,18 +248,15 @@ async fn decide(
     let reviewer = viewer.account.email.clone();
     let comment = form.text("comment");
     let reason = form.text("reason");
-    match review::decide_as(&state, &reviewer, &id, decision, comment, reason.as_deref()).await {
-        Ok(item) => {
-            let mut entry = AuditEntry::new(
-                state.now(),
-                format!("operator:{reviewer}"),
-                action::OPERATOR,
-                json!({"console": "review", "opportunity": id, "decision": form.get("decision"), "status": item["review_status"]}),
-            );
-            entry.partner_id = item["partner_id"].as_str().map(String::from);
-            state.store.commit(ace_store::WriteBatch { audit: vec![entry], ..Default::default() }).await?;
-            Ok(Redirect::to(&format!("/console/reviews/{id}")).into_response())
-        }
+    // USE-4: the decision commits with its audit entry (the partner and new status are added).
+    let entry = AuditEntry::new(
+        state.now(),
+        format!("operator:{reviewer}"),
+        action::OPERATOR,
+        json!({"console": "review", "opportunity": id, "decision": form.get("decision")}),
+    );
+    match review::decide_as(&state, &reviewer, &id, decision, comment, reason.as_deref(), entry).await {
+        Ok(_) => Ok(Redirect::to(&format!("/console/reviews/{id}")).into_response()),
         Err(e) => review_page(&state, &viewer, &id, Some(e.message().to_string())).await,
     }
 }

@@ -44,14 +44,6 @@ fn actor(viewer: &Viewer) -> String {
     format!("operator:{}", viewer.account.email)
 }
 
-/// USE-4: a console action the operator function did not audit itself.
-async fn audit_action(state: &AppState, viewer: &Viewer, detail: Value, partner: Option<&str>) -> Result<(), WebError> {
-    let mut entry = AuditEntry::new(state.now(), actor(viewer), action::OPERATOR, detail);
-    entry.partner_id = partner.map(String::from);
-    state.store.commit(ace_store::WriteBatch { audit: vec![entry], ..Default::default() }).await?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 
 struct PartnerRow {
@@ -205,15 +197,15 @@ async fn refer(
         "problem": optional("problem"), "contact_name": optional("contact_name"), "contact_email": optional("contact_email"),
         "contact_phone": optional("contact_phone"),
     });
+    // USE-4: the referral commits with its audit entry (which the referral's id is added to).
+    let entry = AuditEntry::new(state.now(), actor(&viewer), action::OPERATOR, json!({"console": "referral"})).partner(&id);
     let outcome = match serde_json::from_value::<referrals::CreateInput>(input) {
-        Ok(input) => referrals::create_referral(&state, input).await,
+        Ok(input) => referrals::create_referral(&state, input, entry).await,
         Err(e) => Err(crate::app::AppError::invalid(e.to_string())),
     };
     match outcome {
         Ok(created) => {
             let referral = created["Id"].as_str().unwrap_or_default().to_string();
-            let detail = json!({"console": "referral", "referral": referral});
-            audit_action(&state, &viewer, detail, Some(&id)).await?;
             Ok(Redirect::to(&format!("/console/partners/{id}?done=referred-{referral}")).into_response())
         }
         Err(e) => partner_page(&state, &viewer, &id, form, None, Some(Refused::Referral(e.message().to_string()))).await,

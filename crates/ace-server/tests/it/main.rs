@@ -12,6 +12,7 @@ mod engagements;
 mod governance;
 mod isolation;
 mod operator;
+mod operator_audit;
 mod opportunities;
 mod referrals;
 mod review;

@@ -29,7 +29,7 @@ pub async fn attest(app: &TestApp, c: &Credentials, body: Value) -> (u16, Value)
 }
 
 /// A partner with a solution; returns (credentials, client, solution id).
-async fn partner_with_solution(app: &TestApp, id: &str) -> (Credentials, pcs::Client, String) {
+pub async fn partner_with_solution(app: &TestApp, id: &str) -> (Credentials, pcs::Client, String) {
     let c = app.partner(id).await;
     let solution = app
         .operator("POST", &format!("/partners/{id}/solutions"), json!({"name": "Factory", "category": "Consulting Service"}))
@@ -39,7 +39,7 @@ async fn partner_with_solution(app: &TestApp, id: &str) -> (Credentials, pcs::Cl
 }
 
 /// Creates an AWS-catalog opportunity with the solution associated.
-async fn draft(client: &pcs::Client, solution: &str, customer: Customer, project: Project) -> String {
+pub async fn draft(client: &pcs::Client, solution: &str, customer: Customer, project: Project) -> String {
     let created = client
         .create_opportunity()
         .catalog("AWS")
@@ -62,7 +62,7 @@ async fn draft(client: &pcs::Client, solution: &str, customer: Customer, project
     id
 }
 
-async fn submit(client: &pcs::Client, id: &str) -> Result<(), pcs::operation::submit_opportunity::SubmitOpportunityError> {
+pub async fn submit(client: &pcs::Client, id: &str) -> Result<(), pcs::operation::submit_opportunity::SubmitOpportunityError> {
     client
         .submit_opportunity()
         .catalog("AWS")
