@@ -112,6 +112,7 @@ impl AccountData {
 /// The operator's enrichment data about one of its customers (the model's `AwsEnrichment`:
 /// recorded facts and computed insights), carried by the operator's customer record.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Enrichment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_name: Option<String>,

@@ -99,6 +99,7 @@ impl CustomerIdentity {
 
 /// The operator's own pipeline record a submission is matched against (SUB-2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PipelineRecord {
     pub external_id: String,
     pub company_name: String,

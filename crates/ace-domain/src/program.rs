@@ -82,6 +82,7 @@ pub fn terminated_message(t: &Termination, what: &str) -> String {
 
 /// USE-6: how partners reach the operator's support.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SupportContact {
     pub email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

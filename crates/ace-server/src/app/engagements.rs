@@ -127,7 +127,7 @@ pub async fn group(state: &AppState, id: &str) -> Result<Option<EngagementGroup>
 }
 
 /// What the operator gives to add a group (`ace engagement group add`).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupInput {
     pub id: String,

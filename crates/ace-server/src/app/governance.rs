@@ -15,7 +15,7 @@ use ace_store::{AdminWrite, AuditFilter, WriteBatch};
 use super::AppError;
 use crate::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveInput {
     pub scope: String,
@@ -84,7 +84,7 @@ pub fn terms_view(v: &TermsVersion, with_text: bool) -> Value {
     out
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishInput {
     pub text: String,
@@ -161,7 +161,8 @@ pub async fn acceptance_of(state: &AppState, version: &str) -> Result<Value, App
     Ok(json!({"version": v.version, "effective": format_timestamp(v.effective), "accepted": items, "not_yet": pending}))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     pub partner: Option<String>,
     pub referral: Option<String>,

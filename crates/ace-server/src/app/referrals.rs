@@ -13,7 +13,7 @@ use super::AppError;
 use crate::referrals::Refusal;
 use crate::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInput {
     partner: String,

@@ -29,7 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/partners/{id}/requirements/{requirement}", put(set_requirement))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AsOfQuery {
     as_of: Option<String>,
 }
@@ -42,12 +43,14 @@ fn as_of(state: &AppState, q: &AsOfQuery) -> Result<Instant, OperatorError> {
     }
 }
 
+#[utoipa::path(get, path = "/eligibility", tag = "operator", summary = "Every partner's referral eligibility (ELIG-2)", params(AsOfQuery), responses((status = 200, description = "success")))]
 async fn all(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AsOfQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let reports = eligibility::all_reports(state.store.as_ref(), as_of(&state, &q)?, state.now()).await?;
     ok(json!({"reports": reports}))
 }
 
+#[utoipa::path(get, path = "/eligibility/{id}", tag = "operator", summary = "One partner's eligibility report: each requirement met or not, with its figures; as_of uses the profile and configuration in force then", params(("id" = String, Path), AsOfQuery), responses((status = 200, description = "success")))]
 async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<AsOfQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let at = as_of(&state, &q)?;
@@ -57,6 +60,7 @@ async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<S
     }
 }
 
+#[utoipa::path(get, path = "/eligibility/{id}/history", tag = "operator", summary = "Recorded changes of the partner's eligibility, with their causes", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     let changes: Vec<Value> = state
@@ -83,12 +87,13 @@ async fn config_view(state: &AppState) -> Result<Value, OperatorError> {
     }))
 }
 
+#[utoipa::path(get, path = "/eligibility-config", tag = "operator", summary = "The eligibility configuration in force (ELIG-3)", responses((status = 200, description = "success")))]
 async fn show_config(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     ok(config_view(&state).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ConfigInput {
     validated_min: Option<u32>,
@@ -113,6 +118,7 @@ async fn save_config(
     Ok(())
 }
 
+#[utoipa::path(put, path = "/eligibility-config", tag = "operator", summary = "Change thresholds or the program list: a new version, in force from now", request_body = ConfigInput, responses((status = 200, description = "success")))]
 async fn update_config(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ConfigInput = parse_body(&body)?;
     let mut config = eligibility::config_at(state.store.as_ref(), state.now()).await?;
@@ -150,13 +156,14 @@ async fn update_config(State(state): State<AppState>, call: OperatorCall, body: 
     done(config_view(&state).await?)
 }
 
+#[utoipa::path(get, path = "/requirements", tag = "operator", summary = "Further requirements per segment (ELIG-2.x (e))", responses((status = 200, description = "success")))]
 async fn list_requirements(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     let config = eligibility::config_at(state.store.as_ref(), state.now()).await?;
     ok(json!({"requirements": config.further}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RequirementInput {
     id: String,
@@ -165,6 +172,7 @@ struct RequirementInput {
 }
 
 /// ELIG-2.x (e): a further requirement the operator defines for a segment.
+#[utoipa::path(post, path = "/requirements", tag = "operator", summary = "Define a further requirement", request_body = RequirementInput, responses((status = 201, description = "success")))]
 async fn add_requirement(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: RequirementInput = parse_body(&body)?;
     let id_ok = !input.id.is_empty() && input.id.len() <= 64 && input.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
@@ -190,12 +198,13 @@ async fn add_requirement(State(state): State<AppState>, call: OperatorCall, body
     done_created(serde_json::to_value(requirement).unwrap_or(Value::Null))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MetInput {
     met: bool,
 }
 
+#[utoipa::path(put, path = "/partners/{id}/requirements/{requirement}", tag = "operator", summary = "Set whether the partner meets a further requirement", params(("id" = String, Path), ("requirement" = String, Path)), request_body = MetInput, responses((status = 200, description = "success")))]
 async fn set_requirement(
     State(state): State<AppState>,
     Path((id, requirement)): Path<(String, String)>,

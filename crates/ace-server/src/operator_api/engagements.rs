@@ -25,23 +25,27 @@ pub fn router() -> Router<AppState> {
         .route("/engagement-groups/{id}", axum::routing::delete(remove_group))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     partner: Option<String>,
 }
 
+#[utoipa::path(get, path = "/engagements", tag = "operator", summary = "Engagements (issue 18), oldest first, each catalog's; with partner, those it is a member of", params(ListQuery), responses((status = 200, description = "success")))]
 async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     ok(json!({"engagements": use_case::operator_list(&state, q.partner.as_deref()).await?}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ShowQuery {
     catalog: Option<String>,
 }
 
+#[utoipa::path(get, path = "/engagements/{id}", tag = "operator", summary = "One engagement: its contexts (a referral's rendered from it), members and invitations", params(("id" = String, Path), ShowQuery), responses((status = 200, description = "success")))]
 async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<ShowQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let mut last = None;
@@ -55,6 +59,7 @@ async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<
 }
 
 /// Issue 19: the resource snapshots shared with the operator's side, revisions side by side.
+#[utoipa::path(get, path = "/engagements/{id}/snapshots", tag = "operator", summary = "The resource snapshots shared with the operator's side in one engagement (issue 19), each revision with what changed since the one before", params(("id" = String, Path), ShowQuery), responses((status = 200, description = "success")))]
 async fn snapshots(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -78,17 +83,20 @@ fn catalogs(param: Option<&str>) -> Result<Vec<Catalog>, OperatorError> {
     Ok(catalog(param)?.map_or(vec![Catalog::Aws, Catalog::Sandbox], |c| vec![c]))
 }
 
+#[utoipa::path(get, path = "/engagement-groups", tag = "operator", summary = "The engagement groups partners list and search in", responses((status = 200, description = "success")))]
 async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     ok(json!({"groups": use_case::groups(&state).await?}))
 }
 
+#[utoipa::path(post, path = "/engagement-groups", tag = "operator", summary = "Add or redefine an engagement group: its engagements are those whose customer is of its industries and countries (any when empty)", request_body = use_case::GroupInput, responses((status = 201, description = "success")))]
 async fn add_group(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: use_case::GroupInput = parse_body(&body)?;
     let group = use_case::put_group(&state, &call.actor(), input).await?;
     done_created(json!(group))
 }
 
+#[utoipa::path(delete, path = "/engagement-groups/{id}", tag = "operator", summary = "Remove an engagement group", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn remove_group(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
     use_case::remove_group(&state, &call.actor(), &id).await?;
     done(json!({"removed": id}))

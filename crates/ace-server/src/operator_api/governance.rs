@@ -40,7 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/backup", post(backup))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BackupInput {
     to: String,
@@ -49,6 +49,7 @@ struct BackupInput {
 /// An online, consistent copy of the SQLite database, written by the server to `to` (an
 /// absolute path on the server's machine that does not exist yet). The request is audited
 /// before the copy is made: a copy of the customer data is never made unrecorded.
+#[utoipa::path(post, path = "/backup", tag = "operator", summary = "Write an online, consistent copy of the SQLite database to a new file on the server's machine", request_body = BackupInput, responses((status = 200, description = "success")))]
 async fn backup(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: BackupInput = parse_body(&body)?;
     let path = std::path::PathBuf::from(&input.to);
@@ -64,12 +65,13 @@ async fn backup(State(state): State<AppState>, call: OperatorCall, body: Bytes) 
 /// REM-1: removes a partner from referrals or from the whole program, without notice. Its open
 /// referrals are revoked with their data deleted (REM-2); with `all`, every credential of the
 /// partner is refused from the next request on. Its own opportunities stay with the operator.
+#[utoipa::path(post, path = "/partners/{id}/remove", tag = "operator", summary = "Remove a partner from referrals or from the whole program (REM-1): open referrals revoked with their data deleted; with `all`, every credential refused", params(("id" = String, Path)), request_body = use_case::RemoveInput, responses((status = 200, description = "success")))]
 async fn remove_partner(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: use_case::RemoveInput = parse_body(&body)?;
     done(use_case::remove(&state, &call.actor(), &id, input).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReinstateInput {
     scope: String,
@@ -77,6 +79,7 @@ struct ReinstateInput {
 
 /// Undoes what can be undone: access and eligibility come back; revoked referrals and deleted
 /// data do not.
+#[utoipa::path(post, path = "/partners/{id}/reinstate", tag = "operator", summary = "Undo a removal: access and eligibility return; revoked referrals and deleted data do not", params(("id" = String, Path)), request_body = ReinstateInput, responses((status = 200, description = "success")))]
 async fn reinstate_partner(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ReinstateInput = parse_body(&body)?;
     let scope = use_case::parse_scope(&input.scope)?;
@@ -98,11 +101,13 @@ async fn reinstate_partner(State(state): State<AppState>, Path(id): Path<String>
 
 /// MOD-2, MOD-4: a new version, effective on posting or on its stated date; every partner's
 /// event stream gets `Program Terms Changed`; the publication is audited (a backdated one says so).
+#[utoipa::path(post, path = "/terms", tag = "operator", summary = "Publish a terms version, effective on posting or on a later date; partners are told (MOD-2, MOD-4)", request_body = use_case::PublishInput, responses((status = 201, description = "success")))]
 async fn publish_terms(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: use_case::PublishInput = parse_body(&body)?;
     done_created(use_case::publish(&state, &call.actor(), input).await?)
 }
 
+#[utoipa::path(get, path = "/terms", tag = "operator", summary = "Published terms versions with their status: current, upcoming, superseded (MOD-2)", responses((status = 200, description = "success")))]
 async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     let now = state.now();
@@ -123,17 +128,20 @@ async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResu
     ok(json!({"terms": items}))
 }
 
+#[utoipa::path(get, path = "/terms/{version}", tag = "operator", summary = "One version with its text; `current` names the one in force", params(("version" = String, Path)), responses((status = 200, description = "success")))]
 async fn show_terms(State(state): State<AppState>, headers: HeaderMap, Path(version): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     ok(use_case::terms_view(&use_case::find_version(&state, &version).await?, true))
 }
 
 /// MOD-3: who accepted a version, how and when, and who has not acted since it took effect.
+#[utoipa::path(get, path = "/terms/{version}/acceptance", tag = "operator", summary = "Who accepted a version, how (explicitly or by continued participation, MOD-3) and when; who has not", params(("version" = String, Path)), responses((status = 200, description = "success")))]
 async fn acceptance(State(state): State<AppState>, headers: HeaderMap, Path(version): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     ok(use_case::acceptance_of(&state, &version).await?)
 }
 
+#[utoipa::path(get, path = "/program", tag = "operator", summary = "The program's status, termination, current terms and support contact", responses((status = 200, description = "success")))]
 async fn show_program(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     let now = state.now();
@@ -149,7 +157,7 @@ async fn show_program(State(state): State<AppState>, headers: HeaderMap) -> OpRe
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TerminateInput {
     effective: String,
@@ -166,6 +174,7 @@ fn termination_error(e: program::TerminationError) -> OperatorError {
 }
 
 /// MOD-1: the program ends on `effective`: submissions and referrals stop, partners are told now.
+#[utoipa::path(post, path = "/program/terminate", tag = "operator", summary = "End the program on a date (MOD-1): submissions and referrals stop, partners are told", request_body = TerminateInput, responses((status = 200, description = "success")))]
 async fn terminate(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: TerminateInput = parse_body(&body)?;
     let now = state.now();
@@ -195,6 +204,7 @@ async fn terminate(State(state): State<AppState>, call: OperatorCall, body: Byte
 }
 
 /// A termination not yet in effect can be called off; one in effect cannot.
+#[utoipa::path(delete, path = "/program/termination", tag = "operator", summary = "Call off a termination that is not yet in effect", responses((status = 200, description = "success")))]
 async fn cancel_termination(State(state): State<AppState>, call: OperatorCall) -> OpResult {
     let now = state.now();
     state.governance.invalidate();
@@ -234,6 +244,7 @@ async fn cancel_termination(State(state): State<AppState>, call: OperatorCall) -
 }
 
 /// USE-6: the contact partners see in `GetSupportContact` and the portal.
+#[utoipa::path(put, path = "/program/support-contact", tag = "operator", summary = "Publish the support contact partners see (USE-6)", request_body = SupportContact, responses((status = 200, description = "success")))]
 async fn set_support_contact(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let contact: SupportContact = parse_body(&body)?;
     contact.validate().map_err(OperatorError::bad_request)?;
@@ -247,18 +258,21 @@ async fn set_support_contact(State(state): State<AppState>, call: OperatorCall, 
 }
 
 /// USE-4: the audit log, filtered, oldest first; `after` pages on.
+#[utoipa::path(get, path = "/audit/log", tag = "operator", summary = "The hash-chained audit log, oldest first (USE-4)", params(use_case::AuditQuery), responses((status = 200, description = "success")))]
 async fn audit_log(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<use_case::AuditQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     ok(use_case::audit_entries(&state, q).await?)
 }
 
 /// Reads the whole chain in pages and checks it against its head.
+#[utoipa::path(get, path = "/audit/verify", tag = "operator", summary = "Check the audit chain; names the first altered, removed or reordered entry", responses((status = 200, description = "success")))]
 async fn audit_verify(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     ok(use_case::verify(&state).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SecurityQuery {
     since: Option<String>,
     limit: Option<usize>,
@@ -266,6 +280,7 @@ struct SecurityQuery {
 
 /// USE-2: keys and addresses blocked for probing, and USE-3: keys locked out by failed
 /// signatures (with the networks they came from), newest first.
+#[utoipa::path(get, path = "/security/events", tag = "operator", summary = "Keys and addresses blocked for probing (USE-2), newest first", params(SecurityQuery), responses((status = 200, description = "success")))]
 async fn security_events(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SecurityQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let since_ms = q.since.as_deref().map(|s| use_case::parse_time("since", s)).transpose()?.map_or(0, |t| t.timestamp_millis());
@@ -282,13 +297,14 @@ async fn security_events(State(state): State<AppState>, headers: HeaderMap, Quer
     ok(json!({"events": items}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UnblockInput {
     subject: String,
 }
 
 /// Lifts a probe block on this node (blocks live in each node's memory).
+#[utoipa::path(post, path = "/security/unblock", tag = "operator", summary = "Lift a probe block on this node", request_body = UnblockInput, responses((status = 200, description = "success")))]
 async fn unblock(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: UnblockInput = parse_body(&body)?;
     if !input.subject.starts_with("key:") && !input.subject.starts_with("address:") {

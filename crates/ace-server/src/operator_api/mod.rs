@@ -252,7 +252,7 @@ fn partner_view(p: &PartnerProfile) -> Value {
     serde_json::to_value(p).unwrap_or(Value::Null)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PartnerInput {
     id: String,
@@ -272,6 +272,7 @@ struct PartnerInput {
     referrals_approved: bool,
 }
 
+#[utoipa::path(post, path = "/partners", tag = "operator", summary = "Add a partner (a 12-digit account id is assigned)", request_body = PartnerInput, responses((status = 201, description = "success")))]
 async fn add_partner(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: PartnerInput = parse_body(&body)?;
     let mut programs = parse_programs(&input.programs)?;
@@ -328,18 +329,20 @@ async fn add_partner(State(state): State<AppState>, call: OperatorCall, body: By
     Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "could not allocate an account id"))
 }
 
+#[utoipa::path(get, path = "/partners/{id}", tag = "operator", summary = "Show a partner", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn show_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     ok(partner_view(&crate::app::partners::load(&state, &id).await?))
 }
 
+#[utoipa::path(get, path = "/partners", tag = "operator", summary = "List partners", responses((status = 200, description = "success")))]
 async fn list_partners(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     let partners: Vec<Value> = state.store.list_partners().await?.iter().map(partner_view).collect();
     ok(json!({"partners": partners}))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PartnerPatch {
     name: Option<String>,
@@ -361,6 +364,7 @@ struct PartnerPatch {
     referrals_approved: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/partners/{id}", tag = "operator", summary = "Update a partner", params(("id" = String, Path)), request_body = PartnerPatch, responses((status = 200, description = "success")))]
 async fn update_partner(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let patch: PartnerPatch = parse_body(&body)?;
     let mut p = crate::app::partners::load(&state, &id).await?;
@@ -409,7 +413,7 @@ async fn update_partner(State(state): State<AppState>, Path(id): Path<String>, c
     done(partner_view(&p))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserInput {
     name: String,
@@ -468,7 +472,7 @@ async fn check_new_portal_email(state: &AppState, email: &str) -> Result<(), Ope
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StaffInput {
     email: String,
@@ -479,6 +483,7 @@ struct StaffInput {
 }
 
 /// Operator staff who sign in to the web console: admin, reviewer or partner-manager.
+#[utoipa::path(post, path = "/staff", tag = "operator", summary = "Add operator staff who sign in to the web console (admin token only)", request_body = StaffInput, responses((status = 201, description = "success")))]
 async fn add_staff(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     if call.token.role != "admin" {
         return Err(OperatorError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin token may add operator staff"));
@@ -549,6 +554,7 @@ fn check_user_name(name: &str) -> Result<(), OperatorError> {
 }
 
 /// USE-1: each user gets a key pair of their own; the secret is shown once, stored encrypted.
+#[utoipa::path(post, path = "/partners/{id}/users", tag = "operator", summary = "Add a user; the response holds its access key pair, shown once (USE-1); with email and password it can also sign in to the web portal", params(("id" = String, Path)), request_body = UserInput, responses((status = 201, description = "success")))]
 async fn add_user(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: UserInput = parse_body(&body)?;
     check_user_name(&input.name)?;
@@ -609,6 +615,7 @@ async fn add_user(State(state): State<AppState>, Path(id): Path<String>, call: O
     done_created(out)
 }
 
+#[utoipa::path(get, path = "/partners/{id}/users", tag = "operator", summary = "List a partner's users", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn list_users(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     crate::app::partners::load(&state, &id).await?;
@@ -617,6 +624,7 @@ async fn list_users(State(state): State<AppState>, headers: HeaderMap, Path(id):
 }
 
 /// USE-1: rotation replaces the key pair; the old key stops working at once.
+#[utoipa::path(post, path = "/partners/{id}/users/{name}/rotate-key", tag = "operator", summary = "Replace the user's key pair; the old key stops working at once (USE-1)", params(("id" = String, Path), ("name" = String, Path)), responses((status = 200, description = "success")))]
 async fn rotate_key(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, call: OperatorCall) -> OpResult {
     let user = crate::app::keys::user(&state, &id, &name).await?;
     let (access_key_id, secret) = crypto::new_access_key_pair();
@@ -633,6 +641,7 @@ async fn rotate_key(State(state): State<AppState>, Path((id, name)): Path<(Strin
 }
 
 /// USE-1: revocation; the key is refused from the next request on.
+#[utoipa::path(post, path = "/partners/{id}/users/{name}/disable", tag = "operator", summary = "Disable the user; its key is refused from the next request (USE-1)", params(("id" = String, Path), ("name" = String, Path)), responses((status = 200, description = "success")))]
 async fn disable_user(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, call: OperatorCall) -> OpResult {
     let user = crate::app::keys::user(&state, &id, &name).await?;
     let disabled = UserRecord { status: UserStatus::Disabled, ..user.clone() };
@@ -648,6 +657,7 @@ fn key_view(k: &AccessKeyRecord) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/partners/{id}/users/{name}/keys", tag = "operator", summary = "A user's access keys with status and last use (USE-1)", params(("id" = String, Path), ("name" = String, Path)), responses((status = 200, description = "success")))]
 async fn list_keys(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
     authorize(&state, &headers).await?;
     crate::app::keys::user(&state, &id, &name).await?;
@@ -656,6 +666,7 @@ async fn list_keys(State(state): State<AppState>, headers: HeaderMap, Path((id, 
 }
 
 /// USE-1: a second key, as in IAM, so a CRM can switch keys without downtime; two at most.
+#[utoipa::path(post, path = "/partners/{id}/users/{name}/keys", tag = "operator", summary = "Create a further access key (two per user at most, as IAM); the secret is shown once", params(("id" = String, Path), ("name" = String, Path)), responses((status = 201, description = "success")))]
 async fn create_key(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, call: OperatorCall) -> OpResult {
     let audit = call.audit(&state, StatusCode::CREATED, json!({}));
     let (access_key_id, secret) = crate::app::keys::new_key(&state, &id, &name, audit).await?;
@@ -667,6 +678,7 @@ async fn set_key_status(state: &AppState, call: &OperatorCall, id: &str, name: &
     done(key_view(&crate::app::keys::set_key_status_of(state, id, name, key, status, audit).await?))
 }
 
+#[utoipa::path(post, path = "/partners/{id}/users/{name}/keys/{key}/activate", tag = "operator", summary = "Activate an access key", params(("id" = String, Path), ("name" = String, Path), ("key" = String, Path)), responses((status = 200, description = "success")))]
 async fn activate_key(
     State(state): State<AppState>,
     Path((id, name, key)): Path<(String, String, String)>,
@@ -676,6 +688,7 @@ async fn activate_key(
 }
 
 /// USE-1: a deactivated key is refused from the next request on, and can be activated again.
+#[utoipa::path(post, path = "/partners/{id}/users/{name}/keys/{key}/deactivate", tag = "operator", summary = "Deactivate an access key: refused from the next request on", params(("id" = String, Path), ("name" = String, Path), ("key" = String, Path)), responses((status = 200, description = "success")))]
 async fn deactivate_key(
     State(state): State<AppState>,
     Path((id, name, key)): Path<(String, String, String)>,
@@ -684,6 +697,7 @@ async fn deactivate_key(
     set_key_status(&state, &call, &id, &name, &key, UserStatus::Disabled).await
 }
 
+#[utoipa::path(delete, path = "/partners/{id}/users/{name}/keys/{key}", tag = "operator", summary = "Delete an access key", params(("id" = String, Path), ("name" = String, Path), ("key" = String, Path)), responses((status = 200, description = "success")))]
 async fn delete_key(
     State(state): State<AppState>,
     Path((id, name, key)): Path<(String, String, String)>,
@@ -708,7 +722,7 @@ pub const SOLUTION_CATEGORIES: [&str; 10] = [
     "Merger and Acquisition Advising Service",
 ];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SolutionInput {
     name: String,
@@ -724,6 +738,7 @@ fn solution_view(s: &SolutionRecord) -> Value {
     })
 }
 
+#[utoipa::path(post, path = "/partners/{id}/solutions", tag = "operator", summary = "Add a solution", params(("id" = String, Path)), request_body = SolutionInput, responses((status = 201, description = "success")))]
 async fn add_solution(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: SolutionInput = parse_body(&body)?;
     crate::app::partners::load(&state, &id).await?;
@@ -764,11 +779,13 @@ async fn add_solution(State(state): State<AppState>, Path(id): Path<String>, cal
     done_created(view)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CatalogQuery {
     catalog: Option<String>,
 }
 
+#[utoipa::path(get, path = "/partners/{id}/solutions", tag = "operator", summary = "List a partner's solutions", params(("id" = String, Path), CatalogQuery), responses((status = 200, description = "success")))]
 async fn list_solutions(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -790,17 +807,19 @@ fn clock_view(state: &AppState) -> Value {
     json!({"now": format_timestamp(state.now()), "test_clock": state.clock.is_test_clock()})
 }
 
+#[utoipa::path(get, path = "/clock", tag = "operator", summary = "The program clock, and whether it is a test clock", responses((status = 200, description = "success")))]
 async fn show_clock(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     ok(clock_view(&state))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdvanceInput {
     duration: String,
 }
 
+#[utoipa::path(post, path = "/clock/advance", tag = "operator", summary = "Move a test clock forward (refused without --test-clock)", request_body = AdvanceInput, responses((status = 200, description = "success")))]
 async fn advance_clock(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: AdvanceInput = parse_body(&body)?;
     let by = parse_duration(&input.duration).map_err(OperatorError::bad_request)?;
@@ -821,7 +840,8 @@ async fn advance_clock(State(state): State<AppState>, call: OperatorCall, body: 
     done(view)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PartnerQuery {
     partner: Option<String>,
 }
@@ -850,6 +870,7 @@ async fn effective_quota(state: &AppState, partner: Option<&str>) -> Result<(Quo
     })
 }
 
+#[utoipa::path(get, path = "/quotas", tag = "operator", summary = "Quota limits in force (USE-5), for every partner or for one", params(PartnerQuery), responses((status = 200, description = "success")))]
 async fn show_quota(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PartnerQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     if let Some(p) = &q.partner {
@@ -857,6 +878,33 @@ async fn show_quota(State(state): State<AppState>, headers: HeaderMap, Query(q):
     }
     let (limits, source) = effective_quota(&state, q.partner.as_deref()).await?;
     ok(quota_view(q.partner.as_deref().unwrap_or("default"), &limits, source))
+}
+
+/// New quota limits (USE-5); a limit left out keeps its value.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct QuotaInput {
+    /// The partner whose limits these are; without it, the default of every partner.
+    partner: Option<String>,
+    #[schema(schema_with = limit_schema)]
+    reads_per_second: Option<Value>,
+    #[schema(schema_with = limit_schema)]
+    writes_per_second: Option<Value>,
+    #[schema(schema_with = limit_schema)]
+    reads_per_day: Option<Value>,
+    #[schema(schema_with = limit_schema)]
+    writes_per_day: Option<Value>,
+}
+
+/// A limit's schema: a positive integer, or `"unlimited"`.
+fn limit_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["unlimited"])))
+            .build(),
+    )
 }
 
 /// A limit in a request: a number, or `"unlimited"`.
@@ -872,27 +920,23 @@ fn parse_limit(field: &str, v: &Value) -> Result<Option<u32>, OperatorError> {
     }
 }
 
+#[utoipa::path(put, path = "/quotas", tag = "operator", summary = "Set quota limits for every partner, or for one with \"partner\"", request_body = QuotaInput, responses((status = 200, description = "success")))]
 async fn set_quota(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
-    let input: serde_json::Map<String, Value> = parse_body(&body)?;
-    let partner = match input.get("partner") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(p)) => Some(p.clone()),
-        Some(_) => return Err(OperatorError::bad_request("partner must be a string")),
-    };
+    let input: QuotaInput = parse_body(&body)?;
+    let partner = input.partner;
     if let Some(p) = &partner {
         crate::app::partners::load(&state, p).await?;
     }
     let (mut limits, _) = effective_quota(&state, partner.as_deref()).await?;
-    for (field, value) in &input {
-        let slot = match field.as_str() {
-            "partner" => continue,
-            "reads_per_second" => &mut limits.reads_per_second,
-            "writes_per_second" => &mut limits.writes_per_second,
-            "reads_per_day" => &mut limits.reads_per_day,
-            "writes_per_day" => &mut limits.writes_per_day,
-            other => return Err(OperatorError::bad_request(format!("unknown field {other:?}"))),
-        };
-        *slot = parse_limit(field, value)?;
+    for (field, slot, value) in [
+        ("reads_per_second", &mut limits.reads_per_second, input.reads_per_second),
+        ("writes_per_second", &mut limits.writes_per_second, input.writes_per_second),
+        ("reads_per_day", &mut limits.reads_per_day, input.reads_per_day),
+        ("writes_per_day", &mut limits.writes_per_day, input.writes_per_day),
+    ] {
+        if let Some(value) = value {
+            *slot = parse_limit(field, &value)?;
+        }
     }
     let write = AdminWrite::SetQuota { partner_id: partner.clone(), limits };
     let mut entry = call.audit(&state, StatusCode::OK, json!({}));
@@ -902,12 +946,14 @@ async fn set_quota(State(state): State<AppState>, call: OperatorCall, body: Byte
     done(quota_view(partner.as_deref().unwrap_or("default"), &limits, if partner.is_some() { "partner" } else { "default" }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
     after: Option<i64>,
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/events", tag = "operator", summary = "The event outbox, oldest first", params(EventsQuery), responses((status = 200, description = "success")))]
 async fn list_events(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<EventsQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);

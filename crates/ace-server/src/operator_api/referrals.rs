@@ -31,19 +31,22 @@ pub fn router() -> Router<AppState> {
         .route("/calendars/{name}", get(show_calendar).put(import_calendar))
 }
 
+#[utoipa::path(post, path = "/referrals", tag = "operator", summary = "Refer a lead or opportunity to a partner; refused when it is not eligible (ELIG-2, REF-6) or the contact is suppressed (REF-5)", request_body = use_case::CreateInput, responses((status = 201, description = "success")))]
 async fn create(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: use_case::CreateInput = parse_body(&body)?;
     let audit = call.audit(&state, StatusCode::CREATED, json!({}));
     done_created(use_case::create_referral(&state, input, audit).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     partner: Option<String>,
     status: Option<String>,
 }
 
 /// REF-1: lists never carry contact data.
+#[utoipa::path(get, path = "/referrals", tag = "operator", summary = "Referrals, oldest first, without contact data (REF-1)", params(ListQuery), responses((status = 200, description = "success")))]
 async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let items: Vec<Value> = state
@@ -61,18 +64,20 @@ async fn load(state: &AppState, id: &str) -> Result<Referral, OperatorError> {
     state.store.get_referral(id).await?.ok_or_else(|| OperatorError::not_found(format!("referral {id} does not exist")))
 }
 
+#[utoipa::path(get, path = "/referrals/{id}", tag = "operator", summary = "One referral with its contact, deadlines and contact record", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     ok(use_case::view(&load(&state, &id).await?, true))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RevokeInput {
     reason: Option<String>,
 }
 
 /// REM-1, REM-2: revoke one referral; the partner loses it and is told to delete its copies.
+#[utoipa::path(post, path = "/referrals/{id}/revoke", tag = "operator", summary = "Revoke a referral (REM-1, REM-2): the partner loses it and is told to delete its copies", params(("id" = String, Path)), request_body = RevokeInput, responses((status = 200, description = "success")))]
 async fn revoke(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: RevokeInput = if body.is_empty() { RevokeInput::default() } else { parse_body(&body)? };
     let referral = load(&state, &id).await?;
@@ -91,27 +96,31 @@ async fn revoke(State(state): State<AppState>, Path(id): Path<String>, call: Ope
     done(use_case::view(&load(&state, &id).await?, false))
 }
 
+#[utoipa::path(get, path = "/suppression", tag = "operator", summary = "The suppression list (REF-5): hashed e-mails and company domains", responses((status = 200, description = "success")))]
 async fn list_suppression(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     ok(json!({"suppressions": state.store.list_suppressions().await?}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
     referral: String,
 }
 
+#[utoipa::path(get, path = "/audit", tag = "operator", summary = "Recorded reads of a referral's contact data (REF-1)", params(AuditQuery), responses((status = 200, description = "success")))]
 async fn audit(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AuditQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     ok(json!({"reads": state.store.list_audit_reads(&q.referral).await?}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CalendarInput {
     dates: Vec<String>,
 }
 
+#[utoipa::path(put, path = "/calendars/{name}", tag = "operator", summary = "Import a holiday calendar", params(("name" = String, Path)), request_body = CalendarInput, responses((status = 200, description = "success")))]
 async fn import_calendar(State(state): State<AppState>, Path(name): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     if HolidayCalendar::built_in(&name, 2000, 2000).is_some() {
         return Err(OperatorError::bad_request(format!("{name} is a built-in calendar computed by rule")));
@@ -130,6 +139,7 @@ async fn import_calendar(State(state): State<AppState>, Path(name): Path<String>
     done(json!({"name": name, "dates": count}))
 }
 
+#[utoipa::path(get, path = "/calendars/{name}", tag = "operator", summary = "A holiday calendar (built-in us-federal, or imported)", params(("name" = String, Path)), responses((status = 200, description = "success")))]
 async fn show_calendar(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     let year = chrono::Datelike::year(&state.now());

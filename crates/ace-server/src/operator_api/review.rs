@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/partners/{id}/standing-attestation", get(show_standing).post(file_standing).delete(withdraw_standing))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StandingInput {
     /// A published consent statement version (SUB-4).
@@ -48,18 +48,21 @@ struct StandingInput {
 
 /// Issue 22: the partner's standing attestation (SUB-3, SUB-4), and whether the policy lets
 /// submissions rely on it.
+#[utoipa::path(get, path = "/partners/{id}/standing-attestation", tag = "operator", summary = "The partner's standing attestation (SUB-3, SUB-4; issue 22) and whether the policy lets submissions rely on it", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn show_standing(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     let (on_file, policy_allows) = crate::app::standing::view(&state, &id).await?;
     ok(json!({"partner": id, "standing_attestation": on_file, "policy_allows": policy_allows}))
 }
 
+#[utoipa::path(post, path = "/partners/{id}/standing-attestation", tag = "operator", summary = "File (or replace) the partner's standing attestation: consent obtained before every submission under a published consent statement, evidence produced on request", params(("id" = String, Path)), request_body = StandingInput, responses((status = 201, description = "success")))]
 async fn file_standing(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: StandingInput = parse_body(&body)?;
     let filed = crate::app::standing::file(&state, &call.actor(), &id, &input.consent_statement, &input.statement).await?;
     done_created(json!(filed))
 }
 
+#[utoipa::path(delete, path = "/partners/{id}/standing-attestation", tag = "operator", summary = "Withdraw the partner's standing attestation", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn withdraw_standing(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
     let withdrawn = crate::app::standing::withdraw(&state, &call.actor(), &id).await?;
     done(json!({"partner": id, "withdrawn": withdrawn}))
@@ -68,11 +71,13 @@ async fn withdraw_standing(State(state): State<AppState>, Path(id): Path<String>
 /// Records per import request; the CLI sends larger files in chunks of this size.
 pub const IMPORT_BATCH_MAX: usize = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct QueueQuery {
     status: Option<String>,
 }
 
+#[utoipa::path(get, path = "/review", tag = "operator", summary = "The review queue, oldest submission first, with age and pre-screen findings (SUB-1)", params(QueueQuery), responses((status = 200, description = "success")))]
 async fn list_queue(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let wanted = review::statuses(q.status.as_deref())?;
@@ -82,12 +87,13 @@ async fn list_queue(State(state): State<AppState>, headers: HeaderMap, Query(q):
     ok(json!({"items": items}))
 }
 
+#[utoipa::path(get, path = "/review/{id}", tag = "operator", summary = "One submission: document, partner, attestation (consent record), findings with conflict matches, history, evidence requests", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     ok(review::review_detail(&state, &id).await?)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DecisionInput {
     comment: Option<String>,
@@ -101,18 +107,22 @@ async fn decide(state: &AppState, call: &OperatorCall, id: &str, action: ReviewA
     done(review::decide_as(state, &call.token.name, id, action, input.comment, input.reason.as_deref(), audit).await?)
 }
 
+#[utoipa::path(post, path = "/review/{id}/start", tag = "operator", summary = "Submitted → In review", params(("id" = String, Path)), request_body = DecisionInput, responses((status = 200, description = "success")))]
 async fn start(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     decide(&state, &call, &id, ReviewAction::StartReview, &body).await
 }
 
+#[utoipa::path(post, path = "/review/{id}/approve", tag = "operator", summary = "Approve (validate); records the approval time", params(("id" = String, Path)), request_body = DecisionInput, responses((status = 200, description = "success")))]
 async fn approve(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     decide(&state, &call, &id, ReviewAction::Approve, &body).await
 }
 
+#[utoipa::path(post, path = "/review/{id}/action-required", tag = "operator", summary = "Send back to the partner; comment required", params(("id" = String, Path)), request_body = DecisionInput, responses((status = 200, description = "success")))]
 async fn action_required(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     decide(&state, &call, &id, ReviewAction::RequestAction, &body).await
 }
 
+#[utoipa::path(post, path = "/review/{id}/reject", tag = "operator", summary = "Reject; reason required", params(("id" = String, Path)), request_body = DecisionInput, responses((status = 200, description = "success")))]
 async fn reject(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     decide(&state, &call, &id, ReviewAction::Reject, &body).await
 }
@@ -121,19 +131,21 @@ fn statement_view(s: &ConsentStatement) -> Value {
     json!({"version": s.version, "text": s.text, "published_at": format_timestamp(from_millis(s.published_ms))})
 }
 
+#[utoipa::path(get, path = "/consent/statements", tag = "operator", summary = "Published consent statement versions (SUB-4)", responses((status = 200, description = "success")))]
 async fn list_statements(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     let statements: Vec<Value> = state.store.list_consent_statements().await?.iter().map(statement_view).collect();
     ok(json!({"statements": statements}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StatementInput {
     version: String,
     text: String,
 }
 
+#[utoipa::path(post, path = "/consent/statements", tag = "operator", summary = "Publish a new version; published versions never change", request_body = StatementInput, responses((status = 201, description = "success")))]
 async fn publish_statement(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: StatementInput = parse_body(&body)?;
     let version_ok = !input.version.is_empty()
@@ -153,7 +165,7 @@ async fn publish_statement(State(state): State<AppState>, call: OperatorCall, bo
     done_created(view)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EvidenceInput {
     opportunity_id: String,
@@ -167,6 +179,7 @@ fn evidence_operator_view(e: &EvidenceRequest) -> Value {
     v
 }
 
+#[utoipa::path(post, path = "/consent/requests", tag = "operator", summary = "Ask the partner for evidence of consent", request_body = EvidenceInput, responses((status = 201, description = "success")))]
 async fn request_evidence(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: EvidenceInput = parse_body(&body)?;
     if input.message.trim().is_empty() || input.message.len() > 2000 {
@@ -195,12 +208,14 @@ async fn request_evidence(State(state): State<AppState>, call: OperatorCall, bod
     done_created(view)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EvidenceQuery {
     opportunity: Option<String>,
     partner: Option<String>,
 }
 
+#[utoipa::path(get, path = "/consent/requests", tag = "operator", summary = "Evidence requests and answers", params(EvidenceQuery), responses((status = 200, description = "success")))]
 async fn list_evidence_requests(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<EvidenceQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let items: Vec<Value> = state
@@ -214,6 +229,7 @@ async fn list_evidence_requests(State(state): State<AppState>, headers: HeaderMa
     ok(json!({"requests": items}))
 }
 
+#[utoipa::path(post, path = "/consent/requests/{id}/close", tag = "operator", summary = "Close an evidence request; the request and answer are kept", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn close_evidence_request(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
     let mut request = state
         .store
@@ -228,13 +244,16 @@ async fn close_evidence_request(State(state): State<AppState>, Path(id): Path<St
     done(view)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ImportInput {
+    /// Each checked on its own: a bad one is reported by index and skipped.
+    #[schema(value_type = Vec<ace_domain::identity::PipelineRecord>, max_items = 1000)]
     records: Vec<Value>,
 }
 
 /// Imports pipeline records; each bad record is reported with its index and skipped.
+#[utoipa::path(post, path = "/pipeline", tag = "operator", summary = "Import or update records by external id (at most 1000 per request); bad records are reported by index and skipped", request_body = ImportInput, responses((status = 200, description = "success")))]
 async fn import_pipeline(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ImportInput = parse_body(&body)?;
     if input.records.len() > IMPORT_BATCH_MAX {
@@ -263,11 +282,13 @@ async fn import_pipeline(State(state): State<AppState>, call: OperatorCall, body
     done(json!({"inserted": inserted, "updated": updated, "errors": errors}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LimitQuery {
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/pipeline", tag = "operator", summary = "The operator's own pipeline (SUB-2)", params(LimitQuery), responses((status = 200, description = "success")))]
 async fn list_pipeline(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LimitQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let records = state.store.list_pipeline_records(q.limit.unwrap_or(1000).clamp(1, 100_000)).await?;
@@ -288,12 +309,13 @@ async fn settings_view(state: &AppState) -> Result<Value, OperatorError> {
     }))
 }
 
+#[utoipa::path(get, path = "/settings", tag = "operator", summary = "Review settings", responses((status = 200, description = "success")))]
 async fn show_settings(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     ok(settings_view(&state).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SettingsInput {
     auto_reject_already_pursued: Option<bool>,
@@ -306,6 +328,7 @@ struct SettingsInput {
     referral_unsubscribe_links: Option<Vec<String>>,
 }
 
+#[utoipa::path(put, path = "/settings", tag = "operator", summary = "Change review and referral settings", request_body = SettingsInput, responses((status = 200, description = "success")))]
 async fn update_settings(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: SettingsInput = parse_body(&body)?;
     use crate::referrals as r;

@@ -32,7 +32,7 @@ pub fn view(hook: &Webhook, cursor: i64) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddInput {
     partner: Option<String>,
@@ -45,6 +45,7 @@ struct AddInput {
     include_changes: bool,
 }
 
+#[utoipa::path(post, path = "/webhooks", tag = "operator", summary = "Subscribe a URL to the events of one partner, or of all (operator); the response holds the signing secret, shown once", request_body = AddInput, responses((status = 201, description = "success")))]
 async fn add(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: AddInput = parse_body(&body)?;
     let mut audit = call.audit(&state, StatusCode::CREATED, json!({}));
@@ -69,11 +70,13 @@ async fn add(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> 
     done_created(v)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     partner: Option<String>,
 }
 
+#[utoipa::path(get, path = "/webhooks", tag = "operator", summary = "Webhook subscriptions", params(ListQuery), responses((status = 200, description = "success")))]
 async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let owner = q.partner.map(|p| WebhookOwner::Partner(p).key());
@@ -89,23 +92,26 @@ async fn change(state: &AppState, call: &OperatorCall, id: &str, write: AdminWri
     }
 }
 
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "operator", summary = "Delete a subscription", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn remove(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
     change(&state, &call, &id, AdminWrite::DeleteWebhook { id: id.clone() }).await?;
     done(json!({"deleted": id}))
 }
 
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "operator", summary = "Delivery attempts: delivered, failed (retried) or dead (parked)", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn deliveries(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     ok(json!({"deliveries": state.store.list_deliveries(&id, 10_000).await?}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReplayInput {
     /// Redeliver every event after this outbox sequence number.
     since_seq: i64,
 }
 
+#[utoipa::path(post, path = "/webhooks/{id}/replay", tag = "operator", summary = "Redeliver every event after an outbox sequence number", params(("id" = String, Path)), request_body = ReplayInput, responses((status = 200, description = "success")))]
 async fn replay(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ReplayInput = parse_body(&body)?;
     change(&state, &call, &id, AdminWrite::SetWebhookCursor { id: id.clone(), cursor_seq: input.since_seq.max(0) }).await?;
