@@ -30,15 +30,9 @@ pub async fn config_at(store: &dyn Store, as_of: Instant) -> StoreResult<Eligibi
 
 /// The partner's profile as it was at `as_of`; `None` when it did not exist yet (or at all).
 pub async fn profile_at(store: &dyn Store, partner_id: &str, as_of: Instant) -> StoreResult<Option<PartnerProfile>> {
+    // Every profile change is stored as a version (`AdminWrite::InsertPartner`, `UpdatePartner`).
     let versions = store.partner_versions(Some(partner_id), as_of.timestamp_millis()).await?;
-    if let Some((_, profile)) = versions.into_iter().last() {
-        return Ok(Some(profile));
-    }
-    // Partners from before profiles were versioned have no versions at all: use the current one.
-    if store.partner_versions(Some(partner_id), i64::MAX).await?.is_empty() {
-        return store.get_partner(partner_id).await;
-    }
-    Ok(None)
+    Ok(versions.into_iter().last().map(|(_, profile)| profile))
 }
 
 fn open_referrals(activity: &[ReferralActivity], as_of: Instant) -> Vec<OpenReferral> {
@@ -76,13 +70,6 @@ pub async fn all_reports(store: &dyn Store, as_of: Instant, now: Instant) -> Sto
     let mut profiles: HashMap<String, PartnerProfile> = HashMap::new();
     for (_, p) in store.partner_versions(None, as_of.timestamp_millis()).await? {
         profiles.insert(p.id.clone(), p); // oldest first: the last one wins
-    }
-    let versioned: std::collections::HashSet<String> =
-        store.partner_versions(None, i64::MAX).await?.into_iter().map(|(_, p)| p.id).collect();
-    for p in store.list_partners().await? {
-        if !versioned.contains(&p.id) {
-            profiles.entry(p.id.clone()).or_insert(p);
-        }
     }
     let start = window_start(as_of, config.window_months);
     let mut approvals: HashMap<String, Vec<Instant>> = HashMap::new();

@@ -11,19 +11,6 @@ use crate::sql::{Database, Tx};
 use crate::store::{from_json, to_json};
 use crate::{StoreError, StoreResult, WriteBatch};
 
-/// The schema, appended to the store's migrations.
-pub(crate) const MIGRATION: &str = r#"
-CREATE TABLE bulk_jobs (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, catalog TEXT NOT NULL, partner_id TEXT NOT NULL, status TEXT NOT NULL,
-    created_ms BIGINT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL);
-CREATE INDEX bulk_jobs_by_partner ON bulk_jobs (partner_id, kind, catalog, created_ms);
-CREATE INDEX bulk_jobs_by_status ON bulk_jobs (status, created_ms);
-CREATE TABLE bulk_job_files (job_id TEXT NOT NULL, part BIGINT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (job_id, part));
-CREATE TABLE bulk_job_results (
-    job_id TEXT NOT NULL, row_no BIGINT NOT NULL, status TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (job_id, row_no));
-CREATE INDEX bulk_job_results_by_status ON bulk_job_results (job_id, status, row_no);
-"#;
-
 /// How much of a file one row of `bulk_job_files` holds.
 const FILE_PART_BYTES: usize = 1024 * 1024;
 

@@ -10,16 +10,6 @@ use crate::sql::{Database, Tx};
 use crate::store::{from_json, to_json};
 use crate::{StoreError, StoreResult, WriteBatch};
 
-/// The schema, appended to the store's migrations.
-pub(crate) const MIGRATION: &str = r#"
-CREATE TABLE customer_accounts (
-    catalog TEXT NOT NULL, id TEXT NOT NULL, partner_id TEXT NOT NULL, status TEXT NOT NULL,
-    created_ms BIGINT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL,
-    PRIMARY KEY (catalog, id));
-CREATE INDEX customer_accounts_by_partner ON customer_accounts (partner_id, catalog, created_ms);
-CREATE INDEX customer_accounts_by_status ON customer_accounts (status, created_ms);
-"#;
-
 /// The batch's customer-account changes, inside its transaction.
 pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResult<()> {
     for a in &batch.insert_customer_accounts {

@@ -9,24 +9,6 @@ use crate::sql::{Database, Param, Tx};
 use crate::store::{from_json, to_json};
 use crate::{StoreError, StoreResult, WriteBatch};
 
-/// The schema, appended to the store's migrations.
-pub(crate) const MIGRATION: &str = r#"
-CREATE TABLE engagements (
-    catalog TEXT NOT NULL, id TEXT NOT NULL, created_ms BIGINT NOT NULL, modified_ms BIGINT NOT NULL, doc TEXT NOT NULL,
-    PRIMARY KEY (catalog, id));
-CREATE TABLE engagement_members (
-    catalog TEXT NOT NULL, engagement_id TEXT NOT NULL, account_id TEXT NOT NULL, partner_id TEXT, joined_ms BIGINT NOT NULL,
-    PRIMARY KEY (catalog, engagement_id, account_id));
-CREATE INDEX engagement_members_by_partner ON engagement_members (partner_id, catalog);
-CREATE TABLE partner_invitations (
-    id TEXT PRIMARY KEY, catalog TEXT NOT NULL, engagement_id TEXT NOT NULL, sender_partner_id TEXT NOT NULL,
-    receiver_partner_id TEXT NOT NULL, invited_ms BIGINT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL,
-    pending_until_ms BIGINT);
-CREATE INDEX partner_invitations_pending ON partner_invitations (pending_until_ms);
-CREATE INDEX partner_invitations_by_sender ON partner_invitations (sender_partner_id, catalog, invited_ms);
-CREATE INDEX partner_invitations_by_receiver ON partner_invitations (receiver_partner_id, catalog, invited_ms);
-"#;
-
 /// The indexed column the expiry sweep reads (`PartnerInvitation::expires_pending`).
 fn pending_until(i: &PartnerInvitation) -> Param {
     i.expires_pending().map_or(Param::NullInt, |t| Param::Int(t.timestamp_millis()))

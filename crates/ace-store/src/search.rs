@@ -25,29 +25,6 @@ use crate::sql::{Database, Dialect, Param, Tx};
 use crate::store::{from_json, to_json};
 use crate::{StoreResult, WriteBatch};
 
-/// The schema, appended to the store's migrations; `{search_index}` is the dialect's index.
-pub(crate) const MIGRATION: &str = r#"
-CREATE TABLE opportunity_search (
-    catalog TEXT NOT NULL, id_number BIGINT NOT NULL, partner_id TEXT NOT NULL, doc TEXT NOT NULL,
-    PRIMARY KEY (catalog, id_number));
-CREATE INDEX opportunity_search_by_partner ON opportunity_search (partner_id, catalog);
-{search_index}
-"#;
-
-/// The dialect's full-text index, in place of `{search_index}`.
-pub(crate) fn index_ddl(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Sqlite => {
-            "CREATE VIRTUAL TABLE opportunity_words USING fts5(tenant, words, detail=column, \
-             tokenize='unicode61 remove_diacritics 0');"
-        }
-        Dialect::Postgres => {
-            "ALTER TABLE opportunity_search ADD COLUMN words tsvector NOT NULL DEFAULT ''::tsvector; \
-             CREATE INDEX opportunity_search_words ON opportunity_search USING GIN (words)"
-        }
-    }
-}
-
 /// The FTS5 row of an opportunity: its number, with the catalog in the lowest bit (numbers are
 /// below 10^12, so this stays far inside an i64).
 fn words_rowid(catalog: Catalog, number: i64) -> i64 {
@@ -126,16 +103,6 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResu
     }
     for (o, _) in &batch.update_opportunities {
         put(tx, o, true).await?;
-    }
-    Ok(())
-}
-
-/// Indexes the opportunities written before the index existed (run once, with its migration).
-pub(crate) async fn backfill(tx: &mut Box<dyn Tx>) -> StoreResult<()> {
-    let rows = tx.query("SELECT doc FROM opportunities", &[]).await?;
-    for row in rows {
-        let o: Opportunity = from_json(&row.text(0)?)?;
-        put(tx, &o, true).await?;
     }
     Ok(())
 }

@@ -10,26 +10,6 @@ use crate::sql::{Database, Tx};
 use crate::store::{from_json, to_json};
 use crate::{StoreError, StoreResult, WriteBatch};
 
-/// The schema, appended to the store's migrations.
-pub(crate) const MIGRATION: &str = r#"
-CREATE TABLE resource_snapshots (
-    catalog TEXT NOT NULL, engagement_id TEXT NOT NULL, resource_id TEXT NOT NULL, template TEXT NOT NULL,
-    revision BIGINT NOT NULL, partner_id TEXT NOT NULL, created_ms BIGINT NOT NULL, doc TEXT NOT NULL,
-    PRIMARY KEY (catalog, engagement_id, resource_id, template, revision));
-CREATE INDEX resource_snapshots_by_resource ON resource_snapshots (catalog, resource_id);
-CREATE TABLE snapshot_jobs (
-    catalog TEXT NOT NULL, id TEXT NOT NULL, partner_id TEXT NOT NULL, engagement_id TEXT NOT NULL,
-    resource_id TEXT NOT NULL, status TEXT NOT NULL, created_ms BIGINT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL,
-    PRIMARY KEY (catalog, id));
-CREATE INDEX snapshot_jobs_by_resource ON snapshot_jobs (catalog, resource_id, status);
-CREATE INDEX snapshot_jobs_by_partner ON snapshot_jobs (partner_id, catalog, created_ms);
-CREATE TABLE engagement_resources (
-    catalog TEXT NOT NULL, engagement_id TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,
-    partner_id TEXT NOT NULL, created_ms BIGINT NOT NULL, doc TEXT NOT NULL,
-    PRIMARY KEY (catalog, engagement_id, resource_type, resource_id));
-CREATE INDEX engagement_resources_by_resource ON engagement_resources (catalog, resource_id);
-"#;
-
 /// The batch's snapshot changes, inside its transaction.
 pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResult<()> {
     for s in &batch.insert_snapshots {

@@ -119,7 +119,7 @@ raw_contract!(
     constraint_violations_get_the_same_answer_on_both_engines,
     use_4_tampering_with_stored_rows_is_detected,
     rem_2_shredding_destroys_the_key_and_leaves_only_the_record,
-    sub_2_conflict_columns_are_backfilled,
+    the_baseline_schema_is_applied_once_and_older_databases_are_refused,
 );
 
 macro_rules! contract {
@@ -799,89 +799,24 @@ async fn sub_2_candidates_in_a_crowded_name_bucket(store: &SqlStore) {
     assert_eq!((exact.company_name.as_str(), exact.identity.name.as_str()), ("ACME Widgets LLC", "acme widgets"));
 }
 
-/// Rows written before the SUB-2 columns existed get them when the migration runs.
-async fn sub_2_conflict_columns_are_backfilled(store: &SqlStore, raw: Raw) {
-    insert(
-        store,
-        submitted_for("P-B", Catalog::Aws, 1, json!({"CompanyName": "Acme Widgets", "Address": {"CountryCode": "US"}})),
-    )
-    .await;
-    let record = PipelineRecord {
-        external_id: "SF-1".into(),
-        company_name: "Acme Widgets".into(),
-        website: None,
-        country: Some("US".into()),
-        duns: None,
-        stage: "Qualified".into(),
-        owner: None,
-        enrichment: None,
+/// Issue 17: the schema is one baseline (version 20), applied once; opening the store again
+/// applies nothing, keeps what is stored, and a database from a development build older than
+/// the baseline is refused with a message that says so, not half-migrated.
+async fn the_baseline_schema_is_applied_once_and_older_databases_are_refused(store: &SqlStore, raw: Raw) {
+    store.insert_partner(&partner("P-A", "111111111111"), 1).await.unwrap();
+    assert_eq!(raw.texts("SELECT CAST(version AS TEXT) FROM schema_migrations").await, ["20"]);
+    let again = raw.reopen().await;
+    assert!(again.get_partner("P-A").await.unwrap().is_some(), "the data is kept");
+    assert_eq!(raw.texts("SELECT CAST(version AS TEXT) FROM schema_migrations").await, ["20"], "nothing applied twice");
+    raw.exec("UPDATE schema_migrations SET version = 11").await;
+    let refused = match &raw {
+        Raw::Sqlite(path) => SqlStore::open_sqlite(path.parent().unwrap(), "FULL").await.err(),
+        Raw::Postgres(url, schema) => SqlStore::open_postgres(url, Some(schema), 2).await.err(),
     };
-    store.upsert_pipeline_records(&[record]).await.unwrap();
-    // Back to the schema before the migration, as an older release left it.
-    for sql in [
-        "DROP INDEX opportunities_conflicts",
-        "DROP INDEX opportunities_conflicts_by_domain",
-        "DROP INDEX opportunities_conflicts_by_duns",
-        "ALTER TABLE opportunities DROP COLUMN ident_name",
-        "ALTER TABLE opportunities DROP COLUMN ident_company",
-        "ALTER TABLE opportunities DROP COLUMN conflict_active",
-        "CREATE INDEX opportunities_by_name ON opportunities (catalog, ident_country, ident_prefix)",
-        "CREATE INDEX opportunities_by_domain ON opportunities (catalog, ident_domain)",
-        "CREATE INDEX opportunities_by_duns ON opportunities (catalog, ident_duns)",
-        "DROP INDEX pipeline_conflicts",
-        "DROP INDEX pipeline_conflicts_by_domain",
-        "DROP INDEX pipeline_conflicts_by_duns",
-        "ALTER TABLE pipeline_records DROP COLUMN ident_name",
-        "ALTER TABLE pipeline_records DROP COLUMN ident_company",
-        "ALTER TABLE pipeline_records DROP COLUMN active",
-        "CREATE INDEX pipeline_by_name ON pipeline_records (ident_country, ident_prefix)",
-        "CREATE INDEX pipeline_by_domain ON pipeline_records (ident_domain)",
-        "CREATE INDEX pipeline_by_duns ON pipeline_records (ident_duns)",
-        // Nor had it migration 12 (the portal, the node heartbeat).
-        "DROP TABLE portal_accounts",
-        "DROP TABLE portal_sessions",
-        "DROP TABLE portal_invitations",
-        "DROP TABLE nodes",
-        // Nor 13 (the dashboard's indexes).
-        "DROP INDEX opportunities_by_stage",
-        "DROP INDEX opportunities_by_submitted",
-        // Nor 14 (engagements).
-        "DROP TABLE engagements",
-        "DROP TABLE engagement_members",
-        "DROP TABLE partner_invitations",
-        // Nor 15 (resource snapshots).
-        "DROP TABLE resource_snapshots",
-        "DROP TABLE snapshot_jobs",
-        "DROP TABLE engagement_resources",
-        // Nor 16 (expiring ClientTokens).
-        "DROP INDEX idempotency_by_created",
-        // Nor 17 (referral activity history).
-        "DROP TABLE referral_activity",
-        // Nor 18 (customer accounts).
-        "DROP TABLE customer_accounts",
-        // Nor 19 (the search index; its words table is SQLite's only).
-        "DROP TABLE opportunity_search",
-        "DROP TABLE IF EXISTS opportunity_words",
-        // Nor 20 (bulk jobs).
-        "DROP TABLE bulk_jobs",
-        "DROP TABLE bulk_job_files",
-        "DROP TABLE bulk_job_results",
-        "DELETE FROM schema_migrations WHERE version >= 11",
-    ] {
-        raw.exec(sql).await;
+    match refused {
+        Some(StoreError::Unavailable(message)) => assert!(message.contains("before the baseline schema"), "{message}"),
+        other => panic!("a pre-baseline database must be refused: {other:?}"),
     }
-    let store = raw.reopen().await;
-    let identity = CustomerIdentity::new("Acme Widgets Inc", None, None, Some("US"));
-    let found = store.find_submission_candidates(Catalog::Aws, &identity, "P-A", 10).await.unwrap();
-    assert_eq!(
-        found.iter().map(|c| (c.record_id.as_str(), c.company_name.as_str())).collect::<Vec<_>>(),
-        [("O1", "Acme Widgets")]
-    );
-    let found = store.find_pipeline_candidates(&identity, 10).await.unwrap();
-    assert_eq!(found.iter().map(|c| c.record_id.as_str()).collect::<Vec<_>>(), ["SF-1"]);
-    // The search index is built for the opportunities written before it existed.
-    let found = store.search_opportunities("P-B", Catalog::Aws, Some(&["acme".to_string()])).await.unwrap();
-    assert_eq!(found.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["O1"]);
 }
 
 /// A run of delivered events is recorded and the cursor passes it in one transaction, for the
