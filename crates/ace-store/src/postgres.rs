@@ -9,6 +9,12 @@ use tokio_postgres::NoTls;
 use crate::sql::{Cell, Database, Dialect, Param, Row, Tx};
 use crate::{StoreError, StoreResult};
 
+/// How long a new connection may take to open.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long a request waits for a pooled connection when every one is busy.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct PostgresDatabase {
     pool: Pool,
 }
@@ -29,8 +35,18 @@ pub async fn connect(url: &str, schema: Option<&str>, pool_size: usize) -> Store
         let _ = task.await;
         config.options(format!("-c search_path={schema}"));
     }
+    // A database that does not answer fails a request within these bounds rather than holding
+    // it (issue 24): a connection attempt, and a wait for a free pooled connection.
+    config.connect_timeout(CONNECT_TIMEOUT);
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    let pool = Pool::builder(manager).max_size(pool_size).build().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let pool = Pool::builder(manager)
+        .max_size(pool_size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
+        .wait_timeout(Some(POOL_WAIT))
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
     // Fail now, with the reason, rather than on the first request.
     drop(pool.get().await.map_err(|e| StoreError::Unavailable(format!("connecting to PostgreSQL: {e}")))?);
     Ok(PostgresDatabase { pool })

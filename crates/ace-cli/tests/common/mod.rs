@@ -1,6 +1,9 @@
 //! What the fault trials (`full_disk`, `storage_errors`) share: an `ace serve` of their own
 //! with its log kept, the operator's calls, and a partner that signs its own calls.
 
+// Each trial binary uses a part of this module.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,10 +14,16 @@ use tokio::process::{Child, Command};
 /// Starts `ace serve` on `data_dir` (SQLite), its stdout and stderr appended to `log`, and
 /// waits until it is ready.
 pub async fn serve(data_dir: &Path, port: u16, log: &Path) -> Child {
+    serve_with(data_dir, port, log, &[]).await
+}
+
+/// [`serve`] with further arguments (`--database URL`, say).
+pub async fn serve_with(data_dir: &Path, port: u16, log: &Path, extra: &[&str]) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ace"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .kill_on_drop(true)
@@ -57,6 +66,11 @@ impl Partner {
     /// The status and the body of the answer. There is no kill in this trial: every call must
     /// be answered.
     pub async fn call(&self, operation: &str, body: &Value) -> (u16, Value) {
+        self.call_within(operation, body, Duration::from_secs(30)).await
+    }
+
+    /// [`Partner::call`], answered within `limit` or the trial fails.
+    pub async fn call_within(&self, operation: &str, body: &Value, limit: Duration) -> (u16, Value) {
         let target = format!("AWSPartnerCentralSelling.{operation}");
         let bytes = serde_json::to_vec(body).unwrap();
         let headers = ace_server::sigv4::sign_awsjson(
@@ -68,7 +82,7 @@ impl Partner {
             &bytes,
             chrono::Utc::now(),
         );
-        let mut request = self.http.post(format!("http://{}/", self.host)).body(bytes).timeout(Duration::from_secs(30));
+        let mut request = self.http.post(format!("http://{}/", self.host)).body(bytes).timeout(limit);
         for (name, value) in headers {
             request = request.header(name, value);
         }
