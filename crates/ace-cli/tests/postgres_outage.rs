@@ -10,8 +10,8 @@
 //! write is refused as `InternalServerException`, never half-done; `/readyz` answers 503 on
 //! both nodes while the database is down and 200 again once it is back; both nodes write again
 //! by themselves, without a restart; in the end every acknowledged create is there exactly once
-//! (its token's retries never doubled it), both nodes read the same, and the audit chain
-//! verifies.
+//! (its token's retries never doubled it), both nodes read the same, the audit chain verifies,
+//! and webhook delivery has resumed: every acknowledged create's event reaches the receiver.
 //!
 //! Needs `ACE_TEST_DATABASE_URL`; the stop/start phase also needs root and `pg_ctlcluster`
 //! (Debian's PostgreSQL): elsewhere the trial or that phase says it was skipped, and fails
@@ -169,11 +169,33 @@ async fn postgresql_killed_connections_and_a_restart_under_two_nodes() {
     let ports = [18640u16, 18641];
     let mut servers = Vec::new();
     for port in ports {
-        servers.push(serve_with(dir.path(), port, &log, &["--database", &server_url]).await);
+        // The webhook receiver is on loopback, which the SSRF guard allows only when told.
+        let args = ["--database", server_url.as_str(), "--webhook-allow-private"];
+        servers.push(serve_with(dir.path(), port, &log, &args).await);
     }
     let hosts: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let (first, token) = partner(&hosts[0], dir.path(), "P-OUT").await;
     let http = reqwest::Client::new();
+    // A webhook receiver: the opportunity of every event delivered to it, as often as delivered.
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", receiver.local_addr().unwrap());
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let id = event["detail"]["opportunity"]["identifier"].as_str().unwrap_or_default().to_string();
+                sink.lock().unwrap().push(id);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let receiving = tokio::spawn(async move { axum::serve(receiver, app).await });
+    let hook = json!({"partner": "P-OUT", "url": hook_url, "event_types": ["Opportunity Created"]});
+    operator(&hosts[0], &token, reqwest::Method::POST, "/webhooks", hook).await;
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -246,6 +268,20 @@ async fn postgresql_killed_connections_and_a_restart_under_two_nodes() {
     }
     let verified = operator(&hosts[1], &token, reqwest::Method::GET, "/audit/verify", json!(null)).await;
     assert_eq!(verified["ok"], json!(true), "{verified}");
+    // Delivery resumed: every acknowledged create's event arrives (at least once).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let missing = loop {
+        let delivered: BTreeSet<String> = received.lock().unwrap().iter().cloned().collect();
+        let missing: Vec<&String> = ids.iter().filter(|id| !delivered.contains(*id)).collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing.len();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(missing, 0, "events of acknowledged creates never delivered after the outage");
+    let deliveries = received.lock().unwrap().len();
+    let distinct: BTreeSet<String> = received.lock().unwrap().iter().cloned().collect();
+    eprintln!("webhooks: {deliveries} deliveries of {} events (at least once each)", distinct.len());
     eprintln!(
         "outage trial: {} creates acknowledged, {} refusals answered, slowest answer {:?}",
         seen.acknowledged.len(),
@@ -254,6 +290,7 @@ async fn postgresql_killed_connections_and_a_restart_under_two_nodes() {
     );
     assert!(seen.slowest < ANSWER_WITHIN);
     drop(servers);
+    receiving.abort();
     ace_store::baseline::drop_postgres_schema(&url, &schema).await.unwrap();
 }
 
