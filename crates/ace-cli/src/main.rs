@@ -46,7 +46,7 @@ pub struct Connection {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage partners.
     #[command(subcommand)]
     Partner(PartnerCommand),
@@ -492,7 +492,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Bench(BenchArgs { command: Some(bench::BenchCommand::Eligibility(args)), .. }) => bench::eligibility(args).await,
         Command::Bench(BenchArgs { command: Some(bench::BenchCommand::Webhooks(args)), .. }) => bench::webhooks(args).await,
         Command::Bench(BenchArgs { command: Some(bench::BenchCommand::Flood(args)), .. }) => bench::flood(args).await,

@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// PostgreSQL connections per node [default: 16].
     #[arg(long, env = "ACE_DATABASE_POOL_SIZE")]
     database_pool_size: Option<usize>,
+    /// The longest one round trip to PostgreSQL may take, e.g. `30s`: past it the request fails
+    /// and the connection is given up, so a stalled network holds no request longer [default: 30s].
+    #[arg(long, env = "ACE_DATABASE_TIMEOUT")]
+    database_timeout: Option<String>,
     /// The SigV4 region clients sign for [default: us-east-1].
     #[arg(long, env = "ACE_REGION")]
     region: Option<String>,
@@ -100,6 +104,7 @@ struct FileConfig {
     server_key: Option<String>,
     sqlite_synchronous: Option<String>,
     database_pool_size: Option<usize>,
+    database_timeout: Option<String>,
     region: Option<String>,
     log: Option<String>,
     log_format: Option<String>,
@@ -142,6 +147,7 @@ pub struct Resolved {
     pub server_key: Option<String>,
     pub sqlite_synchronous: String,
     pub database_pool_size: usize,
+    pub database_timeout: std::time::Duration,
     pub region: String,
     pub log: String,
     /// Lines as JSON objects rather than text.
@@ -191,6 +197,14 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved> {
         server_key: args.server_key.or(file.server_key),
         sqlite_synchronous,
         database_pool_size: args.database_pool_size.or(file.database_pool_size).unwrap_or(16).max(1),
+        database_timeout: match args.database_timeout.or(file.database_timeout) {
+            None => ace_store::POSTGRES_ROUND_TRIP_BOUND,
+            Some(d) => ace_domain::time::parse_duration(&d)
+                .ok()
+                .and_then(|d| d.to_std().ok())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| anyhow::anyhow!("--database-timeout: {d:?} is not a positive duration such as 30s"))?,
+        },
         region: args.region.or(file.region).unwrap_or_else(|| ace_domain::ids::REGION.into()),
         log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         log_json: match args.log_format.or(file.log_format).as_deref() {
@@ -242,7 +256,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     };
     let store: Arc<dyn Store> = match &settings.database {
         Some(url) => {
-            let store = SqlStore::open_postgres(url, None, settings.database_pool_size).await.context("opening PostgreSQL")?;
+            let store = SqlStore::open_postgres_bounded(url, None, settings.database_pool_size, settings.database_timeout)
+                .await
+                .context("opening PostgreSQL")?;
             tracing::info!("storage: PostgreSQL");
             Arc::new(store.seal_keys_under(server_key.referral_key_wrap()))
         }

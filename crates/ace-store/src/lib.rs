@@ -13,6 +13,7 @@ pub use group::stats as group_commit_stats;
 mod bulk;
 mod customer_accounts;
 mod postgres;
+pub use postgres::ROUND_TRIP_BOUND as POSTGRES_ROUND_TRIP_BOUND;
 mod records;
 mod sealing;
 mod search;

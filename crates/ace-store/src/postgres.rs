@@ -15,13 +15,24 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a request waits for a pooled connection when every one is busy.
 const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long one round trip to PostgreSQL (a statement, `BEGIN`, `COMMIT`) may take by default.
+pub const ROUND_TRIP_BOUND: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct PostgresDatabase {
     pool: Pool,
+    /// Past it a round trip fails and its connection is given up (issue 24): a stalled
+    /// network or database holds no request longer than this.
+    bound: std::time::Duration,
 }
 
 /// Connects to `url`. With `schema`, everything lives in that schema (created when missing):
 /// tests use one schema each so they never share rows.
-pub async fn connect(url: &str, schema: Option<&str>, pool_size: usize) -> StoreResult<PostgresDatabase> {
+pub async fn connect(
+    url: &str,
+    schema: Option<&str>,
+    pool_size: usize,
+    bound: std::time::Duration,
+) -> StoreResult<PostgresDatabase> {
     let mut config: tokio_postgres::Config =
         url.parse().map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
     if let Some(schema) = schema {
@@ -38,6 +49,13 @@ pub async fn connect(url: &str, schema: Option<&str>, pool_size: usize) -> Store
     // A database that does not answer fails a request within these bounds rather than holding
     // it (issue 24): a connection attempt, and a wait for a free pooled connection.
     config.connect_timeout(CONNECT_TIMEOUT);
+    // A connection a firewall or NAT dropped without a word is found by TCP keepalives within
+    // about a minute, rather than by the request that next takes it from the pool.
+    config
+        .keepalives(true)
+        .keepalives_idle(std::time::Duration::from_secs(30))
+        .keepalives_interval(std::time::Duration::from_secs(10))
+        .keepalives_retries(3);
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager)
         .max_size(pool_size)
@@ -49,7 +67,7 @@ pub async fn connect(url: &str, schema: Option<&str>, pool_size: usize) -> Store
         .map_err(|e| StoreError::Unavailable(e.to_string()))?;
     // Fail now, with the reason, rather than on the first request.
     drop(pool.get().await.map_err(|e| StoreError::Unavailable(format!("connecting to PostgreSQL: {e}")))?);
-    Ok(PostgresDatabase { pool })
+    Ok(PostgresDatabase { pool, bound })
 }
 
 fn unavailable(e: tokio_postgres::Error) -> StoreError {
@@ -77,11 +95,22 @@ fn driver(e: tokio_postgres::Error) -> StoreError {
 struct PgTx {
     client: Option<Object>,
     open_transaction: bool,
+    bound: std::time::Duration,
 }
 
 impl PgTx {
-    fn client(&self) -> &Object {
-        self.client.as_ref().expect("client present until drop")
+    fn client(&self) -> StoreResult<&Object> {
+        self.client.as_ref().ok_or_else(|| StoreError::Unavailable("the connection was given up".into()))
+    }
+
+    /// A round trip that took longer than the bound: its connection may be mid-reply, so it is
+    /// detached from the pool and closed, never reused.
+    fn give_up(&mut self) -> StoreError {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+        self.open_transaction = false;
+        StoreError::Unavailable(format!("PostgreSQL did not answer within {:?}", self.bound))
     }
 }
 
@@ -108,15 +137,29 @@ impl Tx for PgTx {
     async fn exec(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64> {
         let bound = bind(params);
         let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
-        let stmt = self.client().prepare_cached(sql).await.map_err(driver)?;
-        self.client().execute(&stmt, &refs).await.map_err(driver)
+        let client = self.client()?;
+        let round_trip = async {
+            let stmt = client.prepare_cached(sql).await.map_err(driver)?;
+            client.execute(&stmt, &refs).await.map_err(driver)
+        };
+        match tokio::time::timeout(self.bound, round_trip).await {
+            Ok(done) => done,
+            Err(_) => Err(self.give_up()),
+        }
     }
 
     async fn query(&mut self, sql: &str, params: &[Param]) -> StoreResult<Vec<Row>> {
         let bound = bind(params);
         let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
-        let stmt = self.client().prepare_cached(sql).await.map_err(driver)?;
-        let rows = self.client().query(&stmt, &refs).await.map_err(driver)?;
+        let client = self.client()?;
+        let round_trip = async {
+            let stmt = client.prepare_cached(sql).await.map_err(driver)?;
+            client.query(&stmt, &refs).await.map_err(driver)
+        };
+        let rows = match tokio::time::timeout(self.bound, round_trip).await {
+            Ok(done) => done?,
+            Err(_) => return Err(self.give_up()),
+        };
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut cells = Vec::with_capacity(row.len());
@@ -135,7 +178,12 @@ impl Tx for PgTx {
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
         if self.open_transaction {
-            self.client().batch_execute("COMMIT").await.map_err(driver)?;
+            // A COMMIT past the bound may yet have committed: the write is in doubt, reported
+            // as a failure (a client retries with its ClientToken).
+            match tokio::time::timeout(self.bound, self.client()?.batch_execute("COMMIT")).await {
+                Ok(done) => done.map_err(driver)?,
+                Err(_) => return Err(self.give_up()),
+            }
             self.open_transaction = false;
         }
         Ok(())
@@ -169,19 +217,30 @@ impl Database for PostgresDatabase {
 
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        client.batch_execute("BEGIN").await.map_err(driver)?;
-        Ok(Box::new(PgTx { client: Some(client), open_transaction: true }))
+        let mut tx = PgTx { client: Some(client), open_transaction: false, bound: self.bound };
+        match tokio::time::timeout(self.bound, tx.client()?.batch_execute("BEGIN")).await {
+            Ok(done) => done.map_err(driver)?,
+            Err(_) => return Err(tx.give_up()),
+        }
+        tx.open_transaction = true;
+        Ok(Box::new(tx))
     }
 
     async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
         let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Box::new(PgTx { client: Some(client), open_transaction: false }))
+        Ok(Box::new(PgTx { client: Some(client), open_transaction: false, bound: self.bound }))
     }
 
     /// Vacuums the data-key table, so a destroyed key does not linger in a dead tuple (the
     /// table is small: one row per live referral). The WAL keeps its copy until recycled.
     async fn scrub(&self) -> StoreResult<()> {
         let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        client.batch_execute("VACUUM referral_keys").await.map_err(driver)
+        match tokio::time::timeout(self.bound, client.batch_execute("VACUUM referral_keys")).await {
+            Ok(done) => done.map_err(driver),
+            Err(_) => {
+                drop(Object::take(client));
+                Err(StoreError::Unavailable(format!("PostgreSQL did not answer within {:?}", self.bound)))
+            }
+        }
     }
 }

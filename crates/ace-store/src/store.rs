@@ -105,7 +105,17 @@ impl SqlStore {
 
     /// PostgreSQL at `url`; `schema` isolates a store in its own schema (tests use it).
     pub async fn open_postgres(url: &str, schema: Option<&str>, pool_size: usize) -> StoreResult<SqlStore> {
-        let db = crate::postgres::connect(url, schema, pool_size).await?;
+        SqlStore::open_postgres_bounded(url, schema, pool_size, crate::postgres::ROUND_TRIP_BOUND).await
+    }
+
+    /// [`SqlStore::open_postgres`], each round trip to the database failing past `bound`.
+    pub async fn open_postgres_bounded(
+        url: &str,
+        schema: Option<&str>,
+        pool_size: usize,
+        bound: std::time::Duration,
+    ) -> StoreResult<SqlStore> {
+        let db = crate::postgres::connect(url, schema, pool_size, bound).await?;
         let store = SqlStore { db: Arc::new(db), group: GroupCommit::default(), events_committed: Default::default() };
         store.migrate().await?;
         Ok(store)
