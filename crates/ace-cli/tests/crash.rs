@@ -721,14 +721,24 @@ async fn two_nodes_deliver_each_event_once() {
         let v = on_node(i).call("CreateOpportunity", &create_body(&format!("n{i}"))).await.unwrap();
         created.insert(v["Id"].as_str().unwrap().to_string());
     }
-    // Until every create's event has arrived, then a while longer for any duplicate.
+    // Until every create's event has arrived and the subscription's cursor has passed the
+    // newest event: a delivery is answered before its cursor moves, so nothing of these events
+    // can still be on its way — a duplicate would be here by now.
     for _ in 0..300 {
         if received.lock().unwrap().len() >= CREATES {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let events = operator(&host, &token, reqwest::Method::GET, "/events?limit=1000", Value::Null).await;
+    let newest = events["events"].as_array().unwrap().iter().filter_map(|e| e["seq"].as_i64()).max().unwrap_or(0);
+    for _ in 0..300 {
+        let hooks = operator(&host, &token, reqwest::Method::GET, "/webhooks", Value::Null).await;
+        if hooks["webhooks"].as_array().unwrap().iter().all(|h| h["cursor_seq"].as_i64().unwrap() >= newest) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let received = received.lock().unwrap().clone();
     let ids: BTreeSet<&String> = received.iter().map(|(id, _)| id).collect();
     assert_eq!(ids.len(), received.len(), "no event delivered twice: {} deliveries", received.len());

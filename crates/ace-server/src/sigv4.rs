@@ -301,6 +301,74 @@ pub fn verify(
     }
 }
 
+/// The body of the `sigv4` fuzz target (fuzz/fuzz_targets/sigv4.rs), here so its replay test
+/// runs exactly the same code (issue 24).
+pub mod fuzz {
+    use super::{parse_authorization, verify, AuthError, SignedRequest, REQUIRED_SIGNED_HEADERS, SERVICE};
+    use axum::http::{HeaderMap, HeaderValue};
+
+    /// One input. The first byte picks the shape: a quarter of the inputs are raw headers
+    /// (fields split at 0xFF: authorization, x-amz-date, host, path, query, body, content-type,
+    /// x-amz-target), so header parsing is fuzzed; the rest build a well-formed request — every
+    /// required header signed and present, scope and date agreeing — from the signature bytes,
+    /// hour, path, query and body the input gives, so they reach the comparison of the signature
+    /// itself. Returns whether the signature was compared (and refused). Panics if a made-up
+    /// signature is accepted.
+    pub fn one(data: &[u8]) -> bool {
+        let Some((&shape, rest)) = data.split_first() else { return false };
+        let mut headers = HeaderMap::new();
+        let mut put = |name: &'static str, value: &[u8]| {
+            if let Ok(v) = HeaderValue::from_bytes(value) {
+                headers.insert(name, v);
+            }
+        };
+        let (path, query, body);
+        if shape % 4 == 0 {
+            let mut parts = rest.split(|b| *b == 0xFF);
+            let mut next = || parts.next().unwrap_or_default();
+            let (authorization, date, host) = (next(), next(), next());
+            (path, query, body) = (next(), next(), next());
+            let (content_type, target) = (next(), next());
+            for (name, value) in [("authorization", authorization), ("x-amz-date", date), ("host", host)] {
+                put(name, value);
+            }
+            put("content-type", if content_type.is_empty() { b"application/x-amz-json-1.0" } else { content_type });
+            put("x-amz-target", if target.is_empty() { b"AWSPartnerCentralSelling.ListOpportunities" } else { target });
+        } else {
+            let (signature, rest) = rest.split_at(rest.len().min(32));
+            let mut signature = hex::encode(signature);
+            while signature.len() < 64 {
+                signature.push('0');
+            }
+            let (hour, rest) = rest.split_first().map_or((0, rest), |(h, r)| (h % 24, r));
+            let mut parts = rest.split(|b| *b == 0xFF);
+            let mut next = || parts.next().unwrap_or_default();
+            (path, query, body) = (next(), next(), next());
+            let signed = REQUIRED_SIGNED_HEADERS.iter().copied().collect::<std::collections::BTreeSet<_>>();
+            let signed: Vec<&str> = signed.into_iter().collect();
+            let authorization = format!(
+                "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261127/us-east-1/{SERVICE}/aws4_request, SignedHeaders={}, Signature={signature}",
+                signed.join(";")
+            );
+            put("authorization", authorization.as_bytes());
+            put("x-amz-date", format!("20261127T{hour:02}0000Z").as_bytes());
+            put("host", b"127.0.0.1:8080");
+            put("content-type", b"application/x-amz-json-1.0");
+            put("x-amz-target", b"AWSPartnerCentralSelling.ListOpportunities");
+        }
+        let Ok(auth) = parse_authorization(&headers) else { return false };
+        let path = std::str::from_utf8(path).ok().filter(|p| p.starts_with('/')).unwrap_or("/");
+        let query = std::str::from_utf8(query).unwrap_or("");
+        let request = SignedRequest { method: "POST", path, query, headers: &headers, body };
+        // A made-up signature cannot be right (2^-256), with or without the replay window.
+        match verify(&request, &auth, "fuzz-secret", "us-east-1", None) {
+            Ok(()) => panic!("a made-up signature was accepted: {auth:?}"),
+            Err(AuthError::Invalid(message)) => message.starts_with("The request signature we calculated does not match"),
+            Err(_) => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,8 +47,15 @@ pub async fn connect(
         config.options(format!("-c search_path={schema}"));
     }
     // A database that does not answer fails a request within these bounds rather than holding
-    // it (issue 24): a connection attempt, and a wait for a free pooled connection.
+    // it (issue 24): a connection attempt, and a wait for a free pooled connection. On the
+    // server, a transaction left open by a connection the node gave up ends after the bound.
     config.connect_timeout(CONNECT_TIMEOUT);
+    let options = format!(
+        "{} -c idle_in_transaction_session_timeout={}",
+        config.get_options().unwrap_or_default(),
+        bound.as_millis().max(1)
+    );
+    config.options(options.trim());
     // A connection a firewall or NAT dropped without a word is found by TCP keepalives within
     // about a minute, rather than by the request that next takes it from the pool.
     config
@@ -104,7 +111,10 @@ impl PgTx {
     }
 
     /// A round trip that took longer than the bound: its connection may be mid-reply, so it is
-    /// detached from the pool and closed, never reused.
+    /// detached from the pool and dropped, never reused (its socket closes once the pending
+    /// reply arrives or the peer is found dead; the server ends a transaction left open on it
+    /// after `idle_in_transaction_session_timeout`, set to the same bound, so locks it held —
+    /// the audit chain's head — do not stay taken).
     fn give_up(&mut self) -> StoreError {
         if let Some(client) = self.client.take() {
             drop(Object::take(client));
@@ -177,6 +187,8 @@ impl Tx for PgTx {
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        // A transaction whose connection was given up commits nothing.
+        self.client()?;
         if self.open_transaction {
             // A COMMIT past the bound may yet have committed: the write is in doubt, reported
             // as a failure (a client retries with its ClientToken).
@@ -196,9 +208,13 @@ impl Drop for PgTx {
             if let Some(client) = self.client.take() {
                 // A connection must never go back to the pool inside a transaction.
                 if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                    let bound = self.bound;
                     handle.spawn(async move {
-                        if client.batch_execute("ROLLBACK").await.is_err() {
-                            let _ = Object::take(client);
+                        // Bounded like every round trip: a stalled connection is given up, not
+                        // held (and its pool slot with it) until the network recovers.
+                        match tokio::time::timeout(bound, client.batch_execute("ROLLBACK")).await {
+                            Ok(Ok(_)) => {}
+                            _ => drop(Object::take(client)),
                         }
                     });
                 } else {
@@ -217,12 +233,14 @@ impl Database for PostgresDatabase {
 
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let mut tx = PgTx { client: Some(client), open_transaction: false, bound: self.bound };
+        // Counted open before `BEGIN` is sent: a caller dropped while it is in flight rolls back
+        // (a `ROLLBACK` outside a transaction is only a warning), so no connection returns to
+        // the pool inside a transaction.
+        let mut tx = PgTx { client: Some(client), open_transaction: true, bound: self.bound };
         match tokio::time::timeout(self.bound, tx.client()?.batch_execute("BEGIN")).await {
             Ok(done) => done.map_err(driver)?,
             Err(_) => return Err(tx.give_up()),
         }
-        tx.open_transaction = true;
         Ok(Box::new(tx))
     }
 

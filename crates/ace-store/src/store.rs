@@ -1455,8 +1455,9 @@ impl Store for SqlStore {
 
     async fn upsert_pipeline_records(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)> {
         let ids: Vec<String> = records.iter().map(|r| r.external_id.clone()).collect();
-        let present = self.pipeline_records_present(&ids).await?;
-        let updated = ids.iter().filter(|id| present.contains(*id)).count();
+        let mut present = self.pipeline_records_present(&ids).await?;
+        // A record whose id is stored, or came earlier in these records, updates it.
+        let updated = ids.into_iter().filter(|id| !present.insert(id.clone())).count();
         self.write_admin(AdminWrite::UpsertPipelineRecords(records.to_vec())).await?;
         Ok((records.len() - updated, updated))
     }

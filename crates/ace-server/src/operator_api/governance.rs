@@ -47,8 +47,9 @@ struct BackupInput {
 }
 
 /// An online, consistent copy of the SQLite database, written by the server to `to` (an
-/// absolute path on the server's machine that does not exist yet). The request is audited
-/// before the copy is made: a copy of the customer data is never made unrecorded.
+/// absolute path on the server's machine that does not exist yet). Its audit entry is committed
+/// once the copy exists; should that fail, the copy is removed: a copy of the customer data is
+/// never left unrecorded, and a refused backup (an existing file, PostgreSQL) records none.
 #[utoipa::path(post, path = "/backup", tag = "operator", summary = "Write an online, consistent copy of the SQLite database to a new file on the server's machine", request_body = BackupInput, responses((status = 200, description = "success")))]
 async fn backup(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: BackupInput = parse_body(&body)?;
@@ -56,9 +57,12 @@ async fn backup(State(state): State<AppState>, call: OperatorCall, body: Bytes) 
     if !path.is_absolute() {
         return Err(OperatorError::bad_request(format!("{:?} is not an absolute path (the server writes it)", input.to)));
     }
-    call.commit(&state, StatusCode::OK, WriteBatch::default()).await?;
     state.store.backup_to(&path).await?;
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    if let Err(e) = call.commit(&state, StatusCode::OK, WriteBatch::default()).await {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
     done(json!({"path": input.to, "bytes": bytes}))
 }
 

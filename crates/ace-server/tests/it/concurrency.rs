@@ -82,9 +82,10 @@ async fn two_nodes_sweeping_at_once_revoke_a_referral_once() {
     let app = TestApp::start().await;
     eligible_partner(&app, "P-A").await;
     let id = refer(&app, "P-A", "Sweptco", "s@sweptco.example.com").await;
-    // Past the deadline without running the jobs, then two sweeps race (two nodes, one store).
+    // Past the deadline without running the jobs, then two sweeps race: two nodes (each its
+    // own node id, caches and meters) on one store, as two processes on one database are.
     app.state.clock.advance(chrono::TimeDelta::days(10)).unwrap();
-    let other_node = app.state.clone();
+    let other_node = app.state.node_on(app.state.store.clone());
     let (a, b) = tokio::join!(ace_server::referrals::sweep(&app.state), ace_server::referrals::sweep(&other_node));
     let actions: Vec<String> = a.unwrap().into_iter().chain(b.unwrap()).filter(|l| l.contains(&id)).collect();
     assert_eq!(actions.iter().filter(|l| l.starts_with("revoked")).count(), 1, "{actions:?}");

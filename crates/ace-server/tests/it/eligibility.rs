@@ -168,6 +168,23 @@ async fn elig_2_all_partners_and_the_referral_gate() {
     assert_eq!(verdicts, vec![("P-A", false), ("P-PREMIER", true), ("P-REG", false)]);
     let (status, _) = app.operator_raw("GET", "/eligibility/P-NONE", Value::Null).await;
     assert_eq!(status, 404);
+    // The gate (ELIG-2, REF-6) refers by those verdicts: the eligible partner gets the referral,
+    // the others are refused with the requirements they miss, and nothing is stored for them.
+    let referral = |partner: &str| {
+        json!({"partner": partner, "kind": "opportunity", "company": "Gate Corp", "website": "https://gate.example.com",
+               "country": "US", "contact_name": "Jo Doe", "contact_email": "jo@gate.example.com"})
+    };
+    let (status, created) = app.operator_raw("POST", "/referrals", referral("P-PREMIER")).await;
+    assert_eq!(status, 201, "the eligible partner is referred: {created}");
+    for partner in ["P-A", "P-REG"] {
+        let (status, refused) = app.operator_raw("POST", "/referrals", referral(partner)).await;
+        assert_eq!(status, 409, "{partner}: {refused}");
+        assert_eq!(refused["error"]["code"], json!("not-eligible"), "{partner}: {refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("ELIG-2"), "the unmet requirements are named: {refused}");
+    }
+    let listed = app.operator("GET", "/referrals", Value::Null).await;
+    let partners: Vec<&str> = listed["referrals"].as_array().unwrap().iter().map(|r| r["PartnerId"].as_str().unwrap()).collect();
+    assert_eq!(partners, ["P-PREMIER"], "only the eligible partner's referral is stored");
 }
 
 #[tokio::test]

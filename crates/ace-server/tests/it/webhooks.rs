@@ -41,6 +41,33 @@ async fn wait_for(received: &Received, n: usize) {
     panic!("expected {n} deliveries, got {}", received.lock().unwrap().len());
 }
 
+/// Waits until every subscription's cursor has passed the newest event. A delivery is answered
+/// before its cursor moves, so from then on the receiver has all it will get of what happened
+/// so far: an absence checked after this is an absence, not a delivery still on its way.
+async fn delivered_up_to_now(app: &TestApp) {
+    let events = app.operator("GET", "/events?limit=1000", Value::Null).await;
+    let newest = events["events"].as_array().unwrap().iter().filter_map(|e| e["seq"].as_i64()).max().unwrap_or(0);
+    for _ in 0..400 {
+        let hooks = app.operator("GET", "/webhooks", Value::Null).await;
+        if hooks["webhooks"].as_array().unwrap().iter().all(|h| h["cursor_seq"].as_i64().unwrap() >= newest) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the subscriptions' cursors did not pass event {newest}");
+}
+
+/// The outbox sequence of each event id.
+async fn event_seqs(app: &TestApp) -> std::collections::HashMap<String, i64> {
+    let events = app.operator("GET", "/events?limit=1000", Value::Null).await;
+    events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event"]["id"].as_str().unwrap().to_string(), e["seq"].as_i64().unwrap()))
+        .collect()
+}
+
 fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
     let header = headers["ace-signature"].to_str().unwrap();
     let (t, v1) = header.split_once(",v1=").unwrap();
@@ -141,7 +168,7 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
     assert!(attempts["deliveries"].as_array().unwrap().iter().any(|d| d["outcome"] == "failed"), "{attempts}");
     let _server = receiver(address, received.clone()).await;
     wait_for(&received, 10).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    delivered_up_to_now(&app).await;
     {
         let got = received.lock().unwrap();
         let ids: Vec<String> = got.iter().map(|(h, _)| h["ace-event-id"].to_str().unwrap().to_string()).collect();
@@ -190,9 +217,10 @@ async fn webhooks_deliver_signed_events_once_each_in_order_and_the_backlog_after
 #[tokio::test]
 async fn two_dispatchers_on_one_store_deliver_each_event_once() {
     let app = TestApp::start().await;
-    // A second node's dispatcher on the same database.
+    // A second node's dispatcher on the same database: a node of its own (its own id, so its
+    // own leases), as a second process is.
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(ace_server::webhooks::run_forever(app.state.clone(), stopped));
+    tokio::spawn(ace_server::webhooks::run_forever(app.state.node_on(app.state.store.clone()), stopped));
     app.operator(
         "POST",
         "/partners",
@@ -214,13 +242,16 @@ async fn two_dispatchers_on_one_store_deliver_each_event_once() {
         .await;
     }
     wait_for(&received, 20).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    delivered_up_to_now(&app).await;
+    let seqs = event_seqs(&app).await;
     let got = received.lock().unwrap();
     let ids: Vec<String> = got.iter().map(|(h, _)| h["ace-event-id"].to_str().unwrap().to_string()).collect();
     let mut unique = ids.clone();
     unique.sort();
     unique.dedup();
     assert_eq!((ids.len(), unique.len()), (20, 20), "each event once, whichever node delivered it");
+    let order: Vec<i64> = ids.iter().map(|id| seqs[id]).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "in the outbox's order, whichever node delivered: {order:?}");
     let companies: Vec<String> = got
         .iter()
         .map(|(_, b)| {
@@ -363,7 +394,8 @@ async fn use_4_ssrf_put_webhook_refuses_private_targets_in_every_spelling_and_th
     let (_, _, listed) = app.raw(&c, "AcePartner.ListWebhooks", "application/x-amz-json-1.0", b"{}".to_vec()).await;
     assert_eq!(listed["Webhooks"], json!([]), "{listed}");
     crate::opportunities::create(&app.client(&c), "Sandbox", "Example Corp").await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // No subscription was stored (above), so nothing can be delivered later: the checks at
+    // subscription (which resolve, never connect) are all that could have reached the listener.
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "the listener on loopback was reached");
 }
 
