@@ -171,6 +171,26 @@ impl PartnerProfile {
     }
 }
 
+/// USE-1: the access keys one user may hold at once — as in IAM, a second one so a CRM can
+/// switch keys without downtime.
+pub const ACCESS_KEYS_PER_USER: usize = 2;
+
+/// USE-1: a further key for a user who holds `held` refused past the limit.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("user {user} of {partner} already has {ACCESS_KEYS_PER_USER} access keys; delete one first")]
+pub struct KeyLimitReached {
+    pub partner: String,
+    pub user: String,
+}
+
+/// USE-1: whether `user` of `partner`, holding `held` keys, may get another.
+pub fn check_new_access_key(partner: &str, user: &str, held: usize) -> Result<(), KeyLimitReached> {
+    if held >= ACCESS_KEYS_PER_USER {
+        return Err(KeyLimitReached { partner: partner.to_string(), user: user.to_string() });
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PartnerError {
     #[error("partner id {0:?} is invalid: use 1-64 characters of letters, digits, '-' and '_'")]
@@ -226,6 +246,14 @@ impl PartnerProfile {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn use_1_a_user_holds_at_most_two_keys() {
+        assert_eq!(check_new_access_key("P", "alice", 0), Ok(()));
+        assert_eq!(check_new_access_key("P", "alice", 1), Ok(()));
+        let refused = check_new_access_key("P", "alice", 2).unwrap_err();
+        assert_eq!(refused.to_string(), "user alice of P already has 2 access keys; delete one first");
+    }
+
     use super::*;
 
     fn profile(path: PartnerPath, tier: Tier) -> PartnerProfile {

@@ -252,6 +252,19 @@ pub enum ReferralError {
     NotAccepted,
     #[error("a rejection reason is required in the AWS catalog")]
     ReasonRequired,
+    #[error("the referral is already {0}")]
+    NotOpen(&'static str),
+}
+
+/// What a revocation leaves (REM-2, REM-3), decided by [`Referral::revoke`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revocation {
+    /// The referral as it is kept: revoked, when and why, its customer data gone — only the
+    /// record of what was deleted remains (REM-2).
+    pub referral: Referral,
+    /// REM-3: the partner attested it may keep the data, so the opportunity made from the
+    /// referral stays with it; otherwise it is deleted with the referral (REM-2).
+    pub keeps_opportunity: bool,
 }
 
 /// REF-2: parses a channel; anything but email or phone is refused, citing the rule.
@@ -344,6 +357,34 @@ impl Referral {
         self.rejection_reason = reason;
         self.last_partner_update = Some(now);
         Ok(())
+    }
+
+    /// REF-3, REM-1, REM-2, REM-3: revokes an open referral at `now` for `reason`. Its customer
+    /// data goes, and the opportunity made from it too unless the partner attested it may keep
+    /// the data. A referral no longer open (rejected, expired, revoked) cannot be revoked.
+    pub fn revoke(&self, now: Instant, reason: &str) -> Result<Revocation, ReferralError> {
+        if !self.status.visible_to_partner() {
+            return Err(ReferralError::NotOpen(self.status.as_str()));
+        }
+        let mut revoked = self.clone();
+        revoked.status = ReferralStatus::Revoked;
+        revoked.revoked_at = Some(now);
+        revoked.revocation_reason = Some(reason.to_string());
+        Ok(Revocation { referral: revoked.without_customer_data(), keeps_opportunity: self.retention.is_some() })
+    }
+
+    /// REF-3: the referral once the sweep's `action` (from [`due_action`]) is applied at `now`:
+    /// flagged, expired or reminded. A revocation is [`Referral::revoke`]'s (it takes more than
+    /// the referral), so `Revoke` leaves it as it is.
+    pub fn after(&self, action: DueAction, now: Instant) -> Referral {
+        let mut next = self.clone();
+        match action {
+            DueAction::Flag => next.flagged_at = Some(now),
+            DueAction::Expire => next.status = ReferralStatus::Expired,
+            DueAction::Remind => next.reminders_sent.push(now),
+            DueAction::Revoke => {}
+        }
+        next
     }
 
     /// REF-2: records the partner's contact with the customer.
@@ -547,6 +588,40 @@ mod tests {
         use crate::opportunity::Origin;
         assert_eq!(ReferralKind::Lead.opportunity_origin(), Origin::PartnerReferral);
         assert_eq!(ReferralKind::Opportunity.opportunity_origin(), Origin::AwsReferral);
+    }
+
+    /// REM-2, REM-3: a revoked referral keeps only the record of what was deleted; the
+    /// opportunity made from it goes unless the partner attested it may keep the data; a
+    /// referral no longer open is not revoked again.
+    #[test]
+    fn rem_2_rem_3_revocation_keeps_the_record_and_the_opportunity_only_under_an_attestation() {
+        let mut r = referral();
+        r.accept(t(23, 11)).unwrap();
+        let gone = r.revoke(t(28, 0), "REF-3: not contacted").unwrap();
+        assert_eq!((gone.referral.status, gone.referral.revoked_at), (ReferralStatus::Revoked, Some(t(28, 0))));
+        assert_eq!(gone.referral.revocation_reason.as_deref(), Some("REF-3: not contacted"));
+        assert!(
+            gone.referral.data_deleted && gone.referral.contact.email.is_none() && gone.referral.customer.company_name.is_empty()
+        );
+        assert!(!gone.keeps_opportunity, "REM-2: the opportunity goes with it");
+        r.retention = Some(RetentionAttestation {
+            reason: RetentionReason::CustomerPermission,
+            evidence: "signed consent on file".into(),
+            attested_by: "alice".into(),
+            attested_at: t(24, 0),
+        });
+        assert!(r.revoke(t(28, 0), "removed").unwrap().keeps_opportunity, "REM-3: attested, the opportunity stays");
+        assert_eq!(gone.referral.revoke(t(29, 0), "again"), Err(ReferralError::NotOpen("REVOKED")));
+    }
+
+    /// REF-3: the sweep's outcomes, applied by the domain.
+    #[test]
+    fn ref_3_due_actions_applied() {
+        let r = referral();
+        assert_eq!(r.after(DueAction::Flag, t(28, 0)).flagged_at, Some(t(28, 0)));
+        assert_eq!(r.after(DueAction::Expire, t(28, 0)).status, ReferralStatus::Expired);
+        assert_eq!(r.after(DueAction::Remind, t(26, 0)).reminders_sent, vec![t(26, 0)]);
+        assert_eq!(r.after(DueAction::Revoke, t(28, 0)), r, "a revocation is revoke()'s");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use ace_domain::engagement::{invitation_arn, referral_engagement};
 use ace_domain::events::{partner_event, OutboxEvent};
 use ace_domain::ids::{base36, REGION};
 use ace_domain::referral::{
-    due_action, DueAction, MissedDeadlinePolicy, Referral, ReferralIds, ReferralKind, ReferralRequest, ReferralStatus,
+    due_action, DueAction, MissedDeadlinePolicy, Referral, ReferralIds, ReferralKind, ReferralRequest, Revocation,
 };
 use ace_domain::time::{format_timestamp, Instant};
 use ace_store::{StoreError, StoreResult, WriteBatch};
@@ -179,11 +179,9 @@ pub fn created_event(state: &AppState, r: &Referral, account_id: &str) -> Outbox
 /// when a rule did), committed with it. `Ok(false)` when another node acted first.
 pub async fn revoke(state: &AppState, referral: &Referral, reason: &str, audit: Vec<AuditEntry>) -> StoreResult<bool> {
     let now = state.now();
-    let mut revoked = referral.clone();
-    revoked.status = ReferralStatus::Revoked;
-    revoked.revoked_at = Some(now);
-    revoked.revocation_reason = Some(reason.to_string());
-    let keep = referral.retention.is_some();
+    // Decided by the domain: what is kept and what goes (REM-2, REM-3). A referral that is no
+    // longer open was acted on first (by another node, or the partner): nothing to do.
+    let Ok(Revocation { referral: revoked, keeps_opportunity: keep }) = referral.revoke(now, reason) else { return Ok(false) };
     let mut batch = WriteBatch::default();
     if let (Some(opportunity), false) = (&referral.opportunity_id, keep) {
         batch.delete_opportunities.push((referral.catalog, opportunity.clone()));
@@ -233,7 +231,7 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str, audit: 
     let record = AuditEntry::new(now, "system", ace_domain::audit::action::DATA_DELETED, record);
     batch.audit.extend(audit);
     batch.audit.push(record.partner(&referral.partner_id).referral(&referral.id));
-    batch.update_referrals.push(revoked.without_customer_data());
+    batch.update_referrals.push(revoked);
     match state.store.commit(batch).await {
         Ok(_) => Ok(true),
         Err(StoreError::Conflict(_)) => Ok(false),
@@ -289,23 +287,18 @@ async fn sweep_one(
         return Ok(None);
     };
     let account = state.store.get_partner(&r.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
-    let mut next = r.clone();
+    let next = r.after(action, now);
     let event = match action {
         DueAction::Revoke => {
             let revoked = revoke(state, &r, "REF-3: the customer was not contacted within 3 business days", Vec::new()).await?;
             return Ok(revoked.then(|| format!("revoked {} (no contact by {})", r.id, format_timestamp(r.contact_deadline))));
         }
         DueAction::Flag => {
-            next.flagged_at = Some(now);
             let detail = json!({"engagementInvitationId": r.id, "contactDeadline": format_timestamp(r.contact_deadline)});
             partner_event("Referral Contact Deadline Missed", state.new_event_id(), &r.partner_id, &account, detail, now)
         }
-        DueAction::Expire => {
-            next.status = ReferralStatus::Expired;
-            invitation_event(state, "Engagement Invitation Expired", &r, &account, now)
-        }
+        DueAction::Expire => invitation_event(state, "Engagement Invitation Expired", &r, &account, now),
         DueAction::Remind => {
-            next.reminders_sent.push(now);
             let detail = json!({"engagementInvitationId": r.id, "contactDeadline": format_timestamp(r.contact_deadline)});
             partner_event("Referral Contact Deadline Approaching", state.new_event_id(), &r.partner_id, &account, detail, now)
         }

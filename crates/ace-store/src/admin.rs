@@ -16,7 +16,7 @@ use crate::sql::Tx;
 use crate::store::{identity_params, to_json, DEFAULT_SCOPE, KEY_COLUMNS, USER_COLUMNS};
 use crate::{
     AccessKeyRecord, ConsentStatement, PortalAccount, PortalInvitation, SolutionRecord, StoreError, StoreResult, UserRecord,
-    UserStatus, ACCESS_KEYS_PER_USER,
+    UserStatus,
 };
 
 /// One administration write. A write whose record is missing (an update, a status change or a
@@ -160,13 +160,11 @@ async fn apply_one(tx: &mut Box<dyn Tx>, write: &AdminWrite) -> StoreResult<()> 
                     &[key.partner_id.as_str().into(), key.user_name.as_str().into()],
                 )
                 .await?;
-            let count = existing.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
-            if count >= ACCESS_KEYS_PER_USER as i64 {
-                return Err(StoreError::Conflict(format!(
-                    "user {} of {} already has {ACCESS_KEYS_PER_USER} access keys; delete one first",
-                    key.user_name, key.partner_id
-                )));
-            }
+            let held = existing.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
+            // USE-1, decided by the domain; counted here, under the user row's lock, so two
+            // concurrent requests cannot both pass it.
+            ace_domain::partner::check_new_access_key(&key.partner_id, &key.user_name, held.max(0) as usize)
+                .map_err(|e| StoreError::Conflict(e.to_string()))?;
             insert_key(tx, key).await?;
             // A user whose keys were all deleted names the new one.
             tx.exec(

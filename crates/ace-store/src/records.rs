@@ -89,7 +89,7 @@ pub struct UserRecord {
     pub created_ms: i64,
 }
 
-/// One access key of a user (USE-1): at most [`ACCESS_KEYS_PER_USER`] per user, as in IAM,
+/// One access key of a user (USE-1): at most `ace_domain::partner::ACCESS_KEYS_PER_USER` per user, as in IAM,
 /// so a key can be rotated without downtime.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessKeyRecord {
@@ -103,8 +103,6 @@ pub struct AccessKeyRecord {
     /// When a request signed with it last succeeded (recorded at most once a minute).
     pub last_used_ms: Option<i64>,
 }
-
-pub const ACCESS_KEYS_PER_USER: usize = 2;
 
 impl AccessKeyRecord {
     /// The key a user is created (or rotated) with: active, unused.

@@ -81,14 +81,11 @@ struct RevokeInput {
 async fn revoke(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: RevokeInput = if body.is_empty() { RevokeInput::default() } else { parse_body(&body)? };
     let referral = load(&state, &id).await?;
-    if !referral.status.visible_to_partner() {
-        return Err(OperatorError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("referral {id} is already {}", referral.status.as_str()),
-        ));
-    }
     let reason = input.reason.unwrap_or_else(|| "revoked by the operator".into());
+    // The domain decides whether it can be revoked (REM-1); a refusal names the status.
+    referral
+        .revoke(state.now(), &reason)
+        .map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", format!("{id}: {e}")))?;
     let audit = call.audit(&state, StatusCode::OK, json!({})).partner(&referral.partner_id);
     if !referrals::revoke(&state, &referral, &reason, vec![audit]).await? {
         return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "the referral changed meanwhile; retry"));

@@ -197,7 +197,7 @@ async fn keys_page(
             nav: Some(viewer.nav("keys", "Access keys")),
             csrf: viewer.session.csrf.clone(),
             user: caller.user.name.clone(),
-            can_create: keys.len() < ace_store::ACCESS_KEYS_PER_USER,
+            can_create: keys.len() < ace_domain::partner::ACCESS_KEYS_PER_USER,
             keys,
             created,
             error,
