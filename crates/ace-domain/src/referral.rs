@@ -484,6 +484,13 @@ pub fn sweep_after(r: &Referral) -> Option<Instant> {
     }
 }
 
+/// REF-3: business days the partner has to contact the customer.
+pub const CONTACT_BUSINESS_DAYS: u32 = 3;
+/// How long an invitation waits for an answer unless the operator sets otherwise.
+pub const ACCEPTANCE_DAYS_DEFAULT: i64 = 15;
+/// How long before the contact deadline the partner is reminded, unless the operator sets otherwise.
+pub const REMINDER_HOURS_DEFAULT: i64 = 24;
+
 pub fn due_action(
     r: &Referral,
     now: Instant,

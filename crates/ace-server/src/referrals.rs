@@ -16,17 +16,15 @@ use ace_domain::referral::{
 use ace_domain::time::{format_timestamp, Instant};
 use ace_store::{StoreError, StoreResult, WriteBatch};
 
+use ace_domain::referral::{ACCEPTANCE_DAYS_DEFAULT, CONTACT_BUSINESS_DAYS, REMINDER_HOURS_DEFAULT};
+
 use crate::AppState;
 
-/// REF-3: business days to contact the customer.
-pub const CONTACT_BUSINESS_DAYS: u32 = 3;
 /// Settings the operator may change.
 pub const POLICY_SETTING: &str = "referrals.missed_deadline_policy";
 pub const ACCEPTANCE_DAYS_SETTING: &str = "referrals.acceptance_days";
 pub const REMINDER_HOURS_SETTING: &str = "referrals.reminder_hours";
 pub const UNSUBSCRIBE_LINKS_SETTING: &str = "referrals.unsubscribe_links";
-const ACCEPTANCE_DAYS_DEFAULT: i64 = 15;
-const REMINDER_HOURS_DEFAULT: i64 = 24;
 /// A limit on everything: referrals looked at per sweep.
 const SWEEP_MAX: usize = 10_000;
 /// Due referrals acted on at once by the sweep.
@@ -40,6 +38,11 @@ pub fn new_id(prefix: &str, len: usize) -> String {
 /// partners wait as long as referrals).
 pub async fn acceptance_days(state: &AppState) -> StoreResult<i64> {
     setting_i64(state, ACCEPTANCE_DAYS_SETTING, ACCEPTANCE_DAYS_DEFAULT).await
+}
+
+/// How long before the contact deadline the partner is reminded (the operator's setting).
+pub async fn reminder_hours(state: &AppState) -> StoreResult<i64> {
+    setting_i64(state, REMINDER_HOURS_SETTING, REMINDER_HOURS_DEFAULT).await
 }
 
 async fn setting_i64(state: &AppState, key: &str, default: i64) -> StoreResult<i64> {
@@ -244,7 +247,7 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str, audit: 
 pub async fn sweep(state: &AppState) -> StoreResult<Vec<String>> {
     let now = state.now();
     let policy = policy(state).await?;
-    let reminder = TimeDelta::hours(setting_i64(state, REMINDER_HOURS_SETTING, REMINDER_HOURS_DEFAULT).await?);
+    let reminder = TimeDelta::hours(reminder_hours(state).await?);
     let horizon = (now + reminder).timestamp_millis();
     let mut done = Vec::new();
     // Several at a time: their writes share commits (and fsyncs) instead of queueing one by one.

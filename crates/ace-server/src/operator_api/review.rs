@@ -300,13 +300,12 @@ async fn list_pipeline(State(state): State<AppState>, headers: HeaderMap, Query(
 async fn settings_view(state: &AppState) -> Result<Value, OperatorError> {
     use crate::referrals as r;
     let auto_reject = state.store.get_setting(AUTO_REJECT_ALREADY_PURSUED).await?.as_deref() == Some("true");
-    let setting = |v: Option<String>, default: i64| v.and_then(|x| x.parse::<i64>().ok()).unwrap_or(default);
     Ok(json!({
         "auto_reject_already_pursued": auto_reject,
         "standing_attestation": if crate::app::standing::allowed(state).await? { "allowed" } else { "not-allowed" },
         "referral_missed_deadline_policy": format!("{:?}", r::policy(state).await?).to_lowercase(),
-        "referral_acceptance_days": setting(state.store.get_setting(r::ACCEPTANCE_DAYS_SETTING).await?, 15),
-        "referral_reminder_hours": setting(state.store.get_setting(r::REMINDER_HOURS_SETTING).await?, 24),
+        "referral_acceptance_days": r::acceptance_days(state).await?,
+        "referral_reminder_hours": r::reminder_hours(state).await?,
         "referral_unsubscribe_links": r::unsubscribe_links(state).await?,
     }))
 }
