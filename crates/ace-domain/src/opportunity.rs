@@ -371,6 +371,24 @@ impl Opportunity {
         }
     }
 
+    /// SUB-1: the opportunity as submitted at `now` into review status `next` (what
+    /// [`check_submission`] allowed): its submission recorded, modified. `SubmitOpportunity`
+    /// and `StartEngagementFromOpportunityTask` both submit through here.
+    pub fn submitted(
+        &self,
+        next: ReviewStatus,
+        involvement_type: String,
+        visibility: Option<String>,
+        now: Instant,
+    ) -> Opportunity {
+        let mut submitted = self.clone();
+        submitted.set_review(next, None, None, now);
+        submitted.submission =
+            Some(Submission { involvement_type, visibility: visibility.unwrap_or_else(|| "Full".into()), submitted_at: now });
+        submitted.last_modified = self.next_modified(now);
+        submitted
+    }
+
     /// The next `LastModifiedDate`: `now`, but always later than the current one, so each
     /// change yields a new optimistic-lock token even within one millisecond.
     pub fn next_modified(&self, now: Instant) -> Instant {
@@ -1008,6 +1026,21 @@ mod tests {
         let action = opportunity(Catalog::Aws, ReviewStatus::ActionRequired);
         assert_eq!(field_lock(&action, "Customer.Account.Address.City"), None, "within an editable prefix");
         assert!(field_lock(&action, "Project.Title").is_some());
+    }
+
+    /// SUB-1: a submission records its involvement and visibility (Full unless given), moves
+    /// the review status and the optimistic lock, and leaves the original as it was.
+    #[test]
+    fn sub_1_a_submission_is_recorded_and_moves_the_lock() {
+        let o = opportunity(Catalog::Aws, ReviewStatus::PendingSubmission);
+        let s = o.submitted(ReviewStatus::Submitted, "Co-Sell".into(), None, o.last_modified);
+        assert_eq!(s.review_status(), ReviewStatus::Submitted);
+        let submission = s.submission.clone().unwrap();
+        assert_eq!((submission.involvement_type.as_str(), submission.visibility.as_str()), ("Co-Sell", "Full"));
+        assert!(s.last_modified > o.last_modified, "a new lock token even within the same millisecond");
+        assert!(o.submission.is_none(), "the original is untouched");
+        let limited = o.submitted(ReviewStatus::Submitted, "For Visibility Only".into(), Some("Limited".into()), o.last_modified);
+        assert_eq!(limited.submission.unwrap().visibility, "Limited");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use ace_domain::ids::opportunity_id;
 use ace_domain::listing::{Cursor, OpportunityQuery, SortKey, SortValue};
 use ace_domain::model::{FieldError, Model};
 use ace_domain::opportunity::{
-    self as rules, empty_related, is_sandbox_solution, AssociationChange, Opportunity, Origin, Submission, UpdatePlan,
+    self as rules, empty_related, is_sandbox_solution, AssociationChange, Opportunity, Origin, UpdatePlan,
 };
 use ace_domain::time::{format_timestamp, parse_timestamp, Instant};
 use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, WriteBatch};
@@ -325,14 +325,7 @@ pub async fn submit(r: Request) -> ApiResult {
     let now = r.state.now();
     let next = rules::check_submission(&current).map_err(ApiError::business_validation)?;
     let findings = super::prescreen::screen(&r, &current).await?;
-    let mut updated = current.clone();
-    updated.set_review(next, None, None, now);
-    updated.submission = Some(Submission {
-        involvement_type: input.involvement_type,
-        visibility: input.visibility.unwrap_or_else(|| "Full".into()),
-        submitted_at: now,
-    });
-    updated.last_modified = current.next_modified(now);
+    let mut updated = current.submitted(next, input.involvement_type, input.visibility, now);
     super::prescreen::record_findings(&r, &mut updated, findings, now).await?;
     save(&r, &current, updated).await?;
     Ok(Output::Empty)

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use ace_domain::engagement::{project_context_of, title_of, ContextType, Engagement, Member, OPERATOR_ACCOUNT};
 use ace_domain::ids::{base36, task_arn};
 use ace_domain::model::FieldErrorCode;
+use ace_domain::opportunity as rules;
 use ace_domain::opportunity::Opportunity;
-use ace_domain::opportunity::{self as rules, Submission};
 use ace_domain::time::format_timestamp;
 use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, TaskRecord, WriteBatch};
 
@@ -55,14 +55,8 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
         Ok(next) => {
             // SUB-3 … SUB-6 refusals are found up front: answered synchronously.
             let findings = super::prescreen::screen(&r, &current).await?;
-            let mut updated = current.clone();
-            updated.set_review(next, None, None, now);
-            updated.submission = Some(Submission {
-                involvement_type: input.aws_submission.involvement_type.clone(),
-                visibility: input.aws_submission.visibility.clone().unwrap_or_else(|| "Full".into()),
-                submitted_at: now,
-            });
-            updated.last_modified = current.next_modified(now);
+            let submission = &input.aws_submission;
+            let mut updated = current.submitted(next, submission.involvement_type.clone(), submission.visibility.clone(), now);
             super::prescreen::record_findings(&r, &mut updated, findings, now).await?;
             summary["TaskStatus"] = json!("COMPLETE");
             // The engagement the opportunity is shared in, with the operator's side as its
