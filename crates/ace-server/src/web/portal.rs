@@ -548,10 +548,15 @@ async fn opportunity_page(
     let solutions: Vec<(String, String)> =
         solutions(state, caller, catalog).await.into_iter().filter(|(id, _)| !associated.contains(id)).collect();
     // SUB-1: the domain says what the review state and stage leave editable, field by field.
-    let locked = ace_domain::opportunity::update_refusal(record.review_status()).map(|_| match review_status.as_str() {
-        "Rejected" => "Rejected: a rejected opportunity cannot be changed (SUB-1).".to_string(),
+    use ace_domain::opportunity::ReviewAction;
+    let review = record.review_status();
+    let locked = ace_domain::opportunity::update_refusal(review).map(|_| match review {
+        ace_domain::opportunity::ReviewStatus::Rejected => {
+            "Rejected: a rejected opportunity cannot be changed (SUB-1).".to_string()
+        }
         status => format!(
-            "{status}: the operator is reviewing this opportunity, so it cannot be changed until the review ends (SUB-1)."
+            "{}: the operator is reviewing this opportunity, so it cannot be changed until the review ends (SUB-1).",
+            status.as_str()
         ),
     });
     let mut fields = fields;
@@ -572,7 +577,12 @@ async fn opportunity_page(
             catalog: catalog.as_str().into(),
             id: id.into(),
             company: text_at(&got, "Customer.Account.CompanyName").into(),
-            can_submit: locked.is_none() && matches!(review_status.as_str(), "Pending Submission" | "" | "Action Required"),
+            // SUB-1: the attestation and submission are offered where the domain's review machine
+            // lets the partner (re)submit: a first submission, or an answer to Action Required.
+            can_submit: locked.is_none()
+                && [ReviewAction::Submit, ReviewAction::AnswerActionRequired]
+                    .into_iter()
+                    .any(|action| ace_domain::opportunity::review_transition(review, action).is_some()),
             review_status,
             review_comments: text_at(&got, "LifeCycle.ReviewComments").into(),
             last_modified: text_at(&got, "LastModifiedDate").into(),
