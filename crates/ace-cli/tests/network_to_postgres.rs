@@ -17,17 +17,16 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{create_body, operator, partner, serve_with, Partner};
+use common::load::{ready, writer, writes_again, Seen, ANSWER_WITHIN};
+use common::{operator, partner, serve_with, Partner};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The longest any call may take, stall or not.
-const ANSWER_WITHIN: Duration = Duration::from_secs(20);
 /// The nodes' `--database-timeout`.
 const ROUND_TRIP_BOUND: &str = "3s";
 const WRITERS_PER_NODE: usize = 3;
@@ -108,79 +107,6 @@ async fn pump(
     }
 }
 
-/// What the writers saw: per token, the id acknowledged; the latency of each acknowledged
-/// create with when it was answered; refusals; the slowest answer.
-#[derive(Default)]
-struct Seen {
-    acknowledged: BTreeMap<String, String>,
-    latencies: Vec<(Instant, Duration)>,
-    refused: usize,
-    slowest: Duration,
-}
-
-async fn writer(p: Partner, name: String, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>) {
-    let mut n = 0;
-    while !stop.load(Ordering::Relaxed) {
-        n += 1;
-        let token = format!("{name}-{n}");
-        loop {
-            let started = Instant::now();
-            let (status, body) = p.call_within("CreateOpportunity", &create_body(&token, "a slow network"), ANSWER_WITHIN).await;
-            {
-                let took = started.elapsed();
-                let mut s = seen.lock().unwrap();
-                s.slowest = s.slowest.max(took);
-                if status == 200 {
-                    let id = body["Id"].as_str().unwrap().to_string();
-                    s.acknowledged.insert(token.clone(), id.clone());
-                    s.latencies.push((Instant::now(), took));
-                    break;
-                }
-                assert_eq!(status, 500, "{token}: a write that did not get through is an internal error: {body}");
-                assert_eq!(body["__type"], json!("InternalServerException"), "{body}");
-                s.refused += 1;
-            }
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-async fn ready(http: &reqwest::Client, host: &str) -> u16 {
-    match http.get(format!("http://{host}/readyz")).timeout(ANSWER_WITHIN).send().await {
-        Ok(r) => r.status().as_u16(),
-        Err(e) => panic!("/readyz on {host} did not answer within {ANSWER_WITHIN:?}: {e}"),
-    }
-}
-
-/// Waits until at least 20 more creates are acknowledged, some on every node, within `limit`.
-async fn writes_again(seen: &Arc<Mutex<Seen>>, nodes: &[String], limit: Duration, what: &str, log: &std::path::Path) {
-    let per_node = |s: &Seen| -> Vec<usize> {
-        nodes.iter().map(|n| s.acknowledged.keys().filter(|t| t.starts_with(n.as_str())).count()).collect()
-    };
-    let (from, base) = {
-        let s = seen.lock().unwrap();
-        (s.acknowledged.len(), per_node(&s))
-    };
-    let deadline = Instant::now() + limit;
-    loop {
-        {
-            let s = seen.lock().unwrap();
-            if s.acknowledged.len() >= from + 20 && per_node(&s).iter().zip(&base).all(|(a, b)| a > b) {
-                return;
-            }
-        }
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            panic!("{what}: both nodes did not write again within {limit:?}; the log ends:\n{}", tail.join("\n"));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn p99(mut values: Vec<Duration>) -> Duration {
     values.sort();
     values.get((values.len() * 99 / 100).min(values.len().saturating_sub(1))).copied().unwrap_or_default()
@@ -224,7 +150,7 @@ async fn latency_drops_and_stalls_between_the_nodes_and_postgresql() {
     for (i, host) in hosts.iter().enumerate() {
         for w in 0..WRITERS_PER_NODE {
             let p = Partner { host: host.clone(), ..first.clone() };
-            writers.push(tokio::spawn(writer(p, format!("{}{w}", names[i]), seen.clone(), stop.clone())));
+            writers.push(tokio::spawn(writer(p, format!("{}{w}", names[i]), "a slow network", seen.clone(), stop.clone())));
         }
     }
     writes_again(&seen, &names, Duration::from_secs(30), "warming up", &log).await;

@@ -20,87 +20,19 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{create_body, operator, partner, serve_with, Partner};
+use common::load::{ready, writer, writes_again, Seen, ANSWER_WITHIN};
+use common::{operator, partner, serve_with, Partner};
 use serde_json::json;
 
-/// The longest any call may take, outage or not.
-const ANSWER_WITHIN: Duration = Duration::from_secs(20);
 const WRITERS_PER_NODE: usize = 3;
 
 fn required() -> bool {
     std::env::var_os("ACE_REQUIRE_E2E").is_some()
-}
-
-/// What the writers saw: per token, the id acknowledged; the refusals; the slowest answer.
-#[derive(Default)]
-struct Seen {
-    acknowledged: BTreeMap<String, String>,
-    refused: usize,
-    slowest: Duration,
-}
-
-/// One writer: creates with fresh tokens, each retried with the same token until acknowledged.
-async fn writer(p: Partner, name: String, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>) {
-    let mut n = 0;
-    while !stop.load(Ordering::Relaxed) {
-        n += 1;
-        let token = format!("{name}-{n}");
-        loop {
-            let started = Instant::now();
-            let (status, body) =
-                p.call_within("CreateOpportunity", &create_body(&token, "a database outage"), ANSWER_WITHIN).await;
-            {
-                let mut s = seen.lock().unwrap();
-                s.slowest = s.slowest.max(started.elapsed());
-                if status == 200 {
-                    let id = body["Id"].as_str().unwrap().to_string();
-                    s.acknowledged.insert(token.clone(), id.clone());
-                    break;
-                }
-                assert_eq!(status, 500, "{token}: a write the database could not take is an internal error: {body}");
-                assert_eq!(body["__type"], json!("InternalServerException"), "{body}");
-                s.refused += 1;
-            }
-            if stop.load(Ordering::Relaxed) {
-                // Stopping mid-retry: the token's fate is settled below by its retry.
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-async fn ready(http: &reqwest::Client, host: &str) -> u16 {
-    match http.get(format!("http://{host}/readyz")).timeout(ANSWER_WITHIN).send().await {
-        Ok(r) => r.status().as_u16(),
-        Err(e) => panic!("/readyz on {host} did not answer: {e}"),
-    }
-}
-
-/// Waits until `count` more creates are acknowledged on every node, within `limit`.
-async fn writes_again(seen: &Arc<Mutex<Seen>>, nodes: &[String], limit: Duration, what: &str) {
-    let from = seen.lock().unwrap().acknowledged.len();
-    let deadline = Instant::now() + limit;
-    let per_node = |s: &Seen| -> Vec<usize> {
-        nodes.iter().map(|n| s.acknowledged.keys().filter(|t| t.starts_with(n.as_str())).count()).collect()
-    };
-    let base = per_node(&seen.lock().unwrap());
-    loop {
-        {
-            let s = seen.lock().unwrap();
-            let now = per_node(&s);
-            if s.acknowledged.len() >= from + 20 && now.iter().zip(&base).all(|(a, b)| a > b) {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "{what}: both nodes did not write again within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Kills every connection the nodes hold (they name themselves `application_name`).
@@ -204,15 +136,15 @@ async fn postgresql_killed_connections_and_a_restart_under_two_nodes() {
         for w in 0..WRITERS_PER_NODE {
             let p = Partner { host: host.clone(), ..first.clone() };
             started.fetch_add(1, Ordering::Relaxed);
-            writers.push(tokio::spawn(writer(p, format!("{}{w}", names[i]), seen.clone(), stop.clone())));
+            writers.push(tokio::spawn(writer(p, format!("{}{w}", names[i]), "a database outage", seen.clone(), stop.clone())));
         }
     }
-    writes_again(&seen, &names, Duration::from_secs(30), "warming up").await;
+    writes_again(&seen, &names, Duration::from_secs(30), "warming up", &log).await;
 
     // 1. Every connection of both nodes killed, mid-load.
     let killed = terminate_connections(&url, &application).await;
     assert!(killed > 0, "the nodes' connections were found by their application name");
-    writes_again(&seen, &names, Duration::from_secs(30), "after pg_terminate_backend").await;
+    writes_again(&seen, &names, Duration::from_secs(30), "after pg_terminate_backend", &log).await;
     for host in &hosts {
         assert_eq!(ready(&http, host).await, 200, "{host} is ready again after its connections were killed");
     }
@@ -234,7 +166,7 @@ async fn postgresql_killed_connections_and_a_restart_under_two_nodes() {
             let refused = seen.lock().unwrap().refused - refused_before;
             assert!(refused > 0, "writes went on being refused (answered) while the database was down");
             drop(down);
-            writes_again(&seen, &names, Duration::from_secs(60), "after the database came back").await;
+            writes_again(&seen, &names, Duration::from_secs(60), "after the database came back", &log).await;
             for host in &hosts {
                 assert_eq!(ready(&http, host).await, 200, "{host} is ready again after the restart");
             }

@@ -293,6 +293,7 @@ async fn soak(engine: &str, database: Option<(String, String)>) {
         assert!(max_files - min_files <= 64.0, "{engine}: open files went from {min_files} to {max_files}");
         assert!(files.abs() < 10.0, "{engine}: open files climb {files:.1} an hour once warm");
         assert!(rss < 20.0, "{engine}: resident memory climbs {rss:.1} MiB an hour once warm");
+        assert!(p99 < 10.0, "{engine}: p99 climbs {p99:.1} ms an hour once warm");
     }
     drop(server);
 }

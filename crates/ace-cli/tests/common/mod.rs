@@ -1,8 +1,11 @@
-//! What the fault trials (`full_disk`, `storage_errors`) share: an `ace serve` of their own
-//! with its log kept, the operator's calls, and a partner that signs its own calls.
+//! What the fault trials (`full_disk`, `storage_errors`, `postgres_outage`,
+//! `network_to_postgres`, `soak`) share: an `ace serve` of their own with its log kept, the
+//! operator's calls, a partner that signs its own calls, and (`load`) the retrying writers.
 
 // Each trial binary uses a part of this module.
 #![allow(dead_code)]
+
+pub mod load;
 
 use std::path::Path;
 use std::process::Stdio;
