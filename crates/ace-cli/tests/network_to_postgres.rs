@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::load::{ready, writer, writes_again, Seen, ANSWER_WITHIN};
+use common::load::{acknowledged_stored_once, ready, writer, writes_again, Seen, ANSWER_WITHIN};
 use common::{operator, partner, serve_with, Partner};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -209,21 +209,7 @@ async fn latency_drops_and_stalls_between_the_nodes_and_postgresql() {
         w.await.unwrap();
     }
     let seen = Arc::try_unwrap(seen).ok().unwrap().into_inner().unwrap();
-    let ids: BTreeSet<String> = seen.acknowledged.values().cloned().collect();
-    assert_eq!(ids.len(), seen.acknowledged.len(), "two tokens acknowledged as one opportunity");
-    for host in &hosts {
-        let on_node = Partner { host: host.clone(), ..first.clone() }.all_ids().await;
-        let stored: BTreeSet<String> = on_node.iter().cloned().collect();
-        assert_eq!(stored.len(), on_node.len(), "{host}: an opportunity listed twice");
-        let missing: Vec<&String> = ids.difference(&stored).collect();
-        assert!(missing.is_empty(), "{host}: acknowledged creates missing: {missing:?}");
-        assert!(
-            stored.len() <= ids.len() + 2 * WRITERS_PER_NODE,
-            "{host}: {} stored for {} acknowledged",
-            stored.len(),
-            ids.len()
-        );
-    }
+    acknowledged_stored_once(&seen, &hosts, &first, 2 * WRITERS_PER_NODE).await;
     let verified = operator(&hosts[0], &token, reqwest::Method::GET, "/audit/verify", json!(null)).await;
     assert_eq!(verified["ok"], json!(true), "{verified}");
     eprintln!(

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::load::{ready, writer, writes_again, Seen, ANSWER_WITHIN};
+use common::load::{acknowledged_stored_once, ready, writer, writes_again, Seen, ANSWER_WITHIN};
 use common::{operator, partner, serve_with, Partner};
 use serde_json::json;
 
@@ -184,18 +184,7 @@ async fn postgresql_killed_connections_and_a_restart_under_two_nodes() {
     }
     let seen = Arc::try_unwrap(seen).ok().unwrap().into_inner().unwrap();
     // Every acknowledged create is there once; a token retried after a refusal never doubled.
-    let ids: BTreeSet<String> = seen.acknowledged.values().cloned().collect();
-    assert_eq!(ids.len(), seen.acknowledged.len(), "two tokens acknowledged as one opportunity");
-    for host in &hosts {
-        let on_node: Vec<String> = Partner { host: host.clone(), ..first.clone() }.all_ids().await;
-        let stored: BTreeSet<String> = on_node.iter().cloned().collect();
-        assert_eq!(stored.len(), on_node.len(), "{host}: an opportunity listed twice");
-        let missing: Vec<&String> = ids.difference(&stored).collect();
-        assert!(missing.is_empty(), "{host}: acknowledged creates missing: {missing:?}");
-        // Creates whose answer was lost stayed with their token: a retry answered them, or (the
-        // writer stopping mid-retry) they are at most one per writer.
-        assert!(stored.len() <= ids.len() + writers_total(), "{host}: {} stored for {} acknowledged", stored.len(), ids.len());
-    }
+    let ids = acknowledged_stored_once(&seen, &hosts, &first, 2 * WRITERS_PER_NODE).await;
     let verified = operator(&hosts[1], &token, reqwest::Method::GET, "/audit/verify", json!(null)).await;
     assert_eq!(verified["ok"], json!(true), "{verified}");
     // Delivery resumed: every acknowledged create's event arrives (at least once).
@@ -222,8 +211,4 @@ async fn postgresql_killed_connections_and_a_restart_under_two_nodes() {
     drop(servers);
     receiving.abort();
     ace_store::baseline::drop_postgres_schema(&url, &schema).await.unwrap();
-}
-
-fn writers_total() -> usize {
-    2 * WRITERS_PER_NODE
 }

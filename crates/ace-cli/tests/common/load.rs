@@ -2,7 +2,7 @@
 //! nodes: writers creating opportunities, each create retried with its `ClientToken` until it
 //! is answered 200, as a CRM does; and the checks they share.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -91,4 +91,22 @@ pub async fn writes_again(seen: &Arc<Mutex<Seen>>, nodes: &[String], limit: Dura
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The end of a trial: every acknowledged create is there exactly once through every node in
+/// `hosts` (no token doubled by its retries, nothing listed twice); a create whose answer was
+/// lost is there at most once for each of the `writers` (one stopping mid-retry). Returns the
+/// acknowledged ids.
+pub async fn acknowledged_stored_once(seen: &Seen, hosts: &[String], partner: &Partner, writers: usize) -> BTreeSet<String> {
+    let ids: BTreeSet<String> = seen.acknowledged.values().cloned().collect();
+    assert_eq!(ids.len(), seen.acknowledged.len(), "two tokens acknowledged as one opportunity");
+    for host in hosts {
+        let on_node = Partner { host: host.clone(), ..partner.clone() }.all_ids().await;
+        let stored: BTreeSet<String> = on_node.iter().cloned().collect();
+        assert_eq!(stored.len(), on_node.len(), "{host}: an opportunity listed twice");
+        let missing: Vec<&String> = ids.difference(&stored).collect();
+        assert!(missing.is_empty(), "{host}: acknowledged creates missing: {missing:?}");
+        assert!(stored.len() <= ids.len() + writers, "{host}: {} stored for {} acknowledged", stored.len(), ids.len());
+    }
+    ids
 }
