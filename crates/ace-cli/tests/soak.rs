@@ -216,6 +216,9 @@ async fn soak(engine: &str, database: Option<(String, String)>) {
     };
 
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    // Every request's kind (its place in the mix), when it started and how long it took: which
+    // kind's latency climbs, if one does.
+    let by_kind: Arc<Mutex<Vec<(u64, f64, Duration)>>> = Arc::default();
     let failures: Arc<Mutex<Vec<u64>>> = Arc::default();
     let total = Duration::from_secs_f64(minutes() * 60.0);
     let started = Instant::now();
@@ -228,11 +231,13 @@ async fn soak(engine: &str, database: Option<(String, String)>) {
         ticker.tick().await;
         n += 1;
         let (p, http, session, token, pool) = (p.clone(), http.clone(), session.clone(), token.clone(), pool.clone());
-        let (timings, failed) = (latencies.clone(), failures.clone());
+        let (timings, failed, kinds) = (latencies.clone(), failures.clone(), by_kind.clone());
         in_flight.spawn(async move {
             let at = Instant::now();
             let answered = request(n, &p, &http, &session, &token, &pool).await;
-            timings.lock().unwrap().push(at.elapsed());
+            let took = at.elapsed();
+            timings.lock().unwrap().push(took);
+            kinds.lock().unwrap().push((n % 10, at.duration_since(started).as_secs_f64() / 60.0, took));
             if !answered {
                 failed.lock().unwrap().push(n);
             }
@@ -260,6 +265,39 @@ async fn soak(engine: &str, database: Option<(String, String)>) {
     while in_flight.join_next().await.is_some() {}
     let failed = failures.lock().unwrap().clone();
     assert!(failed.is_empty(), "{engine}: {} of {n} requests not answered 200 (e.g. request {})", failed.len(), failed[0]);
+
+    // Each kind's p99 in the run's first and last fifth.
+    let kinds = std::mem::take(&mut *by_kind.lock().unwrap());
+    let names = [
+        "create",
+        "get",
+        "get+update",
+        "list",
+        "search",
+        "portal pipeline",
+        "portal opportunity",
+        "operator",
+        "operator",
+        "operator",
+    ];
+    for kind in [0u64, 1, 2, 3, 4, 5, 6, 7] {
+        let p99_of = |from: f64, to: f64| {
+            let mut window: Vec<Duration> = kinds
+                .iter()
+                .filter(|(k, at, _)| (*k == kind || (kind == 7 && *k > 7)) && *at >= from && *at < to)
+                .map(|(_, _, d)| *d)
+                .collect();
+            window.sort();
+            window.get(window.len() * 99 / 100).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        let m = minutes();
+        eprintln!(
+            "soak on {engine}: {:<18} p99 {:>7.1} ms in the first fifth, {:>7.1} ms in the last",
+            names[kind as usize],
+            p99_of(0.0, m / 5.0),
+            p99_of(m * 4.0 / 5.0, m + 1.0)
+        );
+    }
 
     // Warm once the first fifth of the run is over.
     let warm: Vec<Sample> = samples.iter().copied().filter(|s| s.minute >= minutes() / 5.0).collect();
