@@ -351,8 +351,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts or updates by external id, all in one transaction; returns (inserted, updated).
     async fn upsert_pipeline_records(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)>;
-    /// Which of these operator pipeline records exist.
-    async fn pipeline_records_present(&self, external_ids: &[String]) -> StoreResult<std::collections::HashSet<String>>;
+    /// What upserting `records` would do: (inserted, updated). A record whose id is stored, or
+    /// came earlier in `records`, updates it.
+    async fn pipeline_import_counts(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)>;
     async fn list_pipeline_records(&self, limit: usize) -> StoreResult<Vec<PipelineRecord>>;
     /// SUB-2 candidates among the operator's active pipeline records, chosen as for submissions.
     async fn find_pipeline_candidates(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<ConflictCandidate>>;
@@ -409,7 +410,6 @@ pub trait Store: Send + Sync + 'static {
     async fn record_security_event(&self, event: &SecurityEvent, audit: &AuditEntry) -> StoreResult<()>;
     /// Newest first.
     async fn list_security_events(&self, since_ms: i64, limit: usize) -> StoreResult<Vec<SecurityEvent>>;
-    async fn put_calendar(&self, calendar: &HolidayCalendar) -> StoreResult<()>;
     async fn get_calendar(&self, name: &str) -> StoreResult<Option<HolidayCalendar>>;
 
     /// A new subscription; deliveries start after `cursor_seq`.
@@ -422,8 +422,6 @@ pub trait Store: Send + Sync + 'static {
     async fn list_webhooks_behind(&self, seq: i64) -> StoreResult<Vec<(Webhook, i64)>>;
     /// Takes (or renews) the delivery lease of a subscription: one node delivers it at a time.
     async fn claim_webhook(&self, id: &str, node: &str, now_ms: i64, until_ms: i64) -> StoreResult<bool>;
-    /// Sets the cursor (replay): deliveries restart after `cursor_seq`.
-    async fn set_webhook_cursor(&self, id: &str, cursor_seq: i64) -> StoreResult<bool>;
     async fn record_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()>;
     /// The last attempts at a run of events (each delivered, or given up) and the cursor moved
     /// to `cursor_seq`, in one transaction; `false` when this node no longer holds the lease

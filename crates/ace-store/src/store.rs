@@ -1454,26 +1454,24 @@ impl Store for SqlStore {
     }
 
     async fn upsert_pipeline_records(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)> {
-        let ids: Vec<String> = records.iter().map(|r| r.external_id.clone()).collect();
-        let mut present = self.pipeline_records_present(&ids).await?;
-        // A record whose id is stored, or came earlier in these records, updates it.
-        let updated = ids.into_iter().filter(|id| !present.insert(id.clone())).count();
+        let counts = self.pipeline_import_counts(records).await?;
         self.write_admin(AdminWrite::UpsertPipelineRecords(records.to_vec())).await?;
-        Ok((records.len() - updated, updated))
+        Ok(counts)
     }
 
-    async fn pipeline_records_present(&self, external_ids: &[String]) -> StoreResult<std::collections::HashSet<String>> {
+    async fn pipeline_import_counts(&self, records: &[PipelineRecord]) -> StoreResult<(usize, usize)> {
         let mut r = self.db.reader().await?;
         let mut present = std::collections::HashSet::new();
-        for chunk in external_ids.chunks(500) {
+        for chunk in records.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let params: Vec<Param> = chunk.iter().map(|id| id.as_str().into()).collect();
+            let params: Vec<Param> = chunk.iter().map(|record| record.external_id.as_str().into()).collect();
             let sql = format!("SELECT external_id FROM pipeline_records WHERE external_id IN ({})", placeholders.join(", "));
             for row in r.query(&sql, &params).await? {
                 present.insert(row.text(0)?);
             }
         }
-        Ok(present)
+        let updated = records.iter().filter(|record| !present.insert(record.external_id.clone())).count();
+        Ok((records.len() - updated, updated))
     }
 
     async fn list_pipeline_records(&self, limit: usize) -> StoreResult<Vec<PipelineRecord>> {
@@ -1811,10 +1809,6 @@ impl Store for SqlStore {
         rows.iter().map(|r| from_json(&r.text(0)?)).collect()
     }
 
-    async fn put_calendar(&self, calendar: &HolidayCalendar) -> StoreResult<()> {
-        self.write_admin(AdminWrite::PutCalendar(calendar.clone())).await
-    }
-
     async fn get_calendar(&self, name: &str) -> StoreResult<Option<HolidayCalendar>> {
         let mut r = self.db.reader().await?;
         let rows = r.query("SELECT doc FROM holiday_calendars WHERE name = $1", &[name.into()]).await?;
@@ -1854,10 +1848,6 @@ impl Store for SqlStore {
             .await?;
         tx.commit().await?;
         Ok(n > 0)
-    }
-
-    async fn set_webhook_cursor(&self, id: &str, cursor_seq: i64) -> StoreResult<bool> {
-        found(self.write_admin(AdminWrite::SetWebhookCursor { id: id.into(), cursor_seq }).await)
     }
 
     async fn record_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()> {

@@ -272,11 +272,7 @@ async fn import_pipeline(State(state): State<AppState>, call: OperatorCall, body
     }
     // Counted before the write: an import racing another of the same records may count one
     // as inserted that the other inserted first (the records are right either way).
-    let ids: Vec<String> = good.iter().map(|r| r.external_id.clone()).collect();
-    let mut present = state.store.pipeline_records_present(&ids).await?;
-    // A record whose id is stored, or came earlier in this import, updates it.
-    let updated = ids.into_iter().filter(|id| !present.insert(id.clone())).count();
-    let inserted = good.len() - updated;
+    let (inserted, updated) = state.store.pipeline_import_counts(&good).await?;
     let detail = json!({"inserted": inserted, "updated": updated, "refused": errors.len()});
     let audit = call.audit(&state, StatusCode::OK, detail);
     let batch = WriteBatch { admin: vec![AdminWrite::UpsertPipelineRecords(good)], audit: vec![audit], ..Default::default() };
