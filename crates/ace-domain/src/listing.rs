@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::ids::{opportunity_number, Catalog};
-use crate::opportunity::company_name_key;
+use crate::opportunity::{company_name_key, Opportunity};
 use crate::time::parse_timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +28,23 @@ impl SortKey {
             "TargetCloseDate" => SortKey::TargetCloseDate,
             _ => return None,
         })
+    }
+
+    /// The value `o` sorts by under this key, as the store orders its rows (a missing target
+    /// close date is the empty text: it sorts before every date).
+    pub fn value_of(self, o: &Opportunity) -> SortValue {
+        match self {
+            SortKey::LastModifiedDate => SortValue::Int(o.last_modified.timestamp_millis()),
+            SortKey::CreatedDate => SortValue::Int(o.created.timestamp_millis()),
+            SortKey::Identifier => SortValue::Int(o.id_number()),
+            SortKey::CustomerCompanyName => SortValue::Text(o.company_name_key()),
+            SortKey::TargetCloseDate => SortValue::Text(o.target_close_date().unwrap_or("").to_string()),
+        }
+    }
+
+    /// The keyset cursor just after `o` in this order.
+    pub fn cursor_after(self, o: &Opportunity) -> Cursor {
+        Cursor { value: self.value_of(o), id_number: o.id_number() }
     }
 }
 

@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::filter::{Field, Fields, Kind, Shape};
-use crate::ids::Catalog;
+use crate::ids::{opportunity_number, Catalog};
+use crate::listing::{self, SortKey};
 use crate::model::{FieldError, FieldErrorCode};
 use crate::opportunity::{Opportunity, Origin};
 use crate::time::{from_millis, parse_date, Instant};
@@ -416,8 +417,41 @@ pub struct Cursor {
     pub id: String,
 }
 
+impl Cursor {
+    /// The same place in the store's listing order, for a search whose order is one the store
+    /// keeps (see [`scan_order`]); `None` for an id that is no opportunity's.
+    pub fn in_listing(&self) -> Option<listing::Cursor> {
+        let value = match &self.value {
+            SortValue::Number(n) => listing::SortValue::Int(*n as i64),
+            SortValue::Text(t) => listing::SortValue::Text(t.clone()),
+            SortValue::Missing => listing::SortValue::Text(String::new()),
+        };
+        Some(listing::Cursor { value, id_number: opportunity_number(&self.id)? })
+    }
+}
+
+/// The store's listing order (ListOpportunities') that is the same as the search order `by`,
+/// where there is one: `LastModifiedDate`, `CreatedDate`, `OpportunityId` and
+/// `TargetCloseDate` order alike there (a missing date first, ties by id number), so a search
+/// in one of them can page through the store's index in order instead of reading every match.
+pub fn scan_order(by: &str) -> Option<SortKey> {
+    Some(match by {
+        "LastModifiedDate" => SortKey::LastModifiedDate,
+        "CreatedDate" => SortKey::CreatedDate,
+        "OpportunityId" => SortKey::Identifier,
+        "TargetCloseDate" => SortKey::TargetCloseDate,
+        _ => return None,
+    })
+}
+
+/// Ids (`O` and a number without leading zeros) in the order of their numbers, as the store
+/// orders them.
+fn id_order(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
 fn order(a: (&SortValue, &str), b: (&SortValue, &str), descending: bool) -> Ordering {
-    let o = a.0.cmp(b.0).then_with(|| a.1.cmp(b.1));
+    let o = a.0.cmp(b.0).then_with(|| id_order(a.1, b.1));
     if descending {
         o.reverse()
     } else {
@@ -595,5 +629,34 @@ mod tests {
                 assert_eq!(o, Ordering::Less, "{by}: in order");
             }
         }
+    }
+
+    #[test]
+    fn ties_order_by_id_number_as_the_store_does_and_cursors_carry_over_to_its_listing() {
+        // `O99` before `O100`: as numbers, the way the store's index orders ties (by text,
+        // `O100` would come first and a search paged through the index would repeat or skip).
+        let entries: Vec<Entry> = ["O100", "O99", "O1000", "O7"]
+            .iter()
+            .map(|id| {
+                let mut o = opportunity(id, "Acme", "p", "1");
+                o.last_modified = from_millis(5_000);
+                entry(&o)
+            })
+            .collect();
+        let (ordered, next) = page(entries, "LastModifiedDate", false, None, 3);
+        let ids: Vec<&str> = ordered.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["O7", "O99", "O100"]);
+        let next = next.expect("a fourth entry");
+        assert_eq!(next.in_listing(), Some(listing::Cursor { value: listing::SortValue::Int(5_000), id_number: 100 }));
+        let missing = Cursor { value: SortValue::Missing, id: "O42".into() };
+        assert_eq!(
+            missing.in_listing(),
+            Some(listing::Cursor { value: listing::SortValue::Text(String::new()), id_number: 42 }),
+            "a missing target close date is the store's empty text, first in either order"
+        );
+        assert_eq!(Cursor { value: SortValue::Missing, id: "X1".into() }.in_listing(), None);
+        assert_eq!(scan_order("LastModifiedDate"), Some(SortKey::LastModifiedDate));
+        assert_eq!(scan_order("OpportunityId"), Some(SortKey::Identifier));
+        assert_eq!(scan_order("CustomerCompanyName"), None, "the store keys company names otherwise");
     }
 }

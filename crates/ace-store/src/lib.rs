@@ -313,6 +313,9 @@ pub trait Store: Send + Sync + 'static {
         catalog: Catalog,
         terms: Option<&[String]>,
     ) -> StoreResult<Vec<ace_domain::opportunity_search::Entry>>;
+    /// The numbers of a partner's opportunities in a catalog whose words hold every term as a
+    /// word's beginning: the index's answer alone, no entry read. Unordered.
+    async fn search_matches(&self, partner_id: &str, catalog: Catalog, terms: &[String]) -> StoreResult<Vec<i64>>;
     async fn running_snapshot_jobs(&self, catalog: Catalog, resource_id: &str) -> StoreResult<Vec<SnapshotJob>>;
     /// The resources shared into the engagements `partner_id` is a member of, oldest first.
     async fn list_engagement_resources(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<Association>>;

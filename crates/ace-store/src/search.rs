@@ -164,6 +164,39 @@ pub(crate) async fn entries(
     rows.iter().map(|row| from_json(&row.text(0)?)).collect()
 }
 
+/// The numbers of a partner's opportunities in a catalog whose words hold every term (each as
+/// a word's beginning): the full-text index's answer alone, one integer a match. Unordered.
+/// The tenant term keeps the index inside the partner's own words; a caller that reads
+/// anything by these numbers reads it within the partner's rows besides (USE-4).
+pub(crate) async fn matches(db: &dyn Database, partner_id: &str, catalog: Catalog, terms: &[String]) -> StoreResult<Vec<i64>> {
+    let query = text_query(db.dialect(), &tenant_term(partner_id, catalog), terms);
+    let mut r = db.reader().await?;
+    match db.dialect() {
+        Dialect::Sqlite => {
+            let rows = r.query("SELECT rowid FROM opportunity_words WHERE opportunity_words MATCH $1", &[query.into()]).await?;
+            let sandbox = i64::from(catalog == Catalog::Sandbox);
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let rowid = row.int(0)?;
+                if rowid & 1 == sandbox {
+                    out.push(rowid >> 1);
+                }
+            }
+            Ok(out)
+        }
+        Dialect::Postgres => {
+            let rows = r
+                .query(
+                    "SELECT id_number FROM opportunity_search \
+                     WHERE partner_id = $1 AND catalog = $2 AND words @@ to_tsquery('simple', $3)",
+                    &[partner_id.into(), catalog.as_str().into(), query.into()],
+                )
+                .await?;
+            rows.iter().map(|row| row.int(0)).collect()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

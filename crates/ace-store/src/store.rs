@@ -1316,6 +1316,10 @@ impl Store for SqlStore {
         crate::search::entries(self.db.as_ref(), partner_id, catalog, terms).await
     }
 
+    async fn search_matches(&self, partner_id: &str, catalog: Catalog, terms: &[String]) -> StoreResult<Vec<i64>> {
+        crate::search::matches(self.db.as_ref(), partner_id, catalog, terms).await
+    }
+
     async fn pending_customer_accounts(&self, limit: usize) -> StoreResult<Vec<CustomerAccount>> {
         crate::customer_accounts::pending(self.db.as_ref(), limit).await
     }

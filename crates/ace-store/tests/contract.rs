@@ -169,7 +169,8 @@ contract!(
 
 /// SearchOpportunities' index (issue 20): written with the opportunity in the same transaction
 /// (an update that fails leaves no words behind, a deletion removes them), and a keyword finds
-/// only the caller's own opportunities in its catalog (USE-4), each term a word's beginning.
+/// only the caller's own opportunities in its catalog (USE-4), each term a word's beginning —
+/// whether as entries or as the index's bare numbers (`search_matches`).
 async fn use_4_the_search_index_follows_every_write_in_its_transaction_and_keeps_tenants_apart(store: &SqlStore) {
     let ids = |entries: Vec<ace_domain::opportunity_search::Entry>| {
         let mut ids: Vec<String> = entries.into_iter().map(|e| e.id).collect();
@@ -177,8 +178,14 @@ async fn use_4_the_search_index_follows_every_write_in_its_transaction_and_keeps
         ids
     };
     let terms = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // The entries a keyword finds, and the index's bare answer (numbers only) agreeing with them.
     let find = |partner: &'static str, catalog: Catalog, t: Vec<String>| async move {
-        ids(store.search_opportunities(partner, catalog, Some(&t)).await.unwrap())
+        let found = ids(store.search_opportunities(partner, catalog, Some(&t)).await.unwrap());
+        let mut numbers: Vec<String> =
+            store.search_matches(partner, catalog, &t).await.unwrap().into_iter().map(|n| format!("O{n}")).collect();
+        numbers.sort();
+        assert_eq!(numbers, found, "search_matches and search_opportunities agree on {t:?}");
+        found
     };
     insert(store, opportunity("P-A", Catalog::Aws, 1, "Zyxwidget Corporation", 10)).await;
     insert(store, opportunity("P-B", Catalog::Aws, 2, "Zyxwidget Limited", 10)).await;

@@ -1,17 +1,39 @@
 //! SearchOpportunities (issue 20), as every edge uses it: the caller's own opportunities whose
 //! words hold the keyword's terms (through the engine's full-text index) and that pass the
-//! filter. What a term, a filter and an order are is `ace_domain::opportunity_search`'s.
+//! filter, one page at a time. What a term, a filter and an order are is
+//! `ace_domain::opportunity_search`'s.
+//!
+//! How a page is found depends on how much matches. A keyword the index finds in at most
+//! [`ORDERED_HERE`] opportunities: their entries are read and ordered here (the cost grows
+//! with those matches only). More matches, or no keyword, in an order the store keeps
+//! (`LastModifiedDate`, the default, `CreatedDate`, `OpportunityId`, `TargetCloseDate`): the
+//! partner's opportunities are read through the store's own index in that order, from the
+//! cursor on, in growing chunks, until the page is full — the keyword's matches checked
+//! against the index's answer (one integer each), the filter against each entry. So a page
+//! of a common word costs a page, not the partner's whole pipeline (the soak of issue 24
+//! found a search climbing with the data when every match was read and ordered). Any other
+//! order reads every match.
+
+use std::collections::HashSet;
 
 use ace_domain::ids::Catalog;
-use ace_domain::opportunity_search::{self as search, Entry, Filter};
+use ace_domain::listing::OpportunityQuery;
+use ace_domain::opportunity_search::{self as search, entry, Cursor, Entry, Filter};
 use ace_domain::partner::PartnerProfile;
 
 use super::AppError;
 use crate::AppState;
 
+/// A keyword with at most this many matches has them read and ordered in memory.
+pub const ORDERED_HERE: usize = 2_000;
+
+/// The most rows read from the store's index at a time when paging through it in order: the
+/// first read asks for the page (and one more), each further read for twice the last.
+const SCAN_CHUNK_MAX: usize = 1_000;
+
 /// The search entries of `partner`'s opportunities in `catalog` that match `terms` (every one
 /// a word's beginning; all of them without terms) and pass the (checked) `filter`. Unordered.
-pub async fn find(
+async fn find(
     state: &AppState,
     partner: &PartnerProfile,
     catalog: Catalog,
@@ -23,4 +45,84 @@ pub async fn find(
         entries.retain(|e| search::matches(f, e));
     }
     Ok(entries)
+}
+
+/// What a page of a search asks for.
+pub struct PageRequest<'a> {
+    pub terms: Option<&'a [String]>,
+    pub filter: Option<&'a Filter>,
+    /// A sort field of the model's `OpportunitySearchSortName`.
+    pub by: &'a str,
+    pub descending: bool,
+    pub after: Option<&'a Cursor>,
+    pub size: usize,
+}
+
+/// One page of the search in its order, after the cursor, and the cursor of the next page
+/// when there is one.
+pub async fn page(
+    state: &AppState,
+    partner: &PartnerProfile,
+    catalog: Catalog,
+    ask: PageRequest<'_>,
+) -> Result<(Vec<Entry>, Option<Cursor>), AppError> {
+    let size = ask.size.max(1);
+    let matches = match ask.terms {
+        Some(terms) => Some(state.store.search_matches(&partner.id, catalog, terms).await?),
+        None => None,
+    };
+    let few = matches.as_ref().is_some_and(|m| m.len() <= ORDERED_HERE);
+    let Some(key) = search::scan_order(ask.by).filter(|_| !few) else {
+        let entries = find(state, partner, catalog, ask.terms, ask.filter).await?;
+        return Ok(search::page(entries, ask.by, ask.descending, ask.after, size));
+    };
+    let members: Option<HashSet<i64>> = matches.map(|m| m.into_iter().collect());
+    let after = match ask.after {
+        // A cursor this server sealed always names an opportunity id.
+        Some(c) => Some(c.in_listing().ok_or_else(|| AppError::Invalid("the NextToken names no opportunity".into()))?),
+        None => None,
+    };
+    let mut query = OpportunityQuery {
+        partner_id: partner.id.clone(),
+        catalog,
+        id_numbers: Vec::new(),
+        company_name_keys: Vec::new(),
+        stages: Vec::new(),
+        review_statuses: Vec::new(),
+        created_after_ms: None,
+        created_before_ms: None,
+        modified_after_ms: None,
+        modified_before_ms: None,
+        target_close_after: None,
+        target_close_before: None,
+        sort_by: key,
+        descending: ask.descending,
+        page_size: size + 1,
+        after,
+    };
+    let mut found = Vec::with_capacity(size + 1);
+    'scan: loop {
+        let mut rows = state.store.list_opportunities(&query).await?;
+        let more = rows.len() > query.page_size;
+        rows.truncate(query.page_size);
+        for o in &rows {
+            if members.as_ref().is_some_and(|m| !m.contains(&o.id_number())) {
+                continue;
+            }
+            let e = entry(o);
+            if ask.filter.is_none_or(|f| search::matches(f, &e)) {
+                found.push(e);
+                if found.len() > size {
+                    break 'scan;
+                }
+            }
+        }
+        match rows.last() {
+            Some(last) if more => query.after = Some(key.cursor_after(last)),
+            _ => break,
+        }
+        query.page_size = (query.page_size * 2).min(SCAN_CHUNK_MAX);
+    }
+    // Already in order and after the cursor: `page` only cuts it and names the next cursor.
+    Ok(search::page(found, ask.by, ask.descending, None, size))
 }

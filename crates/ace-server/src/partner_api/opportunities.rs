@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use ace_domain::events::{opportunity_event, OutboxEvent};
 use ace_domain::ids::opportunity_id;
-use ace_domain::listing::{Cursor, OpportunityQuery, SortKey, SortValue};
+use ace_domain::listing::{Cursor, OpportunityQuery};
 use ace_domain::model::{FieldError, Model};
 use ace_domain::opportunity::{
     self as rules, empty_related, is_sandbox_solution, AssociationChange, Opportunity, Origin, UpdatePlan,
@@ -285,16 +285,6 @@ pub async fn update(r: Request) -> ApiResult {
     Ok(Output::Json(json!({"Id": updated.id, "LastModifiedDate": format_timestamp(updated.last_modified)})))
 }
 
-fn sort_value(o: &Opportunity, key: SortKey) -> SortValue {
-    match key {
-        SortKey::LastModifiedDate => SortValue::Int(o.last_modified.timestamp_millis()),
-        SortKey::CreatedDate => SortValue::Int(o.created.timestamp_millis()),
-        SortKey::Identifier => SortValue::Int(o.id_number()),
-        SortKey::CustomerCompanyName => SortValue::Text(o.company_name_key()),
-        SortKey::TargetCloseDate => SortValue::Text(o.target_close_date().unwrap_or("").to_string()),
-    }
-}
-
 pub async fn list(r: Request) -> ApiResult {
     let mut query = OpportunityQuery::from_request(&r.caller.partner.id, r.catalog, &r.input);
     let fingerprint = query.fingerprint();
@@ -311,7 +301,7 @@ pub async fn list(r: Request) -> ApiResult {
     let mut out = json!({"OpportunitySummaries": summaries});
     if more {
         if let Some(last) = rows.last() {
-            let cursor = Cursor { value: sort_value(last, query.sort_by), id_number: last.id_number() };
+            let cursor = query.sort_by.cursor_after(last);
             out["NextToken"] = json!(r.state.seal_next_token(&fingerprint, json!(cursor)));
         }
     }

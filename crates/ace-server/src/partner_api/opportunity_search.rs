@@ -124,9 +124,15 @@ pub async fn search(r: Request) -> ApiResult {
     }
     let (by, descending) = input.sort.as_ref().map_or(DEFAULT_SORT, |s| (s.sort_by.as_str(), s.sort_order == "DESCENDING"));
     let after: Option<Cursor> = r.page_cursor()?;
-    let entries =
-        crate::app::search::find(&r.state, &r.caller.partner, r.catalog, terms.as_deref(), input.filter.as_ref()).await?;
-    let (page, next) = search::page(entries, by, descending, after.as_ref(), r.page_size(20));
+    let ask = crate::app::search::PageRequest {
+        terms: terms.as_deref(),
+        filter: input.filter.as_ref(),
+        by,
+        descending,
+        after: after.as_ref(),
+        size: r.page_size(20),
+    };
+    let (page, next) = crate::app::search::page(&r.state, &r.caller.partner, r.catalog, ask).await?;
     let next_token = next.map(|c| r.next_page_token(&c));
     r.respond(&SearchOpportunitiesResponse { opportunity_search_summaries: page.into_iter().map(summary).collect(), next_token })
 }

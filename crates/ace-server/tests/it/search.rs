@@ -128,3 +128,108 @@ async fn search_opportunities_refuses_stop_words_and_filters_beyond_the_models_l
     let (status, v) = search(&app, &a, json!({"Keyword": "nothing-here"})).await;
     assert_eq!((status, ids(&v).len()), (200, 0), "{v}");
 }
+
+/// The opportunity number of an id, for ordering as the store does (`O` and a number).
+fn number(id: &str) -> i64 {
+    id[1..].parse().unwrap()
+}
+
+async fn create_many(app: &TestApp, c: &Credentials, count: usize, from: usize) -> Vec<(String, String)> {
+    let mut made = Vec::with_capacity(count);
+    for i in from..from + count {
+        let stage = if i % 10 == 0 { "Prospect" } else { "Qualified" };
+        made.push((create(app, c, &format!("Company {i}"), "Alpha common words", stage, "100").await.0, stage.to_string()));
+    }
+    made
+}
+
+async fn all_pages(app: &TestApp, c: &Credentials, body: Value, mut token: Option<String>, pages: &mut usize) -> Vec<String> {
+    let mut found = Vec::new();
+    loop {
+        let mut ask = body.clone();
+        if let Some(t) = &token {
+            ask["NextToken"] = json!(t);
+        }
+        let (status, v) = search(app, c, ask).await;
+        assert_eq!(status, 200, "{v}");
+        found.extend(ids(&v));
+        *pages += 1;
+        match v.get("NextToken").and_then(Value::as_str) {
+            Some(t) => token = Some(t.to_string()),
+            None => return found,
+        }
+    }
+}
+
+#[tokio::test]
+async fn use_4_a_search_matching_thousands_pages_through_the_index_in_order_and_keeps_its_tokens() {
+    // More matches than `app::search::ORDERED_HERE` (2,000): pages come from the store's own
+    // index in order, a chunk at a time, not from reading and ordering every match.
+    let app = TestApp::start().await;
+    let (a, b) = (app.partner("P-A").await, app.partner("P-B").await);
+    let early = create_many(&app, &a, 3, 0).await;
+    let (theirs, _) = create(&app, &b, "Company B", "Alpha common words", "Qualified", "100").await;
+
+    // A first page while three match (read and ordered in memory)...
+    let (status, first) = search(&app, &a, json!({"Keyword": "alpha", "MaxResults": 2})).await;
+    assert_eq!(status, 200, "{first}");
+    let mut expected: Vec<String> = early.iter().map(|(id, _)| id.clone()).collect();
+    // The program clock stands still: every opportunity has the same LastModifiedDate, so the
+    // default order (newest change first) is by id number, descending, as the store orders ties.
+    expected.sort_by_key(|id| std::cmp::Reverse(number(id)));
+    assert_eq!(ids(&first), expected[..2]);
+    let token = first["NextToken"].as_str().expect("a next page").to_string();
+
+    // ...then thousands more match, an hour later: the token goes on from where it stopped.
+    app.state.clock.advance(chrono::TimeDelta::hours(1)).unwrap();
+    let later = create_many(&app, &a, 2_050, 3).await;
+    // Some of the partner's opportunities without the words: the index's answer leaves them out.
+    let mut unrelated = Vec::new();
+    for i in 0..5 {
+        unrelated.push(create(&app, &a, &format!("Other {i}"), "Mainframe exit", "Qualified", "100").await.0);
+    }
+    let cursor = number(&expected[1]);
+    let mut pages = 0;
+    let rest = all_pages(&app, &a, json!({"Keyword": "alpha", "MaxResults": 2}), Some(token), &mut pages).await;
+    let older: Vec<String> = expected.iter().filter(|id| number(id) < cursor).cloned().collect();
+    assert_eq!(rest, older, "the newer changes sort before the cursor; only the older remain");
+
+    // A whole search in pages of 100, newest change first: every match once, in order, and
+    // never another partner's words (USE-4).
+    let mut newest: Vec<String> = later.iter().map(|(id, _)| id.clone()).collect();
+    newest.sort_by_key(|id| std::cmp::Reverse(number(id)));
+    let mut all = newest.clone();
+    all.extend(expected.iter().cloned());
+    let mut pages = 0;
+    let found = all_pages(&app, &a, json!({"Keyword": "common words", "MaxResults": 100}), None, &mut pages).await;
+    assert_eq!(found.len(), 2_053);
+    assert!(!found.contains(&theirs), "USE-4");
+    assert_eq!(found, all);
+    assert_eq!(pages, 21);
+
+    // With a filter and oldest first by creation: the Prospects only, in order.
+    let filter = json!({"EqualsTo": {"Key": "Stage", "Value": {"StringValue": "Prospect"}}});
+    let sort = json!({"SortBy": "CreatedDate", "SortOrder": "ASCENDING"});
+    let mut prospects: Vec<(bool, i64, String)> = early
+        .iter()
+        .map(|o| (false, o))
+        .chain(later.iter().map(|o| (true, o)))
+        .filter(|(_, (_, stage))| stage == "Prospect")
+        .map(|(late, (id, _))| (late, number(id), id.clone()))
+        .collect();
+    prospects.sort();
+    let prospects: Vec<String> = prospects.into_iter().map(|(_, _, id)| id).collect();
+    assert_eq!(prospects.len(), 206);
+    let body = json!({"Keyword": "alpha", "Filter": filter, "Sort": sort, "MaxResults": 50});
+    let mut pages = 0;
+    assert_eq!(all_pages(&app, &a, body, None, &mut pages).await, prospects);
+    assert_eq!(pages, 5);
+
+    // No keyword at all, by id: the same paging through the index.
+    let sort = json!({"SortBy": "OpportunityId", "SortOrder": "ASCENDING"});
+    let mut by_id = all.clone();
+    by_id.extend(unrelated.iter().cloned());
+    by_id.sort_by_key(|id| number(id));
+    let mut pages = 0;
+    assert_eq!(all_pages(&app, &a, json!({"Sort": sort, "MaxResults": 100}), None, &mut pages).await, by_id);
+}
