@@ -3,16 +3,15 @@
 //! filter, one page at a time. What a term, a filter and an order are is
 //! `ace_domain::opportunity_search`'s.
 //!
-//! How a page is found depends on how much matches. A keyword the index finds in at most
-//! [`ORDERED_HERE`] opportunities: their entries are read and ordered here (the cost grows
-//! with those matches only). More matches, or no keyword, in an order the store keeps
-//! (`LastModifiedDate`, the default, `CreatedDate`, `OpportunityId`, `TargetCloseDate`): the
-//! partner's opportunities are read through the store's own index in that order, from the
-//! cursor on, in growing chunks, until the page is full — the keyword's matches checked
-//! against the index's answer (one integer each), the filter against each entry. So a page
-//! of a common word costs a page, not the partner's whole pipeline (the soak of issue 24
-//! found a search climbing with the data when every match was read and ordered). Any other
-//! order reads every match.
+//! How a page is found: in an order the store keeps an index in (`LastModifiedDate`, the
+//! default, `CreatedDate`, `OpportunityId`, `TargetCloseDate`), the store reads the partner's
+//! opportunities in that order from the cursor on, in growing chunks, until the page is full,
+//! the filter checked here against each. A keyword is first asked of the full-text index,
+//! which answers with numbers only: at most [`FEW_MATCHES`] of them, the store reads those
+//! (its plan starts from them); more, its rows are read in order and each is checked against
+//! that answer. Either way a page costs about a page plus one integer a match, not every match
+//! read and ordered (the soak of issue 24 found a search climbing with the data when it was).
+//! Any other order reads every match and orders them here.
 
 use std::collections::HashSet;
 
@@ -24,8 +23,9 @@ use ace_domain::partner::PartnerProfile;
 use super::AppError;
 use crate::AppState;
 
-/// A keyword with at most this many matches has them read and ordered in memory.
-pub const ORDERED_HERE: usize = 2_000;
+/// A keyword with at most this many matches has them read by number; with more, the partner's
+/// rows are read in order and checked against the matches.
+pub const FEW_MATCHES: usize = 2_000;
 
 /// The most rows read from the store's index at a time when paging through it in order: the
 /// first read asks for the page (and one more), each further read for twice the last.
@@ -67,16 +67,23 @@ pub async fn page(
     ask: PageRequest<'_>,
 ) -> Result<(Vec<Entry>, Option<Cursor>), AppError> {
     let size = ask.size.max(1);
+    let Some(key) = search::scan_order(ask.by) else {
+        // An order the store keeps no index in: every match is read and ordered here.
+        let entries = find(state, partner, catalog, ask.terms, ask.filter).await?;
+        return Ok(search::page(entries, ask.by, ask.descending, ask.after, size));
+    };
     let matches = match ask.terms {
         Some(terms) => Some(state.store.search_matches(&partner.id, catalog, terms).await?),
         None => None,
     };
-    let few = matches.as_ref().is_some_and(|m| m.len() <= ORDERED_HERE);
-    let Some(key) = search::scan_order(ask.by).filter(|_| !few) else {
-        let entries = find(state, partner, catalog, ask.terms, ask.filter).await?;
-        return Ok(search::page(entries, ask.by, ask.descending, ask.after, size));
+    // Few matches: the store reads those numbers only, in order (its plan starts from them).
+    // Many: it reads the partner's rows in order and each is checked against the index's answer.
+    let (id_numbers, members): (Vec<i64>, Option<HashSet<i64>>) = match matches {
+        Some(m) if m.is_empty() => return Ok((Vec::new(), None)),
+        Some(m) if m.len() <= FEW_MATCHES => (m, None),
+        Some(m) => (Vec::new(), Some(m.into_iter().collect())),
+        None => (Vec::new(), None),
     };
-    let members: Option<HashSet<i64>> = matches.map(|m| m.into_iter().collect());
     let after = match ask.after {
         // A cursor this server sealed always names an opportunity id.
         Some(c) => Some(c.in_listing().ok_or_else(|| AppError::Invalid("the NextToken names no opportunity".into()))?),
@@ -85,7 +92,7 @@ pub async fn page(
     let mut query = OpportunityQuery {
         partner_id: partner.id.clone(),
         catalog,
-        id_numbers: Vec::new(),
+        id_numbers,
         company_name_keys: Vec::new(),
         stages: Vec::new(),
         review_statuses: Vec::new(),

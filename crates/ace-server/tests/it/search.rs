@@ -163,14 +163,16 @@ async fn all_pages(app: &TestApp, c: &Credentials, body: Value, mut token: Optio
 
 #[tokio::test]
 async fn use_4_a_search_matching_thousands_pages_through_the_index_in_order_and_keeps_its_tokens() {
-    // More matches than `app::search::ORDERED_HERE` (2,000): pages come from the store's own
+    // More matches than `app::search::FEW_MATCHES` (2,000): the partner's rows are read in
+    // order through the store's own index and checked against the keyword's matches; fewer,
+    // the store reads the matches by number, in order. Either way one page at a time.
     // index in order, a chunk at a time, not from reading and ordering every match.
     let app = TestApp::start().await;
     let (a, b) = (app.partner("P-A").await, app.partner("P-B").await);
     let early = create_many(&app, &a, 3, 0).await;
     let (theirs, _) = create(&app, &b, "Company B", "Alpha common words", "Qualified", "100").await;
 
-    // A first page while three match (read and ordered in memory)...
+    // A first page while three match (the store reads those three)...
     let (status, first) = search(&app, &a, json!({"Keyword": "alpha", "MaxResults": 2})).await;
     assert_eq!(status, 200, "{first}");
     let mut expected: Vec<String> = early.iter().map(|(id, _)| id.clone()).collect();
@@ -224,6 +226,16 @@ async fn use_4_a_search_matching_thousands_pages_through_the_index_in_order_and_
     let mut pages = 0;
     assert_eq!(all_pages(&app, &a, body, None, &mut pages).await, prospects);
     assert_eq!(pages, 5);
+
+    // A keyword of few matches with a filter, in pages of two: the store reads those by number.
+    let filter = json!({"EqualsTo": {"Key": "Stage", "Value": {"StringValue": "Qualified"}}});
+    let sort = json!({"SortBy": "CreatedDate", "SortOrder": "ASCENDING"});
+    let mut few = unrelated.clone();
+    few.sort_by_key(|id| number(id));
+    let mut pages = 0;
+    let body = json!({"Keyword": "mainframe", "Filter": filter, "Sort": sort, "MaxResults": 2});
+    assert_eq!(all_pages(&app, &a, body, None, &mut pages).await, few);
+    assert_eq!(pages, 3);
 
     // No keyword at all, by id: the same paging through the index.
     let sort = json!({"SortBy": "OpportunityId", "SortOrder": "ASCENDING"});
