@@ -1,6 +1,7 @@
 //! `ace`: the server (`ace serve`) and the operator commands, which call the operator API.
 
 mod bench;
+mod check;
 mod client;
 mod eligibility;
 mod engagement;
@@ -84,6 +85,10 @@ enum Command {
     /// Engagements (the operator's side of every one) and engagement groups.
     #[command(subcommand)]
     Engagement(engagement::EngagementCommand),
+    /// Integration checks: the published test scenarios played against a partner's CRM
+    /// integration in the Sandbox, and their reports.
+    #[command(subcommand)]
+    Check(check::CheckCommand),
     /// Bulk jobs (every partner's): progress, and why one failed.
     #[command(subcommand)]
     Job(job::JobCommand),
@@ -510,6 +515,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::EligibilityConfig(a) => eligibility::config(a, Client::new(cli.connection)?).await,
         Command::Requirement(c) => eligibility::requirement(c, Client::new(cli.connection)?).await,
         Command::Engagement(c) => engagement::engagement(c, Client::new(cli.connection)?).await,
+        Command::Check(c) => check::check(c, Client::new(cli.connection)?).await,
         Command::Job(c) => job::job(c, Client::new(cli.connection)?).await,
         Command::Referral(c) => referral::referral(c, Client::new(cli.connection)?).await,
         Command::Suppression(c) => referral::suppression(c, Client::new(cli.connection)?).await,

@@ -325,6 +325,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let dispatcher = tokio::spawn(ace_server::webhooks::run_forever(state.clone(), background_stopped.clone()));
     // Bulk jobs (issue 20) no node is running: resumed after a restart.
     let bulk_jobs = tokio::spawn(ace_server::app::bulk::run_forever(state.clone(), background_stopped.clone()));
+    // Integration checks (issue 25): steps taken as the partner acts; resumed after a restart.
+    let checks = tokio::spawn(ace_server::app::checks::run_forever(state.clone(), background_stopped.clone()));
     // USE-5 across nodes: the live-node count each meter shares by.
     if let Err(e) = ace_server::quota::beat(&state).await {
         tracing::warn!(error = %e, "first quota heartbeat failed");
@@ -337,6 +339,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     let _ = dispatcher.await;
     let _ = bulk_jobs.await;
+    let _ = checks.await;
     let _ = heartbeat.await;
     tracing::info!("stopped");
     Ok(())

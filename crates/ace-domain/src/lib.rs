@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod bulk;
 pub mod business_days;
+pub mod check;
 pub mod customer_account;
 pub mod eligibility;
 pub mod engagement;

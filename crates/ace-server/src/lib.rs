@@ -89,6 +89,8 @@ pub struct AppState {
     pub probes: Arc<security::ProbeGuard>,
     /// MOD-1 … MOD-4: the terms and the program's state, cached.
     pub governance: Arc<governance::Governance>,
+    /// Issue 25: the partners an integration check is watching, and the engine's wake-up.
+    pub checks: Arc<app::checks::Watch>,
     /// Opportunity numbers, reserved from the store in blocks.
     opportunity_numbers: Arc<tokio::sync::Mutex<(i64, i64)>>,
     opportunity_numbers_key: Arc<ace_domain::ids::OpportunityNumbers>,
@@ -113,6 +115,7 @@ impl AppState {
             password_slots: Arc::new(app::password::slots()),
             probes: Arc::new(security::ProbeGuard::new(settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
+            checks: Arc::default(),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
             opportunity_numbers_key,
             settings: Arc::new(settings),
@@ -134,6 +137,7 @@ impl AppState {
             password_slots: Arc::new(app::password::slots()),
             probes: Arc::new(security::ProbeGuard::new(self.settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
+            checks: Arc::default(),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
             opportunity_numbers_key: self.opportunity_numbers_key.clone(),
             settings: self.settings.clone(),

@@ -11,6 +11,7 @@ pub mod files;
 mod group;
 pub use group::stats as group_commit_stats;
 mod bulk;
+mod checks;
 mod customer_accounts;
 mod postgres;
 pub use postgres::ROUND_TRIP_BOUND as POSTGRES_ROUND_TRIP_BOUND;
@@ -133,6 +134,10 @@ pub struct WriteBatch {
     pub put_bulk_files: Vec<(String, String)>,
     /// A row that has its result already keeps the first.
     pub insert_bulk_results: Vec<ace_domain::bulk::RowResult>,
+    /// Integration check runs (issue 25), started.
+    pub insert_check_runs: Vec<ace_domain::check::CheckRun>,
+    /// Each must still have its `version`: a step is taken once, whatever the node.
+    pub update_check_runs: Vec<ace_domain::check::CheckRun>,
     pub events: Vec<OutboxEvent>,
     /// The program's administration records (partners, users and keys, settings of record…),
     /// written in order.
@@ -317,6 +322,23 @@ pub trait Store: Send + Sync + 'static {
     /// word's beginning: the index's answer alone, no entry read. Unordered.
     async fn search_matches(&self, partner_id: &str, catalog: Catalog, terms: &[String]) -> StoreResult<Vec<i64>>;
     async fn running_snapshot_jobs(&self, catalog: Catalog, resource_id: &str) -> StoreResult<Vec<SnapshotJob>>;
+    /// Integration check runs (issue 25).
+    async fn get_check_run(&self, id: &str) -> StoreResult<Option<ace_domain::check::CheckRun>>;
+    /// Newest first: a partner's runs, or everyone's.
+    async fn list_check_runs(&self, partner_id: Option<&str>, limit: usize) -> StoreResult<Vec<ace_domain::check::CheckRun>>;
+    /// Every run still going, oldest first.
+    async fn running_check_runs(&self) -> StoreResult<Vec<ace_domain::check::CheckRun>>;
+    /// Appends what a partner's credentials did while a run watched; returns its `seq`.
+    async fn observe_for_check(&self, partner_id: &str, observation: &ace_domain::check::Observation) -> StoreResult<i64>;
+    /// A partner's observations after `after_seq`, in order.
+    async fn check_observations(
+        &self,
+        partner_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ace_domain::check::Observation>>;
+    /// The `seq` of a partner's last observation (0 when none).
+    async fn last_check_observation(&self, partner_id: &str) -> StoreResult<i64>;
     /// The resources shared into the engagements `partner_id` is a member of, oldest first.
     async fn list_engagement_resources(&self, partner_id: &str, catalog: Catalog) -> StoreResult<Vec<Association>>;
     /// An engagement's members, in the order they joined.

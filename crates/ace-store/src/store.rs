@@ -50,12 +50,15 @@ struct Migration {
 const BASELINE: i64 = 20;
 
 /// Every migration, in order; each runs once, in the transaction that records it.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: BASELINE,
-    shared: include_str!("../migrations/0020_baseline.sql"),
-    sqlite: include_str!("../migrations/0020_baseline.sqlite.sql"),
-    postgres: include_str!("../migrations/0020_baseline.postgres.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: BASELINE,
+        shared: include_str!("../migrations/0020_baseline.sql"),
+        sqlite: include_str!("../migrations/0020_baseline.sqlite.sql"),
+        postgres: include_str!("../migrations/0020_baseline.postgres.sql"),
+    },
+    Migration { version: 21, shared: include_str!("../migrations/0021_integration_checks.sql"), sqlite: "", postgres: "" },
+];
 
 /// A migration file's statements: comment lines dropped, split at `;`.
 fn statements(sql: &str) -> Vec<String> {
@@ -552,6 +555,7 @@ pub(crate) async fn apply_batch(
     crate::customer_accounts::apply(tx, batch).await?;
     crate::search::apply(tx, batch).await?;
     crate::bulk::apply(tx, batch).await?;
+    crate::checks::apply(tx, batch).await?;
     crate::admin::apply(tx, &batch.admin).await?;
     for id in &batch.shred_referrals {
         tx.exec("DELETE FROM referral_keys WHERE referral_id = $1", &[id.as_str().into()]).await?;
@@ -1326,6 +1330,35 @@ impl Store for SqlStore {
 
     async fn find_customer_records(&self, identity: &CustomerIdentity, limit: usize) -> StoreResult<Vec<PipelineRecord>> {
         crate::customer_accounts::customer_records(self.db.as_ref(), identity, limit).await
+    }
+
+    async fn get_check_run(&self, id: &str) -> StoreResult<Option<ace_domain::check::CheckRun>> {
+        crate::checks::get(self.db.as_ref(), id).await
+    }
+
+    async fn list_check_runs(&self, partner_id: Option<&str>, limit: usize) -> StoreResult<Vec<ace_domain::check::CheckRun>> {
+        crate::checks::list(self.db.as_ref(), partner_id, limit).await
+    }
+
+    async fn running_check_runs(&self) -> StoreResult<Vec<ace_domain::check::CheckRun>> {
+        crate::checks::running(self.db.as_ref()).await
+    }
+
+    async fn observe_for_check(&self, partner_id: &str, observation: &ace_domain::check::Observation) -> StoreResult<i64> {
+        crate::checks::observe(self.db.as_ref(), partner_id, observation).await
+    }
+
+    async fn check_observations(
+        &self,
+        partner_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ace_domain::check::Observation>> {
+        crate::checks::observed(self.db.as_ref(), partner_id, after_seq, limit).await
+    }
+
+    async fn last_check_observation(&self, partner_id: &str) -> StoreResult<i64> {
+        crate::checks::last_observed(self.db.as_ref(), partner_id).await
     }
 
     async fn running_snapshot_jobs(&self, catalog: Catalog, resource_id: &str) -> StoreResult<Vec<SnapshotJob>> {

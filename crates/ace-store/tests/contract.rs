@@ -165,7 +165,66 @@ contract!(
     snapshot_revisions_are_taken_once_and_rem_2_removes_them_with_the_opportunity,
     customer_accounts_change_under_their_version_and_match_closed_records_too,
     use_4_the_search_index_follows_every_write_in_its_transaction_and_keeps_tenants_apart,
+    integration_check_runs_change_under_their_version_and_observations_keep_their_order,
 );
+
+/// Integration checks (issue 25): a run changes only under the version it was read at (a step
+/// is taken once, whatever the node); a partner's observations come back in the order they
+/// were recorded, after a given one, and never another partner's.
+async fn integration_check_runs_change_under_their_version_and_observations_keep_their_order(store: &SqlStore) {
+    use ace_domain::check::{CheckRun, Observation, RunStatus};
+    let run = CheckRun {
+        id: "check-1".into(),
+        partner_id: "P-A".into(),
+        scenarios: vec!["opportunity-approved".into()],
+        step_timeout_ms: 60_000,
+        status: RunStatus::Running,
+        created_ms: 10,
+        updated_ms: 10,
+        scenario: 0,
+        step: 0,
+        step_started_ms: 10,
+        seen_before_step: 0,
+        before: None,
+        bound: Default::default(),
+        results: Vec::new(),
+        version: 0,
+    };
+    store.commit(WriteBatch { insert_check_runs: vec![run.clone()], ..Default::default() }).await.unwrap();
+    assert_eq!(store.running_check_runs().await.unwrap(), vec![run.clone()]);
+    let next = CheckRun { step: 1, ..run.clone() };
+    store.commit(WriteBatch { update_check_runs: vec![next.clone()], ..Default::default() }).await.unwrap();
+    let stale =
+        store.commit(WriteBatch { update_check_runs: vec![CheckRun { step: 2, ..run.clone() }], ..Default::default() }).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let stored = store.get_check_run("check-1").await.unwrap().unwrap();
+    assert_eq!((stored.step, stored.version), (1, 1));
+    let ended = CheckRun { status: RunStatus::Passed, ..stored };
+    store.commit(WriteBatch { update_check_runs: vec![ended], ..Default::default() }).await.unwrap();
+    assert!(store.running_check_runs().await.unwrap().is_empty());
+    assert_eq!(store.list_check_runs(Some("P-A"), 10).await.unwrap()[0].status, RunStatus::Passed);
+    assert!(store.list_check_runs(Some("P-B"), 10).await.unwrap().is_empty());
+
+    let seen = |n: i64| Observation {
+        seq: 0,
+        request_id: format!("r{n}"),
+        at_ms: n,
+        operation: "GetOpportunity".into(),
+        error: None,
+        input: json!({"Identifier": format!("O{n}")}),
+        output: json!({}),
+    };
+    assert_eq!(store.last_check_observation("P-A").await.unwrap(), 0);
+    let first = store.observe_for_check("P-A", &seen(1)).await.unwrap();
+    store.observe_for_check("P-B", &seen(2)).await.unwrap();
+    let third = store.observe_for_check("P-A", &seen(3)).await.unwrap();
+    assert!(third > first);
+    let all: Vec<String> = store.check_observations("P-A", 0, 10).await.unwrap().into_iter().map(|o| o.request_id).collect();
+    assert_eq!(all, ["r1", "r3"], "in order, the partner's own");
+    let after = store.check_observations("P-A", first, 10).await.unwrap();
+    assert_eq!((after.len(), after[0].seq, after[0].input["Identifier"].as_str()), (1, third, Some("O3")));
+    assert_eq!(store.last_check_observation("P-A").await.unwrap(), third);
+}
 
 /// SearchOpportunities' index (issue 20): written with the opportunity in the same transaction
 /// (an update that fails leaves no words behind, a deletion removes them), and a keyword finds

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod auth_guard;
 pub mod bulk;
+pub mod checks;
 pub mod customer_accounts;
 pub mod engagements;
 mod error;

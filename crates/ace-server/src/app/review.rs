@@ -97,8 +97,26 @@ pub async fn decide_as(
     reason: Option<&str>,
     audit: AuditEntry,
 ) -> Result<Value, AppError> {
-    let reason = parse_reason(reason)?;
     let current = load(state, id).await?;
+    let now = state.now();
+    let updated = decide_in(state, reviewer, current, action, comment, reason, audit, WriteBatch::default()).await?;
+    Ok(queue_item(&updated, now.timestamp_millis()))
+}
+
+/// SUB-1: `reviewer` decides on `current` (as read), committing the decision with whatever
+/// `batch` already holds (an integration check's step, issue 25) in one transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn decide_in(
+    state: &AppState,
+    reviewer: &str,
+    current: Opportunity,
+    action: ReviewAction,
+    comment: Option<String>,
+    reason: Option<&str>,
+    audit: AuditEntry,
+    mut batch: WriteBatch,
+) -> Result<Opportunity, AppError> {
+    let reason = parse_reason(reason)?;
     let mut updated = current.clone();
     let now = state.now();
     apply_review(&mut updated, action, reviewer, comment, reason, now)
@@ -111,12 +129,9 @@ pub async fn decide_as(
         &account,
         updated.last_modified,
     );
-    let mut batch = WriteBatch {
-        update_opportunities: vec![(updated.clone(), current.last_modified.timestamp_millis())],
-        events: vec![event],
-        audit: vec![audit.partner(&updated.partner_id).detail_with("review_status", updated.review_status().as_str())],
-        ..Default::default()
-    };
+    batch.update_opportunities.push((updated.clone(), current.last_modified.timestamp_millis()));
+    batch.events.push(event);
+    batch.audit.push(audit.partner(&updated.partner_id).detail_with("review_status", updated.review_status().as_str()));
     // Issue 19: the partner's running snapshot jobs see the review in the same transaction.
     super::snapshots::follow(state, &mut batch).await?;
     state.store.commit(batch).await.map_err(|e| match e {
@@ -127,5 +142,5 @@ pub async fn decide_as(
         let cause = format!("review of {}: {}", updated.id, updated.review_status().as_str());
         crate::eligibility::refresh_after(state, &updated.partner_id, &cause).await;
     }
-    Ok(queue_item(&updated, now.timestamp_millis()))
+    Ok(updated)
 }

@@ -2,6 +2,7 @@
 //! commands are thin clients of it; its OpenAPI document is served at `openapi.json`.
 
 mod bulk_jobs;
+mod checks;
 pub(crate) mod eligibility;
 mod engagements;
 pub(crate) mod governance;
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .merge(referrals::router())
         .merge(engagements::router())
         .merge(bulk_jobs::router())
+        .merge(checks::router())
         .merge(webhooks::router())
         .merge(governance::router())
 }

@@ -74,6 +74,9 @@ use utoipa::OpenApi;
         super::engagements::remove_group,
         super::bulk_jobs::list,
         super::bulk_jobs::show,
+        super::checks::start,
+        super::checks::list,
+        super::checks::show,
         super::webhooks::list,
         super::webhooks::add,
         super::webhooks::remove,
@@ -142,6 +145,7 @@ mod tests {
             include_str!("governance.rs"),
             include_str!("engagements.rs"),
             include_str!("bulk_jobs.rs"),
+            include_str!("checks.rs"),
         ];
         let routes = declared_routes(&sources);
         assert!(routes.len() > 60, "{routes:?}");

@@ -6,6 +6,7 @@
 
 mod auth;
 mod bulk_jobs;
+mod checks;
 mod customer_accounts;
 mod engagements;
 mod extensions;
@@ -105,11 +106,20 @@ pub async fn handle(
     let started = std::time::Instant::now();
     let address = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mut seen = Seen { operation: Operation::from_target(target), catalog: None };
+    let mut seen = Seen { operation: Operation::from_target(target), catalog: None, watched: None };
     let operation = seen.operation.map_or("unknown", Operation::name);
     // Every log line of the request carries the id its response's `x-amzn-RequestId` has.
     let span = tracing::info_span!("request", request_id = %request_id, operation);
-    let outcome = process(state, address, &method, &uri, &headers, body, &mut seen).instrument(span).await;
+    let outcome = process(state.clone(), address, &method, &uri, &headers, body, &mut seen).instrument(span).await;
+    if let Some((partner, input)) = seen.watched.take() {
+        // Issue 25: an integration check judges on what it saw, recorded before the answer.
+        let (error, output) = match &outcome {
+            Ok(Output::Json(v)) => (None, v.clone()),
+            Ok(Output::Empty) => (None, Value::Null),
+            Err(e) => (Some(e.aws_code().0.to_string()), Value::Null),
+        };
+        crate::app::checks::observe(&state, &partner, &request_id, operation, input, error, output).await;
+    }
     let label = match &outcome {
         Ok(_) => "ok",
         Err(e) => e.aws_code().0,
@@ -131,10 +141,12 @@ pub async fn handle(
 }
 
 /// What a request turned out to be, for its metrics: the operation its target names (read once)
-/// and, once its body is decoded, its catalog.
+/// and, once its body is decoded, its catalog; and, when an integration check watches its
+/// partner in the Sandbox (issue 25), the partner and the input, to record with the outcome.
 struct Seen {
     operation: Option<Operation>,
     catalog: Option<Catalog>,
+    watched: Option<(String, Value)>,
 }
 
 async fn read_body(headers: &HeaderMap, body: Body, body_timeout: std::time::Duration) -> Result<Bytes, ApiError> {
@@ -240,6 +252,9 @@ async fn process(
 
     let (catalog, input) = decode_input(operation, &body)?;
     seen.catalog = Some(catalog);
+    if catalog == Catalog::Sandbox && state.checks.watching(&caller.partner.id) {
+        seen.watched = Some((caller.partner.id.clone(), Value::Object(input.clone())));
+    }
     execute(&state, &caller, operation, class, catalog, input, &subjects, None).await
 }
 
@@ -350,6 +365,17 @@ fn write_audit_entry(
 }
 
 impl Request {
+    /// The request's `partner.write` audit entry, for a use case that commits it with its own
+    /// change; [`Request::audited`] then says it was.
+    pub fn write_entry(&self) -> AuditEntry {
+        write_audit_entry(&self.state, &self.caller, self.operation, self.catalog, &WriteBatch::default())
+    }
+
+    /// The request's audit entry was committed (by a use case given [`Request::write_entry`]).
+    pub fn audited(&self) {
+        self.audited.store(true, Ordering::Relaxed);
+    }
+
     /// Commits the request's change with its `partner.write` audit entry, in one transaction.
     /// Running snapshot jobs of the opportunities it changes take their revisions in the same
     /// transaction (issue 19, `app::snapshots::follow`).

@@ -18,7 +18,7 @@ use ace_domain::model::Model;
 use ace_domain::quota::OperationClass;
 
 use super::{
-    bulk_jobs, customer_accounts, engagements, extensions, feed, invitations, opportunities, opportunity_search, program,
+    bulk_jobs, checks, customer_accounts, engagements, extensions, feed, invitations, opportunities, opportunity_search, program,
     referral_obligations, snapshots, solutions, tags, tasks,
 };
 use super::{ApiResult, Request};
@@ -179,6 +179,9 @@ registry! {
     AcePartner GetCurrentTerms Read => program::get_current_terms, ProgramDocument;
     AcePartner AcceptTerms Write => program::accept_terms, ProgramDocument;
     AcePartner GetSupportContact Read => program::get_support_contact, ProgramDocument;
+    AcePartner StartIntegrationCheck Write => checks::start;
+    AcePartner GetIntegrationCheck Read => checks::get;
+    AcePartner ListIntegrationChecks Read => checks::list;
 }
 
 impl Operation {

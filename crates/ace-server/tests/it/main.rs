@@ -5,6 +5,7 @@ mod auth;
 mod backup;
 mod bad_input;
 mod bulk;
+mod checks;
 mod concurrency;
 mod customer_accounts;
 mod eligibility;

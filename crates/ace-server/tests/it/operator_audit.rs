@@ -118,6 +118,7 @@ fn declared_write_routes() -> BTreeSet<(String, String)> {
         include_str!("../../src/operator_api/governance.rs"),
         include_str!("../../src/operator_api/engagements.rs"),
         include_str!("../../src/operator_api/bulk_jobs.rs"),
+        include_str!("../../src/operator_api/checks.rs"),
     ];
     let mut out = BTreeSet::new();
     for source in sources {
@@ -374,6 +375,12 @@ async fn use_4_every_operator_write_commits_with_its_audit_entry_or_not_at_all()
             "/security/unblock",
             json!({"subject": "address:127.0.0.1"}),
             ("/security/unblock", json!({"subject": "someone"})),
+        ),
+        write(
+            ("POST", "/checks"),
+            "/checks",
+            json!({"partner_id": "P1", "scenarios": ["opportunity-approved"], "step_timeout": "5m"}),
+            ("/checks", json!({"partner_id": "P1", "scenarios": ["no-such-scenario"]})),
         ),
         write(
             ("POST", "/partners/{id}/remove"),

@@ -1,0 +1,562 @@
+//! The integration check (issue 25): the program's published test scenarios for a partner's
+//! CRM integration, as data, and how a run of them is judged. Pure: the server records what
+//! the partner's credentials did in the `Sandbox` catalog ([`Observation`]s, each with its
+//! request id), performs the operator's side of each scenario, and asks [`judge`] whether an
+//! expectation is met, still open, or broken.
+//!
+//! A step passes only on what was observed (operations, their inputs and results), never on
+//! anything the integration claims; every verdict names the request ids it rests on.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The run's step timeout unless one is given (`--step-timeout`).
+pub const STEP_TIMEOUT_DEFAULT_MS: i64 = 10 * 60 * 1000;
+
+/// The binding the opportunity a scenario is about is kept under.
+pub const OPPORTUNITY: &str = "opportunity";
+
+/// One scenario: a name (`--scenario NAME`), what it proves, the rules it exercises, its steps.
+#[derive(Debug)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub rules: &'static [&'static str],
+    pub steps: &'static [Step],
+}
+
+#[derive(Debug)]
+pub struct Step {
+    /// What the step is, as the report shows it.
+    pub title: &'static str,
+    pub kind: StepKind,
+}
+
+#[derive(Debug)]
+pub enum StepKind {
+    /// Something the operator's side does, at once.
+    Act(Action),
+    /// What the integration must do next, within the run's step timeout.
+    Expect(Expectation),
+}
+
+/// The operator's side of a step, on the scenario's opportunity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A reviewer picks the submission up (`In review`).
+    StartReview,
+    /// `Action Required`, with comments naming what to fix.
+    RequestAction {
+        comment: &'static str,
+    },
+    Approve,
+    /// `Rejected`, with the reviewer's reason.
+    Reject {
+        reason: crate::submission::ReviewReason,
+    },
+}
+
+/// What the integration must be seen doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expectation {
+    /// A successful `CreateOpportunity` whose input carries every one of these members (paths
+    /// of the input, dot-separated). Binds [`OPPORTUNITY`] to the new opportunity's id.
+    Creates { members: &'static [&'static str] },
+    /// A successful `SubmitOpportunity` or `StartEngagementFromOpportunityTask` of the bound
+    /// opportunity.
+    Submits,
+    /// A successful read of the bound opportunity (`GetOpportunity`, or a `ListOpportunities`
+    /// or `SearchOpportunities` page that holds it) after the operator's last change: the
+    /// integration noticed it.
+    ReadsChange,
+    /// A successful `UpdateOpportunity` of the bound opportunity that gives each of these
+    /// members (input paths) a value other than the one it had when the step began.
+    Fixes { members: &'static [&'static str] },
+}
+
+/// The members a create must carry: the opportunity scenario's mandatory fields.
+pub const MANDATORY_MEMBERS: &[&str] = &[
+    "Customer.Account.CompanyName",
+    "Customer.Account.WebsiteUrl",
+    "Customer.Account.Industry",
+    "Customer.Account.Address.CountryCode",
+    "Customer.Account.Address.PostalCode",
+    "Project.Title",
+    "Project.CustomerBusinessProblem",
+    "Project.CustomerUseCase",
+    "Project.DeliveryModels",
+    "Project.ExpectedCustomerSpend",
+    "LifeCycle.TargetCloseDate",
+    "OpportunityType",
+    "PrimaryNeedsFromAws",
+    "PartnerOpportunityIdentifier",
+];
+
+/// The members an `Action Required` of the opportunity scenario asks to fix.
+const FIX_MEMBERS: &[&str] = &["Customer.Account.WebsiteUrl"];
+
+/// The published scenarios. A new one is a new entry.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "opportunity-approved",
+        title: "A partner opportunity through review to approval",
+        rules: &["SUB-1", "SUB-3"],
+        steps: &[
+            Step {
+                title: "Create an opportunity with the mandatory fields",
+                kind: StepKind::Expect(Expectation::Creates { members: MANDATORY_MEMBERS }),
+            },
+            Step { title: "Submit it for review", kind: StepKind::Expect(Expectation::Submits) },
+            Step { title: "AWS starts its review (In review)", kind: StepKind::Act(Action::StartReview) },
+            Step { title: "Read the opportunity once it is in review", kind: StepKind::Expect(Expectation::ReadsChange) },
+            Step { title: "AWS approves it", kind: StepKind::Act(Action::Approve) },
+            Step { title: "Read the approved opportunity", kind: StepKind::Expect(Expectation::ReadsChange) },
+        ],
+    },
+    Scenario {
+        name: "opportunity-action-required",
+        title: "AWS asks for a correction; the integration fixes the named field",
+        rules: &["SUB-1"],
+        steps: &[
+            Step {
+                title: "Create an opportunity with the mandatory fields",
+                kind: StepKind::Expect(Expectation::Creates { members: MANDATORY_MEMBERS }),
+            },
+            Step { title: "Submit it for review", kind: StepKind::Expect(Expectation::Submits) },
+            Step { title: "AWS starts its review (In review)", kind: StepKind::Act(Action::StartReview) },
+            Step {
+                title: "AWS puts it in Action Required: the website is wrong",
+                kind: StepKind::Act(Action::RequestAction {
+                    comment: "Customer.Account.WebsiteUrl: the website does not belong to the customer; correct it",
+                }),
+            },
+            Step {
+                title: "Update the opportunity, fixing the named field",
+                kind: StepKind::Expect(Expectation::Fixes { members: FIX_MEMBERS }),
+            },
+            Step { title: "AWS approves it", kind: StepKind::Act(Action::Approve) },
+            Step { title: "Read the approved opportunity", kind: StepKind::Expect(Expectation::ReadsChange) },
+        ],
+    },
+    Scenario {
+        name: "opportunity-rejected",
+        title: "AWS rejects a submission with a reason; the integration shows it",
+        rules: &["SUB-1"],
+        steps: &[
+            Step {
+                title: "Create an opportunity with the mandatory fields",
+                kind: StepKind::Expect(Expectation::Creates { members: MANDATORY_MEMBERS }),
+            },
+            Step { title: "Submit it for review", kind: StepKind::Expect(Expectation::Submits) },
+            Step { title: "AWS starts its review (In review)", kind: StepKind::Act(Action::StartReview) },
+            Step {
+                title: "AWS rejects it as a duplicate",
+                kind: StepKind::Act(Action::Reject { reason: crate::submission::ReviewReason::Duplicate }),
+            },
+            Step { title: "Read the rejected opportunity", kind: StepKind::Expect(Expectation::ReadsChange) },
+        ],
+    },
+];
+
+pub fn scenario(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}
+
+/// What the server saw the partner's credentials do: one signed request in the `Sandbox`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Order of observation within the run.
+    pub seq: i64,
+    pub request_id: String,
+    pub at_ms: i64,
+    pub operation: String,
+    /// The error's `__type` when the request was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub input: Value,
+    #[serde(default)]
+    pub output: Value,
+}
+
+impl Observation {
+    fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Where a step stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Not seen yet.
+    Open,
+    /// Seen: what was bound (e.g. the opportunity's id), the request ids it rests on, and the
+    /// `seq` of the observation that met it (the next step looks at what came after).
+    Met { binds: Vec<(String, String)>, evidence: Vec<String>, seq: i64 },
+    /// Seen doing something else: what was expected, what happened, the requests, and the
+    /// `seq` of the observation that broke it (0 when none did).
+    Broken { message: String, evidence: Vec<String>, seq: i64 },
+}
+
+/// A member of an input by dot-separated path.
+fn member<'a>(input: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(input, |v, k| v.get(k)).filter(|v| !v.is_null())
+}
+
+fn names(o: &Observation, id: &str) -> bool {
+    o.input.get("Identifier").and_then(Value::as_str) == Some(id)
+}
+
+/// Whether `o` is a successful read that shows the opportunity `id`.
+fn reads(o: &Observation, id: &str) -> bool {
+    if !o.ok() {
+        return false;
+    }
+    match o.operation.as_str() {
+        "GetOpportunity" => names(o, id),
+        "ListOpportunities" => listed(&o.output, "OpportunitySummaries", id),
+        "SearchOpportunities" => listed(&o.output, "OpportunitySearchSummaries", id),
+        _ => false,
+    }
+}
+
+fn listed(output: &Value, list: &str, id: &str) -> bool {
+    output.get(list).and_then(Value::as_array).is_some_and(|a| a.iter().any(|s| s.get("Id").and_then(Value::as_str) == Some(id)))
+}
+
+/// Whether `expectation` is met by `seen` (the observations since the step began, in order),
+/// with `bound` the run's bindings and `before` the bound opportunity as it was when the step
+/// began (for [`Expectation::Fixes`]).
+pub fn judge(
+    expectation: Expectation,
+    bound: &BTreeMap<String, String>,
+    before: Option<&Value>,
+    seen: &[Observation],
+) -> Verdict {
+    let id = bound.get(OPPORTUNITY).map(String::as_str);
+    match expectation {
+        Expectation::Creates { members } => {
+            let creates: Vec<&Observation> = seen.iter().filter(|o| o.operation == "CreateOpportunity").collect();
+            if let Some(o) = creates.iter().find(|o| o.ok()) {
+                let missing: Vec<&str> = members.iter().copied().filter(|m| member(&o.input, m).is_none()).collect();
+                if !missing.is_empty() {
+                    return Verdict::Broken {
+                        message: format!(
+                            "CreateOpportunity succeeded without {}: the integration must send every mandatory field",
+                            missing.join(", ")
+                        ),
+                        evidence: vec![o.request_id.clone()],
+                        seq: o.seq,
+                    };
+                }
+                let Some(created) = o.output.get("Id").and_then(Value::as_str) else {
+                    return Verdict::Open;
+                };
+                return Verdict::Met {
+                    binds: vec![(OPPORTUNITY.to_string(), created.to_string())],
+                    evidence: vec![o.request_id.clone()],
+                    seq: o.seq,
+                };
+            }
+            Verdict::Open
+        }
+        Expectation::Submits => {
+            let Some(id) = id else { return unbound() };
+            seen.iter()
+                .find(|o| {
+                    o.ok()
+                        && names(o, id)
+                        && matches!(o.operation.as_str(), "SubmitOpportunity" | "StartEngagementFromOpportunityTask")
+                })
+                .map_or(Verdict::Open, met)
+        }
+        Expectation::ReadsChange => {
+            let Some(id) = id else { return unbound() };
+            seen.iter().find(|o| reads(o, id)).map_or(Verdict::Open, met)
+        }
+        Expectation::Fixes { members } => {
+            let Some(id) = id else { return unbound() };
+            // The first update after AWS asked is the integration's answer.
+            let Some(o) = seen.iter().find(|o| o.ok() && o.operation == "UpdateOpportunity" && names(o, id)) else {
+                return Verdict::Open;
+            };
+            let unchanged: Vec<&str> = members
+                .iter()
+                .copied()
+                .filter(|m| member(&o.input, m).is_none() || member(&o.input, m) == before.and_then(|b| member(b, m)))
+                .collect();
+            if unchanged.is_empty() {
+                return met(o);
+            }
+            Verdict::Broken {
+                message: format!(
+                    "UpdateOpportunity answered the Action Required without changing {}: read LifeCycle.ReviewComments \
+                     and fix the fields it names",
+                    unchanged.join(", ")
+                ),
+                evidence: vec![o.request_id.clone()],
+                seq: o.seq,
+            }
+        }
+    }
+}
+
+fn met(o: &Observation) -> Verdict {
+    Verdict::Met { binds: Vec::new(), evidence: vec![o.request_id.clone()], seq: o.seq }
+}
+
+fn unbound() -> Verdict {
+    Verdict::Broken { message: "the scenario's opportunity was never created".into(), evidence: Vec::new(), seq: 0 }
+}
+
+/// What a step waited for, said to a CRM developer when it never came.
+pub fn timed_out(expectation: Expectation, timeout_ms: i64) -> String {
+    let minutes = timeout_ms as f64 / 60_000.0;
+    let what = match expectation {
+        Expectation::Creates { .. } => "no successful CreateOpportunity in the Sandbox catalog",
+        Expectation::Submits => "the opportunity was never submitted (SubmitOpportunity or StartEngagementFromOpportunityTask)",
+        Expectation::ReadsChange => {
+            "the opportunity was not read after AWS changed it: poll GetOpportunity or ListOpportunities (or act on the \
+             webhook) so the CRM shows the new review status"
+        }
+        Expectation::Fixes { .. } => {
+            "no UpdateOpportunity answered the Action Required: read LifeCycle.ReviewComments and update the fields it names"
+        }
+    };
+    format!("timed out after {minutes:.1} min: {what}")
+}
+
+/// A run's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    Running,
+    Passed,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "Running",
+            RunStatus::Passed => "Passed",
+            RunStatus::Failed => "Failed",
+        }
+    }
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Passed,
+    Failed,
+    TimedOut,
+    /// Never reached: an earlier step of its scenario did not pass.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub scenario: String,
+    pub step: usize,
+    pub title: String,
+    pub outcome: Outcome,
+    pub message: String,
+    /// The request ids the outcome rests on.
+    pub evidence: Vec<String>,
+    pub at_ms: i64,
+}
+
+/// A run: which scenarios, where it stands, what has been found so far. It is all the state a
+/// run has, so a restarted server resumes waiting where it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRun {
+    pub id: String,
+    pub partner_id: String,
+    pub scenarios: Vec<String>,
+    pub step_timeout_ms: i64,
+    pub status: RunStatus,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    /// The scenario and step in progress (indexes into `scenarios` and its steps).
+    pub scenario: usize,
+    pub step: usize,
+    /// When the step in progress began, and the last observation before it.
+    pub step_started_ms: i64,
+    pub seen_before_step: i64,
+    /// The bound opportunity as it was when the step in progress began.
+    #[serde(default)]
+    pub before: Option<Value>,
+    /// The current scenario's bindings.
+    #[serde(default)]
+    pub bound: BTreeMap<String, String>,
+    pub results: Vec<StepResult>,
+    /// Optimistic concurrency: each save must see the version it read.
+    pub version: i64,
+}
+
+impl CheckRun {
+    /// The step in progress, if the run is still going.
+    pub fn current(&self) -> Option<(&'static Scenario, usize, &'static Step)> {
+        let scenario = scenario(self.scenarios.get(self.scenario)?)?;
+        scenario.steps.get(self.step).map(|s| (scenario, self.step, s))
+    }
+
+    /// Records how the step in progress ended and moves on: to the next step, or — when it did
+    /// not pass — past the rest of its scenario (each recorded as skipped) to the next one.
+    pub fn finish_step(&mut self, outcome: Outcome, message: String, evidence: Vec<String>, now_ms: i64, last_seq: i64) {
+        let Some((scenario, index, step)) = self.current() else { return };
+        self.results.push(StepResult {
+            scenario: scenario.name.into(),
+            step: index,
+            title: step.title.into(),
+            outcome,
+            message,
+            evidence,
+            at_ms: now_ms,
+        });
+        if outcome == Outcome::Passed && index + 1 < scenario.steps.len() {
+            self.step += 1;
+        } else {
+            if outcome != Outcome::Passed {
+                for (i, rest) in scenario.steps.iter().enumerate().skip(index + 1) {
+                    self.results.push(StepResult {
+                        scenario: scenario.name.into(),
+                        step: i,
+                        title: rest.title.into(),
+                        outcome: Outcome::Skipped,
+                        message: "not reached".into(),
+                        evidence: Vec::new(),
+                        at_ms: now_ms,
+                    });
+                }
+            }
+            self.scenario += 1;
+            self.step = 0;
+            self.bound.clear();
+        }
+        self.step_started_ms = now_ms;
+        self.seen_before_step = last_seq;
+        self.before = None;
+        self.updated_ms = now_ms;
+        if self.scenario >= self.scenarios.len() {
+            let all_passed = self.results.iter().all(|r| r.outcome == Outcome::Passed);
+            self.status = if all_passed { RunStatus::Passed } else { RunStatus::Failed };
+        }
+    }
+}
+
+/// The scenarios a run asks for: all of them when none is named; an unknown name is refused
+/// with the names there are.
+pub fn choose(names: &[String]) -> Result<Vec<String>, String> {
+    if names.is_empty() {
+        return Ok(SCENARIOS.iter().map(|s| s.name.to_string()).collect());
+    }
+    let mut chosen = Vec::new();
+    for n in names {
+        if scenario(n).is_none() {
+            let known: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+            return Err(format!("unknown scenario {n:?}; the scenarios are: {}", known.join(", ")));
+        }
+        if !chosen.contains(n) {
+            chosen.push(n.clone());
+        }
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn seen(seq: i64, operation: &str, input: Value, output: Value) -> Observation {
+        Observation { seq, request_id: format!("r{seq}"), at_ms: seq, operation: operation.into(), error: None, input, output }
+    }
+
+    fn full_create() -> Value {
+        json!({"Customer": {"Account": {"CompanyName": "Acme", "WebsiteUrl": "https://acme.example", "Industry": "Retail",
+                "Address": {"CountryCode": "US", "PostalCode": "98101"}}},
+            "Project": {"Title": "Lake", "CustomerBusinessProblem": "Slow reports", "CustomerUseCase": "Analytics",
+                "DeliveryModels": ["SaaS or PaaS"], "ExpectedCustomerSpend": [{"Amount": "100"}]},
+            "LifeCycle": {"TargetCloseDate": "2027-01-01"}, "OpportunityType": "Net New Business",
+            "PrimaryNeedsFromAws": ["Co-Sell - Architectural Validation"], "PartnerOpportunityIdentifier": "CRM-1"})
+    }
+
+    #[test]
+    fn a_create_must_carry_every_mandatory_member_and_binds_the_opportunity() {
+        let bound = BTreeMap::new();
+        let expect = Expectation::Creates { members: MANDATORY_MEMBERS };
+        assert_eq!(judge(expect, &bound, None, &[]), Verdict::Open);
+        let ok = seen(1, "CreateOpportunity", full_create(), json!({"Id": "O7"}));
+        assert_eq!(
+            judge(expect, &bound, None, std::slice::from_ref(&ok)),
+            Verdict::Met { binds: vec![(OPPORTUNITY.into(), "O7".into())], evidence: vec!["r1".into()], seq: 1 }
+        );
+        let mut short = full_create();
+        short["Customer"]["Account"].as_object_mut().unwrap().remove("WebsiteUrl");
+        let Verdict::Broken { message, evidence, .. } =
+            judge(expect, &bound, None, &[seen(2, "CreateOpportunity", short, json!({"Id": "O8"}))])
+        else {
+            panic!("a create without a mandatory field breaks the step")
+        };
+        assert!(message.contains("Customer.Account.WebsiteUrl"), "{message}");
+        assert_eq!(evidence, ["r2"]);
+        let mut refused = ok.clone();
+        refused.error = Some("ValidationException".into());
+        assert_eq!(judge(expect, &bound, None, &[refused]), Verdict::Open, "a refused create is not a create");
+    }
+
+    #[test]
+    fn reads_count_only_for_the_bound_opportunity_and_fixes_must_change_the_named_members() {
+        let bound: BTreeMap<String, String> = [(OPPORTUNITY.to_string(), "O7".to_string())].into();
+        let other = seen(1, "GetOpportunity", json!({"Identifier": "O8"}), json!({}));
+        assert_eq!(judge(Expectation::ReadsChange, &bound, None, &[other]), Verdict::Open);
+        let listed = seen(2, "ListOpportunities", json!({}), json!({"OpportunitySummaries": [{"Id": "O7"}]}));
+        assert!(matches!(judge(Expectation::ReadsChange, &bound, None, &[listed]), Verdict::Met { .. }));
+
+        let before = full_create();
+        let fixes = Expectation::Fixes { members: FIX_MEMBERS };
+        let same = seen(3, "UpdateOpportunity", json!({"Identifier": "O7", "Customer": before["Customer"].clone()}), json!({}));
+        let Verdict::Broken { message, .. } = judge(fixes, &bound, Some(&before), &[same]) else { panic!("unchanged is broken") };
+        assert!(message.contains("Customer.Account.WebsiteUrl"), "{message}");
+        let mut fixed = before.clone();
+        fixed["Customer"]["Account"]["WebsiteUrl"] = json!("https://acme-retail.example");
+        let good = seen(4, "UpdateOpportunity", json!({"Identifier": "O7", "Customer": fixed["Customer"].clone()}), json!({}));
+        assert!(matches!(judge(fixes, &bound, Some(&before), &[good]), Verdict::Met { .. }));
+        assert!(matches!(judge(Expectation::Submits, &BTreeMap::new(), None, &[]), Verdict::Broken { .. }));
+    }
+
+    #[test]
+    fn a_step_that_does_not_pass_skips_the_rest_of_its_scenario_and_the_run_ends_failed() {
+        let mut run = CheckRun {
+            id: "C1".into(),
+            partner_id: "P".into(),
+            scenarios: vec!["opportunity-rejected".into(), "opportunity-approved".into()],
+            step_timeout_ms: STEP_TIMEOUT_DEFAULT_MS,
+            status: RunStatus::Running,
+            created_ms: 0,
+            updated_ms: 0,
+            scenario: 0,
+            step: 0,
+            step_started_ms: 0,
+            seen_before_step: 0,
+            before: None,
+            bound: BTreeMap::new(),
+            results: Vec::new(),
+            version: 0,
+        };
+        run.finish_step(Outcome::TimedOut, "no create".into(), Vec::new(), 10, 0);
+        assert_eq!((run.scenario, run.step, run.status), (1, 0, RunStatus::Running));
+        assert_eq!(run.results.len(), 5);
+        assert!(run.results[1..].iter().all(|r| r.outcome == Outcome::Skipped));
+        for _ in 0..6 {
+            run.finish_step(Outcome::Passed, String::new(), Vec::new(), 20, 0);
+        }
+        assert_eq!(run.status, RunStatus::Failed, "one scenario failed");
+        assert_eq!(run.results.len(), 11);
+        assert!(run.current().is_none());
+        assert_eq!(choose(&[]).unwrap().len(), SCENARIOS.len());
+        assert!(choose(&["nope".into()]).unwrap_err().contains("opportunity-approved"));
+    }
+}

@@ -1,0 +1,413 @@
+//! The integration check (issue 25): the operator's side of the program's published test
+//! scenarios, played against a partner's CRM integration in the `Sandbox` catalog, and judged
+//! on what the server saw the partner's credentials do. What a scenario is and how a step is
+//! judged is `ace_domain::check`'s; this is the use case every edge shares — start, read,
+//! list — and the engine that takes the steps.
+//!
+//! * **Observation, not trust.** While a partner has a run going, each of its signed requests
+//!   in the Sandbox is recorded (operation, input, result or error, request id) before it is
+//!   answered ([`observe`]); a step passes only on those records.
+//! * **One step once.** A run's state is one row changed under its version: the operator's
+//!   action of a step commits in the same transaction as the step's end, so two nodes, or a
+//!   retry after a crash, never approve twice.
+//! * **Resumable.** The engine ([`run_forever`], every second, and at once after an
+//!   observation) reads the running runs from the store: a restarted server goes on waiting
+//!   where it was. Step timeouts are on the program clock.
+//! * **Isolation.** A run acts only on the opportunity its scenario's create bound, in the
+//!   Sandbox, of the run's partner; its review entries name the run.
+
+use std::collections::HashSet;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use ace_domain::audit::AuditEntry;
+use ace_domain::check::{self, Action, CheckRun, Expectation, Observation, Outcome, RunStatus, StepKind, Verdict, OPPORTUNITY};
+use ace_domain::ids::Catalog;
+use ace_domain::opportunity::ReviewAction;
+use ace_store::{StoreError, WriteBatch};
+
+use super::AppError;
+use crate::AppState;
+
+/// The longest and shortest step timeouts a run may ask for.
+const STEP_TIMEOUT_MAX_MS: i64 = 24 * 60 * 60 * 1000;
+const STEP_TIMEOUT_MIN_MS: i64 = 1000;
+/// Observations read per step and pass.
+const OBSERVATIONS_PER_PASS: usize = 1000;
+/// Runs a list answers at most.
+pub const LIST_MAX: usize = 500;
+
+/// The partners with a run going, as this node last read them (refreshed every second), so a
+/// request asks a set, not the store, whether it is watched.
+#[derive(Default)]
+pub struct Watch {
+    partners: RwLock<HashSet<String>>,
+    nudge: tokio::sync::Notify,
+}
+
+impl Watch {
+    pub fn watching(&self, partner_id: &str) -> bool {
+        self.partners.read().map(|p| p.contains(partner_id)).unwrap_or(false)
+    }
+
+    fn replace(&self, partners: HashSet<String>) {
+        if let Ok(mut p) = self.partners.write() {
+            *p = partners;
+        }
+    }
+
+    fn add(&self, partner_id: &str) {
+        if let Ok(mut p) = self.partners.write() {
+            p.insert(partner_id.to_string());
+        }
+    }
+}
+
+/// What a run is asked to do.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartInput {
+    pub partner_id: String,
+    /// Scenario names; every scenario when empty.
+    #[serde(default)]
+    pub scenarios: Vec<String>,
+    /// How long each expectation may take, e.g. `10m`, `90s`, `1h` (10 minutes when absent).
+    pub step_timeout: Option<String>,
+}
+
+/// A step timeout (`10m`, `90s`, `1h`…) as milliseconds, within the bounds a run may ask for.
+pub fn parse_timeout(text: &str) -> Result<i64, AppError> {
+    let ms =
+        ace_domain::time::parse_duration(text).map_err(|e| AppError::Invalid(format!("step timeout: {e}")))?.num_milliseconds();
+    if !(STEP_TIMEOUT_MIN_MS..=STEP_TIMEOUT_MAX_MS).contains(&ms) {
+        return Err(AppError::Invalid(format!("step timeout {text:?}: between 1s and 24h")));
+    }
+    Ok(ms)
+}
+
+/// Starts a run for a partner; `audit` (the edge's entry) commits with it. One run at a time
+/// per partner: what its credentials do must belong to one run.
+pub async fn start(state: &AppState, input: StartInput, audit: AuditEntry) -> Result<CheckRun, AppError> {
+    let partner = state
+        .store
+        .get_partner(&input.partner_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("partner {} not found", input.partner_id)))?;
+    // REM-1: a partner removed from the whole program has no credentials to check; one
+    // removed from referrals still integrates its own opportunities.
+    if partner.removal.as_ref().is_some_and(|r| r.scope == ace_domain::partner::RemovalScope::All) {
+        return Err(AppError::Invalid(format!("partner {} has been removed from the program", partner.id)));
+    }
+    let scenarios = check::choose(&input.scenarios).map_err(AppError::Invalid)?;
+    let step_timeout_ms = input.step_timeout.as_deref().map(parse_timeout).transpose()?.unwrap_or(check::STEP_TIMEOUT_DEFAULT_MS);
+    if let Some(going) =
+        state.store.list_check_runs(Some(&partner.id), 1).await?.into_iter().find(|r| r.status == RunStatus::Running)
+    {
+        return Err(AppError::conflict(
+            "check-running",
+            format!("partner {} already has a check running: {}", partner.id, going.id),
+        ));
+    }
+    let now = state.now().timestamp_millis();
+    let run = CheckRun {
+        id: format!("check-{}", uuid::Uuid::new_v4().simple()),
+        partner_id: partner.id.clone(),
+        scenarios,
+        step_timeout_ms,
+        status: RunStatus::Running,
+        created_ms: now,
+        updated_ms: now,
+        scenario: 0,
+        step: 0,
+        step_started_ms: now,
+        seen_before_step: state.store.last_check_observation(&partner.id).await?,
+        before: None,
+        bound: Default::default(),
+        results: Vec::new(),
+        version: 0,
+    };
+    let audit = audit.partner(&partner.id).detail_with("check", &run.id);
+    state.store.commit(WriteBatch { insert_check_runs: vec![run.clone()], audit: vec![audit], ..Default::default() }).await?;
+    state.checks.add(&partner.id);
+    state.checks.nudge.notify_one();
+    Ok(run)
+}
+
+/// A run as its report: every step so far with its outcome, message and request ids.
+pub fn report(run: &CheckRun) -> Value {
+    let scenarios: Vec<Value> = run
+        .scenarios
+        .iter()
+        .filter_map(|name| check::scenario(name))
+        .enumerate()
+        .map(|(i, s)| {
+            let steps: Vec<Value> = s
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(n, step)| {
+                    let done = run.results.iter().find(|r| r.scenario == s.name && r.step == n);
+                    let waiting = run.status == RunStatus::Running && i == run.scenario && n == run.step;
+                    let status = match (done, waiting) {
+                        (Some(r), _) => outcome_name(r.outcome),
+                        (None, true) => "Waiting",
+                        (None, false) => "Pending",
+                    };
+                    let mut v = json!({"step": n + 1, "title": step.title, "side": side(step), "status": status});
+                    if let Some(r) = done {
+                        v["message"] = json!(r.message);
+                        v["requestIds"] = json!(r.evidence);
+                        v["at"] = json!(ace_domain::time::format_timestamp(ace_domain::time::from_millis(r.at_ms)));
+                    }
+                    v
+                })
+                .collect();
+            let results: Vec<_> = run.results.iter().filter(|r| r.scenario == s.name).collect();
+            let status = if results.len() < s.steps.len() {
+                if run.status == RunStatus::Running && i >= run.scenario {
+                    "Running"
+                } else {
+                    "Pending"
+                }
+            } else if results.iter().all(|r| r.outcome == Outcome::Passed) {
+                "Passed"
+            } else {
+                "Failed"
+            };
+            json!({"name": s.name, "title": s.title, "rules": s.rules, "status": status, "steps": steps})
+        })
+        .collect();
+    json!({
+        "id": run.id,
+        "partnerId": run.partner_id,
+        "catalog": Catalog::Sandbox.as_str(),
+        "status": run.status.as_str(),
+        "stepTimeoutSeconds": run.step_timeout_ms / 1000,
+        "createdAt": ace_domain::time::format_timestamp(ace_domain::time::from_millis(run.created_ms)),
+        "updatedAt": ace_domain::time::format_timestamp(ace_domain::time::from_millis(run.updated_ms)),
+        "passed": run.results.iter().filter(|r| r.outcome == Outcome::Passed).count(),
+        "failed": run.results.iter().filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::TimedOut)).count(),
+        "scenarios": scenarios,
+    })
+}
+
+fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Passed => "Passed",
+        Outcome::Failed => "Failed",
+        Outcome::TimedOut => "TimedOut",
+        Outcome::Skipped => "Skipped",
+    }
+}
+
+fn side(step: &check::Step) -> &'static str {
+    match step.kind {
+        StepKind::Act(_) => "AWS",
+        StepKind::Expect(_) => "Partner",
+    }
+}
+
+/// A run, for the operator: any partner's.
+pub async fn get(state: &AppState, id: &str) -> Result<CheckRun, AppError> {
+    state.store.get_check_run(id).await?.ok_or_else(|| AppError::NotFound(format!("check run {id} not found")))
+}
+
+/// A run, for a partner: its own only (USE-4: another's is not found, not forbidden).
+pub async fn get_own(state: &AppState, partner_id: &str, id: &str) -> Result<CheckRun, AppError> {
+    match state.store.get_check_run(id).await? {
+        Some(run) if run.partner_id == partner_id => Ok(run),
+        _ => Err(AppError::NotFound(format!("check run {id} not found"))),
+    }
+}
+
+pub async fn list(state: &AppState, partner_id: Option<&str>) -> Result<Vec<CheckRun>, AppError> {
+    Ok(state.store.list_check_runs(partner_id, LIST_MAX).await?)
+}
+
+/// Records what a watched partner's signed request did in the Sandbox (called before it is
+/// answered). A failure to record is logged: the request itself is not refused for it.
+pub async fn observe(
+    state: &AppState,
+    partner_id: &str,
+    request_id: &str,
+    operation: &str,
+    input: Value,
+    error: Option<String>,
+    output: Value,
+) {
+    let o = Observation {
+        seq: 0,
+        request_id: request_id.to_string(),
+        at_ms: state.now().timestamp_millis(),
+        operation: operation.to_string(),
+        error,
+        input,
+        output,
+    };
+    match state.store.observe_for_check(partner_id, &o).await {
+        Ok(_) => state.checks.nudge.notify_one(),
+        Err(e) => tracing::error!(error = %e, partner = partner_id, "integration check: could not record an observation"),
+    }
+}
+
+fn review_action(action: Action) -> (ReviewAction, Option<String>, Option<&'static str>, &'static str) {
+    match action {
+        Action::StartReview => (ReviewAction::StartReview, None, None, "started its review"),
+        Action::RequestAction { comment } => {
+            (ReviewAction::RequestAction, Some(comment.to_string()), None, "put it in Action Required")
+        }
+        Action::Approve => (ReviewAction::Approve, None, None, "approved it"),
+        Action::Reject { reason } => {
+            (ReviewAction::Reject, Some("Rejected by the integration check".into()), Some(reason.as_str()), "rejected it")
+        }
+    }
+}
+
+/// Takes every step of `run` that can be taken now; returns whether anything changed.
+pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppError> {
+    let mut changed = false;
+    while run.status == RunStatus::Running {
+        let Some((_, _, step)) = run.current() else { break };
+        let now = state.now().timestamp_millis();
+        match step.kind {
+            StepKind::Act(action) => {
+                let last = state.store.last_check_observation(&run.partner_id).await?;
+                let Some(current) = bound_opportunity(state, &run).await? else {
+                    run =
+                        save_end(state, run, Outcome::Failed, "the scenario's opportunity is gone".into(), Vec::new(), now, last)
+                            .await?;
+                    changed = true;
+                    continue;
+                };
+                let (review, comment, reason, done) = review_action(action);
+                let mut next = run.clone();
+                next.finish_step(Outcome::Passed, format!("AWS {done}"), Vec::new(), now, last);
+                if next.current().is_some_and(|(_, _, s)| matches!(s.kind, StepKind::Expect(Expectation::Fixes { .. }))) {
+                    // What the partner must change is judged against the opportunity as it
+                    // stood when AWS asked (the review changes none of the partner's fields).
+                    next.before = Some(Value::Object(current.document.clone()));
+                }
+                let reviewer = format!("integration check {}", run.id);
+                let entry = AuditEntry::new(
+                    state.now(),
+                    reviewer.clone(),
+                    ace_domain::audit::action::OPERATOR,
+                    json!({"check": run.id, "step": run.step + 1}),
+                );
+                let batch = WriteBatch { update_check_runs: vec![with_version(&next, run.version)], ..Default::default() };
+                match super::review::decide_in(state, &reviewer, current.clone(), review, comment, reason, entry, batch).await {
+                    Ok(_) => {
+                        next.version = run.version + 1;
+                        run = next;
+                    }
+                    Err(AppError::Conflict { code: "invalid-transition", message } | AppError::Invalid(message)) => {
+                        let message = format!(
+                            "AWS could not act: {message} (the opportunity is {}); the integration's earlier steps left it there",
+                            current.review_status().as_str()
+                        );
+                        run = save_end(state, run, Outcome::Failed, message, Vec::new(), now, last).await?;
+                    }
+                    // Another node took the step, or the partner changed the opportunity meanwhile: read again.
+                    Err(AppError::Conflict { .. }) => return Ok(changed),
+                    Err(e) => return Err(e),
+                }
+                changed = true;
+            }
+            StepKind::Expect(expectation) => {
+                let seen = state.store.check_observations(&run.partner_id, run.seen_before_step, OBSERVATIONS_PER_PASS).await?;
+                match check::judge(expectation, &run.bound, run.before.as_ref(), &seen) {
+                    Verdict::Met { binds, evidence, seq } => {
+                        let mut next = run.clone();
+                        next.bound.extend(binds);
+                        next.finish_step(Outcome::Passed, "seen".into(), evidence, now, seq);
+                        run = save(state, &run, next).await?;
+                    }
+                    Verdict::Broken { message, evidence, seq } => {
+                        let seq = seq.max(run.seen_before_step);
+                        run = save_end(state, run, Outcome::Failed, message, evidence, now, seq).await?;
+                    }
+                    Verdict::Open if now - run.step_started_ms >= run.step_timeout_ms => {
+                        let last = seen.last().map_or(run.seen_before_step, |o| o.seq);
+                        let message = check::timed_out(expectation, run.step_timeout_ms);
+                        run = save_end(state, run, Outcome::TimedOut, message, Vec::new(), now, last).await?;
+                    }
+                    Verdict::Open => break,
+                }
+                changed = true;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// The run at `version` (what the store must still hold for the save to apply).
+fn with_version(run: &CheckRun, version: i64) -> CheckRun {
+    CheckRun { version, ..run.clone() }
+}
+
+async fn save(state: &AppState, read: &CheckRun, mut next: CheckRun) -> Result<CheckRun, AppError> {
+    next.version = read.version;
+    state.store.commit(WriteBatch { update_check_runs: vec![next.clone()], ..Default::default() }).await.map_err(
+        |e| match e {
+            StoreError::Conflict(m) => AppError::conflict("conflict", m),
+            other => other.into(),
+        },
+    )?;
+    next.version += 1;
+    Ok(next)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn save_end(
+    state: &AppState,
+    run: CheckRun,
+    outcome: Outcome,
+    message: String,
+    evidence: Vec<String>,
+    now: i64,
+    last_seq: i64,
+) -> Result<CheckRun, AppError> {
+    let mut next = run.clone();
+    next.finish_step(outcome, message, evidence, now, last_seq);
+    save(state, &run, next).await
+}
+
+/// The scenario's opportunity, if it is still the run's partner's, in the Sandbox.
+async fn bound_opportunity(state: &AppState, run: &CheckRun) -> Result<Option<ace_domain::opportunity::Opportunity>, AppError> {
+    let Some(id) = run.bound.get(OPPORTUNITY) else { return Ok(None) };
+    let o = state.store.get_opportunity(&run.partner_id, Catalog::Sandbox, id).await?;
+    Ok(o.filter(|o| o.catalog == Catalog::Sandbox && o.partner_id == run.partner_id))
+}
+
+/// One pass over every running run; returns how many changed.
+pub async fn advance_all(state: &AppState) -> Result<usize, AppError> {
+    let runs = state.store.running_check_runs().await?;
+    state.checks.replace(runs.iter().map(|r| r.partner_id.clone()).collect());
+    let mut changed = 0;
+    for run in runs {
+        let id = run.id.clone();
+        match advance(state, run).await {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            Err(AppError::Conflict { .. }) => {}
+            Err(e) => tracing::warn!(error = ?e, run = %id, "integration check: a step could not be taken"),
+        }
+    }
+    Ok(changed)
+}
+
+/// The engine `ace serve` runs: every second, and at once when a watched request was seen.
+pub async fn run_forever(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = advance_all(&state).await {
+            tracing::warn!(error = ?e, "integration checks: a pass failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = state.checks.nudge.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

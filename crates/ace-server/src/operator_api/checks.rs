@@ -1,0 +1,46 @@
+//! Integration checks for the operator (issue 25): start one for a partner, read any run's
+//! report, list them (`app::checks`).
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{authorize, done_created, ok, parse_body, OpResult, OperatorCall};
+use crate::app::checks as use_case;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/checks", get(list).post(start)).route("/checks/{id}", get(show))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    partner: Option<String>,
+}
+
+#[utoipa::path(post, path = "/checks", tag = "operator", summary = "Start an integration check (issue 25) for a partner in the Sandbox: the published scenarios (all, or those named), each step judged on what the partner's credentials are seen doing", request_body = use_case::StartInput, responses((status = 201, description = "success")))]
+async fn start(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
+    let input: use_case::StartInput = parse_body(&body)?;
+    let entry = call.audit(&state, StatusCode::CREATED, json!({}));
+    let run = use_case::start(&state, input, entry).await?;
+    done_created(use_case::report(&run))
+}
+
+#[utoipa::path(get, path = "/checks", tag = "operator", summary = "Integration checks, newest first, every partner's or one's", params(ListQuery), responses((status = 200, description = "success")))]
+async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
+    authorize(&state, &headers).await?;
+    let runs = use_case::list(&state, q.partner.as_deref()).await?;
+    ok(json!({"checks": runs.iter().map(use_case::report).collect::<Vec<_>>()}))
+}
+
+#[utoipa::path(get, path = "/checks/{id}", tag = "operator", summary = "One integration check's report: each scenario and step, passed, failed (what was expected, what happened, the request ids) or timed out", params(("id" = String, Path)), responses((status = 200, description = "success")))]
+async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
+    authorize(&state, &headers).await?;
+    ok(use_case::report(&use_case::get(&state, &id).await?))
+}

@@ -1,0 +1,102 @@
+//! The integration check over the partner API (issue 25): `AcePartner.StartIntegrationCheck`,
+//! `GetIntegrationCheck`, `ListIntegrationChecks` — the caller's own runs, in the Sandbox
+//! (`app::checks`).
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use ace_domain::ids::Catalog;
+use ace_domain::model::{FieldError, FieldErrorCode};
+
+use super::{page_in_memory, ApiResult, Output, Request};
+use crate::app::checks as use_case;
+use crate::error::ApiError;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartRequest {
+    #[serde(default)]
+    scenarios: Vec<String>,
+    step_timeout_seconds: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRequest {
+    identifier: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListRequest {
+    next_token: Option<String>,
+}
+
+/// Integration checks run in the Sandbox only: a run never touches the `AWS` catalog.
+fn sandbox_only(r: &Request) -> Result<(), ApiError> {
+    if r.catalog == Catalog::Sandbox {
+        return Ok(());
+    }
+    Err(ApiError::request_validation(vec![FieldError::new(
+        "Catalog",
+        FieldErrorCode::InvalidEnumValue,
+        "Catalog: integration checks run in the Sandbox catalog only",
+    )]))
+}
+
+/// The report's camelCase members as the model's PascalCase ones.
+fn pascal(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let mut chars = k.chars();
+                    let key = chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default();
+                    (key, pascal(v))
+                })
+                .collect::<Map<String, Value>>(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(pascal).collect()),
+        other => other,
+    }
+}
+
+pub async fn start(r: Request) -> ApiResult {
+    sandbox_only(&r)?;
+    let input: StartRequest = r.parse()?;
+    let ask = use_case::StartInput {
+        partner_id: r.caller.partner.id.clone(),
+        scenarios: input.scenarios,
+        step_timeout: input.step_timeout_seconds.map(|s| format!("{s}s")),
+    };
+    let run = use_case::start(&r.state, ask, r.write_entry()).await?;
+    r.audited();
+    Ok(Output::Json(pascal(use_case::report(&run))))
+}
+
+pub async fn get(r: Request) -> ApiResult {
+    sandbox_only(&r)?;
+    let input: GetRequest = r.parse()?;
+    let run = use_case::get_own(&r.state, &r.caller.partner.id, &input.identifier).await?;
+    Ok(Output::Json(pascal(use_case::report(&run))))
+}
+
+pub async fn list(r: Request) -> ApiResult {
+    sandbox_only(&r)?;
+    let input: ListRequest = r.parse()?;
+    let runs = use_case::list(&r.state, Some(&r.caller.partner.id)).await?;
+    let summaries: Vec<Value> = runs
+        .iter()
+        .map(|run| {
+            let v = pascal(use_case::report(run));
+            json!({"Id": v["Id"], "Status": v["Status"], "CreatedAt": v["CreatedAt"], "UpdatedAt": v["UpdatedAt"],
+                "Passed": v["Passed"], "Failed": v["Failed"]})
+        })
+        .collect();
+    let (page, next) = page_in_memory(&r.state, &r.page_fingerprint(), summaries, r.page_size(50), input.next_token.as_deref())?;
+    let mut out = json!({"IntegrationChecks": page});
+    if let Some(t) = next {
+        out["NextToken"] = json!(t);
+    }
+    Ok(Output::Json(out))
+}

@@ -1,0 +1,279 @@
+//! The integration check (issue 25): the server plays the operator's side of the published
+//! opportunity scenarios against a reference CRM integration written here — a polling client
+//! that signs its own requests — and judges each step on what it saw the integration do. A
+//! broken variant of the integration fails exactly the step it breaks, with a message a CRM
+//! developer can act on.
+//!
+//! Still to come (issue 25 stays open): the AWS-referral and lead scenarios, the reference
+//! integration on the official SDK, the variants that read contacts early or retry a duplicate
+//! create, the portal's page.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use crate::support::{Credentials, TestApp};
+
+/// How the reference integration misbehaves, if it does.
+#[derive(Clone, Copy, PartialEq)]
+enum Broken {
+    None,
+    /// Never answers an Action Required.
+    IgnoresActionRequired,
+}
+
+/// A CRM integration as a partner would write one: it pushes a new deal to the Sandbox
+/// (create, then submit), keeps its records in step by polling, and fixes what an Action
+/// Required names.
+struct Crm<'a> {
+    app: &'a TestApp,
+    creds: &'a Credentials,
+    broken: Broken,
+    /// The request ids the server answered with (`x-amzn-RequestId`).
+    request_ids: Vec<String>,
+    /// Scenarios a deal was pushed for.
+    pushed: HashSet<String>,
+    fixed: HashSet<String>,
+}
+
+impl<'a> Crm<'a> {
+    async fn call(&mut self, op: &str, body: Value) -> (u16, Value) {
+        let target = if op.ends_with("IntegrationCheck") || op == "ListIntegrationChecks" {
+            format!("AcePartner.{op}")
+        } else {
+            format!("AWSPartnerCentralSelling.{op}")
+        };
+        let (status, headers, v) =
+            self.app.raw(self.creds, &target, "application/x-amz-json-1.0", body.to_string().into_bytes()).await;
+        if let Some(id) = headers.get("x-amzn-requestid").and_then(|v| v.to_str().ok()) {
+            self.request_ids.push(id.to_string());
+        }
+        (status, v)
+    }
+
+    fn deal(scenario: &str) -> Value {
+        json!({"Catalog": "Sandbox", "ClientToken": format!("crm-{scenario}"),
+            "Customer": {"Account": {"CompanyName": "Northwind Traders", "WebsiteUrl": "https://northwind.example.com",
+                "Industry": "Retail", "Address": {"CountryCode": "US", "PostalCode": "98101", "StateOrRegion": "Washington"}}},
+            "Project": {"Title": format!("Analytics platform ({scenario})"),
+                "CustomerBusinessProblem": "Month-end reporting takes four days on the current warehouse.",
+                "CustomerUseCase": "Business Intelligence & Data Warehouse", "DeliveryModels": ["SaaS or PaaS"],
+                "ExpectedCustomerSpend": [{"Amount": "2500", "CurrencyCode": "USD", "Frequency": "Monthly", "TargetCompany": "AWS"}]},
+            "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-06-30"},
+            "OpportunityType": "Net New Business", "PrimaryNeedsFromAws": ["Co-Sell - Architectural Validation"],
+            "PartnerOpportunityIdentifier": format!("CRM-{scenario}")})
+    }
+
+    /// Pushes a new deal for `scenario`: create, then submit.
+    async fn push(&mut self, scenario: &str) {
+        let (status, created) = self.call("CreateOpportunity", Crm::deal(scenario)).await;
+        assert_eq!(status, 200, "{created}");
+        let id = created["Id"].as_str().unwrap().to_string();
+        let (status, v) = self
+            .call(
+                "SubmitOpportunity",
+                json!({"Catalog": "Sandbox", "Identifier": id, "InvolvementType": "Co-Sell", "Visibility": "Full"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        self.pushed.insert(scenario.to_string());
+    }
+
+    /// One sync pass: read every opportunity; answer an Action Required by fixing the fields
+    /// its comments name.
+    async fn sync(&mut self) {
+        let (status, list) = self.call("ListOpportunities", json!({"Catalog": "Sandbox"})).await;
+        assert_eq!(status, 200, "{list}");
+        let ids: Vec<String> =
+            list["OpportunitySummaries"].as_array().unwrap().iter().map(|s| s["Id"].as_str().unwrap().to_string()).collect();
+        for id in ids {
+            let (status, o) = self.call("GetOpportunity", json!({"Catalog": "Sandbox", "Identifier": id})).await;
+            assert_eq!(status, 200, "{o}");
+            let action_required = o["LifeCycle"]["ReviewStatus"] == "Action Required";
+            if !action_required || self.fixed.contains(&id) || self.broken == Broken::IgnoresActionRequired {
+                continue;
+            }
+            let comments = o["LifeCycle"]["ReviewComments"].as_str().unwrap_or("");
+            assert!(comments.contains("Customer.Account.WebsiteUrl"), "{comments}");
+            let mut customer = o["Customer"].clone();
+            customer["Account"]["WebsiteUrl"] = json!("https://www.northwind-traders.example.com");
+            let body = json!({"Catalog": "Sandbox", "Identifier": id, "LastModifiedDate": o["LastModifiedDate"],
+                "Customer": customer, "Project": o["Project"], "LifeCycle": {"Stage": "Qualified", "TargetCloseDate": "2099-06-30"},
+                "OpportunityType": o["OpportunityType"], "PrimaryNeedsFromAws": o["PrimaryNeedsFromAws"],
+                "PartnerOpportunityIdentifier": o["PartnerOpportunityIdentifier"]});
+            let (status, v) = self.call("UpdateOpportunity", body).await;
+            assert_eq!(status, 200, "{v}");
+            self.fixed.insert(id);
+        }
+    }
+}
+
+/// The step of the run's report that is waiting, as (scenario, step title).
+fn waiting(report: &Value) -> Option<(String, String)> {
+    report["Scenarios"].as_array()?.iter().find_map(|s| {
+        s["Steps"]
+            .as_array()?
+            .iter()
+            .find(|st| st["Status"] == "Waiting")
+            .map(|st| (s["Name"].as_str().unwrap_or_default().to_string(), st["Title"].as_str().unwrap_or_default().to_string()))
+    })
+}
+
+/// Drives the run to its end: the integration does what it does; when a step waits for what
+/// the integration will never do, the program clock moves past the step's timeout.
+async fn drive(app: &TestApp, crm: &mut Crm<'_>, run: &str) -> Value {
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let engine = tokio::spawn(ace_server::app::checks::run_forever(app.state.clone(), stopped));
+    let mut same_wait = 0;
+    let mut last_wait = None;
+    let mut last = Value::Null;
+    for _ in 0..500 {
+        let (status, report) = crm.call("GetIntegrationCheck", json!({"Catalog": "Sandbox", "Identifier": run})).await;
+        assert_eq!(status, 200, "{report}");
+        if report["Status"] != "Running" {
+            engine.abort();
+            return report;
+        }
+        last = report.clone();
+        let now_waiting = waiting(&report);
+        if let Some((scenario, title)) = &now_waiting {
+            if title.starts_with("Create") && !crm.pushed.contains(scenario) {
+                crm.push(scenario).await;
+            }
+        }
+        crm.sync().await;
+        // A step still waiting after many passes of the integration waits for what it will not
+        // do: let its time run out.
+        same_wait = if now_waiting == last_wait { same_wait + 1 } else { 0 };
+        last_wait = now_waiting;
+        if same_wait >= 20 {
+            app.state.clock.advance(chrono::TimeDelta::minutes(11)).unwrap();
+            same_wait = 0;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the run did not end: {last:#}");
+}
+
+fn step<'r>(report: &'r Value, scenario: &str, n: usize) -> &'r Value {
+    let s = report["Scenarios"].as_array().unwrap().iter().find(|s| s["Name"] == scenario).expect(scenario);
+    &s["Steps"][n - 1]
+}
+
+#[tokio::test]
+async fn sub_1_the_reference_integration_passes_every_opportunity_scenario_on_what_it_was_seen_doing() {
+    let app = TestApp::start().await;
+    let creds = app.partner("P-CRM").await;
+    let other = app.partner("P-OTHER").await;
+    let started = app.operator("POST", "/checks", json!({"partner_id": "P-CRM", "step_timeout": "10m"})).await;
+    let run = started["id"].as_str().expect("a run id").to_string();
+    assert_eq!(started["status"], "Running");
+    let (status, v) = app.ext(&creds, "StartIntegrationCheck", json!({"Catalog": "Sandbox"})).await;
+    assert_eq!((status, v["__type"].as_str()), (400, Some("ConflictException")), "one run at a time: {v}");
+
+    let mut crm = Crm {
+        app: &app,
+        creds: &creds,
+        broken: Broken::None,
+        request_ids: Vec::new(),
+        pushed: HashSet::new(),
+        fixed: HashSet::new(),
+    };
+    let report = drive(&app, &mut crm, &run).await;
+    assert_eq!(report["Status"], "Passed", "{report:#}");
+    let scenarios = report["Scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), ace_domain::check::SCENARIOS.len());
+    for s in scenarios {
+        assert_eq!(s["Status"], "Passed", "{s:#}");
+        for st in s["Steps"].as_array().unwrap() {
+            assert_eq!(st["Status"], "Passed", "{st:#}");
+            // Observation, not trust: each of the integration's steps rests on requests the
+            // server answered it.
+            if st["Side"] == "Partner" {
+                let ids = st["RequestIds"].as_array().unwrap();
+                assert!(!ids.is_empty(), "{st:#}");
+                for id in ids {
+                    assert!(crm.request_ids.contains(&id.as_str().unwrap().to_string()), "{id} was answered to the integration");
+                }
+            }
+        }
+    }
+    // The operator's side acted in the Sandbox, on the run's partner's opportunities only, and
+    // each review entry names the run.
+    let (_, mine) = app.call(&creds, "ListOpportunities", json!({"Catalog": "Sandbox"})).await;
+    let statuses: HashSet<String> = mine["OpportunitySummaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["LifeCycle"]["ReviewStatus"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, HashSet::from(["Approved".to_string(), "Rejected".to_string()]));
+    let (_, aws) = app.call(&creds, "ListOpportunities", json!({"Catalog": "AWS"})).await;
+    assert!(aws["OpportunitySummaries"].as_array().unwrap().is_empty(), "the AWS catalog is never touched");
+    let (_, theirs) = app.call(&other, "ListOpportunities", json!({"Catalog": "Sandbox"})).await;
+    assert!(theirs["OpportunitySummaries"].as_array().unwrap().is_empty());
+    let id = mine["OpportunitySummaries"][0]["Id"].as_str().unwrap();
+    let review = app.operator("GET", &format!("/review/{id}"), Value::Null).await;
+    assert!(review.to_string().contains(&format!("integration check {run}")), "{review:#}");
+
+    // USE-4: another partner cannot read the run; the operator lists it under its partner.
+    let (status, v) = app.ext(&other, "GetIntegrationCheck", json!({"Catalog": "Sandbox", "Identifier": run})).await;
+    assert_eq!((status, v["__type"].as_str()), (400, Some("ResourceNotFoundException")), "{v}");
+    let listed = app.operator("GET", "/checks?partner=P-CRM", Value::Null).await;
+    assert_eq!(listed["checks"][0]["id"], run.as_str());
+    let (_, mine) = app.ext(&creds, "ListIntegrationChecks", json!({"Catalog": "Sandbox"})).await;
+    assert_eq!(mine["IntegrationChecks"][0]["Status"], "Passed");
+}
+
+#[tokio::test]
+async fn sub_1_an_integration_that_ignores_action_required_fails_that_step_only_with_a_message_to_act_on() {
+    let app = TestApp::start().await;
+    let creds = app.partner("P-CRM").await;
+    let (status, started) =
+        app.ext(&creds, "StartIntegrationCheck", json!({"Catalog": "Sandbox", "StepTimeoutSeconds": 600})).await;
+    assert_eq!(status, 200, "{started}");
+    let run = started["Id"].as_str().unwrap().to_string();
+    let mut crm = Crm {
+        app: &app,
+        creds: &creds,
+        broken: Broken::IgnoresActionRequired,
+        request_ids: Vec::new(),
+        pushed: HashSet::new(),
+        fixed: HashSet::new(),
+    };
+    let report = drive(&app, &mut crm, &run).await;
+    assert_eq!(report["Status"], "Failed", "{report:#}");
+    let broken = step(&report, "opportunity-action-required", 5);
+    assert_eq!(broken["Status"], "TimedOut", "{broken:#}");
+    assert!(broken["Message"].as_str().unwrap().contains("LifeCycle.ReviewComments"), "{broken:#}");
+    for n in [6, 7] {
+        assert_eq!(step(&report, "opportunity-action-required", n)["Status"], "Skipped");
+    }
+    for s in report["Scenarios"].as_array().unwrap() {
+        let expected = if s["Name"] == "opportunity-action-required" { "Failed" } else { "Passed" };
+        assert_eq!(s["Status"], expected, "{s:#}");
+    }
+    assert_eq!(report["Failed"], 1);
+    // The operator's report says the same.
+    let shown = app.operator("GET", &format!("/checks/{run}"), Value::Null).await;
+    assert_eq!(shown["status"], "Failed");
+}
+
+#[tokio::test]
+async fn a_check_refuses_what_it_cannot_run() {
+    let app = TestApp::start().await;
+    let creds = app.partner("P-CRM").await;
+    let (status, v) = app.ext(&creds, "StartIntegrationCheck", json!({"Catalog": "AWS"})).await;
+    assert_eq!((status, v["__type"].as_str()), (400, Some("ValidationException")), "{v}");
+    let (status, v) = app.ext(&creds, "StartIntegrationCheck", json!({"Catalog": "Sandbox", "Scenarios": ["no-such"]})).await;
+    assert_eq!((status, v["__type"].as_str()), (400, Some("ValidationException")), "{v}");
+    assert!(v["message"].as_str().or(v["Message"].as_str()).unwrap_or("").contains("opportunity-approved"), "{v}");
+    let (status, v) = app.operator_raw("POST", "/checks", json!({"partner_id": "P-NONE"})).await;
+    assert_eq!(status, 404, "{v}");
+    let (status, v) = app.operator_raw("POST", "/checks", json!({"partner_id": "P-CRM", "step_timeout": "3 days"})).await;
+    assert_eq!(status, 400, "{v}");
+    let (status, v) = app
+        .ext(&creds, "GetIntegrationCheck", json!({"Catalog": "Sandbox", "Identifier": "check-00000000000000000000000000000000"}))
+        .await;
+    assert_eq!((status, v["__type"].as_str()), (400, Some("ResourceNotFoundException")), "{v}");
+}
