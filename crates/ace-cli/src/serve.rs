@@ -326,6 +326,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     // Bulk jobs (issue 20) no node is running: resumed after a restart.
     let bulk_jobs = tokio::spawn(ace_server::app::bulk::run_forever(state.clone(), background_stopped.clone()));
     // Integration checks (issue 25): steps taken as the partner acts; resumed after a restart.
+    // The runs going are read before the first request is served, so none of a watched
+    // partner's requests goes unrecorded after a restart.
+    if let Err(e) = ace_server::app::checks::advance_all(&state).await {
+        tracing::warn!(error = ?e, "integration checks: the runs going could not be read");
+    }
     let checks = tokio::spawn(ace_server::app::checks::run_forever(state.clone(), background_stopped.clone()));
     // USE-5 across nodes: the live-node count each meter shares by.
     if let Err(e) = ace_server::quota::beat(&state).await {
