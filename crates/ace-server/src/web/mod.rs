@@ -8,6 +8,7 @@
 //! and API errors into messages next to the fields they concern.
 
 mod account;
+mod checks;
 mod console;
 mod engagements;
 mod jobs;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(portal::router())
         .merge(engagements::router())
         .merge(jobs::router())
+        .merge(checks::router())
         .merge(account::router())
         .merge(console::router())
         .merge(operator::router())

@@ -1166,3 +1166,55 @@ async fn the_portal_shows_a_partners_bulk_jobs_with_progress_and_the_report() {
     assert!(!page.body.contains(&done.id) && page.body.contains("No bulk jobs yet"), "USE-4: {}", page.body);
     assert_eq!(other.get(&link).await.status, 404, "USE-4: another partner's report link");
 }
+
+/// Issue 25: a partner starts an integration check in the portal, watches its progress (the
+/// page refreshes itself while the run is going) and is told why a second start is refused;
+/// the console lists the run under its partner; another partner cannot open it (USE-4).
+#[tokio::test]
+async fn an_integration_check_starts_and_reports_in_the_portal_and_the_console_lists_it() {
+    let app = TestApp::start().await;
+    portal_partner(&app, "P-CHK", "ivy@chk.example").await;
+    let b = signed_in(&app, "ivy@chk.example").await;
+    let form = b.get("/portal/checks").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("opportunity-action-required") && form.body.contains("Start a check"), "{}", form.body);
+    let csrf = form.csrf();
+    let refused = b.post("/portal/checks", &[("_csrf", csrf.as_str()), ("minutes", "0")]).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("whole number from 1 to 1440"), "{}", refused.body);
+
+    let started =
+        b.post("/portal/checks", &[("_csrf", csrf.as_str()), ("scenario", "opportunity-approved"), ("minutes", "5")]).await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let location = started.location.expect("to the run's report");
+    let id = location.strip_prefix("/portal/checks/").expect("a run's page").to_string();
+    let report = b.get(&location).await;
+    assert_eq!(report.status, 200);
+    for text in [
+        "Integration check report",
+        "Waiting",
+        "http-equiv=\"refresh\"",
+        "Create an opportunity with the mandatory fields",
+        "5 min",
+    ] {
+        assert!(report.body.contains(text), "{text}: {}", report.body);
+    }
+    assert!(!report.body.contains("opportunity-rejected"), "only the scenario asked for");
+    let again = b.post("/portal/checks", &[("_csrf", csrf.as_str()), ("minutes", "5")]).await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("already has a check running"), "{}", again.body);
+    let listed = b.get("/portal/checks").await;
+    assert!(listed.body.contains(&id) && listed.body.contains("Running"), "{}", listed.body);
+
+    let staff = staff_member(&app, "olga@op.example", "reviewer").await;
+    let console = staff.get("/console/checks").await;
+    assert_eq!(console.status, 200);
+    assert!(console.body.contains(&id) && console.body.contains("P-CHK"), "{}", console.body);
+    let shown = staff.get(&format!("/console/checks/{id}")).await;
+    assert!(shown.status == 200 && shown.body.contains("Integration check report"), "{}", shown.body);
+
+    portal_partner(&app, "P-OTHER", "zed@other.example").await;
+    let other = signed_in(&app, "zed@other.example").await;
+    assert_eq!(other.get(&location).await.status, 404, "USE-4: another partner's run is not found");
+    assert_eq!(b.get("/console/checks").await.status, 404, "a partner's user has no console");
+}

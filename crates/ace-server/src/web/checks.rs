@@ -1,0 +1,243 @@
+//! Integration checks in the portal and the operator console (issue 25). A partner starts a
+//! run of its CRM integration against the published scenarios, watches it progress (the page
+//! refreshes itself while the run is going) and prints its report; every read and the start
+//! are partner API operations through `portal::call` (quotas, isolation and audit as a signed
+//! request's). The console lists every partner's runs and shows any report.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::portal::{call, partner, text_at, when};
+use super::session::{self, PartnerForm};
+use super::{page, Nav, WebError};
+use crate::error::ApiError;
+use crate::partner_api::Operation;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/portal/checks", get(list).post(start))
+        .route("/portal/checks/{id}", get(show))
+        .route("/console/checks", get(console_list))
+        .route("/console/checks/{id}", get(console_show))
+}
+
+pub struct RunRow {
+    pub id: String,
+    pub partner: String,
+    pub status: String,
+    pub passed: i64,
+    pub failed: i64,
+    pub created: String,
+}
+
+pub struct ScenarioOption {
+    pub name: &'static str,
+    pub title: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "checks.html")]
+struct ChecksPage {
+    nav: Option<Nav>,
+    /// The console's list (every partner's, linked to the console's report).
+    console: bool,
+    runs: Vec<RunRow>,
+    scenarios: Vec<ScenarioOption>,
+    csrf: String,
+    error: String,
+}
+
+pub struct StepRow {
+    pub step: i64,
+    pub title: String,
+    pub side: String,
+    pub status: String,
+    pub message: String,
+    pub request_ids: Vec<String>,
+    pub at: String,
+}
+
+pub struct ScenarioReport {
+    pub name: String,
+    pub title: String,
+    pub rules: String,
+    pub status: String,
+    pub steps: Vec<StepRow>,
+}
+
+#[derive(Template)]
+#[template(path = "check.html")]
+struct CheckPage {
+    nav: Option<Nav>,
+    id: String,
+    partner: String,
+    status: String,
+    running: bool,
+    passed: i64,
+    failed: i64,
+    created: String,
+    updated: String,
+    timeout: String,
+    scenarios: Vec<ScenarioReport>,
+    back: &'static str,
+}
+
+/// A member of a report, whichever case its edge writes (the partner API's PascalCase, the
+/// operator's camelCase).
+fn at<'a>(v: &'a Value, name: &str) -> &'a Value {
+    let mut pascal = name.chars();
+    let pascal: String = pascal.next().map(|c| c.to_ascii_uppercase().to_string() + pascal.as_str()).unwrap_or_default();
+    v.get(name).or_else(|| v.get(&pascal)).unwrap_or(&Value::Null)
+}
+
+fn text(v: &Value, name: &str) -> String {
+    at(v, name).as_str().unwrap_or_default().to_string()
+}
+
+fn row(r: &Value) -> RunRow {
+    RunRow {
+        id: text(r, "id"),
+        partner: text(r, "partnerId"),
+        status: text(r, "status"),
+        passed: at(r, "passed").as_i64().unwrap_or(0),
+        failed: at(r, "failed").as_i64().unwrap_or(0),
+        created: when(&text(r, "createdAt")),
+    }
+}
+
+fn report_page(nav: Option<Nav>, r: &Value, back: &'static str) -> CheckPage {
+    let scenarios = at(r, "scenarios")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| ScenarioReport {
+            name: text(s, "name"),
+            title: text(s, "title"),
+            rules: at(s, "rules").as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+            status: text(s, "status"),
+            steps: at(s, "steps")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|st| StepRow {
+                    step: at(st, "step").as_i64().unwrap_or(0),
+                    title: text(st, "title"),
+                    side: text(st, "side"),
+                    status: text(st, "status"),
+                    message: text(st, "message"),
+                    request_ids: at(st, "requestIds")
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect(),
+                    at: when(&text(st, "at")),
+                })
+                .collect(),
+        })
+        .collect();
+    let status = text(r, "status");
+    CheckPage {
+        nav,
+        id: text(r, "id"),
+        partner: text(r, "partnerId"),
+        running: status == "Running",
+        status,
+        passed: at(r, "passed").as_i64().unwrap_or(0),
+        failed: at(r, "failed").as_i64().unwrap_or(0),
+        created: when(&text(r, "createdAt")),
+        updated: when(&text(r, "updatedAt")),
+        timeout: format!("{} min", at(r, "stepTimeoutSeconds").as_i64().unwrap_or(0) / 60),
+        scenarios,
+        back,
+    }
+}
+
+fn options() -> Vec<ScenarioOption> {
+    ace_domain::check::SCENARIOS.iter().map(|s| ScenarioOption { name: s.name, title: s.title }).collect()
+}
+
+async fn list_page(state: &AppState, headers: &HeaderMap, error: String) -> Result<Response, WebError> {
+    let (viewer, caller) = partner(state, headers).await?;
+    let out = call(state, &caller, Operation::ListIntegrationChecks, json!({"Catalog": "Sandbox", "MaxResults": 100})).await?;
+    let runs = out["IntegrationChecks"].as_array().into_iter().flatten().map(row).collect();
+    let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    Ok(page(
+        status,
+        &ChecksPage {
+            nav: Some(viewer.nav("checks", "Integration check")),
+            console: false,
+            runs,
+            scenarios: options(),
+            csrf: viewer.session.csrf.clone(),
+            error,
+        },
+    ))
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    list_page(&state, &headers, String::new()).await
+}
+
+async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PartnerForm { caller, form, .. }: PartnerForm,
+) -> Result<Response, WebError> {
+    let mut input = json!({"Catalog": "Sandbox", "Scenarios": form.all("scenario")});
+    if let Some(minutes) = form.text("minutes") {
+        match minutes.trim().parse::<i64>() {
+            Ok(m) if (1..=1440).contains(&m) => input["StepTimeoutSeconds"] = json!(m * 60),
+            _ => return list_page(&state, &headers, "Minutes per step: a whole number from 1 to 1440.".into()).await,
+        }
+    }
+    match call(&state, &caller, Operation::StartIntegrationCheck, input).await {
+        Ok(run) => Ok(Redirect::to(&format!("/portal/checks/{}", text_at(&run, "Id"))).into_response()),
+        Err(ApiError::Conflict(m)) => list_page(&state, &headers, m).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, WebError> {
+    let (viewer, caller) = partner(&state, &headers).await?;
+    let run = match call(&state, &caller, Operation::GetIntegrationCheck, json!({"Catalog": "Sandbox", "Identifier": id})).await {
+        Ok(run) => run,
+        Err(ApiError::ResourceNotFound(_) | ApiError::Validation { .. }) => return Err(WebError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(page(StatusCode::OK, &report_page(Some(viewer.nav("checks", "Integration check")), &run, "/portal/checks")))
+}
+
+/// The operator's staff: every partner's runs.
+async fn console_list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
+    let runs = crate::app::checks::list(&state, None).await?;
+    let runs = runs.iter().map(|r| row(&crate::app::checks::report(r))).collect();
+    let page_data = ChecksPage {
+        nav: Some(viewer.nav("checks", "Integration checks")),
+        console: true,
+        runs,
+        scenarios: Vec::new(),
+        csrf: viewer.session.csrf.clone(),
+        error: String::new(),
+    };
+    Ok(page(StatusCode::OK, &page_data))
+}
+
+async fn console_show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, WebError> {
+    let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
+    let run = match crate::app::checks::get(&state, &id).await {
+        Ok(run) => run,
+        Err(crate::app::AppError::NotFound(_)) => return Err(WebError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let report = crate::app::checks::report(&run);
+    Ok(page(StatusCode::OK, &report_page(Some(viewer.nav("checks", "Integration checks")), &report, "/console/checks")))
+}
