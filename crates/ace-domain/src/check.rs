@@ -17,6 +17,11 @@ pub const STEP_TIMEOUT_DEFAULT_MS: i64 = 10 * 60 * 1000;
 
 /// The binding the opportunity a scenario is about is kept under.
 pub const OPPORTUNITY: &str = "opportunity";
+/// The bindings of a referral the operator's side sent: its invitation's id, its engagement,
+/// and (once accepted) its REF-3 contact deadline in ms.
+pub const REFERRAL: &str = "referral";
+pub const ENGAGEMENT: &str = "engagement";
+pub const CONTACT_DEADLINE: &str = "contact-deadline";
 
 /// One scenario: a name (`--scenario NAME`), what it proves, the rules it exercises, its steps.
 #[derive(Debug)]
@@ -42,9 +47,12 @@ pub enum StepKind {
     Expect(Expectation),
 }
 
-/// The operator's side of a step, on the scenario's opportunity.
+/// The operator's side of a step: a referral sent, or a review of the scenario's opportunity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    /// An opportunity referral to the partner (REF-1): an invitation, its customer's contact
+    /// masked until accepted. Binds [`REFERRAL`] and [`ENGAGEMENT`].
+    SendReferral,
     /// A reviewer picks the submission up (`In review`).
     StartReview,
     /// `Action Required`, with comments naming what to fix.
@@ -74,6 +82,16 @@ pub enum Expectation {
     /// A successful `UpdateOpportunity` of the bound opportunity that gives each of these
     /// members (input paths) a value other than the one it had when the step began.
     Fixes { members: &'static [&'static str] },
+    /// The referral's invitation accepted (`StartEngagementByAcceptingInvitationTask` or
+    /// `AcceptEngagementInvitation`) — and nothing of the referral's engagement or opportunity
+    /// read before (REF-1: its customer is confidential until accepted).
+    AcceptsInvitation,
+    /// The referral's invitation rejected with a reason (`RejectEngagementInvitation`).
+    RejectsInvitation,
+    /// The accepted referral's opportunity read, its contact unmasked (REF-1, audited).
+    ReadsContact,
+    /// The customer contact recorded (`AcePartner.RecordReferralContact`) by the REF-3 deadline.
+    RecordsContact,
 }
 
 /// The members a create must carry: the opportunity scenario's mandatory fields.
@@ -156,6 +174,32 @@ pub const SCENARIOS: &[Scenario] = &[
                 kind: StepKind::Act(Action::Reject { reason: crate::submission::ReviewReason::Duplicate }),
             },
             Step { title: "Read the rejected opportunity", kind: StepKind::Expect(Expectation::ReadsChange) },
+        ],
+    },
+    Scenario {
+        name: "aws-referral-accepted",
+        title: "An AWS referral arrives masked; the integration accepts it, reads the contact and records contacting them",
+        rules: &["REF-1", "REF-2", "REF-3"],
+        steps: &[
+            Step { title: "AWS refers an opportunity (its contact masked)", kind: StepKind::Act(Action::SendReferral) },
+            Step {
+                title: "Accept the invitation, reading nothing of it before",
+                kind: StepKind::Expect(Expectation::AcceptsInvitation),
+            },
+            Step { title: "Read the accepted opportunity with its contact", kind: StepKind::Expect(Expectation::ReadsContact) },
+            Step {
+                title: "Record contacting the customer within 3 business days",
+                kind: StepKind::Expect(Expectation::RecordsContact),
+            },
+        ],
+    },
+    Scenario {
+        name: "aws-referral-rejected",
+        title: "An AWS referral the partner cannot take is rejected with a reason",
+        rules: &["REF-1"],
+        steps: &[
+            Step { title: "AWS refers an opportunity (its contact masked)", kind: StepKind::Act(Action::SendReferral) },
+            Step { title: "Reject the invitation with a reason", kind: StepKind::Expect(Expectation::RejectsInvitation) },
         ],
     },
 ];
@@ -275,6 +319,78 @@ pub fn judge(
             let Some(id) = id else { return unbound() };
             seen.iter().find(|o| reads(o, id)).map_or(Verdict::Open, met)
         }
+        Expectation::AcceptsInvitation => {
+            let Some(invitation) = bound.get(REFERRAL) else { return unsent() };
+            let engagement = bound.get(ENGAGEMENT).map(String::as_str).unwrap_or_default();
+            for o in seen {
+                let accepts =
+                    matches!(o.operation.as_str(), "StartEngagementByAcceptingInvitationTask" | "AcceptEngagementInvitation")
+                        && names(o, invitation);
+                if accepts && o.ok() {
+                    let binds = o
+                        .output
+                        .get("OpportunityId")
+                        .and_then(Value::as_str)
+                        .map(|id| vec![(OPPORTUNITY.to_string(), id.to_string())])
+                        .unwrap_or_default();
+                    return Verdict::Met { binds, evidence: vec![o.request_id.clone()], seq: o.seq };
+                }
+                if names(o, engagement) || o.input.get("EngagementIdentifier").and_then(Value::as_str) == Some(engagement) {
+                    return Verdict::Broken {
+                        message: format!(
+                            "{} read the referral's engagement before its invitation was accepted: a referral's customer is \
+                             confidential until the partner accepts it (REF-1); accept first, then read",
+                            o.operation
+                        ),
+                        evidence: vec![o.request_id.clone()],
+                        seq: o.seq,
+                    };
+                }
+            }
+            Verdict::Open
+        }
+        Expectation::RejectsInvitation => {
+            let Some(invitation) = bound.get(REFERRAL) else { return unsent() };
+            let Some(o) = seen.iter().find(|o| o.ok() && o.operation == "RejectEngagementInvitation" && names(o, invitation))
+            else {
+                return Verdict::Open;
+            };
+            if member(&o.input, "RejectionReason").and_then(Value::as_str).is_none_or(|r| r.trim().is_empty()) {
+                return Verdict::Broken {
+                    message: "RejectEngagementInvitation without a RejectionReason: say why, so AWS can refer better".into(),
+                    evidence: vec![o.request_id.clone()],
+                    seq: o.seq,
+                };
+            }
+            met(o)
+        }
+        Expectation::ReadsContact => {
+            let Some(id) = id else { return unbound() };
+            seen.iter().find(|o| o.ok() && o.operation == "GetOpportunity" && names(o, id)).map_or(Verdict::Open, met)
+        }
+        Expectation::RecordsContact => {
+            let Some(id) = id else { return unbound() };
+            let invitation = bound.get(REFERRAL).map(String::as_str);
+            let Some(o) = seen.iter().find(|o| {
+                o.ok()
+                    && o.operation == "RecordReferralContact"
+                    && (member(&o.input, "OpportunityIdentifier").and_then(Value::as_str) == Some(id)
+                        || member(&o.input, "InvitationIdentifier").and_then(Value::as_str) == invitation)
+            }) else {
+                return Verdict::Open;
+            };
+            let deadline = bound.get(CONTACT_DEADLINE).and_then(|d| d.parse::<i64>().ok());
+            if deadline.is_some_and(|d| o.at_ms > d) {
+                return Verdict::Broken {
+                    message: "the contact was recorded after the REF-3 deadline (3 business days): contact the customer and \
+                              record it sooner"
+                        .into(),
+                    evidence: vec![o.request_id.clone()],
+                    seq: o.seq,
+                };
+            }
+            met(o)
+        }
         Expectation::Fixes { members } => {
             let Some(id) = id else { return unbound() };
             // The first update after AWS asked is the integration's answer.
@@ -306,6 +422,10 @@ fn met(o: &Observation) -> Verdict {
     Verdict::Met { binds: Vec::new(), evidence: vec![o.request_id.clone()], seq: o.seq }
 }
 
+fn unsent() -> Verdict {
+    Verdict::Broken { message: "the scenario's referral was never sent".into(), evidence: Vec::new(), seq: 0 }
+}
+
 fn unbound() -> Verdict {
     Verdict::Broken { message: "the scenario's opportunity was never created".into(), evidence: Vec::new(), seq: 0 }
 }
@@ -322,6 +442,17 @@ pub fn timed_out(expectation: Expectation, timeout_ms: i64) -> String {
         }
         Expectation::Fixes { .. } => {
             "no UpdateOpportunity answered the Action Required: read LifeCycle.ReviewComments and update the fields it names"
+        }
+        Expectation::AcceptsInvitation => {
+            "the referral's invitation was never accepted: list ListEngagementInvitations (ParticipantType RECEIVER) and \
+             accept with StartEngagementByAcceptingInvitationTask"
+        }
+        Expectation::RejectsInvitation => {
+            "the referral's invitation was never rejected: RejectEngagementInvitation with a RejectionReason"
+        }
+        Expectation::ReadsContact => "the accepted referral's opportunity was never read (GetOpportunity)",
+        Expectation::RecordsContact => {
+            "no contact with the customer was recorded (AcePartner.RecordReferralContact) — REF-3 gives 3 business days"
         }
     };
     format!("timed out after {minutes:.1} min: {what}")
@@ -558,5 +689,35 @@ mod tests {
         assert!(run.current().is_none());
         assert_eq!(choose(&[]).unwrap().len(), SCENARIOS.len());
         assert!(choose(&["nope".into()]).unwrap_err().contains("opportunity-approved"));
+    }
+
+    #[test]
+    fn ref_1_a_referral_read_before_it_is_accepted_breaks_the_step_and_ref_3_the_contact_must_come_by_the_deadline() {
+        let mut bound: BTreeMap<String, String> =
+            [(REFERRAL.to_string(), "engi-1".to_string()), (ENGAGEMENT.to_string(), "eng-1".to_string())].into();
+        let accept =
+            seen(3, "StartEngagementByAcceptingInvitationTask", json!({"Identifier": "engi-1"}), json!({"OpportunityId": "O9"}));
+        assert_eq!(
+            judge(Expectation::AcceptsInvitation, &bound, None, std::slice::from_ref(&accept)),
+            Verdict::Met { binds: vec![(OPPORTUNITY.into(), "O9".into())], evidence: vec!["r3".into()], seq: 3 }
+        );
+        let early = seen(2, "GetEngagement", json!({"Identifier": "eng-1"}), json!({}));
+        let Verdict::Broken { message, evidence, seq } = judge(Expectation::AcceptsInvitation, &bound, None, &[early, accept])
+        else {
+            panic!("a read before accepting breaks the step")
+        };
+        assert!(message.contains("REF-1"), "{message}");
+        assert_eq!((evidence, seq), (vec!["r2".to_string()], 2));
+
+        bound.insert(OPPORTUNITY.into(), "O9".into());
+        bound.insert(CONTACT_DEADLINE.into(), "100".into());
+        let record = |at: i64| Observation {
+            at_ms: at,
+            ..seen(4, "RecordReferralContact", json!({"OpportunityIdentifier": "O9", "Channel": "Phone"}), json!({}))
+        };
+        assert!(matches!(judge(Expectation::RecordsContact, &bound, None, &[record(100)]), Verdict::Met { .. }));
+        assert!(matches!(judge(Expectation::RecordsContact, &bound, None, &[record(101)]), Verdict::Broken { .. }));
+        let no_reason = seen(5, "RejectEngagementInvitation", json!({"Identifier": "engi-1"}), json!({}));
+        assert!(matches!(judge(Expectation::RejectsInvitation, &bound, None, &[no_reason]), Verdict::Broken { .. }));
     }
 }

@@ -26,6 +26,7 @@ use ace_domain::audit::AuditEntry;
 use ace_domain::check::{self, Action, CheckRun, Expectation, Observation, Outcome, RunStatus, StepKind, Verdict, OPPORTUNITY};
 use ace_domain::ids::Catalog;
 use ace_domain::opportunity::ReviewAction;
+use ace_domain::referral::{ReferralContact, ReferralCustomer, ReferralKind, ReferralRequest};
 use ace_store::{StoreError, WriteBatch};
 
 use super::AppError;
@@ -254,6 +255,8 @@ pub async fn observe(
 
 fn review_action(action: Action) -> (ReviewAction, Option<String>, Option<&'static str>, &'static str) {
     match action {
+        // Taken by `send_referral`, never here.
+        Action::SendReferral => (ReviewAction::StartReview, None, None, "referred it"),
         Action::StartReview => (ReviewAction::StartReview, None, None, "started its review"),
         Action::RequestAction { comment } => {
             (ReviewAction::RequestAction, Some(comment.to_string()), None, "put it in Action Required")
@@ -272,6 +275,14 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
         let Some((_, _, step)) = run.current() else { break };
         let now = state.now().timestamp_millis();
         match step.kind {
+            StepKind::Act(Action::SendReferral) => {
+                let last = state.store.last_check_observation(&run.partner_id).await?;
+                match send_referral(state, &run, now, last).await? {
+                    Ok(next) => run = next,
+                    Err(message) => run = save_end(state, run, Outcome::Failed, message, Vec::new(), now, last).await?,
+                }
+                changed = true;
+            }
             StepKind::Act(action) => {
                 let last = state.store.last_check_observation(&run.partner_id).await?;
                 let Some(current) = bound_opportunity(state, &run).await? else {
@@ -321,6 +332,7 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                     Verdict::Met { binds, evidence, seq } => {
                         let mut next = run.clone();
                         next.bound.extend(binds);
+                        bind_accepted_referral(state, &mut next).await?;
                         next.finish_step(Outcome::Passed, "seen".into(), evidence, now, seq);
                         run = save(state, &run, next).await?;
                     }
@@ -372,6 +384,86 @@ async fn save_end(
     let mut next = run.clone();
     next.finish_step(outcome, message, evidence, now, last_seq);
     save(state, &run, next).await
+}
+
+/// REF-1: an opportunity referral to the run's partner in the Sandbox, as the Sandbox
+/// simulator sends one (no eligibility gate: it is the partner's own test), committed with the
+/// step's end. `Err` says why it could not be sent (the suppression list, REF-5).
+async fn send_referral(state: &AppState, run: &CheckRun, now: i64, last: i64) -> Result<Result<CheckRun, String>, AppError> {
+    let partner = state
+        .store
+        .get_partner(&run.partner_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("partner {} not found", run.partner_id)))?;
+    let request = ReferralRequest {
+        partner_id: partner.id.clone(),
+        catalog: Catalog::Sandbox,
+        kind: ReferralKind::Opportunity,
+        customer: ReferralCustomer {
+            company_name: "Contoso Analytics".into(),
+            website: "https://contoso-analytics.example.com".into(),
+            country: "US".into(),
+            industry: Some("Software and Internet".into()),
+        },
+        title: Some(format!("Data platform modernisation ({})", run.id)),
+        problem: Some("Nightly batch reports miss their deadline; the customer wants near-real-time analytics.".into()),
+        contact: ReferralContact {
+            name: Some("Dana Whitfield".into()),
+            email: Some("dana.whitfield@contoso-analytics.example.com".into()),
+            phone: Some("+14155550123".into()),
+            title: Some("Head of Data".into()),
+        },
+    };
+    let referral = match crate::referrals::build(state, &partner, request).await? {
+        Ok(referral) => referral,
+        Err(crate::referrals::Refusal::Suppressed(m)) => return Ok(Err(format!("AWS could not refer: {m}"))),
+        Err(_) => return Ok(Err("AWS could not refer".into())),
+    };
+    let mut next = run.clone();
+    next.finish_step(Outcome::Passed, format!("AWS referred invitation {}", referral.id), Vec::new(), now, last);
+    next.bound.insert(check::REFERRAL.into(), referral.id.clone());
+    next.bound.insert(check::ENGAGEMENT.into(), referral.engagement_id.clone());
+    let event = crate::referrals::created_event(state, &referral, &partner.account_id);
+    let (engagement, operator) = ace_domain::engagement::referral_engagement(&referral);
+    let entry = AuditEntry::new(
+        state.now(),
+        format!("integration check {}", run.id),
+        ace_domain::audit::action::OPERATOR,
+        json!({"check": run.id, "step": run.step + 1, "referral": referral.id}),
+    )
+    .partner(&partner.id);
+    let batch = WriteBatch {
+        insert_engagements: vec![engagement],
+        add_engagement_members: vec![operator],
+        insert_referrals: vec![referral],
+        events: vec![event],
+        audit: vec![entry],
+        update_check_runs: vec![with_version(&next, run.version)],
+        ..Default::default()
+    };
+    state.store.commit(batch).await.map_err(|e| match e {
+        StoreError::Conflict(m) => AppError::conflict("conflict", m),
+        other => other.into(),
+    })?;
+    next.version = run.version + 1;
+    Ok(Ok(next))
+}
+
+/// Once the scenario's referral is accepted: its opportunity and REF-3 contact deadline.
+async fn bind_accepted_referral(state: &AppState, run: &mut CheckRun) -> Result<(), AppError> {
+    let Some(id) = run.bound.get(check::REFERRAL).cloned() else { return Ok(()) };
+    if run.bound.contains_key(check::CONTACT_DEADLINE) {
+        return Ok(());
+    }
+    let Some(referral) = state.store.get_referral(&id).await? else { return Ok(()) };
+    if referral.accepted_at.is_none() {
+        return Ok(());
+    }
+    if let Some(opportunity) = &referral.opportunity_id {
+        run.bound.insert(OPPORTUNITY.into(), opportunity.clone());
+    }
+    run.bound.insert(check::CONTACT_DEADLINE.into(), referral.contact_deadline.timestamp_millis().to_string());
+    Ok(())
 }
 
 /// The scenario's opportunity, if it is still the run's partner's, in the Sandbox.

@@ -20,6 +20,10 @@ enum Broken {
     None,
     /// Never answers an Action Required.
     IgnoresActionRequired,
+    /// Never accepts a referral.
+    NeverAcceptsReferrals,
+    /// Reads a referral's engagement before accepting it.
+    ReadsReferralsBeforeAccepting,
 }
 
 /// A CRM integration as a partner would write one: it pushes a new deal to the Sandbox
@@ -34,11 +38,14 @@ struct Crm<'a> {
     /// Scenarios a deal was pushed for.
     pushed: HashSet<String>,
     fixed: HashSet<String>,
+    /// Opportunities of accepted referrals, and those whose contact was recorded.
+    referred: HashSet<String>,
+    contacted: HashSet<String>,
 }
 
 impl<'a> Crm<'a> {
     async fn call(&mut self, op: &str, body: Value) -> (u16, Value) {
-        let target = if op.ends_with("IntegrationCheck") || op == "ListIntegrationChecks" {
+        let target = if op.ends_with("IntegrationCheck") || op == "ListIntegrationChecks" || op == "RecordReferralContact" {
             format!("AcePartner.{op}")
         } else {
             format!("AWSPartnerCentralSelling.{op}")
@@ -79,8 +86,48 @@ impl<'a> Crm<'a> {
         self.pushed.insert(scenario.to_string());
     }
 
+    /// Answers the referrals waiting for the partner: rejected when the deal cannot be taken
+    /// (`reject`), accepted otherwise.
+    async fn answer_invitations(&mut self, reject: bool) {
+        let (status, list) =
+            self.call("ListEngagementInvitations", json!({"Catalog": "Sandbox", "ParticipantType": "RECEIVER"})).await;
+        assert_eq!(status, 200, "{list}");
+        let pending: Vec<(String, String)> = list["EngagementInvitationSummaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["Status"] == "PENDING")
+            .map(|i| (i["Id"].as_str().unwrap().to_string(), i["EngagementId"].as_str().unwrap_or_default().to_string()))
+            .collect();
+        for (invitation, engagement) in pending {
+            if self.broken == Broken::ReadsReferralsBeforeAccepting {
+                // Looks at the deal before deciding: the customer is not its to see yet.
+                self.call("GetEngagement", json!({"Catalog": "Sandbox", "Identifier": engagement})).await;
+            }
+            if self.broken == Broken::NeverAcceptsReferrals {
+                continue;
+            }
+            let (op, body) = if reject {
+                (
+                    "RejectEngagementInvitation",
+                    json!({"Catalog": "Sandbox", "Identifier": invitation, "RejectionReason": "Unable to support"}),
+                )
+            } else {
+                (
+                    "StartEngagementByAcceptingInvitationTask",
+                    json!({"Catalog": "Sandbox", "Identifier": invitation, "ClientToken": format!("accept-{invitation}")}),
+                )
+            };
+            let (status, v) = self.call(op, body).await;
+            assert_eq!(status, 200, "{v}");
+            if let Some(opportunity) = v["OpportunityId"].as_str() {
+                self.referred.insert(opportunity.to_string());
+            }
+        }
+    }
+
     /// One sync pass: read every opportunity; answer an Action Required by fixing the fields
-    /// its comments name.
+    /// its comments name; record contacting the customer of an accepted referral.
     async fn sync(&mut self) {
         let (status, list) = self.call("ListOpportunities", json!({"Catalog": "Sandbox"})).await;
         assert_eq!(status, 200, "{list}");
@@ -89,6 +136,15 @@ impl<'a> Crm<'a> {
         for id in ids {
             let (status, o) = self.call("GetOpportunity", json!({"Catalog": "Sandbox", "Identifier": id})).await;
             assert_eq!(status, 200, "{o}");
+            if self.referred.contains(&id) && !self.contacted.contains(&id) {
+                // The sales rep called the customer: recorded by the REF-3 deadline.
+                let now = self.app.operator("GET", "/clock", Value::Null).await["now"].clone();
+                let body = json!({"Catalog": "Sandbox", "OpportunityIdentifier": id, "Channel": "Phone", "ContactedAt": now,
+                    "ActingInOwnName": true});
+                let (status, v) = self.call("RecordReferralContact", body).await;
+                assert_eq!(status, 200, "{v}");
+                self.contacted.insert(id.clone());
+            }
             let action_required = o["LifeCycle"]["ReviewStatus"] == "Action Required";
             if !action_required || self.fixed.contains(&id) || self.broken == Broken::IgnoresActionRequired {
                 continue;
@@ -141,6 +197,8 @@ async fn drive(app: &TestApp, crm: &mut Crm<'_>, run: &str) -> Value {
                 crm.push(scenario).await;
             }
         }
+        let reject = now_waiting.as_ref().is_some_and(|(_, title)| title.starts_with("Reject"));
+        crm.answer_invitations(reject).await;
         crm.sync().await;
         // A step still waiting after many passes of the integration waits for what it will not
         // do: let its time run out.
@@ -178,6 +236,8 @@ async fn sub_1_the_reference_integration_passes_every_opportunity_scenario_on_wh
         request_ids: Vec::new(),
         pushed: HashSet::new(),
         fixed: HashSet::new(),
+        referred: HashSet::new(),
+        contacted: HashSet::new(),
     };
     let report = drive(&app, &mut crm, &run).await;
     assert_eq!(report["Status"], "Passed", "{report:#}");
@@ -205,14 +265,18 @@ async fn sub_1_the_reference_integration_passes_every_opportunity_scenario_on_wh
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["LifeCycle"]["ReviewStatus"].as_str().unwrap().to_string())
+        .filter_map(|s| s["LifeCycle"]["ReviewStatus"].as_str().map(String::from))
         .collect();
-    assert_eq!(statuses, HashSet::from(["Approved".to_string(), "Rejected".to_string()]));
+    assert!(statuses.contains("Approved") && statuses.contains("Rejected"), "{statuses:?}");
+    // REF-1: the accepted referral's contact was read, unmasked, after acceptance; REF-3 met.
+    let referral = step(&report, "aws-referral-accepted", 4);
+    assert_eq!(referral["Status"], "Passed", "{referral:#}");
     let (_, aws) = app.call(&creds, "ListOpportunities", json!({"Catalog": "AWS"})).await;
     assert!(aws["OpportunitySummaries"].as_array().unwrap().is_empty(), "the AWS catalog is never touched");
     let (_, theirs) = app.call(&other, "ListOpportunities", json!({"Catalog": "Sandbox"})).await;
     assert!(theirs["OpportunitySummaries"].as_array().unwrap().is_empty());
-    let id = mine["OpportunitySummaries"][0]["Id"].as_str().unwrap();
+    let rejected = mine["OpportunitySummaries"].as_array().unwrap().iter().find(|s| s["LifeCycle"]["ReviewStatus"] == "Rejected");
+    let id = rejected.expect("the rejected scenario's opportunity")["Id"].as_str().unwrap();
     let review = app.operator("GET", &format!("/review/{id}"), Value::Null).await;
     assert!(review.to_string().contains(&format!("integration check {run}")), "{review:#}");
 
@@ -240,6 +304,8 @@ async fn sub_1_an_integration_that_ignores_action_required_fails_that_step_only_
         request_ids: Vec::new(),
         pushed: HashSet::new(),
         fixed: HashSet::new(),
+        referred: HashSet::new(),
+        contacted: HashSet::new(),
     };
     let report = drive(&app, &mut crm, &run).await;
     assert_eq!(report["Status"], "Failed", "{report:#}");
@@ -276,4 +342,62 @@ async fn a_check_refuses_what_it_cannot_run() {
         .ext(&creds, "GetIntegrationCheck", json!({"Catalog": "Sandbox", "Identifier": "check-00000000000000000000000000000000"}))
         .await;
     assert_eq!((status, v["__type"].as_str()), (400, Some("ResourceNotFoundException")), "{v}");
+}
+
+/// A run of every scenario against a CRM broken as `broken`: its report.
+async fn run_broken(broken: Broken) -> Value {
+    let app = TestApp::start().await;
+    let creds = app.partner("P-CRM").await;
+    let (status, started) = app.ext(&creds, "StartIntegrationCheck", json!({"Catalog": "Sandbox"})).await;
+    assert_eq!(status, 200, "{started}");
+    let run = started["Id"].as_str().unwrap().to_string();
+    let mut crm = Crm {
+        app: &app,
+        creds: &creds,
+        broken,
+        request_ids: Vec::new(),
+        pushed: HashSet::new(),
+        fixed: HashSet::new(),
+        referred: HashSet::new(),
+        contacted: HashSet::new(),
+    };
+    drive(&app, &mut crm, &run).await
+}
+
+/// Every step of the report passed or was skipped, except `broken` (scenario, step, status).
+fn only_broken(report: &Value, broken: &[(&str, usize, &str)]) {
+    assert_eq!(report["Status"], "Failed", "{report:#}");
+    for s in report["Scenarios"].as_array().unwrap() {
+        let name = s["Name"].as_str().unwrap();
+        let mut failed = false;
+        for st in s["Steps"].as_array().unwrap() {
+            let n = st["Step"].as_u64().unwrap() as usize;
+            match broken.iter().find(|(bs, bn, _)| *bs == name && *bn == n) {
+                Some((_, _, status)) => {
+                    assert_eq!(st["Status"], *status, "{name} step {n}: {st:#}");
+                    failed = true;
+                }
+                None if failed => assert_eq!(st["Status"], "Skipped", "{name} step {n}: {st:#}"),
+                None => assert_eq!(st["Status"], "Passed", "{name} step {n}: {st:#}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn ref_1_an_integration_that_never_accepts_referrals_fails_the_referral_steps_only() {
+    let report = run_broken(Broken::NeverAcceptsReferrals).await;
+    only_broken(&report, &[("aws-referral-accepted", 2, "TimedOut"), ("aws-referral-rejected", 2, "TimedOut")]);
+    let message = step(&report, "aws-referral-accepted", 2)["Message"].as_str().unwrap().to_string();
+    assert!(message.contains("StartEngagementByAcceptingInvitationTask"), "{message}");
+}
+
+#[tokio::test]
+async fn ref_1_an_integration_that_reads_a_referral_before_accepting_it_fails_that_step_with_the_request() {
+    let report = run_broken(Broken::ReadsReferralsBeforeAccepting).await;
+    only_broken(&report, &[("aws-referral-accepted", 2, "Failed")]);
+    let broken = step(&report, "aws-referral-accepted", 2);
+    assert!(broken["Message"].as_str().unwrap().contains("REF-1"), "{broken:#}");
+    assert!(broken["Message"].as_str().unwrap().starts_with("GetEngagement"), "{broken:#}");
+    assert_eq!(broken["RequestIds"].as_array().unwrap().len(), 1, "the read it rests on: {broken:#}");
 }
