@@ -53,6 +53,9 @@ pub enum Action {
     /// An opportunity referral to the partner (REF-1): an invitation, its customer's contact
     /// masked until accepted. Binds [`REFERRAL`] and [`ENGAGEMENT`].
     SendReferral,
+    /// A lead referral: an engagement with a `Lead` context and a `LeadInvitation`, masked
+    /// until accepted. Binds [`REFERRAL`] and [`ENGAGEMENT`].
+    SendLead,
     /// A reviewer picks the submission up (`In review`).
     StartReview,
     /// `Action Required`, with comments naming what to fix.
@@ -92,6 +95,9 @@ pub enum Expectation {
     ReadsContact,
     /// The customer contact recorded (`AcePartner.RecordReferralContact`) by the REF-3 deadline.
     RecordsContact,
+    /// The accepted lead turned into an opportunity (`StartOpportunityFromEngagementTask` on
+    /// the lead's engagement). Binds [`OPPORTUNITY`].
+    ConvertsLead,
 }
 
 /// The members a create must carry: the opportunity scenario's mandatory fields.
@@ -200,6 +206,23 @@ pub const SCENARIOS: &[Scenario] = &[
         steps: &[
             Step { title: "AWS refers an opportunity (its contact masked)", kind: StepKind::Act(Action::SendReferral) },
             Step { title: "Reject the invitation with a reason", kind: StepKind::Expect(Expectation::RejectsInvitation) },
+        ],
+    },
+    Scenario {
+        name: "lead-converted",
+        title: "A lead arrives masked; the integration accepts it, turns it into an opportunity and records the contact",
+        rules: &["REF-1", "REF-3"],
+        steps: &[
+            Step { title: "AWS refers a lead (its contact masked)", kind: StepKind::Act(Action::SendLead) },
+            Step {
+                title: "Accept the lead, reading nothing of it before",
+                kind: StepKind::Expect(Expectation::AcceptsInvitation),
+            },
+            Step { title: "Turn the lead into an opportunity", kind: StepKind::Expect(Expectation::ConvertsLead) },
+            Step {
+                title: "Record contacting the customer within 3 business days",
+                kind: StepKind::Expect(Expectation::RecordsContact),
+            },
         ],
     },
 ];
@@ -364,13 +387,31 @@ pub fn judge(
             }
             met(o)
         }
+        Expectation::ConvertsLead => {
+            let Some(engagement) = bound.get(ENGAGEMENT) else { return unsent() };
+            if id.is_some() {
+                // Accepted with `StartEngagementByAcceptingInvitationTask`, which turns a lead
+                // into an opportunity itself: the acceptance's request is the evidence.
+                return Verdict::Met { binds: Vec::new(), evidence: Vec::new(), seq: 0 };
+            }
+            seen.iter().find(|o| o.ok() && o.operation == "StartOpportunityFromEngagementTask" && names(o, engagement)).map_or(
+                Verdict::Open,
+                |o| match o.output.get("OpportunityId").and_then(Value::as_str) {
+                    Some(created) => Verdict::Met {
+                        binds: vec![(OPPORTUNITY.to_string(), created.to_string())],
+                        evidence: vec![o.request_id.clone()],
+                        seq: o.seq,
+                    },
+                    None => Verdict::Open,
+                },
+            )
+        }
         Expectation::ReadsContact => {
             let Some(id) = id else { return unbound() };
             seen.iter().find(|o| o.ok() && o.operation == "GetOpportunity" && names(o, id)).map_or(Verdict::Open, met)
         }
         Expectation::RecordsContact => {
-            let Some(id) = id else { return unbound() };
-            let invitation = bound.get(REFERRAL).map(String::as_str);
+            let (Some(id), invitation) = (id, bound.get(REFERRAL).map(String::as_str)) else { return unbound() };
             let Some(o) = seen.iter().find(|o| {
                 o.ok()
                     && o.operation == "RecordReferralContact"
@@ -451,6 +492,9 @@ pub fn timed_out(expectation: Expectation, timeout_ms: i64) -> String {
             "the referral's invitation was never rejected: RejectEngagementInvitation with a RejectionReason"
         }
         Expectation::ReadsContact => "the accepted referral's opportunity was never read (GetOpportunity)",
+        Expectation::ConvertsLead => {
+            "the accepted lead was never turned into an opportunity: StartOpportunityFromEngagementTask on its engagement"
+        }
         Expectation::RecordsContact => {
             "no contact with the customer was recorded (AcePartner.RecordReferralContact) — REF-3 gives 3 business days"
         }
@@ -717,6 +761,14 @@ mod tests {
         };
         assert!(matches!(judge(Expectation::RecordsContact, &bound, None, &[record(100)]), Verdict::Met { .. }));
         assert!(matches!(judge(Expectation::RecordsContact, &bound, None, &[record(101)]), Verdict::Broken { .. }));
+        // A lead accepted with the task that converts it has its opportunity already.
+        assert!(matches!(judge(Expectation::ConvertsLead, &bound, None, &[]), Verdict::Met { .. }));
+        let lead: BTreeMap<String, String> = [(ENGAGEMENT.to_string(), "eng-1".to_string())].into();
+        assert_eq!(judge(Expectation::ConvertsLead, &lead, None, &[]), Verdict::Open);
+        let task = seen(6, "StartOpportunityFromEngagementTask", json!({"Identifier": "eng-1"}), json!({"OpportunityId": "O10"}));
+        assert!(
+            matches!(judge(Expectation::ConvertsLead, &lead, None, &[task]), Verdict::Met { binds, .. } if binds[0].1 == "O10")
+        );
         let no_reason = seen(5, "RejectEngagementInvitation", json!({"Identifier": "engi-1"}), json!({}));
         assert!(matches!(judge(Expectation::RejectsInvitation, &bound, None, &[no_reason]), Verdict::Broken { .. }));
     }

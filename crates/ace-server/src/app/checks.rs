@@ -256,7 +256,7 @@ pub async fn observe(
 fn review_action(action: Action) -> (ReviewAction, Option<String>, Option<&'static str>, &'static str) {
     match action {
         // Taken by `send_referral`, never here.
-        Action::SendReferral => (ReviewAction::StartReview, None, None, "referred it"),
+        Action::SendReferral | Action::SendLead => (ReviewAction::StartReview, None, None, "referred it"),
         Action::StartReview => (ReviewAction::StartReview, None, None, "started its review"),
         Action::RequestAction { comment } => {
             (ReviewAction::RequestAction, Some(comment.to_string()), None, "put it in Action Required")
@@ -275,9 +275,10 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
         let Some((_, _, step)) = run.current() else { break };
         let now = state.now().timestamp_millis();
         match step.kind {
-            StepKind::Act(Action::SendReferral) => {
+            StepKind::Act(action @ (Action::SendReferral | Action::SendLead)) => {
                 let last = state.store.last_check_observation(&run.partner_id).await?;
-                match send_referral(state, &run, now, last).await? {
+                let kind = if action == Action::SendLead { ReferralKind::Lead } else { ReferralKind::Opportunity };
+                match send_referral(state, &run, kind, now, last).await? {
                     Ok(next) => run = next,
                     Err(message) => run = save_end(state, run, Outcome::Failed, message, Vec::new(), now, last).await?,
                 }
@@ -333,7 +334,8 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                         let mut next = run.clone();
                         next.bound.extend(binds);
                         bind_accepted_referral(state, &mut next).await?;
-                        next.finish_step(Outcome::Passed, "seen".into(), evidence, now, seq);
+                        let message = if evidence.is_empty() { "seen with the step before" } else { "seen" };
+                        next.finish_step(Outcome::Passed, message.into(), evidence, now, seq.max(run.seen_before_step));
                         run = save(state, &run, next).await?;
                     }
                     Verdict::Broken { message, evidence, seq } => {
@@ -389,7 +391,13 @@ async fn save_end(
 /// REF-1: an opportunity referral to the run's partner in the Sandbox, as the Sandbox
 /// simulator sends one (no eligibility gate: it is the partner's own test), committed with the
 /// step's end. `Err` says why it could not be sent (the suppression list, REF-5).
-async fn send_referral(state: &AppState, run: &CheckRun, now: i64, last: i64) -> Result<Result<CheckRun, String>, AppError> {
+async fn send_referral(
+    state: &AppState,
+    run: &CheckRun,
+    kind: ReferralKind,
+    now: i64,
+    last: i64,
+) -> Result<Result<CheckRun, String>, AppError> {
     let partner = state
         .store
         .get_partner(&run.partner_id)
@@ -398,7 +406,7 @@ async fn send_referral(state: &AppState, run: &CheckRun, now: i64, last: i64) ->
     let request = ReferralRequest {
         partner_id: partner.id.clone(),
         catalog: Catalog::Sandbox,
-        kind: ReferralKind::Opportunity,
+        kind,
         customer: ReferralCustomer {
             company_name: "Contoso Analytics".into(),
             website: "https://contoso-analytics.example.com".into(),
@@ -420,7 +428,8 @@ async fn send_referral(state: &AppState, run: &CheckRun, now: i64, last: i64) ->
         Err(_) => return Ok(Err("AWS could not refer".into())),
     };
     let mut next = run.clone();
-    next.finish_step(Outcome::Passed, format!("AWS referred invitation {}", referral.id), Vec::new(), now, last);
+    let what = if kind == ReferralKind::Lead { "a lead" } else { "an opportunity" };
+    next.finish_step(Outcome::Passed, format!("AWS referred {what}: invitation {}", referral.id), Vec::new(), now, last);
     next.bound.insert(check::REFERRAL.into(), referral.id.clone());
     next.bound.insert(check::ENGAGEMENT.into(), referral.engagement_id.clone());
     let event = crate::referrals::created_event(state, &referral, &partner.account_id);

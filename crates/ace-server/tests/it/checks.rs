@@ -92,14 +92,17 @@ impl<'a> Crm<'a> {
         let (status, list) =
             self.call("ListEngagementInvitations", json!({"Catalog": "Sandbox", "ParticipantType": "RECEIVER"})).await;
         assert_eq!(status, 200, "{list}");
-        let pending: Vec<(String, String)> = list["EngagementInvitationSummaries"]
+        let pending: Vec<(String, String, bool)> = list["EngagementInvitationSummaries"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|i| i["Status"] == "PENDING")
-            .map(|i| (i["Id"].as_str().unwrap().to_string(), i["EngagementId"].as_str().unwrap_or_default().to_string()))
+            .map(|i| {
+                let id = i["Id"].as_str().unwrap().to_string();
+                (id, i["EngagementId"].as_str().unwrap_or_default().to_string(), i["PayloadType"] == "LeadInvitation")
+            })
             .collect();
-        for (invitation, engagement) in pending {
+        for (invitation, engagement, lead) in pending {
             if self.broken == Broken::ReadsReferralsBeforeAccepting {
                 // Looks at the deal before deciding: the customer is not its to see yet.
                 self.call("GetEngagement", json!({"Catalog": "Sandbox", "Identifier": engagement})).await;
@@ -112,6 +115,8 @@ impl<'a> Crm<'a> {
                     "RejectEngagementInvitation",
                     json!({"Catalog": "Sandbox", "Identifier": invitation, "RejectionReason": "Unable to support"}),
                 )
+            } else if lead {
+                ("AcceptEngagementInvitation", json!({"Catalog": "Sandbox", "Identifier": invitation}))
             } else {
                 (
                     "StartEngagementByAcceptingInvitationTask",
@@ -122,6 +127,14 @@ impl<'a> Crm<'a> {
             assert_eq!(status, 200, "{v}");
             if let Some(opportunity) = v["OpportunityId"].as_str() {
                 self.referred.insert(opportunity.to_string());
+            }
+            if lead && !reject {
+                // A lead becomes a deal in the CRM: an opportunity from its Lead context.
+                let body = json!({"Catalog": "Sandbox", "Identifier": engagement, "ContextIdentifier": "1",
+                    "ClientToken": format!("lead-{engagement}")});
+                let (status, task) = self.call("StartOpportunityFromEngagementTask", body).await;
+                assert_eq!(status, 200, "{task}");
+                self.referred.insert(task["OpportunityId"].as_str().expect("the lead's opportunity").to_string());
             }
         }
     }
@@ -387,7 +400,10 @@ fn only_broken(report: &Value, broken: &[(&str, usize, &str)]) {
 #[tokio::test]
 async fn ref_1_an_integration_that_never_accepts_referrals_fails_the_referral_steps_only() {
     let report = run_broken(Broken::NeverAcceptsReferrals).await;
-    only_broken(&report, &[("aws-referral-accepted", 2, "TimedOut"), ("aws-referral-rejected", 2, "TimedOut")]);
+    only_broken(
+        &report,
+        &[("aws-referral-accepted", 2, "TimedOut"), ("aws-referral-rejected", 2, "TimedOut"), ("lead-converted", 2, "TimedOut")],
+    );
     let message = step(&report, "aws-referral-accepted", 2)["Message"].as_str().unwrap().to_string();
     assert!(message.contains("StartEngagementByAcceptingInvitationTask"), "{message}");
 }
@@ -395,7 +411,7 @@ async fn ref_1_an_integration_that_never_accepts_referrals_fails_the_referral_st
 #[tokio::test]
 async fn ref_1_an_integration_that_reads_a_referral_before_accepting_it_fails_that_step_with_the_request() {
     let report = run_broken(Broken::ReadsReferralsBeforeAccepting).await;
-    only_broken(&report, &[("aws-referral-accepted", 2, "Failed")]);
+    only_broken(&report, &[("aws-referral-accepted", 2, "Failed"), ("lead-converted", 2, "Failed")]);
     let broken = step(&report, "aws-referral-accepted", 2);
     assert!(broken["Message"].as_str().unwrap().contains("REF-1"), "{broken:#}");
     assert!(broken["Message"].as_str().unwrap().starts_with("GetEngagement"), "{broken:#}");
