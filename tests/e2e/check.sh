@@ -56,4 +56,6 @@ out=$("$ACE" check start --partner P-CRM --scenario no-such-scenario 2>&1); stat
 set -e
 check "an unknown scenario is refused, naming the scenarios there are" test "$status:$(grep -c opportunity-approved <<<"$out")" = "1:1"
 
+# The report as the operator reads it (README shows one).
+"$ACE" check show "$run"
 finish "integration check e2e"
