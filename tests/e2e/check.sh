@@ -58,4 +58,17 @@ check "an unknown scenario is refused, naming the scenarios there are" test "$st
 
 # The report as the operator reads it (README shows one).
 "$ACE" check show "$run"
+
+# A reference integration on the official SDK for Python (boto3) through every scenario, then
+# the same integration ignoring Action Required: it fails that step, and only that.
+crm() { AWS_DATA_PATH="$work/aws-data:$MODELS" python3 "$(dirname "$0")/reference_crm.py" --ace "$ACE" --endpoint "$endpoint" "$@"; }
+run=$("$ACE" check start --partner P-CRM --json | json 'd["id"]')
+check "boto3 reference integration: every scenario passes" test "$(crm --run "$run")" = Passed
+"$ACE" check show "$run" | grep -E '^  ' | grep -v -E '^ {5}' || true
+run=$("$ACE" check start --partner P-CRM --json | json 'd["id"]')
+check "the integration ignoring Action Required: the run fails" test "$(crm --run "$run" --broken ignores-action-required)" = Failed
+report=$("$ACE" check show "$run" --json)
+check "exactly the step it breaks timed out, its scenario's rest skipped, every other step passed" \
+  test "$(echo "$report" | json '",".join(s["name"] + ":" + str(st["step"]) + ":" + st["status"] for s in d["scenarios"] for st in s["steps"] if st["status"] != "Passed")')" \
+  = "opportunity-action-required:5:TimedOut,opportunity-action-required:6:Skipped,opportunity-action-required:7:Skipped"
 finish "integration check e2e"

@@ -4,9 +4,9 @@
 //! broken variant of the integration fails exactly the step it breaks, with a message a CRM
 //! developer can act on.
 //!
-//! Still to come (issue 25 stays open): the AWS-referral and lead scenarios, the reference
-//! integration on the official SDK, the variants that read contacts early or retry a duplicate
-//! create, the portal's page.
+//! The same integration on the official SDK for Python (boto3) runs every scenario end to end in
+//! tests/e2e/check.sh (tests/e2e/reference_crm.py). Still to come (issue 25 stays open): the
+//! duplicate-identifier scenario and the variant that retries a duplicate create forever.
 
 use std::collections::HashSet;
 
