@@ -15,6 +15,10 @@ use serde_json::Value;
 /// The run's step timeout unless one is given (`--step-timeout`).
 pub const STEP_TIMEOUT_DEFAULT_MS: i64 = 10 * 60 * 1000;
 
+/// The operation name of an observed webhook delivery the partner's endpoint acknowledged;
+/// its input names the event (`EventId`, `DetailType`) and its resource (`Identifier`).
+pub const WEBHOOK_ACKNOWLEDGED: &str = "WebhookAcknowledged";
+
 /// The binding the opportunity a scenario is about is kept under.
 pub const OPPORTUNITY: &str = "opportunity";
 /// The bindings of a referral the operator's side sent: its invitation's id, its engagement,
@@ -79,8 +83,8 @@ pub enum Expectation {
     /// opportunity.
     Submits,
     /// A successful read of the bound opportunity (`GetOpportunity`, or a `ListOpportunities`
-    /// or `SearchOpportunities` page that holds it) after the operator's last change: the
-    /// integration noticed it.
+    /// or `SearchOpportunities` page that holds it) after the operator's last change, or the
+    /// change's webhook acknowledged by the partner's endpoint: the integration noticed it.
     ReadsChange,
     /// A successful `UpdateOpportunity` of the bound opportunity that gives each of these
     /// members (input paths) a value other than the one it had when the step began.
@@ -282,6 +286,10 @@ fn reads(o: &Observation, id: &str) -> bool {
     }
     match o.operation.as_str() {
         "GetOpportunity" => names(o, id),
+        // The integration took the change from its webhook instead of polling for it.
+        WEBHOOK_ACKNOWLEDGED => {
+            names(o, id) && o.input.get("DetailType").and_then(Value::as_str).is_some_and(|t| t.starts_with("Opportunity"))
+        }
         "ListOpportunities" => listed(&o.output, "OpportunitySummaries", id),
         "SearchOpportunities" => listed(&o.output, "OpportunitySearchSummaries", id),
         _ => false,

@@ -304,6 +304,25 @@ impl Dispatcher {
                 "failed"
             };
             crate::metrics::webhook_attempt(outcome);
+            // Issue 25: a watched partner's integration acknowledging a Sandbox event is
+            // something an integration check sees it do.
+            if delivered
+                && event.catalog == ace_domain::ids::Catalog::Sandbox
+                && matches!(&hook.owner, WebhookOwner::Partner(p) if *p == event.partner_id)
+                && self.state.checks.watching(&event.partner_id)
+            {
+                let input = serde_json::json!({"EventId": event.id, "DetailType": event.detail_type, "Identifier": event.resource.rsplit('/').next()});
+                crate::app::checks::observe(
+                    &self.state,
+                    &event.partner_id,
+                    &format!("webhook:{}", event.id),
+                    crate::app::checks::WEBHOOK_ACKNOWLEDGED,
+                    input,
+                    None,
+                    serde_json::Value::Null,
+                )
+                .await;
+            }
             let record = DeliveryAttempt {
                 webhook_id: hook.id.clone(),
                 event_seq: seq,

@@ -32,6 +32,10 @@ use ace_store::{StoreError, WriteBatch};
 use super::AppError;
 use crate::AppState;
 
+/// What an observation of a webhook delivery the partner's endpoint acknowledged (2xx) is
+/// called; its request id is `webhook:` and the event's id.
+pub const WEBHOOK_ACKNOWLEDGED: &str = check::WEBHOOK_ACKNOWLEDGED;
+
 /// The longest and shortest step timeouts a run may ask for.
 const STEP_TIMEOUT_MAX_MS: i64 = 24 * 60 * 60 * 1000;
 const STEP_TIMEOUT_MIN_MS: i64 = 1000;

@@ -24,6 +24,8 @@ enum Broken {
     NeverAcceptsReferrals,
     /// Reads a referral's engagement before accepting it.
     ReadsReferralsBeforeAccepting,
+    /// Not broken: never polls, takes every change from its webhook.
+    WebhooksOnly,
 }
 
 /// A CRM integration as a partner would write one: it pushes a new deal to the Sandbox
@@ -142,6 +144,9 @@ impl<'a> Crm<'a> {
     /// One sync pass: read every opportunity; answer an Action Required by fixing the fields
     /// its comments name; record contacting the customer of an accepted referral.
     async fn sync(&mut self) {
+        if self.broken == Broken::WebhooksOnly {
+            return;
+        }
         let (status, list) = self.call("ListOpportunities", json!({"Catalog": "Sandbox"})).await;
         assert_eq!(status, 200, "{list}");
         let ids: Vec<String> =
@@ -416,4 +421,41 @@ async fn ref_1_an_integration_that_reads_a_referral_before_accepting_it_fails_th
     assert!(broken["Message"].as_str().unwrap().contains("REF-1"), "{broken:#}");
     assert!(broken["Message"].as_str().unwrap().starts_with("GetEngagement"), "{broken:#}");
     assert_eq!(broken["RequestIds"].as_array().unwrap().len(), 1, "the read it rests on: {broken:#}");
+}
+
+/// Observation covers webhooks: an integration that never polls but acknowledges each event at
+/// its endpoint is seen taking the changes AWS made, each read step resting on the delivery.
+#[tokio::test]
+async fn sub_1_an_integration_that_takes_changes_from_its_webhook_passes_on_the_acknowledged_deliveries() {
+    let app = TestApp::start().await;
+    let creds = app.partner("P-CRM").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let endpoint = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, endpoint).await;
+    });
+    let (status, v) = app.ext(&creds, "PutWebhook", json!({"Url": format!("http://{address}/hook")})).await;
+    assert_eq!(status, 200, "{v}");
+    let body = json!({"Catalog": "Sandbox", "Scenarios": ["opportunity-approved", "opportunity-rejected"]});
+    let (status, started) = app.ext(&creds, "StartIntegrationCheck", body).await;
+    assert_eq!(status, 200, "{started}");
+    let run = started["Id"].as_str().unwrap().to_string();
+    let mut crm = Crm {
+        app: &app,
+        creds: &creds,
+        broken: Broken::WebhooksOnly,
+        request_ids: Vec::new(),
+        pushed: HashSet::new(),
+        fixed: HashSet::new(),
+        referred: HashSet::new(),
+        contacted: HashSet::new(),
+    };
+    let report = drive(&app, &mut crm, &run).await;
+    assert_eq!(report["Status"], "Passed", "{report:#}");
+    for (scenario, n) in [("opportunity-approved", 4), ("opportunity-approved", 6), ("opportunity-rejected", 5)] {
+        let read = step(&report, scenario, n);
+        let evidence = read["RequestIds"][0].as_str().unwrap_or_default();
+        assert!(evidence.starts_with("webhook:"), "{scenario} step {n} rests on a delivery: {read:#}");
+    }
 }
