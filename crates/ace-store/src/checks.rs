@@ -1,6 +1,7 @@
 //! Integration check runs and what they observed (issue 25): the rows behind
 //! `ace_domain::check`. A run changes only under the version it was read at, so a step is
-//! taken once however many nodes watch; observations are appended in the order they are seen.
+//! taken once however many nodes watch; observations are appended in the order they are seen,
+//! and deleted when the partner's run ends (the report keeps the request ids).
 
 use ace_domain::check::{CheckRun, Observation, RunStatus};
 
@@ -40,6 +41,11 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, batch: &WriteBatch) -> StoreResu
             .await?;
         if n == 0 {
             return Err(StoreError::Conflict(format!("check run {} changed since it was read", run.id)));
+        }
+        // A run that has ended keeps its report (with the request ids each result rests on);
+        // what it observed goes (one run at a time per partner, so all of the partner's).
+        if run.status != RunStatus::Running {
+            tx.exec("DELETE FROM check_observations WHERE partner_id = $1", &[run.partner_id.as_str().into()]).await?;
         }
     }
     Ok(())

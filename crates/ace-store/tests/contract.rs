@@ -224,6 +224,19 @@ async fn integration_check_runs_change_under_their_version_and_observations_keep
     let after = store.check_observations("P-A", first, 10).await.unwrap();
     assert_eq!((after.len(), after[0].seq, after[0].input["Identifier"].as_str()), (1, third, Some("O3")));
     assert_eq!(store.last_check_observation("P-A").await.unwrap(), third);
+
+    // A run that ends takes its partner's observations with it; another partner's stay.
+    let going = CheckRun { id: "check-2".into(), created_ms: 20, ..run.clone() };
+    store.commit(WriteBatch { insert_check_runs: vec![going.clone()], ..Default::default() }).await.unwrap();
+    store
+        .commit(WriteBatch { update_check_runs: vec![CheckRun { step: 1, ..going.clone() }], ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(store.check_observations("P-A", 0, 10).await.unwrap().len(), 2, "kept while the run goes");
+    let ended = CheckRun { status: RunStatus::Failed, version: 1, ..going };
+    store.commit(WriteBatch { update_check_runs: vec![ended], ..Default::default() }).await.unwrap();
+    assert!(store.check_observations("P-A", 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.check_observations("P-B", 0, 10).await.unwrap().len(), 1);
 }
 
 /// SearchOpportunities' index (issue 20): written with the opportunity in the same transaction
