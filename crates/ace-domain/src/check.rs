@@ -125,6 +125,15 @@ pub const MANDATORY_MEMBERS: &[&str] = &[
 /// The members an `Action Required` of the opportunity scenario asks to fix.
 const FIX_MEMBERS: &[&str] = &["Customer.Account.WebsiteUrl"];
 
+/// The first steps of every opportunity scenario: the integration creates and submits, AWS
+/// picks the submission up.
+const CREATE: Step = Step {
+    title: "Create an opportunity with the mandatory fields",
+    kind: StepKind::Expect(Expectation::Creates { members: MANDATORY_MEMBERS }),
+};
+const SUBMIT: Step = Step { title: "Submit it for review", kind: StepKind::Expect(Expectation::Submits) };
+const START_REVIEW: Step = Step { title: "AWS starts its review (In review)", kind: StepKind::Act(Action::StartReview) };
+
 /// The published scenarios. A new one is a new entry.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
@@ -132,12 +141,9 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "A partner opportunity through review to approval",
         rules: &["SUB-1", "SUB-3"],
         steps: &[
-            Step {
-                title: "Create an opportunity with the mandatory fields",
-                kind: StepKind::Expect(Expectation::Creates { members: MANDATORY_MEMBERS }),
-            },
-            Step { title: "Submit it for review", kind: StepKind::Expect(Expectation::Submits) },
-            Step { title: "AWS starts its review (In review)", kind: StepKind::Act(Action::StartReview) },
+            CREATE,
+            SUBMIT,
+            START_REVIEW,
             Step { title: "Read the opportunity once it is in review", kind: StepKind::Expect(Expectation::ReadsChange) },
             Step { title: "AWS approves it", kind: StepKind::Act(Action::Approve) },
             Step { title: "Read the approved opportunity", kind: StepKind::Expect(Expectation::ReadsChange) },
@@ -148,12 +154,9 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "AWS asks for a correction; the integration fixes the named field",
         rules: &["SUB-1"],
         steps: &[
-            Step {
-                title: "Create an opportunity with the mandatory fields",
-                kind: StepKind::Expect(Expectation::Creates { members: MANDATORY_MEMBERS }),
-            },
-            Step { title: "Submit it for review", kind: StepKind::Expect(Expectation::Submits) },
-            Step { title: "AWS starts its review (In review)", kind: StepKind::Act(Action::StartReview) },
+            CREATE,
+            SUBMIT,
+            START_REVIEW,
             Step {
                 title: "AWS puts it in Action Required: the website is wrong",
                 kind: StepKind::Act(Action::RequestAction {
@@ -173,12 +176,9 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "AWS rejects a submission with a reason; the integration shows it",
         rules: &["SUB-1"],
         steps: &[
-            Step {
-                title: "Create an opportunity with the mandatory fields",
-                kind: StepKind::Expect(Expectation::Creates { members: MANDATORY_MEMBERS }),
-            },
-            Step { title: "Submit it for review", kind: StepKind::Expect(Expectation::Submits) },
-            Step { title: "AWS starts its review (In review)", kind: StepKind::Act(Action::StartReview) },
+            CREATE,
+            SUBMIT,
+            START_REVIEW,
             Step {
                 title: "AWS rejects it as a duplicate",
                 kind: StepKind::Act(Action::Reject { reason: crate::submission::ReviewReason::Duplicate }),
