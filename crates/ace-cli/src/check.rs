@@ -28,6 +28,12 @@ pub enum CheckCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Stops a running run: every step not taken yet is skipped, saying so.
+    Cancel {
+        run: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Runs, newest first: every partner's, or one's.
     List {
         #[arg(long)]
@@ -81,6 +87,14 @@ pub async fn check(c: CheckCommand, client: Client) -> Result<()> {
         }
         CheckCommand::Show { run, json } => {
             let v = client.get(&format!("/checks/{}", segment(&run))).await?;
+            if json {
+                return print_json(&v);
+            }
+            print_report(&v);
+            Ok(())
+        }
+        CheckCommand::Cancel { run, json } => {
+            let v = client.post(&format!("/checks/{}/cancel", segment(&run)), &json!({})).await?;
             if json {
                 return print_json(&v);
             }

@@ -26,6 +26,12 @@ pub const OPPORTUNITY: &str = "opportunity";
 pub const REFERRAL: &str = "referral";
 pub const ENGAGEMENT: &str = "engagement";
 pub const CONTACT_DEADLINE: &str = "contact-deadline";
+/// The bindings of the operator's last review of the scenario's opportunity: the review status
+/// it set and the id of the event it emitted. A read passes only if it shows that status, a
+/// webhook acknowledgement only if it is of that event (an older read, or the acknowledgement
+/// of the partner's own change, shows nothing of AWS's).
+pub const REVIEW_STATUS: &str = "review-status";
+pub const CHANGE_EVENT: &str = "change-event";
 
 /// One scenario: a name (`--scenario NAME`), what it proves, the rules it exercises, its steps.
 #[derive(Debug)]
@@ -280,24 +286,25 @@ fn names(o: &Observation, id: &str) -> bool {
 }
 
 /// Whether `o` is a successful read that shows the opportunity `id`.
-fn reads(o: &Observation, id: &str) -> bool {
+/// Whether `o` is a successful read that shows the opportunity `id` as AWS's last review left
+/// it (`status`, when one is bound), or the acknowledgement of that review's event (`event`).
+fn reads(o: &Observation, id: &str, status: Option<&str>, event: Option<&str>) -> bool {
     if !o.ok() {
         return false;
     }
+    let shows = |summary: &Value| {
+        summary.get("Id").and_then(Value::as_str) == Some(id)
+            && status.is_none_or(|s| member(summary, "LifeCycle.ReviewStatus").and_then(Value::as_str) == Some(s))
+    };
+    let listed = |list: &str| o.output.get(list).and_then(Value::as_array).is_some_and(|a| a.iter().any(shows));
     match o.operation.as_str() {
-        "GetOpportunity" => names(o, id),
+        "GetOpportunity" => names(o, id) && shows(&o.output),
         // The integration took the change from its webhook instead of polling for it.
-        WEBHOOK_ACKNOWLEDGED => {
-            names(o, id) && o.input.get("DetailType").and_then(Value::as_str).is_some_and(|t| t.starts_with("Opportunity"))
-        }
-        "ListOpportunities" => listed(&o.output, "OpportunitySummaries", id),
-        "SearchOpportunities" => listed(&o.output, "OpportunitySearchSummaries", id),
+        WEBHOOK_ACKNOWLEDGED => event.is_some_and(|e| o.input.get("EventId").and_then(Value::as_str) == Some(e)),
+        "ListOpportunities" => listed("OpportunitySummaries"),
+        "SearchOpportunities" => listed("OpportunitySearchSummaries"),
         _ => false,
     }
-}
-
-fn listed(output: &Value, list: &str, id: &str) -> bool {
-    output.get(list).and_then(Value::as_array).is_some_and(|a| a.iter().any(|s| s.get("Id").and_then(Value::as_str) == Some(id)))
 }
 
 /// Whether `expectation` is met by `seen` (the observations since the step began, in order),
@@ -348,7 +355,8 @@ pub fn judge(
         }
         Expectation::ReadsChange => {
             let Some(id) = id else { return unbound() };
-            seen.iter().find(|o| reads(o, id)).map_or(Verdict::Open, met)
+            let (status, event) = (bound.get(REVIEW_STATUS).map(String::as_str), bound.get(CHANGE_EVENT).map(String::as_str));
+            seen.iter().find(|o| reads(o, id, status, event)).map_or(Verdict::Open, met)
         }
         Expectation::AcceptsInvitation => {
             let Some(invitation) = bound.get(REFERRAL) else { return unsent() };
@@ -424,7 +432,8 @@ pub fn judge(
                 o.ok()
                     && o.operation == "RecordReferralContact"
                     && (member(&o.input, "OpportunityIdentifier").and_then(Value::as_str) == Some(id)
-                        || member(&o.input, "InvitationIdentifier").and_then(Value::as_str) == invitation)
+                        || invitation
+                            .is_some_and(|i| member(&o.input, "InvitationIdentifier").and_then(Value::as_str) == Some(i)))
             }) else {
                 return Verdict::Open;
             };
@@ -516,6 +525,8 @@ pub enum RunStatus {
     Running,
     Passed,
     Failed,
+    /// Stopped before its end: by the operator, or because it could not go on.
+    Stopped,
 }
 
 impl RunStatus {
@@ -524,6 +535,7 @@ impl RunStatus {
             RunStatus::Running => "Running",
             RunStatus::Passed => "Passed",
             RunStatus::Failed => "Failed",
+            RunStatus::Stopped => "Stopped",
         }
     }
 }
@@ -629,6 +641,35 @@ impl CheckRun {
     }
 }
 
+impl CheckRun {
+    /// Stops a run before its end, `why` recorded against every step not taken yet (as
+    /// skipped). Nothing happens to a run that has ended.
+    pub fn stop(&mut self, why: &str, now_ms: i64) {
+        if self.status != RunStatus::Running {
+            return;
+        }
+        for (i, name) in self.scenarios.iter().enumerate().skip(self.scenario) {
+            let Some(scenario) = scenario(name) else { continue };
+            let first = if i == self.scenario { self.step } else { 0 };
+            for (n, step) in scenario.steps.iter().enumerate().skip(first) {
+                self.results.push(StepResult {
+                    scenario: scenario.name.into(),
+                    step: n,
+                    title: step.title.into(),
+                    outcome: Outcome::Skipped,
+                    message: why.into(),
+                    evidence: Vec::new(),
+                    at_ms: now_ms,
+                });
+            }
+        }
+        self.scenario = self.scenarios.len();
+        self.step = 0;
+        self.status = RunStatus::Stopped;
+        self.updated_ms = now_ms;
+    }
+}
+
 /// The scenarios a run asks for: all of them when none is named; an unknown name is refused
 /// with the names there are.
 pub fn choose(names: &[String]) -> Result<Vec<String>, String> {
@@ -697,6 +738,28 @@ mod tests {
         assert_eq!(judge(Expectation::ReadsChange, &bound, None, &[other]), Verdict::Open);
         let listed = seen(2, "ListOpportunities", json!({}), json!({"OpportunitySummaries": [{"Id": "O7"}]}));
         assert!(matches!(judge(Expectation::ReadsChange, &bound, None, &[listed]), Verdict::Met { .. }));
+        // After AWS's review: only a read showing the status it set, or its event acknowledged.
+        let mut reviewed = bound.clone();
+        reviewed.insert(REVIEW_STATUS.into(), "Approved".into());
+        reviewed.insert(CHANGE_EVENT.into(), "ev-2".into());
+        let stale = seen(
+            3,
+            "GetOpportunity",
+            json!({"Identifier": "O7"}),
+            json!({"Id": "O7", "LifeCycle": {"ReviewStatus": "In review"}}),
+        );
+        assert_eq!(judge(Expectation::ReadsChange, &reviewed, None, &[stale]), Verdict::Open, "a read of the state before");
+        let fresh = seen(
+            4,
+            "GetOpportunity",
+            json!({"Identifier": "O7"}),
+            json!({"Id": "O7", "LifeCycle": {"ReviewStatus": "Approved"}}),
+        );
+        assert!(matches!(judge(Expectation::ReadsChange, &reviewed, None, &[fresh]), Verdict::Met { .. }));
+        let own = seen(5, WEBHOOK_ACKNOWLEDGED, json!({"Identifier": "O7", "EventId": "ev-1"}), json!(null));
+        assert_eq!(judge(Expectation::ReadsChange, &reviewed, None, &[own]), Verdict::Open, "the partner's own change's event");
+        let acked = seen(6, WEBHOOK_ACKNOWLEDGED, json!({"Identifier": "O7", "EventId": "ev-2"}), json!(null));
+        assert!(matches!(judge(Expectation::ReadsChange, &reviewed, None, &[acked]), Verdict::Met { .. }));
 
         let before = full_create();
         let fixes = Expectation::Fixes { members: FIX_MEMBERS };
@@ -779,5 +842,33 @@ mod tests {
         );
         let no_reason = seen(5, "RejectEngagementInvitation", json!({"Identifier": "engi-1"}), json!({}));
         assert!(matches!(judge(Expectation::RejectsInvitation, &bound, None, &[no_reason]), Verdict::Broken { .. }));
+    }
+
+    #[test]
+    fn a_stopped_run_skips_every_step_not_taken_and_ends() {
+        let mut run = CheckRun {
+            id: "C2".into(),
+            partner_id: "P".into(),
+            scenarios: vec!["aws-referral-rejected".into(), "opportunity-rejected".into()],
+            step_timeout_ms: STEP_TIMEOUT_DEFAULT_MS,
+            status: RunStatus::Running,
+            created_ms: 0,
+            updated_ms: 0,
+            scenario: 0,
+            step: 1,
+            step_started_ms: 0,
+            seen_before_step: 0,
+            before: None,
+            bound: BTreeMap::new(),
+            results: Vec::new(),
+            version: 0,
+        };
+        run.stop("cancelled by the operator", 5);
+        assert_eq!(run.status, RunStatus::Stopped);
+        assert_eq!(run.results.len(), 1 + 5, "the rest of the first scenario and all of the second");
+        assert!(run.results.iter().all(|r| r.outcome == Outcome::Skipped && r.message == "cancelled by the operator"));
+        assert!(run.current().is_none());
+        run.stop("again", 6);
+        assert_eq!(run.results.len(), 6, "an ended run stays as it ended");
     }
 }

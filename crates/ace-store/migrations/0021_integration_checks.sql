@@ -6,6 +6,8 @@ CREATE TABLE check_runs (
     version BIGINT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX check_runs_by_partner ON check_runs (partner_id, created_ms);
 CREATE INDEX check_runs_by_status ON check_runs (status, created_ms);
+-- One run at a time per partner: what its credentials do belongs to that run.
+CREATE UNIQUE INDEX check_runs_one_running ON check_runs (partner_id) WHERE status = 'Running';
 CREATE TABLE check_observations (
     seq {serial}, partner_id TEXT NOT NULL, at_ms BIGINT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX check_observations_by_partner ON check_observations (partner_id, seq);

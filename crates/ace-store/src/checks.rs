@@ -5,7 +5,7 @@
 
 use ace_domain::check::{CheckRun, Observation, RunStatus};
 
-use crate::sql::{Database, Tx};
+use crate::sql::{Database, Dialect, Tx};
 use crate::store::{from_json, to_json};
 use crate::{StoreError, StoreResult, WriteBatch};
 
@@ -84,9 +84,26 @@ pub(crate) async fn running(db: &dyn Database) -> StoreResult<Vec<CheckRun>> {
     rows.iter().map(|row| from_json(&row.text(0)?)).collect()
 }
 
-/// Appends what a partner's credentials did; returns its place in the order (`seq`).
-pub(crate) async fn observe(db: &dyn Database, partner_id: &str, o: &Observation) -> StoreResult<i64> {
+/// Appends what a partner's credentials did while a run of theirs is going; returns its place
+/// in the order (`seq`), or `None` when no run is going (it ended meanwhile: nothing is kept).
+/// On PostgreSQL the insert locks the running run's row first, so a partner's observations
+/// commit in the order of their `seq` (a step's boundary never passes one still in flight)
+/// and none lands after the run that ends deletes them; SQLite's one writer does both.
+pub(crate) async fn observe(db: &dyn Database, partner_id: &str, o: &Observation) -> StoreResult<Option<i64>> {
+    let lock = match db.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE",
+    };
     let mut tx = db.begin().await?;
+    let running = tx
+        .query(
+            &format!("SELECT id FROM check_runs WHERE partner_id = $1 AND status = $2{lock}"),
+            &[partner_id.into(), RunStatus::Running.as_str().into()],
+        )
+        .await?;
+    if running.is_empty() {
+        return Ok(None);
+    }
     let rows = tx
         .query(
             "INSERT INTO check_observations (partner_id, at_ms, doc) VALUES ($1, $2, $3) RETURNING seq",
@@ -95,7 +112,7 @@ pub(crate) async fn observe(db: &dyn Database, partner_id: &str, o: &Observation
         .await?;
     let seq = rows.first().ok_or(StoreError::NotFound)?.int(0)?;
     tx.commit().await?;
-    Ok(seq)
+    Ok(Some(seq))
 }
 
 /// A partner's observations after `after_seq`, in order, each with its `seq`.

@@ -328,8 +328,10 @@ pub trait Store: Send + Sync + 'static {
     async fn list_check_runs(&self, partner_id: Option<&str>, limit: usize) -> StoreResult<Vec<ace_domain::check::CheckRun>>;
     /// Every run still going, oldest first.
     async fn running_check_runs(&self) -> StoreResult<Vec<ace_domain::check::CheckRun>>;
-    /// Appends what a partner's credentials did while a run watched; returns its `seq`.
-    async fn observe_for_check(&self, partner_id: &str, observation: &ace_domain::check::Observation) -> StoreResult<i64>;
+    /// Appends what a partner's credentials did while a run of theirs is going; returns its
+    /// `seq`, or `None` when none is (nothing is kept).
+    async fn observe_for_check(&self, partner_id: &str, observation: &ace_domain::check::Observation)
+        -> StoreResult<Option<i64>>;
     /// A partner's observations after `after_seq`, in order.
     async fn check_observations(
         &self,

@@ -1344,7 +1344,11 @@ impl Store for SqlStore {
         crate::checks::running(self.db.as_ref()).await
     }
 
-    async fn observe_for_check(&self, partner_id: &str, observation: &ace_domain::check::Observation) -> StoreResult<i64> {
+    async fn observe_for_check(
+        &self,
+        partner_id: &str,
+        observation: &ace_domain::check::Observation,
+    ) -> StoreResult<Option<i64>> {
         crate::checks::observe(self.db.as_ref(), partner_id, observation).await
     }
 

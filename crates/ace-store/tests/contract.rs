@@ -214,10 +214,20 @@ async fn integration_check_runs_change_under_their_version_and_observations_keep
         input: json!({"Identifier": format!("O{n}")}),
         output: json!({}),
     };
+    assert_eq!(store.observe_for_check("P-A", &seen(0)).await.unwrap(), None, "no run going: nothing kept");
+    // One run at a time per partner, whatever the nodes.
+    let going = CheckRun { id: "check-2".into(), created_ms: 20, ..run.clone() };
+    store.commit(WriteBatch { insert_check_runs: vec![going.clone()], ..Default::default() }).await.unwrap();
+    let second = CheckRun { id: "check-3".into(), created_ms: 30, ..run.clone() };
+    let refused = store.commit(WriteBatch { insert_check_runs: vec![second], ..Default::default() }).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    let theirs = CheckRun { id: "check-4".into(), partner_id: "P-B".into(), ..run.clone() };
+    store.commit(WriteBatch { insert_check_runs: vec![theirs], ..Default::default() }).await.unwrap();
+
     assert_eq!(store.last_check_observation("P-A").await.unwrap(), 0);
-    let first = store.observe_for_check("P-A", &seen(1)).await.unwrap();
-    store.observe_for_check("P-B", &seen(2)).await.unwrap();
-    let third = store.observe_for_check("P-A", &seen(3)).await.unwrap();
+    let first = store.observe_for_check("P-A", &seen(1)).await.unwrap().unwrap();
+    store.observe_for_check("P-B", &seen(2)).await.unwrap().unwrap();
+    let third = store.observe_for_check("P-A", &seen(3)).await.unwrap().unwrap();
     assert!(third > first);
     let all: Vec<String> = store.check_observations("P-A", 0, 10).await.unwrap().into_iter().map(|o| o.request_id).collect();
     assert_eq!(all, ["r1", "r3"], "in order, the partner's own");
@@ -226,17 +236,11 @@ async fn integration_check_runs_change_under_their_version_and_observations_keep
     assert_eq!(store.last_check_observation("P-A").await.unwrap(), third);
 
     // A run that ends takes its partner's observations with it; another partner's stay.
-    let going = CheckRun { id: "check-2".into(), created_ms: 20, ..run.clone() };
-    store.commit(WriteBatch { insert_check_runs: vec![going.clone()], ..Default::default() }).await.unwrap();
-    store
-        .commit(WriteBatch { update_check_runs: vec![CheckRun { step: 1, ..going.clone() }], ..Default::default() })
-        .await
-        .unwrap();
-    assert_eq!(store.check_observations("P-A", 0, 10).await.unwrap().len(), 2, "kept while the run goes");
-    let ended = CheckRun { status: RunStatus::Failed, version: 1, ..going };
+    let ended = CheckRun { status: RunStatus::Failed, ..going };
     store.commit(WriteBatch { update_check_runs: vec![ended], ..Default::default() }).await.unwrap();
     assert!(store.check_observations("P-A", 0, 10).await.unwrap().is_empty());
     assert_eq!(store.check_observations("P-B", 0, 10).await.unwrap().len(), 1);
+    assert_eq!(store.observe_for_check("P-A", &seen(4)).await.unwrap(), None, "nothing after the run ended");
 }
 
 /// SearchOpportunities' index (issue 20): written with the opportunity in the same transaction

@@ -68,6 +68,12 @@ impl Watch {
             p.insert(partner_id.to_string());
         }
     }
+
+    fn remove(&self, partner_id: &str) {
+        if let Ok(mut p) = self.partners.write() {
+            p.remove(partner_id);
+        }
+    }
 }
 
 /// What a run is asked to do.
@@ -134,7 +140,14 @@ pub async fn start(state: &AppState, input: StartInput, audit: AuditEntry) -> Re
         version: 0,
     };
     let audit = audit.partner(&partner.id).detail_with("check", &run.id);
-    state.store.commit(WriteBatch { insert_check_runs: vec![run.clone()], audit: vec![audit], ..Default::default() }).await?;
+    let batch = WriteBatch { insert_check_runs: vec![run.clone()], audit: vec![audit], ..Default::default() };
+    state.store.commit(batch).await.map_err(|e| match e {
+        // Another start won the race (the store keeps one running run per partner).
+        StoreError::Conflict(_) => {
+            AppError::conflict("check-running", format!("partner {} already has a check running", partner.id))
+        }
+        other => other.into(),
+    })?;
     state.checks.add(&partner.id);
     state.checks.nudge.notify_one();
     Ok(run)
@@ -252,7 +265,9 @@ pub async fn observe(
         output,
     };
     match state.store.observe_for_check(partner_id, &o).await {
-        Ok(_) => state.checks.nudge.notify_one(),
+        Ok(Some(_)) => state.checks.nudge.notify_one(),
+        // The run ended meanwhile: this node learns it at its next pass.
+        Ok(None) => state.checks.remove(partner_id),
         Err(e) => tracing::error!(error = %e, partner = partner_id, "integration check: could not record an observation"),
     }
 }
@@ -276,8 +291,16 @@ fn review_action(action: Action) -> (ReviewAction, Option<String>, Option<&'stat
 pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppError> {
     let mut changed = false;
     while run.status == RunStatus::Running {
-        let Some((_, _, step)) = run.current() else { break };
         let now = state.now().timestamp_millis();
+        let Some((_, _, step)) = run.current() else {
+            // A scenario this server does not know (a run started by another version): the
+            // run cannot go on, and must not hold the partner's one run forever.
+            let mut next = run.clone();
+            next.stop("this server does not know the scenario", now);
+            run = save(state, &run, next).await?;
+            changed = true;
+            continue;
+        };
         match step.kind {
             StepKind::Act(action @ (Action::SendReferral | Action::SendLead)) => {
                 let last = state.store.last_check_observation(&run.partner_id).await?;
@@ -300,6 +323,12 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                 let (review, comment, reason, done) = review_action(action);
                 let mut next = run.clone();
                 next.finish_step(Outcome::Passed, format!("AWS {done}"), Vec::new(), now, last);
+                // What a read of the change must show, and the event the change emits.
+                let event_id = state.new_event_id();
+                if let Some(to) = ace_domain::opportunity::review_transition(current.review_status(), review) {
+                    next.bound.insert(check::REVIEW_STATUS.into(), to.as_str().into());
+                }
+                next.bound.insert(check::CHANGE_EVENT.into(), event_id.clone());
                 if next.current().is_some_and(|(_, _, s)| matches!(s.kind, StepKind::Expect(Expectation::Fixes { .. }))) {
                     // What the partner must change is judged against the opportunity as it
                     // stood when AWS asked (the review changes none of the partner's fields).
@@ -313,7 +342,8 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                     json!({"check": run.id, "step": run.step + 1}),
                 );
                 let batch = WriteBatch { update_check_runs: vec![with_version(&next, run.version)], ..Default::default() };
-                match super::review::decide_in(state, &reviewer, current.clone(), review, comment, reason, entry, batch).await {
+                let decision = super::review::Decision { action: review, comment, reason, event_id };
+                match super::review::decide_in(state, &reviewer, current.clone(), decision, entry, batch).await {
                     Ok(_) => {
                         next.version = run.version + 1;
                         run = next;
@@ -332,8 +362,19 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                 changed = true;
             }
             StepKind::Expect(expectation) => {
-                let seen = state.store.check_observations(&run.partner_id, run.seen_before_step, OBSERVATIONS_PER_PASS).await?;
-                match check::judge(expectation, &run.bound, run.before.as_ref(), &seen) {
+                // Everything seen since the step began, a page at a time in order: each judge
+                // takes the first observation that decides it, so a page that decides nothing
+                // hands over to the next.
+                let mut last = run.seen_before_step;
+                let verdict = loop {
+                    let page = state.store.check_observations(&run.partner_id, last, OBSERVATIONS_PER_PASS).await?;
+                    last = page.last().map_or(last, |o| o.seq);
+                    let verdict = check::judge(expectation, &run.bound, run.before.as_ref(), &page);
+                    if verdict != Verdict::Open || page.len() < OBSERVATIONS_PER_PASS {
+                        break verdict;
+                    }
+                };
+                match verdict {
                     Verdict::Met { binds, evidence, seq } => {
                         let mut next = run.clone();
                         next.bound.extend(binds);
@@ -347,7 +388,6 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                         run = save_end(state, run, Outcome::Failed, message, evidence, now, seq).await?;
                     }
                     Verdict::Open if now - run.step_started_ms >= run.step_timeout_ms => {
-                        let last = seen.last().map_or(run.seen_before_step, |o| o.seq);
                         let message = check::timed_out(expectation, run.step_timeout_ms);
                         run = save_end(state, run, Outcome::TimedOut, message, Vec::new(), now, last).await?;
                     }
@@ -357,7 +397,33 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
             }
         }
     }
+    if changed && run.status != RunStatus::Running {
+        state.checks.remove(&run.partner_id);
+    }
     Ok(changed)
+}
+
+/// Stops a run before its end (the operator's cancel); `audit` commits with it. A run that
+/// has ended is answered as it is.
+pub async fn cancel(state: &AppState, id: &str, audit: AuditEntry) -> Result<CheckRun, AppError> {
+    let run = get(state, id).await?;
+    if run.status != RunStatus::Running {
+        return Ok(run);
+    }
+    let mut next = run.clone();
+    next.stop("cancelled by the operator", state.now().timestamp_millis());
+    let audit = audit.partner(&run.partner_id).detail_with("check", &run.id);
+    state
+        .store
+        .commit(WriteBatch {
+            update_check_runs: vec![with_version(&next, run.version)],
+            audit: vec![audit],
+            ..Default::default()
+        })
+        .await?;
+    state.checks.remove(&run.partner_id);
+    next.version = run.version + 1;
+    Ok(next)
 }
 
 /// The run at `version` (what the store must still hold for the save to apply).
@@ -402,11 +468,9 @@ async fn send_referral(
     now: i64,
     last: i64,
 ) -> Result<Result<CheckRun, String>, AppError> {
-    let partner = state
-        .store
-        .get_partner(&run.partner_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("partner {} not found", run.partner_id)))?;
+    let Some(partner) = state.store.get_partner(&run.partner_id).await? else {
+        return Ok(Err(format!("AWS could not refer: partner {} is gone", run.partner_id)));
+    };
     let request = ReferralRequest {
         partner_id: partner.id.clone(),
         catalog: Catalog::Sandbox,

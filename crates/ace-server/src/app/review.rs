@@ -99,32 +99,39 @@ pub async fn decide_as(
 ) -> Result<Value, AppError> {
     let current = load(state, id).await?;
     let now = state.now();
-    let updated = decide_in(state, reviewer, current, action, comment, reason, audit, WriteBatch::default()).await?;
+    let decision = Decision { action, comment, reason, event_id: state.new_event_id() };
+    let updated = decide_in(state, reviewer, current, decision, audit, WriteBatch::default()).await?;
     Ok(queue_item(&updated, now.timestamp_millis()))
+}
+
+/// A reviewer's decision: the action, its comment and reason, and the id its
+/// `Opportunity Updated` event takes (an integration check binds it before the decision commits).
+pub struct Decision<'a> {
+    pub action: ReviewAction,
+    pub comment: Option<String>,
+    pub reason: Option<&'a str>,
+    pub event_id: String,
 }
 
 /// SUB-1: `reviewer` decides on `current` (as read), committing the decision with whatever
 /// `batch` already holds (an integration check's step, issue 25) in one transaction.
-#[allow(clippy::too_many_arguments)]
 pub async fn decide_in(
     state: &AppState,
     reviewer: &str,
     current: Opportunity,
-    action: ReviewAction,
-    comment: Option<String>,
-    reason: Option<&str>,
+    decision: Decision<'_>,
     audit: AuditEntry,
     mut batch: WriteBatch,
 ) -> Result<Opportunity, AppError> {
-    let reason = parse_reason(reason)?;
+    let reason = parse_reason(decision.reason)?;
     let mut updated = current.clone();
     let now = state.now();
-    apply_review(&mut updated, action, reviewer, comment, reason, now)
+    apply_review(&mut updated, decision.action, reviewer, decision.comment, reason, now)
         .map_err(|e| AppError::conflict("invalid-transition", e.to_string()))?;
     let account = state.store.get_partner(&updated.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
     let event = ace_domain::events::opportunity_event(
         "Opportunity Updated",
-        state.new_event_id(),
+        decision.event_id,
         &updated,
         &account,
         updated.last_modified,

@@ -9,7 +9,8 @@
 //! the filter checked here against each. A keyword is first asked of the full-text index,
 //! which answers with numbers only: at most [`FEW_MATCHES`] of them, the store reads those
 //! (its plan starts from them); more, its rows are read in order and each is checked against
-//! that answer. Either way a page costs about a page plus one integer a match, not every match
+//! that answer — up to [`SCAN_BUDGET_PAGES`] pages' worth, past which the matches are spread
+//! too thin and are read and ordered here instead. Either way a page costs about a page plus one integer a match, not every match
 //! read and ordered (the soak of issue 24 found a search climbing with the data when it was).
 //! Any other order reads every match and orders them here.
 
@@ -30,6 +31,10 @@ pub const FEW_MATCHES: usize = 2_000;
 /// The most rows read from the store's index at a time when paging through it in order: the
 /// first read asks for the page (and one more), each further read for twice the last.
 const SCAN_CHUNK_MAX: usize = 1_000;
+
+/// How many pages' worth of rows a keyword of many matches may read in order before its
+/// matches are read and ordered instead.
+const SCAN_BUDGET_PAGES: usize = 50;
 
 /// The search entries of `partner`'s opportunities in `catalog` that match `terms` (every one
 /// a word's beginning; all of them without terms) and pass the (checked) `filter`. Unordered.
@@ -108,10 +113,18 @@ pub async fn page(
         after,
     };
     let mut found = Vec::with_capacity(size + 1);
+    let mut scanned = 0;
     'scan: loop {
+        // Many matches, but spread thin among the partner's rows: reading rows in order would
+        // cost more than reading the matches. Past the budget, read them and order them here.
+        if members.is_some() && scanned > SCAN_BUDGET_PAGES * (size + 1) {
+            let entries = find(state, partner, catalog, ask.terms, ask.filter).await?;
+            return Ok(search::page(entries, ask.by, ask.descending, ask.after, size));
+        }
         let mut rows = state.store.list_opportunities(&query).await?;
         let more = rows.len() > query.page_size;
         rows.truncate(query.page_size);
+        scanned += rows.len();
         for o in &rows {
             if members.as_ref().is_some_and(|m| !m.contains(&o.id_number())) {
                 continue;

@@ -9,12 +9,15 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{authorize, done_created, ok, parse_body, OpResult, OperatorCall};
+use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall};
 use crate::app::checks as use_case;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/checks", get(list).post(start)).route("/checks/{id}", get(show))
+    Router::new()
+        .route("/checks", get(list).post(start))
+        .route("/checks/{id}", get(show))
+        .route("/checks/{id}/cancel", axum::routing::post(cancel))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -43,4 +46,11 @@ async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query
 async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     ok(use_case::report(&use_case::get(&state, &id).await?))
+}
+
+#[utoipa::path(post, path = "/checks/{id}/cancel", tag = "operator", summary = "Stop a running integration check: every step not taken yet is skipped, saying so; a run that has ended is answered as it is", params(("id" = String, Path)), responses((status = 200, description = "success")))]
+async fn cancel(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
+    let entry = call.audit(&state, StatusCode::OK, json!({}));
+    let run = use_case::cancel(&state, &id, entry).await?;
+    done(use_case::report(&run))
 }

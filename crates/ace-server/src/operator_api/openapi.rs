@@ -77,6 +77,7 @@ use utoipa::OpenApi;
         super::checks::start,
         super::checks::list,
         super::checks::show,
+        super::checks::cancel,
         super::webhooks::list,
         super::webhooks::add,
         super::webhooks::remove,

@@ -337,6 +337,19 @@ async fn a_check_refuses_what_it_cannot_run() {
         .ext(&creds, "GetIntegrationCheck", json!({"Catalog": "Sandbox", "Identifier": "check-00000000000000000000000000000000"}))
         .await;
     assert_eq!((status, v["__type"].as_str()), (400, Some("ResourceNotFoundException")), "{v}");
+
+    // A run the operator cancels stops, saying so at every step not taken; another may start.
+    let (_, started) =
+        app.ext(&creds, "StartIntegrationCheck", json!({"Catalog": "Sandbox", "Scenarios": ["lead-converted"]})).await;
+    let run = started["Id"].as_str().unwrap();
+    let cancelled = app.operator("POST", &format!("/checks/{run}/cancel"), json!({})).await;
+    assert_eq!(cancelled["status"], "Stopped", "{cancelled:#}");
+    let steps = cancelled["scenarios"][0]["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["status"] == "Skipped" && s["message"] == "cancelled by the operator"), "{cancelled:#}");
+    let again = app.operator("POST", &format!("/checks/{run}/cancel"), json!({})).await;
+    assert_eq!(again["status"], "Stopped", "cancelling twice answers the run as it is");
+    let (status, v) = app.ext(&creds, "StartIntegrationCheck", json!({"Catalog": "Sandbox"})).await;
+    assert_eq!(status, 200, "a new run after the cancelled one: {v}");
 }
 
 /// A run of every scenario against a CRM broken as `broken`: its report.

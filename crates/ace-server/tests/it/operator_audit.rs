@@ -179,6 +179,10 @@ async fn use_4_every_operator_write_commits_with_its_audit_entry_or_not_at_all()
     .await;
     let hook =
         app.operator("POST", "/webhooks", json!({"url": "http://127.0.0.1:9/hook"})).await["id"].as_str().unwrap().to_string();
+    let check = app.operator("POST", "/checks", json!({"partner_id": "P2", "scenarios": ["opportunity-approved"]})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let effective = ace_domain::time::format_timestamp(app.state.now() + chrono::TimeDelta::days(30));
     let backup = tempfile::tempdir().unwrap();
     let keys = "/partners/P1/users/alice/keys";
@@ -381,6 +385,12 @@ async fn use_4_every_operator_write_commits_with_its_audit_entry_or_not_at_all()
             "/checks",
             json!({"partner_id": "P1", "scenarios": ["opportunity-approved"], "step_timeout": "5m"}),
             ("/checks", json!({"partner_id": "P1", "scenarios": ["no-such-scenario"]})),
+        ),
+        write(
+            ("POST", "/checks/{id}/cancel"),
+            format!("/checks/{check}/cancel"),
+            nobody.clone(),
+            ("/checks/check-00000000000000000000000000000000/cancel", nobody.clone()),
         ),
         write(
             ("POST", "/partners/{id}/remove"),

@@ -237,6 +237,14 @@ async fn use_4_a_search_matching_thousands_pages_through_the_index_in_order_and_
     assert_eq!(all_pages(&app, &a, body, None, &mut pages).await, few);
     assert_eq!(pages, 3);
 
+    // Thousands match the keyword but the filter keeps one: past the scan budget the matches
+    // are read and ordered instead — the same answer.
+    let one = json!({"ContainsAny": {"Key": "CustomerCompanyName", "Value": {"StringListValue": ["company 2050"]}}});
+    let (status, v) = search(&app, &a, json!({"Keyword": "alpha", "Filter": one, "MaxResults": 1})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(ids(&v), [later[2050 - 3].0.clone()], "{v}");
+    assert!(v.get("NextToken").is_none(), "{v}");
+
     // No keyword at all, by id: the same paging through the index.
     let sort = json!({"SortBy": "OpportunityId", "SortOrder": "ASCENDING"});
     let mut by_id = all.clone();
