@@ -308,13 +308,13 @@ try {
     await accessible(a11y, "sign-in");
     await signIn(a11y, env("PARTNER_EMAIL"), env("PARTNER_PASSWORD"), "/portal");
     for (const path of ["/portal", `/portal/opportunities/${id}?catalog=AWS`, "/portal/opportunities/new", "/portal/referrals",
-                        `/portal/referrals/${env("REFERRAL_ID")}`, "/portal/eligibility", "/portal/terms", "/portal/keys", "/portal/webhooks"]) {
+                        `/portal/referrals/${env("REFERRAL_ID")}`, "/portal/eligibility", "/portal/terms", "/portal/keys", "/portal/webhooks", "/portal/checks"]) {
       await a11y.goto(`${base}${path}`);
       await accessible(a11y, path);
     }
     const staffPage = await (await browser.newContext({ bypassCSP: true })).newPage();
     await signIn(staffPage, env("REVIEWER_EMAIL"), env("REVIEWER_PASSWORD"), "/console");
-    for (const path of ["/console", `/console/reviews/${id}`, "/console/dashboard", "/console/partners", "/console/partners/P-ACME", "/console/terms"]) {
+    for (const path of ["/console", `/console/reviews/${id}`, "/console/dashboard", "/console/partners", "/console/partners/P-ACME", "/console/terms", "/console/checks"]) {
       await staffPage.goto(`${base}${path}`);
       await accessible(staffPage, path);
     }

@@ -1,5 +1,6 @@
 // Progressive enhancement only: every page works without this file.
-// Live countdowns to contact deadlines (REF-3), and copying the outreach text.
+// Live countdowns to contact deadlines (REF-3), copying the outreach text, and a running
+// integration check's report kept up to date.
 (function () {
   "use strict";
   function render(el, offsetMs) {
@@ -17,6 +18,22 @@
     render(el, offset);
     setInterval(function () { render(el, offset); }, 30000);
   });
+  // A running integration check's report (issue 25): the report is fetched again every few
+  // seconds and put in place, until the run has ended. Without this file, reloading does it.
+  var report = document.getElementById("report");
+  function follow() {
+    fetch(window.location.href, { credentials: "same-origin" }).then(function (response) {
+      return response.ok ? response.text() : null;
+    }).then(function (html) {
+      if (!html) { return; }
+      var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("report");
+      if (!fresh) { return; }
+      report.innerHTML = fresh.innerHTML;
+      report.dataset.live = fresh.dataset.live;
+      if (fresh.dataset.live === "true") { setTimeout(follow, 3000); }
+    }).catch(function () { setTimeout(follow, 10000); });
+  }
+  if (report && report.dataset.live === "true") { setTimeout(follow, 3000); }
   document.querySelectorAll("button.copy").forEach(function (button) {
     button.addEventListener("click", function () {
       var source = document.getElementById(button.dataset.copy);

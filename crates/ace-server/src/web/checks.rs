@@ -1,6 +1,7 @@
 //! Integration checks in the portal and the operator console (issue 25). A partner starts a
-//! run of its CRM integration against the published scenarios, watches it progress (the page
-//! refreshes itself while the run is going) and prints its report; every read and the start
+//! run of its CRM integration against the published scenarios, watches it progress (the page's
+//! script fetches the report again every few seconds while the run is going; without it, a
+//! reload does) and prints its report; every read and the start
 //! are partner API operations through `portal::call` (quotas, isolation and audit as a signed
 //! request's). The console lists every partner's runs and shows any report.
 
