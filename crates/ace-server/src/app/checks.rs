@@ -272,10 +272,11 @@ pub async fn observe(
     }
 }
 
-fn review_action(action: Action) -> (ReviewAction, Option<String>, Option<&'static str>, &'static str) {
-    match action {
-        // Taken by `send_referral`, never here.
-        Action::SendReferral | Action::SendLead => (ReviewAction::StartReview, None, None, "referred it"),
+/// The review an action is, with its comment, reason and what the report says of it; `None`
+/// for the actions that are referrals.
+fn review_action(action: Action) -> Option<(ReviewAction, Option<String>, Option<&'static str>, &'static str)> {
+    Some(match action {
+        Action::SendReferral | Action::SendLead => return None,
         Action::StartReview => (ReviewAction::StartReview, None, None, "started its review"),
         Action::RequestAction { comment } => {
             (ReviewAction::RequestAction, Some(comment.to_string()), None, "put it in Action Required")
@@ -284,7 +285,7 @@ fn review_action(action: Action) -> (ReviewAction, Option<String>, Option<&'stat
         Action::Reject { reason } => {
             (ReviewAction::Reject, Some("Rejected by the integration check".into()), Some(reason.as_str()), "rejected it")
         }
-    }
+    })
 }
 
 /// Takes every step of `run` that can be taken now; returns whether anything changed.
@@ -302,7 +303,7 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
             continue;
         };
         match step.kind {
-            StepKind::Act(action @ (Action::SendReferral | Action::SendLead)) => {
+            StepKind::Act(action) if review_action(action).is_none() => {
                 let last = state.store.last_check_observation(&run.partner_id).await?;
                 let kind = if action == Action::SendLead { ReferralKind::Lead } else { ReferralKind::Opportunity };
                 match send_referral(state, &run, kind, now, last).await? {
@@ -320,7 +321,8 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                     changed = true;
                     continue;
                 };
-                let (review, comment, reason, done) = review_action(action);
+                // (Referrals are taken by the arm above.)
+                let Some((review, comment, reason, done)) = review_action(action) else { break };
                 let mut next = run.clone();
                 next.finish_step(Outcome::Passed, format!("AWS {done}"), Vec::new(), now, last);
                 // What a read of the change must show, and the event the change emits.
