@@ -318,9 +318,12 @@ pub trait Store: Send + Sync + 'static {
         catalog: Catalog,
         terms: Option<&[String]>,
     ) -> StoreResult<Vec<ace_domain::opportunity_search::Entry>>;
-    /// The numbers of a partner's opportunities in a catalog whose words hold every term as a
-    /// word's beginning: the index's answer alone, no entry read. Unordered.
-    async fn search_matches(&self, partner_id: &str, catalog: Catalog, terms: &[String]) -> StoreResult<Vec<i64>>;
+    /// The numbers of (at most `limit` of) a partner's opportunities in a catalog whose words
+    /// hold every term as a word's beginning: the index's answer alone, no entry read. Unordered.
+    async fn search_matches(&self, partner_id: &str, catalog: Catalog, terms: &[String], limit: usize) -> StoreResult<Vec<i64>>;
+    /// A page of `list_opportunities`, only of opportunities whose words hold every term (the
+    /// full-text condition inside the ordered read, so the engine chooses how to meet both).
+    async fn list_opportunities_matching(&self, query: &OpportunityQuery, terms: &[String]) -> StoreResult<Vec<Opportunity>>;
     async fn running_snapshot_jobs(&self, catalog: Catalog, resource_id: &str) -> StoreResult<Vec<SnapshotJob>>;
     /// Integration check runs (issue 25).
     async fn get_check_run(&self, id: &str) -> StoreResult<Option<ace_domain::check::CheckRun>>;

@@ -168,12 +168,25 @@ pub(crate) async fn entries(
 /// a word's beginning): the full-text index's answer alone, one integer a match. Unordered.
 /// The tenant term keeps the index inside the partner's own words; a caller that reads
 /// anything by these numbers reads it within the partner's rows besides (USE-4).
-pub(crate) async fn matches(db: &dyn Database, partner_id: &str, catalog: Catalog, terms: &[String]) -> StoreResult<Vec<i64>> {
+pub(crate) async fn matches(
+    db: &dyn Database,
+    partner_id: &str,
+    catalog: Catalog,
+    terms: &[String],
+    limit: usize,
+) -> StoreResult<Vec<i64>> {
     let query = text_query(db.dialect(), &tenant_term(partner_id, catalog), terms);
     let mut r = db.reader().await?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     match db.dialect() {
         Dialect::Sqlite => {
-            let rows = r.query("SELECT rowid FROM opportunity_words WHERE opportunity_words MATCH $1", &[query.into()]).await?;
+            // The tenant term holds the catalog: every row found is the catalog's.
+            let rows = r
+                .query(
+                    "SELECT rowid FROM opportunity_words WHERE opportunity_words MATCH $1 LIMIT $2",
+                    &[query.into(), limit.into()],
+                )
+                .await?;
             let sandbox = i64::from(catalog == Catalog::Sandbox);
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {
@@ -188,12 +201,33 @@ pub(crate) async fn matches(db: &dyn Database, partner_id: &str, catalog: Catalo
             let rows = r
                 .query(
                     "SELECT id_number FROM opportunity_search \
-                     WHERE partner_id = $1 AND catalog = $2 AND words @@ to_tsquery('simple', $3)",
-                    &[partner_id.into(), catalog.as_str().into(), query.into()],
+                     WHERE partner_id = $1 AND catalog = $2 AND words @@ to_tsquery('simple', $3) LIMIT $4",
+                    &[partner_id.into(), catalog.as_str().into(), query.into(), limit.into()],
                 )
                 .await?;
             rows.iter().map(|row| row.int(0)).collect()
         }
+    }
+}
+
+/// The full-text condition on a row of `opportunities` whose words must hold every term, with
+/// its parameters (numbered from `$1`): for a read in the store's order that meets both at once.
+/// PostgreSQL: a semi-join to the row's search entry, so the planner — which has the words'
+/// statistics — chooses between reading in order and checking each row, or finding the matches
+/// first. SQLite: membership in the index's answer, which it computes once per statement.
+pub(crate) fn condition(dialect: Dialect, partner_id: &str, catalog: Catalog, terms: &[String]) -> (String, Vec<Param>) {
+    let query = text_query(dialect, &tenant_term(partner_id, catalog), terms);
+    match dialect {
+        Dialect::Sqlite => (
+            "(id_number * 2 + $1) IN (SELECT rowid FROM opportunity_words WHERE opportunity_words MATCH $2)".into(),
+            vec![i64::from(catalog == Catalog::Sandbox).into(), query.into()],
+        ),
+        Dialect::Postgres => (
+            "EXISTS (SELECT 1 FROM opportunity_search s WHERE s.catalog = opportunities.catalog \
+             AND s.id_number = opportunities.id_number AND s.words @@ to_tsquery('simple', $1))"
+                .into(),
+            vec![query.into()],
+        ),
     }
 }
 

@@ -756,8 +756,24 @@ pub(crate) fn placeholders(params: &mut Vec<Param>, values: impl IntoIterator<It
 }
 
 fn list_sql(q: &OpportunityQuery) -> (String, Vec<Param>) {
+    list_sql_matching(q, None)
+}
+
+/// [`list_sql`], the rows also limited to those whose search words hold `words` (the engine's
+/// full-text condition, `crate::search::condition`, with its own parameters numbered from 1).
+fn list_sql_matching(q: &OpportunityQuery, words: Option<(String, Vec<Param>)>) -> (String, Vec<Param>) {
     let mut params: Vec<Param> = vec![q.partner_id.as_str().into(), q.catalog.as_str().into()];
     let mut sql = String::from("SELECT doc FROM opportunities WHERE partner_id = $1 AND catalog = $2");
+    if let Some((condition, own)) = words {
+        let offset = params.len();
+        let mut condition = condition;
+        // Renumber the condition's parameters after the query's own ($1 → $3, …), highest first.
+        for i in (1..=own.len()).rev() {
+            condition = condition.replace(&format!("${i}"), &format!("${}", i + offset));
+        }
+        params.extend(own);
+        sql.push_str(&format!(" AND {condition}"));
+    }
     let set = |column: &str, values: Vec<Param>, params: &mut Vec<Param>, sql: &mut String| {
         if !values.is_empty() {
             let p = placeholders(params, values);
@@ -1320,8 +1336,16 @@ impl Store for SqlStore {
         crate::search::entries(self.db.as_ref(), partner_id, catalog, terms).await
     }
 
-    async fn search_matches(&self, partner_id: &str, catalog: Catalog, terms: &[String]) -> StoreResult<Vec<i64>> {
-        crate::search::matches(self.db.as_ref(), partner_id, catalog, terms).await
+    async fn search_matches(&self, partner_id: &str, catalog: Catalog, terms: &[String], limit: usize) -> StoreResult<Vec<i64>> {
+        crate::search::matches(self.db.as_ref(), partner_id, catalog, terms, limit).await
+    }
+
+    async fn list_opportunities_matching(&self, query: &OpportunityQuery, terms: &[String]) -> StoreResult<Vec<Opportunity>> {
+        let condition = crate::search::condition(self.db.dialect(), &query.partner_id, query.catalog, terms);
+        let (sql, params) = list_sql_matching(query, Some(condition));
+        let mut r = self.db.reader().await?;
+        let rows = r.query(&sql, &params).await?;
+        rows.iter().map(|r| from_json(&r.text(0)?)).collect()
     }
 
     async fn pending_customer_accounts(&self, limit: usize) -> StoreResult<Vec<CustomerAccount>> {

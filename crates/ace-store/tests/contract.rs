@@ -258,7 +258,7 @@ async fn use_4_the_search_index_follows_every_write_in_its_transaction_and_keeps
     let find = |partner: &'static str, catalog: Catalog, t: Vec<String>| async move {
         let found = ids(store.search_opportunities(partner, catalog, Some(&t)).await.unwrap());
         let mut numbers: Vec<String> =
-            store.search_matches(partner, catalog, &t).await.unwrap().into_iter().map(|n| format!("O{n}")).collect();
+            store.search_matches(partner, catalog, &t, usize::MAX).await.unwrap().into_iter().map(|n| format!("O{n}")).collect();
         numbers.sort();
         assert_eq!(numbers, found, "search_matches and search_opportunities agree on {t:?}");
         found
@@ -279,6 +279,27 @@ async fn use_4_the_search_index_follows_every_write_in_its_transaction_and_keeps
     store.commit(WriteBatch { update_opportunities: vec![(renamed.clone(), 10)], ..Default::default() }).await.unwrap();
     assert_eq!(find("P-A", Catalog::Aws, terms(&["zyxwidget"])).await, Vec::<String>::new(), "the old words are gone");
     assert_eq!(find("P-A", Catalog::Aws, terms(&["otterbank", "workshop"])).await, ["O1"]);
+    // In the store's order, only the matching rows, under the keyset and the page size.
+    insert(store, opportunity("P-A", Catalog::Aws, 5, "Otterbank Holdings", 30)).await;
+    insert(store, opportunity("P-A", Catalog::Aws, 6, "Otterbank Trust", 40)).await;
+    let mut newest_first = query("P-A", Catalog::Aws);
+    newest_first.page_size = 1;
+    let in_order = |rows: Vec<Opportunity>| rows.into_iter().map(|o| o.id).collect::<Vec<_>>();
+    let page = store.list_opportunities_matching(&newest_first, &terms(&["otterbank"])).await.unwrap();
+    assert_eq!(in_order(page), ["O6", "O5"], "a page of one and the row after it, newest first, O4 and O1's old name left out");
+    newest_first.after = Some(Cursor { value: SortValue::Int(30), id_number: 5 });
+    let page = store.list_opportunities_matching(&newest_first, &terms(&["otterbank"])).await.unwrap();
+    assert_eq!(in_order(page), ["O1"], "after the cursor");
+    let theirs = store.list_opportunities_matching(&query("P-B", Catalog::Aws), &terms(&["otterbank"])).await.unwrap();
+    assert!(theirs.is_empty(), "USE-4: never another partner's");
+    assert_eq!(store.search_matches("P-A", Catalog::Aws, &terms(&["otterbank"]), 2).await.unwrap().len(), 2, "at most the limit");
+    store
+        .commit(WriteBatch {
+            delete_opportunities: vec![(Catalog::Aws, "O5".into()), (Catalog::Aws, "O6".into())],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let entry = store.search_opportunities("P-A", Catalog::Aws, Some(&terms(&["otter"]))).await.unwrap().remove(0);
     assert_eq!((entry.company_name.as_deref(), entry.modified_ms), (Some("Otterbank Group"), 20));
 

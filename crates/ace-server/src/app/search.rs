@@ -6,15 +6,14 @@
 //! How a page is found: in an order the store keeps an index in (`LastModifiedDate`, the
 //! default, `CreatedDate`, `OpportunityId`, `TargetCloseDate`), the store reads the partner's
 //! opportunities in that order from the cursor on, in growing chunks, until the page is full,
-//! the filter checked here against each. A keyword is first asked of the full-text index,
-//! which answers with numbers only: at most [`FEW_MATCHES`] of them, the store reads those
-//! (its plan starts from them); more, its rows are read in order and each is checked against
-//! that answer — up to [`SCAN_BUDGET_PAGES`] pages' worth, past which the matches are spread
-//! too thin and are read and ordered here instead. Either way a page costs about a page plus one integer a match, not every match
+//! the filter checked here against each. A keyword is first asked of the full-text index for
+//! at most [`FEW_MATCHES`]` + 1` numbers: at most [`FEW_MATCHES`], the store reads those (its
+//! plan starts from them); more, the keyword's condition goes into the ordered read itself, so
+//! the engine meets both (PostgreSQL's planner with the words' statistics) — up to
+//! [`SCAN_BUDGET_PAGES`] pages' worth of rows when a filter keeps few of them, past which the
+//! matches are read and ordered here instead. Either way a page costs about a page plus one integer a match, not every match
 //! read and ordered (the soak of issue 24 found a search climbing with the data when it was).
 //! Any other order reads every match and orders them here.
-
-use std::collections::HashSet;
 
 use ace_domain::ids::Catalog;
 use ace_domain::listing::OpportunityQuery;
@@ -77,17 +76,18 @@ pub async fn page(
         let entries = find(state, partner, catalog, ask.terms, ask.filter).await?;
         return Ok(search::page(entries, ask.by, ask.descending, ask.after, size));
     };
+    // Few matches: the store reads those numbers only, in order (its plan starts from them).
+    // Many: the store reads the partner's rows in order with the keyword's condition in the
+    // same read (the engine meets both; no more than `FEW_MATCHES + 1` numbers are asked for).
     let matches = match ask.terms {
-        Some(terms) => Some(state.store.search_matches(&partner.id, catalog, terms).await?),
+        Some(terms) => Some(state.store.search_matches(&partner.id, catalog, terms, FEW_MATCHES + 1).await?),
         None => None,
     };
-    // Few matches: the store reads those numbers only, in order (its plan starts from them).
-    // Many: it reads the partner's rows in order and each is checked against the index's answer.
-    let (id_numbers, members): (Vec<i64>, Option<HashSet<i64>>) = match matches {
-        Some(m) if m.is_empty() => return Ok((Vec::new(), None)),
-        Some(m) if m.len() <= FEW_MATCHES => (m, None),
-        Some(m) => (Vec::new(), Some(m.into_iter().collect())),
-        None => (Vec::new(), None),
+    let (id_numbers, words): (Vec<i64>, Option<&[String]>) = match (matches, ask.terms) {
+        (Some(m), _) if m.is_empty() => return Ok((Vec::new(), None)),
+        (Some(m), _) if m.len() <= FEW_MATCHES => (m, None),
+        (Some(_), terms) => (Vec::new(), terms),
+        (None, _) => (Vec::new(), None),
     };
     let after = match ask.after {
         // A cursor this server sealed always names an opportunity id.
@@ -115,20 +115,20 @@ pub async fn page(
     let mut found = Vec::with_capacity(size + 1);
     let mut scanned = 0;
     'scan: loop {
-        // Many matches, but spread thin among the partner's rows: reading rows in order would
-        // cost more than reading the matches. Past the budget, read them and order them here.
-        if members.is_some() && scanned > SCAN_BUDGET_PAGES * (size + 1) {
+        // Many matches, but the filter keeps few of them: reading them in order would cost more
+        // than reading every match. Past the budget, read them and order them here.
+        if words.is_some() && scanned > SCAN_BUDGET_PAGES * (size + 1) {
             let entries = find(state, partner, catalog, ask.terms, ask.filter).await?;
             return Ok(search::page(entries, ask.by, ask.descending, ask.after, size));
         }
-        let mut rows = state.store.list_opportunities(&query).await?;
+        let mut rows = match words {
+            Some(terms) => state.store.list_opportunities_matching(&query, terms).await?,
+            None => state.store.list_opportunities(&query).await?,
+        };
         let more = rows.len() > query.page_size;
         rows.truncate(query.page_size);
         scanned += rows.len();
         for o in &rows {
-            if members.as_ref().is_some_and(|m| !m.contains(&o.id_number())) {
-                continue;
-            }
             let e = entry(o);
             if ask.filter.is_none_or(|f| search::matches(f, &e)) {
                 found.push(e);
