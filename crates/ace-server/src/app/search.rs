@@ -11,8 +11,9 @@
 //! plan starts from them); more, the keyword's condition goes into the ordered read itself, so
 //! the engine meets both (PostgreSQL's planner with the words' statistics) — up to
 //! [`SCAN_BUDGET_PAGES`] pages' worth of rows when a filter keeps few of them, past which the
-//! matches are read and ordered here instead. Either way a page costs about a page plus one integer a match, not every match
-//! read and ordered (the soak of issue 24 found a search climbing with the data when it was).
+//! matches are read and ordered here instead. Either way a page costs about a page (and at
+//! most 2,001 numbers from the index), not every match read and ordered (the soak of issue 24
+//! found a search climbing with the data when it was).
 //! Any other order reads every match and orders them here.
 
 use ace_domain::ids::Catalog;
