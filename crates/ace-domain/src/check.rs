@@ -14,6 +14,18 @@ use serde_json::Value;
 
 /// The run's step timeout unless one is given (`--step-timeout`).
 pub const STEP_TIMEOUT_DEFAULT_MS: i64 = 10 * 60 * 1000;
+/// The shortest and longest step timeouts a run may ask for.
+pub const STEP_TIMEOUT_MIN_MS: i64 = 1000;
+pub const STEP_TIMEOUT_MAX_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A step timeout asked for, when it is within the bounds a run may ask for.
+pub fn step_timeout(ms: i64) -> Result<i64, String> {
+    if (STEP_TIMEOUT_MIN_MS..=STEP_TIMEOUT_MAX_MS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err("a step timeout is between 1s and 24h".into())
+    }
+}
 
 /// The operation name of an observed webhook delivery the partner's endpoint acknowledged;
 /// its input names the event (`EventId`, `DetailType`) and its resource (`Identifier`).
@@ -79,6 +91,64 @@ pub enum Action {
     },
 }
 
+/// The review an operator's action is: what the reviewer does, its comment and reason, and
+/// what the report says of it.
+pub struct Review {
+    pub action: crate::opportunity::ReviewAction,
+    pub comment: Option<String>,
+    pub reason: Option<crate::submission::ReviewReason>,
+    pub done: &'static str,
+}
+
+impl Action {
+    /// The review this action is; `None` for the referrals.
+    pub fn review(self) -> Option<Review> {
+        use crate::opportunity::ReviewAction;
+        let review = |action, comment: Option<String>, reason, done| Some(Review { action, comment, reason, done });
+        match self {
+            Action::SendReferral | Action::SendLead => None,
+            Action::StartReview => review(ReviewAction::StartReview, None, None, "started its review"),
+            Action::RequestAction { comment } => {
+                review(ReviewAction::RequestAction, Some(comment.to_string()), None, "put it in Action Required")
+            }
+            Action::Approve => review(ReviewAction::Approve, None, None, "approved it"),
+            Action::Reject { reason } => {
+                review(ReviewAction::Reject, Some("Rejected by the integration check".into()), Some(reason), "rejected it")
+            }
+        }
+    }
+
+    /// The referral this action sends to `partner_id` in the Sandbox, for run `run_id`: a
+    /// customer of the Sandbox's own, with a contact to be masked until accepted (REF-1).
+    pub fn referral(self, partner_id: &str, run_id: &str) -> Option<crate::referral::ReferralRequest> {
+        use crate::referral::{ReferralContact, ReferralCustomer, ReferralKind, ReferralRequest};
+        let kind = match self {
+            Action::SendReferral => ReferralKind::Opportunity,
+            Action::SendLead => ReferralKind::Lead,
+            _ => return None,
+        };
+        Some(ReferralRequest {
+            partner_id: partner_id.into(),
+            catalog: crate::ids::Catalog::Sandbox,
+            kind,
+            customer: ReferralCustomer {
+                company_name: "Contoso Analytics".into(),
+                website: "https://contoso-analytics.example.com".into(),
+                country: "US".into(),
+                industry: Some("Software and Internet".into()),
+            },
+            title: Some(format!("Data platform modernisation ({run_id})")),
+            problem: Some("Nightly batch reports miss their deadline; the customer wants near-real-time analytics.".into()),
+            contact: ReferralContact {
+                name: Some("Dana Whitfield".into()),
+                email: Some("dana.whitfield@contoso-analytics.example.com".into()),
+                phone: Some("+14155550123".into()),
+                title: Some("Head of Data".into()),
+            },
+        })
+    }
+}
+
 /// What the integration must be seen doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expectation {
@@ -131,14 +201,21 @@ pub const MANDATORY_MEMBERS: &[&str] = &[
 /// The members an `Action Required` of the opportunity scenario asks to fix.
 const FIX_MEMBERS: &[&str] = &["Customer.Account.WebsiteUrl"];
 
-/// The first steps of every opportunity scenario: the integration creates and submits, AWS
-/// picks the submission up.
+/// Steps several scenarios share: the integration creates and submits, AWS picks the
+/// submission up and approves it, the integration reads that; a referral sent, its contact
+/// recorded.
 const CREATE: Step = Step {
     title: "Create an opportunity with the mandatory fields",
     kind: StepKind::Expect(Expectation::Creates { members: MANDATORY_MEMBERS }),
 };
 const SUBMIT: Step = Step { title: "Submit it for review", kind: StepKind::Expect(Expectation::Submits) };
 const START_REVIEW: Step = Step { title: "AWS starts its review (In review)", kind: StepKind::Act(Action::StartReview) };
+const APPROVE: Step = Step { title: "AWS approves it", kind: StepKind::Act(Action::Approve) };
+const READ_APPROVED: Step = Step { title: "Read the approved opportunity", kind: StepKind::Expect(Expectation::ReadsChange) };
+const SEND_REFERRAL: Step =
+    Step { title: "AWS refers an opportunity (its contact masked)", kind: StepKind::Act(Action::SendReferral) };
+const RECORD_CONTACT: Step =
+    Step { title: "Record contacting the customer within 3 business days", kind: StepKind::Expect(Expectation::RecordsContact) };
 
 /// The published scenarios. A new one is a new entry.
 pub const SCENARIOS: &[Scenario] = &[
@@ -151,8 +228,8 @@ pub const SCENARIOS: &[Scenario] = &[
             SUBMIT,
             START_REVIEW,
             Step { title: "Read the opportunity once it is in review", kind: StepKind::Expect(Expectation::ReadsChange) },
-            Step { title: "AWS approves it", kind: StepKind::Act(Action::Approve) },
-            Step { title: "Read the approved opportunity", kind: StepKind::Expect(Expectation::ReadsChange) },
+            APPROVE,
+            READ_APPROVED,
         ],
     },
     Scenario {
@@ -173,8 +250,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 title: "Update the opportunity, fixing the named field",
                 kind: StepKind::Expect(Expectation::Fixes { members: FIX_MEMBERS }),
             },
-            Step { title: "AWS approves it", kind: StepKind::Act(Action::Approve) },
-            Step { title: "Read the approved opportunity", kind: StepKind::Expect(Expectation::ReadsChange) },
+            APPROVE,
+            READ_APPROVED,
         ],
     },
     Scenario {
@@ -197,16 +274,13 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "An AWS referral arrives masked; the integration accepts it, reads the contact and records contacting them",
         rules: &["REF-1", "REF-2", "REF-3"],
         steps: &[
-            Step { title: "AWS refers an opportunity (its contact masked)", kind: StepKind::Act(Action::SendReferral) },
+            SEND_REFERRAL,
             Step {
                 title: "Accept the invitation, reading nothing of it before",
                 kind: StepKind::Expect(Expectation::AcceptsInvitation),
             },
             Step { title: "Read the accepted opportunity with its contact", kind: StepKind::Expect(Expectation::ReadsContact) },
-            Step {
-                title: "Record contacting the customer within 3 business days",
-                kind: StepKind::Expect(Expectation::RecordsContact),
-            },
+            RECORD_CONTACT,
         ],
     },
     Scenario {
@@ -214,7 +288,7 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "An AWS referral the partner cannot take is rejected with a reason",
         rules: &["REF-1"],
         steps: &[
-            Step { title: "AWS refers an opportunity (its contact masked)", kind: StepKind::Act(Action::SendReferral) },
+            SEND_REFERRAL,
             Step { title: "Reject the invitation with a reason", kind: StepKind::Expect(Expectation::RejectsInvitation) },
         ],
     },
@@ -229,10 +303,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 kind: StepKind::Expect(Expectation::AcceptsInvitation),
             },
             Step { title: "Turn the lead into an opportunity", kind: StepKind::Expect(Expectation::ConvertsLead) },
-            Step {
-                title: "Record contacting the customer within 3 business days",
-                kind: StepKind::Expect(Expectation::RecordsContact),
-            },
+            RECORD_CONTACT,
         ],
     },
 ];
@@ -591,6 +662,35 @@ pub struct CheckRun {
 }
 
 impl CheckRun {
+    /// A new run of `scenarios` for a partner, at its first step; `seen_before` is the
+    /// partner's last observation so far (the first step looks at what comes after).
+    pub fn new(
+        id: String,
+        partner_id: String,
+        scenarios: Vec<String>,
+        step_timeout_ms: i64,
+        now_ms: i64,
+        seen_before: i64,
+    ) -> CheckRun {
+        CheckRun {
+            id,
+            partner_id,
+            scenarios,
+            step_timeout_ms,
+            status: RunStatus::Running,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            scenario: 0,
+            step: 0,
+            step_started_ms: now_ms,
+            seen_before_step: seen_before,
+            before: None,
+            bound: BTreeMap::new(),
+            results: Vec::new(),
+            version: 0,
+        }
+    }
+
     /// The step in progress, if the run is still going.
     pub fn current(&self) -> Option<(&'static Scenario, usize, &'static Step)> {
         let scenario = scenario(self.scenarios.get(self.scenario)?)?;
@@ -775,23 +875,14 @@ mod tests {
 
     #[test]
     fn a_step_that_does_not_pass_skips_the_rest_of_its_scenario_and_the_run_ends_failed() {
-        let mut run = CheckRun {
-            id: "C1".into(),
-            partner_id: "P".into(),
-            scenarios: vec!["opportunity-rejected".into(), "opportunity-approved".into()],
-            step_timeout_ms: STEP_TIMEOUT_DEFAULT_MS,
-            status: RunStatus::Running,
-            created_ms: 0,
-            updated_ms: 0,
-            scenario: 0,
-            step: 0,
-            step_started_ms: 0,
-            seen_before_step: 0,
-            before: None,
-            bound: BTreeMap::new(),
-            results: Vec::new(),
-            version: 0,
-        };
+        let mut run = CheckRun::new(
+            "C1".into(),
+            "P".into(),
+            vec!["opportunity-rejected".into(), "opportunity-approved".into()],
+            STEP_TIMEOUT_DEFAULT_MS,
+            0,
+            0,
+        );
         run.finish_step(Outcome::TimedOut, "no create".into(), Vec::new(), 10, 0);
         assert_eq!((run.scenario, run.step, run.status), (1, 0, RunStatus::Running));
         assert_eq!(run.results.len(), 5);
@@ -847,21 +938,15 @@ mod tests {
     #[test]
     fn a_stopped_run_skips_every_step_not_taken_and_ends() {
         let mut run = CheckRun {
-            id: "C2".into(),
-            partner_id: "P".into(),
-            scenarios: vec!["aws-referral-rejected".into(), "opportunity-rejected".into()],
-            step_timeout_ms: STEP_TIMEOUT_DEFAULT_MS,
-            status: RunStatus::Running,
-            created_ms: 0,
-            updated_ms: 0,
-            scenario: 0,
             step: 1,
-            step_started_ms: 0,
-            seen_before_step: 0,
-            before: None,
-            bound: BTreeMap::new(),
-            results: Vec::new(),
-            version: 0,
+            ..CheckRun::new(
+                "C2".into(),
+                "P".into(),
+                vec!["aws-referral-rejected".into(), "opportunity-rejected".into()],
+                STEP_TIMEOUT_DEFAULT_MS,
+                0,
+                0,
+            )
         };
         run.stop("cancelled by the operator", 5);
         assert_eq!(run.status, RunStatus::Stopped);

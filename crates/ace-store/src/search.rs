@@ -211,21 +211,31 @@ pub(crate) async fn matches(
 }
 
 /// The full-text condition on a row of `opportunities` whose words must hold every term, with
-/// its parameters (numbered from `$1`): for a read in the store's order that meets both at once.
-/// PostgreSQL: a semi-join to the row's search entry, so the planner — which has the words'
-/// statistics — chooses between reading in order and checking each row, or finding the matches
-/// first. SQLite: membership in the index's answer, which it computes once per statement.
-pub(crate) fn condition(dialect: Dialect, partner_id: &str, catalog: Catalog, terms: &[String]) -> (String, Vec<Param>) {
+/// its parameters (numbered from `$first`): for a read in the store's order that meets both at
+/// once. PostgreSQL: a semi-join to the row's search entry, so the planner — which has the
+/// words' statistics — chooses between reading in order and checking each row, or finding the
+/// matches first. SQLite: membership in the index's answer, which it computes once per statement.
+pub(crate) fn condition(
+    dialect: Dialect,
+    partner_id: &str,
+    catalog: Catalog,
+    terms: &[String],
+    first: usize,
+) -> (String, Vec<Param>) {
     let query = text_query(dialect, &tenant_term(partner_id, catalog), terms);
     match dialect {
         Dialect::Sqlite => (
-            "(id_number * 2 + $1) IN (SELECT rowid FROM opportunity_words WHERE opportunity_words MATCH $2)".into(),
+            format!(
+                "(id_number * 2 + ${first}) IN (SELECT rowid FROM opportunity_words WHERE opportunity_words MATCH ${})",
+                first + 1
+            ),
             vec![i64::from(catalog == Catalog::Sandbox).into(), query.into()],
         ),
         Dialect::Postgres => (
-            "EXISTS (SELECT 1 FROM opportunity_search s WHERE s.catalog = opportunities.catalog \
-             AND s.id_number = opportunities.id_number AND s.words @@ to_tsquery('simple', $1))"
-                .into(),
+            format!(
+                "EXISTS (SELECT 1 FROM opportunity_search s WHERE s.catalog = opportunities.catalog \
+                 AND s.id_number = opportunities.id_number AND s.words @@ to_tsquery('simple', ${first}))"
+            ),
             vec![query.into()],
         ),
     }

@@ -759,18 +759,13 @@ fn list_sql(q: &OpportunityQuery) -> (String, Vec<Param>) {
     list_sql_matching(q, None)
 }
 
-/// [`list_sql`], the rows also limited to those whose search words hold `words` (the engine's
-/// full-text condition, `crate::search::condition`, with its own parameters numbered from 1).
-fn list_sql_matching(q: &OpportunityQuery, words: Option<(String, Vec<Param>)>) -> (String, Vec<Param>) {
+/// [`list_sql`], the rows also limited to those whose search words hold every term
+/// (`crate::search::condition` in the engine's dialect).
+fn list_sql_matching(q: &OpportunityQuery, words: Option<(Dialect, &[String])>) -> (String, Vec<Param>) {
     let mut params: Vec<Param> = vec![q.partner_id.as_str().into(), q.catalog.as_str().into()];
     let mut sql = String::from("SELECT doc FROM opportunities WHERE partner_id = $1 AND catalog = $2");
-    if let Some((condition, own)) = words {
-        let offset = params.len();
-        let mut condition = condition;
-        // Renumber the condition's parameters after the query's own ($1 → $3, …), highest first.
-        for i in (1..=own.len()).rev() {
-            condition = condition.replace(&format!("${i}"), &format!("${}", i + offset));
-        }
+    if let Some((dialect, terms)) = words {
+        let (condition, own) = crate::search::condition(dialect, &q.partner_id, q.catalog, terms, params.len() + 1);
         params.extend(own);
         sql.push_str(&format!(" AND {condition}"));
     }
@@ -1341,8 +1336,7 @@ impl Store for SqlStore {
     }
 
     async fn list_opportunities_matching(&self, query: &OpportunityQuery, terms: &[String]) -> StoreResult<Vec<Opportunity>> {
-        let condition = crate::search::condition(self.db.dialect(), &query.partner_id, query.catalog, terms);
-        let (sql, params) = list_sql_matching(query, Some(condition));
+        let (sql, params) = list_sql_matching(query, Some((self.db.dialect(), terms)));
         let mut r = self.db.reader().await?;
         let rows = r.query(&sql, &params).await?;
         rows.iter().map(|r| from_json(&r.text(0)?)).collect()

@@ -25,8 +25,7 @@ use serde_json::{json, Value};
 use ace_domain::audit::AuditEntry;
 use ace_domain::check::{self, Action, CheckRun, Expectation, Observation, Outcome, RunStatus, StepKind, Verdict, OPPORTUNITY};
 use ace_domain::ids::Catalog;
-use ace_domain::opportunity::ReviewAction;
-use ace_domain::referral::{ReferralContact, ReferralCustomer, ReferralKind, ReferralRequest};
+use ace_domain::referral::ReferralKind;
 use ace_store::{StoreError, WriteBatch};
 
 use super::AppError;
@@ -36,9 +35,6 @@ use crate::AppState;
 /// called; its request id is `webhook:` and the event's id.
 pub const WEBHOOK_ACKNOWLEDGED: &str = check::WEBHOOK_ACKNOWLEDGED;
 
-/// The longest and shortest step timeouts a run may ask for.
-const STEP_TIMEOUT_MAX_MS: i64 = 24 * 60 * 60 * 1000;
-const STEP_TIMEOUT_MIN_MS: i64 = 1000;
 /// Observations read per step and pass.
 const OBSERVATIONS_PER_PASS: usize = 1000;
 /// Runs a list answers at most.
@@ -77,30 +73,17 @@ impl Watch {
 }
 
 /// What a run is asked to do.
-#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StartInput {
+pub struct NewRun {
     pub partner_id: String,
     /// Scenario names; every scenario when empty.
-    #[serde(default)]
     pub scenarios: Vec<String>,
-    /// How long each expectation may take, e.g. `10m`, `90s`, `1h` (10 minutes when absent).
-    pub step_timeout: Option<String>,
-}
-
-/// A step timeout (`10m`, `90s`, `1h`…) as milliseconds, within the bounds a run may ask for.
-pub fn parse_timeout(text: &str) -> Result<i64, AppError> {
-    let ms =
-        ace_domain::time::parse_duration(text).map_err(|e| AppError::Invalid(format!("step timeout: {e}")))?.num_milliseconds();
-    if !(STEP_TIMEOUT_MIN_MS..=STEP_TIMEOUT_MAX_MS).contains(&ms) {
-        return Err(AppError::Invalid(format!("step timeout {text:?}: between 1s and 24h")));
-    }
-    Ok(ms)
+    /// How long each expectation may take (10 minutes when absent).
+    pub step_timeout_ms: Option<i64>,
 }
 
 /// Starts a run for a partner; `audit` (the edge's entry) commits with it. One run at a time
 /// per partner: what its credentials do must belong to one run.
-pub async fn start(state: &AppState, input: StartInput, audit: AuditEntry) -> Result<CheckRun, AppError> {
+pub async fn start(state: &AppState, input: NewRun, audit: AuditEntry) -> Result<CheckRun, AppError> {
     let partner = state
         .store
         .get_partner(&input.partner_id)
@@ -112,7 +95,8 @@ pub async fn start(state: &AppState, input: StartInput, audit: AuditEntry) -> Re
         return Err(AppError::Invalid(format!("partner {} has been removed from the program", partner.id)));
     }
     let scenarios = check::choose(&input.scenarios).map_err(AppError::Invalid)?;
-    let step_timeout_ms = input.step_timeout.as_deref().map(parse_timeout).transpose()?.unwrap_or(check::STEP_TIMEOUT_DEFAULT_MS);
+    let step_timeout_ms =
+        check::step_timeout(input.step_timeout_ms.unwrap_or(check::STEP_TIMEOUT_DEFAULT_MS)).map_err(AppError::Invalid)?;
     if let Some(going) =
         state.store.list_check_runs(Some(&partner.id), 1).await?.into_iter().find(|r| r.status == RunStatus::Running)
     {
@@ -122,23 +106,9 @@ pub async fn start(state: &AppState, input: StartInput, audit: AuditEntry) -> Re
         ));
     }
     let now = state.now().timestamp_millis();
-    let run = CheckRun {
-        id: format!("check-{}", uuid::Uuid::new_v4().simple()),
-        partner_id: partner.id.clone(),
-        scenarios,
-        step_timeout_ms,
-        status: RunStatus::Running,
-        created_ms: now,
-        updated_ms: now,
-        scenario: 0,
-        step: 0,
-        step_started_ms: now,
-        seen_before_step: state.store.last_check_observation(&partner.id).await?,
-        before: None,
-        bound: Default::default(),
-        results: Vec::new(),
-        version: 0,
-    };
+    let seen_before = state.store.last_check_observation(&partner.id).await?;
+    let id = format!("check-{}", uuid::Uuid::new_v4().simple());
+    let run = CheckRun::new(id, partner.id.clone(), scenarios, step_timeout_ms, now, seen_before);
     let audit = audit.partner(&partner.id).detail_with("check", &run.id);
     let batch = WriteBatch { insert_check_runs: vec![run.clone()], audit: vec![audit], ..Default::default() };
     state.store.commit(batch).await.map_err(|e| match e {
@@ -211,6 +181,29 @@ pub fn report(run: &CheckRun) -> Value {
     })
 }
 
+/// The report as the partner API answers it: [`report`] with the model's PascalCase members
+/// (the portal and the console render this one).
+pub fn partner_report(run: &CheckRun) -> Value {
+    pascal(report(run))
+}
+
+/// camelCase members as PascalCase ones, all the way down.
+fn pascal(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let mut chars = k.chars();
+                    let key = chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default();
+                    (key, pascal(v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(pascal).collect()),
+        other => other,
+    }
+}
+
 fn outcome_name(o: Outcome) -> &'static str {
     match o {
         Outcome::Passed => "Passed",
@@ -272,22 +265,6 @@ pub async fn observe(
     }
 }
 
-/// The review an action is, with its comment, reason and what the report says of it; `None`
-/// for the actions that are referrals.
-fn review_action(action: Action) -> Option<(ReviewAction, Option<String>, Option<&'static str>, &'static str)> {
-    Some(match action {
-        Action::SendReferral | Action::SendLead => return None,
-        Action::StartReview => (ReviewAction::StartReview, None, None, "started its review"),
-        Action::RequestAction { comment } => {
-            (ReviewAction::RequestAction, Some(comment.to_string()), None, "put it in Action Required")
-        }
-        Action::Approve => (ReviewAction::Approve, None, None, "approved it"),
-        Action::Reject { reason } => {
-            (ReviewAction::Reject, Some("Rejected by the integration check".into()), Some(reason.as_str()), "rejected it")
-        }
-    })
-}
-
 /// Takes every step of `run` that can be taken now; returns whether anything changed.
 pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppError> {
     let mut changed = false;
@@ -303,10 +280,9 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
             continue;
         };
         match step.kind {
-            StepKind::Act(action) if review_action(action).is_none() => {
+            StepKind::Act(action) if action.review().is_none() => {
                 let last = state.store.last_check_observation(&run.partner_id).await?;
-                let kind = if action == Action::SendLead { ReferralKind::Lead } else { ReferralKind::Opportunity };
-                match send_referral(state, &run, kind, now, last).await? {
+                match send_referral(state, &run, action, now, last).await? {
                     Ok(next) => run = next,
                     Err(message) => run = save_end(state, run, Outcome::Failed, message, Vec::new(), now, last).await?,
                 }
@@ -322,12 +298,12 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                     continue;
                 };
                 // (Referrals are taken by the arm above.)
-                let Some((review, comment, reason, done)) = review_action(action) else { break };
+                let Some(review) = action.review() else { break };
                 let mut next = run.clone();
-                next.finish_step(Outcome::Passed, format!("AWS {done}"), Vec::new(), now, last);
+                next.finish_step(Outcome::Passed, format!("AWS {}", review.done), Vec::new(), now, last);
                 // What a read of the change must show, and the event the change emits.
                 let event_id = state.new_event_id();
-                if let Some(to) = ace_domain::opportunity::review_transition(current.review_status(), review) {
+                if let Some(to) = ace_domain::opportunity::review_transition(current.review_status(), review.action) {
                     next.bound.insert(check::REVIEW_STATUS.into(), to.as_str().into());
                 }
                 next.bound.insert(check::CHANGE_EVENT.into(), event_id.clone());
@@ -344,7 +320,12 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                     json!({"check": run.id, "step": run.step + 1}),
                 );
                 let batch = WriteBatch { update_check_runs: vec![with_version(&next, run.version)], ..Default::default() };
-                let decision = super::review::Decision { action: review, comment, reason, event_id };
+                let decision = super::review::Decision {
+                    action: review.action,
+                    comment: review.comment,
+                    reason: review.reason.map(|r| r.as_str()),
+                    event_id,
+                };
                 match super::review::decide_in(state, &reviewer, current.clone(), decision, entry, batch).await {
                     Ok(_) => {
                         next.version = run.version + 1;
@@ -466,32 +447,15 @@ async fn save_end(
 async fn send_referral(
     state: &AppState,
     run: &CheckRun,
-    kind: ReferralKind,
+    action: Action,
     now: i64,
     last: i64,
 ) -> Result<Result<CheckRun, String>, AppError> {
     let Some(partner) = state.store.get_partner(&run.partner_id).await? else {
         return Ok(Err(format!("AWS could not refer: partner {} is gone", run.partner_id)));
     };
-    let request = ReferralRequest {
-        partner_id: partner.id.clone(),
-        catalog: Catalog::Sandbox,
-        kind,
-        customer: ReferralCustomer {
-            company_name: "Contoso Analytics".into(),
-            website: "https://contoso-analytics.example.com".into(),
-            country: "US".into(),
-            industry: Some("Software and Internet".into()),
-        },
-        title: Some(format!("Data platform modernisation ({})", run.id)),
-        problem: Some("Nightly batch reports miss their deadline; the customer wants near-real-time analytics.".into()),
-        contact: ReferralContact {
-            name: Some("Dana Whitfield".into()),
-            email: Some("dana.whitfield@contoso-analytics.example.com".into()),
-            phone: Some("+14155550123".into()),
-            title: Some("Head of Data".into()),
-        },
-    };
+    let Some(request) = action.referral(&partner.id, &run.id) else { return Ok(Err("not a referral".into())) };
+    let kind = request.kind;
     let referral = match crate::referrals::build(state, &partner, request).await? {
         Ok(referral) => referral,
         Err(crate::referrals::Refusal::Suppressed(m)) => return Ok(Err(format!("AWS could not refer: {m}"))),

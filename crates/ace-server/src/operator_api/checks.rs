@@ -9,7 +9,9 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall};
+use ace_domain::time::parse_duration;
+
+use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
 use crate::app::checks as use_case;
 use crate::AppState;
 
@@ -20,6 +22,18 @@ pub fn router() -> Router<AppState> {
         .route("/checks/{id}/cancel", axum::routing::post(cancel))
 }
 
+/// What the operator asks a run to do.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartInput {
+    partner_id: String,
+    /// Scenario names; every scenario when empty.
+    #[serde(default)]
+    scenarios: Vec<String>,
+    /// How long each expectation may take, e.g. `10m`, `90s`, `1h` (10 minutes when absent).
+    step_timeout: Option<String>,
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -27,11 +41,16 @@ struct ListQuery {
     partner: Option<String>,
 }
 
-#[utoipa::path(post, path = "/checks", tag = "operator", summary = "Start an integration check (issue 25) for a partner in the Sandbox: the published scenarios (all, or those named), each step judged on what the partner's credentials are seen doing", request_body = use_case::StartInput, responses((status = 201, description = "success")))]
+#[utoipa::path(post, path = "/checks", tag = "operator", summary = "Start an integration check (issue 25) for a partner in the Sandbox: the published scenarios (all, or those named), each step judged on what the partner's credentials are seen doing", request_body = StartInput, responses((status = 201, description = "success")))]
 async fn start(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
-    let input: use_case::StartInput = parse_body(&body)?;
+    let input: StartInput = parse_body(&body)?;
+    let step_timeout_ms = match input.step_timeout.as_deref().map(parse_duration).transpose() {
+        Ok(timeout) => timeout.map(|t| t.num_milliseconds()),
+        Err(e) => return Err(OperatorError::bad_request(format!("step timeout: {e}"))),
+    };
+    let ask = use_case::NewRun { partner_id: input.partner_id, scenarios: input.scenarios, step_timeout_ms };
     let entry = call.audit(&state, StatusCode::CREATED, json!({}));
-    let run = use_case::start(&state, input, entry).await?;
+    let run = use_case::start(&state, ask, entry).await?;
     done_created(use_case::report(&run))
 }
 

@@ -3,7 +3,7 @@
 //! (`app::checks`).
 
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use ace_domain::ids::Catalog;
 use ace_domain::model::{FieldError, FieldErrorCode};
@@ -44,41 +44,24 @@ fn sandbox_only(r: &Request) -> Result<(), ApiError> {
     )]))
 }
 
-/// The report's camelCase members as the model's PascalCase ones.
-fn pascal(v: Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let mut chars = k.chars();
-                    let key = chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default();
-                    (key, pascal(v))
-                })
-                .collect::<Map<String, Value>>(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(pascal).collect()),
-        other => other,
-    }
-}
-
 pub async fn start(r: Request) -> ApiResult {
     sandbox_only(&r)?;
     let input: StartRequest = r.parse()?;
-    let ask = use_case::StartInput {
+    let ask = use_case::NewRun {
         partner_id: r.caller.partner.id.clone(),
         scenarios: input.scenarios,
-        step_timeout: input.step_timeout_seconds.map(|s| format!("{s}s")),
+        step_timeout_ms: input.step_timeout_seconds.map(|s| s * 1000),
     };
     let run = use_case::start(&r.state, ask, r.write_entry()).await?;
     r.audited();
-    Ok(Output::Json(pascal(use_case::report(&run))))
+    Ok(Output::Json(use_case::partner_report(&run)))
 }
 
 pub async fn get(r: Request) -> ApiResult {
     sandbox_only(&r)?;
     let input: GetRequest = r.parse()?;
     let run = use_case::get_own(&r.state, &r.caller.partner.id, &input.identifier).await?;
-    Ok(Output::Json(pascal(use_case::report(&run))))
+    Ok(Output::Json(use_case::partner_report(&run)))
 }
 
 pub async fn list(r: Request) -> ApiResult {
@@ -88,7 +71,7 @@ pub async fn list(r: Request) -> ApiResult {
     let summaries: Vec<Value> = runs
         .iter()
         .map(|run| {
-            let v = pascal(use_case::report(run));
+            let v = use_case::partner_report(run);
             json!({"Id": v["Id"], "Status": v["Status"], "CreatedAt": v["CreatedAt"], "UpdatedAt": v["UpdatedAt"],
                 "Passed": v["Passed"], "Failed": v["Failed"]})
         })

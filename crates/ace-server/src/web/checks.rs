@@ -89,73 +89,61 @@ struct CheckPage {
     back: &'static str,
 }
 
-/// A member of a report, whichever case its edge writes (the partner API's PascalCase, the
-/// operator's camelCase).
-fn at<'a>(v: &'a Value, name: &str) -> &'a Value {
-    let mut pascal = name.chars();
-    let pascal: String = pascal.next().map(|c| c.to_ascii_uppercase().to_string() + pascal.as_str()).unwrap_or_default();
-    v.get(name).or_else(|| v.get(&pascal)).unwrap_or(&Value::Null)
-}
-
-fn text(v: &Value, name: &str) -> String {
-    at(v, name).as_str().unwrap_or_default().to_string()
-}
-
 fn row(r: &Value) -> RunRow {
     RunRow {
-        id: text(r, "id"),
-        partner: text(r, "partnerId"),
-        status: text(r, "status"),
-        passed: at(r, "passed").as_i64().unwrap_or(0),
-        failed: at(r, "failed").as_i64().unwrap_or(0),
-        created: when(&text(r, "createdAt")),
+        id: text_at(r, "Id").to_string(),
+        partner: text_at(r, "PartnerId").to_string(),
+        status: text_at(r, "Status").to_string(),
+        passed: r["Passed"].as_i64().unwrap_or(0),
+        failed: r["Failed"].as_i64().unwrap_or(0),
+        created: when(text_at(r, "CreatedAt")),
     }
 }
 
 fn report_page(nav: Option<Nav>, r: &Value, back: &'static str) -> CheckPage {
-    let scenarios = at(r, "scenarios")
+    let scenarios = r["Scenarios"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|s| ScenarioReport {
-            name: text(s, "name"),
-            title: text(s, "title"),
-            rules: at(s, "rules").as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
-            status: text(s, "status"),
-            steps: at(s, "steps")
+            name: text_at(s, "Name").to_string(),
+            title: text_at(s, "Title").to_string(),
+            rules: s["Rules"].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+            status: text_at(s, "Status").to_string(),
+            steps: s["Steps"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .map(|st| StepRow {
-                    step: at(st, "step").as_i64().unwrap_or(0),
-                    title: text(st, "title"),
-                    side: text(st, "side"),
-                    status: text(st, "status"),
-                    message: text(st, "message"),
-                    request_ids: at(st, "requestIds")
+                    step: st["Step"].as_i64().unwrap_or(0),
+                    title: text_at(st, "Title").to_string(),
+                    side: text_at(st, "Side").to_string(),
+                    status: text_at(st, "Status").to_string(),
+                    message: text_at(st, "Message").to_string(),
+                    request_ids: st["RequestIds"]
                         .as_array()
                         .into_iter()
                         .flatten()
                         .filter_map(Value::as_str)
                         .map(String::from)
                         .collect(),
-                    at: when(&text(st, "at")),
+                    at: when(text_at(st, "At")),
                 })
                 .collect(),
         })
         .collect();
-    let status = text(r, "status");
+    let status = text_at(r, "Status").to_string();
     CheckPage {
         nav,
-        id: text(r, "id"),
-        partner: text(r, "partnerId"),
+        id: text_at(r, "Id").to_string(),
+        partner: text_at(r, "PartnerId").to_string(),
         running: status == "Running",
         status,
-        passed: at(r, "passed").as_i64().unwrap_or(0),
-        failed: at(r, "failed").as_i64().unwrap_or(0),
-        created: when(&text(r, "createdAt")),
-        updated: when(&text(r, "updatedAt")),
-        timeout: format!("{} min", at(r, "stepTimeoutSeconds").as_i64().unwrap_or(0) / 60),
+        passed: r["Passed"].as_i64().unwrap_or(0),
+        failed: r["Failed"].as_i64().unwrap_or(0),
+        created: when(text_at(r, "CreatedAt")),
+        updated: when(text_at(r, "UpdatedAt")),
+        timeout: format!("{} min", r["StepTimeoutSeconds"].as_i64().unwrap_or(0) / 60),
         scenarios,
         back,
     }
@@ -220,7 +208,7 @@ async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<
 async fn console_list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
     let runs = crate::app::checks::list(&state, None).await?;
-    let runs = runs.iter().map(|r| row(&crate::app::checks::report(r))).collect();
+    let runs = runs.iter().map(|r| row(&crate::app::checks::partner_report(r))).collect();
     let page_data = ChecksPage {
         nav: Some(viewer.nav("checks", "Integration checks")),
         console: true,
@@ -239,6 +227,6 @@ async fn console_show(State(state): State<AppState>, headers: HeaderMap, Path(id
         Err(crate::app::AppError::NotFound(_)) => return Err(WebError::NotFound),
         Err(e) => return Err(e.into()),
     };
-    let report = crate::app::checks::report(&run);
+    let report = crate::app::checks::partner_report(&run);
     Ok(page(StatusCode::OK, &report_page(Some(viewer.nav("checks", "Integration checks")), &report, "/console/checks")))
 }
