@@ -71,6 +71,11 @@ report=$("$ACE" check show "$run" --json)
 check "exactly the step it breaks timed out, its scenario's rest skipped, every other step passed" \
   test "$(echo "$report" | json '",".join(s["name"] + ":" + str(st["step"]) + ":" + st["status"] for s in d["scenarios"] for st in s["steps"] if st["status"] != "Passed")')" \
   = "opportunity-action-required:5:TimedOut,opportunity-action-required:6:Skipped,opportunity-action-required:7:Skipped"
+run=$("$ACE" check start --partner P-CRM --scenario opportunity-duplicate --json | json 'd["id"]')
+check "the integration retrying a refused duplicate create: the run fails" \
+  test "$(crm --run "$run" --broken retries-duplicate-forever)" = Failed
+check "the step fails on the refused create and its retry, naming the opportunity that holds the identifier" \
+  test "$("$ACE" check show "$run" --json | json 'str(d["scenarios"][0]["steps"][1]["status"]) + ":" + str(len(d["scenarios"][0]["steps"][1]["requestIds"])) + ":" + str("instead of retrying" in d["scenarios"][0]["steps"][1]["message"])')" = Failed:2:True
 run=$("$ACE" check start --partner P-CRM --scenario lead-converted --json | json 'd["id"]')
 check "ace check cancel: the run stops, every step not taken skipped" \
   test "$("$ACE" check cancel "$run" --json | json 'd["status"] + "/" + d["scenarios"][0]["steps"][1]["status"]')" = Stopped/Skipped

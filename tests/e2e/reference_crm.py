@@ -23,7 +23,9 @@ import time
 import boto3
 from botocore.config import Config
 
-BROKEN = ("none", "ignores-action-required", "never-accepts-referrals", "reads-referrals-before-accepting")
+BROKEN = ("none", "ignores-action-required", "never-accepts-referrals", "reads-referrals-before-accepting",
+          "retries-duplicate-forever")
+SEND_AGAIN = "Send the same CRM record again"
 
 
 def deal(run, scenario):
@@ -52,13 +54,31 @@ class Crm:
         self.ace = boto3.client("ace-partner", endpoint_url=endpoint, region_name="us-east-1", config=config)
         self.broken = broken
         self.run = run
-        self.pushed, self.fixed, self.referred, self.contacted = set(), set(), set(), set()
+        self.pushed, self.fixed, self.referred, self.contacted, self.resent = set(), set(), set(), set(), set()
 
     def push(self, scenario):
         created = self.pcs.create_opportunity(**deal(self.run, scenario))
         self.pcs.submit_opportunity(Catalog="Sandbox", Identifier=created["Id"], InvolvementType="Co-Sell",
                                     Visibility="Full")
         self.pushed.add(scenario)
+
+    def send_again(self, scenario):
+        """The deal sent again as a new create, as a sync that lost the first answer would: refused
+        as a duplicate, it reconciles by reading the opportunity the refusal names — or, broken,
+        retries the create (a loop that never gives up; five tries here)."""
+        self.resent.add(scenario)
+        for attempt in range(5 if self.broken == "retries-duplicate-forever" else 1):
+            again = deal(self.run, scenario)
+            again["ClientToken"] += f"-again-{attempt}"
+            try:
+                self.pcs.create_opportunity(**again)
+                raise AssertionError("a duplicate PartnerOpportunityIdentifier was accepted")
+            except self.pcs.exceptions.ValidationException as e:
+                errors = e.response.get("ErrorList", [])
+                assert errors and errors[0]["Code"] == "DUPLICATE_KEY_VALUE", e.response
+                holder = errors[0]["Message"].split("identifies opportunity ")[1].split()[0]
+        if self.broken != "retries-duplicate-forever":
+            self.pcs.get_opportunity(Catalog="Sandbox", Identifier=holder)
 
     def answer_invitations(self, reject):
         listed = self.pcs.list_engagement_invitations(Catalog="Sandbox", ParticipantType="RECEIVER")
@@ -141,6 +161,8 @@ def main():
         now_waiting = waiting(report)
         if now_waiting and now_waiting[1].startswith("Create") and now_waiting[0] not in crm.pushed:
             crm.push(now_waiting[0])
+        if now_waiting and now_waiting[1].startswith(SEND_AGAIN) and now_waiting[0] not in crm.resent:
+            crm.send_again(now_waiting[0])
         crm.answer_invitations(reject=bool(now_waiting and now_waiting[1].startswith("Reject")))
         crm.sync(json.loads(ace(args, "clock", "show", "--json"))["now"])
         # A step still waiting after many passes waits for what this integration will not do.

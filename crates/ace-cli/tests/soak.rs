@@ -10,7 +10,9 @@
 //! What must hold: every request answered 200 (an update that lost a race to another answered
 //! with its conflict), the server alive, and once warm, open files flat and memory not climbing
 //! (asserted for runs of 10 minutes or more; the database grows by design: the audit log and
-//! the event outbox keep every write).
+//! the event outbox keep every write). Warm means past the first fifth and, on SQLite, past the
+//! point where the database outgrows the writer's page cache (`ace_store::SQLITE_WRITER_CACHE_KIB`),
+//! which the server's memory follows until it is full.
 //!
 //! Quick form (CI): `cargo test -p ace-cli --test soak` runs 1 minute per engine, sampling every
 //! 10 s. Full form (run once, recorded): `ACE_SOAK_MINUTES=60 ACE_SOAK_SAMPLE_SECONDS=60
@@ -299,8 +301,16 @@ async fn soak(engine: &str, database: Option<(String, String)>) {
         );
     }
 
-    // Warm once the first fifth of the run is over.
-    let warm: Vec<Sample> = samples.iter().copied().filter(|s| s.minute >= minutes() / 5.0).collect();
+    // Warm once the first fifth of the run is over and, on SQLite, once the database has outgrown
+    // the writer's page cache: until then the server's memory rises with the database by design
+    // (the hour of stop 33 flattened at ~70 MiB of database, its cache's 64 MiB). A run whose
+    // database never gets there is judged on the cache's bound instead of a slope.
+    let cache_mib = ace_store::SQLITE_WRITER_CACHE_KIB as f64 / 1024.0;
+    let warm_from = match database {
+        None => samples.iter().find(|s| s.db_mib >= cache_mib).map_or(f64::INFINITY, |s| s.minute).max(minutes() / 5.0),
+        Some(_) => minutes() / 5.0,
+    };
+    let warm: Vec<Sample> = samples.iter().copied().filter(|s| s.minute >= warm_from).collect();
     let (rss, files, db, p99) = (
         slope_per_hour(&warm, |s| s.rss_mib),
         slope_per_hour(&warm, |s| s.open_files),
@@ -320,7 +330,8 @@ async fn soak(engine: &str, database: Option<(String, String)>) {
     std::fs::write(out.join(format!("soak-{engine}.svg")), chart(&title, &samples)).unwrap();
     eprintln!(
         "soak on {engine}: {n} requests, all answered 200; after warm-up, slopes per hour: memory {rss:+.1} MiB, \
-         open files {files:+.1}, database {db:+.1} MiB, p99 {p99:+.1} ms; last sample {:?}; chart in {}",
+         open files {files:+.1}, database {db:+.1} MiB, p99 {p99:+.1} ms (warm from minute {warm_from:.1}, {} samples); last sample {:?}; chart in {}",
+        warm.len(),
         samples.last(),
         out.display()
     );
@@ -330,7 +341,17 @@ async fn soak(engine: &str, database: Option<(String, String)>) {
         let min_files = warm.iter().map(|s| s.open_files).fold(f64::MAX, f64::min);
         assert!(max_files - min_files <= 64.0, "{engine}: open files went from {min_files} to {max_files}");
         assert!(files.abs() < 10.0, "{engine}: open files climb {files:.1} an hour once warm");
-        assert!(rss < 20.0, "{engine}: resident memory climbs {rss:.1} MiB an hour once warm");
+        if warm.len() >= 10 {
+            assert!(rss < 20.0, "{engine}: resident memory climbs {rss:.1} MiB an hour once warm (from minute {warm_from:.0})");
+        } else {
+            // Still filling the writer's cache: the rise since the first fifth stays within it.
+            let early: Vec<f64> = samples.iter().filter(|s| s.minute >= minutes() / 5.0).map(|s| s.rss_mib).collect();
+            let rise = early.last().copied().unwrap_or(0.0) - early.first().copied().unwrap_or(0.0);
+            assert!(
+                rise <= cache_mib + 16.0,
+                "{engine}: resident memory rose {rise:.1} MiB, more than the writer's cache of {cache_mib:.0} MiB"
+            );
+        }
         assert!(p99 < 10.0, "{engine}: p99 climbs {p99:.1} ms an hour once warm");
     }
     drop(server);

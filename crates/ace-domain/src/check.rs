@@ -33,6 +33,8 @@ pub const WEBHOOK_ACKNOWLEDGED: &str = "WebhookAcknowledged";
 
 /// The binding the opportunity a scenario is about is kept under.
 pub const OPPORTUNITY: &str = "opportunity";
+/// The CRM identifier (`PartnerOpportunityIdentifier`) the scenario's opportunity was created with.
+pub const CRM_ID: &str = "crm-id";
 /// The bindings of a referral the operator's side sent: its invitation's id, its engagement,
 /// and (once accepted) its REF-3 contact deadline in ms.
 pub const REFERRAL: &str = "referral";
@@ -178,6 +180,12 @@ pub enum Expectation {
     /// The accepted lead turned into an opportunity (`StartOpportunityFromEngagementTask` on
     /// the lead's engagement). Binds [`OPPORTUNITY`].
     ConvertsLead,
+    /// The bound opportunity's CRM record sent again as a new `CreateOpportunity` (a sync that
+    /// lost the first answer), refused as a duplicate `PartnerOpportunityIdentifier`, and the
+    /// integration reconciling — reading the opportunity that holds the identifier — instead
+    /// of sending it again. A ClientToken retry answered with the first create's own answer
+    /// reconciles too.
+    ReconcilesDuplicate,
 }
 
 /// The members a create must carry: the opportunity scenario's mandatory fields.
@@ -214,6 +222,8 @@ const APPROVE: Step = Step { title: "AWS approves it", kind: StepKind::Act(Actio
 const READ_APPROVED: Step = Step { title: "Read the approved opportunity", kind: StepKind::Expect(Expectation::ReadsChange) };
 const SEND_REFERRAL: Step =
     Step { title: "AWS refers an opportunity (its contact masked)", kind: StepKind::Act(Action::SendReferral) };
+/// The step title the reference integrations act on: send the same deal again.
+pub const SEND_AGAIN_TITLE: &str = "Send the same CRM record again: it is refused as a duplicate; read the existing opportunity";
 const RECORD_CONTACT: Step =
     Step { title: "Record contacting the customer within 3 business days", kind: StepKind::Expect(Expectation::RecordsContact) };
 
@@ -268,6 +278,12 @@ pub const SCENARIOS: &[Scenario] = &[
             },
             Step { title: "Read the rejected opportunity", kind: StepKind::Expect(Expectation::ReadsChange) },
         ],
+    },
+    Scenario {
+        name: "opportunity-duplicate",
+        title: "A CRM record sent twice is refused the second time; the integration links it to the existing opportunity",
+        rules: &["SUB-1"],
+        steps: &[CREATE, Step { title: SEND_AGAIN_TITLE, kind: StepKind::Expect(Expectation::ReconcilesDuplicate) }],
     },
     Scenario {
         name: "aws-referral-accepted",
@@ -406,11 +422,61 @@ pub fn judge(
                 let Some(created) = o.output.get("Id").and_then(Value::as_str) else {
                     return Verdict::Open;
                 };
-                return Verdict::Met {
-                    binds: vec![(OPPORTUNITY.to_string(), created.to_string())],
-                    evidence: vec![o.request_id.clone()],
-                    seq: o.seq,
-                };
+                let mut binds = vec![(OPPORTUNITY.to_string(), created.to_string())];
+                if let Some(crm) = member(&o.input, "PartnerOpportunityIdentifier").and_then(Value::as_str) {
+                    binds.push((CRM_ID.to_string(), crm.to_string()));
+                }
+                return Verdict::Met { binds, evidence: vec![o.request_id.clone()], seq: o.seq };
+            }
+            Verdict::Open
+        }
+        Expectation::ReconcilesDuplicate => {
+            let (Some(id), Some(crm)) = (id, bound.get(CRM_ID)) else { return unbound() };
+            let again = |o: &&Observation| {
+                o.operation == "CreateOpportunity"
+                    && member(&o.input, "PartnerOpportunityIdentifier").and_then(Value::as_str) == Some(crm.as_str())
+            };
+            let mut refused: Option<&Observation> = None;
+            for o in seen {
+                if again(&o) {
+                    if o.ok() {
+                        // Its ClientToken answered with the first create's own answer: reconciled.
+                        if o.output.get("Id").and_then(Value::as_str) == Some(id) {
+                            return met(o);
+                        }
+                        return Verdict::Broken {
+                            message: format!(
+                                "CreateOpportunity with PartnerOpportunityIdentifier {crm:?} made a second opportunity: \
+                                 a CRM record is one opportunity"
+                            ),
+                            evidence: vec![o.request_id.clone()],
+                            seq: o.seq,
+                        };
+                    }
+                    if !refused_as_duplicate(o) {
+                        continue;
+                    }
+                    if let Some(first) = refused {
+                        return Verdict::Broken {
+                            message: format!(
+                                "CreateOpportunity was refused for a duplicate PartnerOpportunityIdentifier ({crm:?}) and then \
+                                 sent again: a refused duplicate is refused every time. Read the opportunity the refusal \
+                                 names ({id}) and link the CRM record to it instead of retrying"
+                            ),
+                            evidence: vec![first.request_id.clone(), o.request_id.clone()],
+                            seq: o.seq,
+                        };
+                    }
+                    refused = Some(o);
+                } else if let Some(first) = refused {
+                    if reads(o, id, None, None) {
+                        return Verdict::Met {
+                            binds: Vec::new(),
+                            evidence: vec![first.request_id.clone(), o.request_id.clone()],
+                            seq: o.seq,
+                        };
+                    }
+                }
             }
             Verdict::Open
         }
@@ -547,6 +613,17 @@ pub fn judge(
     }
 }
 
+/// Whether `o` was refused for a CRM identifier another opportunity holds.
+fn refused_as_duplicate(o: &Observation) -> bool {
+    o.error.as_deref() == Some("ValidationException")
+        && o.output.get("ErrorList").and_then(Value::as_array).is_some_and(|errors| {
+            errors.iter().any(|e| {
+                e.get("FieldName").and_then(Value::as_str) == Some("PartnerOpportunityIdentifier")
+                    && e.get("Code").and_then(Value::as_str) == Some("DUPLICATE_KEY_VALUE")
+            })
+        })
+}
+
 fn met(o: &Observation) -> Verdict {
     Verdict::Met { binds: Vec::new(), evidence: vec![o.request_id.clone()], seq: o.seq }
 }
@@ -582,6 +659,11 @@ pub fn timed_out(expectation: Expectation, timeout_ms: i64) -> String {
         Expectation::ReadsContact => "the accepted referral's opportunity was never read (GetOpportunity)",
         Expectation::ConvertsLead => {
             "the accepted lead was never turned into an opportunity: StartOpportunityFromEngagementTask on its engagement"
+        }
+        Expectation::ReconcilesDuplicate => {
+            "the CRM record was not sent again, or its refusal as a duplicate was not followed by a read of the \
+             opportunity that holds its PartnerOpportunityIdentifier: send the record again (a new ClientToken), \
+             then read the opportunity the refusal names"
         }
         Expectation::RecordsContact => {
             "no contact with the customer was recorded (AcePartner.RecordReferralContact) — REF-3 gives 3 business days"
@@ -815,7 +897,11 @@ mod tests {
         let ok = seen(1, "CreateOpportunity", full_create(), json!({"Id": "O7"}));
         assert_eq!(
             judge(expect, &bound, None, std::slice::from_ref(&ok)),
-            Verdict::Met { binds: vec![(OPPORTUNITY.into(), "O7".into())], evidence: vec!["r1".into()], seq: 1 }
+            Verdict::Met {
+                binds: vec![(OPPORTUNITY.into(), "O7".into()), (CRM_ID.into(), "CRM-1".into())],
+                evidence: vec!["r1".into()],
+                seq: 1
+            }
         );
         let mut short = full_create();
         short["Customer"]["Account"].as_object_mut().unwrap().remove("WebsiteUrl");
@@ -829,6 +915,45 @@ mod tests {
         let mut refused = ok.clone();
         refused.error = Some("ValidationException".into());
         assert_eq!(judge(expect, &bound, None, &[refused]), Verdict::Open, "a refused create is not a create");
+    }
+
+    #[test]
+    fn a_duplicate_create_refused_must_be_followed_by_a_read_not_by_the_same_create_again() {
+        let bound: BTreeMap<String, String> =
+            [(OPPORTUNITY.to_string(), "O7".to_string()), (CRM_ID.to_string(), "CRM-1".to_string())].into();
+        let expect = Expectation::ReconcilesDuplicate;
+        let refused = |seq: i64| Observation {
+            error: Some("ValidationException".into()),
+            ..seen(
+                seq,
+                "CreateOpportunity",
+                full_create(),
+                json!({"ErrorList": [{"FieldName": "PartnerOpportunityIdentifier", "Code": "DUPLICATE_KEY_VALUE"}]}),
+            )
+        };
+        let read = seen(3, "GetOpportunity", json!({"Identifier": "O7"}), json!({"Id": "O7"}));
+        assert_eq!(judge(expect, &bound, None, &[]), Verdict::Open);
+        // A read before the record was sent again proves nothing: the step waits for the refusal.
+        assert_eq!(judge(expect, &bound, None, std::slice::from_ref(&read)), Verdict::Open);
+        assert_eq!(
+            judge(expect, &bound, None, &[refused(2), read.clone()]),
+            Verdict::Met { binds: vec![], evidence: vec!["r2".into(), "r3".into()], seq: 3 }
+        );
+        let Verdict::Broken { message, evidence, seq } = judge(expect, &bound, None, &[refused(2), refused(4), read.clone()])
+        else {
+            panic!("the same create sent again after its refusal breaks the step")
+        };
+        assert!(message.contains("O7") && message.contains("instead of retrying"), "{message}");
+        assert_eq!((evidence, seq), (vec!["r2".to_string(), "r4".to_string()], 4));
+        // Refused for something else (a missing field): not the duplicate, not a retry of one.
+        let mut other = refused(5);
+        other.output = json!({"ErrorList": [{"FieldName": "Project.Title", "Code": "REQUIRED_FIELD_MISSING"}]});
+        assert_eq!(judge(expect, &bound, None, &[other, read.clone()]), Verdict::Open);
+        // Its ClientToken again: the first create's own answer.
+        let replayed = seen(6, "CreateOpportunity", full_create(), json!({"Id": "O7"}));
+        assert!(matches!(judge(expect, &bound, None, &[replayed]), Verdict::Met { .. }));
+        let doubled = seen(7, "CreateOpportunity", full_create(), json!({"Id": "O9"}));
+        assert!(matches!(judge(expect, &bound, None, &[doubled]), Verdict::Broken { .. }));
     }
 
     #[test]

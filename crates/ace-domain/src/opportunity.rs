@@ -361,6 +361,11 @@ impl Opportunity {
         crate::ids::opportunity_number(&self.id).unwrap_or(0)
     }
 
+    /// Its `PartnerOpportunityIdentifier`: the partner's CRM record it stands for.
+    pub fn partner_identifier(&self) -> Option<&str> {
+        self.document.get("PartnerOpportunityIdentifier").and_then(Value::as_str)
+    }
+
     /// Moves the review status and keeps the operator's comments with it.
     pub fn set_review(&mut self, status: ReviewStatus, comments: Option<String>, reason: Option<String>, now: Instant) {
         set_lifecycle(&mut self.document, "ReviewStatus", Some(Value::String(status.as_str().into())));
@@ -530,6 +535,26 @@ const DOCUMENT_MEMBERS: [&str; 10] = [
 
 fn document_of(input: &Map<String, Value>) -> Map<String, Value> {
     input.iter().filter(|(k, _)| DOCUMENT_MEMBERS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// A partner's CRM record is one opportunity per catalog (issue 25: the published integration
+/// scenario "a duplicate PartnerOpportunityIdentifier is refused"): a create or update that
+/// would give `identifier` to a second opportunity is refused, naming the one that holds it,
+/// so the integration links its record to that one instead of sending it again.
+pub fn duplicate_identifier(identifier: &str, holder: &str) -> FieldError {
+    FieldError::new(
+        "PartnerOpportunityIdentifier",
+        crate::model::FieldErrorCode::DuplicateKeyValue,
+        format!(
+            "PartnerOpportunityIdentifier {identifier:?} already identifies opportunity {holder} in this catalog: read or \
+             update {holder} (GetOpportunity, UpdateOpportunity) instead of creating it again; a CRM record is one opportunity"
+        ),
+    )
+}
+
+/// The CRM identifier `input` gives its opportunity, if any.
+pub fn identifier_of(input: &Map<String, Value>) -> Option<&str> {
+    input.get("PartnerOpportunityIdentifier").and_then(Value::as_str)
 }
 
 pub fn plan_create(catalog: Catalog, input: &Map<String, Value>, now: Instant) -> Result<NewOpportunity, Vec<FieldError>> {

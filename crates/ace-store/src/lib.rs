@@ -15,6 +15,7 @@ mod checks;
 mod customer_accounts;
 mod postgres;
 pub use postgres::ROUND_TRIP_BOUND as POSTGRES_ROUND_TRIP_BOUND;
+pub use sqlite::WRITER_CACHE_KIB as SQLITE_WRITER_CACHE_KIB;
 mod records;
 mod sealing;
 mod search;
@@ -242,6 +243,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// An opportunity of this partner in this catalog; another partner's is `None`.
     async fn get_opportunity(&self, partner_id: &str, catalog: Catalog, id: &str) -> StoreResult<Option<Opportunity>>;
+    /// The opportunity of this partner and catalog that holds `partner_identifier`, its
+    /// `PartnerOpportunityIdentifier` (issue 25: one opportunity per CRM record).
+    async fn opportunity_identified_as(
+        &self,
+        partner_id: &str,
+        catalog: Catalog,
+        partner_identifier: &str,
+    ) -> StoreResult<Option<String>>;
     /// One page (up to `page_size + 1` rows, the extra one tells that more follow).
     async fn list_opportunities(&self, query: &OpportunityQuery) -> StoreResult<Vec<Opportunity>>;
 

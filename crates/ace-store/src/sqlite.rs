@@ -14,6 +14,9 @@ use crate::sql::{Cell, Database, Dialect, Param, Row, Tx};
 use crate::{StoreError, StoreResult};
 
 const READERS: usize = 4;
+/// The writer's page cache in KiB (negative `cache_size` is KiB): SQLite's own is 2 MiB. The
+/// server's memory grows with the database until the writer's cache is full (the soak's warm-up).
+pub const WRITER_CACHE_KIB: i64 = 65_536;
 
 pub struct SqliteDatabase {
     writer: Arc<Mutex<Connection>>,
@@ -77,7 +80,7 @@ pub fn open(path: &Path, synchronous: &str) -> StoreResult<SqliteDatabase> {
             // The writer's page cache: 64 MiB (SQLite's default is 2 MiB), so the interior
             // pages of a large database's indexes stay in memory instead of being read again
             // from the OS for every group commit.
-            conn.pragma_update(None, "cache_size", -65_536).map_err(driver)?;
+            conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB).map_err(driver)?;
             // REM-2 after a crash: a deletion committed just before it may not have been
             // scrubbed yet (the scrub follows the commit); its old page images leave the WAL now.
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {

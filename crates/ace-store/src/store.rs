@@ -58,6 +58,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0020_baseline.postgres.sql"),
     },
     Migration { version: 21, shared: include_str!("../migrations/0021_integration_checks.sql"), sqlite: "", postgres: "" },
+    Migration {
+        version: 22,
+        shared: include_str!("../migrations/0022_partner_opportunity_identifiers.sql"),
+        sqlite: include_str!("../migrations/0022_partner_opportunity_identifiers.sqlite.sql"),
+        postgres: include_str!("../migrations/0022_partner_opportunity_identifiers.postgres.sql"),
+    },
 ];
 
 /// A migration file's statements: comment lines dropped, split at `;`.
@@ -324,7 +330,9 @@ const NO_NAME: &str = "\u{1}";
 pub(crate) const INSERT_OPPORTUNITY: &str =
     "INSERT INTO opportunities (catalog, id_number, partner_id, review_status, stage, company_key, created_ms, modified_ms, target_close, doc, \
      submitted_ms, ident_domain, ident_duns, ident_country, ident_prefix, approved_ms, origin, ident_name, ident_company, \
-     conflict_active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
+     conflict_active, crm_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+     $19, $20, CASE WHEN $17 = 'Partner Referral' OR NOT EXISTS (SELECT 1 FROM opportunities c WHERE c.partner_id = $3 \
+     AND c.catalog = $1 AND c.crm_id = $21) THEN $21 END)";
 
 /// The indexed columns of an opportunity, derived from the record (one source of truth).
 pub(crate) fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
@@ -350,6 +358,10 @@ pub(crate) fn opportunity_params(o: &Opportunity) -> StoreResult<Vec<Param>> {
         name,
         o.company_name().unwrap_or("").into(),
         i64::from(is_active_submission(o)).into(),
+        // Issue 25: its CRM identifier, which a partner's own create claims or fails (the
+        // unique index `opportunities_by_crm_id`, an insert of origin `Partner Referral`), and
+        // any other write claims when no other opportunity of the partner holds it.
+        o.partner_identifier().into(),
     ])
 }
 
@@ -464,7 +476,9 @@ pub(crate) async fn apply_batch(
                 "UPDATE opportunities SET partner_id = $3, review_status = $4, stage = $5, company_key = $6, created_ms = $7, \
                  modified_ms = $8, target_close = $9, doc = $10, submitted_ms = $11, ident_domain = $12, ident_duns = $13, \
                  ident_country = $14, ident_prefix = $15, approved_ms = $16, origin = $17, ident_name = $18, \
-                 ident_company = $19, conflict_active = $20 WHERE catalog = $1 AND id_number = $2 AND modified_ms = $21",
+                 ident_company = $19, conflict_active = $20, crm_id = CASE WHEN crm_id = $21 OR NOT EXISTS \
+                 (SELECT 1 FROM opportunities c WHERE c.partner_id = $3 AND c.catalog = $1 AND c.crm_id = $21 \
+                 AND c.id_number <> $2) THEN $21 END WHERE catalog = $1 AND id_number = $2 AND modified_ms = $22",
                 &params,
             )
             .await?;
@@ -1210,6 +1224,22 @@ impl Store for SqlStore {
             )
             .await?;
         rows.first().map(|r| from_json(&r.text(0)?)).transpose()
+    }
+
+    async fn opportunity_identified_as(
+        &self,
+        partner_id: &str,
+        catalog: Catalog,
+        partner_identifier: &str,
+    ) -> StoreResult<Option<String>> {
+        let mut r = self.db.reader().await?;
+        let rows = r
+            .query(
+                "SELECT id_number FROM opportunities WHERE partner_id = $1 AND catalog = $2 AND crm_id = $3",
+                &[partner_id.into(), catalog.as_str().into(), partner_identifier.into()],
+            )
+            .await?;
+        rows.first().map(|r| r.int(0).map(ace_domain::ids::opportunity_id)).transpose()
     }
 
     async fn list_opportunities(&self, query: &OpportunityQuery) -> StoreResult<Vec<Opportunity>> {

@@ -120,6 +120,7 @@ raw_contract!(
     use_4_tampering_with_stored_rows_is_detected,
     rem_2_shredding_destroys_the_key_and_leaves_only_the_record,
     the_baseline_schema_is_applied_once_and_older_databases_are_refused,
+    crm_identifiers_shared_before_the_rule_leave_the_claim_to_the_first_opportunity,
 );
 
 macro_rules! contract {
@@ -166,7 +167,80 @@ contract!(
     customer_accounts_change_under_their_version_and_match_closed_records_too,
     use_4_the_search_index_follows_every_write_in_its_transaction_and_keeps_tenants_apart,
     integration_check_runs_change_under_their_version_and_observations_keep_their_order,
+    a_crm_identifier_is_claimed_by_one_opportunity_of_a_partner_and_catalog,
 );
+
+fn with_crm(mut o: Opportunity, crm: &str) -> Opportunity {
+    o.document.insert("PartnerOpportunityIdentifier".into(), json!(crm));
+    o
+}
+
+/// Issue 25: a partner's create claims its CRM identifier or fails (one opportunity per
+/// identifier, partner and catalog, however many nodes create at once); an accepted referral's
+/// opportunity or an update claims it only when it is free.
+async fn a_crm_identifier_is_claimed_by_one_opportunity_of_a_partner_and_catalog(store: &SqlStore) {
+    let claimed = |partner: &'static str, catalog, crm: &'static str| store.opportunity_identified_as(partner, catalog, crm);
+    insert(store, with_crm(opportunity("P-A", Catalog::Aws, 1, "Acme", 10), "CRM-1")).await;
+    assert_eq!(claimed("P-A", Catalog::Aws, "CRM-1").await.unwrap().as_deref(), Some("O1"));
+    let second = store
+        .commit(WriteBatch {
+            insert_opportunities: vec![with_crm(opportunity("P-A", Catalog::Aws, 2, "Acme", 10), "CRM-1")],
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+    assert!(store.get_opportunity("P-A", Catalog::Aws, "O2").await.unwrap().is_none(), "nothing of the refused batch");
+    insert(store, with_crm(opportunity("P-A", Catalog::Sandbox, 3, "Acme", 10), "CRM-1")).await;
+    insert(store, with_crm(opportunity("P-B", Catalog::Aws, 4, "Acme", 10), "CRM-1")).await;
+    assert_eq!(claimed("P-B", Catalog::Aws, "CRM-1").await.unwrap().as_deref(), Some("O4"));
+    // An accepted referral's opportunity carrying a taken identifier is kept, without the claim.
+    let referred =
+        Opportunity { origin: Origin::AwsReferral, ..with_crm(opportunity("P-A", Catalog::Aws, 5, "Acme", 10), "CRM-1") };
+    insert(store, referred.clone()).await;
+    assert_eq!(claimed("P-A", Catalog::Aws, "CRM-1").await.unwrap().as_deref(), Some("O1"));
+    // Its holder gives the identifier up: the next write of the one that carries it claims it.
+    let first = store.get_opportunity("P-A", Catalog::Aws, "O1").await.unwrap().unwrap();
+    let moved = Opportunity { last_modified: from_millis(20), ..with_crm(first, "CRM-2") };
+    store.commit(WriteBatch { update_opportunities: vec![(moved, 10)], ..Default::default() }).await.unwrap();
+    assert_eq!(claimed("P-A", Catalog::Aws, "CRM-1").await.unwrap(), None);
+    assert_eq!(claimed("P-A", Catalog::Aws, "CRM-2").await.unwrap().as_deref(), Some("O1"));
+    let touched = Opportunity { last_modified: from_millis(20), ..referred };
+    store.commit(WriteBatch { update_opportunities: vec![(touched, 10)], ..Default::default() }).await.unwrap();
+    assert_eq!(claimed("P-A", Catalog::Aws, "CRM-1").await.unwrap().as_deref(), Some("O5"));
+
+    // Eight creates at once with one identifier: one is made.
+    let create = |n: i64| {
+        store.commit(WriteBatch {
+            insert_opportunities: vec![with_crm(opportunity("P-C", Catalog::Aws, 100 + n, "Acme", 10), "CRM-RACE")],
+            ..Default::default()
+        })
+    };
+    let answers = tokio::join!(create(1), create(2), create(3), create(4), create(5), create(6), create(7), create(8));
+    let answers = [answers.0, answers.1, answers.2, answers.3, answers.4, answers.5, answers.6, answers.7];
+    assert_eq!(answers.iter().filter(|a| a.is_ok()).count(), 1, "{answers:?}");
+    assert!(answers.iter().filter(|a| a.is_err()).all(|a| matches!(a, Err(StoreError::Conflict(_)))), "{answers:?}");
+}
+
+/// Issue 25, upgrading: opportunities written before the rule may share an identifier; the
+/// migration leaves the claim to the first of them (the others keep theirs in their document,
+/// unclaimed), so the unique claim can be made without refusing the upgrade.
+async fn crm_identifiers_shared_before_the_rule_leave_the_claim_to_the_first_opportunity(store: &SqlStore, raw: Raw) {
+    let referred = |n: i64| Opportunity {
+        origin: Origin::AwsReferral,
+        ..with_crm(opportunity("P-A", Catalog::Aws, n, "Acme", 10), "CRM-1")
+    };
+    insert(store, referred(7)).await;
+    insert(store, referred(3)).await;
+    insert(store, referred(5)).await;
+    // As a database before migration 22 had them: no claims at all.
+    raw.exec("DROP INDEX opportunities_by_crm_id").await;
+    raw.exec("ALTER TABLE opportunities DROP COLUMN crm_id").await;
+    raw.exec("DELETE FROM schema_migrations WHERE version = 22").await;
+    let upgraded = raw.reopen().await;
+    assert_eq!(upgraded.opportunity_identified_as("P-A", Catalog::Aws, "CRM-1").await.unwrap().as_deref(), Some("O3"));
+    assert_eq!(raw.texts("SELECT CAST(id_number AS TEXT) FROM opportunities WHERE crm_id IS NOT NULL").await, ["3"]);
+    assert_eq!(raw.texts("SELECT CAST(COUNT(*) AS TEXT) FROM opportunities").await, ["3"], "nothing lost");
+}
 
 /// Integration checks (issue 25): a run changes only under the version it was read at (a step
 /// is taken once, whatever the node); a partner's observations come back in the order they
@@ -904,16 +978,16 @@ async fn sub_2_candidates_in_a_crowded_name_bucket(store: &SqlStore) {
 }
 
 /// Issue 17: the schema is one baseline (version 20) and the numbered migrations after it
-/// (21: integration checks), each applied once; opening the store again applies nothing, keeps
+/// (21: integration checks, 22: CRM identifiers' claims), each applied once; opening the store again applies nothing, keeps
 /// what is stored, and a database from a development build older than the baseline is refused
 /// with a message that says so, not half-migrated.
 async fn the_baseline_schema_is_applied_once_and_older_databases_are_refused(store: &SqlStore, raw: Raw) {
     store.insert_partner(&partner("P-A", "111111111111"), 1).await.unwrap();
     let versions = "SELECT CAST(version AS TEXT) FROM schema_migrations ORDER BY version";
-    assert_eq!(raw.texts(versions).await, ["20", "21"]);
+    assert_eq!(raw.texts(versions).await, ["20", "21", "22"]);
     let again = raw.reopen().await;
     assert!(again.get_partner("P-A").await.unwrap().is_some(), "the data is kept");
-    assert_eq!(raw.texts(versions).await, ["20", "21"], "nothing applied twice");
+    assert_eq!(raw.texts(versions).await, ["20", "21", "22"], "nothing applied twice");
     raw.exec("UPDATE schema_migrations SET version = version - 10").await;
     let refused = match &raw {
         Raw::Sqlite(path) => SqlStore::open_sqlite(path.parent().unwrap(), "FULL").await.err(),

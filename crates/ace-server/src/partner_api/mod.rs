@@ -116,7 +116,8 @@ pub async fn handle(
         let (error, output) = match &outcome {
             Ok(Output::Json(v)) => (None, v.clone()),
             Ok(Output::Empty) => (None, Value::Null),
-            Err(e) => (Some(e.aws_code().0.to_string()), Value::Null),
+            // The refusal as the integration read it (its `ErrorList` names the field and code).
+            Err(e) => (Some(e.aws_code().0.to_string()), e.body()),
         };
         crate::app::checks::observe(&state, &partner, &request_id, operation, input, error, output).await;
     }

@@ -12,7 +12,7 @@ use ace_domain::opportunity::{
     self as rules, empty_related, is_sandbox_solution, AssociationChange, Opportunity, Origin, UpdatePlan,
 };
 use ace_domain::time::{format_timestamp, parse_timestamp, Instant};
-use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, WriteBatch};
+use ace_store::{BatchOutcome, IdempotencyKey, IdempotencyRecord, StoreError, WriteBatch};
 
 use super::{invalid_next_token, ApiResult, Identified, Output, Request};
 use crate::error::ApiError;
@@ -86,6 +86,7 @@ pub async fn create(r: Request) -> ApiResult {
     }
     let now = r.state.now();
     let planned = rules::plan_create(r.catalog, &r.input, now).map_err(ApiError::business_validation)?;
+    refuse_duplicate_identifier(&r, rules::identifier_of(&planned.document), None).await?;
     let number = r.state.next_opportunity_number().await?;
     if planned.origin == Origin::AwsReferral {
         return simulate_referral(&r, planned, opportunity_id(number), key, hash).await;
@@ -121,7 +122,20 @@ pub async fn create(r: Request) -> ApiResult {
         events: vec![e],
         ..Default::default()
     };
-    commit_claiming_token(&r, batch, &hash, response).await
+    let identifier = batch.insert_opportunities.first().and_then(|o| o.partner_identifier().map(str::to_string));
+    commit_claiming_token(&r, batch, &hash, response, identifier.as_deref()).await
+}
+
+/// Issue 25: a CRM identifier held by another of the partner's opportunities in this catalog
+/// (other than `own`) is refused, naming the one that holds it.
+async fn refuse_duplicate_identifier(r: &Request, identifier: Option<&str>, own: Option<&str>) -> Result<(), ApiError> {
+    let Some(identifier) = identifier else { return Ok(()) };
+    match r.state.store.opportunity_identified_as(&r.caller.partner.id, r.catalog, identifier).await? {
+        Some(holder) if Some(holder.as_str()) != own => {
+            Err(ApiError::business_validation(vec![rules::duplicate_identifier(identifier, &holder)]))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The Sandbox simulator (digest §3.5): an `AWS Referral` opportunity arrives as a PENDING
@@ -195,15 +209,28 @@ async fn simulate_referral(
         events: vec![event],
         ..Default::default()
     };
-    commit_claiming_token(r, batch, &hash, response).await
+    commit_claiming_token(r, batch, &hash, response, None).await
 }
 
 /// Commits a batch that claims a ClientToken: the answer is `response`, or — when a concurrent
-/// request with the same token won the race — what that request answered.
-async fn commit_claiming_token(r: &Request, batch: WriteBatch, hash: &str, response: Value) -> ApiResult {
-    match r.commit(batch).await? {
-        BatchOutcome::Committed => Ok(Output::Json(response)),
-        BatchOutcome::Replayed(existing) => Ok(Output::Json(replay(&existing, hash)?)),
+/// request with the same token won the race — what that request answered. A batch that claims
+/// a CRM `identifier` and finds it taken by a create that committed meanwhile (the store's
+/// unique claim) is refused as the check before it would have refused it.
+async fn commit_claiming_token(
+    r: &Request,
+    batch: WriteBatch,
+    hash: &str,
+    response: Value,
+    identifier: Option<&str>,
+) -> ApiResult {
+    match r.commit(batch).await {
+        Ok(BatchOutcome::Committed) => Ok(Output::Json(response)),
+        Ok(BatchOutcome::Replayed(existing)) => Ok(Output::Json(replay(&existing, hash)?)),
+        Err(StoreError::Conflict(cause)) => {
+            refuse_duplicate_identifier(r, identifier, None).await?;
+            Err(ApiError::Conflict(cause))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -267,6 +294,12 @@ pub async fn update(r: Request) -> ApiResult {
     }
     let now = r.state.now();
     let plan = rules::plan_update(&current, &r.input, now).map_err(ApiError::business_validation)?;
+    if let UpdatePlan::Replace { document, .. } = &plan {
+        let identifier = rules::identifier_of(document);
+        if identifier != current.partner_identifier() {
+            refuse_duplicate_identifier(&r, identifier, Some(&current.id)).await?;
+        }
+    }
     let mut updated = current.clone();
     match plan {
         UpdatePlan::Replace { document, review } => {

@@ -162,6 +162,9 @@ async fn a_bulk_file_from_s3_applies_each_good_row_once_and_reports_each_bad_one
     file.push('\n');
     file.push_str(&good_row(6).replace(",1200,", ",lots,"));
     file.push('\n');
+    // Line 8: the CRM record of line 2 again (issue 25: one opportunity per identifier).
+    file.push_str(&good_row(7).replace("PID-7", "PID-1"));
+    file.push('\n');
     moto.put(&format!("{account}/uploads/q3.csv"), file.as_bytes()).await;
 
     let uri = format!("s3://{BUCKET}/{account}/uploads/q3.csv");
@@ -176,13 +179,13 @@ async fn a_bulk_file_from_s3_applies_each_good_row_once_and_reports_each_bad_one
     assert_eq!(summary["Status"], "COMPLETED", "{summary}");
     assert_eq!(
         (&summary["TotalRecords"], &summary["ProcessedRecords"], &summary["SuccessCount"], &summary["FailureCount"]),
-        (&json!(6), &json!(6), &json!(4), &json!(2)),
+        (&json!(7), &json!(7), &json!(4), &json!(3)),
         "{summary}"
     );
     assert_eq!((summary["OperationType"].as_str(), summary["FileName"].as_str()), (Some("BULK_CREATE"), Some("q3.csv")));
 
     let all = results(&app, &c, &job, None).await;
-    assert_eq!(all.len(), 6, "{all:?}");
+    assert_eq!(all.len(), 7, "{all:?}");
     let ok: Vec<&Value> = all.iter().filter(|r| r["Status"] == "SUCCEEDED").collect();
     for r in &ok {
         let id = r["ResourceIdentifier"].as_str().unwrap();
@@ -194,10 +197,11 @@ async fn a_bulk_file_from_s3_applies_each_good_row_once_and_reports_each_bad_one
     let (_, listed) = app.call(&c, "ListOpportunities", json!({"Catalog": "AWS", "MaxResults": 100})).await;
     assert_eq!(listed["OpportunitySummaries"].as_array().unwrap().len(), 4, "each good row applied once: {listed}");
     let failed = results(&app, &c, &job, Some("FAILED")).await;
-    assert_eq!(failed.iter().map(|r| r["RequestId"].as_str().unwrap()).collect::<Vec<_>>(), ["crm-5", "crm-6"]);
+    assert_eq!(failed.iter().map(|r| r["RequestId"].as_str().unwrap()).collect::<Vec<_>>(), ["crm-5", "crm-6", "crm-7"]);
     assert_eq!(failed[0]["ErrorCode"], "ValidationException");
     assert!(failed[0]["ErrorMessage"].as_str().unwrap().contains("Stage"), "{failed:?}");
     assert!(failed[1]["ErrorMessage"].as_str().unwrap().contains("Amount"), "{failed:?}");
+    assert!(failed[2]["ErrorMessage"].as_str().unwrap().contains("PID-1"), "{failed:?}");
 
     // The report: an S3 presigned URL to the failed records, for 15 minutes.
     let (status, report) =

@@ -5,8 +5,7 @@
 //! developer can act on.
 //!
 //! The same integration on the official SDK for Python (boto3) runs every scenario end to end in
-//! tests/e2e/check.sh (tests/e2e/reference_crm.py). Still to come (issue 25 stays open): the
-//! duplicate-identifier scenario and the variant that retries a duplicate create forever.
+//! tests/e2e/check.sh (tests/e2e/reference_crm.py).
 
 use std::collections::HashSet;
 
@@ -26,6 +25,8 @@ enum Broken {
     ReadsReferralsBeforeAccepting,
     /// Not broken: never polls, takes every change from its webhook.
     WebhooksOnly,
+    /// Retries a create refused as a duplicate, again and again.
+    RetriesDuplicateForever,
 }
 
 /// A CRM integration as a partner would write one: it pushes a new deal to the Sandbox
@@ -37,8 +38,9 @@ struct Crm<'a> {
     broken: Broken,
     /// The request ids the server answered with (`x-amzn-RequestId`).
     request_ids: Vec<String>,
-    /// Scenarios a deal was pushed for.
+    /// Scenarios a deal was pushed for, and sent again for.
     pushed: HashSet<String>,
+    resent: HashSet<String>,
     fixed: HashSet<String>,
     /// Opportunities of accepted referrals, and those whose contact was recorded.
     referred: HashSet<String>,
@@ -53,6 +55,7 @@ impl<'a> Crm<'a> {
             broken,
             request_ids: Vec::new(),
             pushed: HashSet::new(),
+            resent: HashSet::new(),
             fixed: HashSet::new(),
             referred: HashSet::new(),
             contacted: HashSet::new(),
@@ -99,6 +102,27 @@ impl<'a> Crm<'a> {
             .await;
         assert_eq!(status, 200, "{v}");
         self.pushed.insert(scenario.to_string());
+    }
+
+    /// Sends the deal of `scenario` again as a new create, as a sync that lost the first answer
+    /// would: refused as a duplicate, it reads the opportunity the refusal names — or, broken,
+    /// retries the create (a loop that never gives up; five tries here).
+    async fn send_again(&mut self, scenario: &str) {
+        self.resent.insert(scenario.to_string());
+        let tries = if self.broken == Broken::RetriesDuplicateForever { 5 } else { 1 };
+        let mut holder = String::new();
+        for attempt in 0..tries {
+            let mut deal = Crm::deal(scenario);
+            deal["ClientToken"] = json!(format!("crm-{scenario}-again-{attempt}"));
+            let (status, v) = self.call("CreateOpportunity", deal).await;
+            assert_eq!((status, v["ErrorList"][0]["Code"].as_str()), (400, Some("DUPLICATE_KEY_VALUE")), "{v}");
+            let message = v["ErrorList"][0]["Message"].as_str().unwrap();
+            holder = message.split("identifies opportunity ").nth(1).unwrap().split(' ').next().unwrap().to_string();
+        }
+        if self.broken != Broken::RetriesDuplicateForever {
+            let (status, v) = self.call("GetOpportunity", json!({"Catalog": "Sandbox", "Identifier": holder})).await;
+            assert_eq!(status, 200, "{v}");
+        }
     }
 
     /// Answers the referrals waiting for the partner: rejected when the deal cannot be taken
@@ -228,6 +252,11 @@ async fn drive(app: &TestApp, crm: &mut Crm<'_>, run: &str) -> Value {
                 crm.push(scenario).await;
             }
         }
+        if let Some((scenario, title)) = &now_waiting {
+            if title == ace_domain::check::SEND_AGAIN_TITLE && !crm.resent.contains(scenario) {
+                crm.send_again(scenario).await;
+            }
+        }
         let reject = now_waiting.as_ref().is_some_and(|(_, title)| title.starts_with("Reject"));
         crm.answer_invitations(reject).await;
         crm.sync().await;
@@ -318,6 +347,16 @@ async fn sub_1_an_integration_that_ignores_action_required_fails_that_step_only_
     let broken = step(&report, "opportunity-action-required", 5);
     assert!(broken["Message"].as_str().unwrap().contains("LifeCycle.ReviewComments"), "{broken:#}");
     assert_eq!(report["Failed"], 1);
+}
+
+#[tokio::test]
+async fn an_integration_that_retries_a_create_refused_as_a_duplicate_fails_that_step_on_the_two_requests() {
+    let report = run_broken(Broken::RetriesDuplicateForever).await;
+    only_broken(&report, &[("opportunity-duplicate", 2, "Failed")]);
+    let broken = step(&report, "opportunity-duplicate", 2);
+    let message = broken["Message"].as_str().unwrap();
+    assert!(message.contains("instead of retrying") && message.contains("PartnerOpportunityIdentifier"), "{broken:#}");
+    assert_eq!(broken["RequestIds"].as_array().unwrap().len(), 2, "the refusal and its retry: {broken:#}");
 }
 
 #[tokio::test]

@@ -620,3 +620,102 @@ async fn an_expired_client_token_no_longer_replays_and_its_record_is_removed() {
     assert_eq!(renewed.response["Id"].as_str(), Some(again.id()));
     assert_ne!(create("swept").await.unwrap().id(), swept.id());
 }
+
+/// Issue 25 (the published integration scenario "a duplicate CRM identifier is refused"): a
+/// partner's `PartnerOpportunityIdentifier` is one opportunity per catalog. A second create
+/// with it is refused as `DUPLICATE_KEY_VALUE` naming the first; its own ClientToken still
+/// answers the first create; another partner or catalog may use the same identifier; an update
+/// may keep its own but not take another's; creates racing with one identifier make one.
+#[tokio::test]
+async fn a_crm_identifier_is_one_opportunity_a_second_create_with_it_is_refused_naming_the_first() {
+    let app = TestApp::start().await;
+    let alice = app.partner("P-A").await;
+    let bob = app.partner("P-B").await;
+    let client = app.client(&alice);
+    let send = |catalog: &str, crm: &str, token: &str| {
+        client
+            .create_opportunity()
+            .catalog(catalog)
+            .client_token(token)
+            .customer(customer("Example Corp"))
+            .project(project())
+            .life_cycle(lifecycle())
+            .partner_opportunity_identifier(crm)
+            .send()
+    };
+    let first = send("AWS", "CRM-42", "t1").await.unwrap();
+    let e = send("AWS", "CRM-42", "t2").await.unwrap_err().into_service_error();
+    let pcs::operation::create_opportunity::CreateOpportunityError::ValidationException(v) = e else { panic!("{e:?}") };
+    assert_eq!(v.reason(), &ValidationExceptionReason::BusinessValidationFailed);
+    let error = &v.error_list()[0];
+    assert_eq!(
+        (error.field_name(), error.code()),
+        (Some("PartnerOpportunityIdentifier"), &ValidationExceptionErrorCode::DuplicateKeyValue)
+    );
+    assert!(error.message().contains(first.id()), "the refusal names the opportunity that holds it: {}", error.message());
+    // The first create's own token answers as it did; nothing new was made.
+    assert_eq!(send("AWS", "CRM-42", "t1").await.unwrap().id(), first.id());
+    let listed = client.list_opportunities().catalog("AWS").send().await.unwrap();
+    assert_eq!(listed.opportunity_summaries().len(), 1);
+    // Another catalog, another partner: theirs to use.
+    send("Sandbox", "CRM-42", "t3").await.unwrap();
+    app.client(&bob)
+        .create_opportunity()
+        .catalog("AWS")
+        .client_token("t1")
+        .customer(customer("Example Corp"))
+        .project(project())
+        .life_cycle(lifecycle())
+        .partner_opportunity_identifier("CRM-42")
+        .send()
+        .await
+        .unwrap();
+
+    // An update keeps its own identifier, and may not take another's.
+    let second = send("AWS", "CRM-43", "t4").await.unwrap();
+    let update = |crm: &'static str, modified| {
+        client
+            .update_opportunity()
+            .catalog("AWS")
+            .identifier(second.id())
+            .last_modified_date(modified)
+            .customer(customer("Example Corp"))
+            .project(project())
+            .life_cycle(lifecycle())
+            .partner_opportunity_identifier(crm)
+            .send()
+    };
+    let kept = update("CRM-43", *second.last_modified_date().unwrap()).await.unwrap();
+    let e = update("CRM-42", *kept.last_modified_date()).await.unwrap_err().into_service_error();
+    let pcs::operation::update_opportunity::UpdateOpportunityError::ValidationException(v) = e else { panic!("{e:?}") };
+    assert_eq!(v.error_list()[0].code(), &ValidationExceptionErrorCode::DuplicateKeyValue);
+    // Given up by its holder, an identifier is free again.
+    update("CRM-44", *kept.last_modified_date()).await.unwrap();
+    send("AWS", "CRM-43", "t5").await.unwrap();
+
+    // Eight creates at once with one new identifier: one opportunity, seven refusals.
+    let mut racing = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let client = client.clone();
+        racing.spawn(async move {
+            client
+                .create_opportunity()
+                .catalog("AWS")
+                .client_token(format!("race-{i}"))
+                .customer(customer("Example Corp"))
+                .project(project())
+                .life_cycle(lifecycle())
+                .partner_opportunity_identifier("CRM-RACE")
+                .send()
+                .await
+        });
+    }
+    let answers = racing.join_all().await;
+    let made = answers.iter().filter(|a| a.is_ok()).count();
+    let refused = answers
+        .iter()
+        .filter_map(|a| a.as_ref().err())
+        .filter(|e| code(e.as_service_error().unwrap()) == "ValidationException")
+        .count();
+    assert_eq!((made, refused), (1, 7), "{answers:?}");
+}
