@@ -4,7 +4,9 @@ for Python (boto3, given the published Selling API model through AWS_DATA_PATH a
 takes newer models). It does what a partner's integration does: pushes a new deal to the
 Sandbox (create with the mandatory fields, then submit), polls to keep its records in step,
 fixes what an Action Required names, accepts referrals (turning leads into opportunities) and
-records contacting their customers, rejects what it cannot take.
+records contacting their customers, rejects what it cannot take, deletes its copy of a referral
+found revoked, and reads the existing opportunity when a record it sends again is refused as a
+duplicate.
 
 It also drives the run the way a partner's developer would: it reads the run's report with
 `ace check show --json`, pushes a deal when a scenario waits for one, and, when a step waits
@@ -55,6 +57,7 @@ class Crm:
         self.broken = broken
         self.run = run
         self.pushed, self.fixed, self.referred, self.contacted, self.resent = set(), set(), set(), set(), set()
+        self.gone = set()
 
     def push(self, scenario):
         created = self.pcs.create_opportunity(**deal(self.run, scenario))
@@ -108,6 +111,14 @@ class Crm:
 
     def sync(self, now):
         summaries = self.pcs.list_opportunities(Catalog="Sandbox")["OpportunitySummaries"]
+        listed = {summary["Id"] for summary in summaries}
+        # A referred opportunity no longer listed: read it to learn why; gone (revoked, REM-2), its
+        # copy is deleted.
+        for oid in sorted(self.referred - listed - self.gone):
+            try:
+                self.pcs.get_opportunity(Catalog="Sandbox", Identifier=oid)
+            except self.pcs.exceptions.ResourceNotFoundException:
+                self.gone.add(oid)
         for summary in summaries:
             o = self.pcs.get_opportunity(Catalog="Sandbox", Identifier=summary["Id"])
             oid = o["Id"]

@@ -59,7 +59,8 @@ fn print_report(r: &Value) {
     println!("{}", line(r));
     for scenario in r["scenarios"].as_array().into_iter().flatten() {
         let rules: Vec<&str> = scenario["rules"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        println!("  {:<8} {} — {} [{}]", s(scenario, "status"), s(scenario, "name"), s(scenario, "title"), rules.join(", "));
+        let rules = if rules.is_empty() { String::new() } else { format!(" [{}]", rules.join(", ")) };
+        println!("  {:<8} {} — {}{rules}", s(scenario, "status"), s(scenario, "name"), s(scenario, "title"));
         for step in scenario["steps"].as_array().into_iter().flatten() {
             println!("    {:>2}. {:<9} {:<7} {}", s(step, "step"), s(step, "status"), s(step, "side"), s(step, "title"));
             let status = step["status"].as_str().unwrap_or("");

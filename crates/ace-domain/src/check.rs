@@ -45,6 +45,8 @@ pub const CONTACT_DEADLINE: &str = "contact-deadline";
 /// webhook acknowledgement only if it is of that event (an older read, or the acknowledgement
 /// of the partner's own change, shows nothing of AWS's).
 pub const REVIEW_STATUS: &str = "review-status";
+/// Bound when a revoked referral's opportunity stays with the partner under retention (REM-3).
+pub const RETAINED: &str = "retained";
 pub const CHANGE_EVENT: &str = "change-event";
 
 /// One scenario: a name (`--scenario NAME`), what it proves, the rules it exercises, its steps.
@@ -91,6 +93,10 @@ pub enum Action {
     Reject {
         reason: crate::submission::ReviewReason,
     },
+    /// The scenario's referral revoked (REM-2): its customer data deleted, its opportunity
+    /// gone from the partner, a `Data Deletion Required` event sent. Binds [`CHANGE_EVENT`]
+    /// to that event (or [`RETAINED`] when the partner keeps the opportunity, REM-3).
+    Revoke,
 }
 
 /// The review an operator's action is: what the reviewer does, its comment and reason, and
@@ -108,7 +114,7 @@ impl Action {
         use crate::opportunity::ReviewAction;
         let review = |action, comment: Option<String>, reason, done| Some(Review { action, comment, reason, done });
         match self {
-            Action::SendReferral | Action::SendLead => None,
+            Action::SendReferral | Action::SendLead | Action::Revoke => None,
             Action::StartReview => review(ReviewAction::StartReview, None, None, "started its review"),
             Action::RequestAction { comment } => {
                 review(ReviewAction::RequestAction, Some(comment.to_string()), None, "put it in Action Required")
@@ -186,6 +192,10 @@ pub enum Expectation {
     /// of sending it again. A ClientToken retry answered with the first create's own answer
     /// reconciles too.
     ReconcilesDuplicate,
+    /// After AWS revoked the referral, the integration seen learning that its opportunity is
+    /// gone, so that it deletes its copy (REM-2): the `Data Deletion Required` event
+    /// acknowledged at its webhook, or a read of the opportunity answered not found.
+    DeletesCopy,
 }
 
 /// The members a create must carry: the opportunity scenario's mandatory fields.
@@ -282,7 +292,8 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "opportunity-duplicate",
         title: "A CRM record sent twice is refused the second time; the integration links it to the existing opportunity",
-        rules: &["SUB-1"],
+        // Not a rule of the catalog: the program's test scenarios expect it (README).
+        rules: &[],
         steps: &[CREATE, Step { title: SEND_AGAIN_TITLE, kind: StepKind::Expect(Expectation::ReconcilesDuplicate) }],
     },
     Scenario {
@@ -297,6 +308,24 @@ pub const SCENARIOS: &[Scenario] = &[
             },
             Step { title: "Read the accepted opportunity with its contact", kind: StepKind::Expect(Expectation::ReadsContact) },
             RECORD_CONTACT,
+        ],
+    },
+    Scenario {
+        name: "aws-referral-revoked",
+        title: "AWS revokes an accepted referral; the integration learns it is gone and deletes its copy",
+        rules: &["REM-2"],
+        steps: &[
+            SEND_REFERRAL,
+            Step {
+                title: "Accept the invitation, reading nothing of it before",
+                kind: StepKind::Expect(Expectation::AcceptsInvitation),
+            },
+            Step { title: "AWS revokes the referral (its customer data deleted)", kind: StepKind::Act(Action::Revoke) },
+            Step {
+                title:
+                    "Learn that it is gone and delete the copy (the Data Deletion Required event, or a read answered not found)",
+                kind: StepKind::Expect(Expectation::DeletesCopy),
+            },
         ],
     },
     Scenario {
@@ -429,6 +458,24 @@ pub fn judge(
                 return Verdict::Met { binds, evidence: vec![o.request_id.clone()], seq: o.seq };
             }
             Verdict::Open
+        }
+        Expectation::DeletesCopy => {
+            let Some(id) = id else { return unbound() };
+            if bound.contains_key(RETAINED) {
+                // Kept under retention (REM-3): there is no copy to delete.
+                return Verdict::Met { binds: Vec::new(), evidence: Vec::new(), seq: 0 };
+            }
+            let event = bound.get(CHANGE_EVENT).map(String::as_str);
+            seen.iter()
+                .find(|o| {
+                    let gone = o.operation == "GetOpportunity"
+                        && names(o, id)
+                        && o.error.as_deref() == Some("ResourceNotFoundException");
+                    let told = o.operation == WEBHOOK_ACKNOWLEDGED
+                        && event.is_some_and(|e| o.input.get("EventId").and_then(Value::as_str) == Some(e));
+                    gone || told
+                })
+                .map_or(Verdict::Open, met)
         }
         Expectation::ReconcilesDuplicate => {
             let (Some(id), Some(crm)) = (id, bound.get(CRM_ID)) else { return unbound() };
@@ -659,6 +706,10 @@ pub fn timed_out(expectation: Expectation, timeout_ms: i64) -> String {
         Expectation::ReadsContact => "the accepted referral's opportunity was never read (GetOpportunity)",
         Expectation::ConvertsLead => {
             "the accepted lead was never turned into an opportunity: StartOpportunityFromEngagementTask on its engagement"
+        }
+        Expectation::DeletesCopy => {
+            "the revoked referral's opportunity was never found gone: act on the Data Deletion Required event (or \
+             notice GetOpportunity answering ResourceNotFoundException) and delete the CRM's copy of its customer data"
         }
         Expectation::ReconcilesDuplicate => {
             "the CRM record was not sent again, or its refusal as a duplicate was not followed by a read of the \
@@ -954,6 +1005,30 @@ mod tests {
         assert!(matches!(judge(expect, &bound, None, &[replayed]), Verdict::Met { .. }));
         let doubled = seen(7, "CreateOpportunity", full_create(), json!({"Id": "O9"}));
         assert!(matches!(judge(expect, &bound, None, &[doubled]), Verdict::Broken { .. }));
+    }
+
+    #[test]
+    fn rem_2_a_revoked_referral_is_seen_gone_by_a_read_answered_not_found_or_its_deletion_event_acknowledged() {
+        let mut bound: BTreeMap<String, String> =
+            [(OPPORTUNITY.to_string(), "O7".to_string()), (CHANGE_EVENT.to_string(), "ev-9".to_string())].into();
+        let expect = Expectation::DeletesCopy;
+        let read = |seq, id: &str, error: Option<&str>| Observation {
+            error: error.map(String::from),
+            ..seen(seq, "GetOpportunity", json!({"Identifier": id}), json!({}))
+        };
+        assert_eq!(
+            judge(expect, &bound, None, &[read(1, "O7", None), read(2, "O8", Some("ResourceNotFoundException"))]),
+            Verdict::Open
+        );
+        assert!(matches!(
+            judge(expect, &bound, None, &[read(3, "O7", Some("ResourceNotFoundException"))]),
+            Verdict::Met { seq: 3, .. }
+        ));
+        let ack = |seq, event: &str| seen(seq, WEBHOOK_ACKNOWLEDGED, json!({"EventId": event}), json!({}));
+        assert_eq!(judge(expect, &bound, None, &[ack(4, "ev-8")]), Verdict::Open, "another event");
+        assert!(matches!(judge(expect, &bound, None, &[ack(5, "ev-9")]), Verdict::Met { seq: 5, .. }));
+        bound.insert(RETAINED.into(), "true".into());
+        assert!(matches!(judge(expect, &bound, None, &[]), Verdict::Met { .. }), "kept under retention: nothing to delete");
     }
 
     #[test]

@@ -80,8 +80,23 @@ pub fn partner_event(
     detail: serde_json::Value,
     time: Instant,
 ) -> OutboxEvent {
+    partner_event_in(Catalog::Aws, detail_type, event_id, partner_id, account_id, detail, time)
+}
+
+/// An event of this system's own about a partner's record in `catalog` (a revoked referral's
+/// `Engagement Invitation Revoked` and `Data Deletion Required`: a Sandbox referral's are the
+/// Sandbox's).
+pub fn partner_event_in(
+    catalog: Catalog,
+    detail_type: &str,
+    event_id: String,
+    partner_id: &str,
+    account_id: &str,
+    detail: serde_json::Value,
+    time: Instant,
+) -> OutboxEvent {
     let resource = format!("partner/{partner_id}");
-    feed_event(OWN_SOURCE, detail_type, event_id, partner_id, account_id, Catalog::Aws, resource, detail, time)
+    feed_event(OWN_SOURCE, detail_type, event_id, partner_id, account_id, catalog, resource, detail, time)
 }
 
 /// One event to one partner's feed, in the EventBridge envelope.

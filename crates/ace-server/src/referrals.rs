@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use ace_domain::audit::AuditEntry;
 use ace_domain::business_days::{contact_deadline, HolidayCalendar};
 use ace_domain::engagement::{invitation_arn, referral_engagement};
-use ace_domain::events::{partner_event, OutboxEvent};
+use ace_domain::events::{partner_event_in, OutboxEvent};
 use ace_domain::ids::{base36, REGION};
 use ace_domain::referral::{
     due_action, DueAction, MissedDeadlinePolicy, Referral, ReferralIds, ReferralKind, ReferralRequest, Revocation,
@@ -181,11 +181,35 @@ pub fn created_event(state: &AppState, r: &Referral, account_id: &str) -> Outbox
 /// integrations to delete their copies. `audit` holds the entries of whoever revoked it (none
 /// when a rule did), committed with it. `Ok(false)` when another node acted first.
 pub async fn revoke(state: &AppState, referral: &Referral, reason: &str, audit: Vec<AuditEntry>) -> StoreResult<bool> {
+    let Some(revocation) = revocation(state, referral, reason, audit).await? else { return Ok(false) };
+    match state.store.commit(revocation.batch).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A revocation as one batch, not yet committed (the integration check commits it with its
+/// step), and the id of the `Data Deletion Required` event it emits (none when the partner
+/// keeps the opportunity under retention, REM-3).
+pub struct RevocationBatch {
+    pub batch: WriteBatch,
+    pub deletion_event: Option<String>,
+}
+
+/// What revoking `referral` writes; `None` when it is no longer open (acted on first, by
+/// another node or the partner).
+pub async fn revocation(
+    state: &AppState,
+    referral: &Referral,
+    reason: &str,
+    audit: Vec<AuditEntry>,
+) -> StoreResult<Option<RevocationBatch>> {
     let now = state.now();
-    // Decided by the domain: what is kept and what goes (REM-2, REM-3). A referral that is no
-    // longer open was acted on first (by another node, or the partner): nothing to do.
-    let Ok(Revocation { referral: revoked, keeps_opportunity: keep }) = referral.revoke(now, reason) else { return Ok(false) };
+    // Decided by the domain: what is kept and what goes (REM-2, REM-3).
+    let Ok(Revocation { referral: revoked, keeps_opportunity: keep }) = referral.revoke(now, reason) else { return Ok(None) };
     let mut batch = WriteBatch::default();
+    let mut deletion_event = None;
     if let (Some(opportunity), false) = (&referral.opportunity_id, keep) {
         batch.delete_opportunities.push((referral.catalog, opportunity.clone()));
         // Issue 19: its snapshots go with it; the jobs that kept them stop, saying why.
@@ -199,7 +223,8 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str, audit: 
         "catalog": referral.catalog.as_str(), "engagementInvitationId": referral.id, "opportunityId": referral.opportunity_id,
         "reason": reason, "deleteCopies": !keep, "retentionAttested": keep,
     });
-    batch.events.push(partner_event(
+    batch.events.push(partner_event_in(
+        referral.catalog,
         "Engagement Invitation Revoked",
         state.new_event_id(),
         &referral.partner_id,
@@ -213,9 +238,12 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str, audit: 
             "catalog": referral.catalog.as_str(), "engagementInvitationId": referral.id,
             "opportunityId": referral.opportunity_id, "reason": reason,
         });
-        batch.events.push(partner_event(
+        let id = state.new_event_id();
+        deletion_event = Some(id.clone());
+        batch.events.push(partner_event_in(
+            referral.catalog,
             "Data Deletion Required",
-            state.new_event_id(),
+            id,
             &referral.partner_id,
             &account,
             deletion,
@@ -235,11 +263,7 @@ pub async fn revoke(state: &AppState, referral: &Referral, reason: &str, audit: 
     batch.audit.extend(audit);
     batch.audit.push(record.partner(&referral.partner_id).referral(&referral.id));
     batch.update_referrals.push(revoked);
-    match state.store.commit(batch).await {
-        Ok(_) => Ok(true),
-        Err(StoreError::Conflict(_)) => Ok(false),
-        Err(e) => Err(e),
-    }
+    Ok(Some(RevocationBatch { batch, deletion_event }))
 }
 
 /// Applies what is due on every active referral; returns a line per action taken. Safe on
@@ -298,12 +322,28 @@ async fn sweep_one(
         }
         DueAction::Flag => {
             let detail = json!({"engagementInvitationId": r.id, "contactDeadline": format_timestamp(r.contact_deadline)});
-            partner_event("Referral Contact Deadline Missed", state.new_event_id(), &r.partner_id, &account, detail, now)
+            partner_event_in(
+                r.catalog,
+                "Referral Contact Deadline Missed",
+                state.new_event_id(),
+                &r.partner_id,
+                &account,
+                detail,
+                now,
+            )
         }
         DueAction::Expire => invitation_event(state, "Engagement Invitation Expired", &r, &account, now),
         DueAction::Remind => {
             let detail = json!({"engagementInvitationId": r.id, "contactDeadline": format_timestamp(r.contact_deadline)});
-            partner_event("Referral Contact Deadline Approaching", state.new_event_id(), &r.partner_id, &account, detail, now)
+            partner_event_in(
+                r.catalog,
+                "Referral Contact Deadline Approaching",
+                state.new_event_id(),
+                &r.partner_id,
+                &account,
+                detail,
+                now,
+            )
         }
     };
     match state.store.commit(WriteBatch { update_referrals: vec![next], events: vec![event], ..Default::default() }).await {

@@ -280,6 +280,14 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
             continue;
         };
         match step.kind {
+            StepKind::Act(Action::Revoke) => {
+                let last = state.store.last_check_observation(&run.partner_id).await?;
+                match revoke_referral(state, &run, now, last).await? {
+                    Ok(next) => run = next,
+                    Err(message) => run = save_end(state, run, Outcome::Failed, message, Vec::new(), now, last).await?,
+                }
+                changed = true;
+            }
             StepKind::Act(action) if action.review().is_none() => {
                 let last = state.store.last_check_observation(&run.partner_id).await?;
                 match send_referral(state, &run, action, now, last).await? {
@@ -484,6 +492,44 @@ async fn send_referral(
         update_check_runs: vec![with_version(&next, run.version)],
         ..Default::default()
     };
+    state.store.commit(batch).await.map_err(|e| match e {
+        StoreError::Conflict(m) => AppError::conflict("conflict", m),
+        other => other.into(),
+    })?;
+    next.version = run.version + 1;
+    Ok(Ok(next))
+}
+
+/// REM-2: the scenario's referral revoked as the operator revokes one (its customer data
+/// destroyed, its opportunity gone from the partner, the partner told to delete its copies),
+/// committed with the step's end. `Err` says why it could not be.
+async fn revoke_referral(state: &AppState, run: &CheckRun, now: i64, last: i64) -> Result<Result<CheckRun, String>, AppError> {
+    let Some(id) = run.bound.get(check::REFERRAL) else { return Ok(Err("the scenario's referral was never sent".into())) };
+    let Some(referral) = state.store.get_referral(id).await? else {
+        return Ok(Err(format!("AWS could not revoke: referral {id} is gone")));
+    };
+    let entry = AuditEntry::new(
+        state.now(),
+        format!("integration check {}", run.id),
+        ace_domain::audit::action::OPERATOR,
+        json!({"check": run.id, "step": run.step + 1, "referral": id}),
+    )
+    .partner(&run.partner_id);
+    let reason = format!("revoked by integration check {}", run.id);
+    let Some(revocation) = crate::referrals::revocation(state, &referral, &reason, vec![entry]).await? else {
+        return Ok(Err(format!(
+            "AWS could not revoke: the referral is {}; the integration's earlier steps left it there",
+            referral.status.as_str()
+        )));
+    };
+    let mut next = run.clone();
+    next.finish_step(Outcome::Passed, "AWS revoked the referral".into(), Vec::new(), now, last);
+    match &revocation.deletion_event {
+        Some(event) => next.bound.insert(check::CHANGE_EVENT.into(), event.clone()),
+        None => next.bound.insert(check::RETAINED.into(), "true".into()),
+    };
+    let mut batch = revocation.batch;
+    batch.update_check_runs.push(with_version(&next, run.version));
     state.store.commit(batch).await.map_err(|e| match e {
         StoreError::Conflict(m) => AppError::conflict("conflict", m),
         other => other.into(),

@@ -45,6 +45,8 @@ struct Crm<'a> {
     /// Opportunities of accepted referrals, and those whose contact was recorded.
     referred: HashSet<String>,
     contacted: HashSet<String>,
+    /// Referred opportunities found gone (revoked): their copies deleted.
+    gone: HashSet<String>,
 }
 
 impl<'a> Crm<'a> {
@@ -59,6 +61,7 @@ impl<'a> Crm<'a> {
             fixed: HashSet::new(),
             referred: HashSet::new(),
             contacted: HashSet::new(),
+            gone: HashSet::new(),
         }
     }
 
@@ -188,6 +191,16 @@ impl<'a> Crm<'a> {
         assert_eq!(status, 200, "{list}");
         let ids: Vec<String> =
             list["OpportunitySummaries"].as_array().unwrap().iter().map(|s| s["Id"].as_str().unwrap().to_string()).collect();
+        // A referred opportunity no longer listed: read it to learn why; gone (revoked, REM-2),
+        // its copy is deleted.
+        let missing: Vec<String> =
+            self.referred.iter().filter(|id| !ids.contains(id) && !self.gone.contains(*id)).cloned().collect();
+        for id in missing {
+            let (status, v) = self.call("GetOpportunity", json!({"Catalog": "Sandbox", "Identifier": id})).await;
+            if status == 400 && v["__type"] == "ResourceNotFoundException" {
+                self.gone.insert(id);
+            }
+        }
         for id in ids {
             let (status, o) = self.call("GetOpportunity", json!({"Catalog": "Sandbox", "Identifier": id})).await;
             assert_eq!(status, 200, "{o}");
@@ -322,6 +335,12 @@ async fn sub_1_the_reference_integration_passes_every_opportunity_scenario_on_wh
     // REF-1: the accepted referral's contact was read, unmasked, after acceptance; REF-3 met.
     let referral = step(&report, "aws-referral-accepted", 4);
     assert_eq!(referral["Status"], "Passed", "{referral:#}");
+    // REM-2: the revoked referral's opportunity is gone, and the integration was seen finding so.
+    assert_eq!(crm.gone.len(), 1, "{:?}", crm.gone);
+    let gone = crm.gone.iter().next().unwrap();
+    let (status, _) = app.call(&creds, "GetOpportunity", json!({"Catalog": "Sandbox", "Identifier": gone})).await;
+    assert_eq!(status, 400);
+    assert_eq!(step(&report, "aws-referral-revoked", 4)["RequestIds"].as_array().unwrap().len(), 1);
     let (_, aws) = app.call(&creds, "ListOpportunities", json!({"Catalog": "AWS"})).await;
     assert!(aws["OpportunitySummaries"].as_array().unwrap().is_empty(), "the AWS catalog is never touched");
     let (_, theirs) = app.call(&other, "ListOpportunities", json!({"Catalog": "Sandbox"})).await;
@@ -427,7 +446,12 @@ async fn ref_1_an_integration_that_never_accepts_referrals_fails_the_referral_st
     let report = run_broken(Broken::NeverAcceptsReferrals).await;
     only_broken(
         &report,
-        &[("aws-referral-accepted", 2, "TimedOut"), ("aws-referral-rejected", 2, "TimedOut"), ("lead-converted", 2, "TimedOut")],
+        &[
+            ("aws-referral-accepted", 2, "TimedOut"),
+            ("aws-referral-revoked", 2, "TimedOut"),
+            ("aws-referral-rejected", 2, "TimedOut"),
+            ("lead-converted", 2, "TimedOut"),
+        ],
     );
     let message = step(&report, "aws-referral-accepted", 2)["Message"].as_str().unwrap().to_string();
     assert!(message.contains("StartEngagementByAcceptingInvitationTask"), "{message}");
@@ -436,7 +460,10 @@ async fn ref_1_an_integration_that_never_accepts_referrals_fails_the_referral_st
 #[tokio::test]
 async fn ref_1_an_integration_that_reads_a_referral_before_accepting_it_fails_that_step_with_the_request() {
     let report = run_broken(Broken::ReadsReferralsBeforeAccepting).await;
-    only_broken(&report, &[("aws-referral-accepted", 2, "Failed"), ("lead-converted", 2, "Failed")]);
+    only_broken(
+        &report,
+        &[("aws-referral-accepted", 2, "Failed"), ("aws-referral-revoked", 2, "Failed"), ("lead-converted", 2, "Failed")],
+    );
     let broken = step(&report, "aws-referral-accepted", 2);
     assert!(broken["Message"].as_str().unwrap().contains("REF-1"), "{broken:#}");
     assert!(broken["Message"].as_str().unwrap().starts_with("GetEngagement"), "{broken:#}");
@@ -457,14 +484,18 @@ async fn sub_1_an_integration_that_takes_changes_from_its_webhook_passes_on_the_
     });
     let (status, v) = app.ext(&creds, "PutWebhook", json!({"Url": format!("http://{address}/hook")})).await;
     assert_eq!(status, 200, "{v}");
-    let body = json!({"Catalog": "Sandbox", "Scenarios": ["opportunity-approved", "opportunity-rejected"]});
+    let body =
+        json!({"Catalog": "Sandbox", "Scenarios": ["opportunity-approved", "opportunity-rejected", "aws-referral-revoked"]});
     let (status, started) = app.ext(&creds, "StartIntegrationCheck", body).await;
     assert_eq!(status, 200, "{started}");
     let run = started["Id"].as_str().unwrap().to_string();
     let mut crm = Crm::new(&app, &creds, Broken::WebhooksOnly);
     let report = drive(&app, &mut crm, &run).await;
     assert_eq!(report["Status"], "Passed", "{report:#}");
-    for (scenario, n) in [("opportunity-approved", 4), ("opportunity-approved", 6), ("opportunity-rejected", 5)] {
+    // The revoked referral's Data Deletion Required event, a Sandbox event, is seen acknowledged.
+    for (scenario, n) in
+        [("opportunity-approved", 4), ("opportunity-approved", 6), ("opportunity-rejected", 5), ("aws-referral-revoked", 4)]
+    {
         let read = step(&report, scenario, n);
         let evidence = read["RequestIds"][0].as_str().unwrap_or_default();
         assert!(evidence.starts_with("webhook:"), "{scenario} step {n} rests on a delivery: {read:#}");
