@@ -5,8 +5,8 @@ takes newer models). It does what a partner's integration does: pushes a new dea
 Sandbox (create with the mandatory fields, then submit), polls to keep its records in step,
 fixes what an Action Required names, accepts referrals (turning leads into opportunities) and
 records contacting their customers, rejects what it cannot take, deletes its copy of a referral
-found revoked, and reads the existing opportunity when a record it sends again is refused as a
-duplicate.
+found revoked, reads AWS's view of approved deals (its seller's next steps), and reads the
+existing opportunity when a record it sends again is refused as a duplicate.
 
 It also drives the run the way a partner's developer would: it reads the run's report with
 `ace check show --json`, pushes a deal when a scenario waits for one, and, when a step waits
@@ -127,6 +127,9 @@ class Crm:
                                                  ContactedAt=now, ActingInOwnName=True)
                 self.contacted.add(oid)
             life = o.get("LifeCycle", {})
+            if life.get("ReviewStatus") == "Approved":
+                # An approved deal: the CRM shows AWS's side of it too (its seller's next steps).
+                self.pcs.get_aws_opportunity_summary(Catalog="Sandbox", RelatedOpportunityIdentifier=oid)
             if life.get("ReviewStatus") != "Action Required" or oid in self.fixed:
                 continue
             if self.broken == "ignores-action-required":

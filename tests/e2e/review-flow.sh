@@ -69,6 +69,16 @@ got=$(pcs get-opportunity --catalog AWS --identifier "$id")
 check "the partner sees Approved" test "$(echo "$got" | json 'd["LifeCycle"]["ReviewStatus"]')" = Approved
 check "the partner sees the approval comment" test "$(echo "$got" | json 'd["LifeCycle"]["ReviewComments"]')" = "Validated: welcome to co-sell"
 
+# AWS's side of the deal: its seller's next steps, read by the partner in AWS's view.
+"$ACE" review next-steps "$id" --text "AWS solutions architect joins the discovery call" >/dev/null
+summary=$(pcs get-aws-opportunity-summary --catalog AWS --related-opportunity-identifier "$id")
+check "ace review next-steps: get-aws-opportunity-summary shows AWS's next steps and their history" \
+  test "$(echo "$summary" | json 'd["LifeCycle"]["NextSteps"] + "/" + str(len(d["LifeCycle"]["NextStepsHistory"]))')" = "AWS solutions architect joins the discovery call/1"
+set +e
+out=$("$ACE" review next-steps "$id" --text "" 2>&1); status=$?
+set -e
+check "empty next steps are refused, saying why" test "$status:$(grep -c '1 to 255 characters' <<<"$out")" = "1:1"
+
 # SUB-4: evidence of consent, requested by the operator and answered by the partner.
 request=$("$ACE" consent request-evidence "$id" --message "Please show the consent email" --json | json 'd["RequestId"]')
 listed=$(acep list-consent-evidence-requests --catalog AWS --status OPEN)

@@ -54,6 +54,14 @@ pub enum ReviewCommand {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Add AWS's next steps to a submitted opportunity (the partner reads them with
+    /// GetAwsOpportunitySummary).
+    NextSteps {
+        opportunity_id: String,
+        /// What AWS's seller will do next: 1 to 255 characters.
+        #[arg(long)]
+        text: String,
+    },
     /// Show or change review settings.
     Config {
         /// on: reject a submission at once when the operator already pursues the customer.
@@ -192,6 +200,10 @@ pub async fn review(c: ReviewCommand, client: Client) -> Result<()> {
         ReviewCommand::Reject { opportunity_id, reason, comment } => {
             let body = json!({"comment": comment, "reason": reason});
             print_item(&client.post(&decision(&opportunity_id, "reject"), &body).await?);
+            Ok(())
+        }
+        ReviewCommand::NextSteps { opportunity_id, text } => {
+            print_item(&client.post(&decision(&opportunity_id, "next-steps"), &json!({"next_steps": text})).await?);
             Ok(())
         }
         ReviewCommand::Config { auto_reject_already_pursued, standing_attestation } => {

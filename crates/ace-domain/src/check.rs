@@ -45,6 +45,8 @@ pub const CONTACT_DEADLINE: &str = "contact-deadline";
 /// webhook acknowledgement only if it is of that event (an older read, or the acknowledgement
 /// of the partner's own change, shows nothing of AWS's).
 pub const REVIEW_STATUS: &str = "review-status";
+/// AWS's next steps the operator's side added, which a read of AWS's view must show.
+pub const AWS_NEXT_STEPS: &str = "aws-next-steps";
 /// Bound when a revoked referral's opportunity stays with the partner under retention (REM-3).
 pub const RETAINED: &str = "retained";
 pub const CHANGE_EVENT: &str = "change-event";
@@ -93,6 +95,11 @@ pub enum Action {
     Reject {
         reason: crate::submission::ReviewReason,
     },
+    /// AWS's seller adds its next steps to the scenario's opportunity (`GetAwsOpportunitySummary`
+    /// shows them). Binds [`AWS_NEXT_STEPS`] and [`CHANGE_EVENT`].
+    AddNextSteps {
+        next_steps: &'static str,
+    },
     /// The scenario's referral revoked (REM-2): its customer data deleted, its opportunity
     /// gone from the partner, a `Data Deletion Required` event sent. Binds [`CHANGE_EVENT`]
     /// to that event (or [`RETAINED`] when the partner keeps the opportunity, REM-3).
@@ -114,7 +121,7 @@ impl Action {
         use crate::opportunity::ReviewAction;
         let review = |action, comment: Option<String>, reason, done| Some(Review { action, comment, reason, done });
         match self {
-            Action::SendReferral | Action::SendLead | Action::Revoke => None,
+            Action::SendReferral | Action::SendLead | Action::Revoke | Action::AddNextSteps { .. } => None,
             Action::StartReview => review(ReviewAction::StartReview, None, None, "started its review"),
             Action::RequestAction { comment } => {
                 review(ReviewAction::RequestAction, Some(comment.to_string()), None, "put it in Action Required")
@@ -192,6 +199,9 @@ pub enum Expectation {
     /// of sending it again. A ClientToken retry answered with the first create's own answer
     /// reconciles too.
     ReconcilesDuplicate,
+    /// AWS's next steps read: a successful `GetAwsOpportunitySummary` of the bound opportunity
+    /// that shows them, or their change's webhook acknowledged.
+    ReadsAwsNextSteps,
     /// After AWS revoked the referral, the integration seen learning that its opportunity is
     /// gone, so that it deletes its copy (REM-2): the `Data Deletion Required` event
     /// acknowledged at its webhook, or a read of the opportunity answered not found.
@@ -287,6 +297,27 @@ pub const SCENARIOS: &[Scenario] = &[
                 kind: StepKind::Act(Action::Reject { reason: crate::submission::ReviewReason::Duplicate }),
             },
             Step { title: "Read the rejected opportunity", kind: StepKind::Expect(Expectation::ReadsChange) },
+        ],
+    },
+    Scenario {
+        name: "opportunity-aws-next-steps",
+        title: "AWS adds its next steps to an approved opportunity; the integration reads AWS's view",
+        rules: &["SUB-1"],
+        steps: &[
+            CREATE,
+            SUBMIT,
+            START_REVIEW,
+            APPROVE,
+            Step {
+                title: "AWS adds its next steps",
+                kind: StepKind::Act(Action::AddNextSteps {
+                    next_steps: "AWS solutions architect to join the discovery call with the customer's data team",
+                }),
+            },
+            Step {
+                title: "Read AWS's next steps (GetAwsOpportunitySummary)",
+                kind: StepKind::Expect(Expectation::ReadsAwsNextSteps),
+            },
         ],
     },
     Scenario {
@@ -458,6 +489,21 @@ pub fn judge(
                 return Verdict::Met { binds, evidence: vec![o.request_id.clone()], seq: o.seq };
             }
             Verdict::Open
+        }
+        Expectation::ReadsAwsNextSteps => {
+            let Some(id) = id else { return unbound() };
+            let (steps, event) = (bound.get(AWS_NEXT_STEPS).map(String::as_str), bound.get(CHANGE_EVENT).map(String::as_str));
+            seen.iter()
+                .find(|o| {
+                    let read = o.ok()
+                        && o.operation == "GetAwsOpportunitySummary"
+                        && member(&o.input, "RelatedOpportunityIdentifier").and_then(Value::as_str) == Some(id)
+                        && steps.is_none_or(|s| member(&o.output, "LifeCycle.NextSteps").and_then(Value::as_str) == Some(s));
+                    let told = o.operation == WEBHOOK_ACKNOWLEDGED
+                        && event.is_some_and(|e| o.input.get("EventId").and_then(Value::as_str) == Some(e));
+                    read || told
+                })
+                .map_or(Verdict::Open, met)
         }
         Expectation::DeletesCopy => {
             let Some(id) = id else { return unbound() };
@@ -706,6 +752,10 @@ pub fn timed_out(expectation: Expectation, timeout_ms: i64) -> String {
         Expectation::ReadsContact => "the accepted referral's opportunity was never read (GetOpportunity)",
         Expectation::ConvertsLead => {
             "the accepted lead was never turned into an opportunity: StartOpportunityFromEngagementTask on its engagement"
+        }
+        Expectation::ReadsAwsNextSteps => {
+            "AWS's next steps were never read: GetAwsOpportunitySummary (RelatedOpportunityIdentifier) shows AWS's \
+             LifeCycle.NextSteps once its seller adds them"
         }
         Expectation::DeletesCopy => {
             "the revoked referral's opportunity was never found gone: act on the Data Deletion Required event (or \
@@ -1005,6 +1055,30 @@ mod tests {
         assert!(matches!(judge(expect, &bound, None, &[replayed]), Verdict::Met { .. }));
         let doubled = seen(7, "CreateOpportunity", full_create(), json!({"Id": "O9"}));
         assert!(matches!(judge(expect, &bound, None, &[doubled]), Verdict::Broken { .. }));
+    }
+
+    #[test]
+    fn aws_next_steps_are_read_from_aws_view_of_the_bound_opportunity_showing_them() {
+        let bound: BTreeMap<String, String> = [
+            (OPPORTUNITY.to_string(), "O7".to_string()),
+            (AWS_NEXT_STEPS.to_string(), "Call".to_string()),
+            (CHANGE_EVENT.to_string(), "ev-3".to_string()),
+        ]
+        .into();
+        let expect = Expectation::ReadsAwsNextSteps;
+        let summary = |seq, id: &str, steps: &str| {
+            seen(
+                seq,
+                "GetAwsOpportunitySummary",
+                json!({"RelatedOpportunityIdentifier": id}),
+                json!({"LifeCycle": {"NextSteps": steps}}),
+            )
+        };
+        let own = seen(1, "GetOpportunity", json!({"Identifier": "O7"}), json!({"LifeCycle": {"NextSteps": "Call"}}));
+        assert_eq!(judge(expect, &bound, None, &[own, summary(2, "O8", "Call"), summary(3, "O7", "Before")]), Verdict::Open);
+        assert!(matches!(judge(expect, &bound, None, &[summary(4, "O7", "Call")]), Verdict::Met { seq: 4, .. }));
+        let ack = seen(5, WEBHOOK_ACKNOWLEDGED, json!({"EventId": "ev-3"}), json!({}));
+        assert!(matches!(judge(expect, &bound, None, &[ack]), Verdict::Met { seq: 5, .. }));
     }
 
     #[test]

@@ -173,7 +173,22 @@ pub struct ReviewState {
     /// What satisfied SUB-3 and SUB-4 at the latest submission (issue 22), for the reviewer.
     #[serde(default)]
     pub basis: Option<crate::submission::AttestationBasis>,
+    /// AWS's own next steps (its seller's), oldest first: `GetAwsOpportunitySummary` shows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aws_next_steps: Vec<AwsNextStep>,
 }
+
+/// One of AWS's next steps on an opportunity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwsNextStep {
+    pub at: Instant,
+    pub value: String,
+}
+
+/// The most AWS's next steps may say (`AwsOpportunityLifeCycleNextStepsString`), and how many
+/// of them the history keeps (`AwsOpportunityLifeCycleNextStepsHistoryList`).
+pub const AWS_NEXT_STEPS_MAX_CHARS: usize = 255;
+pub const AWS_NEXT_STEPS_HISTORY: usize = 50;
 
 /// One step of the review, for the record: who did what, when, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -359,6 +374,23 @@ impl Opportunity {
 
     pub fn id_number(&self) -> i64 {
         crate::ids::opportunity_number(&self.id).unwrap_or(0)
+    }
+
+    /// AWS's next steps added (what its seller will do next). Only on an opportunity AWS has a
+    /// view of (submitted, or referred by AWS); 1 to 255 characters; the latest 50 are kept.
+    pub fn add_aws_next_steps(&mut self, value: &str, now: Instant) -> Result<(), String> {
+        if self.submission.is_none() && self.origin != Origin::AwsReferral {
+            return Err(format!("{} has not been submitted: AWS has no view of it to add next steps to", self.id));
+        }
+        let value = value.trim();
+        if value.is_empty() || value.chars().count() > AWS_NEXT_STEPS_MAX_CHARS {
+            return Err(format!("AWS's next steps are 1 to {AWS_NEXT_STEPS_MAX_CHARS} characters"));
+        }
+        let steps = &mut self.review.aws_next_steps;
+        steps.push(AwsNextStep { at: now, value: value.into() });
+        let excess = steps.len().saturating_sub(AWS_NEXT_STEPS_HISTORY);
+        steps.drain(..excess);
+        Ok(())
     }
 
     /// Its `PartnerOpportunityIdentifier`: the partner's CRM record it stands for.
@@ -987,6 +1019,17 @@ pub fn aws_view(o: &Opportunity) -> Option<Value> {
             lifecycle.insert(member.into(), v.clone());
         }
     }
+    // AWS's own next steps, where its seller has added some.
+    if let Some(last) = o.review.aws_next_steps.last() {
+        lifecycle.insert("NextSteps".into(), last.value.clone().into());
+        let history = o
+            .review
+            .aws_next_steps
+            .iter()
+            .map(|n| serde_json::json!({"Time": crate::time::format_timestamp(n.at), "Value": n.value}))
+            .collect();
+        lifecycle.insert("NextStepsHistory".into(), Value::Array(history));
+    }
     out.insert("LifeCycle".into(), Value::Object(lifecycle));
     if let Some(spend) = o.document.get("Project").and_then(|p| p.get("ExpectedCustomerSpend")) {
         out.insert("Project".into(), serde_json::json!({"ExpectedCustomerSpend": spend}));
@@ -1274,5 +1317,22 @@ mod tests {
         let o = opportunity(Catalog::Aws, ReviewStatus::PendingSubmission);
         assert!(o.next_modified(now()) > o.last_modified);
         assert!(o.next_modified(now() - chrono::TimeDelta::seconds(5)) > o.last_modified);
+    }
+    #[test]
+    fn aws_next_steps_show_in_its_view_once_it_has_one_latest_first_and_fifty_at_most() {
+        let mut o = opportunity(Catalog::Sandbox, ReviewStatus::PendingSubmission);
+        assert!(o.add_aws_next_steps("Workshop", now()).is_err(), "no AWS view before submission");
+        o.submission = Some(Submission { involvement_type: "Co-Sell".into(), visibility: "Full".into(), submitted_at: now() });
+        assert!(o.add_aws_next_steps("  ", now()).is_err());
+        assert!(o.add_aws_next_steps(&"x".repeat(256), now()).is_err());
+        let view = aws_view(&o).unwrap();
+        assert_eq!(view["LifeCycle"]["NextSteps"], "call", "the partner's own until AWS adds some");
+        for n in 0..51 {
+            o.add_aws_next_steps(&format!("step {n}"), now() + chrono::TimeDelta::minutes(n)).unwrap();
+        }
+        let view = aws_view(&o).unwrap();
+        assert_eq!(view["LifeCycle"]["NextSteps"], "step 50");
+        let history = view["LifeCycle"]["NextStepsHistory"].as_array().unwrap();
+        assert_eq!((history.len(), &history[0]["Value"]), (50, &json!("step 1")));
     }
 }

@@ -288,6 +288,42 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                 }
                 changed = true;
             }
+            StepKind::Act(Action::AddNextSteps { next_steps }) => {
+                let last = state.store.last_check_observation(&run.partner_id).await?;
+                let Some(current) = bound_opportunity(state, &run).await? else {
+                    run =
+                        save_end(state, run, Outcome::Failed, "the scenario's opportunity is gone".into(), Vec::new(), now, last)
+                            .await?;
+                    changed = true;
+                    continue;
+                };
+                let mut next = run.clone();
+                next.finish_step(Outcome::Passed, "AWS added its next steps".into(), Vec::new(), now, last);
+                let event_id = state.new_event_id();
+                next.bound.insert(check::AWS_NEXT_STEPS.into(), next_steps.into());
+                next.bound.insert(check::CHANGE_EVENT.into(), event_id.clone());
+                let entry = AuditEntry::new(
+                    state.now(),
+                    format!("integration check {}", run.id),
+                    ace_domain::audit::action::OPERATOR,
+                    json!({"check": run.id, "step": run.step + 1}),
+                );
+                let batch = WriteBatch { update_check_runs: vec![with_version(&next, run.version)], ..Default::default() };
+                match super::review::add_next_steps_in(state, current, next_steps, event_id, entry, batch).await {
+                    Ok(_) => {
+                        next.version = run.version + 1;
+                        run = next;
+                    }
+                    Err(AppError::Invalid(message)) => {
+                        let message = format!("AWS could not add its next steps: {message}");
+                        run = save_end(state, run, Outcome::Failed, message, Vec::new(), now, last).await?;
+                    }
+                    // Another node took the step, or the partner changed the opportunity meanwhile: read again.
+                    Err(AppError::Conflict { .. }) => return Ok(changed),
+                    Err(e) => return Err(e),
+                }
+                changed = true;
+            }
             StepKind::Act(action) if action.review().is_none() => {
                 let last = state.store.last_check_observation(&run.partner_id).await?;
                 match send_referral(state, &run, action, now, last).await? {

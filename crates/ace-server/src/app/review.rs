@@ -151,3 +151,39 @@ pub async fn decide_in(
     }
     Ok(updated)
 }
+
+/// AWS's seller adds its next steps to `current` (as read), which `GetAwsOpportunitySummary`
+/// then shows, committed with whatever `batch` holds (an integration check's step) and the
+/// `Opportunity Updated` event `event_id`, in one transaction. The domain decides whether it
+/// may be (only where AWS has a view of the opportunity) and what is kept.
+pub async fn add_next_steps_in(
+    state: &AppState,
+    current: Opportunity,
+    next_steps: &str,
+    event_id: String,
+    audit: AuditEntry,
+    mut batch: WriteBatch,
+) -> Result<Opportunity, AppError> {
+    let now = state.now();
+    let mut updated = current.clone();
+    updated.add_aws_next_steps(next_steps, now).map_err(AppError::Invalid)?;
+    updated.last_modified = current.next_modified(now);
+    let account = state.store.get_partner(&updated.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
+    let event = ace_domain::events::opportunity_event("Opportunity Updated", event_id, &updated, &account, updated.last_modified);
+    batch.update_opportunities.push((updated.clone(), current.last_modified.timestamp_millis()));
+    batch.events.push(event);
+    batch.audit.push(audit.partner(&updated.partner_id).detail_with("aws_next_steps", next_steps));
+    super::snapshots::follow(state, &mut batch).await?;
+    state.store.commit(batch).await.map_err(|e| match e {
+        StoreError::Conflict(_) => AppError::conflict("conflict", "the opportunity changed meanwhile; retry"),
+        other => other.into(),
+    })?;
+    Ok(updated)
+}
+
+/// AWS's next steps on `id`, added by the operator (`POST /review/{id}/next-steps`).
+pub async fn add_next_steps(state: &AppState, id: &str, next_steps: &str, audit: AuditEntry) -> Result<Value, AppError> {
+    let current = load(state, id).await?;
+    let updated = add_next_steps_in(state, current, next_steps, state.new_event_id(), audit, WriteBatch::default()).await?;
+    Ok(queue_item(&updated, state.now().timestamp_millis()))
+}

@@ -38,6 +38,7 @@ use utoipa::OpenApi;
         super::review::approve,
         super::review::action_required,
         super::review::reject,
+        super::review::add_next_steps,
         super::review::list_statements,
         super::review::publish_statement,
         super::review::list_evidence_requests,

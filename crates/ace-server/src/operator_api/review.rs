@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/review/{id}/approve", post(approve))
         .route("/review/{id}/action-required", post(action_required))
         .route("/review/{id}/reject", post(reject))
+        .route("/review/{id}/next-steps", post(add_next_steps))
         .route("/consent/statements", get(list_statements).post(publish_statement))
         .route("/consent/requests", get(list_evidence_requests).post(request_evidence))
         .route("/consent/requests/{id}/close", post(close_evidence_request))
@@ -125,6 +126,20 @@ async fn action_required(State(state): State<AppState>, Path(id): Path<String>, 
 #[utoipa::path(post, path = "/review/{id}/reject", tag = "operator", summary = "Reject; reason required", params(("id" = String, Path)), request_body = DecisionInput, responses((status = 200, description = "success")))]
 async fn reject(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     decide(&state, &call, &id, ReviewAction::Reject, &body).await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NextStepsInput {
+    /// What AWS's seller will do next: 1 to 255 characters.
+    next_steps: String,
+}
+
+#[utoipa::path(post, path = "/review/{id}/next-steps", tag = "operator", summary = "Add AWS's next steps to a submitted opportunity: GetAwsOpportunitySummary shows them (LifeCycle.NextSteps and its history), with an Opportunity Updated event", params(("id" = String, Path)), request_body = NextStepsInput, responses((status = 200, description = "success")))]
+async fn add_next_steps(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
+    let input: NextStepsInput = parse_body(&body)?;
+    let audit = call.audit(&state, StatusCode::OK, json!({"opportunity": id}));
+    done(review::add_next_steps(&state, &id, &input.next_steps, audit).await?)
 }
 
 fn statement_view(s: &ConsentStatement) -> Value {

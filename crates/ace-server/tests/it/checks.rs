@@ -213,6 +213,12 @@ impl<'a> Crm<'a> {
                 assert_eq!(status, 200, "{v}");
                 self.contacted.insert(id.clone());
             }
+            if o["LifeCycle"]["ReviewStatus"] == "Approved" {
+                // An approved deal: the CRM shows AWS's side of it too (its seller's next steps).
+                let body = json!({"Catalog": "Sandbox", "RelatedOpportunityIdentifier": id});
+                let (status, v) = self.call("GetAwsOpportunitySummary", body).await;
+                assert_eq!(status, 200, "{v}");
+            }
             let action_required = o["LifeCycle"]["ReviewStatus"] == "Action Required";
             if !action_required || self.fixed.contains(&id) || self.broken == Broken::IgnoresActionRequired {
                 continue;

@@ -280,6 +280,12 @@ async fn use_4_every_operator_write_commits_with_its_audit_entry_or_not_at_all()
             (format!("/review/{third}/reject"), json!({"reason": "no such reason"})),
         ),
         write(
+            ("POST", "/review/{id}/next-steps"),
+            format!("/review/{second}/next-steps"),
+            json!({"next_steps": "AWS solutions architect joins the next call"}),
+            (format!("/review/{second}/next-steps"), json!({"next_steps": ""})),
+        ),
+        write(
             ("POST", "/consent/statements"),
             "/consent/statements",
             json!({"version": "2027-01-01", "text": "Yes, share my contact data."}),
