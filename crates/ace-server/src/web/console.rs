@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use ace_domain::audit::{action, AuditEntry};
 use ace_domain::opportunity::ReviewAction;
 use ace_domain::submission::ReviewReason;
+use ace_domain::time::format_timestamp;
 
 use super::session::{self, StaffForm, Viewer};
 use super::{not_found, page, Nav, WebError};
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/dashboard", get(dashboard))
         .route("/console/reviews/{id}", get(show))
         .route("/console/reviews/{id}/decision", post(decide))
+        .route("/console/reviews/{id}/next-steps", post(next_steps))
 }
 
 fn text(v: &Value, key: &str) -> String {
@@ -117,6 +119,8 @@ struct ReviewPage {
     findings: Vec<FindingView>,
     history: Vec<(String, String, String, String)>,
     reasons: Vec<String>,
+    /// AWS's own next steps, newest first: (when, what).
+    aws_next_steps: Vec<(String, String)>,
     can_decide: bool,
     error: Option<String>,
 }
@@ -125,6 +129,10 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
     let detail = match review::review_detail(state, id).await {
         Ok(d) => d,
         Err(_) => return Ok(not_found(Some(viewer.nav("queue", "")))),
+    };
+    let aws_next_steps = match review::load(state, id).await {
+        Ok(o) => o.review.aws_next_steps.iter().rev().map(|n| (format_timestamp(n.at), n.value.clone())).collect(),
+        Err(_) => Vec::new(),
     };
     let o = &detail["opportunity"];
     let at = |v: &Value, path: &str| -> String {
@@ -220,6 +228,7 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
             findings,
             history,
             reasons: ReviewReason::ALL.iter().map(|r| r.as_str().to_string()).collect(),
+            aws_next_steps,
             error,
         },
     ))
@@ -256,6 +265,27 @@ async fn decide(
         json!({"console": "review", "opportunity": id, "decision": form.get("decision")}),
     );
     match review::decide_as(&state, &reviewer, &id, decision, comment, reason.as_deref(), entry).await {
+        Ok(_) => Ok(Redirect::to(&format!("/console/reviews/{id}")).into_response()),
+        Err(e) => review_page(&state, &viewer, &id, Some(e.message().to_string())).await,
+    }
+}
+
+/// AWS's next steps added from the review page (`ace review next-steps` on the console).
+async fn next_steps(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StaffForm { viewer, form }: StaffForm,
+) -> Result<Response, WebError> {
+    if !viewer.is_staff(&REVIEWERS) {
+        return review_page(&state, &viewer, &id, Some("Only reviewers and admins add AWS's next steps.".into())).await;
+    }
+    let entry = AuditEntry::new(
+        state.now(),
+        format!("operator:{}", viewer.account.email),
+        action::OPERATOR,
+        json!({"console": "review", "opportunity": id, "decision": "next-steps"}),
+    );
+    match review::add_next_steps(&state, &id, form.get("next_steps"), entry).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/reviews/{id}")).into_response()),
         Err(e) => review_page(&state, &viewer, &id, Some(e.message().to_string())).await,
     }

@@ -866,6 +866,23 @@ async fn sub_2_console_shows_the_matched_record_beside_the_submission() {
     assert!(page.body.contains("Matched record"), "{}", page.body);
     assert!(page.body.contains("SF-001 (operator-pipeline)"), "{}", page.body);
     assert!(page.body.contains("Pursued Corp"));
+
+    // AWS's next steps from the console: the partner reads them in AWS's view of it.
+    let added = rita
+        .post(
+            &format!("/console/reviews/{id}/next-steps"),
+            &[("_csrf", &page.csrf()), ("next_steps", "AWS specialist joins the call on Tuesday")],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let page = rita.get(&format!("/console/reviews/{id}")).await;
+    assert!(page.body.contains("AWS specialist joins the call on Tuesday"), "{}", page.body);
+    let (status, summary) =
+        app.call(&credentials, "GetAwsOpportunitySummary", json!({"Catalog": "AWS", "RelatedOpportunityIdentifier": id})).await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["LifeCycle"]["NextSteps"], "AWS specialist joins the call on Tuesday");
+    let empty = rita.post(&format!("/console/reviews/{id}/next-steps"), &[("_csrf", &page.csrf()), ("next_steps", " ")]).await;
+    assert!(empty.body.contains("1 to 255 characters"), "{}", empty.body);
 }
 
 #[tokio::test]
