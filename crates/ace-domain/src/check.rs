@@ -463,6 +463,29 @@ pub fn judge(
     before: Option<&Value>,
     seen: &[Observation],
 ) -> Verdict {
+    judge_at(expectation, bound, before, seen, i64::MAX)
+}
+
+/// How long an integration must stay quiet — no further create with the refused CRM identifier
+/// — after reconciling a refused duplicate, for [`Expectation::ReconcilesDuplicate`] to pass: a
+/// blind retry loop sends again within seconds.
+pub const RECONCILE_QUIET_MS: i64 = 60_000;
+
+/// Whether `expectation` is judged on everything seen since its step began at once (it weighs
+/// one observation against later ones), rather than a page at a time.
+pub fn judged_whole(expectation: Expectation) -> bool {
+    matches!(expectation, Expectation::ReconcilesDuplicate)
+}
+
+/// [`judge`] at program time `now_ms` (an expectation that needs quiet after what it saw,
+/// [`RECONCILE_QUIET_MS`], is met only once that time has passed).
+pub fn judge_at(
+    expectation: Expectation,
+    bound: &BTreeMap<String, String>,
+    before: Option<&Value>,
+    seen: &[Observation],
+    now_ms: i64,
+) -> Verdict {
     let id = bound.get(OPPORTUNITY).map(String::as_str);
     match expectation {
         Expectation::Creates { members } => {
@@ -525,18 +548,18 @@ pub fn judge(
         }
         Expectation::ReconcilesDuplicate => {
             let (Some(id), Some(crm)) = (id, bound.get(CRM_ID)) else { return unbound() };
-            let again = |o: &&Observation| {
+            let again = |o: &Observation| {
                 o.operation == "CreateOpportunity"
                     && member(&o.input, "PartnerOpportunityIdentifier").and_then(Value::as_str) == Some(crm.as_str())
             };
+            // The refusal (or the first create's own answer to its ClientToken), then what
+            // reconciled it: a read of the opportunity that holds the identifier, or an update of it.
             let mut refused: Option<&Observation> = None;
+            let mut reconciled: Option<&Observation> = None;
             for o in seen {
-                if again(&o) {
-                    if o.ok() {
-                        // Its ClientToken answered with the first create's own answer: reconciled.
-                        if o.output.get("Id").and_then(Value::as_str) == Some(id) {
-                            return met(o);
-                        }
+                if again(o) {
+                    let replayed = o.ok() && o.output.get("Id").and_then(Value::as_str) == Some(id);
+                    if o.ok() && !replayed {
                         return Verdict::Broken {
                             message: format!(
                                 "CreateOpportunity with PartnerOpportunityIdentifier {crm:?} made a second opportunity: \
@@ -546,32 +569,45 @@ pub fn judge(
                             seq: o.seq,
                         };
                     }
-                    if !refused_as_duplicate(o) {
+                    if !replayed && !refused_as_duplicate(o) {
                         continue;
                     }
                     if let Some(first) = refused {
+                        let after = if reconciled.is_some() { format!(" even after reading {id}") } else { String::new() };
                         return Verdict::Broken {
                             message: format!(
                                 "CreateOpportunity was refused for a duplicate PartnerOpportunityIdentifier ({crm:?}) and then \
-                                 sent again: a refused duplicate is refused every time. Read the opportunity the refusal \
-                                 names ({id}) and link the CRM record to it instead of retrying"
+                                 sent again{after}: a refused duplicate is refused every time. Read the opportunity the \
+                                 refusal names ({id}) and link the CRM record to it instead of retrying"
                             ),
                             evidence: vec![first.request_id.clone(), o.request_id.clone()],
                             seq: o.seq,
                         };
                     }
                     refused = Some(o);
-                } else if let Some(first) = refused {
-                    if reads(o, id, None, None) {
-                        return Verdict::Met {
-                            binds: Vec::new(),
-                            evidence: vec![first.request_id.clone(), o.request_id.clone()],
-                            seq: o.seq,
-                        };
+                    if replayed {
+                        reconciled = Some(o);
+                    }
+                } else if refused.is_some() && reconciled.is_none() {
+                    let updates = o.ok() && o.operation == "UpdateOpportunity" && names(o, id);
+                    if updates || reads(o, id, None, None) {
+                        reconciled = Some(o);
                     }
                 }
             }
-            Verdict::Open
+            match (refused, reconciled) {
+                // Quiet since: no retry came.
+                (Some(first), Some(r)) if now_ms.saturating_sub(r.at_ms) >= RECONCILE_QUIET_MS => Verdict::Met {
+                    binds: Vec::new(),
+                    evidence: if first.request_id == r.request_id {
+                        vec![r.request_id.clone()]
+                    } else {
+                        vec![first.request_id.clone(), r.request_id.clone()]
+                    },
+                    seq: seen.last().map_or(r.seq, |last| last.seq),
+                },
+                _ => Verdict::Open,
+            }
         }
         Expectation::Submits => {
             let Some(id) = id else { return unbound() };
@@ -733,7 +769,10 @@ fn unbound() -> Verdict {
 pub fn timed_out(expectation: Expectation, timeout_ms: i64) -> String {
     let minutes = timeout_ms as f64 / 60_000.0;
     let what = match expectation {
-        Expectation::Creates { .. } => "no successful CreateOpportunity in the Sandbox catalog",
+        Expectation::Creates { .. } => {
+            "no successful CreateOpportunity in the Sandbox catalog (one refused as a duplicate \
+             PartnerOpportunityIdentifier does not count: a new run needs CRM records the Sandbox has not seen)"
+        }
         Expectation::Submits => "the opportunity was never submitted (SubmitOpportunity or StartEngagementFromOpportunityTask)",
         Expectation::ReadsChange => {
             "the opportunity was not read after AWS changed it: poll GetOpportunity or ListOpportunities (or act on the \
@@ -1055,6 +1094,22 @@ mod tests {
         assert!(matches!(judge(expect, &bound, None, &[replayed]), Verdict::Met { .. }));
         let doubled = seen(7, "CreateOpportunity", full_create(), json!({"Id": "O9"}));
         assert!(matches!(judge(expect, &bound, None, &[doubled]), Verdict::Broken { .. }));
+
+        // Met only once quiet for a while after reconciling (read at 3 ms): a retry in that time
+        // — a sync that reads and sends again — breaks it.
+        let reconciled = [refused(2), read.clone()];
+        assert_eq!(judge_at(expect, &bound, None, &reconciled, 3 + RECONCILE_QUIET_MS - 1), Verdict::Open);
+        assert!(matches!(judge_at(expect, &bound, None, &reconciled, 3 + RECONCILE_QUIET_MS), Verdict::Met { .. }));
+        let Verdict::Broken { message, .. } =
+            judge_at(expect, &bound, None, &[refused(2), read.clone(), refused(9)], 3 + RECONCILE_QUIET_MS)
+        else {
+            panic!("sent again after reading the holder")
+        };
+        assert!(message.contains("even after reading O7"), "{message}");
+        // An update of the opportunity that holds it reconciles too.
+        let update = seen(8, "UpdateOpportunity", json!({"Identifier": "O7"}), json!({"Id": "O7"}));
+        assert!(matches!(judge(expect, &bound, None, &[refused(2), update]), Verdict::Met { seq: 8, .. }));
+        assert!(judged_whole(expect) && !judged_whole(Expectation::ReadsChange));
     }
 
     #[test]

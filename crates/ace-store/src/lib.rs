@@ -81,6 +81,11 @@ pub struct WriteBatch {
     pub insert_opportunities: Vec<Opportunity>,
     /// Each with the `LastModifiedDate` (ms) it must still have: optimistic concurrency.
     pub update_opportunities: Vec<(Opportunity, i64)>,
+    /// `(catalog, id number, identifier)`: an opportunity that must hold this CRM identifier
+    /// once the batch's updates are written, or the batch fails as a conflict (issue 25: a
+    /// partner's update that changes its `PartnerOpportunityIdentifier`; other updates claim
+    /// theirs only when free).
+    pub claim_identifiers: Vec<(Catalog, i64, String)>,
     pub put_tasks: Vec<TaskRecord>,
     pub insert_referrals: Vec<Referral>,
     /// Each must still have its `version`: a referral is acted on once, whatever the node.

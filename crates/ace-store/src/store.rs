@@ -487,6 +487,13 @@ pub(crate) async fn apply_batch(
         }
         record_referral_activity(tx, o).await?;
     }
+    for (catalog, number, identifier) in &batch.claim_identifiers {
+        tx.exec(
+            "UPDATE opportunities SET crm_id = $3 WHERE catalog = $1 AND id_number = $2",
+            &[catalog.as_str().into(), (*number).into(), identifier.as_str().into()],
+        )
+        .await?;
+    }
     for t in &batch.put_tasks {
         let params: Vec<Param> = vec![
             t.catalog.as_str().into(),

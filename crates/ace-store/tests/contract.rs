@@ -207,6 +207,28 @@ async fn a_crm_identifier_is_claimed_by_one_opportunity_of_a_partner_and_catalog
     let touched = Opportunity { last_modified: from_millis(20), ..referred };
     store.commit(WriteBatch { update_opportunities: vec![(touched, 10)], ..Default::default() }).await.unwrap();
     assert_eq!(claimed("P-A", Catalog::Aws, "CRM-1").await.unwrap().as_deref(), Some("O5"));
+    // A partner's update that takes another's identifier claims it or fails, whole.
+    let first = store.get_opportunity("P-A", Catalog::Aws, "O1").await.unwrap().unwrap();
+    let taking = Opportunity { last_modified: from_millis(30), ..with_crm(first, "CRM-1") };
+    let taken = store
+        .commit(WriteBatch {
+            update_opportunities: vec![(taking.clone(), 20)],
+            claim_identifiers: vec![(Catalog::Aws, 1, "CRM-1".into())],
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    assert_eq!(store.get_opportunity("P-A", Catalog::Aws, "O1").await.unwrap().unwrap().partner_identifier(), Some("CRM-2"));
+    let free = Opportunity { last_modified: from_millis(30), ..with_crm(taking, "CRM-9") };
+    store
+        .commit(WriteBatch {
+            update_opportunities: vec![(free, 20)],
+            claim_identifiers: vec![(Catalog::Aws, 1, "CRM-9".into())],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed("P-A", Catalog::Aws, "CRM-9").await.unwrap().as_deref(), Some("O1"));
 
     // Eight creates at once with one identifier: one is made.
     let create = |n: i64| {

@@ -265,6 +265,9 @@ pub async fn observe(
     }
 }
 
+/// The most observations an expectation judged on all it saw ([`check::judged_whole`]) reads.
+const WHOLE_STEP_MAX: usize = 20 * OBSERVATIONS_PER_PASS;
+
 /// Takes every step of `run` that can be taken now; returns whether anything changed.
 pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppError> {
     let mut changed = false;
@@ -392,12 +395,25 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                 // Everything seen since the step began, a page at a time in order: each judge
                 // takes the first observation that decides it, so a page that decides nothing
                 // hands over to the next.
+                // One that weighs an observation against later ones is judged on them all at once
+                // (up to a bound no integration reaches in one step).
+                let whole = check::judged_whole(expectation);
                 let mut last = run.seen_before_step;
+                let mut all = Vec::new();
                 let verdict = loop {
                     let page = state.store.check_observations(&run.partner_id, last, OBSERVATIONS_PER_PASS).await?;
                     last = page.last().map_or(last, |o| o.seq);
-                    let verdict = check::judge(expectation, &run.bound, run.before.as_ref(), &page);
-                    if verdict != Verdict::Open || page.len() < OBSERVATIONS_PER_PASS {
+                    let full = page.len() == OBSERVATIONS_PER_PASS;
+                    let verdict = if whole {
+                        all.extend(page);
+                        if full && all.len() < WHOLE_STEP_MAX {
+                            continue;
+                        }
+                        check::judge_at(expectation, &run.bound, run.before.as_ref(), &all, now)
+                    } else {
+                        check::judge_at(expectation, &run.bound, run.before.as_ref(), &page, now)
+                    };
+                    if verdict != Verdict::Open || !full || whole {
                         break verdict;
                     }
                 };

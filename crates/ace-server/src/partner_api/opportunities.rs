@@ -34,9 +34,28 @@ async fn save(r: &Request, current: &Opportunity, updated: Opportunity) -> Resul
     let mut e = event(&r.state, "Opportunity Updated", &updated, &r.caller.partner.account_id, updated.last_modified);
     e.changes = rules::opportunity_changes(current, &updated);
     let expected = current.last_modified.timestamp_millis();
-    let batch = WriteBatch { update_opportunities: vec![(updated, expected)], events: vec![e], ..Default::default() };
-    r.commit(batch).await.map_err(conflict_message)?;
-    Ok(())
+    // Issue 25: a partner's update that gives it another CRM identifier claims it, or fails.
+    let claim = updated
+        .partner_identifier()
+        .filter(|new| Some(*new) != current.partner_identifier())
+        .map(|new| (updated.catalog, updated.id_number(), new.to_string()));
+    let batch = WriteBatch {
+        claim_identifiers: claim.iter().cloned().collect(),
+        update_opportunities: vec![(updated, expected)],
+        events: vec![e],
+        ..Default::default()
+    };
+    match r.commit(batch).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::Conflict(cause)) if claim.is_some() => {
+            // Taken meanwhile by another of the partner's opportunities: refused as the check
+            // before would have refused it; otherwise the opportunity itself changed.
+            let identifier = claim.as_ref().map(|(_, _, i)| i.as_str());
+            refuse_duplicate_identifier(r, identifier, Some(&current.id)).await?;
+            Err(conflict_message(StoreError::Conflict(cause)))
+        }
+        Err(e) => Err(conflict_message(e)),
+    }
 }
 
 fn conflict_message(e: ace_store::StoreError) -> ApiError {

@@ -121,6 +121,9 @@ struct ReviewPage {
     reasons: Vec<String>,
     /// AWS's own next steps, newest first: (when, what).
     aws_next_steps: Vec<(String, String)>,
+    /// Reviewers and admins add AWS's next steps whatever the review status (the domain refuses
+    /// where AWS has no view of the opportunity).
+    can_add_next_steps: bool,
     can_decide: bool,
     error: Option<String>,
 }
@@ -185,6 +188,7 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
             csrf: viewer.session.csrf.clone(),
             id: id.into(),
             partner: text(summary, "partner_id"),
+            can_add_next_steps: viewer.is_staff(&REVIEWERS),
             can_decide: viewer.is_staff(&REVIEWERS) && matches!(status.as_str(), "Submitted" | "In review" | "Action Required"),
             status,
             company: at(o, "Customer.Account.CompanyName"),

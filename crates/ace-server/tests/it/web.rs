@@ -867,7 +867,13 @@ async fn sub_2_console_shows_the_matched_record_beside_the_submission() {
     assert!(page.body.contains("SF-001 (operator-pipeline)"), "{}", page.body);
     assert!(page.body.contains("Pursued Corp"));
 
-    // AWS's next steps from the console: the partner reads them in AWS's view of it.
+    // AWS's next steps from the console, offered once approved too: the partner reads them in
+    // AWS's view of it.
+    let approved =
+        rita.post(&format!("/console/reviews/{id}/decision"), &[("_csrf", &page.csrf()), ("decision", "approve")]).await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let page = rita.get(&format!("/console/reviews/{id}")).await;
+    assert!(page.body.contains("Add next steps") && !page.body.contains("Record decision"), "{}", page.body);
     let added = rita
         .post(
             &format!("/console/reviews/{id}/next-steps"),
