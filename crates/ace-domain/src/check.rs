@@ -477,6 +477,35 @@ pub fn judged_whole(expectation: Expectation) -> bool {
     matches!(expectation, Expectation::ReconcilesDuplicate)
 }
 
+/// Whether `o` is worth keeping for judging `expectation` on everything its step saw
+/// ([`judged_whole`]), given what is `kept` so far: for [`Expectation::ReconcilesDuplicate`],
+/// every create carrying the refused CRM identifier, and the first read or update of its holder
+/// after one — so what is kept stays small however long the step and however busy the partner.
+pub fn keep_for_judging(
+    expectation: Expectation,
+    bound: &BTreeMap<String, String>,
+    kept: &[Observation],
+    o: &Observation,
+) -> bool {
+    match expectation {
+        Expectation::ReconcilesDuplicate => {
+            let (Some(id), Some(crm)) = (bound.get(OPPORTUNITY), bound.get(CRM_ID)) else { return true };
+            let again = |o: &Observation| {
+                o.operation == "CreateOpportunity"
+                    && member(&o.input, "PartnerOpportunityIdentifier").and_then(Value::as_str) == Some(crm.as_str())
+            };
+            if again(o) {
+                return true;
+            }
+            let holder = (o.ok() && o.operation == "UpdateOpportunity" && names(o, id)) || reads(o, id, None, None);
+            let after_a_create = kept.iter().any(again);
+            let read_kept = kept.iter().any(|k| !again(k));
+            holder && after_a_create && !read_kept
+        }
+        _ => true,
+    }
+}
+
 /// [`judge`] at program time `now_ms` (an expectation that needs quiet after what it saw,
 /// [`RECONCILE_QUIET_MS`], is met only once that time has passed).
 pub fn judge_at(
@@ -801,9 +830,9 @@ pub fn timed_out(expectation: Expectation, timeout_ms: i64) -> String {
              notice GetOpportunity answering ResourceNotFoundException) and delete the CRM's copy of its customer data"
         }
         Expectation::ReconcilesDuplicate => {
-            "the CRM record was not sent again, or its refusal as a duplicate was not followed by a read of the \
-             opportunity that holds its PartnerOpportunityIdentifier: send the record again (a new ClientToken), \
-             then read the opportunity the refusal names"
+            "the CRM record was not sent again, or its refusal as a duplicate was not followed by a read (or an \
+             update) of the opportunity that holds its PartnerOpportunityIdentifier and a quiet minute: send the \
+             record again (a new ClientToken), then read the opportunity the refusal names and stop sending it"
         }
         Expectation::RecordsContact => {
             "no contact with the customer was recorded (AcePartner.RecordReferralContact) — REF-3 gives 3 business days"
@@ -1108,8 +1137,19 @@ mod tests {
         assert!(message.contains("even after reading O7"), "{message}");
         // An update of the opportunity that holds it reconciles too.
         let update = seen(8, "UpdateOpportunity", json!({"Identifier": "O7"}), json!({"Id": "O7"}));
-        assert!(matches!(judge(expect, &bound, None, &[refused(2), update]), Verdict::Met { seq: 8, .. }));
+        assert!(matches!(judge(expect, &bound, None, &[refused(2), update.clone()]), Verdict::Met { seq: 8, .. }));
         assert!(judged_whole(expect) && !judged_whole(Expectation::ReadsChange));
+
+        // What is kept of a long step: the creates with the identifier and the first read after one.
+        let mut kept = Vec::new();
+        for o in [read.clone(), refused(10), read.clone(), read.clone(), update.clone(), refused(11)] {
+            if keep_for_judging(expect, &bound, &kept, &o) {
+                kept.push(o);
+            }
+        }
+        let ops: Vec<&str> = kept.iter().map(|o| o.operation.as_str()).collect();
+        assert_eq!(ops, ["CreateOpportunity", "GetOpportunity", "CreateOpportunity"]);
+        assert!(matches!(judge(expect, &bound, None, &kept), Verdict::Broken { .. }), "the retry is still seen");
     }
 
     #[test]

@@ -265,9 +265,6 @@ pub async fn observe(
     }
 }
 
-/// The most observations an expectation judged on all it saw ([`check::judged_whole`]) reads.
-const WHOLE_STEP_MAX: usize = 20 * OBSERVATIONS_PER_PASS;
-
 /// Takes every step of `run` that can be taken now; returns whether anything changed.
 pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppError> {
     let mut changed = false;
@@ -397,26 +394,39 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                 // hands over to the next.
                 // One that weighs an observation against later ones is judged on them all at once
                 // (up to a bound no integration reaches in one step).
+                // An expectation that weighs an observation against later ones is judged on what
+                // matters of everything seen since its step began (`check::keep_for_judging`), at
+                // a moment a second back, so that an observation recorded while these were read
+                // cannot fall between; others a page at a time.
                 let whole = check::judged_whole(expectation);
                 let mut last = run.seen_before_step;
-                let mut all = Vec::new();
+                let mut kept: Vec<Observation> = Vec::new();
                 let verdict = loop {
                     let page = state.store.check_observations(&run.partner_id, last, OBSERVATIONS_PER_PASS).await?;
                     last = page.last().map_or(last, |o| o.seq);
                     let full = page.len() == OBSERVATIONS_PER_PASS;
-                    let verdict = if whole {
-                        all.extend(page);
-                        if full && all.len() < WHOLE_STEP_MAX {
+                    if whole {
+                        for o in page {
+                            if check::keep_for_judging(expectation, &run.bound, &kept, &o) {
+                                kept.push(o);
+                            }
+                        }
+                        if full {
                             continue;
                         }
-                        check::judge_at(expectation, &run.bound, run.before.as_ref(), &all, now)
-                    } else {
-                        check::judge_at(expectation, &run.bound, run.before.as_ref(), &page, now)
-                    };
-                    if verdict != Verdict::Open || !full || whole {
+                        break check::judge_at(expectation, &run.bound, run.before.as_ref(), &kept, now - 1_000);
+                    }
+                    let verdict = check::judge_at(expectation, &run.bound, run.before.as_ref(), &page, now);
+                    if verdict != Verdict::Open || !full {
                         break verdict;
                     }
                 };
+                // What is met once a quiet time has passed is not timed out while it passes.
+                let settling = whole
+                    && matches!(
+                        check::judge_at(expectation, &run.bound, run.before.as_ref(), &kept, now + check::RECONCILE_QUIET_MS),
+                        Verdict::Met { .. }
+                    );
                 match verdict {
                     Verdict::Met { binds, evidence, seq } => {
                         let mut next = run.clone();
@@ -430,7 +440,7 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                         let seq = seq.max(run.seen_before_step);
                         run = save_end(state, run, Outcome::Failed, message, evidence, now, seq).await?;
                     }
-                    Verdict::Open if now - run.step_started_ms >= run.step_timeout_ms => {
+                    Verdict::Open if now - run.step_started_ms >= run.step_timeout_ms && !settling => {
                         let message = check::timed_out(expectation, run.step_timeout_ms);
                         run = save_end(state, run, Outcome::TimedOut, message, Vec::new(), now, last).await?;
                     }
