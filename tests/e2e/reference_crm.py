@@ -24,6 +24,7 @@ import time
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 BROKEN = ("none", "ignores-action-required", "never-accepts-referrals", "reads-referrals-before-accepting",
           "retries-duplicate-forever")
@@ -120,12 +121,22 @@ class Crm:
             except self.pcs.exceptions.ResourceNotFoundException:
                 self.gone.add(oid)
         for summary in summaries:
-            o = self.pcs.get_opportunity(Catalog="Sandbox", Identifier=summary["Id"])
+            try:
+                o = self.pcs.get_opportunity(Catalog="Sandbox", Identifier=summary["Id"])
+            except self.pcs.exceptions.ResourceNotFoundException:
+                # Gone since it was listed (a referral revoked meanwhile): its copy is deleted.
+                self.gone.add(summary["Id"])
+                continue
             oid = o["Id"]
             if oid in self.referred and oid not in self.contacted:
-                self.ace.record_referral_contact(Catalog="Sandbox", OpportunityIdentifier=oid, Channel="Phone",
-                                                 ContactedAt=now, ActingInOwnName=True)
-                self.contacted.add(oid)
+                try:
+                    self.ace.record_referral_contact(Catalog="Sandbox", OpportunityIdentifier=oid, Channel="Phone",
+                                                     ContactedAt=now, ActingInOwnName=True)
+                    self.contacted.add(oid)
+                except ClientError as e:
+                    # Revoked since it was read: the next pass finds it gone.
+                    if e.response["Error"]["Code"] not in ("ResourceNotFoundException", "ConflictException"):
+                        raise
             life = o.get("LifeCycle", {})
             if life.get("ReviewStatus") == "Approved":
                 # An approved deal: the CRM shows AWS's side of it too (its seller's next steps).

@@ -280,53 +280,15 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
             continue;
         };
         match step.kind {
-            StepKind::Act(Action::Revoke) => {
-                let last = state.store.last_check_observation(&run.partner_id).await?;
-                match revoke_referral(state, &run, now, last).await? {
-                    Ok(next) => run = next,
-                    Err(message) => run = save_end(state, run, Outcome::Failed, message, Vec::new(), now, last).await?,
-                }
-                changed = true;
-            }
-            StepKind::Act(Action::AddNextSteps { next_steps }) => {
-                let last = state.store.last_check_observation(&run.partner_id).await?;
-                let Some(current) = bound_opportunity(state, &run).await? else {
-                    run =
-                        save_end(state, run, Outcome::Failed, "the scenario's opportunity is gone".into(), Vec::new(), now, last)
-                            .await?;
-                    changed = true;
-                    continue;
-                };
-                let mut next = run.clone();
-                next.finish_step(Outcome::Passed, "AWS added its next steps".into(), Vec::new(), now, last);
-                let event_id = state.new_event_id();
-                next.bound.insert(check::AWS_NEXT_STEPS.into(), next_steps.into());
-                next.bound.insert(check::CHANGE_EVENT.into(), event_id.clone());
-                let entry = AuditEntry::new(
-                    state.now(),
-                    format!("integration check {}", run.id),
-                    ace_domain::audit::action::OPERATOR,
-                    json!({"check": run.id, "step": run.step + 1}),
-                );
-                let batch = WriteBatch { update_check_runs: vec![with_version(&next, run.version)], ..Default::default() };
-                match super::review::add_next_steps_in(state, current, next_steps, event_id, entry, batch).await {
-                    Ok(_) => {
-                        next.version = run.version + 1;
-                        run = next;
-                    }
-                    Err(AppError::Invalid(message)) => {
-                        let message = format!("AWS could not add its next steps: {message}");
-                        run = save_end(state, run, Outcome::Failed, message, Vec::new(), now, last).await?;
-                    }
-                    // Another node took the step, or the partner changed the opportunity meanwhile: read again.
-                    Err(AppError::Conflict { .. }) => return Ok(changed),
-                    Err(e) => return Err(e),
-                }
-                changed = true;
-            }
             StepKind::Act(action) if action.review().is_none() => {
+                // The operator's side acting other than by a review: each commits with the step.
                 let last = state.store.last_check_observation(&run.partner_id).await?;
-                match send_referral(state, &run, action, now, last).await? {
+                let taken = match action {
+                    Action::Revoke => revoke_referral(state, &run, now, last).await?,
+                    Action::AddNextSteps { next_steps } => add_next_steps(state, &run, next_steps, now, last).await?,
+                    _ => send_referral(state, &run, action, now, last).await?,
+                };
+                match taken {
                     Ok(next) => run = next,
                     Err(message) => run = save_end(state, run, Outcome::Failed, message, Vec::new(), now, last).await?,
                 }
@@ -341,7 +303,7 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                     changed = true;
                     continue;
                 };
-                // (Referrals are taken by the arm above.)
+                // (Referrals, revocations and next steps are taken by the arm above.)
                 let Some(review) = action.review() else { break };
                 let mut next = run.clone();
                 next.finish_step(Outcome::Passed, format!("AWS {}", review.done), Vec::new(), now, last);
@@ -357,12 +319,7 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                     next.before = Some(Value::Object(current.document.clone()));
                 }
                 let reviewer = format!("integration check {}", run.id);
-                let entry = AuditEntry::new(
-                    state.now(),
-                    reviewer.clone(),
-                    ace_domain::audit::action::OPERATOR,
-                    json!({"check": run.id, "step": run.step + 1}),
-                );
+                let entry = operator_entry(state, &run, None);
                 let batch = WriteBatch { update_check_runs: vec![with_version(&next, run.version)], ..Default::default() };
                 let decision = super::review::Decision {
                     action: review.action,
@@ -538,13 +495,7 @@ async fn send_referral(
     next.bound.insert(check::ENGAGEMENT.into(), referral.engagement_id.clone());
     let event = crate::referrals::created_event(state, &referral, &partner.account_id);
     let (engagement, operator) = ace_domain::engagement::referral_engagement(&referral);
-    let entry = AuditEntry::new(
-        state.now(),
-        format!("integration check {}", run.id),
-        ace_domain::audit::action::OPERATOR,
-        json!({"check": run.id, "step": run.step + 1, "referral": referral.id}),
-    )
-    .partner(&partner.id);
+    let entry = operator_entry(state, run, Some(("referral", &referral.id))).partner(&partner.id);
     let batch = WriteBatch {
         insert_engagements: vec![engagement],
         add_engagement_members: vec![operator],
@@ -562,6 +513,46 @@ async fn send_referral(
     Ok(Ok(next))
 }
 
+/// The audit entry of a step the operator's side takes in `run`, with what else it names.
+fn operator_entry(state: &AppState, run: &CheckRun, also: Option<(&str, &str)>) -> AuditEntry {
+    let mut detail = json!({"check": run.id, "step": run.step + 1});
+    if let Some((name, value)) = also {
+        detail[name] = json!(value);
+    }
+    AuditEntry::new(state.now(), format!("integration check {}", run.id), ace_domain::audit::action::OPERATOR, detail)
+}
+
+/// AWS's next steps added to the scenario's opportunity, committed with the step's end. `Err`
+/// says why they could not be (the domain's refusal, or the opportunity gone).
+async fn add_next_steps(
+    state: &AppState,
+    run: &CheckRun,
+    next_steps: &str,
+    now: i64,
+    last: i64,
+) -> Result<Result<CheckRun, String>, AppError> {
+    let Some(current) = bound_opportunity(state, run).await? else {
+        return Ok(Err("the scenario's opportunity is gone".into()));
+    };
+    let mut next = run.clone();
+    next.finish_step(Outcome::Passed, "AWS added its next steps".into(), Vec::new(), now, last);
+    let event_id = state.new_event_id();
+    next.bound.insert(check::AWS_NEXT_STEPS.into(), next_steps.into());
+    next.bound.insert(check::CHANGE_EVENT.into(), event_id.clone());
+    let batch = WriteBatch { update_check_runs: vec![with_version(&next, run.version)], ..Default::default() };
+    let entry = operator_entry(state, run, None);
+    match super::review::add_next_steps_in(state, current, next_steps, event_id, entry, batch).await {
+        Ok(_) => {
+            next.version = run.version + 1;
+            Ok(Ok(next))
+        }
+        Err(AppError::Invalid(message)) => Ok(Err(format!("AWS could not add its next steps: {message}"))),
+        // Another node took the step, or the partner changed the opportunity meanwhile: the
+        // next pass reads again.
+        Err(e) => Err(e),
+    }
+}
+
 /// REM-2: the scenario's referral revoked as the operator revokes one (its customer data
 /// destroyed, its opportunity gone from the partner, the partner told to delete its copies),
 /// committed with the step's end. `Err` says why it could not be.
@@ -570,13 +561,7 @@ async fn revoke_referral(state: &AppState, run: &CheckRun, now: i64, last: i64) 
     let Some(referral) = state.store.get_referral(id).await? else {
         return Ok(Err(format!("AWS could not revoke: referral {id} is gone")));
     };
-    let entry = AuditEntry::new(
-        state.now(),
-        format!("integration check {}", run.id),
-        ace_domain::audit::action::OPERATOR,
-        json!({"check": run.id, "step": run.step + 1, "referral": id}),
-    )
-    .partner(&run.partner_id);
+    let entry = operator_entry(state, run, Some(("referral", id))).partner(&run.partner_id);
     let reason = format!("revoked by integration check {}", run.id);
     let Some(revocation) = crate::referrals::revocation(state, &referral, &reason, vec![entry]).await? else {
         return Ok(Err(format!(
