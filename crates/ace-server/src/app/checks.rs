@@ -502,15 +502,26 @@ async fn send_referral(
         insert_referrals: vec![referral],
         events: vec![event],
         audit: vec![entry],
-        update_check_runs: vec![with_version(&next, run.version)],
         ..Default::default()
     };
+    Ok(Ok(commit_with_step(state, batch, run, next).await?))
+}
+
+/// Commits `batch` with the run moved on to `next`, under the version it was read at: a step of
+/// the operator's side is taken once, whatever the node.
+async fn commit_with_step(
+    state: &AppState,
+    mut batch: WriteBatch,
+    run: &CheckRun,
+    mut next: CheckRun,
+) -> Result<CheckRun, AppError> {
+    batch.update_check_runs.push(with_version(&next, run.version));
     state.store.commit(batch).await.map_err(|e| match e {
         StoreError::Conflict(m) => AppError::conflict("conflict", m),
         other => other.into(),
     })?;
     next.version = run.version + 1;
-    Ok(Ok(next))
+    Ok(next)
 }
 
 /// The audit entry of a step the operator's side takes in `run`, with what else it names.
@@ -575,14 +586,7 @@ async fn revoke_referral(state: &AppState, run: &CheckRun, now: i64, last: i64) 
         Some(event) => next.bound.insert(check::CHANGE_EVENT.into(), event.clone()),
         None => next.bound.insert(check::RETAINED.into(), "true".into()),
     };
-    let mut batch = revocation.batch;
-    batch.update_check_runs.push(with_version(&next, run.version));
-    state.store.commit(batch).await.map_err(|e| match e {
-        StoreError::Conflict(m) => AppError::conflict("conflict", m),
-        other => other.into(),
-    })?;
-    next.version = run.version + 1;
-    Ok(Ok(next))
+    Ok(Ok(commit_with_step(state, revocation.batch, run, next).await?))
 }
 
 /// Once the scenario's referral is accepted: its opportunity and REF-3 contact deadline.
