@@ -2026,6 +2026,14 @@ impl Store for SqlStore {
 mod tests {
     use super::*;
 
+    /// Issue 25: the insert's strict claim of a CRM identifier is for the partner's own
+    /// opportunities, named in the SQL by the origin's stored text.
+    #[test]
+    fn the_strict_claim_of_a_crm_identifier_names_the_partners_own_origin() {
+        let own = ace_domain::opportunity::Origin::PartnerReferral.as_str();
+        assert!(INSERT_OPPORTUNITY.contains(&format!("$17 = '{own}'")), "{INSERT_OPPORTUNITY}");
+    }
+
     /// A comment may hold a `;` (they do in the baseline): it never becomes a statement.
     #[test]
     fn migration_files_split_into_statements_without_their_comments() {
