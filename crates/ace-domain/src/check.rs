@@ -480,7 +480,7 @@ pub fn judged_whole(expectation: Expectation) -> bool {
 /// Whether `o` is worth keeping for judging `expectation` on everything its step saw
 /// ([`judged_whole`]), given what is `kept` so far: for [`Expectation::ReconcilesDuplicate`],
 /// every create carrying the refused CRM identifier, and the first read or update of its holder
-/// after one — so what is kept stays small however long the step and however busy the partner.
+/// after each — so what is kept stays small however long the step and however busy the partner.
 pub fn keep_for_judging(
     expectation: Expectation,
     bound: &BTreeMap<String, String>,
@@ -497,10 +497,9 @@ pub fn keep_for_judging(
             if again(o) {
                 return true;
             }
+            // The first read or update of the holder after each such create.
             let holder = (o.ok() && o.operation == "UpdateOpportunity" && names(o, id)) || reads(o, id, None, None);
-            let after_a_create = kept.iter().any(again);
-            let read_kept = kept.iter().any(|k| !again(k));
-            holder && after_a_create && !read_kept
+            holder && kept.iter().rposition(again).is_some_and(|last| kept[last + 1..].iter().all(again))
         }
         _ => true,
     }
@@ -1117,7 +1116,7 @@ mod tests {
         // Refused for something else (a missing field): not the duplicate, not a retry of one.
         let mut other = refused(5);
         other.output = json!({"ErrorList": [{"FieldName": "Project.Title", "Code": "REQUIRED_FIELD_MISSING"}]});
-        assert_eq!(judge(expect, &bound, None, &[other, read.clone()]), Verdict::Open);
+        assert_eq!(judge(expect, &bound, None, &[other.clone(), read.clone()]), Verdict::Open);
         // Its ClientToken again: the first create's own answer.
         let replayed = seen(6, "CreateOpportunity", full_create(), json!({"Id": "O7"}));
         assert!(matches!(judge(expect, &bound, None, &[replayed]), Verdict::Met { .. }));
@@ -1150,6 +1149,16 @@ mod tests {
         let ops: Vec<&str> = kept.iter().map(|o| o.operation.as_str()).collect();
         assert_eq!(ops, ["CreateOpportunity", "GetOpportunity", "CreateOpportunity"]);
         assert!(matches!(judge(expect, &bound, None, &kept), Verdict::Broken { .. }), "the retry is still seen");
+        // A create refused for something else first: the read after the duplicate's refusal is
+        // kept all the same.
+        let mut kept = Vec::new();
+        for o in [other.clone(), read.clone(), refused(12), read.clone()] {
+            if keep_for_judging(expect, &bound, &kept, &o) {
+                kept.push(o);
+            }
+        }
+        assert_eq!(kept.len(), 4);
+        assert!(matches!(judge(expect, &bound, None, &kept), Verdict::Met { .. }));
     }
 
     #[test]
