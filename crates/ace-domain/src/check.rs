@@ -45,11 +45,11 @@ pub const CONTACT_DEADLINE: &str = "contact-deadline";
 /// webhook acknowledgement only if it is of that event (an older read, or the acknowledgement
 /// of the partner's own change, shows nothing of AWS's).
 pub const REVIEW_STATUS: &str = "review-status";
+pub const CHANGE_EVENT: &str = "change-event";
 /// AWS's next steps the operator's side added, which a read of AWS's view must show.
 pub const AWS_NEXT_STEPS: &str = "aws-next-steps";
 /// Bound when a revoked referral's opportunity stays with the partner under retention (REM-3).
 pub const RETAINED: &str = "retained";
-pub const CHANGE_EVENT: &str = "change-event";
 
 /// One scenario: a name (`--scenario NAME`), what it proves, the rules it exercises, its steps.
 #[derive(Debug)]
@@ -195,9 +195,9 @@ pub enum Expectation {
     ConvertsLead,
     /// The bound opportunity's CRM record sent again as a new `CreateOpportunity` (a sync that
     /// lost the first answer), refused as a duplicate `PartnerOpportunityIdentifier`, and the
-    /// integration reconciling — reading the opportunity that holds the identifier — instead
-    /// of sending it again. A ClientToken retry answered with the first create's own answer
-    /// reconciles too.
+    /// integration reconciling — reading or updating the opportunity that holds the identifier
+    /// — and then not sending it again for [`RECONCILE_QUIET_MS`]. A ClientToken retry answered
+    /// with the first create's own answer reconciles too.
     ReconcilesDuplicate,
     /// AWS's next steps read: a successful `GetAwsOpportunitySummary` of the bound opportunity
     /// that shows them, or their change's webhook acknowledged.
