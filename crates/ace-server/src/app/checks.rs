@@ -349,8 +349,6 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
                 // Everything seen since the step began, a page at a time in order: each judge
                 // takes the first observation that decides it, so a page that decides nothing
                 // hands over to the next.
-                // One that weighs an observation against later ones is judged on them all at once
-                // (up to a bound no integration reaches in one step).
                 // An expectation that weighs an observation against later ones is judged on what
                 // matters of everything seen since its step began (`check::keep_for_judging`), at
                 // a moment a second back, so that an observation recorded while these were read
