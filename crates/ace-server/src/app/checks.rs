@@ -348,11 +348,10 @@ pub async fn advance(state: &AppState, mut run: CheckRun) -> Result<bool, AppErr
             StepKind::Expect(expectation) => {
                 // Everything seen since the step began, a page at a time in order: each judge
                 // takes the first observation that decides it, so a page that decides nothing
-                // hands over to the next.
-                // An expectation that weighs an observation against later ones is judged on what
-                // matters of everything seen since its step began (`check::keep_for_judging`), at
-                // a moment a second back, so that an observation recorded while these were read
-                // cannot fall between; others a page at a time.
+                // hands over to the next. An expectation that weighs an observation against later
+                // ones is judged instead on what matters of all of them at once
+                // (`check::keep_for_judging`), at a moment a second back, so that an observation
+                // recorded while these were read cannot fall between.
                 let whole = check::judged_whole(expectation);
                 let mut last = run.seen_before_step;
                 let mut kept: Vec<Observation> = Vec::new();
