@@ -490,15 +490,12 @@ pub fn keep_for_judging(
     match expectation {
         Expectation::ReconcilesDuplicate => {
             let (Some(id), Some(crm)) = (bound.get(OPPORTUNITY), bound.get(CRM_ID)) else { return true };
-            let again = |o: &Observation| {
-                o.operation == "CreateOpportunity"
-                    && member(&o.input, "PartnerOpportunityIdentifier").and_then(Value::as_str) == Some(crm.as_str())
-            };
+            let again = |o: &Observation| creates_with(o, crm);
             if again(o) {
                 return true;
             }
             // The first read or update of the holder after each such create.
-            let holder = (o.ok() && o.operation == "UpdateOpportunity" && names(o, id)) || reads(o, id, None, None);
+            let holder = reconciles(o, id);
             holder && kept.iter().rposition(again).is_some_and(|last| kept[last + 1..].iter().all(again))
         }
         _ => true,
@@ -576,10 +573,7 @@ pub fn judge_at(
         }
         Expectation::ReconcilesDuplicate => {
             let (Some(id), Some(crm)) = (id, bound.get(CRM_ID)) else { return unbound() };
-            let again = |o: &Observation| {
-                o.operation == "CreateOpportunity"
-                    && member(&o.input, "PartnerOpportunityIdentifier").and_then(Value::as_str) == Some(crm.as_str())
-            };
+            let again = |o: &Observation| creates_with(o, crm);
             // The refusal (or the first create's own answer to its ClientToken), then what
             // reconciled it: a read of the opportunity that holds the identifier, or an update of it.
             let mut refused: Option<&Observation> = None;
@@ -616,11 +610,8 @@ pub fn judge_at(
                     if replayed {
                         reconciled = Some(o);
                     }
-                } else if refused.is_some() && reconciled.is_none() {
-                    let updates = o.ok() && o.operation == "UpdateOpportunity" && names(o, id);
-                    if updates || reads(o, id, None, None) {
-                        reconciled = Some(o);
-                    }
+                } else if refused.is_some() && reconciled.is_none() && reconciles(o, id) {
+                    reconciled = Some(o);
                 }
             }
             match (refused, reconciled) {
@@ -768,6 +759,17 @@ pub fn judge_at(
             }
         }
     }
+}
+
+/// Whether `o` is a `CreateOpportunity` carrying the CRM identifier `crm`.
+fn creates_with(o: &Observation, crm: &str) -> bool {
+    o.operation == "CreateOpportunity" && member(&o.input, "PartnerOpportunityIdentifier").and_then(Value::as_str) == Some(crm)
+}
+
+/// Whether `o` reconciles a refused duplicate: a read or an update of `holder`, the opportunity
+/// that holds the identifier.
+fn reconciles(o: &Observation, holder: &str) -> bool {
+    (o.ok() && o.operation == "UpdateOpportunity" && names(o, holder)) || reads(o, holder, None, None)
 }
 
 /// Whether `o` was refused for a CRM identifier another opportunity holds.

@@ -390,6 +390,7 @@ impl Opportunity {
         steps.push(AwsNextStep { at: now, value: value.into() });
         let excess = steps.len().saturating_sub(AWS_NEXT_STEPS_HISTORY);
         steps.drain(..excess);
+        self.last_modified = self.next_modified(now);
         Ok(())
     }
 

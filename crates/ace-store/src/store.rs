@@ -38,12 +38,14 @@ use crate::{
 };
 
 /// A numbered schema migration (`crates/ace-store/migrations/`): SQL both engines run, then
-/// the engine's own part; `{serial}` is the engine's auto-numbered key.
+/// the engine's own part, then SQL both run after it (`after`: e.g. what works on data the
+/// engine's part wrote); `{serial}` is the engine's auto-numbered key.
 struct Migration {
     version: i64,
     shared: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
+    after: &'static str,
 }
 
 /// The baseline: the development history folded into one schema before the first release.
@@ -56,13 +58,21 @@ const MIGRATIONS: &[Migration] = &[
         shared: include_str!("../migrations/0020_baseline.sql"),
         sqlite: include_str!("../migrations/0020_baseline.sqlite.sql"),
         postgres: include_str!("../migrations/0020_baseline.postgres.sql"),
+        after: "",
     },
-    Migration { version: 21, shared: include_str!("../migrations/0021_integration_checks.sql"), sqlite: "", postgres: "" },
+    Migration {
+        version: 21,
+        shared: include_str!("../migrations/0021_integration_checks.sql"),
+        sqlite: "",
+        postgres: "",
+        after: "",
+    },
     Migration {
         version: 22,
         shared: include_str!("../migrations/0022_partner_opportunity_identifiers.sql"),
         sqlite: include_str!("../migrations/0022_partner_opportunity_identifiers.sqlite.sql"),
         postgres: include_str!("../migrations/0022_partner_opportunity_identifiers.postgres.sql"),
+        after: include_str!("../migrations/0022_partner_opportunity_identifiers.after.sql"),
     },
 ];
 
@@ -171,7 +181,8 @@ impl SqlStore {
                 Dialect::Sqlite => migration.sqlite,
                 Dialect::Postgres => migration.postgres,
             };
-            for statement in statements(migration.shared).into_iter().chain(statements(own)) {
+            let parts = [migration.shared, own, migration.after];
+            for statement in parts.into_iter().flat_map(statements) {
                 tx.exec(&statement.replace("{serial}", dialect.serial_primary_key()), &[]).await?;
             }
             tx.exec("INSERT INTO schema_migrations (version) VALUES ($1)", &[migration.version.into()]).await?;
@@ -2040,7 +2051,7 @@ mod tests {
         let parts = statements("-- one; two\nCREATE TABLE a (x TEXT);\n  -- three\nCREATE INDEX b ON a (x);\n");
         assert_eq!(parts, ["CREATE TABLE a (x TEXT)", "CREATE INDEX b ON a (x)"]);
         for m in MIGRATIONS {
-            for statement in [m.shared, m.sqlite, m.postgres].into_iter().flat_map(statements) {
+            for statement in [m.shared, m.sqlite, m.postgres, m.after].into_iter().flat_map(statements) {
                 // Schema and data migrations only: nothing that drops data.
                 let allowed = ["CREATE ", "INSERT ", "ALTER ", "UPDATE ", "DROP INDEX "];
                 assert!(allowed.iter().any(|a| statement.starts_with(a)), "{statement}");

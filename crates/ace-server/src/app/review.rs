@@ -72,6 +72,7 @@ pub async fn review_detail(state: &AppState, id: &str) -> Result<Value, AppError
         "standing_attestation": crate::app::standing::on_file(state, &o.partner_id).await?,
         "findings": o.review.findings,
         "history": o.review.history,
+        "aws_next_steps": o.review.aws_next_steps,
         "evidence_requests": evidence,
     }))
 }
@@ -121,30 +122,15 @@ pub async fn decide_in(
     current: Opportunity,
     decision: Decision<'_>,
     audit: AuditEntry,
-    mut batch: WriteBatch,
+    batch: WriteBatch,
 ) -> Result<Opportunity, AppError> {
     let reason = parse_reason(decision.reason)?;
     let mut updated = current.clone();
     let now = state.now();
     apply_review(&mut updated, decision.action, reviewer, decision.comment, reason, now)
         .map_err(|e| AppError::conflict("invalid-transition", e.to_string()))?;
-    let account = state.store.get_partner(&updated.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
-    let event = ace_domain::events::opportunity_event(
-        "Opportunity Updated",
-        decision.event_id,
-        &updated,
-        &account,
-        updated.last_modified,
-    );
-    batch.update_opportunities.push((updated.clone(), current.last_modified.timestamp_millis()));
-    batch.events.push(event);
-    batch.audit.push(audit.partner(&updated.partner_id).detail_with("review_status", updated.review_status().as_str()));
-    // Issue 19: the partner's running snapshot jobs see the review in the same transaction.
-    super::snapshots::follow(state, &mut batch).await?;
-    state.store.commit(batch).await.map_err(|e| match e {
-        StoreError::Conflict(_) => AppError::conflict("conflict", "the opportunity changed meanwhile; retry"),
-        other => other.into(),
-    })?;
+    let audit = audit.detail_with("review_status", updated.review_status().as_str());
+    commit_operator_change(state, &current, &updated, decision.event_id, audit, batch).await?;
     if updated.catalog == ace_domain::ids::Catalog::Aws {
         let cause = format!("review of {}: {}", updated.id, updated.review_status().as_str());
         crate::eligibility::refresh_after(state, &updated.partner_id, &cause).await;
@@ -162,23 +148,36 @@ pub async fn add_next_steps_in(
     next_steps: &str,
     event_id: String,
     audit: AuditEntry,
-    mut batch: WriteBatch,
+    batch: WriteBatch,
 ) -> Result<Opportunity, AppError> {
-    let now = state.now();
     let mut updated = current.clone();
-    updated.add_aws_next_steps(next_steps, now).map_err(AppError::Invalid)?;
-    updated.last_modified = current.next_modified(now);
+    updated.add_aws_next_steps(next_steps, state.now()).map_err(AppError::Invalid)?;
+    commit_operator_change(state, &current, &updated, event_id, audit.detail_with("aws_next_steps", next_steps), batch).await?;
+    Ok(updated)
+}
+
+/// Commits the operator's change of `current` into `updated` with whatever `batch` holds, its
+/// `Opportunity Updated` event `event_id` and its audit entry, in one transaction; the
+/// partner's running snapshot jobs see it in the same one (issue 19).
+async fn commit_operator_change(
+    state: &AppState,
+    current: &Opportunity,
+    updated: &Opportunity,
+    event_id: String,
+    audit: AuditEntry,
+    mut batch: WriteBatch,
+) -> Result<(), AppError> {
     let account = state.store.get_partner(&updated.partner_id).await?.map(|p| p.account_id).unwrap_or_default();
-    let event = ace_domain::events::opportunity_event("Opportunity Updated", event_id, &updated, &account, updated.last_modified);
+    let event = ace_domain::events::opportunity_event("Opportunity Updated", event_id, updated, &account, updated.last_modified);
     batch.update_opportunities.push((updated.clone(), current.last_modified.timestamp_millis()));
     batch.events.push(event);
-    batch.audit.push(audit.partner(&updated.partner_id).detail_with("aws_next_steps", next_steps));
+    batch.audit.push(audit.partner(&updated.partner_id));
     super::snapshots::follow(state, &mut batch).await?;
     state.store.commit(batch).await.map_err(|e| match e {
         StoreError::Conflict(_) => AppError::conflict("conflict", "the opportunity changed meanwhile; retry"),
         other => other.into(),
     })?;
-    Ok(updated)
+    Ok(())
 }
 
 /// AWS's next steps on `id`, added by the operator (`POST /review/{id}/next-steps`).

@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 use ace_domain::audit::{action, AuditEntry};
 use ace_domain::opportunity::ReviewAction;
 use ace_domain::submission::ReviewReason;
-use ace_domain::time::format_timestamp;
 
 use super::session::{self, StaffForm, Viewer};
 use super::{not_found, page, Nav, WebError};
@@ -133,10 +132,6 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
         Ok(d) => d,
         Err(_) => return Ok(not_found(Some(viewer.nav("queue", "")))),
     };
-    let aws_next_steps = match review::load(state, id).await {
-        Ok(o) => o.review.aws_next_steps.iter().rev().map(|n| (format_timestamp(n.at), n.value.clone())).collect(),
-        Err(_) => Vec::new(),
-    };
     let o = &detail["opportunity"];
     let at = |v: &Value, path: &str| -> String {
         path.split('.').try_fold(v, |v, k| v.get(k)).and_then(Value::as_str).unwrap_or("").to_string()
@@ -171,6 +166,8 @@ async fn review_page(state: &AppState, viewer: &Viewer, id: &str, error: Option<
             }),
         })
         .collect();
+    let aws_next_steps =
+        detail["aws_next_steps"].as_array().into_iter().flatten().rev().map(|n| (text(n, "at"), text(n, "value"))).collect();
     let history = detail["history"]
         .as_array()
         .into_iter()
