@@ -118,7 +118,7 @@ pub async fn flood(args: FloodBench) -> Result<()> {
     let dir = tempfile_dir()?;
     let server_key = ace_server::crypto::ServerKey::load_or_create(&dir.join("server.key"))?;
     let store = SqlStore::open_sqlite(&dir, "NORMAL").await?.seal_keys_under(server_key.referral_key_wrap());
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
     let state = ace_server::AppState::new(
         store.clone(),
         Arc::new(ace_server::clock::SystemClock),
@@ -477,11 +477,20 @@ pub async fn eligibility(args: EligibilityBench) -> Result<()> {
         args.opportunities as f64 / opportunities_seeded.as_secs_f64()
     );
 
+    // The reports are read through the application layer, as the server reads them.
+    let server_key = ace_server::crypto::ServerKey::load_or_create(&temp.join("server.key"))?;
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
+    let state = ace_server::AppState::new(
+        store,
+        std::sync::Arc::new(ace_server::clock::SystemClock),
+        server_key,
+        ace_server::Settings::default(),
+    );
     let mut all = Vec::new();
     let mut eligible = 0;
     for _ in 0..5 {
         let t = Clock::now();
-        let reports = ace_server::eligibility::all_reports(&store, now, now).await?;
+        let reports = ace_server::eligibility::all_reports(&state, now, now).await?;
         all.push(t.elapsed());
         eligible = reports.iter().filter(|r| r.eligible).count();
     }
@@ -489,7 +498,7 @@ pub async fn eligibility(args: EligibilityBench) -> Result<()> {
     for i in 0..500 {
         let id = format!("P-{:06}", (i * 7919) % args.partners.max(1));
         let t = Clock::now();
-        ace_server::eligibility::report(&store, &id, now).await?;
+        ace_server::eligibility::report(&state, &id, now).await?;
         one.push(t.elapsed());
     }
     let one_median = median(one.clone());
@@ -511,7 +520,7 @@ pub async fn eligibility(args: EligibilityBench) -> Result<()> {
     );
     let size = std::fs::metadata(dir.join("ace.db")).map(|m| m.len()).unwrap_or(0);
     println!("database: {:.0} MB", size as f64 / 1e6);
-    drop(store);
+    drop(state);
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&temp);
     }

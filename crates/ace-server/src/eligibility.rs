@@ -12,24 +12,25 @@ use ace_domain::events::partner_event;
 use ace_domain::opportunity::stage_is_terminal;
 use ace_domain::partner::PartnerProfile;
 use ace_domain::time::{from_millis, Instant};
-use ace_store::{EligibilityChange, ReferralActivity, Store, StoreResult};
+use ace_store::{EligibilityChange, ReferralActivity, StoreResult};
 
 use crate::AppState;
 
 /// Operator setting: when the daily re-evaluation last ran (program clock, ms).
 pub const LAST_SWEEP_SETTING: &str = "jobs.eligibility_sweep_ms";
 
-pub async fn config_versions(store: &dyn Store) -> StoreResult<Vec<(Instant, EligibilityConfig)>> {
-    Ok(store.eligibility_config_versions().await?.into_iter().map(|(ms, c)| (from_millis(ms), c)).collect())
+pub async fn config_versions(state: &AppState) -> StoreResult<Vec<(Instant, EligibilityConfig)>> {
+    Ok(state.store.eligibility_config_versions().await?.into_iter().map(|(ms, c)| (from_millis(ms), c)).collect())
 }
 
 /// ELIG-3: the configuration in force at `as_of` (the built-in defaults before the first change).
-pub async fn config_at(store: &dyn Store, as_of: Instant) -> StoreResult<EligibilityConfig> {
-    Ok(in_force_at(&config_versions(store).await?, as_of).cloned().unwrap_or_default())
+pub async fn config_at(state: &AppState, as_of: Instant) -> StoreResult<EligibilityConfig> {
+    Ok(in_force_at(&config_versions(state).await?, as_of).cloned().unwrap_or_default())
 }
 
 /// The partner's profile as it was at `as_of`; `None` when it did not exist yet (or at all).
-pub async fn profile_at(store: &dyn Store, partner_id: &str, as_of: Instant) -> StoreResult<Option<PartnerProfile>> {
+pub async fn profile_at(state: &AppState, partner_id: &str, as_of: Instant) -> StoreResult<Option<PartnerProfile>> {
+    let store = state.store.as_ref();
     // Every profile change is stored as a version (`AdminWrite::InsertPartner`, `UpdatePartner`).
     let versions = store.partner_versions(Some(partner_id), as_of.timestamp_millis()).await?;
     Ok(versions.into_iter().last().map(|(_, profile)| profile))
@@ -47,9 +48,10 @@ fn open_referrals(activity: &[ReferralActivity], as_of: Instant) -> Vec<OpenRefe
 }
 
 /// One partner's report at `as_of`; `None` when the partner did not exist then.
-pub async fn report(store: &dyn Store, partner_id: &str, as_of: Instant) -> StoreResult<Option<EligibilityReport>> {
-    let Some(profile) = profile_at(store, partner_id, as_of).await? else { return Ok(None) };
-    let config = config_at(store, as_of).await?;
+pub async fn report(state: &AppState, partner_id: &str, as_of: Instant) -> StoreResult<Option<EligibilityReport>> {
+    let store = state.store.as_ref();
+    let Some(profile) = profile_at(state, partner_id, as_of).await? else { return Ok(None) };
+    let config = config_at(state, as_of).await?;
     let start = window_start(as_of, config.window_months);
     let approvals: Vec<Instant> = store
         .approvals(Some(partner_id), start.timestamp_millis(), as_of.timestamp_millis())
@@ -65,8 +67,9 @@ pub async fn report(store: &dyn Store, partner_id: &str, as_of: Instant) -> Stor
 
 /// Every partner's report at `as_of`, from three bulk reads. Referral activity in the past is
 /// read as it was then (issue 22); at `now` or later, from the opportunities as they are.
-pub async fn all_reports(store: &dyn Store, as_of: Instant, now: Instant) -> StoreResult<Vec<EligibilityReport>> {
-    let config = config_at(store, as_of).await?;
+pub async fn all_reports(state: &AppState, as_of: Instant, now: Instant) -> StoreResult<Vec<EligibilityReport>> {
+    let store = state.store.as_ref();
+    let config = config_at(state, as_of).await?;
     let mut profiles: HashMap<String, PartnerProfile> = HashMap::new();
     for (_, p) in store.partner_versions(None, as_of.timestamp_millis()).await? {
         profiles.insert(p.id.clone(), p); // oldest first: the last one wins
@@ -124,7 +127,7 @@ async fn record_if_changed(state: &AppState, report: &EligibilityReport, last: O
 
 /// Re-evaluates one partner now (after an event that can change its eligibility).
 pub async fn refresh(state: &AppState, partner_id: &str, cause: &str) -> StoreResult<()> {
-    let Some(report) = report(state.store.as_ref(), partner_id, state.now()).await? else { return Ok(()) };
+    let Some(report) = report(state, partner_id, state.now()).await? else { return Ok(()) };
     let last = state.store.eligibility_history(Some(partner_id)).await?.last().map(|c| c.eligible);
     record_if_changed(state, &report, last, cause).await.map(|_| ())
 }
@@ -153,7 +156,7 @@ pub async fn sweep(state: &AppState, cause: &str) -> StoreResult<usize> {
         last.insert(change.partner_id, change.eligible); // oldest first
     }
     let mut changed = 0;
-    for report in all_reports(state.store.as_ref(), now, now).await? {
+    for report in all_reports(state, now, now).await? {
         if record_if_changed(state, &report, last.get(&report.partner_id).copied(), cause).await? {
             changed += 1;
         }
@@ -166,8 +169,13 @@ pub async fn referral_gate(
     state: &AppState,
     partner_id: &str,
 ) -> StoreResult<Result<EligibilityReport, Option<EligibilityReport>>> {
-    Ok(match report(state.store.as_ref(), partner_id, state.now()).await? {
+    Ok(match report(state, partner_id, state.now()).await? {
         Some(r) if r.eligible => Ok(r),
         other => Err(other),
     })
+}
+
+/// The recorded changes of `partner_id`'s eligibility (every partner's when `None`), oldest first.
+pub async fn history(state: &AppState, partner_id: Option<&str>) -> StoreResult<Vec<EligibilityChange>> {
+    state.store.eligibility_history(partner_id).await
 }

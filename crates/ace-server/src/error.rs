@@ -167,6 +167,7 @@ impl From<crate::app::AppError> for ApiError {
             }
             AppError::NotFound(m) => ApiError::ResourceNotFound(m),
             AppError::Conflict { message, .. } => ApiError::Conflict(message),
+            AppError::Rules(fields) => ApiError::business_validation(fields),
             AppError::Store(_) => ApiError::Internal("storage error (logged by the use case)".into()),
         }
     }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use ace_domain::program::{self, SupportContact, Termination};
-use ace_domain::terms::{self, TermsVersion};
+use ace_domain::terms::{self, Acceptance, TermsVersion};
 use ace_store::{Store, StoreResult, WriteBatch};
 
 use crate::app::Caller;
@@ -103,7 +103,7 @@ pub async fn observe_participation(state: &AppState, caller: &Caller, operation:
         return Ok(());
     }
     let now = state.now();
-    let versions = state.governance.terms(state.store.as_ref(), state.wall_clock_ms()).await?;
+    let versions = published_terms(state).await?;
     let Some(current) = terms::current(&versions, now) else {
         return Ok(());
     };
@@ -111,7 +111,7 @@ pub async fn observe_participation(state: &AppState, caller: &Caller, operation:
     if state.governance.knows_accepted(partner_id, current.version) {
         return Ok(());
     }
-    if state.store.list_terms_acceptances(Some(current.version), Some(partner_id)).await?.is_empty() {
+    if acceptances(state, Some(current.version), Some(partner_id)).await?.is_empty() {
         // Racing requests may both get here: the store keeps (and audits) the first only.
         let acceptance = terms::participation(current, partner_id, &caller.user.name, operation, now);
         state.store.commit(WriteBatch { terms_acceptances: vec![acceptance], ..Default::default() }).await?;
@@ -122,7 +122,7 @@ pub async fn observe_participation(state: &AppState, caller: &Caller, operation:
 
 /// MOD-1: once the program has ended, why `what` (submissions, referrals …) is refused.
 pub async fn terminated(state: &AppState, what: &str) -> StoreResult<Option<String>> {
-    Ok(match state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await? {
+    Ok(match termination(state).await? {
         Some(t) if program::status(Some(&t), state.now()) == program::ProgramStatus::Terminated => {
             Some(program::terminated_message(&t, what))
         }
@@ -138,9 +138,25 @@ pub async fn refuse_if_terminated(state: &AppState, what: &str) -> Result<(), Ap
     }
 }
 
+/// MOD-2: the published versions of the program terms (cached).
+pub async fn published_terms(state: &AppState) -> StoreResult<Arc<Vec<TermsVersion>>> {
+    state.governance.terms(state.store.as_ref(), state.wall_clock_ms()).await
+}
+
+/// MOD-1: the program's termination, once the operator has announced one (cached).
+pub async fn termination(state: &AppState) -> StoreResult<Option<Termination>> {
+    state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await
+}
+
+/// MOD-3: the acceptances on record of `version` (every version when `None`) by `partner_id`
+/// (every partner when `None`); a partner's first acceptance of a version stands.
+pub async fn acceptances(state: &AppState, version: Option<i64>, partner_id: Option<&str>) -> StoreResult<Vec<Acceptance>> {
+    state.store.list_terms_acceptances(version, partner_id).await
+}
+
 /// USE-6: the support contact the operator configured, if any.
-pub async fn support_contact(store: &dyn Store) -> StoreResult<Option<SupportContact>> {
-    match store.get_setting(SUPPORT_CONTACT_KEY).await? {
+pub async fn support_contact(state: &AppState) -> StoreResult<Option<SupportContact>> {
+    match state.store.get_setting(SUPPORT_CONTACT_KEY).await? {
         Some(doc) => {
             serde_json::from_str(&doc).map(Some).map_err(|e| ace_store::StoreError::Other(format!("support contact: {e}")))
         }

@@ -46,6 +46,16 @@ pub async fn load_as_member(
     Ok((engagement, members))
 }
 
+/// Engagement `id` of `catalog`, if there is one (the caller decides who may see it).
+pub async fn find(state: &AppState, catalog: Catalog, id: &str) -> Result<Option<Engagement>, AppError> {
+    Ok(state.store.get_engagement(catalog, id).await?)
+}
+
+/// The members of engagement `id` (the caller has shown that it may see them).
+pub async fn members(state: &AppState, catalog: Catalog, id: &str) -> Result<Vec<Member>, AppError> {
+    Ok(state.store.list_engagement_members(catalog, id).await?)
+}
+
 /// A member as the Selling API shows it: its account, and the company behind it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]

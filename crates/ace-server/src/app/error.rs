@@ -3,6 +3,7 @@
 //! message on the page. Storage trouble is never shown as it is: the edges log it and answer an
 //! internal error.
 
+use ace_domain::model::FieldError;
 use ace_store::StoreError;
 
 #[derive(Debug)]
@@ -16,6 +17,9 @@ pub enum AppError {
         code: &'static str,
         message: String,
     },
+    /// Refused by the program's rules, each field with why (the partner API's
+    /// `BUSINESS_VALIDATION_FAILED` with its `ErrorList`; operator API 400).
+    Rules(Vec<FieldError>),
     Store(StoreError),
 }
 
@@ -29,10 +33,11 @@ impl AppError {
     }
 
     /// The message for people; storage trouble is not described.
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> String {
         match self {
-            AppError::Invalid(m) | AppError::NotFound(m) | AppError::Conflict { message: m, .. } => m,
-            AppError::Store(_) => "internal error; see the server log",
+            AppError::Invalid(m) | AppError::NotFound(m) | AppError::Conflict { message: m, .. } => m.clone(),
+            AppError::Rules(fields) => fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; "),
+            AppError::Store(_) => "internal error; see the server log".into(),
         }
     }
 }

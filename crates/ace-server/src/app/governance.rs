@@ -224,3 +224,9 @@ pub async fn verify_chain(state: &AppState, head_seq: i64, head_hash: &str) -> R
         }
     }
 }
+
+/// MOD-2: every published version of the terms, oldest first, as stored now (not the partner
+/// API's few-seconds cache: the operator sees its own publication on any node at once).
+pub async fn versions(state: &AppState) -> Result<Vec<TermsVersion>, AppError> {
+    Ok(state.store.list_terms_versions().await?)
+}

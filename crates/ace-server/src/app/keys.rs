@@ -72,3 +72,36 @@ pub async fn delete_key(state: &AppState, id: &str, name: &str, key: &str, audit
     user_key(state, id, name, key).await?;
     commit(state, AdminWrite::DeleteAccessKey { access_key_id: key.to_string() }, audit).await
 }
+
+/// USE-1: the user `access_key_id` belongs to, whatever the key's or the user's status (the
+/// caller decides what a disabled one means).
+pub async fn owner_of(state: &AppState, access_key_id: &str) -> Result<Option<UserRecord>, AppError> {
+    Ok(state.store.get_user_by_access_key(access_key_id).await?)
+}
+
+/// USE-1: the key was used now (shown as its last use). At most once a minute per key and
+/// node, so a busy key does not write on every request; trouble is logged, not answered.
+pub async fn record_use(state: &AppState, access_key_id: &str) {
+    if state.auth_guard.use_to_record(access_key_id, state.wall_clock_ms()) {
+        if let Err(e) = state.store.touch_access_key(access_key_id, state.now().timestamp_millis()).await {
+            tracing::warn!(error = %e, "could not record an access key's last use");
+        }
+    }
+}
+
+/// USE-3, USE-4: audits a failed authentication; when it locked the key, with the lockout's
+/// security event in the same transaction. Trouble is logged, never answered.
+pub async fn record_failure(state: &AppState, entry: AuditEntry, lockout: Option<ace_domain::security::SecurityEvent>) {
+    let recorded = match lockout {
+        Some(event) => state.store.record_security_event(&event, &entry).await,
+        None => state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await.map(|_| ()),
+    };
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, "could not audit an authentication failure");
+    }
+}
+
+/// The partner's user `name`, if it has one.
+pub async fn find_user(state: &AppState, partner_id: &str, name: &str) -> Result<Option<UserRecord>, AppError> {
+    Ok(state.store.get_user(partner_id, name).await?)
+}

@@ -120,3 +120,33 @@ pub async fn create_referral(state: &AppState, input: CreateInput, audit: AuditE
         Err(Refusal::ProgramTerminated(message)) => Err(AppError::conflict("program-terminated", message)),
     }
 }
+
+/// Referrals, oldest first, of `partner` or of every partner (the operator's view).
+pub async fn list(state: &AppState, partner: Option<&str>, limit: usize) -> Result<Vec<Referral>, AppError> {
+    Ok(state.store.list_referrals(partner, limit).await?)
+}
+
+/// Referral `id`, whatever its status.
+pub async fn load(state: &AppState, id: &str) -> Result<Referral, AppError> {
+    state.store.get_referral(id).await?.ok_or_else(|| AppError::NotFound(format!("referral {id} does not exist")))
+}
+
+/// REF-5: the suppression list (hashed e-mails and company domains).
+pub async fn suppressions(state: &AppState) -> Result<Vec<ace_domain::referral::Suppression>, AppError> {
+    Ok(state.store.list_suppressions().await?)
+}
+
+/// REF-1: the recorded reads of referral `id`'s contact data.
+pub async fn contact_reads(state: &AppState, id: &str) -> Result<Vec<ace_domain::referral::AuditRead>, AppError> {
+    Ok(state.store.list_audit_reads(id).await?)
+}
+
+/// REF-3: the holiday calendar `name`: a built-in one computed by rule for this year and the
+/// next, or one the operator imported.
+pub async fn calendar(state: &AppState, name: &str) -> Result<ace_domain::business_days::HolidayCalendar, AppError> {
+    let year = chrono::Datelike::year(&state.now());
+    if let Some(c) = ace_domain::business_days::HolidayCalendar::built_in(name, year, year + 1) {
+        return Ok(c);
+    }
+    state.store.get_calendar(name).await?.ok_or_else(|| AppError::NotFound(format!("no calendar {name}")))
+}

@@ -4,8 +4,9 @@
 use serde_json::{json, Value};
 
 use ace_domain::audit::AuditEntry;
+use ace_domain::identity::PipelineRecord;
 use ace_domain::opportunity::{apply_review, Opportunity, ReviewAction, ReviewStatus};
-use ace_domain::submission::ReviewReason;
+use ace_domain::submission::{EvidenceRequest, ReviewReason};
 use ace_domain::time::{format_timestamp, from_millis};
 use ace_store::{StoreError, WriteBatch};
 
@@ -185,4 +186,33 @@ pub async fn add_next_steps(state: &AppState, id: &str, next_steps: &str, audit:
     let current = load(state, id).await?;
     let updated = add_next_steps_in(state, current, next_steps, state.new_event_id(), audit, WriteBatch::default()).await?;
     Ok(queue_item(&updated, state.now().timestamp_millis()))
+}
+
+/// SUB-1: the review queue in `statuses`, oldest submission first, at most `limit`.
+pub async fn queue(state: &AppState, statuses: &[ReviewStatus], limit: usize) -> Result<Vec<Opportunity>, AppError> {
+    Ok(state.store.list_review_queue(statuses, limit).await?)
+}
+
+/// SUB-4: the published consent statement versions.
+pub async fn consent_statements(state: &AppState) -> Result<Vec<ace_store::ConsentStatement>, AppError> {
+    Ok(state.store.list_consent_statements().await?)
+}
+
+/// SUB-3: the evidence requests of `partner` (every partner's when `None`).
+pub async fn evidence_requests(state: &AppState, partner: Option<&str>) -> Result<Vec<EvidenceRequest>, AppError> {
+    Ok(state.store.list_evidence_requests(partner).await?)
+}
+
+pub async fn evidence_request(state: &AppState, id: &str) -> Result<EvidenceRequest, AppError> {
+    state.store.get_evidence_request(id).await?.ok_or_else(|| AppError::NotFound(format!("evidence request {id} does not exist")))
+}
+
+/// SUB-2: how many of `records` an import would insert and update.
+pub async fn pipeline_import_counts(state: &AppState, records: &[PipelineRecord]) -> Result<(usize, usize), AppError> {
+    Ok(state.store.pipeline_import_counts(records).await?)
+}
+
+/// SUB-2: the operator's own pipeline, at most `limit` records.
+pub async fn pipeline(state: &AppState, limit: usize) -> Result<Vec<PipelineRecord>, AppError> {
+    Ok(state.store.list_pipeline_records(limit).await?)
 }

@@ -193,6 +193,11 @@ pub async fn load_visible(
     }
 }
 
+/// Every snapshot of engagement `id`, oldest first (the caller filters what its reader may see).
+pub async fn of_engagement(state: &AppState, catalog: Catalog, id: &str) -> Result<Vec<Snapshot>, AppError> {
+    Ok(state.store.list_resource_snapshots(catalog, id).await?)
+}
+
 /// A job of `partner` (another partner's does not exist for it).
 pub async fn load_job(state: &AppState, partner: &PartnerProfile, catalog: Catalog, id: &str) -> Result<SnapshotJob, AppError> {
     match state.store.get_snapshot_job(catalog, id).await? {

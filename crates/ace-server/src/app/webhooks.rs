@@ -65,3 +65,19 @@ pub async fn subscribe(
     state.store.commit(WriteBatch { admin: vec![write], audit, ..Default::default() }).await?;
     Ok((hook, secret))
 }
+
+/// Deletes `owner`'s subscription `id`; another owner's is as if it did not exist (false).
+pub async fn unsubscribe(state: &AppState, owner: &WebhookOwner, id: &str) -> Result<bool, StoreError> {
+    let mine = state.store.list_webhooks(Some(&owner.key())).await?.iter().any(|(h, _)| h.id == id);
+    Ok(mine && state.store.delete_webhook(id).await?)
+}
+
+/// The subscriptions of `owner` (every owner's when `None`), each with its delivery cursor.
+pub async fn subscriptions(state: &AppState, owner: Option<&WebhookOwner>) -> Result<Vec<(Webhook, i64)>, StoreError> {
+    state.store.list_webhooks(owner.map(WebhookOwner::key).as_deref()).await
+}
+
+/// The delivery attempts of subscription `id`, at most `limit`.
+pub async fn deliveries(state: &AppState, id: &str, limit: usize) -> Result<Vec<ace_store::DeliveryAttempt>, StoreError> {
+    state.store.list_deliveries(id, limit).await
+}

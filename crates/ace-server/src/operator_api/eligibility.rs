@@ -46,7 +46,7 @@ fn as_of(state: &AppState, q: &AsOfQuery) -> Result<Instant, OperatorError> {
 #[utoipa::path(get, path = "/eligibility", tag = "operator", summary = "Every partner's referral eligibility (ELIG-2)", params(AsOfQuery), responses((status = 200, description = "success")))]
 async fn all(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AsOfQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    let reports = eligibility::all_reports(state.store.as_ref(), as_of(&state, &q)?, state.now()).await?;
+    let reports = eligibility::all_reports(&state, as_of(&state, &q)?, state.now()).await?;
     ok(json!({"reports": reports}))
 }
 
@@ -54,7 +54,7 @@ async fn all(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<
 async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<AsOfQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let at = as_of(&state, &q)?;
-    match eligibility::report(state.store.as_ref(), &id, at).await? {
+    match eligibility::report(&state, &id, at).await? {
         Some(report) => ok(serde_json::to_value(report).unwrap_or(Value::Null)),
         None => Err(OperatorError::not_found(format!("partner {id} did not exist at {}", format_timestamp(at)))),
     }
@@ -63,9 +63,7 @@ async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<S
 #[utoipa::path(get, path = "/eligibility/{id}/history", tag = "operator", summary = "Recorded changes of the partner's eligibility, with their causes", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    let changes: Vec<Value> = state
-        .store
-        .eligibility_history(Some(&id))
+    let changes: Vec<Value> = eligibility::history(&state, Some(&id))
         .await?
         .iter()
         .map(
@@ -76,7 +74,7 @@ async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id): Pa
 }
 
 async fn config_view(state: &AppState) -> Result<Value, OperatorError> {
-    let versions = eligibility::config_versions(state.store.as_ref()).await?;
+    let versions = eligibility::config_versions(state).await?;
     let now = state.now();
     let current = ace_domain::eligibility::in_force_at(&versions, now).cloned().unwrap_or_default();
     let effective = versions.iter().filter(|(t, _)| *t <= now).map(|(t, _)| *t).max();
@@ -121,7 +119,7 @@ async fn save_config(
 #[utoipa::path(put, path = "/eligibility-config", tag = "operator", summary = "Change thresholds or the program list: a new version, in force from now", request_body = ConfigInput, responses((status = 200, description = "success")))]
 async fn update_config(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ConfigInput = parse_body(&body)?;
-    let mut config = eligibility::config_at(state.store.as_ref(), state.now()).await?;
+    let mut config = eligibility::config_at(&state, state.now()).await?;
     if let Some(v) = input.validated_min {
         config.validated_min = v;
     }
@@ -159,7 +157,7 @@ async fn update_config(State(state): State<AppState>, call: OperatorCall, body: 
 #[utoipa::path(get, path = "/requirements", tag = "operator", summary = "Further requirements per segment (ELIG-2.x (e))", responses((status = 200, description = "success")))]
 async fn list_requirements(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
-    let config = eligibility::config_at(state.store.as_ref(), state.now()).await?;
+    let config = eligibility::config_at(&state, state.now()).await?;
     ok(json!({"requirements": config.further}))
 }
 
@@ -184,7 +182,7 @@ async fn add_requirement(State(state): State<AppState>, call: OperatorCall, body
     if input.description.trim().is_empty() || input.description.len() > 500 {
         return Err(OperatorError::bad_request("the description must be 1-500 characters"));
     }
-    let mut config = eligibility::config_at(state.store.as_ref(), state.now()).await?;
+    let mut config = eligibility::config_at(&state, state.now()).await?;
     if config.further.iter().any(|f| f.id == input.id && f.segment == segment) {
         return Err(OperatorError::new(
             StatusCode::CONFLICT,
@@ -212,7 +210,7 @@ async fn set_requirement(
     body: Bytes,
 ) -> OpResult {
     let input: MetInput = parse_body(&body)?;
-    let config = eligibility::config_at(state.store.as_ref(), state.now()).await?;
+    let config = eligibility::config_at(&state, state.now()).await?;
     if !config.further.iter().any(|f| f.id == requirement) {
         return Err(OperatorError::not_found(format!("no requirement {requirement}; see `ace requirement list`")));
     }

@@ -57,7 +57,7 @@ async fn backup(State(state): State<AppState>, call: OperatorCall, body: Bytes) 
     if !path.is_absolute() {
         return Err(OperatorError::bad_request(format!("{:?} is not an absolute path (the server writes it)", input.to)));
     }
-    state.store.backup_to(&path).await?;
+    crate::app::admin::backup_to(&state, &path).await?;
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     if let Err(e) = call.commit(&state, StatusCode::OK, WriteBatch::default()).await {
         let _ = std::fs::remove_file(&path);
@@ -98,7 +98,7 @@ async fn reinstate_partner(State(state): State<AppState>, Path(id): Path<String>
     )
     .partner(&id);
     let write = AdminWrite::UpdatePartner { profile: partner, effective_ms: now.timestamp_millis() };
-    state.store.commit(WriteBatch { admin: vec![write], audit: vec![entry], ..Default::default() }).await?;
+    crate::app::admin::commit(&state, WriteBatch { admin: vec![write], audit: vec![entry], ..Default::default() }).await?;
     crate::eligibility::refresh_after(&state, &id, "partner reinstated").await;
     done(json!({"partner": id, "reinstated": scope.as_str(), "not_restored": "revoked referrals and the data deleted with them"}))
 }
@@ -115,7 +115,7 @@ async fn publish_terms(State(state): State<AppState>, call: OperatorCall, body: 
 async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     let now = state.now();
-    let versions = state.store.list_terms_versions().await?;
+    let versions = use_case::versions(&state).await?;
     let current = terms::current(&versions, now).map(|v| v.version);
     let items: Vec<Value> = versions
         .iter()
@@ -150,14 +150,14 @@ async fn show_program(State(state): State<AppState>, headers: HeaderMap) -> OpRe
     authorize(&state, &headers).await?;
     let now = state.now();
     state.governance.invalidate();
-    let termination = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await?;
-    let versions = state.store.list_terms_versions().await?;
+    let termination = gov::termination(&state).await?;
+    let versions = use_case::versions(&state).await?;
     ok(json!({
         "status": program::status(termination.as_ref(), now).as_str(),
         "termination": termination.map(|t| json!({"effective": format_timestamp(t.effective), "reason": t.reason,
             "decided_at": format_timestamp(t.decided_at), "decided_by": t.decided_by})),
         "current_terms": terms::current(&versions, now).map(|v| v.version),
-        "support_contact": gov::support_contact(state.store.as_ref()).await?,
+        "support_contact": gov::support_contact(&state).await?,
     }))
 }
 
@@ -184,11 +184,11 @@ async fn terminate(State(state): State<AppState>, call: OperatorCall, body: Byte
     let now = state.now();
     let effective = if input.effective == "now" { now } else { use_case::parse_time("effective", &input.effective)? };
     state.governance.invalidate();
-    let existing = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await?;
+    let existing = gov::termination(&state).await?;
     program::check_terminate(existing.as_ref(), effective, now, input.backdate).map_err(termination_error)?;
     let termination = Termination { effective, reason: input.reason, decided_at: now, decided_by: call.actor() };
     let mut events = Vec::new();
-    for partner in state.store.list_partners().await? {
+    for partner in crate::app::admin::partners(&state).await? {
         let detail = json!({"effectiveDate": format_timestamp(effective), "reason": termination.reason});
         events.push(partner_event("Program Terminated", state.new_event_id(), &partner.id, &partner.account_id, detail, now));
     }
@@ -199,10 +199,8 @@ async fn terminate(State(state): State<AppState>, call: OperatorCall, body: Byte
         json!({"effective": format_timestamp(effective), "reason": termination.reason, "partners_told": events.len()}),
     );
     let doc = serde_json::to_string(&termination).map_err(|e| OperatorError::bad_request(e.to_string()))?;
-    state
-        .store
-        .commit(WriteBatch { settings: vec![(TERMINATION_KEY.into(), doc)], events, audit: vec![entry], ..Default::default() })
-        .await?;
+    let change = WriteBatch { settings: vec![(TERMINATION_KEY.into(), doc)], events, audit: vec![entry], ..Default::default() };
+    crate::app::admin::commit(&state, change).await?;
     state.governance.invalidate();
     done(json!({"status": program::status(Some(&termination), now).as_str(), "effective": format_timestamp(effective)}))
 }
@@ -212,12 +210,12 @@ async fn terminate(State(state): State<AppState>, call: OperatorCall, body: Byte
 async fn cancel_termination(State(state): State<AppState>, call: OperatorCall) -> OpResult {
     let now = state.now();
     state.governance.invalidate();
-    let Some(existing) = state.governance.termination(state.store.as_ref(), state.wall_clock_ms()).await? else {
+    let Some(existing) = gov::termination(&state).await? else {
         return Err(OperatorError::not_found("no termination is scheduled"));
     };
     program::check_cancel(&existing, now).map_err(termination_error)?;
     let mut events = Vec::new();
-    for partner in state.store.list_partners().await? {
+    for partner in crate::app::admin::partners(&state).await? {
         let detail = json!({"cancelledEffectiveDate": format_timestamp(existing.effective)});
         events.push(partner_event(
             "Program Termination Cancelled",
@@ -234,15 +232,11 @@ async fn cancel_termination(State(state): State<AppState>, call: OperatorCall) -
         action::PROGRAM_TERMINATION,
         json!({"cancelled": format_timestamp(existing.effective)}),
     );
-    state
-        .store
-        .commit(WriteBatch {
-            settings: vec![(TERMINATION_KEY.into(), "null".into())],
-            events,
-            audit: vec![entry],
-            ..Default::default()
-        })
-        .await?;
+    crate::app::admin::commit(
+        &state,
+        WriteBatch { settings: vec![(TERMINATION_KEY.into(), "null".into())], events, audit: vec![entry], ..Default::default() },
+    )
+    .await?;
     state.governance.invalidate();
     done(json!({"status": "ACTIVE"}))
 }
@@ -254,10 +248,8 @@ async fn set_support_contact(State(state): State<AppState>, call: OperatorCall, 
     contact.validate().map_err(OperatorError::bad_request)?;
     let doc = serde_json::to_string(&contact).map_err(|e| OperatorError::bad_request(e.to_string()))?;
     let entry = AuditEntry::new(state.now(), call.actor(), action::SUPPORT_CONTACT, json!(contact));
-    state
-        .store
-        .commit(WriteBatch { settings: vec![(SUPPORT_CONTACT_KEY.into(), doc)], audit: vec![entry], ..Default::default() })
-        .await?;
+    let change = WriteBatch { settings: vec![(SUPPORT_CONTACT_KEY.into(), doc)], audit: vec![entry], ..Default::default() };
+    crate::app::admin::commit(&state, change).await?;
     done(json!(contact))
 }
 
@@ -289,7 +281,7 @@ async fn security_events(State(state): State<AppState>, headers: HeaderMap, Quer
     authorize(&state, &headers).await?;
     let since_ms = q.since.as_deref().map(|s| use_case::parse_time("since", s)).transpose()?.map_or(0, |t| t.timestamp_millis());
     let now_ms = state.wall_clock_ms();
-    let events = state.store.list_security_events(since_ms, q.limit.unwrap_or(100)).await?;
+    let events = crate::app::admin::security_events(&state, since_ms, q.limit.unwrap_or(100)).await?;
     let items: Vec<Value> = events
         .iter()
         .map(|e| {
@@ -316,7 +308,7 @@ async fn unblock(State(state): State<AppState>, call: OperatorCall, body: Bytes)
     }
     // Recorded before it is done: a block is never lifted unrecorded.
     let entry = AuditEntry::new(state.now(), call.actor(), action::OPERATOR, json!({"unblock": input.subject}));
-    state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await?;
+    crate::app::admin::commit(&state, WriteBatch { audit: vec![entry], ..Default::default() }).await?;
     // A probe block (USE-2) and a lockout by failures (USE-3) are both lifted.
     let subject = crate::security::normalise_subject(&input.subject);
     let unblocked = state.probes.unblock(&subject);

@@ -123,7 +123,7 @@ impl OperatorCall {
     /// entry in one transaction.
     pub async fn commit(&self, state: &AppState, status: StatusCode, mut batch: WriteBatch) -> Result<(), OperatorError> {
         batch.audit.push(self.audit(state, status, json!({})));
-        state.store.commit(batch).await?;
+        crate::app::admin::commit(state, batch).await?;
         Ok(())
     }
 }
@@ -181,6 +181,7 @@ impl From<crate::app::AppError> for OperatorError {
             AppError::Invalid(m) => OperatorError::bad_request(m),
             AppError::NotFound(m) => OperatorError::not_found(m),
             AppError::Conflict { code, message } => OperatorError::new(StatusCode::CONFLICT, code, message),
+            rules @ AppError::Rules(_) => OperatorError::bad_request(rules.message()),
             AppError::Store(_) => OperatorError::internal(),
         }
     }
@@ -217,7 +218,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<OperatorToke
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(unauthorized)?;
-    state.store.find_operator_token(&crypto::sha256_hex(token.trim().as_bytes())).await?.ok_or_else(unauthorized)
+    crate::app::admin::operator_token(state, token).await?.ok_or_else(unauthorized)
 }
 
 fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, OperatorError> {
@@ -280,7 +281,7 @@ async fn add_partner(State(state): State<AppState>, call: OperatorCall, body: By
     let mut programs = parse_programs(&input.programs)?;
     programs.sort();
     programs.dedup();
-    let mut profile = PartnerProfile {
+    let profile = PartnerProfile {
         id: input.id,
         name: input.name,
         path: input.path,
@@ -297,38 +298,9 @@ async fn add_partner(State(state): State<AppState>, call: OperatorCall, body: By
         removal: None,
     };
     profile.validate().map_err(|e| OperatorError::bad_request(e.to_string()))?;
-    if state.store.get_partner(&profile.id).await?.is_some() {
-        return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("partner {} already exists", profile.id)));
-    }
-    let now_ms = state.now().timestamp_millis();
-    // A fresh random account id collides with another only by chance: draw again.
-    for _ in 0..5 {
-        // The partner's id is in the body, not the path: the entry names it itself.
-        let entry = call.audit(&state, StatusCode::CREATED, json!({})).partner(&profile.id);
-        let batch = WriteBatch {
-            admin: vec![AdminWrite::InsertPartner { profile: profile.clone(), created_ms: now_ms }],
-            audit: vec![entry],
-            ..Default::default()
-        };
-        match state.store.commit(batch).await {
-            Ok(_) => {
-                crate::eligibility::refresh_after(&state, &profile.id, "partner added").await;
-                return done_created(partner_view(&profile));
-            }
-            Err(StoreError::Conflict(_)) if state.store.get_partner(&profile.id).await?.is_none() => {
-                profile.account_id = crypto::new_account_id();
-            }
-            Err(StoreError::Conflict(_)) => {
-                return Err(OperatorError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    format!("partner {} already exists", profile.id),
-                ))
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "could not allocate an account id"))
+    // The partner's id is in the body, not the path: the entry names it itself.
+    let entry = call.audit(&state, StatusCode::CREATED, json!({})).partner(&profile.id);
+    done_created(partner_view(&crate::app::partners::add(&state, profile, entry).await?))
 }
 
 #[utoipa::path(get, path = "/partners/{id}", tag = "operator", summary = "Show a partner", params(("id" = String, Path)), responses((status = 200, description = "success")))]
@@ -340,7 +312,7 @@ async fn show_partner(State(state): State<AppState>, headers: HeaderMap, Path(id
 #[utoipa::path(get, path = "/partners", tag = "operator", summary = "List partners", responses((status = 200, description = "success")))]
 async fn list_partners(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
-    let partners: Vec<Value> = state.store.list_partners().await?.iter().map(partner_view).collect();
+    let partners: Vec<Value> = crate::app::admin::partners(&state).await?.iter().map(partner_view).collect();
     ok(json!({"partners": partners}))
 }
 
@@ -468,7 +440,7 @@ async fn portal_credentials(email: &str, password: &str) -> Result<(String, Stri
 
 /// Refuses an e-mail that already signs in to the portal.
 async fn check_new_portal_email(state: &AppState, email: &str) -> Result<(), OperatorError> {
-    if state.store.get_portal_account(email).await?.is_some() {
+    if crate::app::accounts::account(state, email).await?.is_some() {
         return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", format!("{email} already signs in to the portal")));
     }
     Ok(())
@@ -563,7 +535,7 @@ async fn add_user(State(state): State<AppState>, Path(id): Path<String>, call: O
     crate::app::partners::load(&state, &id).await?;
     let taken =
         || OperatorError::new(StatusCode::CONFLICT, "conflict", format!("partner {id} already has a user {}", input.name));
-    if state.store.get_user(&id, &input.name).await?.is_some() {
+    if crate::app::keys::find_user(&state, &id, &input.name).await?.is_some() {
         return Err(taken());
     }
     let portal = match (input.email.as_deref(), input.password.as_deref(), input.invite) {
@@ -621,7 +593,7 @@ async fn add_user(State(state): State<AppState>, Path(id): Path<String>, call: O
 async fn list_users(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     crate::app::partners::load(&state, &id).await?;
-    let users: Vec<Value> = state.store.list_users(&id).await?.iter().map(user_view).collect();
+    let users: Vec<Value> = crate::app::admin::users(&state, &id).await?.iter().map(user_view).collect();
     ok(json!({"users": users}))
 }
 
@@ -663,7 +635,7 @@ fn key_view(k: &AccessKeyRecord) -> Value {
 async fn list_keys(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
     authorize(&state, &headers).await?;
     crate::app::keys::user(&state, &id, &name).await?;
-    let keys: Vec<Value> = state.store.list_access_keys(&id, &name).await?.iter().map(key_view).collect();
+    let keys: Vec<Value> = crate::app::admin::access_keys(&state, &id, &name).await?.iter().map(key_view).collect();
     ok(json!({"keys": keys}))
 }
 
@@ -761,7 +733,7 @@ async fn add_solution(State(state): State<AppState>, Path(id): Path<String>, cal
     let catalog_name = input.catalog.unwrap_or_else(|| "AWS".into());
     let catalog = Catalog::parse(&catalog_name)
         .ok_or_else(|| OperatorError::bad_request(format!("unknown catalog {catalog_name:?}; valid: AWS, Sandbox")))?;
-    let number = state.store.next_sequence("solution").await?;
+    let number = crate::app::admin::next_number(&state, "solution").await?;
     let solution = SolutionRecord {
         catalog,
         id: solution_id(number),
@@ -799,7 +771,7 @@ async fn list_solutions(
     let mut out = Vec::new();
     for catalog in [Catalog::Aws, Catalog::Sandbox] {
         if q.catalog.as_deref().is_none_or(|c| c == catalog.as_str()) {
-            out.extend(state.store.list_solutions(&id, catalog).await?.iter().map(solution_view));
+            out.extend(crate::app::tenant::Tenant::new(&state, &id, catalog).solutions().await?.iter().map(solution_view));
         }
     }
     ok(json!({"solutions": out}))
@@ -861,15 +833,7 @@ fn quota_view(scope: &str, limits: &QuotaLimits, source: &str) -> Value {
 }
 
 async fn effective_quota(state: &AppState, partner: Option<&str>) -> Result<(QuotaLimits, &'static str), OperatorError> {
-    if let Some(p) = partner {
-        if let Some(l) = state.store.get_quota(Some(p)).await? {
-            return Ok((l, "partner"));
-        }
-    }
-    Ok(match state.store.get_quota(None).await? {
-        Some(l) => (l, "default"),
-        None => (QuotaLimits::default(), "built-in"),
-    })
+    Ok(crate::app::admin::effective_quota(state, partner).await?)
 }
 
 #[utoipa::path(get, path = "/quotas", tag = "operator", summary = "Quota limits in force (USE-5), for every partner or for one", params(PartnerQuery), responses((status = 200, description = "success")))]
@@ -943,7 +907,7 @@ async fn set_quota(State(state): State<AppState>, call: OperatorCall, body: Byte
     let write = AdminWrite::SetQuota { partner_id: partner.clone(), limits };
     let mut entry = call.audit(&state, StatusCode::OK, json!({}));
     entry.partner_id = partner.clone();
-    state.store.commit(WriteBatch { admin: vec![write], audit: vec![entry], ..Default::default() }).await?;
+    crate::app::admin::commit(&state, WriteBatch { admin: vec![write], audit: vec![entry], ..Default::default() }).await?;
     state.quotas.invalidate();
     done(quota_view(partner.as_deref().unwrap_or("default"), &limits, if partner.is_some() { "partner" } else { "default" }))
 }
@@ -959,7 +923,7 @@ struct EventsQuery {
 async fn list_events(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<EventsQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let events = state.store.list_events(q.after.unwrap_or(0), limit).await?;
+    let events = crate::app::admin::events(&state, q.after.unwrap_or(0), limit).await?;
     let items: Vec<Value> =
         events.into_iter().map(|(seq, e)| json!({"seq": seq, "partner_id": e.partner_id, "event": e.envelope})).collect();
     ok(json!({"events": items}))

@@ -49,9 +49,7 @@ struct ListQuery {
 #[utoipa::path(get, path = "/referrals", tag = "operator", summary = "Referrals, oldest first, without contact data (REF-1)", params(ListQuery), responses((status = 200, description = "success")))]
 async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    let items: Vec<Value> = state
-        .store
-        .list_referrals(q.partner.as_deref(), 10_000)
+    let items: Vec<Value> = use_case::list(&state, q.partner.as_deref(), 10_000)
         .await?
         .iter()
         .filter(|r| q.status.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(r.status.as_str())))
@@ -61,7 +59,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Referral, OperatorError> {
-    state.store.get_referral(id).await?.ok_or_else(|| OperatorError::not_found(format!("referral {id} does not exist")))
+    Ok(use_case::load(state, id).await?)
 }
 
 #[utoipa::path(get, path = "/referrals/{id}", tag = "operator", summary = "One referral with its contact, deadlines and contact record", params(("id" = String, Path)), responses((status = 200, description = "success")))]
@@ -96,7 +94,7 @@ async fn revoke(State(state): State<AppState>, Path(id): Path<String>, call: Ope
 #[utoipa::path(get, path = "/suppression", tag = "operator", summary = "The suppression list (REF-5): hashed e-mails and company domains", responses((status = 200, description = "success")))]
 async fn list_suppression(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(json!({"suppressions": state.store.list_suppressions().await?}))
+    ok(json!({"suppressions": use_case::suppressions(&state).await?}))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -108,7 +106,7 @@ struct AuditQuery {
 #[utoipa::path(get, path = "/audit", tag = "operator", summary = "Recorded reads of a referral's contact data (REF-1)", params(AuditQuery), responses((status = 200, description = "success")))]
 async fn audit(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AuditQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(json!({"reads": state.store.list_audit_reads(&q.referral).await?}))
+    ok(json!({"reads": use_case::contact_reads(&state, &q.referral).await?}))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -139,10 +137,6 @@ async fn import_calendar(State(state): State<AppState>, Path(name): Path<String>
 #[utoipa::path(get, path = "/calendars/{name}", tag = "operator", summary = "A holiday calendar (built-in us-federal, or imported)", params(("name" = String, Path)), responses((status = 200, description = "success")))]
 async fn show_calendar(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    let year = chrono::Datelike::year(&state.now());
-    let calendar = match HolidayCalendar::built_in(&name, year, year + 1) {
-        Some(c) => c,
-        None => state.store.get_calendar(&name).await?.ok_or_else(|| OperatorError::not_found(format!("no calendar {name}")))?,
-    };
+    let calendar = use_case::calendar(&state, &name).await?;
     ok(json!({"name": calendar.name, "dates": calendar.dates}))
 }

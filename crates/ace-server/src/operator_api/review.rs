@@ -84,7 +84,7 @@ async fn list_queue(State(state): State<AppState>, headers: HeaderMap, Query(q):
     let wanted = review::statuses(q.status.as_deref())?;
     let now_ms = state.now().timestamp_millis();
     let items: Vec<Value> =
-        state.store.list_review_queue(&wanted, review::QUEUE_MAX).await?.iter().map(|o| review::queue_item(o, now_ms)).collect();
+        review::queue(&state, &wanted, review::QUEUE_MAX).await?.iter().map(|o| review::queue_item(o, now_ms)).collect();
     ok(json!({"items": items}))
 }
 
@@ -149,7 +149,7 @@ fn statement_view(s: &ConsentStatement) -> Value {
 #[utoipa::path(get, path = "/consent/statements", tag = "operator", summary = "Published consent statement versions (SUB-4)", responses((status = 200, description = "success")))]
 async fn list_statements(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
-    let statements: Vec<Value> = state.store.list_consent_statements().await?.iter().map(statement_view).collect();
+    let statements: Vec<Value> = review::consent_statements(&state).await?.iter().map(statement_view).collect();
     ok(json!({"statements": statements}))
 }
 
@@ -219,7 +219,7 @@ async fn request_evidence(State(state): State<AppState>, call: OperatorCall, bod
     let view = evidence_operator_view(&request);
     let audit = call.audit(&state, StatusCode::CREATED, json!({"evidence_request": request.id})).partner(&request.partner_id);
     let batch = WriteBatch { admin: vec![AdminWrite::PutEvidenceRequest(request)], audit: vec![audit], ..Default::default() };
-    state.store.commit(batch).await?;
+    crate::app::admin::commit(&state, batch).await?;
     done_created(view)
 }
 
@@ -233,9 +233,7 @@ struct EvidenceQuery {
 #[utoipa::path(get, path = "/consent/requests", tag = "operator", summary = "Evidence requests and answers", params(EvidenceQuery), responses((status = 200, description = "success")))]
 async fn list_evidence_requests(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<EvidenceQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    let items: Vec<Value> = state
-        .store
-        .list_evidence_requests(q.partner.as_deref())
+    let items: Vec<Value> = review::evidence_requests(&state, q.partner.as_deref())
         .await?
         .iter()
         .filter(|e| q.opportunity.as_deref().is_none_or(|o| o == e.opportunity_id))
@@ -246,16 +244,12 @@ async fn list_evidence_requests(State(state): State<AppState>, headers: HeaderMa
 
 #[utoipa::path(post, path = "/consent/requests/{id}/close", tag = "operator", summary = "Close an evidence request; the request and answer are kept", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn close_evidence_request(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
-    let mut request = state
-        .store
-        .get_evidence_request(&id)
-        .await?
-        .ok_or_else(|| OperatorError::not_found(format!("evidence request {id} does not exist")))?;
+    let mut request = review::evidence_request(&state, &id).await?;
     request.close(state.now()).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", e.to_string()))?;
     let view = evidence_operator_view(&request);
     let audit = call.audit(&state, StatusCode::OK, json!({"evidence_request": request.id})).partner(&request.partner_id);
     let batch = WriteBatch { admin: vec![AdminWrite::PutEvidenceRequest(request)], audit: vec![audit], ..Default::default() };
-    state.store.commit(batch).await?;
+    crate::app::admin::commit(&state, batch).await?;
     done(view)
 }
 
@@ -287,11 +281,11 @@ async fn import_pipeline(State(state): State<AppState>, call: OperatorCall, body
     }
     // Counted before the write: an import racing another of the same records may count one
     // as inserted that the other inserted first (the records are right either way).
-    let (inserted, updated) = state.store.pipeline_import_counts(&good).await?;
+    let (inserted, updated) = review::pipeline_import_counts(&state, &good).await?;
     let detail = json!({"inserted": inserted, "updated": updated, "refused": errors.len()});
     let audit = call.audit(&state, StatusCode::OK, detail);
     let batch = WriteBatch { admin: vec![AdminWrite::UpsertPipelineRecords(good)], audit: vec![audit], ..Default::default() };
-    state.store.commit(batch).await?;
+    crate::app::admin::commit(&state, batch).await?;
     done(json!({"inserted": inserted, "updated": updated, "errors": errors}))
 }
 
@@ -304,13 +298,13 @@ struct LimitQuery {
 #[utoipa::path(get, path = "/pipeline", tag = "operator", summary = "The operator's own pipeline (SUB-2)", params(LimitQuery), responses((status = 200, description = "success")))]
 async fn list_pipeline(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LimitQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    let records = state.store.list_pipeline_records(q.limit.unwrap_or(1000).clamp(1, 100_000)).await?;
+    let records = review::pipeline(&state, q.limit.unwrap_or(1000).clamp(1, 100_000)).await?;
     ok(json!({"records": records}))
 }
 
 async fn settings_view(state: &AppState) -> Result<Value, OperatorError> {
     use crate::referrals as r;
-    let auto_reject = state.store.get_setting(AUTO_REJECT_ALREADY_PURSUED).await?.as_deref() == Some("true");
+    let auto_reject = crate::app::settings::auto_reject_already_pursued(state).await?;
     Ok(json!({
         "auto_reject_already_pursued": auto_reject,
         "standing_attestation": if crate::app::standing::allowed(state).await? { "allowed" } else { "not-allowed" },
@@ -383,6 +377,6 @@ async fn update_settings(State(state): State<AppState>, call: OperatorCall, body
     }
     let names: Vec<&str> = changes.iter().map(|(k, _)| k.as_str()).collect();
     let audit = call.audit(&state, StatusCode::OK, json!({"settings": names}));
-    state.store.commit(WriteBatch { settings: changes, audit: vec![audit], ..Default::default() }).await?;
+    crate::app::admin::commit(&state, WriteBatch { settings: changes, audit: vec![audit], ..Default::default() }).await?;
     done(settings_view(&state).await?)
 }

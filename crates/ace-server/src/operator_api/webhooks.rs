@@ -79,8 +79,9 @@ struct ListQuery {
 #[utoipa::path(get, path = "/webhooks", tag = "operator", summary = "Webhook subscriptions", params(ListQuery), responses((status = 200, description = "success")))]
 async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    let owner = q.partner.map(|p| WebhookOwner::Partner(p).key());
-    let hooks: Vec<Value> = state.store.list_webhooks(owner.as_deref()).await?.iter().map(|(h, c)| view(h, *c)).collect();
+    let owner = q.partner.map(WebhookOwner::Partner);
+    let hooks: Vec<Value> =
+        crate::app::webhooks::subscriptions(&state, owner.as_ref()).await?.iter().map(|(h, c)| view(h, *c)).collect();
     ok(json!({"webhooks": hooks}))
 }
 
@@ -101,7 +102,7 @@ async fn remove(State(state): State<AppState>, Path(id): Path<String>, call: Ope
 #[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "operator", summary = "Delivery attempts: delivered, failed (retried) or dead (parked)", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn deliveries(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(json!({"deliveries": state.store.list_deliveries(&id, 10_000).await?}))
+    ok(json!({"deliveries": crate::app::webhooks::deliveries(&state, &id, 10_000).await?}))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -8,10 +8,10 @@ use serde_json::json;
 
 use ace_domain::audit::{action, AuditEntry};
 use ace_domain::security::{SecurityEvent, Signal};
-use ace_store::{UserStatus, WriteBatch};
+use ace_store::UserStatus;
 
 use crate::app::auth_guard::{key_failure_subject, FailureLimit};
-use crate::app::Caller;
+use crate::app::{keys, partners, Caller};
 use crate::error::ApiError;
 use crate::sigv4::{self, AuthError, SignedRequest};
 use crate::{security, AppState};
@@ -28,7 +28,7 @@ pub async fn record_failure(state: &AppState, address: Option<IpAddr>, headers: 
     };
     let access_key_id = sigv4::parse_authorization(headers).ok().map(|a| a.access_key_id);
     let partner_id = match &access_key_id {
-        Some(key) => state.store.get_user_by_access_key(key).await.ok().flatten().map(|u| u.partner_id),
+        Some(key) => keys::owner_of(state, key).await.ok().flatten().map(|u| u.partner_id),
         None => None,
     };
     // A key that exists but was disabled is a stale configuration, not a guess: it must not
@@ -53,20 +53,16 @@ pub async fn record_failure(state: &AppState, address: Option<IpAddr>, headers: 
     entry.partner_id = partner_id.clone();
     // USE-3: the failure that locks the key (later attempts are refused before they are counted)
     // is a security event the operator sees beside USE-2's blocks, with where it came from.
-    let recorded = match (locked_until, &access_key_id) {
+    let lockout = match (locked_until, &access_key_id) {
         (Some(until_ms), Some(key)) => {
             let network = address.map_or_else(|| "unknown".to_string(), security::client_network);
-            let event =
-                SecurityEvent::key_lockout(key, &network, partner_id, now_ms, until_ms, FailureLimit::CREDENTIAL.failures);
             tracing::warn!(access_key_id = %key, network = %network, "USE-3: locking an access key after repeated failures");
             crate::metrics::blocked(Signal::KeyLockout.as_str());
-            state.store.record_security_event(&event, &entry).await
+            Some(SecurityEvent::key_lockout(key, &network, partner_id, now_ms, until_ms, FailureLimit::CREDENTIAL.failures))
         }
-        _ => state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await.map(|_| ()),
+        _ => None,
     };
-    if let Err(e) = recorded {
-        tracing::error!(error = %e, "could not audit an authentication failure");
-    }
+    keys::record_failure(state, entry, lockout).await;
 }
 
 fn to_api(e: AuthError) -> ApiError {
@@ -94,7 +90,7 @@ pub async fn authenticate(
             "This access key is temporarily locked after repeated authentication failures.".into(),
         ));
     }
-    let Some(user) = state.store.get_user_by_access_key(&auth.access_key_id).await? else {
+    let Some(user) = keys::owner_of(state, &auth.access_key_id).await? else {
         state.auth_guard.record_failure(&failure_subject, now_ms);
         return Err(ApiError::UnrecognizedClient);
     };
@@ -111,14 +107,8 @@ pub async fn authenticate(
         return Err(to_api(e));
     }
     state.auth_guard.record_success(&failure_subject);
-    if state.auth_guard.use_to_record(&auth.access_key_id, now_ms) {
-        if let Err(e) = state.store.touch_access_key(&auth.access_key_id, state.now().timestamp_millis()).await {
-            tracing::warn!(error = %e, "could not record an access key's last use");
-        }
-    }
-    let partner = state
-        .store
-        .get_partner(&user.partner_id)
+    keys::record_use(state, &auth.access_key_id).await;
+    let partner = partners::find(state, &user.partner_id)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("user {} has no partner", user.access_key_id)))?;
     // REM-1: a partner removed from the whole program loses every credential at once, and with

@@ -327,7 +327,7 @@ pub async fn get(r: Request) -> ApiResult {
 pub async fn list(r: Request) -> ApiResult {
     let input: ListEngagementsRequest = r.parse()?;
     let wanted_ids: Vec<&str> = input.engagement_identifier.iter().map(|i| engagement_id(i)).collect();
-    let mut engagements = r.state.store.list_member_engagements(&r.caller.partner.id, r.catalog).await?;
+    let mut engagements = r.tenant().engagements().await?;
     for (e, _) in engagements.iter_mut().filter(|(e, _)| e.referral_id.is_some()) {
         e.title = view(&r.state, e).await?.title;
     }
@@ -417,15 +417,10 @@ pub async fn update_context(r: Request) -> ApiResult {
             .touch_referral_context(&input.context_identifier, expected_at, input.kind, &r.caller.partner.account_id, now)
             .map_err(|e| refused(e, &engagement.id))?;
         let referral_id = engagement.referral_id.clone().unwrap_or_default();
-        let mut referral = r
-            .state
-            .store
-            .get_referral(&referral_id)
-            .await?
-            .filter(|x| x.partner_id == r.caller.partner.id && x.status.visible_to_partner() && !x.data_deleted)
-            .ok_or_else(|| {
-                ApiError::ResourceNotFound(format!("Engagement {} was not found in catalog {}", engagement.id, r.catalog))
-            })?;
+        let mut referral =
+            r.tenant().referral(&referral_id).await?.filter(|x| x.status.visible_to_partner() && !x.data_deleted).ok_or_else(
+                || ApiError::ResourceNotFound(format!("Engagement {} was not found in catalog {}", engagement.id, r.catalog)),
+            )?;
         apply_lead_update(&mut referral, &input.payload).map_err(|e| refused(e, &engagement.id))?;
         batch.update_referrals.push(referral);
     } else {
@@ -456,17 +451,6 @@ pub async fn update_context(r: Request) -> ApiResult {
         )),
         Err(e) => Err(e.into()),
     }
-}
-
-/// The engagement's id in an audit entry of a write (USE-4: the records it touched).
-pub fn audit_detail(batch: &WriteBatch) -> Option<Value> {
-    let ids: Vec<&str> = batch
-        .insert_engagements
-        .iter()
-        .map(|e| e.id.as_str())
-        .chain(batch.update_engagements.iter().map(|(e, _)| e.id.as_str()))
-        .collect();
-    (!ids.is_empty()).then(|| json!(ids))
 }
 
 const FROM_ENGAGEMENT_TASK: &str = "opportunity-from-engagement-task";
@@ -505,11 +489,10 @@ pub async fn start_opportunity_task(r: Request) -> ApiResult {
     let mut opportunity = match engagement.referral_id.as_ref().filter(|_| engagement.is_referral_context(&context.id)) {
         Some(referral_id) => {
             let mut referral = r
-                .state
-                .store
-                .get_referral(referral_id)
+                .tenant()
+                .referral(referral_id)
                 .await?
-                .filter(|x| x.partner_id == r.caller.partner.id && x.status.visible_to_partner())
+                .filter(|x| x.status.visible_to_partner())
                 .ok_or_else(|| ApiError::ResourceNotFound(format!("Engagement {} was not found", engagement.id)))?;
             if referral.opportunity_id.is_some() {
                 return Err(ApiError::Conflict(format!(
@@ -714,7 +697,7 @@ pub async fn create_invitation(r: Request) -> ApiResult {
     let receiver = receiver.ok_or_else(|| ApiError::Internal("check_receiver passed an unknown account".into()))?;
     check_invitation_text(&input.invitation.message, &input.invitation.payload).map_err(|e| refused(e, &engagement.id))?;
     let payload_type = input.invitation.payload.as_object().and_then(|o| o.keys().next().cloned()).unwrap_or_default();
-    let pending = r.state.store.list_partner_invitations(&r.caller.partner.id, r.catalog, true).await?;
+    let pending = r.tenant().invitations(true).await?;
     let now = r.state.now();
     if pending.iter().any(|i| {
         i.engagement_id == engagement.id && i.receiver.account_id == account && i.status_at(now) == InvitationStatus::Pending
@@ -806,12 +789,12 @@ pub async fn search(r: Request) -> ApiResult {
     let mut rows = Vec::new();
     let mut summaries = std::collections::HashMap::new();
     let mut reads = std::collections::HashMap::new();
-    for (e, _) in r.state.store.list_member_engagements(&r.caller.partner.id, r.catalog).await? {
+    for (e, _) in r.tenant().engagements().await? {
         let shown = view(&r.state, &e).await?;
         if group.as_ref().is_some_and(|g| !g.includes(&shown.contexts)) {
             continue;
         }
-        let members = r.state.store.list_engagement_members(r.catalog, &e.id).await?;
+        let members = crate::app::engagements::members(&r.state, r.catalog, &e.id).await?;
         let text = std::iter::once(shown.title.clone())
             .chain(std::iter::once(e.description.clone()))
             .chain(shown.contexts.iter().map(|c| c.payload.to_string()))
@@ -910,7 +893,7 @@ struct EngagementGroupSummary {
 pub async fn list_groups(r: Request) -> ApiResult {
     let input: ListEngagementGroupsRequest = r.parse()?;
     let mut shown = Vec::new();
-    for (e, _) in r.state.store.list_member_engagements(&r.caller.partner.id, r.catalog).await? {
+    for (e, _) in r.tenant().engagements().await? {
         shown.push(view(&r.state, &e).await?.contexts);
     }
     let mut items: Vec<(EngagementGroupSummary, ace_domain::time::Instant)> = crate::app::engagements::groups(&r.state)
@@ -1044,9 +1027,8 @@ pub async fn start_prospecting_task(r: Request) -> ApiResult {
 async fn prospecting_answer(r: &Request, response: &Value) -> ApiResult {
     let task_id = response["TaskId"].as_str().unwrap_or_default();
     let task = r
-        .state
-        .store
-        .get_task(&r.caller.partner.id, r.catalog, task_id)
+        .tenant()
+        .task(task_id)
         .await?
         .filter(|t| is_kind(&t.summary, PROSPECTING_TASK))
         .ok_or_else(|| ApiError::ResourceNotFound(format!("Task {task_id} was not found in catalog {}", r.catalog)))?;

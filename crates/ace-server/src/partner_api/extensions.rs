@@ -24,10 +24,6 @@ fn attestation_view(a: &Attestation) -> Value {
     Model::ace_partner().project("SubmissionAttestation", &v)
 }
 
-pub async fn published_statement_versions(r: &Request) -> Result<Vec<String>, ApiError> {
-    Ok(r.state.store.list_consent_statements().await?.into_iter().map(|s| s.version).collect())
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct OpportunityRef {
@@ -78,7 +74,7 @@ pub async fn put_attestation(r: Request) -> ApiResult {
     fields.insert("RecordedAt".into(), json!(format_timestamp(now)));
     let attestation: Attestation =
         serde_json::from_value(Value::Object(fields)).map_err(|e| ApiError::Serialization(format!("attestation: {e}")))?;
-    let errors = check_attestation(&attestation, &published_statement_versions(&r).await?, now);
+    let errors = check_attestation(&attestation, &crate::app::submission::published_statement_versions(&r.state).await?, now);
     if !errors.is_empty() {
         return Err(ApiError::business_validation(errors));
     }
@@ -117,12 +113,10 @@ pub use crate::app::views::evidence_request as evidence_view;
 pub async fn list_evidence_requests(r: Request) -> ApiResult {
     let ListEvidenceRequestsRequest { status: wanted_status, opportunity_identifier: opportunity } = r.parse()?;
     let items: Vec<Value> = r
-        .state
-        .store
-        .list_evidence_requests(Some(&r.caller.partner.id))
+        .tenant()
+        .evidence_requests()
         .await?
         .iter()
-        .filter(|e| e.catalog == r.catalog)
         .filter(|e| opportunity.as_deref().is_none_or(|o| o == e.opportunity_id))
         .filter(|e| wanted_status.is_empty() || wanted_status.iter().any(|s| s == e.status.as_str()))
         .map(evidence_view)
@@ -133,12 +127,14 @@ pub async fn list_evidence_requests(r: Request) -> ApiResult {
 pub async fn respond_to_evidence_request(r: Request) -> ApiResult {
     let RespondToEvidenceRequest { request_id: id, evidence, evidence_sha256: sha } = r.parse()?;
     let not_found = || ApiError::ResourceNotFound(format!("Evidence request {id} was not found in catalog {}", r.catalog));
-    let mut request = r.state.store.get_evidence_request(&id).await?.ok_or_else(not_found)?;
-    if request.partner_id != r.caller.partner.id || request.catalog != r.catalog {
-        return Err(not_found());
-    }
+    let mut request = r.tenant().evidence_request(&id).await?.ok_or_else(not_found)?;
     request.respond(evidence, sha, &r.caller.user.name, r.state.now()).map_err(|e| ApiError::Conflict(e.to_string()))?;
-    r.state.store.put_evidence_request(&request).await?;
+    // The answer and its audit entry are one transaction.
+    r.commit(ace_store::WriteBatch {
+        admin: vec![ace_store::AdminWrite::PutEvidenceRequest(request.clone())],
+        ..Default::default()
+    })
+    .await?;
     Ok(Output::Json(json!({"EvidenceRequest": evidence_view(&request)})))
 }
 
@@ -146,7 +142,7 @@ pub async fn respond_to_evidence_request(r: Request) -> ApiResult {
 pub async fn get_referral_eligibility(r: Request) -> ApiResult {
     let input: GetReferralEligibilityRequest = r.parse()?;
     let as_of = input.as_of.as_ref().and_then(ace_domain::time::parse_timestamp).unwrap_or_else(|| r.state.now());
-    let report = crate::eligibility::report(r.state.store.as_ref(), &r.caller.partner.id, as_of).await?.ok_or_else(|| {
+    let report = crate::eligibility::report(&r.state, &r.caller.partner.id, as_of).await?.ok_or_else(|| {
         ApiError::ResourceNotFound(format!("no eligibility as of {}: the partner did not exist yet", format_timestamp(as_of)))
     })?;
     let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);

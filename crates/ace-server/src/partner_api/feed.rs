@@ -107,13 +107,10 @@ pub async fn put_webhook(r: Request) -> ApiResult {
 }
 
 pub async fn list_webhooks(r: Request) -> ApiResult {
-    let webhooks = r
-        .state
-        .store
-        .list_webhooks(Some(&owner(&r).key()))
+    let webhooks = crate::app::tenant::webhooks(&r.state, &r.caller.partner.id)
         .await?
         .into_iter()
-        .map(|(h, _)| WebhookSummary {
+        .map(|h| WebhookSummary {
             webhook_id: h.id,
             url: h.url,
             event_types: h.event_types,
@@ -125,8 +122,7 @@ pub async fn list_webhooks(r: Request) -> ApiResult {
 
 pub async fn delete_webhook(r: Request) -> ApiResult {
     let id = r.parse::<DeleteWebhookRequest>()?.webhook_id;
-    let mine = r.state.store.list_webhooks(Some(&owner(&r).key())).await?.iter().any(|(h, _)| h.id == id);
-    if !mine || !r.state.store.delete_webhook(&id).await? {
+    if !crate::app::webhooks::unsubscribe(&r.state, &owner(&r), &id).await? {
         return Err(ApiError::ResourceNotFound(format!("Webhook {id} was not found")));
     }
     r.respond(&NoMembers {})
@@ -144,10 +140,7 @@ pub async fn list_events(r: Request) -> ApiResult {
         None => 0,
     };
     if let Some(id) = &input.after_event_id {
-        after = r
-            .state
-            .store
-            .event_seq(&r.caller.partner.id, id)
+        after = crate::app::tenant::event_seq(&r.state, &r.caller.partner.id, id)
             .await?
             .ok_or_else(|| bad("AfterEventId", "AfterEventId must be the id of one of your events"))?;
     }
@@ -155,7 +148,7 @@ pub async fn list_events(r: Request) -> ApiResult {
         Some(c) => Some(Catalog::parse(c).ok_or_else(|| bad("Catalog", "Catalog must be AWS or Sandbox"))?),
         None => None,
     };
-    let events = r.state.store.list_partner_events(&r.caller.partner.id, after, input.max_results.unwrap_or(100)).await?;
+    let events = crate::app::tenant::events(&r.state, &r.caller.partner.id, after, input.max_results.unwrap_or(100)).await?;
     let last_event_seq = events.last().map(|(seq, _)| seq.to_string());
     let events = events
         .into_iter()

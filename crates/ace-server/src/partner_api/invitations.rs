@@ -30,14 +30,8 @@ fn invitation_id(identifier: &str) -> &str {
 /// The caller's visible referral in the request's catalog, or not found (USE-4, REF-3).
 pub async fn load(r: &Request, identifier: &str) -> Result<Referral, ApiError> {
     let id = invitation_id(identifier);
-    match r.state.store.get_referral(id).await? {
-        Some(referral)
-            if referral.partner_id == r.caller.partner.id
-                && referral.catalog == r.catalog
-                && referral.status.visible_to_partner() =>
-        {
-            Ok(referral)
-        }
+    match r.tenant().referral(id).await? {
+        Some(referral) if referral.status.visible_to_partner() => Ok(referral),
         _ => Err(r.not_found("Engagement invitation", id)),
     }
 }
@@ -115,12 +109,10 @@ pub async fn list(r: Request) -> ApiResult {
             && wanted(&input.sender_aws_account_id, sender)
     };
     let mut items: Vec<Value> = if receiver {
-        r.state
-            .store
-            .list_referrals(Some(&r.caller.partner.id), 10_000)
+        r.tenant()
+            .visible_referrals()
             .await?
             .iter()
-            .filter(|x| x.catalog == r.catalog && x.status.visible_to_partner())
             .filter(|x| matches(x.status.as_str(), x.kind.payload_type(), &x.engagement_id, OPERATOR_ACCOUNT))
             .map(|x| Model::get().project("EngagementInvitationSummary", &invitation_view(x, &account)))
             .collect()
@@ -285,7 +277,7 @@ pub async fn start_by_accepting(r: Request) -> ApiResult {
     let mut batch = WriteBatch { events, ..Default::default() };
     // Issue 19: the new opportunity is shared back into the referral's engagement by a running
     // snapshot job, whose id reads back.
-    let mut members = r.state.store.list_engagement_members(r.catalog, &referral.engagement_id).await?;
+    let mut members = crate::app::engagements::members(&r.state, r.catalog, &referral.engagement_id).await?;
     members.push(member.clone());
     let shared = super::snapshots::following_job(&r, &referral.engagement_id, &opportunity, &members).await?;
     batch.add_engagement_members.push(member);

@@ -15,8 +15,7 @@ mod invitations;
 mod opportunities;
 mod opportunity_search;
 mod peer_invitations;
-pub mod prescreen;
-mod program;
+pub mod program;
 mod referral_obligations;
 mod registry;
 pub(crate) mod snapshots;
@@ -35,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use ace_domain::audit::{self, AuditEntry};
+use ace_domain::audit::AuditEntry;
 use ace_domain::ids::Catalog;
 use ace_domain::model::{FieldError, FieldErrorCode, Model};
 use ace_domain::quota::OperationClass;
@@ -319,13 +318,8 @@ async fn execute(
             security::signal(state, subjects, Signal::NotFound, Some(&caller.partner.id)).await;
         }
         Ok(_) => {
-            // The change is committed: trouble from here on is logged, never answered, or a
-            // client would retry a write that already happened.
             if class == OperationClass::Write && !audited.load(Ordering::Relaxed) {
-                let entry = write_audit_entry(state, caller, operation, catalog, &WriteBatch::default());
-                if let Err(e) = state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await {
-                    tracing::error!(error = %e, operation = operation.name(), "could not audit a partner write");
-                }
+                unit(caller, operation, catalog).audit_alone(state).await;
             }
             if let Err(e) = governance::observe_participation(state, caller, operation.name()).await {
                 tracing::error!(error = ?e, "could not record acceptance by continued participation");
@@ -336,40 +330,21 @@ async fn execute(
     outcome
 }
 
-/// USE-4: the audit entry of a partner's write, naming the records it touched.
-fn write_audit_entry(
-    state: &AppState,
-    caller: &Caller,
-    operation: Operation,
-    catalog: Catalog,
-    batch: &WriteBatch,
-) -> AuditEntry {
-    let mut opportunities: Vec<&str> = batch.insert_opportunities.iter().map(|o| o.id.as_str()).collect();
-    opportunities.extend(batch.update_opportunities.iter().map(|(o, _)| o.id.as_str()));
-    let referrals: Vec<&str> = batch.update_referrals.iter().map(|r| r.id.as_str()).collect();
-    let mut detail = serde_json::json!({"operation": operation.name(), "catalog": catalog.as_str()});
-    if !opportunities.is_empty() {
-        detail["opportunities"] = serde_json::json!(opportunities);
+/// The operation as the application layer's unit of work.
+fn unit(caller: &Caller, operation: Operation, catalog: Catalog) -> crate::app::writes::Write<'_> {
+    crate::app::writes::Write {
+        caller,
+        operation: operation.name(),
+        catalog,
+        audited: operation.class() == OperationClass::Write,
     }
-    if !referrals.is_empty() {
-        detail["referrals"] = serde_json::json!(referrals);
-    }
-    if let Some(engagements) = engagements::audit_detail(batch) {
-        detail["engagements"] = engagements;
-    }
-    let mut entry = AuditEntry::new(state.now(), governance::partner_actor(caller), audit::action::PARTNER_WRITE, detail)
-        .partner(&caller.partner.id);
-    if let [referral] = referrals.as_slice() {
-        entry.referral_id = Some(referral.to_string());
-    }
-    entry
 }
 
 impl Request {
     /// The request's `partner.write` audit entry, for a use case that commits it with its own
     /// change; [`Request::audited`] then says it was.
     pub fn write_entry(&self) -> AuditEntry {
-        write_audit_entry(&self.state, &self.caller, self.operation, self.catalog, &WriteBatch::default())
+        unit(&self.caller, self.operation, self.catalog).audit_entry(&self.state, &WriteBatch::default())
     }
 
     /// The request's audit entry was committed (by a use case given [`Request::write_entry`]).
@@ -377,27 +352,14 @@ impl Request {
         self.audited.store(true, Ordering::Relaxed);
     }
 
-    /// Commits the request's change with its `partner.write` audit entry, in one transaction.
-    /// Running snapshot jobs of the opportunities it changes take their revisions in the same
-    /// transaction (issue 19, `app::snapshots::follow`).
-    pub async fn commit(&self, mut batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
-        crate::app::snapshots::follow(&self.state, &mut batch).await?;
-        if let Some((result, recorded)) = &self.bulk_row {
-            let changed = batch
-                .insert_opportunities
-                .first()
-                .map(|o| &o.id)
-                .or(batch.update_opportunities.first().map(|(o, _)| &o.id))
-                .or(batch.insert_customer_accounts.first().map(|a| &a.id));
-            if let Some(id) = changed {
-                batch.insert_bulk_results.push(ace_domain::bulk::RowResult { resource_id: Some(id.clone()), ..result.clone() });
-                recorded.store(true, Ordering::Relaxed);
-            }
+    /// Commits the request's change with its `partner.write` audit entry, in one transaction
+    /// (`app::writes`).
+    pub async fn commit(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
+        let row = self.bulk_row.as_ref().map(|(result, _)| result);
+        let (outcome, recorded) = unit(&self.caller, self.operation, self.catalog).commit(&self.state, batch, row).await?;
+        if let (true, Some((_, flag))) = (recorded, &self.bulk_row) {
+            flag.store(true, Ordering::Relaxed);
         }
-        if self.operation.class() == OperationClass::Write {
-            batch.audit.push(write_audit_entry(&self.state, &self.caller, self.operation, self.catalog, &batch));
-        }
-        let outcome = self.state.store.commit(batch).await?;
         // A replayed idempotent call wrote nothing new; the original was audited.
         self.audited.store(true, Ordering::Relaxed);
         Ok(outcome)
@@ -416,11 +378,14 @@ impl Request {
         Output::of(self.operation, response)
     }
 
-    /// The record of a `ClientToken` that still stands (issue 22): an expired one is as if the
-    /// token had never been used, and the write that claims it anew replaces it.
+    /// The record of a `ClientToken` that still stands (`app::writes::claimed`).
     pub async fn claimed(&self, key: &ace_store::IdempotencyKey) -> Result<Option<ace_store::IdempotencyRecord>, StoreError> {
-        let record = self.state.store.get_idempotency(key).await?;
-        Ok(record.filter(|r| r.is_live(self.state.now().timestamp_millis())))
+        crate::app::writes::claimed(&self.state, key).await
+    }
+
+    /// The caller's own records in the request's catalog (USE-4).
+    pub fn tenant(&self) -> crate::app::tenant::Tenant<'_> {
+        crate::app::tenant::Tenant::new(&self.state, &self.caller.partner.id, self.catalog)
     }
 
     pub fn str(&self, member: &str) -> Option<&str> {

@@ -25,7 +25,7 @@ pub fn event(state: &AppState, detail_type: &str, o: &Opportunity, account_id: &
 /// Loads an opportunity of the caller in the request's catalog. Another partner's, or another
 /// catalog's, is *not found* (USE-4), never *forbidden*.
 pub async fn load(r: &Request, id: &str) -> Result<Opportunity, ApiError> {
-    r.state.store.get_opportunity(&r.caller.partner.id, r.catalog, id).await?.ok_or_else(|| r.not_found("Opportunity", id))
+    r.tenant().opportunity(id).await?.ok_or_else(|| r.not_found("Opportunity", id))
 }
 
 /// Commits an updated opportunity that must still have `current`'s LastModifiedDate, with an
@@ -149,7 +149,7 @@ pub async fn create(r: Request) -> ApiResult {
 /// (other than `own`) is refused, naming the one that holds it.
 async fn refuse_duplicate_identifier(r: &Request, identifier: Option<&str>, own: Option<&str>) -> Result<(), ApiError> {
     let Some(identifier) = identifier else { return Ok(()) };
-    match r.state.store.opportunity_identified_as(&r.caller.partner.id, r.catalog, identifier).await? {
+    match r.tenant().opportunity_identified_as(identifier).await? {
         Some(holder) if Some(holder.as_str()) != own => {
             Err(ApiError::business_validation(vec![rules::duplicate_identifier(identifier, &holder)]))
         }
@@ -325,9 +325,9 @@ pub async fn update(r: Request) -> ApiResult {
             updated.document = document;
             if let Some(status) = review {
                 // An answer to Action Required is a resubmission: it is pre-screened again.
-                let findings = super::prescreen::screen(&r, &updated).await?;
+                let findings = crate::app::submission::screen(&r.state, &updated).await?;
                 updated.set_review(status, None, None, now);
-                super::prescreen::record_findings(&r, &mut updated, findings, now).await?;
+                crate::app::submission::record_findings(&r.state, &mut updated, findings, now).await?;
             }
         }
         UpdatePlan::SimulateReview { status, comments, reason } => updated.set_review(status, comments, reason, now),
@@ -345,7 +345,7 @@ pub async fn list(r: Request) -> ApiResult {
         let cursor: Cursor = serde_json::from_value(payload).map_err(|_| invalid_next_token())?;
         query.after = Some(cursor);
     }
-    let mut rows = r.state.store.list_opportunities(&query).await?;
+    let mut rows = r.tenant().opportunities(&query).await?;
     let more = rows.len() > query.page_size;
     rows.truncate(query.page_size);
     let account = &r.caller.partner.account_id;
@@ -366,9 +366,9 @@ pub async fn submit(r: Request) -> ApiResult {
     let current = load(&r, &input.identifier).await?;
     let now = r.state.now();
     let next = rules::check_submission(&current).map_err(ApiError::business_validation)?;
-    let findings = super::prescreen::screen(&r, &current).await?;
+    let findings = crate::app::submission::screen(&r.state, &current).await?;
     let mut updated = current.submitted(next, input.involvement_type, input.visibility, now);
-    super::prescreen::record_findings(&r, &mut updated, findings, now).await?;
+    crate::app::submission::record_findings(&r.state, &mut updated, findings, now).await?;
     save(&r, &current, updated).await?;
     Ok(Output::Empty)
 }
@@ -377,7 +377,7 @@ async fn solution_exists(r: &Request, id: &str) -> Result<bool, ApiError> {
     if is_sandbox_solution(r.catalog, id) {
         return Ok(true);
     }
-    Ok(r.state.store.list_solutions(&r.caller.partner.id, r.catalog).await?.iter().any(|s| s.id == id))
+    Ok(r.tenant().solutions().await?.iter().any(|s| s.id == id))
 }
 
 /// The model pattern of the related-entity identifier, checked per type.

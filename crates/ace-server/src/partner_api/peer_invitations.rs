@@ -23,17 +23,12 @@ use crate::error::ApiError;
 
 /// The invitation `id` names, if the caller sent or received it in the request's catalog.
 pub async fn find(r: &Request, id: &str) -> Result<Option<PartnerInvitation>, ApiError> {
-    let me = &r.caller.partner.id;
-    Ok(r.state
-        .store
-        .get_partner_invitation(id)
-        .await?
-        .filter(|i| i.catalog == r.catalog && (&i.sender.partner_id == me || &i.receiver.partner_id == me)))
+    Ok(r.tenant().partner_invitation(id).await?)
 }
 
 /// The invitation as the Selling API shows it to the caller.
 pub async fn view(r: &Request, i: &PartnerInvitation) -> Result<Value, ApiError> {
-    let engagement = r.state.store.get_engagement(i.catalog, &i.engagement_id).await?;
+    let engagement = crate::app::engagements::find(&r.state, i.catalog, &i.engagement_id).await?;
     let participant = if i.sender.partner_id == r.caller.partner.id { "SENDER" } else { "RECEIVER" };
     let mut receiver = json!({"AwsAccountId": i.receiver.account_id});
     if let Some(alias) = &i.receiver_alias {
@@ -57,7 +52,7 @@ pub async fn view(r: &Request, i: &PartnerInvitation) -> Result<Value, ApiError>
 /// The invitations the caller sent (`sent`) or received.
 pub async fn list_views(r: &Request, sent: bool) -> Result<Vec<Value>, ApiError> {
     let mut views = Vec::new();
-    for i in r.state.store.list_partner_invitations(&r.caller.partner.id, r.catalog, sent).await? {
+    for i in r.tenant().invitations(sent).await? {
         views.push(view(r, &i).await?);
     }
     Ok(views)
@@ -103,7 +98,7 @@ async fn save(r: &Request, batch: WriteBatch) -> Result<BatchOutcome, ApiError> 
 /// Member Added` to every partner member, the newcomer included.
 async fn accepted_events(r: &Request, i: &PartnerInvitation, newcomer: &Member) -> Result<Vec<OutboxEvent>, ApiError> {
     let mut events = invitation_events(&r.state, i, "Engagement Invitation Accepted");
-    let mut members = r.state.store.list_engagement_members(i.catalog, &i.engagement_id).await?;
+    let mut members = crate::app::engagements::members(&r.state, i.catalog, &i.engagement_id).await?;
     members.push(newcomer.clone());
     let detail = member_added_detail(i.catalog, &i.engagement_id, &i.receiver.account_id, &i.receiver.company_name);
     let resource = ace_domain::engagement::engagement_arn(i.catalog, &i.engagement_id);

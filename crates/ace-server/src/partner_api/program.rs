@@ -82,7 +82,7 @@ struct GetSupportContactResponse {
 pub async fn get_current_terms(r: Request) -> ApiResult {
     let input: TermsInput = r.parse()?;
     let now = r.state.now();
-    let versions = r.state.governance.terms(r.state.store.as_ref(), r.state.wall_clock_ms()).await?;
+    let versions = governance::published_terms(&r.state).await?;
     let shown = match input.terms_version {
         Some(n) => versions
             .iter()
@@ -99,8 +99,8 @@ pub async fn get_current_terms(r: Request) -> ApiResult {
             })
         })?,
     };
-    let acceptance = r.state.store.list_terms_acceptances(Some(shown.version), Some(&r.caller.partner.id)).await?;
-    let termination = r.state.governance.termination(r.state.store.as_ref(), r.state.wall_clock_ms()).await?;
+    let acceptance = governance::acceptances(&r.state, Some(shown.version), Some(&r.caller.partner.id)).await?;
+    let termination = governance::termination(&r.state).await?;
     let upcoming_versions = terms::upcoming(&versions, now)
         .into_iter()
         .map(|v| UpcomingVersion {
@@ -128,7 +128,7 @@ pub async fn get_current_terms(r: Request) -> ApiResult {
 pub async fn accept_terms(r: Request) -> ApiResult {
     let version = r.parse::<TermsInput>()?.terms_version.unwrap_or_default();
     let now = r.state.now();
-    let versions = r.state.governance.terms(r.state.store.as_ref(), r.state.wall_clock_ms()).await?;
+    let versions = governance::published_terms(&r.state).await?;
     if !versions.iter().any(|v| v.version == version) {
         return Err(ApiError::ResourceNotFound(format!("Terms version {version} has not been published")));
     }
@@ -136,7 +136,7 @@ pub async fn accept_terms(r: Request) -> ApiResult {
         ApiError::business_validation(vec![FieldError::new("TermsVersion", FieldErrorCode::InvalidResourceState, message)])
     })?;
     let partner_id = r.caller.partner.id.clone();
-    if r.state.store.list_terms_acceptances(Some(version), Some(&partner_id)).await?.is_empty() {
+    if governance::acceptances(&r.state, Some(version), Some(&partner_id)).await?.is_empty() {
         let acceptance = Acceptance {
             version,
             partner_id: partner_id.clone(),
@@ -147,7 +147,7 @@ pub async fn accept_terms(r: Request) -> ApiResult {
         };
         r.commit(WriteBatch { terms_acceptances: vec![acceptance], ..Default::default() }).await?;
     }
-    let on_record = r.state.store.list_terms_acceptances(Some(version), Some(&partner_id)).await?;
+    let on_record = governance::acceptances(&r.state, Some(version), Some(&partner_id)).await?;
     let acceptance = on_record
         .first()
         .ok_or_else(|| ApiError::Internal(format!("the acceptance of terms version {version} was not stored")))?;
@@ -155,7 +155,7 @@ pub async fn accept_terms(r: Request) -> ApiResult {
 }
 
 pub async fn get_support_contact(r: Request) -> ApiResult {
-    let contact = governance::support_contact(r.state.store.as_ref())
+    let contact = governance::support_contact(&r.state)
         .await?
         .ok_or_else(|| ApiError::ResourceNotFound("The operator has not published a support contact yet".into()))?;
     r.respond(&GetSupportContactResponse { email: contact.email, phone: contact.phone, url: contact.url, hours: contact.hours })

@@ -1,6 +1,7 @@
 //! `AcePartner.*` for referrals: record the contact (REF-2), read the obligations (REF-3,
 //! REF-7), the outreach text (REF-4), relay an opt-out (REF-5), attest retention (REM-3).
 
+use crate::app::tenant::Tenant;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -81,10 +82,10 @@ async fn save(r: &Request, batch: WriteBatch) -> Result<(), ApiError> {
 
 /// REF-3 and REF-7 as the partner sees them.
 async fn obligations(r: &Request, referral: &Referral) -> Result<Value, ApiError> {
-    let config = crate::eligibility::config_at(r.state.store.as_ref(), r.state.now()).await?;
+    let config = crate::eligibility::config_at(&r.state, r.state.now()).await?;
     let mut last_update = referral.last_partner_update;
     if let Some(id) = &referral.opportunity_id {
-        if let Some(o) = r.state.store.get_opportunity(&referral.partner_id, referral.catalog, id).await? {
+        if let Some(o) = Tenant::new(&r.state, &referral.partner_id, referral.catalog).opportunity(id).await? {
             last_update = last_update.max(Some(o.last_modified));
         }
     }
@@ -172,8 +173,8 @@ pub async fn relay_opt_out(r: Request) -> ApiResult {
         Err(not_found @ ApiError::ResourceNotFound(_)) => {
             let id = input.target.invitation_identifier.as_deref().map(|i| i.rsplit('/').next().unwrap_or(i).to_string());
             return match id {
-                Some(id) => match r.state.store.get_referral(&id).await? {
-                    Some(x) if x.partner_id == r.caller.partner.id && x.revocation_reason.as_deref() == Some(OPT_OUT_REASON) => {
+                Some(id) => match r.tenant().referral(&id).await? {
+                    Some(x) if x.revocation_reason.as_deref() == Some(OPT_OUT_REASON) => {
                         Ok(Output::Json(json!({"Suppressed": true, "ReferralClosed": true})))
                     }
                     _ => Err(not_found),

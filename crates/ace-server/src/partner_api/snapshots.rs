@@ -4,6 +4,7 @@
 //! audiences and job states are `ace_domain::snapshot`'s; loading and following changes is
 //! `app::snapshots`'.
 
+use crate::app::tenant::Tenant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -223,7 +224,7 @@ async fn contact_read(r: &Request, s: &Snapshot) -> Result<Option<AuditRead>, Ap
     if !has_contact(&s.payload) {
         return Ok(None);
     }
-    let o = r.state.store.get_opportunity(&s.partner_id, s.catalog, &s.resource_id).await?;
+    let o = Tenant::new(&r.state, &s.partner_id, s.catalog).opportunity(&s.resource_id).await?;
     Ok(o.and_then(|o| o.referral_id).map(|referral_id| AuditRead {
         referral_id,
         partner_id: r.caller.partner.id.clone(),
@@ -267,10 +268,7 @@ pub async fn get_snapshot(r: Request) -> ApiResult {
 pub async fn list_snapshots(r: Request) -> ApiResult {
     let input: ListResourceSnapshotsRequest = r.parse()?;
     let (engagement, _) = load_as_member(&r.state, &r.caller.partner, r.catalog, &input.engagement_identifier).await?;
-    let items: Vec<ResourceSnapshotSummary> = r
-        .state
-        .store
-        .list_resource_snapshots(r.catalog, &engagement.id)
+    let items: Vec<ResourceSnapshotSummary> = crate::app::snapshots::of_engagement(&r.state, r.catalog, &engagement.id)
         .await?
         .into_iter()
         .filter(|s| s.visible_to(&r.caller.partner.account_id))
@@ -305,7 +303,7 @@ pub async fn create_job(r: Request) -> ApiResult {
     }
     let (engagement, _) = load_as_member(&r.state, &r.caller.partner, r.catalog, &key.engagement_identifier).await?;
     let o = load(&r, &key.resource_identifier).await?;
-    let jobs = r.state.store.list_snapshot_jobs(&r.caller.partner.id, r.catalog).await?;
+    let jobs = r.tenant().snapshot_jobs().await?;
     if let Some(j) = existing_job(&jobs, &engagement.id, &o.id, t.name) {
         return Err(ApiError::Conflict(format!(
             "Resource snapshot job {} already keeps the {} snapshot of {} in engagement {}",
@@ -446,7 +444,7 @@ pub async fn get_job(r: Request) -> ApiResult {
 
 pub async fn list_jobs(r: Request) -> ApiResult {
     let input: ListResourceSnapshotJobsRequest = r.parse()?;
-    let mut jobs = r.state.store.list_snapshot_jobs(&r.caller.partner.id, r.catalog).await?;
+    let mut jobs = r.tenant().snapshot_jobs().await?;
     jobs.retain(|j| {
         wanted(input.engagement_identifier.as_slice(), &j.engagement_id) && input.status.is_none_or(|s| s == j.status)
     });
@@ -481,9 +479,8 @@ pub async fn put_settings(r: Request) -> ApiResult {
 pub async fn list_associations(r: Request) -> ApiResult {
     let input: ListEngagementResourceAssociationsRequest = r.parse()?;
     let items: Vec<EngagementResourceAssociationSummary> = r
-        .state
-        .store
-        .list_engagement_resources(&r.caller.partner.id, r.catalog)
+        .tenant()
+        .engagement_resources()
         .await?
         .into_iter()
         .filter(|a| {

@@ -62,7 +62,7 @@ fn wanted(filter: &[String], value: &str) -> bool {
 
 pub async fn list(r: Request) -> ApiResult {
     let input: ListSolutionsRequest = r.parse()?;
-    let mut solutions = r.state.store.list_solutions(&r.caller.partner.id, r.catalog).await?;
+    let mut solutions = r.tenant().solutions().await?;
     if r.catalog == ace_domain::ids::Catalog::Sandbox {
         solutions.push(sandbox_solution(&r));
     }

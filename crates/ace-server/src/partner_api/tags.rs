@@ -75,7 +75,9 @@ async fn resource(r: &Request, arn: &str) -> Result<Tagged, ApiError> {
     }
     match parsed.resource_type.as_str() {
         "opportunity" => {
-            let o = r.state.store.get_opportunity(&r.caller.partner.id, parsed.catalog, &parsed.resource_id).await?;
+            let o = crate::app::tenant::Tenant::new(&r.state, &r.caller.partner.id, parsed.catalog)
+                .opportunity(&parsed.resource_id)
+                .await?;
             o.map(Tagged::Opportunity).ok_or_else(not_found)
         }
         "resource-snapshot-job" => load_job(&r.state, &r.caller.partner, parsed.catalog, &parsed.resource_id)

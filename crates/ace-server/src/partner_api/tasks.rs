@@ -54,10 +54,10 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
         }
         Ok(next) => {
             // SUB-3 … SUB-6 refusals are found up front: answered synchronously.
-            let findings = super::prescreen::screen(&r, &current).await?;
+            let findings = crate::app::submission::screen(&r.state, &current).await?;
             let submission = &input.aws_submission;
             let mut updated = current.submitted(next, submission.involvement_type.clone(), submission.visibility.clone(), now);
-            super::prescreen::record_findings(&r, &mut updated, findings, now).await?;
+            crate::app::submission::record_findings(&r.state, &mut updated, findings, now).await?;
             summary["TaskStatus"] = json!("COMPLETE");
             // The engagement the opportunity is shared in, with the operator's side as its
             // other member (issue 18): the id answered here reads back with GetEngagement.
@@ -175,7 +175,7 @@ pub fn is_kind(summary: &Value, kind: &str) -> bool {
 
 /// The caller's tasks of `kind` in the request's catalog, oldest first.
 pub async fn of_kind(r: &Request, kind: &str) -> Result<Vec<TaskRecord>, ApiError> {
-    let tasks = r.state.store.list_tasks(&r.caller.partner.id, r.catalog).await?;
+    let tasks = r.tenant().tasks().await?;
     Ok(tasks.into_iter().filter(|t| is_kind(&t.summary, kind)).collect())
 }
 
@@ -183,9 +183,8 @@ pub async fn of_kind(r: &Request, kind: &str) -> Result<Vec<TaskRecord>, ApiErro
 pub async fn current_task(r: &Request, response: &Value) -> ApiResult {
     let task_id = response["TaskId"].as_str().unwrap_or_default();
     let task = r
-        .state
-        .store
-        .get_task(&r.caller.partner.id, r.catalog, task_id)
+        .tenant()
+        .task(task_id)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("idempotency record names missing task {task_id}")))?;
     Ok(Output::Json(task.summary))

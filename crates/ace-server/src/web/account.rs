@@ -179,9 +179,7 @@ async fn keys_page(
     created: Option<(String, String)>,
     error: Option<String>,
 ) -> Result<Response, WebError> {
-    let keys: Vec<KeyRow> = state
-        .store
-        .list_access_keys(&caller.partner.id, &caller.user.name)
+    let keys: Vec<KeyRow> = crate::app::admin::access_keys(state, &caller.partner.id, &caller.user.name)
         .await?
         .into_iter()
         .map(|k| KeyRow {
@@ -224,7 +222,7 @@ async fn create_key(
     let audit = key_audit(&state, &caller, "create", None);
     match crate::app::keys::new_key(&state, &caller.partner.id, &caller.user.name, audit).await {
         Ok(pair) => keys_page(&state, &viewer, &caller, Some(pair), None).await,
-        Err(e) => keys_page(&state, &viewer, &caller, None, Some(e.message().to_string())).await,
+        Err(e) => keys_page(&state, &viewer, &caller, None, Some(e.message())).await,
     }
 }
 
@@ -242,7 +240,7 @@ async fn change_key(
             Ok(pair) => {
                 let audit = key_audit(&state, &caller, "deactivate", Some(&key));
                 if let Err(e) = crate::app::keys::set_key_status_of(&state, id, user, &key, UserStatus::Disabled, audit).await {
-                    return keys_page(&state, &viewer, &caller, Some(pair), Some(e.message().to_string())).await;
+                    return keys_page(&state, &viewer, &caller, Some(pair), Some(e.message())).await;
                 }
                 return keys_page(&state, &viewer, &caller, Some(pair), None).await;
             }
@@ -261,7 +259,7 @@ async fn change_key(
     };
     match outcome {
         Ok(()) => Ok(Redirect::to("/portal/keys").into_response()),
-        Err(e) => keys_page(&state, &viewer, &caller, None, Some(e.message().to_string())).await,
+        Err(e) => keys_page(&state, &viewer, &caller, None, Some(e.message())).await,
     }
 }
 

@@ -66,11 +66,9 @@ struct QueueQuery {
 async fn queue(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQuery>) -> Result<Response, WebError> {
     let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
     let status = q.status.unwrap_or_else(|| "submitted".into());
-    let wanted = review::statuses(Some(&status)).map_err(|e| WebError::Message(StatusCode::BAD_REQUEST, e.message().into()))?;
+    let wanted = review::statuses(Some(&status)).map_err(|e| WebError::Message(StatusCode::BAD_REQUEST, e.message()))?;
     let now_ms = state.now().timestamp_millis();
-    let rows = state
-        .store
-        .list_review_queue(&wanted, review::QUEUE_MAX)
+    let rows = review::queue(&state, &wanted, review::QUEUE_MAX)
         .await?
         .iter()
         .map(|o| {
@@ -267,7 +265,7 @@ async fn decide(
     );
     match review::decide_as(&state, &reviewer, &id, decision, comment, reason.as_deref(), entry).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/reviews/{id}")).into_response()),
-        Err(e) => review_page(&state, &viewer, &id, Some(e.message().to_string())).await,
+        Err(e) => review_page(&state, &viewer, &id, Some(e.message())).await,
     }
 }
 
@@ -288,7 +286,7 @@ async fn next_steps(
     );
     match review::add_next_steps(&state, &id, form.get("next_steps"), entry).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/reviews/{id}")).into_response()),
-        Err(e) => review_page(&state, &viewer, &id, Some(e.message().to_string())).await,
+        Err(e) => review_page(&state, &viewer, &id, Some(e.message())).await,
     }
 }
 
@@ -397,7 +395,7 @@ async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<
     use ace_domain::opportunity::ReviewStatus;
     let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
     let now = state.now();
-    let counts = state.store.opportunity_counts(ace_domain::ids::Catalog::Aws).await?;
+    let counts = crate::app::admin::opportunity_counts(&state, ace_domain::ids::Catalog::Aws).await?;
     let stages = ace_domain::model::Model::get().enum_values("Stage").map(<[String]>::to_vec).unwrap_or_default();
     let mut by_stage: Vec<(String, i64)> =
         stages.iter().map(|s| (s.clone(), counts.iter().filter(|c| &c.0 == s).map(|c| c.2).sum())).collect();
@@ -411,15 +409,15 @@ async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<
         .collect();
     let total: i64 = counts.iter().map(|c| c.2).sum();
 
-    let decided = state.store.list_review_queue(&[ReviewStatus::Approved, ReviewStatus::Rejected], REVIEW_SAMPLE).await?;
+    let decided = review::queue(&state, &[ReviewStatus::Approved, ReviewStatus::Rejected], REVIEW_SAMPLE).await?;
     let mut hours: Vec<i64> = decided.iter().filter_map(|o| o.review_time()).map(|d| d.num_hours()).collect();
     hours.sort_unstable();
     let median = hours.get(hours.len() / 2).copied();
 
-    let referrals = state.store.list_referrals(None, REFERRAL_SAMPLE).await?;
+    let referrals = crate::app::referrals::list(&state, None, REFERRAL_SAMPLE).await?;
     let compliance = ace_domain::referral::ContactCompliance::of(&referrals, now);
 
-    let reports = crate::eligibility::all_reports(state.store.as_ref(), now, now).await?;
+    let reports = crate::eligibility::all_reports(&state, now, now).await?;
     let by_segment: Vec<(String, i64)> = ace_domain::eligibility::Segment::ALL
         .iter()
         .map(|segment| {
@@ -433,7 +431,7 @@ async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<
     // Submissions of the last 8 weeks (weeks counted from the epoch, which began on a Thursday).
     const WEEK_MS: i64 = 7 * 86_400_000;
     let this_week = now.timestamp_millis() / WEEK_MS;
-    let weekly = state.store.submissions_by_week(ace_domain::ids::Catalog::Aws, (this_week - 7) * WEEK_MS).await?;
+    let weekly = crate::app::admin::submissions_by_week(&state, ace_domain::ids::Catalog::Aws, (this_week - 7) * WEEK_MS).await?;
     let by_week: Vec<(String, i64)> = (this_week - 7..=this_week)
         .map(|week| {
             let of = |status: Option<&str>| -> i64 {

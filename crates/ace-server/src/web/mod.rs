@@ -155,6 +155,7 @@ impl From<crate::app::AppError> for WebError {
             AppError::NotFound(_) => WebError::NotFound,
             AppError::Invalid(m) => WebError::Message(StatusCode::BAD_REQUEST, m),
             AppError::Conflict { message, .. } => WebError::Message(StatusCode::CONFLICT, message),
+            rules @ AppError::Rules(_) => WebError::Message(StatusCode::BAD_REQUEST, rules.message()),
         }
     }
 }

@@ -70,10 +70,8 @@ fn removed(p: &PartnerProfile) -> String {
 
 async fn partners(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
-    let reports = crate::eligibility::all_reports(state.store.as_ref(), state.now(), state.now()).await?;
-    let rows = state
-        .store
-        .list_partners()
+    let reports = crate::eligibility::all_reports(&state, state.now(), state.now()).await?;
+    let rows = crate::app::admin::partners(&state)
         .await?
         .iter()
         .map(|p| {
@@ -125,8 +123,8 @@ async fn partner_page(
     notice: Option<String>,
     refused: Option<Refused>,
 ) -> Result<Response, WebError> {
-    let Some(p) = state.store.get_partner(id).await? else { return Ok(not_found(Some(viewer.nav("partners", "")))) };
-    let Some(report) = crate::eligibility::report(state.store.as_ref(), id, state.now()).await? else {
+    let Some(p) = crate::app::partners::find(state, id).await? else { return Ok(not_found(Some(viewer.nav("partners", "")))) };
+    let Some(report) = crate::eligibility::report(state, id, state.now()).await? else {
         return Ok(not_found(Some(viewer.nav("partners", ""))));
     };
     let facts = vec![
@@ -208,7 +206,7 @@ async fn refer(
             let referral = created["Id"].as_str().unwrap_or_default().to_string();
             Ok(Redirect::to(&format!("/console/partners/{id}?done=referred-{referral}")).into_response())
         }
-        Err(e) => partner_page(&state, &viewer, &id, form, None, Some(Refused::Referral(e.message().to_string()))).await,
+        Err(e) => partner_page(&state, &viewer, &id, form, None, Some(Refused::Referral(e.message()))).await,
     }
 }
 
@@ -228,7 +226,7 @@ async fn remove(
             let revoked = v["referrals_revoked"].as_array().map_or(0, Vec::len);
             Ok(Redirect::to(&format!("/console/partners/{id}?done=removed, {revoked} referral(s) revoked")).into_response())
         }
-        Err(e) => partner_page(&state, &viewer, &id, form, None, Some(Refused::Removal(e.message().to_string()))).await,
+        Err(e) => partner_page(&state, &viewer, &id, form, None, Some(Refused::Removal(e.message()))).await,
     }
 }
 
@@ -243,9 +241,7 @@ struct SuppressionPage {
 
 async fn suppression(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     let viewer = session::require_staff(&state, &headers, &PARTNER_MANAGERS).await?;
-    let rows = state
-        .store
-        .list_suppressions()
+    let rows = crate::app::referrals::suppressions(&state)
         .await?
         .into_iter()
         .map(|s| {
@@ -397,7 +393,7 @@ async fn terms_page(
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let now = state.now();
-    let versions = state.store.list_terms_versions().await?;
+    let versions = crate::app::governance::versions(state).await?;
     let current = ace_domain::terms::current(&versions, now).map(|v| v.version);
     let rows = versions
         .iter()
@@ -419,7 +415,7 @@ async fn terms_page(
     if let Some(version) = current {
         let status = governance::acceptance_of(state, &version.to_string())
             .await
-            .map_err(|e| WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, e.message().to_string()))?;
+            .map_err(|e| WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, e.message()))?;
         for a in status["accepted"].as_array().into_iter().flatten() {
             let text = |k: &str| a[k].as_str().unwrap_or_default().to_string();
             accepted.push((text("partner_id"), text("method"), when(&text("at")), text("user")));
@@ -460,7 +456,7 @@ async fn publish(State(state): State<AppState>, StaffForm { viewer, form }: Staf
     };
     match governance::publish(&state, &actor(&viewer), input).await {
         Ok(v) => Ok(Redirect::to(&format!("/console/terms?done={}", v["version"])).into_response()),
-        Err(e) => terms_page(&state, &viewer, form, None, Some(e.message().to_string())).await,
+        Err(e) => terms_page(&state, &viewer, form, None, Some(e.message())).await,
     }
 }
 
@@ -510,7 +506,7 @@ async fn audit(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
         limit: Some(AUDIT_PAGE),
         ..Default::default()
     };
-    let internal = |e: crate::app::AppError| WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, e.message().to_string());
+    let internal = |e: crate::app::AppError| WebError::Message(StatusCode::INTERNAL_SERVER_ERROR, e.message());
     let log = governance::audit_entries(&state, query).await.map_err(internal)?;
     let check = governance::verify(&state).await.map_err(internal)?;
     let (verified, broken) = if check["ok"] == json!(true) {

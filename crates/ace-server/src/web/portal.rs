@@ -469,7 +469,8 @@ async fn opportunity_page(
     let got = call(state, caller, Operation::GetOpportunity, json!({"Catalog": catalog.as_str(), "Identifier": id})).await?;
     // The attestation is read from the partner's own record (its API operation answers
     // not-found until there is one, which USE-2 would count as probing).
-    let record = state.store.get_opportunity(&caller.partner.id, catalog, id).await?.ok_or(WebError::NotFound)?;
+    let record =
+        crate::app::tenant::Tenant::new(state, &caller.partner.id, catalog).opportunity(id).await?.ok_or(WebError::NotFound)?;
     let attestation = record.review.attestation.as_ref().map(|a| serde_json::to_value(a).unwrap_or(Value::Null));
     let review_status = text_at(&got, "LifeCycle.ReviewStatus").to_string();
     let stored_value = |name: &str| text_at(&got, name).to_string();
@@ -531,9 +532,7 @@ async fn opportunity_page(
         Some(f) => f.checked("SensitiveDataConsent"),
         None => attestation.as_ref().is_some_and(|a| a["SensitiveDataConsent"] == json!(true)),
     };
-    let statement_version = state
-        .store
-        .list_consent_statements()
+    let statement_version = crate::app::review::consent_statements(state)
         .await?
         .into_iter()
         .max_by_key(|s| s.published_ms)

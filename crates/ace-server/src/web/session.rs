@@ -11,19 +11,19 @@ use axum::Form;
 use serde_json::json;
 
 use ace_domain::audit::{action, AuditEntry};
-use ace_store::{PortalAccount, PortalSession, UserStatus, WriteBatch};
+use ace_store::{PortalAccount, PortalSession, UserStatus};
 
 use super::{page, Fields, Nav, WebError};
 use crate::app::auth_guard::{sign_in_address_subject, FailureLimit};
-use crate::app::password;
 use crate::app::Caller;
+use crate::app::{accounts, password, AppError};
 use crate::{crypto, AppState};
 
 pub const SESSION_COOKIE: &str = "ace_session";
 /// The login form's double-submit token (there is no session yet to hold one).
 const LOGIN_COOKIE: &str = "ace_login";
 /// How long a session lasts.
-const SESSION_MS: i64 = 8 * 3_600_000;
+use crate::app::accounts::SESSION_MS;
 
 /// Operator staff roles, and what each may do in the console.
 pub use crate::app::accounts::STAFF_ROLES;
@@ -135,13 +135,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The session of a request, if it has a live one whose account still has access.
 pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, WebError> {
     let Some(id) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
-    let Some(session) = state.store.get_portal_session(&crypto::sha256_hex(id.as_bytes())).await? else {
-        return Ok(None);
-    };
-    if session.expires_ms <= state.wall_clock_ms() {
-        return Ok(None);
-    }
-    let Some(account) = state.store.get_portal_account(&session.email).await? else { return Ok(None) };
+    let Some((session, account)) = accounts::session(state, id).await? else { return Ok(None) };
     let caller = match partner_caller(state, &account).await? {
         Access::Partner(caller) => Some(*caller),
         Access::Staff => None,
@@ -164,8 +158,8 @@ async fn partner_caller(state: &AppState, account: &PortalAccount) -> Result<Acc
             Access::Denied("This account has no role.".into())
         });
     };
-    let user = state.store.get_user(partner_id, user_name).await?;
-    let partner = state.store.get_partner(partner_id).await?;
+    let user = crate::app::keys::find_user(state, partner_id, user_name).await?;
+    let partner = crate::app::partners::find(state, partner_id).await?;
     match (user, partner) {
         (Some(user), Some(partner)) if user.status == UserStatus::Active && partner.has_access() => {
             Ok(Access::Partner(Box::new(Caller { partner, user })))
@@ -271,8 +265,8 @@ impl From<WebError> for SignInError {
     }
 }
 
-impl From<ace_store::StoreError> for SignInError {
-    fn from(e: ace_store::StoreError) -> Self {
+impl From<AppError> for SignInError {
+    fn from(e: AppError) -> Self {
         SignInError::Web(e.into())
     }
 }
@@ -305,7 +299,7 @@ async fn sign_in(
     // pass the limit; a right password takes its count back.
     state.auth_guard.record_failure(&guard_key, now_ms);
     state.auth_guard.record_failure(&network_key, now_ms);
-    let account = state.store.get_portal_account(email).await?;
+    let account = accounts::account(state, email).await?;
     let stored = account.as_ref().map_or(password::decoy(), |a| a.password_hash.as_str()).to_string();
     let given = password_given.to_string();
     let matches = password::verify_bounded(&state.password_slots, given, stored).await;
@@ -324,17 +318,9 @@ async fn sign_in(
 }
 
 /// A new session for `account`; returns the cookie's value.
-async fn open_session(state: &AppState, account: &PortalAccount) -> Result<String, ace_store::StoreError> {
-    let now_ms = state.wall_clock_ms();
+async fn open_session(state: &AppState, account: &PortalAccount) -> Result<String, crate::app::AppError> {
     let id = random_token();
-    let session = PortalSession {
-        id_hash: crypto::sha256_hex(id.as_bytes()),
-        email: account.email.clone(),
-        csrf: random_token(),
-        created_ms: now_ms,
-        expires_ms: now_ms + SESSION_MS,
-    };
-    state.store.insert_portal_session(&session).await?;
+    accounts::open_session(state, account, &id, random_token()).await?;
     Ok(id)
 }
 
@@ -382,7 +368,7 @@ pub async fn invite_form(
     headers: HeaderMap,
     axum::extract::Path(token): axum::extract::Path<String>,
 ) -> Response {
-    match state.store.get_portal_invitation(&crypto::sha256_hex(token.as_bytes())).await {
+    match accounts::invitation(&state, &token).await {
         Ok(Some(i)) if i.expires_ms > state.wall_clock_ms() => invite_page(&headers, StatusCode::OK, &token, i.email, None),
         Ok(_) => invite_page(&headers, StatusCode::GONE, &token, String::new(), Some(INVITATION_GONE.into())),
         Err(e) => WebError::from(e).into_response(),
@@ -401,8 +387,7 @@ pub async fn redeem_invite(
     if sent.is_empty() || !crypto::constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
         return WebError::Forbidden.into_response();
     }
-    let token_hash = crypto::sha256_hex(token.as_bytes());
-    let email = match state.store.get_portal_invitation(&token_hash).await {
+    let email = match accounts::invitation(&state, &token).await {
         Ok(Some(i)) => i.email,
         Ok(None) => return invite_page(&headers, StatusCode::GONE, &token, String::new(), Some(INVITATION_GONE.into())),
         Err(e) => return WebError::from(e).into_response(),
@@ -421,12 +406,12 @@ pub async fn redeem_invite(
                 .into_response()
         }
     };
-    let account = match state.store.redeem_portal_invitation(&token_hash, &hash, state.wall_clock_ms()).await {
+    let account = match accounts::redeem(&state, &token, &hash).await {
         Ok(account) => account,
-        Err(ace_store::StoreError::NotFound) => {
+        Err(AppError::NotFound(_)) => {
             return invite_page(&headers, StatusCode::GONE, &token, String::new(), Some(INVITATION_GONE.into()))
         }
-        Err(ace_store::StoreError::Conflict(_)) => {
+        Err(AppError::Conflict { .. }) => {
             let message = format!("{email} already has an account: sign in instead.");
             return invite_page(&headers, StatusCode::CONFLICT, &token, email, Some(message));
         }
@@ -447,9 +432,7 @@ async fn audit_failure(state: &AppState, address: std::net::IpAddr, email: &str,
         json!({"error": "PortalSignInFailed", "email": email, "locked": locked}),
     );
     entry.partner_id = partner;
-    if let Err(e) = state.store.commit(WriteBatch { audit: vec![entry], ..Default::default() }).await {
-        tracing::error!(error = %e, "could not audit a failed sign-in");
-    }
+    crate::app::keys::record_failure(state, entry, None).await;
 }
 
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
@@ -457,7 +440,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form
         if v.check_form(&Fields(form)).is_err() {
             return WebError::Forbidden.into_response();
         }
-        if let Err(e) = state.store.delete_portal_session(&v.session.id_hash).await {
+        if let Err(e) = accounts::close_session(&state, &v.session.id_hash).await {
             return WebError::from(e).into_response();
         }
     }

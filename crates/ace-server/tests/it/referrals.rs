@@ -97,13 +97,18 @@ async fn ref_3_contacted_referrals_stay_and_uncontacted_ones_are_revoked_rem_2()
     assert_eq!(obligations["Obligations"]["ContactMet"], false);
     assert_eq!(obligations["Obligations"]["UpdateFresh"], true, "REF-7: freshness is shown");
 
-    // Five days on, the contacted referral stands; the other was reminded, then revoked once its
-    // deadline (3 business days, Berlin time) passed.
-    app.operator("POST", "/clock/advance", json!({"duration": "5d"})).await;
-    client.get_engagement_invitation().catalog("AWS").identifier(&first).send().await.unwrap();
+    // Until two hours before the uncontacted referral's deadline (3 business days, Berlin time)
+    // both stand; once it passes, that one is revoked and the contacted one stays. The span is
+    // measured from the deadline: one made late on a Friday has less of it than one made on a
+    // Monday.
     let deadline = obligations["Obligations"]["ContactDeadline"].as_str().unwrap().to_string();
-    let now = server_now(&app).await;
     let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    let before = (parse(&deadline) - parse(&server_now(&app).await)).num_hours() - 2;
+    assert!(before > 24, "three business days are more than a day away: {deadline}");
+    app.operator("POST", "/clock/advance", json!({"duration": format!("{before}h")})).await;
+    client.get_engagement_invitation().catalog("AWS").identifier(&first).send().await.unwrap();
+    client.get_engagement_invitation().catalog("AWS").identifier(&second).send().await.unwrap();
+    let now = server_now(&app).await;
     let hours = (parse(&deadline) - parse(&now)).num_hours().max(0) + 1;
     let advanced = app.operator("POST", "/clock/advance", json!({"duration": format!("{hours}h")})).await;
     assert!(advanced["jobs_run"].to_string().contains(&format!("revoked {second}")), "{advanced}");
