@@ -24,6 +24,7 @@ pub enum Tier {
 
 /// The programs of ELIG-2.1 (c).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Program {
     Competency,
@@ -68,6 +69,7 @@ impl Program {
 
 /// What the operator records about a partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartnerProfile {
     pub id: String,
     pub name: String,
@@ -98,6 +100,7 @@ pub struct PartnerProfile {
 
 /// REM-1: how much of the program a partner was removed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum RemovalScope {
     /// No referrals, whatever the partner's figures; its open referrals are revoked.
@@ -124,9 +127,11 @@ impl RemovalScope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Removal {
     pub scope: RemovalScope,
     pub reason: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: crate::time::Instant,
     pub by: String,
 }

@@ -91,6 +91,9 @@ pub struct AppState {
     pub governance: Arc<governance::Governance>,
     /// Issue 25: the partners an integration check is watching, and the engine's wake-up.
     pub checks: Arc<app::checks::Watch>,
+    /// The Selling API's operations, for the portal's partner pages and bulk jobs' rows: the
+    /// partner API's registry, handed to the application layer here (`app::operations`).
+    pub operations: Arc<dyn app::operations::Runner>,
     /// Opportunity numbers, reserved from the store in blocks.
     opportunity_numbers: Arc<tokio::sync::Mutex<(i64, i64)>>,
     opportunity_numbers_key: Arc<ace_domain::ids::OpportunityNumbers>,
@@ -116,6 +119,7 @@ impl AppState {
             probes: Arc::new(security::ProbeGuard::new(settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
             checks: Arc::default(),
+            operations: Arc::new(partner_api::Runner),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
             opportunity_numbers_key,
             settings: Arc::new(settings),
@@ -138,6 +142,7 @@ impl AppState {
             probes: Arc::new(security::ProbeGuard::new(self.settings.probe_policy)),
             governance: Arc::new(governance::Governance::default()),
             checks: Arc::default(),
+            operations: self.operations.clone(),
             opportunity_numbers: Arc::new(tokio::sync::Mutex::new((0, 0))),
             opportunity_numbers_key: self.opportunity_numbers_key.clone(),
             settings: self.settings.clone(),

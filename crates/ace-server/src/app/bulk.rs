@@ -10,7 +10,7 @@
 //! template fails the job as a whole, with the reason, before any row is applied.
 //!
 //! **Each row is the single-record operation.** A row goes through
-//! `partner_api::invoke_bulk_row` as the job's user — while that user may still write (active,
+//! `app::operations::Runner::invoke_bulk_row` as the job's user — while that user may still write (active,
 //! its partner not removed from the program, REM-1) — with the model check, the handler, the
 //! program's rules and the audit exactly as a signed `CreateOpportunity`, `UpdateOpportunity`
 //! or `CreateCustomerAccount` would. Its result (success with the record's id) is committed in
@@ -33,7 +33,6 @@ use ace_store::{StoreError, WriteBatch};
 use serde_json::{json, Value};
 
 use super::{AppError, Caller};
-use crate::partner_api::Operation;
 use crate::AppState;
 
 /// How long a node's hold on a job lasts without renewal.
@@ -252,9 +251,10 @@ pub async fn run(state: &AppState, job_id: &str) -> Result<(), AppError> {
     }
     let done: HashSet<i64> = state.store.bulk_job_done_rows(&job.id).await?.into_iter().collect();
     let name = job.kind.operation(parsed.operation_type);
-    let Some(operation) = Operation::ALL.iter().copied().find(|o| o.name() == name) else {
+    if !state.operations.serves(name) {
         return finish(state, job, Some(format!("{name} is not served"))).await;
-    };
+    }
+    let operation = name;
     let caller = Arc::new(caller);
     let mut pending = parsed.rows.into_iter().filter(|r| !done.contains(&r.line));
     let mut running = tokio::task::JoinSet::new();
@@ -302,7 +302,7 @@ async fn release(state: &AppState, mut job: BulkJob) -> Result<(), AppError> {
 async fn apply_row(
     state: &AppState,
     caller: &Caller,
-    operation: Operation,
+    operation: &'static str,
     job_id: &str,
     catalog: Catalog,
     row: ace_domain::bulk::Row,
@@ -323,16 +323,16 @@ async fn apply_row(
     } else {
         let mut input = Value::Object(row.input);
         input["Catalog"] = json!(catalog.as_str());
-        if matches!(operation, Operation::CreateOpportunity | Operation::CreateCustomerAccount) {
+        if operation.starts_with("Create") {
             input["ClientToken"] = json!(format!("{job_id}-{}", row.line));
         }
-        let (outcome, recorded) = crate::partner_api::invoke_bulk_row(state, caller, operation, input, result.clone()).await;
+        let (outcome, recorded) = state.operations.invoke_bulk_row(state, caller, operation, input, result.clone()).await;
         match outcome {
             Ok(_) if recorded => return Ok(()),
             Ok(output) => {
                 // A create answered from its ClientToken (applied before, its result lost with
                 // a crash of another kind) or a write that changed no opportunity.
-                if let crate::partner_api::Output::Json(v) = &output {
+                if let Some(v) = &output {
                     result.resource_id = v.get("Id").and_then(Value::as_str).map(String::from);
                 }
             }

@@ -49,7 +49,7 @@ async fn start(State(state): State<AppState>, call: OperatorCall, body: Bytes) -
         Err(e) => return Err(OperatorError::bad_request(format!("step timeout: {e}"))),
     };
     let ask = use_case::NewRun { partner_id: input.partner_id, scenarios: input.scenarios, step_timeout_ms };
-    let entry = call.audit(&state, StatusCode::CREATED, json!({}));
+    let entry = call.entry(&state, StatusCode::CREATED);
     let run = use_case::start(&state, ask, entry).await?;
     done_created(use_case::report(&run))
 }
@@ -69,7 +69,7 @@ async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<
 
 #[utoipa::path(post, path = "/checks/{id}/cancel", tag = "operator", summary = "Stop a running integration check: every step not taken yet is skipped, saying so; a run that has ended is answered as it is", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
-    let entry = call.audit(&state, StatusCode::OK, json!({}));
+    let entry = call.entry(&state, StatusCode::OK);
     let run = use_case::cancel(&state, &id, entry).await?;
     done(use_case::report(&run))
 }

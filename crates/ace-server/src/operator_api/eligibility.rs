@@ -15,7 +15,7 @@ use ace_domain::time::{format_timestamp, from_millis, parse_timestamp, Instant};
 
 use ace_store::{AdminWrite, WriteBatch};
 
-use super::{authorize, done, done_created, ok, parse_body, parse_programs, OpResult, OperatorCall, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, parse_programs, views, OpResult, OperatorCall, OperatorError};
 use crate::eligibility;
 use crate::AppState;
 
@@ -60,17 +60,20 @@ async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<S
     }
 }
 
-#[utoipa::path(get, path = "/eligibility/{id}/history", tag = "operator", summary = "Recorded changes of the partner's eligibility, with their causes", params(("id" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/eligibility/{id}/history", tag = "operator", summary = "Recorded changes of the partner's eligibility, with their causes", params(("id" = String, Path)), responses((status = 200, description = "success", body = views::EligibilityHistory)))]
 async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    let changes: Vec<Value> = eligibility::history(&state, Some(&id))
+    let history = eligibility::history(&state, Some(&id))
         .await?
-        .iter()
-        .map(
-            |c| json!({"at": format_timestamp(from_millis(c.at_ms)), "eligible": c.eligible, "cause": c.cause, "unmet": c.unmet}),
-        )
+        .into_iter()
+        .map(|c| views::EligibilityChangeView {
+            at: format_timestamp(from_millis(c.at_ms)),
+            eligible: c.eligible,
+            cause: c.cause,
+            unmet: c.unmet,
+        })
         .collect();
-    ok(json!({"history": changes}))
+    ok(views::EligibilityHistory { history })
 }
 
 async fn config_view(state: &AppState) -> Result<Value, OperatorError> {
@@ -154,11 +157,11 @@ async fn update_config(State(state): State<AppState>, call: OperatorCall, body: 
     done(config_view(&state).await?)
 }
 
-#[utoipa::path(get, path = "/requirements", tag = "operator", summary = "Further requirements per segment (ELIG-2.x (e))", responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/requirements", tag = "operator", summary = "Further requirements per segment (ELIG-2.x (e))", responses((status = 200, description = "success", body = views::Requirements)))]
 async fn list_requirements(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     let config = eligibility::config_at(&state, state.now()).await?;
-    ok(json!({"requirements": config.further}))
+    ok(views::Requirements { requirements: config.further })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -202,7 +205,7 @@ struct MetInput {
     met: bool,
 }
 
-#[utoipa::path(put, path = "/partners/{id}/requirements/{requirement}", tag = "operator", summary = "Set whether the partner meets a further requirement", params(("id" = String, Path), ("requirement" = String, Path)), request_body = MetInput, responses((status = 200, description = "success")))]
+#[utoipa::path(put, path = "/partners/{id}/requirements/{requirement}", tag = "operator", summary = "Set whether the partner meets a further requirement", params(("id" = String, Path), ("requirement" = String, Path)), request_body = MetInput, responses((status = 200, description = "success", body = ace_domain::partner::PartnerProfile)))]
 async fn set_requirement(
     State(state): State<AppState>,
     Path((id, requirement)): Path<(String, String)>,
@@ -216,7 +219,7 @@ async fn set_requirement(
     }
     let mut partner = crate::app::partners::load(&state, &id).await?;
     partner.further_requirements.insert(requirement.clone(), input.met);
-    let view = super::partner_view(&partner);
+    let view = partner.clone();
     let write = AdminWrite::UpdatePartner { profile: partner, effective_ms: state.now().timestamp_millis() };
     call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![write], ..Default::default() }).await?;
     eligibility::refresh_after(&state, &id, &format!("requirement {requirement} set to {}", input.met)).await;

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use ace_domain::ids::Catalog;
 
-use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, views, OpResult, OperatorCall, OperatorError};
 use crate::app::engagements as use_case;
 use crate::AppState;
 
@@ -93,11 +93,11 @@ async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> OpRes
 async fn add_group(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: use_case::GroupInput = parse_body(&body)?;
     let group = use_case::put_group(&state, &call.actor(), input).await?;
-    done_created(json!(group))
+    done_created(group)
 }
 
-#[utoipa::path(delete, path = "/engagement-groups/{id}", tag = "operator", summary = "Remove an engagement group", params(("id" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(delete, path = "/engagement-groups/{id}", tag = "operator", summary = "Remove an engagement group", params(("id" = String, Path)), responses((status = 200, description = "success", body = views::Removed)))]
 async fn remove_group(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
     use_case::remove_group(&state, &call.actor(), &id).await?;
-    done(json!({"removed": id}))
+    done(views::Removed { removed: id })
 }

@@ -17,7 +17,7 @@ use ace_domain::terms;
 use ace_domain::time::format_timestamp;
 use ace_store::{AdminWrite, WriteBatch};
 
-use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, views, OpResult, OperatorCall, OperatorError};
 use crate::app::governance as use_case;
 use crate::governance::{self as gov, SUPPORT_CONTACT_KEY, TERMINATION_KEY};
 use crate::AppState;
@@ -50,7 +50,7 @@ struct BackupInput {
 /// absolute path on the server's machine that does not exist yet). Its audit entry is committed
 /// once the copy exists; should that fail, the copy is removed: a copy of the customer data is
 /// never left unrecorded, and a refused backup (an existing file, PostgreSQL) records none.
-#[utoipa::path(post, path = "/backup", tag = "operator", summary = "Write an online, consistent copy of the SQLite database to a new file on the server's machine", request_body = BackupInput, responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/backup", tag = "operator", summary = "Write an online, consistent copy of the SQLite database to a new file on the server's machine", request_body = BackupInput, responses((status = 200, description = "success", body = views::Backup)))]
 async fn backup(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: BackupInput = parse_body(&body)?;
     let path = std::path::PathBuf::from(&input.to);
@@ -63,7 +63,7 @@ async fn backup(State(state): State<AppState>, call: OperatorCall, body: Bytes) 
         let _ = std::fs::remove_file(&path);
         return Err(e);
     }
-    done(json!({"path": input.to, "bytes": bytes}))
+    done(views::Backup { path: input.to, bytes })
 }
 
 /// REM-1: removes a partner from referrals or from the whole program, without notice. Its open
@@ -83,7 +83,7 @@ struct ReinstateInput {
 
 /// Undoes what can be undone: access and eligibility come back; revoked referrals and deleted
 /// data do not.
-#[utoipa::path(post, path = "/partners/{id}/reinstate", tag = "operator", summary = "Undo a removal: access and eligibility return; revoked referrals and deleted data do not", params(("id" = String, Path)), request_body = ReinstateInput, responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/partners/{id}/reinstate", tag = "operator", summary = "Undo a removal: access and eligibility return; revoked referrals and deleted data do not", params(("id" = String, Path)), request_body = ReinstateInput, responses((status = 200, description = "success", body = views::Reinstated)))]
 async fn reinstate_partner(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ReinstateInput = parse_body(&body)?;
     let scope = use_case::parse_scope(&input.scope)?;
@@ -100,7 +100,11 @@ async fn reinstate_partner(State(state): State<AppState>, Path(id): Path<String>
     let write = AdminWrite::UpdatePartner { profile: partner, effective_ms: now.timestamp_millis() };
     crate::app::admin::commit(&state, WriteBatch { admin: vec![write], audit: vec![entry], ..Default::default() }).await?;
     crate::eligibility::refresh_after(&state, &id, "partner reinstated").await;
-    done(json!({"partner": id, "reinstated": scope.as_str(), "not_restored": "revoked referrals and the data deleted with them"}))
+    done(views::Reinstated {
+        partner: id,
+        reinstated: scope.as_str(),
+        not_restored: "revoked referrals and the data deleted with them",
+    })
 }
 
 /// MOD-2, MOD-4: a new version, effective on posting or on its stated date; every partner's
@@ -178,7 +182,7 @@ fn termination_error(e: program::TerminationError) -> OperatorError {
 }
 
 /// MOD-1: the program ends on `effective`: submissions and referrals stop, partners are told now.
-#[utoipa::path(post, path = "/program/terminate", tag = "operator", summary = "End the program on a date (MOD-1): submissions and referrals stop, partners are told", request_body = TerminateInput, responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/program/terminate", tag = "operator", summary = "End the program on a date (MOD-1): submissions and referrals stop, partners are told", request_body = TerminateInput, responses((status = 200, description = "success", body = views::ProgramStatus)))]
 async fn terminate(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: TerminateInput = parse_body(&body)?;
     let now = state.now();
@@ -202,11 +206,14 @@ async fn terminate(State(state): State<AppState>, call: OperatorCall, body: Byte
     let change = WriteBatch { settings: vec![(TERMINATION_KEY.into(), doc)], events, audit: vec![entry], ..Default::default() };
     crate::app::admin::commit(&state, change).await?;
     state.governance.invalidate();
-    done(json!({"status": program::status(Some(&termination), now).as_str(), "effective": format_timestamp(effective)}))
+    done(views::ProgramStatus {
+        status: program::status(Some(&termination), now).as_str(),
+        effective: Some(format_timestamp(effective)),
+    })
 }
 
 /// A termination not yet in effect can be called off; one in effect cannot.
-#[utoipa::path(delete, path = "/program/termination", tag = "operator", summary = "Call off a termination that is not yet in effect", responses((status = 200, description = "success")))]
+#[utoipa::path(delete, path = "/program/termination", tag = "operator", summary = "Call off a termination that is not yet in effect", responses((status = 200, description = "success", body = views::ProgramStatus)))]
 async fn cancel_termination(State(state): State<AppState>, call: OperatorCall) -> OpResult {
     let now = state.now();
     state.governance.invalidate();
@@ -238,11 +245,11 @@ async fn cancel_termination(State(state): State<AppState>, call: OperatorCall) -
     )
     .await?;
     state.governance.invalidate();
-    done(json!({"status": "ACTIVE"}))
+    done(views::ProgramStatus { status: program::ProgramStatus::Active.as_str(), effective: None })
 }
 
 /// USE-6: the contact partners see in `GetSupportContact` and the portal.
-#[utoipa::path(put, path = "/program/support-contact", tag = "operator", summary = "Publish the support contact partners see (USE-6)", request_body = SupportContact, responses((status = 200, description = "success")))]
+#[utoipa::path(put, path = "/program/support-contact", tag = "operator", summary = "Publish the support contact partners see (USE-6)", request_body = SupportContact, responses((status = 200, description = "success", body = SupportContact)))]
 async fn set_support_contact(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let contact: SupportContact = parse_body(&body)?;
     contact.validate().map_err(OperatorError::bad_request)?;
@@ -250,7 +257,7 @@ async fn set_support_contact(State(state): State<AppState>, call: OperatorCall, 
     let entry = AuditEntry::new(state.now(), call.actor(), action::SUPPORT_CONTACT, json!(contact));
     let change = WriteBatch { settings: vec![(SUPPORT_CONTACT_KEY.into(), doc)], audit: vec![entry], ..Default::default() };
     crate::app::admin::commit(&state, change).await?;
-    done(json!(contact))
+    done(contact)
 }
 
 /// USE-4: the audit log, filtered, oldest first; `after` pages on.
@@ -276,21 +283,26 @@ struct SecurityQuery {
 
 /// USE-2: keys and addresses blocked for probing, and USE-3: keys locked out by failed
 /// signatures (with the networks they came from), newest first.
-#[utoipa::path(get, path = "/security/events", tag = "operator", summary = "Keys and addresses blocked for probing (USE-2), newest first", params(SecurityQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/security/events", tag = "operator", summary = "Keys and addresses blocked for probing (USE-2), newest first", params(SecurityQuery), responses((status = 200, description = "success", body = views::SecurityEvents)))]
 async fn security_events(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SecurityQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let since_ms = q.since.as_deref().map(|s| use_case::parse_time("since", s)).transpose()?.map_or(0, |t| t.timestamp_millis());
     let now_ms = state.wall_clock_ms();
     let events = crate::app::admin::security_events(&state, since_ms, q.limit.unwrap_or(100)).await?;
-    let items: Vec<Value> = events
-        .iter()
-        .map(|e| {
-            json!({"at": format_timestamp(e.at), "subject": e.subject, "signal": e.signal.as_str(), "count": e.count,
-                   "blocked_until": format_timestamp(e.blocked_until), "active": e.blocked_until.timestamp_millis() > now_ms,
-                   "partner_id": e.partner_id, "addresses": e.addresses})
+    let events = events
+        .into_iter()
+        .map(|e| views::SecurityEventView {
+            at: format_timestamp(e.at),
+            subject: e.subject,
+            signal: e.signal.as_str(),
+            count: e.count,
+            blocked_until: format_timestamp(e.blocked_until),
+            active: e.blocked_until.timestamp_millis() > now_ms,
+            partner_id: e.partner_id,
+            addresses: e.addresses,
         })
         .collect();
-    ok(json!({"events": items}))
+    ok(views::SecurityEvents { events })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -300,7 +312,7 @@ struct UnblockInput {
 }
 
 /// Lifts a probe block on this node (blocks live in each node's memory).
-#[utoipa::path(post, path = "/security/unblock", tag = "operator", summary = "Lift a probe block on this node", request_body = UnblockInput, responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/security/unblock", tag = "operator", summary = "Lift a probe block on this node", request_body = UnblockInput, responses((status = 200, description = "success", body = views::Unblocked)))]
 async fn unblock(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: UnblockInput = parse_body(&body)?;
     if !input.subject.starts_with("key:") && !input.subject.starts_with("address:") {
@@ -313,5 +325,5 @@ async fn unblock(State(state): State<AppState>, call: OperatorCall, body: Bytes)
     let subject = crate::security::normalise_subject(&input.subject);
     let unblocked = state.probes.unblock(&subject);
     let lifted = state.auth_guard.lift(&subject, state.wall_clock_ms()) || unblocked;
-    done(json!({"subject": input.subject, "lifted": lifted}))
+    done(views::Unblocked { subject: input.subject, lifted })
 }

@@ -9,6 +9,7 @@ pub(crate) mod governance;
 mod openapi;
 pub(crate) mod referrals;
 pub(crate) mod review;
+mod views;
 pub mod webhooks;
 
 use axum::body::Bytes;
@@ -19,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use ace_domain::audit::AuditEntry;
@@ -27,7 +28,7 @@ use ace_domain::ids::{solution_id, Catalog};
 use ace_domain::partner::{PartnerPath, PartnerProfile, Program, Tier};
 use ace_domain::quota::QuotaLimits;
 use ace_domain::time::{format_timestamp, from_millis, parse_duration};
-use ace_store::{AccessKeyRecord, AdminWrite, OperatorToken, SolutionRecord, StoreError, UserRecord, UserStatus, WriteBatch};
+use ace_store::{AdminWrite, OperatorToken, SolutionRecord, StoreError, UserRecord, UserStatus, WriteBatch};
 
 use crate::crypto;
 use crate::AppState;
@@ -119,10 +120,15 @@ impl OperatorCall {
         entry
     }
 
+    /// The entry of this action when the call itself says all there is to say.
+    pub fn entry(&self, state: &AppState, status: StatusCode) -> AuditEntry {
+        self.audit(state, status, Value::Object(Default::default()))
+    }
+
     /// Commits `batch` with this action's entry (answered `status`): the change and its audit
     /// entry in one transaction.
     pub async fn commit(&self, state: &AppState, status: StatusCode, mut batch: WriteBatch) -> Result<(), OperatorError> {
-        batch.audit.push(self.audit(state, status, json!({})));
+        batch.audit.push(self.entry(state, status));
         crate::app::admin::commit(state, batch).await?;
         Ok(())
     }
@@ -225,17 +231,17 @@ fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, OperatorError> {
     serde_json::from_slice(body).map_err(|e| OperatorError::bad_request(format!("invalid request body: {e}")))
 }
 
-fn ok(v: Value) -> OpResult {
+fn ok<T: Serialize>(v: T) -> OpResult {
     Ok(Json(v).into_response())
 }
 
 /// A write's answer: its audit entry was committed with it ([`Audited`]).
-fn done(v: Value) -> OpResult {
+fn done<T: Serialize>(v: T) -> OpResult {
     Ok(Audited::wrap(Json(v).into_response()))
 }
 
 /// A write's answer with 201 Created.
-fn done_created(v: Value) -> OpResult {
+fn done_created<T: Serialize>(v: T) -> OpResult {
     Ok(Audited::wrap((StatusCode::CREATED, Json(v)).into_response()))
 }
 
@@ -249,10 +255,6 @@ fn parse_programs(names: &[String]) -> Result<Vec<Program>, OperatorError> {
             })
         })
         .collect()
-}
-
-fn partner_view(p: &PartnerProfile) -> Value {
-    serde_json::to_value(p).unwrap_or(Value::Null)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -275,7 +277,7 @@ struct PartnerInput {
     referrals_approved: bool,
 }
 
-#[utoipa::path(post, path = "/partners", tag = "operator", summary = "Add a partner (a 12-digit account id is assigned)", request_body = PartnerInput, responses((status = 201, description = "success")))]
+#[utoipa::path(post, path = "/partners", tag = "operator", summary = "Add a partner (a 12-digit account id is assigned)", request_body = PartnerInput, responses((status = 201, description = "success", body = PartnerProfile)))]
 async fn add_partner(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: PartnerInput = parse_body(&body)?;
     let mut programs = parse_programs(&input.programs)?;
@@ -299,21 +301,20 @@ async fn add_partner(State(state): State<AppState>, call: OperatorCall, body: By
     };
     profile.validate().map_err(|e| OperatorError::bad_request(e.to_string()))?;
     // The partner's id is in the body, not the path: the entry names it itself.
-    let entry = call.audit(&state, StatusCode::CREATED, json!({})).partner(&profile.id);
-    done_created(partner_view(&crate::app::partners::add(&state, profile, entry).await?))
+    let entry = call.entry(&state, StatusCode::CREATED).partner(&profile.id);
+    done_created(crate::app::partners::add(&state, profile, entry).await?)
 }
 
-#[utoipa::path(get, path = "/partners/{id}", tag = "operator", summary = "Show a partner", params(("id" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/partners/{id}", tag = "operator", summary = "Show a partner", params(("id" = String, Path)), responses((status = 200, description = "success", body = PartnerProfile)))]
 async fn show_partner(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(partner_view(&crate::app::partners::load(&state, &id).await?))
+    ok(crate::app::partners::load(&state, &id).await?)
 }
 
-#[utoipa::path(get, path = "/partners", tag = "operator", summary = "List partners", responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/partners", tag = "operator", summary = "List partners", responses((status = 200, description = "success", body = views::Partners)))]
 async fn list_partners(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
-    let partners: Vec<Value> = crate::app::admin::partners(&state).await?.iter().map(partner_view).collect();
-    ok(json!({"partners": partners}))
+    ok(views::Partners { partners: crate::app::admin::partners(&state).await? })
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -338,7 +339,7 @@ struct PartnerPatch {
     referrals_approved: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/partners/{id}", tag = "operator", summary = "Update a partner", params(("id" = String, Path)), request_body = PartnerPatch, responses((status = 200, description = "success")))]
+#[utoipa::path(patch, path = "/partners/{id}", tag = "operator", summary = "Update a partner", params(("id" = String, Path)), request_body = PartnerPatch, responses((status = 200, description = "success", body = PartnerProfile)))]
 async fn update_partner(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let patch: PartnerPatch = parse_body(&body)?;
     let mut p = crate::app::partners::load(&state, &id).await?;
@@ -384,7 +385,7 @@ async fn update_partner(State(state): State<AppState>, Path(id): Path<String>, c
     let write = AdminWrite::UpdatePartner { profile: p.clone(), effective_ms: state.now().timestamp_millis() };
     call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![write], ..Default::default() }).await?;
     crate::eligibility::refresh_after(&state, &p.id, "partner updated").await;
-    done(partner_view(&p))
+    done(p)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -457,7 +458,7 @@ struct StaffInput {
 }
 
 /// Operator staff who sign in to the web console: admin, reviewer or partner-manager.
-#[utoipa::path(post, path = "/staff", tag = "operator", summary = "Add operator staff who sign in to the web console (admin token only)", request_body = StaffInput, responses((status = 201, description = "success")))]
+#[utoipa::path(post, path = "/staff", tag = "operator", summary = "Add operator staff who sign in to the web console (admin token only)", request_body = StaffInput, responses((status = 201, description = "success", body = views::StaffView)))]
 async fn add_staff(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     if call.token.role != "admin" {
         return Err(OperatorError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin token may add operator staff"));
@@ -477,9 +478,12 @@ async fn add_staff(State(state): State<AppState>, call: OperatorCall, body: Byte
             check_new_portal_email(&state, &email).await?;
             let (token, expires, write) = invite(&state, &email, &input.role, None);
             call.commit(&state, StatusCode::CREATED, WriteBatch { admin: vec![write], ..Default::default() }).await?;
-            return done_created(
-                json!({"email": email, "role": input.role, "invitation_token": token, "invitation_expires": expires}),
-            );
+            return done_created(views::StaffView {
+                email,
+                role: input.role,
+                invitation_token: Some(token),
+                invitation_expires: Some(expires),
+            });
         }
         _ => return Err(OperatorError::bad_request("give either a password or invite")),
     };
@@ -497,7 +501,7 @@ async fn add_staff(State(state): State<AppState>, call: OperatorCall, body: Byte
     call.commit(&state, StatusCode::CREATED, batch)
         .await
         .map_err(|e| duplicate_as(e, format!("{email} already signs in to the portal")))?;
-    done_created(json!({"email": email, "role": input.role}))
+    done_created(views::StaffView { email, role: input.role, invitation_token: None, invitation_expires: None })
 }
 
 /// A conflict answered in the action's own words (a key taken between the check and the write).
@@ -507,13 +511,6 @@ fn duplicate_as(e: OperatorError, message: String) -> OperatorError {
     } else {
         e
     }
-}
-
-fn user_view(u: &UserRecord) -> Value {
-    json!({
-        "partner_id": u.partner_id, "name": u.name, "access_key_id": u.access_key_id,
-        "status": u.status.as_str(), "created": format_timestamp(from_millis(u.created_ms)),
-    })
 }
 
 fn check_user_name(name: &str) -> Result<(), OperatorError> {
@@ -528,7 +525,7 @@ fn check_user_name(name: &str) -> Result<(), OperatorError> {
 }
 
 /// USE-1: each user gets a key pair of their own; the secret is shown once, stored encrypted.
-#[utoipa::path(post, path = "/partners/{id}/users", tag = "operator", summary = "Add a user; the response holds its access key pair, shown once (USE-1); with email and password it can also sign in to the web portal", params(("id" = String, Path)), request_body = UserInput, responses((status = 201, description = "success")))]
+#[utoipa::path(post, path = "/partners/{id}/users", tag = "operator", summary = "Add a user; the response holds its access key pair, shown once (USE-1); with email and password it can also sign in to the web portal", params(("id" = String, Path)), request_body = UserInput, responses((status = 201, description = "success", body = views::KeyPair)))]
 async fn add_user(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: UserInput = parse_body(&body)?;
     check_user_name(&input.name)?;
@@ -568,20 +565,20 @@ async fn add_user(State(state): State<AppState>, Path(id): Path<String>, call: O
         status: UserStatus::Active,
         created_ms: state.now().timestamp_millis(),
     };
-    let mut out = json!({"PartnerId": id, "UserName": input.name, "AccessKeyId": access_key_id, "SecretAccessKey": secret});
+    let mut out = views::KeyPair::new(&id, &input.name, access_key_id, secret);
     // The user, its key and its portal sign-in: one transaction with the audit entry.
     let mut writes = vec![AdminWrite::InsertUser(user)];
     match portal {
         PortalSignIn::None => {}
         PortalSignIn::Account(account) => {
-            out["Email"] = json!(account.email);
+            out.email = Some(account.email.clone());
             writes.push(AdminWrite::InsertPortalAccount(account));
         }
         PortalSignIn::Invite(email) => {
             let (token, expires, write) = invite(&state, &email, "partner", Some((&id, &input.name)));
-            out["Email"] = json!(email);
-            out["InvitationToken"] = json!(token);
-            out["InvitationExpires"] = json!(expires);
+            out.email = Some(email);
+            out.invitation_token = Some(token);
+            out.invitation_expires = Some(expires);
             writes.push(write);
         }
     }
@@ -589,16 +586,16 @@ async fn add_user(State(state): State<AppState>, Path(id): Path<String>, call: O
     done_created(out)
 }
 
-#[utoipa::path(get, path = "/partners/{id}/users", tag = "operator", summary = "List a partner's users", params(("id" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/partners/{id}/users", tag = "operator", summary = "List a partner's users", params(("id" = String, Path)), responses((status = 200, description = "success", body = views::Users)))]
 async fn list_users(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     crate::app::partners::load(&state, &id).await?;
-    let users: Vec<Value> = crate::app::admin::users(&state, &id).await?.iter().map(user_view).collect();
-    ok(json!({"users": users}))
+    let users = crate::app::admin::users(&state, &id).await?.iter().map(views::UserView::from).collect();
+    ok(views::Users { users })
 }
 
 /// USE-1: rotation replaces the key pair; the old key stops working at once.
-#[utoipa::path(post, path = "/partners/{id}/users/{name}/rotate-key", tag = "operator", summary = "Replace the user's key pair; the old key stops working at once (USE-1)", params(("id" = String, Path), ("name" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/partners/{id}/users/{name}/rotate-key", tag = "operator", summary = "Replace the user's key pair; the old key stops working at once (USE-1)", params(("id" = String, Path), ("name" = String, Path)), responses((status = 200, description = "success", body = views::KeyPair)))]
 async fn rotate_key(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, call: OperatorCall) -> OpResult {
     let user = crate::app::keys::user(&state, &id, &name).await?;
     let (access_key_id, secret) = crypto::new_access_key_pair();
@@ -611,48 +608,41 @@ async fn rotate_key(State(state): State<AppState>, Path((id, name)): Path<(Strin
     };
     let write = AdminWrite::UpdateUser { previous_access_key_id: user.access_key_id, user: rotated };
     call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![write], ..Default::default() }).await?;
-    done(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
+    done(views::KeyPair::new(&id, &name, access_key_id, secret))
 }
 
 /// USE-1: revocation; the key is refused from the next request on.
-#[utoipa::path(post, path = "/partners/{id}/users/{name}/disable", tag = "operator", summary = "Disable the user; its key is refused from the next request (USE-1)", params(("id" = String, Path), ("name" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/partners/{id}/users/{name}/disable", tag = "operator", summary = "Disable the user; its key is refused from the next request (USE-1)", params(("id" = String, Path), ("name" = String, Path)), responses((status = 200, description = "success", body = views::UserView)))]
 async fn disable_user(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, call: OperatorCall) -> OpResult {
     let user = crate::app::keys::user(&state, &id, &name).await?;
     let disabled = UserRecord { status: UserStatus::Disabled, ..user.clone() };
     let write = AdminWrite::UpdateUser { previous_access_key_id: user.access_key_id, user: disabled.clone() };
     call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![write], ..Default::default() }).await?;
-    done(user_view(&disabled))
+    done(views::UserView::from(&disabled))
 }
 
-fn key_view(k: &AccessKeyRecord) -> Value {
-    json!({
-        "access_key_id": k.access_key_id, "status": k.status.as_str(), "created": format_timestamp(from_millis(k.created_ms)),
-        "last_used": k.last_used_ms.map(|t| format_timestamp(from_millis(t))),
-    })
-}
-
-#[utoipa::path(get, path = "/partners/{id}/users/{name}/keys", tag = "operator", summary = "A user's access keys with status and last use (USE-1)", params(("id" = String, Path), ("name" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/partners/{id}/users/{name}/keys", tag = "operator", summary = "A user's access keys with status and last use (USE-1)", params(("id" = String, Path), ("name" = String, Path)), responses((status = 200, description = "success", body = views::Keys)))]
 async fn list_keys(State(state): State<AppState>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> OpResult {
     authorize(&state, &headers).await?;
     crate::app::keys::user(&state, &id, &name).await?;
-    let keys: Vec<Value> = crate::app::admin::access_keys(&state, &id, &name).await?.iter().map(key_view).collect();
-    ok(json!({"keys": keys}))
+    let keys = crate::app::admin::access_keys(&state, &id, &name).await?.iter().map(views::KeyView::from).collect();
+    ok(views::Keys { keys })
 }
 
 /// USE-1: a second key, as in IAM, so a CRM can switch keys without downtime; two at most.
-#[utoipa::path(post, path = "/partners/{id}/users/{name}/keys", tag = "operator", summary = "Create a further access key (two per user at most, as IAM); the secret is shown once", params(("id" = String, Path), ("name" = String, Path)), responses((status = 201, description = "success")))]
+#[utoipa::path(post, path = "/partners/{id}/users/{name}/keys", tag = "operator", summary = "Create a further access key (two per user at most, as IAM); the secret is shown once", params(("id" = String, Path), ("name" = String, Path)), responses((status = 201, description = "success", body = views::KeyPair)))]
 async fn create_key(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, call: OperatorCall) -> OpResult {
-    let audit = call.audit(&state, StatusCode::CREATED, json!({}));
+    let audit = call.entry(&state, StatusCode::CREATED);
     let (access_key_id, secret) = crate::app::keys::new_key(&state, &id, &name, audit).await?;
-    done_created(json!({"PartnerId": id, "UserName": name, "AccessKeyId": access_key_id, "SecretAccessKey": secret}))
+    done_created(views::KeyPair::new(&id, &name, access_key_id, secret))
 }
 
 async fn set_key_status(state: &AppState, call: &OperatorCall, id: &str, name: &str, key: &str, status: UserStatus) -> OpResult {
-    let audit = call.audit(state, StatusCode::OK, json!({}));
-    done(key_view(&crate::app::keys::set_key_status_of(state, id, name, key, status, audit).await?))
+    let audit = call.entry(state, StatusCode::OK);
+    done(views::KeyView::from(&crate::app::keys::set_key_status_of(state, id, name, key, status, audit).await?))
 }
 
-#[utoipa::path(post, path = "/partners/{id}/users/{name}/keys/{key}/activate", tag = "operator", summary = "Activate an access key", params(("id" = String, Path), ("name" = String, Path), ("key" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/partners/{id}/users/{name}/keys/{key}/activate", tag = "operator", summary = "Activate an access key", params(("id" = String, Path), ("name" = String, Path), ("key" = String, Path)), responses((status = 200, description = "success", body = views::KeyView)))]
 async fn activate_key(
     State(state): State<AppState>,
     Path((id, name, key)): Path<(String, String, String)>,
@@ -662,7 +652,7 @@ async fn activate_key(
 }
 
 /// USE-1: a deactivated key is refused from the next request on, and can be activated again.
-#[utoipa::path(post, path = "/partners/{id}/users/{name}/keys/{key}/deactivate", tag = "operator", summary = "Deactivate an access key: refused from the next request on", params(("id" = String, Path), ("name" = String, Path), ("key" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/partners/{id}/users/{name}/keys/{key}/deactivate", tag = "operator", summary = "Deactivate an access key: refused from the next request on", params(("id" = String, Path), ("name" = String, Path), ("key" = String, Path)), responses((status = 200, description = "success", body = views::KeyView)))]
 async fn deactivate_key(
     State(state): State<AppState>,
     Path((id, name, key)): Path<(String, String, String)>,
@@ -671,15 +661,15 @@ async fn deactivate_key(
     set_key_status(&state, &call, &id, &name, &key, UserStatus::Disabled).await
 }
 
-#[utoipa::path(delete, path = "/partners/{id}/users/{name}/keys/{key}", tag = "operator", summary = "Delete an access key", params(("id" = String, Path), ("name" = String, Path), ("key" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(delete, path = "/partners/{id}/users/{name}/keys/{key}", tag = "operator", summary = "Delete an access key", params(("id" = String, Path), ("name" = String, Path), ("key" = String, Path)), responses((status = 200, description = "success", body = views::Deleted)))]
 async fn delete_key(
     State(state): State<AppState>,
     Path((id, name, key)): Path<(String, String, String)>,
     call: OperatorCall,
 ) -> OpResult {
-    let audit = call.audit(&state, StatusCode::OK, json!({}));
+    let audit = call.entry(&state, StatusCode::OK);
     crate::app::keys::delete_key(&state, &id, &name, &key, audit).await?;
-    done(json!({"deleted": key}))
+    done(views::Deleted { deleted: key })
 }
 
 /// Solution categories Partner Central documents.
@@ -705,14 +695,7 @@ struct SolutionInput {
     catalog: Option<String>,
 }
 
-fn solution_view(s: &SolutionRecord) -> Value {
-    json!({
-        "id": s.id, "catalog": s.catalog.as_str(), "partner_id": s.partner_id, "name": s.name,
-        "category": s.category, "status": s.status, "created": format_timestamp(from_millis(s.created_ms)),
-    })
-}
-
-#[utoipa::path(post, path = "/partners/{id}/solutions", tag = "operator", summary = "Add a solution", params(("id" = String, Path)), request_body = SolutionInput, responses((status = 201, description = "success")))]
+#[utoipa::path(post, path = "/partners/{id}/solutions", tag = "operator", summary = "Add a solution", params(("id" = String, Path)), request_body = SolutionInput, responses((status = 201, description = "success", body = views::SolutionView)))]
 async fn add_solution(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: SolutionInput = parse_body(&body)?;
     crate::app::partners::load(&state, &id).await?;
@@ -743,7 +726,7 @@ async fn add_solution(State(state): State<AppState>, Path(id): Path<String>, cal
         status,
         created_ms: state.now().timestamp_millis(),
     };
-    let view = solution_view(&solution);
+    let view = views::SolutionView::from(&solution);
     call.commit(
         &state,
         StatusCode::CREATED,
@@ -759,7 +742,7 @@ struct CatalogQuery {
     catalog: Option<String>,
 }
 
-#[utoipa::path(get, path = "/partners/{id}/solutions", tag = "operator", summary = "List a partner's solutions", params(("id" = String, Path), CatalogQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/partners/{id}/solutions", tag = "operator", summary = "List a partner's solutions", params(("id" = String, Path), CatalogQuery), responses((status = 200, description = "success", body = views::Solutions)))]
 async fn list_solutions(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -771,17 +754,19 @@ async fn list_solutions(
     let mut out = Vec::new();
     for catalog in [Catalog::Aws, Catalog::Sandbox] {
         if q.catalog.as_deref().is_none_or(|c| c == catalog.as_str()) {
-            out.extend(crate::app::tenant::Tenant::new(&state, &id, catalog).solutions().await?.iter().map(solution_view));
+            out.extend(
+                crate::app::tenant::Tenant::new(&state, &id, catalog).solutions().await?.iter().map(views::SolutionView::from),
+            );
         }
     }
-    ok(json!({"solutions": out}))
+    ok(views::Solutions { solutions: out })
 }
 
-fn clock_view(state: &AppState) -> Value {
-    json!({"now": format_timestamp(state.now()), "test_clock": state.clock.is_test_clock()})
+fn clock_view(state: &AppState) -> views::ClockView {
+    views::ClockView { now: format_timestamp(state.now()), test_clock: state.clock.is_test_clock(), jobs_run: None }
 }
 
-#[utoipa::path(get, path = "/clock", tag = "operator", summary = "The program clock, and whether it is a test clock", responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/clock", tag = "operator", summary = "The program clock, and whether it is a test clock", responses((status = 200, description = "success", body = views::ClockView)))]
 async fn show_clock(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     ok(clock_view(&state))
@@ -793,7 +778,7 @@ struct AdvanceInput {
     duration: String,
 }
 
-#[utoipa::path(post, path = "/clock/advance", tag = "operator", summary = "Move a test clock forward (refused without --test-clock)", request_body = AdvanceInput, responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/clock/advance", tag = "operator", summary = "Move a test clock forward (refused without --test-clock)", request_body = AdvanceInput, responses((status = 200, description = "success", body = views::ClockView)))]
 async fn advance_clock(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: AdvanceInput = parse_body(&body)?;
     let by = parse_duration(&input.duration).map_err(OperatorError::bad_request)?;
@@ -809,9 +794,7 @@ async fn advance_clock(State(state): State<AppState>, call: OperatorCall, body: 
     state.clock.advance(by).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "not-a-test-clock", e.to_string()))?;
     // Jobs run as soon as the clock moves past their due time.
     let ran = crate::jobs::run_due(&state).await;
-    let mut view = clock_view(&state);
-    view["jobs_run"] = json!(ran);
-    done(view)
+    done(views::ClockView { jobs_run: Some(ran), ..clock_view(&state) })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -820,30 +803,18 @@ struct PartnerQuery {
     partner: Option<String>,
 }
 
-fn limit_view(v: Option<u32>) -> Value {
-    v.map_or(json!("unlimited"), |n| json!(n))
-}
-
-fn quota_view(scope: &str, limits: &QuotaLimits, source: &str) -> Value {
-    json!({
-        "scope": scope, "source": source,
-        "reads_per_second": limit_view(limits.reads_per_second), "writes_per_second": limit_view(limits.writes_per_second),
-        "reads_per_day": limit_view(limits.reads_per_day), "writes_per_day": limit_view(limits.writes_per_day),
-    })
-}
-
 async fn effective_quota(state: &AppState, partner: Option<&str>) -> Result<(QuotaLimits, &'static str), OperatorError> {
     Ok(crate::app::admin::effective_quota(state, partner).await?)
 }
 
-#[utoipa::path(get, path = "/quotas", tag = "operator", summary = "Quota limits in force (USE-5), for every partner or for one", params(PartnerQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/quotas", tag = "operator", summary = "Quota limits in force (USE-5), for every partner or for one", params(PartnerQuery), responses((status = 200, description = "success", body = views::QuotaView)))]
 async fn show_quota(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PartnerQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     if let Some(p) = &q.partner {
         crate::app::partners::load(&state, p).await?;
     }
     let (limits, source) = effective_quota(&state, q.partner.as_deref()).await?;
-    ok(quota_view(q.partner.as_deref().unwrap_or("default"), &limits, source))
+    ok(views::QuotaView::new(q.partner.as_deref().unwrap_or("default"), &limits, source))
 }
 
 /// New quota limits (USE-5); a limit left out keeps its value.
@@ -886,7 +857,7 @@ fn parse_limit(field: &str, v: &Value) -> Result<Option<u32>, OperatorError> {
     }
 }
 
-#[utoipa::path(put, path = "/quotas", tag = "operator", summary = "Set quota limits for every partner, or for one with \"partner\"", request_body = QuotaInput, responses((status = 200, description = "success")))]
+#[utoipa::path(put, path = "/quotas", tag = "operator", summary = "Set quota limits for every partner, or for one with \"partner\"", request_body = QuotaInput, responses((status = 200, description = "success", body = views::QuotaView)))]
 async fn set_quota(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: QuotaInput = parse_body(&body)?;
     let partner = input.partner;
@@ -905,11 +876,15 @@ async fn set_quota(State(state): State<AppState>, call: OperatorCall, body: Byte
         }
     }
     let write = AdminWrite::SetQuota { partner_id: partner.clone(), limits };
-    let mut entry = call.audit(&state, StatusCode::OK, json!({}));
+    let mut entry = call.entry(&state, StatusCode::OK);
     entry.partner_id = partner.clone();
     crate::app::admin::commit(&state, WriteBatch { admin: vec![write], audit: vec![entry], ..Default::default() }).await?;
     state.quotas.invalidate();
-    done(quota_view(partner.as_deref().unwrap_or("default"), &limits, if partner.is_some() { "partner" } else { "default" }))
+    done(views::QuotaView::new(
+        partner.as_deref().unwrap_or("default"),
+        &limits,
+        if partner.is_some() { "partner" } else { "default" },
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -919,12 +894,10 @@ struct EventsQuery {
     limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/events", tag = "operator", summary = "The event outbox, oldest first", params(EventsQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/events", tag = "operator", summary = "The event outbox, oldest first", params(EventsQuery), responses((status = 200, description = "success", body = views::Events)))]
 async fn list_events(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<EventsQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let events = crate::app::admin::events(&state, q.after.unwrap_or(0), limit).await?;
-    let items: Vec<Value> =
-        events.into_iter().map(|(seq, e)| json!({"seq": seq, "partner_id": e.partner_id, "event": e.envelope})).collect();
-    ok(json!({"events": items}))
+    ok(views::Events { events: events.into_iter().map(views::EventItem::from).collect() })
 }

@@ -16,7 +16,7 @@ use ace_domain::business_days::HolidayCalendar;
 use ace_domain::referral::Referral;
 use ace_store::{AdminWrite, WriteBatch};
 
-use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, views, OpResult, OperatorCall, OperatorError};
 use crate::app::referrals as use_case;
 use crate::referrals;
 use crate::AppState;
@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(post, path = "/referrals", tag = "operator", summary = "Refer a lead or opportunity to a partner; refused when it is not eligible (ELIG-2, REF-6) or the contact is suppressed (REF-5)", request_body = use_case::CreateInput, responses((status = 201, description = "success")))]
 async fn create(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: use_case::CreateInput = parse_body(&body)?;
-    let audit = call.audit(&state, StatusCode::CREATED, json!({}));
+    let audit = call.entry(&state, StatusCode::CREATED);
     done_created(use_case::create_referral(&state, input, audit).await?)
 }
 
@@ -84,17 +84,17 @@ async fn revoke(State(state): State<AppState>, Path(id): Path<String>, call: Ope
     referral
         .revoke(state.now(), &reason)
         .map_err(|e| OperatorError::new(StatusCode::CONFLICT, "conflict", format!("{id}: {e}")))?;
-    let audit = call.audit(&state, StatusCode::OK, json!({})).partner(&referral.partner_id);
+    let audit = call.entry(&state, StatusCode::OK).partner(&referral.partner_id);
     if !referrals::revoke(&state, &referral, &reason, vec![audit]).await? {
         return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "the referral changed meanwhile; retry"));
     }
     done(use_case::view(&load(&state, &id).await?, false))
 }
 
-#[utoipa::path(get, path = "/suppression", tag = "operator", summary = "The suppression list (REF-5): hashed e-mails and company domains", responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/suppression", tag = "operator", summary = "The suppression list (REF-5): hashed e-mails and company domains", responses((status = 200, description = "success", body = views::Suppressions)))]
 async fn list_suppression(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(json!({"suppressions": use_case::suppressions(&state).await?}))
+    ok(views::Suppressions { suppressions: use_case::suppressions(&state).await? })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -103,10 +103,10 @@ struct AuditQuery {
     referral: String,
 }
 
-#[utoipa::path(get, path = "/audit", tag = "operator", summary = "Recorded reads of a referral's contact data (REF-1)", params(AuditQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/audit", tag = "operator", summary = "Recorded reads of a referral's contact data (REF-1)", params(AuditQuery), responses((status = 200, description = "success", body = views::ContactReads)))]
 async fn audit(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AuditQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(json!({"reads": use_case::contact_reads(&state, &q.referral).await?}))
+    ok(views::ContactReads { reads: use_case::contact_reads(&state, &q.referral).await? })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -115,7 +115,7 @@ struct CalendarInput {
     dates: Vec<String>,
 }
 
-#[utoipa::path(put, path = "/calendars/{name}", tag = "operator", summary = "Import a holiday calendar", params(("name" = String, Path)), request_body = CalendarInput, responses((status = 200, description = "success")))]
+#[utoipa::path(put, path = "/calendars/{name}", tag = "operator", summary = "Import a holiday calendar", params(("name" = String, Path)), request_body = CalendarInput, responses((status = 200, description = "success", body = views::CalendarImported)))]
 async fn import_calendar(State(state): State<AppState>, Path(name): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     if HolidayCalendar::built_in(&name, 2000, 2000).is_some() {
         return Err(OperatorError::bad_request(format!("{name} is a built-in calendar computed by rule")));
@@ -131,12 +131,12 @@ async fn import_calendar(State(state): State<AppState>, Path(name): Path<String>
     let count = calendar.dates.len();
     call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![AdminWrite::PutCalendar(calendar)], ..Default::default() })
         .await?;
-    done(json!({"name": name, "dates": count}))
+    done(views::CalendarImported { name, dates: count })
 }
 
-#[utoipa::path(get, path = "/calendars/{name}", tag = "operator", summary = "A holiday calendar (built-in us-federal, or imported)", params(("name" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/calendars/{name}", tag = "operator", summary = "A holiday calendar (built-in us-federal, or imported)", params(("name" = String, Path)), responses((status = 200, description = "success", body = views::CalendarView)))]
 async fn show_calendar(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     let calendar = use_case::calendar(&state, &name).await?;
-    ok(json!({"name": calendar.name, "dates": calendar.dates}))
+    ok(views::CalendarView { name: calendar.name, dates: calendar.dates })
 }

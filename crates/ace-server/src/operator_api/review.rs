@@ -13,10 +13,9 @@ use ace_domain::identity::PipelineRecord;
 use ace_domain::ids::base36;
 use ace_domain::opportunity::ReviewAction;
 use ace_domain::submission::{EvidenceRequest, EvidenceStatus};
-use ace_domain::time::{format_timestamp, from_millis};
 use ace_store::{AdminWrite, ConsentStatement, WriteBatch};
 
-use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, views, OpResult, OperatorCall, OperatorError};
 use crate::app::review;
 use crate::app::settings::AUTO_REJECT_ALREADY_PURSUED;
 use crate::AppState;
@@ -49,24 +48,24 @@ struct StandingInput {
 
 /// Issue 22: the partner's standing attestation (SUB-3, SUB-4), and whether the policy lets
 /// submissions rely on it.
-#[utoipa::path(get, path = "/partners/{id}/standing-attestation", tag = "operator", summary = "The partner's standing attestation (SUB-3, SUB-4; issue 22) and whether the policy lets submissions rely on it", params(("id" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/partners/{id}/standing-attestation", tag = "operator", summary = "The partner's standing attestation (SUB-3, SUB-4; issue 22) and whether the policy lets submissions rely on it", params(("id" = String, Path)), responses((status = 200, description = "success", body = views::StandingView)))]
 async fn show_standing(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
     let (on_file, policy_allows) = crate::app::standing::view(&state, &id).await?;
-    ok(json!({"partner": id, "standing_attestation": on_file, "policy_allows": policy_allows}))
+    ok(views::StandingView { partner: id, standing_attestation: on_file, policy_allows })
 }
 
 #[utoipa::path(post, path = "/partners/{id}/standing-attestation", tag = "operator", summary = "File (or replace) the partner's standing attestation: consent obtained before every submission under a published consent statement, evidence produced on request", params(("id" = String, Path)), request_body = StandingInput, responses((status = 201, description = "success")))]
 async fn file_standing(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: StandingInput = parse_body(&body)?;
     let filed = crate::app::standing::file(&state, &call.actor(), &id, &input.consent_statement, &input.statement).await?;
-    done_created(json!(filed))
+    done_created(filed)
 }
 
-#[utoipa::path(delete, path = "/partners/{id}/standing-attestation", tag = "operator", summary = "Withdraw the partner's standing attestation", params(("id" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(delete, path = "/partners/{id}/standing-attestation", tag = "operator", summary = "Withdraw the partner's standing attestation", params(("id" = String, Path)), responses((status = 200, description = "success", body = views::Withdrawn)))]
 async fn withdraw_standing(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
     let withdrawn = crate::app::standing::withdraw(&state, &call.actor(), &id).await?;
-    done(json!({"partner": id, "withdrawn": withdrawn}))
+    done(views::Withdrawn { partner: id, withdrawn })
 }
 
 /// Records per import request; the CLI sends larger files in chunks of this size.
@@ -142,15 +141,11 @@ async fn add_next_steps(State(state): State<AppState>, Path(id): Path<String>, c
     done(review::add_next_steps(&state, &id, &input.next_steps, audit).await?)
 }
 
-fn statement_view(s: &ConsentStatement) -> Value {
-    json!({"version": s.version, "text": s.text, "published_at": format_timestamp(from_millis(s.published_ms))})
-}
-
-#[utoipa::path(get, path = "/consent/statements", tag = "operator", summary = "Published consent statement versions (SUB-4)", responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/consent/statements", tag = "operator", summary = "Published consent statement versions (SUB-4)", responses((status = 200, description = "success", body = views::Statements)))]
 async fn list_statements(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
-    let statements: Vec<Value> = review::consent_statements(&state).await?.iter().map(statement_view).collect();
-    ok(json!({"statements": statements}))
+    let statements = review::consent_statements(&state).await?.iter().map(views::StatementView::from).collect();
+    ok(views::Statements { statements })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -160,7 +155,7 @@ struct StatementInput {
     text: String,
 }
 
-#[utoipa::path(post, path = "/consent/statements", tag = "operator", summary = "Publish a new version; published versions never change", request_body = StatementInput, responses((status = 201, description = "success")))]
+#[utoipa::path(post, path = "/consent/statements", tag = "operator", summary = "Publish a new version; published versions never change", request_body = StatementInput, responses((status = 201, description = "success", body = views::StatementView)))]
 async fn publish_statement(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: StatementInput = parse_body(&body)?;
     let version_ok = !input.version.is_empty()
@@ -173,7 +168,7 @@ async fn publish_statement(State(state): State<AppState>, call: OperatorCall, bo
         return Err(OperatorError::bad_request("the statement text must be 1-20000 characters"));
     }
     let statement = ConsentStatement { version: input.version, text: input.text, published_ms: state.now().timestamp_millis() };
-    let view = statement_view(&statement);
+    let view = views::StatementView::from(&statement);
     let taken = format!("statement version {} is already published; published versions never change", statement.version);
     let batch = WriteBatch { admin: vec![AdminWrite::InsertConsentStatement(statement)], ..Default::default() };
     call.commit(&state, StatusCode::CREATED, batch).await.map_err(|e| super::duplicate_as(e, taken))?;
@@ -262,7 +257,7 @@ struct ImportInput {
 }
 
 /// Imports pipeline records; each bad record is reported with its index and skipped.
-#[utoipa::path(post, path = "/pipeline", tag = "operator", summary = "Import or update records by external id (at most 1000 per request); bad records are reported by index and skipped", request_body = ImportInput, responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/pipeline", tag = "operator", summary = "Import or update records by external id (at most 1000 per request); bad records are reported by index and skipped", request_body = ImportInput, responses((status = 200, description = "success", body = views::Imported)))]
 async fn import_pipeline(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ImportInput = parse_body(&body)?;
     if input.records.len() > IMPORT_BATCH_MAX {
@@ -276,7 +271,7 @@ async fn import_pipeline(State(state): State<AppState>, call: OperatorCall, body
             .and_then(|r| ace_domain::identity::check_pipeline_record(&r).map(|()| r))
         {
             Ok(record) => good.push(record),
-            Err(message) => errors.push(json!({"index": index, "message": message})),
+            Err(message) => errors.push(views::Refusal { index, message }),
         }
     }
     // Counted before the write: an import racing another of the same records may count one
@@ -286,7 +281,7 @@ async fn import_pipeline(State(state): State<AppState>, call: OperatorCall, body
     let audit = call.audit(&state, StatusCode::OK, detail);
     let batch = WriteBatch { admin: vec![AdminWrite::UpsertPipelineRecords(good)], audit: vec![audit], ..Default::default() };
     crate::app::admin::commit(&state, batch).await?;
-    done(json!({"inserted": inserted, "updated": updated, "errors": errors}))
+    done(views::Imported { inserted, updated, errors })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -295,27 +290,26 @@ struct LimitQuery {
     limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/pipeline", tag = "operator", summary = "The operator's own pipeline (SUB-2)", params(LimitQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/pipeline", tag = "operator", summary = "The operator's own pipeline (SUB-2)", params(LimitQuery), responses((status = 200, description = "success", body = views::Pipeline)))]
 async fn list_pipeline(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LimitQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let records = review::pipeline(&state, q.limit.unwrap_or(1000).clamp(1, 100_000)).await?;
-    ok(json!({"records": records}))
+    ok(views::Pipeline { records })
 }
 
-async fn settings_view(state: &AppState) -> Result<Value, OperatorError> {
+async fn settings_view(state: &AppState) -> Result<views::SettingsView, OperatorError> {
     use crate::referrals as r;
-    let auto_reject = crate::app::settings::auto_reject_already_pursued(state).await?;
-    Ok(json!({
-        "auto_reject_already_pursued": auto_reject,
-        "standing_attestation": if crate::app::standing::allowed(state).await? { "allowed" } else { "not-allowed" },
-        "referral_missed_deadline_policy": format!("{:?}", r::policy(state).await?).to_lowercase(),
-        "referral_acceptance_days": r::acceptance_days(state).await?,
-        "referral_reminder_hours": r::reminder_hours(state).await?,
-        "referral_unsubscribe_links": r::unsubscribe_links(state).await?,
-    }))
+    Ok(views::SettingsView {
+        auto_reject_already_pursued: crate::app::settings::auto_reject_already_pursued(state).await?,
+        standing_attestation: if crate::app::standing::allowed(state).await? { "allowed" } else { "not-allowed" },
+        referral_missed_deadline_policy: format!("{:?}", r::policy(state).await?).to_lowercase(),
+        referral_acceptance_days: r::acceptance_days(state).await?,
+        referral_reminder_hours: r::reminder_hours(state).await?,
+        referral_unsubscribe_links: r::unsubscribe_links(state).await?,
+    })
 }
 
-#[utoipa::path(get, path = "/settings", tag = "operator", summary = "Review settings", responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/settings", tag = "operator", summary = "Review settings", responses((status = 200, description = "success", body = views::SettingsView)))]
 async fn show_settings(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     ok(settings_view(&state).await?)
@@ -334,7 +328,7 @@ struct SettingsInput {
     referral_unsubscribe_links: Option<Vec<String>>,
 }
 
-#[utoipa::path(put, path = "/settings", tag = "operator", summary = "Change review and referral settings", request_body = SettingsInput, responses((status = 200, description = "success")))]
+#[utoipa::path(put, path = "/settings", tag = "operator", summary = "Change review and referral settings", request_body = SettingsInput, responses((status = 200, description = "success", body = views::SettingsView)))]
 async fn update_settings(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: SettingsInput = parse_body(&body)?;
     use crate::referrals as r;

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use ace_domain::time::format_timestamp;
 use ace_domain::webhook::{Webhook, WebhookOwner};
 
-use super::{authorize, done, done_created, ok, parse_body, OpResult, OperatorCall, OperatorError};
+use super::{authorize, done, done_created, ok, parse_body, views, OpResult, OperatorCall, OperatorError};
 use ace_store::{AdminWrite, WriteBatch};
 
 use crate::app::webhooks::SubscribeError;
@@ -48,7 +48,7 @@ struct AddInput {
 #[utoipa::path(post, path = "/webhooks", tag = "operator", summary = "Subscribe a URL to the events of one partner, or of all (operator); the response holds the signing secret, shown once", request_body = AddInput, responses((status = 201, description = "success")))]
 async fn add(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: AddInput = parse_body(&body)?;
-    let mut audit = call.audit(&state, StatusCode::CREATED, json!({}));
+    let mut audit = call.entry(&state, StatusCode::CREATED);
     let owner = match input.partner {
         Some(p) => {
             crate::app::partners::load(&state, &p).await?;
@@ -93,16 +93,16 @@ async fn change(state: &AppState, call: &OperatorCall, id: &str, write: AdminWri
     }
 }
 
-#[utoipa::path(delete, path = "/webhooks/{id}", tag = "operator", summary = "Delete a subscription", params(("id" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "operator", summary = "Delete a subscription", params(("id" = String, Path)), responses((status = 200, description = "success", body = views::Deleted)))]
 async fn remove(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> OpResult {
     change(&state, &call, &id, AdminWrite::DeleteWebhook { id: id.clone() }).await?;
-    done(json!({"deleted": id}))
+    done(views::Deleted { deleted: id })
 }
 
-#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "operator", summary = "Delivery attempts: delivered, failed (retried) or dead (parked)", params(("id" = String, Path)), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "operator", summary = "Delivery attempts: delivered, failed (retried) or dead (parked)", params(("id" = String, Path)), responses((status = 200, description = "success", body = views::Deliveries)))]
 async fn deliveries(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(json!({"deliveries": crate::app::webhooks::deliveries(&state, &id, 10_000).await?}))
+    ok(views::Deliveries { deliveries: crate::app::webhooks::deliveries(&state, &id, 10_000).await? })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -112,9 +112,9 @@ struct ReplayInput {
     since_seq: i64,
 }
 
-#[utoipa::path(post, path = "/webhooks/{id}/replay", tag = "operator", summary = "Redeliver every event after an outbox sequence number", params(("id" = String, Path)), request_body = ReplayInput, responses((status = 200, description = "success")))]
+#[utoipa::path(post, path = "/webhooks/{id}/replay", tag = "operator", summary = "Redeliver every event after an outbox sequence number", params(("id" = String, Path)), request_body = ReplayInput, responses((status = 200, description = "success", body = views::Replaying)))]
 async fn replay(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ReplayInput = parse_body(&body)?;
     change(&state, &call, &id, AdminWrite::SetWebhookCursor { id: id.clone(), cursor_seq: input.since_seq.max(0) }).await?;
-    done(json!({"webhook": id, "replaying_after_seq": input.since_seq.max(0)}))
+    done(views::Replaying { webhook: id, replaying_after_seq: input.since_seq.max(0) })
 }

@@ -2,7 +2,7 @@
 //! SUB-6), on the same endpoint with the same protocol and credentials. Their model is
 //! `models/ace-partner/<version>/service-2.json`, which botocore loads as it is.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use ace_domain::model::Model;
@@ -22,6 +22,21 @@ fn attestation_view(a: &Attestation) -> Value {
         obj.retain(|_, value| !value.is_null());
     }
     Model::ace_partner().project("SubmissionAttestation", &v)
+}
+
+/// What `PutSubmissionAttestation` and `GetSubmissionAttestation` answer.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttestationResponse {
+    catalog: &'static str,
+    opportunity_identifier: String,
+    attestation: Value,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EvidenceRequestResponse {
+    evidence_request: Value,
 }
 
 #[derive(Deserialize)]
@@ -90,9 +105,11 @@ pub async fn put_attestation(r: Request) -> ApiResult {
             other => other.into(),
         },
     )?;
-    Ok(Output::Json(
-        json!({"Catalog": r.catalog.as_str(), "OpportunityIdentifier": id, "Attestation": attestation_view(&attestation)}),
-    ))
+    r.respond(&AttestationResponse {
+        catalog: r.catalog.as_str(),
+        opportunity_identifier: id,
+        attestation: attestation_view(&attestation),
+    })
 }
 
 pub async fn get_attestation(r: Request) -> ApiResult {
@@ -103,9 +120,11 @@ pub async fn get_attestation(r: Request) -> ApiResult {
         .attestation
         .as_ref()
         .ok_or_else(|| ApiError::ResourceNotFound(format!("Opportunity {id} has no submission attestation yet")))?;
-    Ok(Output::Json(
-        json!({"Catalog": r.catalog.as_str(), "OpportunityIdentifier": id, "Attestation": attestation_view(attestation)}),
-    ))
+    r.respond(&AttestationResponse {
+        catalog: r.catalog.as_str(),
+        opportunity_identifier: id,
+        attestation: attestation_view(attestation),
+    })
 }
 
 pub use crate::app::views::evidence_request as evidence_view;
@@ -135,7 +154,7 @@ pub async fn respond_to_evidence_request(r: Request) -> ApiResult {
         ..Default::default()
     })
     .await?;
-    Ok(Output::Json(json!({"EvidenceRequest": evidence_view(&request)})))
+    r.respond(&EvidenceRequestResponse { evidence_request: evidence_view(&request) })
 }
 
 /// The caller's own eligibility report; another partner's is never reachable (USE-4).

@@ -273,6 +273,58 @@ pub async fn invoke(state: &AppState, caller: &Caller, operation: Operation, inp
     execute(state, caller, operation, class, catalog, input, &subjects, None).await
 }
 
+/// The partner API's operations as the application layer runs them for the portal's partner
+/// pages and a bulk job's rows (`app::operations`), named by their wire names.
+pub struct Runner;
+
+fn answer(outcome: ApiResult) -> crate::app::operations::Answer {
+    outcome.map(|output| match output {
+        Output::Json(v) => Some(v),
+        Output::Empty => None,
+    })
+}
+
+fn named(operation: &str) -> Result<Operation, ApiError> {
+    Operation::named(operation).ok_or_else(|| ApiError::UnknownOperation(format!("{operation} is not served by this server")))
+}
+
+type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+impl crate::app::operations::Runner for Runner {
+    fn serves(&self, operation: &str) -> bool {
+        Operation::named(operation).is_some()
+    }
+
+    fn invoke<'a>(
+        &'a self,
+        state: &'a AppState,
+        caller: &'a Caller,
+        operation: &'a str,
+        input: Value,
+    ) -> Boxed<'a, crate::app::operations::Answer> {
+        Box::pin(async move { answer(invoke(state, caller, named(operation)?, input).await) })
+    }
+
+    fn invoke_bulk_row<'a>(
+        &'a self,
+        state: &'a AppState,
+        caller: &'a Caller,
+        operation: &'a str,
+        input: Value,
+        result: ace_domain::bulk::RowResult,
+    ) -> Boxed<'a, (crate::app::operations::Answer, bool)> {
+        Box::pin(async move {
+            match named(operation) {
+                Ok(op) => {
+                    let (outcome, recorded) = invoke_bulk_row(state, caller, op, input, result).await;
+                    (answer(outcome), recorded)
+                }
+                Err(e) => (Err(e), false),
+            }
+        })
+    }
+}
+
 /// One row of a bulk job (issue 20) as `caller`'s `operation`: the same model check, handler,
 /// rules and audit as a signed request. Its rate is the job's, not the per-second quota's (the
 /// job counts its rows against the daily one). When the row's change commits, `result` (its

@@ -1,7 +1,7 @@
 //! Opportunity operations. Each loads, asks `ace_domain::opportunity` what to do, and commits
 //! the change with its `Opportunity Created/Updated` event in one transaction.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use ace_domain::events::{opportunity_event, OutboxEvent};
@@ -125,10 +125,12 @@ pub async fn create(r: Request) -> ApiResult {
         review: Default::default(),
         referral_id: None,
     };
-    let mut response = json!({"Id": opportunity.id, "LastModifiedDate": format_timestamp(now)});
-    if let Some(p) = opportunity.document.get("PartnerOpportunityIdentifier") {
-        response["PartnerOpportunityIdentifier"] = p.clone();
-    }
+    let response = serde_json::to_value(Written {
+        id: opportunity.id.clone(),
+        last_modified_date: format_timestamp(now),
+        partner_opportunity_identifier: opportunity.document.get("PartnerOpportunityIdentifier").cloned(),
+    })
+    .map_err(|e| ApiError::Internal(format!("CreateOpportunity: the response does not serialise: {e}")))?;
     let e = event(&r.state, "Opportunity Created", &opportunity, &r.caller.partner.account_id, now);
     let batch = WriteBatch {
         idempotency: Some(IdempotencyRecord {
@@ -255,6 +257,24 @@ async fn commit_claiming_token(
 
 pub use crate::app::views::opportunity as view;
 
+/// What `CreateOpportunity` and `UpdateOpportunity` answer.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Written {
+    id: String,
+    last_modified_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partner_opportunity_identifier: Option<Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct OpportunityPage {
+    opportunity_summaries: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SubmitOpportunityRequest {
@@ -334,7 +354,11 @@ pub async fn update(r: Request) -> ApiResult {
     }
     updated.last_modified = current.next_modified(now);
     save(&r, &current, updated.clone()).await?;
-    Ok(Output::Json(json!({"Id": updated.id, "LastModifiedDate": format_timestamp(updated.last_modified)})))
+    r.respond(&Written {
+        id: updated.id,
+        last_modified_date: format_timestamp(updated.last_modified),
+        partner_opportunity_identifier: None,
+    })
 }
 
 pub async fn list(r: Request) -> ApiResult {
@@ -349,15 +373,12 @@ pub async fn list(r: Request) -> ApiResult {
     let more = rows.len() > query.page_size;
     rows.truncate(query.page_size);
     let account = &r.caller.partner.account_id;
-    let summaries: Vec<Value> = rows.iter().map(|o| Model::get().project("OpportunitySummary", &view(o, account))).collect();
-    let mut out = json!({"OpportunitySummaries": summaries});
-    if more {
-        if let Some(last) = rows.last() {
-            let cursor = query.sort_by.cursor_after(last);
-            out["NextToken"] = json!(r.state.seal_next_token(&fingerprint, json!(cursor)));
-        }
-    }
-    Ok(Output::Json(out))
+    let opportunity_summaries = rows.iter().map(|o| Model::get().project("OpportunitySummary", &view(o, account))).collect();
+    let next_token = rows.last().filter(|_| more).map(|last| {
+        let cursor = query.sort_by.cursor_after(last);
+        r.state.seal_next_token(&fingerprint, serde_json::to_value(cursor).unwrap_or(Value::Null))
+    });
+    Ok(Output::Json(serde_json::to_value(OpportunityPage { opportunity_summaries, next_token }).unwrap_or(Value::Null)))
 }
 
 pub async fn submit(r: Request) -> ApiResult {

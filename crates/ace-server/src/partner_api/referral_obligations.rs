@@ -2,10 +2,10 @@
 //! REF-7), the outreach text (REF-4), relay an opt-out (REF-5), attest retention (REM-3).
 
 use crate::app::tenant::Tenant;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use ace_domain::model::{FieldError, FieldErrorCode, Model};
+use ace_domain::model::{FieldError, FieldErrorCode};
 use ace_domain::referral::{
     domain_suppression_key, email_suppression_key, outreach_template, parse_channel, scoped_suppression_key, Referral,
     RetentionAttestation, RetentionReason, Suppression,
@@ -81,7 +81,42 @@ async fn save(r: &Request, batch: WriteBatch) -> Result<(), ApiError> {
 }
 
 /// REF-3 and REF-7 as the partner sees them.
-async fn obligations(r: &Request, referral: &Referral) -> Result<Value, ApiError> {
+/// The `ReferralObligations` shape of the AcePartner model.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Obligations {
+    invitation_identifier: String,
+    opportunity_identifier: Option<String>,
+    status: &'static str,
+    invitation_date: String,
+    acceptance_deadline: String,
+    contact_deadline: String,
+    contact_met: bool,
+    contacted_at: Option<String>,
+    contact_channel: Option<String>,
+    reminders_sent: Vec<String>,
+    last_update: Option<String>,
+    update_fresh: bool,
+    fresh_within_days: u32,
+    retention_attested: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ObligationsResponse {
+    obligations: Obligations,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct OptOutResponse {
+    suppressed: bool,
+    referral_closed: bool,
+}
+
+const OPTED_OUT: OptOutResponse = OptOutResponse { suppressed: true, referral_closed: true };
+
+async fn obligations(r: &Request, referral: &Referral) -> ApiResult {
     let config = crate::eligibility::config_at(&r.state, r.state.now()).await?;
     let mut last_update = referral.last_partner_update;
     if let Some(id) = &referral.opportunity_id {
@@ -90,30 +125,24 @@ async fn obligations(r: &Request, referral: &Referral) -> Result<Value, ApiError
         }
     }
     let fresh = last_update.is_some_and(|t| ace_domain::eligibility::update_is_fresh(t, r.state.now(), &config));
-    let v = json!({
-        "InvitationIdentifier": referral.id,
-        "OpportunityIdentifier": referral.opportunity_id,
-        "Status": referral.status.as_str(),
-        "InvitationDate": format_timestamp(referral.provided_at),
-        "AcceptanceDeadline": format_timestamp(referral.expires_at),
-        "ContactDeadline": format_timestamp(referral.contact_deadline),
-        "ContactMet": referral.contact_met(),
-        "ContactedAt": referral.contact_record.as_ref().map(|c| format_timestamp(c.contacted_at)),
-        "ContactChannel": referral.contact_record.as_ref().map(|c| format!("{:?}", c.channel)),
-        "RemindersSent": referral.reminders_sent.iter().map(|t| format_timestamp(*t)).collect::<Vec<_>>(),
-        "LastUpdate": last_update.map(format_timestamp),
-        "UpdateFresh": fresh,
-        "FreshWithinDays": config.referral_update_days,
-        "RetentionAttested": referral.retention.is_some(),
-    });
-    Ok(Model::ace_partner().project("ReferralObligations", &strip_nulls(v)))
-}
-
-fn strip_nulls(mut v: Value) -> Value {
-    if let Some(o) = v.as_object_mut() {
-        o.retain(|_, x| !x.is_null());
-    }
-    v
+    r.respond(&ObligationsResponse {
+        obligations: Obligations {
+            invitation_identifier: referral.id.clone(),
+            opportunity_identifier: referral.opportunity_id.clone(),
+            status: referral.status.as_str(),
+            invitation_date: format_timestamp(referral.provided_at),
+            acceptance_deadline: format_timestamp(referral.expires_at),
+            contact_deadline: format_timestamp(referral.contact_deadline),
+            contact_met: referral.contact_met(),
+            contacted_at: referral.contact_record.as_ref().map(|c| format_timestamp(c.contacted_at)),
+            contact_channel: referral.contact_record.as_ref().map(|c| format!("{:?}", c.channel)),
+            reminders_sent: referral.reminders_sent.iter().map(|t| format_timestamp(*t)).collect(),
+            last_update: last_update.map(format_timestamp),
+            update_fresh: fresh,
+            fresh_within_days: config.referral_update_days,
+            retention_attested: referral.retention.is_some(),
+        },
+    })
 }
 
 fn refused(field: &str, message: String) -> ApiError {
@@ -132,12 +161,12 @@ pub async fn record_contact(r: Request) -> ApiResult {
         other => refused("ContactedAt", other.to_string()),
     })?;
     save(&r, WriteBatch { update_referrals: vec![referral.clone()], ..Default::default() }).await?;
-    Ok(Output::Json(json!({"Obligations": obligations(&r, &Referral { version: referral.version + 1, ..referral }).await?})))
+    obligations(&r, &Referral { version: referral.version + 1, ..referral }).await
 }
 
 pub async fn get_obligations(r: Request) -> ApiResult {
     let referral = target(&r, &r.parse()?).await?;
-    Ok(Output::Json(json!({"Obligations": obligations(&r, &referral).await?})))
+    obligations(&r, &referral).await
 }
 
 pub async fn attest_retention(r: Request) -> ApiResult {
@@ -154,7 +183,7 @@ pub async fn attest_retention(r: Request) -> ApiResult {
         attested_at: r.state.now(),
     });
     save(&r, WriteBatch { update_referrals: vec![referral.clone()], ..Default::default() }).await?;
-    Ok(Output::Json(json!({"Obligations": obligations(&r, &referral).await?})))
+    obligations(&r, &referral).await
 }
 
 pub async fn outreach(r: Request) -> ApiResult {
@@ -174,9 +203,7 @@ pub async fn relay_opt_out(r: Request) -> ApiResult {
             let id = input.target.invitation_identifier.as_deref().map(|i| i.rsplit('/').next().unwrap_or(i).to_string());
             return match id {
                 Some(id) => match r.tenant().referral(&id).await? {
-                    Some(x) if x.revocation_reason.as_deref() == Some(OPT_OUT_REASON) => {
-                        Ok(Output::Json(json!({"Suppressed": true, "ReferralClosed": true})))
-                    }
+                    Some(x) if x.revocation_reason.as_deref() == Some(OPT_OUT_REASON) => r.respond(&OPTED_OUT),
                     _ => Err(not_found),
                 },
                 None => Err(not_found),
@@ -215,7 +242,7 @@ pub async fn relay_opt_out(r: Request) -> ApiResult {
     );
     save(&r, WriteBatch { suppressions: vec![suppression], events: vec![notice], ..Default::default() }).await?;
     crate::referrals::revoke(&r.state, &referral, OPT_OUT_REASON, Vec::new()).await?;
-    Ok(Output::Json(json!({"Suppressed": true, "ReferralClosed": true})))
+    r.respond(&OPTED_OUT)
 }
 
 pub const OPT_OUT_REASON: &str = "REF-5: the customer asked not to be contacted";

@@ -225,6 +225,11 @@ impl Operation {
         Operation::ALL.iter().copied().find(|o| target.strip_prefix(o.service().target_prefix()) == Some(o.name()))
     }
 
+    /// The operation with wire name `name` (`GetOpportunity`), if this server serves it.
+    pub fn named(name: &str) -> Option<Operation> {
+        Operation::ALL.iter().copied().find(|o| o.name() == name)
+    }
+
     /// Whether the operation acts in one catalog: its input requires `Catalog` (read from the
     /// model). The Tag operations carry a resource ARN instead, the partner's own settings
     /// (eligibility, webhooks, terms) are in no catalog, and `ListEvents` only filters by one.

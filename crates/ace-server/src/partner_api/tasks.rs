@@ -1,7 +1,7 @@
 //! StartEngagementFromOpportunityTask and its list. The steps run inline and the task is
 //! recorded COMPLETE (or FAILED with a ReasonCode), as production often answers (digest §3.4).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use ace_domain::engagement::{project_context_of, title_of, ContextType, Engagement, Member, OPERATOR_ACCOUNT};
@@ -22,6 +22,27 @@ fn new_id(prefix: &str, len: usize) -> String {
     format!("{prefix}{}", base36(&crate::crypto::random_bytes(len), len))
 }
 
+/// `StartEngagementFromOpportunityTask`'s summary, as stored with the task and answered.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FromOpportunitySummary {
+    task_id: String,
+    task_arn: String,
+    start_time: String,
+    opportunity_id: String,
+    task_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engagement_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engagement_invitation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_snapshot_job_id: Option<String>,
+}
+
 pub async fn start_from_opportunity(r: Request) -> ApiResult {
     crate::governance::refuse_if_terminated(&r.state, "new opportunities and submissions").await?;
     let key = idempotency_key(&r);
@@ -34,12 +55,18 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
     let current = load(&r, &id).await?;
     let now = r.state.now();
     let task_id = new_id("task-", 13);
-    let mut summary = json!({
-        "TaskId": task_id,
-        "TaskArn": task_arn(r.catalog, TASK_KIND, &task_id),
-        "StartTime": format_timestamp(now),
-        "OpportunityId": id,
-    });
+    let mut summary = FromOpportunitySummary {
+        task_arn: task_arn(r.catalog, TASK_KIND, &task_id),
+        task_id: task_id.clone(),
+        start_time: format_timestamp(now),
+        opportunity_id: id.clone(),
+        task_status: "COMPLETE",
+        reason_code: None,
+        message: None,
+        engagement_id: None,
+        engagement_invitation_id: None,
+        resource_snapshot_job_id: None,
+    };
     let mut batch = WriteBatch::default();
     match rules::check_submission(&current) {
         Err(fields) if fields.iter().any(|f| f.code == FieldErrorCode::InvalidResourceState) => {
@@ -48,9 +75,9 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
         }
         Err(fields) => {
             let reasons: Vec<String> = fields.iter().map(|f| f.message.clone()).collect();
-            summary["TaskStatus"] = json!("FAILED");
-            summary["ReasonCode"] = json!("OpportunityValidationFailed");
-            summary["Message"] = json!(reasons.join("; "));
+            summary.task_status = "FAILED";
+            summary.reason_code = Some("OpportunityValidationFailed");
+            summary.message = Some(reasons.join("; "));
         }
         Ok(next) => {
             // SUB-3 … SUB-6 refusals are found up front: answered synchronously.
@@ -58,7 +85,6 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
             let submission = &input.aws_submission;
             let mut updated = current.submitted(next, submission.involvement_type.clone(), submission.visibility.clone(), now);
             crate::app::submission::record_findings(&r.state, &mut updated, findings, now).await?;
-            summary["TaskStatus"] = json!("COMPLETE");
             // The engagement the opportunity is shared in, with the operator's side as its
             // other member (issue 18): the id answered here reads back with GetEngagement.
             let engagement = Engagement::new(
@@ -71,7 +97,7 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
                 now,
             )
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-            summary["EngagementId"] = json!(engagement.id);
+            summary.engagement_id = Some(engagement.id.clone());
             let members: Vec<Member> =
                 [(r.caller.partner.account_id.clone(), Some(r.caller.partner.id.clone())), (OPERATOR_ACCOUNT.to_string(), None)]
                     .into_iter()
@@ -88,8 +114,8 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
             let shared = super::snapshots::following_job(&r, &engagement.id, &updated, &members).await?;
             batch.add_engagement_members.extend(members);
             batch.insert_engagements.push(engagement);
-            summary["EngagementInvitationId"] = json!(new_id("engi-", 13));
-            summary["ResourceSnapshotJobId"] = json!(shared.job_id);
+            summary.engagement_invitation_id = Some(new_id("engi-", 13));
+            summary.resource_snapshot_job_id = Some(shared.job_id.clone());
             batch.events.push(event(
                 &r.state,
                 "Opportunity Updated",
@@ -101,6 +127,8 @@ pub async fn start_from_opportunity(r: Request) -> ApiResult {
             batch.update_opportunities.push((updated, current.last_modified.timestamp_millis()));
         }
     }
+    let summary = serde_json::to_value(summary)
+        .map_err(|e| ApiError::Internal(format!("{}: the task summary does not serialise: {e}", r.operation.name())))?;
     let task = TaskRecord {
         catalog: r.catalog,
         id: task_id.clone(),

@@ -20,7 +20,6 @@ use super::portal::{call, partner, text_at, when};
 use super::session::PartnerForm;
 use super::{page, FormErrors, Nav, WebError};
 use crate::error::ApiError;
-use crate::partner_api::Operation;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -55,7 +54,7 @@ struct EligibilityPage {
 
 async fn eligibility(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     let (viewer, caller) = partner(&state, &headers).await?;
-    let report = call(&state, &caller, Operation::GetReferralEligibility, json!({})).await?;
+    let report = call(&state, &caller, "GetReferralEligibility", json!({})).await?;
     let requirements = report["Requirements"]
         .as_array()
         .into_iter()
@@ -103,7 +102,7 @@ struct DoneQuery {
 
 async fn terms(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<DoneQuery>) -> Result<Response, WebError> {
     let (viewer, caller) = partner(&state, &headers).await?;
-    let current = match call(&state, &caller, Operation::GetCurrentTerms, json!({})).await {
+    let current = match call(&state, &caller, "GetCurrentTerms", json!({})).await {
         Ok(v) => Some(v),
         // Nothing published yet is a state of the program, not an error.
         Err(ApiError::ResourceNotFound(_)) => None,
@@ -146,7 +145,7 @@ async fn accept_terms(
 ) -> Result<Response, WebError> {
     let version: i64 =
         form.get("version").parse().map_err(|_| WebError::Message(StatusCode::BAD_REQUEST, "No terms version given.".into()))?;
-    call(&state, &caller, Operation::AcceptTerms, json!({"TermsVersion": version})).await?;
+    call(&state, &caller, "AcceptTerms", json!({"TermsVersion": version})).await?;
     Ok(Redirect::to("/portal/terms?done=accepted").into_response())
 }
 
@@ -292,7 +291,7 @@ async fn webhooks_page(
     created: Option<(String, String)>,
     errors: FormErrors,
 ) -> Result<Response, WebError> {
-    let listed = call(state, caller, Operation::ListWebhooks, json!({})).await?;
+    let listed = call(state, caller, "ListWebhooks", json!({})).await?;
     let hooks = listed["Webhooks"]
         .as_array()
         .into_iter()
@@ -331,7 +330,7 @@ async fn create_webhook(
     PartnerForm { viewer, caller, form }: PartnerForm,
 ) -> Result<Response, WebError> {
     let url = form.get("Url").trim().to_string();
-    match call(&state, &caller, Operation::PutWebhook, json!({"Url": url})).await {
+    match call(&state, &caller, "PutWebhook", json!({"Url": url})).await {
         Ok(v) => {
             let created = Some((text_at(&v, "WebhookId").to_string(), text_at(&v, "Secret").to_string()));
             webhooks_page(&state, &viewer, &caller, String::new(), created, FormErrors::default()).await
@@ -345,6 +344,6 @@ async fn delete_webhook(
     Path(id): Path<String>,
     PartnerForm { caller, .. }: PartnerForm,
 ) -> Result<Response, WebError> {
-    call(&state, &caller, Operation::DeleteWebhook, json!({"WebhookId": id})).await?;
+    call(&state, &caller, "DeleteWebhook", json!({"WebhookId": id})).await?;
     Ok(Redirect::to("/portal/webhooks").into_response())
 }

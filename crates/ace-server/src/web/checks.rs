@@ -17,7 +17,6 @@ use super::portal::{call, partner, text_at, when};
 use super::session::{self, PartnerForm};
 use super::{page, Nav, WebError};
 use crate::error::ApiError;
-use crate::partner_api::Operation;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -155,7 +154,7 @@ fn options() -> Vec<ScenarioOption> {
 
 async fn list_page(state: &AppState, headers: &HeaderMap, error: String) -> Result<Response, WebError> {
     let (viewer, caller) = partner(state, headers).await?;
-    let out = call(state, &caller, Operation::ListIntegrationChecks, json!({"Catalog": "Sandbox", "MaxResults": 100})).await?;
+    let out = call(state, &caller, "ListIntegrationChecks", json!({"Catalog": "Sandbox", "MaxResults": 100})).await?;
     let runs = out["IntegrationChecks"].as_array().into_iter().flatten().map(row).collect();
     let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     Ok(page(
@@ -187,7 +186,7 @@ async fn start(
             _ => return list_page(&state, &headers, "Minutes per step: a whole number from 1 to 1440.".into()).await,
         }
     }
-    match call(&state, &caller, Operation::StartIntegrationCheck, input).await {
+    match call(&state, &caller, "StartIntegrationCheck", input).await {
         Ok(run) => Ok(Redirect::to(&format!("/portal/checks/{}", text_at(&run, "Id"))).into_response()),
         Err(ApiError::Conflict(m)) => list_page(&state, &headers, m).await,
         Err(e) => Err(e.into()),
@@ -196,7 +195,7 @@ async fn start(
 
 async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, WebError> {
     let (viewer, caller) = partner(&state, &headers).await?;
-    let run = match call(&state, &caller, Operation::GetIntegrationCheck, json!({"Catalog": "Sandbox", "Identifier": id})).await {
+    let run = match call(&state, &caller, "GetIntegrationCheck", json!({"Catalog": "Sandbox", "Identifier": id})).await {
         Ok(run) => run,
         Err(ApiError::ResourceNotFound(_) | ApiError::Validation { .. }) => return Err(WebError::NotFound),
         Err(e) => return Err(e.into()),

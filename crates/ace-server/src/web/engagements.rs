@@ -16,7 +16,6 @@ use super::portal::{call, partner, query_value, text_at, when};
 use super::session::PartnerForm;
 use super::{not_found, page, Nav, WebError};
 use crate::error::ApiError;
-use crate::partner_api::Operation;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -77,7 +76,7 @@ fn invitations(out: &Value, received: bool) -> Vec<InvitationRow> {
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     let (viewer, caller) = partner(&state, &headers).await?;
-    let out = call(&state, &caller, Operation::ListEngagements, json!({"Catalog": "AWS", "MaxResults": 100})).await?;
+    let out = call(&state, &caller, "ListEngagements", json!({"Catalog": "AWS", "MaxResults": 100})).await?;
     let engagements = out["EngagementSummaryList"]
         .as_array()
         .into_iter()
@@ -93,7 +92,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     let mut lists = Vec::new();
     for participant in ["RECEIVER", "SENDER"] {
         let input = json!({"Catalog": "AWS", "ParticipantType": participant, "MaxResults": 100});
-        lists.push(call(&state, &caller, Operation::ListEngagementInvitations, input).await?);
+        lists.push(call(&state, &caller, "ListEngagementInvitations", input).await?);
     }
     let csrf = viewer.session.csrf.clone();
     Ok(page(
@@ -159,13 +158,12 @@ async fn engagement_page(
     id: &str,
     error: Option<String>,
 ) -> Result<Response, WebError> {
-    let got = match call(state, caller, Operation::GetEngagement, json!({"Catalog": "AWS", "Identifier": id})).await {
+    let got = match call(state, caller, "GetEngagement", json!({"Catalog": "AWS", "Identifier": id})).await {
         Err(ApiError::ResourceNotFound(_)) => return Ok(not_found(Some(viewer.nav("engagements", "")))),
         other => other?,
     };
     let members =
-        call(state, caller, Operation::ListEngagementMembers, json!({"Catalog": "AWS", "Identifier": id, "MaxResults": 10}))
-            .await?;
+        call(state, caller, "ListEngagementMembers", json!({"Catalog": "AWS", "Identifier": id, "MaxResults": 10})).await?;
     let contexts = got["Contexts"]
         .as_array()
         .into_iter()
@@ -214,7 +212,7 @@ async fn to_opportunity(
 ) -> Result<Response, WebError> {
     let input = json!({"Catalog": "AWS", "Identifier": id, "ContextIdentifier": context,
                        "ClientToken": format!("portal-{id}-{context}")});
-    match call(&state, &caller, Operation::StartOpportunityFromEngagementTask, input).await {
+    match call(&state, &caller, "StartOpportunityFromEngagementTask", input).await {
         Ok(task) => {
             let opportunity = text_at(&task, "OpportunityId");
             Ok(Redirect::to(&format!("/portal/opportunities/{}?catalog=AWS", query_value(opportunity))).into_response())
@@ -238,8 +236,8 @@ async fn answer(
     PartnerForm { viewer, caller, form }: PartnerForm,
 ) -> Result<Response, WebError> {
     let (operation, mut input) = match action.as_str() {
-        "accept" => (Operation::AcceptEngagementInvitation, json!({"Catalog": "AWS", "Identifier": id})),
-        "reject" => (Operation::RejectEngagementInvitation, json!({"Catalog": "AWS", "Identifier": id})),
+        "accept" => ("AcceptEngagementInvitation", json!({"Catalog": "AWS", "Identifier": id})),
+        "reject" => ("RejectEngagementInvitation", json!({"Catalog": "AWS", "Identifier": id})),
         _ => return Ok(not_found(Some(viewer.nav("engagements", "")))),
     };
     if let Some(reason) = form.text("RejectionReason") {

@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 
 use super::portal::{call, partner, text_at, when};
 use super::{page, Nav, WebError};
-use crate::partner_api::Operation;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -70,10 +69,8 @@ fn row(j: &Value, kind: &'static str, id_member: &str, created_member: &str) -> 
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     let (viewer, caller) = partner(&state, &headers).await?;
-    let opportunities =
-        call(&state, &caller, Operation::ListOpportunityBulkJobs, json!({"Catalog": "AWS", "MaxResults": 100})).await?;
-    let accounts =
-        call(&state, &caller, Operation::ListCustomerAccountBulkJobs, json!({"Catalog": "AWS", "MaxResults": 100})).await?;
+    let opportunities = call(&state, &caller, "ListOpportunityBulkJobs", json!({"Catalog": "AWS", "MaxResults": 100})).await?;
+    let accounts = call(&state, &caller, "ListCustomerAccountBulkJobs", json!({"Catalog": "AWS", "MaxResults": 100})).await?;
     let mut jobs: Vec<(String, JobRow)> = Vec::new();
     for j in opportunities["OpportunityBulkJobSummaries"].as_array().into_iter().flatten() {
         jobs.push((text_at(j, "CreatedAt").into(), row(j, "opportunities", "JobId", "CreatedAt")));
@@ -99,11 +96,11 @@ async fn report(
     let out = match kind.as_str() {
         "opportunities" => {
             let input = json!({"Catalog": "AWS", "JobId": id, "ReportFormat": "CSV", "ReportType": "ALL_RECORDS"});
-            call(&state, &caller, Operation::GetOpportunityBulkJobReportUrl, input).await?
+            call(&state, &caller, "GetOpportunityBulkJobReportUrl", input).await?
         }
         "customer-accounts" => {
             let input = json!({"Catalog": "AWS", "Identifier": id, "ReportType": "ALL_RECORDS"});
-            call(&state, &caller, Operation::GetCustomerAccountBulkJobReportUrl, input).await?
+            call(&state, &caller, "GetCustomerAccountBulkJobReportUrl", input).await?
         }
         _ => return Err(WebError::NotFound),
     };

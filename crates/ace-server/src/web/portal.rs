@@ -21,7 +21,6 @@ use super::session::{self, PartnerForm, Viewer};
 use super::{not_found, page, Fields, FormErrors, Nav, WebError};
 use crate::app::Caller;
 use crate::error::ApiError;
-use crate::partner_api::{invoke, Operation, Output};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -50,11 +49,10 @@ pub(super) async fn partner(state: &AppState, headers: &HeaderMap) -> Result<(Vi
     }
 }
 
-pub(super) async fn call(state: &AppState, caller: &Caller, operation: Operation, input: Value) -> Result<Value, ApiError> {
-    match invoke(state, caller, operation, input).await? {
-        Output::Json(v) => Ok(v),
-        Output::Empty => Ok(Value::Null),
-    }
+/// Runs the Selling API's `operation` for the portal's user (`app::operations`): the same quota,
+/// model check, handler and audit as a signed request. An operation without output answers null.
+pub(super) async fn call(state: &AppState, caller: &Caller, operation: &str, input: Value) -> Result<Value, ApiError> {
+    Ok(crate::app::operations::invoke(state, caller, operation, input).await?.unwrap_or(Value::Null))
 }
 
 fn catalog_of(name: Option<&str>) -> Catalog {
@@ -176,7 +174,7 @@ async fn pipeline(
     if let Some(token) = nonempty(&q.page) {
         input["NextToken"] = json!(token);
     }
-    let (rows, next, error) = match call(&state, &caller, Operation::ListOpportunities, input).await {
+    let (rows, next, error) = match call(&state, &caller, "ListOpportunities", input).await {
         Ok(out) => {
             let rows = out["OpportunitySummaries"]
                 .as_array()
@@ -327,7 +325,7 @@ struct NewOpportunityPage {
 
 async fn solutions(state: &AppState, caller: &Caller, catalog: Catalog) -> Vec<(String, String)> {
     let input = json!({"Catalog": catalog.as_str(), "MaxResults": 100, "Status": ["Active"]});
-    match call(state, caller, Operation::ListSolutions, input).await {
+    match call(state, caller, "ListSolutions", input).await {
         Ok(out) => out["SolutionSummaries"]
             .as_array()
             .into_iter()
@@ -371,7 +369,7 @@ async fn create(State(state): State<AppState>, PartnerForm { viewer, caller, for
     let catalog = catalog_of(Some(form.get("catalog")));
     let mut input = json!({"Catalog": catalog.as_str(), "ClientToken": form.get("client_token")});
     apply_form(&mut input, &form);
-    let outcome = match call(&state, &caller, Operation::CreateOpportunity, input).await {
+    let outcome = match call(&state, &caller, "CreateOpportunity", input).await {
         Ok(created) => {
             let id = text_at(&created, "Id").to_string();
             match form.text("solution") {
@@ -380,7 +378,7 @@ async fn create(State(state): State<AppState>, PartnerForm { viewer, caller, for
                         "Catalog": catalog.as_str(), "OpportunityIdentifier": id,
                         "RelatedEntityType": "Solutions", "RelatedEntityIdentifier": solution,
                     });
-                    call(&state, &caller, Operation::AssociateOpportunity, associate).await.map(|_| id)
+                    call(&state, &caller, "AssociateOpportunity", associate).await.map(|_| id)
                 }
                 None => Ok(id),
             }
@@ -466,7 +464,7 @@ async fn opportunity_page(
     id: &str,
     input: PageInput<'_>,
 ) -> Result<Response, WebError> {
-    let got = call(state, caller, Operation::GetOpportunity, json!({"Catalog": catalog.as_str(), "Identifier": id})).await?;
+    let got = call(state, caller, "GetOpportunity", json!({"Catalog": catalog.as_str(), "Identifier": id})).await?;
     // The attestation is read from the partner's own record (its API operation answers
     // not-found until there is one, which USE-2 would count as probing).
     let record =
@@ -639,8 +637,7 @@ async fn update(
     PartnerForm { viewer, caller, form }: PartnerForm,
 ) -> Result<Response, WebError> {
     let catalog = catalog_of(Some(form.get("catalog")));
-    let current =
-        call(&state, &caller, Operation::GetOpportunity, json!({"Catalog": catalog.as_str(), "Identifier": id})).await?;
+    let current = call(&state, &caller, "GetOpportunity", json!({"Catalog": catalog.as_str(), "Identifier": id})).await?;
     // UpdateOpportunity replaces the record: start from what is stored, change what the form
     // edits, and send the LastModifiedDate the form was rendered with (a change meanwhile is a
     // ConflictException, not a silent overwrite).
@@ -658,7 +655,7 @@ async fn update(
     input["Catalog"] = json!(catalog.as_str());
     input["Identifier"] = json!(id);
     input["LastModifiedDate"] = json!(form.get("last_modified"));
-    let outcome = call(&state, &caller, Operation::UpdateOpportunity, input).await;
+    let outcome = call(&state, &caller, "UpdateOpportunity", input).await;
     let write = Write { catalog, id: &id, done: "updated", known: &field_names(), form: Some(&form) };
     after_write(&state, &viewer, &caller, outcome, write).await
 }
@@ -719,7 +716,7 @@ async fn attest(
     if form.checked("SensitiveDataConsent") {
         input["SensitiveDataConsent"] = json!(true);
     }
-    let outcome = call(&state, &caller, Operation::PutSubmissionAttestation, input).await;
+    let outcome = call(&state, &caller, "PutSubmissionAttestation", input).await;
     let mut known: Vec<&str> = ATTESTATION_FIELDS.to_vec();
     known.extend(["PreSalesEffort", "CustomerConsent"]);
     let write = Write { catalog, id: &id, done: "attested", known: &known, form: Some(&form) };
@@ -733,7 +730,7 @@ async fn submit(
 ) -> Result<Response, WebError> {
     let catalog = catalog_of(Some(form.get("catalog")));
     let input = json!({"Catalog": catalog.as_str(), "Identifier": id, "InvolvementType": "Co-Sell"});
-    let outcome = call(&state, &caller, Operation::SubmitOpportunity, input).await;
+    let outcome = call(&state, &caller, "SubmitOpportunity", input).await;
     // The pre-screen's findings name fields of the record and of the attestation.
     let mut known = field_names();
     known.extend(ATTESTATION_FIELDS);
@@ -768,7 +765,7 @@ async fn referrals(
 ) -> Result<Response, WebError> {
     let (viewer, caller) = partner(&state, &headers).await?;
     let input = json!({"Catalog": "AWS", "ParticipantType": "RECEIVER", "MaxResults": 100});
-    let out = call(&state, &caller, Operation::ListEngagementInvitations, input).await?;
+    let out = call(&state, &caller, "ListEngagementInvitations", input).await?;
     let rows = out["EngagementInvitationSummaries"]
         .as_array()
         .into_iter()
@@ -822,9 +819,9 @@ async fn referral_page(
     notice: Option<String>,
     errors: FormErrors,
 ) -> Result<Response, WebError> {
-    let invitation = call(state, caller, Operation::GetEngagementInvitation, json!({"Catalog": "AWS", "Identifier": id})).await?;
+    let invitation = call(state, caller, "GetEngagementInvitation", json!({"Catalog": "AWS", "Identifier": id})).await?;
     let obligations =
-        call(state, caller, Operation::GetReferralObligations, json!({"Catalog": "AWS", "InvitationIdentifier": id})).await?;
+        call(state, caller, "GetReferralObligations", json!({"Catalog": "AWS", "InvitationIdentifier": id})).await?;
     let o = &obligations["Obligations"];
     let status = text_at(&invitation, "Status").to_string();
     let opportunity_id = text_at(o, "OpportunityIdentifier").to_string();
@@ -834,7 +831,7 @@ async fn referral_page(
         let customer = payload["OpportunityInvitation"].get("Customer").unwrap_or(&payload["LeadInvitation"]["Customer"]);
         (text_at(customer, "CompanyName").to_string(), String::new(), String::new())
     } else {
-        let got = call(state, caller, Operation::GetOpportunity, json!({"Catalog": "AWS", "Identifier": opportunity_id})).await?;
+        let got = call(state, caller, "GetOpportunity", json!({"Catalog": "AWS", "Identifier": opportunity_id})).await?;
         let c = &got["Customer"]["Contacts"][0];
         let name = format!("{} {}", text_at(c, "FirstName"), text_at(c, "LastName"));
         let contact = [name.trim(), text_at(c, "Email"), text_at(c, "Phone")]
@@ -846,7 +843,7 @@ async fn referral_page(
         (text_at(&got, "Customer.Account.CompanyName").into(), text_at(&got, "Project.CustomerBusinessProblem").into(), contact)
     };
     let outreach = if status == "ACCEPTED" {
-        call(state, caller, Operation::GetOutreachTemplate, json!({"Catalog": "AWS", "InvitationIdentifier": id}))
+        call(state, caller, "GetOutreachTemplate", json!({"Catalog": "AWS", "InvitationIdentifier": id}))
             .await
             .map(|t| format!("Subject: {}\n\n{}", text_at(&t, "EmailSubject"), text_at(&t, "EmailBody")))
             .unwrap_or_default()
@@ -942,7 +939,7 @@ async fn accept(
     PartnerForm { viewer, caller, .. }: PartnerForm,
 ) -> Result<Response, WebError> {
     let input = json!({"Catalog": "AWS", "Identifier": id, "ClientToken": format!("portal-accept-{id}")});
-    let outcome = call(&state, &caller, Operation::StartEngagementByAcceptingInvitationTask, input).await;
+    let outcome = call(&state, &caller, "StartEngagementByAcceptingInvitationTask", input).await;
     after_referral_write(&state, &viewer, &caller, &id, outcome, referral_done(&id, "accepted"), &[]).await
 }
 
@@ -955,7 +952,7 @@ async fn reject(
     if let Some(reason) = form.text("RejectionReason") {
         input["RejectionReason"] = json!(reason);
     }
-    let outcome = call(&state, &caller, Operation::RejectEngagementInvitation, input).await;
+    let outcome = call(&state, &caller, "RejectEngagementInvitation", input).await;
     let done = Redirect::to("/portal/referrals").into_response();
     after_referral_write(&state, &viewer, &caller, &id, outcome, done, &["RejectionReason"]).await
 }
@@ -972,7 +969,7 @@ async fn contact(
     if let Some(note) = form.text("Note") {
         input["Note"] = json!(note);
     }
-    let outcome = call(&state, &caller, Operation::RecordReferralContact, input).await;
+    let outcome = call(&state, &caller, "RecordReferralContact", input).await;
     let known = ["Channel", "ActingInOwnName", "Note", "ContactedAt"];
     after_referral_write(&state, &viewer, &caller, &id, outcome, referral_done(&id, "contacted"), &known).await
 }
@@ -987,7 +984,7 @@ async fn opt_out(
         "Catalog": "AWS", "InvitationIdentifier": id, "Scope": form.get("Scope"), "Channel": form.get("OptOutChannel"),
         "ReceivedAt": format_timestamp(state.now()),
     });
-    let outcome = call(&state, &caller, Operation::RelayOptOut, input).await;
+    let outcome = call(&state, &caller, "RelayOptOut", input).await;
     let done = Redirect::to("/portal/referrals?done=opted-out").into_response();
     after_referral_write(&state, &viewer, &caller, &id, outcome, done, &["Scope"]).await
 }
@@ -1001,7 +998,7 @@ async fn associate(
     let catalog = catalog_of(Some(form.get("catalog")));
     let input = json!({"Catalog": catalog.as_str(), "OpportunityIdentifier": id, "RelatedEntityType": "Solutions",
                        "RelatedEntityIdentifier": form.get("solution")});
-    let outcome = call(&state, &caller, Operation::AssociateOpportunity, input).await;
+    let outcome = call(&state, &caller, "AssociateOpportunity", input).await;
     let write = Write {
         catalog,
         id: &id,
