@@ -6,7 +6,6 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{authorize, ok, OpResult};
 use crate::app::bulk as use_case;
@@ -23,10 +22,10 @@ struct ListQuery {
     partner: Option<String>,
 }
 
-#[utoipa::path(get, path = "/bulk-jobs", tag = "operator", summary = "Bulk jobs (issue 20), newest first, every partner's or one's: kind, status, progress, why one failed", params(ListQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/bulk-jobs", tag = "operator", summary = "Bulk jobs (issue 20), newest first, every partner's or one's: kind, status, progress, why one failed", params(ListQuery), responses((status = 200, description = "success", body = super::views::Jobs)))]
 async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(json!({"jobs": use_case::operator_list(&state, q.partner.as_deref()).await?}))
+    ok(super::views::Jobs { jobs: use_case::operator_list(&state, q.partner.as_deref()).await? })
 }
 
 #[utoipa::path(get, path = "/bulk-jobs/{id}", tag = "operator", summary = "One bulk job, with its first failed records", params(("id" = String, Path)), responses((status = 200, description = "success")))]

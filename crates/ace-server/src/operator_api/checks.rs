@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::json;
 
 use ace_domain::time::parse_duration;
 
@@ -54,11 +53,11 @@ async fn start(State(state): State<AppState>, call: OperatorCall, body: Bytes) -
     done_created(use_case::report(&run))
 }
 
-#[utoipa::path(get, path = "/checks", tag = "operator", summary = "Integration checks, newest first, every partner's or one's", params(ListQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/checks", tag = "operator", summary = "Integration checks, newest first, every partner's or one's", params(ListQuery), responses((status = 200, description = "success", body = super::views::Checks)))]
 async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let runs = use_case::list(&state, q.partner.as_deref()).await?;
-    ok(json!({"checks": runs.iter().map(use_case::report).collect::<Vec<_>>()}))
+    ok(super::views::Checks { checks: runs.iter().map(use_case::report).collect() })
 }
 
 #[utoipa::path(get, path = "/checks/{id}", tag = "operator", summary = "One integration check's report: each scenario and step, passed, failed (what was expected, what happened, the request ids) or timed out", params(("id" = String, Path)), responses((status = 200, description = "success")))]

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, put};
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use ace_domain::eligibility::{FurtherRequirement, Segment};
 use ace_domain::partner::Program;
@@ -43,11 +43,11 @@ fn as_of(state: &AppState, q: &AsOfQuery) -> Result<Instant, OperatorError> {
     }
 }
 
-#[utoipa::path(get, path = "/eligibility", tag = "operator", summary = "Every partner's referral eligibility (ELIG-2)", params(AsOfQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/eligibility", tag = "operator", summary = "Every partner's referral eligibility (ELIG-2)", params(AsOfQuery), responses((status = 200, description = "success", body = views::Reports)))]
 async fn all(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AsOfQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let reports = eligibility::all_reports(&state, as_of(&state, &q)?, state.now()).await?;
-    ok(json!({"reports": reports}))
+    ok(views::Reports { reports })
 }
 
 #[utoipa::path(get, path = "/eligibility/{id}", tag = "operator", summary = "One partner's eligibility report: each requirement met or not, with its figures; as_of uses the profile and configuration in force then", params(("id" = String, Path), AsOfQuery), responses((status = 200, description = "success")))]
@@ -76,19 +76,15 @@ async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id): Pa
     ok(views::EligibilityHistory { history })
 }
 
-async fn config_view(state: &AppState) -> Result<Value, OperatorError> {
+async fn config_view(state: &AppState) -> Result<views::ConfigView, OperatorError> {
     let versions = eligibility::config_versions(state).await?;
     let now = state.now();
     let current = ace_domain::eligibility::in_force_at(&versions, now).cloned().unwrap_or_default();
     let effective = versions.iter().filter(|(t, _)| *t <= now).map(|(t, _)| *t).max();
-    Ok(json!({
-        "config": current,
-        "effective_from": effective.map(format_timestamp),
-        "versions": versions.len(),
-    }))
+    Ok(views::ConfigView { config: current, effective_from: effective.map(format_timestamp), versions: versions.len() })
 }
 
-#[utoipa::path(get, path = "/eligibility-config", tag = "operator", summary = "The eligibility configuration in force (ELIG-3)", responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/eligibility-config", tag = "operator", summary = "The eligibility configuration in force (ELIG-3)", responses((status = 200, description = "success", body = views::ConfigView)))]
 async fn show_config(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     ok(config_view(&state).await?)
@@ -119,7 +115,7 @@ async fn save_config(
     Ok(())
 }
 
-#[utoipa::path(put, path = "/eligibility-config", tag = "operator", summary = "Change thresholds or the program list: a new version, in force from now", request_body = ConfigInput, responses((status = 200, description = "success")))]
+#[utoipa::path(put, path = "/eligibility-config", tag = "operator", summary = "Change thresholds or the program list: a new version, in force from now", request_body = ConfigInput, responses((status = 200, description = "success", body = views::ConfigView)))]
 async fn update_config(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: ConfigInput = parse_body(&body)?;
     let mut config = eligibility::config_at(&state, state.now()).await?;

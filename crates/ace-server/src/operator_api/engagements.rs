@@ -8,7 +8,6 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::json;
 
 use ace_domain::ids::Catalog;
 
@@ -32,10 +31,10 @@ struct ListQuery {
     partner: Option<String>,
 }
 
-#[utoipa::path(get, path = "/engagements", tag = "operator", summary = "Engagements (issue 18), oldest first, each catalog's; with partner, those it is a member of", params(ListQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/engagements", tag = "operator", summary = "Engagements (issue 18), oldest first, each catalog's; with partner, those it is a member of", params(ListQuery), responses((status = 200, description = "success", body = views::Engagements)))]
 async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(json!({"engagements": use_case::operator_list(&state, q.partner.as_deref()).await?}))
+    ok(views::Engagements { engagements: use_case::operator_list(&state, q.partner.as_deref()).await? })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -59,7 +58,7 @@ async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<
 }
 
 /// Issue 19: the resource snapshots shared with the operator's side, revisions side by side.
-#[utoipa::path(get, path = "/engagements/{id}/snapshots", tag = "operator", summary = "The resource snapshots shared with the operator's side in one engagement (issue 19), each revision with what changed since the one before", params(("id" = String, Path), ShowQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/engagements/{id}/snapshots", tag = "operator", summary = "The resource snapshots shared with the operator's side in one engagement (issue 19), each revision with what changed since the one before", params(("id" = String, Path), ShowQuery), responses((status = 200, description = "success", body = views::SnapshotHistory)))]
 async fn snapshots(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -68,7 +67,7 @@ async fn snapshots(
 ) -> OpResult {
     authorize(&state, &headers).await?;
     let (catalog, revisions) = crate::app::snapshots::operator_history(&state, catalog(q.catalog.as_deref())?, &id).await?;
-    ok(json!({"catalog": catalog.as_str(), "engagement": id, "snapshots": revisions}))
+    ok(views::SnapshotHistory { catalog: catalog.as_str(), engagement: id, snapshots: revisions })
 }
 
 /// The catalog a `?catalog=` names, if it names one.
@@ -83,10 +82,10 @@ fn catalogs(param: Option<&str>) -> Result<Vec<Catalog>, OperatorError> {
     Ok(catalog(param)?.map_or(vec![Catalog::Aws, Catalog::Sandbox], |c| vec![c]))
 }
 
-#[utoipa::path(get, path = "/engagement-groups", tag = "operator", summary = "The engagement groups partners list and search in", responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/engagement-groups", tag = "operator", summary = "The engagement groups partners list and search in", responses((status = 200, description = "success", body = views::Groups)))]
 async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(json!({"groups": use_case::groups(&state).await?}))
+    ok(views::Groups { groups: use_case::groups(&state).await? })
 }
 
 #[utoipa::path(post, path = "/engagement-groups", tag = "operator", summary = "Add or redefine an engagement group: its engagements are those whose customer is of its industries and countries (any when empty)", request_body = use_case::GroupInput, responses((status = 201, description = "success")))]

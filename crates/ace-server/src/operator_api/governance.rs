@@ -115,7 +115,7 @@ async fn publish_terms(State(state): State<AppState>, call: OperatorCall, body: 
     done_created(use_case::publish(&state, &call.actor(), input).await?)
 }
 
-#[utoipa::path(get, path = "/terms", tag = "operator", summary = "Published terms versions with their status: current, upcoming, superseded (MOD-2)", responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/terms", tag = "operator", summary = "Published terms versions with their status: current, upcoming, superseded (MOD-2)", responses((status = 200, description = "success", body = views::Terms)))]
 async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     let now = state.now();
@@ -133,7 +133,7 @@ async fn list_terms(State(state): State<AppState>, headers: HeaderMap) -> OpResu
             view
         })
         .collect();
-    ok(json!({"terms": items}))
+    ok(views::Terms { terms: items })
 }
 
 #[utoipa::path(get, path = "/terms/{version}", tag = "operator", summary = "One version with its text; `current` names the one in force", params(("version" = String, Path)), responses((status = 200, description = "success")))]
@@ -149,20 +149,24 @@ async fn acceptance(State(state): State<AppState>, headers: HeaderMap, Path(vers
     ok(use_case::acceptance_of(&state, &version).await?)
 }
 
-#[utoipa::path(get, path = "/program", tag = "operator", summary = "The program's status, termination, current terms and support contact", responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/program", tag = "operator", summary = "The program's status, termination, current terms and support contact", responses((status = 200, description = "success", body = views::ProgramView)))]
 async fn show_program(State(state): State<AppState>, headers: HeaderMap) -> OpResult {
     authorize(&state, &headers).await?;
     let now = state.now();
     state.governance.invalidate();
     let termination = gov::termination(&state).await?;
     let versions = use_case::versions(&state).await?;
-    ok(json!({
-        "status": program::status(termination.as_ref(), now).as_str(),
-        "termination": termination.map(|t| json!({"effective": format_timestamp(t.effective), "reason": t.reason,
-            "decided_at": format_timestamp(t.decided_at), "decided_by": t.decided_by})),
-        "current_terms": terms::current(&versions, now).map(|v| v.version),
-        "support_contact": gov::support_contact(&state).await?,
-    }))
+    ok(views::ProgramView {
+        status: program::status(termination.as_ref(), now).as_str(),
+        termination: termination.map(|t| views::TerminationView {
+            effective: format_timestamp(t.effective),
+            reason: t.reason,
+            decided_at: format_timestamp(t.decided_at),
+            decided_by: t.decided_by,
+        }),
+        current_terms: terms::current(&versions, now).map(|v| v.version),
+        support_contact: gov::support_contact(&state).await?,
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use ace_domain::business_days::HolidayCalendar;
 use ace_domain::referral::Referral;
@@ -46,7 +46,7 @@ struct ListQuery {
 }
 
 /// REF-1: lists never carry contact data.
-#[utoipa::path(get, path = "/referrals", tag = "operator", summary = "Referrals, oldest first, without contact data (REF-1)", params(ListQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/referrals", tag = "operator", summary = "Referrals, oldest first, without contact data (REF-1)", params(ListQuery), responses((status = 200, description = "success", body = views::Referrals)))]
 async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let items: Vec<Value> = use_case::list(&state, q.partner.as_deref(), 10_000)
@@ -55,7 +55,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query
         .filter(|r| q.status.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(r.status.as_str())))
         .map(|r| use_case::view(r, false))
         .collect();
-    ok(json!({"referrals": items}))
+    ok(views::Referrals { referrals: items })
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Referral, OperatorError> {

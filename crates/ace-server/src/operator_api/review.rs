@@ -77,14 +77,14 @@ struct QueueQuery {
     status: Option<String>,
 }
 
-#[utoipa::path(get, path = "/review", tag = "operator", summary = "The review queue, oldest submission first, with age and pre-screen findings (SUB-1)", params(QueueQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/review", tag = "operator", summary = "The review queue, oldest submission first, with age and pre-screen findings (SUB-1)", params(QueueQuery), responses((status = 200, description = "success", body = views::Queue)))]
 async fn list_queue(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let wanted = review::statuses(q.status.as_deref())?;
     let now_ms = state.now().timestamp_millis();
     let items: Vec<Value> =
         review::queue(&state, &wanted, review::QUEUE_MAX).await?.iter().map(|o| review::queue_item(o, now_ms)).collect();
-    ok(json!({"items": items}))
+    ok(views::Queue { items })
 }
 
 #[utoipa::path(get, path = "/review/{id}", tag = "operator", summary = "One submission: document, partner, attestation (consent record), findings with conflict matches, history, evidence requests", params(("id" = String, Path)), responses((status = 200, description = "success")))]
@@ -225,7 +225,7 @@ struct EvidenceQuery {
     partner: Option<String>,
 }
 
-#[utoipa::path(get, path = "/consent/requests", tag = "operator", summary = "Evidence requests and answers", params(EvidenceQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/consent/requests", tag = "operator", summary = "Evidence requests and answers", params(EvidenceQuery), responses((status = 200, description = "success", body = views::EvidenceRequests)))]
 async fn list_evidence_requests(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<EvidenceQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let items: Vec<Value> = review::evidence_requests(&state, q.partner.as_deref())
@@ -234,7 +234,7 @@ async fn list_evidence_requests(State(state): State<AppState>, headers: HeaderMa
         .filter(|e| q.opportunity.as_deref().is_none_or(|o| o == e.opportunity_id))
         .map(evidence_operator_view)
         .collect();
-    ok(json!({"requests": items}))
+    ok(views::EvidenceRequests { requests: items })
 }
 
 #[utoipa::path(post, path = "/consent/requests/{id}/close", tag = "operator", summary = "Close an evidence request; the request and answer are kept", params(("id" = String, Path)), responses((status = 200, description = "success")))]

@@ -408,3 +408,132 @@ pub struct EligibilityChangeView {
 pub struct EligibilityHistory {
     pub history: Vec<EligibilityChangeView>,
 }
+
+/// A list of records whose shape the application layer renders (bulk jobs, checks, engagements,
+/// referrals, the review queue, evidence requests): each an object.
+macro_rules! object_list {
+    ($(#[$doc:meta])* $name:ident { $field:ident }) => {
+        $(#[$doc])*
+        #[derive(Serialize, ToSchema)]
+        pub struct $name {
+            #[schema(value_type = Vec<Object>)]
+            pub $field: Vec<serde_json::Value>,
+        }
+    };
+}
+
+object_list!(
+    /// Every partner's bulk jobs (`ace job list`).
+    Jobs { jobs }
+);
+object_list!(
+    /// Integration checks, newest first.
+    Checks { checks }
+);
+object_list!(
+    /// Engagements as the operator's side sees them.
+    Engagements { engagements }
+);
+object_list!(
+    /// Referrals, without contact data (REF-1).
+    Referrals { referrals }
+);
+object_list!(
+    /// SUB-1: the review queue, oldest submission first.
+    Queue { items }
+);
+object_list!(
+    /// SUB-4: consent evidence requests and their answers.
+    EvidenceRequests { requests }
+);
+object_list!(
+    /// MOD-2: the published terms versions, each with its status.
+    Terms { terms }
+);
+
+/// ELIG-2: every partner's eligibility report.
+#[derive(Serialize, ToSchema)]
+pub struct Reports {
+    #[schema(value_type = Vec<Object>)]
+    pub reports: Vec<ace_domain::eligibility::EligibilityReport>,
+}
+
+/// ELIG-3: the configuration in force, since when, and how many versions there are.
+#[derive(Serialize, ToSchema)]
+pub struct ConfigView {
+    #[schema(value_type = Object)]
+    pub config: ace_domain::eligibility::EligibilityConfig,
+    pub effective_from: Option<String>,
+    pub versions: usize,
+}
+
+/// Engagement groups.
+#[derive(Serialize, ToSchema)]
+pub struct Groups {
+    #[schema(value_type = Vec<Object>)]
+    pub groups: Vec<ace_domain::engagement::EngagementGroup>,
+}
+
+/// Issue 19: the snapshots shared with the operator's side in one engagement.
+#[derive(Serialize, ToSchema)]
+pub struct SnapshotHistory {
+    pub catalog: &'static str,
+    pub engagement: String,
+    #[schema(value_type = Vec<Object>)]
+    pub snapshots: Vec<crate::app::snapshots::RevisionView>,
+}
+
+/// MOD-1: a termination as decided.
+#[derive(Serialize, ToSchema)]
+pub struct TerminationView {
+    pub effective: String,
+    pub reason: Option<String>,
+    pub decided_at: String,
+    pub decided_by: String,
+}
+
+/// The program's status, its termination if one is announced, the terms in force and the
+/// support contact (USE-6).
+#[derive(Serialize, ToSchema)]
+pub struct ProgramView {
+    pub status: &'static str,
+    pub termination: Option<TerminationView>,
+    pub current_terms: Option<i64>,
+    pub support_contact: Option<ace_domain::program::SupportContact>,
+}
+
+/// A webhook subscription; its secret only in the answer that created it.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookView {
+    pub id: String,
+    /// `operator`, or the partner's id.
+    #[schema(value_type = Object)]
+    pub owner: ace_domain::webhook::WebhookOwner,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub include_changes: bool,
+    pub created: String,
+    pub cursor_seq: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl WebhookView {
+    pub fn new(hook: &ace_domain::webhook::Webhook, cursor_seq: i64) -> WebhookView {
+        WebhookView {
+            id: hook.id.clone(),
+            owner: hook.owner.clone(),
+            url: hook.url.clone(),
+            event_types: hook.event_types.clone(),
+            include_changes: hook.include_changes,
+            created: format_timestamp(hook.created_at),
+            cursor_seq,
+            secret: None,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Webhooks {
+    pub webhooks: Vec<WebhookView>,
+}

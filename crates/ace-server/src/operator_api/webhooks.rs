@@ -6,10 +6,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use ace_domain::time::format_timestamp;
-use ace_domain::webhook::{Webhook, WebhookOwner};
+use ace_domain::webhook::WebhookOwner;
 
 use super::{authorize, done, done_created, ok, parse_body, views, OpResult, OperatorCall, OperatorError};
 use ace_store::{AdminWrite, WriteBatch};
@@ -25,13 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/replay", post(replay))
 }
 
-pub fn view(hook: &Webhook, cursor: i64) -> Value {
-    json!({
-        "id": hook.id, "owner": hook.owner, "url": hook.url, "event_types": hook.event_types, "include_changes": hook.include_changes,
-        "created": format_timestamp(hook.created_at), "cursor_seq": cursor,
-    })
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddInput {
@@ -45,7 +36,7 @@ struct AddInput {
     include_changes: bool,
 }
 
-#[utoipa::path(post, path = "/webhooks", tag = "operator", summary = "Subscribe a URL to the events of one partner, or of all (operator); the response holds the signing secret, shown once", request_body = AddInput, responses((status = 201, description = "success")))]
+#[utoipa::path(post, path = "/webhooks", tag = "operator", summary = "Subscribe a URL to the events of one partner, or of all (operator); the response holds the signing secret, shown once", request_body = AddInput, responses((status = 201, description = "success", body = views::WebhookView)))]
 async fn add(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: AddInput = parse_body(&body)?;
     let mut audit = call.entry(&state, StatusCode::CREATED);
@@ -65,9 +56,7 @@ async fn add(State(state): State<AppState>, call: OperatorCall, body: Bytes) -> 
             Err(SubscribeError::Limit(why)) => return Err(OperatorError::new(StatusCode::CONFLICT, "limit", why)),
             Err(SubscribeError::Store(e)) => return Err(e.into()),
         };
-    let mut v = view(&hook, 0);
-    v["secret"] = json!(secret);
-    done_created(v)
+    done_created(views::WebhookView { secret: Some(secret), ..views::WebhookView::new(&hook, 0) })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -76,13 +65,16 @@ struct ListQuery {
     partner: Option<String>,
 }
 
-#[utoipa::path(get, path = "/webhooks", tag = "operator", summary = "Webhook subscriptions", params(ListQuery), responses((status = 200, description = "success")))]
+#[utoipa::path(get, path = "/webhooks", tag = "operator", summary = "Webhook subscriptions", params(ListQuery), responses((status = 200, description = "success", body = views::Webhooks)))]
 async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     let owner = q.partner.map(WebhookOwner::Partner);
-    let hooks: Vec<Value> =
-        crate::app::webhooks::subscriptions(&state, owner.as_ref()).await?.iter().map(|(h, c)| view(h, *c)).collect();
-    ok(json!({"webhooks": hooks}))
+    let webhooks = crate::app::webhooks::subscriptions(&state, owner.as_ref())
+        .await?
+        .iter()
+        .map(|(h, c)| views::WebhookView::new(h, *c))
+        .collect();
+    ok(views::Webhooks { webhooks })
 }
 
 /// Commits one change of a subscription with its audit entry; an unknown id is 404.

@@ -2,8 +2,8 @@
 //! `GetIntegrationCheck`, `ListIntegrationChecks` — the caller's own runs, in the Sandbox
 //! (`app::checks`).
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use ace_domain::ids::Catalog;
 use ace_domain::model::{FieldError, FieldErrorCode};
@@ -64,22 +64,19 @@ pub async fn get(r: Request) -> ApiResult {
     Ok(Output::Json(use_case::partner_report(&run)))
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ChecksPage {
+    integration_checks: Vec<Value>,
+    next_token: Option<String>,
+}
+
 pub async fn list(r: Request) -> ApiResult {
     sandbox_only(&r)?;
     let input: ListRequest = r.parse()?;
     let runs = use_case::list(&r.state, Some(&r.caller.partner.id)).await?;
-    let summaries: Vec<Value> = runs
-        .iter()
-        .map(|run| {
-            let v = use_case::partner_report(run);
-            json!({"Id": v["Id"], "Status": v["Status"], "CreatedAt": v["CreatedAt"], "UpdatedAt": v["UpdatedAt"],
-                "Passed": v["Passed"], "Failed": v["Failed"]})
-        })
-        .collect();
+    // A summary is the report's members that `IntegrationCheckSummary` declares.
+    let summaries: Vec<Value> = runs.iter().map(use_case::partner_report).collect();
     let (page, next) = page_in_memory(&r.state, &r.page_fingerprint(), summaries, r.page_size(50), input.next_token.as_deref())?;
-    let mut out = json!({"IntegrationChecks": page});
-    if let Some(t) = next {
-        out["NextToken"] = json!(t);
-    }
-    Ok(Output::Json(out))
+    r.respond(&ChecksPage { integration_checks: page, next_token: next })
 }

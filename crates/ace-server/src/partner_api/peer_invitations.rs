@@ -3,6 +3,7 @@
 //! anyone else gets not found (USE-4); only the receiver answers it; accepting makes it a member
 //! of the engagement; rejected and expired invitations stay readable with that status.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use ace_domain::engagement::{
@@ -26,27 +27,69 @@ pub async fn find(r: &Request, id: &str) -> Result<Option<PartnerInvitation>, Ap
     Ok(r.tenant().partner_invitation(id).await?)
 }
 
+/// An engagement invitation as the Selling API shows it (the members its list and get share).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct InvitationView {
+    id: String,
+    arn: String,
+    catalog: &'static str,
+    engagement_id: String,
+    engagement_title: String,
+    engagement_description: String,
+    invitation_date: String,
+    expiration_date: String,
+    status: &'static str,
+    payload_type: String,
+    payload: Value,
+    sender_aws_account_id: String,
+    sender_company_name: String,
+    participant_type: &'static str,
+    receiver: ReceiverView,
+    invitation_message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejection_reason: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReceiverView {
+    account: ReceiverAccount,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReceiverAccount {
+    aws_account_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alias: Option<String>,
+}
+
 /// The invitation as the Selling API shows it to the caller.
 pub async fn view(r: &Request, i: &PartnerInvitation) -> Result<Value, ApiError> {
     let engagement = crate::app::engagements::find(&r.state, i.catalog, &i.engagement_id).await?;
-    let participant = if i.sender.partner_id == r.caller.partner.id { "SENDER" } else { "RECEIVER" };
-    let mut receiver = json!({"AwsAccountId": i.receiver.account_id});
-    if let Some(alias) = &i.receiver_alias {
-        receiver["Alias"] = json!(alias);
-    }
-    let mut v = json!({
-        "Id": i.id, "Arn": invitation_arn(i.catalog, &i.id), "Catalog": i.catalog.as_str(), "EngagementId": i.engagement_id,
-        "EngagementTitle": engagement.as_ref().map(|e| e.title.clone()).unwrap_or_default(),
-        "EngagementDescription": engagement.as_ref().map(|e| e.description.clone()).unwrap_or_default(),
-        "InvitationDate": format_timestamp(i.invited_at), "ExpirationDate": format_timestamp(i.expires_at),
-        "Status": i.status_at(r.state.now()).as_str(), "PayloadType": i.payload_type, "Payload": i.payload,
-        "SenderAwsAccountId": i.sender.account_id, "SenderCompanyName": i.sender.company_name,
-        "ParticipantType": participant, "Receiver": {"Account": receiver}, "InvitationMessage": i.message,
-    });
-    if let Some(reason) = &i.rejection_reason {
-        v["RejectionReason"] = json!(reason);
-    }
-    Ok(v)
+    let view = InvitationView {
+        id: i.id.clone(),
+        arn: invitation_arn(i.catalog, &i.id),
+        catalog: i.catalog.as_str(),
+        engagement_id: i.engagement_id.clone(),
+        engagement_title: engagement.as_ref().map(|e| e.title.clone()).unwrap_or_default(),
+        engagement_description: engagement.as_ref().map(|e| e.description.clone()).unwrap_or_default(),
+        invitation_date: format_timestamp(i.invited_at),
+        expiration_date: format_timestamp(i.expires_at),
+        status: i.status_at(r.state.now()).as_str(),
+        payload_type: i.payload_type.clone(),
+        payload: i.payload.clone(),
+        sender_aws_account_id: i.sender.account_id.clone(),
+        sender_company_name: i.sender.company_name.clone(),
+        participant_type: if i.sender.partner_id == r.caller.partner.id { "SENDER" } else { "RECEIVER" },
+        receiver: ReceiverView {
+            account: ReceiverAccount { aws_account_id: i.receiver.account_id.clone(), alias: i.receiver_alias.clone() },
+        },
+        invitation_message: i.message.clone(),
+        rejection_reason: i.rejection_reason.clone(),
+    };
+    serde_json::to_value(view).map_err(|e| ApiError::Internal(format!("an invitation's view does not serialise: {e}")))
 }
 
 /// The invitations the caller sent (`sent`) or received.
