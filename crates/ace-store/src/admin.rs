@@ -12,8 +12,9 @@ use ace_domain::quota::QuotaLimits;
 use ace_domain::submission::EvidenceRequest;
 use ace_domain::webhook::Webhook;
 
+use crate::candidates::identity_params;
 use crate::sql::Tx;
-use crate::store::{identity_params, to_json, DEFAULT_SCOPE, KEY_COLUMNS, USER_COLUMNS};
+use crate::store::{to_json, DEFAULT_SCOPE, KEY_COLUMNS, USER_COLUMNS};
 use crate::{
     AccessKeyRecord, ConsentStatement, PortalAccount, PortalInvitation, SolutionRecord, StoreError, StoreResult, UserRecord,
     UserStatus,

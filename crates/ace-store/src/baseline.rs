@@ -13,7 +13,7 @@ use ace_domain::bulk::{RecordStatus, RowResult};
 use ace_domain::events::opportunity_event;
 use ace_domain::opportunity::Opportunity;
 
-use crate::store::{opportunity_params, INSERT_OPPORTUNITY};
+use crate::write::{opportunity_params, INSERT_OPPORTUNITY};
 use crate::{IdempotencyKey, IdempotencyRecord, SqlStore, Store, StoreResult, WriteBatch};
 
 /// Inserts `opportunities` into a fresh SQLite database in `data_dir` (migrated like the

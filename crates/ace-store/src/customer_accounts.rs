@@ -95,7 +95,7 @@ pub(crate) async fn customer_records(
 ) -> StoreResult<Vec<PipelineRecord>> {
     let mut r = db.reader().await?;
     let columns = "external_id, '', ident_company, ident_domain, ident_duns, ident_country, ident_name";
-    let candidates = crate::store::conflict_candidates(
+    let candidates = crate::candidates::conflict_candidates(
         &mut r,
         "operator-pipeline",
         columns,

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use crate::sealing::KeyWrap;
 use crate::sql::{Database, Tx};
-use crate::store::{apply_batch, scrub, wants_scrub};
+use crate::write::{apply_batch, scrub, wants_scrub};
 use crate::{BatchOutcome, StoreError, StoreResult, WriteBatch};
 
 /// Batches in one transaction at most (bounds the time a group holds the writer).

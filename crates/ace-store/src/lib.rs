@@ -9,8 +9,10 @@ pub mod baseline;
 mod engagements;
 pub mod files;
 mod group;
+mod listing;
 pub use group::stats as group_commit_stats;
 mod bulk;
+mod candidates;
 mod checks;
 mod customer_accounts;
 mod postgres;
@@ -23,6 +25,7 @@ mod snapshots;
 mod sql;
 mod sqlite;
 mod store;
+mod write;
 
 pub use records::*;
 pub use store::SqlStore;
