@@ -490,7 +490,7 @@ pub async fn eligibility(args: EligibilityBench) -> Result<()> {
     let mut eligible = 0;
     for _ in 0..5 {
         let t = Clock::now();
-        let reports = ace_server::eligibility::all_reports(&state, now, now).await?;
+        let reports = ace_server::app::eligibility::all_reports(&state, now, now).await?;
         all.push(t.elapsed());
         eligible = reports.iter().filter(|r| r.eligible).count();
     }
@@ -498,7 +498,7 @@ pub async fn eligibility(args: EligibilityBench) -> Result<()> {
     for i in 0..500 {
         let id = format!("P-{:06}", (i * 7919) % args.partners.max(1));
         let t = Clock::now();
-        ace_server::eligibility::report(&state, &id, now).await?;
+        ace_server::app::eligibility::report(&state, &id, now).await?;
         one.push(t.elapsed());
     }
     let one_median = median(one.clone());

@@ -800,7 +800,7 @@ pub async fn run(args: HarnessArgs) -> Result<()> {
     // Program-wide jobs, timed directly: eligibility of every partner, the deadline sweep.
     progress(args.json, "eligibility of all partners");
     let t = Clock::now();
-    let reports = ace_server::eligibility::all_reports(&sweep_state, now, now).await?;
+    let reports = ace_server::app::eligibility::all_reports(&sweep_state, now, now).await?;
     let eligibility_ms = t.elapsed().as_secs_f64() * 1e3;
     // The operator console's dashboard: its two counting queries over the whole catalog.
     progress(args.json, "console dashboard counts");

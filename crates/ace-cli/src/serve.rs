@@ -315,12 +315,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let jobs = if state.clock.is_test_clock() {
         // A test clock moves only when advanced, and `ace clock advance` runs what fell due and
         // reports it; a timer here would find nothing new, or race the advance for its report.
-        for line in ace_server::jobs::run_due(&state).await {
+        for line in ace_server::app::jobs::run_due(&state).await {
             tracing::info!("{line}");
         }
         None
     } else {
-        Some(tokio::spawn(ace_server::jobs::run_forever(state.clone(), background_stopped.clone())))
+        Some(tokio::spawn(ace_server::app::jobs::run_forever(state.clone(), background_stopped.clone())))
     };
     let dispatcher = tokio::spawn(ace_server::webhooks::run_forever(state.clone(), background_stopped.clone()));
     // Bulk jobs (issue 20) no node is running: resumed after a restart.

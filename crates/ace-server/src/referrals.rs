@@ -118,7 +118,7 @@ pub async fn create(
         return Ok(Err(Refusal::ProgramTerminated(message)));
     }
     let Some(partner) = state.store.get_partner(&request.partner_id).await? else { return Ok(Err(Refusal::PartnerNotFound)) };
-    if let Err(report) = crate::eligibility::referral_gate(state, &request.partner_id).await? {
+    if let Err(report) = crate::app::eligibility::referral_gate(state, &request.partner_id).await? {
         return Ok(Err(match report {
             Some(r) => Refusal::NotEligible(Box::new(r)),
             None => Refusal::PartnerNotFound,

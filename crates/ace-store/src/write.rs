@@ -1,5 +1,7 @@
-//! The one write path: a [`WriteBatch`] applied in one transaction — records, their events in
-//! the outbox, the audit chain, the idempotency claim — and what runs after a commit.
+//! The batch write path: a [`WriteBatch`] applied in one transaction — records, their events
+//! in the outbox, the audit chain, the idempotency claim — and what runs after a commit. (The
+//! store's few other transactions — portal sessions and invitations, operator tokens, sequence
+//! numbers, a key's last use, expired idempotency records — are in `store`.)
 
 use ace_domain::audit::{self, AuditEntry, StoredAuditEntry};
 use ace_domain::events::OutboxEvent;

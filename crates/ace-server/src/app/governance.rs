@@ -63,7 +63,7 @@ pub async fn remove(state: &AppState, actor: &str, id: &str, input: RemoveInput)
             return Err(AppError::conflict("conflict", "a referral kept changing; run the removal again"));
         }
     }
-    crate::eligibility::refresh_after(state, id, "partner removed").await;
+    crate::app::eligibility::refresh_after(state, id, "partner removed").await;
     Ok(json!({"partner": id, "scope": scope.as_str(), "referrals_revoked": revoked}))
 }
 

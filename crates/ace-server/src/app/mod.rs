@@ -3,9 +3,11 @@
 //! another. Each module is one family of use cases or the state they share; an edge parses its
 //! input, calls here, and renders the answer in its own way.
 //!
-//! Issue 17 moves the use cases here family by family; what is here so far: portal accounts and
-//! passwords, the failure counting behind lockouts (USE-3), access keys (USE-1), and the
-//! authenticated caller, webhook subscriptions.
+//! Issue 17 moves the use cases here family by family. The edges never touch the store
+//! themselves (a test below scans them) and none imports another or is imported here; the
+//! partner API's handlers still plan most of their writes themselves and commit them through
+//! [`writes`], and a few application services still live at the crate root (`referrals`,
+//! `governance`, `webhooks`, `bulk`, `security`, `quota`).
 
 pub mod accounts;
 pub mod admin;
@@ -13,9 +15,11 @@ pub mod auth_guard;
 pub mod bulk;
 pub mod checks;
 pub mod customer_accounts;
+pub mod eligibility;
 pub mod engagements;
 mod error;
 pub mod governance;
+pub mod jobs;
 pub mod keys;
 pub mod operations;
 pub mod partners;

@@ -33,7 +33,7 @@ pub async fn add(state: &AppState, mut profile: PartnerProfile, audit: AuditEntr
         };
         match state.store.commit(batch).await {
             Ok(_) => {
-                crate::eligibility::refresh_after(state, &profile.id, "partner added").await;
+                crate::app::eligibility::refresh_after(state, &profile.id, "partner added").await;
                 return Ok(profile);
             }
             Err(StoreError::Conflict(_)) if find(state, &profile.id).await?.is_none() => {

@@ -134,7 +134,7 @@ pub async fn decide_in(
     commit_operator_change(state, &current, &updated, decision.event_id, audit, batch).await?;
     if updated.catalog == ace_domain::ids::Catalog::Aws {
         let cause = format!("review of {}: {}", updated.id, updated.review_status().as_str());
-        crate::eligibility::refresh_after(state, &updated.partner_id, &cause).await;
+        crate::app::eligibility::refresh_after(state, &updated.partner_id, &cause).await;
     }
     Ok(updated)
 }

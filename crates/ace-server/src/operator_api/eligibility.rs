@@ -16,7 +16,7 @@ use ace_domain::time::{format_timestamp, from_millis, parse_timestamp, Instant};
 use ace_store::{AdminWrite, WriteBatch};
 
 use super::{authorize, done, done_created, ok, parse_body, parse_programs, views, OpResult, OperatorCall, OperatorError};
-use crate::eligibility;
+use crate::app::eligibility;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {

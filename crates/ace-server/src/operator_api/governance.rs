@@ -99,7 +99,7 @@ async fn reinstate_partner(State(state): State<AppState>, Path(id): Path<String>
     .partner(&id);
     let write = AdminWrite::UpdatePartner { profile: partner, effective_ms: now.timestamp_millis() };
     crate::app::admin::commit(&state, WriteBatch { admin: vec![write], audit: vec![entry], ..Default::default() }).await?;
-    crate::eligibility::refresh_after(&state, &id, "partner reinstated").await;
+    crate::app::eligibility::refresh_after(&state, &id, "partner reinstated").await;
     done(views::Reinstated {
         partner: id,
         reinstated: scope.as_str(),

@@ -384,7 +384,7 @@ async fn update_partner(State(state): State<AppState>, Path(id): Path<String>, c
     p.validate().map_err(|e| OperatorError::bad_request(e.to_string()))?;
     let write = AdminWrite::UpdatePartner { profile: p.clone(), effective_ms: state.now().timestamp_millis() };
     call.commit(&state, StatusCode::OK, WriteBatch { admin: vec![write], ..Default::default() }).await?;
-    crate::eligibility::refresh_after(&state, &p.id, "partner updated").await;
+    crate::app::eligibility::refresh_after(&state, &p.id, "partner updated").await;
     done(p)
 }
 
@@ -793,7 +793,7 @@ async fn advance_clock(State(state): State<AppState>, call: OperatorCall, body: 
     call.commit(&state, StatusCode::OK, WriteBatch::default()).await?;
     state.clock.advance(by).map_err(|e| OperatorError::new(StatusCode::CONFLICT, "not-a-test-clock", e.to_string()))?;
     // Jobs run as soon as the clock moves past their due time.
-    let ran = crate::jobs::run_due(&state).await;
+    let ran = crate::app::jobs::run_due(&state).await;
     done(views::ClockView { jobs_run: Some(ran), ..clock_view(&state) })
 }
 

@@ -506,7 +506,7 @@ pub struct ProgramView {
 #[derive(Serialize, ToSchema)]
 pub struct WebhookView {
     pub id: String,
-    /// `operator`, or the partner's id.
+    /// `{"kind": "operator"}`, or `{"kind": "partner", "id": …}`.
     #[schema(value_type = Object)]
     pub owner: ace_domain::webhook::WebhookOwner,
     pub url: String,

@@ -161,7 +161,7 @@ pub async fn respond_to_evidence_request(r: Request) -> ApiResult {
 pub async fn get_referral_eligibility(r: Request) -> ApiResult {
     let input: GetReferralEligibilityRequest = r.parse()?;
     let as_of = input.as_of.as_ref().and_then(ace_domain::time::parse_timestamp).unwrap_or_else(|| r.state.now());
-    let report = crate::eligibility::report(&r.state, &r.caller.partner.id, as_of).await?.ok_or_else(|| {
+    let report = crate::app::eligibility::report(&r.state, &r.caller.partner.id, as_of).await?.ok_or_else(|| {
         ApiError::ResourceNotFound(format!("no eligibility as of {}: the partner did not exist yet", format_timestamp(as_of)))
     })?;
     let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);

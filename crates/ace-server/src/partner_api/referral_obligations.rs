@@ -117,7 +117,7 @@ struct OptOutResponse {
 const OPTED_OUT: OptOutResponse = OptOutResponse { suppressed: true, referral_closed: true };
 
 async fn obligations(r: &Request, referral: &Referral) -> ApiResult {
-    let config = crate::eligibility::config_at(&r.state, r.state.now()).await?;
+    let config = crate::app::eligibility::config_at(&r.state, r.state.now()).await?;
     let mut last_update = referral.last_partner_update;
     if let Some(id) = &referral.opportunity_id {
         if let Some(o) = Tenant::new(&r.state, &referral.partner_id, referral.catalog).opportunity(id).await? {

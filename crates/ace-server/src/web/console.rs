@@ -417,7 +417,7 @@ async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Result<
     let referrals = crate::app::referrals::list(&state, None, REFERRAL_SAMPLE).await?;
     let compliance = ace_domain::referral::ContactCompliance::of(&referrals, now);
 
-    let reports = crate::eligibility::all_reports(&state, now, now).await?;
+    let reports = crate::app::eligibility::all_reports(&state, now, now).await?;
     let by_segment: Vec<(String, i64)> = ace_domain::eligibility::Segment::ALL
         .iter()
         .map(|segment| {

@@ -70,7 +70,7 @@ fn removed(p: &PartnerProfile) -> String {
 
 async fn partners(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     let viewer = session::require_staff(&state, &headers, &session::STAFF_ROLES).await?;
-    let reports = crate::eligibility::all_reports(&state, state.now(), state.now()).await?;
+    let reports = crate::app::eligibility::all_reports(&state, state.now(), state.now()).await?;
     let rows = crate::app::admin::partners(&state)
         .await?
         .iter()
@@ -124,7 +124,7 @@ async fn partner_page(
     refused: Option<Refused>,
 ) -> Result<Response, WebError> {
     let Some(p) = crate::app::partners::find(state, id).await? else { return Ok(not_found(Some(viewer.nav("partners", "")))) };
-    let Some(report) = crate::eligibility::report(state, id, state.now()).await? else {
+    let Some(report) = crate::app::eligibility::report(state, id, state.now()).await? else {
         return Ok(not_found(Some(viewer.nav("partners", ""))));
     };
     let facts = vec![

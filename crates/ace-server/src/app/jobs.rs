@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 
-use crate::eligibility::{sweep, LAST_SWEEP_SETTING};
+use crate::app::eligibility::{sweep, LAST_SWEEP_SETTING};
 use crate::AppState;
 
 const ELIGIBILITY_SWEEP_EVERY: TimeDelta = TimeDelta::hours(24);
