@@ -14,16 +14,14 @@ use ace_domain::audit::{action, AuditEntry};
 use ace_store::{PortalAccount, PortalSession, UserStatus};
 
 use super::{page, Fields, Nav, WebError};
+use crate::app::accounts::SESSION_MS;
 use crate::app::auth_guard::{sign_in_address_subject, FailureLimit};
-use crate::app::Caller;
-use crate::app::{accounts, password, AppError};
+use crate::app::{accounts, password, AppError, Caller};
 use crate::{crypto, AppState};
 
 pub const SESSION_COOKIE: &str = "ace_session";
 /// The login form's double-submit token (there is no session yet to hold one).
 const LOGIN_COOKIE: &str = "ace_login";
-/// How long a session lasts.
-use crate::app::accounts::SESSION_MS;
 
 /// Operator staff roles, and what each may do in the console.
 pub use crate::app::accounts::STAFF_ROLES;
