@@ -333,10 +333,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     let checks = tokio::spawn(ace_server::app::checks::run_forever(state.clone(), background_stopped.clone()));
     // USE-5 across nodes: the live-node count each meter shares by.
-    if let Err(e) = ace_server::quota::beat(&state).await {
+    if let Err(e) = ace_server::app::quota::beat(&state).await {
         tracing::warn!(error = %e, "first quota heartbeat failed");
     }
-    let heartbeat = tokio::spawn(ace_server::quota::run_forever(state.clone(), background_stopped));
+    let heartbeat = tokio::spawn(ace_server::app::quota::run_forever(state.clone(), background_stopped));
     ace_server::serve(listener, state, shutdown_signal()).await.context("serving")?;
     let _ = stop_background.send(true);
     if let Some(jobs) = jobs {

@@ -887,7 +887,8 @@ async fn three_nodes_run_each_due_job_once_and_share_quotas() {
     let quota = json!({"partner": "P-SWEEP", "reads_per_day": 9, "reads_per_second": unlimited,
                        "writes_per_second": unlimited, "writes_per_day": unlimited});
     operator(&hosts[0], &token, reqwest::Method::PUT, "/quotas", quota).await;
-    let settle = ace_server::quota::HEARTBEAT_EVERY.max(Duration::from_millis(ace_server::quota::LIMITS_CACHE_MS as u64))
+    let settle = ace_server::app::quota::HEARTBEAT_EVERY
+        .max(Duration::from_millis(ace_server::app::quota::LIMITS_CACHE_MS as u64))
         + Duration::from_secs(1);
     tokio::time::sleep(settle).await;
     let reads: Vec<_> = (0..30)

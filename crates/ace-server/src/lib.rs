@@ -12,9 +12,7 @@ pub mod governance;
 pub mod metrics;
 pub mod operator_api;
 pub mod partner_api;
-pub mod quota;
 pub mod referrals;
-pub mod security;
 pub mod sigv4;
 pub mod web;
 pub mod webhooks;
@@ -34,10 +32,11 @@ use ace_domain::time::Instant;
 use ace_store::{OperatorToken, Store};
 
 use crate::app::auth_guard::AuthGuard;
+use crate::app::quota::QuotaGate;
+use crate::app::security;
 use crate::clock::Clock;
 use crate::crypto::ServerKey;
 use crate::error::ApiError;
-use crate::quota::QuotaGate;
 
 /// Settings the server itself needs (the CLI resolves flags, environment and config file).
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use ace_domain::security::FailureLog;
 
-use crate::security;
+use crate::app::security;
 
 pub use ace_domain::security::{FailureLimit, FAILURES_MAX};
 
@@ -166,7 +166,7 @@ mod tests {
             guard.record_failure(&sign_in_address_subject(address), i);
         }
         assert!(guard.locked_until(&sign_in_address_subject(neighbour), FailureLimit::SIGN_IN_ADDRESS, 100).is_some());
-        assert!(guard.lift(&crate::security::normalise_subject("address:2001:db8:9:9::3"), 100));
+        assert!(guard.lift(&crate::app::security::normalise_subject("address:2001:db8:9:9::3"), 100));
         assert!(guard.locked_until(&sign_in_address_subject(address), FailureLimit::SIGN_IN_ADDRESS, 101).is_none());
     }
 }

@@ -7,7 +7,7 @@
 //! themselves (a test below scans them) and none imports another or is imported here; the
 //! partner API's handlers still plan most of their writes themselves and commit them through
 //! [`writes`], and a few application services still live at the crate root (`referrals`,
-//! `governance`, `webhooks`, `bulk`, `security`, `quota`).
+//! `governance`, `webhooks`, `bulk`), each with a namesake here to merge with.
 
 pub mod accounts;
 pub mod admin;
@@ -24,9 +24,11 @@ pub mod keys;
 pub mod operations;
 pub mod partners;
 pub mod password;
+pub mod quota;
 pub mod referrals;
 pub mod review;
 pub mod search;
+pub mod security;
 pub mod settings;
 pub mod snapshots;
 pub mod standing;

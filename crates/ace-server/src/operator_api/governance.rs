@@ -326,7 +326,7 @@ async fn unblock(State(state): State<AppState>, call: OperatorCall, body: Bytes)
     let entry = AuditEntry::new(state.now(), call.actor(), action::OPERATOR, json!({"unblock": input.subject}));
     crate::app::admin::commit(&state, WriteBatch { audit: vec![entry], ..Default::default() }).await?;
     // A probe block (USE-2) and a lockout by failures (USE-3) are both lifted.
-    let subject = crate::security::normalise_subject(&input.subject);
+    let subject = crate::app::security::normalise_subject(&input.subject);
     let unblocked = state.probes.unblock(&subject);
     let lifted = state.auth_guard.lift(&subject, state.wall_clock_ms()) || unblocked;
     done(views::Unblocked { subject: input.subject, lifted })

@@ -11,10 +11,11 @@ use ace_domain::security::{SecurityEvent, Signal};
 use ace_store::UserStatus;
 
 use crate::app::auth_guard::{key_failure_subject, FailureLimit};
+use crate::app::security;
 use crate::app::{keys, partners, Caller};
 use crate::error::ApiError;
 use crate::sigv4::{self, AuthError, SignedRequest};
-use crate::{security, AppState};
+use crate::AppState;
 
 /// USE-3, USE-2, USE-4: a failed authentication is counted against the client address (a
 /// burst blocks it) and audited with the key it named. Missing credentials are not counted:

@@ -41,8 +41,9 @@ use ace_domain::quota::OperationClass;
 use ace_domain::security::Signal;
 use ace_store::{BatchOutcome, StoreError, WriteBatch};
 
+use crate::app::security;
 use crate::error::ApiError;
-use crate::{governance, security, AppState};
+use crate::{governance, AppState};
 
 pub use crate::app::auth_guard::FAILURES_MAX;
 pub use registry::{Operation, Service, Spec, Subject};

@@ -113,9 +113,9 @@ async fn use_5_quotas_hold_program_wide_across_two_nodes() {
     )
     .await;
     let other = app.state.node_on(app.state.store.clone());
-    assert_eq!(ace_server::quota::beat(&app.state).await.unwrap(), 1, "alone at first");
-    assert_eq!(ace_server::quota::beat(&other).await.unwrap(), 2);
-    assert_eq!(ace_server::quota::beat(&app.state).await.unwrap(), 2, "each node counts both");
+    assert_eq!(ace_server::app::quota::beat(&app.state).await.unwrap(), 1, "alone at first");
+    assert_eq!(ace_server::app::quota::beat(&other).await.unwrap(), 2);
+    assert_eq!(ace_server::app::quota::beat(&app.state).await.unwrap(), 2, "each node counts both");
     let now_ms = app.state.wall_clock_ms();
     let mut admitted = 0;
     for node in [&app.state, &other] {
