@@ -323,7 +323,7 @@ async fn apply_row(
     } else {
         let mut input = Value::Object(row.input);
         input["Catalog"] = json!(catalog.as_str());
-        if operation.starts_with("Create") {
+        if matches!(operation, "CreateOpportunity" | "CreateCustomerAccount") {
             input["ClientToken"] = json!(format!("{job_id}-{}", row.line));
         }
         let (outcome, recorded) = state.operations.invoke_bulk_row(state, caller, operation, input, result.clone()).await;

@@ -26,7 +26,6 @@ use serde_json::{json, Value};
 use ace_domain::audit::AuditEntry;
 use ace_domain::ids::{solution_id, Catalog};
 use ace_domain::partner::{PartnerPath, PartnerProfile, Program, Tier};
-use ace_domain::quota::QuotaLimits;
 use ace_domain::time::{format_timestamp, from_millis, parse_duration};
 use ace_store::{AdminWrite, OperatorToken, SolutionRecord, StoreError, UserRecord, UserStatus, WriteBatch};
 
@@ -803,17 +802,13 @@ struct PartnerQuery {
     partner: Option<String>,
 }
 
-async fn effective_quota(state: &AppState, partner: Option<&str>) -> Result<(QuotaLimits, &'static str), OperatorError> {
-    Ok(crate::app::admin::effective_quota(state, partner).await?)
-}
-
 #[utoipa::path(get, path = "/quotas", tag = "operator", summary = "Quota limits in force (USE-5), for every partner or for one", params(PartnerQuery), responses((status = 200, description = "success", body = views::QuotaView)))]
 async fn show_quota(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PartnerQuery>) -> OpResult {
     authorize(&state, &headers).await?;
     if let Some(p) = &q.partner {
         crate::app::partners::load(&state, p).await?;
     }
-    let (limits, source) = effective_quota(&state, q.partner.as_deref()).await?;
+    let (limits, source) = crate::app::admin::effective_quota(&state, q.partner.as_deref()).await?;
     ok(views::QuotaView::new(q.partner.as_deref().unwrap_or("default"), &limits, source))
 }
 
@@ -864,7 +859,7 @@ async fn set_quota(State(state): State<AppState>, call: OperatorCall, body: Byte
     if let Some(p) = &partner {
         crate::app::partners::load(&state, p).await?;
     }
-    let (mut limits, _) = effective_quota(&state, partner.as_deref()).await?;
+    let (mut limits, _) = crate::app::admin::effective_quota(&state, partner.as_deref()).await?;
     for (field, slot, value) in [
         ("reads_per_second", &mut limits.reads_per_second, input.reads_per_second),
         ("writes_per_second", &mut limits.writes_per_second, input.writes_per_second),

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use ace_domain::business_days::HolidayCalendar;
-use ace_domain::referral::Referral;
 use ace_store::{AdminWrite, WriteBatch};
 
 use super::{authorize, done, done_created, ok, parse_body, views, OpResult, OperatorCall, OperatorError};
@@ -58,14 +57,10 @@ async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query
     ok(views::Referrals { referrals: items })
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Referral, OperatorError> {
-    Ok(use_case::load(state, id).await?)
-}
-
 #[utoipa::path(get, path = "/referrals/{id}", tag = "operator", summary = "One referral with its contact, deadlines and contact record", params(("id" = String, Path)), responses((status = 200, description = "success")))]
 async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> OpResult {
     authorize(&state, &headers).await?;
-    ok(use_case::view(&load(&state, &id).await?, true))
+    ok(use_case::view(&use_case::load(&state, &id).await?, true))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -78,7 +73,7 @@ struct RevokeInput {
 #[utoipa::path(post, path = "/referrals/{id}/revoke", tag = "operator", summary = "Revoke a referral (REM-1, REM-2): the partner loses it and is told to delete its copies", params(("id" = String, Path)), request_body = RevokeInput, responses((status = 200, description = "success")))]
 async fn revoke(State(state): State<AppState>, Path(id): Path<String>, call: OperatorCall, body: Bytes) -> OpResult {
     let input: RevokeInput = if body.is_empty() { RevokeInput::default() } else { parse_body(&body)? };
-    let referral = load(&state, &id).await?;
+    let referral = use_case::load(&state, &id).await?;
     let reason = input.reason.unwrap_or_else(|| "revoked by the operator".into());
     // The domain decides whether it can be revoked (REM-1); a refusal names the status.
     referral
@@ -88,7 +83,7 @@ async fn revoke(State(state): State<AppState>, Path(id): Path<String>, call: Ope
     if !referrals::revoke(&state, &referral, &reason, vec![audit]).await? {
         return Err(OperatorError::new(StatusCode::CONFLICT, "conflict", "the referral changed meanwhile; retry"));
     }
-    done(use_case::view(&load(&state, &id).await?, false))
+    done(use_case::view(&use_case::load(&state, &id).await?, false))
 }
 
 #[utoipa::path(get, path = "/suppression", tag = "operator", summary = "The suppression list (REF-5): hashed e-mails and company domains", responses((status = 200, description = "success", body = views::Suppressions)))]

@@ -378,7 +378,9 @@ pub async fn list(r: Request) -> ApiResult {
         let cursor = query.sort_by.cursor_after(last);
         r.state.seal_next_token(&fingerprint, serde_json::to_value(cursor).unwrap_or(Value::Null))
     });
-    Ok(Output::Json(serde_json::to_value(OpportunityPage { opportunity_summaries, next_token }).unwrap_or(Value::Null)))
+    let page = serde_json::to_value(OpportunityPage { opportunity_summaries, next_token })
+        .map_err(|e| ApiError::Internal(format!("ListOpportunities: the page does not serialise: {e}")))?;
+    Ok(Output::Json(page))
 }
 
 pub async fn submit(r: Request) -> ApiResult {
